@@ -1,0 +1,61 @@
+"""Atomistic reference data: xTB molecular dynamics (rMD17-style) and EMT/xTB crystals.
+
+The small files under ``datasets/atomistic/`` are produced by this script and regenerate
+bit-for-bit from their seeds (``python datasets/atomistic.py ethanol``); the recipes live in
+:mod:`sciml.atomistic.generate`. Files are extended XYZ (energies in eV, forces in eV/A,
+stress in eV/A^3, Voigt order as ASE) plus a JSON sidecar with the recipe and the split.
+
+    python datasets/atomistic.py ethanol         # 1300 GFN2-xTB frames at 500 K (~1 min)
+    python datasets/atomistic.py malonaldehyde
+    python datasets/atomistic.py alloys          # 300 EMT fcc alloys, formation energies
+    python datasets/atomistic.py silicon         # 60 GFN1-xTB diamond Si cells
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "atomistic"
+
+
+def path_for(name: str) -> Path:
+    """The extended-XYZ file of dataset ``name`` (may not exist yet)."""
+    return DATA_DIR / f"{name}.xyz"
+
+
+def write(name: str, frames, info: dict) -> Path:
+    from ase.io import write as ase_write
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = path_for(name)
+    ase_write(path, frames, format="extxyz")
+    path.with_suffix(".json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    return path
+
+
+def build(name: str) -> Path:
+    """Generate dataset ``name`` with its default recipe and write it."""
+    from sciml.atomistic import generate as g
+
+    t0 = time.perf_counter()
+    if name in g.MOLECULES:
+        frames, info = g.molecular_md(name)
+        split = g.md17_split(len(frames))
+        info["split"] = {k: v.tolist() for k, v in split.items()}
+    elif name == "alloys":
+        frames, info = g.fcc_alloys()
+    elif name == "silicon":
+        frames, info = g.silicon_crystals()
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose {g.MOLECULES + ('alloys', 'silicon')}")
+    info["generation_wall_s"] = round(time.perf_counter() - t0, 1)
+    return write(name, frames, info)
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:] or ["ethanol"]:
+        p = build(arg)
+        print(p, json.loads(p.with_suffix(".json").read_text()).get("mean_temperature_K", ""))
