@@ -1,0 +1,353 @@
+r"""Univariate bases for the edge functions of a Kolmogorov–Arnold network.
+
+Every edge of a KAN layer computes
+
+.. math::
+
+    \phi_{ij}(x) = w^b_{ij}\,\mathrm{silu}(x) + w^s_{ij} \sum_{m=1}^{M} c_{ijm}\, B_m(x; \tau_i),
+
+where :math:`B_1..B_M` is a basis parametrised by a per-input *grid* :math:`\tau_i`. A basis
+is a small frozen object that knows how to
+
+* build the grid for a resolution ``G`` on a range (:meth:`AbstractBasis.initial_grid`),
+* adapt it to samples (:meth:`AbstractBasis.grid_from_samples`, pykan's ``grid_eps`` mix of
+  quantiles and a uniform grid),
+* refine it to a new resolution (:meth:`AbstractBasis.refine_grid`), and
+* evaluate all ``M`` functions for every input at once (:meth:`AbstractBasis.__call__`):
+  ``x (..., n_in)`` and ``grid (n_in, n_grid)`` give ``(..., n_in, M)``.
+
+The grid is data (it lives in the layer's state and in checkpoints); the basis object is
+static. Three bases are provided:
+
+=============  ===========================  =================  ==========================
+name           functions                    ``M``              grid
+=============  ===========================  =================  ==========================
+``bspline``    B-splines of order ``k``     ``G + k``          ``G + 2k + 1`` knots
+``rbf``        Gaussians (FastKAN)          ``G + 1``          ``G + 1`` centres
+``chebyshev``  :math:`T_0..T_G(\tanh u)`    ``G + 1``          ``[lo, hi]`` (2 values)
+=============  ===========================  =================  ==========================
+
+References:
+    Liu et al., "KAN: Kolmogorov–Arnold Networks", arXiv:2404.19756 (2024).
+    de Boor, "A Practical Guide to Splines" (1978), ch. IX (the Cox–de Boor recursion).
+    Li, "Kolmogorov–Arnold Networks are Radial Basis Function Networks" (FastKAN),
+    arXiv:2405.06721 (2024).
+    Shukla et al., "A comprehensive and FAIR comparison between MLP and KAN representations
+    for differential equations and operator networks" (cPIKAN), arXiv:2406.02917 (2024).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "AbstractBasis",
+    "BSplineBasis",
+    "ChebyshevBasis",
+    "RBFBasis",
+    "bspline_basis",
+    "chebyshev_basis",
+    "get_basis",
+    "rbf_basis",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# Functional core
+# ----------------------------------------------------------------------------------------
+
+
+def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
+    r"""All B-splines of ``order`` on per-input knot vectors, by the Cox–de Boor recursion.
+
+    .. math::
+
+        B_{m,0}(x) = [\tau_m \le x < \tau_{m+1}],\qquad
+        B_{m,p}(x) = \frac{x-\tau_m}{\tau_{m+p}-\tau_m} B_{m,p-1}(x)
+                   + \frac{\tau_{m+p+1}-x}{\tau_{m+p+1}-\tau_{m+1}} B_{m+1,p-1}(x).
+
+    The recursion runs on whole arrays (no loop over edges or basis functions): the
+    differences :math:`x - \tau_m` are formed once and each level is two shifted products.
+
+    Args:
+        x: inputs ``(..., n_in)``.
+        knots: ``(n_in, K)`` strictly increasing knots per input.
+        order: spline order ``k`` (3 = cubic).
+
+    Returns:
+        ``(..., n_in, K - 1 - order)`` basis values; on ``[knots[k], knots[K-1-k]]`` they are
+        non-negative and sum to one.
+    """
+    knots = knots.astype(x.dtype)
+    d = x[..., None] - knots  # (..., n_in, K): x - tau_m, shared by every level
+    # Level 0: indicator of the knot interval containing x.
+    b = ((d[..., :-1] >= 0) & (d[..., 1:] < 0)).astype(x.dtype)
+    for p in range(1, order + 1):
+        span = knots[:, p:] - knots[:, :-p]  # tau_{m+p} - tau_m, m = 0..K-1-p
+        inv = jnp.where(span > 0, 1.0 / jnp.where(span > 0, span, 1.0), 0.0)
+        left = d[..., : -p - 1] * inv[:, :-1] * b[..., :-1]
+        right = d[..., p + 1 :] * inv[:, 1:] * b[..., 1:]
+        b = left - right
+    return b
+
+
+def rbf_basis(x: jax.Array, centres: jax.Array) -> jax.Array:
+    r"""Gaussian bumps :math:`\exp(-((x - \mu_m)/h)^2)` with ``h`` the local centre spacing.
+
+    Args:
+        x: inputs ``(..., n_in)``.
+        centres: ``(n_in, M)`` increasing centres per input (``M >= 2``).
+
+    Returns:
+        ``(..., n_in, M)``.
+    """
+    centres = centres.astype(x.dtype)
+    # The width follows the (mean) spacing, so a refined or adapted grid stays well conditioned.
+    h = (centres[:, -1:] - centres[:, :1]) / (centres.shape[-1] - 1)
+    return jnp.exp(-jnp.square((x[..., None] - centres) / h))
+
+
+def chebyshev_basis(x: jax.Array, bounds: jax.Array, degree: int) -> jax.Array:
+    r"""Chebyshev polynomials :math:`T_0..T_D` of :math:`\tanh` of the normalised input.
+
+    With :math:`u = (2x - lo - hi)/(hi - lo)` and :math:`s = \tanh u`, returns
+    :math:`T_n(s)` from :math:`T_{n+1} = 2 s T_n - T_{n-1}` (stable, smooth derivatives).
+    With the default bounds ``[-1, 1]`` this is the cPIKAN basis :math:`T_n(\tanh x)`.
+
+    Args:
+        x: inputs ``(..., n_in)``.
+        bounds: ``(n_in, 2)`` with ``lo < hi``.
+        degree: highest degree ``D``.
+
+    Returns:
+        ``(..., n_in, D + 1)``.
+    """
+    bounds = bounds.astype(x.dtype)
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    s = jnp.tanh((2.0 * x - lo - hi) / (hi - lo))
+    terms = [jnp.ones_like(s), s]
+    for _ in range(2, degree + 1):
+        terms.append(2.0 * s * terms[-1] - terms[-2])
+    return jnp.stack(terms[: degree + 1], axis=-1)
+
+
+# ----------------------------------------------------------------------------------------
+# Grid helpers
+# ----------------------------------------------------------------------------------------
+
+
+def _check_range(grid_range) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in grid_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"grid_range must be a pair (lo, hi) of numbers, got {grid_range!r}") from None
+    if not lo < hi:
+        raise ValueError(f"grid_range must satisfy lo < hi, got {grid_range!r}")
+    return lo, hi
+
+
+def _adaptive_points(samples: jax.Array, n_points: int, grid_eps: float, margin: float) -> jax.Array:
+    """``n_points`` increasing points per input: ``grid_eps`` x uniform + (1 - eps) x quantiles.
+
+    ``samples`` is ``(N, n_in)``; returns ``(n_in, n_points)``.
+    """
+    xs = jnp.sort(samples, axis=0)
+    n = xs.shape[0]
+    idx = jnp.linspace(0, n - 1, n_points).round().astype(jnp.int32)
+    adaptive = xs[idx].T  # (n_in, n_points) sample quantiles
+    lo = xs[0] - margin
+    hi = xs[-1] + margin
+    # Constant inputs would give a zero-width grid; open it up to a unit interval around them.
+    width = jnp.where(hi - lo > 0, hi - lo, 1.0)
+    lo = jnp.where(hi - lo > 0, lo, lo - 0.5)
+    uniform = lo[:, None] + width[:, None] * jnp.linspace(0.0, 1.0, n_points, dtype=xs.dtype)
+    adaptive = adaptive.at[:, 0].set(lo).at[:, -1].set(lo + width)
+    return grid_eps * uniform + (1.0 - grid_eps) * adaptive
+
+
+def _refine_points(points: jax.Array, n_new: int) -> jax.Array:
+    """Piecewise-linear resampling of ``(n_in, n)`` increasing points to ``n_new`` points.
+
+    If ``n_new - 1`` is a multiple of ``n - 1`` every old point is kept, so spline spaces are
+    nested and a refit on the new grid reproduces the old function exactly.
+    """
+    n = points.shape[-1]
+    u_new = jnp.linspace(0.0, n - 1.0, n_new, dtype=points.dtype)
+    u_old = jnp.arange(n, dtype=points.dtype)
+    return jax.vmap(lambda p: jnp.interp(u_new, u_old, p))(points)
+
+
+def _extend_knots(interior: jax.Array, order: int) -> jax.Array:
+    """Add ``order`` knots on each side of ``(n_in, G+1)`` interior knots, spaced like the end
+    intervals, giving the ``G + 2k + 1`` knots of a spline space that is complete on the range."""
+    if order == 0:
+        return interior
+    steps = jnp.arange(1, order + 1, dtype=interior.dtype)
+    h_lo = interior[:, 1] - interior[:, 0]
+    h_hi = interior[:, -1] - interior[:, -2]
+    left = interior[:, :1] - h_lo[:, None] * steps[::-1]
+    right = interior[:, -1:] + h_hi[:, None] * steps
+    return jnp.concatenate([left, interior, right], axis=-1)
+
+
+# ----------------------------------------------------------------------------------------
+# Basis objects
+# ----------------------------------------------------------------------------------------
+
+
+class AbstractBasis(abc.ABC):
+    """A family of ``M`` univariate functions per input, parametrised by a per-input grid.
+
+    Subclasses are frozen dataclasses (hashable, static under ``jit``).
+    """
+
+    name: str
+
+    @abc.abstractmethod
+    def num_functions(self, grid_size: int) -> int:
+        """``M`` for resolution ``G``."""
+
+    @abc.abstractmethod
+    def grid_size(self, grid: jax.Array) -> int:
+        """The resolution ``G`` a grid array represents."""
+
+    @abc.abstractmethod
+    def interior(self, grid: jax.Array) -> jax.Array:
+        """The ``(n_in, G + 1)`` points of the grid that span the fitted range."""
+
+    @abc.abstractmethod
+    def from_interior(self, points: jax.Array) -> jax.Array:
+        """The full grid array for ``(n_in, G + 1)`` range points."""
+
+    @abc.abstractmethod
+    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
+        """Evaluate: ``x (..., n_in)``, ``grid`` -> ``(..., n_in, M)``."""
+
+    def initial_grid(self, grid_size: int, grid_range, n_in: int, dtype=jnp.float32) -> jax.Array:
+        """Uniform grid of resolution ``grid_size`` on ``grid_range`` for every input."""
+        lo, hi = _check_range(grid_range)
+        min_size = 2 if self.name == "rbf" else 1
+        if int(grid_size) != grid_size or grid_size < min_size:
+            raise ValueError(f"grid must be an integer >= {min_size} for basis {self.name!r}, got {grid_size!r}")
+        pts = jnp.linspace(lo, hi, int(grid_size) + 1, dtype=dtype)
+        return self.from_interior(jnp.broadcast_to(pts, (n_in, int(grid_size) + 1)))
+
+    def grid_from_samples(
+        self, samples: jax.Array, grid_size: int, *, grid_eps: float = 0.02, margin: float = 0.0
+    ) -> jax.Array:
+        """Grid adapted to ``samples (N, n_in)``: ``grid_eps`` x uniform + (1 - grid_eps) x
+        sample quantiles over the sample range (pykan's rule; ``grid_eps = 1`` is uniform)."""
+        return self.from_interior(_adaptive_points(samples, int(grid_size) + 1, grid_eps, margin))
+
+    def refine_grid(self, grid: jax.Array, grid_size: int) -> jax.Array:
+        """The grid at resolution ``grid_size`` over the same range, keeping old points where
+        ``grid_size`` is a multiple of the current resolution."""
+        return self.from_interior(_refine_points(self.interior(grid), int(grid_size) + 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class BSplineBasis(AbstractBasis):
+    """B-splines of order ``order`` (degree ``order``; 3 = cubic) on a knot grid."""
+
+    order: int = 3
+    name: str = dataclasses.field(default="bspline", init=False)
+
+    def __post_init__(self):
+        if int(self.order) != self.order or self.order < 0:
+            raise ValueError(f"order must be a non-negative integer for B-splines, got {self.order!r}")
+
+    def num_functions(self, grid_size: int) -> int:
+        return int(grid_size) + self.order
+
+    def grid_size(self, grid: jax.Array) -> int:
+        return grid.shape[-1] - 1 - 2 * self.order
+
+    def interior(self, grid: jax.Array) -> jax.Array:
+        return grid[:, self.order : grid.shape[-1] - self.order]
+
+    def from_interior(self, points: jax.Array) -> jax.Array:
+        return _extend_knots(points, self.order)
+
+    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
+        return bspline_basis(x, grid, self.order)
+
+
+@dataclasses.dataclass(frozen=True)
+class RBFBasis(AbstractBasis):
+    """Gaussian radial functions centred on the ``G + 1`` grid points (FastKAN)."""
+
+    name: str = dataclasses.field(default="rbf", init=False)
+
+    def num_functions(self, grid_size: int) -> int:
+        return int(grid_size) + 1
+
+    def grid_size(self, grid: jax.Array) -> int:
+        return grid.shape[-1] - 1
+
+    def interior(self, grid: jax.Array) -> jax.Array:
+        return grid
+
+    def from_interior(self, points: jax.Array) -> jax.Array:
+        return points
+
+    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
+        return rbf_basis(x, grid)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChebyshevBasis(AbstractBasis):
+    """Chebyshev polynomials of degree ``0..G`` of ``tanh`` of the normalised input (cPIKAN).
+
+    The grid holds only the normalisation range ``[lo, hi]``; the resolution is the degree,
+    which the layer records in the basis (``degree``).
+    """
+
+    degree: int = 5
+    name: str = dataclasses.field(default="chebyshev", init=False)
+
+    def num_functions(self, grid_size: int) -> int:
+        return int(grid_size) + 1
+
+    def grid_size(self, grid: jax.Array) -> int:
+        return self.degree
+
+    def interior(self, grid: jax.Array) -> jax.Array:
+        return grid
+
+    def from_interior(self, points: jax.Array) -> jax.Array:
+        return jnp.stack([points[:, 0], points[:, -1]], axis=-1)
+
+    def initial_grid(self, grid_size, grid_range, n_in, dtype=jnp.float32):
+        lo, hi = _check_range(grid_range)
+        return jnp.broadcast_to(jnp.asarray([lo, hi], dtype=dtype), (n_in, 2))
+
+    def refine_grid(self, grid, grid_size):
+        # The range is kept; the new degree is carried by the new basis object.
+        return grid
+
+    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
+        return chebyshev_basis(x, grid, self.degree)
+
+
+BASES = ("bspline", "chebyshev", "rbf")
+
+
+def get_basis(name: str, *, grid: int, order: int = 3) -> AbstractBasis:
+    """The basis called ``name`` for resolution ``grid`` and spline ``order``.
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    if name == "bspline":
+        return BSplineBasis(order=order)
+    if name == "rbf":
+        return RBFBasis()
+    if name == "chebyshev":
+        if int(grid) != grid or grid < 1:
+            raise ValueError(f"grid (the Chebyshev degree) must be an integer >= 1, got {grid!r}")
+        return ChebyshevBasis(degree=int(grid))
+    raise ValueError(f"unknown KAN basis {name!r}; choose one of: {', '.join(BASES)}")
