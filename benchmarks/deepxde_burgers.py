@@ -38,7 +38,6 @@ import os
 import pathlib
 import platform
 import subprocess
-import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,7 +83,9 @@ def _train(steps: int, seed: int) -> dict:
     import numpy as np
 
     if dde.backend.backend_name != "jax":
-        raise RuntimeError(f"DeepXDE loaded backend {dde.backend.backend_name!r}; set DDE_BACKEND=jax")
+        raise RuntimeError(
+            f"DeepXDE loaded backend {dde.backend.backend_name!r}; set DDE_BACKEND=jax"
+        )
     dde.config.set_random_seed(seed)
 
     def pde(x, y):
@@ -188,15 +189,24 @@ def run_deepxde(
             "deepxde`, or pass python=..."
         )
     env = dict(os.environ, DDE_BACKEND="jax", JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
-    cmd = [python, str(pathlib.Path(__file__).resolve()), "--worker",
-           "--steps", str(steps), "--seed", str(seed)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    cmd = [
+        python,
+        str(pathlib.Path(__file__).resolve()),
+        "--worker",
+        "--steps",
+        str(steps),
+        "--seed",
+        str(seed),
+    ]
+    proc = subprocess.run(
+        cmd, check=False, capture_output=True, text=True, env=env, timeout=timeout
+    )
     marker = "DEEPXDE_RESULT "
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(marker)]
     if proc.returncode != 0 or not lines:
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise RuntimeError(f"DeepXDE run failed (exit {proc.returncode}):\n{tail}")
-    return json.loads(lines[-1][len(marker):])
+    return json.loads(lines[-1][len(marker) :])
 
 
 def main(argv: list[str] | None = None) -> dict | None:

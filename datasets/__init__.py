@@ -63,9 +63,7 @@ def load(name: str) -> xr.Dataset:
         raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in _FILES:
-        raise ValueError(
-            f"unknown reference dataset {name!r}; available: {', '.join(available())}"
-        )
+        raise ValueError(f"unknown reference dataset {name!r}; available: {', '.join(available())}")
     resource = resources.files(__name__).joinpath(_FILES[key])
     if not resource.is_file():
         raise FileNotFoundError(

@@ -24,7 +24,7 @@ import xarray as xr
 KAPPA = 0.1
 """Diffusivity :math:`k` of the catalogue problem."""
 
-__all__ = ["KAPPA", "heat_expr", "heat_exact", "heat_reference"]
+__all__ = ["KAPPA", "heat_exact", "heat_expr", "heat_reference"]
 
 
 def heat_expr(kappa: float = KAPPA) -> tuple[sp.Expr, tuple[sp.Symbol, sp.Symbol]]:

@@ -22,8 +22,13 @@ import numpy as np
 import sympy as sp
 import xarray as xr
 
-__all__ = ["poisson_expr", "poisson_forcing_expr", "poisson_exact", "poisson_forcing",
-           "poisson_reference"]
+__all__ = [
+    "poisson_exact",
+    "poisson_expr",
+    "poisson_forcing",
+    "poisson_forcing_expr",
+    "poisson_reference",
+]
 
 
 def poisson_expr() -> tuple[sp.Expr, tuple[sp.Symbol, sp.Symbol]]:
