@@ -1,0 +1,305 @@
+"""``discover`` (data -> law) and ``symbolify`` (trained KAN -> law).
+
+Both end the same way: candidate formulas are simplified, every constant is refitted jointly
+and rounded where that is free (:mod:`sciml.symbolic.refit`), each candidate is measured on
+held-out data, and the law is chosen from the Pareto front by the rule in
+:mod:`sciml.symbolic.law`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import pathlib
+import platform
+import time
+
+import numpy as np
+import sympy as sp
+
+from .backends import Backend, get_backend
+from .compose import distil_kan
+from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
+from .primitives import Library
+from .refit import clean, evaluate
+from .units import is_consistent
+
+__all__ = ["discover", "symbolify", "load_table"]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_table(data):
+    """A ``pandas.DataFrame`` from a CSV/NetCDF path, xarray Dataset, DataFrame or dict of arrays.
+
+    NetCDF/xarray fields on a grid are flattened: each coordinate becomes an input column.
+    """
+    import pandas as pd
+    import xarray as xr
+
+    if isinstance(data, (str, pathlib.Path)):
+        path = pathlib.Path(data)
+        if not path.exists():
+            raise FileNotFoundError(f"data file {path} does not exist")
+        suffix = path.suffix.lower()
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path)
+        if suffix in (".nc", ".netcdf", ".nc4", ".h5"):
+            with xr.open_dataset(path) as ds:
+                return load_table(ds.load())
+        raise ValueError(f"unsupported data file {path.name!r}: use a .csv (header row of column "
+                         "names) or a .nc NetCDF file")
+    if isinstance(data, xr.DataArray):
+        data = data.to_dataset(name=data.name or "y")
+    if isinstance(data, xr.Dataset):
+        return data.to_dataframe().reset_index()
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, dict):
+        return pd.DataFrame({k: np.asarray(v).ravel() for k, v in data.items()})
+    raise TypeError(f"cannot read data of type {type(data).__name__}: pass a CSV/NetCDF path, an "
+                    "xarray.Dataset, a pandas.DataFrame or a dict of 1-D arrays")
+
+
+def _columns(table, target, inputs):
+    cols = [str(c) for c in table.columns]
+    targets = [target] if isinstance(target, str) else list(target)
+    for t in targets:
+        if t not in cols:
+            raise ValueError(f"target column {t!r} not in the data; columns are {cols}")
+    if inputs is None:
+        inputs = [c for c in cols if c not in targets and np.issubdtype(table[c].dtype, np.number)]
+    elif isinstance(inputs, str):
+        inputs = [s.strip() for s in inputs.split(",") if s.strip()]
+    missing = [c for c in inputs if c not in cols]
+    if missing:
+        raise ValueError(f"input columns {missing} not in the data; columns are {cols}")
+    if not inputs:
+        raise ValueError("no input columns: pass inputs=[...] (CLI: --inputs a,b,c)")
+    X = table[inputs].to_numpy(dtype=np.float64)
+    Y = table[targets].to_numpy(dtype=np.float64)
+    good = np.all(np.isfinite(X), 1) & np.all(np.isfinite(Y), 1)
+    if good.sum() < 10:
+        raise ValueError(f"only {int(good.sum())} rows without NaN/inf; need at least 10")
+    return list(inputs), targets, X[good], Y[good]
+
+
+def _symbols(names, X):
+    return [sp.Symbol(n, real=True, positive=bool(np.all(X[:, i] > 0))) for i, n in enumerate(names)]
+
+
+def _data_hash(X, Y) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(X, np.float64).tobytes())
+    h.update(np.ascontiguousarray(Y, np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _versions() -> dict:
+    import jax
+    vs = {"python": platform.python_version(), "jax": jax.__version__, "sympy": sp.__version__,
+          "numpy": np.__version__, "platform": platform.platform()}
+    try:
+        from importlib.metadata import version
+        vs["sciml"] = version("sciml")
+        vs["pyoperon"] = version("pyoperon")
+    except Exception:
+        pass
+    return vs
+
+
+def _metrics(pred, y) -> dict:
+    with np.errstate(all="ignore"):
+        r = pred - y
+        mse = float(np.mean(r**2))
+        sst = float(np.mean((y - y.mean()) ** 2))
+    if not math.isfinite(mse):
+        return {"r2": None, "rmse": None}
+    return {"r2": 1.0 - mse / max(sst, 1e-300), "rmse": math.sqrt(mse)}
+
+
+def _side(pred_tr, ytr, pred_te, yte) -> dict:
+    a, b = _metrics(pred_tr, ytr), _metrics(pred_te, yte)
+    return {"r2_train": a["r2"], "rmse_train": a["rmse"], "r2_test": b["r2"], "rmse_test": b["rmse"]}
+
+
+# ------------------------------------------------------------------------ candidates
+
+
+def _score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units, do_clean=True):
+    try:
+        e = clean(expr, symbols, Xtr, ytr).expr if do_clean else expr
+    except Exception:  # a candidate that cannot be compiled/refitted is simply dropped
+        return None
+    with np.errstate(all="ignore"):
+        ptr, pte = evaluate(e, symbols, Xtr), evaluate(e, symbols, Xte)
+        mtr, mte = float(np.mean((ptr - ytr) ** 2)), float(np.mean((pte - yte) ** 2))
+    if not math.isfinite(mte):
+        return None
+    r2 = 1.0 - mte / max(float(np.var(yte)), 1e-300)
+    ok = True if units is None else is_consistent(e, units, target_units)
+    return Candidate(e, source, complexity(e), mtr, mte, r2, ok)
+
+
+def _exact_enough(c: Candidate | None, y) -> bool:
+    return c is not None and c.mse_test <= 1e-12 * float(np.var(y))
+
+
+def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units, target_units,
+            rng):
+    n = len(y)
+    perm = rng.permutation(n)
+    n_test = max(2, int(round(test_fraction * n)))
+    te, tr = perm[:n_test], perm[n_test:]
+    Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
+    cands = [_score(sp.Float(float(ytr.mean())), "constant", symbols, Xtr, ytr, Xte, yte,
+                    units, target_units, do_clean=False)]
+    t0 = time.time()
+    for k, be in enumerate(backends):
+        best = min((c for c in cands if c), key=lambda c: c.mse_test)
+        if k > 0 and _exact_enough(best, y):
+            break  # a later backend only runs when the earlier ones are not exact
+        budget = None if time_budget is None else max(5.0, time_budget - (time.time() - t0))
+        for source, expr in be.search(Xtr, ytr, symbols, seed=seed, time_budget=budget):
+            cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units))
+    cands = [c for c in cands if c is not None]
+    front = pareto(cands)
+    law = choose(front, n_test, float(np.var(ytr)))
+    return law, front, (tr, te)
+
+
+def _backends(backend, library, operon_options):
+    if backend == "auto":
+        from .backends import BuiltinBackend, OperonBackend
+        return [BuiltinBackend(library), OperonBackend(**(operon_options or {}))]
+    if isinstance(backend, (list, tuple)):
+        return [get_backend(b) for b in backend]
+    if backend == "builtin":
+        from .backends import BuiltinBackend
+        return [BuiltinBackend(library)]
+    if backend == "operon":
+        from .backends import OperonBackend
+        return [OperonBackend(**(operon_options or {}))]
+    return [get_backend(backend)]
+
+
+def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed: int = 0,
+             test_fraction: float = 0.25, time_budget: float | None = 120.0,
+             library: Library | None = None, units: dict | None = None,
+             operon_options: dict | None = None) -> Law:
+    """Discover a closed-form law ``target = f(inputs)`` from a table of samples.
+
+    Args:
+        data: CSV/NetCDF path, ``xarray.Dataset``, ``pandas.DataFrame`` or dict of arrays.
+        target: column name (or list of names: one law per output, see ``Law.expressions``).
+        inputs: column names (list or ``"a,b,c"``); default all other numeric columns.
+        backend: ``"auto"`` (built-in search, then pyoperon only if the built-in result is not
+            exact on held-out data), ``"builtin"``, ``"operon"``, ``"pysr"`` or a
+            :class:`~sciml.symbolic.backends.Backend`.
+        seed: seeds the train/test split and the stochastic backends.
+        test_fraction: share of rows held out for choosing and reporting the law.
+        time_budget: seconds for the global (genetic) search backends.
+        library: primitives for the built-in search.
+        units: optional ``{column: {dimension: exponent}}``; inconsistent formulas are not chosen.
+    """
+    t0 = time.time()
+    if not 0.0 < test_fraction < 0.9:
+        raise ValueError(f"test_fraction must be in (0, 0.9), got {test_fraction}")
+    table = load_table(data)
+    inputs, targets, X, Y = _columns(table, target, inputs)
+    symbols = _symbols(inputs, X)
+    backends = _backends(backend, library, operon_options)
+    rng = np.random.default_rng(seed)
+    laws = {}
+    for k, t in enumerate(targets):
+        tu = None if units is None else units.get(t)
+        chosen, front, (tr, te) = _search(X, Y[:, k], symbols, backends, seed=seed,
+                                          test_fraction=test_fraction, time_budget=time_budget,
+                                          units=units, target_units=tu,
+                                          rng=np.random.default_rng(seed))
+        laws[t] = (chosen, front, tr, te)
+    t = targets[0]
+    chosen, front, tr, te = laws[t]
+    y = Y[:, 0]
+    pred = evaluate(chosen.expr, symbols, X)
+    metrics = {"formula": _side(pred[tr], y[tr], pred[te], y[te]), "network": None}
+    record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
+              "backend": backend if isinstance(backend, str) else type(backend).__name__,
+              "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
+              "test_fraction": test_fraction, "wall_s": time.time() - t0, "versions": _versions()}
+    details = {"X": X, "y": y, "pred": pred, "train_index": tr, "test_index": te}
+    return Law(expr=chosen.expr, symbols=symbols, inputs=inputs, target=t, pareto=front,
+               metrics=metrics,
+               expressions={k: v[0].expr for k, v in laws.items()} if len(targets) > 1 else {},
+               record=record, details=details)
+
+
+def symbolify(model_or_result, X=None, y=None, *, inputs=None, target: str = "y",
+              n_samples: int = 1000, bounds=None, seed: int = 0, test_fraction: float = 0.25,
+              library: Library | None = None, r2_threshold: float = 0.99) -> Law:
+    """Distil a trained KAN (or a result object with a ``.model``) into a :class:`Law`.
+
+    Every edge is fitted by a primitive (:mod:`sciml.symbolic.fit`), edges are composed into a
+    formula per output, and the formula's constants are refitted jointly against the network's
+    predictions — or against ``y`` when data are given. The law's metrics put the formula and
+    the network side by side on the same train/test rows.
+
+    Args:
+        model_or_result: a KAN (``widths``, ``activations(x)``) or an object with ``.model``.
+        X: inputs to sample the edges on, ``(N, in_features)``; default ``n_samples`` uniform
+            points in ``bounds`` (default ``[-1, 1]`` per input).
+        y: observed outputs ``(N,)`` or ``(N, out)``; default the network's own predictions.
+    """
+    t0 = time.time()
+    model = getattr(model_or_result, "model", model_or_result)
+    for attr in ("widths", "activations"):
+        if not hasattr(model, attr):
+            raise TypeError(f"symbolify needs a KAN with `{attr}` (see sciml.models.kan); got "
+                            f"{type(model).__name__}. For any other model use discover() on its "
+                            "predictions.")
+    n_in = int(model.widths[0])
+    rng = np.random.default_rng(seed)
+    if X is None:
+        lo, hi = (np.full(n_in, -1.0), np.full(n_in, 1.0)) if bounds is None else map(np.asarray, zip(*bounds))
+        X = rng.uniform(lo, hi, (n_samples, n_in))
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"X must have shape (N, {n_in}) for this network, got {X.shape}")
+    inputs = inputs or [f"x{i + 1}" for i in range(n_in)]
+    symbols = _symbols(inputs, X)
+    net = np.asarray(model(X), dtype=np.float64).reshape(len(X), -1)
+    Y = net if y is None else np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+    raw, samples, fits, choices = distil_kan(model, X, symbols, library, r2_threshold=r2_threshold)
+    perm = rng.permutation(len(X))
+    n_test = max(2, int(round(test_fraction * len(X))))
+    te, tr = perm[:n_test], perm[n_test:]
+    exprs, fronts = [], []
+    for k, e in enumerate(raw):
+        cands = []
+        if not e.atoms(sp.core.function.AppliedUndef):
+            for source, cand in (("kan", e),):
+                c = _score(cand, source, symbols, X[tr], Y[tr, k], X[te], Y[te, k], None, None)
+                raw_c = _score(cand, "kan (edge fits, no refit)", symbols, X[tr], Y[tr, k], X[te],
+                               Y[te, k], None, None, do_clean=False)
+                cands += [c for c in (c, raw_c) if c is not None]
+        front = pareto(cands)
+        exprs.append(choose(front, n_test, float(np.var(Y[tr, k]))).expr if front else e)
+        fronts.append(front)
+    pred = evaluate(exprs[0], symbols, X) if not exprs[0].atoms(sp.core.function.AppliedUndef) \
+        else np.full(len(X), np.nan)
+    y0 = Y[:, 0]
+    metrics = {"formula": _side(pred[tr], y0[tr], pred[te], y0[te]),
+               "network": _side(net[tr, 0], y0[tr], net[te, 0], y0[te]),
+               "formula_vs_network": _side(pred[tr], net[tr, 0], pred[te], net[te, 0])}
+    names = [target] if Y.shape[1] == 1 else [f"{target}{k + 1}" for k in range(Y.shape[1])]
+    record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
+              "backend": "kan", "selection_rule": SELECTION_RULE, "test_fraction": test_fraction,
+              "n_numeric_edges": int(sum(c.numeric for c in choices)),
+              "wall_s": time.time() - t0, "versions": _versions()}
+    details = {"X": X, "y": y0, "pred": pred, "net": net[:, 0], "train_index": tr,
+               "test_index": te, "edges": samples, "choices": choices}
+    return Law(expr=exprs[0], symbols=symbols, inputs=inputs, target=names[0], pareto=fronts[0],
+               metrics=metrics,
+               expressions=dict(zip(names, exprs)) if len(names) > 1 else {}, record=record,
+               details=details)

@@ -1,0 +1,163 @@
+"""The :class:`Law` object and the rule that picks it from a Pareto front.
+
+**Selection rule.** Candidates are scored by complexity (number of nodes of the sympy tree)
+and held-out mean squared error. Among the Pareto-optimal candidates the law is the
+*simplest* one whose held-out error is within the noise level of the best:
+
+.. math::
+    \\mathrm{MSE}_\\text{test} \\le \\mathrm{MSE}^*_\\text{test}\\,\\big(1 + 2\\sqrt{2/n_\\text{test}}\\big)
+    + 10^{-12}\\,\\mathrm{Var}(y)
+
+The best held-out error estimates the noise variance; ``sigma^2 sqrt(2/n)`` is the standard
+error of a mean of ``n`` squared Gaussian residuals, so the rule accepts simpler formulas that
+are statistically indistinguishable from the best at two standard errors (and, on noiseless
+data, anything within 1e-6 relative RMS error). Dimensionally inconsistent candidates (when
+units are given) are kept on the front for inspection but never chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["Law", "Candidate", "complexity", "choose", "SELECTION_RULE"]
+
+SELECTION_RULE = ("simplest formula on the Pareto front (complexity vs held-out MSE) whose "
+                  "held-out MSE <= best * (1 + 2*sqrt(2/n_test)) + 1e-12 * Var(y), i.e. within "
+                  "two standard errors of the noise level estimated by the best formula")
+
+
+def complexity(expr: sp.Expr) -> int:
+    """Number of nodes in the expression tree (symbols and numbers count 1)."""
+    return sum(1 for _ in sp.preorder_traversal(expr))
+
+
+@dataclasses.dataclass
+class Candidate:
+    expr: sp.Expr
+    source: str
+    complexity: int
+    mse_train: float
+    mse_test: float
+    r2_test: float
+    consistent: bool = True  # dimensional consistency (True when no units given)
+
+    def as_dict(self) -> dict:
+        return {"expression": str(self.expr), "complexity": self.complexity,
+                "error": _finite(self.mse_test), "r2_test": _finite(self.r2_test),
+                "source": self.source, "dimensionally_consistent": self.consistent}
+
+
+def _finite(v):
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def pareto(cands: list[Candidate]) -> list[Candidate]:
+    """Pareto-optimal candidates (complexity, held-out MSE), simplest first."""
+    best, front = math.inf, []
+    for c in sorted(cands, key=lambda c: (c.complexity, c.mse_test)):
+        if math.isfinite(c.mse_test) and c.mse_test < best:
+            front.append(c)
+            best = c.mse_test
+    return front
+
+
+def choose(front: list[Candidate], n_test: int, var_y: float) -> Candidate:
+    """Apply :data:`SELECTION_RULE` to a Pareto front."""
+    ok = [c for c in front if c.consistent] or front
+    if not ok:
+        raise ValueError("no candidate formula could be evaluated on the data")
+    best = min(c.mse_test for c in ok)
+    bound = best * (1.0 + 2.0 * math.sqrt(2.0 / max(n_test, 1))) + 1e-12 * var_y
+    return min((c for c in ok if c.mse_test <= bound), key=lambda c: (c.complexity, c.mse_test))
+
+
+@dataclasses.dataclass
+class Law:
+    """A discovered law: a sympy formula with its metrics, Pareto front and provenance.
+
+    Attributes:
+        expr: the chosen formula for the (first) target.
+        symbols: input symbols, in the order of ``inputs``.
+        inputs, target: column names.
+        pareto: the Pareto front (list of :class:`Candidate`), simplest first.
+        metrics: ``{"formula": {...}, "network": {...} | None}`` with ``r2``/``rmse`` on train
+            and test, so the formula and the network it came from are read side by side.
+        expressions: target name -> formula, when there are several outputs.
+        record: run record (data hash, seed, versions, backend, rule, wall time).
+        details: extra material for the report (edge fits, residuals).
+    """
+
+    expr: sp.Expr
+    symbols: list
+    inputs: list[str]
+    target: str
+    pareto: list[Candidate]
+    metrics: dict
+    expressions: dict = dataclasses.field(default_factory=dict)
+    record: dict = dataclasses.field(default_factory=dict)
+    details: dict = dataclasses.field(default_factory=dict)
+
+    def latex(self) -> str:
+        return sp.latex(self.expr)
+
+    def mathml(self, display: bool = True) -> str:
+        """Presentation MathML (renders natively in current browsers)."""
+        body = sp.printing.mathml(self.expr, printer="presentation")
+        lhs = f"<mi>{_xml(self.target)}</mi><mo>=</mo>"
+        mode = ' display="block"' if display else ""
+        return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode}><mrow>{lhs}{body}</mrow></math>'
+
+    def to_jax(self):
+        """A jit-able ``f(X) -> y`` on arrays of shape ``(..., len(inputs))``."""
+        import jax.numpy as jnp
+
+        g = sp.lambdify(list(self.symbols), self.expr, modules="jax")
+
+        def f(X):
+            X = jnp.asarray(X)
+            out = g(*[X[..., i] for i in range(len(self.symbols))])
+            return jnp.broadcast_to(out, X.shape[:-1])
+
+        return f
+
+    def __call__(self, X) -> np.ndarray:
+        from .refit import evaluate
+        X = np.asarray(X, dtype=np.float64)
+        return evaluate(self.expr, self.symbols, X.reshape(-1, X.shape[-1])).reshape(X.shape[:-1])
+
+    @property
+    def complexity(self) -> int:
+        return complexity(self.expr)
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.metrics.get("formula", {})
+        out = {
+            "expression": str(self.expr),
+            "latex": self.latex(),
+            "target": self.target,
+            "inputs": list(self.inputs),
+            "r2_test": f.get("r2_test"),
+            "r2_train": f.get("r2_train"),
+            "rmse_test": f.get("rmse_test"),
+            "complexity": self.complexity,
+            "pareto": [c.as_dict() for c in self.pareto],
+            "selection_rule": SELECTION_RULE,
+            "metrics": self.metrics,
+            "record": self.record,
+        }
+        if self.expressions:
+            out["expressions"] = {k: str(v) for k, v in self.expressions.items()}
+        return out
+
+    def __repr__(self) -> str:
+        r2 = self.metrics.get("formula", {}).get("r2_test")
+        return f"Law({self.target} = {self.expr}, r2_test={r2})"
+
+
+def _xml(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,150 @@
+"""Primitive functions that a learned edge can be distilled into.
+
+A primitive ``f`` enters an edge as the affine sandwich ``c * f(a * x + b) + d``. Each primitive
+carries
+
+- ``fn``: the JAX function used to evaluate and fit it (elementwise),
+- ``sympy_fn``: the same function on sympy expressions, used to write the law,
+- ``complexity``: a small integer cost (roughly the number of nodes it adds to a formula);
+  Pareto ranking trades it against goodness of fit,
+- ``safe_fn``: a domain-safe variant used for gradients during fitting (finite everywhere,
+  equal to ``fn`` on its domain). A fit is only *accepted* if ``fn`` itself is finite on every
+  sample, so a ``log`` edge is never reported for inputs where ``a * x + b <= 0``.
+
+Users extend the library with :func:`register_primitive` or by building their own
+:class:`Library` from :class:`Primitive` objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable, Iterator
+
+import jax.numpy as jnp
+import sympy as sp
+
+__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "register_primitive", "default_library"]
+
+_TINY = 1e-6  # distance from a singularity kept by the safe variants
+
+
+@dataclasses.dataclass(frozen=True)
+class Primitive:
+    """One candidate edge function ``f`` (fitted as ``c * f(a * x + b) + d``)."""
+
+    name: str
+    fn: Callable
+    sympy_fn: Callable[[sp.Expr], sp.Expr]
+    complexity: int
+    safe_fn: Callable | None = None
+
+    def __post_init__(self):
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("Primitive needs a non-empty string name, e.g. Primitive('sinh', ...).")
+        if not callable(self.fn) or not callable(self.sympy_fn):
+            raise TypeError(f"Primitive {self.name!r}: fn and sympy_fn must be callables.")
+        if int(self.complexity) < 0:
+            raise ValueError(f"Primitive {self.name!r}: complexity must be >= 0.")
+
+    @property
+    def safe(self) -> Callable:
+        return self.safe_fn if self.safe_fn is not None else self.fn
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r}, complexity={self.complexity})"
+
+
+def _safe_inv(x, p=1.0):
+    # keep the sign, push |x| away from zero so gradients stay finite
+    s = jnp.where(x >= 0, 1.0, -1.0)
+    return s / jnp.maximum(jnp.abs(x), _TINY) ** p
+
+
+def _zero(x):
+    return jnp.zeros_like(x)
+
+
+_BUILTIN = [
+    Primitive("0", _zero, lambda z: sp.Integer(0), 0),
+    Primitive("x", lambda x: x, lambda z: z, 1),
+    Primitive("x^2", lambda x: x**2, lambda z: z**2, 2),
+    Primitive("x^3", lambda x: x**3, lambda z: z**3, 3),
+    Primitive("x^4", lambda x: x**4, lambda z: z**4, 3),
+    Primitive("x^5", lambda x: x**5, lambda z: z**5, 3),
+    Primitive("1/x", lambda x: 1.0 / x, lambda z: 1 / z, 2, lambda x: _safe_inv(x)),
+    Primitive("1/x^2", lambda x: 1.0 / x**2, lambda z: z**-2, 3,
+              lambda x: 1.0 / jnp.maximum(x**2, _TINY**2)),
+    Primitive("sqrt", jnp.sqrt, sp.sqrt, 2, lambda x: jnp.sqrt(jnp.maximum(x, _TINY))),
+    Primitive("1/sqrt", lambda x: 1.0 / jnp.sqrt(x), lambda z: 1 / sp.sqrt(z), 3,
+              lambda x: 1.0 / jnp.sqrt(jnp.maximum(x, _TINY))),
+    Primitive("exp", jnp.exp, sp.exp, 2, lambda x: jnp.exp(jnp.clip(x, -60.0, 60.0))),
+    Primitive("log", jnp.log, sp.log, 2, lambda x: jnp.log(jnp.maximum(x, _TINY))),
+    Primitive("sin", jnp.sin, sp.sin, 2),
+    Primitive("cos", jnp.cos, sp.cos, 2),
+    Primitive("tan", jnp.tan, sp.tan, 3),
+    Primitive("tanh", jnp.tanh, sp.tanh, 3),
+    Primitive("abs", jnp.abs, sp.Abs, 2),
+    Primitive("arctan", jnp.arctan, sp.atan, 3),
+    Primitive("gaussian", lambda x: jnp.exp(-(x**2)), lambda z: sp.exp(-(z**2)), 3),
+]
+
+
+class Library:
+    """An ordered, name-indexed collection of :class:`Primitive` objects."""
+
+    def __init__(self, primitives: Iterable[Primitive]):
+        self._prims: dict[str, Primitive] = {}
+        for p in primitives:
+            self.add(p)
+
+    def add(self, primitive: Primitive) -> "Library":
+        if not isinstance(primitive, Primitive):
+            raise TypeError(f"expected a Primitive, got {type(primitive).__name__}")
+        self._prims[primitive.name] = primitive
+        return self
+
+    def subset(self, names: Iterable[str]) -> "Library":
+        """A library restricted to ``names`` (in the order given)."""
+        names = list(names)
+        missing = [n for n in names if n not in self._prims]
+        if missing:
+            raise ValueError(f"unknown primitives {missing}; available: {list(self._prims)}")
+        return Library(self._prims[n] for n in names)
+
+    def __getitem__(self, name: str) -> Primitive:
+        try:
+            return self._prims[name]
+        except KeyError:
+            raise KeyError(f"no primitive {name!r}; available: {list(self._prims)}") from None
+
+    def __iter__(self) -> Iterator[Primitive]:
+        return iter(self._prims.values())
+
+    def __len__(self) -> int:
+        return len(self._prims)
+
+    def __contains__(self, name) -> bool:
+        return name in self._prims
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._prims)
+
+    def __repr__(self) -> str:
+        return f"Library({self.names})"
+
+
+DEFAULT_LIBRARY = Library(_BUILTIN)
+
+
+def default_library() -> Library:
+    """A fresh copy of the built-in library (safe to extend without side effects)."""
+    return Library(DEFAULT_LIBRARY)
+
+
+def register_primitive(name: str, fn: Callable, sympy_fn: Callable, complexity: int,
+                       safe_fn: Callable | None = None) -> Primitive:
+    """Add a primitive to :data:`DEFAULT_LIBRARY` (used whenever no library is passed)."""
+    p = Primitive(name, fn, sympy_fn, complexity, safe_fn)
+    DEFAULT_LIBRARY.add(p)
+    return p
