@@ -1,0 +1,240 @@
+"""The law-extraction report: one offline HTML file a scientist can check and archive.
+
+Sections: the formula (presentation MathML, rendered natively by browsers), the error table
+(formula vs network vs data, train and test), the Pareto front with the selection rule, residual
+plots, the network diagram with each edge's samples and fitted symbolic form (KAN laws), and
+the run record (data hash, seed, versions). Figures are matplotlib PNGs embedded as base64, so
+the file has no external references.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import pathlib
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["render_html", "write_report"]
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em} h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .6em;
+text-align:right} th{background:#f4f4f4} td.l,th.l{text-align:left}
+.formula{font-size:1.4em;padding:.6em;background:#fafafa;border:1px solid #eee;overflow-x:auto}
+code{background:#f4f4f4;padding:0 .2em} img{max-width:100%} .chosen{background:#e8f4e8}
+.small{color:#666;font-size:.9em}
+"""
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return '<img alt="figure" src="data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode() + '">'
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return html.escape(str(v))
+
+
+def _error_table(law) -> str:
+    m = law.metrics
+    rows = [("formula vs data", m.get("formula")), ("network vs data", m.get("network")),
+            ("formula vs network", m.get("formula_vs_network"))]
+    out = ["<table><tr><th class=l>comparison</th><th>R² train</th><th>RMSE train</th>"
+           "<th>R² test</th><th>RMSE test</th></tr>"]
+    for name, d in rows:
+        if d is None:
+            if name == "network vs data":
+                out.append(f"<tr><td class=l>{name}</td><td colspan=4 class=l>no network: the law "
+                           "was searched directly on the data</td></tr>")
+            continue
+        out.append(f"<tr><td class=l>{name}</td><td>{_fmt(d.get('r2_train'))}</td>"
+                   f"<td>{_fmt(d.get('rmse_train'))}</td><td>{_fmt(d.get('r2_test'))}</td>"
+                   f"<td>{_fmt(d.get('rmse_test'))}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _pareto(law) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    front = law.pareto
+    rows = ["<table><tr><th>complexity</th><th>held-out MSE</th><th>R² test</th>"
+            "<th class=l>source</th><th class=l>formula</th></tr>"]
+    for c in front:
+        cls = ' class="chosen"' if sp.simplify(c.expr - law.expr) == 0 else ""
+        rows.append(f"<tr{cls}><td>{c.complexity}</td><td>{_fmt(c.mse_test)}</td>"
+                    f"<td>{_fmt(c.r2_test)}</td><td class=l>{html.escape(c.source)}</td>"
+                    f"<td class=l><code>{html.escape(str(c.expr))}</code></td></tr>")
+    rows.append("</table>")
+    fig = None
+    if front:
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        cx = [c.complexity for c in front]
+        err = [max(c.mse_test, 1e-300) for c in front]
+        ax.step(cx, err, where="post", color="0.6")
+        ax.plot(cx, err, "o", color="C0")
+        ax.plot([law.complexity], [max(min(c.mse_test for c in front if c.complexity == law.complexity)
+                                       if any(c.complexity == law.complexity for c in front) else err[-1], 1e-300)],
+                "*", ms=16, color="C3", label="chosen law")
+        ax.set_yscale("log")
+        ax.set_xlabel("complexity (tree nodes)")
+        ax.set_ylabel("held-out MSE")
+        ax.legend()
+        ax.set_title("Pareto front")
+    return (_png(fig) if fig is not None else "") + "".join(rows)
+
+
+def _residuals(law) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = law.details
+    if not d or "X" not in d:
+        return "<p>No samples stored with this law.</p>"
+    X, y, pred, te = d["X"], d["y"], d["pred"], d["test_index"]
+    k = X.shape[1]
+    fig, axes = plt.subplots(1, k + 1, figsize=(3.2 * (k + 1), 2.8), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(y[te], pred[te], ".", ms=3)
+    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    ax.set_xlabel(f"data {law.target}")
+    ax.set_ylabel("formula")
+    ax.set_title("held-out: formula vs data")
+    for i in range(k):
+        ax = axes[0, i + 1]
+        ax.plot(X[te, i], (pred - y)[te], ".", ms=3, label="formula")
+        if "net" in d:
+            ax.plot(X[te, i], (d["net"] - y)[te], ".", ms=2, alpha=0.6, label="network")
+            ax.legend(fontsize=7)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel(law.inputs[i])
+        ax.set_title("residual (held-out)")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _edge_form(choice) -> str:
+    if choice.numeric:
+        return f"numeric (best R²={choice.r2:.3f})"
+    a, b, c, d = choice.params
+    return f"{c:.3g}·{choice.name}({a:.3g}x{b:+.3g}){d:+.3g}  R²={choice.r2:.5f}"
+
+
+def _network(law) -> str:
+    d = law.details
+    if not d or "edges" not in d:
+        return ("<p>Not a network law: the formula was searched on the data directly "
+                "(built-in separable search and/or genetic programming).</p>")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sciml.symbolic.primitives import DEFAULT_LIBRARY
+
+    s, choices = d["edges"], d["choices"]
+    widths = s.widths
+    # layered diagram: nodes as circles, edges as lines coloured by fitted / numeric
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 1.2 * len(widths)))
+    pos = {}
+    for l, w in enumerate(widths):
+        for i in range(w):
+            pos[(l, i)] = ((i + 1) / (w + 1), l)
+    for (l, i, j), ch in zip(s.index, choices):
+        (x0, y0), (x1, y1) = pos[(l, i)], pos[(l + 1, j)]
+        ax.plot([x0, x1], [y0, y1], color="C3" if ch.numeric else "C0", lw=1.2)
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, ch.name or "?", fontsize=7, ha="center",
+                bbox=dict(fc="white", ec="none", alpha=0.7, pad=0.5))
+    for (l, i), (x, y) in pos.items():
+        ax.plot(x, y, "o", ms=9, color="k")
+    ax.set_yticks(range(len(widths)))
+    ax.set_yticklabels([f"layer {l} ({w})" for l, w in enumerate(widths)])
+    ax.set_xticks([])
+    ax.set_title("network: blue = symbolic edge, red = numeric edge")
+    diagram = _png(fig)
+    n = len(s.index)
+    cols = min(5, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False)
+    for k, ((l, i, j), ch) in enumerate(zip(s.index, choices)):
+        ax = axes[k // cols, k % cols]
+        order = np.argsort(s.x[k])
+        ax.plot(s.x[k][order], s.y[k][order], ".", ms=2, color="0.5", label="edge")
+        if not ch.numeric:
+            a, b, c, dd = ch.params
+            xs = s.x[k][order]
+            with np.errstate(all="ignore"):
+                ys = c * np.asarray(DEFAULT_LIBRARY[ch.name].fn(a * xs + b)) + dd
+            ax.plot(xs, ys, "-", color="C0", lw=1)
+        ax.set_title(f"φ[{l}]{i}→{j}: {ch.name or 'numeric'}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for k in range(n, rows * cols):
+        axes[k // cols, k % cols].axis("off")
+    fig.tight_layout()
+    table = ["<table><tr><th class=l>edge</th><th class=l>fitted form c·f(a·x+b)+d</th></tr>"]
+    for (l, i, j), ch in zip(s.index, choices):
+        table.append(f"<tr><td class=l>layer {l}: {i}→{j}</td><td class=l>{html.escape(_edge_form(ch))}</td></tr>")
+    table.append("</table>")
+    return diagram + _png(fig) + "".join(table)
+
+
+def render_html(law, title: str | None = None) -> str:
+    """The report for ``law`` as one HTML string (no external resources)."""
+    from sciml.symbolic.law import SELECTION_RULE
+
+    title = title or f"Law for {law.target}"
+    extra = ""
+    if law.expressions:
+        items = "".join(f"<li><code>{html.escape(k)} = {html.escape(str(v))}</code></li>"
+                        for k, v in law.expressions.items())
+        extra = f"<p>All outputs:</p><ul>{items}</ul>"
+    record = json.dumps(law.record, indent=2, default=str)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<h2>Formula</h2>
+<div class="formula" id="formula">{law.mathml()}</div>
+<p>Plain text: <code id="expression">{html.escape(law.target)} = {html.escape(str(law.expr))}</code>
+&nbsp; complexity {law.complexity}</p>
+{extra}
+<h2>Errors: formula vs network vs data</h2>
+{_error_table(law)}
+<h2>Pareto front (complexity vs held-out error)</h2>
+<p class="small">Selection rule: {html.escape(SELECTION_RULE)}.</p>
+{_pareto(law)}
+<h2>Residuals</h2>
+{_residuals(law)}
+<h2>Network and edges</h2>
+{_network(law)}
+<h2>Run record</h2>
+<pre>{html.escape(record)}</pre>
+</body></html>
+"""
+
+
+def write_report(law, path) -> pathlib.Path:
+    """Write :func:`render_html` to ``path`` (parent folders created)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(law), encoding="utf-8")
+    return path
