@@ -13,7 +13,7 @@ DeepXDE is a benchmark-only dependency and lives in its own virtual environment:
 
 Run it (prints the figures and writes ``benchmarks/results/deepxde_burgers.json``)::
 
-    python benchmarks/deepxde_burgers.py [--steps 5000] [--seed 0] [--python VENV_PYTHON]
+    python benchmarks/deepxde_burgers.py [--steps 5000] [--seed 0 [1 2 ...]] [--python VENV_PYTHON]
 
 From another benchmark, in the same run::
 
@@ -209,26 +209,53 @@ def run_deepxde(
     return json.loads(lines[-1][len(marker) :])
 
 
-def main(argv: list[str] | None = None) -> dict | None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--python", default=DEFAULT_PYTHON, help="benchmark venv interpreter")
-    parser.add_argument("--out", default=str(RESULTS / "deepxde_burgers.json"))
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:  # inside the venv: train and hand the figures back on stdout
-        print("DEEPXDE_RESULT " + json.dumps(_train(args.steps, args.seed)), flush=True)
-        return None
-    figures = run_deepxde(args.steps, args.seed, python=args.python)
+def _summary(figures: dict) -> str:
     steady = figures["ms_per_step_steady"]
-    print(
+    return (
         f"DeepXDE {figures['versions']['deepxde']} (jax {figures['versions']['jax']}), "
         f"{figures['steps']} Adam steps, seed {figures['seed']}: "
         f"train {figures['train_s']:.1f} s, {figures['ms_per_step']:.2f} ms/step"
         + (f" (steady {steady:.2f})" if steady is not None else "")
         + f", rel_l2 {figures['rel_l2']:.3e}"
     )
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """Run one or several seeds; write the figures (one seed: flat; several: runs + medians)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
+    parser.add_argument("--python", default=DEFAULT_PYTHON, help="benchmark venv interpreter")
+    parser.add_argument("--out", default=str(RESULTS / "deepxde_burgers.json"))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:  # inside the venv: train and hand the figures back on stdout
+        print("DEEPXDE_RESULT " + json.dumps(_train(args.steps, args.seed[0])), flush=True)
+        return None
+    runs = []
+    for seed in args.seed:  # sequentially: one training at a time on a shared machine
+        runs.append(run_deepxde(args.steps, seed, python=args.python))
+        print(_summary(runs[-1]), flush=True)
+    if len(runs) == 1:
+        figures = runs[0]
+    else:
+        import statistics
+
+        figures = {
+            "name": "deepxde_burgers",
+            "seeds": args.seed,
+            "rel_l2_median": statistics.median(r["rel_l2"] for r in runs),
+            "rel_l2_min": min(r["rel_l2"] for r in runs),
+            "rel_l2_max": max(r["rel_l2"] for r in runs),
+            "train_s_median": statistics.median(r["train_s"] for r in runs),
+            "ms_per_step_median": statistics.median(r["ms_per_step"] for r in runs),
+            "runs": runs,
+        }
+        print(
+            f"median over seeds {args.seed}: rel_l2 {figures['rel_l2_median']:.3e} "
+            f"(min {figures['rel_l2_min']:.3e}, max {figures['rel_l2_max']:.3e}), "
+            f"train {figures['train_s_median']:.1f} s, {figures['ms_per_step_median']:.2f} ms/step"
+        )
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
