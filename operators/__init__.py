@@ -1,0 +1,1 @@
+"""Reusable physics operators written with the sciml DSL."""

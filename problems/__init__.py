@@ -1,0 +1,1 @@
+"""The problem catalogue: one plain Python file per problem."""

@@ -1,0 +1,178 @@
+"""The ``sciml`` command: ``list``, ``solve``, ``discover``.
+
+User mistakes (a bad problem file, an unknown model, mismatched data) end with one readable
+``error:`` line and exit status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+
+
+def catalogue() -> dict[str, tuple[Path, str]]:
+    """Problem files shipped in ``problems/`` with the first line of their docstring."""
+    folder = Path(str(resources.files("sciml.problems")))
+    out = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        except SyntaxError:
+            doc = "(does not parse)"
+        out[path.stem] = (path, doc.strip().splitlines()[0] if doc.strip() else "")
+    return out
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = _parse_value(v)
+    return out
+
+
+def cmd_list(args) -> int:
+    from sciml.models import available_models
+
+    entries = catalogue()
+    width = max((len(n) for n in entries), default=10)
+    print("problems (sciml solve problems/NAME.py):")
+    for name, (_, doc) in entries.items():
+        print(f"  {name:<{width}}  {doc}")
+    print("\nmodels (--model):")
+    for name, doc in available_models().items():
+        print(f"  {name:<{width}}  {doc}")
+    return 0
+
+
+def _problem_path(spec: str) -> Path:
+    path = Path(spec)
+    if path.exists() or path.suffix == ".py":
+        return path
+    entries = catalogue()
+    if spec in entries:
+        return entries[spec][0]
+    return path
+
+
+def cmd_solve(args) -> int:
+    from sciml.solver import load_problem, solve
+
+    problem = load_problem(_problem_path(args.problem))
+    model_options = _key_values(args.option, "--option")
+    for key in ("hidden", "width"):
+        value = getattr(args, key, None)
+        if value:
+            model_options[key] = [int(v) for v in value.split(",")]
+    for key in ("grid", "order", "basis"):
+        value = getattr(args, key, None)
+        if value is not None:
+            model_options[key] = value
+    train = _key_values(args.train, "--train")
+    for key, attr in (("lbfgs_steps", "lbfgs_steps"), ("learning_rate", "lr"), ("precision", "precision")):
+        value = getattr(args, attr)
+        if value is not None:
+            train[key] = value
+    if args.no_progress:
+        train["progress"] = False
+    name = getattr(problem, "name", Path(args.problem).stem)
+    out = Path(args.out) if args.out else Path("runs") / f"{name}-{args.model or 'default'}-seed{args.seed}"
+    solution = solve(problem, model=args.model, steps=args.steps, seed=args.seed, out=out,
+                     resume=args.resume, model_options=model_options, **train)
+    metrics = solution.metrics
+    if args.symbolify:
+        from sciml.symbolic import symbolify_solution
+
+        symbolify_solution(solution, out)
+    summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
+    print(json.dumps(summary, default=str))
+    print(f"results in {out}/ (solution.nc, metrics.json, plot.png)")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    from sciml.symbolic import command
+
+    return command.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sciml", description="Physics-informed scientific modelling on JAX.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="the problem catalogue and the available models")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("solve", help="train a surrogate for a problem file")
+    p.add_argument("problem", help="a problem file (problems/NAME.py) or a catalogue name")
+    p.add_argument("--model", help="surrogate: mlp, kan, ... (default: the problem file's)")
+    p.add_argument("--steps", type=int, help="Adam steps (default: the problem file's)")
+    p.add_argument("--lbfgs-steps", dest="lbfgs_steps", type=int, help="L-BFGS iterations after Adam")
+    p.add_argument("--lr", type=float, help="initial Adam learning rate")
+    p.add_argument("--precision", choices=["float32", "float64"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default runs/PROBLEM-MODEL-seedS)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.msgpack")
+    p.add_argument("--hidden", help="MLP hidden widths, e.g. 32,32,32")
+    p.add_argument("--width", help="KAN widths, e.g. 2,5,1")
+    p.add_argument("--grid", type=int, help="KAN grid size G")
+    p.add_argument("--order", type=int, help="KAN spline order k")
+    p.add_argument("--basis", help="KAN edge basis: bspline, chebyshev, rbf")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (JSON value)")
+    p.add_argument("--train", action="append", metavar="KEY=VALUE", help="training option (JSON value)")
+    p.add_argument("--symbolify", action="store_true", help="distil the learned surrogate into a law")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("discover", help="find a closed-form law in a CSV or NetCDF dataset")
+    try:
+        from sciml.symbolic import command
+
+        command.add_arguments(p)
+    except ImportError:
+        p.add_argument("data")
+    p.set_defaults(func=cmd_discover)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+        return 130
+    except Exception as err:
+        from sciml.dsl.errors import ProblemError
+        from sciml.training.trainer import TrainingDiverged
+
+        if args.debug:
+            raise
+        if isinstance(err, (ProblemError, ValueError, TypeError, FileNotFoundError, TrainingDiverged, ImportError)):
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        print(f"error: unexpected {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,478 @@
+"""Compile a :class:`~sciml.dsl.problem.Problem` into pure JAX functions.
+
+The compiled problem exposes
+
+* :meth:`CompiledProblem.field_function` — wraps a surrogate into a per-point function
+  ``z (d,) -> fields (n_fields,)`` with input scaling, exact (hard) conditions and built-in
+  symmetries applied;
+* :meth:`CompiledProblem.sample` — a batch of points for every loss term (host side, NumPy);
+* :meth:`CompiledProblem.loss_terms` — ``{term name: mean squared residual}``.
+
+Derivatives of any order, mixed ones included, are taken in forward mode: a derivative
+``∂^{a+b} u / ∂x^a ∂t^b`` is ``a + b`` nested ``jax.jvp`` along unit directions of a single
+point, vectorised over points with ``jax.vmap``; XLA shares the common sub-computations between
+``u``, ``u_x`` and ``u_xx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from sciml.dsl.conditions import Dirichlet, Initial, Neumann, Periodic, Robin
+from sciml.dsl.domains import Box, Interval
+from sciml.dsl.errors import ProblemError
+from sciml.dsl.problem import Problem, observation_points, resolve_piece
+from sciml.dsl.symbols import Parameter, field_name
+from sciml.dsl.symmetries import Conserved, Reflection, Translation
+
+FieldFunction = Callable[[jax.Array], jax.Array]  # z (d,) -> (n_fields,)
+Params = dict[str, jax.Array]
+
+
+def nested_derivative(fn: FieldFunction, directions: tuple[jax.Array, ...]) -> FieldFunction:
+    """``z -> D_{v1} D_{v2} ... fn(z)`` by nested forward-mode products."""
+    for v in reversed(directions):
+        fn = (lambda g, v: lambda z: jax.jvp(g, (z,), (jnp.asarray(v, z.dtype),))[1])(fn, v)
+    return fn
+
+
+class PointExpression:
+    """A sympy expression of coordinates, fields, their derivatives and parameters, evaluated
+    at one point ``z`` given a field function.
+
+    Each field ``u(x, t)`` and derivative ``Derivative(u(x, t), x, 2)`` is replaced by a
+    placeholder symbol; the rest is turned into a JAX function by ``sympy.lambdify``.
+    """
+
+    def __init__(self, expr: sp.Expr, coordinates: tuple[sp.Symbol, ...], field_names: tuple[str, ...], parameters: tuple[str, ...]):
+        expr = sp.sympify(expr)
+        axis = {c: i for i, c in enumerate(coordinates)}
+        d = len(coordinates)
+        self.derivatives: list[tuple[int, tuple[np.ndarray, ...]]] = []
+        replace: dict[sp.Expr, sp.Symbol] = {}
+        for k, der in enumerate(sorted(expr.atoms(sp.Derivative), key=sp.default_sort_key)):
+            directions = tuple(
+                np.eye(d)[axis[v]] for v, n in der.variable_count for _ in range(int(n))
+            )
+            self.derivatives.append((field_names.index(field_name(der.expr)), directions))
+            replace[der] = sp.Symbol(f"_deriv{k}")
+        self.fields_used: list[int] = []
+        for f in sorted(expr.atoms(AppliedUndef), key=sp.default_sort_key):
+            self.fields_used.append(field_names.index(field_name(f)))
+            replace[f] = sp.Symbol(f"_field{field_names.index(field_name(f))}")
+        body = expr.xreplace(replace)
+        symbols = [sp.Symbol(f"_z{i}") for i in range(d)]
+        body = body.xreplace(dict(zip(coordinates, symbols)))
+        param_syms = [sp.Symbol(f"_p_{p}") for p in parameters]
+        body = body.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in body.free_symbols if isinstance(s, Parameter)})
+        args = symbols + [replace[k] for k in replace] + param_syms
+        self._order = list(replace)  # derivatives first, then fields, as added
+        self._fn = sp.lambdify(args, body, modules="jax")
+        self.parameters = parameters
+        self.expr = expr
+
+    def __call__(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
+        values = []
+        for field_index, directions in self.derivatives:
+            values.append(nested_derivative(field_fn, directions)(z)[field_index])
+        if self.fields_used:
+            out = field_fn(z)
+            values += [out[i] for i in self.fields_used]
+        result = self._fn(*z, *values, *(params[p] for p in self.parameters))
+        return jnp.asarray(result, dtype=z.dtype)
+
+
+@dataclass
+class Term:
+    """One named loss term: which point set it uses and how to evaluate its residual."""
+
+    name: str
+    kind: str  # residual | condition | symmetry | data
+    weight: float
+    points: str  # key of the point set in a batch
+
+
+@dataclass
+class CompiledProblem:
+    """A problem turned into JAX functions; see the module docstring."""
+
+    problem: Problem
+    coordinate_names: tuple[str, ...]
+    field_names: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    terms: list[Term]
+    known_parameters: dict[str, float]
+    unknown_parameters: dict[str, Parameter]
+    _residuals: list[PointExpression] = field(repr=False)
+    _conditions: list = field(repr=False)
+    _symmetries: list = field(repr=False)
+    _observations: dict = field(repr=False)
+    _transform: Callable = field(repr=False)
+
+    # ------------------------------------------------------------------ parameters
+    def initial_parameters(self) -> dict[str, jax.Array]:
+        """Trainable (unconstrained) values of the unknown parameters."""
+        return {
+            n: jnp.asarray(np.log(p.value) if p.positive else p.value) for n, p in self.unknown_parameters.items()
+        }
+
+    def physical_parameters(self, raw: dict[str, jax.Array]) -> Params:
+        """All parameter values, known and identified, in physical units."""
+        out = {n: jnp.asarray(v) for n, v in self.known_parameters.items()}
+        for n, p in self.unknown_parameters.items():
+            out[n] = jnp.exp(raw[n]) if p.positive else raw[n]
+        return out
+
+    # ------------------------------------------------------------------ the surrogate
+    def scale(self, z: jax.Array) -> jax.Array:
+        """Map the bounding box of the domain to ``[-1, 1]^d`` (what networks train best on)."""
+        lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
+        return 2.0 * (z - lo) / (hi - lo) - 1.0
+
+    def field_function(self, model: Callable[[jax.Array], jax.Array]) -> FieldFunction:
+        """Per-point field function of a surrogate, with hard conditions and symmetries."""
+        net = lambda z: model(self.scale(z))  # noqa: E731
+        return lambda z: self._transform(net, z)
+
+    def predict(self, model, points: jax.Array) -> jax.Array:
+        """Fields at many points: ``(n, d) -> (n, n_fields)``."""
+        return jax.vmap(self.field_function(model))(points)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, rng: np.random.Generator, counts: dict[str, int], method: str = "uniform", dtype=np.float32) -> dict:
+        """A batch: ``{point set: arrays}`` for every term (host side)."""
+        batch = {"interior": {"z": self.problem.space_time.sample(counts.get("interior", 1000), rng, method)}}
+        for key, sampler in self._conditions_samplers():
+            batch[key] = sampler(counts.get("boundary", 200), rng, method)
+        for _, _, sampler, key in self._symmetries:
+            if sampler is not None:
+                batch[key] = sampler(counts.get("times", 32), rng)
+        for name, (pts, vals) in self._observations.items():
+            batch[f"data:{name}"] = {"z": pts, "u": vals}
+        return jax.tree.map(lambda a: np.asarray(a, dtype=dtype), batch)
+
+    def _conditions_samplers(self):
+        for k, (_, sampler, _) in enumerate(self._conditions):
+            yield f"condition{k}", sampler
+
+    # ------------------------------------------------------------------ losses
+    def residual_values(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
+        """All equation residuals at points ``z (n, d)`` -> ``(n, n_equations)``."""
+        per_point = lambda p: jnp.stack([r(field_fn, params, p) for r in self._residuals])  # noqa: E731
+        return jax.vmap(per_point)(z)
+
+    def loss_terms(self, model, raw_params: dict, batch: dict) -> dict[str, jax.Array]:
+        """Mean squared residual of every term, by name (unweighted)."""
+        field_fn = self.field_function(model)
+        params = self.physical_parameters(raw_params)
+        out: dict[str, jax.Array] = {}
+        res = self.residual_values(field_fn, params, batch["interior"]["z"])
+        for j in range(res.shape[1]):
+            out[self.terms[j].name] = jnp.mean(res[:, j] ** 2)
+        for k, (name, _, evaluate) in enumerate(self._conditions):
+            out[name] = jnp.mean(evaluate(field_fn, params, batch[f"condition{k}"]) ** 2)
+        for name, evaluate, _, key in self._symmetries:
+            out[name] = evaluate(field_fn, params, batch[key])
+        for name in self._observations:
+            data = batch[f"data:{name}"]
+            pred = jax.vmap(field_fn)(data["z"])[:, self.field_names.index(name)]
+            out[f"data:{name}"] = jnp.mean((pred - data["u"]) ** 2)
+        return out
+
+    @property
+    def term_names(self) -> list[str]:
+        return [t.name for t in self.terms]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {t.name: t.weight for t in self.terms}
+
+
+def _condition_name(i: int, cond) -> str:
+    return f"{cond.kind}:{cond.field_name}#{i}"
+
+
+def _symmetry_name(i: int, sym) -> str:
+    return f"{sym.kind}#{i}"
+
+
+# ============================================================================================
+# Compilation
+# ============================================================================================
+
+
+def compile_problem(problem: Problem) -> CompiledProblem:
+    """Turn a validated problem into JAX functions (see :class:`CompiledProblem`)."""
+    coords = problem.coordinates
+    fields = problem.field_names
+    params_all = problem.parameters
+    pnames = tuple(p.name for p in params_all)
+    expr = lambda e: PointExpression(e, coords, fields, pnames)  # noqa: E731
+    lower, upper = problem.space_time.bounds()
+
+    residuals = [expr(r) for r in problem.residuals]
+    single = len(residuals) == 1
+    terms = [Term("residual" if single else f"residual:{i}", "residual", 1.0, "interior") for i in range(len(residuals))]
+
+    conditions = []  # (term name, sampler, evaluate) of the conditions imposed by loss terms
+    hard = {f: [] for f in fields}
+    for i, cond in enumerate(problem.conditions):
+        if cond.hard:
+            hard[cond.field_name].append(cond)
+            continue
+        _, sampler, evaluate = _compile_condition(problem, cond, expr)
+        name = _condition_name(i, cond)
+        conditions.append((name, sampler, evaluate))
+        terms.append(Term(name, "condition", cond.weight, f"condition{len(conditions) - 1}"))
+
+    symmetries = []
+    hard_symmetries = []
+    for i, sym in enumerate(problem.symmetries):
+        if isinstance(sym, Reflection) and sym.hard:
+            # Built into the surrogate: the loss term would be identically zero.
+            hard_symmetries.append(sym)
+            continue
+        _, evaluate, sampler = _compile_symmetry(problem, sym, expr)
+        name = _symmetry_name(i, sym)
+        key = f"symmetry{len(symmetries)}" if sampler is not None else "interior"
+        symmetries.append((name, evaluate, sampler, key))
+        terms.append(Term(name, "symmetry", sym.weight, key))
+
+    observations = observation_points(problem, problem.data) if problem.data is not None else {}
+    for name in observations:
+        terms.append(Term(f"data:{name}", "data", 1.0, f"data:{name}"))
+
+    transform = _output_transform(problem, hard, hard_symmetries)
+    compiled = CompiledProblem(
+        problem=problem,
+        coordinate_names=problem.coordinate_names,
+        field_names=fields,
+        lower=lower,
+        upper=upper,
+        terms=terms,
+        known_parameters={p.name: p.value for p in params_all if not p.learn},
+        unknown_parameters={p.name: p for p in params_all if p.learn},
+        _residuals=residuals,
+        _conditions=conditions,
+        _symmetries=symmetries,
+        _observations=observations,
+        _transform=transform,
+    )
+    return compiled
+
+
+def _compile_condition(problem: Problem, cond, expr):
+    """-> (condition, sampler(n, rng, method) -> batch dict, evaluate(field_fn, params, batch))."""
+    fi = problem.field_names.index(cond.field_name)
+    value = expr(cond.value)
+    coords = problem.coordinates
+
+    if isinstance(cond, Periodic):
+        axis = coords.index(cond.coordinate)
+        factor = next(d for d in problem.space_time.factors if cond.coordinate in d.coordinates)
+        a, b = factor.a, factor.b
+        e = np.eye(len(coords))[axis]
+
+        def sampler(n, rng, method):
+            z = problem.space_time.sample(n, rng, method)
+            left, right = z.copy(), z.copy()
+            left[:, axis], right[:, axis] = a, b
+            return {"left": left, "right": right}
+
+        def evaluate(field_fn, params, batch):
+            out = []
+            for k in range(cond.derivatives + 1):
+                g = nested_derivative(field_fn, (e,) * k)
+                out.append(jax.vmap(g)(batch["left"])[:, fi] - jax.vmap(g)(batch["right"])[:, fi])
+            return jnp.concatenate(out)
+
+        return cond, sampler, evaluate
+
+    if isinstance(cond, Initial):
+        time = problem.space_time.time
+        piece = problem.space_time.lift(time.start)
+        t_axis = coords.index(time.coordinates[0])
+        directions = (np.eye(len(coords))[t_axis],) * cond.order
+    else:
+        piece = resolve_piece(problem, cond.on)
+        directions = ()
+
+    def sampler(n, rng, method):
+        z = piece.sample(n, rng, method)
+        return {"z": z, "n": piece.normal(z)}
+
+    def evaluate(field_fn, params, batch):
+        z, nrm = batch["z"], batch["n"]
+        g = jax.vmap(lambda p: value(field_fn, params, p))(z)
+        if isinstance(cond, (Dirichlet, Initial)):
+            u = jax.vmap(nested_derivative(field_fn, directions))(z)[:, fi]
+            return u - g
+        du = jax.vmap(lambda p, v: jax.jvp(field_fn, (p,), (v.astype(p.dtype),))[1])(z, nrm)[:, fi]
+        if isinstance(cond, Neumann):
+            return du - g
+        if isinstance(cond, Robin):
+            u = jax.vmap(field_fn)(z)[:, fi]
+            return cond.a * u + cond.b * du - g
+        raise ProblemError(f"unsupported condition {cond!r}")
+
+    return cond, sampler, evaluate
+
+
+def _reflection_map(problem: Problem, mapping: dict) -> Callable[[jax.Array], jax.Array]:
+    coords = problem.coordinates
+    zs = [sp.Symbol(f"_z{i}") for i in range(len(coords))]
+    exprs = [sp.sympify(mapping.get(c, c)).xreplace(dict(zip(coords, zs))) for c in coords]
+    fn = sp.lambdify(zs, exprs, modules="jax")
+    return lambda z: jnp.stack([jnp.asarray(v, z.dtype) * jnp.ones((), z.dtype) for v in fn(*z)])
+
+
+def _compile_symmetry(problem: Problem, sym, expr):
+    """-> (symmetry, evaluate(field_fn, params, points) -> scalar loss, sampler or None)."""
+    coords = problem.coordinates
+    if isinstance(sym, Reflection):
+        fi = problem.field_names.index(field_name(sym.field))
+        reflect = _reflection_map(problem, sym.mapping)
+
+        def evaluate(field_fn, params, batch):
+            z = batch["z"]
+            u = jax.vmap(field_fn)(z)[:, fi]
+            ur = jax.vmap(lambda p: field_fn(reflect(p)))(z)[:, fi]
+            return jnp.mean((ur - sym.sign * u) ** 2)
+
+        return sym, evaluate, None
+
+    if isinstance(sym, Translation):
+        fi = problem.field_names.index(field_name(sym.field))
+        shift = np.zeros(len(coords))
+        shift[coords.index(sym.coordinate)] = sym.shift
+
+        def evaluate(field_fn, params, batch):
+            z = batch["z"]
+            u = jax.vmap(field_fn)(z)[:, fi]
+            us = jax.vmap(field_fn)(z + jnp.asarray(shift, z.dtype))[:, fi]
+            return jnp.mean((us - u) ** 2)
+
+        return sym, evaluate, None
+
+    if isinstance(sym, Conserved):
+        quantity = expr(sym.quantity)
+        over_axes = [coords.index(c) for c in sym.over]
+        # Tensor Gauss–Legendre rule over the integrated coordinates.
+        lower, upper = problem.space_time.bounds()
+        nodes, weights = np.polynomial.legendre.leggauss(sym.nodes)
+        grids = [lower[a] + (upper[a] - lower[a]) * (nodes + 1) / 2 for a in over_axes]
+        wts = [(upper[a] - lower[a]) / 2 * weights for a in over_axes]
+        mesh = np.stack([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], axis=1)
+        w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*wts, indexing="ij")], axis=1), axis=1)
+        def sampler(n_times, rng):
+            base = problem.space_time.sample(n_times, rng, "uniform")  # time and other coordinates
+            z = np.repeat(base[:, None, :], len(mesh), axis=1)
+            z[:, :, over_axes] = mesh[None]
+            return {"z": z, "w": np.broadcast_to(w, z.shape[:2]).copy()}
+
+        def evaluate(field_fn, params, batch):
+            z, w_ = batch["z"], batch["w"]
+            q = jax.vmap(jax.vmap(lambda p: quantity(field_fn, params, p)))(z)
+            integrals = jnp.sum(q * w_, axis=1)
+            return jnp.var(integrals)
+
+        return sym, evaluate, sampler
+
+    raise ProblemError(f"unsupported symmetry {sym!r}")
+
+
+def _output_transform(problem: Problem, hard: dict, hard_symmetries: list):
+    """The map ``(net, z) -> fields`` that builds exact conditions and symmetries in."""
+    coords = problem.coordinates
+    fields = problem.field_names
+    zs = [sp.Symbol(f"_z{i}") for i in range(len(coords))]
+    to_z = dict(zip(coords, zs))
+    lam = lambda e: sp.lambdify(zs, sp.sympify(e).xreplace(to_z), modules="jax")  # noqa: E731
+    params = {p: p.value for p in problem.parameters}
+
+    symmetric = []
+    for sym in hard_symmetries:
+        symmetric.append((fields.index(field_name(sym.field)), _reflection_map(problem, sym.mapping), sym.sign))
+
+    time = problem.space_time.time
+    pieces = []  # per field: (G, D, initial) lambdas
+    for fi, name in enumerate(fields):
+        conds = hard[name]
+        if not conds:
+            pieces.append(None)
+            continue
+        initial = [c for c in conds if isinstance(c, Initial)]
+        dirichlet = [c for c in conds if isinstance(c, Dirichlet)]
+        if any(c.order != 0 for c in initial):
+            raise ProblemError(f"hard initial conditions on derivatives of {name} are not supported; use hard=False")
+        if len(initial) > 1:
+            raise ProblemError(f"{name} has two initial conditions")
+        g_exprs, d_exprs = [], []
+        for c in dirichlet:
+            piece = resolve_piece(problem, c.on)
+            g_exprs.append(sp.sympify(c.value).xreplace(params))
+            d_exprs.append(piece.distance)
+        if len(d_exprs) == 1:
+            G = g_exprs[0]
+        elif d_exprs:
+            # Blend: on piece i every other product vanishes, so G = g_i there.
+            prods = [sp.Mul(*[d for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
+            G = sum(g * p for g, p in zip(g_exprs, prods)) / (sum(prods) + sp.Float(1e-12))
+        else:
+            G = sp.Integer(0)
+        D = sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
+        entry = {"G": lam(G), "D": lam(D), "u0": None}
+        if initial:
+            t = time.coordinates[0]
+            u0 = sp.sympify(initial[0].value).xreplace(params)
+            entry["u0"] = lam(u0)
+            entry["G0"] = lam(G.xreplace({t: time.a}))
+            entry["tau"] = lam((t - time.a) / (time.b - time.a))
+            if d_exprs:
+                _check_compatible(problem, name, dirichlet, u0, G, time)
+        pieces.append(entry)
+
+    def transform(net, z):
+        out = net(z)
+        for fi, reflect, sign in symmetric:
+            out = out.at[fi].set(0.5 * (out[fi] + sign * net(reflect(z))[fi]))
+        for fi, e in enumerate(pieces):
+            if e is None:
+                continue
+            args = tuple(z)
+            G = jnp.asarray(e["G"](*args), z.dtype)
+            D = jnp.asarray(e["D"](*args), z.dtype)
+            if e["u0"] is not None:
+                base = G + jnp.asarray(e["u0"](*args), z.dtype) - jnp.asarray(e["G0"](*args), z.dtype)
+                value = base + jnp.asarray(e["tau"](*args), z.dtype) * D * out[fi]
+            else:
+                value = G + D * out[fi]
+            out = out.at[fi].set(value)
+        return out
+
+    return transform
+
+
+def _check_compatible(problem, name, dirichlet, u0, G, time):
+    """Exact initial and boundary conditions must agree where they meet."""
+    rng = np.random.default_rng(0)
+    coords = problem.coordinates
+    t = time.coordinates[0]
+    for c in dirichlet:
+        z = resolve_piece(problem, c.on).sample(64, rng, "uniform")
+        z[:, coords.index(t)] = time.a
+        f = sp.lambdify(coords, u0 - G, "numpy")
+        gap = np.max(np.abs(np.asarray(f(*z.T), float) * np.ones(len(z))))
+        if gap > 1e-6:
+            raise ProblemError(
+                f"the hard initial condition of {name} and its hard condition {c.describe()} disagree "
+                f"by {gap:.2e} where they meet; make them compatible or use hard=False for one of them"
+            )

@@ -1,0 +1,326 @@
+"""The :class:`Problem`: a frozen, validated description of a physics problem.
+
+A problem is pure description — sympy expressions, a domain, conditions, symmetries and data —
+and knows nothing about JAX. :func:`sciml.dsl.compile.compile_problem` turns it into JAX term
+functions. Validation runs at construction so a mistake surfaces where it was written, as a
+:class:`ProblemError` that names the culprit and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+import xarray as xr
+from sympy.core.function import AppliedUndef
+
+from sciml.dsl.conditions import Condition, Initial, Periodic
+from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain, as_product
+from sciml.dsl.errors import ProblemError
+from sciml.dsl.symbols import Parameter, field_name
+from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A physics problem: find fields on a domain that satisfy equations and conditions.
+
+    Args:
+        name: short identifier (used for output folders and reports).
+        domain: where the problem lives, e.g. ``Interval(x, -1, 1) * TimeInterval(t, 0, 1)``.
+        equations: sympy expressions equal to zero, or ``sympy.Eq(lhs, rhs)``.
+        conditions: initial and boundary conditions.
+        symmetries: symmetries the solution must respect.
+        fields: the unknown fields; inferred from the equations when omitted.
+        data: observations, an ``xarray.Dataset`` whose coordinates are named after the
+            problem's coordinates and whose variables are named after fields.
+        reference: a reference solution on a grid (``xarray.Dataset``), for error reporting.
+        exact: closed-form solutions ``{field: expression}``, used as reference when given.
+        description: one line for the catalogue.
+        defaults: defaults for :func:`sciml.solve` (``model``, ``steps``, ``model_options``, ...).
+    """
+
+    name: str
+    domain: Domain
+    equations: Sequence[Any]
+    conditions: Sequence[Condition] = ()
+    symmetries: Sequence[Symmetry] = ()
+    fields: Sequence[Any] | None = None
+    data: xr.Dataset | None = None
+    reference: xr.Dataset | None = None
+    exact: Mapping[Any, Any] | None = None
+    description: str = ""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        validate(self)
+
+    # Derived views (cheap, recomputed on demand so the dataclass stays a plain description).
+    @property
+    def space_time(self) -> ProductDomain:
+        return as_product(self.domain)
+
+    @property
+    def coordinates(self) -> tuple[sp.Symbol, ...]:
+        return self.space_time.coordinates
+
+    @property
+    def coordinate_names(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.coordinates)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(field_name(f) for f in _fields(self))
+
+    @property
+    def residuals(self) -> tuple[sp.Expr, ...]:
+        return tuple(_as_residual(e) for e in self.equations)
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        found: dict[str, Parameter] = {}
+        for expr in self._all_expressions():
+            for s in expr.free_symbols:
+                if isinstance(s, Parameter):
+                    found.setdefault(s.name, s)
+        return tuple(found[k] for k in sorted(found))
+
+    @property
+    def unknown_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.learn)
+
+    def _all_expressions(self):
+        yield from self.residuals
+        for c in self.conditions:
+            yield sp.sympify(c.value)
+        for s in self.symmetries:
+            if isinstance(s, Conserved):
+                yield s.quantity
+        for e in (self.exact or {}).values():
+            yield sp.sympify(e)
+
+    def __repr__(self):
+        return f"Problem({self.name!r}, fields={self.field_names}, domain={self.domain!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _as_residual(eq: Any) -> sp.Expr:
+    if isinstance(eq, sp.Equality):
+        return eq.lhs - eq.rhs
+    try:
+        return sp.sympify(eq)
+    except (sp.SympifyError, TypeError) as err:
+        raise ProblemError(f"equation {eq!r} is not a sympy expression: {err}") from None
+
+
+def _fields(problem: Problem) -> tuple[sp.Expr, ...]:
+    if problem.fields is not None:
+        return tuple(problem.fields)
+    found: dict[str, sp.Expr] = {}
+    for r in problem.residuals:
+        for f in sorted(r.atoms(AppliedUndef), key=str):
+            found.setdefault(field_name(f), f)
+    return tuple(found.values())
+
+
+def validate(problem: Problem) -> None:
+    """Check a problem and raise :class:`ProblemError` naming the first mistake found."""
+    if not isinstance(problem.name, str) or not problem.name:
+        raise ProblemError("a problem needs a non-empty name")
+    if not isinstance(problem.domain, Domain):
+        raise ProblemError(
+            f"problem {problem.name!r}: domain must be a sciml Domain such as "
+            f"Interval(x, 0, 1) * TimeInterval(t, 0, 1), got {type(problem.domain).__name__}"
+        )
+    if not problem.equations:
+        raise ProblemError(
+            f"problem {problem.name!r} has no equations; pass equations=[...] with at least one "
+            "expression equal to zero"
+        )
+    coords = set(problem.coordinates)
+    fields = _fields(problem)
+    if not fields:
+        raise ProblemError(
+            f"problem {problem.name!r}: the equations contain no field; declare unknowns with "
+            "Field('u', x, t) and use them in the equations"
+        )
+    names = {}
+    for f in fields:
+        if not isinstance(f, AppliedUndef):
+            raise ProblemError(f"{f!r} is not a field; declare fields with Field('u', x, t)")
+        names[field_name(f)] = f
+        if set(f.args) != coords or len(f.args) != len(coords):
+            raise ProblemError(
+                f"field {f} must depend on exactly the problem's coordinates "
+                f"{tuple(map(str, problem.coordinates))}; declare it as "
+                f"Field({field_name(f)!r}, {', '.join(map(str, problem.coordinates))})"
+            )
+
+    for i, r in enumerate(problem.residuals):
+        where = f"equation {i + 1} ({r} = 0)"
+        _check_expression(r, where, coords, names)
+
+    time = problem.space_time.time
+    for c in problem.conditions:
+        if not isinstance(c, Condition):
+            raise ProblemError(f"{c!r} is not a condition; use Dirichlet, Neumann, Robin, Initial or Periodic")
+        where = c.describe()
+        if c.field_name not in names:
+            raise ProblemError(f"{where}: {c.field_name!r} is not a field of the problem {tuple(names)}")
+        _check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
+        if isinstance(c, Initial):
+            if time is None:
+                raise ProblemError(
+                    f"{where}: the domain has no TimeInterval, so there is no initial time; "
+                    "multiply the domain by TimeInterval(t, t0, t1) or use a boundary condition"
+                )
+            if c.on is not None and resolve_piece(problem, c.on).name != f"{time.label}.start":
+                raise ProblemError(f"{where}: initial conditions hold on time.start; drop on=")
+        elif isinstance(c, Periodic):
+            factor = next((d for d in problem.space_time.factors if c.coordinate in d.coordinates), None)
+            if not isinstance(factor, Interval):
+                raise ProblemError(
+                    f"{where}: periodicity needs a coordinate of an Interval factor of the domain, "
+                    f"got {c.coordinate!r}"
+                )
+        else:
+            if c.on is None:
+                raise ProblemError(f"{where}: say where it holds with on=, e.g. on=space.boundary")
+            resolve_piece(problem, c.on)
+        if c.hard and type(c).__name__ not in ("Dirichlet", "Initial"):
+            raise ProblemError(f"{where}: only Dirichlet and initial conditions can be imposed exactly (hard=True)")
+
+    for s in problem.symmetries:
+        _check_symmetry(problem, s, coords, names)
+
+    if problem.data is not None:
+        observation_points(problem, problem.data, role="observations")
+    if problem.reference is not None:
+        observation_points(problem, problem.reference, role="reference")
+    for f, e in (problem.exact or {}).items():
+        if field_name(f) not in names:
+            raise ProblemError(f"exact solution given for {field_name(f)!r}, which is not a field {tuple(names)}")
+        _check_expression(sp.sympify(e), f"exact solution of {field_name(f)}", coords, {}, allow_fields=False)
+
+
+def _check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True) -> None:
+    for s in expr.free_symbols:
+        if s in coords or isinstance(s, Parameter):
+            continue
+        raise ProblemError(
+            f"{where}: undefined symbol {s!r}; declare it as Parameter({str(s)!r}, value) or make "
+            f"it a coordinate of the domain (coordinates: {sorted(map(str, coords))})"
+        )
+    for d in expr.atoms(sp.Derivative):
+        target = d.expr
+        if not isinstance(target, AppliedUndef) or field_name(target) not in fields:
+            raise ProblemError(
+                f"{where}: derivative of {target}, which is not a field; only fields "
+                f"{tuple(fields)} can be differentiated"
+            )
+        for v, _ in d.variable_count:
+            if v not in coords:
+                raise ProblemError(f"{where}: derivative with respect to {v}, which is not a coordinate")
+    for f in expr.atoms(AppliedUndef):
+        name = field_name(f)
+        if not allow_fields:
+            raise ProblemError(f"{where}: may not contain the unknown field {f}")
+        if name not in fields:
+            raise ProblemError(
+                f"{where}: {f} is not a declared field; declared fields are {tuple(fields)} "
+                f"(add Field({name!r}, ...) to fields=)"
+            )
+        if f != fields[name]:
+            raise ProblemError(
+                f"{where}: field {name} must be applied to its own coordinates {fields[name]}, got {f}; "
+                "use a condition to prescribe values at particular points"
+            )
+
+
+def _check_symmetry(problem: Problem, s: Symmetry, coords: set, fields: dict) -> None:
+    if not isinstance(s, Symmetry):
+        raise ProblemError(f"{s!r} is not a symmetry; use Reflection, Translation or Conserved")
+    where = s.describe()
+    if isinstance(s, (Reflection, Translation)) and field_name(s.field) not in fields:
+        raise ProblemError(f"{where}: {field_name(s.field)!r} is not a field of the problem {tuple(fields)}")
+    if isinstance(s, Reflection):
+        if s.sign not in (-1, 1):
+            raise ProblemError(f"{where}: sign must be +1 or -1")
+        for k, v in s.mapping.items():
+            if k not in coords:
+                raise ProblemError(f"{where}: {k} is not a coordinate of the problem")
+            _check_expression(sp.sympify(v), where, coords, {}, allow_fields=False)
+    if isinstance(s, Translation) and s.coordinate not in coords:
+        raise ProblemError(f"{where}: {s.coordinate} is not a coordinate of the problem")
+    if isinstance(s, Conserved):
+        if problem.space_time.time is None:
+            raise ProblemError(f"{where}: a conserved quantity needs a TimeInterval in the domain")
+        _check_expression(s.quantity, where, coords, fields)
+        for c in s.over:
+            if c not in coords:
+                raise ProblemError(f"{where}: cannot integrate over {c}, which is not a coordinate")
+
+
+def resolve_piece(problem: Problem, on: BoundaryPiece | str) -> BoundaryPiece:
+    """The boundary piece ``on`` lifted to the whole domain (checks that it exists)."""
+    domain = problem.space_time
+    if isinstance(on, str):
+        on = domain.piece(on)
+    if not isinstance(on, BoundaryPiece):
+        raise ProblemError(f"on={on!r} is not a boundary piece; use e.g. space.left or box.boundary")
+    return domain.lift(on)
+
+
+def observation_points(problem: Problem, data: xr.Dataset, role: str = "observations") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Flatten a dataset into ``{field: (points (n, d), values (n,))}`` after checking it.
+
+    Works for gridded data (coordinates are dimensions) and scattered data (coordinates are
+    non-dimension coordinates along a shared dimension such as ``point``).
+    """
+    if not isinstance(data, xr.Dataset):
+        raise ProblemError(f"{role} must be an xarray.Dataset, got {type(data).__name__}")
+    names = problem.coordinate_names
+    fields = problem.field_names
+    if not data.data_vars:
+        raise ProblemError(f"{role}: the dataset has no data variables; name them after fields {fields}")
+    out = {}
+    for var in data.data_vars:
+        if var not in fields:
+            raise ProblemError(
+                f"{role}: variable {var!r} is not a field of the problem; fields are {fields} "
+                "(rename the variable or drop it)"
+            )
+        da = data[var]
+        missing = [n for n in names if n not in da.coords]
+        if missing:
+            have = sorted(map(str, da.coords)) or ["none"]
+            raise ProblemError(
+                f"{role}: variable {var!r} has no coordinate {missing[0]!r}; its coordinates are "
+                f"{have} but the problem's are {names} — rename them to match "
+                "(e.g. ds.rename({'time': 't'}))"
+            )
+        values = np.asarray(da.values, dtype=float).ravel()
+        cols = [np.asarray(xr.broadcast(da, da[n])[1].values, dtype=float).ravel() for n in names]
+        points = np.stack(cols, axis=1)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ProblemError(
+                f"{role}: variable {var!r} has {int(bad.sum())} non-finite values (NaN or Inf); "
+                "drop them first, e.g. ds.dropna(...)"
+            )
+        if not np.isfinite(points).all():
+            raise ProblemError(f"{role}: coordinates of {var!r} contain NaN or Inf")
+        outside = ~problem.space_time.contains(points)
+        if outside.any():
+            raise ProblemError(
+                f"{role}: {int(outside.sum())} points of {var!r} lie outside the domain "
+                f"{problem.space_time!r}"
+            )
+        out[var] = (points, values)
+    return out

@@ -1,0 +1,73 @@
+"""Plots a scientist would rather look at than read: prediction, reference, error, losses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+
+def _as_2d(da: xr.DataArray) -> xr.DataArray:
+    """Reduce to at most two dimensions by taking middle slices of the others."""
+    while da.ndim > 2:
+        d = da.dims[-1]
+        da = da.isel({d: da.sizes[d] // 2})
+    return da
+
+
+def _panel(ax, da: xr.DataArray, title: str, cmap: str = "viridis", symmetric: bool = False):
+    da = _as_2d(da)
+    if da.ndim == 1:
+        da.plot(ax=ax)
+    else:
+        kw = {}
+        if symmetric:
+            vmax = float(np.nanmax(np.abs(da.values))) or 1.0
+            kw = dict(vmin=-vmax, vmax=vmax)
+        # Time (if any) goes on the horizontal axis, as is customary for space–time plots.
+        da.plot.pcolormesh(ax=ax, x="t" if "t" in da.dims else da.dims[0], cmap=cmap, **kw)
+    ax.set_title(title)
+
+
+def plot_solution(solution, path: str | Path) -> Path:
+    """Prediction, reference and error of every field, and the loss history, in one PNG."""
+    ds = solution.to_xarray()
+    fields = solution.compiled.field_names
+    has_ref = any(f"{f}_reference" in ds for f in fields)
+    ncols = 3 if has_ref else 1
+    fig, axes = plt.subplots(len(fields) + 1, ncols, figsize=(4.6 * ncols, 3.6 * (len(fields) + 1)), squeeze=False)
+    for row, f in enumerate(fields):
+        _panel(axes[row, 0], ds[f], f"{f}: prediction")
+        if has_ref and f"{f}_reference" in ds:
+            _panel(axes[row, 1], ds[f"{f}_reference"], f"{f}: reference")
+            rel = solution.metrics.get("rel_l2_by_field", {}).get(f)
+            _panel(axes[row, 2], ds[f"{f}_error"], f"{f}: error (rel. L2 {rel:.2e})" if rel is not None else f"{f}: error", cmap="RdBu_r", symmetric=True)
+    ax = axes[-1, 0]
+    hist = solution.history
+    steps = np.arange(1, len(hist["loss"]) + 1)
+    for k, v in hist.items():
+        if k in ("phase",):
+            continue
+        ax.semilogy(steps, np.maximum(np.asarray(v, float), 1e-30), label=k, lw=1.0 if k != "loss" else 1.8)
+    n_adam = int(np.sum(np.asarray(hist["phase"]) == "adam"))
+    if n_adam < len(steps):
+        ax.axvline(n_adam, color="k", ls=":", lw=0.8)
+    ax.set_xlabel("step")
+    ax.set_title("loss terms (dotted: Adam → L-BFGS)")
+    ax.legend(fontsize=7)
+    for extra in axes[-1, 1:]:
+        extra.axis("off")
+    if solution.parameters:
+        txt = "\n".join(f"{k} = {v:.6g}" for k, v in solution.parameters.items())
+        axes[-1, 1].text(0.05, 0.9, "identified parameters\n" + txt, va="top", family="monospace")
+    fig.suptitle(f"{solution.problem.name} — {solution.model_name}")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,190 @@
+"""The result of a physics-informed solve: prediction, error against the reference, metrics."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+import xarray as xr
+from flax import nnx
+
+from sciml.dsl.symbols import field_name
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software stack, recorded with every result."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("sciml", "jax", "jaxlib", "flax", "optax", "numpy", "sympy", "xarray"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    out["device"] = str(jax.devices()[0].device_kind)
+    return out
+
+
+def count_parameters(model: nnx.Module) -> int:
+    return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
+
+
+def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
+    """Where a solution is evaluated and compared: the reference dataset if there is one, else
+    the exact solution on a grid over the domain's bounding box (points outside are NaN)."""
+    if problem.reference is not None:
+        return problem.reference
+    lower, upper = problem.space_time.bounds()
+    n = n_per_axis if len(lower) <= 2 else 41
+    axes = {name: np.linspace(lo, hi, n) for name, lo, hi in zip(problem.coordinate_names, lower, upper)}
+    mesh = np.meshgrid(*axes.values(), indexing="ij")
+    points = np.stack([m.ravel() for m in mesh], axis=1)
+    inside = problem.space_time.contains(points).reshape(mesh[0].shape)
+    data = {}
+    for f, expr in (problem.exact or {}).items():
+        fn = sp.lambdify(problem.coordinates, sp.sympify(expr), "numpy")
+        values = np.asarray(fn(*mesh), float) * np.ones(mesh[0].shape)
+        data[field_name(f)] = (tuple(axes), np.where(inside, values, np.nan))
+    if not data:
+        return xr.Dataset(coords=axes)
+    return xr.Dataset(data, coords=axes)
+
+
+@dataclass
+class Solution:
+    """A trained surrogate for a problem, with everything needed to check and reproduce it."""
+
+    problem: Any
+    compiled: Any
+    model: nnx.Module
+    raw_parameters: dict
+    history: dict[str, np.ndarray]
+    model_name: str
+    model_options: dict
+    train_config: dict
+    seed: int
+    wall_s: float
+    steps: int
+    lbfgs_steps: int
+    extra_metrics: dict = field(default_factory=dict)
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """Identified values of the unknown parameters (physical units)."""
+        phys = self.compiled.physical_parameters(self.raw_parameters)
+        return {n: float(phys[n]) for n in self.compiled.unknown_parameters}
+
+    def predict(self, points: np.ndarray) -> np.ndarray:
+        """Fields ``(n, n_fields)`` at points ``(n, n_coordinates)``, evaluated in batches."""
+        points = np.asarray(points)
+        dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+        fn = jax.jit(lambda z: self.compiled.predict(self.model, z))
+        chunks = [np.asarray(fn(jnp.asarray(points[i : i + 65536], dtype))) for i in range(0, len(points), 65536)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.compiled.field_names)))
+
+    @cached_property
+    def _evaluation(self) -> xr.Dataset:
+        problem = self.problem
+        ref = evaluation_set(problem)
+        names = problem.coordinate_names
+        out = xr.Dataset(attrs={"problem": problem.name, "model": self.model_name, "seed": self.seed})
+        if ref is None or not ref.data_vars:
+            grid = ref if ref is not None else evaluation_set(problem)
+            mesh = np.meshgrid(*(grid[n].values for n in names), indexing="ij")
+            pts = np.stack([m.ravel() for m in mesh], axis=1)
+            pred = self.predict(pts)
+            for i, f in enumerate(self.compiled.field_names):
+                out[f] = (names, pred[:, i].reshape(mesh[0].shape))
+            return out.assign_coords({n: grid[n].values for n in names})
+        for f in self.compiled.field_names:
+            if f not in ref:
+                continue
+            da = ref[f]
+            pts = np.stack([np.asarray(xr.broadcast(da, da[n])[1].values, float).ravel() for n in names], axis=1)
+            valid = np.isfinite(da.values.ravel())
+            pred = np.full(len(pts), np.nan)
+            pred[valid] = self.predict(pts[valid])[:, self.compiled.field_names.index(f)]
+            pred_da = da.copy(data=pred.reshape(da.shape))
+            pred_da.attrs = {"long_name": f"{f} (prediction)"}
+            out[f] = pred_da
+            out[f"{f}_reference"] = da.assign_attrs(long_name=f"{f} (reference)")
+            out[f"{f}_error"] = (pred_da - da).assign_attrs(long_name=f"{f} prediction - reference")
+        return out
+
+    def to_xarray(self) -> xr.Dataset:
+        """Prediction, reference and error on the evaluation grid, with named coordinates."""
+        return self._evaluation
+
+    def error_metrics(self) -> dict[str, float]:
+        ds = self._evaluation
+        out, num, den = {}, 0.0, 0.0
+        for f in self.compiled.field_names:
+            if f"{f}_error" not in ds:
+                continue
+            e = np.nan_to_num(ds[f"{f}_error"].values)
+            r = np.nan_to_num(ds[f"{f}_reference"].values)
+            out[f] = float(np.linalg.norm(e) / max(np.linalg.norm(r), 1e-300))
+            num += float(np.sum(e**2))
+            den += float(np.sum(r**2))
+        if not out:
+            return {}
+        return {"rel_l2": float(np.sqrt(num / max(den, 1e-300))), "rel_l2_by_field": out,
+                "max_abs_error": float(max(np.nanmax(np.abs(ds[f"{f}_error"].values)) for f in out))}
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        final = {k: float(v[-1]) for k, v in self.history.items() if k not in ("phase", "loss") and len(v)}
+        m: dict[str, Any] = {
+            "problem": self.problem.name,
+            "model": self.model_name,
+            **self.error_metrics(),
+            "losses": final,
+            "loss": float(self.history["loss"][-1]) if len(self.history["loss"]) else None,
+            "parameters": self.parameters,
+            "wall_s": round(self.wall_s, 3),
+            "n_params": count_parameters(self.model),
+            "steps": self.steps,
+            "lbfgs_steps": self.lbfgs_steps,
+            "seed": self.seed,
+            "model_options": self.model_options,
+            "train": self.train_config,
+            "versions": versions(),
+        }
+        m.update(self.extra_metrics)
+        return m
+
+    def history_dataset(self) -> xr.Dataset:
+        """Loss terms against the step, as a dataset (dimension ``step``)."""
+        steps = np.arange(1, len(self.history["loss"]) + 1)
+        data = {k: ("step", np.asarray(v, float)) for k, v in self.history.items() if k != "phase"}
+        return xr.Dataset(data, coords={"step": steps, "phase": ("step", np.asarray(self.history["phase"]))})
+
+    def write(self, out: str | Path) -> Path:
+        """Write ``solution.nc``, ``metrics.json``, ``history.nc`` and ``plot.png`` to ``out``."""
+        from sciml.plotting import plot_solution
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        ds = self.to_xarray()
+        ds.attrs.update({k: json.dumps(v) if not isinstance(v, (int, float, str)) else v for k, v in {"rel_l2": self.metrics.get("rel_l2", float("nan"))}.items()})
+        ds.to_netcdf(out / "solution.nc", engine="h5netcdf")
+        self.history_dataset().to_netcdf(out / "history.nc", engine="h5netcdf")
+        (out / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=_json_default) + "\n")
+        plot_solution(self, out / "plot.png")
+        return out
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,327 @@
+"""The physics-informed trainer: optax Adam, then L-BFGS, on a compiled problem.
+
+The trainer owns the optimiser state, the collocation batches, checkpoints and progress; it
+knows nothing about physics beyond the ``loss_terms`` function of a compiled problem. Steps run
+in compiled chunks (``jax.lax.scan``) so that per-step Python overhead vanishes; after every
+chunk the recorded losses are checked for NaN/Inf, the progress bar is refreshed and, on
+schedule, points are resampled or refined (RAR), term weights rebalanced and a checkpoint
+written. Every batch is drawn from a generator seeded by ``(seed, index)``, so a resumed run
+sees exactly the batches an uninterrupted one would and reproduces it bit for bit on CPU.
+
+The collocation batch is placed with a ``NamedSharding`` over a one-axis device mesh
+(``"batch"``): on several devices XLA splits the residual evaluation across them and reduces
+the loss, with parameters replicated — the standard data-parallel layout of ``jax.sharding``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from sciml.losses.weighting import global_norm, make_policy
+from sciml.training.checkpoint import load_checkpoint, restore_into, save_checkpoint
+from sciml.training.config import TrainConfig
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term became NaN or infinite; the message names the term and the step."""
+
+
+@dataclass
+class TrainOutcome:
+    model: nnx.Module
+    raw_parameters: dict[str, jax.Array]
+    history: dict[str, np.ndarray]  # "step", "phase", "loss", and one array per term
+    weights: dict[str, float]
+    wall_s: float
+    steps: int
+    lbfgs_steps: int
+    collocation: np.ndarray  # interior points used last (after refinement)
+
+
+def batch_sharding(n_devices: int | None = None) -> tuple[Mesh, NamedSharding, NamedSharding]:
+    """A one-axis mesh over the available devices and the shardings for points / replicas."""
+    devices = np.asarray(jax.devices()[: n_devices or jax.device_count()])
+    mesh = Mesh(devices, ("batch",))
+    return mesh, NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
+
+
+class Trainer:
+    """Train ``model`` on ``compiled`` (a :class:`~sciml.dsl.compile.CompiledProblem`)."""
+
+    def __init__(self, compiled, model: nnx.Module, config: TrainConfig, checkpoint: str | Path | None = None):
+        self.compiled = compiled
+        self.config = config
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.dtype = np.float64 if config.precision == "float64" else np.float32
+        self.graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        cast = lambda a: jnp.asarray(a, self.dtype) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a  # noqa: E731
+        self.trainable = {
+            "model": jax.tree.map(cast, params),
+            "parameters": jax.tree.map(cast, compiled.initial_parameters()),
+        }
+        self.rest = jax.tree.map(cast, rest)
+        self.policy = make_policy(config.weighting)
+        base = {**compiled.weights, **config.weights}
+        unknown = sorted(set(config.weights) - set(compiled.weights))
+        if unknown:
+            raise ValueError(f"weights given for unknown loss terms {unknown}; terms are {compiled.term_names}")
+        self.base_weights = base
+        self.weights = self.policy.init(compiled.term_names, base)
+        self.mesh, self.points_sharding, self.replicated = batch_sharding()
+        self._n_devices = self.mesh.devices.size
+        self._compiled_fns: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ losses
+    def _loss(self, trainable, rest, batch, weights):
+        model = nnx.merge(self.graphdef, trainable["model"], rest)
+        terms = self.compiled.loss_terms(model, trainable["parameters"], batch)
+        total = sum(weights[k] * v for k, v in terms.items())
+        return total, terms
+
+    def _adam(self):
+        cfg = self.config
+        if cfg.final_learning_rate:
+            rate = cfg.final_learning_rate / cfg.learning_rate
+            schedule = optax.exponential_decay(cfg.learning_rate, max(cfg.steps, 1), rate)
+        else:
+            schedule = cfg.learning_rate
+        return optax.adam(schedule)
+
+    def _adam_chunk(self):
+        if "adam" not in self._compiled_fns:
+            opt = self._adam()
+
+            def chunk(trainable, opt_state, rest, batch, weights, n_steps):
+                def body(carry, _):
+                    tr, st = carry
+                    (loss, terms), grads = jax.value_and_grad(self._loss, has_aux=True)(tr, rest, batch, weights)
+                    updates, st = opt.update(grads, st, tr)
+                    return (optax.apply_updates(tr, updates), st), (loss, terms)
+
+                return jax.lax.scan(body, (trainable, opt_state), None, length=n_steps)
+
+            self._compiled_fns["adam"] = jax.jit(chunk, static_argnums=5)
+        return self._compiled_fns["adam"]
+
+    def _lbfgs_chunk(self):
+        if "lbfgs" not in self._compiled_fns:
+            opt = optax.lbfgs()
+
+            def chunk(trainable, opt_state, rest, batch, weights, n_steps):
+                value_fn = lambda tr: self._loss(tr, rest, batch, weights)[0]  # noqa: E731
+
+                def body(carry, _):
+                    tr, st = carry
+                    value, grads = optax.value_and_grad_from_state(value_fn)(tr, state=st)
+                    updates, st = opt.update(grads, st, tr, value=value, grad=grads, value_fn=value_fn)
+                    return (optax.apply_updates(tr, updates), st), value
+
+                (tr, st), values = jax.lax.scan(body, (trainable, opt_state), None, length=n_steps)
+                _, terms = self._loss(tr, rest, batch, weights)
+                return (tr, st), (values, terms)
+
+            self._compiled_fns["lbfgs"] = jax.jit(chunk, static_argnums=5)
+        return self._compiled_fns["lbfgs"]
+
+    def _grad_norms(self):
+        if "norms" not in self._compiled_fns:
+
+            def norms(trainable, rest, batch):
+                out = {}
+                for name in self.compiled.term_names:
+                    g = jax.grad(lambda tr: self._loss(tr, rest, batch, {n: float(n == name) for n in self.compiled.term_names})[0])(trainable)
+                    out[name] = global_norm(g)
+                return out
+
+            self._compiled_fns["norms"] = jax.jit(norms)
+        return self._compiled_fns["norms"]
+
+    def _residual_magnitude(self):
+        if "rar" not in self._compiled_fns:
+
+            def magnitude(trainable, rest, z):
+                model = nnx.merge(self.graphdef, trainable["model"], rest)
+                field_fn = self.compiled.field_function(model)
+                params = self.compiled.physical_parameters(trainable["parameters"])
+                return jnp.sum(self.compiled.residual_values(field_fn, params, z) ** 2, axis=1)
+
+            self._compiled_fns["rar"] = jax.jit(magnitude)
+        return self._compiled_fns["rar"]
+
+    # ------------------------------------------------------------------ batches
+    def _batch(self, index: int, extra: np.ndarray) -> dict:
+        rng = np.random.default_rng([self.config.seed, index])
+        batch = self.compiled.sample(rng, self.config.points, self.config.sampling, dtype=self.dtype)
+        if len(extra):
+            batch["interior"]["z"] = np.concatenate([batch["interior"]["z"], extra.astype(self.dtype)])
+        return self._place(batch)
+
+    def _place(self, batch: dict) -> dict:
+        def put(a):
+            if a.ndim and a.shape[0] % self._n_devices == 0:
+                return jax.device_put(a, self.points_sharding)
+            return jax.device_put(a, self.replicated)
+
+        return jax.tree.map(put, batch)
+
+    def _refine(self, trainable, step: int, extra: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, 10_000_000 + step])
+        candidates = self.compiled.problem.space_time.sample(cfg.rar_candidates, rng, "uniform").astype(self.dtype)
+        magnitude = np.asarray(self._residual_magnitude()(trainable, self.rest, jnp.asarray(candidates)))
+        worst = candidates[np.argsort(magnitude)[-cfg.rar_add :]]
+        return np.concatenate([extra, worst]) if len(extra) else worst
+
+    # ------------------------------------------------------------------ main loop
+    def run(self, resume: bool = False) -> TrainOutcome:
+        cfg = self.config
+        if cfg.precision == "float64" and not jax.config.jax_enable_x64:
+            raise ValueError("precision='float64' needs jax_enable_x64 set before the model is built; use sciml.solve")
+        with jax.default_matmul_precision("highest"):
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> TrainOutcome:
+        cfg = self.config
+        adam = self._adam()
+        trainable = self.trainable
+        opt_state = adam.init(trainable)
+        lbfgs_state = optax.lbfgs().init(trainable)
+        step, lbfgs_done, extra = 0, 0, np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
+        history: dict[str, list] = {"loss": [], "phase": [], **{n: [] for n in self.compiled.term_names}}
+        weights = self.weights
+        wall_before = 0.0
+
+        if resume and self.checkpoint and self.checkpoint.exists():
+            saved = load_checkpoint(self.checkpoint)
+            trainable = restore_into(trainable, saved["trainable"])
+            self.rest = restore_into(self.rest, saved["rest"])
+            opt_state = restore_into(opt_state, saved["adam"])
+            lbfgs_state = restore_into(lbfgs_state, saved["lbfgs"])
+            step, lbfgs_done = int(saved["step"]), int(saved["lbfgs_step"])
+            extra = np.asarray(saved["extra"], self.dtype).reshape(-1, extra.shape[1])
+            weights = {k: float(v) for k, v in saved["weights"].items()}
+            history = {k: list(np.asarray(v)) for k, v in saved["history"].items()}
+            wall_before = float(saved["wall_s"])
+
+        total = cfg.steps + cfg.lbfgs_steps
+        bar = _progress(total, step + lbfgs_done, cfg.progress)
+        start = time.perf_counter()
+
+        def checkpoint_now():
+            if self.checkpoint is None:
+                return
+            save_checkpoint(
+                self.checkpoint,
+                {
+                    "trainable": trainable, "rest": self.rest, "adam": opt_state, "lbfgs": lbfgs_state,
+                    "step": step, "lbfgs_step": lbfgs_done, "extra": extra, "weights": weights,
+                    "history": {k: np.asarray(v) for k, v in history.items()},
+                    "wall_s": wall_before + time.perf_counter() - start,
+                },
+            )
+
+        resample = max(cfg.resample_every, 0)
+        batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
+        batch = self._batch(batch_index(step), extra)
+        chunk_fn = self._adam_chunk()
+        while step < cfg.steps:
+            n = min(cfg.chunk, cfg.steps - step)
+            (new_trainable, new_opt_state), (losses, terms) = chunk_fn(trainable, opt_state, self.rest, batch, weights, n)
+            _check_finite(losses, terms, step, "Adam", self.checkpoint)
+            trainable, opt_state = new_trainable, new_opt_state
+            _record(history, losses, terms, "adam")
+            step += n
+            bar.update(n)
+            bar.set_postfix(_postfix(terms), refresh=False)
+            refresh = False
+            if cfg.rar_every and step % cfg.rar_every == 0 and step < cfg.steps:
+                extra = self._refine(trainable, step, extra)
+                refresh = True
+            if resample and step % resample == 0:
+                refresh = True
+            if self.policy.needs_gradients and step < cfg.steps:
+                norms = self._grad_norms()(trainable, self.rest, batch)
+                weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
+            if refresh and step < cfg.steps:
+                batch = self._batch(batch_index(step), extra)
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                checkpoint_now()
+
+        if cfg.lbfgs_steps:
+            batch = self._batch(batch_index(max(cfg.steps - 1, 0)), extra)
+            lbfgs_fn = self._lbfgs_chunk()
+            while lbfgs_done < cfg.lbfgs_steps:
+                n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
+                (new_trainable, new_state), (values, terms) = lbfgs_fn(trainable, lbfgs_state, self.rest, batch, weights, n)
+                _check_finite(values, terms, cfg.steps + lbfgs_done, "L-BFGS", self.checkpoint)
+                trainable, lbfgs_state = new_trainable, new_state
+                _record(history, values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
+                lbfgs_done += n
+                bar.update(n)
+                bar.set_postfix(_postfix(terms), refresh=False)
+                if cfg.checkpoint_every and (cfg.steps + lbfgs_done) % cfg.checkpoint_every == 0:
+                    checkpoint_now()
+        bar.close()
+        checkpoint_now()
+        wall = wall_before + time.perf_counter() - start
+        model = nnx.merge(self.graphdef, trainable["model"], self.rest)
+        return TrainOutcome(
+            model=model,
+            raw_parameters=trainable["parameters"],
+            history={k: np.asarray(v) for k, v in history.items()},
+            weights=weights,
+            wall_s=wall,
+            steps=step,
+            lbfgs_steps=lbfgs_done,
+            collocation=np.asarray(batch["interior"]["z"]),
+        )
+
+
+def _record(history, losses, terms, phase):
+    history["loss"].extend(np.asarray(losses).tolist())
+    history["phase"].extend([phase] * int(np.asarray(losses).shape[0]))
+    for k, v in terms.items():
+        history[k].extend(np.asarray(v).tolist())
+
+
+def _check_finite(losses, terms, first_step: int, phase: str, checkpoint) -> None:
+    losses = np.asarray(losses)
+    if np.all(np.isfinite(losses)):
+        return
+    bad = int(np.argmax(~np.isfinite(losses)))
+    culprits = [k for k, v in terms.items() if not np.isfinite(np.asarray(v).reshape(-1)[min(bad, np.asarray(v).size - 1)])]
+    where = f"the last checkpoint is {checkpoint}" if checkpoint else "no checkpoint was requested"
+    raise TrainingDiverged(
+        f"loss term {', '.join(repr(c) for c in culprits) or 'total'} became "
+        f"{'NaN' if np.isnan(losses[bad]) else 'infinite'} at step {first_step + bad} ({phase}); "
+        f"{where}. Lower the learning rate, rescale the equations or check the data for outliers."
+    )
+
+
+def _postfix(terms) -> dict[str, str]:
+    return {k: f"{float(np.asarray(v).reshape(-1)[-1]):.2e}" for k, v in terms.items()}
+
+
+class _NoBar:
+    def update(self, n): ...
+    def set_postfix(self, *a, **k): ...
+    def close(self): ...
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="training", unit="step", dynamic_ncols=True, leave=True)
