@@ -86,7 +86,9 @@ def _columns(table, target, inputs):
 
 
 def _symbols(names, X):
-    return [sp.Symbol(n, real=True, positive=bool(np.all(X[:, i] > 0))) for i, n in enumerate(names)]
+    # positivity lets sympy merge exp(log(x)) and powers; never assert positive=False
+    return [sp.Symbol(n, positive=True) if np.all(X[:, i] > 0) else sp.Symbol(n, real=True)
+            for i, n in enumerate(names)]
 
 
 def _data_hash(X, Y) -> str:
