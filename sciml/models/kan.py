@@ -170,16 +170,16 @@ class KANLayer(nnx.Module):
         lead = x.shape[:-1]
         xf = x.reshape(-1, self.in_features)
         mask = self.mask[...].astype(dt)
+        # Features are (M, n_in, N) with the batch fastest, so the basis recursion vectorises
+        # over the batch; the weights are ordered to match: (M, n_in, n_out).
+        feats = self.basis.features(xf, self.grid[...])
+        n_fn = feats.shape[0]
         w_spline = (self.scale_spline[...].astype(dt) * mask)[..., None] * self.coef[...].astype(dt)
-        feats = self.basis(xf, self.grid[...])  # (N, n_in, M)
-        weights = jnp.swapaxes(w_spline, 1, 2)  # (n_in, M, n_out)
+        w_spline = jnp.moveaxis(w_spline, -1, 0).reshape(n_fn * self.in_features, self.out_features)
+        y = jnp.einsum("fn,fo->no", feats.reshape(n_fn * self.in_features, -1), w_spline)
         base = self._base(xf)
         if base is not None:
-            # The residual branch is one more "basis function" per input: a single matmul.
-            feats = jnp.concatenate([base[..., None], feats], axis=-1)
-            w_base = (self.scale_base[...].astype(dt) * mask)[:, None, :]
-            weights = jnp.concatenate([w_base, weights], axis=1)
-        y = feats.reshape(xf.shape[0], -1) @ weights.reshape(-1, self.out_features)
+            y = y + base @ (self.scale_base[...].astype(dt) * mask)
         return y.reshape(*lead, self.out_features)
 
     def edge_function(self, x: jax.Array) -> jax.Array:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -50,15 +51,97 @@ __all__ = [
     "ChebyshevBasis",
     "RBFBasis",
     "bspline_basis",
+    "bspline_features",
     "chebyshev_basis",
+    "chebyshev_features",
     "get_basis",
     "rbf_basis",
+    "rbf_features",
 ]
 
 
 # ----------------------------------------------------------------------------------------
 # Functional core
 # ----------------------------------------------------------------------------------------
+
+
+# The recursion below works on Python lists of ``(n_in, N)`` arrays, one per basis function,
+# rather than on slices of one ``(K, n_in, N)`` array: XLA:CPU then fuses every level into
+# elementwise loops over the batch, and reverse mode produces elementwise adds instead of
+# reductions over a leading axis (which it runs about 20x slower). This made a training step
+# of a [2, 32, 32, 1] KAN several times faster on the CPU.
+
+
+def _inverse_spans(knots_t: jax.Array, p: int) -> list[jax.Array]:
+    """``1 / (tau_{m+p} - tau_m)`` per ``m`` as ``(n_in, 1)`` columns, ``0`` for repeated knots."""
+    span = knots_t[p:] - knots_t[:-p]
+    inv = jnp.where(span > 0, 1.0 / jnp.where(span > 0, span, 1.0), 0.0)
+    return [inv[m][:, None] for m in range(inv.shape[0])]
+
+
+def _differences(x_t: jax.Array, knots_t: jax.Array) -> list[jax.Array]:
+    return [x_t - knots_t[m][:, None] for m in range(knots_t.shape[0])]
+
+
+def _raise_order(lower, d, inv, p):
+    """One Cox–de Boor step, order ``p - 1`` -> ``p``, on lists of ``(n_in, N)`` arrays."""
+    return [d[m] * inv[m] * lower[m] - d[m + p + 1] * inv[m + 1] * lower[m + 1] for m in range(len(lower) - 1)]
+
+
+def _bspline_list(x_t: jax.Array, knots_t: jax.Array, order: int) -> list[jax.Array]:
+    d = _differences(x_t, knots_t)  # x - tau_m, shared by every level
+    if order == 0:
+        right_of = [dm >= 0 for dm in d]
+        return [(right_of[m] & ~right_of[m + 1]).astype(x_t.dtype) for m in range(len(d) - 1)]
+    # Order 1 in closed form, the hat min(rising ramp, falling ramp)^+ (exact for strictly
+    # increasing knots), saves the indicator level.
+    inv = _inverse_spans(knots_t, 1)
+    b = [jnp.maximum(jnp.minimum(d[m] * inv[m], -d[m + 2] * inv[m + 1]), 0.0) for m in range(len(d) - 2)]
+    for p in range(2, order + 1):
+        b = _raise_order(b, d, _inverse_spans(knots_t, p), p)
+    return b
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _bspline_t(x_t: jax.Array, knots_t: jax.Array, order: int) -> jax.Array:
+    """B-splines in the ``(basis, n_in, N)`` layout: ``x_t (n_in, N)``, ``knots_t (K, n_in)``."""
+    return jnp.stack(_bspline_list(x_t, knots_t, order))
+
+
+@_bspline_t.defjvp
+def _bspline_t_jvp(order, primals, tangents):
+    # d/dx B_{m,p} = p (B_{m,p-1} / (tau_{m+p} - tau_m) - B_{m+1,p-1} / (tau_{m+p+1} - tau_{m+1})).
+    # The order p - 1 splines are needed for the value anyway, so the derivative costs one
+    # more elementwise pass instead of reverse mode through the whole recursion; it recurses
+    # through this rule, so every higher derivative is exact too. The knots are treated as
+    # constants (their tangent is ignored).
+    x_t, knots_t = primals
+    x_dot, _ = tangents
+    if order == 0:
+        out = _bspline_t(x_t, knots_t, 0)
+        return out, jnp.zeros_like(out)
+    lower = list(_bspline_t(x_t, knots_t, order - 1))
+    inv = _inverse_spans(knots_t, order)
+    out = _raise_order(lower, _differences(x_t, knots_t), inv, order)
+    slope = [order * (inv[m] * lower[m] - inv[m + 1] * lower[m + 1]) for m in range(len(out))]
+    # A stack of products, not `slope * x_dot[None]`: see the note above.
+    return jnp.stack(out), jnp.stack([s * x_dot for s in slope])
+
+
+def _to_feature_major(x: jax.Array) -> tuple[jax.Array, tuple[int, ...]]:
+    lead = x.shape[:-1]
+    return x.reshape(-1, x.shape[-1]).T, lead
+
+
+def _from_feature_major(f: jax.Array, lead: tuple[int, ...]) -> jax.Array:
+    # (M, n_in, N) -> (..., n_in, M)
+    return jnp.moveaxis(f, 0, -1).swapaxes(0, 1).reshape(*lead, f.shape[1], f.shape[0])
+
+
+def bspline_features(x2d: jax.Array, knots: jax.Array, order: int) -> jax.Array:
+    """:func:`bspline_basis` in the layout the layer contracts: ``x2d (N, n_in)`` ->
+    ``(M, n_in, N)`` (the batch is the fastest axis, so the recursion vectorises over it)."""
+    return _bspline_t(x2d.T, knots.astype(x2d.dtype).T, order)
 
 
 def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
@@ -72,6 +155,9 @@ def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
 
     The recursion runs on whole arrays (no loop over edges or basis functions): the
     differences :math:`x - \tau_m` are formed once and each level is two shifted products.
+    Derivatives with respect to ``x`` (any order) use the closed form
+    :math:`B'_{m,p} = p(B_{m,p-1}/(\tau_{m+p}-\tau_m) - B_{m+1,p-1}/(\tau_{m+p+1}-\tau_{m+1}))`
+    through a custom JVP; the knots are not differentiated.
 
     Args:
         x: inputs ``(..., n_in)``.
@@ -82,21 +168,22 @@ def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
         ``(..., n_in, K - 1 - order)`` basis values; on ``[knots[k], knots[K-1-k]]`` they are
         non-negative and sum to one.
     """
-    knots = knots.astype(x.dtype)
-    d = x[..., None] - knots  # (..., n_in, K): x - tau_m, shared by every level
-    # Level 0: indicator of the knot interval containing x.
-    b = ((d[..., :-1] >= 0) & (d[..., 1:] < 0)).astype(x.dtype)
-    for p in range(1, order + 1):
-        span = knots[:, p:] - knots[:, :-p]  # tau_{m+p} - tau_m, m = 0..K-1-p
-        inv = jnp.where(span > 0, 1.0 / jnp.where(span > 0, span, 1.0), 0.0)
-        left = d[..., : -p - 1] * inv[:, :-1] * b[..., :-1]
-        right = d[..., p + 1 :] * inv[:, 1:] * b[..., 1:]
-        b = left - right
-    return b
+    x_t, lead = _to_feature_major(x)
+    return _from_feature_major(_bspline_t(x_t, knots.astype(x.dtype).T, order), lead)
+
+
+def rbf_features(x2d: jax.Array, centres: jax.Array) -> jax.Array:
+    """:func:`rbf_basis` in the ``(M, n_in, N)`` layout."""
+    centres = centres.astype(x2d.dtype)
+    # The width follows the (mean) spacing, so a refined or adapted grid stays well conditioned.
+    inv_h = ((centres.shape[-1] - 1) / (centres[:, -1] - centres[:, 0]))[:, None]
+    x_t = x2d.T
+    # A stack of per-centre terms rather than a broadcast: see the note on the B-splines.
+    return jnp.stack([jnp.exp(-jnp.square((x_t - c[:, None]) * inv_h)) for c in centres.T])
 
 
 def rbf_basis(x: jax.Array, centres: jax.Array) -> jax.Array:
-    r"""Gaussian bumps :math:`\exp(-((x - \mu_m)/h)^2)` with ``h`` the local centre spacing.
+    r"""Gaussian bumps :math:`\exp(-((x - \mu_m)/h)^2)` with ``h`` the mean centre spacing.
 
     Args:
         x: inputs ``(..., n_in)``.
@@ -105,10 +192,19 @@ def rbf_basis(x: jax.Array, centres: jax.Array) -> jax.Array:
     Returns:
         ``(..., n_in, M)``.
     """
-    centres = centres.astype(x.dtype)
-    # The width follows the (mean) spacing, so a refined or adapted grid stays well conditioned.
-    h = (centres[:, -1:] - centres[:, :1]) / (centres.shape[-1] - 1)
-    return jnp.exp(-jnp.square((x[..., None] - centres) / h))
+    lead = x.shape[:-1]
+    return _from_feature_major(rbf_features(x.reshape(-1, x.shape[-1]), centres), lead)
+
+
+def chebyshev_features(x2d: jax.Array, bounds: jax.Array, degree: int) -> jax.Array:
+    """:func:`chebyshev_basis` in the ``(D + 1, n_in, N)`` layout."""
+    bounds = bounds.astype(x2d.dtype)
+    lo, hi = bounds[:, :1], bounds[:, 1:]
+    s = jnp.tanh((2.0 * x2d.T - lo - hi) / (hi - lo))
+    terms = [jnp.ones_like(s), s]
+    for _ in range(2, degree + 1):
+        terms.append(2.0 * s * terms[-1] - terms[-2])
+    return jnp.stack(terms[: degree + 1], axis=0)
 
 
 def chebyshev_basis(x: jax.Array, bounds: jax.Array, degree: int) -> jax.Array:
@@ -126,13 +222,8 @@ def chebyshev_basis(x: jax.Array, bounds: jax.Array, degree: int) -> jax.Array:
     Returns:
         ``(..., n_in, D + 1)``.
     """
-    bounds = bounds.astype(x.dtype)
-    lo, hi = bounds[:, 0], bounds[:, 1]
-    s = jnp.tanh((2.0 * x - lo - hi) / (hi - lo))
-    terms = [jnp.ones_like(s), s]
-    for _ in range(2, degree + 1):
-        terms.append(2.0 * s * terms[-1] - terms[-2])
-    return jnp.stack(terms[: degree + 1], axis=-1)
+    lead = x.shape[:-1]
+    return _from_feature_major(chebyshev_features(x.reshape(-1, x.shape[-1]), bounds, degree), lead)
 
 
 # ----------------------------------------------------------------------------------------
@@ -166,7 +257,13 @@ def _adaptive_points(samples: jax.Array, n_points: int, grid_eps: float, margin:
     lo = jnp.where(hi - lo > 0, lo, lo - 0.5)
     uniform = lo[:, None] + width[:, None] * jnp.linspace(0.0, 1.0, n_points, dtype=xs.dtype)
     adaptive = adaptive.at[:, 0].set(lo).at[:, -1].set(lo + width)
-    return grid_eps * uniform + (1.0 - grid_eps) * adaptive
+    points = grid_eps * uniform + (1.0 - grid_eps) * adaptive
+    # Repeated samples can make quantiles coincide; keep the knots strictly increasing (the
+    # closed-form order-1 splines need it) with a floor on the spacing, then rescale.
+    floor = 1e-3 * width[:, None] / (n_points - 1)
+    steps = jnp.maximum(jnp.diff(points, axis=-1), floor)
+    cum = jnp.concatenate([jnp.zeros_like(steps[:, :1]), jnp.cumsum(steps, axis=-1)], axis=-1)
+    return lo[:, None] + cum * (width / cum[:, -1])[:, None]
 
 
 def _refine_points(points: jax.Array, n_new: int) -> jax.Array:
@@ -224,8 +321,13 @@ class AbstractBasis(abc.ABC):
         """The full grid array for ``(n_in, G + 1)`` range points."""
 
     @abc.abstractmethod
+    def features(self, x2d: jax.Array, grid: jax.Array) -> jax.Array:
+        """Evaluate in the layout a layer contracts: ``x2d (N, n_in)`` -> ``(M, n_in, N)``."""
+
     def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
         """Evaluate: ``x (..., n_in)``, ``grid`` -> ``(..., n_in, M)``."""
+        lead = x.shape[:-1]
+        return _from_feature_major(self.features(x.reshape(-1, x.shape[-1]), grid), lead)
 
     def initial_grid(self, grid_size: int, grid_range, n_in: int, dtype=jnp.float32) -> jax.Array:
         """Uniform grid of resolution ``grid_size`` on ``grid_range`` for every input."""
@@ -272,8 +374,8 @@ class BSplineBasis(AbstractBasis):
     def from_interior(self, points: jax.Array) -> jax.Array:
         return _extend_knots(points, self.order)
 
-    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
-        return bspline_basis(x, grid, self.order)
+    def features(self, x2d: jax.Array, grid: jax.Array) -> jax.Array:
+        return bspline_features(x2d, grid, self.order)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,8 +396,8 @@ class RBFBasis(AbstractBasis):
     def from_interior(self, points: jax.Array) -> jax.Array:
         return points
 
-    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
-        return rbf_basis(x, grid)
+    def features(self, x2d: jax.Array, grid: jax.Array) -> jax.Array:
+        return rbf_features(x2d, grid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,8 +431,8 @@ class ChebyshevBasis(AbstractBasis):
         # The range is kept; the new degree is carried by the new basis object.
         return grid
 
-    def __call__(self, x: jax.Array, grid: jax.Array) -> jax.Array:
-        return chebyshev_basis(x, grid, self.degree)
+    def features(self, x2d: jax.Array, grid: jax.Array) -> jax.Array:
+        return chebyshev_features(x2d, grid, self.degree)
 
 
 BASES = ("bspline", "chebyshev", "rbf")
