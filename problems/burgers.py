@@ -1,6 +1,7 @@
 """Viscous Burgers 1D: u_t + u u_x = (0.01/pi) u_xx, u0 = -sin(pi x), u(±1) = 0 (Raissi et al. 2019)."""
 
 from sciml.datasets import load
+from sciml.operators import burgers
 from sciml.dsl import Coordinate, Dirichlet, Field, Initial, Interval, Parameter, Problem, Reflection, TimeInterval, pi, sin
 
 x, t = Coordinate("x"), Coordinate("t")
@@ -12,7 +13,7 @@ problem = Problem(
     name="burgers",
     description=__doc__.strip().splitlines()[0],
     domain=space * time,
-    equations=[u.diff(t) + u * u.diff(x) - nu * u.diff(x, 2)],
+    equations=[burgers(u, nu, x, t)],  # u_t + u u_x - nu u_xx = 0
     conditions=[
         # Imposed exactly by the output transform u = -sin(pi x) + t (1 - x^2) N(x, t).
         Initial(u, -sin(pi * x), hard=True),

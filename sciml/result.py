@@ -50,7 +50,8 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     inside = problem.space_time.contains(points).reshape(mesh[0].shape)
     data = {}
     for f, expr in (problem.exact or {}).items():
-        fn = sp.lambdify(problem.coordinates, sp.sympify(expr), "numpy")
+        known = {p: p.value for p in problem.parameters}
+        fn = sp.lambdify(problem.coordinates, sp.sympify(expr).xreplace(known), "numpy")
         values = np.asarray(fn(*mesh), float) * np.ones(mesh[0].shape)
         data[field_name(f)] = (tuple(axes), np.where(inside, values, np.nan))
     if not data:

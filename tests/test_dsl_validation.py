@@ -1,0 +1,150 @@
+"""The DSL parses problems and rejects each kind of mistake with a message naming it."""
+
+import numpy as np
+import pytest
+import sympy as sp
+import xarray as xr
+
+from sciml.dsl import (
+    Box, Coordinate, Dirichlet, Disk, Field, Initial, Interval, Neumann, Parameter, Periodic, Problem,
+    ProblemError, Rectangle, Reflection, Robin, TimeInterval,
+)
+from sciml.dsl.compile import compile_problem
+
+x, t, y = Coordinate("x"), Coordinate("t"), Coordinate("y")
+space, time = Interval(x, -1, 1), TimeInterval(t, 0, 1)
+u = Field("u", x, t)
+
+
+def heat(**changes):
+    kw = dict(name="heat", domain=space * time, equations=[u.diff(t) - u.diff(x, 2)],
+              conditions=[Initial(u, sp.sin(sp.pi * x)), Dirichlet(u, 0, on=space.boundary)])
+    kw.update(changes)
+    return Problem(**kw)
+
+
+def test_parses_a_complete_problem():
+    nu = Parameter("nu", 0.1)
+    p = heat(equations=[sp.Eq(u.diff(t), nu * u.diff(x, 2) + sp.diff(u, x, t))])
+    assert p.field_names == ("u",)
+    assert p.coordinate_names == ("x", "t")
+    assert p.parameters == (nu,)
+    c = compile_problem(p)
+    assert c.term_names == ["residual", "initial:u#0", "dirichlet:u#1"]
+
+
+def test_domains_and_boundary_pieces():
+    rect = Rectangle(x, y, (0, 2), (0, 1))
+    assert {"left", "right", "top", "bottom", "boundary", "x_min", "y_max"} <= set(rect.pieces())
+    rng = np.random.default_rng(0)
+    top = rect.top.sample(10, rng)
+    assert np.allclose(top[:, 1], 1.0)
+    circle = Disk(x, y, (0.5, 0.5), 2.0).boundary.sample(50, rng)
+    assert np.allclose(np.linalg.norm(circle - 0.5, axis=1), 2.0)
+    box = Box({x: (0, 1), y: (0, 1), Coordinate("z"): (0, 3)})
+    assert box.sample(100, rng, "sobol").shape == (100, 3)
+
+
+def test_undefined_symbol():
+    with pytest.raises(ProblemError, match=r"undefined symbol nu.*Parameter\('nu'"):
+        heat(equations=[u.diff(t) - sp.Symbol("nu") * u.diff(x, 2)])
+
+
+def test_derivative_of_something_that_is_not_a_field():
+    g = sp.Function("g")(x, t)
+    with pytest.raises(ProblemError, match="derivative of g\\(x, t\\), which is not a field"):
+        heat(fields=[u], equations=[u.diff(t) - g.diff(x, 2)])
+
+
+def test_undeclared_field():
+    v = Field("v", x, t)
+    with pytest.raises(ProblemError, match="v\\(x, t\\) is not a declared field"):
+        heat(fields=[u], equations=[u.diff(t) - v])
+
+
+def test_condition_on_a_boundary_that_does_not_exist():
+    other = Interval(y, 0, 1)
+    with pytest.raises(ProblemError, match="not part of this problem's domain"):
+        heat(conditions=[Dirichlet(u, 0, on=other.left)])
+    with pytest.raises(ProblemError, match="no boundary piece named 'top'"):
+        heat(conditions=[Dirichlet(u, 0, on="top")])
+
+
+def test_initial_condition_without_time():
+    with pytest.raises(ProblemError, match="no TimeInterval"):
+        v = Field("v", x)
+        Problem(name="s", domain=space, equations=[v.diff(x, 2)], conditions=[Initial(v, 0)])
+
+
+def test_data_with_mismatched_coordinates():
+    data = xr.Dataset({"u": ("time", np.zeros(3))}, coords={"time": [0.0, 0.5, 1.0]})
+    with pytest.raises(ProblemError, match="no coordinate 'x'.*rename"):
+        heat(data=data)
+
+
+def test_data_with_unknown_variable():
+    data = xr.Dataset({"v": (("x", "t"), np.zeros((2, 2)))}, coords={"x": [0.0, 0.5], "t": [0.0, 1.0]})
+    with pytest.raises(ProblemError, match="variable 'v' is not a field"):
+        heat(data=data)
+
+
+def test_non_finite_data():
+    data = xr.Dataset({"u": (("x", "t"), [[0.0, np.nan], [1.0, 2.0]])}, coords={"x": [0.0, 0.5], "t": [0.0, 1.0]})
+    with pytest.raises(ProblemError, match="1 non-finite values"):
+        heat(data=data)
+
+
+def test_data_outside_the_domain():
+    data = xr.Dataset({"u": ("point", [1.0])}, coords={"x": ("point", [3.0]), "t": ("point", [0.5])})
+    with pytest.raises(ProblemError, match="outside the domain"):
+        heat(data=data)
+
+
+def test_problem_with_no_equations():
+    with pytest.raises(ProblemError, match="has no equations"):
+        heat(equations=[])
+
+
+def test_field_with_wrong_coordinates():
+    w = Field("w", x)
+    with pytest.raises(ProblemError, match="must depend on exactly the problem's coordinates"):
+        heat(equations=[w.diff(x)], conditions=[])
+
+
+def test_bad_symmetry_and_condition_kinds():
+    with pytest.raises(ProblemError, match="sign must be"):
+        heat(symmetries=[Reflection(u, {x: -x}, sign=2)])
+    with pytest.raises(ProblemError, match="only Dirichlet and initial"):
+        heat(conditions=[Neumann(u, 0, on=space.left, hard=True)])
+    with pytest.raises(ProblemError, match="periodicity needs a coordinate"):
+        heat(conditions=[Periodic(u, coordinate=y)])
+
+
+def test_all_condition_kinds_compile_and_evaluate():
+    from sciml.models import build_model
+
+    p = heat(conditions=[Initial(u, 0), Initial(u, 0, order=1), Neumann(u, 1, on=space.left),
+                         Robin(u, 0, on=space.right, a=1.0, b=2.0), Periodic(u, coordinate=x)])
+    c = compile_problem(p)
+    batch = c.sample(np.random.default_rng(0), {"interior": 16, "boundary": 8})
+    terms = c.loss_terms(build_model("mlp", 2, 1, hidden=(8,)), {}, batch)
+    assert set(terms) == set(c.term_names)
+    assert all(np.isfinite(float(v)) for v in terms.values())
+
+
+def test_hard_conditions_hold_exactly():
+    from sciml.models import build_model
+
+    p = heat(conditions=[Initial(u, sp.sin(sp.pi * x), hard=True), Dirichlet(u, 0, on=space.boundary, hard=True)])
+    c = compile_problem(p)
+    assert c.term_names == ["residual"]
+    model = build_model("mlp", 2, 1, hidden=(8,), seed=3)
+    z = np.array([[-1.0, 0.3], [1.0, 0.9], [0.25, 0.0]], np.float32)
+    out = np.asarray(c.predict(model, z))[:, 0]
+    np.testing.assert_allclose(out, [0.0, 0.0, np.sin(np.pi * 0.25)], atol=1e-6)
+
+
+def test_incompatible_hard_conditions_are_rejected():
+    p = heat(conditions=[Initial(u, 1 + x * 0, hard=True), Dirichlet(u, 0, on=space.boundary, hard=True)])
+    with pytest.raises(ProblemError, match="disagree"):
+        compile_problem(p)
