@@ -17,29 +17,50 @@ name           problem                                   recipe
 
 from __future__ import annotations
 
+import importlib
 from importlib import resources
 
 import xarray as xr
 
-from .burgers import NU as BURGERS_NU
-from .burgers import burgers_reference, cole_hopf
-from .heat import KAPPA as HEAT_KAPPA
-from .heat import heat_exact, heat_reference
-from .poisson import poisson_exact, poisson_forcing, poisson_reference
+# Recipes are imported on first use, so that reading a shipped file stays cheap and
+# `python -m sciml.datasets.<module>` runs its module only once.
+_LAZY = {
+    "BURGERS_NU": ("burgers", "NU"),
+    "burgers_reference": ("burgers", "burgers_reference"),
+    "cole_hopf": ("burgers", "cole_hopf"),
+    "HEAT_KAPPA": ("heat", "KAPPA"),
+    "heat_exact": ("heat", "heat_exact"),
+    "heat_reference": ("heat", "heat_reference"),
+    "poisson_exact": ("poisson", "poisson_exact"),
+    "poisson_forcing": ("poisson", "poisson_forcing"),
+    "poisson_reference": ("poisson", "poisson_reference"),
+}
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - the loader first, then the recipes
+    "available",
+    "load",
     "BURGERS_NU",
     "HEAT_KAPPA",
-    "available",
     "burgers_reference",
     "cole_hopf",
     "heat_exact",
     "heat_reference",
-    "load",
     "poisson_exact",
     "poisson_forcing",
     "poisson_reference",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 _FILES = {"burgers": "burgers.nc", "poisson2d": "poisson2d.nc", "heat": "heat.nc"}
 _ALIASES = {"poisson": "poisson2d", "burgers1d": "burgers", "heat1d": "heat"}
