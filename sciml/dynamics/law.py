@@ -61,6 +61,7 @@ def recover_unknown_terms(
     ts: np.ndarray,
     ys: np.ndarray,
     theta0: np.ndarray,
+    u0: np.ndarray,
     *,
     degree: int = 2,
     thresholds: Sequence[float] | None = None,
@@ -74,11 +75,12 @@ def recover_unknown_terms(
         unknown_values: ``(N, n_unknowns)`` learned term values at those states.
         ts, ys: the data (``(T,)``, ``(B, T, n)``, ``NaN`` = unobserved).
         theta0: current identified parameter values.
+        u0: ``(B, n)`` fitted initial states (refitted too).
 
     Returns:
         ``{"expressions": {name: sympy expr}, "theta": array, "candidates": [...]}``.
     """
-    thresholds = np.geomspace(0.01, 2.0, 16) if thresholds is None else thresholds
+    thresholds = np.geomspace(0.02, 1.0, 10) if thresholds is None else thresholds
     libs, exps, Xs = [], [], []
     for un in problem.unknowns:
         inputs = list(un.args)
@@ -102,7 +104,7 @@ def recover_unknown_terms(
     n_obs = int(np.isfinite(ys).sum())
 
     def loss(params, masks):
-        coefs, theta = params
+        coefs, theta, u0 = params
 
         def field(t, u):
             vals = []
@@ -111,7 +113,7 @@ def recover_unknown_terms(
             uv = jnp.stack(vals, -1) if vals else jnp.zeros(u.shape[:-1] + (0,))
             return compiled.rhs(t, u, theta, uv)
 
-        pred = jax.vmap(lambda y0: integrate(field, y0, ts_j, solver))(ys_j[:, 0])
+        pred = jax.vmap(lambda y0: integrate(field, y0, ts_j, solver))(u0)
         return masked_mse(pred, ys_j)
 
     @jax.jit
@@ -138,8 +140,8 @@ def recover_unknown_terms(
     theta0 = jnp.asarray(theta0, jnp.float32).reshape(-1)
     for key, coefs in candidates.items():
         masks = [jnp.asarray(k, jnp.float32) for k in key]
-        params = ([jnp.asarray(c, jnp.float32) for c in coefs], theta0)
-        (c_fit, th_fit), mse = refit(params, masks)
+        params = ([jnp.asarray(c, jnp.float32) for c in coefs], theta0, jnp.asarray(u0, jnp.float32))
+        (c_fit, th_fit, u0_fit), mse = refit(params, masks)
         mse = float(mse)
         k = int(sum(sum(m) for m in key)) + len(theta0)
         bic = n_obs * np.log(mse) + k * np.log(n_obs) if np.isfinite(mse) and mse > 0 else np.inf
@@ -147,12 +149,13 @@ def recover_unknown_terms(
         for j, un in enumerate(problem.unknowns):
             cj = np.asarray(c_fit[j], np.float64) * np.asarray(key[j], float)
             exprs[un.func.__name__] = sp.Add(*[sp.Float(float(f"{c:.6g}")) * t for c, t in zip(cj, libs[j]) if c != 0])
-        results.append({"expressions": exprs, "theta": np.asarray(th_fit, np.float64), "mse": mse, "bic": float(bic), "n_terms": k})
+        results.append({"expressions": exprs, "theta": np.asarray(th_fit, np.float64), "u0": np.asarray(u0_fit, np.float64), "mse": mse, "bic": float(bic), "n_terms": k})
     results.sort(key=lambda r: r["bic"])
     best = results[0]
     return {
         "expressions": best["expressions"],
         "theta": best["theta"],
+        "u0": best["u0"],
         "candidates": [
             {"expressions": {n: str(e) for n, e in r["expressions"].items()}, "data_mse": r["mse"], "bic": r["bic"], "n_coefficients": r["n_terms"]}
             for r in results

@@ -113,6 +113,10 @@ def solve_ode_problem(
     if network == "mlp":
         net_opts = {"width": opts.get("width", 32), "depth": opts.get("depth", 2),
                     "activation": opts.get("activation", "tanh"), "final_scale": 0.1} | net_opts
+    else:
+        # KAN grids must cover the states the unknown terms see (observed range + margin).
+        lo, hi = float(np.nanmin(ys)), float(np.nanmax(ys))
+        net_opts = {"grid_range": (lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo))} | net_opts
     if problem.unknowns:
         field = UDEField(compiled, list(problem.identify.values()), network=network, seed=seed, **net_opts)
         kind = "ude"
@@ -146,14 +150,14 @@ def solve_ode_problem(
     if problem.identify:
         metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta.value))}
 
-    u0 = jnp.asarray(ys[:, 0], jnp.float32)
+    u0 = np.asarray(hist["u0"])
     ds = _observed_dataset(problem, ts, ys)
     law = None
     if problem.reference is not None:
         tr, yr = _arrays(problem.reference, states)
         ds = ds.assign_coords(time_ref=tr)
-        u0r = jnp.asarray(yr[:, 0], jnp.float32)
-        pred = np.asarray(_rollout(node, tr, u0r))
+        # Roll out from the fitted initial state: the model never sees the clean one.
+        pred = np.asarray(_rollout(node, tr, jnp.asarray(u0, jnp.float32)))
         _add_traj(ds, states, "reference", yr)
         _add_traj(ds, states, "predicted", pred)
         metrics.update(_trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
@@ -161,9 +165,9 @@ def solve_ode_problem(
     if opts["symbolify"]:
         if kind != "ude":
             raise ValueError("symbolify recovers unknown terms: declare Unknown(...) terms in the problem")
-        law = recover_law(problem, node, ts, ys, degree=opts["degree"], threshold=opts["threshold"])
+        law = recover_law(problem, node, ts, ys, u0, degree=opts["degree"], threshold=opts["threshold"])
         if problem.reference is not None:
-            law_pred = _law_rollout(problem, law, tr, yr[:, 0])
+            law_pred = _law_rollout(problem, law, tr, np.asarray(law["initial_state"]))
             _add_traj(ds, states, "law", law_pred)
             lm = _trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
             metrics.update(lm)
@@ -217,6 +221,7 @@ def recover_law(
     node: NeuralODE,
     ts: np.ndarray,
     ys: np.ndarray,
+    u0: np.ndarray,
     *,
     degree: int = 2,
     threshold: float | None = None,
@@ -235,11 +240,11 @@ def recover_law(
 
     field = node.field
     dense = np.linspace(ts[0], ts[-1], 200)
-    traj = np.asarray(_rollout(node, dense, jnp.asarray(ys[:, 0], jnp.float32))).reshape(-1, len(problem.states))
+    traj = np.asarray(_rollout(node, dense, jnp.asarray(u0, jnp.float32))).reshape(-1, len(problem.states))
     traj = traj[np.all(np.isfinite(traj), -1)]
     uvals = np.asarray(field.unknown_values(jnp.asarray(dense[0]), jnp.asarray(traj, jnp.float32)), np.float64)
     found = recover_unknown_terms(
-        problem, field.compiled, traj, float(dense[0]), uvals, ts, ys, np.asarray(field.theta.value),
+        problem, field.compiled, traj, float(dense[0]), uvals, ts, ys, np.asarray(field.theta.value), u0,
         degree=degree, thresholds=None if threshold is None else [threshold], solver=node.solver,
         refit_steps=refit_steps,
     )
@@ -255,6 +260,7 @@ def recover_law(
         "identified": {str(p): v for p, v in values.items()},
         "states": list(problem.state_names),
         "candidates": found["candidates"],
+        "initial_state": found["u0"].tolist(),
         "method": (
             f"STLSQ over monomials up to degree {degree} on the learned unknown terms "
             f"({'threshold sweep' if threshold is None else f'threshold {threshold}'}), each candidate "

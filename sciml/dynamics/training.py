@@ -48,6 +48,8 @@ class FitConfig:
         continuity_weight: weight of the multiple-shooting continuity term.
         invariant_weight: weight of the invariant-drift term (needs ``invariants``).
         lbfgs_steps: L-BFGS steps after Adam on the full trajectories (0: none).
+        fit_initial: treat the initial states as parameters (initialised at the first
+            observation), since a noisy first observation is only an observation.
         clip: global gradient-norm clip.
         log_every: print a progress line every this many steps (0: quiet).
     """
@@ -60,6 +62,7 @@ class FitConfig:
     continuity_weight: float = 10.0
     invariant_weight: float = 0.0
     lbfgs_steps: int = 0
+    fit_initial: bool = True
     clip: float = 10.0
     log_every: int = 0
 
@@ -107,7 +110,7 @@ def fit_trajectories(
             known-term residual or a parameter prior).
 
     Returns:
-        history ``{"loss": [...], "wall_s": float, "steps": int}``.
+        history ``{"loss": [...], "wall_s": float, "steps": int, "u0": fitted initial states}``.
     """
     ts = jnp.asarray(ts, dtype=jnp.float32)
     ys = jnp.asarray(ys, dtype=jnp.float32)
@@ -135,7 +138,7 @@ def fit_trajectories(
     def single_loss(p, n_use):
         m = nnx.merge(graphdef, p["model"], rest)
         t = ts[:n_use]
-        pred = m(t, ys[:, 0])
+        pred = m(t, p["u0"] if config.fit_initial else ys[:, 0])
         loss = masked_mse(pred, ys[:, :n_use]) + config.invariant_weight * invariant_drift(pred)
         if extra_loss is not None:
             loss = loss + extra_loss(m)
@@ -159,6 +162,8 @@ def fit_trajectories(
         return loss
 
     p = {"model": params}
+    if config.fit_initial and segs is None:
+        p["u0"] = ys[:, 0]
     if segs is not None:
         # Start states initialised from the data (NaN-free by linear fill along time).
         y_fill = _fill_nan(np.asarray(ys))
@@ -205,6 +210,9 @@ def fit_trajectories(
     out = {"loss": history, "wall_s": _time.perf_counter() - start, "steps": len(history)}
     if segs is not None:
         out["shooting_starts"] = np.asarray(p["starts"])
+        out["u0"] = np.asarray(p["starts"][0])
+    else:
+        out["u0"] = np.asarray(p["u0"]) if config.fit_initial else np.asarray(ys[:, 0])
     return out
 
 

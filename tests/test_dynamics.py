@@ -1,0 +1,187 @@
+"""ODE problems, neural ODE / UDE fitting, invariants, sparse regression, Hamiltonian flows."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+import xarray as xr
+
+from sciml.datasets import dynamics as data
+from sciml.dynamics import ODEProblem, Reflection, TimeReversal, Unknown
+from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate
+from sciml.dynamics.physics import known_term_residual, max_relative_drift, time_derivative
+from sciml.dynamics.sindy import finite_difference, sparse_fit
+from sciml.dynamics.training import FitConfig, fit_trajectories
+
+x, y = sp.symbols("x y")
+a, b = sp.symbols("a b")
+
+
+def _obs(t=np.linspace(0, 1, 5)):
+    return xr.Dataset({"x": ("time", np.cos(t)), "y": ("time", np.sin(t))}, coords={"time": t})
+
+
+# ----------------------------------------------------------------------------- problem DSL
+def test_problem_validation_names_the_culprit():
+    with pytest.raises(ValueError, match=r"undeclared symbol\(s\) b"):
+        ODEProblem([x, y], {x: a * x + b, y: -x}, parameters={a: 1.0}, initial={x: 1, y: 0})
+    with pytest.raises(ValueError, match="missing"):
+        ODEProblem([x, y], {x: -y}, initial={x: 1, y: 0})
+    with pytest.raises(ValueError, match="neither states nor the time"):
+        ODEProblem([x], {x: Unknown("U", inputs=[a])}, initial={x: 1})
+    with pytest.raises(ValueError, match="both known"):
+        ODEProblem([x], {x: a * x}, parameters={a: 1}, identify={a: 1}, initial={x: 1})
+    with pytest.raises(ValueError, match="initial condition"):
+        ODEProblem([x], {x: -x})
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ODEProblem([x, y], {x: -y, y: x}, observations=_obs(np.array([0.0, 0.5, 0.2])))
+    with pytest.raises(ValueError, match="'time' coordinate"):
+        ODEProblem([x, y], {x: -y, y: x}, observations=xr.Dataset({"x": ("s", [1.0, 2.0])}))
+    with pytest.raises(ValueError, match="not states"):
+        ODEProblem([x, y], {x: -y, y: x}, initial={x: 1, y: 0}, symmetries=[Reflection((a,))])
+    with pytest.raises(TypeError, match="sympy Symbols"):
+        Unknown("U", inputs=["x"])
+
+
+def test_compile_mixes_known_identified_and_unknown_terms():
+    p = ODEProblem(
+        [x, y],
+        {x: a * x + Unknown("U1", [x, y]), y: -b * y + x * Unknown("U2", [x])},
+        parameters={a: 1.3},
+        identify={b: 2.0},
+        initial={x: 1.0, y: 2.0},
+        invariants={"s": x + y},
+        symmetries=[TimeReversal(odd=(y,))],
+    )
+    assert p.unknown_names == ("U1", "U2")
+    c = p.compile()
+    u = jnp.array([[0.5, 2.0]])
+    out = c.rhs(0.0, u, jnp.array([1.8]), jnp.array([[0.1, 3.0]]))
+    np.testing.assert_allclose(np.asarray(out), [[1.3 * 0.5 + 0.1, -1.8 * 2.0 + 0.5 * 3.0]], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(c.known_rhs(0.0, u, jnp.array([1.8]))), [[0.65, -3.6]], rtol=1e-6)
+    assert c.unknown_arity == (2, 1)
+    np.testing.assert_allclose(np.asarray(c.unknown_inputs[1](0.0, u)), [[0.5]])
+    assert float(c.invariants["s"](u, jnp.array([1.8]))[0]) == pytest.approx(2.5)
+
+
+def test_observations_gain_a_trajectory_dimension():
+    p = ODEProblem([x, y], {x: -y, y: x}, observations=_obs())
+    assert p.observations["x"].dims == ("trajectory", "time")
+    np.testing.assert_allclose(p.initial_state(), [[1.0, 0.0]])
+
+
+# ----------------------------------------------------------------------------- exact data
+def test_invariants_of_exact_solutions_do_not_drift():
+    lv = data.lotka_volterra(np.linspace(0, 20, 201))
+    V = lambda u: 1.8 * u[..., 0] - 0.8 * np.log(u[..., 0]) + 0.9 * u[..., 1] - 1.3 * np.log(u[..., 1])
+    u = np.stack([lv.x.values, lv.y.values], -1)
+    assert float(max_relative_drift(V, u)) < 1e-8
+    ms = data.mass_spring(n_trajectories=3, ts=np.linspace(0, 20, 101))
+    H = lambda u: 0.5 * u[..., 0] ** 2 + 0.5 * u[..., 1] ** 2
+    assert float(max_relative_drift(H, np.stack([ms.q.values, ms.p.values], -1))) < 1e-8
+    tb = data.two_body(np.linspace(0, 10, 101))
+    u = np.stack([tb[k].values for k in ("qx", "qy", "px", "py")], -1)
+    E = lambda u: 0.5 * (u[..., 2] ** 2 + u[..., 3] ** 2) - 1 / np.hypot(u[..., 0], u[..., 1])
+    L = lambda u: u[..., 0] * u[..., 3] - u[..., 1] * u[..., 2]
+    assert float(max_relative_drift(E, u)) < 1e-8 and float(max_relative_drift(L, u)) < 1e-8
+
+
+def test_recipes_have_named_layout():
+    for ds, names in [(data.damped_pendulum(np.linspace(0, 1, 5)), ["theta", "omega"]),
+                      (data.van_der_pol(np.linspace(0, 1, 5)), ["x", "y"]),
+                      (data.nonlinear_oscillator(4, np.linspace(0, 1, 5)), ["y1", "y2"]),
+                      (data.lorenz(np.linspace(0, 0.1, 5)), ["x", "y", "z"])]:
+        assert list(ds.data_vars) == names and ds[names[0]].dims == ("trajectory", "time")
+    obs, ref = data.lotka_volterra_ude_data()
+    assert obs.sizes["time"] == 31 and float(obs.time[-1]) == 3.0 and float(ref.time[-1]) == 50.0
+    assert 0 < float(np.abs(obs.x - data.lotka_volterra().x).mean()) < 0.2
+
+
+# ----------------------------------------------------------------------------- neural ODE
+def test_integrate_matches_exact_solution_and_irregular_times():
+    ts = jnp.array([0.0, 0.13, 0.5, 1.7, 2.0])  # irregular
+    sol = integrate(lambda t, u: jnp.stack([u[1], -u[0]]), jnp.array([1.0, 0.0]), ts, ODESolver(rtol=1e-8, atol=1e-8))
+    np.testing.assert_allclose(np.asarray(sol[:, 0]), np.cos(np.asarray(ts)), atol=1e-5)
+    node = NeuralODE(NeuralField(2, width=8, depth=1, seed=0))
+    per_traj = jnp.stack([ts, ts * 0.5])  # (B, T): each trajectory its own times
+    out = node(per_traj, jnp.ones((2, 2)))
+    np.testing.assert_allclose(np.asarray(out[1]), np.asarray(node(ts * 0.5, jnp.ones(2))), rtol=1e-5)
+
+
+def test_kvaerno_selectable_and_step_budget_returns_inf():
+    f = lambda t, u: -50.0 * (u - jnp.cos(t))
+    ts = jnp.linspace(0, 1, 5)
+    ok = integrate(f, jnp.array([0.0]), ts, ODESolver("kvaerno5"))
+    assert np.all(np.isfinite(np.asarray(ok)))
+    bad = integrate(f, jnp.array([0.0]), ts, ODESolver("tsit5", rtol=1e-10, atol=1e-10, max_steps=3))
+    assert np.isinf(np.asarray(bad)).any()
+    with pytest.raises(ValueError, match="kvaerno5"):
+        ODESolver("rk99")
+
+
+def test_ude_fit_recovers_missing_decay_with_nan_masked_irregular_data():
+    # du/dt = -a u + U(u) with U(u) = -0.5 u; a known; sparse, partially missing data.
+    u = sp.Symbol("u")
+    ts = np.array([0.0, 0.2, 0.3, 0.7, 1.1, 1.2, 1.9, 2.5, 3.0])
+    truth = np.exp(-1.5 * ts)
+    obs_vals = truth.copy()
+    obs_vals[[2, 5]] = np.nan  # unobserved entries
+    obs = xr.Dataset({"u": ("time", obs_vals)}, coords={"time": ts})
+    p = ODEProblem([u], {u: -a * u + Unknown("U", [u])}, parameters={a: 1.0}, observations=obs)
+    field = UDEField(p.compile(), width=8, depth=1, activation="tanh", final_scale=0.1, seed=0)
+    node = NeuralODE(field, ODESolver(rtol=1e-5, atol=1e-7))
+    ys = np.asarray(p.observations["u"].values)[..., None]
+    hist = fit_trajectories(node, ts, ys, FitConfig(steps=150, lr=2e-2, curriculum=(0.5, 1.0)))
+    assert hist["loss"][-1] < 0.05 * hist["loss"][0]
+    learned = np.asarray(field.unknown_values(0.0, jnp.linspace(0.1, 1.0, 5)[:, None]))[:, 0]
+    np.testing.assert_allclose(learned, -0.5 * np.linspace(0.1, 1.0, 5), atol=0.05)
+
+
+def test_multiple_shooting_runs_and_reduces_loss():
+    ds = data.nonlinear_oscillator(2, np.linspace(0, 4, 21))
+    ys = np.stack([ds.y1.values, ds.y2.values], -1)
+    node = NeuralODE(NeuralField(2, width=16, depth=1, seed=1), ODESolver(rtol=1e-4, atol=1e-6))
+    hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=60, lr=1e-2, shooting=3))
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert hist["shooting_starts"].shape == (3, 2, 2)
+
+
+# ----------------------------------------------------------------------------- physics terms
+def test_known_term_residual_vanishes_on_exact_trajectory():
+    ts = np.sort(np.random.default_rng(0).uniform(0, 2, 400))  # irregular grid
+    ts[0] = 0.0
+    u = np.stack([np.cos(ts), -np.sin(ts)], -1)[None]
+    rhs = lambda t, u: jnp.stack([u[..., 1], -u[..., 0]], -1)
+    assert float(known_term_residual(ts, u, rhs, [0, 1])) < 1e-4
+    assert float(known_term_residual(ts, u, lambda t, u: -rhs(t, u), [0])) > 0.1
+    du = time_derivative(ts, u)
+    np.testing.assert_allclose(np.asarray(du[0, 5:-5, 0]), -np.sin(ts[5:-5]), atol=1e-3)
+
+
+def test_leapfrog_has_no_energy_drift():
+    from sciml.dynamics.hamiltonian import HamiltonianField, HamiltonianODE
+
+    field = HamiltonianField(1, width=16, depth=1, seed=0)
+    model = HamiltonianODE(field, substeps=10)
+    ts = jnp.linspace(0, 100, 1001)
+    traj = model(ts, jnp.array([[0.5, 0.3]]))
+    e = np.asarray(field.energy(traj))
+    assert np.abs(e - e[:, :1]).max() < 1e-3 * max(1.0, np.abs(e).max())
+    vf = field(0.0, jnp.array([0.5, 0.3]))
+    assert vf.shape == (2,)
+
+
+# ----------------------------------------------------------------------------- sparse regression
+def test_sparse_fit_recovers_lorenz_from_clean_data():
+    ds = data.lorenz(np.arange(0, 5, 0.002))
+    X = np.stack([ds[k].values[0] for k in "xyz"], -1)
+    dX = finite_difference(ds.time.values, X)
+    X_, Y_, Z_ = sp.symbols("x y z")
+    ex = sparse_fit(X, dX, [X_, Y_, Z_], degree=2, threshold=0.5)
+    target = [10 * Y_ - 10 * X_, 28 * X_ - X_ * Z_ - Y_, X_ * Y_ - sp.Rational(8, 3) * Z_]
+    for got, want in zip(ex, target):
+        got_d, want_d = sp.Poly(got, X_, Y_, Z_).as_dict(), sp.Poly(want, X_, Y_, Z_).as_dict()
+        assert set(got_d) == set(want_d)
+        for k in want_d:
+            assert abs(float(got_d[k]) / float(want_d[k]) - 1) < 1e-2
