@@ -117,7 +117,7 @@ def solve_ode_problem(
         # KAN grids must cover the states the unknown terms see (observed range + margin).
         lo, hi = float(np.nanmin(ys)), float(np.nanmax(ys))
         net_opts = {"grid_range": (lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo))} | net_opts
-    if problem.unknowns:
+    if problem.unknowns or problem.identify:
         field = UDEField(compiled, list(problem.identify.values()), network=network, seed=seed, **net_opts)
         kind = "ude"
     else:
