@@ -74,44 +74,81 @@ def spline_additive_fit(X, t, n_knots: int = 10):
     return np.stack(curves), float(coef[0]), r2
 
 
-def additive_candidates(X, y, symbols, library: Library | None = None, *,
-                        r2_threshold: float = 0.9) -> list[tuple[str, sp.Expr, float]]:
-    """One candidate formula per admissible output transform: ``(transform, expr, spline R^2)``.
+def _structures(X, symbols):
+    """Input structures: the raw variables, and each pair combined into one feature.
 
-    Edges whose best primitive fit is below ``r2_threshold`` are left out of that candidate
-    (the joint refit then decides how good the remaining formula is).
+    A pair feature ``u = x_i (op) x_j`` with op in {*, /, \\, -, +} replaces one of the two
+    variables (both choices are tried), so ``exp(-(theta/sigma)^2/2)/sigma`` becomes additive in
+    ``log`` over ``(theta/sigma, sigma)`` and ``sqrt((x2-x1)^2 + ...)`` additive in ``y^2``.
     """
+    n = X.shape[1]
+    out = [("x", list(symbols), X)]
+    ops = [("*", lambda a, b: a * b), ("/", lambda a, b: a / b), ("\\", lambda a, b: b / a),
+           ("-", lambda a, b: a - b), ("+", lambda a, b: a + b)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            for name, op in ops:
+                with np.errstate(all="ignore"):
+                    u = op(X[:, i], X[:, j])
+                if not np.all(np.isfinite(u)) or np.ptp(u) < 1e-12:
+                    continue
+                ue = op(symbols[i], symbols[j])
+                for drop in (i, j):
+                    keep = [k for k in range(n) if k != drop]
+                    cols = np.column_stack([u] + [X[:, k] for k in keep])
+                    out.append((f"{symbols[i]}{name}{symbols[j]}|-{symbols[drop]}",
+                                [ue] + [symbols[k] for k in keep], cols))
+    return out
+
+
+def additive_candidates(X, y, symbols, library: Library | None = None, *,
+                        r2_threshold: float = 0.9, keep_factor: float = 100.0,
+                        n_pairs: int = 3) -> list[tuple[str, sp.Expr, float]]:
+    """Candidate formulas ``T^-1(sum_k g_k(u_k))``: ``(label, expr, spline R^2)``.
+
+    Every admissible transform is tried on the raw variables, and on pair-feature structures
+    (:func:`_structures`); the raw structures within ``keep_factor`` of the best spline error
+    and the ``n_pairs`` best pair structures (if they beat the raw ones) are distilled. Edges
+    whose best primitive fit is below ``r2_threshold`` are left out of that candidate (the joint
+    refit then decides how good the remaining formula is).
+    """
+    from .primitives import DEFAULT_LIBRARY
+
+    library = DEFAULT_LIBRARY if library is None else library
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    out = []
-    usable = [T for T in TRANSFORMS if T.valid(y)]
-    curves_all, fits_meta = [], []
-    for T in usable:
+    structures = _structures(X, symbols)
+    scored = []  # (err, transform, structure index, curves, intercept)
+    for T in (T for T in TRANSFORMS if T.valid(y)):
         with np.errstate(all="ignore"):
             t = T.forward(y)
         if not np.all(np.isfinite(t)):
             continue
-        curves, c0, r2 = spline_additive_fit(X, t)
-        curves_all.append(curves)
-        fits_meta.append((T, c0, r2))
-    if not curves_all:
-        return out
-    # every learned edge of every transform in one batched fit
-    xs = np.concatenate([X.T] * len(curves_all))
-    ys = np.concatenate(curves_all)
+        for k, (_, _, cols) in enumerate(structures):
+            curves, c0, r2 = spline_additive_fit(cols, t)
+            scored.append((1.0 - r2, T, k, curves, c0))
+    if not scored:
+        return []
+    raw = [s for s in scored if s[2] == 0]
+    best_raw = min(s[0] for s in raw)
+    chosen = sorted((s for s in raw if s[0] <= keep_factor * max(best_raw, 1e-10)),
+                    key=lambda s: s[0])[:2]
+    pairs = sorted((s for s in scored if s[2] != 0 and s[0] < 0.1 * best_raw), key=lambda s: s[0])
+    chosen += pairs[:n_pairs]
+    # every learned edge of every chosen structure in one batched fit
+    xs = np.concatenate([structures[k][2].T for _, _, k, _, _ in chosen])
+    ys = np.concatenate([curves for _, _, _, curves, _ in chosen])
     choices = fit_edges(xs, ys, library).select(r2_threshold=r2_threshold)
-    n = X.shape[1]
-    for k, (T, c0, r2) in enumerate(fits_meta):
+    out, pos = [], 0
+    for err, T, k, curves, c0 in chosen:
+        label, feats, _ = structures[k]
         s = sp.Float(c0)
-        for i in range(n):
-            ch = choices[k * n + i]
+        for f in feats:
+            ch = choices[pos]
+            pos += 1
             if ch.numeric or ch.name == "0":
                 continue
             a, b, c, d = ch.params
-            prim = library[ch.name] if library is not None else None
-            if prim is None:
-                from .primitives import DEFAULT_LIBRARY
-                prim = DEFAULT_LIBRARY[ch.name]
-            s = s + sp.Float(c) * prim.sympy_fn(sp.Float(a) * symbols[i] + sp.Float(b)) + sp.Float(d)
-        out.append((T.name, T.inverse(s), r2))
+            s = s + sp.Float(c) * library[ch.name].sympy_fn(sp.Float(a) * f + sp.Float(b)) + sp.Float(d)
+        out.append((f"{T.name}:{label}", T.inverse(s), 1.0 - err))
     return out

@@ -56,15 +56,8 @@ class BuiltinBackend(Backend):
         self.keep_factor = keep_factor
 
     def search(self, X, y, symbols, *, seed=0, time_budget=None):
-        cands = additive_candidates(X, y, symbols, self.library)
-        if not cands:
-            return []
-        # transforms whose additive spline fit is far worse than the best cannot be exact:
-        # skip them so the expensive clean-up only runs on plausible structures
-        best = min(1.0 - r2 for _, _, r2 in cands)
-        keep = [(f"builtin:{t}", e) for t, e, r2 in cands
-                if 1.0 - r2 <= self.keep_factor * max(best, 1e-10)]
-        return keep
+        cands = additive_candidates(X, y, symbols, self.library, keep_factor=self.keep_factor)
+        return [(f"builtin:{label}", e) for label, e, _ in cands]
 
 
 class OperonBackend(Backend):
@@ -74,7 +67,7 @@ class OperonBackend(Backend):
     SYMBOLS = "add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,square"
 
     def __init__(self, generations: int = 1000, population_size: int = 1000,
-                 max_length: int = 40, max_front: int = 12, n_threads: int = 1):
+                 max_length: int = 40, max_front: int = 4, n_threads: int = 1):
         self.generations = generations
         self.population_size = population_size
         self.max_length = max_length

@@ -176,10 +176,11 @@ def _candidates(v: float, max_den: int = 12, rel: float = 0.02) -> list[tuple[in
     return uniq
 
 
-def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 100,
-                    max_tries: int = 3) -> tuple[sp.Expr, float]:
+def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 100, max_tries: int = 3,
+                    refit_first: bool = False) -> tuple[sp.Expr, float]:
     """Replace constants by simple exact numbers wherever the fit does not suffer.
 
+    With ``refit_first`` all constants are first refitted jointly (same compiled solver).
     Returns ``(expr, mse)``; see the module docstring for the acceptance rule.
     """
     prob = _Problem(expr, symbols, X, y, steps)
@@ -188,6 +189,10 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 100,
         return expr, prob.loss(prob.theta)
     theta, mask = prob.theta.copy(), np.ones(k)
     ref = prob.loss(theta)
+    if refit_first:
+        th, cur = prob.solve(theta, mask)
+        if cur < ref or not math.isfinite(ref):
+            theta, ref = th, cur
     var_y = float(np.var(y))
     exact: dict[int, sp.Expr] = {}
     # constants closest to a simple number first
@@ -206,19 +211,33 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 100,
     return prob.expr(theta, exact), prob.loss(theta)
 
 
-def simplify(expr: sp.Expr, max_ops: int = 300) -> sp.Expr:
+def fold_numbers(expr: sp.Expr) -> sp.Expr:
+    """Fold numeric sub-products/sums that contain a float into one float
+    (``0.0317*sqrt(2)*sqrt(pi)*x -> 0.0796*x``) so rounding sees the combined constant."""
+    if expr.is_Atom:
+        return expr
+    args = [fold_numbers(a) for a in expr.args]
+    if expr.is_Mul or expr.is_Add:
+        num = [a for a in args if not a.free_symbols]
+        if len(num) > 1 and any(a.has(sp.Float) for a in num):
+            rest = [a for a in args if a.free_symbols]
+            return expr.func(sp.Float(complex(expr.func(*num).evalf()).real), *rest)
+    return expr.func(*args)
+
+
+def simplify(expr: sp.Expr, max_ops: int = 80) -> sp.Expr:
     """Cheap, predictable simplification: expand products of sums and powers of sums,
     split ``exp`` of sums, drop zero terms; full ``sympy.simplify`` only for small formulas and
     only when it makes the formula shorter."""
     e = sp.expand(expr, power_exp=True, log=False, mul=True, multinomial=True, basic=True)
-    e = sp.powsimp(e)
+    e = fold_numbers(sp.powsimp(e))
     if sp.count_ops(e) > sp.count_ops(expr):
         e = expr
     if sp.count_ops(e) <= max_ops:
         try:
             s = sp.simplify(e)
             if sp.count_ops(s) < sp.count_ops(e):
-                e = s
+                e = fold_numbers(s)
         except Exception:  # sympy can raise on exotic forms; the unsimplified formula is fine
             pass
     return e
@@ -238,13 +257,14 @@ def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2) -> CleanResult:
     y = np.asarray(y, dtype=np.float64)
     before = _mse(expr, symbols, X, y)
     e = simplify(expr)
-    refit_mse = before
+    refit_mse = None
     for r in range(rounds):
-        e, m = refit(e, symbols, X, y)
-        if r == 0:
-            refit_mse = m
-        e, _ = round_constants(e, symbols, X, y)
+        prev = e
+        e, m = round_constants(e, symbols, X, y, refit_first=True)
+        refit_mse = m if refit_mse is None else refit_mse
         e = simplify(e)
+        if e == prev or not e.atoms(sp.Float):
+            break  # nothing new for another round
     return CleanResult(e, before, refit_mse, _mse(e, symbols, X, y))
 
 
