@@ -1,7 +1,8 @@
 """Atomistic reference data: xTB molecular dynamics (rMD17-style) and EMT/xTB crystals.
 
 The small files under ``datasets/atomistic/`` are produced by this script and regenerate
-bit-for-bit from their seeds (``python datasets/atomistic.py ethanol``); the recipes live in
+from their seeds (bit-for-bit with ``OMP_NUM_THREADS=1``, as shipped: xTB's threaded sums
+differ in the last bits across thread counts and MD amplifies that) (``python datasets/atomistic.py ethanol``); the recipes live in
 :mod:`sciml.atomistic.generate`. Files are extended XYZ (energies in eV, forces in eV/A,
 stress in eV/A^3, Voigt order as ASE) plus a JSON sidecar with the recipe and the split.
 

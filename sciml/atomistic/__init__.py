@@ -1,0 +1,25 @@
+"""Equivariant graph networks for molecules and crystals, with forces from the energy.
+
+Data (:mod:`.structures`, :mod:`.data`, :mod:`.generate`) -> graphs (:mod:`.neighbors`,
+:mod:`.graphs`) -> networks (:mod:`.nequip`, :mod:`.mace`, registry :mod:`.models`) ->
+physics (:mod:`.potential`: E = sum of atomic energies, F = -dE/dr, stress = dE/de / V) ->
+training (:mod:`.train`) -> a problem's ``solve`` (:mod:`.problem`, :mod:`.result`) and an ASE
+calculator for molecular dynamics (:mod:`.calculator`).
+"""
+
+from .calculator import PotentialCalculator, load_potential, save_potential
+from .graphs import GraphBatcher
+from .models import available_networks, build_network, register_network
+from .neighbors import neighbor_list
+from .potential import Potential, fit_species_shifts, predict
+from .problem import AtomisticProblem
+from .result import AtomisticResult
+from .structures import Structure, Structures, from_ase, read_xyz
+from .train import LossWeights, fit
+
+__all__ = [
+    "AtomisticProblem", "AtomisticResult", "GraphBatcher", "LossWeights", "Potential",
+    "PotentialCalculator", "Structure", "Structures", "available_networks", "build_network",
+    "fit", "fit_species_shifts", "from_ase", "load_potential", "neighbor_list", "predict",
+    "read_xyz", "register_network", "save_potential",
+]

@@ -1,0 +1,166 @@
+"""Atomistic learning problems: structures + targets + E(3) symmetry -> a trained potential.
+
+An :class:`AtomisticProblem` is a frozen description -- the structures (or a loader for
+them), which labels to learn (``energy``, ``forces``, ``stress`` or a per-structure
+``property``), the neighbour cutoff, the train/validation/test split and the declared
+symmetry -- validated on construction. ``problem.solve(model="nequip" | "mace", ...)``
+trains a graph network on the training split and reports errors on the test split; this is
+the method ``sciml solve problems/<file>.py`` calls.
+
+The symmetry is not a loss term here: E(3) invariance of energies (rotation, reflection,
+translation, permutation of identical atoms) and equivariance of forces hold exactly by
+construction of the networks (relative vectors, spherical harmonics, Clebsch--Gordan
+products, sums over neighbours), and forces are exact gradients of the energy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .structures import Structures
+
+TARGETS = ("energy", "forces", "stress", "property")
+SYMMETRIES = ("E(3)",)
+
+TRAIN_OPTIONS = {
+    "batch_size": 10,
+    "learning_rate": 1e-2,
+    "final_lr_fraction": 0.01,
+    "ema_decay": 0.99,
+    "eval_every": 1000,
+    "time_budget_s": None,
+    "n_train": None,
+    "energy_weight": 1.0,
+    "force_weight": 100.0,
+    "stress_weight": 0.0,
+    "property_weight": 0.0,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class AtomisticProblem:
+    """A potential- or property-learning task on atomic structures.
+
+    Args:
+        name: short identifier (used in outputs).
+        structures: a :class:`Structures` or a zero-argument callable returning
+            ``(structures, split)`` -- lazily loaded, so listing problems stays fast.
+        targets: labels to learn, a subset of ``energy, forces, stress, property``.
+        split: ``{"train", "val", "test"}`` index arrays; random 80/10/10 if omitted.
+        cutoff: neighbour radius (A).
+        symmetry: the declared symmetry group; only ``"E(3)"`` is supported (and built in).
+        model: default network name; ``model_options`` maps a network name to its defaults.
+        steps: default number of training steps; ``train_options`` override
+            :data:`TRAIN_OPTIONS`.
+        description: one line for catalogues.
+    """
+
+    name: str
+    structures: Structures | Callable[[], tuple[Structures, dict | None]]
+    targets: tuple[str, ...] = ("energy", "forces")
+    split: dict | None = None
+    cutoff: float = 5.0
+    symmetry: str = "E(3)"
+    model: str = "nequip"
+    model_options: dict = dataclasses.field(default_factory=dict)
+    steps: int = 5000
+    train_options: dict = dataclasses.field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self):
+        targets = tuple(self.targets)
+        bad = [t for t in targets if t not in TARGETS]
+        if bad or not targets:
+            raise ValueError(f"unknown target(s) {bad or targets}; choose from {TARGETS}")
+        object.__setattr__(self, "targets", targets)
+        if self.symmetry not in SYMMETRIES:
+            raise ValueError(f"symmetry {self.symmetry!r} is not supported; atomistic models "
+                             f"are built E(3)-equivariant, declare one of {SYMMETRIES}")
+        if not self.cutoff > 0:
+            raise ValueError(f"cutoff must be positive; got {self.cutoff}")
+        bad = sorted(set(self.train_options) - set(TRAIN_OPTIONS))
+        if bad:
+            raise ValueError(f"unknown training option(s) {bad}; valid: {sorted(TRAIN_OPTIONS)}")
+        if isinstance(self.structures, Structures):
+            self._check(self.structures, self.split)
+
+    # -- data ----------------------------------------------------------------------------
+    def data(self) -> tuple[Structures, dict]:
+        """The validated structures and the split (loading them on first use)."""
+        cache = self.__dict__.get("_data")
+        if cache is None:
+            if isinstance(self.structures, Structures):
+                structures, split = self.structures, self.split
+            else:
+                structures, split = self.structures()
+                split = self.split or split
+            split = self._check(structures, split)
+            cache = (structures, split)
+            object.__setattr__(self, "_data", cache)
+        return cache
+
+    def _check(self, structures: Structures, split) -> dict:
+        if not isinstance(structures, Structures):
+            raise TypeError("structures must be a sciml.atomistic.Structures (see from_ase / "
+                            "read_xyz)")
+        for t in self.targets:
+            if not structures.has(t):
+                missing = next(k for k, s in enumerate(structures) if getattr(s, t) is None)
+                raise ValueError(f"target {t!r} requested but structure {missing} has no {t} "
+                                 "label; drop the target or label every structure")
+        if "stress" in self.targets and not all(s.pbc.all() for s in structures):
+            raise ValueError("stress is a target but some structures are not fully periodic")
+        n = len(structures)
+        if split is None:
+            perm = np.random.default_rng(0).permutation(n)
+            a, b = int(0.8 * n), int(0.9 * n)
+            split = {"train": perm[:a], "val": perm[a:b], "test": perm[b:]}
+        split = {k: np.asarray(split[k], dtype=np.int64) for k in ("train", "val", "test")}
+        for k, v in split.items():
+            if v.size and (v.min() < 0 or v.max() >= n):
+                raise ValueError(f"split {k!r} has indices outside 0..{n - 1}")
+        if set(split["train"]) & set(split["test"]):
+            raise ValueError("train and test splits overlap")
+        if not len(split["train"]):
+            raise ValueError("the training split is empty")
+        return split
+
+    # -- solve ---------------------------------------------------------------------------
+    def solve(self, *, model: str | None = None, steps: int | None = None, seed: int = 0,
+              out: Path | None = None, options: dict | None = None):
+        """Train ``model`` (default :attr:`model`) and evaluate on the test split.
+
+        ``options`` may hold network options (e.g. ``channels``, ``lmax``) and training
+        options (:data:`TRAIN_OPTIONS`). Returns an :class:`AtomisticResult`, also written
+        to ``out`` when given.
+        """
+        from .result import train_and_evaluate
+
+        result = train_and_evaluate(self, model=model or self.model,
+                                    steps=steps or self.steps, seed=seed,
+                                    options=dict(options or {}))
+        if out is not None:
+            result.write(Path(out))
+        return result
+
+    def settings(self, model: str, options: dict) -> tuple[dict, dict]:
+        """Split user ``options`` into (network options, training options) over defaults."""
+        from .models import network_options
+
+        valid_net = set(network_options(model))
+        net = dict(self.model_options.get(model, {}))
+        train = dict(TRAIN_OPTIONS, **self.train_options)
+        for k, v in options.items():
+            if k in valid_net:
+                net[k] = v
+            elif k in TRAIN_OPTIONS:
+                train[k] = v
+            else:
+                raise ValueError(f"unknown option {k!r} for model {model!r}; network options: "
+                                 f"{sorted(valid_net)}, training options: {sorted(TRAIN_OPTIONS)}")
+        return net, train
+

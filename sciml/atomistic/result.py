@@ -1,0 +1,213 @@
+"""Running an atomistic problem end to end and the self-describing result it returns.
+
+:func:`train_and_evaluate` fits the species shifts, builds the network, trains it and
+evaluates on the validation and test splits. :class:`AtomisticResult` carries the metrics
+(energies in meV, forces in meV/A, stress in meV/A^3, property in meV per atom), the
+test-set predictions as an ``xarray.Dataset`` with named coordinates, and writes
+``solution.nc``, ``metrics.json``, ``plot.png`` and the trained potential
+(``potential.npz`` + ``potential.json``, reloadable with
+:func:`sciml.atomistic.calculator.load_potential`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from . import graphs as G
+from .models import build_network
+from .potential import Potential, fit_species_shifts
+from .train import LossWeights, fit, make_evaluator
+
+
+def versions() -> dict[str, str]:
+    import e3nn_jax
+    import flax
+    import optax
+
+    out = {"python": platform.python_version(), "jax": jax.__version__,
+           "flax": flax.__version__, "optax": optax.__version__, "e3nn_jax": e3nn_jax.__version__}
+    try:
+        import sciml
+
+        out["sciml"] = getattr(sciml, "__version__", "dev")
+    except Exception:  # pragma: no cover - the package is always importable in practice
+        pass
+    return out
+
+
+@dataclasses.dataclass
+class AtomisticResult:
+    """Metrics, predictions and the trained potential of one ``solve``."""
+
+    problem_name: str
+    metrics: dict
+    predictions: dict  # test split: energy, forces (lists), stress
+    structures: object  # the test Structures
+    history: dict
+    potential: Potential
+    config: dict
+
+    def to_xarray(self):
+        """Test-set predictions and references on named coordinates, plus the history."""
+        import xarray as xr
+
+        s = self.structures
+        n_atoms = np.array([len(x) for x in s])
+        atom_structure = np.repeat(np.arange(len(s)), n_atoms)
+        data = {
+            "energy_pred": (("structure",), np.array(self.predictions["energy"]),
+                            {"units": "eV"}),
+            "n_atoms": (("structure",), n_atoms),
+            "atom_structure": (("atom",), atom_structure),
+            "atomic_number": (("atom",), np.concatenate([x.numbers for x in s])),
+            "positions": (("atom", "component"), np.concatenate([x.positions for x in s]),
+                          {"units": "Angstrom"}),
+            "forces_pred": (("atom", "component"), np.concatenate(self.predictions["forces"]),
+                            {"units": "eV/Angstrom"}),
+        }
+        if s.has("energy"):
+            data["energy_ref"] = (("structure",), s.energies(), {"units": "eV"})
+        if s.has("forces"):
+            data["forces_ref"] = (("atom", "component"),
+                                  np.concatenate([x.forces for x in s]), {"units": "eV/Angstrom"})
+        if s.has("stress"):
+            data["stress_pred"] = (("structure", "component", "component2"),
+                                   np.stack(self.predictions["stress"]), {"units": "eV/Angstrom^3"})
+            data["stress_ref"] = (("structure", "component", "component2"),
+                                  np.stack([x.stress for x in s]), {"units": "eV/Angstrom^3"})
+        if s.has("property"):
+            data["property_pred"] = (("structure",),
+                                     np.array(self.predictions["energy"]) / n_atoms)
+            data["property_ref"] = (("structure",), np.array([x.property for x in s]))
+        for k, v in self.history.items():
+            if k != "step":
+                data[f"history_{k}"] = (("step",), np.asarray(v, dtype=float))
+        coords = {"structure": np.asarray(self.config["test_indices"]),
+                  "atom": np.arange(int(n_atoms.sum())), "component": ["x", "y", "z"],
+                  "step": np.asarray(self.history["step"])}
+        if s.has("stress"):
+            coords["component2"] = ["x", "y", "z"]
+        attrs = {"problem": self.problem_name, "model": self.config["model"],
+                 "metrics": json.dumps(self.metrics)}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    def write(self, out_dir: Path) -> Path:
+        from .calculator import save_potential
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.to_xarray().to_netcdf(out_dir / "solution.nc", engine="h5netcdf")
+        (out_dir / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
+        save_potential(out_dir / "potential", self.potential,
+                       {"model": self.config["model"], "options": self.config["network"]})
+        self.plot(out_dir / "plot.png")
+        return out_dir
+
+    def plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        s = self.structures
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+        ax = axes[0]
+        if s.has("energy"):
+            ref, pred = s.energies(), np.array(self.predictions["energy"])
+            ax.scatter(ref - ref.mean(), pred - ref.mean(), s=6)
+            ax.set(xlabel="reference energy - mean (eV)", ylabel="predicted (eV)",
+                   title=f"energy MAE {self.metrics.get('energy_mae', np.nan):.2f} meV")
+        elif s.has("property"):
+            n = np.array([len(x) for x in s])
+            ax.scatter([x.property for x in s], np.array(self.predictions["energy"]) / n, s=6)
+            ax.set(xlabel="reference property", ylabel="predicted",
+                   title=f"MAE {self.metrics.get('property_mae', np.nan):.2f} meV/atom")
+        ax = axes[1]
+        if s.has("forces"):
+            ref = np.concatenate([x.forces for x in s]).ravel()
+            ax.scatter(ref, np.concatenate(self.predictions["forces"]).ravel(), s=2)
+            ax.set(xlabel="reference force (eV/A)", ylabel="predicted (eV/A)",
+                   title=f"force MAE {self.metrics.get('force_mae', np.nan):.1f} meV/A")
+        ax = axes[2]
+        h = self.history
+        ax.semilogy(h["step"], h["train_loss"], label="train loss")
+        if np.isfinite(h["val_force_mae"]).any():
+            ax.semilogy(h["step"], h["val_force_mae"], label="val force MAE (meV/A)")
+        ax.set(xlabel="step", title="training")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: dict,
+                       log=print) -> AtomisticResult:
+    """Fit shifts, build and train ``model`` on ``problem``; evaluate on val and test."""
+    t_start = time.perf_counter()
+    net_opts, tr = problem.settings(model, options)
+    structures, split = problem.data()
+    train_idx = split["train"]
+    if tr["n_train"] is not None:
+        if not 0 < int(tr["n_train"]) <= len(train_idx):
+            raise ValueError(f"n_train must be in 1..{len(train_idx)}; got {tr['n_train']}")
+        train_idx = np.random.default_rng(seed).permutation(train_idx)[: int(tr["n_train"])]
+    train = structures[train_idx]
+    batcher = G.GraphBatcher(structures, problem.cutoff, int(tr["batch_size"]))
+
+    # Per-species shifts and the energy scale from the training split only.
+    if "property" in problem.targets:
+        n = np.array([len(s) for s in train])
+        target_totals = np.array([s.property for s in train]) * n
+        shifts = fit_species_shifts(train.composition(), target_totals)
+        resid = target_totals - train.composition() @ shifts
+        scale = float(np.std(resid / n)) or 1.0
+    else:
+        shifts = fit_species_shifts(train.composition(), train.energies())
+        if train.has("forces"):
+            scale = float(np.sqrt(np.mean(np.concatenate([s.forces for s in train]) ** 2)))
+        else:
+            scale = float(np.std(train.energies() - train.composition() @ shifts)) or 1.0
+    net_opts = {"cutoff": problem.cutoff, "avg_neighbors": batcher.mean_neighbors(), **net_opts}
+    network = build_network(model, len(structures.species), seed=seed, **net_opts)
+    potential = Potential(network, structures.species, shifts, scale)
+    n_params = int(sum(x.size for x in jax.tree.leaves(nnx.state(potential, nnx.Param))))
+
+    weights = LossWeights(
+        energy=tr["energy_weight"] if "energy" in problem.targets else 0.0,
+        forces=tr["force_weight"] if "forces" in problem.targets else 0.0,
+        stress=tr["stress_weight"] if "stress" in problem.targets else 0.0,
+        property=(tr["property_weight"] or 1.0) if "property" in problem.targets else 0.0,
+    )
+    fitted = fit(potential, batcher, train_idx, split["val"], steps=steps,
+                 learning_rate=tr["learning_rate"], final_lr_fraction=tr["final_lr_fraction"],
+                 weights=weights, ema_decay=tr["ema_decay"], eval_every=tr["eval_every"],
+                 time_budget_s=tr["time_budget_s"], seed=seed, log=log)
+    evaluate = make_evaluator(batcher)
+    val = evaluate(fitted.potential, split["val"]) if len(split["val"]) else {}
+    test, pred = evaluate(fitted.potential, split["test"], return_predictions=True)
+    metrics = dict(test)
+    metrics.update({f"val_{k}": v for k, v in val.items()})
+    metrics.update(
+        model=model, steps=fitted.steps, seed=seed, n_params=n_params,
+        n_train=int(len(train_idx)), n_val=int(len(split["val"])),
+        n_test=int(len(split["test"])), train_wall_s=round(fitted.wall_s, 2),
+        wall_s=round(time.perf_counter() - t_start, 2),
+        structures_per_s=round(fitted.structures_per_s, 1),
+        batch_size=int(tr["batch_size"]), cutoff=problem.cutoff,
+        units={"energy_mae": "meV", "energy_mae_per_atom": "meV/atom", "force_mae": "meV/A",
+               "stress_mae": "meV/A^3", "property_mae": "meV/atom"},
+        versions=versions(), machine={"platform": platform.platform(),
+                                      "cpu_count": __import__("os").cpu_count()},
+    )
+    config = {"model": model, "network": net_opts, "training": tr,
+              "test_indices": split["test"].tolist()}
+    return AtomisticResult(problem.name, metrics, pred, structures[split["test"]],
+                           fitted.history, fitted.potential, config)
