@@ -1,8 +1,10 @@
 """Atomic checkpoints with flax's msgpack serialisation (never pickle).
 
-A checkpoint is a nested dict of arrays and numbers. It is written to a temporary file in the
-same directory and moved into place with ``os.replace``, so a crash mid-write never leaves a
-truncated checkpoint behind.
+A checkpoint holds pytrees (parameters, optimiser states, ...) as flat lists of leaves and a
+few plain values. Restoring needs a template of the same structure (a freshly built model and
+optimiser), which is also what guards against loading a checkpoint into a different model.
+Files are written to a temporary name in the same directory and moved into place with
+``os.replace``, so a crash mid-write never leaves a truncated checkpoint behind.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 from flax import serialization
 
 
-def save_checkpoint(path: str | Path, tree: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | Path, trees: dict[str, Any], values: dict[str, Any]) -> Path:
+    """Write pytrees (as leaves) and plain values (numbers, arrays, dicts of them) atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = serialization.to_state_dict(tree)
-    payload = serialization.msgpack_serialize(_to_numpy(state))
+    payload = {
+        "trees": {k: {str(i): np.asarray(v) for i, v in enumerate(jax.tree.leaves(t))} for k, t in trees.items()},
+        "values": _plain(values),
+    }
+    data = serialization.msgpack_serialize(payload)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as fh:
-        fh.write(payload)
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -36,16 +43,28 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return serialization.msgpack_restore(path.read_bytes())
 
 
-def restore_into(template: Any, state: dict) -> Any:
-    """Fill a pytree of the right structure (e.g. a fresh optimiser state) with saved values."""
-    return serialization.from_state_dict(template, state)
+def restore_tree(template: Any, saved_leaves: dict[str, np.ndarray], what: str = "state") -> Any:
+    """Rebuild a pytree shaped like ``template`` from saved leaves."""
+    leaves, treedef = jax.tree.flatten(template)
+    if len(saved_leaves) != len(leaves):
+        raise ValueError(
+            f"the checkpoint's {what} has {len(saved_leaves)} arrays but this model has {len(leaves)}; "
+            "it was written by a different model or configuration"
+        )
+    new = []
+    for i, ref in enumerate(leaves):
+        arr = np.asarray(saved_leaves[str(i)])
+        if arr.shape != np.shape(ref):
+            raise ValueError(f"the checkpoint's {what} array {i} has shape {arr.shape}, expected {np.shape(ref)}")
+        new.append(jax.numpy.asarray(arr, dtype=getattr(ref, "dtype", arr.dtype)))
+    return jax.tree.unflatten(treedef, new)
 
 
-def _to_numpy(tree):
+def _plain(tree):
     if isinstance(tree, dict):
-        return {k: _to_numpy(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return {str(i): _to_numpy(v) for i, v in enumerate(tree)}
-    if hasattr(tree, "shape"):
+        return {str(k): _plain(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)) and tree and not isinstance(tree[0], (int, float, str)):
+        return {str(i): _plain(v) for i, v in enumerate(tree)}
+    if hasattr(tree, "shape") or isinstance(tree, (list, tuple)):
         return np.asarray(tree)
     return tree

@@ -29,8 +29,11 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sciml.losses.weighting import global_norm, make_policy
-from sciml.training.checkpoint import load_checkpoint, restore_into, save_checkpoint
+from sciml.training.checkpoint import load_checkpoint, restore_tree, save_checkpoint
 from sciml.training.config import TrainConfig
+
+
+PHASES = ("adam", "lbfgs")
 
 
 class TrainingDiverged(RuntimeError):
@@ -204,15 +207,17 @@ class Trainer:
 
         if resume and self.checkpoint and self.checkpoint.exists():
             saved = load_checkpoint(self.checkpoint)
-            trainable = restore_into(trainable, saved["trainable"])
-            self.rest = restore_into(self.rest, saved["rest"])
-            opt_state = restore_into(opt_state, saved["adam"])
-            lbfgs_state = restore_into(lbfgs_state, saved["lbfgs"])
-            step, lbfgs_done = int(saved["step"]), int(saved["lbfgs_step"])
-            extra = np.asarray(saved["extra"], self.dtype).reshape(-1, extra.shape[1])
-            weights = {k: float(v) for k, v in saved["weights"].items()}
-            history = {k: list(np.asarray(v)) for k, v in saved["history"].items()}
-            wall_before = float(saved["wall_s"])
+            trees, values = saved["trees"], saved["values"]
+            trainable = restore_tree(trainable, trees["trainable"], "parameters")
+            self.rest = restore_tree(self.rest, trees["rest"], "model state")
+            opt_state = restore_tree(opt_state, trees["adam"], "Adam state")
+            lbfgs_state = restore_tree(lbfgs_state, trees["lbfgs"], "L-BFGS state")
+            step, lbfgs_done = int(values["step"]), int(values["lbfgs_step"])
+            extra = np.asarray(values["extra"], self.dtype).reshape(-1, extra.shape[1])
+            weights = {k: float(v) for k, v in values["weights"].items()}
+            history = {k: list(np.asarray(v).tolist()) for k, v in values["history"].items()}
+            history["phase"] = [PHASES[int(p)] for p in history["phase"]]
+            wall_before = float(values["wall_s"])
 
         total = cfg.steps + cfg.lbfgs_steps
         bar = _progress(total, step + lbfgs_done, cfg.progress)
@@ -223,19 +228,31 @@ class Trainer:
                 return
             save_checkpoint(
                 self.checkpoint,
-                {
-                    "trainable": trainable, "rest": self.rest, "adam": opt_state, "lbfgs": lbfgs_state,
+                trees={"trainable": trainable, "rest": self.rest, "adam": opt_state, "lbfgs": lbfgs_state},
+                values={
                     "step": step, "lbfgs_step": lbfgs_done, "extra": extra, "weights": weights,
-                    "history": {k: np.asarray(v) for k, v in history.items()},
+                    "history": {k: np.asarray([PHASES.index(p) for p in v] if k == "phase" else v) for k, v in history.items()},
                     "wall_s": wall_before + time.perf_counter() - start,
                 },
             )
 
         resample = max(cfg.resample_every, 0)
         batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
-        batch = self._batch(batch_index(step), extra)
         chunk_fn = self._adam_chunk()
+        batch = None
         while step < cfg.steps:
+            # Scheduled work happens at the start of a chunk, after any checkpoint of the
+            # previous one, so a resumed run performs exactly what an uninterrupted one does.
+            if step > 0 and cfg.rar_every and step % cfg.rar_every == 0:
+                extra = self._refine(trainable, step, extra)
+                batch = None
+            if step > 0 and resample and step % resample == 0:
+                batch = None
+            if batch is None:
+                batch = self._batch(batch_index(step), extra)
+            if step > 0 and self.policy.needs_gradients:
+                norms = self._grad_norms()(trainable, self.rest, batch)
+                weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
             n = min(cfg.chunk, cfg.steps - step)
             (new_trainable, new_opt_state), (losses, terms) = chunk_fn(trainable, opt_state, self.rest, batch, weights, n)
             _check_finite(losses, terms, step, "Adam", self.checkpoint)
@@ -244,17 +261,6 @@ class Trainer:
             step += n
             bar.update(n)
             bar.set_postfix(_postfix(terms), refresh=False)
-            refresh = False
-            if cfg.rar_every and step % cfg.rar_every == 0 and step < cfg.steps:
-                extra = self._refine(trainable, step, extra)
-                refresh = True
-            if resample and step % resample == 0:
-                refresh = True
-            if self.policy.needs_gradients and step < cfg.steps:
-                norms = self._grad_norms()(trainable, self.rest, batch)
-                weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
-            if refresh and step < cfg.steps:
-                batch = self._batch(batch_index(step), extra)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 checkpoint_now()
 
