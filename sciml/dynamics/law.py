@@ -6,10 +6,13 @@ Procedure (after Rackauckas et al. 2020, section 2.1, with an explicit model-sel
    each unknown network there — its training domain, never an extrapolation.
 2. **Propose** sparse polynomial forms by STLSQ (:func:`~sciml.dynamics.sindy.stlsq`) over
    a sweep of thresholds; each distinct support (set of monomials per unknown) is a
-   candidate law.
-3. **Refit** each candidate's coefficients (and any identified parameters) jointly through
-   the ODE solve against the *data* (L-BFGS), so the constants are not limited by how well
-   the network learned the term.
+   candidate law. Every combination of single monomials (one per unknown) is added when
+   there are at most ``max_single`` of them: on a single short trajectory, library columns
+   are nearly collinear along the observed curve, so the learned term alone cannot always
+   tell ``x y`` from ``y`` — the data must.
+3. **Refit** each candidate's coefficients, identified parameters and initial states jointly
+   through the ODE solve against the *data* (L-BFGS, all candidates vectorised with
+   ``vmap``), so the constants are not limited by how well the network learned the term.
 4. **Select** the candidate with the lowest Bayesian information criterion
    :math:`n \\log(\\mathrm{MSE}) + k \\log n` on the data (``k`` = number of coefficients):
    a spurious term must pay for itself in data fit.
@@ -17,6 +20,7 @@ Procedure (after Rackauckas et al. 2020, section 2.1, with an explicit model-sel
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import jax
@@ -65,8 +69,9 @@ def recover_unknown_terms(
     *,
     degree: int = 2,
     thresholds: Sequence[float] | None = None,
-    solver: ODESolver = ODESolver(rtol=1e-6, atol=1e-8),
-    refit_steps: int = 100,
+    refit_steps: int = 40,
+    single_terms: bool = True,
+    max_single: int = 64,
 ) -> dict:
     """Candidate laws for the problem's unknown terms, refitted and ranked by BIC.
 
@@ -90,18 +95,35 @@ def recover_unknown_terms(
         exps.append(_exponents(lib, inputs))
         Xs.append(evaluate_library(lib, inputs, X))
 
-    # Candidate supports from an STLSQ threshold sweep (the same threshold for every unknown).
-    candidates: dict[tuple, list[np.ndarray]] = {}
+    # Candidate supports: an STLSQ threshold sweep on the learned terms (same threshold for
+    # every unknown), plus every combination of single monomials (one per unknown) when that
+    # is a small set, so that the simplest forms always compete on the data.
+    candidates: dict[tuple, tuple[list[np.ndarray], str]] = {}
     for thr in thresholds:
         coefs = [stlsq(Xs[j], unknown_values[:, j], thr)[:, 0] for j in range(len(libs))]
         key = tuple(tuple(bool(c != 0) for c in cj) for cj in coefs)
-        if any(not any(k) for k in key) and len(candidates):
-            continue  # an empty term is kept only if nothing else was proposed
-        candidates.setdefault(key, coefs)
+        if not all(any(k) for k in key):
+            continue
+        candidates.setdefault(key, (coefs, "stlsq"))
+    n_single = int(np.prod([len(lib) for lib in libs])) if libs else 0
+    if single_terms and 0 < n_single <= max_single:
+        for combo in itertools.product(*[range(len(lib)) for lib in libs]):
+            key, coefs = [], []
+            for j, k in enumerate(combo):
+                m = np.zeros(len(libs[j]), bool)
+                m[k] = True
+                col = Xs[j][:, k]
+                coefs.append(np.where(m, float(col @ unknown_values[:, j] / max(col @ col, 1e-12)), 0.0))
+                key.append(tuple(m))
+            candidates.setdefault(tuple(key), (coefs, "single-term"))
+    if not candidates:
+        raise ValueError("no candidate law: the learned unknown terms are zero everywhere")
 
     ts_j = jnp.asarray(ts, jnp.float32)
     ys_j = jnp.asarray(ys, jnp.float32)
     n_obs = int(np.isfinite(ys).sum())
+    # Fixed small steps: every candidate is integrated the same way (vectorised refit).
+    refit_solver = ODESolver("tsit5", dt=float(ts[-1] - ts[0]) / 150.0, max_steps=200)
 
     def loss(params, masks):
         coefs, theta, u0 = params
@@ -113,10 +135,9 @@ def recover_unknown_terms(
             uv = jnp.stack(vals, -1) if vals else jnp.zeros(u.shape[:-1] + (0,))
             return compiled.rhs(t, u, theta, uv)
 
-        pred = jax.vmap(lambda y0: integrate(field, y0, ts_j, solver))(u0)
+        pred = jax.vmap(lambda y0: integrate(field, y0, ts_j, refit_solver))(u0)
         return masked_mse(pred, ys_j)
 
-    @jax.jit
     def refit(params, masks):
         f = lambda p: loss(p, masks)
         opt = optax.lbfgs()
@@ -136,20 +157,25 @@ def recover_unknown_terms(
         _, _, best_p, _ = jax.lax.fori_loop(0, refit_steps, body, init)
         return best_p, f(best_p)
 
-    results = []
+    keys = list(candidates)
+    C = len(keys)
     theta0 = jnp.asarray(theta0, jnp.float32).reshape(-1)
-    for key, coefs in candidates.items():
-        masks = [jnp.asarray(k, jnp.float32) for k in key]
-        params = ([jnp.asarray(c, jnp.float32) for c in coefs], theta0, jnp.asarray(u0, jnp.float32))
-        (c_fit, th_fit, u0_fit), mse = refit(params, masks)
-        mse = float(mse)
+    coef_b = [jnp.asarray(np.stack([candidates[k][0][j] for k in keys]), jnp.float32) for j in range(len(libs))]
+    mask_b = [jnp.asarray(np.stack([k[j] for k in keys]), jnp.float32) for j in range(len(libs))]
+    params_b = (coef_b, jnp.broadcast_to(theta0, (C,) + theta0.shape), jnp.broadcast_to(jnp.asarray(u0, jnp.float32), (C,) + np.shape(u0)))
+    (c_fit, th_fit, u0_fit), mses = jax.jit(jax.vmap(refit))(params_b, mask_b)
+
+    results = []
+    for i, key in enumerate(keys):
+        mse = float(mses[i])
         k = int(sum(sum(m) for m in key)) + len(theta0)
         bic = n_obs * np.log(mse) + k * np.log(n_obs) if np.isfinite(mse) and mse > 0 else np.inf
         exprs = {}
         for j, un in enumerate(problem.unknowns):
-            cj = np.asarray(c_fit[j], np.float64) * np.asarray(key[j], float)
+            cj = np.asarray(c_fit[j][i], np.float64) * np.asarray(key[j], float)
             exprs[un.func.__name__] = sp.Add(*[sp.Float(float(f"{c:.6g}")) * t for c, t in zip(cj, libs[j]) if c != 0])
-        results.append({"expressions": exprs, "theta": np.asarray(th_fit, np.float64), "u0": np.asarray(u0_fit, np.float64), "mse": mse, "bic": float(bic), "n_terms": k})
+        results.append({"expressions": exprs, "theta": np.asarray(th_fit[i], np.float64), "u0": np.asarray(u0_fit[i], np.float64),
+                        "mse": mse, "bic": float(bic), "n_terms": k, "source": candidates[key][1]})
     results.sort(key=lambda r: r["bic"])
     best = results[0]
     return {
@@ -157,7 +183,8 @@ def recover_unknown_terms(
         "theta": best["theta"],
         "u0": best["u0"],
         "candidates": [
-            {"expressions": {n: str(e) for n, e in r["expressions"].items()}, "data_mse": r["mse"], "bic": r["bic"], "n_coefficients": r["n_terms"]}
-            for r in results
+            {"expressions": {n: str(e) for n, e in r["expressions"].items()}, "data_mse": r["mse"], "bic": r["bic"],
+             "n_coefficients": r["n_terms"], "proposed_by": r["source"]}
+            for r in results[:12]
         ],
     }

@@ -41,7 +41,7 @@ _DEFAULTS: dict[str, Any] = {
     "lr": 1e-2,
     "curriculum": (0.5, 1.0),
     "shooting": None,
-    "lbfgs_steps": 100,
+    "lbfgs_steps": 60,
     "invariant_weight": 0.0,
     "solver": "tsit5",
     "rtol": 1e-4,
@@ -69,6 +69,48 @@ def _arrays(ds: xr.Dataset, states) -> tuple[np.ndarray, np.ndarray]:
     return ts, np.stack(cols, -1).astype(np.float64)
 
 
+_MODEL_KEYS = {"width", "depth", "activation", "units", "wiring", "mode", "network_options"}
+_KAN_KEYS = {"hidden", "grid", "order", "basis", "grid_range", "base_activation", "noise_scale"}
+
+
+def _normalise_options(options: dict, model: str) -> dict:
+    """Merge user options with the defaults, translating the generic CLI names.
+
+    ``learning_rate`` -> ``lr``; ``progress`` -> ``log_every``; ``hidden=[w, w]`` -> MLP
+    ``width``/``depth`` (or the KAN's hidden widths); KAN options go to the KAN constructor.
+    """
+    opts = dict(_DEFAULTS)
+    options = dict(options)
+    if options.pop("resume", False):
+        raise ValueError("--resume is not supported for dynamics problems; rerun without it")
+    if "learning_rate" in options:
+        options["lr"] = options.pop("learning_rate")
+    if "progress" in options:
+        options["log_every"] = 100 if options.pop("progress") else 0
+    precision = options.pop("precision", None)
+    if precision not in (None, "float32"):
+        raise ValueError(f"dynamics problems train in float32; precision={precision!r} is not supported")
+    net = dict(options.pop("network_options", None) or {})
+    if model == "kan-ode":
+        for k in list(options):
+            if k in _KAN_KEYS or (k == "width" and isinstance(options[k], (list, tuple))):
+                net[k] = options.pop(k)
+    elif "hidden" in options:
+        hidden = options.pop("hidden")
+        hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+        options.setdefault("width", int(hidden[0]))
+        options.setdefault("depth", len(hidden))
+    unknown = set(options) - set(_DEFAULTS) - _MODEL_KEYS
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {sorted(unknown)} for a dynamics solve; known: "
+            f"{sorted(set(_DEFAULTS) | _MODEL_KEYS | _KAN_KEYS)}"
+        )
+    opts.update(options)
+    opts["network_options"] = net
+    return opts
+
+
 def _n_params(model) -> int:
     return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
@@ -93,11 +135,7 @@ def solve_ode_problem(
         raise ValueError(f"unknown dynamics model {model!r}; choose one of {', '.join(MODELS)}")
     if problem.observations is None:
         raise ValueError(f"problem {problem.name!r} has no observations to train on; pass observations=...")
-    opts = dict(_DEFAULTS)
-    unknown_opts = set(options or {}) - set(_DEFAULTS) - {"width", "depth", "activation", "units", "wiring", "mode", "network_options"}
-    if unknown_opts:
-        raise ValueError(f"unknown option(s) {sorted(unknown_opts)} for a dynamics solve; known: {sorted(_DEFAULTS) + ['width', 'depth', 'activation', 'units', 'wiring', 'mode']}")
-    opts.update(options or {})
+    opts = _normalise_options(options or {}, model)
     start = _time.perf_counter()
     states = problem.state_names
     ts, ys = _arrays(problem.observations, states)
@@ -128,7 +166,7 @@ def solve_ode_problem(
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
     cfg = FitConfig(
-        steps=800 if steps is None else int(steps),
+        steps=600 if steps is None else int(steps),
         lr=opts["lr"],
         curriculum=tuple(opts["curriculum"]),
         shooting=opts["shooting"],
@@ -225,7 +263,7 @@ def recover_law(
     *,
     degree: int = 2,
     threshold: float | None = None,
-    refit_steps: int = 100,
+    refit_steps: int = 40,
 ) -> dict:
     """Closed forms of the learned unknown terms (see :mod:`sciml.dynamics.law`).
 
@@ -245,8 +283,7 @@ def recover_law(
     uvals = np.asarray(field.unknown_values(jnp.asarray(dense[0]), jnp.asarray(traj, jnp.float32)), np.float64)
     found = recover_unknown_terms(
         problem, field.compiled, traj, float(dense[0]), uvals, ts, ys, np.asarray(field.theta.value), u0,
-        degree=degree, thresholds=None if threshold is None else [threshold], solver=node.solver,
-        refit_steps=refit_steps,
+        degree=degree, thresholds=None if threshold is None else [threshold], refit_steps=refit_steps,
     )
     expressions = found["expressions"]
     values = {p: float(v) for p, v in zip(problem.identify, found["theta"])}
@@ -263,8 +300,9 @@ def recover_law(
         "initial_state": found["u0"].tolist(),
         "method": (
             f"STLSQ over monomials up to degree {degree} on the learned unknown terms "
-            f"({'threshold sweep' if threshold is None else f'threshold {threshold}'}), each candidate "
-            f"refitted through the ODE against the data (L-BFGS, {refit_steps} steps), lowest BIC kept"
+            f"({'threshold sweep' if threshold is None else f'threshold {threshold}'}) plus single-monomial "
+            f"forms; each candidate refitted through the ODE against the data (L-BFGS, {refit_steps} steps), "
+            "lowest BIC kept"
         ),
     }
 
