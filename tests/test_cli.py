@@ -1,0 +1,62 @@
+"""The sciml command: catalogue, solve outputs, and readable errors for user mistakes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import xarray as xr
+
+from sciml.cli import catalogue, main
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sciml.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_list_shows_the_catalogue(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("burgers", "burgers_inverse", "poisson2d", "heat"):
+        assert name in out
+    assert "mlp" in out
+    assert all(desc for _, desc in catalogue().values()), "every problem file needs a docstring"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("problem = 42\n", "not a sciml Problem"),
+    ("x = 1\n", "defines no module-level `problem`"),
+    ("from sciml.dsl import *\nx = Coordinate('x')\nu = Field('u', x)\n"
+     "problem = Problem('p', Interval(x, 0, 1), [u.diff(x) - k])\nk = 1\n", "failed to run: NameError"),
+    ("from sciml.dsl import *\nimport sympy as sp\nx = Coordinate('x')\nu = Field('u', x)\n"
+     "problem = Problem('p', Interval(x, 0, 1), [u.diff(x) - sp.Symbol('k')])\n", "undefined symbol k"),
+])
+def test_bad_problem_file_gives_one_clear_error(tmp_path, source, message):
+    path = tmp_path / "bad.py"
+    path.write_text(source)
+    res = run("solve", str(path), "--model", "mlp", "--out", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert message in res.stderr
+    assert res.stderr.startswith("error:")
+
+
+def test_unknown_model_is_named(tmp_path, root):
+    res = run("solve", str(root / "problems" / "heat.py"), "--model", "transformer", "--out", str(tmp_path))
+    assert res.returncode == 2 and "unknown model 'transformer'" in res.stderr and "mlp" in res.stderr
+
+
+def test_solve_writes_solution_metrics_and_plot(tmp_path, root):
+    out = tmp_path / "heat"
+    res = run("solve", str(root / "problems" / "heat.py"), "--steps", "60", "--lbfgs-steps", "0", "--hidden", "8,8",
+              "--train", 'points={"interior": 64, "boundary": 16}', "--train", "chunk=30", "--no-progress",
+              "--seed", "0", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("rel_l2", "losses", "parameters", "wall_s", "n_params", "steps", "seed", "versions"):
+        assert key in metrics
+    assert metrics["steps"] == 60 and metrics["seed"] == 0 and metrics["n_params"] == 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1
+    ds = xr.open_dataset(out / "solution.nc")
+    assert {"x", "t"} <= set(ds.coords) and {"u", "u_reference", "u_error"} <= set(ds.data_vars)
+    assert (out / "plot.png").stat().st_size > 10_000
+    assert (out / "checkpoint.msgpack").exists()
