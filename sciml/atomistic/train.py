@@ -187,7 +187,7 @@ def collect(fn, batcher, indices) -> dict[str, list]:
     energy, forces, stress = [], [], []
     for graph in batcher.batches(indices):
         pred = jax.device_get(fn(graph))
-        n_real = graph.n_node.shape[0] - 1
+        n_real = int(np.asarray(G.masks(graph)[2]).sum())
         offs = np.concatenate([[0], np.cumsum(graph.n_node)])
         for k in range(n_real):
             energy.append(float(pred.energy[k]))
