@@ -57,6 +57,7 @@ Reference: Liu et al., "KAN: Kolmogorov–Arnold Networks", arXiv:2404.19756 (20
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import os
@@ -94,6 +95,58 @@ def _as_dtype(dtype) -> jnp.dtype:
     if dt == jnp.float64 and not jax.config.jax_enable_x64:
         raise ValueError("param_dtype=float64 needs 64-bit JAX: set jax.config.update('jax_enable_x64', True) first")
     return dt
+
+
+# Pure, jitted cores of the layer. Eager calls (inspection, grid refits, tests) then run one
+# compiled kernel per shape; inside an outer jit they are inlined.
+
+
+def _init_edges(key, n_in, n_out, n_fn, noise_scale, dtype):
+    # pykan's initialisation: a random residual branch of unit scale over the fan-in, splines
+    # of scale 1/sqrt(n_in) with small random coefficients, every edge live. Drawn with NumPy
+    # from the nnx key so that building a model compiles nothing.
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    inv = 1.0 / math.sqrt(n_in)
+    shape = (n_in, n_out)
+    return tuple(
+        jnp.asarray(a, dtype=dtype)
+        for a in (
+            rng.uniform(-inv, inv, shape),
+            np.full(shape, inv),
+            noise_scale * rng.standard_normal((*shape, n_fn)),
+            np.ones(shape),
+        )
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("basis", "activation"))
+def _layer_apply(x2d, grid, coef, scale_base, scale_spline, mask, *, basis, activation):
+    # Features are (M, n_in, N) with the batch fastest, so the basis recursion vectorises over
+    # the batch; the weights are ordered to match, (M * n_in, n_out): one matmul.
+    feats = basis.features(x2d, grid)
+    n_fn, n_in = feats.shape[:2]
+    w_spline = (scale_spline * mask)[..., None] * coef
+    w_spline = jnp.moveaxis(w_spline, -1, 0).reshape(n_fn * n_in, -1)
+    y = jnp.einsum("fn,fo->no", feats.reshape(n_fn * n_in, -1), w_spline)
+    act = _ACTIVATIONS[activation]
+    if act is not None:
+        y = y + act(x2d) @ (scale_base * mask)
+    return y
+
+
+@functools.partial(jax.jit, static_argnames="basis")
+def _spline_apply(x2d, grid, coef, *, basis):
+    return jnp.einsum("min,iom->nio", basis.features(x2d, grid), coef)
+
+
+@functools.partial(jax.jit, static_argnames=("basis", "activation"))
+def _edge_apply(x2d, grid, coef, scale_base, scale_spline, mask, *, basis, activation):
+    feats = basis.features(x2d, grid)  # (M, n_in, N)
+    out = scale_spline * jnp.einsum("min,iom->nio", feats, coef)
+    act = _ACTIVATIONS[activation]
+    if act is not None:
+        out = out + scale_base * act(x2d)[..., None]
+    return mask * out
 
 
 class KANLayer(nnx.Module):
@@ -134,15 +187,13 @@ class KANLayer(nnx.Module):
         self.base_activation = base_activation
         self.grid = KANGrid(self.basis.initial_grid(grid, grid_range, self.in_features, dtype))
         n_fn = self.basis.num_functions(grid)
-        shape = (self.in_features, self.out_features)
-        # pykan's initialisation: a random residual branch of unit scale over the fan-in,
-        # splines of scale 1/sqrt(n_in) with small random coefficients.
-        k_base, k_coef = jax.random.split(rngs.params())
-        inv = 1.0 / math.sqrt(self.in_features)
-        self.scale_base = nnx.Param(jax.random.uniform(k_base, shape, dtype, -inv, inv))
-        self.scale_spline = nnx.Param(jnp.full(shape, inv, dtype))
-        self.coef = nnx.Param(noise_scale * jax.random.normal(k_coef, (*shape, n_fn), dtype))
-        self.mask = KANMask(jnp.ones(shape, dtype))
+        self.scale_base, self.scale_spline, self.coef, self.mask = (
+            cls(v)
+            for cls, v in zip(
+                (nnx.Param, nnx.Param, nnx.Param, KANMask),
+                _init_edges(rngs.params(), self.in_features, self.out_features, n_fn, float(noise_scale), dtype.name),
+            )
+        )
 
     @property
     def grid_size(self) -> int:
@@ -159,46 +210,35 @@ class KANLayer(nnx.Module):
             x = x.astype(self.coef[...].dtype)
         return x
 
-    def _base(self, x: jax.Array) -> jax.Array | None:
-        act = _ACTIVATIONS[self.base_activation]
-        return None if act is None else act(x)
+    def _params(self, dt):
+        return tuple(v[...].astype(dt) for v in (self.coef, self.scale_base, self.scale_spline, self.mask))
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(..., n_in) -> (..., n_out)``: one basis evaluation and one matmul."""
         x = self._check(x)
-        dt = x.dtype
         lead = x.shape[:-1]
-        xf = x.reshape(-1, self.in_features)
-        mask = self.mask[...].astype(dt)
-        # Features are (M, n_in, N) with the batch fastest, so the basis recursion vectorises
-        # over the batch; the weights are ordered to match: (M, n_in, n_out).
-        feats = self.basis.features(xf, self.grid[...])
-        n_fn = feats.shape[0]
-        w_spline = (self.scale_spline[...].astype(dt) * mask)[..., None] * self.coef[...].astype(dt)
-        w_spline = jnp.moveaxis(w_spline, -1, 0).reshape(n_fn * self.in_features, self.out_features)
-        y = jnp.einsum("fn,fo->no", feats.reshape(n_fn * self.in_features, -1), w_spline)
-        base = self._base(xf)
-        if base is not None:
-            y = y + base @ (self.scale_base[...].astype(dt) * mask)
+        y = _layer_apply(
+            x.reshape(-1, self.in_features), self.grid[...], *self._params(x.dtype),
+            basis=self.basis, activation=self.base_activation,
+        )
         return y.reshape(*lead, self.out_features)
 
     def edge_function(self, x: jax.Array) -> jax.Array:
         """Every edge at per-input points: ``x (..., n_in) -> phi (..., n_in, n_out)``."""
         x = self._check(x)
-        dt = x.dtype
-        feats = self.basis(x, self.grid[...])
-        spline = jnp.einsum("...im,iom->...io", feats, self.coef[...].astype(dt))
-        out = self.scale_spline[...].astype(dt) * spline
-        base = self._base(x)
-        if base is not None:
-            out = out + self.scale_base[...].astype(dt) * base[..., None]
-        return self.mask[...].astype(dt) * out
+        lead = x.shape[:-1]
+        phi = _edge_apply(
+            x.reshape(-1, self.in_features), self.grid[...], *self._params(x.dtype),
+            basis=self.basis, activation=self.base_activation,
+        )
+        return phi.reshape(*lead, self.in_features, self.out_features)
 
     def spline_part(self, x: jax.Array) -> jax.Array:
         """``sum_m c_ijm B_m(x_i)`` without scales or mask: ``(..., n_in, n_out)``."""
         x = self._check(x)
-        feats = self.basis(x, self.grid[...])
-        return jnp.einsum("...im,iom->...io", feats, self.coef[...].astype(x.dtype))
+        lead = x.shape[:-1]
+        out = _spline_apply(x.reshape(-1, self.in_features), self.grid[...], self.coef[...].astype(x.dtype), basis=self.basis)
+        return out.reshape(*lead, self.in_features, self.out_features)
 
 
 def _parse_widths(value, name: str) -> list[int]:

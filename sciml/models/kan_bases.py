@@ -44,6 +44,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "AbstractBasis",
@@ -138,12 +139,16 @@ def _from_feature_major(f: jax.Array, lead: tuple[int, ...]) -> jax.Array:
     return jnp.moveaxis(f, 0, -1).swapaxes(0, 1).reshape(*lead, f.shape[1], f.shape[0])
 
 
+# The bases are jitted so that eager use (inspection, grid refits, tests) runs one compiled
+# kernel instead of hundreds of small dispatches; inside an outer jit this is inlined.
+@functools.partial(jax.jit, static_argnames="order")
 def bspline_features(x2d: jax.Array, knots: jax.Array, order: int) -> jax.Array:
     """:func:`bspline_basis` in the layout the layer contracts: ``x2d (N, n_in)`` ->
     ``(M, n_in, N)`` (the batch is the fastest axis, so the recursion vectorises over it)."""
     return _bspline_t(x2d.T, knots.astype(x2d.dtype).T, order)
 
 
+@functools.partial(jax.jit, static_argnames="order")
 def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
     r"""All B-splines of ``order`` on per-input knot vectors, by the Cox–de Boor recursion.
 
@@ -172,6 +177,7 @@ def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
     return _from_feature_major(_bspline_t(x_t, knots.astype(x.dtype).T, order), lead)
 
 
+@jax.jit
 def rbf_features(x2d: jax.Array, centres: jax.Array) -> jax.Array:
     """:func:`rbf_basis` in the ``(M, n_in, N)`` layout."""
     centres = centres.astype(x2d.dtype)
@@ -196,6 +202,7 @@ def rbf_basis(x: jax.Array, centres: jax.Array) -> jax.Array:
     return _from_feature_major(rbf_features(x.reshape(-1, x.shape[-1]), centres), lead)
 
 
+@functools.partial(jax.jit, static_argnames="degree")
 def chebyshev_features(x2d: jax.Array, bounds: jax.Array, degree: int) -> jax.Array:
     """:func:`chebyshev_basis` in the ``(D + 1, n_in, N)`` layout."""
     bounds = bounds.astype(x2d.dtype)
@@ -335,8 +342,11 @@ class AbstractBasis(abc.ABC):
         min_size = 2 if self.name == "rbf" else 1
         if int(grid_size) != grid_size or grid_size < min_size:
             raise ValueError(f"grid must be an integer >= {min_size} for basis {self.name!r}, got {grid_size!r}")
-        pts = jnp.linspace(lo, hi, int(grid_size) + 1, dtype=dtype)
-        return self.from_interior(jnp.broadcast_to(pts, (n_in, int(grid_size) + 1)))
+        g = int(grid_size)
+        k = getattr(self, "order", 0)
+        # Built in NumPy (no device work at model construction): knots lo + h * (-k..G+k).
+        pts = lo + (hi - lo) / g * np.arange(-k, g + k + 1)
+        return jnp.asarray(np.broadcast_to(pts, (n_in, pts.size)), dtype=dtype)
 
     def grid_from_samples(
         self, samples: jax.Array, grid_size: int, *, grid_eps: float = 0.02, margin: float = 0.0

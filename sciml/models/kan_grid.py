@@ -43,6 +43,7 @@ Reference: Liu et al., "KAN: Kolmogorov–Arnold Networks", arXiv:2404.19756 (20
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Sequence
 
 import jax
@@ -68,25 +69,32 @@ def refit_coefficients(layer: KANLayer, x: jax.Array, basis, grid: jax.Array) ->
     """Least-squares coefficients ``(n_in, n_out, M')`` of ``layer``'s spline parts in ``basis``
     on ``grid``, fitted at the layer inputs ``x (N, n_in)``."""
     target = layer.spline_part(x)  # (N, n_in, n_out)
-    design = basis(x, grid.astype(x.dtype))  # (N, n_in, M')
-    solve = jax.vmap(lambda a, b: jnp.linalg.lstsq(a, b)[0], in_axes=(1, 1))
-    coef = solve(design, target)  # (n_in, M', n_out)
-    return jnp.swapaxes(coef, 1, 2).astype(layer.coef[...].dtype)
+    return _lstsq_coefficients(x, grid.astype(x.dtype), target, basis).astype(layer.coef[...].dtype)
+
+
+@functools.partial(jax.jit, static_argnames="basis")
+def _lstsq_coefficients(x, grid, target, basis):
+    design = basis(x, grid)  # (N, n_in, M')
+    # One least-squares problem per input, all outputs as right-hand sides, batched.
+    coef = jax.vmap(lambda a, b: jnp.linalg.lstsq(a, b)[0], in_axes=(1, 1))(design, target)
+    return jnp.swapaxes(coef, 1, 2)  # (n_in, n_out, M')
 
 
 def _regrid(model: KAN, samples, new_grid_fn, new_size: int | None) -> KAN:
     x = _samples(model, samples)
-    # Inputs of every layer under the *old* model: the refit reproduces the old function.
-    inputs = [inp for inp, _ in model.activations(x)]
     new = nnx.clone(model)
-    for layer, old_layer, inp in zip(new.layers, model.layers, inputs):
+    current = x  # inputs of the current layer under the new network (earlier layers refitted)
+    for layer, old_layer in zip(new.layers, model.layers):
         size = old_layer.grid_size if new_size is None else new_size
         basis = get_basis(model.basis_name, grid=size, order=model.order)
-        grid = new_grid_fn(old_layer, basis, inp, size)
-        coef = refit_coefficients(old_layer, inp, basis, grid)
+        # The grid follows the inputs the new layer will actually see; the coefficients
+        # reproduce the old edge functions at those inputs.
+        grid = new_grid_fn(old_layer, basis, current, size)
+        coef = refit_coefficients(old_layer, current, basis, grid)
         layer.basis = basis
         layer.grid = KANGrid(grid.astype(old_layer.grid[...].dtype))
         layer.coef = nnx.Param(coef)
+        current = layer(current)
     return new
 
 
