@@ -113,7 +113,7 @@ def solve_sequence(problem, model_name, steps, seed, opts, ts, ys, start):
     compiled = problem.compile()
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
-    hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=opts.get("lr", 3e-3) if opts.get("lr") != 1e-2 else 3e-3,
+    hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=opts.get("seq_lr", 3e-3),
                           invariants=invariants, invariant_weight=opts["invariant_weight"], log_every=opts["log_every"])
     metrics = {"model": model_name, "kind": "sequence", "steps": hist["steps"], "seed": seed, "train_wall_s": hist["wall_s"],
                "final_loss": hist["loss"][-1] if hist["loss"] else None, "n_params": _n_params(model)}

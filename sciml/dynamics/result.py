@@ -85,7 +85,6 @@ class DynamicsResult:
             if f"{s}_observed" in ds:
                 ax.plot(ds["time"], ds[f"{s}_observed"].isel(trajectory=0), "o", ms=3, color="C2", label="data")
             ax.set_ylabel(s)
-            lo, hi = np.nanmin(ds[f"{s}_reference"]) if f"{s}_reference" in ds else None, None
             if f"{s}_reference" in ds:
                 r = ds[f"{s}_reference"].values
                 span = np.nanmax(r) - np.nanmin(r)

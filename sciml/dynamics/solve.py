@@ -69,7 +69,7 @@ def _arrays(ds: xr.Dataset, states) -> tuple[np.ndarray, np.ndarray]:
     return ts, np.stack(cols, -1).astype(np.float64)
 
 
-_MODEL_KEYS = {"width", "depth", "activation", "units", "wiring", "mode", "network_options"}
+_MODEL_KEYS = {"width", "depth", "activation", "units", "wiring", "mode", "seq_lr", "network_options"}
 _KAN_KEYS = {"hidden", "grid", "order", "basis", "grid_range", "base_activation", "noise_scale"}
 
 
@@ -128,7 +128,7 @@ def solve_ode_problem(
     Options (all optional): ``lr``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
     ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``width``, ``depth``,
     ``activation``, ``symbolify``, ``degree``, ``threshold``, ``log_every``; for ``ltc`` /
-    ``cfc`` also ``units``, ``wiring``, ``mode``.
+    ``cfc`` also ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3).
     """
     model = model or "node"
     if model not in MODELS:
