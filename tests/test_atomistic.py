@@ -10,7 +10,6 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 from flax import nnx
 
-from sciml.atomistic import graphs as G
 from sciml.atomistic import (
     GraphBatcher,
     Potential,
@@ -21,6 +20,7 @@ from sciml.atomistic import (
     neighbor_list,
     predict,
 )
+from sciml.atomistic import graphs as G
 
 TINY = {
     "nequip": {"channels": 4, "lmax": 2, "n_layers": 2, "n_basis": 4, "radial_hidden": 8},
@@ -170,7 +170,7 @@ def test_forces_and_stress_are_energy_derivatives(name):
         for structure in (_molecule(rng, 4), _crystal(rng, 3)):
             species = SPECIES
             pot = _potential(name, species, x64=True)
-            energy = lambda s: _predict_one(pot, s, species, np.float64)[0]  # noqa: E731
+            energy = lambda s: _predict_one(pot, s, species, np.float64)[0]
             _, f, st = _predict_one(pot, structure, species, np.float64)
             fd = np.zeros_like(f)
             for a in range(len(structure)):
@@ -187,7 +187,7 @@ def test_forces_and_stress_are_energy_derivatives(name):
                     for b in range(3):
                         eps = np.zeros((3, 3))
                         eps[a, b] = eps[b, a] = h / 2 if a != b else h
-                        def strained(e):  # noqa: E306
+                        def strained(e):
                             m = np.eye(3) + e
                             return dataclass_replace(structure, positions=structure.positions @ m,
                                                      cell=structure.cell @ m)
@@ -247,8 +247,8 @@ def test_validation_errors_are_clear():
 
 
 def test_from_ase_reads_labels():
-    from ase.calculators.emt import EMT
     from ase.build import bulk
+    from ase.calculators.emt import EMT
 
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
     atoms.rattle(0.05, seed=0)

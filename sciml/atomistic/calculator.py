@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import numpy as np
@@ -28,7 +29,7 @@ from .structures import Structure
 class PotentialCalculator(Calculator):
     """ASE calculator for a :class:`~sciml.atomistic.potential.Potential`."""
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+    implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress"]
 
     def __init__(self, potential: Potential, *, dtype=np.float32, **kwargs):
         super().__init__(**kwargs)

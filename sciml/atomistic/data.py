@@ -30,8 +30,9 @@ def dataset_path(name: str, *, generate: bool = True) -> Path:
             return p
     if not generate:
         raise ValueError(f"dataset {name!r} not found in {[str(p.parent) for p in _candidates(name)]}")
-    from . import generate as g
     from ase.io import write
+
+    from . import generate as g
 
     if name in g.MOLECULES:
         frames, info = g.molecular_md(name)

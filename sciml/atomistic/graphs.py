@@ -113,7 +113,7 @@ def structure_graph(s, species_index: np.ndarray, cutoff: float) -> GraphsTuple:
 def pad_graph(graph: GraphsTuple, pad: PadSizes, dtype=np.float32) -> GraphsTuple:
     """Pad to ``pad`` with one extra padding graph and cast floats to ``dtype``."""
     g = jraph.pad_with_graphs(graph, *pad)
-    cast = lambda x: x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x  # noqa: E731
+    cast = lambda x: x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x
     return g._replace(
         nodes={k: cast(v) for k, v in g.nodes.items()},
         edges={k: cast(v) for k, v in g.edges.items()},

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
@@ -62,7 +64,7 @@ class MLP(nnx.Module):
         self.layers = nnx.List([
             nnx.Linear(a, b, rngs=rngs, use_bias=bias,
                        kernel_init=nnx.initializers.variance_scaling(1.0, "fan_in", "normal"))
-            for a, b in zip(sizes[:-1], sizes[1:])
+            for a, b in itertools.pairwise(sizes)
         ])
 
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:

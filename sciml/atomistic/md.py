@@ -33,7 +33,7 @@ def run_nve(atoms, calculator, *, duration_ps: float = 10.0, timestep_fs: float 
     if not atoms.pbc.any():
         ZeroRotation(atoms)
     dyn = VelocityVerlet(atoms, timestep_fs * units.fs)
-    n_steps = int(round(duration_ps * 1000 / timestep_fs))
+    n_steps = round(duration_ps * 1000 / timestep_fs)
     t, etot, epot, temp = [], [], [], []
 
     def record():

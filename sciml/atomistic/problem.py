@@ -140,9 +140,16 @@ class AtomisticProblem:
         """
         from .result import train_and_evaluate
 
+        options = dict(options or {})
+        # Generic options the command line passes to every problem.
+        if options.pop("resume", False):
+            raise ValueError("resuming is not supported for atomistic problems; rerun without "
+                             "--resume")
+        log = print if options.pop("progress", True) else None
+        options.pop("precision", None)
         result = train_and_evaluate(self, model=model or self.model,
-                                    steps=steps or self.steps, seed=seed,
-                                    options=dict(options or {}))
+                                    steps=steps or self.steps, seed=seed, options=options,
+                                    log=log)
         if out is not None:
             result.write(Path(out))
         return result

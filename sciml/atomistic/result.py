@@ -34,12 +34,9 @@ def versions() -> dict[str, str]:
 
     out = {"python": platform.python_version(), "jax": jax.__version__,
            "flax": flax.__version__, "optax": optax.__version__, "e3nn_jax": e3nn_jax.__version__}
-    try:
-        import sciml
+    import sciml
 
-        out["sciml"] = getattr(sciml, "__version__", "dev")
-    except Exception:  # pragma: no cover - the package is always importable in practice
-        pass
+    out["sciml"] = getattr(sciml, "__version__", "dev")
     return out
 
 
@@ -197,8 +194,8 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
     metrics.update({f"val_{k}": v for k, v in val.items()})
     metrics.update(
         model=model, steps=fitted.steps, seed=seed, n_params=n_params,
-        n_train=int(len(train_idx)), n_val=int(len(split["val"])),
-        n_test=int(len(split["test"])), train_wall_s=round(fitted.wall_s, 2),
+        n_train=len(train_idx), n_val=len(split["val"]),
+        n_test=len(split["test"]), train_wall_s=round(fitted.wall_s, 2),
         wall_s=round(time.perf_counter() - t_start, 2),
         structures_per_s=round(fitted.structures_per_s, 1),
         batch_size=int(tr["batch_size"]), cutoff=problem.cutoff,
