@@ -11,7 +11,8 @@ separate environment::
     /work/benchenv-kan/bin/python benchmarks/kan_speed.py            # CPU, issue sizes
     /work/benchenv-kan/bin/python benchmarks/kan_speed.py --gpu      # + the GPU sizes
 
-Each figure is the median over ``--repeats`` steps after compilation/warm-up. Results go to
+Each figure is the median over ``--repeats`` steps after compilation/warm-up, the variants
+timed round-robin so that changes of machine load hit all of them alike. Results go to
 ``benchmarks/results/kan_speed.json`` together with the machine description and load.
 """
 
@@ -46,17 +47,6 @@ def _data(n_in: int, batch: int, seed: int = 0):
     return x, y.astype(np.float32)
 
 
-def _median_time(step, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
 class MLP(nnx.Module):
     """Plain tanh MLP used as the equal-parameter baseline."""
 
@@ -73,8 +63,8 @@ def _n_params(model) -> int:
     return sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
-def time_nnx(model, x, y, repeats: int) -> float:
-    """Median ms per jitted Adam step of any flax nnx model (params donated)."""
+def nnx_step(model, x, y):
+    """A closure running one jitted Adam step of any flax nnx model."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = optax.adam(1e-3)
     opt_state = opt.init(params)
@@ -96,7 +86,7 @@ def time_nnx(model, x, y, repeats: int) -> float:
         carry[0], carry[1], val = step(carry[0], carry[1], x, y)
         val.block_until_ready()
 
-    return _median_time(run, repeats)
+    return run
 
 
 def mlp_width_matching(n_params: int, n_in: int, n_out: int, depth: int = 2) -> int:
@@ -108,7 +98,7 @@ def mlp_width_matching(n_params: int, n_in: int, n_out: int, depth: int = 2) -> 
     return best
 
 
-def time_pykan(widths, grid, order, x, y, repeats: int) -> float:
+def pykan_step(widths, grid, order, x, y):
     import torch
     from kan import KAN as PyKAN
 
@@ -130,14 +120,29 @@ def time_pykan(widths, grid, order, x, y, repeats: int) -> float:
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return _median_time(run, repeats)
+    return run
 
 
-def time_jaxkan(widths, grid, order, x, y, repeats: int) -> float:
+def jaxkan_step(widths, grid, order, x, y):
     from jaxkan.models.KAN import KAN as JaxKAN
 
     model = JaxKAN(list(widths), layer_type="spline", required_parameters={"k": order, "G": grid}, seed=0)
-    return time_nnx(model, x, y, repeats)
+    return nnx_step(model, x, y)
+
+
+def interleaved_median_ms(runs: dict, repeats: int, warmup: int = 3) -> dict:
+    """Median ms per step of each runner, timed round-robin so that a change of machine load
+    during the run affects every variant alike."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def machine_info() -> dict:
@@ -166,27 +171,30 @@ def machine_info() -> dict:
 
 def run_size(widths, grid, order, batch, repeats, include_external=True) -> dict:
     x, y = _data(widths[0], batch)
-    rows = {}
-    kan_b = KAN(widths, grid=grid, order=order, basis="bspline", rngs=nnx.Rngs(0))
-    n_kan = kan_b.n_params()
-    rows["sciml_bspline"] = {"ms": time_nnx(kan_b, x, y, repeats), "n_params": n_kan}
-    kan_r = KAN(widths, grid=grid, order=order, basis="rbf", rngs=nnx.Rngs(0))
-    rows["sciml_rbf"] = {"ms": time_nnx(kan_r, x, y, repeats), "n_params": kan_r.n_params()}
-    # The RBF basis has G + 1 functions per input against G + k for B-splines; this row has
-    # the same matmul shapes as the B-spline layer.
-    kan_r2 = KAN(widths, grid=grid + order - 1, order=order, basis="rbf", rngs=nnx.Rngs(0))
-    rows["sciml_rbf_same_shapes"] = {"ms": time_nnx(kan_r2, x, y, repeats), "n_params": kan_r2.n_params()}
-    kan_c = KAN(widths, grid=grid + order - 1, order=order, basis="chebyshev", rngs=nnx.Rngs(0))
-    rows["sciml_chebyshev_same_shapes"] = {"ms": time_nnx(kan_c, x, y, repeats), "n_params": kan_c.n_params()}
+    models = {
+        "sciml_bspline": KAN(widths, grid=grid, order=order, basis="bspline", rngs=nnx.Rngs(0)),
+        "sciml_rbf": KAN(widths, grid=grid, order=order, basis="rbf", rngs=nnx.Rngs(0)),
+        # The RBF basis has G + 1 functions per input against G + k for B-splines; these rows
+        # have the same matmul shapes as the B-spline layer.
+        "sciml_rbf_same_shapes": KAN(widths, grid=grid + order - 1, basis="rbf", rngs=nnx.Rngs(0)),
+        "sciml_chebyshev_same_shapes": KAN(widths, grid=grid + order - 1, basis="chebyshev", rngs=nnx.Rngs(0)),
+    }
+    rows = {name: {"n_params": m.n_params()} for name, m in models.items()}
+    runs = {name: nnx_step(m, x, y) for name, m in models.items()}
+    n_kan = rows["sciml_bspline"]["n_params"]
     h = mlp_width_matching(n_kan, widths[0], widths[-1], depth=len(widths) - 2)
     mlp = MLP([widths[0]] + [h] * (len(widths) - 2) + [widths[-1]], rngs=nnx.Rngs(0))
-    rows["mlp_same_params"] = {"ms": time_nnx(mlp, x, y, repeats), "n_params": _n_params(mlp), "hidden": h}
+    rows["mlp_same_params"] = {"n_params": _n_params(mlp), "hidden": h}
+    runs["mlp_same_params"] = nnx_step(mlp, x, y)
     if include_external:
-        for name, fn in (("jaxkan_0.3.7_spline", time_jaxkan), ("pykan_0.2.8", time_pykan)):
+        for name, fn in (("jaxkan_0.3.7_spline", jaxkan_step), ("pykan_0.2.8", pykan_step)):
             try:
-                rows[name] = {"ms": fn(widths, grid, order, x, y, max(5, repeats // 2))}
+                runs[name] = fn(widths, grid, order, x, y)
+                rows[name] = {}
             except ImportError as err:
                 rows[name] = {"ms": None, "skipped": f"not installed: {err}"}
+    for name, ms in interleaved_median_ms(runs, repeats).items():
+        rows[name]["ms"] = ms
     b = rows["sciml_bspline"]["ms"]
     ratios = {
         "bspline_over_rbf": b / rows["sciml_rbf"]["ms"],
