@@ -187,7 +187,7 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
                  learning_rate=tr["learning_rate"], final_lr_fraction=tr["final_lr_fraction"],
                  weights=weights, ema_decay=tr["ema_decay"], eval_every=tr["eval_every"],
                  time_budget_s=tr["time_budget_s"], seed=seed, log=log)
-    evaluate = make_evaluator(batcher)
+    evaluate = make_evaluator(batcher, problem.targets)
     val = evaluate(fitted.potential, split["val"]) if len(split["val"]) else {}
     test, pred = evaluate(fitted.potential, split["test"], return_predictions=True)
     metrics = dict(test)

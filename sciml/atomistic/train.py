@@ -127,11 +127,13 @@ def fit(
     rng = np.random.default_rng(seed)
     ema = params
     history: dict[str, list] = {"step": [], "wall_s": [], "train_loss": [],
-                                "val_energy_mae": [], "val_force_mae": []}
+                                "val_energy_mae": [], "val_force_mae": [],
+                                "val_property_mae": []}
     t0 = time.perf_counter()
     t_compiled = None
     done, running, progress = 0, [], 0.0
-    evaluate = make_evaluator(batcher)
+    targets = [k for k in ("energy", "forces", "stress", "property") if getattr(weights, k)]
+    evaluate = make_evaluator(batcher, targets)
     last = False
     while not last:
         for graph in batcher.batches(train_idx, shuffle=True, rng=rng):
@@ -155,6 +157,7 @@ def fit(
                 history["train_loss"].append(tl)
                 history["val_energy_mae"].append(m.get("energy_mae", np.nan))
                 history["val_force_mae"].append(m.get("force_mae", np.nan))
+                history["val_property_mae"].append(m.get("property_mae", np.nan))
                 if log:
                     log(f"step {done:6d}  {time.perf_counter() - t0:7.1f}s  loss {tl:.3e}  "
                         + "  ".join(f"val {k} {v:.2f}" for k, v in m.items() if "mae" in k))
@@ -166,9 +169,10 @@ def fit(
     return FitResult(nnx.merge(graphdef, ema, rest), history, done, wall, rate)
 
 
-def make_evaluator(batcher: G.GraphBatcher):
+def make_evaluator(batcher: G.GraphBatcher, targets=("energy", "forces", "stress", "property")):
     """``evaluate(potential, indices) -> metrics`` with energies in meV (per structure and per
-    atom), forces in meV/A, stress in meV/A^3 and property in meV (per atom)."""
+    atom), forces in meV/A, stress in meV/A^3 and property in meV (per atom); only the
+    ``targets`` the potential was trained for are scored."""
 
     @nnx.jit
     def _predict(pot, graph):
@@ -176,7 +180,7 @@ def make_evaluator(batcher: G.GraphBatcher):
 
     def evaluate(pot, indices, return_predictions: bool = False):
         out = collect(lambda g: _predict(pot, g), batcher, indices)
-        m = metrics_from(out, batcher.structures[np.asarray(indices)])
+        m = metrics_from(out, batcher.structures[np.asarray(indices)], targets)
         return (m, out) if return_predictions else m
 
     return evaluate
@@ -196,23 +200,24 @@ def collect(fn, batcher, indices) -> dict[str, list]:
     return {"energy": energy, "forces": forces, "stress": stress}
 
 
-def metrics_from(pred: dict, structures) -> dict[str, float]:
+def metrics_from(pred: dict, structures,
+                 targets=("energy", "forces", "stress", "property")) -> dict[str, float]:
     """Mean absolute errors (meV units) of predictions against the labels present."""
     m: dict[str, float] = {}
     n = np.array([len(s) for s in structures])
-    if structures.has("energy"):
+    if "energy" in targets and structures.has("energy"):
         err = np.array(pred["energy"]) - structures.energies()
         m["energy_mae"] = 1e3 * float(np.mean(np.abs(err)))
         m["energy_mae_per_atom"] = 1e3 * float(np.mean(np.abs(err) / n))
         m["energy_rmse"] = 1e3 * float(np.sqrt(np.mean(err**2)))
-    if structures.has("forces"):
+    if "forces" in targets and structures.has("forces"):
         err = np.concatenate([p - s.forces for p, s in zip(pred["forces"], structures)])
         m["force_mae"] = 1e3 * float(np.mean(np.abs(err)))
         m["force_rmse"] = 1e3 * float(np.sqrt(np.mean(err**2)))
-    if structures.has("stress"):
+    if "stress" in targets and structures.has("stress"):
         err = np.stack([p - s.stress for p, s in zip(pred["stress"], structures)])
         m["stress_mae"] = 1e3 * float(np.mean(np.abs(err)))
-    if structures.has("property"):
+    if "property" in targets and structures.has("property"):
         err = np.array(pred["energy"]) / n - np.array([s.property for s in structures])
         m["property_mae"] = 1e3 * float(np.mean(np.abs(err)))
     return m
