@@ -74,24 +74,26 @@ def test_observations_gain_a_trajectory_dimension():
 # ----------------------------------------------------------------------------- exact data
 def test_invariants_of_exact_solutions_do_not_drift():
     lv = data.lotka_volterra(np.linspace(0, 20, 201))
-    V = lambda u: 1.8 * u[..., 0] - 0.8 * np.log(u[..., 0]) + 0.9 * u[..., 1] - 1.3 * np.log(u[..., 1])
+    # V = gamma x - delta ln x + beta y - alpha ln y is a first integral of Lotka-Volterra
+    V = lambda u: 0.8 * u[..., 0] - 1.8 * np.log(u[..., 0]) + 0.9 * u[..., 1] - 1.3 * np.log(u[..., 1])
     u = np.stack([lv.x.values, lv.y.values], -1)
-    assert float(max_relative_drift(V, u)) < 1e-8
+    drift = lambda f, u: float(np.max(np.abs(f(u) - f(u)[..., :1]) / np.abs(f(u)[..., :1])))
+    assert drift(V, u) < 1e-6  # zero up to the 1e-10 integration tolerance
     ms = data.mass_spring(n_trajectories=3, ts=np.linspace(0, 20, 101))
     H = lambda u: 0.5 * u[..., 0] ** 2 + 0.5 * u[..., 1] ** 2
-    assert float(max_relative_drift(H, np.stack([ms.q.values, ms.p.values], -1))) < 1e-8
+    assert drift(H, np.stack([ms.q.values, ms.p.values], -1)) < 1e-6
     tb = data.two_body(np.linspace(0, 10, 101))
     u = np.stack([tb[k].values for k in ("qx", "qy", "px", "py")], -1)
     E = lambda u: 0.5 * (u[..., 2] ** 2 + u[..., 3] ** 2) - 1 / np.hypot(u[..., 0], u[..., 1])
     L = lambda u: u[..., 0] * u[..., 3] - u[..., 1] * u[..., 2]
-    assert float(max_relative_drift(E, u)) < 1e-8 and float(max_relative_drift(L, u)) < 1e-8
+    assert drift(E, u) < 1e-6 and drift(L, u) < 1e-6
+    # the float32 helper used in losses and metrics agrees to its precision
+    assert float(max_relative_drift(E, u)) < 1e-5
 
 
 def test_recipes_have_named_layout():
     for ds, names in [(data.damped_pendulum(np.linspace(0, 1, 5)), ["theta", "omega"]),
-                      (data.van_der_pol(np.linspace(0, 1, 5)), ["x", "y"]),
-                      (data.nonlinear_oscillator(4, np.linspace(0, 1, 5)), ["y1", "y2"]),
-                      (data.lorenz(np.linspace(0, 0.1, 5)), ["x", "y", "z"])]:
+                      (data.nonlinear_oscillator(4, np.linspace(0, 1, 5)), ["y1", "y2"])]:
         assert list(ds.data_vars) == names and ds[names[0]].dims == ("trajectory", "time")
     obs, ref = data.lotka_volterra_ude_data()
     assert obs.sizes["time"] == 31 and float(obs.time[-1]) == 3.0 and float(ref.time[-1]) == 50.0
@@ -132,25 +134,25 @@ def test_ude_fit_recovers_missing_decay_with_nan_masked_irregular_data():
     field = UDEField(p.compile(), width=8, depth=1, activation="tanh", final_scale=0.1, seed=0)
     node = NeuralODE(field, ODESolver(rtol=1e-5, atol=1e-7))
     ys = np.asarray(p.observations["u"].values)[..., None]
-    hist = fit_trajectories(node, ts, ys, FitConfig(steps=150, lr=2e-2, curriculum=(0.5, 1.0)))
+    hist = fit_trajectories(node, ts, ys, FitConfig(steps=120, lr=2e-2, curriculum=(1.0,)))
     assert hist["loss"][-1] < 0.05 * hist["loss"][0]
     learned = np.asarray(field.unknown_values(0.0, jnp.linspace(0.1, 1.0, 5)[:, None]))[:, 0]
     np.testing.assert_allclose(learned, -0.5 * np.linspace(0.1, 1.0, 5), atol=0.05)
 
 
 def test_multiple_shooting_runs_and_reduces_loss():
-    ds = data.nonlinear_oscillator(2, np.linspace(0, 4, 21))
+    ds = data.nonlinear_oscillator(2, np.linspace(0, 4, 11))
     ys = np.stack([ds.y1.values, ds.y2.values], -1)
-    node = NeuralODE(NeuralField(2, width=16, depth=1, seed=1), ODESolver(rtol=1e-4, atol=1e-6))
-    hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=60, lr=1e-2, shooting=3))
+    node = NeuralODE(NeuralField(2, width=8, depth=1, seed=1), ODESolver(rtol=1e-3, atol=1e-5))
+    hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=30, lr=1e-2, shooting=2))
     assert hist["loss"][-1] < hist["loss"][0]
-    assert hist["shooting_starts"].shape == (3, 2, 2)
+    assert hist["shooting_starts"].shape == (2, 2, 2)
 
 
 # ----------------------------------------------------------------------------- physics terms
 def test_known_term_residual_vanishes_on_exact_trajectory():
-    ts = np.sort(np.random.default_rng(0).uniform(0, 2, 400))  # irregular grid
-    ts[0] = 0.0
+    ts = np.linspace(0, 2, 400)
+    ts[1:-1] += np.random.default_rng(0).uniform(-0.3, 0.3, 398) * (ts[1] - ts[0])  # irregular grid
     u = np.stack([np.cos(ts), -np.sin(ts)], -1)[None]
     rhs = lambda t, u: jnp.stack([u[..., 1], -u[..., 0]], -1)
     assert float(known_term_residual(ts, u, rhs, [0, 1])) < 1e-4

@@ -211,13 +211,13 @@ class ODEProblem:
         args = (t, self.states, theta, usyms)
         f = sp.lambdify(args, exprs, modules="jax")
         zero = dict.fromkeys(usyms, 0)
-        fk = sp.lambdify(args, [e.subs(zero) for e in exprs], modules="jax")
+        fk = sp.lambdify((t, self.states, theta), [e.subs(zero) for e in exprs], modules="jax")
 
         def rhs(tt, u, th, uv):
             return jnp.stack([jnp.broadcast_to(v, jnp.shape(u)[:-1]) for v in f(tt, _unstack(u), _unstack(th), _unstack(uv))], -1)
 
         def known_rhs(tt, u, th):
-            return jnp.stack([jnp.broadcast_to(jnp.asarray(v, u.dtype), jnp.shape(u)[:-1]) for v in fk(tt, _unstack(u), _unstack(th), ())], -1)
+            return jnp.stack([jnp.broadcast_to(jnp.asarray(v, u.dtype), jnp.shape(u)[:-1]) for v in fk(tt, _unstack(u), _unstack(th))], -1)
 
         inputs = []
         for un in self.unknowns:
