@@ -23,16 +23,16 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from flax import nnx  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks.kan_speed import machine_info  # noqa: E402
-from sciml.models.kan import KAN  # noqa: E402
-from sciml.models.kan_grid import extend_grid, update_grid  # noqa: E402
+from benchmarks.kan_speed import machine_info
+from sciml.models.kan import KAN
+from sciml.models.kan_grid import extend_grid, update_grid
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 

@@ -35,7 +35,7 @@ from flax import nnx
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from sciml.models.kan import KAN  # noqa: E402
+from sciml.models.kan import KAN
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -160,7 +160,7 @@ def machine_info() -> dict:
     except OSError:
         pass
     try:
-        for line in open("/proc/cpuinfo"):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 info["cpu_model"] = line.split(":", 1)[1].strip()
                 break

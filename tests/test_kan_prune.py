@@ -8,7 +8,14 @@ from flax import nnx
 
 from sciml.models.kan import KAN
 from sciml.models.kan_inspect import plot_kan, sample_edges
-from sciml.models.kan_prune import apply_masks, attribution, edge_l1, prune, prune_masks, regularization
+from sciml.models.kan_prune import (
+    apply_masks,
+    attribution,
+    edge_l1,
+    prune,
+    prune_masks,
+    regularization,
+)
 
 
 def _weakened_model():
