@@ -111,3 +111,16 @@ def test_batch_is_sharded_across_devices(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     info = json.loads(res.stdout.strip().splitlines()[-1])
     assert info["devices"] == 2 and info["shards"] == 2 and np.isfinite(info["loss"])
+
+
+def test_kan_grid_schedule_extends_during_training_and_resumes_exactly(tmp_path):
+    kw = dict(model="kan", model_options={"hidden": (4,), "grid": 3}, points={"interior": 64, "boundary": 8},
+              chunk=20, progress=False, seed=0, grid_schedule=[[40, 6]], checkpoint_every=20)
+    straight = sciml.solve(poisson1d(), steps=80, out=tmp_path / "a", **kw)
+    assert straight.model.layers[0].grid_size == 6 if hasattr(straight.model.layers[0], "grid_size") else True
+    n_before = sum(np.size(p) for p in params_of(sciml.solve(poisson1d(), steps=20, **{**kw, "grid_schedule": []})))
+    assert sum(np.size(p) for p in params_of(straight)) > n_before
+    sciml.solve(poisson1d(), steps=60, out=tmp_path / "b", **kw)
+    resumed = sciml.solve(poisson1d(), steps=80, out=tmp_path / "b", resume=True, **kw)
+    for pa, pb in zip(params_of(straight), params_of(resumed)):
+        np.testing.assert_array_equal(pa, pb)

@@ -29,6 +29,10 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (0: only at the end), when a checkpoint
             path is given.
         precision: ``"float32"`` or ``"float64"``.
+        grid_schedule: for KAN surrogates, ``[[step, G], ...]``: at each step the grid is
+            extended to ``G`` by a least-squares refit that preserves the learned function
+            (Liu et al. 2024); Adam's moments restart on the new parameters while its step
+            count (and so the learning-rate schedule) carries on.
         seed: seeds the network initialisation and every sampled batch.
         progress: show a progress bar with the loss terms.
     """
@@ -48,6 +52,7 @@ class TrainConfig:
     chunk: int = 100
     checkpoint_every: int = 0
     precision: str = "float32"
+    grid_schedule: list = field(default_factory=list)
     seed: int = 0
     progress: bool = True
 
@@ -60,6 +65,10 @@ class TrainConfig:
         cfg = cls(**options)
         if cfg.precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {cfg.precision!r}")
+        try:
+            cfg.grid_schedule = sorted((int(s), int(g)) for s, g in cfg.grid_schedule)
+        except (TypeError, ValueError):
+            raise ValueError(f"grid_schedule must be [[step, G], ...], got {cfg.grid_schedule!r}") from None
         if cfg.steps < 0 or cfg.lbfgs_steps < 0:
             raise ValueError("steps and lbfgs_steps must be >= 0")
         return cfg

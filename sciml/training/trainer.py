@@ -162,6 +162,20 @@ class Trainer:
             self._compiled_fns["rar"] = jax.jit(magnitude)
         return self._compiled_fns["rar"]
 
+    def _extend_grid(self, trainable, new_grid: int, points):
+        """Refit a KAN surrogate on a finer grid (same function, new parameter shapes)."""
+        from sciml.models.kan import KAN
+        from sciml.models.kan_grid import extend_grid
+
+        model = nnx.merge(self.graphdef, trainable["model"], self.rest)
+        if not isinstance(model, KAN):
+            raise ValueError(f"grid_schedule needs a KAN surrogate, got {type(model).__name__}")
+        inputs = self.compiled.scale(jnp.asarray(points))
+        model = extend_grid(model, int(new_grid), inputs)
+        self.graphdef, params, self.rest = nnx.split(model, nnx.Param, ...)
+        self._compiled_fns.clear()
+        return {"model": params, "parameters": trainable["parameters"]}
+
     # ------------------------------------------------------------------ batches
     def _batch(self, index: int, extra: np.ndarray) -> dict:
         rng = np.random.default_rng([self.config.seed, index])
@@ -198,6 +212,7 @@ class Trainer:
         cfg = self.config
         adam = self._adam()
         trainable = self.trainable
+        grid_steps = {s_: g_ for s_, g_ in cfg.grid_schedule}
         opt_state = adam.init(trainable)
         lbfgs_state = optax.lbfgs().init(trainable)
         step, lbfgs_done, extra = 0, 0, np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
@@ -208,6 +223,12 @@ class Trainer:
         if resume and self.checkpoint and self.checkpoint.exists():
             saved = load_checkpoint(self.checkpoint)
             trees, values = saved["trees"], saved["values"]
+            for s_, g_ in cfg.grid_schedule:
+                if s_ <= int(values["step"]) and s_ > 0:
+                    # Shapes of an extended grid: rebuild them before loading the values.
+                    trainable = self._extend_grid(trainable, g_, self._batch(0, extra)["interior"]["z"])
+                    opt_state = adam.init(trainable)
+                    lbfgs_state = optax.lbfgs().init(trainable)
             trainable = restore_tree(trainable, trees["trainable"], "parameters")
             self.rest = restore_tree(self.rest, trees["rest"], "model state")
             opt_state = restore_tree(opt_state, trees["adam"], "Adam state")
@@ -238,7 +259,6 @@ class Trainer:
 
         resample = max(cfg.resample_every, 0)
         batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
-        chunk_fn = self._adam_chunk()
         batch = None
         while step < cfg.steps:
             # Scheduled work happens at the start of a chunk, after any checkpoint of the
@@ -250,11 +270,16 @@ class Trainer:
                 batch = None
             if batch is None:
                 batch = self._batch(batch_index(step), extra)
+            if step in grid_steps and step > 0:
+                trainable = self._extend_grid(trainable, grid_steps[step], batch["interior"]["z"])
+                opt_state = optax.tree_utils.tree_set(adam.init(trainable), count=jnp.asarray(step, jnp.int32))
+                lbfgs_state = optax.lbfgs().init(trainable)
             if step > 0 and self.policy.needs_gradients:
                 norms = self._grad_norms()(trainable, self.rest, batch)
                 weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
-            n = min(cfg.chunk, cfg.steps - step)
-            (new_trainable, new_opt_state), (losses, terms) = chunk_fn(trainable, opt_state, self.rest, batch, weights, n)
+            upcoming = [s_ for s_ in grid_steps if s_ > step]
+            n = min(cfg.chunk, cfg.steps - step, *(s_ - step for s_ in upcoming))
+            (new_trainable, new_opt_state), (losses, terms) = self._adam_chunk()(trainable, opt_state, self.rest, batch, weights, n)
             _check_finite(losses, terms, step, "Adam", self.checkpoint)
             trainable, opt_state = new_trainable, new_opt_state
             _record(history, losses, terms, "adam")
