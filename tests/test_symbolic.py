@@ -184,12 +184,18 @@ HELLO = HandKAN([2, 1, 1], {(0, 0, 0): lambda x: np.sin(np.pi * x), (0, 1, 0): l
                             (1, 0, 0): np.exp})
 
 
-def test_composition_of_a_hand_set_kan_gives_the_right_expression():
+@pytest.fixture(scope="module")
+def hello_law():
+    X = np.random.default_rng(0).uniform(-1, 1, (400, 2))
+    return symbolify(HELLO, X, inputs=["x", "y"], target="f")
+
+
+def test_composition_of_a_hand_set_kan_gives_the_right_expression(hello_law):
     x, y = sp.symbols("x y", real=True)
     X = np.random.default_rng(0).uniform(-1, 1, (400, 2))
     raw, *_ = distil_kan(HELLO, X, [x, y])
     assert not raw[0].atoms(sp.core.function.AppliedUndef)
-    law = symbolify(HELLO, X, inputs=["x", "y"], target="f")
+    law = hello_law
     assert sp.simplify(law.expr - sp.exp(sp.sin(sp.pi * x) + y**2)) == 0
     m = law.metrics
     assert m["formula"]["r2_test"] > 1 - 1e-12 and m["network"]["r2_test"] == 1.0
@@ -309,13 +315,26 @@ def test_discover_command_reports_bad_input(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_law_to_jax_latex_mathml():
+def test_law_to_jax_latex_mathml(hello_law):
     import jax
-    x, y = sp.symbols("x y", real=True)
     X = np.random.default_rng(0).uniform(-1, 1, (300, 2))
-    law = symbolify(HELLO, X, inputs=["x", "y"], target="f")
+    law = hello_law
     f = jax.jit(law.to_jax())
     np.testing.assert_allclose(np.asarray(f(X)), np.exp(np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2),
                                rtol=1e-5)
     assert "sin" in law.latex() and law.mathml().startswith("<math")
     assert json.dumps(law.to_dict(), default=str)
+
+
+def test_edge_samples_of_the_real_kan_follow_the_contract():
+    kan = pytest.importorskip("sciml.models.kan")
+    from sciml.models.registry import build_model
+    from sciml.symbolic.compose import edge_samples
+
+    model = build_model("kan", 2, 1, seed=0, hidden=(5,))
+    X = np.random.default_rng(0).uniform(-1, 1, (64, 2)).astype(np.float32)
+    s = edge_samples(model, X)
+    assert s.widths == [2, 5, 1] and s.x.shape == (15, 64) and len(s.index) == 15
+    # the last layer's edges sum to the network output
+    last = [k for k, (l, _, _) in enumerate(s.index) if l == 1]
+    np.testing.assert_allclose(s.y[last].sum(0), np.asarray(model(X))[:, 0], rtol=1e-4, atol=1e-5)

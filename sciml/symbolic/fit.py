@@ -130,10 +130,11 @@ def _subsample(x, y, m):
 @functools.lru_cache(maxsize=32)
 def _fitter(prims: tuple, grid_a: tuple, grid_b: tuple, n_starts: int, steps: int):
     """Build the jitted all-edges x all-primitives fitter for one library and grid."""
-    ga = jnp.asarray(np.repeat(grid_a, len(grid_b)))
-    gb = jnp.asarray(np.tile(grid_b, len(grid_a)))
+    # the grid is passed as an argument, not closed over: as a constant XLA would try to
+    # constant-fold the whole grid evaluation, which makes compilation very slow
+    grid_ab = np.stack([np.repeat(grid_a, len(grid_b)), np.tile(grid_b, len(grid_a))])
 
-    def grid_stage(f, xs, ys):
+    def grid_stage(f, xs, ys, ga, gb):
         # xs, ys: (N,) standardised; returns top-k (a, b, c, d) starts
         z = f(ga[:, None] * xs[None, :] + gb[:, None])  # (G, N)
         ok = jnp.all(jnp.isfinite(z), axis=1)
@@ -183,8 +184,8 @@ def _fitter(prims: tuple, grid_a: tuple, grid_b: tuple, n_starts: int, steps: in
         ok = jnp.all(jnp.isfinite(z)) & jnp.all(jnp.abs(z) < 1e150)
         return jnp.where(ok, (r**2).sum(), jnp.inf)
 
-    def per_edge(prim_fn, prim_safe, xg, yg, xs, ys):
-        starts = grid_stage(prim_fn, xg, yg)  # grid on the subsample, exact primitive
+    def per_edge(prim_fn, prim_safe, ga, gb, xg, yg, xs, ys):
+        starts = grid_stage(prim_fn, xg, yg, ga, gb)  # grid on the subsample, exact primitive
         refined = jax.vmap(lambda t: lm(prim_fn, prim_safe, t, xs, ys))(starts)
         cand = jnp.concatenate([starts, refined], axis=0)
         sse = jax.vmap(lambda t: exact_sse(prim_fn, t, xs, ys))(cand)
@@ -192,13 +193,17 @@ def _fitter(prims: tuple, grid_a: tuple, grid_b: tuple, n_starts: int, steps: in
         return cand[i], sse[i]
 
     @jax.jit
-    def run(xg, yg, xs, ys):
+    def jitted(grid, xg, yg, xs, ys):
         params, sses = [], []
         for p in prims:
-            th, sse = jax.vmap(functools.partial(per_edge, p.fn, p.safe))(xg, yg, xs, ys)
+            th, sse = jax.vmap(functools.partial(per_edge, p.fn, p.safe, grid[0], grid[1]))(
+                xg, yg, xs, ys)
             params.append(th)
             sses.append(sse)
         return jnp.stack(params, axis=1), jnp.stack(sses, axis=1)  # (E, P, 4), (E, P)
+
+    def run(xg, yg, xs, ys):
+        return jitted(jnp.asarray(grid_ab), xg, yg, xs, ys)
 
     return run
 

@@ -61,7 +61,9 @@ def _safe_inv(x, p=1.0):
 
 
 def _zero(x):
-    return jnp.zeros_like(x)
+    # x * 0 rather than zeros_like: a constant would make XLA constant-fold the whole
+    # (grid x samples) evaluation at compile time, which is very slow
+    return x * 0.0
 
 
 _BUILTIN = [
