@@ -4,7 +4,8 @@ Setting of the issue: input 2, 32 units, batch 64, sequence length 100; LTC with
 solver at 6 unfolds; CfC in the default mode with ncps' default backbone (1 x 128). The
 timed step is ``loss = sum(outputs); grad(loss)`` — one forward and one backward pass — and
 the median over repeats is reported. Both libraries run on the CPU here, single process;
-torch uses its default intra-op threads. ncps is optional: without it, only the sciml
+torch uses its default intra-op threads unless ``TORCH_THREADS`` is set (on a loaded 2-core
+machine one thread avoids oversubscription; the JSON records the count). ncps is optional: without it, only the sciml
 figures are written.
 
     python benchmarks/liquid_speed.py            # writes benchmarks/results/liquid_speed.json
@@ -76,6 +77,8 @@ def time_ncps(cell: str) -> float | None:
         from ncps.torch import CfC, LTC
     except ImportError:
         return None
+    if os.environ.get("TORCH_THREADS"):
+        torch.set_num_threads(int(os.environ["TORCH_THREADS"]))
     torch.manual_seed(0)
     model = LTC(N_IN, UNITS, batch_first=True) if cell == "ltc" else CfC(N_IN, UNITS, batch_first=True)
     x = torch.randn(B, T, N_IN)

@@ -95,9 +95,15 @@ def ltc_step(p: dict, v: jax.Array, x: jax.Array, dt: jax.Array, unfolds: int = 
     """
     num_s, den_s = _ltc_sensory(p, x)
     cm_t = p["cm"] / (jnp.asarray(dt)[..., None] / unfolds)
+    # Hoisted out of the unfolds: masked weights, their reversal-weighted copy, the leak.
+    wm = p["w"] * p["mask"]
+    wme = wm * p["erev"]
+    leak = p["gleak"] * p["vleak"]
     for _ in range(unfolds):
-        num_w, den_w = _ltc_synapses(p, v)
-        num = cm_t * v + p["gleak"] * p["vleak"] + num_w + num_s
+        sig = jax.nn.sigmoid(p["sigma"] * (v[..., :, None] - p["mu"]))
+        num_w = jnp.einsum("...ij,ij->...j", sig, wme)
+        den_w = jnp.einsum("...ij,ij->...j", sig, wm)
+        num = cm_t * v + leak + num_w + num_s
         den = cm_t + p["gleak"] + den_w + den_s
         v = num / (den + eps)
     return v
@@ -342,6 +348,9 @@ class LiquidRNN(nnx.Module):
         p = self.cell.constrained()
         step = self.cell.step_fn()
 
+        # Recompute each step's synaptic activations in the backward pass instead of storing
+        # (batch, units, units) tensors for every step and unfold: far less memory traffic.
+        @jax.checkpoint
         def body(h, xs):
             x, d = xs
             h = step(p, h, x, d)
