@@ -348,13 +348,15 @@ class LiquidRNN(nnx.Module):
         p = self.cell.constrained()
         step = self.cell.step_fn()
 
-        # Recompute each step's synaptic activations in the backward pass instead of storing
-        # (batch, units, units) tensors for every step and unfold: far less memory traffic.
-        @jax.checkpoint
         def body(h, xs):
             x, d = xs
             h = step(p, h, x, d)
             return h, h
+
+        if isinstance(self.cell, LTCCell):
+            # Recompute each step's synaptic activations in the backward pass instead of
+            # storing (batch, units, units) tensors per step and unfold: less memory traffic.
+            body = jax.checkpoint(body)
 
         h_last, hs = jax.lax.scan(body, h, (jnp.swapaxes(inputs, 0, 1), dt.T))
         out = self.cell.readout(jnp.swapaxes(hs, 0, 1))
