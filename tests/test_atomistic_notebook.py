@@ -7,6 +7,8 @@ import pytest
 NB = Path(__file__).resolve().parents[1] / "notebooks" / "atomistic_ethanol.ipynb"
 
 
+# ~30 s on an idle 2-core machine (kernel start + one compilation), ~100 s when shared.
+@pytest.mark.slow
 def test_notebook_executes(monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
