@@ -62,7 +62,8 @@ def test_update_grid_follows_the_samples():
         before = np.asarray(model(x))
         assert np.abs(np.asarray(new(x)) - before).max() < 0.05 * np.ptp(before)
         uniform = update_grid(model, x, grid_eps=1.0).layers[0].grid[...]
-        np.testing.assert_allclose(np.diff(np.asarray(uniform), axis=1), np.diff(np.asarray(uniform), axis=1)[:, :1], rtol=1e-9)
+        steps = np.diff(np.asarray(uniform), axis=1)
+        np.testing.assert_allclose(steps, np.broadcast_to(steps[:, :1], steps.shape), rtol=1e-9)
     with pytest.raises(ValueError, match="grid_eps"):
         update_grid(model, x, grid_eps=2.0)
 
