@@ -78,7 +78,8 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: 
         m = nnx.merge(graphdef, p, rest)
         pred = m.teacher_forced(ts, y_in)
         loss = masked_mse((pred - m.mean.value) / m.std.value, (y_obs[:, 1:] - m.mean.value) / m.std.value)
-        for inv in (invariants or {}).values():
+        # Skipped entirely at weight 0: 0 * NaN (e.g. log of a negative prediction) is NaN.
+        for inv in (invariants or {}).values() if invariant_weight else ():
             loss = loss + invariant_weight * jnp.mean((inv(pred) - inv(y_in[:, :1])) ** 2)
         return loss
 
