@@ -98,7 +98,7 @@ def cmd_solve(args) -> int:
                      resume=args.resume, model_options=model_options, **train)
     metrics = solution.metrics
     if args.symbolify:
-        from sciml.symbolic import symbolify_solution
+        from sciml.symbolic.solution import symbolify_solution
 
         symbolify_solution(solution, out)
     summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
