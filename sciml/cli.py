@@ -92,12 +92,17 @@ def cmd_solve(args) -> int:
             train[key] = value
     if args.no_progress:
         train["progress"] = False
+    from sciml.dsl.problem import Problem
+
+    own_solver = not isinstance(problem, Problem)
+    if own_solver and args.symbolify:
+        train["symbolify"] = True  # problems with their own solver write law.json themselves
     name = getattr(problem, "name", Path(args.problem).stem)
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{args.model or 'default'}-seed{args.seed}"
     solution = solve(problem, model=args.model, steps=args.steps, seed=args.seed, out=out,
                      resume=args.resume, model_options=model_options, **train)
     metrics = solution.metrics
-    if args.symbolify:
+    if args.symbolify and not own_solver:
         from sciml.symbolic.solution import symbolify_solution
 
         symbolify_solution(solution, out)
