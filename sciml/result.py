@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,18 +18,8 @@ from flax import nnx
 from sciml.dsl.symbols import field_name
 
 
-def versions() -> dict[str, str]:
-    """Versions of the software stack, recorded with every result."""
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("sciml", "jax", "jaxlib", "flax", "optax", "numpy", "sympy", "xarray"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    out["device"] = str(jax.devices()[0].device_kind)
-    return out
+from sciml.provenance import json_default as _json_default  # noqa: E402
+from sciml.provenance import versions  # noqa: E402,F401
 
 
 def count_parameters(model: nnx.Module) -> int:
@@ -183,9 +172,3 @@ class Solution:
         return out
 
 
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

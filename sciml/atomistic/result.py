@@ -27,17 +27,7 @@ from .potential import Potential, fit_species_shifts
 from .train import LossWeights, fit, make_evaluator
 
 
-def versions() -> dict[str, str]:
-    import e3nn_jax
-    import flax
-    import optax
-
-    out = {"python": platform.python_version(), "jax": jax.__version__,
-           "flax": flax.__version__, "optax": optax.__version__, "e3nn_jax": e3nn_jax.__version__}
-    import sciml
-
-    out["sciml"] = getattr(sciml, "__version__", "dev")
-    return out
+from sciml.provenance import versions  # noqa: E402,F401
 
 
 @dataclasses.dataclass

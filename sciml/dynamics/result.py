@@ -13,18 +13,7 @@ import xarray as xr
 __all__ = ["DynamicsResult", "versions"]
 
 
-def versions() -> dict[str, str]:
-    """Versions of the numerical stack, for the run record."""
-    import importlib.metadata as md
-    import platform
-
-    out = {"python": platform.python_version()}
-    for pkg in ("sciml", "jax", "flax", "diffrax", "optax", "equinox", "sympy", "numpy"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+from sciml.provenance import versions  # noqa: E402,F401
 
 
 @dataclasses.dataclass

@@ -56,13 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_default(o):
-    import numpy as np
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+from sciml.provenance import json_default as _json_default  # noqa: E402
 
 
 def main(argv=None) -> int:  # convenience: python -m sciml.symbolic.command

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 import pathlib
-import platform
 import time
 
 import numpy as np
@@ -98,17 +97,7 @@ def _data_hash(X, Y) -> str:
     return h.hexdigest()[:16]
 
 
-def _versions() -> dict:
-    import jax
-    vs = {"python": platform.python_version(), "jax": jax.__version__, "sympy": sp.__version__,
-          "numpy": np.__version__, "platform": platform.platform()}
-    try:
-        from importlib.metadata import version
-        vs["sciml"] = version("sciml")
-        vs["pyoperon"] = version("pyoperon")
-    except Exception:
-        pass
-    return vs
+from sciml.provenance import versions as _versions  # noqa: E402
 
 
 def _metrics(pred, y) -> dict:
