@@ -148,3 +148,12 @@ def test_incompatible_hard_conditions_are_rejected():
     p = heat(conditions=[Initial(u, 1 + x * 0, hard=True), Dirichlet(u, 0, on=space.boundary, hard=True)])
     with pytest.raises(ProblemError, match="disagree"):
         compile_problem(p)
+
+
+def test_parameters_of_the_same_name_stay_distinct_across_problems():
+    known = Parameter("nu", 0.1)
+    learned = Parameter("nu", 0.5, learn=True, positive=True)
+    a = heat(equations=[u.diff(t) - known * u.diff(x, 2)])
+    b = heat(equations=[u.diff(t) - learned * u.diff(x, 2)])
+    assert [p.learn for p in a.parameters] == [False]
+    assert [(p.learn, p.value) for p in b.parameters] == [(True, 0.5)]

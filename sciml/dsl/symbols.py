@@ -49,6 +49,15 @@ class Parameter(sp.Symbol):
         obj.value, obj.learn, obj.positive = value, bool(learn), bool(positive)
         return obj
 
+    def _hashable_content(self):
+        # Two parameters of the same name but different values or roles are different
+        # symbols; otherwise sympy's expression cache would hand one problem's parameter to
+        # another problem built in the same process.
+        return super()._hashable_content() + (self.value, self.learn, self.positive)
+
+    def __getnewargs_ex__(self):
+        return (self.name, self.value), {"learn": self.learn, "positive": self.positive}
+
 
 def Field(name: str, *coordinates: sp.Symbol) -> sp.Expr:
     """An unknown function of the coordinates, e.g. ``u = Field("u", x, t)`` gives ``u(x, t)``.
