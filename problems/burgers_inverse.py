@@ -41,7 +41,9 @@ problem = Problem(
         "model": "mlp",
         "mlp": {
             "model": {"hidden": (32, 32, 32, 32)},
-            "train": {"steps": 4000, "lbfgs_steps": 3000, "learning_rate": 2e-3, "final_learning_rate": 2e-4,
+            # The viscosity converges slowly once the field fits: a long L-BFGS phase
+            # (measured: 3000 iterations -> 1.06% error, 6000 -> 0.05%).
+            "train": {"steps": 4000, "lbfgs_steps": 6000, "learning_rate": 2e-3, "final_learning_rate": 2e-4,
                       "points": {"interior": 4000}},
         },
     },
