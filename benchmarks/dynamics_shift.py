@@ -29,7 +29,6 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from sciml.datasets.dynamics import damped_pendulum

@@ -1,6 +1,5 @@
 """ODE problems, neural ODE / UDE fitting, invariants, sparse regression, Hamiltonian flows."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import types
 
 import numpy as np
 import pytest

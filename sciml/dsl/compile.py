@@ -26,7 +26,6 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from sciml.dsl.conditions import Dirichlet, Initial, Neumann, Periodic, Robin
-from sciml.dsl.domains import Box, Interval
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.problem import Problem, observation_points, resolve_piece
 from sciml.dsl.symbols import Parameter, field_name

@@ -30,7 +30,6 @@ from flax import nnx
 from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField
 from sciml.dynamics.problem import ODEProblem
 from sciml.dynamics.result import DynamicsResult, versions
-from sciml.dynamics.sindy import sparse_fit
 from sciml.dynamics.training import FitConfig, fit_trajectories
 
 __all__ = ["solve_ode_problem", "MODELS", "recover_law", "rel_l2"]

@@ -201,7 +201,6 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     inputs, targets, X, Y = _columns(table, target, inputs)
     symbols = _symbols(inputs, X)
     backends = _backends(backend, library, operon_options)
-    rng = np.random.default_rng(seed)
     laws = {}
     for k, t in enumerate(targets):
         tu = None if units is None else units.get(t)

@@ -15,7 +15,6 @@ the loss, with parameters replicated — the standard data-parallel layout of ``
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
