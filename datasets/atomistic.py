@@ -42,16 +42,7 @@ def build(name: str) -> Path:
     from sciml.atomistic import generate as g
 
     t0 = time.perf_counter()
-    if name in g.MOLECULES:
-        frames, info = g.molecular_md(name)
-        split = g.md17_split(len(frames))
-        info["split"] = {k: v.tolist() for k, v in split.items()}
-    elif name == "alloys":
-        frames, info = g.fcc_alloys()
-    elif name == "silicon":
-        frames, info = g.silicon_crystals()
-    else:
-        raise ValueError(f"unknown dataset {name!r}; choose {g.MOLECULES + ('alloys', 'silicon')}")
+    frames, info = g.dataset_frames(name)
     info["generation_wall_s"] = round(time.perf_counter() - t0, 1)
     return write(name, frames, info)
 

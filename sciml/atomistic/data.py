@@ -34,15 +34,7 @@ def dataset_path(name: str, *, generate: bool = True) -> Path:
 
     from . import generate as g
 
-    if name in g.MOLECULES:
-        frames, info = g.molecular_md(name)
-        info["split"] = {k: v.tolist() for k, v in g.md17_split(len(frames)).items()}
-    elif name == "alloys":
-        frames, info = g.fcc_alloys()
-    elif name == "silicon":
-        frames, info = g.silicon_crystals()
-    else:
-        raise ValueError(f"unknown dataset {name!r}; choose {g.MOLECULES + ('alloys', 'silicon')}")
+    frames, info = g.dataset_frames(name)
     path = _candidates(name)[-1]
     path.parent.mkdir(parents=True, exist_ok=True)
     write(path, frames, format="extxyz")

@@ -212,3 +212,18 @@ def silicon_crystals(n_structures: int = 60, *, strain: float = 0.03, rattle: fl
         )
         frames.append(snap)
     return frames, {"method": "GFN1-xTB", "seed": seed, "strain": strain, "rattle": rattle}
+
+
+def dataset_frames(name: str):
+    """Frames and metadata of a named dataset: a molecule's MD (with its rMD17-style split),
+    ``"alloys"`` or ``"silicon"``."""
+    if name in MOLECULES:
+        frames, info = molecular_md(name)
+        info["split"] = {k: v.tolist() for k, v in md17_split(len(frames)).items()}
+    elif name == "alloys":
+        frames, info = fcc_alloys()
+    elif name == "silicon":
+        frames, info = silicon_crystals()
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose {MOLECULES + ('alloys', 'silicon')}")
+    return frames, info
