@@ -164,7 +164,7 @@ class Solution:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         ds = self.to_xarray()
-        ds.attrs.update({k: json.dumps(v) if not isinstance(v, (int, float, str)) else v for k, v in {"rel_l2": self.metrics.get("rel_l2", float("nan"))}.items()})
+        ds.attrs["rel_l2"] = float(self.metrics.get("rel_l2", float("nan")))
         ds.to_netcdf(out / "solution.nc", engine="h5netcdf")
         self.history_dataset().to_netcdf(out / "history.nc", engine="h5netcdf")
         (out / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=_json_default) + "\n")

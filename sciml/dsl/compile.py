@@ -72,7 +72,6 @@ class PointExpression:
         param_syms = [sp.Symbol(f"_p_{p}") for p in parameters]
         body = body.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in body.free_symbols if isinstance(s, Parameter)})
         args = symbols + [replace[k] for k in replace] + param_syms
-        self._order = list(replace)  # derivatives first, then fields, as added
         self._fn = sp.lambdify(args, body, modules="jax")
         self.parameters = parameters
         self.expr = expr
