@@ -76,9 +76,14 @@ class Solution:
         """Fields ``(n, n_fields)`` at points ``(n, n_coordinates)``, evaluated in batches."""
         points = np.asarray(points)
         dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-        fn = jax.jit(lambda z: self.compiled.predict(self.model, z))
+        fn = self._predict_fn
         chunks = [np.asarray(fn(jnp.asarray(points[i : i + 65536], dtype))) for i in range(0, len(points), 65536)]
         return np.concatenate(chunks) if chunks else np.zeros((0, len(self.compiled.field_names)))
+
+    @cached_property
+    def _predict_fn(self):
+        # Compiled once per solution; every evaluation (grid, metrics, plots) reuses it.
+        return jax.jit(lambda z: self.compiled.predict(self.model, z))
 
     @cached_property
     def _evaluation(self) -> xr.Dataset:

@@ -136,12 +136,11 @@ def _union(domain: Domain, name: str, parts: Sequence[BoundaryPiece], weights: S
         pts = [p.sample(int(c), rng, method) for p, c in zip(parts, counts) if c > 0]
         return np.concatenate(pts, axis=0)
 
+    distances = [sp.lambdify(domain.coordinates, p.distance, "numpy") for p in parts]
+
     def normal(points):
         # The nearest part decides: evaluate every part's distance and pick the smallest.
-        syms = domain.coordinates
-        dists = np.stack(
-            [np.abs(sp.lambdify(syms, p.distance, "numpy")(*points.T) * np.ones(len(points))) for p in parts]
-        )
+        dists = np.stack([np.abs(d(*points.T) * np.ones(len(points))) for d in distances])
         which = np.argmin(dists, axis=0)
         normals = np.stack([p.normal(points) for p in parts])
         return normals[which, np.arange(len(points))]

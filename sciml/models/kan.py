@@ -69,7 +69,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx, serialization
 
-from sciml.models.kan_bases import BASES, AbstractBasis, get_basis
+from sciml.models.kan_bases import BASES, AbstractBasis, _check_range, get_basis
 from sciml.models.registry import register_model
 
 __all__ = ["KAN", "KANGrid", "KANLayer", "KANMask", "kan_from_bytes", "kan_to_bytes", "load_kan", "save_kan"]
@@ -267,13 +267,7 @@ def _parse_range(value) -> tuple[float, float]:
             value = ast.literal_eval(text if text[:1] in "[(" else f"({text})")
         except (ValueError, SyntaxError):
             raise ValueError(f"grid_range must be a pair such as (-1, 1), got {text!r}") from None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"grid_range must be a pair such as (-1, 1), got {value!r}") from None
-    if not lo < hi:
-        raise ValueError(f"grid_range must satisfy lo < hi, got {value!r}")
-    return lo, hi
+    return _check_range(value)
 
 
 class KAN(nnx.Module):
