@@ -118,92 +118,140 @@ def select(fits: EdgeFits, r2_threshold: float = 0.99, rel_tol: float = 0.5,
 
 
 def _subsample(x, y, m):
-    """At most ``m`` points per edge, evenly spread over the sorted inputs."""
+    """Exactly ``m`` points per edge, evenly spread over the sorted inputs.
+
+    A fixed count keeps array shapes, and so the compiled program, independent of how many
+    samples the caller has (with fewer than ``m`` samples some are repeated).
+    """
     n = x.shape[1]
-    if n <= m:
-        return x, y
     order = np.argsort(x, axis=1)
     pick = order[:, np.linspace(0, n - 1, m).round().astype(int)]
     return np.take_along_axis(x, pick, 1), np.take_along_axis(y, pick, 1)
 
 
+def _bucket(n: int) -> int:
+    """Padded sample count (a power of two, at least 256): few distinct compiled shapes."""
+    return max(256, 1 << (n - 1).bit_length())
+
+
+def _grid_starts(fns, ga, gb, xg, yg, n_starts):
+    """Best ``n_starts`` grid points per primitive and edge, with closed-form ``(c, d)``.
+
+    Float32 is enough here: the grid only ranks starting points, refinement is float64.
+    Shapes: ``xg, yg (E, M)``; returns ``(P, E, k, 4)``.
+    """
+    xg, yg = xg.astype(jnp.float32), yg.astype(jnp.float32)
+    ga, gb = ga.astype(jnp.float32), gb.astype(jnp.float32)
+    u = ga[:, None, None] * xg[None] + gb[:, None, None]  # (G, E, M)
+    yc = yg - yg.mean(axis=1, keepdims=True)
+    syy = (yc**2).sum(axis=1) + 1e-30  # (E,)
+    out = []
+    m = xg.shape[1]
+    for f in fns:
+        # three plain sums (one fused pass over f(u)); a non-finite value anywhere makes the
+        # sum of squares non-finite, which marks the grid point as outside the domain
+        z = f(u)
+        sz = z.sum(axis=2)
+        szz_raw = (z * z).sum(axis=2)
+        szy = (z * yc[None]).sum(axis=2)  # = sum (z - mean z)(y - mean y), yc is centred
+        ok = jnp.isfinite(szz_raw) & (szz_raw < 1e30 * m)
+        zm = jnp.where(ok, sz / m, 0.0)
+        szz = jnp.where(ok, szz_raw - m * zm**2, 0.0)
+        szy = jnp.where(ok, szy, 0.0)
+        nonconst = szz > 1e-5 * m * (1.0 + zm**2)
+        r2 = jnp.where(nonconst, szy**2 / (szz * syy + 1e-30), 0.0)
+        r2 = jnp.where(ok, r2, -1.0).T  # (E, G)
+        _, idx = jax.lax.top_k(r2, n_starts)  # (E, k)
+        take = lambda v: jnp.take_along_axis(v.T, idx, axis=1)  # noqa: E731
+        c = jnp.where(take(nonconst), take(szy) / (take(szz) + 1e-30), 0.0)
+        d = yg.mean(axis=1, keepdims=True) - c * take(zm)
+        out.append(jnp.stack([ga[idx], gb[idx], c, d], axis=-1))
+    return jnp.stack(out).astype(jnp.float64)
+
+
+def _eval_all(fns, u):
+    """``fns[p](u[p])`` for every primitive ``p``; ``u`` has a leading primitive axis."""
+    return jnp.stack([f(u[p]) for p, f in enumerate(fns)])
+
+
+def _levenberg_marquardt(safes, theta, xs, ys, steps):
+    """Refine all ``(P, E, k)`` fits at once with damped Gauss–Newton in float64.
+
+    The Jacobian is analytic in the primitive's derivative ``f'`` (one ``jvp`` per
+    primitive): ``d/da = c f'(u) x, d/db = c f'(u), d/dc = f(u), d/dd = 1``. All primitives
+    share one loop so the whole refinement is a single compiled scan.
+    """
+    x = xs[None, :, None, :]  # (1, E, 1, S)
+    y = ys[None, :, None, :]
+
+    def value_and_slope(th):
+        u = th[..., 0:1] * x + th[..., 1:2]
+        pairs = [jax.jvp(f, (u[p],), (jnp.ones_like(u[p]),)) for p, f in enumerate(safes)]
+        return jnp.stack([z for z, _ in pairs]), jnp.stack([dz for _, dz in pairs])
+
+    def sse(th):
+        u = th[..., 0:1] * x + th[..., 1:2]
+        r = th[..., 2:3] * _eval_all(safes, u) + th[..., 3:4] - y
+        s = (r**2).sum(axis=-1)
+        return jnp.where(jnp.isfinite(s), s, jnp.inf)
+
+    def body(carry, _):
+        th, lam, cur = carry
+        z, dz = value_and_slope(th)
+        c = th[..., 2:3]
+        r = c * z + th[..., 3:4] - y
+        jac = jnp.stack([c * dz * x, c * dz, z, jnp.ones_like(z)], axis=-1)  # (..., S, 4)
+        jac = jnp.where(jnp.isfinite(jac), jac, 0.0)
+        r = jnp.where(jnp.isfinite(r), r, 0.0)
+        h = jnp.einsum("...si,...sj->...ij", jac, jac)
+        g = jnp.einsum("...si,...s->...i", jac, r)
+        diag = jnp.diagonal(h, axis1=-2, axis2=-1)
+        damped = h + (lam[..., None] * (diag + 1e-12))[..., None] * jnp.eye(4)
+        step = jnp.linalg.solve(damped, g[..., None])[..., 0]
+        new = th - step
+        new_sse = sse(new)
+        better = jnp.isfinite(new_sse) & (new_sse < cur)
+        th = jnp.where(better[..., None], new, th)
+        cur = jnp.where(better, new_sse, cur)
+        lam = jnp.clip(jnp.where(better, lam * 0.3, lam * 10.0), 1e-12, 1e12)
+        return (th, lam, cur), None
+
+    lam0 = jnp.full(theta.shape[:-1], 1e-3)
+    (th, _, _), _ = jax.lax.scan(body, (theta, lam0, sse(theta)), None, length=steps)
+    return th
+
+
 @functools.lru_cache(maxsize=32)
-def _fitter(prims: tuple, grid_a: tuple, grid_b: tuple, n_starts: int, steps: int):
-    """Build the jitted all-edges x all-primitives fitter for one library and grid."""
-    # the grid is passed as an argument, not closed over: as a constant XLA would try to
-    # constant-fold the whole grid evaluation, which makes compilation very slow
-    grid_ab = np.stack([np.repeat(grid_a, len(grid_b)), np.tile(grid_b, len(grid_a))])
+def _fitter(prims: tuple, n_starts: int, steps: int):
+    """The jitted all-edges x all-primitives fitter for one library (cached per library).
 
-    def grid_stage(f, xs, ys, ga, gb):
-        # xs, ys: (N,) standardised; returns top-k (a, b, c, d) starts
-        z = f(ga[:, None] * xs[None, :] + gb[:, None])  # (G, N)
-        ok = jnp.all(jnp.isfinite(z), axis=1)
-        z = jnp.where(ok[:, None], z, 0.0)
-        zc = z - z.mean(axis=1, keepdims=True)
-        yc = ys - ys.mean()
-        szz = (zc**2).sum(axis=1)
-        szy = zc @ yc
-        syy = (yc**2).sum() + 1e-300
-        nonconst = szz > 1e-12 * z.shape[1]
-        r2 = jnp.where(nonconst, szy**2 / (szz * syy + 1e-300), 0.0)
-        r2 = jnp.where(ok, r2, -1.0)
-        _, idx = jax.lax.top_k(r2, n_starts)
-        c = jnp.where(nonconst[idx], szy[idx] / (szz[idx] + 1e-300), 0.0)
-        d = ys.mean() - c * z[idx].mean(axis=1)
-        return jnp.stack([ga[idx], gb[idx], c, d], axis=1)  # (k, 4)
-
-    def lm(f, safe, theta, xs, ys):
-        def resid(th):
-            return th[2] * safe(th[0] * xs + th[1]) + th[3] - ys
-
-        def loss(th):
-            r = resid(th)
-            return jnp.where(jnp.all(jnp.isfinite(r)), (r**2).sum(), jnp.inf)
-
-        def body(carry, _):
-            th, lam, cur = carry
-            r = resid(th)
-            jac = jax.jacfwd(resid)(th)  # (N, 4)
-            h = jac.T @ jac
-            g = jac.T @ r
-            step = jnp.linalg.solve(h + lam * (jnp.diag(jnp.diag(h)) + 1e-12 * jnp.eye(4)), g)
-            new = th - step
-            new_loss = loss(new)
-            better = jnp.isfinite(new_loss) & (new_loss < cur)
-            th = jnp.where(better, new, th)
-            cur = jnp.where(better, new_loss, cur)
-            lam = jnp.clip(jnp.where(better, lam * 0.3, lam * 10.0), 1e-12, 1e12)
-            return (th, lam, cur), None
-
-        (th, _, _), _ = jax.lax.scan(body, (theta, 1e-3, loss(theta)), None, length=steps)
-        return th
-
-    def exact_sse(f, th, xs, ys):
-        z = f(th[0] * xs + th[1])
-        r = th[2] * z + th[3] - ys
-        ok = jnp.all(jnp.isfinite(z)) & jnp.all(jnp.abs(z) < 1e150)
-        return jnp.where(ok, (r**2).sum(), jnp.inf)
-
-    def per_edge(prim_fn, prim_safe, ga, gb, xg, yg, xs, ys):
-        starts = grid_stage(prim_fn, xg, yg, ga, gb)  # grid on the subsample, exact primitive
-        refined = jax.vmap(lambda t: lm(prim_fn, prim_safe, t, xs, ys))(starts)
-        cand = jnp.concatenate([starts, refined], axis=0)
-        sse = jax.vmap(lambda t: exact_sse(prim_fn, t, xs, ys))(cand)
-        i = jnp.argmin(sse)
-        return cand[i], sse[i]
+    The grid is an argument, not a closed-over constant: as a constant XLA would try to fold
+    the whole grid evaluation at compile time, which makes compilation very slow.
+    """
+    fns = [p.fn for p in prims]
+    safes = [p.safe for p in prims]
 
     @jax.jit
-    def jitted(grid, xg, yg, xs, ys):
-        params, sses = [], []
-        for p in prims:
-            th, sse = jax.vmap(functools.partial(per_edge, p.fn, p.safe, grid[0], grid[1]))(
-                xg, yg, xs, ys)
-            params.append(th)
-            sses.append(sse)
-        return jnp.stack(params, axis=1), jnp.stack(sses, axis=1)  # (E, P, 4), (E, P)
-
-    def run(xg, yg, xs, ys):
-        return jitted(jnp.asarray(grid_ab), xg, yg, xs, ys)
+    def run(ga, gb, xg, yg, xs, ys, x_all, y_all, w_all):
+        starts = _grid_starts(fns, ga, gb, xg, yg, n_starts)  # (P, E, k, 4)
+        refined = _levenberg_marquardt(safes, starts, xs, ys, steps)
+        cand = jnp.concatenate([starts, refined], axis=2)  # (P, E, 2k, 4)
+        # choose among starts and refinements with the *exact* primitive on the subsample
+        u = cand[..., 0:1] * xs[None, :, None, :] + cand[..., 1:2]
+        z = _eval_all(fns, u)
+        r = cand[..., 2:3] * z + cand[..., 3:4] - ys[None, :, None, :]
+        s = jnp.where(jnp.all(jnp.isfinite(z), axis=-1), (r**2).sum(axis=-1), jnp.inf)
+        best = jnp.take_along_axis(cand, jnp.argmin(s, axis=2)[:, :, None, None], axis=2)[:, :, 0]
+        # R^2 on every (weighted, padded) sample with the exact primitive
+        u = best[..., 0:1] * x_all[None] + best[..., 1:2]  # (P, E, N)
+        z = _eval_all(fns, u)
+        r = best[..., 2:3] * z + best[..., 3:4] - y_all[None]
+        ok = jnp.all(jnp.isfinite(z) | (w_all[None] == 0), axis=-1)
+        sse = (w_all[None] * jnp.where(w_all[None] > 0, r, 0.0) ** 2).sum(axis=-1)
+        ym = (w_all * y_all).sum(axis=1) / w_all.sum(axis=1)
+        sst = (w_all * (y_all - ym[:, None]) ** 2).sum(axis=1)
+        r2 = jnp.where(ok, 1.0 - sse / jnp.maximum(sst, 1e-300)[None], -jnp.inf)
+        return best, r2  # (P, E, 4), (P, E)
 
     return run
 
@@ -251,22 +299,32 @@ def fit_edges(x, y, library: Library | None = None, *, grid: int = 31, span: flo
 
     xg, yg = _subsample(xn, yn, grid_samples)
     xs, ys = _subsample(xn, yn, max_samples)
+    n_edges, n = x.shape
+    n_pad = _bucket(n)
+    weights = np.zeros((n_edges, n_pad))
+    weights[:, :n] = 1.0
+    # padding repeats the first sample (so every primitive is defined there) at weight 0
+    x_all = np.concatenate([xn, np.repeat(xn[:, :1], n_pad - n, 1)], 1)
+    y_all = np.concatenate([yn, np.repeat(yn[:, :1], n_pad - n, 1)], 1)
     values = np.linspace(-span, span, grid)
+    ga, gb = np.repeat(values, grid), np.tile(values, grid)
     prims = tuple(library)
-    run = _fitter(prims, tuple(values), tuple(values), int(n_starts), int(steps))
-    # fixed-size chunks of edges: any network reuses one compilation
-    n_edges = x.shape[0]
-    pad = (-n_edges) % _CHUNK
+    run = _fitter(prims, int(n_starts), int(steps))
+    # edges in fixed-size chunks: any network with up to `chunk` edges reuses one compilation
+    chunk = _CHUNK if n_edges <= _CHUNK else 4 * _CHUNK
+    pad = (-n_edges) % chunk
+    arrays = [xg, yg, xs, ys, x_all, y_all, weights]
     if pad:
-        xg, yg, xs, ys = (np.concatenate([v, np.repeat(v[:1], pad, 0)]) for v in (xg, yg, xs, ys))
-    out = []
+        arrays = [np.concatenate([v, np.repeat(v[:1], pad, 0)]) for v in arrays]
+    ths, r2s = [], []
     with jax.enable_x64(True):
-        for k in range(0, len(xg), _CHUNK):
-            sl = slice(k, k + _CHUNK)
-            th, _ = run(jnp.asarray(xg[sl]), jnp.asarray(yg[sl]), jnp.asarray(xs[sl]),
-                        jnp.asarray(ys[sl]))
-            out.append(np.asarray(th))
-    th = np.concatenate(out)[:n_edges]
+        for k in range(0, n_edges + pad, chunk):
+            th, r2 = run(jnp.asarray(ga), jnp.asarray(gb),
+                         *(jnp.asarray(v[k:k + chunk]) for v in arrays))
+            ths.append(np.asarray(th))
+            r2s.append(np.asarray(r2))
+    th = np.concatenate(ths, axis=1)[:, :n_edges].transpose(1, 0, 2)  # (E, P, 4)
+    r2 = np.concatenate(r2s, axis=1)[:, :n_edges].T  # (E, P)
 
     # back to original units: a' (x - m)/s + b' = (a'/s) x + (b' - a' m / s)
     a = th[..., 0] / sx
@@ -274,17 +332,6 @@ def fit_edges(x, y, library: Library | None = None, *, grid: int = 31, span: flo
     c = th[..., 2] * sy
     d = th[..., 3] * sy + my
     params = np.stack([a, b, c, d], axis=-1)
-
-    # R^2 on every sample with the exact primitive (undefined -> -inf)
-    r2 = np.full(a.shape, -np.inf)
-    sst = ((y - my) ** 2).sum(1)
-    with np.errstate(all="ignore"), jax.enable_x64(True):
-        for j, p in enumerate(prims):
-            z = np.asarray(p.fn(jnp.asarray(a[:, j, None] * x + b[:, j, None])))
-            pred = c[:, j, None] * z + d[:, j, None]
-            ok = np.all(np.isfinite(z), axis=1)
-            sse = ((pred - y) ** 2).sum(1)
-            r2[:, j] = np.where(ok, 1.0 - sse / np.maximum(sst, 1e-300), -np.inf)
     r2[const_y] = np.where(np.isfinite(r2[const_y]), 1.0, -np.inf)
     return EdgeFits(names=[p.name for p in prims],
                     complexity=np.array([p.complexity for p in prims]), params=params, r2=r2)
