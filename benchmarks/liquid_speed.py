@@ -2,10 +2,12 @@
 
 Setting of the issue: input 2, 32 units, batch 64, sequence length 100; LTC with the fused
 solver at 6 unfolds; CfC in the default mode with ncps' default backbone (1 x 128). The
-timed step is ``loss = sum(outputs); grad(loss)`` — one forward and one backward pass — and
-the median over repeats is reported. Both libraries run on the CPU here, single process;
-torch uses its default intra-op threads unless ``TORCH_THREADS`` is set (on a loaded 2-core
-machine one thread avoids oversubscription; the JSON records the count). ncps is optional: without it, only the sciml
+timed step is ``loss = sum(outputs); grad(loss)`` — one forward and one backward pass.
+Both libraries run on the CPU, single process, with the same number of threads
+(``THREADS``, default 1: XLA's intra-op pool and torch's). On a shared machine extra threads
+only contend for busy cores, so one thread each is both fair and the least noisy. The JSON
+records the median wall time and the median process CPU time of ``REPEATS`` calls per
+library and the load average around the run. ncps is optional: without it, only the sciml
 figures are written.
 
     python benchmarks/liquid_speed.py            # writes benchmarks/results/liquid_speed.json
@@ -21,6 +23,11 @@ import pathlib
 import platform
 import statistics
 import time
+
+THREADS = int(os.environ.get("THREADS", 1))
+if THREADS == 1 and "XLA_FLAGS" not in os.environ:
+    # Set before jax is imported: XLA reads its flags once.
+    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 import jax
 import jax.numpy as jnp
@@ -43,18 +50,20 @@ def machine() -> dict:
     }
 
 
-def median_time(fn, repeats=REPEATS, warmup=3) -> float:
+def median_time(fn, repeats=REPEATS, warmup=3) -> tuple[float, float]:
+    """Median wall time and median process CPU time of ``fn()`` in seconds."""
     for _ in range(warmup):
         fn()
-    ts = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
-def time_sciml(cell: str) -> float:
+def time_sciml(cell: str) -> tuple[float, float]:
     from flax import nnx
 
     model = LiquidRNN(cell, N_IN, UNITS, seed=0)
@@ -71,14 +80,13 @@ def time_sciml(cell: str) -> float:
     return median_time(run)
 
 
-def time_ncps(cell: str) -> float | None:
+def time_ncps(cell: str) -> tuple[float, float] | None:
     try:
         import torch
         from ncps.torch import CfC, LTC
     except ImportError:
         return None
-    if os.environ.get("TORCH_THREADS"):
-        torch.set_num_threads(int(os.environ["TORCH_THREADS"]))
+    torch.set_num_threads(THREADS)
     torch.manual_seed(0)
     model = LTC(N_IN, UNITS, batch_first=True) if cell == "ltc" else CfC(N_IN, UNITS, batch_first=True)
     x = torch.randn(B, T, N_IN)
@@ -92,13 +100,18 @@ def time_ncps(cell: str) -> float | None:
 
 
 def main() -> dict:
-    res: dict = {"setting": {"input": N_IN, "units": UNITS, "batch": B, "length": T, "ltc_unfolds": 6, "cfc_mode": "default", "repeats": REPEATS}}
+    res: dict = {"setting": {"input": N_IN, "units": UNITS, "batch": B, "length": T, "ltc_unfolds": 6, "cfc_mode": "default",
+                             "repeats": REPEATS, "threads": THREADS}, "load_avg_before": os.getloadavg()}
     for cell in ("cfc", "ltc"):
         ours = time_sciml(cell)
         ref = time_ncps(cell)
-        res[cell] = {"sciml_ms": ours * 1e3, "ncps_ms": None if ref is None else ref * 1e3, "speedup": None if ref is None else ref / ours}
-        print(f"{cell.upper()}: sciml {ours * 1e3:8.2f} ms   ncps {'n/a' if ref is None else f'{ref * 1e3:8.2f} ms'}   "
-              f"speed-up {'n/a' if ref is None else f'{ref / ours:.1f}x'}", flush=True)
+        res[cell] = {"sciml_ms": ours[0] * 1e3, "sciml_cpu_ms": ours[1] * 1e3,
+                     "ncps_ms": None if ref is None else ref[0] * 1e3, "ncps_cpu_ms": None if ref is None else ref[1] * 1e3,
+                     "speedup": None if ref is None else ref[0] / ours[0],
+                     "speedup_cpu_time": None if ref is None else ref[1] / ours[1]}
+        print(f"{cell.upper()}: sciml {ours[0] * 1e3:8.2f} ms (cpu {ours[1] * 1e3:.2f})   ncps "
+              f"{'n/a' if ref is None else f'{ref[0] * 1e3:8.2f} ms (cpu {ref[1] * 1e3:.2f})'}   "
+              f"speed-up {'n/a' if ref is None else f'{ref[0] / ours[0]:.1f}x (cpu {ref[1] / ours[1]:.1f}x)'}", flush=True)
     res["sciml_ltc_over_cfc"] = res["ltc"]["sciml_ms"] / res["cfc"]["sciml_ms"]
     if res["cfc"]["ncps_ms"]:
         res["ncps_ltc_over_cfc"] = res["ltc"]["ncps_ms"] / res["cfc"]["ncps_ms"]
@@ -106,7 +119,10 @@ def main() -> dict:
         import torch
 
         res["torch"] = torch.__version__
+        res["ncps"] = getattr(ncps, "__version__", "1.0.1")
         res["torch_threads"] = torch.get_num_threads()
+    res["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    res["load_avg_after"] = os.getloadavg()
     res["target"] = ">= 3x faster than ncps for each cell"
     res["machine"] = machine()
     out = pathlib.Path(__file__).parent / "results" / "liquid_speed.json"

@@ -7,17 +7,20 @@ The universal differential equation of Rackauckas et al. (2020, arXiv:2001.04385
     dy/dt = -delta * y + U2(x, y)
 
 with alpha = 1.3, delta = 1.8, and the interaction terms U1, U2 (truly -0.9 x y and
-+0.8 x y) are networks. Data: u0 = (0.4425, 4.6281), 31 points on t in [0, 3] with 5% noise
-(relative to each state's mean magnitude). The reference solution to t = 50 measures how
-the trained model and the recovered law extrapolate.
++0.8 x y) are networks. Data as in the paper's code: u0 = (0.4425, 4.6281), 31 points on
+t in [0, 3], Gaussian noise of 5% of each state's mean. The initial condition is part of the
+experiment and is declared, so training and the law refit hold it fixed. The reference
+solution to t = 50 measures how the trained model and the recovered law extrapolate.
 
-The noise realisation matters in this setting: the float64 least-squares fit of the *true*
-model structure (x' = 1.3x - b xy, y' = -1.8y + g xy, free initial state) to the data gives
-g = 0.900, 0.762, 0.828, 0.737, 0.824, 0.781 for noise seeds 0..5, and for seed 0 the wrong
-structure y' = -1.8y + c y even fits the 31 points better. No estimator can then return
-0.8 within 5% from seed 0, so this file uses noise seed 4 (its true-structure fit: b = 0.900,
-g = 0.824). benchmarks/dynamics_ude_lv.py recomputes this table and runs the full pipeline on
-other seeds too.
+How well one noise draw pins the interaction strengths down: the float64 least-squares fit
+of the *true* structure (x' = 1.3x - b xy, y' = -1.8y + g xy, u0 known) to noise seed 0 gives
+b = 0.890, g = 0.880 (10% high), and the wrong structure y' = -1.8y + c y fits those 31
+points better; no estimator can return 0.8 within 5% from that draw. Over seeds 0..19 the
+fit gives g = 0.804 +- 0.039, inside the 5% goal for 14 of the 20 draws (10 of 20 when the
+initial state is fitted too). The draw used here, noise seed 1, was fixed by a rule on the
+data alone, before any sciml run on it: the first seed whose true-structure fit lies within
+5% of (0.9, 0.8) (b = 0.903, g = 0.781). benchmarks/dynamics_ude_lv.py recomputes the table
+and runs the whole pipeline on seeds 0..4 (results in benchmarks/README.md).
 
     sciml solve problems/lotka_volterra_ude.py --model node|kan-ode|ltc|cfc [--symbolify]
 """
@@ -30,22 +33,30 @@ from sciml.dynamics import ODEProblem, Unknown
 x, y = sp.symbols("x y", positive=True)
 alpha, beta, gamma, delta = sp.symbols("alpha beta gamma delta", positive=True)
 
-NOISE_SEED = 4
-observations, reference = lotka_volterra_ude_data(noise=0.05, seed=NOISE_SEED)
+NOISE_SEED = 1
+U0 = {x: 0.4425, y: 4.6281}
 
-problem = ODEProblem(
-    states=[x, y],
-    rhs={
-        x: alpha * x + Unknown("U1", inputs=[x, y]),
-        y: -delta * y + Unknown("U2", inputs=[x, y]),
-    },
-    parameters={alpha: 1.3, delta: 1.8},
-    # The exact flow conserves V = gamma x - delta ln x + beta y - alpha ln y; reported as the
-    # drift of the predictions (beta, gamma are the true interaction strengths, used for
-    # evaluation only, never in training: invariant_weight defaults to 0).
-    invariants={"lotka_volterra_V": 0.8 * x - 1.8 * sp.log(x) + 0.9 * y - 1.3 * sp.log(y)},
-    observations=observations,
-    reference=reference,
-    name="lotka_volterra_ude",
-    description="Lotka–Volterra UDE (Rackauckas et al. 2020): known linear terms, learned interactions",
-)
+
+def lotka_volterra_ude(noise_seed: int = NOISE_SEED) -> ODEProblem:
+    """The UDE problem on the noise draw ``noise_seed`` (5% of each state's mean)."""
+    observations, reference = lotka_volterra_ude_data(noise=0.05, seed=noise_seed)
+    return ODEProblem(
+        states=[x, y],
+        rhs={
+            x: alpha * x + Unknown("U1", inputs=[x, y]),
+            y: -delta * y + Unknown("U2", inputs=[x, y]),
+        },
+        parameters={alpha: 1.3, delta: 1.8},
+        initial=U0,
+        # The exact flow conserves V = gamma x - delta ln x + beta y - alpha ln y; reported as
+        # the drift of the predictions (beta, gamma are the true interaction strengths, used
+        # for evaluation only, never in training: invariant_weight defaults to 0).
+        invariants={"lotka_volterra_V": 0.8 * x - 1.8 * sp.log(x) + 0.9 * y - 1.3 * sp.log(y)},
+        observations=observations,
+        reference=reference,
+        name="lotka_volterra_ude" if noise_seed == NOISE_SEED else f"lotka_volterra_ude_noise{noise_seed}",
+        description="Lotka–Volterra UDE (Rackauckas et al. 2020): known linear terms, learned interactions",
+    )
+
+
+problem = lotka_volterra_ude()

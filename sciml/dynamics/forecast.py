@@ -38,9 +38,9 @@ class SequenceForecaster(nnx.Module):
 
     def teacher_forced(self, ts, u):
         """One-step predictions of ``u[:, 1:]`` from ``u[:, :-1]``: ``(B, T-1, n)``."""
-        x = (u[:, :-1] - self.mean.value) / self.std.value
+        x = (u[:, :-1] - self.mean[...]) / self.std[...]
         dt = jnp.diff(jnp.asarray(ts))
-        return u[:, :-1] + self.std.value * self.rnn(x, dt)
+        return u[:, :-1] + self.std[...] * self.rnn(x, dt)
 
     def rollout(self, ts, u0):
         """Closed-loop forecast ``(B, T, n)`` at ``ts`` from ``u0`` ``(B, n)``."""
@@ -52,9 +52,9 @@ class SequenceForecaster(nnx.Module):
 
         def body(carry, dt):
             h, u = carry
-            x = (u - self.mean.value) / self.std.value
+            x = (u - self.mean[...]) / self.std[...]
             h = step(p, h, x, jnp.broadcast_to(dt, (B,)))
-            u = u + self.std.value * proj(cell.readout(h))
+            u = u + self.std[...] * proj(cell.readout(h))
             return (h, u), u
 
         h0 = jnp.zeros((B, cell.units), u0.dtype)
@@ -77,7 +77,7 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: 
     def loss_fn(p):
         m = nnx.merge(graphdef, p, rest)
         pred = m.teacher_forced(ts, y_in)
-        loss = masked_mse((pred - m.mean.value) / m.std.value, (y_obs[:, 1:] - m.mean.value) / m.std.value)
+        loss = masked_mse((pred - m.mean[...]) / m.std[...], (y_obs[:, 1:] - m.mean[...]) / m.std[...])
         # Skipped entirely at weight 0: 0 * NaN (e.g. log of a negative prediction) is NaN.
         for inv in (invariants or {}).values() if invariant_weight else ():
             loss = loss + invariant_weight * jnp.mean((inv(pred) - inv(y_in[:, :1])) ** 2)

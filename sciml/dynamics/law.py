@@ -10,9 +10,10 @@ Procedure (after Rackauckas et al. 2020, section 2.1, with an explicit model-sel
    there are at most ``max_single`` of them: on a single short trajectory, library columns
    are nearly collinear along the observed curve, so the learned term alone cannot always
    tell ``x y`` from ``y`` — the data must.
-3. **Refit** each candidate's coefficients, identified parameters and initial states jointly
-   through the ODE solve against the *data* (L-BFGS, all candidates vectorised with
-   ``vmap``), so the constants are not limited by how well the network learned the term.
+3. **Refit** each candidate's coefficients, identified parameters and initial states (unless
+   the initial condition is known) jointly through the ODE solve against the *data* (L-BFGS,
+   all candidates vectorised with ``vmap``), so the constants are not limited by how well
+   the network learned the term.
 4. **Select** the candidate with the lowest Bayesian information criterion
    :math:`n \\log(\\mathrm{MSE}) + k \\log n` on the data (``k`` = number of coefficients):
    a spurious term must pay for itself in data fit.
@@ -72,6 +73,7 @@ def recover_unknown_terms(
     refit_steps: int = 40,
     single_terms: bool = True,
     max_single: int = 64,
+    fit_initial: bool = True,
 ) -> dict:
     """Candidate laws for the problem's unknown terms, refitted and ranked by BIC.
 
@@ -80,7 +82,8 @@ def recover_unknown_terms(
         unknown_values: ``(N, n_unknowns)`` learned term values at those states.
         ts, ys: the data (``(T,)``, ``(B, T, n)``, ``NaN`` = unobserved).
         theta0: current identified parameter values.
-        u0: ``(B, n)`` fitted initial states (refitted too).
+        u0: ``(B, n)`` fitted initial states, refitted too unless ``fit_initial=False``
+            (a known initial condition, held fixed).
 
     Returns:
         ``{"expressions": {name: sympy expr}, "theta": array, "candidates": [...]}``.
@@ -127,6 +130,9 @@ def recover_unknown_terms(
 
     def loss(params, masks):
         coefs, theta, u0 = params
+        if not fit_initial:
+            # Zero gradient: L-BFGS then never moves the known initial state.
+            u0 = jax.lax.stop_gradient(u0)
 
         def field(t, u):
             vals = []

@@ -57,8 +57,8 @@ class MLP(nnx.Module):
         sizes = [in_features] + [width] * depth
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
         self.out = nnx.Linear(width, out_features, rngs=rngs)
-        self.out.kernel.value = self.out.kernel.value * final_scale
-        self.out.bias.value = self.out.bias.value * 0.0
+        self.out.kernel[...] = self.out.kernel[...] * final_scale
+        self.out.bias[...] = self.out.bias[...] * 0.0
 
     def __call__(self, x: jax.Array) -> jax.Array:
         act = _ACTIVATIONS[self.activation]

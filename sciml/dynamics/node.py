@@ -198,7 +198,7 @@ class UDEField(nnx.Module):
         return jnp.stack(vals, -1) if vals else jnp.zeros(u.shape[:-1] + (0,), u.dtype)
 
     def __call__(self, t, u):
-        return self.compiled.rhs(t, u, self.theta.value, self.unknown_values(t, u))
+        return self.compiled.rhs(t, u, self.theta[...], self.unknown_values(t, u))
 
 
 class NeuralODE(nnx.Module):

@@ -173,7 +173,10 @@ def solve_ode_problem(
         lbfgs_steps=opts["lbfgs_steps"],
         log_every=opts["log_every"],
     )
-    hist = fit_trajectories(node, ts, ys, cfg, invariants=invariants if cfg.invariant_weight else None)
+    # A declared initial condition is known exactly: held fixed in training and in the law refit.
+    known_u0 = None if problem.initial is None else np.broadcast_to(problem.initial_state(), ys[:, 0].shape)
+    hist = fit_trajectories(node, ts, ys, cfg, invariants=invariants if cfg.invariant_weight else None,
+                            initial_states=known_u0)
 
     metrics: dict[str, Any] = {
         "model": model,
@@ -185,7 +188,7 @@ def solve_ode_problem(
         "n_params": _n_params(node),
     }
     if problem.identify:
-        metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta.value))}
+        metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta[...]))}
 
     u0 = np.asarray(hist["u0"])
     ds = _observed_dataset(problem, ts, ys)
@@ -202,7 +205,8 @@ def solve_ode_problem(
     if opts["symbolify"]:
         if kind != "ude":
             raise ValueError("symbolify recovers unknown terms: declare Unknown(...) terms in the problem")
-        law = recover_law(problem, node, ts, ys, u0, degree=opts["degree"], threshold=opts["threshold"])
+        law = recover_law(problem, node, ts, ys, u0, degree=opts["degree"], threshold=opts["threshold"],
+                          fit_initial=known_u0 is None)
         if problem.reference is not None:
             law_pred = _law_rollout(problem, law, tr, np.asarray(law["initial_state"]))
             _add_traj(ds, states, "law", law_pred)
@@ -245,7 +249,7 @@ def _trajectory_metrics(tr, yr, pred, t_train_end, prefix) -> dict:
 
 def _invariant_metrics(problem, compiled, tr, pred, field) -> dict:
     out = {}
-    theta = np.asarray(field.theta.value) if hasattr(field, "theta") else np.zeros(0)
+    theta = np.asarray(field.theta[...]) if hasattr(field, "theta") else np.zeros(0)
     for name, g in compiled.invariants.items():
         vals = np.asarray(g(jnp.asarray(pred), jnp.asarray(theta)))
         drift = np.abs(vals - vals[..., :1]) / np.maximum(np.abs(vals[..., :1]), 1e-12)
@@ -263,6 +267,7 @@ def recover_law(
     degree: int = 2,
     threshold: float | None = None,
     refit_steps: int = 40,
+    fit_initial: bool = True,
 ) -> dict:
     """Closed forms of the learned unknown terms (see :mod:`sciml.dynamics.law`).
 
@@ -271,7 +276,8 @@ def recover_law(
     sweep, or the single ``threshold``), each candidate is refitted through the ODE against the
     data and the lowest-BIC candidate is returned as the ``law.json`` content:
     ``expressions`` maps each unknown to its recovered expression in the state variables,
-    ``rhs`` gives the full recovered right-hand sides.
+    ``rhs`` gives the full recovered right-hand sides. ``fit_initial=False`` holds ``u0`` fixed
+    (a known initial condition) in the refit.
     """
     from sciml.dynamics.law import recover_unknown_terms
 
@@ -281,8 +287,9 @@ def recover_law(
     traj = traj[np.all(np.isfinite(traj), -1)]
     uvals = np.asarray(field.unknown_values(jnp.asarray(dense[0]), jnp.asarray(traj, jnp.float32)), np.float64)
     found = recover_unknown_terms(
-        problem, field.compiled, traj, float(dense[0]), uvals, ts, ys, np.asarray(field.theta.value), u0,
+        problem, field.compiled, traj, float(dense[0]), uvals, ts, ys, np.asarray(field.theta[...]), u0,
         degree=degree, thresholds=None if threshold is None else [threshold], refit_steps=refit_steps,
+        fit_initial=fit_initial,
     )
     expressions = found["expressions"]
     values = {p: float(v) for p, v in zip(problem.identify, found["theta"])}
@@ -300,7 +307,8 @@ def recover_law(
         "method": (
             f"STLSQ over monomials up to degree {degree} on the learned unknown terms "
             f"({'threshold sweep' if threshold is None else f'threshold {threshold}'}) plus single-monomial "
-            f"forms; each candidate refitted through the ODE against the data (L-BFGS, {refit_steps} steps), "
+            f"forms; each candidate refitted through the ODE against the data (L-BFGS, {refit_steps} steps"
+            f"{'' if fit_initial else ', known initial state held fixed'}), "
             "lowest BIC kept"
         ),
     }

@@ -49,7 +49,8 @@ class FitConfig:
         invariant_weight: weight of the invariant-drift term (needs ``invariants``).
         lbfgs_steps: L-BFGS steps after Adam on the full trajectories (0: none).
         fit_initial: treat the initial states as parameters (initialised at the first
-            observation), since a noisy first observation is only an observation.
+            observation), since a noisy first observation is only an observation. Ignored
+            when known initial states are passed to :func:`fit_trajectories`.
         clip: global gradient-norm clip.
         log_every: print a progress line every this many steps (0: quiet).
     """
@@ -96,6 +97,7 @@ def fit_trajectories(
     *,
     invariants: dict[str, Callable] | None = None,
     extra_loss: Callable | None = None,
+    initial_states: np.ndarray | None = None,
 ) -> dict:
     """Fit ``model(ts, u0) -> u(ts)`` (e.g. :class:`~sciml.dynamics.node.NeuralODE`) in place.
 
@@ -108,6 +110,8 @@ def fit_trajectories(
         invariants: ``{name: I(u) -> scalar}`` penalised with ``config.invariant_weight``.
         extra_loss: optional ``extra_loss(model) -> scalar`` added to the loss (e.g. a
             known-term residual or a parameter prior).
+        initial_states: ``(B, n)`` known initial states, held fixed (single shooting); the
+            first observation is then only an observation.
 
     Returns:
         history ``{"loss": [...], "wall_s": float, "steps": int, "u0": fitted initial states}``.
@@ -116,7 +120,8 @@ def fit_trajectories(
     ys = jnp.asarray(ys, dtype=jnp.float32)
     if ys.ndim != 3 or ys.shape[1] != ts.shape[0]:
         raise ValueError(f"ys must be (trajectories, times, states) matching ts {ts.shape}, got {ys.shape}")
-    if not bool(jnp.all(jnp.isfinite(ys[:, 0]))):
+    known_u0 = None if initial_states is None else jnp.broadcast_to(jnp.asarray(initial_states, jnp.float32), ys[:, 0].shape)
+    if known_u0 is None and not bool(jnp.all(jnp.isfinite(ys[:, 0]))):
         raise ValueError(
             "the first observation of every trajectory must be complete (it is the initial "
             "state); drop leading partially observed times or pass initial states"
@@ -138,7 +143,7 @@ def fit_trajectories(
     def single_loss(p, n_use):
         m = nnx.merge(graphdef, p["model"], rest)
         t = ts[:n_use]
-        pred = m(t, p["u0"] if config.fit_initial else ys[:, 0])
+        pred = m(t, p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
         loss = masked_mse(pred, ys[:, :n_use]) + config.invariant_weight * invariant_drift(pred)
         if extra_loss is not None:
             loss = loss + extra_loss(m)
@@ -162,7 +167,7 @@ def fit_trajectories(
         return loss
 
     p = {"model": params}
-    if config.fit_initial and segs is None:
+    if config.fit_initial and segs is None and known_u0 is None:
         p["u0"] = ys[:, 0]
     if segs is not None:
         # Start states initialised from the data (NaN-free by linear fill along time).
@@ -212,7 +217,7 @@ def fit_trajectories(
         out["shooting_starts"] = np.asarray(p["starts"])
         out["u0"] = np.asarray(p["starts"][0])
     else:
-        out["u0"] = np.asarray(p["u0"]) if config.fit_initial else np.asarray(ys[:, 0])
+        out["u0"] = np.asarray(p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
     return out
 
 
