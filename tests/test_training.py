@@ -124,3 +124,10 @@ def test_kan_grid_schedule_extends_during_training_and_resumes_exactly(tmp_path)
     resumed = sciml.solve(poisson1d(), steps=80, out=tmp_path / "b", resume=True, **kw)
     for pa, pb in zip(params_of(straight), params_of(resumed)):
         np.testing.assert_array_equal(pa, pb)
+
+
+def test_lbfgs_memory_is_validated_and_used():
+    with pytest.raises(ValueError, match="lbfgs_memory must be >= 1"):
+        sciml.solve(poisson1d(), steps=10, lbfgs_steps=10, lbfgs_memory=0, **SMALL)
+    sol = sciml.solve(poisson1d(), steps=300, lbfgs_steps=100, lbfgs_memory=50, learning_rate=5e-3, seed=0, **SMALL)
+    assert sol.metrics["rel_l2"] < 1e-2

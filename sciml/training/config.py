@@ -13,6 +13,7 @@ class TrainConfig:
     Attributes:
         steps: Adam steps.
         lbfgs_steps: L-BFGS iterations after Adam (0 to skip), on a fixed batch.
+        lbfgs_memory: curvature pairs L-BFGS keeps (optax's default is 10).
         learning_rate: initial Adam learning rate.
         final_learning_rate: Adam's learning rate decays exponentially to this value.
         points: collocation points per set: ``interior``, ``boundary`` (per condition),
@@ -39,6 +40,7 @@ class TrainConfig:
 
     steps: int = 5000
     lbfgs_steps: int = 0
+    lbfgs_memory: int = 10
     learning_rate: float = 1e-3
     final_learning_rate: float | None = None
     points: dict[str, int] = field(default_factory=lambda: {"interior": 2000, "boundary": 200, "times": 32})
@@ -71,6 +73,8 @@ class TrainConfig:
             raise ValueError(f"grid_schedule must be [[step, G], ...], got {cfg.grid_schedule!r}") from None
         if cfg.steps < 0 or cfg.lbfgs_steps < 0:
             raise ValueError("steps and lbfgs_steps must be >= 0")
+        if cfg.lbfgs_memory < 1:
+            raise ValueError(f"lbfgs_memory must be >= 1, got {cfg.lbfgs_memory}")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:

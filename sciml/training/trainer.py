@@ -116,9 +116,15 @@ class Trainer:
             self._compiled_fns["adam"] = jax.jit(chunk, static_argnums=5)
         return self._compiled_fns["adam"]
 
+    def _lbfgs(self):
+        # optax's zoom line search (strong Wolfe, first guess 1). The memory is the setting
+        # that matters for PINNs: with 10 pairs L-BFGS crawls on their ill-conditioned losses,
+        # with 50 it converges several times faster per iteration at negligible extra cost.
+        return optax.lbfgs(memory_size=self.config.lbfgs_memory)
+
     def _lbfgs_chunk(self):
         if "lbfgs" not in self._compiled_fns:
-            opt = optax.lbfgs()
+            opt = self._lbfgs()
 
             def chunk(trainable, opt_state, rest, batch, weights, n_steps):
                 value_fn = lambda tr: self._loss(tr, rest, batch, weights)[0]  # noqa: E731
@@ -213,7 +219,7 @@ class Trainer:
         trainable = self.trainable
         grid_steps = {s_: g_ for s_, g_ in cfg.grid_schedule}
         opt_state = adam.init(trainable)
-        lbfgs_state = optax.lbfgs().init(trainable)
+        lbfgs_state = self._lbfgs().init(trainable)
         step, lbfgs_done, extra = 0, 0, np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
         history: dict[str, list] = {"loss": [], "phase": [], **{n: [] for n in self.compiled.term_names}}
         weights = self.weights
@@ -227,7 +233,7 @@ class Trainer:
                     # Shapes of an extended grid: rebuild them before loading the values.
                     trainable = self._extend_grid(trainable, g_, self._batch(0, extra)["interior"]["z"])
                     opt_state = adam.init(trainable)
-                    lbfgs_state = optax.lbfgs().init(trainable)
+                    lbfgs_state = self._lbfgs().init(trainable)
             trainable = restore_tree(trainable, trees["trainable"], "parameters")
             self.rest = restore_tree(self.rest, trees["rest"], "model state")
             opt_state = restore_tree(opt_state, trees["adam"], "Adam state")
@@ -272,7 +278,7 @@ class Trainer:
             if step in grid_steps and step > 0:
                 trainable = self._extend_grid(trainable, grid_steps[step], batch["interior"]["z"])
                 opt_state = optax.tree_utils.tree_set(adam.init(trainable), count=jnp.asarray(step, jnp.int32))
-                lbfgs_state = optax.lbfgs().init(trainable)
+                lbfgs_state = self._lbfgs().init(trainable)
             if step > 0 and self.policy.needs_gradients:
                 norms = self._grad_norms()(trainable, self.rest, batch)
                 weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
