@@ -17,7 +17,11 @@ exactly the sum of its edge outputs.
 **Speed.** The basis is evaluated once per input (``(batch, n_in, M)``) and contracted with
 the weights in a single matmul of shape ``(batch, n_in (M + 1)) x (n_in (M + 1), n_out)``; no
 Python loop runs over edges, so the cost is that of a dense layer with ``M + 1`` times as
-many inputs.
+many inputs. Physics residuals call the network one point at a time (vmapped) under nested
+forward-mode derivatives; for B-splines those calls take another route,
+:func:`sciml.models.kan_bases.bspline_contract`, which turns each edge into one polynomial per
+knot interval so that a derivative costs a Horner step rather than a pass through the
+Cox–de Boor recursion (same numbers to rounding).
 
 **The KAN contract** (what grid, pruning, inspection and symbolification code rely on):
 
@@ -69,7 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx, serialization
 
-from sciml.models.kan_bases import BASES, AbstractBasis, _check_range, get_basis
+from sciml.models.kan_bases import BASES, AbstractBasis, BSplineBasis, _check_range, bspline_contract, get_basis
 from sciml.models.registry import register_model
 
 __all__ = ["KAN", "KANGrid", "KANLayer", "KANMask", "kan_from_bytes", "kan_to_bytes", "load_kan", "save_kan"]
@@ -122,13 +126,19 @@ def _init_edges(key, n_in, n_out, n_fn, noise_scale, dtype):
 
 @functools.partial(jax.jit, static_argnames=("basis", "activation"))
 def _layer_apply(x2d, grid, coef, scale_base, scale_spline, mask, *, basis, activation):
-    # Features are (M, n_in, N) with the batch fastest, so the basis recursion vectorises over
-    # the batch; the weights are ordered to match, (M * n_in, n_out): one matmul.
-    feats = basis.features(x2d, grid)
-    n_fn, n_in = feats.shape[:2]
-    w_spline = (scale_spline * mask)[..., None] * coef
-    w_spline = jnp.moveaxis(w_spline, -1, 0).reshape(n_fn * n_in, -1)
-    y = jnp.einsum("fn,fo->no", feats.reshape(n_fn * n_in, -1), w_spline)
+    w_spline = (scale_spline * mask)[..., None] * coef  # (n_in, n_out, M)
+    if isinstance(basis, BSplineBasis) and x2d.shape[0] == 1:
+        # One point per call is how the physics compiler evaluates a surrogate: vmapped over
+        # points, under nested forward-mode derivatives. There the local-polynomial form
+        # repeats only a Horner step per tangent instead of the whole basis recursion.
+        y = bspline_contract(x2d, grid, w_spline, basis.order)
+    else:
+        # Features are (M, n_in, N) with the batch fastest, so the basis recursion vectorises
+        # over the batch; the weights are ordered to match, (M * n_in, n_out): one matmul.
+        feats = basis.features(x2d, grid)
+        n_fn, n_in = feats.shape[:2]
+        w_flat = jnp.moveaxis(w_spline, -1, 0).reshape(n_fn * n_in, -1)
+        y = jnp.einsum("fn,fo->no", feats.reshape(n_fn * n_in, -1), w_flat)
     act = _ACTIVATIONS[activation]
     if act is not None:
         y = y + act(x2d) @ (scale_base * mask)

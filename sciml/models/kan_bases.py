@@ -52,7 +52,9 @@ __all__ = [
     "ChebyshevBasis",
     "RBFBasis",
     "bspline_basis",
+    "bspline_contract",
     "bspline_features",
+    "bspline_local_polynomials",
     "chebyshev_basis",
     "chebyshev_features",
     "get_basis",
@@ -175,6 +177,81 @@ def bspline_basis(x: jax.Array, knots: jax.Array, order: int) -> jax.Array:
     """
     x_t, lead = _to_feature_major(x)
     return _from_feature_major(_bspline_t(x_t, knots.astype(x.dtype).T, order), lead)
+
+
+def bspline_local_polynomials(knots: jax.Array, order: int) -> jax.Array:
+    r"""Every B-spline as a polynomial on every knot interval.
+
+    On interval :math:`[\tau_j, \tau_{j+1})` with local coordinate
+    :math:`u = (x - \tau_j) / (\tau_{j+1} - \tau_j) \in [0, 1)`,
+    :math:`B_m(x) = \sum_p P_{jmp} u^p`. The coefficients follow from running the Cox–de Boor
+    recursion on polynomials in ``u`` instead of on values: the factors
+    :math:`(x - \tau_m)/(\tau_{m+p} - \tau_m)` are linear in ``u``. The cost depends only on
+    the grid (``O(K^2 k^2)`` per input), not on the batch.
+
+    Args:
+        knots: ``(n_in, K)`` strictly increasing knots per input.
+        order: spline order ``k``.
+
+    Returns:
+        ``(n_in, K - 1, K - 1 - order, order + 1)``: interval ``j``, function ``m``, power ``p``.
+    """
+    n_in, n_knots = knots.shape
+    n_intervals = n_knots - 1
+    start = knots[:, :n_intervals, None]  # (n_in, J, 1)
+    width = (knots[:, 1:] - knots[:, :-1])[:, :, None]
+    # Order 0: B_m is the indicator of interval m, the constant 1 on interval j = m.
+    poly = jnp.broadcast_to(jnp.eye(n_intervals, dtype=knots.dtype)[None, :, :, None], (n_in, n_intervals, n_intervals, 1))
+    for p in range(1, order + 1):
+        n_fn = poly.shape[2] - 1
+        inv = _inverse_spans(knots.T, p)
+        inv = jnp.concatenate(inv, axis=1)[:, None, :]  # (n_in, 1, K - p)
+        inv_left, inv_right = inv[..., :n_fn], inv[..., 1 : n_fn + 1]
+        # (x - tau_m) / span = (tau_j - tau_m + h_j u) / span, and likewise the falling factor.
+        rise0 = (start - knots[:, None, :n_fn]) * inv_left
+        rise1 = width * inv_left
+        fall0 = (knots[:, None, p + 1 : p + 1 + n_fn] - start) * inv_right
+        fall1 = -width * inv_right
+        lower, upper = poly[:, :, :n_fn], poly[:, :, 1 : n_fn + 1]
+        zero = jnp.zeros_like(lower[..., :1])
+        times_u = lambda q: jnp.concatenate([zero, q], axis=-1)  # noqa: E731
+        times_1 = lambda q: jnp.concatenate([q, zero], axis=-1)  # noqa: E731
+        poly = (
+            rise0[..., None] * times_1(lower) + rise1[..., None] * times_u(lower)
+            + fall0[..., None] * times_1(upper) + fall1[..., None] * times_u(upper)
+        )
+    return poly
+
+
+@functools.partial(jax.jit, static_argnames="order")
+def bspline_contract(x2d: jax.Array, knots: jax.Array, coef: jax.Array, order: int) -> jax.Array:
+    r"""Spline parts summed over inputs, :math:`y_o = \sum_i \sum_m c_{iom} B_m(x_i)`, from
+    local polynomials: ``x2d (N, n_in)``, ``coef (n_in, n_out, M)`` -> ``(N, n_out)``.
+
+    The same numbers as contracting :func:`bspline_features` with ``coef`` (to rounding), by
+    another route: the coefficients are first turned into one polynomial of degree ``k`` per edge
+    and knot interval, then each input picks its interval (a one-hot contraction, which
+    carries no derivative) and evaluates that polynomial by Horner's rule. Under forward-mode
+    derivatives with respect to ``x`` (the residuals of a PDE) only the Horner step is
+    repeated per tangent: ``n_in n_out (k + 1)`` products instead of the whole recursion over
+    all ``M`` functions, and no reductions over the knot axis reach reverse mode. That made
+    a [2, 10, 1] KAN's Laplacian residual with its gradient about 5x cheaper on the CPU; for
+    plain batched evaluation of wide layers the recursion and one matmul remain faster.
+    """
+    knots = knots.astype(x2d.dtype)
+    poly = bspline_local_polynomials(knots, order)  # (n_in, J, M, k + 1)
+    per_interval = jnp.einsum("ijmp,iom->ijpo", poly, coef)  # (n_in, J, k + 1, n_out)
+    left, right = knots[:, :-1], knots[:, 1:]
+    inside = ((x2d[..., None] >= left) & (x2d[..., None] < right)).astype(x2d.dtype)  # (N, n_in, J)
+    # Interval start and 1/width at each input: constants for the derivatives (one-hot weights).
+    start = jnp.sum(inside * left, axis=-1)
+    inv_width = jnp.sum(inside / (right - left), axis=-1)
+    u = (x2d - start) * inv_width
+    local = jnp.einsum("nij,ijpo->nipo", inside, per_interval)  # (N, n_in, k + 1, n_out)
+    acc = local[:, :, order]
+    for p in range(order - 1, -1, -1):
+        acc = local[:, :, p] + u[..., None] * acc
+    return acc.sum(axis=1)
 
 
 @jax.jit
