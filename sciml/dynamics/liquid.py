@@ -284,7 +284,9 @@ class CfCCell(nnx.Module):
             self.A = nnx.Param(jnp.ones(units))
 
     def constrained(self) -> dict:
-        p: dict[str, Any] = {"backbone": [(l.kernel[...], l.bias[...]) for l in self.backbone], "ff1_mask": self.head_mask[...]}
+        # A dense cell's mask is all ones: a constant 1 lets XLA drop the multiplications.
+        mask = self.head_mask[...] if len(self.backbone) == 0 else 1.0
+        p: dict[str, Any] = {"backbone": [(l.kernel[...], l.bias[...]) for l in self.backbone], "ff1_mask": mask}
         for k, lin in self.heads.items():
             p[f"{k}_w"], p[f"{k}_b"] = lin.kernel[...], lin.bias[...]
         if self.mode == "pure":
