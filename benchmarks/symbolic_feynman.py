@@ -11,6 +11,7 @@ Runnable in chunks because machines are shared::
     python benchmarks/symbolic_feynman.py --limit 10                 # first 10 equations
     python benchmarks/symbolic_feynman.py --offset 10 --limit 10 --resume
     python benchmarks/symbolic_feynman.py --noise 0 --time-budget 30 --skip-operon
+    python benchmarks/symbolic_feynman.py --merge part0.json part1.json   # one summary
 
 Prints a line per run and writes ``benchmarks/results/symbolic_feynman.json`` (machine info,
 settings, per-equation rows and the summary over all rows present).
@@ -65,10 +66,10 @@ def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
 def run_sciml(eq, ds, seed, budget, generations):
     from sciml.symbolic import discover
 
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     law = discover(ds, target=eq.target, inputs=eq.variables, seed=seed, time_budget=budget,
                    operon_options={"generations": generations})
-    return law.expr, time.time() - t0, law.record.get("chosen_from")
+    return law.expr, time.time() - t0, time.process_time() - c0, law.record.get("chosen_from")
 
 
 def run_operon(eq, ds, seed, budget, generations):
@@ -79,7 +80,7 @@ def run_operon(eq, ds, seed, budget, generations):
 
     X = np.stack([ds[v].values for v in eq.variables], 1).astype(np.float64)
     y = ds[eq.target].values.astype(np.float64)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     reg = SymbolicRegressor(allowed_symbols=OperonBackend.SYMBOLS, generations=generations,
                             n_threads=1, random_state=seed, max_time=int(budget))
     reg.fit(X, y)
@@ -87,12 +88,11 @@ def run_operon(eq, ds, seed, budget, generations):
     syms = [sp.Symbol(v, positive=True) if ds[v].values.min() > 0 else sp.Symbol(v, real=True)
             for v in eq.variables]
     raw = sp.sympify(reg.get_model_string(reg.model_, 16, names), locals=dict(zip(names, syms)))
-    wall = time.time() - t0
     try:
         rounded, _ = round_constants(raw, syms, X, y)
     except Exception:
         rounded = raw
-    return raw, rounded, wall
+    return raw, rounded, time.time() - t0, time.process_time() - c0
 
 
 def main(argv=None):
@@ -108,6 +108,8 @@ def main(argv=None):
     ap.add_argument("--skip-operon", action="store_true")
     ap.add_argument("--resume", action="store_true", help="keep rows already in the JSON")
     ap.add_argument("--out", type=pathlib.Path, default=OUT)
+    ap.add_argument("--merge", nargs="+", type=pathlib.Path, default=None,
+                    help="combine the rows of these result files into --out (no runs)")
     args = ap.parse_args(argv)
 
     from sciml.datasets.feynman import EQUATIONS, generate, truth
@@ -134,12 +136,22 @@ def main(argv=None):
                     summary[f"{method}@noise={noise}"] = {
                         "n_equations": len(sel), "exact": sum(r["exact"] for r in sel),
                         "exact_rate": sum(r["exact"] for r in sel) / len(sel),
-                        "median_wall_s": statistics.median(r["wall_s"] for r in sel)}
+                        "median_wall_s": statistics.median(r["wall_s"] for r in sel),
+                        "median_cpu_s": statistics.median(r.get("cpu_s", float("nan")) for r in sel),
+                        "median_load_avg": statistics.median(r["load_avg"] for r in sel)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"benchmark": "symbolic_feynman", "machine": machine(),
                                         "settings": settings, "summary": summary, "rows": rows},
                                        indent=1))
         return summary
+
+    if args.merge:
+        for path in args.merge:
+            part = json.loads(path.read_text())
+            rows += [r for r in part["rows"] if (r["id"], r["noise"], r["method"]) not in done]
+            done.update((r["id"], r["noise"], r["method"]) for r in part["rows"])
+            settings.setdefault("merged_settings", []).append(part["settings"])
+        eqs = []
 
     for eq in eqs:
         texpr, tsyms = truth(eq)
@@ -147,21 +159,24 @@ def main(argv=None):
             ds = generate(eq, n=args.n, noise=noise, seed=args.seed)
             rng = np.random.default_rng(1234)
             if (eq.id, noise, "sciml") not in done:
-                expr, wall, source = run_sciml(eq, ds, args.seed, args.time_budget, args.generations)
+                expr, wall, cpu, source = run_sciml(eq, ds, args.seed, args.time_budget,
+                                                    args.generations)
                 ok, err = exact(expr, texpr, tsyms, eq, rng)
                 rows.append({"id": eq.id, "noise": noise, "method": "sciml", "exact": ok,
-                             "max_rel_err": err, "wall_s": wall, "expression": str(expr),
+                             "max_rel_err": err, "wall_s": wall, "cpu_s": cpu, "expression": str(expr),
                              "source": source, "load_avg": os.getloadavg()[0]})
                 print(f"{eq.id:9s} noise={noise:<5} sciml  exact={ok!s:5} err={err:.1e} "
                       f"{wall:6.1f}s [{source}] {str(expr)[:70]}", flush=True)
                 save()
             if not args.skip_operon and (eq.id, noise, "operon") not in done:
-                raw, rounded, wall = run_operon(eq, ds, args.seed, args.time_budget, args.generations)
+                raw, rounded, wall, cpu = run_operon(eq, ds, args.seed, args.time_budget,
+                                                     args.generations)
                 ok_raw, err = exact(raw, texpr, tsyms, eq, rng)
                 ok_r, err_r = exact(rounded, texpr, tsyms, eq, rng)
                 rows.append({"id": eq.id, "noise": noise, "method": "operon",
                              "exact": ok_raw or ok_r, "max_rel_err": min(err, err_r),
-                             "wall_s": wall, "expression": str(rounded), "load_avg": os.getloadavg()[0]})
+                             "wall_s": wall, "cpu_s": cpu, "expression": str(rounded),
+                             "load_avg": os.getloadavg()[0]})
                 print(f"{eq.id:9s} noise={noise:<5} operon exact={ok_raw or ok_r!s:5} "
                       f"err={min(err, err_r):.1e} {wall:6.1f}s {str(rounded)[:70]}", flush=True)
                 save()

@@ -60,18 +60,41 @@ def _design(x, n_knots=10, degree=3):
     return B[:, 1:]  # drop one column: the intercept carries the constant
 
 
+def _one_blas_thread():
+    """Small least-squares problems run fastest on one BLAS thread, and on a shared machine a
+    multi-threaded BLAS on a 1000 x 40 matrix mostly waits for other processes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (pyoperon)
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def spline_additive_fit(X, t, n_knots: int = 10):
-    """Least-squares ``t ≈ beta_0 + sum_i B_i(x_i) beta_i``; returns (edge curves (n, N), R^2)."""
+    """Least-squares ``t ≈ beta_0 + sum_i B_i(x_i) beta_i``; returns (edge curves, intercept, R^2).
+
+    ``t`` may be ``(N,)`` or ``(N, T)`` (several transformed targets sharing one design
+    matrix, solved in one factorisation); curves are then ``(T, n, N)`` and intercept and
+    ``R^2`` arrays of length ``T``.
+    """
     designs = [_design(X[:, i], n_knots) for i in range(X.shape[1])]
     A = np.concatenate([np.ones((len(t), 1))] + designs, axis=1)
     coef, *_ = np.linalg.lstsq(A, t, rcond=None)
+    single = t.ndim == 1
+    coef2 = coef[:, None] if single else coef
+    t2 = t[:, None] if single else t
     curves, k = [], 1
     for D in designs:
-        curves.append(D @ coef[k:k + D.shape[1]])
+        curves.append(D @ coef2[k:k + D.shape[1]])  # (N, T)
         k += D.shape[1]
-    resid = t - A @ coef
-    r2 = 1.0 - float(resid @ resid) / max(float(((t - t.mean()) ** 2).sum()), 1e-300)
-    return np.stack(curves), float(coef[0]), r2
+    resid = t2 - A @ coef2
+    sst = np.maximum(((t2 - t2.mean(0)) ** 2).sum(0), 1e-300)
+    r2 = 1.0 - (resid**2).sum(0) / sst
+    curves = np.stack(curves).transpose(2, 0, 1)  # (T, n, N)
+    if single:
+        return curves[0], float(coef2[0, 0]), float(r2[0])
+    return curves, coef2[0], r2
 
 
 def _structures(X, symbols):
@@ -119,14 +142,19 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     y = np.asarray(y, dtype=np.float64)
     structures = _structures(X, symbols)
     scored = []  # (err, transform, structure index, curves, intercept)
+    targets = []
     for T in (T for T in TRANSFORMS if T.valid(y)):
         with np.errstate(all="ignore"):
             t = T.forward(y)
-        if not np.all(np.isfinite(t)):
-            continue
-        for k, (_, _, cols) in enumerate(structures):
-            curves, c0, r2 = spline_additive_fit(cols, t)
-            scored.append((1.0 - r2, T, k, curves, c0))
+        if np.all(np.isfinite(t)):
+            targets.append((T, t))
+    if targets:
+        tmat = np.stack([t for _, t in targets], axis=1)
+        with _one_blas_thread():
+            for k, (_, _, cols) in enumerate(structures):
+                curves, c0, r2 = spline_additive_fit(cols, tmat)
+                for j, (T, _) in enumerate(targets):
+                    scored.append((1.0 - r2[j], T, k, curves[j], float(c0[j])))
     if not scored:
         return []
     raw = [s for s in scored if s[2] == 0]

@@ -6,17 +6,20 @@ For every edge ``e`` (samples ``x[e], y[e]``) and every primitive ``f`` in a
 .. math::
     \\min_{a,b,c,d} \\sum_n \\big(c\\, f(a x_n + b) + d - y_n\\big)^2
 
-in one jitted JAX computation:
+in one jitted JAX computation (all edges x all primitives, one compilation per library):
 
 1. **Grid.** Inputs and targets are standardised per edge. For each ``(a, b)`` on a coarse grid
    the optimal ``(c, d)`` is linear least squares, so its quality is just the squared
-   correlation ``corr(f(a x + b), y)^2`` — no inner solve. The ``k`` best grid points are kept
-   as starting points (several, because e.g. ``sin`` has many local minima in ``a``).
+   correlation ``corr(f(a x + b), y)^2`` from three sums — no inner solve. This stage only
+   ranks starting points, so it runs in float32. The ``k`` best grid points are kept as
+   starts (several, because e.g. ``sin`` has many local minima in ``a``).
 2. **Levenberg–Marquardt.** Each start is refined in all four parameters with damped
-   Gauss–Newton steps (Marquardt's diagonal scaling, step accepted only if the loss drops),
-   using the primitive's domain-safe variant for derivatives.
+   Gauss–Newton steps in float64 (Marquardt's diagonal scaling, step accepted only if the loss
+   drops), with the analytic Jacobian from the domain-safe variant's derivative; all
+   primitives share one loop.
 3. **Domain check.** A fit counts only if the *exact* primitive is finite on every sample
-   (no ``log`` of a negative number hiding behind the safe variant).
+   (no ``log`` of a negative number hiding behind the safe variant); ``R^2`` is computed on
+   every sample inside the same program.
 
 The result is an :class:`EdgeFits` table of ``R^2`` and parameters, shape ``(edges,
 primitives)``; :func:`select` picks one primitive per edge by a Pareto rule on
@@ -257,8 +260,8 @@ def _fitter(prims: tuple, n_starts: int, steps: int):
 
 
 def fit_edges(x, y, library: Library | None = None, *, grid: int = 31, span: float = 10.0,
-              n_starts: int = 3, steps: int = 25, grid_samples: int = 96,
-              max_samples: int = 256) -> EdgeFits:
+              n_starts: int = 2, steps: int = 20, grid_samples: int = 64,
+              max_samples: int = 128) -> EdgeFits:
     """Fit every primitive of ``library`` to every edge.
 
     Args:

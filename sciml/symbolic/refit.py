@@ -114,8 +114,8 @@ class _Problem:
             return np.where(np.isfinite(r), r, _HUGE)
 
         try:
-            sol = least_squares(resid, theta[free], method="lm", xtol=1e-15, ftol=1e-15,
-                                gtol=1e-15, max_nfev=self.steps * (len(free) + 1))
+            sol = least_squares(resid, theta[free], method="lm", xtol=1e-13, ftol=1e-13,
+                                gtol=1e-13, max_nfev=self.steps * (len(free) + 1))
         except (ValueError, FloatingPointError, OverflowError):  # MINPACK refuses NaN starts
             return theta, start
         trial = theta.copy()
@@ -129,7 +129,7 @@ class _Problem:
         return self.templ.xreplace(sub)
 
 
-def refit(expr: sp.Expr, symbols, X, y, *, steps: int = 200) -> tuple[sp.Expr, float]:
+def refit(expr: sp.Expr, symbols, X, y, *, steps: int = 100) -> tuple[sp.Expr, float]:
     """Refit all float constants of ``expr`` jointly; returns ``(expr, mse)``.
 
     The refit is kept only if it lowers the error (it never makes a formula worse).
@@ -175,7 +175,7 @@ def _candidates(v: float, max_den: int = 12, rel: float = 0.02) -> list[tuple[in
     return uniq
 
 
-def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 100, max_tries: int = 3,
+def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries: int = 3,
                     refit_first: bool = False, holdout: float = 0.3,
                     seed: int = 0) -> tuple[sp.Expr, float]:
     """Replace constants by simple exact numbers wherever the held-out fit does not suffer.
