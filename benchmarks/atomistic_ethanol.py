@@ -3,15 +3,18 @@
 Same rMD17-style split for everyone (1000 train / 100 val / 200 test, test block last in time),
 each model trained for the same wall-clock budget with the same number of CPU threads
 (``--threads``, default 1: XLA without its multi-threaded Eigen pool, torch with one OpenMP
-thread), one after another in the same run; the 1-minute load average is recorded with every
-result because the machine may be shared. A learning curve (training-set sizes ``--curve``,
+thread), one after another in the same run, or with ``--concurrent`` all at once in separate
+processes so that a shared machine's load hits them equally; the 1-minute load average is
+recorded with every result. A learning curve (training-set sizes ``--curve``,
 same test set) and an NVE run with the learned NequIP-style potential (energy drift over
 ``--nve-ps`` picoseconds) follow.
 
     python benchmarks/atomistic_ethanol.py --budget-s 600 --curve "" --nve-ps 0
     python benchmarks/atomistic_ethanol.py --models "" --curve 100,300,1000 --nve-ps 10 \
         --out benchmarks/results/atomistic_ethanol_curve.json
-    python benchmarks/atomistic_ethanol.py --plot   # figure from the two result files
+    python benchmarks/atomistic_ethanol.py --budget-s 600 --concurrent --nve-ps 0 \
+        --out benchmarks/results/atomistic_ethanol_concurrent.json
+    python benchmarks/atomistic_ethanol.py --plot   # figure from the result files
 
 MACE-torch runs through ``--mace-python`` (a benchmark venv: ``pip install torch==2.13.0
 mace-torch``) with 32 channels, max_L=1, correlation 3, r_max 5, batch 10, float32, and the
@@ -207,6 +210,27 @@ def plot(paths: list[Path], png: Path) -> None:
     fig.savefig(png, dpi=120)
 
 
+def run_concurrently(models: list[str], args) -> dict:
+    """Every contestant in its own process, all started together, so that on a shared
+    machine they train under the same load rather than one after another."""
+    procs = {}
+    with tempfile.TemporaryDirectory() as d:
+        for model in models:
+            out = Path(d) / f"{model}.json"
+            cmd = [sys.executable, __file__, "--models", model, "--budget-s", str(args.budget_s),
+                   "--threads", str(args.threads), "--seed", str(args.seed), "--nve-ps", "0",
+                   "--mace-python", args.mace_python, "--out", str(out)]
+            procs[model] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL), out)
+        results = {}
+        for model, (proc, out) in procs.items():
+            proc.wait()
+            results[model] = (json.loads(out.read_text())["models"][model] if out.exists()
+                              else {"failed": f"exit code {proc.returncode}"})
+            print(model, json.dumps({k: v for k, v in results[model].items() if k != "history"}),
+                  flush=True)
+    return results
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget-s", type=float, default=600.0, help="training wall clock per model")
@@ -215,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--curve-budget-s", type=float, default=None)
     ap.add_argument("--nve-ps", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per contestant")
+    ap.add_argument("--concurrent", action="store_true",
+                    help="train the contestants at the same time, one process each")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mace-python", default="/work/benchenv-atomistic/bin/python")
     ap.add_argument("--out", default=str(RESULTS / "atomistic_ethanol.json"))
@@ -238,7 +264,12 @@ def main(argv=None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
-    for model in [m for m in args.models.split(",") if m]:
+    models = [m for m in args.models.split(",") if m]
+    if args.concurrent and len(models) > 1:
+        report["mode"] = "concurrent"
+        report["models"] = run_concurrently(models, args)
+        models = []
+    for model in models:
         t = time.perf_counter()
         load_before = round(os.getloadavg()[0], 2)
         if model == "mace-torch":
