@@ -148,6 +148,17 @@ def test_multiple_shooting_runs_and_reduces_loss():
     assert hist["shooting_starts"].shape == (2, 2, 2)
 
 
+def test_known_initial_state_is_held_fixed_and_first_observation_may_be_missing():
+    ds = data.nonlinear_oscillator(2, np.linspace(0, 2, 6))
+    ys = np.stack([ds.y1.values, ds.y2.values], -1)
+    known = ys[:, 0].copy()
+    ys[:, 0] = ys[:, 0] + 0.3  # a noisy first observation must not replace the known state
+    ys[0, 0, 1] = np.nan
+    node = NeuralODE(NeuralField(2, width=8, depth=1, seed=1), ODESolver(rtol=1e-3, atol=1e-5))
+    hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=5, lr=1e-2), initial_states=known)
+    np.testing.assert_allclose(hist["u0"], known, rtol=1e-6)
+
+
 # ----------------------------------------------------------------------------- physics terms
 def test_known_term_residual_vanishes_on_exact_trajectory():
     ts = np.linspace(0, 2, 400)
