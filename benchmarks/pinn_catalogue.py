@@ -12,7 +12,11 @@ Studies:
 * ``burgers``, ``poisson2d``, ``heat``, ``burgers_inverse`` — each problem file's defaults
   (``--model mlp``); goals: Burgers rel_l2 <= 5e-3, Poisson <= 1e-3, viscosity within 1%;
 * ``burgers_fast`` — a short Burgers schedule, to compare time-to-accuracy with DeepXDE
-  (goal: rel_l2 <= 1e-2 in less wall time than DeepXDE's 5000 Adam steps).
+  (goal: rel_l2 <= 1e-2 in less wall time than DeepXDE's 5000 Adam steps);
+* ``poisson2d_kan``, ``burgers_kan`` — the files' ``--model kan`` defaults (goals: Poisson
+  <= 1e-3 with at most ~300 parameters, Burgers <= 5e-3);
+* ``poisson2d_mlp300`` — the MLP baseline at the Poisson KAN's parameter budget ([15, 15],
+  301 parameters) with the file's MLP training schedule.
 """
 
 from __future__ import annotations
@@ -30,8 +34,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # A short schedule on a DeepXDE-sized network ([20]*3) with fewer collocation points.
-FAST_BURGERS = {"steps": 500, "lbfgs_steps": 1000, "rar_every": 0, "resample_every": 0, "learning_rate": 5e-3,
+FAST_BURGERS = {"steps": 700, "lbfgs_steps": 500, "lbfgs_memory": 50, "rar_every": 0, "resample_every": 0, "learning_rate": 5e-3,
                 "final_learning_rate": 1e-3, "points": {"interior": 2540}, "model_options": {"hidden": (20, 20, 20)}}
+
+# Studies other than a file's defaults: name -> (problem file, solve() options).
+VARIANTS = {
+    "burgers_fast": ("burgers", FAST_BURGERS),
+    "poisson2d_kan": ("poisson2d", {"model": "kan"}),
+    "burgers_kan": ("burgers", {"model": "kan"}),
+    "poisson2d_mlp300": ("poisson2d", {"model_options": {"hidden": (15, 15)}}),
+}
 
 
 def machine() -> dict:
@@ -43,10 +55,10 @@ def machine() -> dict:
     return info
 
 
-def study(name: str, model: str = "mlp", model_options: dict | None = None, **train) -> dict:
+def study(name: str, problem_file: str, model: str = "mlp", model_options: dict | None = None, **train) -> dict:
     import sciml
 
-    problem = sciml.load_problem(ROOT / "problems" / f"{name.removesuffix('_fast')}.py")
+    problem = sciml.load_problem(ROOT / "problems" / f"{problem_file}.py")
     start = time.perf_counter()
     sol = sciml.solve(problem, model=model, seed=0, progress=False, model_options=model_options, **train)
     wall = time.perf_counter() - start
@@ -79,7 +91,8 @@ def main(argv=None) -> int:
             rows.append({"study": "deepxde_burgers", "skipped": f"{type(err).__name__}: {err}"})
             print(f"deepxde_burgers skipped: {err}", flush=True)
     for name in names:
-        row = study(name, **(FAST_BURGERS if name == "burgers_fast" else {}))
+        problem_file, options = VARIANTS.get(name, (name, {}))
+        row = study(name, problem_file, **options)
         rows.append(row)
         extra = f"  nu_err={row['nu_relative_error']:.2%}" if "nu_relative_error" in row else ""
         print(f"{name:<16} rel_l2={row['rel_l2']:.3e}  wall={row['wall_s']:.1f}s  params={row['n_params']}{extra}", flush=True)
