@@ -96,3 +96,18 @@ def test_potential_stress_on_silicon_matches_finite_differences(name):
     assert np.abs(stress).max() > 1e-6  # not trivially zero
     np.testing.assert_allclose(stress, stress.T, atol=1e-12)
     assert np.linalg.norm(stress - fd) / np.linalg.norm(fd) < 1e-6
+
+
+def test_silicon_problem_learns_stress():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "problems" / "silicon_stress.py"
+    spec = importlib.util.spec_from_file_location("silicon_stress", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    structures, split = module.problem.data()
+    assert "stress" in module.problem.targets and structures.has("stress")
+    _, train = module.problem.settings("nequip", {})
+    assert train["stress_weight"] > 0
+    assert len(split["test"]) and not set(split["train"]) & set(split["test"])
