@@ -187,11 +187,14 @@ def plot(paths: list[Path], png: Path) -> None:
 
     reports = [json.loads(p.read_text()) for p in paths if p.exists()]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    colours = {"nequip": "C0", "mace": "C1", "mace-torch": "C2"}
     for rep in reports:
+        mode = rep.get("mode", "sequential")
         for name, m in rep.get("models", {}).items():
             h = m.get("history")
             if h:
-                ax1.plot(h["wall_s"], h["val_force_mae"], marker=".", label=name)
+                ax1.plot(h["wall_s"], h["val_force_mae"], marker=".", color=colours.get(name),
+                         ls="--" if mode == "concurrent" else "-", label=f"{name} ({mode})")
         curve = rep.get("learning_curve", {})
         if curve:
             n = sorted(curve, key=int)
@@ -202,7 +205,7 @@ def plot(paths: list[Path], png: Path) -> None:
     ax1.set(xlabel="training wall clock (s)", ylabel="validation force MAE (meV/A)",
             yscale="log", title="ethanol: same budget, 1 thread each")
     ax2.set(xlabel="training configurations", ylabel="test MAE",
-            title="NequIP-style learning curve")
+            title="NequIP-style learning curve (same budget each)")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
         ax.legend()
@@ -248,7 +251,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.plot:
         png = RESULTS / "atomistic_ethanol.png"
-        plot([RESULTS / "atomistic_ethanol.json", RESULTS / "atomistic_ethanol_curve.json"], png)
+        plot([RESULTS / f"atomistic_ethanol{x}.json" for x in ("", "_concurrent", "_curve")],
+             png)
         print("wrote", png)
         return 0
     limit_threads(args.threads)
