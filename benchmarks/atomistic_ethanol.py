@@ -208,7 +208,8 @@ def plot(paths: list[Path], png: Path) -> None:
             title="NequIP-style learning curve (same budget each)")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+    ax1.legend(fontsize=7, ncol=2)
+    ax2.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=120)
 
