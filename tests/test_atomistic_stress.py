@@ -1,4 +1,4 @@
-"""Stress on a periodic silicon crystal: the strain derivative of the energy, checked twice.
+"""Stress on a periodic silicon crystal: the strain derivative of the energy.
 
 1. The GFN1-xTB reference stresses stored with the silicon data are the derivative our
    potentials compute, :math:`\\sigma_{ab} = V^{-1}\\,\\partial E/\\partial\\varepsilon_{ab}`
@@ -7,6 +7,7 @@
 2. The potentials' stress (automatic differentiation) equals finite differences of their own
    energy on a diamond Si cell, with a cutoff longer than the cell so atoms see their own
    periodic images.
+3. ``problems/silicon_stress.py`` trains on those stresses.
 """
 
 from __future__ import annotations
