@@ -97,8 +97,9 @@ class _Problem:
         y = self.y if y is None else y
         return _mean_sq(self.predict(theta, X) - y)
 
-    def solve(self, theta, mask, X=None, y=None):
-        """Levenberg–Marquardt on the constants where ``mask`` is 1 (the others stay fixed)."""
+    def solve(self, theta, mask, X=None, y=None, steps=None):
+        """Levenberg–Marquardt on the constants where ``mask`` is 1 (the others stay fixed);
+        at most ``steps`` Jacobians (default: the problem's)."""
         X = self.X if X is None else X
         y = self.y if y is None else y
         theta = np.asarray(theta, dtype=np.float64).copy()
@@ -115,7 +116,7 @@ class _Problem:
 
         try:
             sol = least_squares(resid, theta[free], method="lm", xtol=1e-13, ftol=1e-13,
-                                gtol=1e-13, max_nfev=self.steps * (len(free) + 1))
+                                gtol=1e-13, max_nfev=(steps or self.steps) * (len(free) + 1))
         except (ValueError, FloatingPointError, OverflowError):  # MINPACK refuses NaN starts
             return theta, start
         trial = theta.copy()
@@ -176,13 +177,16 @@ def _candidates(v: float, max_den: int = 12, rel: float = 0.02) -> list[tuple[in
 
 
 def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries: int = 3,
-                    refit_first: bool = False, holdout: float = 0.3,
-                    seed: int = 0) -> tuple[sp.Expr, float]:
+                    refit_first: bool = False, holdout: float = 0.3, seed: int = 0,
+                    trial_steps: int = 8) -> tuple[sp.Expr, float]:
     """Replace constants by simple exact numbers wherever the held-out fit does not suffer.
 
     A share ``holdout`` of the rows (random, seeded) is kept out of every refit and used only
     to judge roundings (module docstring). With ``refit_first`` all constants are first
-    refitted jointly on the remaining rows. Returns ``(expr, mse)`` with the MSE on all rows.
+    refitted jointly on the remaining rows. Each trial rounding re-adjusts the other constants
+    from their fitted values with at most ``trial_steps`` Jacobians (a small correction, and
+    the cost of rounding a formula with ``k`` constants grows like ``k^2``). Returns
+    ``(expr, mse)`` with the MSE on all rows.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -209,7 +213,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
             trial, m = theta.copy(), mask.copy()
             trial[i], m[i] = fval, 0.0
             if m.any():
-                trial, _ = prob.solve(trial, m)
+                trial, _ = prob.solve(trial, m, steps=trial_steps)
             with np.errstate(all="ignore"):
                 d = (prob.predict(trial, Xv) - yv) ** 2 - ref_sq
             if not np.all(np.isfinite(d)):
