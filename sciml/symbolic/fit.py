@@ -165,9 +165,10 @@ def _grid_starts(fns, ga, gb, xg, yg, n_starts):
         r2 = jnp.where(nonconst, szy**2 / (szz * syy + 1e-30), 0.0)
         r2 = jnp.where(ok, r2, -1.0).T  # (E, G)
         _, idx = jax.lax.top_k(r2, n_starts)  # (E, k)
-        take = lambda v: jnp.take_along_axis(v.T, idx, axis=1)  # noqa: E731
-        c = jnp.where(take(nonconst), take(szy) / (take(szz) + 1e-30), 0.0)
-        d = yg.mean(axis=1, keepdims=True) - c * take(zm)
+        nonconst_k, szy_k, szz_k, zm_k = (jnp.take_along_axis(v.T, idx, axis=1)
+                                          for v in (nonconst, szy, szz, zm))
+        c = jnp.where(nonconst_k, szy_k / (szz_k + 1e-30), 0.0)
+        d = yg.mean(axis=1, keepdims=True) - c * zm_k
         out.append(jnp.stack([ga[idx], gb[idx], c, d], axis=-1))
     return jnp.stack(out).astype(jnp.float64)
 

@@ -14,7 +14,7 @@ refit never sees) by a paired test: with ``d_i`` the increase of the squared res
 held-out row ``i``, it is kept only if
 
 .. math::
-    \bar d \le 2\,\mathrm{se}(d) + 10^{-15}\,\mathrm{Var}(y),
+    \\bar d \\le 2\\,\\mathrm{se}(d) + 10^{-15}\\,\\mathrm{Var}(y),
 
 i.e. only if the rounded formula is not measurably worse than the refitted one beyond the
 noise level (a rounding at the true value moves predictions by ``O(sigma/sqrt(n))`` and
@@ -191,7 +191,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
-    n_val = int(round(holdout * n)) if n >= 20 else 0
+    n_val = round(holdout * n) if n >= 20 else 0
     perm = np.random.default_rng(seed).permutation(n)
     val, fit = perm[:n_val], perm[n_val:]
     prob = _Problem(expr, symbols, X[fit], y[fit], steps)
