@@ -30,10 +30,11 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (0: only at the end), when a checkpoint
             path is given.
         precision: ``"float32"`` or ``"float64"``.
-        grid_schedule: for KAN surrogates, ``[[step, G], ...]``: at each step the grid is
-            extended to ``G`` by a least-squares refit that preserves the learned function
-            (Liu et al. 2024); Adam's moments restart on the new parameters while its step
-            count (and so the learning-rate schedule) carries on.
+        grid_schedule: for KAN surrogates, ``[[step, G], ...]``: at each step every layer's
+            grid is moved to the range of its current inputs and extended to ``G`` by
+            least-squares refits that preserve the learned function (Liu et al. 2024); Adam's
+            moments restart on the new parameters while its step count (and so the
+            learning-rate schedule) carries on.
         seed: seeds the network initialisation and every sampled batch.
         progress: show a progress bar with the loss terms.
     """

@@ -170,13 +170,17 @@ class Trainer:
     def _extend_grid(self, trainable, new_grid: int, points):
         """Refit a KAN surrogate on a finer grid (same function, new parameter shapes)."""
         from sciml.models.kan import KAN
-        from sciml.models.kan_grid import extend_grid
+        from sciml.models.kan_grid import extend_grid, update_grid
 
         model = nnx.merge(self.graphdef, trainable["model"], self.rest)
         if not isinstance(model, KAN):
             raise ValueError(f"grid_schedule needs a KAN surrogate, got {type(model).__name__}")
         inputs = self.compiled.scale(jnp.asarray(points))
-        model = extend_grid(model, int(new_grid), inputs)
+        # Hidden values drift outside the initial grid range during training, where a refined
+        # grid has less support than the old one and the refit would change the function (a
+        # Poisson KAN's residual rose eightfold at G 4 -> 12). So each layer's grid first moves,
+        # uniformly, to the range its inputs cover (as pykan does); refining then keeps every knot.
+        model = extend_grid(update_grid(model, inputs, grid_eps=1.0), int(new_grid), inputs)
         self.graphdef, params, self.rest = nnx.split(model, nnx.Param, ...)
         self._compiled_fns.clear()
         return {"model": params, "parameters": trainable["parameters"]}
