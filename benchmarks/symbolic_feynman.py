@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import platform
+import signal
 import statistics
 import time
 
@@ -36,6 +37,14 @@ OUT = pathlib.Path(__file__).parent / "results" / "symbolic_feynman.json"
 def machine() -> dict:
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
+
+
+class WallCapExceeded(Exception):
+    """A method ran past the per-equation wall-clock cap (the row counts as not recovered)."""
+
+
+def _alarm(signum, frame):
+    raise WallCapExceeded
 
 
 def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
@@ -56,20 +65,34 @@ def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
         err = float("inf")
     if err < 1e-6:
         return True, err
+    # numerically off by more than 1e-6: symbolic equality is still checked, but sympy's
+    # simplify can run for many minutes on a large wrong formula, so it gets 60 s
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(60)
     try:
         same = sp.simplify(e - truth_expr) == 0
     except Exception:
         same = False
+    finally:
+        signal.alarm(0)
     return bool(same), err
 
 
-def run_sciml(eq, ds, seed, budget, generations):
+def run_sciml(eq, ds, seed, budget, generations, cap):
     from sciml.symbolic import discover
 
     t0, c0 = time.time(), time.process_time()
-    law = discover(ds, target=eq.target, inputs=eq.variables, seed=seed, time_budget=budget,
-                   operon_options={"generations": generations})
-    return law.expr, time.time() - t0, time.process_time() - c0, law.record.get("chosen_from")
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(int(cap))
+    try:
+        law = discover(ds, target=eq.target, inputs=eq.variables, seed=seed, time_budget=budget,
+                       operon_options={"generations": generations})
+        expr, source = law.expr, law.record.get("chosen_from")
+    except WallCapExceeded:
+        expr, source = sp.nan, f"stopped at the {cap:.0f} s cap"
+    finally:
+        signal.alarm(0)
+    return expr, time.time() - t0, time.process_time() - c0, source
 
 
 def run_operon(eq, ds, seed, budget, generations):
@@ -104,6 +127,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--time-budget", type=float, default=60.0, help="seconds for genetic search")
     ap.add_argument("--generations", type=int, default=1000)
+    ap.add_argument("--cap", type=float, default=240.0,
+                    help="wall-clock cap per equation for sciml; past it the row is a failure")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-operon", action="store_true")
     ap.add_argument("--resume", action="store_true", help="keep rows already in the JSON")
@@ -160,7 +185,7 @@ def main(argv=None):
             rng = np.random.default_rng(1234)
             if (eq.id, noise, "sciml") not in done:
                 expr, wall, cpu, source = run_sciml(eq, ds, args.seed, args.time_budget,
-                                                    args.generations)
+                                                    args.generations, args.cap)
                 ok, err = exact(expr, texpr, tsyms, eq, rng)
                 rows.append({"id": eq.id, "noise": noise, "method": "sciml", "exact": ok,
                              "max_rel_err": err, "wall_s": wall, "cpu_s": cpu, "expression": str(expr),
