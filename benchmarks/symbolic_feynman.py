@@ -39,8 +39,11 @@ def machine() -> dict:
             "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
 
 
-class WallCapExceeded(Exception):
-    """A method ran past the per-equation wall-clock cap (the row counts as not recovered)."""
+class WallCapExceeded(BaseException):
+    """A method ran past the per-equation wall-clock cap (the row counts as not recovered).
+
+    A ``BaseException``: the pipeline drops candidates that raise ``Exception``, which would
+    swallow the signal and let the run continue past the cap."""
 
 
 def _alarm(signum, frame):
