@@ -74,7 +74,7 @@ def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
     signal.alarm(60)
     try:
         same = sp.simplify(e - truth_expr) == 0
-    except Exception:
+    except (Exception, WallCapExceeded):
         same = False
     finally:
         signal.alarm(0)
