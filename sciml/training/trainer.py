@@ -185,6 +185,16 @@ class Trainer:
         self._compiled_fns.clear()
         return {"model": params, "parameters": trainable["parameters"]}
 
+    def _replicate(self, *trees):
+        """Commit states to the replicated sharding with strong dtypes.
+
+        That is how the compiled chunks return them; a fresh state (uncommitted, weakly typed
+        scalars in optax's line-search info) would otherwise compile every chunk twice, which
+        for a small PINN costs more than its training.
+        """
+        strong = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.asarray(a).dtype), trees)
+        return jax.device_put(strong, self.replicated)
+
     # ------------------------------------------------------------------ batches
     def _batch(self, index: int, extra: np.ndarray) -> dict:
         rng = np.random.default_rng([self.config.seed, index])
@@ -288,7 +298,7 @@ class Trainer:
                 weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
             upcoming = [s_ for s_ in grid_steps if s_ > step]
             n = min(cfg.chunk, cfg.steps - step, *(s_ - step for s_ in upcoming))
-            (new_trainable, new_opt_state), (losses, terms) = self._adam_chunk()(trainable, opt_state, self.rest, batch, weights, n)
+            (new_trainable, new_opt_state), (losses, terms) = self._adam_chunk()(*self._replicate(trainable, opt_state, self.rest), batch, weights, n)
             _check_finite(losses, terms, step, "Adam", self.checkpoint)
             trainable, opt_state = new_trainable, new_opt_state
             _record(history, losses, terms, "adam")
@@ -303,7 +313,7 @@ class Trainer:
             lbfgs_fn = self._lbfgs_chunk()
             while lbfgs_done < cfg.lbfgs_steps:
                 n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
-                (new_trainable, new_state), (values, terms) = lbfgs_fn(trainable, lbfgs_state, self.rest, batch, weights, n)
+                (new_trainable, new_state), (values, terms) = lbfgs_fn(*self._replicate(trainable, lbfgs_state, self.rest), batch, weights, n)
                 _check_finite(values, terms, cfg.steps + lbfgs_done, "L-BFGS", self.checkpoint)
                 trainable, lbfgs_state = new_trainable, new_state
                 _record(history, values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
