@@ -153,7 +153,7 @@ def main(argv=None):
     if args.resume and args.out.exists():
         rows = json.loads(args.out.read_text()).get("rows", [])
     done = {(r["id"], r["noise"], r["method"]) for r in rows}
-    settings = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()}
+    settings = json.loads(json.dumps(vars(args), default=str))  # paths as strings
 
     def save():
         summary = {}
