@@ -42,13 +42,13 @@ def target(x):
 
 
 def lbfgs_fit(model: KAN, x, y, steps: int) -> KAN:
-    """Full-batch L-BFGS (zoom line search) on the mean squared error."""
+    """Full-batch L-BFGS (zoom line search, 50 curvature pairs) on the mean squared error."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss(p):
         return jnp.mean((nnx.merge(graphdef, p, rest)(x) - y) ** 2)
 
-    opt = optax.lbfgs()
+    opt = optax.lbfgs(memory_size=50)
     value_and_grad = optax.value_and_grad_from_state(loss)
 
     @jax.jit
@@ -89,7 +89,7 @@ def rmse(model, x, y) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grids", default="3,5,10,20,50,100,200")
-    parser.add_argument("--steps", type=int, default=200, help="L-BFGS steps per grid")
+    parser.add_argument("--steps", type=int, default=500, help="L-BFGS steps per grid")
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS / "kan_scaling.json"))
