@@ -4,13 +4,16 @@ Setting of the issue: input 2, 32 units, batch 64, sequence length 100; LTC with
 solver at 6 unfolds; CfC in the default mode with ncps' default backbone (1 x 128). The
 timed step is ``loss = sum(outputs); grad(loss)`` — one forward and one backward pass.
 Both libraries run on the CPU, single process, with the same number of threads
-(``THREADS``, default 1: XLA's intra-op pool and torch's). On a shared machine extra threads
-only contend for busy cores, so one thread each is both fair and the least noisy. The JSON
-records the median wall time and the median process CPU time of ``REPEATS`` calls per
+(``THREADS``, default 1: XLA's intra-op pool and torch's). With one thread the process is
+also pinned to one core: XLA's runtime can still run independent operations on helper
+threads, so without the pin its CPU time exceeds its wall time and the comparison would not
+be one core against one core. ``THREADS=2`` runs both libraries unpinned on two threads. The
+JSON records the median wall time and the median process CPU time of ``REPEATS`` calls per
 library and the load average around the run. ncps is optional: without it, only the sciml
 figures are written.
 
-    python benchmarks/liquid_speed.py            # writes benchmarks/results/liquid_speed.json
+    python benchmarks/liquid_speed.py            # one core each: results/liquid_speed.json
+    THREADS=2 python benchmarks/liquid_speed.py  # two threads each: results/liquid_speed_2threads.json
 
 Run it in an environment with ``pip install torch==2.13.0 ncps`` for the comparison.
 """
@@ -25,9 +28,13 @@ import statistics
 import time
 
 THREADS = int(os.environ.get("THREADS", 1))
-if THREADS == 1 and "XLA_FLAGS" not in os.environ:
-    # Set before jax is imported: XLA reads its flags once.
-    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+PINNED_CORE = None
+if THREADS == 1:
+    PINNED_CORE = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {PINNED_CORE})
+    if "XLA_FLAGS" not in os.environ:
+        # Set before jax is imported: XLA reads its flags once.
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 import jax
 import jax.numpy as jnp
@@ -101,7 +108,7 @@ def time_ncps(cell: str) -> tuple[float, float] | None:
 
 def main() -> dict:
     res: dict = {"setting": {"input": N_IN, "units": UNITS, "batch": B, "length": T, "ltc_unfolds": 6, "cfc_mode": "default",
-                             "repeats": REPEATS, "threads": THREADS}, "load_avg_before": os.getloadavg()}
+                             "repeats": REPEATS, "threads": THREADS, "pinned_core": PINNED_CORE}, "load_avg_before": os.getloadavg()}
     for cell in ("cfc", "ltc"):
         ours = time_sciml(cell)
         ref = time_ncps(cell)
@@ -125,7 +132,7 @@ def main() -> dict:
     res["load_avg_after"] = os.getloadavg()
     res["target"] = ">= 3x faster than ncps for each cell"
     res["machine"] = machine()
-    out = pathlib.Path(__file__).parent / "results" / "liquid_speed.json"
+    out = pathlib.Path(__file__).parent / "results" / ("liquid_speed.json" if THREADS == 1 else f"liquid_speed_{THREADS}threads.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(f"LTC/CfC time ratio (sciml): {res['sciml_ltc_over_cfc']:.2f}; wrote {out}")

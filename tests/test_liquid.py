@@ -161,3 +161,51 @@ def test_bad_inputs_are_clear():
         LiquidRNN("gru", 2, 4)
     with pytest.raises(ValueError, match=r"\(batch, time, 2\)"):
         LiquidRNN("cfc", 2, 4)(jnp.ones((3, 2)))
+
+
+def _scanned_step(model, x, dt, h0):
+    """Reference for the sequence kernels: the cell's single step under ``lax.scan``."""
+    cell = model.cell
+    step, p = cell.step_fn(), cell.constrained()
+    hs = jax.lax.scan(lambda h, inp: (step(p, h, *inp),) * 2, h0, (jnp.swapaxes(x, 0, 1), dt.T))[1]
+    return model.proj(cell.readout(jnp.swapaxes(hs, 0, 1)))
+
+
+@pytest.mark.parametrize(
+    "cell, opts",
+    [
+        ("cfc", {"mode": "default", "backbone_units": 16}),
+        ("cfc", {"mode": "no_gate", "backbone_units": 16, "backbone_layers": 2}),
+        ("cfc", {"mode": "pure", "backbone_units": 16}),
+        ("cfc", {"mode": "default", "wiring": "ncp", "output_size": 2}),
+        ("ltc", {}),
+        ("ltc", {"wiring": "ncp", "output_size": 2, "unfolds": 3}),
+    ],
+)
+@pytest.mark.parametrize("units", [7, 70])
+def test_sequence_kernels_match_autodiff_of_scanned_steps(cell, opts, units):
+    """Values and every gradient (parameters, inputs, elapsed times, initial state)."""
+    from flax import nnx
+
+    if units == 70 and opts.get("wiring") == "ncp":
+        pytest.skip("one large-unit case per cell is enough")
+    model = LiquidRNN(cell, 3, units, 2, seed=3, **opts)
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.normal(size=(4, 6, 3)), jnp.float32)
+    dt = jnp.asarray(rng.uniform(0.1, 1.5, (4, 6)), jnp.float32)
+    h0 = jnp.asarray(0.3 * rng.normal(size=(4, units)), jnp.float32)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    weights = jnp.asarray(rng.normal(size=(4, 6, 2)), jnp.float32)
+
+    def loss(kernel, params, x, dt, h0):
+        m = nnx.merge(graphdef, params, rest)
+        out = m(x, dt, h0) if kernel else _scanned_step(m, x, dt, h0)
+        return jnp.sum(weights * jnp.tanh(out))
+
+    args = (params, x, dt, h0)
+    got = jax.value_and_grad(lambda *a: loss(True, *a), argnums=(0, 1, 2, 3))(*args)
+    want = jax.value_and_grad(lambda *a: loss(False, *a), argnums=(0, 1, 2, 3))(*args)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    for g, w in zip(jax.tree.leaves(got[1]), jax.tree.leaves(want[1])):
+        scale = float(jnp.max(jnp.abs(w))) + 1e-6
+        np.testing.assert_allclose(np.asarray(g) / scale, np.asarray(w) / scale, atol=2e-5)

@@ -35,8 +35,9 @@ handled natively. Parameters with a sign constraint are stored unconstrained and
 ``softplus`` (ncps' ``implicit_param_constraints=True``), so any optimiser keeps them valid.
 
 The functional cores (:func:`ltc_step`, :func:`cfc_step`) take a dict of arrays; the
-:class:`flax.nnx.Module` wrappers own the parameters, and :class:`LiquidRNN` scans a cell over
-a sequence with :func:`jax.lax.scan`.
+:class:`flax.nnx.Module` wrappers own the parameters, and :class:`LiquidRNN` runs a cell over
+a sequence with the whole-sequence kernels of :mod:`sciml.dynamics.liquid_kernels` (same
+values, hand-written reverse passes).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from sciml.dynamics.liquid_kernels import cfc_sequence, ltc_sequence
 from sciml.dynamics.wiring import Wiring, auto_ncp, fully_connected
 
 __all__ = [
@@ -351,19 +353,15 @@ class LiquidRNN(nnx.Module):
         dt = jnp.ones((B, T), inputs.dtype) if elapsed is None else jnp.broadcast_to(jnp.asarray(elapsed, inputs.dtype), (B, T))
         h = jnp.zeros((B, self.cell.units), inputs.dtype) if h0 is None else h0
         p = self.cell.constrained()
-        step = self.cell.step_fn()
-
-        def body(h, xs):
-            x, d = xs
-            h = step(p, h, x, d)
-            return h, h
-
-        if isinstance(self.cell, LTCCell):
-            # Recompute each step's synaptic activations in the backward pass instead of
-            # storing (batch, units, units) tensors per step and unfold: less memory traffic.
-            body = jax.checkpoint(body)
-
-        h_last, hs = jax.lax.scan(body, h, (jnp.swapaxes(inputs, 0, 1), dt.T))
+        xs, dts = jnp.swapaxes(inputs, 0, 1), dt.T
+        if isinstance(self.cell, CfCCell):
+            hs = cfc_sequence(p, h, xs, dts, self.cell.mode)
+        elif self.cell.solver == "fused":
+            hs = ltc_sequence(p, h, xs, dts, self.cell.unfolds)
+        else:
+            step = self.cell.step_fn()
+            hs = jax.lax.scan(lambda h, inp: (step(p, h, *inp),) * 2, h, (xs, dts))[1]
+        h_last = hs[-1]
         out = self.cell.readout(jnp.swapaxes(hs, 0, 1))
         if self.proj is not None:
             out = self.proj(out)
