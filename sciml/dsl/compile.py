@@ -10,8 +10,9 @@ The compiled problem exposes
 
 Derivatives of any order, mixed ones included, are taken in forward mode: a derivative
 ``∂^{a+b} u / ∂x^a ∂t^b`` is ``a + b`` nested ``jax.jvp`` along unit directions of a single
-point, vectorised over points with ``jax.vmap``; XLA shares the common sub-computations between
-``u``, ``u_x`` and ``u_xx``.
+point, vectorised over points with ``jax.vmap``. One chain of nested products yields every
+lower derivative along its axes too, so an expression's derivatives are grouped into the
+fewest chains (``u``, ``u_x``, ``u_xx`` from one, ``u_t`` from another).
 """
 
 from __future__ import annotations
@@ -42,6 +43,39 @@ def nested_derivative(fn: FieldFunction, directions: tuple[jax.Array, ...]) -> F
     return fn
 
 
+def derivative_chains(needed: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Fewest nested-jvp chains (axis tuples) whose sub-multisets cover every needed derivative.
+
+    ``k`` nested ``jvp`` along axes ``a_1..a_k`` evaluate the derivative along every subset of
+    those axes anyway (``2^k`` values); returning them all lets ``u``, ``u_x`` and ``u_xx``
+    come from one chain ``(x, x)`` instead of three separate traces of the network.
+    """
+    chains: list[tuple[int, ...]] = []
+    for axes in sorted(set(needed), key=lambda a: (-len(a), a)):
+        if not any(all(chain.count(a) >= axes.count(a) for a in set(axes)) for chain in chains):
+            chains.append(axes)
+    return chains
+
+
+def chain_derivatives(fn: FieldFunction, z: jax.Array, chain: tuple[int, ...]) -> dict[tuple[int, ...], jax.Array]:
+    """Every derivative of ``fn`` at ``z`` along a sub-multiset of ``chain``, keyed by sorted axes."""
+
+    def level(g, axis):
+        def h(z):
+            primal, tangent = jax.jvp(g, (z,), (jnp.zeros_like(z).at[axis].set(1),))
+            out = dict(primal)
+            for key, value in tangent.items():
+                out.setdefault(tuple(sorted(key + (axis,))), value)
+            return out
+
+        return h
+
+    g = lambda z: {(): fn(z)}  # noqa: E731
+    for axis in chain:
+        g = level(g, axis)
+    return g(z)
+
+
 class PointExpression:
     """A sympy expression of coordinates, fields, their derivatives and parameters, evaluated
     at one point ``z`` given a field function.
@@ -54,14 +88,13 @@ class PointExpression:
         expr = sp.sympify(expr)
         axis = {c: i for i, c in enumerate(coordinates)}
         d = len(coordinates)
-        self.derivatives: list[tuple[int, tuple[np.ndarray, ...]]] = []
+        self.derivatives: list[tuple[int, tuple[int, ...]]] = []  # (field, sorted axes)
         replace: dict[sp.Expr, sp.Symbol] = {}
         for k, der in enumerate(sorted(expr.atoms(sp.Derivative), key=sp.default_sort_key)):
-            directions = tuple(
-                np.eye(d)[axis[v]] for v, n in der.variable_count for _ in range(int(n))
-            )
-            self.derivatives.append((field_names.index(field_name(der.expr)), directions))
+            axes = tuple(sorted(axis[v] for v, n in der.variable_count for _ in range(int(n))))
+            self.derivatives.append((field_names.index(field_name(der.expr)), axes))
             replace[der] = sp.Symbol(f"_deriv{k}")
+        self._chains = derivative_chains([axes for _, axes in self.derivatives])
         self.fields_used: list[int] = []
         for f in sorted(expr.atoms(AppliedUndef), key=sp.default_sort_key):
             self.fields_used.append(field_names.index(field_name(f)))
@@ -77,12 +110,14 @@ class PointExpression:
         self.expr = expr
 
     def __call__(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
-        values = []
-        for field_index, directions in self.derivatives:
-            values.append(nested_derivative(field_fn, directions)(z)[field_index])
-        if self.fields_used:
-            out = field_fn(z)
-            values += [out[i] for i in self.fields_used]
+        known: dict[tuple[int, ...], jax.Array] = {}
+        for chain in self._chains:
+            for key, value in chain_derivatives(field_fn, z, chain).items():
+                known.setdefault(key, value)
+        if () not in known and self.fields_used:
+            known[()] = field_fn(z)
+        values = [known[axes][field_index] for field_index, axes in self.derivatives]
+        values += [known[()][i] for i in self.fields_used]
         result = self._fn(*z, *values, *(params[p] for p in self.parameters))
         return jnp.asarray(result, dtype=z.dtype)
 
