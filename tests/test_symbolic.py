@@ -41,6 +41,9 @@ TRUE = {
     "abs": (1.3, 0.4, -0.8, 0.5),
     "arctan": (2.0, 0.4, -0.8, 0.5),
     "gaussian": (1.3, 0.4, -0.8, 0.5),
+    "log(1+x^2)": (2.5, 0.4, -0.8, 0.5),
+    "sqrt(1+x^2)": (2.5, 0.4, -0.8, 0.5),
+    "1/(1+x^2)": (2.5, 0.4, -0.8, 0.5),
 }
 
 
@@ -74,7 +77,7 @@ def canonical(name, a, b, c, d):
                 b, c = b + math.pi, -c
             b = (b + math.pi) % (2 * math.pi) - math.pi
         return (a, b, c, d)
-    if name in ("cos", "gaussian"):  # even: flip a and b
+    if name in ("cos", "gaussian", "log(1+x^2)", "sqrt(1+x^2)", "1/(1+x^2)"):  # even: flip a and b
         if a < 0:
             a, b = -a, -b
         if name == "cos":

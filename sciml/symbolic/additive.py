@@ -19,12 +19,13 @@ M. Tegmark, *AI Feynman* (2020) for separability tests under output transforms.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import sympy as sp
 from scipy.interpolate import BSpline
 
-from .fit import fit_edges
+from .fit import EdgeChoice, fit_edges
 from .primitives import Library
 
 __all__ = ["TRANSFORMS", "Transform", "spline_additive_fit", "additive_candidates"]
@@ -36,16 +37,19 @@ class Transform:
     forward: object  # numpy y -> T(y)
     inverse: object  # sympy s -> y
     valid: object  # numpy y -> bool
+    inverse_np: object  # numpy T(y) -> y
 
 
 TRANSFORMS = [
-    Transform("identity", lambda y: y, lambda s: s, lambda y: True),
-    Transform("log", np.log, sp.exp, lambda y: bool(np.all(y > 0))),
-    Transform("log(-y)", lambda y: np.log(-y), lambda s: -sp.exp(s), lambda y: bool(np.all(y < 0))),
+    Transform("identity", lambda y: y, lambda s: s, lambda y: True, lambda t: t),
+    Transform("log", np.log, sp.exp, lambda y: bool(np.all(y > 0)), np.exp),
+    Transform("log(-y)", lambda y: np.log(-y), lambda s: -sp.exp(s), lambda y: bool(np.all(y < 0)),
+              lambda t: -np.exp(t)),
     Transform("1/y", lambda y: 1.0 / y, lambda s: 1 / s,
-              lambda y: bool(np.all(y > 0) or np.all(y < 0))),
-    Transform("y^2", lambda y: y**2, sp.sqrt, lambda y: bool(np.all(y > 0))),
-    Transform("sqrt", np.sqrt, lambda s: s**2, lambda y: bool(np.all(y >= 0))),
+              lambda y: bool(np.all(y > 0) or np.all(y < 0)), lambda t: 1.0 / t),
+    Transform("y^2", lambda y: y**2, sp.sqrt, lambda y: bool(np.all(y > 0)), np.sqrt),
+    Transform("sqrt", np.sqrt, lambda s: s**2, lambda y: bool(np.all(y >= 0)), np.square),
+    Transform("sin", np.sin, sp.asin, lambda y: bool(np.all(np.abs(y) <= np.pi / 2)), np.arcsin),
 ]
 
 
@@ -72,11 +76,12 @@ def _one_blas_thread():
 
 
 def spline_additive_fit(X, t, n_knots: int = 10):
-    """Least-squares ``t ≈ beta_0 + sum_i B_i(x_i) beta_i``; returns (edge curves, intercept, R^2).
+    """Least-squares ``t ≈ beta_0 + sum_i B_i(x_i) beta_i``.
 
-    ``t`` may be ``(N,)`` or ``(N, T)`` (several transformed targets sharing one design
-    matrix, solved in one factorisation); curves are then ``(T, n, N)`` and intercept and
-    ``R^2`` arrays of length ``T``.
+    Returns ``(edge curves, intercept, R^2, fitted t)``. ``t`` may be ``(N,)`` or ``(N, T)``
+    (several transformed targets sharing one design matrix, solved in one factorisation);
+    curves are then ``(T, n, N)``, intercept and ``R^2`` arrays of length ``T`` and the
+    fitted values ``(N, T)``.
     """
     designs = [_design(X[:, i], n_knots) for i in range(X.shape[1])]
     A = np.concatenate([np.ones((len(t), 1))] + designs, axis=1)
@@ -88,45 +93,112 @@ def spline_additive_fit(X, t, n_knots: int = 10):
     for D in designs:
         curves.append(D @ coef2[k:k + D.shape[1]])  # (N, T)
         k += D.shape[1]
-    resid = t2 - A @ coef2
+    fitted = A @ coef2
+    resid = t2 - fitted
     sst = np.maximum(((t2 - t2.mean(0)) ** 2).sum(0), 1e-300)
     r2 = 1.0 - (resid**2).sum(0) / sst
     curves = np.stack(curves).transpose(2, 0, 1)  # (T, n, N)
     if single:
-        return curves[0], float(coef2[0, 0]), float(r2[0])
-    return curves, coef2[0], r2
+        return curves[0], float(coef2[0, 0]), float(r2[0]), fitted[:, 0]
+    return curves, coef2[0], r2, fitted
+
+
+PAIR_OPS = [
+    ("*", lambda a, b: a * b), ("/", lambda a, b: a / b), ("\\", lambda a, b: b / a),
+    ("-", lambda a, b: a - b), ("+", lambda a, b: a + b),
+    # squared ratios: relativistic factors sqrt(1 - v^2/c^2) are f(a u + b) in u = (v/c)^2
+    ("/^2", lambda a, b: (a / b) ** 2), ("\\^2", lambda a, b: (b / a) ** 2),
+    # sums of squares: kinetic energies, norms, omega^2 + omega_0^2
+    ("^2+^2", lambda a, b: a**2 + b**2),
+]
+
+
+def _pair_structures(label, feats, cols):
+    """Every structure made from ``(label, feats, cols)`` by combining two of its features.
+
+    A pair feature ``u = f_i (op) f_j`` replaces one of the two features (both choices are
+    tried), so ``exp(-(theta/sigma)^2/2)/sigma`` becomes additive in ``log`` over
+    ``(theta/sigma, sigma)`` and ``sqrt((x2-x1)^2 + ...)`` additive in ``y^2``.
+    """
+    n = cols.shape[1]
+    out = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            for name, op in PAIR_OPS:
+                with np.errstate(all="ignore"):
+                    u = op(cols[:, i], cols[:, j])
+                if not np.all(np.isfinite(u)) or np.ptp(u) < 1e-12:
+                    continue
+                ue = op(feats[i], feats[j])
+                for drop in (i, j):
+                    keep = [k for k in range(n) if k != drop]
+                    new_label = f"{feats[i]}{name}{feats[j]}|-{feats[drop]}"
+                    out.append((new_label if label == "x" else f"{label}; {new_label}",
+                                [ue] + [feats[k] for k in keep],
+                                np.column_stack([u] + [cols[:, k] for k in keep])))
+    return out
 
 
 def _structures(X, symbols):
-    """Input structures: the raw variables, and each pair combined into one feature.
+    """Input structures: the raw variables, and each pair combined into one feature."""
+    return [("x", list(symbols), X)] + _pair_structures("x", list(symbols), X)
 
-    A pair feature ``u = x_i (op) x_j`` with op in {*, /, \\, -, +} replaces one of the two
-    variables (both choices are tried), so ``exp(-(theta/sigma)^2/2)/sigma`` becomes additive in
-    ``log`` over ``(theta/sigma, sigma)`` and ``sqrt((x2-x1)^2 + ...)`` additive in ``y^2``.
+
+def _targets(X, y, symbols):
+    """Transformed targets ``(name, values, inverse, back)``: ``T(y)``, ``T(y) / x_k``, ``T(y) x_k``
+    and ``T(y) / (x_j x_k)``.
+
+    ``inverse`` maps a sympy model of the target back to ``y``; ``back`` does the same for
+    fitted values (NumPy), so every target's fit is judged by its error in ``y`` itself.
+    Dividing by one input is AI Feynman's multiplicative-separability step for a single
+    variable: ``m (u^2 + v^2 + w^2) / 2`` is additive once divided by ``m``, and
+    ``asin(n sin(theta))`` once ``sin(y)`` is divided by ``n``.
     """
-    n = X.shape[1]
-    out = [("x", list(symbols), X)]
-    ops = [("*", lambda a, b: a * b), ("/", lambda a, b: a / b), ("\\", lambda a, b: b / a),
-           ("-", lambda a, b: a - b), ("+", lambda a, b: a + b)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            for name, op in ops:
-                with np.errstate(all="ignore"):
-                    u = op(X[:, i], X[:, j])
-                if not np.all(np.isfinite(u)) or np.ptp(u) < 1e-12:
+    out = []
+    for T in (T for T in TRANSFORMS if T.valid(y)):
+        with np.errstate(all="ignore"):
+            t = T.forward(y)
+        if not np.all(np.isfinite(t)):
+            continue
+        out.append((T.name, t, T.inverse, T.inverse_np))
+        for k, x in enumerate(X.T):
+            if np.min(np.abs(x)) < 1e-12:
+                continue
+            sym = symbols[k]
+            out.append((f"{T.name}/{sym}", t / x, lambda s, T=T, sym=sym: T.inverse(s * sym),
+                        lambda f, T=T, x=x: T.inverse_np(f * x)))
+            out.append((f"{T.name}*{sym}", t * x, lambda s, T=T, sym=sym: T.inverse(s / sym),
+                        lambda f, T=T, x=x: T.inverse_np(f / x)))
+        for j in range(X.shape[1]):
+            for k in range(j + 1, X.shape[1]):
+                x = X[:, j] * X[:, k]
+                if np.min(np.abs(x)) < 1e-12:
                     continue
-                ue = op(symbols[i], symbols[j])
-                for drop in (i, j):
-                    keep = [k for k in range(n) if k != drop]
-                    cols = np.column_stack([u] + [X[:, k] for k in keep])
-                    out.append((f"{symbols[i]}{name}{symbols[j]}|-{symbols[drop]}",
-                                [ue] + [symbols[k] for k in keep], cols))
+                sym = symbols[j] * symbols[k]
+                out.append((f"{T.name}/({sym})", t / x, lambda s, T=T, sym=sym: T.inverse(s * sym),
+                            lambda f, T=T, x=x: T.inverse_np(f * x)))
+    return out
+
+
+_ZERO_EDGE = EdgeChoice("0", (0.0, 0.0, 0.0, 0.0), 1.0, 0, [])
+
+
+def _best_per_target(scored, n, per_target=1):
+    """The ``n`` lowest-error entries, at most ``per_target`` of them per target."""
+    out, seen = [], {}
+    for s in sorted(scored, key=lambda s: s[0]):
+        if seen.get(s[1][0], 0) < per_target:
+            seen[s[1][0]] = seen.get(s[1][0], 0) + 1
+            out.append(s)
+            if len(out) == n:
+                break
     return out
 
 
 def additive_candidates(X, y, symbols, library: Library | None = None, *,
                         r2_threshold: float = 0.9, keep_factor: float = 100.0,
-                        n_pairs: int = 3) -> list[tuple[str, sp.Expr, float]]:
+                        n_raw: int = 3, n_pairs: int = 16, n_expand: int = 4,
+                        n_out: int = 8) -> list[tuple[str, sp.Expr, float]]:
     """Candidate formulas ``T^-1(sum_k g_k(u_k))``: ``(label, expr, spline R^2)``.
 
     Every admissible transform is tried on the raw variables, and on pair-feature structures
@@ -142,41 +214,67 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     y = np.asarray(y, dtype=np.float64)
     structures = _structures(X, symbols)
     scored = []  # (err, transform, structure index, curves, intercept)
-    targets = []
-    for T in (T for T in TRANSFORMS if T.valid(y)):
-        with np.errstate(all="ignore"):
-            t = T.forward(y)
-        if np.all(np.isfinite(t)):
-            targets.append((T, t))
-    if targets:
-        tmat = np.stack([t for _, t in targets], axis=1)
-        with _one_blas_thread():
-            for k, (_, _, cols) in enumerate(structures):
-                curves, c0, r2 = spline_additive_fit(cols, tmat)
-                for j, (T, _) in enumerate(targets):
-                    scored.append((1.0 - r2[j], T, k, curves[j], float(c0[j])))
-    if not scored:
+    targets = _targets(X, y, symbols)
+    if not targets:
         return []
+    tmat = np.stack([t[1] for t in targets], axis=1)
+    var_y = max(float(np.var(y)), 1e-300)
+
+    def score(first):
+        with _one_blas_thread():
+            for k in range(first, len(structures)):
+                curves, c0, _, fitted = spline_additive_fit(structures[k][2], tmat)
+                for j, target in enumerate(targets):
+                    with np.errstate(all="ignore"):
+                        err = float(np.mean((target[3](fitted[:, j]) - y) ** 2)) / var_y
+                    if math.isfinite(err):
+                        scored.append((err, target, k, curves[j], float(c0[j])))
+
+    score(0)
+    # Second level: pairs of features of the best first-level pair structures, so two
+    # combinations (theta - theta1, then / sigma; x2 - x1 and y2 - y1) can both be found.
+    best_pairs = []
+    for err, _, k, _, _ in sorted((s for s in scored if s[2] != 0), key=lambda s: s[0]):
+        if k not in best_pairs:
+            best_pairs.append(k)
+        if len(best_pairs) == n_expand:
+            break
+    first = len(structures)
+    for k in best_pairs:
+        structures += _pair_structures(*structures[k])
+    score(first)
     raw = [s for s in scored if s[2] == 0]
     best_raw = min(s[0] for s in raw)
-    chosen = sorted((s for s in raw if s[0] <= keep_factor * max(best_raw, 1e-10)),
-                    key=lambda s: s[0])[:2]
-    pairs = sorted((s for s in scored if s[2] != 0 and s[0] < 0.1 * best_raw), key=lambda s: s[0])
-    chosen += pairs[:n_pairs]
-    # every learned edge of every chosen structure in one batched fit
-    xs = np.concatenate([structures[k][2].T for _, _, k, _, _ in chosen])
-    ys = np.concatenate([curves for _, _, _, curves, _ in chosen])
+    # The pool: the best structures per target (near-exact spline fits differ by rounding
+    # noise, and the target whose edges are simple primitives need not be the first).
+    pool = _best_per_target([s for s in raw if s[0] <= keep_factor * max(best_raw, 1e-10)], n_raw)
+    pool += _best_per_target([s for s in scored if s[2] != 0 and s[0] < 0.1 * best_raw], n_pairs,
+                             per_target=4)
+    # every learned edge of every pooled structure in one batched fit
+    xs = np.concatenate([structures[k][2].T for _, _, k, _, _ in pool])
+    ys = np.concatenate([curves for _, _, _, curves, _ in pool])
     choices = fit_edges(xs, ys, library).select(r2_threshold=r2_threshold)
-    out, pos = [], 0
-    for err, T, k, curves, c0 in chosen:
+    ranked, pos = [], 0
+    for err, (target, t_values, inverse, _), k, curves, c0 in pool:
         label, feats, _ = structures[k]
+        edges = choices[pos:pos + len(feats)]
+        pos += len(feats)
+        # A small edge that no primitive matches is the spline's noise, not a term.
+        scale = float(np.std(t_values))
+        edges = [_ZERO_EDGE if ch.numeric and np.std(curve) < 1e-3 * scale else ch
+                 for ch, curve in zip(edges, curves)]
         s = sp.Float(c0)
-        for f in feats:
-            ch = choices[pos]
-            pos += 1
+        for f, ch in zip(feats, edges):
             if ch.numeric or ch.name == "0":
                 continue
             a, b, c, d = ch.params
             s = s + sp.Float(c) * library[ch.name].sympy_fn(sp.Float(a) * f + sp.Float(b)) + sp.Float(d)
-        out.append((f"{T.name}:{label}", T.inverse(s), 1.0 - err))
+        # Distillability: a structure whose every edge is a primitive beats a slightly
+        # better spline fit with an edge no primitive matches.
+        worst_edge = max([1.0 - ch.r2 for ch in edges if not ch.numeric and ch.name != "0"], default=0.0)
+        n_numeric = sum(ch.numeric for ch in edges)
+        cost = sum(ch.complexity for ch in edges if not ch.numeric)
+        bucket = math.floor(math.log10(max(worst_edge, err) + 1e-16) / 3)  # three decades wide
+        ranked.append(((n_numeric, bucket, cost, err), (f"{target}:{label}", inverse(s), 1.0 - err)))
+    out = [c for _, c in sorted(ranked, key=lambda r: r[0])[:n_out]]
     return out

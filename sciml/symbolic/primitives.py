@@ -88,6 +88,11 @@ _BUILTIN = [
     Primitive("abs", jnp.abs, sp.Abs, 2),
     Primitive("arctan", jnp.arctan, sp.atan, 3),
     Primitive("gaussian", lambda x: jnp.exp(-(x**2)), lambda z: sp.exp(-(z**2)), 3),
+    # Compositions that physics formulas keep producing: log(1 + u^2) (sums of squares under a
+    # log), hypot-like sqrt(1 + u^2) and the Lorentzian 1 / (1 + u^2).
+    Primitive("log(1+x^2)", lambda x: jnp.log1p(x**2), lambda z: sp.log(1 + z**2), 4),
+    Primitive("sqrt(1+x^2)", lambda x: jnp.sqrt(1.0 + x**2), lambda z: sp.sqrt(1 + z**2), 4),
+    Primitive("1/(1+x^2)", lambda x: 1.0 / (1.0 + x**2), lambda z: 1 / (1 + z**2), 4),
 ]
 
 
