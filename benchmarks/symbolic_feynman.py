@@ -81,7 +81,7 @@ def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
     return bool(same), err
 
 
-def run_sciml(eq, ds, seed, budget, generations, cap):
+def run_sciml(eq, ds, seed, budget, generations, cap, units=None):
     from sciml.symbolic import discover
 
     t0, c0 = time.time(), time.process_time()
@@ -89,7 +89,7 @@ def run_sciml(eq, ds, seed, budget, generations, cap):
     signal.alarm(int(cap))
     try:
         law = discover(ds, target=eq.target, inputs=eq.variables, seed=seed, time_budget=budget,
-                       operon_options={"generations": generations})
+                       operon_options={"generations": generations}, units=units)
         expr, source = law.expr, law.record.get("chosen_from")
     except WallCapExceeded:
         expr, source = sp.nan, f"stopped at the {cap:.0f} s cap"
@@ -134,13 +134,16 @@ def main(argv=None):
                     help="wall-clock cap per equation for sciml; past it the row is a failure")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-operon", action="store_true")
+    ap.add_argument("--units", action="store_true",
+                    help="give discover the equations' units (method 'sciml+units': the search "
+                         "then starts in the Buckingham-pi groups, as AI Feynman does)")
     ap.add_argument("--resume", action="store_true", help="keep rows already in the JSON")
     ap.add_argument("--out", type=pathlib.Path, default=OUT)
     ap.add_argument("--merge", nargs="+", type=pathlib.Path, default=None,
                     help="combine the rows of these result files into --out (no runs)")
     args = ap.parse_args(argv)
 
-    from sciml.datasets.feynman import EQUATIONS, generate, truth
+    from sciml.datasets.feynman import EQUATIONS, generate, truth, units as eq_units
 
     eqs = EQUATIONS[args.offset:]
     if args.only:
@@ -186,14 +189,16 @@ def main(argv=None):
         for noise in noises:
             ds = generate(eq, n=args.n, noise=noise, seed=args.seed)
             rng = np.random.default_rng(1234)
-            if (eq.id, noise, "sciml") not in done:
+            method = "sciml+units" if args.units else "sciml"
+            if (eq.id, noise, method) not in done:
                 expr, wall, cpu, source = run_sciml(eq, ds, args.seed, args.time_budget,
-                                                    args.generations, args.cap)
+                                                    args.generations, args.cap,
+                                                    eq_units(eq) if args.units else None)
                 ok, err = exact(expr, texpr, tsyms, eq, rng)
-                rows.append({"id": eq.id, "noise": noise, "method": "sciml", "exact": ok,
+                rows.append({"id": eq.id, "noise": noise, "method": method, "exact": ok,
                              "max_rel_err": err, "wall_s": wall, "cpu_s": cpu, "expression": str(expr),
                              "source": source, "load_avg": os.getloadavg()[0]})
-                print(f"{eq.id:9s} noise={noise:<5} sciml  exact={ok!s:5} err={err:.1e} "
+                print(f"{eq.id:9s} noise={noise:<5} {method}  exact={ok!s:5} err={err:.1e} "
                       f"{wall:6.1f}s [{source}] {str(expr)[:70]}", flush=True)
                 save()
             if not args.skip_operon and (eq.id, noise, "operon") not in done:

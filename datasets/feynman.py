@@ -22,7 +22,7 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-__all__ = ["Equation", "EQUATIONS", "generate", "get", "truth"]
+__all__ = ["Equation", "EQUATIONS", "UNITS", "generate", "get", "truth", "units"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,66 @@ EQUATIONS: list[Equation] = [
     _eq("II.11.28", "theta", "1+n*alpha/(1-(n*alpha/3))", n=(0, 1), alpha=(0, 1)),
 ]
 
+# Units of every variable in the base dimensions of the AI Feynman units table (metre,
+# second, kilogram, kelvin, volt): charge is energy per volt, kg m^2 s^-2 V^-1.
+_M, _S, _KG, _V = "m", "s", "kg", "V"
+_ONE: dict = {}
+_LENGTH = {_M: 1}
+_TIME = {_S: 1}
+_MASS = {_KG: 1}
+_SPEED = {_M: 1, _S: -1}
+_RATE = {_S: -1}
+_FORCE = {_KG: 1, _M: 1, _S: -2}
+_ENERGY = {_KG: 1, _M: 2, _S: -2}
+_POWER = {_KG: 1, _M: 2, _S: -3}
+_INTENSITY = {_KG: 1, _S: -3}  # power per area
+_PRESSURE = {_KG: 1, _M: -1, _S: -2}
+_CHARGE = {_KG: 1, _M: 2, _S: -2, _V: -1}
+_PERMITTIVITY = {_KG: 1, _M: 1, _S: -2, _V: -2}  # charge / (volt metre)
+_CAPACITANCE = {_KG: 1, _M: 2, _S: -2, _V: -2}
+_FIELD = {_V: 1, _M: -1}
+_MAGNETIC = {_V: 1, _S: 1, _M: -2}
+
+UNITS: dict[str, dict[str, dict]] = {
+    "I.6.2a": {"f": _ONE, "theta": _ONE},
+    "I.6.2": {"f": _ONE, "sigma": _ONE, "theta": _ONE},
+    "I.6.2b": {"f": _ONE, "sigma": _ONE, "theta": _ONE, "theta1": _ONE},
+    "I.8.14": {"d": _LENGTH, "x1": _LENGTH, "x2": _LENGTH, "y1": _LENGTH, "y2": _LENGTH},
+    "I.10.7": {"m": _MASS, "m_0": _MASS, "v": _SPEED, "c": _SPEED},
+    "I.12.1": {"F": _FORCE, "mu": _ONE, "Nn": _FORCE},
+    "I.12.2": {"F": _FORCE, "q1": _CHARGE, "q2": _CHARGE, "epsilon": _PERMITTIVITY, "r": _LENGTH},
+    "I.12.4": {"Ef": _FIELD, "q1": _CHARGE, "epsilon": _PERMITTIVITY, "r": _LENGTH},
+    "I.12.5": {"F": _FORCE, "q2": _CHARGE, "Ef": _FIELD},
+    "I.13.4": {"K": _ENERGY, "m": _MASS, "v": _SPEED, "u": _SPEED, "w": _SPEED},
+    "I.14.3": {"U": _ENERGY, "m": _MASS, "g": {_M: 1, _S: -2}, "z": _LENGTH},
+    "I.14.4": {"U": _ENERGY, "k_spring": {_KG: 1, _S: -2}, "x": _LENGTH},
+    "I.15.3t": {"t1": _TIME, "x": _LENGTH, "c": _SPEED, "u": _SPEED, "t": _TIME},
+    "I.15.10": {"p": {_KG: 1, _M: 1, _S: -1}, "m_0": _MASS, "v": _SPEED, "c": _SPEED},
+    "I.16.6": {"v1": _SPEED, "c": _SPEED, "v": _SPEED, "u": _SPEED},
+    "I.18.4": {"r": _LENGTH, "m1": _MASS, "m2": _MASS, "r1": _LENGTH, "r2": _LENGTH},
+    "I.18.12": {"tau": _ENERGY, "r": _LENGTH, "F": _FORCE, "theta": _ONE},
+    "I.24.6": {"E": _ENERGY, "m": _MASS, "omega": _RATE, "omega_0": _RATE, "x": _LENGTH},
+    "I.25.13": {"Volt": {_V: 1}, "q": _CHARGE, "C": _CAPACITANCE},
+    "I.26.2": {"theta1": _ONE, "n": _ONE, "theta2": _ONE},
+    "I.27.6": {"foc": _LENGTH, "d1": _LENGTH, "d2": _LENGTH, "n": _ONE},
+    "I.29.4": {"k": {_M: -1}, "omega": _RATE, "c": _SPEED},
+    "I.30.3": {"Int": _INTENSITY, "Int_0": _INTENSITY, "theta": _ONE, "n": _ONE},
+    "I.32.5": {"Pwr": _POWER, "q": _CHARGE, "a": {_M: 1, _S: -2}, "epsilon": _PERMITTIVITY, "c": _SPEED},
+    "I.34.8": {"omega": _RATE, "q": _CHARGE, "v": _SPEED, "B": _MAGNETIC, "p": {_KG: 1, _M: 1, _S: -1}},
+    "I.37.4": {"Int": _INTENSITY, "I1": _INTENSITY, "I2": _INTENSITY, "delta": _ONE},
+    "I.39.11": {"E": _ENERGY, "gamma": _ONE, "pF": _PRESSURE, "V": {_M: 3}},
+    "I.47.23": {"c": _SPEED, "gamma": _ONE, "pr": _PRESSURE, "rho": {_KG: 1, _M: -3}},
+    "II.3.24": {"flux": _INTENSITY, "Pwr": _POWER, "r": _LENGTH},
+    "II.11.28": {"theta": _ONE, "n": _ONE, "alpha": _ONE},
+}
+
 _BY_ID = {e.id: e for e in EQUATIONS}
+
+
+def units(eq: Equation | str) -> dict[str, dict]:
+    """``{variable: {dimension: exponent}}`` for the inputs and the target of ``eq``."""
+    eq = get(eq) if isinstance(eq, str) else eq
+    return UNITS[eq.id]
 
 
 def get(eq_id: str) -> Equation:

@@ -246,6 +246,56 @@ def test_units_reject_inconsistent_formulas():
     assert is_consistent(sp.Float(2.5) * m * v, units)  # a fitted constant may carry units
 
 
+def test_pi_reduction_finds_the_physicists_groups():
+    from sciml.symbolic.dimensionless import reduce_dimensions
+
+    charge = {"kg": 1, "m": 2, "s": -2, "V": -1}
+    units = {"q1": charge, "q2": charge, "epsilon": {"kg": 1, "m": 1, "s": -2, "V": -2}, "r": {"m": 1}}
+    red = reduce_dimensions(["q1", "q2", "epsilon", "r"], units, {"kg": 1, "m": 1, "s": -2})
+    q1, q2, eps, r = syms = sp.symbols("q1 q2 epsilon r", positive=True)
+    assert sp.simplify(red.scale_expr(syms) - q1**2 / (eps * r**2)) == 0
+    assert [sp.simplify(g) for g in red.group_exprs(syms)] in ([q1 / q2], [q2 / q1])
+    speed = {"m": 1, "s": -1}
+    red = reduce_dimensions(["m_0", "v", "c"], {"m_0": {"kg": 1}, "v": speed, "c": speed}, {"kg": 1})
+    m0, v, c = syms = sp.symbols("m_0 v c", positive=True)
+    assert red.scale_expr(syms) == m0 and len(red.groups) == 1
+    assert sp.simplify(red.group_exprs(syms)[0] ** 2 - (v / c) ** 2) == 0 or \
+        sp.simplify(red.group_exprs(syms)[0] ** 2 - (c / v) ** 2) == 0
+    # a target whose dimension no product of the inputs has: nothing to reduce
+    assert reduce_dimensions(["v", "c"], {"v": speed, "c": speed}, {"kg": 1}) is None
+    assert reduce_dimensions(["v", "c"], {"v": speed}, speed) is None  # c has no units
+
+
+def test_feynman_units_make_every_true_law_consistent():
+    from sciml.datasets.feynman import EQUATIONS, truth, units
+
+    for eq in EQUATIONS:
+        u = units(eq)
+        assert set(u) == set(eq.variables) | {eq.target}, eq.id
+        expr, _ = truth(eq)
+        assert is_consistent(expr, u, u[eq.target]), eq.id
+
+
+def test_discover_with_units_searches_the_pi_groups():
+    from sciml.datasets.feynman import generate, truth, units
+    from sciml.symbolic.backends import BuiltinBackend
+    from sciml.symbolic.discover import _dimensionless_proposals
+
+    names = ["q1", "q2", "epsilon", "r"]
+    ds = generate("I.12.2", n=1000, seed=0)  # F = q1 q2 / (4 pi epsilon r^2)
+    expr, syms = truth("I.12.2")
+    X = np.stack([ds[v].values for v in names], 1)
+    y = ds["F"].values
+    u = units("I.12.2")
+    proposals = _dimensionless_proposals(X, y, names, syms, [BuiltinBackend()], u, u["F"], seed=0,
+                                         test_fraction=0.25, time_budget=None)
+    errors = [np.max(np.abs(evaluate(e, syms, X) / y - 1)) for _, e in proposals]
+    # found as F / (q1^2 / (epsilon r^2)) = g(q1/q2), one variable, written back in the inputs
+    assert min(errors) < 1e-8, proposals
+    law = discover(ds, target="F", inputs=names, backend="builtin", units=u)
+    np.testing.assert_allclose(evaluate(law.expr, law.symbols, X), y, rtol=1e-8)
+
+
 # ------------------------------------------------------------------ backends
 
 

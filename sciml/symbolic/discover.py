@@ -18,6 +18,7 @@ import sympy as sp
 
 from .backends import Backend, get_backend
 from .compose import distil_kan
+from .dimensionless import reduce_dimensions
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
 from .primitives import Library
 from .refit import clean, evaluate
@@ -138,7 +139,7 @@ def _exact_enough(c: Candidate | None, y) -> bool:
 
 
 def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units, target_units,
-            rng):
+            rng, proposals=()):
     n = len(y)
     perm = rng.permutation(n)
     n_test = max(2, int(round(test_fraction * n)))
@@ -146,11 +147,12 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
     cands = [_score(sp.Float(float(ytr.mean())), "constant", symbols, Xtr, ytr, Xte, yte,
                     units, target_units, do_clean=False)]
+    cands += [_score(e, source, symbols, Xtr, ytr, Xte, yte, units, target_units) for source, e in proposals]
     t0 = time.time()
     for k, be in enumerate(backends):
         best = min((c for c in cands if c), key=lambda c: c.mse_test)
-        if k > 0 and _exact_enough(best, y):
-            break  # a later backend only runs when the earlier ones are not exact
+        if (k > 0 or proposals) and _exact_enough(best, y):
+            break  # a backend only runs when the candidates so far are not exact
         budget = None if time_budget is None else max(5.0, time_budget - (time.time() - t0))
         for source, expr in be.search(Xtr, ytr, symbols, seed=seed, time_budget=budget):
             cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units))
@@ -158,6 +160,34 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     front = pareto(cands)
     law = choose(front, n_test, float(np.var(ytr)))
     return law, front, (tr, te)
+
+
+def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_units, *, seed,
+                             test_fraction, time_budget) -> list[tuple[str, sp.Expr]]:
+    """Laws found in the Buckingham-pi variables, written back in the inputs.
+
+    With units on every input and on the target, the search first runs on ``y / scale``
+    against the dimensionless groups (:mod:`sciml.symbolic.dimensionless`), a problem in
+    fewer variables; its Pareto front becomes candidates of the full problem.
+    """
+    if units is None or target_units is None:
+        return []
+    red = reduce_dimensions(inputs, units, target_units)
+    if red is None or len(red.groups) >= len(inputs) or not red.groups:
+        return []
+    scale = red.scale_values(X)
+    Xr = red.group_values(X)
+    with np.errstate(all="ignore"):
+        yr = y / scale
+    if not (np.all(np.isfinite(Xr)) and np.all(np.isfinite(yr))):
+        return []
+    pis = _symbols([f"pi{j + 1}" for j in range(Xr.shape[1])], Xr)
+    _, front, _ = _search(Xr, yr, pis, backends, seed=seed, test_fraction=test_fraction,
+                          time_budget=time_budget, units=None, target_units=None,
+                          rng=np.random.default_rng(seed))
+    back = dict(zip(pis, red.group_exprs(symbols)))
+    s = red.scale_expr(symbols)
+    return [(f"pi-groups:{c.source}", s * c.expr.xreplace(back)) for c in front]
 
 
 def _backends(backend, library, operon_options):
@@ -193,6 +223,8 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
         time_budget: seconds for the global (genetic) search backends.
         library: primitives for the built-in search.
         units: optional ``{column: {dimension: exponent}}``; inconsistent formulas are not chosen.
+            With units on every input and the target, the search first runs in the
+            Buckingham-pi groups (fewer variables) and writes what it finds back.
     """
     t0 = time.time()
     if not 0.0 < test_fraction < 0.9:
@@ -204,10 +236,14 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     laws = {}
     for k, t in enumerate(targets):
         tu = None if units is None else units.get(t)
+        start = time.time()
+        proposals = _dimensionless_proposals(X, Y[:, k], inputs, symbols, backends, units, tu, seed=seed,
+                                             test_fraction=test_fraction, time_budget=time_budget)
+        budget = time_budget if time_budget is None else max(5.0, time_budget - (time.time() - start))
         chosen, front, (tr, te) = _search(X, Y[:, k], symbols, backends, seed=seed,
-                                          test_fraction=test_fraction, time_budget=time_budget,
+                                          test_fraction=test_fraction, time_budget=budget,
                                           units=units, target_units=tu,
-                                          rng=np.random.default_rng(seed))
+                                          rng=np.random.default_rng(seed), proposals=proposals)
         laws[t] = (chosen, front, tr, te)
     t = targets[0]
     chosen, front, tr, te = laws[t]

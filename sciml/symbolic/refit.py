@@ -29,8 +29,11 @@ constants (``exp(log(x) + d) -> e^d x``) and rounding exposes new simplification
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -249,22 +252,51 @@ def fold_numbers(expr: sp.Expr) -> sp.Expr:
     return expr.func(*args)
 
 
-def simplify(expr: sp.Expr, max_ops: int = 80) -> sp.Expr:
+def simplify(expr: sp.Expr, max_ops: int = 80, time_limit: float = 2.0) -> sp.Expr:
     """Cheap, predictable simplification: expand products of sums and powers of sums,
-    split ``exp`` of sums, drop zero terms; full ``sympy.simplify`` only for small formulas and
-    only when it makes the formula shorter."""
+    split ``exp`` of sums, drop zero terms; full ``sympy.simplify`` only for small formulas,
+    within ``time_limit`` seconds of CPU time, and only when it makes the formula shorter."""
     e = sp.expand(expr, power_exp=True, log=False, mul=True, multinomial=True, basic=True)
     e = fold_numbers(sp.powsimp(e))
     if sp.count_ops(e) > sp.count_ops(expr):
         e = expr
     if sp.count_ops(e) <= max_ops:
         try:
-            s = sp.simplify(e)
+            with _cpu_time_limit(time_limit):
+                s = sp.simplify(e)
             if sp.count_ops(s) < sp.count_ops(e):
                 e = fold_numbers(s)
-        except Exception:  # sympy can raise on exotic forms; the unsimplified formula is fine
-            pass
+        except (Exception, _SimplifyTimeout):  # exotic forms raise, some take minutes in
+            pass  # trigsimp; the unsimplified formula is fine
     return e
+
+
+class _SimplifyTimeout(BaseException):
+    """``sympy.simplify`` ran past its CPU-time limit (a BaseException so sympy's own
+    ``except Exception`` blocks cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _cpu_time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` of process CPU time (main thread only).
+
+    Uses the virtual-time timer (``SIGVTALRM``), which leaves ``SIGALRM`` wall-clock alarms
+    of the caller alone. Off the main thread no limit is set.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise _SimplifyTimeout
+
+    previous = signal.signal(signal.SIGVTALRM, _raise)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, previous)
 
 
 @dataclasses.dataclass
