@@ -197,7 +197,7 @@ def _best_per_target(scored, n, per_target=1):
 
 def additive_candidates(X, y, symbols, library: Library | None = None, *,
                         r2_threshold: float = 0.9, keep_factor: float = 100.0,
-                        n_raw: int = 3, n_pairs: int = 16, n_expand: int = 4,
+                        n_raw: int = 8, n_pairs: int = 16, n_expand: int = 4,
                         n_out: int = 8) -> list[tuple[str, sp.Expr, float]]:
     """Candidate formulas ``T^-1(sum_k g_k(u_k))``: ``(label, expr, spline R^2)``.
 
