@@ -68,6 +68,11 @@ def _integer(v):
     return [Fraction(i * (1 if first > 0 else -1)) for i in ints]
 
 
+def _solve(P, v):
+    """``P q = v`` for a full-column-rank ``P`` (exact when ``v`` is in its span)."""
+    return P.solve_least_squares(v) if P.rows > P.cols else P.solve(v)
+
+
 def reduce_dimensions(names: list[str], units: dict, target_units: dict) -> Reduction | None:
     """The simplest pi reduction of ``names`` for a target of ``target_units``.
 
@@ -93,7 +98,7 @@ def reduce_dimensions(names: list[str], units: dict, target_units: dict) -> Redu
             continue
         try:
             # scale: target dimension from the pivot variables only
-            sol = P.solve_least_squares(b) if P.rows > P.cols else P.solve(b)
+            sol = _solve(P, b)
         except (ValueError, sp.matrices.exceptions.NonInvertibleMatrixError):
             continue
         if P * sol != b:
@@ -103,7 +108,7 @@ def reduce_dimensions(names: list[str], units: dict, target_units: dict) -> Redu
             scale[i] = Fraction(int(sp.fraction(sol[k])[0]), int(sp.fraction(sol[k])[1]))
         groups = []
         for j in (j for j in range(n) if j not in pivots):
-            q = P.solve_least_squares(D[:, j]) if P.rows > P.cols else P.solve(D[:, j])
+            q = _solve(P, D[:, j])
             v = [sp.Integer(0)] * n
             v[j] = sp.Integer(1)
             for k, i in enumerate(pivots):
