@@ -44,6 +44,8 @@ TRUE = {
     "log(1+x^2)": (2.5, 0.4, -0.8, 0.5),
     "sqrt(1+x^2)": (2.5, 0.4, -0.8, 0.5),
     "1/(1+x^2)": (2.5, 0.4, -0.8, 0.5),
+    "log(1-x^2)": (0.9, 0.05, -0.8, 0.5),  # |a x + b| < 1 on [-1, 1]
+    "1/sqrt(1-x^2)": (0.9, 0.05, -0.8, 0.5),
 }
 
 
@@ -77,7 +79,8 @@ def canonical(name, a, b, c, d):
                 b, c = b + math.pi, -c
             b = (b + math.pi) % (2 * math.pi) - math.pi
         return (a, b, c, d)
-    if name in ("cos", "gaussian", "log(1+x^2)", "sqrt(1+x^2)", "1/(1+x^2)"):  # even: flip a and b
+    if name in ("cos", "gaussian", "log(1+x^2)", "sqrt(1+x^2)", "1/(1+x^2)", "log(1-x^2)",
+                "1/sqrt(1-x^2)"):  # even: flip a and b
         if a < 0:
             a, b = -a, -b
         if name == "cos":

@@ -4,8 +4,9 @@ A backend proposes candidate formulas for ``y ≈ f(X)``; it does not choose amo
 caller (:func:`sciml.symbolic.discover`) refits and rounds every candidate, measures it on
 held-out data and picks the law by the Pareto rule of :mod:`sciml.symbolic.law`.
 
-- ``builtin``: the separable-under-a-transform search of :mod:`sciml.symbolic.additive`
-  (fast, exact on separable laws, no dependencies).
+- ``builtin``: the separable-under-a-transform search of :mod:`sciml.symbolic.additive`,
+  plus sparse and rational regression over term dictionaries (:mod:`sciml.symbolic.sparse`)
+  (fast, deterministic, exact on separable, few-term and rational laws, no dependencies).
 - ``operon``: genetic programming with local constant optimisation, ``pyoperon`` (C++,
   offline). Burlacu et al., *Operon C++* (GECCO 2020).
 - ``pysr``: PySR (Cranmer 2023), optional; needs a Julia runtime. Importing ``pysr`` without
@@ -26,6 +27,7 @@ import sympy as sp
 
 from .additive import additive_candidates
 from .primitives import Library
+from .sparse import linear_candidates, rational_candidates
 
 __all__ = ["Backend", "BackendUnavailable", "BuiltinBackend", "OperonBackend", "PySRBackend",
            "get_backend", "register_backend", "BACKENDS"]
@@ -47,7 +49,8 @@ class Backend(abc.ABC):
 
 
 class BuiltinBackend(Backend):
-    """Additive model under output transforms, distilled edge by edge (no dependencies)."""
+    """Additive model under output transforms distilled edge by edge, and few-term linear and
+    rational laws from term dictionaries (no dependencies)."""
 
     name = "builtin"
 
@@ -56,8 +59,11 @@ class BuiltinBackend(Backend):
         self.keep_factor = keep_factor
 
     def search(self, X, y, symbols, *, seed=0, time_budget=None):
-        cands = additive_candidates(X, y, symbols, self.library, keep_factor=self.keep_factor)
-        return [(f"builtin:{label}", e) for label, e, _ in cands]
+        cands = [(label, e) for label, e, _ in
+                 additive_candidates(X, y, symbols, self.library, keep_factor=self.keep_factor)]
+        with np.errstate(all="ignore"):  # dictionary terms overflow on wide-ranging inputs
+            cands += linear_candidates(X, y, symbols) + rational_candidates(X, y, symbols)
+        return [(f"builtin:{label}", e) for label, e in cands]
 
 
 class OperonBackend(Backend):

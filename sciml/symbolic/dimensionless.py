@@ -53,6 +53,20 @@ class Reduction:
     def group_values(self, X) -> np.ndarray:
         return np.stack([self._values(g, X) for g in self.groups], axis=1) if self.groups else np.zeros((len(X), 0))
 
+    def oriented(self, X) -> "Reduction":
+        """The same reduction with every group that exceeds one on all samples inverted.
+
+        A group and its inverse are equally valid; small parameters are the physicist's
+        convention (``v/c``, not ``c/v``) and keep relativistic factors ``1 - (v/c)^2`` in the
+        domain of the search's primitives.
+        """
+        groups = []
+        for g in self.groups:
+            with np.errstate(all="ignore"):
+                big = bool(np.all(np.abs(self._values(g, X)) > 1.0))
+            groups.append(tuple(-e for e in g) if big else g)
+        return dataclasses.replace(self, groups=tuple(groups))
+
 
 def _matrix(names, units, dims):
     return sp.Matrix([[sp.Rational(str(Fraction(units.get(n, {}).get(d, 0)))) for n in names] for d in dims])

@@ -175,6 +175,7 @@ def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_unit
     red = reduce_dimensions(inputs, units, target_units)
     if red is None or len(red.groups) >= len(inputs) or not red.groups:
         return []
+    red = red.oriented(X)
     scale = red.scale_values(X)
     Xr = red.group_values(X)
     with np.errstate(all="ignore"):

@@ -93,6 +93,11 @@ _BUILTIN = [
     Primitive("log(1+x^2)", lambda x: jnp.log1p(x**2), lambda z: sp.log(1 + z**2), 4),
     Primitive("sqrt(1+x^2)", lambda x: jnp.sqrt(1.0 + x**2), lambda z: sp.sqrt(1 + z**2), 4),
     Primitive("1/(1+x^2)", lambda x: 1.0 / (1.0 + x**2), lambda z: 1 / (1 + z**2), 4),
+    # and the Lorentz factor's pieces for |u| < 1: log(1 - u^2) and 1 / sqrt(1 - u^2)
+    Primitive("log(1-x^2)", lambda x: jnp.log1p(-(x**2)), lambda z: sp.log(1 - z**2), 4,
+              lambda x: jnp.log(jnp.maximum(1.0 - x**2, _TINY))),
+    Primitive("1/sqrt(1-x^2)", lambda x: 1.0 / jnp.sqrt(1.0 - x**2), lambda z: 1 / sp.sqrt(1 - z**2), 5,
+              lambda x: 1.0 / jnp.sqrt(jnp.maximum(1.0 - x**2, _TINY))),
 ]
 
 

@@ -210,8 +210,29 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     floor = 1e-15 * float(np.var(y))
     ref_sq = (prob.predict(theta, Xv) - yv) ** 2
     ref_mse = float(np.mean(ref_sq))
+    def free(trial) -> bool:
+        """The paired test: is ``trial`` not measurably worse than the refitted constants?"""
+        with np.errstate(all="ignore"):
+            d = (prob.predict(trial, Xv) - yv) ** 2 - ref_sq
+        if not np.all(np.isfinite(d)):
+            return False
+        se = float(np.std(d)) / math.sqrt(len(d))
+        # The paired test alone trusts the standard error, which heavy-tailed targets
+        # (values over decades) inflate enough to pass even rounding a leading factor to
+        # 0; a rounding may also never raise the held-out error by more than half.
+        return float(np.mean(d)) <= min(2.0 * se, 0.5 * ref_mse) + floor
+
     exact: dict[int, sp.Expr] = {}
-    # constants closest to a simple number first
+    # Every constant at once to its simplest nearby number first: coupled constants
+    # (x1^2 - 2 x1 x2 + x2^2 under a square root) can only be rounded together — rounding
+    # one alone leaves the formula undefined on part of the data or visibly worse.
+    nearest = [next((c for c in _candidates(float(t)) if c[2] != 0.0), None) for t in theta]
+    if all(c is not None for c in nearest) and k > 1:
+        trial = np.array([c[2] for c in nearest])
+        if free(trial):
+            return prob.expr(trial, {i: c[1] for i, c in enumerate(nearest)}), \
+                _mean_sq(prob.predict(trial, X) - y)
+    # then one by one, constants closest to a simple number first
     order = sorted(range(k), key=lambda i: min(abs(c[2] - theta[i]) / (abs(theta[i]) + 1e-300)
                                                 for c in _candidates(theta[i])))
     for i in order:
@@ -220,15 +241,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
             trial[i], m[i] = fval, 0.0
             if m.any():
                 trial, _ = prob.solve(trial, m, steps=trial_steps)
-            with np.errstate(all="ignore"):
-                d = (prob.predict(trial, Xv) - yv) ** 2 - ref_sq
-            if not np.all(np.isfinite(d)):
-                continue
-            se = float(np.std(d)) / math.sqrt(len(d))
-            # The paired test alone trusts the standard error, which heavy-tailed targets
-            # (values over decades) inflate enough to pass even rounding a leading factor to
-            # 0; a rounding may also never raise the held-out error by more than half.
-            if float(np.mean(d)) <= min(2.0 * se, 0.5 * ref_mse) + floor:
+            if free(trial):
                 theta, mask = trial, m
                 exact[i] = value
                 break  # every rounding is judged against the unrounded fit: no drift
