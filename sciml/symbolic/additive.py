@@ -26,7 +26,7 @@ import sympy as sp
 from scipy.interpolate import BSpline
 
 from .fit import EdgeChoice, fit_edges
-from .primitives import Library
+from .primitives import Library, edge_formula
 
 __all__ = ["TRANSFORMS", "Transform", "spline_additive_fit", "additive_candidates"]
 
@@ -38,18 +38,40 @@ class Transform:
     inverse: object  # sympy s -> y
     valid: object  # numpy y -> bool
     inverse_np: object  # numpy T(y) -> y
+    slope: object = None  # numpy y -> T'(y), for the delta-method weights; None: linear
+
+
+def _mostly_positive(y) -> bool:
+    """Positive, up to a few values within noise of zero (a Gaussian tail measured with
+    additive noise dips below zero; it is still a positive law)."""
+    bad = y <= 0
+    if not bad.any():
+        return True
+    rms = float(np.sqrt(np.mean(y**2)))
+    return bool(bad.mean() <= 0.03 and np.all(np.abs(y[bad]) <= 0.05 * rms))
+
+
+def _positive(y):
+    """``y`` with non-positive values (noise, see :func:`_mostly_positive`) raised to half
+    the smallest positive one; the delta-method weights give those rows almost no say."""
+    if np.all(y > 0):
+        return y
+    return np.where(y > 0, y, 0.5 * np.min(y[y > 0]))
 
 
 TRANSFORMS = [
     Transform("identity", lambda y: y, lambda s: s, lambda y: True, lambda t: t),
-    Transform("log", np.log, sp.exp, lambda y: bool(np.all(y > 0)), np.exp),
-    Transform("log(-y)", lambda y: np.log(-y), lambda s: -sp.exp(s), lambda y: bool(np.all(y < 0)),
-              lambda t: -np.exp(t)),
+    Transform("log", lambda y: np.log(_positive(y)), sp.exp, _mostly_positive, np.exp,
+              lambda y: 1.0 / _positive(y)),
+    Transform("log(-y)", lambda y: np.log(_positive(-y)), lambda s: -sp.exp(s),
+              lambda y: _mostly_positive(-y), lambda t: -np.exp(t), lambda y: 1.0 / _positive(-y)),
     Transform("1/y", lambda y: 1.0 / y, lambda s: 1 / s,
-              lambda y: bool(np.all(y > 0) or np.all(y < 0)), lambda t: 1.0 / t),
-    Transform("y^2", lambda y: y**2, sp.sqrt, lambda y: bool(np.all(y > 0)), np.sqrt),
-    Transform("sqrt", np.sqrt, lambda s: s**2, lambda y: bool(np.all(y >= 0)), np.square),
-    Transform("sin", np.sin, sp.asin, lambda y: bool(np.all(np.abs(y) <= np.pi / 2)), np.arcsin),
+              lambda y: bool(np.all(y > 0) or np.all(y < 0)), lambda t: 1.0 / t, lambda y: -1.0 / y**2),
+    Transform("y^2", lambda y: y**2, sp.sqrt, lambda y: bool(np.all(y > 0)), np.sqrt, lambda y: 2.0 * y),
+    Transform("sqrt", lambda y: np.sqrt(np.maximum(y, 0.0)), lambda s: s**2,
+              lambda y: _mostly_positive(y) or bool(np.all(y >= 0)), np.square,
+              lambda y: 0.5 / np.sqrt(_positive(y))),
+    Transform("sin", np.sin, sp.asin, lambda y: bool(np.all(np.abs(y) <= np.pi / 2)), np.arcsin, np.cos),
 ]
 
 
@@ -75,17 +97,25 @@ def _one_blas_thread():
     return threadpool_limits(1)
 
 
-def spline_additive_fit(X, t, n_knots: int = 10):
+def spline_additive_fit(X, t, n_knots: int = 10, weights=None):
     """Least-squares ``t ≈ beta_0 + sum_i B_i(x_i) beta_i``.
 
     Returns ``(edge curves, intercept, R^2, fitted t)``. ``t`` may be ``(N,)`` or ``(N, T)``
     (several transformed targets sharing one design matrix, solved in one factorisation);
     curves are then ``(T, n, N)``, intercept and ``R^2`` arrays of length ``T`` and the
-    fitted values ``(N, T)``.
+    fitted values ``(N, T)``. ``weights`` (same shape as ``t``, optional) makes it weighted
+    least squares, one solve per column.
     """
     designs = [_design(X[:, i], n_knots) for i in range(X.shape[1])]
     A = np.concatenate([np.ones((len(t), 1))] + designs, axis=1)
-    coef, *_ = np.linalg.lstsq(A, t, rcond=None)
+    if weights is None:
+        coef, *_ = np.linalg.lstsq(A, t, rcond=None)
+    else:
+        w = np.sqrt(weights).reshape(len(t), -1)
+        tt = t.reshape(len(t), -1)
+        coef = np.stack([np.linalg.lstsq(A * w[:, j:j + 1], tt[:, j] * w[:, j], rcond=None)[0]
+                         for j in range(tt.shape[1])], axis=1)
+        coef = coef.reshape((A.shape[1],) + t.shape[1:])
     single = t.ndim == 1
     coef2 = coef[:, None] if single else coef
     t2 = t[:, None] if single else t
@@ -145,8 +175,8 @@ def _structures(X, symbols):
 
 
 def _targets(X, y, symbols):
-    """Transformed targets ``(name, values, inverse, back)``: ``T(y)``, ``T(y) / x_k``, ``T(y) x_k``
-    and ``T(y) / (x_j x_k)``.
+    """Transformed targets ``(name, values, inverse, back, weights)``: ``T(y)``, ``T(y) / x_k``,
+    ``T(y) x_k`` and ``T(y) / (x_j x_k)``; ``weights`` (delta method) only on plain ``T(y)``.
 
     ``inverse`` maps a sympy model of the target back to ``y``; ``back`` does the same for
     fitted values (NumPy), so every target's fit is judged by its error in ``y`` itself.
@@ -160,15 +190,20 @@ def _targets(X, y, symbols):
             t = T.forward(y)
         if not np.all(np.isfinite(t)):
             continue
-        out.append((T.name, t, T.inverse, T.inverse_np))
+        weights = None
+        if T.slope is not None:
+            with np.errstate(all="ignore"):
+                weights = 1.0 / T.slope(y) ** 2
+            weights = weights / np.max(weights) if np.all(np.isfinite(weights)) else None
+        out.append((T.name, t, T.inverse, T.inverse_np, weights))
         for k, x in enumerate(X.T):
             if np.min(np.abs(x)) < 1e-12:
                 continue
             sym = symbols[k]
             out.append((f"{T.name}/{sym}", t / x, lambda s, T=T, sym=sym: T.inverse(s * sym),
-                        lambda f, T=T, x=x: T.inverse_np(f * x)))
+                        lambda f, T=T, x=x: T.inverse_np(f * x), None))
             out.append((f"{T.name}*{sym}", t * x, lambda s, T=T, sym=sym: T.inverse(s / sym),
-                        lambda f, T=T, x=x: T.inverse_np(f / x)))
+                        lambda f, T=T, x=x: T.inverse_np(f / x), None))
         for j in range(X.shape[1]):
             for k in range(j + 1, X.shape[1]):
                 x = X[:, j] * X[:, k]
@@ -176,17 +211,27 @@ def _targets(X, y, symbols):
                     continue
                 sym = symbols[j] * symbols[k]
                 out.append((f"{T.name}/({sym})", t / x, lambda s, T=T, sym=sym: T.inverse(s * sym),
-                            lambda f, T=T, x=x: T.inverse_np(f * x)))
+                            lambda f, T=T, x=x: T.inverse_np(f * x), None))
     return out
 
 
 _ZERO_EDGE = EdgeChoice("0", (0.0, 0.0, 0.0, 0.0), 1.0, 0, [])
 
 
-def _best_per_target(scored, n, per_target=1):
-    """The ``n`` lowest-error entries, at most ``per_target`` of them per target."""
+def _best_per_target(scored, n, per_target=1, depth=None):
+    """The ``n`` lowest-error entries, at most ``per_target`` of them per target.
+
+    With ``depth`` (structure index -> nesting level), errors within 25% of each other count
+    as tied and the shallower structure goes first: on noisy data a second-level pair
+    structure fits the noise a little better than the right first-level one.
+    """
+    key = lambda s: s[0]  # noqa: E731
+    if depth is not None and scored:
+        best = max(min(s[0] for s in scored), 1e-300)
+        key = lambda s: (math.floor(math.log(max(s[0], best) / best) / math.log(1.25)),  # noqa: E731
+                         depth(s[2]), s[0])
     out, seen = [], {}
-    for s in sorted(scored, key=lambda s: s[0]):
+    for s in sorted(scored, key=key):
         if seen.get(s[1][0], 0) < per_target:
             seen[s[1][0]] = seen.get(s[1][0], 0) + 1
             out.append(s)
@@ -220,10 +265,20 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     tmat = np.stack([t[1] for t in targets], axis=1)
     var_y = max(float(np.var(y)), 1e-300)
 
+    # The plain nonlinear transforms T(y) are refitted by weighted least squares with the
+    # delta-method weights 1 / T'(y)^2, so their residuals stand for residuals in y: unweighted,
+    # log y of a noisy Gaussian tail is dominated by its noisiest, smallest values. (The
+    # divided targets keep one shared unweighted solve: weighting each is too slow.)
+    plain = [j for j, t in enumerate(targets) if t[4] is not None]
+    wmat = np.stack([targets[j][4] for j in plain], axis=1) if plain else None
+
     def score(first):
         with _one_blas_thread():
             for k in range(first, len(structures)):
                 curves, c0, _, fitted = spline_additive_fit(structures[k][2], tmat)
+                if plain:
+                    wc, w0, _, wf = spline_additive_fit(structures[k][2], tmat[:, plain], weights=wmat)
+                    curves[plain], c0[plain], fitted[:, plain] = wc, w0, wf
                 for j, target in enumerate(targets):
                     with np.errstate(all="ignore"):
                         err = float(np.mean((target[3](fitted[:, j]) - y) ** 2)) / var_y
@@ -249,13 +304,13 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     # noise, and the target whose edges are simple primitives need not be the first).
     pool = _best_per_target([s for s in raw if s[0] <= keep_factor * max(best_raw, 1e-10)], n_raw)
     pool += _best_per_target([s for s in scored if s[2] != 0 and s[0] < 0.1 * best_raw], n_pairs,
-                             per_target=4)
+                             per_target=4, depth=lambda k: int(k >= first))
     # every learned edge of every pooled structure in one batched fit
     xs = np.concatenate([structures[k][2].T for _, _, k, _, _ in pool])
     ys = np.concatenate([curves for _, _, _, curves, _ in pool])
     choices = fit_edges(xs, ys, library).select(r2_threshold=r2_threshold)
     ranked, pos = [], 0
-    for err, (target, t_values, inverse, _), k, curves, c0 in pool:
+    for err, (target, t_values, inverse, _, _), k, curves, c0 in pool:
         label, feats, _ = structures[k]
         edges = choices[pos:pos + len(feats)]
         pos += len(feats)
@@ -267,8 +322,7 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
         for f, ch in zip(feats, edges):
             if ch.numeric or ch.name == "0":
                 continue
-            a, b, c, d = ch.params
-            s = s + sp.Float(c) * library[ch.name].sympy_fn(sp.Float(a) * f + sp.Float(b)) + sp.Float(d)
+            s = s + edge_formula(library[ch.name], ch.params, f)
         # Distillability: a structure whose every edge is a primitive beats a slightly
         # better spline fit with an edge no primitive matches.
         worst_edge = max([1.0 - ch.r2 for ch in edges if not ch.numeric and ch.name != "0"], default=0.0)

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from .fit import EdgeChoice, EdgeFits, fit_edges
-from .primitives import DEFAULT_LIBRARY, Library
+from .primitives import DEFAULT_LIBRARY, Library, edge_formula
 
 __all__ = ["EdgeSamples", "edge_samples", "compose", "distil_kan"]
 
@@ -62,8 +62,7 @@ def edge_samples(model, X) -> EdgeSamples:
 def edge_expr(choice: EdgeChoice, z: sp.Expr, library: Library, label: str) -> sp.Expr:
     if choice.numeric:
         return sp.Function(label)(z)
-    a, b, c, d = (sp.Float(v) for v in choice.params)
-    return c * library[choice.name].sympy_fn(a * z + b) + d
+    return edge_formula(library[choice.name], choice.params, z)
 
 
 def compose(choices: list[EdgeChoice], index, widths, symbols, library: Library | None = None

@@ -54,16 +54,17 @@ class Reduction:
         return np.stack([self._values(g, X) for g in self.groups], axis=1) if self.groups else np.zeros((len(X), 0))
 
     def oriented(self, X) -> "Reduction":
-        """The same reduction with every group that exceeds one on all samples inverted.
+        """The same reduction with every ratio group that exceeds one on all samples inverted.
 
         A group and its inverse are equally valid; small parameters are the physicist's
         convention (``v/c``, not ``c/v``) and keep relativistic factors ``1 - (v/c)^2`` in the
-        domain of the search's primitives.
+        domain of the search's primitives. A group that is one input as given (an angle, a
+        count, a refractive index) is left alone.
         """
         groups = []
         for g in self.groups:
             with np.errstate(all="ignore"):
-                big = bool(np.all(np.abs(self._values(g, X)) > 1.0))
+                big = sum(1 for e in g if e) > 1 and bool(np.all(np.abs(self._values(g, X)) > 1.0))
             groups.append(tuple(-e for e in g) if big else g)
         return dataclasses.replace(self, groups=tuple(groups))
 

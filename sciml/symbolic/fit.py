@@ -310,10 +310,7 @@ def fit_edges(x, y, library: Library | None = None, *, grid: int = 31, span: flo
     # padding repeats the first sample (so every primitive is defined there) at weight 0
     x_all = np.concatenate([xn, np.repeat(xn[:, :1], n_pad - n, 1)], 1)
     y_all = np.concatenate([yn, np.repeat(yn[:, :1], n_pad - n, 1)], 1)
-    # denser near zero (u^2 on a uniform grid): primitives with a bounded domain such as
-    # log(1 - u^2) need |a x + b| < 1 on every standardised sample, i.e. small a and b
-    u = np.linspace(-1.0, 1.0, grid)
-    values = span * np.sign(u) * u**2
+    values = np.linspace(-span, span, grid)
     ga, gb = np.repeat(values, grid), np.tile(values, grid)
     prims = tuple(library)
     run = _fitter(prims, int(n_starts), int(steps))

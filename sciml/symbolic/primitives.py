@@ -21,9 +21,11 @@ import dataclasses
 from typing import Callable, Iterable, Iterator
 
 import jax.numpy as jnp
+import numpy as np
 import sympy as sp
 
-__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "register_primitive", "default_library"]
+__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "register_primitive", "default_library",
+           "edge_formula"]
 
 _TINY = 1e-6  # distance from a singularity kept by the safe variants
 
@@ -93,11 +95,15 @@ _BUILTIN = [
     Primitive("log(1+x^2)", lambda x: jnp.log1p(x**2), lambda z: sp.log(1 + z**2), 4),
     Primitive("sqrt(1+x^2)", lambda x: jnp.sqrt(1.0 + x**2), lambda z: sp.sqrt(1 + z**2), 4),
     Primitive("1/(1+x^2)", lambda x: 1.0 / (1.0 + x**2), lambda z: 1 / (1 + z**2), 4),
-    # and the Lorentz factor's pieces for |u| < 1: log(1 - u^2) and 1 / sqrt(1 - u^2)
-    Primitive("log(1-x^2)", lambda x: jnp.log1p(-(x**2)), lambda z: sp.log(1 - z**2), 4,
-              lambda x: jnp.log(jnp.maximum(1.0 - x**2, _TINY))),
-    Primitive("1/sqrt(1-x^2)", lambda x: 1.0 / jnp.sqrt(1.0 - x**2), lambda z: 1 / sp.sqrt(1 - z**2), 5,
-              lambda x: 1.0 / jnp.sqrt(jnp.maximum(1.0 - x**2, _TINY))),
+    # and the Lorentz factor's pieces, log(1 - u^2) and 1 / sqrt(1 - u^2) for |u| < 1. The
+    # argument is scaled, u = z / 4, so the edge fit's (a, b) grid (on standardised inputs,
+    # spacing 2/3) has points inside the domain; a finer grid near zero would also let
+    # cos(small a x) imitate every parabola.
+    Primitive("log(1-x^2)", lambda x: jnp.log1p(-((x / 4) ** 2)), lambda z: sp.log(1 - (z / 4) ** 2), 4,
+              lambda x: jnp.log(jnp.maximum(1.0 - (x / 4) ** 2, _TINY))),
+    Primitive("1/sqrt(1-x^2)", lambda x: 1.0 / jnp.sqrt(1.0 - (x / 4) ** 2),
+              lambda z: 1 / sp.sqrt(1 - (z / 4) ** 2), 5,
+              lambda x: 1.0 / jnp.sqrt(jnp.maximum(1.0 - (x / 4) ** 2, _TINY))),
 ]
 
 
@@ -160,3 +166,32 @@ def register_primitive(name: str, fn: Callable, sympy_fn: Callable, complexity: 
     p = Primitive(name, fn, sympy_fn, complexity, safe_fn)
     DEFAULT_LIBRARY.add(p)
     return p
+
+
+# f(a z) = a^k f(z) for the power laws: c f(a z + b) = (c a^k) f(z + b / a)
+_POWERS = {"x^2": 2, "x^3": 3, "x^4": 4, "x^5": 5, "1/x": -1, "1/x^2": -2, "sqrt": 0.5, "1/sqrt": -0.5}
+
+
+def edge_formula(primitive: Primitive, params, z: sp.Expr) -> sp.Expr:
+    """``c f(a z + b) + d`` as a sympy formula with as few constants as the primitive allows.
+
+    The sandwich has redundant constants for power laws (``c (a z + b)^k`` is
+    ``c a^k (z + b/a)^k``), ``log`` (``c log(a z + b) = c log(z + b/a) + c log a``) and ``exp``
+    (``c e^(a z + b) = c e^b e^(a z)``). Redundant constants can drift together in a joint refit
+    and block each other's rounding (``-21.48 / (6.54 u)^2`` never rounds; ``-0.502 / u^2``
+    rounds to ``-1/(2 u^2)``), so they are folded here.
+    """
+    a, b, c, d = (float(v) for v in params)
+    F = sp.Float
+    name = primitive.name
+    if name == "x":
+        return F(c * a) * z + F(c * b + d)
+    if a != 0.0 and name in _POWERS:
+        k = _POWERS[name]
+        if float(k).is_integer() or a > 0:  # a^k is real
+            return F(c * a ** k) * primitive.sympy_fn(z + F(b / a)) + F(d)
+    if a != 0.0 and name == "log":
+        return F(c) * sp.log((z if a > 0 else -z) + F(b / abs(a))) + F(d + c * np.log(abs(a)))
+    if name == "exp":
+        return F(c * np.exp(b)) * sp.exp(F(a) * z) + F(d)
+    return F(c) * primitive.sympy_fn(F(a) * z + F(b)) + F(d)

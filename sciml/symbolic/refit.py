@@ -232,19 +232,31 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
         if free(trial):
             return prob.expr(trial, {i: c[1] for i, c in enumerate(nearest)}), \
                 _mean_sq(prob.predict(trial, X) - y)
-    # then one by one, constants closest to a simple number first
-    order = sorted(range(k), key=lambda i: min(abs(c[2] - theta[i]) / (abs(theta[i]) + 1e-300)
-                                                for c in _candidates(theta[i])))
+    def attempt(i, value, fval) -> bool:
+        nonlocal theta, mask
+        trial, m = theta.copy(), mask.copy()
+        trial[i], m[i] = fval, 0.0
+        if m.any():
+            trial, _ = prob.solve(trial, m, steps=trial_steps)
+        if free(trial):  # judged against the unrounded fit: no drift
+            theta, mask = trial, m
+            exact[i] = value
+            return True
+        return False
+
+    # Then one by one: first every constant that may be zero (spurious offsets and terms),
+    # smallest first — on noisy data a fitted offset of 0.015 pulls the other constants just
+    # far enough that the wrong simple numbers (4/pi^2 for 1/sqrt(2 pi)) pass before it is
+    # dropped — then the rest, closest to a simple number first.
+    for i in sorted(range(k), key=lambda i: abs(theta[i])):
+        attempt(i, sp.Integer(0), 0.0)
+    order = sorted((i for i in range(k) if i not in exact),
+                   key=lambda i: min(abs(c[2] - theta[i]) / (abs(theta[i]) + 1e-300)
+                                     for c in _candidates(theta[i])))
     for i in order:
-        for cost, value, fval in _candidates(float(theta[i]))[:max_tries + 1]:
-            trial, m = theta.copy(), mask.copy()
-            trial[i], m[i] = fval, 0.0
-            if m.any():
-                trial, _ = prob.solve(trial, m, steps=trial_steps)
-            if free(trial):
-                theta, mask = trial, m
-                exact[i] = value
-                break  # every rounding is judged against the unrounded fit: no drift
+        for cost, value, fval in [c for c in _candidates(float(theta[i])) if c[2] != 0.0][:max_tries]:
+            if attempt(i, value, fval):
+                break
     if n_val and mask.any():  # the constants left free get every row for their final values
         full = _Problem(expr, symbols, X, y, steps)
         theta, _ = full.solve(theta, mask)
