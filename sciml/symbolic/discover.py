@@ -21,7 +21,7 @@ from .compose import distil_kan
 from .dimensionless import reduce_dimensions
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
 from .primitives import Library
-from .refit import clean, evaluate
+from .refit import clean, evaluate, prune_terms
 from .units import is_consistent
 
 __all__ = ["discover", "symbolify", "load_table"]
@@ -158,6 +158,14 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
             cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units))
     cands = [c for c in cands if c is not None]
     front = pareto(cands)
+    if not _exact_enough(min(front, key=lambda c: c.mse_test), y):
+        # noisy data: the front's formulas may carry spurious terms fitted to the noise
+        for c in front:
+            pruned = prune_terms(c.expr, symbols, Xtr, ytr)
+            if pruned != c.expr:
+                cands.append(_score(pruned, f"{c.source} (pruned)", symbols, Xtr, ytr, Xte, yte,
+                                    units, target_units, do_clean=False))
+        front = pareto([c for c in cands if c is not None])
     law = choose(front, n_test, float(np.var(ytr)))
     return law, front, (tr, te)
 

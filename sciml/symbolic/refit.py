@@ -40,7 +40,7 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
-__all__ = ["refit", "round_constants", "clean", "simplify", "evaluate", "CleanResult"]
+__all__ = ["refit", "round_constants", "prune_terms", "clean", "simplify", "evaluate", "CleanResult"]
 
 _HUGE = 1e20  # residual given to rows where a trial formula is undefined (LM then rejects it)
 
@@ -181,6 +181,27 @@ def _candidates(v: float, max_den: int = 12, rel: float = 0.02) -> list[tuple[in
     return uniq
 
 
+def _not_worse(pred, y, ref_sq, floor) -> bool:
+    """The paired test of the module docstring: ``pred`` is not measurably worse than the
+    reference whose squared residuals on the same rows are ``ref_sq``."""
+    with np.errstate(all="ignore"):
+        d = (pred - y) ** 2 - ref_sq
+    if not np.all(np.isfinite(d)):
+        return False
+    se = float(np.std(d)) / math.sqrt(len(d))
+    # The paired test alone trusts the standard error, which heavy-tailed targets (values
+    # over decades) inflate enough to pass even rounding a leading factor to 0; a change may
+    # also never raise the held-out error by more than half.
+    return float(np.mean(d)) <= min(2.0 * se, 0.5 * float(np.mean(ref_sq))) + floor
+
+
+def _split(n, holdout, seed):
+    """(held-out rows, fitting rows): the same split for every refit of one formula."""
+    n_val = round(holdout * n) if n >= 20 else 0
+    perm = np.random.default_rng(seed).permutation(n)
+    return perm[:n_val], perm[n_val:]
+
+
 def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries: int = 3,
                     refit_first: bool = False, holdout: float = 0.3, seed: int = 0,
                     trial_steps: int = 8) -> tuple[sp.Expr, float]:
@@ -195,10 +216,8 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    n = len(y)
-    n_val = round(holdout * n) if n >= 20 else 0
-    perm = np.random.default_rng(seed).permutation(n)
-    val, fit = perm[:n_val], perm[n_val:]
+    val, fit = _split(len(y), holdout, seed)
+    n_val = len(val)
     prob = _Problem(expr, symbols, X[fit], y[fit], steps)
     k = len(prob.theta)
     if k == 0:
@@ -209,18 +228,9 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     Xv, yv = (X[val], y[val]) if n_val else (X[fit], y[fit])
     floor = 1e-15 * float(np.var(y))
     ref_sq = (prob.predict(theta, Xv) - yv) ** 2
-    ref_mse = float(np.mean(ref_sq))
     def free(trial) -> bool:
         """The paired test: is ``trial`` not measurably worse than the refitted constants?"""
-        with np.errstate(all="ignore"):
-            d = (prob.predict(trial, Xv) - yv) ** 2 - ref_sq
-        if not np.all(np.isfinite(d)):
-            return False
-        se = float(np.std(d)) / math.sqrt(len(d))
-        # The paired test alone trusts the standard error, which heavy-tailed targets
-        # (values over decades) inflate enough to pass even rounding a leading factor to
-        # 0; a rounding may also never raise the held-out error by more than half.
-        return float(np.mean(d)) <= min(2.0 * se, 0.5 * ref_mse) + floor
+        return _not_worse(prob.predict(trial, Xv), yv, ref_sq, floor)
 
     exact: dict[int, sp.Expr] = {}
     # Every constant at once to its simplest nearby number first: coupled constants
@@ -261,6 +271,55 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
         full = _Problem(expr, symbols, X, y, steps)
         theta, _ = full.solve(theta, mask)
     return prob.expr(theta, exact), _mean_sq(prob.predict(theta, X) - y)
+
+
+def _terms(expr):
+    """Summands with a variable in them, outermost sums first."""
+    return [a for node in sp.preorder_traversal(expr) if node.is_Add for a in node.args if a.free_symbols]
+
+
+def prune_terms(expr: sp.Expr, symbols, X, y, *, holdout: float = 0.3, seed: int = 0,
+                max_trials: int = 12) -> sp.Expr:
+    """Drop summands that the data do not need (backward elimination).
+
+    Each summand with a variable in it is replaced by a free constant, the formula is refitted
+    and rounded (:func:`round_constants`), and the change is kept when the held-out rows find
+    it not measurably worse (the paired test of the module docstring). On noisy data the edge
+    fits keep small spurious terms — ``asin(n (sin(theta) + tanh(13 n)/10 - 1/10))`` where the
+    law is ``asin(n sin(theta))`` — which rounding alone cannot remove.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    val, fit = _split(len(y), holdout, seed)
+    if not len(val):
+        return expr
+    floor = 1e-15 * float(np.var(y))
+    trials = 0
+    changed = True
+    while changed and trials < max_trials:
+        changed = False
+        with np.errstate(all="ignore"):
+            ref_sq = (evaluate(expr, symbols, X[val]) - y[val]) ** 2
+        for term in _terms(expr):
+            if trials >= max_trials:
+                break
+            trials += 1
+            with np.errstate(all="ignore"):
+                level = float(np.nanmean(evaluate(term, symbols, X[fit])))
+            if not math.isfinite(level):
+                continue
+            try:
+                trial, _ = round_constants(expr.xreplace({term: sp.Float(level)}), symbols, X, y,
+                                           refit_first=True, holdout=holdout, seed=seed)
+                trial = simplify(trial)
+            except Exception:  # a trial that cannot be evaluated is simply not taken
+                continue
+            with np.errstate(all="ignore"):
+                ok = _not_worse(evaluate(trial, symbols, X[val]), y[val], ref_sq, floor)
+            if ok:
+                expr, changed = trial, True
+                break
+    return expr
 
 
 def fold_numbers(expr: sp.Expr) -> sp.Expr:
