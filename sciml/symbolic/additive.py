@@ -67,11 +67,15 @@ TRANSFORMS = [
               lambda y: _mostly_positive(-y), lambda t: -np.exp(t), lambda y: 1.0 / _positive(-y)),
     Transform("1/y", lambda y: 1.0 / y, lambda s: 1 / s,
               lambda y: bool(np.all(y > 0) or np.all(y < 0)), lambda t: 1.0 / t, lambda y: -1.0 / y**2),
-    Transform("y^2", lambda y: y**2, sp.sqrt, lambda y: bool(np.all(y > 0)), np.sqrt, lambda y: 2.0 * y),
+    # inverse_np is only used to judge fits in y: clipped to the domain, so that a fit a hair
+    # below zero at a few noisy points counts as an error there rather than NaN everywhere
+    Transform("y^2", lambda y: y**2, sp.sqrt, lambda y: bool(np.all(y > 0)),
+              lambda t: np.sqrt(np.maximum(t, 0.0)), lambda y: 2.0 * y),
     Transform("sqrt", lambda y: np.sqrt(np.maximum(y, 0.0)), lambda s: s**2,
               lambda y: _mostly_positive(y) or bool(np.all(y >= 0)), np.square,
               lambda y: 0.5 / np.sqrt(_positive(y))),
-    Transform("sin", np.sin, sp.asin, lambda y: bool(np.all(np.abs(y) <= np.pi / 2)), np.arcsin, np.cos),
+    Transform("sin", np.sin, sp.asin, lambda y: bool(np.all(np.abs(y) <= np.pi / 2)),
+              lambda t: np.arcsin(np.clip(t, -1.0, 1.0)), np.cos),
 ]
 
 
@@ -194,7 +198,13 @@ def _targets(X, y, symbols):
         if T.slope is not None:
             with np.errstate(all="ignore"):
                 weights = 1.0 / T.slope(y) ** 2
-            weights = weights / np.max(weights) if np.all(np.isfinite(weights)) else None
+            if np.all(np.isfinite(weights)):
+                # capped: where T' vanishes (y^2 near y = 0) the observed y is mostly noise
+                # and would get an unbounded say
+                weights = np.minimum(weights, np.quantile(weights, 0.9))
+                weights = weights / np.max(weights)
+            else:
+                weights = None
         out.append((T.name, t, T.inverse, T.inverse_np, weights))
         for k, x in enumerate(X.T):
             if np.min(np.abs(x)) < 1e-12:
@@ -314,9 +324,12 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
         label, feats, _ = structures[k]
         edges = choices[pos:pos + len(feats)]
         pos += len(feats)
-        # A small edge that no primitive matches is the spline's noise, not a term.
-        scale = float(np.std(t_values))
-        edges = [_ZERO_EDGE if ch.numeric and np.std(curve) < 1e-3 * scale else ch
+        # A small edge that no primitive matches is the spline's noise, not a term: smaller
+        # than 1e-3 of the target's spread, or than half the fit's residual (a spline edge
+        # fitted to pure noise has about sqrt(11 / N) of the residual's spread).
+        resid = float(np.sqrt(np.mean((t_values - c0 - curves.sum(0)) ** 2)))
+        small = max(1e-3 * float(np.std(t_values)), 0.5 * resid)
+        edges = [_ZERO_EDGE if ch.numeric and np.std(curve) < small else ch
                  for ch, curve in zip(edges, curves)]
         s = sp.Float(c0)
         for f, ch in zip(feats, edges):

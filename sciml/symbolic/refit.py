@@ -110,8 +110,10 @@ class _Problem:
         theta = np.asarray(theta, dtype=np.float64).copy()
         free = np.flatnonzero(np.asarray(mask) > 0)
         start = self.loss(theta, X, y)
-        if len(free) == 0 or len(free) > len(y) or not math.isfinite(start):
+        if len(free) == 0 or len(free) > len(y):
             return theta, start
+        # An undefined start (sqrt of a slightly negative fitted offset on a few rows) is
+        # still refitted: those rows carry a huge residual, which the first steps remove.
 
         def resid(v):
             th = theta.copy()
@@ -185,9 +187,15 @@ def _not_worse(pred, y, ref_sq, floor) -> bool:
     """The paired test of the module docstring: ``pred`` is not measurably worse than the
     reference whose squared residuals on the same rows are ``ref_sq``."""
     with np.errstate(all="ignore"):
-        d = (pred - y) ** 2 - ref_sq
-    if not np.all(np.isfinite(d)):
-        return False
+        sq = (pred - y) ** 2
+    defined = np.isfinite(ref_sq)
+    if not np.all(np.isfinite(sq[defined])):
+        return False  # undefined where the reference is defined
+    # where only the reference is undefined the change is an improvement; compare the rest
+    d = sq[defined] - ref_sq[defined]
+    ref_sq = ref_sq[defined]
+    if len(d) == 0:
+        return bool(np.all(np.isfinite(sq)))
     se = float(np.std(d)) / math.sqrt(len(d))
     # The paired test alone trusts the standard error, which heavy-tailed targets (values
     # over decades) inflate enough to pass even rounding a leading factor to 0; a change may
@@ -405,7 +413,29 @@ def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2) -> CleanResult:
         e = simplify(e)
         if e == prev or not e.atoms(sp.Float):
             break  # nothing new for another round
+    e = _reround_products(e, symbols, X, y)
     return CleanResult(e, before, refit_mse, _mse(e, symbols, X, y))
+
+
+def _unusual(r: sp.Rational) -> bool:
+    return r.q > 12 or abs(r.p) > 64
+
+
+def _reround_products(expr, symbols, X, y):
+    """Constants rounded one by one can multiply into an odd rational (``7/8 * 1/11 = 7/88``
+    where the law has ``1/(4 pi)``): such numbers become free constants again and are rounded
+    as one; the result is kept only if every one of them finds a simple value."""
+    exponents = {node.exp for node in sp.preorder_traversal(expr) if node.is_Pow}
+    odd = [r for r in expr.atoms(sp.Rational) if _unusual(r) and r not in exponents]
+    if not odd:
+        return expr
+    trial = expr.xreplace({r: sp.Float(float(r)) for r in odd})
+    try:
+        out, _ = round_constants(trial, symbols, X, y, refit_first=True)
+    except Exception:  # noqa: BLE001 - keep the formula as it was
+        return expr
+    out = simplify(out)
+    return expr if out.atoms(sp.Float) else out
 
 
 def _mse(expr, symbols, X, y) -> float:
