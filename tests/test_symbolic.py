@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 from sciml.symbolic import (
-    DEFAULT_LIBRARY, BackendUnavailable, Library, Primitive, clean, discover, fit_edges,
+    DEFAULT_LIBRARY, BackendUnavailable, Library, Primitive, clean, complexity, discover, fit_edges,
     get_backend, refit, symbolify,
 )
 from sciml.symbolic.compose import compose, distil_kan
@@ -237,6 +237,56 @@ def test_rounding_kept_only_when_it_does_not_hurt():
     assert res.expr.has(sp.pi) and sp.Rational(1, 2) in res.expr.atoms(sp.Rational)
     # 0.3712 is not a simple number: rounding it would hurt, so it stays a float
     assert any(abs(float(f) - 0.3712) < 1e-9 for f in res.expr.atoms(sp.Float))
+
+
+def test_coupled_constants_round_together_on_noisy_data():
+    """sqrt(x1^2 - 2 x1 x2 + x2^2 + ...): rounding one coefficient alone makes the root
+    undefined where x1 = x2, so only the joint rounding reaches the law."""
+    from sciml.datasets.feynman import generate, truth
+
+    ds = generate("I.8.14", n=1000, noise=0.01, seed=0)
+    truth_expr, syms = truth("I.8.14")
+    X = np.stack([ds[s.name].values for s in syms], 1)
+    x1, x2, y1, y2 = syms
+    F = sp.Float
+    fitted = sp.sqrt(F(1.001) * x1**2 - F(2.002) * x1 * x2 + F(1.003) * x2**2 + F(0.998) * y1**2
+                     - F(1.997) * y1 * y2 + F(1.0004) * y2**2)
+    got = clean(fitted, syms, X, ds["d"].values).expr
+    assert sp.simplify(got - truth_expr) == 0, got
+
+
+def test_pruning_drops_a_spurious_term_and_keeps_a_real_one():
+    from sciml.symbolic.refit import prune_terms
+
+    n, t = syms = sp.symbols("n theta", positive=True)
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(0, 1, 1000), rng.uniform(1, 5, 1000)])
+    y = np.arcsin(X[:, 0] * np.sin(X[:, 1]))
+    y = y + 0.01 * np.sqrt(np.mean(y**2)) * rng.normal(size=len(y))
+    spurious = sp.asin(n * (sp.sin(t) + sp.tanh(13 * n) / 10 - sp.Rational(1, 10)))
+    assert prune_terms(spurious, syms, X, y) == sp.asin(n * sp.sin(t))
+    # a term the data need stays: y = asin(n sin(theta)) + n / 5
+    y2 = y + X[:, 0] / 5
+    kept = prune_terms(sp.asin(n * sp.sin(t)) + n / 5, syms, X, y2)
+    assert kept == sp.asin(n * sp.sin(t)) + n / 5
+
+
+def test_odd_rational_products_are_rounded_again():
+    from sciml.datasets.feynman import generate, truth
+
+    ds = generate("I.12.2", n=1000, noise=0.01, seed=0)
+    truth_expr, syms = truth("I.12.2")
+    X = np.stack([ds[s.name].values for s in syms], 1)
+    q1, q2, eps, r = syms
+    got = clean(sp.Rational(7, 88) * q1 * q2 / (eps * r**2), syms, X, ds["F"].values).expr
+    assert sp.simplify(got - truth_expr) == 0, got  # 7/88 = 0.07955 is 1/(4 pi) = 0.07958
+
+
+def test_unrounded_constants_cost_complexity():
+    t = sp.Symbol("theta", positive=True)
+    exact = sp.sqrt(2) * sp.exp(-t**2 / 2) / (2 * sp.sqrt(sp.pi))
+    imitation = sp.Float(-0.1787) * t - sp.Float(0.1676) * sp.sin(t) + 1 / sp.sqrt(sp.pi)
+    assert complexity(imitation) > complexity(exact)
 
 
 def test_units_reject_inconsistent_formulas():
