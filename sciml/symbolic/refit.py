@@ -373,20 +373,25 @@ def _cpu_time_limit(seconds: float):
     """Interrupt the block after ``seconds`` of process CPU time (main thread only).
 
     Uses the virtual-time timer (``SIGVTALRM``), which leaves ``SIGALRM`` wall-clock alarms
-    of the caller alone. Off the main thread no limit is set.
+    of the caller alone. Off the main thread no limit is set. The timer repeats every 50 ms
+    after the limit: a signal that lands in a callback whose exceptions Python ignores (JAX's
+    garbage-collection hook) would otherwise be lost, and the block would run unbounded.
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
+    armed = [True]
 
     def _raise(signum, frame):
-        raise _SimplifyTimeout
+        if armed[0]:
+            raise _SimplifyTimeout
 
     previous = signal.signal(signal.SIGVTALRM, _raise)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds, 0.05)
     try:
         yield
     finally:
+        armed[0] = False
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         signal.signal(signal.SIGVTALRM, previous)
 
