@@ -420,6 +420,45 @@ def test_discover_command_reports_bad_input(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_unit_strings_parse():
+    from sciml.symbolic.units import parse_units
+
+    assert parse_units("kg m2 s-2") == parse_units("kg*m^2/s^2") == parse_units("J") == \
+        {"kg": 1, "m": 2, "s": -2}
+    assert parse_units("m/s") == {"m": 1, "s": -1}
+    assert parse_units("1") == {} and parse_units("W/m2") == {"kg": 1, "s": -3}
+    with pytest.raises(ValueError, match="unit factor"):
+        parse_units("m%2")
+
+
+def test_discover_command_with_units(tmp_path, capsys):
+    """Relativistic mass from a NetCDF file whose variables carry CF 'units' attributes."""
+    import argparse
+
+    from sciml.datasets.feynman import generate
+    from sciml.symbolic import command
+
+    ds = generate("I.10.7", n=500, seed=0)
+    for name, unit in {"m": "kg", "m_0": "kg", "v": "m s-1", "c": "m/s"}.items():
+        ds[name].attrs["units"] = unit
+    path = tmp_path / "rel.nc"
+    ds.to_netcdf(path)
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    args = p.parse_args([str(path), "--target", "m", "--inputs", "m_0,v,c", "--units", "attrs",
+                         "--backend", "builtin", "--out", str(tmp_path / "o"), "--no-report"])
+    assert command.run(args) == 0
+    law = json.loads((tmp_path / "o" / "law.json").read_text())
+    m0, v, c = sp.symbols("m_0 v c", positive=True)
+    got = sp.sympify(law["expression"], locals={"m_0": m0, "v": v, "c": c})
+    assert sp.simplify(got - m0 / sp.sqrt(1 - v**2 / c**2)) == 0, got
+    # units for some columns only: a clear error, not a silent "dimensionless"
+    bad = p.parse_args([str(path), "--target", "m", "--inputs", "m_0,v,c", "--units", "v=m/s,c=m/s",
+                        "--out", str(tmp_path / "o2")])
+    assert command.run(bad) == 2
+    assert "not for ['m_0', 'm']" in capsys.readouterr().err
+
+
 def test_law_to_jax_latex_mathml(hello_law):
     import jax
     X = np.random.default_rng(0).uniform(-1, 1, (300, 2))

@@ -1,4 +1,4 @@
-"""``sciml discover DATA --target y [--inputs a,b,c] [--out DIR] [--seed S] [--backend B]``.
+"""``sciml discover DATA --target y [--inputs a,b,c] [--units U] [--out DIR] [--seed S] [--backend B]``.
 
 Writes ``DIR/law.json`` (``expression`` parses with ``sympy.sympify`` using the column names
 as symbols; ``r2_test``, ``complexity``, ``pareto``; ``expressions`` for several targets) and
@@ -12,7 +12,7 @@ import json
 import pathlib
 import sys
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "read_units"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: built-in search, then pyoperon if that is not exact")
     parser.add_argument("--time-budget", type=float, default=120.0,
                         help="seconds for the genetic search backends (default: %(default)s)")
+    parser.add_argument("--units", default=None,
+                        help="units of every input and the target: 'v=m/s,c=m/s,m=kg', a JSON file "
+                             "{column: unit}, or 'attrs' for the NetCDF variables' units "
+                             "attributes; the search then starts in the dimensionless groups")
     parser.add_argument("--no-report", action="store_true", help="write law.json only")
 
 
@@ -37,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
     try:
+        units = None if args.units is None else read_units(args.units, args.data)
         law = discover(args.data, target=targets if len(targets) > 1 else targets[0],
                        inputs=args.inputs, backend=args.backend, seed=args.seed,
-                       time_budget=args.time_budget)
+                       time_budget=args.time_budget, units=units)
     except (ValueError, TypeError, FileNotFoundError, BackendUnavailable) as e:
         print(f"sciml discover: error: {e}", file=sys.stderr)
         return 2
@@ -54,6 +59,32 @@ def run(args: argparse.Namespace) -> int:
         path = write_report(law, out / "report.html")
         print(f"report: {path}")
     return 0
+
+
+def read_units(spec: str, data) -> dict:
+    """``--units``: ``'col=unit,...'``, a JSON file ``{column: unit}``, or ``attrs`` (the
+    ``units`` attribute of every variable and coordinate of a NetCDF file)."""
+    if spec == "attrs":
+        import xarray as xr
+
+        if not str(data).lower().endswith((".nc", ".netcdf", ".nc4", ".h5")):
+            raise ValueError("--units attrs reads NetCDF attributes; for a CSV give "
+                             "--units 'col=unit,...' or a JSON file")
+        with xr.open_dataset(data) as ds:
+            return {str(k): v.attrs["units"] for k, v in {**ds.coords, **ds.data_vars}.items()
+                    if "units" in v.attrs}
+    path = pathlib.Path(spec)
+    if path.suffix.lower() == ".json":
+        if not path.exists():
+            raise FileNotFoundError(f"units file {path} does not exist")
+        return json.loads(path.read_text())
+    units = {}
+    for item in spec.split(","):
+        name, sep, unit = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--units entry {item!r} is not 'column=unit' (e.g. 'v=m/s,m=kg')")
+        units[name.strip()] = unit.strip()
+    return units
 
 
 from sciml.provenance import json_default as _json_default  # noqa: E402

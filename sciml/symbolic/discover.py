@@ -22,7 +22,7 @@ from .dimensionless import reduce_dimensions
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
 from .primitives import Library
 from .refit import clean, evaluate, prune_terms
-from .units import is_consistent
+from .units import is_consistent, parse_units
 
 __all__ = ["discover", "symbolify", "load_table"]
 
@@ -199,6 +199,17 @@ def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_unit
     return [(f"pi-groups:{c.source}", s * c.expr.xreplace(back)) for c in front]
 
 
+def _check_units(units, columns):
+    """Units as ``{column: {dimension: exponent}}``, parsed from strings, for every column."""
+    if units is None:
+        return None
+    missing = [c for c in columns if c not in units]
+    if missing:
+        raise ValueError(f"units are given, but not for {missing}: give units for every input and "
+                         "the target (\"1\" for a dimensionless column), or none at all")
+    return {c: parse_units(u) if isinstance(u, str) else dict(u) for c, u in units.items()}
+
+
 def _backends(backend, library, operon_options):
     if backend == "auto":
         from .backends import BuiltinBackend, OperonBackend
@@ -231,8 +242,10 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
         test_fraction: share of rows held out for choosing and reporting the law.
         time_budget: seconds for the global (genetic) search backends.
         library: primitives for the built-in search.
-        units: optional ``{column: {dimension: exponent}}``; inconsistent formulas are not chosen.
-            With units on every input and the target, the search first runs in the
+        units: optional ``{column: units}`` for every input and the target, each a
+            ``{dimension: exponent}`` dict or a string such as ``"kg m2 s-2"`` or ``"m/s"``
+            (:func:`sciml.symbolic.units.parse_units`; ``"1"`` for dimensionless);
+            inconsistent formulas are not chosen, and the search first runs in the
             Buckingham-pi groups (fewer variables) and writes what it finds back.
     """
     t0 = time.time()
@@ -241,6 +254,7 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     table = load_table(data)
     inputs, targets, X, Y = _columns(table, target, inputs)
     symbols = _symbols(inputs, X)
+    units = _check_units(units, inputs + targets)
     backends = _backends(backend, library, operon_options)
     laws = {}
     for k, t in enumerate(targets):

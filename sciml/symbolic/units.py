@@ -10,11 +10,12 @@ dimensionless.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import sympy as sp
 
-__all__ = ["dimension", "is_consistent"]
+__all__ = ["dimension", "is_consistent", "parse_units"]
 
 _WILD = "wild"
 
@@ -87,3 +88,39 @@ def is_consistent(expr: sp.Expr, units: dict, target_units: dict | None = None) 
     if target_units is None or d == _WILD:
         return True
     return d == _norm({k: Fraction(v) for k, v in target_units.items()})
+
+
+# derived SI units written out in base dimensions; any other name is a base dimension of its own
+_DERIVED = {
+    "N": {"kg": 1, "m": 1, "s": -2}, "J": {"kg": 1, "m": 2, "s": -2},
+    "W": {"kg": 1, "m": 2, "s": -3}, "Pa": {"kg": 1, "m": -1, "s": -2}, "Hz": {"s": -1},
+}
+_FACTOR = re.compile(r"^([A-Za-z_]+)\^?\(?([+-]?\d+(?:/\d+)?)?\)?$")
+
+
+def parse_units(text: str) -> dict:
+    """``"kg m2 s-2"``, ``"kg*m^2/s^2"`` or ``"m/s"`` -> ``{"kg": 1, "m": 2, "s": -2}``.
+
+    Factors are separated by spaces, ``*`` or ``.``; everything after a ``/`` is divided; a
+    power is written ``m2``, ``m^2``, ``m**2`` or ``m^(1/2)``. ``N``, ``J``, ``W``, ``Pa`` and
+    ``Hz`` are expanded into ``kg``, ``m``, ``s``; any other name (``V``, ``A``, ``K``) is a
+    base dimension of its own. ``""``, ``"1"`` and ``"dimensionless"`` are dimensionless.
+    """
+    text = text.strip()
+    if text in ("", "1", "-", "dimensionless", "none"):
+        return {}
+    out: dict = {}
+    text_ = text.replace("**", "^")
+    for k, part in enumerate(re.split(r"/(?![^()]*\))", text_)):  # not the / of m^(1/2)
+        sign = 1 if k == 0 else -1
+        for token in re.split(r"[\s*.]+", part.strip()):
+            if not token or token == "1":
+                continue
+            m = _FACTOR.match(token)
+            if not m:
+                raise ValueError(f"cannot read the unit factor {token!r} in {text!r}: write "
+                                 "factors like 'kg m2 s-2' or 'kg*m^2/s^2'")
+            name, power = m.group(1), Fraction(m.group(2) or 1)
+            for dim, e in _DERIVED.get(name, {name: 1}).items():
+                out[dim] = out.get(dim, 0) + sign * power * e
+    return {d: (int(e) if e.denominator == 1 else e) for d, e in out.items() if e != 0}
