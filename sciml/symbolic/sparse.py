@@ -220,32 +220,20 @@ def linear_candidates(X, y, symbols, *, max_terms: int = 4, products: bool = Tru
     return out
 
 
-def _rational_law(coef, subset, numer, denom, intercept):
-    """``t = [c0] + sum a m + sum b y m`` as a formula for ``y``."""
+def _rational(coef, subset, numer, denom, intercept, value, one):
+    """``t = [c0] + sum a m + sum b y m`` solved for ``y``, on values or on sympy forms:
+    ``value`` picks a term's values or expression, ``one`` is ``1.0`` or ``sympy.Integer(1)``."""
     n = len(numer)
-    num = sp.Float(float(coef[-1])) if intercept else sp.Integer(0)
-    den = sp.Integer(1) if intercept else sp.Integer(0)
+    coef = [float(c) for c in coef]
+    num = coef[-1] if intercept else 0 * one
+    den = one if intercept else 0 * one
     for c, j in zip(coef, subset):
         if j < n:
-            num += sp.Float(float(c)) * numer[j].expr
+            num = num + c * value(numer[j])
         else:  # y m on the right-hand side moves into the denominator
-            den -= sp.Float(float(c)) * denom[j - n].expr
+            den = den - c * value(denom[j - n])
     if not intercept:  # sum a m + sum b y m = 1  ->  y = (1 - sum a m) / sum b m
-        num, den = 1 - num, -den
-    return num / den
-
-
-def _rational_predict(coef, subset, numer, denom, y, intercept):
-    n = len(numer)
-    num = np.full(len(y), coef[-1] if intercept else 0.0)
-    den = np.ones(len(y)) if intercept else np.zeros(len(y))
-    for c, j in zip(coef, subset):
-        if j < n:
-            num += c * numer[j].values
-        else:
-            den -= c * denom[j - n].values
-    if not intercept:
-        num, den = 1.0 - num, -den
+        num, den = one - num, -den
     with np.errstate(all="ignore"):
         return num / den
 
@@ -274,11 +262,13 @@ def rational_candidates(X, y, symbols, *, max_terms: int = 4, keep: int = 64) ->
                 if all(j < len(numer) for j in subset) and not intercept:
                     continue  # no y term: sum a m = 1 does not involve y
                 coef = _lstsq(A, target, subset, intercept)
+                pred = _rational(coef, subset, numer, denom, intercept, lambda t: t.values, 1.0)
                 with np.errstate(all="ignore"):
-                    err = float(np.mean((_rational_predict(coef, subset, numer, denom, y, intercept) - y) ** 2))
+                    err = float(np.mean((pred - y) ** 2))
                 if np.isfinite(err) and (best is None or err < best[0]):
                     best = (err, subset, coef)
             if best is not None:
                 out.append((f"rational[{label}]:{size} terms",
-                            _rational_law(best[2], best[1], numer, denom, intercept)))
+                            _rational(best[2], best[1], numer, denom, intercept, lambda t: t.expr,
+                                      sp.Integer(1))))
     return out
