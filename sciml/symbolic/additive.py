@@ -101,28 +101,28 @@ def _one_blas_thread():
     return threadpool_limits(1)
 
 
-def spline_additive_fit(X, t, n_knots: int = 10, weights=None):
+def spline_additive_fit(X, t, n_knots: int = 10, weights=None, weighted=None):
     """Least-squares ``t ≈ beta_0 + sum_i B_i(x_i) beta_i``.
 
     Returns ``(edge curves, intercept, R^2, fitted t)``. ``t`` may be ``(N,)`` or ``(N, T)``
     (several transformed targets sharing one design matrix, solved in one factorisation);
     curves are then ``(T, n, N)``, intercept and ``R^2`` arrays of length ``T`` and the
-    fitted values ``(N, T)``. ``weights`` (same shape as ``t``, optional) makes it weighted
-    least squares, one solve per column.
+    fitted values ``(N, T)``. ``weights`` ``(N, len(weighted))`` makes the columns listed in
+    ``weighted`` (default: all) weighted least squares, one solve per column.
     """
     designs = [_design(X[:, i], n_knots) for i in range(X.shape[1])]
     A = np.concatenate([np.ones((len(t), 1))] + designs, axis=1)
-    if weights is None:
-        coef, *_ = np.linalg.lstsq(A, t, rcond=None)
-    else:
-        w = np.sqrt(weights).reshape(len(t), -1)
-        tt = t.reshape(len(t), -1)
-        coef = np.stack([np.linalg.lstsq(A * w[:, j:j + 1], tt[:, j] * w[:, j], rcond=None)[0]
-                         for j in range(tt.shape[1])], axis=1)
-        coef = coef.reshape((A.shape[1],) + t.shape[1:])
     single = t.ndim == 1
-    coef2 = coef[:, None] if single else coef
     t2 = t[:, None] if single else t
+    cols = [] if weights is None else list(range(t2.shape[1]) if weighted is None else weighted)
+    if len(cols) < t2.shape[1]:
+        coef2, *_ = np.linalg.lstsq(A, t2, rcond=None)
+    else:
+        coef2 = np.empty((A.shape[1], t2.shape[1]))
+    if cols:
+        w = np.sqrt(weights).reshape(len(t), -1)
+        for i, j in enumerate(cols):
+            coef2[:, j] = np.linalg.lstsq(A * w[:, i:i + 1], t2[:, j] * w[:, i], rcond=None)[0]
     curves, k = [], 1
     for D in designs:
         curves.append(D @ coef2[k:k + D.shape[1]])  # (N, T)
@@ -285,10 +285,8 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     def score(first):
         with _one_blas_thread():
             for k in range(first, len(structures)):
-                curves, c0, _, fitted = spline_additive_fit(structures[k][2], tmat)
-                if plain:
-                    wc, w0, _, wf = spline_additive_fit(structures[k][2], tmat[:, plain], weights=wmat)
-                    curves[plain], c0[plain], fitted[:, plain] = wc, w0, wf
+                curves, c0, _, fitted = spline_additive_fit(structures[k][2], tmat, weights=wmat,
+                                                            weighted=plain)
                 for j, target in enumerate(targets):
                     with np.errstate(all="ignore"):
                         err = float(np.mean((target[3](fitted[:, j]) - y) ** 2)) / var_y

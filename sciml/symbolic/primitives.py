@@ -18,10 +18,10 @@ Users extend the library with :func:`register_primitive` or by building their ow
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Iterable, Iterator
 
 import jax.numpy as jnp
-import numpy as np
 import sympy as sp
 
 __all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "register_primitive", "default_library",
@@ -191,7 +191,7 @@ def edge_formula(primitive: Primitive, params, z: sp.Expr) -> sp.Expr:
         if float(k).is_integer() or a > 0:  # a^k is real
             return F(c * a ** k) * primitive.sympy_fn(z + F(b / a)) + F(d)
     if a != 0.0 and name == "log":
-        return F(c) * sp.log((z if a > 0 else -z) + F(b / abs(a))) + F(d + c * np.log(abs(a)))
+        return F(c) * sp.log((z if a > 0 else -z) + F(b / abs(a))) + F(d + c * math.log(abs(a)))
     if name == "exp":
-        return F(c * np.exp(b)) * sp.exp(F(a) * z) + F(d)
+        return F(c * math.exp(b)) * sp.exp(F(a) * z) + F(d)
     return F(c) * primitive.sympy_fn(F(a) * z + F(b)) + F(d)

@@ -159,12 +159,16 @@ _PI_POWERS = [(sp.Integer(1), 1.0), (sp.pi, math.pi), (1 / sp.pi, 1 / math.pi),
               (1 / sp.sqrt(2 * sp.pi), 1 / math.sqrt(2 * math.pi))]
 
 
-def _candidates(v: float, max_den: int = 12, rel: float = 0.02) -> list[tuple[int, sp.Expr, float]]:
+# "simple" rationals: denominators up to 12, numerators up to 64 (12 for multiples of pi etc.)
+_MAX_DEN, _MAX_NUM = 12, 64
+
+
+def _candidates(v: float, max_den: int = _MAX_DEN, rel: float = 0.02) -> list[tuple[int, sp.Expr, float]]:
     """Simple numbers near ``v`` as ``(cost, sympy value, float value)``, cheapest first."""
     out = [(0, sp.Integer(0), 0.0)]
     for basis, bval in _PI_POWERS:
         fr = Fraction(v / bval).limit_denominator(max_den)
-        if fr.numerator == 0 or abs(fr.numerator) > (64 if bval == 1.0 else 12):
+        if fr.numerator == 0 or abs(fr.numerator) > (_MAX_NUM if bval == 1.0 else _MAX_DEN):
             continue
         val = float(fr) * bval
         if abs(val - v) <= rel * abs(v):
@@ -236,6 +240,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     Xv, yv = (X[val], y[val]) if n_val else (X[fit], y[fit])
     floor = 1e-15 * float(np.var(y))
     ref_sq = (prob.predict(theta, Xv) - yv) ** 2
+
     def free(trial) -> bool:
         """The paired test: is ``trial`` not measurably worse than the refitted constants?"""
         return _not_worse(prob.predict(trial, Xv), yv, ref_sq, floor)
@@ -250,6 +255,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
         if free(trial):
             return prob.expr(trial, {i: c[1] for i, c in enumerate(nearest)}), \
                 _mean_sq(prob.predict(trial, X) - y)
+
     def attempt(i, value, fval) -> bool:
         nonlocal theta, mask
         trial, m = theta.copy(), mask.copy()
@@ -423,7 +429,8 @@ def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2) -> CleanResult:
 
 
 def _unusual(r: sp.Rational) -> bool:
-    return r.q > 12 or abs(r.p) > 64
+    """Not a number the rounding would propose (see :func:`_candidates`)."""
+    return r.q > _MAX_DEN or abs(r.p) > _MAX_NUM
 
 
 def _reround_products(expr, symbols, X, y):

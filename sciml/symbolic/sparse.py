@@ -213,9 +213,8 @@ def linear_candidates(X, y, symbols, *, max_terms: int = 4, products: bool = Tru
     out = []
     for size, ranked in best_subsets(A, y, intercept=True, max_terms=max_terms, exhaustive=2).items():
         subset = ranked[0][1]
-        coef = _lstsq(A, y, subset, True)
-        expr = sp.Float(float(coef[-1])) + sum(sp.Float(float(c)) * terms[j].expr
-                                                 for c, j in zip(coef, subset))
+        expr = _rational(_lstsq(A, y, subset, True), subset, terms, [], True, lambda t: t.expr,
+                         sp.Integer(1))
         out.append((f"sparse:{size} terms", expr))
     return out
 
