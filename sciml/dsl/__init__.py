@@ -1,19 +1,74 @@
 """The problem DSL: write coordinates, fields, equations, conditions, symmetries and data in
 plain Python (sympy underneath); :func:`compile_problem` turns them into JAX functions."""
 
-from sympy import Eq, cos, diff, exp, log, pi, sin, sqrt, tanh
+from sympy import Eq, cos, cosh, diff, exp, log, pi, sech, sin, sinh, sqrt, tanh
 
-from sciml.dsl.conditions import Condition, Dirichlet, Initial, Neumann, Periodic, Robin
-from sciml.dsl.domains import Box, BoundaryPiece, Disk, Domain, Interval, ProductDomain, Rectangle, TimeInterval
+from sciml.dsl.conditions import (
+    Condition,
+    Dirichlet,
+    Initial,
+    MeanValue,
+    Neumann,
+    Periodic,
+    Pin,
+    Robin,
+)
+from sciml.dsl.domains import (
+    BoundaryPiece,
+    Box,
+    Disk,
+    Domain,
+    Interval,
+    Polygon,
+    ProductDomain,
+    Rectangle,
+    TimeInterval,
+)
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.metrics import relative_l2_up_to_constant
 from sciml.dsl.problem import Problem, observation_points
 from sciml.dsl.symbols import Coordinate, Field, Parameter
 from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
 
 __all__ = [
-    "Box", "BoundaryPiece", "Condition", "Conserved", "Coordinate", "Dirichlet", "Disk", "Domain",
-    "Eq", "Field", "Initial", "Interval", "Neumann", "Parameter", "Periodic", "Problem",
-    "ProblemError", "ProductDomain", "Rectangle", "Reflection", "Robin", "Symmetry",
-    "TimeInterval", "Translation", "cos", "diff", "exp", "log", "observation_points", "pi",
-    "sin", "sqrt", "tanh",
+    "BoundaryPiece",
+    "Box",
+    "Condition",
+    "Conserved",
+    "Coordinate",
+    "Dirichlet",
+    "Disk",
+    "Domain",
+    "Eq",
+    "Field",
+    "Initial",
+    "Interval",
+    "MeanValue",
+    "Neumann",
+    "Parameter",
+    "Periodic",
+    "Pin",
+    "Polygon",
+    "Problem",
+    "ProblemError",
+    "ProductDomain",
+    "Rectangle",
+    "Reflection",
+    "Robin",
+    "Symmetry",
+    "TimeInterval",
+    "Translation",
+    "cos",
+    "cosh",
+    "diff",
+    "exp",
+    "log",
+    "observation_points",
+    "pi",
+    "relative_l2_up_to_constant",
+    "sech",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tanh",
 ]

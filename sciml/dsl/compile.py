@@ -3,8 +3,9 @@
 The compiled problem exposes
 
 * :meth:`CompiledProblem.field_function` — wraps a surrogate into a per-point function
-  ``z (d,) -> fields (n_fields,)`` with input scaling, exact (hard) conditions and built-in
-  symmetries applied;
+  ``z (d,) -> fields (n_fields,)``: the :class:`InputMap` (scaling to ``[-1, 1]``, exact
+  periodic embeddings) in front of the surrogate, exact (hard) conditions and built-in
+  symmetries behind it;
 * :meth:`CompiledProblem.sample` — a batch of points for every loss term (host side, NumPy);
 * :meth:`CompiledProblem.loss_terms` — ``{term name: mean squared residual}``.
 
@@ -17,8 +18,8 @@ fewest chains (``u``, ``u_x``, ``u_xx`` from one, ``u_t`` from another).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +27,8 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.dsl.conditions import Dirichlet, Initial, Neumann, Periodic, Robin
+from sciml.dsl.conditions import Dirichlet, Initial, MeanValue, Neumann, Periodic, Pin, Robin
+from sciml.dsl.domains import ProductDomain
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.problem import Problem, observation_points, resolve_piece
 from sciml.dsl.symbols import Parameter, field_name
@@ -38,8 +40,12 @@ Params = dict[str, jax.Array]
 
 def nested_derivative(fn: FieldFunction, directions: tuple[jax.Array, ...]) -> FieldFunction:
     """``z -> D_{v1} D_{v2} ... fn(z)`` by nested forward-mode products."""
+
+    def along(g: FieldFunction, v) -> FieldFunction:
+        return lambda z: jax.jvp(g, (z,), (jnp.asarray(v, z.dtype),))[1]
+
     for v in reversed(directions):
-        fn = (lambda g, v: lambda z: jax.jvp(g, (z,), (jnp.asarray(v, z.dtype),))[1])(fn, v)
+        fn = along(fn, v)
     return fn
 
 
@@ -70,7 +76,7 @@ def chain_derivatives(fn: FieldFunction, z: jax.Array, chain: tuple[int, ...]) -
 
         return h
 
-    g = lambda z: {(): fn(z)}  # noqa: E731
+    g = lambda z: {(): fn(z)}
     for axis in chain:
         g = level(g, axis)
     return g(z)
@@ -132,6 +138,60 @@ class Term:
     points: str  # key of the point set in a batch
 
 
+@dataclass(frozen=True)
+class ConditionTerm:
+    """A condition imposed by a loss term.
+
+    ``sample(n, rng, method)`` draws the term's points (host side, a dict of arrays);
+    ``evaluate(field_fn, params, batch)`` returns its residuals, whose mean square is the term.
+    """
+
+    name: str
+    sample: Callable[[int, np.random.Generator, str], dict]
+    evaluate: Callable[[FieldFunction, Params, dict], jax.Array]
+
+
+@dataclass(frozen=True)
+class PeriodicEmbedding:
+    """Exact periodicity in one coordinate: ``z_axis -> (cos 2πk(z-a)/L, sin 2πk(z-a)/L)_{k<=K}``."""
+
+    axis: int
+    lower: float
+    period: float
+    modes: int
+
+    def __call__(self, z: jax.Array) -> jax.Array:
+        k = jnp.arange(1, self.modes + 1, dtype=z.dtype)
+        phase = 2 * jnp.pi * k * (z[..., self.axis : self.axis + 1] - self.lower) / self.period
+        return jnp.concatenate([jnp.cos(phase), jnp.sin(phase)], axis=-1)
+
+
+@dataclass(frozen=True)
+class InputMap:
+    """What the surrogate sees of a point: every coordinate scaled from the domain's bounding
+    box to ``[-1, 1]`` (what networks train best on), except the coordinates with exact
+    periodicity, each replaced in place by its :class:`PeriodicEmbedding`. Works on one point
+    ``(d,)`` or a batch ``(n, d)``."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    periodic: tuple[PeriodicEmbedding, ...] = ()
+
+    @property
+    def dimension(self) -> int:
+        """Number of surrogate inputs."""
+        return len(self.lower) + sum(2 * e.modes - 1 for e in self.periodic)
+
+    def __call__(self, z: jax.Array) -> jax.Array:
+        lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
+        scaled = 2.0 * (z - lo) / (hi - lo) - 1.0
+        if not self.periodic:
+            return scaled
+        embedded = {e.axis: e for e in self.periodic}
+        columns = [embedded[a](z) if a in embedded else scaled[..., a : a + 1] for a in range(len(self.lower))]
+        return jnp.concatenate(columns, axis=-1)
+
+
 @dataclass
 class CompiledProblem:
     """A problem turned into JAX functions; see the module docstring."""
@@ -144,8 +204,9 @@ class CompiledProblem:
     terms: list[Term]
     known_parameters: dict[str, float]
     unknown_parameters: dict[str, Parameter]
+    inputs: InputMap
     _residuals: list[PointExpression] = field(repr=False)
-    _conditions: list = field(repr=False)
+    _conditions: list[ConditionTerm] = field(repr=False)
     _symmetries: list = field(repr=False)
     _observations: dict = field(repr=False)
     _transform: Callable = field(repr=False)
@@ -165,14 +226,23 @@ class CompiledProblem:
         return out
 
     # ------------------------------------------------------------------ the surrogate
+    @property
+    def input_dimension(self) -> int:
+        """Number of inputs a surrogate must take (periodic embeddings widen the coordinates)."""
+        return self.inputs.dimension
+
+    @property
+    def gauge_fixed_fields(self) -> tuple[str, ...]:
+        """Fields the equations define only up to a constant, fixed by Pin or MeanValue."""
+        return self.problem.gauge_fixed_fields
+
     def scale(self, z: jax.Array) -> jax.Array:
-        """Map the bounding box of the domain to ``[-1, 1]^d`` (what networks train best on)."""
-        lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
-        return 2.0 * (z - lo) / (hi - lo) - 1.0
+        """The surrogate's inputs at points ``z`` (see :class:`InputMap`)."""
+        return self.inputs(z)
 
     def field_function(self, model: Callable[[jax.Array], jax.Array]) -> FieldFunction:
         """Per-point field function of a surrogate, with hard conditions and symmetries."""
-        net = lambda z: model(self.scale(z))  # noqa: E731
+        net = lambda z: model(self.inputs(z))
         return lambda z: self._transform(net, z)
 
     def predict(self, model, points: jax.Array) -> jax.Array:
@@ -193,13 +263,13 @@ class CompiledProblem:
         return jax.tree.map(lambda a: np.asarray(a, dtype=dtype), batch)
 
     def _conditions_samplers(self):
-        for k, (_, sampler, _) in enumerate(self._conditions):
-            yield f"condition{k}", sampler
+        for k, term in enumerate(self._conditions):
+            yield f"condition{k}", term.sample
 
     # ------------------------------------------------------------------ losses
     def residual_values(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
         """All equation residuals at points ``z (n, d)`` -> ``(n, n_equations)``."""
-        per_point = lambda p: jnp.stack([r(field_fn, params, p) for r in self._residuals])  # noqa: E731
+        per_point = lambda p: jnp.stack([r(field_fn, params, p) for r in self._residuals])
         return jax.vmap(per_point)(z)
 
     def loss_terms(self, model, raw_params: dict, batch: dict) -> dict[str, jax.Array]:
@@ -210,8 +280,8 @@ class CompiledProblem:
         res = self.residual_values(field_fn, params, batch["interior"]["z"])
         for j in range(res.shape[1]):
             out[self.terms[j].name] = jnp.mean(res[:, j] ** 2)
-        for k, (name, _, evaluate) in enumerate(self._conditions):
-            out[name] = jnp.mean(evaluate(field_fn, params, batch[f"condition{k}"]) ** 2)
+        for k, term in enumerate(self._conditions):
+            out[term.name] = jnp.mean(term.evaluate(field_fn, params, batch[f"condition{k}"]) ** 2)
         for name, evaluate, _, key in self._symmetries:
             out[name] = evaluate(field_fn, params, batch[key])
         for name in self._observations:
@@ -248,22 +318,23 @@ def compile_problem(problem: Problem) -> CompiledProblem:
     fields = problem.field_names
     params_all = problem.parameters
     pnames = tuple(p.name for p in params_all)
-    expr = lambda e: PointExpression(e, coords, fields, pnames)  # noqa: E731
+    expr = lambda e: PointExpression(e, coords, fields, pnames)
     lower, upper = problem.space_time.bounds()
 
     residuals = [expr(r) for r in problem.residuals]
     single = len(residuals) == 1
     terms = [Term("residual" if single else f"residual:{i}", "residual", 1.0, "interior") for i in range(len(residuals))]
 
-    conditions = []  # (term name, sampler, evaluate) of the conditions imposed by loss terms
+    conditions: list[ConditionTerm] = []
     hard = {f: [] for f in fields}
     for i, cond in enumerate(problem.conditions):
         if cond.hard:
-            hard[cond.field_name].append(cond)
+            if not isinstance(cond, Periodic):  # periodicity is built into the inputs instead
+                hard[cond.field_name].append(cond)
             continue
-        _, sampler, evaluate = _compile_condition(problem, cond, expr)
+        sampler, evaluate = _compile_condition(problem, cond, expr)
         name = _condition_name(i, cond)
-        conditions.append((name, sampler, evaluate))
+        conditions.append(ConditionTerm(name, sampler, evaluate))
         terms.append(Term(name, "condition", cond.weight, f"condition{len(conditions) - 1}"))
 
     symmetries = []
@@ -293,6 +364,7 @@ def compile_problem(problem: Problem) -> CompiledProblem:
         terms=terms,
         known_parameters={p.name: p.value for p in params_all if not p.learn},
         unknown_parameters={p.name: p for p in params_all if p.learn},
+        inputs=_input_map(problem),
         _residuals=residuals,
         _conditions=conditions,
         _symmetries=symmetries,
@@ -302,11 +374,28 @@ def compile_problem(problem: Problem) -> CompiledProblem:
     return compiled
 
 
+def _input_map(problem: Problem) -> InputMap:
+    """Scaling of every coordinate, and the embedding of each exactly periodic one."""
+    lower, upper = problem.space_time.bounds()
+    axes = {}
+    for cond in problem.conditions:
+        if isinstance(cond, Periodic) and cond.hard:
+            axis = problem.coordinates.index(cond.coordinate)
+            modes = max(cond.modes, axes[axis].modes) if axis in axes else cond.modes
+            axes[axis] = PeriodicEmbedding(axis, float(lower[axis]), float(upper[axis] - lower[axis]), modes)
+    return InputMap(lower, upper, tuple(axes[a] for a in sorted(axes)))
+
+
 def _compile_condition(problem: Problem, cond, expr):
-    """-> (condition, sampler(n, rng, method) -> batch dict, evaluate(field_fn, params, batch))."""
+    """-> (sampler(n, rng, method) -> batch dict, evaluate(field_fn, params, batch) -> residuals)."""
     fi = problem.field_names.index(cond.field_name)
     value = expr(cond.value)
     coords = problem.coordinates
+
+    if isinstance(cond, Pin):
+        return _compile_pin(problem, cond, fi, value)
+    if isinstance(cond, MeanValue):
+        return _compile_mean_value(problem, cond, fi, value)
 
     if isinstance(cond, Periodic):
         axis = coords.index(cond.coordinate)
@@ -327,7 +416,7 @@ def _compile_condition(problem: Problem, cond, expr):
                 out.append(jax.vmap(g)(batch["left"])[:, fi] - jax.vmap(g)(batch["right"])[:, fi])
             return jnp.concatenate(out)
 
-        return cond, sampler, evaluate
+        return sampler, evaluate
 
     if isinstance(cond, Initial):
         time = problem.space_time.time
@@ -356,7 +445,64 @@ def _compile_condition(problem: Problem, cond, expr):
             return cond.a * u + cond.b * du - g
         raise ProblemError(f"unsupported condition {cond!r}")
 
-    return cond, sampler, evaluate
+    return sampler, evaluate
+
+
+def _compile_pin(problem: Problem, cond: Pin, fi: int, value: PointExpression):
+    """``u(at) = value``: the pinned coordinates fixed, the others (if any) sampled."""
+    coords = problem.coordinates
+    fixed = {coords.index(c): float(v) for c, v in cond.at.items()}
+    free = len(fixed) < len(coords)
+
+    def sampler(n, rng, method):
+        # A point pinned in every coordinate needs one sample; a pinned line needs several.
+        z = problem.space_time.sample(min(n, 64) if free else 1, rng, method)
+        for axis, v in fixed.items():
+            z[:, axis] = v
+        return {"z": z}
+
+    def evaluate(field_fn, params, batch):
+        z = batch["z"]
+        return jax.vmap(field_fn)(z)[:, fi] - jax.vmap(lambda p: value(field_fn, params, p))(z)
+
+    return sampler, evaluate
+
+
+MEAN_VALUE_POINTS = 1024
+"""Size of the fixed spatial point set a :class:`MeanValue` condition averages over."""
+
+
+def _compile_mean_value(problem: Problem, cond: MeanValue, fi: int, value: PointExpression):
+    """``mean over space of u = value``, at each of a few sampled times.
+
+    The spatial points are one scrambled Sobol set drawn at compile time and kept: a fixed
+    quadrature rule pins one and the same constant at every step, where fresh random points
+    would move the gauge by their sampling error each time the batch is redrawn.
+    """
+    domain = problem.space_time
+    time = domain.time
+    spatial = [f for f in domain.factors if not f.is_time]
+    t_axis = problem.coordinates.index(time.coordinates[0]) if time is not None else None
+    n_space = MEAN_VALUE_POINTS if time is None else MEAN_VALUE_POINTS // 4
+    rng0 = np.random.default_rng(0)
+    space_points = ProductDomain(tuple(spatial)).sample(n_space, rng0, "sobol")
+    space_axes = [a for a in range(len(problem.coordinates)) if a != t_axis]
+
+    def sampler(n, rng, method):
+        groups = 1 if time is None else 8
+        z = np.empty((groups, n_space, len(problem.coordinates)))
+        z[:, :, space_axes] = space_points[None]
+        if time is not None:
+            z[:, :, t_axis] = time.sample(groups, rng, method)[:, :1]
+        return {"z": z}
+
+    def evaluate(field_fn, params, batch):
+        z = batch["z"]
+        u = jax.vmap(jax.vmap(field_fn))(z)[..., fi]
+        target = jax.vmap(lambda p: value(field_fn, params, p))(z[:, 0])
+        return jnp.mean(u, axis=1) - target
+
+    return sampler, evaluate
 
 
 def _reflection_map(problem: Problem, mapping: dict) -> Callable[[jax.Array], jax.Array]:
@@ -422,79 +568,91 @@ def _compile_symmetry(problem: Problem, sym, expr):
     raise ProblemError(f"unsupported symmetry {sym!r}")
 
 
+@dataclass(frozen=True)
+class ExactField:
+    r"""The output transform of one field with exact conditions, as functions of the point.
+
+    .. math::
+
+        u = G + (u_0 - G_0) + (t - t_0)\,(u_1 - \partial_t G_0) + \tau^{m} D\, N,
+
+    where ``G`` blends the hard Dirichlet data and vanishes nowhere it is not needed, ``D`` is
+    the product of the pieces' distances (zero on them), ``N`` the surrogate's output,
+    ``τ = (t - t₀)/(t₁ - t₀)``, ``G₀ = G(·, t₀)``, ``∂ₜG₀ = ∂ₜG(·, t₀)``, and ``m`` one more
+    than the highest hard initial order (0 without one). Each term is absent when its
+    condition is: at ``t₀`` the value is ``u₀`` and, since ``τ^m`` with ``m = 2`` has a double
+    root, the time derivative is ``u₁``; on a Dirichlet piece ``D = 0`` leaves ``G``.
+    """
+
+    field: int
+    base: Callable  # G + (u0 - G0) + (t - t0)(u1 - dG0/dt)
+    factor: Callable  # tau^m D
+
+    def __call__(self, z: jax.Array, free: jax.Array) -> jax.Array:
+        return jnp.asarray(self.base(*z), z.dtype) + jnp.asarray(self.factor(*z), z.dtype) * free
+
+
+def _exact_field(problem: Problem, fi: int, conds: list, lam) -> ExactField:
+    name = problem.field_names[fi]
+    params = {p: p.value for p in problem.parameters}
+    initial = {c.order: c for c in conds if isinstance(c, Initial)}
+    dirichlet = [c for c in conds if isinstance(c, Dirichlet)]
+    if sum(isinstance(c, Initial) for c in conds) > len(initial):
+        raise ProblemError(f"{name} has two hard initial conditions of the same order; keep one")
+    g_exprs, d_exprs = [], []
+    for c in dirichlet:
+        g_exprs.append(sp.sympify(c.value).xreplace(params))
+        d_exprs.append(resolve_piece(problem, c.on).distance)
+    if len(d_exprs) == 1:
+        G = g_exprs[0]
+    elif d_exprs:
+        # Blend: on piece i every other product vanishes, so G = g_i there.
+        prods = [sp.Mul(*[d for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
+        G = sum(g * p for g, p in zip(g_exprs, prods)) / (sum(prods) + sp.Float(1e-12))
+    else:
+        G = sp.Integer(0)
+    base, factor = G, sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
+    if initial:
+        time = problem.space_time.time
+        t, t0 = time.coordinates[0], time.a
+        u0 = sp.sympify(initial[0].value).xreplace(params)
+        base = base + u0 - G.xreplace({t: t0})
+        if 1 in initial:
+            u1 = sp.sympify(initial[1].value).xreplace(params)
+            base = base + (t - t0) * (u1 - sp.diff(G, t).xreplace({t: t0}))
+        factor = factor * ((t - t0) / (time.b - time.a)) ** (max(initial) + 1)
+        if d_exprs:
+            _check_compatible(problem, name, dirichlet, u0, G, time)
+            if 1 in initial:
+                _check_compatible(problem, name, dirichlet, u1, sp.diff(G, t), time, what="initial velocity")
+    return ExactField(fi, lam(base), lam(factor))
+
+
 def _output_transform(problem: Problem, hard: dict, hard_symmetries: list):
     """The map ``(net, z) -> fields`` that builds exact conditions and symmetries in."""
     coords = problem.coordinates
     fields = problem.field_names
     zs = [sp.Symbol(f"_z{i}") for i in range(len(coords))]
     to_z = dict(zip(coords, zs))
-    lam = lambda e: sp.lambdify(zs, sp.sympify(e).xreplace(to_z), modules="jax")  # noqa: E731
-    params = {p: p.value for p in problem.parameters}
+    lam = lambda e: sp.lambdify(zs, sp.sympify(e).xreplace(to_z), modules="jax")
 
     symmetric = []
     for sym in hard_symmetries:
         symmetric.append((fields.index(field_name(sym.field)), _reflection_map(problem, sym.mapping), sym.sign))
-
-    time = problem.space_time.time
-    pieces = []  # per field: (G, D, initial) lambdas
-    for fi, name in enumerate(fields):
-        conds = hard[name]
-        if not conds:
-            pieces.append(None)
-            continue
-        initial = [c for c in conds if isinstance(c, Initial)]
-        dirichlet = [c for c in conds if isinstance(c, Dirichlet)]
-        if any(c.order != 0 for c in initial):
-            raise ProblemError(f"hard initial conditions on derivatives of {name} are not supported; use hard=False")
-        if len(initial) > 1:
-            raise ProblemError(f"{name} has two initial conditions")
-        g_exprs, d_exprs = [], []
-        for c in dirichlet:
-            piece = resolve_piece(problem, c.on)
-            g_exprs.append(sp.sympify(c.value).xreplace(params))
-            d_exprs.append(piece.distance)
-        if len(d_exprs) == 1:
-            G = g_exprs[0]
-        elif d_exprs:
-            # Blend: on piece i every other product vanishes, so G = g_i there.
-            prods = [sp.Mul(*[d for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
-            G = sum(g * p for g, p in zip(g_exprs, prods)) / (sum(prods) + sp.Float(1e-12))
-        else:
-            G = sp.Integer(0)
-        D = sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
-        entry = {"G": lam(G), "D": lam(D), "u0": None}
-        if initial:
-            t = time.coordinates[0]
-            u0 = sp.sympify(initial[0].value).xreplace(params)
-            entry["u0"] = lam(u0)
-            entry["G0"] = lam(G.xreplace({t: time.a}))
-            entry["tau"] = lam((t - time.a) / (time.b - time.a))
-            if d_exprs:
-                _check_compatible(problem, name, dirichlet, u0, G, time)
-        pieces.append(entry)
+    exact = [_exact_field(problem, fi, hard[name], lam) for fi, name in enumerate(fields) if hard[name]]
 
     def transform(net, z):
         out = net(z)
         for fi, reflect, sign in symmetric:
             out = out.at[fi].set(0.5 * (out[fi] + sign * net(reflect(z))[fi]))
-        for fi, e in enumerate(pieces):
-            if e is None:
-                continue
-            args = tuple(z)
-            G = jnp.asarray(e["G"](*args), z.dtype)
-            D = jnp.asarray(e["D"](*args), z.dtype)
-            if e["u0"] is not None:
-                base = G + jnp.asarray(e["u0"](*args), z.dtype) - jnp.asarray(e["G0"](*args), z.dtype)
-                value = base + jnp.asarray(e["tau"](*args), z.dtype) * D * out[fi]
-            else:
-                value = G + D * out[fi]
-            out = out.at[fi].set(value)
+        for e in exact:
+            out = out.at[e.field].set(e(z, out[e.field]))
         return out
 
     return transform
 
 
-def _check_compatible(problem, name, dirichlet, u0, G, time):
+def _check_compatible(problem, name, dirichlet, u0, G, time, what="initial condition"):
     """Exact initial and boundary conditions must agree where they meet."""
     rng = np.random.default_rng(0)
     coords = problem.coordinates
@@ -506,6 +664,6 @@ def _check_compatible(problem, name, dirichlet, u0, G, time):
         gap = np.max(np.abs(np.asarray(f(*z.T), float) * np.ones(len(z))))
         if gap > 1e-6:
             raise ProblemError(
-                f"the hard initial condition of {name} and its hard condition {c.describe()} disagree "
+                f"the hard {what} of {name} and its hard condition {c.describe()} disagree "
                 f"by {gap:.2e} where they meet; make them compatible or use hard=False for one of them"
             )

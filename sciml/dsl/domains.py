@@ -10,8 +10,8 @@ the host in NumPy (uniform or scrambled Sobol); nothing here depends on JAX.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import sympy as sp
@@ -46,7 +46,7 @@ class BoundaryPiece:
             positive inside the domain; used to impose Dirichlet conditions exactly.
     """
 
-    domain: "Domain"
+    domain: Domain
     name: str
     sample: Callable[[int, np.random.Generator, str], np.ndarray]
     normal: Callable[[np.ndarray], np.ndarray]
@@ -84,7 +84,7 @@ class Domain:
 
     # --- shared -------------------------------------------------------------------------
     @property
-    def factors(self) -> tuple["Domain", ...]:
+    def factors(self) -> tuple[Domain, ...]:
         return (self,)
 
     @property
@@ -108,7 +108,7 @@ class Domain:
                 out[p.label] = p
         return out
 
-    def __mul__(self, other: "Domain") -> "ProductDomain":
+    def __mul__(self, other: Domain) -> ProductDomain:
         if not isinstance(other, Domain):
             return NotImplemented
         return ProductDomain((*self.factors, *other.factors))
@@ -280,7 +280,10 @@ class Disk(Domain):
         self.radius = float(radius)
 
     def sample(self, n, rng, method="uniform"):
-        u = unit_samples(n, 2, rng, method)
+        return self.from_unit(unit_samples(n, 2, rng, method))
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Unit-square samples -> uniform points of the disk (area-preserving polar map)."""
         r = self.radius * np.sqrt(u[:, 0])
         th = 2 * np.pi * u[:, 1]
         return self.center + np.stack([r * np.cos(th), r * np.sin(th)], axis=1)
@@ -308,6 +311,175 @@ class Disk(Domain):
 
     def __repr__(self):
         return f"Disk(({self.coordinates[0]}, {self.coordinates[1]}), {tuple(self.center)}, {self.radius})"
+
+
+class Polygon(Domain):
+    r"""A simple polygon in the plane, e.g. the L-shape ``[-1, 1]² \ [0, 1]²``.
+
+    Vertices are given in order (either orientation; stored counter-clockwise). Pieces:
+    ``edge0 … edge{n-1}`` (from vertex ``i`` to ``i + 1``) and ``boundary`` (all edges,
+    sampled in proportion to their lengths). Interior points are uniform, drawn triangle by
+    triangle from an ear-clipping triangulation, so no point is rejected.
+
+    Each edge's ``distance`` is the trimmed approximate distance function of Sukumar &
+    Srivastava (2022): with :math:`f` the signed distance to the edge's line, :math:`t =
+    ((L/2)^2 - |z - z_c|^2)/L` a trimming function that is positive on the segment only,
+
+    .. math:: \phi = \sqrt{f^2 + \big((\sqrt{t^2 + f^4} - t)/2\big)^2},
+
+    zero exactly on the segment and positive elsewhere; the whole boundary's distance joins
+    them by the R-equivalence :math:`\phi = (\sum_i \phi_i^{-1})^{-1}`, positive inside even
+    for non-convex polygons (a product of line distances would vanish inside an L-shape).
+
+    Reference: Sukumar, Srivastava (2022), "Exact imposition of boundary conditions with
+    distance functions in physics-informed deep neural networks", CMAME 389, 114333.
+    """
+
+    def __init__(self, x: sp.Symbol, y: sp.Symbol, vertices: Sequence[tuple[float, float]]):
+        v = np.asarray(vertices, dtype=float)
+        if v.ndim != 2 or v.shape[1] != 2 or len(v) < 3:
+            raise ProblemError(
+                f"Polygon needs at least three (x, y) vertices, got {np.shape(vertices)}; "
+                "pass e.g. [(0, 0), (1, 0), (0, 1)]"
+            )
+        if _signed_area(v) == 0:
+            raise ProblemError(
+                "Polygon has zero area (collinear or self-crossing vertices); list the corners of a "
+                "simple polygon in order"
+            )
+        self.coordinates = (x, y)
+        self.vertices = v if _signed_area(v) > 0 else v[::-1].copy()
+        self.triangles = _ear_clip(self.vertices)
+        areas = np.array([abs(_signed_area(tri)) for tri in self.triangles])
+        if not np.isclose(areas.sum(), abs(_signed_area(v)), rtol=1e-9):
+            raise ProblemError("Polygon edges cross each other; list the vertices of a simple polygon in order")
+        self._cumulative_area = np.cumsum(areas) / areas.sum()
+
+    @classmethod
+    def difference(cls, x: sp.Symbol, y: sp.Symbol, outer: tuple, hole: tuple) -> Polygon:
+        """``outer \\ hole`` of two rectangles ``((x0, x1), (y0, y1))`` that share a corner,
+        e.g. the L-shape ``Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((0, 1), (0, 1)))``."""
+        (ox0, ox1), (oy0, oy1) = outer
+        (hx0, hx1), (hy0, hy1) = hole
+        corners = [(ox0, oy0), (ox1, oy0), (ox1, oy1), (ox0, oy1)]
+        hole_corners = [(hx0, hy0), (hx1, hy0), (hx1, hy1), (hx0, hy1)]
+        shared = [k for k, c in enumerate(corners) if c in hole_corners]
+        if len(shared) != 1 or not (ox0 <= hx0 < hx1 <= ox1 and oy0 <= hy0 < hy1 <= oy1):
+            raise ProblemError(
+                f"Polygon.difference: the hole {hole} must lie inside {outer} and share exactly "
+                "one corner with it (build other shapes with Polygon(x, y, vertices))"
+            )
+        k = shared[0]
+        # Replace the shared corner by the hole's three other corners, in boundary order.
+        h = hole_corners.index(corners[k])
+        notch = [hole_corners[(h - 1) % 4], hole_corners[(h + 2) % 4], hole_corners[(h + 1) % 4]]
+        return cls(x, y, corners[:k] + notch + corners[k + 1 :])
+
+    # --- sampling -----------------------------------------------------------------------
+    def sample(self, n, rng, method="uniform"):
+        return self.from_unit(unit_samples(n, 2, rng, method))
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Unit-square samples -> uniform points of the polygon.
+
+        The first coordinate picks a triangle by area and is stretched back to ``[0, 1)``
+        within it (so a low-discrepancy sequence stays one); the pair then maps to the
+        triangle by folding the unit square along its diagonal.
+        """
+        which = np.minimum(np.searchsorted(self._cumulative_area, u[:, 0], side="right"), len(self.triangles) - 1)
+        lower = np.concatenate([[0.0], self._cumulative_area])[which]
+        a = (u[:, 0] - lower) / (self._cumulative_area[which] - lower)
+        b = u[:, 1]
+        fold = a + b > 1
+        a, b = np.where(fold, 1 - a, a), np.where(fold, 1 - b, b)
+        tri = self.triangles[which]
+        return tri[:, 0] + a[:, None] * (tri[:, 1] - tri[:, 0]) + b[:, None] * (tri[:, 2] - tri[:, 0])
+
+    def bounds(self):
+        return self.vertices.min(axis=0), self.vertices.max(axis=0)
+
+    def contains(self, points):
+        """Inside or on the boundary (even–odd ray casting, with a tolerance for the edges)."""
+        pts = np.asarray(points, float)
+        px, py = pts[:, 0:1], pts[:, 1:2]
+        a, b = self.vertices, np.roll(self.vertices, -1, axis=0)
+        crosses = (a[:, 1] > py) != (b[:, 1] > py)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_cross = a[:, 0] + (py - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
+        inside = np.sum(crosses & (px < x_cross), axis=1) % 2 == 1
+        return inside | (self.edge_distances(pts).min(axis=1) <= 1e-12)
+
+    def edge_distances(self, points: np.ndarray) -> np.ndarray:
+        """Euclidean distance of every point to every edge segment, ``(n, n_edges)``."""
+        a, b = self.vertices, np.roll(self.vertices, -1, axis=0)
+        d = b - a
+        s = np.clip(np.einsum("nkc,kc->nk", points[:, None, :] - a, d) / np.sum(d * d, axis=1), 0, 1)
+        nearest = a + s[..., None] * d
+        return np.linalg.norm(points[:, None, :] - nearest, axis=-1)
+
+    # --- boundary -----------------------------------------------------------------------
+    def _edge(self, k: int) -> BoundaryPiece:
+        x, y = self.coordinates
+        (x1, y1), (x2, y2) = self.vertices[k], self.vertices[(k + 1) % len(self.vertices)]
+        length = math.hypot(x2 - x1, y2 - y1)
+        outward = np.array([y2 - y1, -(x2 - x1)]) / length  # right of the edge, for CCW order
+
+        def sample(n, rng, method="uniform"):
+            s = unit_samples(n, 1, rng, method)
+            return np.array([x1, y1]) + s * np.array([x2 - x1, y2 - y1])
+
+        def normal(pts):
+            return np.broadcast_to(outward, (len(pts), 2)).copy()
+
+        f = ((x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)) / length
+        trim = ((length / 2) ** 2 - (x - (x1 + x2) / 2) ** 2 - (y - (y1 + y2) / 2) ** 2) / length
+        phi = sp.sqrt(f**2 + ((sp.sqrt(trim**2 + f**4) - trim) / 2) ** 2)
+        return BoundaryPiece(self, f"edge{k}", sample, normal, phi)
+
+    def pieces(self):
+        edges = [self._edge(k) for k in range(len(self.vertices))]
+        lengths = np.linalg.norm(np.roll(self.vertices, -1, axis=0) - self.vertices, axis=1)
+        boundary = _union(self, "boundary", edges, lengths)
+        # The union's product of edge distances would do, but the R-equivalence keeps the
+        # distance's scale independent of the number of edges.
+        boundary.distance = 1 / sp.Add(*[1 / e.distance for e in edges])
+        return {**{e.name: e for e in edges}, "boundary": boundary}
+
+    def __repr__(self):
+        return f"Polygon(({self.coordinates[0]}, {self.coordinates[1]}), {self.vertices.tolist()})"
+
+
+def _signed_area(vertices: np.ndarray) -> float:
+    x, y = vertices[:, 0], vertices[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+def _ear_clip(vertices: np.ndarray) -> np.ndarray:
+    """Triangles ``(m, 3, 2)`` of a simple counter-clockwise polygon, by ear clipping."""
+    remaining = list(range(len(vertices)))
+    triangles = []
+    while len(remaining) > 3:
+        for i in range(len(remaining)):
+            p, c, n = (vertices[remaining[(i + k) % len(remaining)]] for k in (-1, 0, 1))
+            if _signed_area(np.array([p, c, n])) <= 0:
+                continue  # reflex (or flat) corner: not an ear
+            others = [vertices[j] for j in remaining if not any(np.array_equal(vertices[j], q) for q in (p, c, n))]
+            if any(_in_triangle(q, p, c, n) for q in others):
+                continue
+            triangles.append((p, c, n))
+            del remaining[i]
+            break
+        else:
+            break  # a self-intersecting outline has no ear; the area check reports it
+    if len(remaining) == 3:
+        triangles.append(tuple(vertices[j] for j in remaining))
+    return np.array(triangles, dtype=float)
+
+
+def _in_triangle(q, a, b, c) -> bool:
+    """Whether ``q`` lies in the closed counter-clockwise triangle ``abc``."""
+    cross = lambda o, p, r: (p[0] - o[0]) * (r[1] - o[1]) - (p[1] - o[1]) * (r[0] - o[0])
+    return cross(a, b, q) >= 0 and cross(b, c, q) >= 0 and cross(c, a, q) >= 0
 
 
 @dataclass(eq=False)
@@ -399,9 +571,7 @@ def _map_unit(domain: Domain, u: np.ndarray) -> np.ndarray:
     if isinstance(domain, (Interval, Box)):
         lo, hi = domain.bounds()
         return lo + (hi - lo) * u
-    if isinstance(domain, Disk):
-        r = domain.radius * np.sqrt(u[:, 0])
-        th = 2 * np.pi * u[:, 1]
-        return domain.center + np.stack([r * np.cos(th), r * np.sin(th)], axis=1)
+    if isinstance(domain, (Disk, Polygon)):
+        return domain.from_unit(u)
     # A new geometry without a unit-cube map still works with its own sampler.
     return domain.sample(len(u), np.random.default_rng(0), "uniform")

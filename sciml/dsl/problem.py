@@ -8,15 +8,24 @@ functions. Validation runs at construction so a mistake surfaces where it was wr
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
 import xarray as xr
 from sympy.core.function import AppliedUndef
 
-from sciml.dsl.conditions import Condition, Initial, Periodic
+from sciml.dsl.conditions import (
+    GAUGE_CONDITIONS,
+    Condition,
+    Dirichlet,
+    Initial,
+    MeanValue,
+    Periodic,
+    Pin,
+)
 from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain, as_product
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, field_name
@@ -86,6 +95,20 @@ class Problem:
                 if isinstance(s, Parameter):
                     found.setdefault(s.name, s)
         return tuple(found[k] for k in sorted(found))
+
+    @property
+    def gauge_fixed_fields(self) -> tuple[str, ...]:
+        """Fields pinned by a :class:`Pin` or :class:`MeanValue` condition: the equations
+        define them only up to a constant, so compare them up to one
+        (:func:`sciml.dsl.metrics.relative_l2_up_to_constant`)."""
+        pinned = {c.field_name for c in self.conditions if isinstance(c, GAUGE_CONDITIONS)}
+        return tuple(f for f in self.field_names if f in pinned)
+
+    @property
+    def periodic_coordinates(self) -> tuple[str, ...]:
+        """Coordinates in which some field is declared periodic (soft or hard)."""
+        found = {str(c.coordinate) for c in self.conditions if isinstance(c, Periodic)}
+        return tuple(c for c in self.coordinate_names if c in found)
 
     @property
     def unknown_parameters(self) -> tuple[Parameter, ...]:
@@ -169,32 +192,32 @@ def validate(problem: Problem) -> None:
     time = problem.space_time.time
     for c in problem.conditions:
         if not isinstance(c, Condition):
-            raise ProblemError(f"{c!r} is not a condition; use Dirichlet, Neumann, Robin, Initial or Periodic")
+            raise ProblemError(
+                f"{c!r} is not a condition; use Dirichlet, Neumann, Robin, Initial, Periodic, Pin or MeanValue"
+            )
         where = c.describe()
         if c.field_name not in names:
             raise ProblemError(f"{where}: {c.field_name!r} is not a field of the problem {tuple(names)}")
         _check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
         if isinstance(c, Initial):
-            if time is None:
-                raise ProblemError(
-                    f"{where}: the domain has no TimeInterval, so there is no initial time; "
-                    "multiply the domain by TimeInterval(t, t0, t1) or use a boundary condition"
-                )
-            if c.on is not None and resolve_piece(problem, c.on).name != f"{time.label}.start":
-                raise ProblemError(f"{where}: initial conditions hold on time.start; drop on=")
+            _check_initial(problem, c, where, time)
         elif isinstance(c, Periodic):
-            factor = next((d for d in problem.space_time.factors if c.coordinate in d.coordinates), None)
-            if not isinstance(factor, Interval):
-                raise ProblemError(
-                    f"{where}: periodicity needs a coordinate of an Interval factor of the domain, "
-                    f"got {c.coordinate!r}"
-                )
+            _check_periodic(problem, c, where)
+        elif isinstance(c, Pin):
+            _check_pin(problem, c, where)
+        elif isinstance(c, MeanValue):
+            if c.on is not None:
+                raise ProblemError(f"{where}: the mean is taken over the whole spatial domain; drop on=")
         else:
             if c.on is None:
                 raise ProblemError(f"{where}: say where it holds with on=, e.g. on=space.boundary")
             resolve_piece(problem, c.on)
-        if c.hard and type(c).__name__ not in ("Dirichlet", "Initial"):
-            raise ProblemError(f"{where}: only Dirichlet and initial conditions can be imposed exactly (hard=True)")
+        if c.hard and not isinstance(c, (Dirichlet, Initial, Periodic)):
+            raise ProblemError(
+                f"{where}: only Dirichlet and initial conditions (and Periodic, by an exact "
+                "embedding) can be imposed exactly (hard=True); drop hard=True"
+            )
+    _check_hard_conditions(problem, names)
 
     for s in problem.symmetries:
         _check_symmetry(problem, s, coords, names)
@@ -210,6 +233,8 @@ def validate(problem: Problem) -> None:
 
 
 def _check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True) -> None:
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise ProblemError(f"{where}: the expression {expr} is infinite or undefined (a division by zero?)")
     for s in expr.free_symbols:
         if s in coords or isinstance(s, Parameter):
             continue
@@ -240,6 +265,80 @@ def _check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allo
             raise ProblemError(
                 f"{where}: field {name} must be applied to its own coordinates {fields[name]}, got {f}; "
                 "use a condition to prescribe values at particular points"
+            )
+
+
+def _check_initial(problem: Problem, c: Initial, where: str, time) -> None:
+    if time is None:
+        raise ProblemError(
+            f"{where}: the domain has no TimeInterval, so there is no initial time; "
+            "multiply the domain by TimeInterval(t, t0, t1) or use a boundary condition"
+        )
+    if c.on is not None and resolve_piece(problem, c.on).name != f"{time.label}.start":
+        raise ProblemError(f"{where}: initial conditions hold on time.start; drop on=")
+    if c.order not in (0, 1):
+        raise ProblemError(
+            f"{where}: order={c.order!r}; initial conditions prescribe the value (order=0) or the "
+            "first time derivative (order=1)"
+        )
+
+
+def _check_periodic(problem: Problem, c: Periodic, where: str) -> None:
+    factor = next((d for d in problem.space_time.factors if c.coordinate in d.coordinates), None)
+    if not isinstance(factor, Interval) or factor.is_time:
+        raise ProblemError(
+            f"{where}: periodicity needs a coordinate of a spatial Interval factor of the domain, "
+            f"got {c.coordinate!r}; pass coordinate=x for Interval(x, a, b)"
+        )
+    if isinstance(c.modes, bool) or not isinstance(c.modes, int) or c.modes < 1:
+        raise ProblemError(f"{where}: modes={c.modes!r}; the periodic embedding needs modes >= 1")
+
+
+def _check_pin(problem: Problem, c: Pin, where: str) -> None:
+    coords = problem.coordinates
+    if not c.at:
+        raise ProblemError(f"{where}: say where the field is pinned, e.g. at={{x: 0, y: 0}}")
+    unknown = [k for k in c.at if k not in coords]
+    if unknown:
+        raise ProblemError(
+            f"{where}: at= names {unknown[0]!r}, which is not a coordinate of the problem "
+            f"{tuple(map(str, coords))}"
+        )
+    time = problem.space_time.time
+    if time is not None and time.coordinates[0] in c.at:
+        raise ProblemError(f"{where}: pin the field at a place for all times; leave {time.coordinates[0]} out of at=")
+    probe = problem.space_time.sample(8, np.random.default_rng(0))
+    for k, v in c.at.items():
+        probe[:, coords.index(k)] = float(v)
+    if not problem.space_time.contains(probe).all():
+        raise ProblemError(f"{where}: the point {dict(c.at)} lies outside the domain; pin the field inside it")
+
+
+def _check_hard_conditions(problem: Problem, names: dict) -> None:
+    """Exact conditions must be realisable by one output transform and one input map."""
+    hard = [c for c in problem.conditions if c.hard]
+    for f in names:
+        orders = {c.order for c in hard if isinstance(c, Initial) and c.field_name == f}
+        if 1 in orders and 0 not in orders:
+            raise ProblemError(
+                f"Initial({f}, order=1) is hard but the value Initial({f}, order=0) is not; make "
+                "both hard or neither"
+            )
+    for coord in {c.coordinate for c in hard if isinstance(c, Periodic)}:
+        declared = {c.field_name for c in problem.conditions if isinstance(c, Periodic) and c.coordinate == coord}
+        missing = [f for f in names if f not in declared]
+        if missing:
+            raise ProblemError(
+                f"hard Periodic in {coord} makes every field periodic in {coord} (the network "
+                f"sees {coord} through a periodic embedding), but {missing[0]} has no Periodic "
+                f"condition in {coord}; add Periodic({missing[0]}, coordinate={coord}, hard=True) "
+                "or use hard=False"
+            )
+        soft = [c for c in problem.conditions if isinstance(c, Periodic) and c.coordinate == coord and not c.hard]
+        if soft:
+            raise ProblemError(
+                f"{soft[0].describe()} is soft but another field is exactly periodic in {coord}; "
+                "make every Periodic condition in that coordinate hard=True (or none)"
             )
 
 

@@ -1,0 +1,306 @@
+"""Conditions a new problem needs: exact periodicity, gauge pins, exact initial velocity, polygons."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+
+from sciml.dsl import (
+    Coordinate,
+    Dirichlet,
+    Field,
+    Initial,
+    Interval,
+    MeanValue,
+    Periodic,
+    Pin,
+    Polygon,
+    Problem,
+    ProblemError,
+    Rectangle,
+    TimeInterval,
+    relative_l2_up_to_constant,
+)
+from sciml.dsl.compile import compile_problem, nested_derivative
+from sciml.models import build_model
+
+x, y, t = Coordinate("x"), Coordinate("y"), Coordinate("t")
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)
+
+
+def network(compiled, seed=0):
+    return build_model("mlp", compiled.input_dimension, len(compiled.field_names), seed=seed, hidden=(16, 16))
+
+
+class Formula:
+    """A surrogate that ignores its (scaled) inputs' meaning: a fixed function of the point."""
+
+    def __init__(self, compiled, fn):
+        self.compiled, self.fn = compiled, fn
+
+    def __call__(self, s):
+        c = self.compiled
+        z = (s + 1) / 2 * (c.upper - c.lower) + c.lower
+        return jnp.atleast_1d(self.fn(*z))
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact periodicity
+
+
+def periodic_problem(hard=True, modes=3, conditions=None):
+    space, time = Interval(x, -1, 2), TimeInterval(t, 0, 1)
+    u, v = Field("u", x, t), Field("v", x, t)
+    conditions = conditions or [
+        Periodic(u, coordinate=x, hard=hard, modes=modes),
+        Periodic(v, coordinate=x, hard=hard, modes=modes),
+    ]
+    return Problem("periodic", space * time, [u.diff(t) + v.diff(x), v.diff(t) + u.diff(x)], conditions=conditions)
+
+
+def test_periodic_embedding_is_exactly_periodic_in_values_and_derivatives():
+    c = compile_problem(periodic_problem())
+    assert c.input_dimension == 1 + 2 * 3  # t, and cos/sin of three modes of x
+    assert not any(name.startswith("periodic") for name in c.term_names)  # no loss term left
+    f = c.field_function(network(c))
+    times = np.linspace(0.0, 1.0, 7)
+    left = jnp.stack([jnp.full_like(times, -1.0), times], axis=1)
+    right = left.at[:, 0].set(2.0)
+    e_x = np.array([1.0, 0.0])
+    for order in range(4):
+        g = jax.vmap(nested_derivative(f, (e_x,) * order))
+        a, b = np.asarray(g(left)), np.asarray(g(right))
+        assert np.abs(a).max() > 1e-6  # the check is not vacuous
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * max(1.0, np.abs(a).max()))
+
+
+def test_soft_periodic_keeps_its_loss_term():
+    c = compile_problem(periodic_problem(hard=False))
+    assert c.input_dimension == 2
+    assert sum(name.startswith("periodic") for name in c.term_names) == 2
+    batch = c.sample(np.random.default_rng(0), {"interior": 16, "boundary": 16}, dtype=np.float64)
+    periodic = Formula(c, lambda x_, t_: jnp.stack([jnp.sin(2 * jnp.pi * x_ / 3) * t_, jnp.cos(2 * jnp.pi * x_ / 3)]))
+    terms = c.loss_terms(periodic, {}, batch)
+    assert max(float(v) for k, v in terms.items() if k.startswith("periodic")) < 1e-20
+
+
+def test_hard_periodicity_must_cover_every_field():
+    u, v = Field("u", x, t), Field("v", x, t)
+    with pytest.raises(ProblemError, match="v has no Periodic condition in x"):
+        periodic_problem(conditions=[Periodic(u, coordinate=x, hard=True), Dirichlet(v, 0, on="x.left")])
+    with pytest.raises(ProblemError, match="make every Periodic condition"):
+        periodic_problem(conditions=[Periodic(u, coordinate=x, hard=True), Periodic(v, coordinate=x)])
+    with pytest.raises(ProblemError, match="modes >= 1"):
+        periodic_problem(modes=0)
+
+
+def test_periodic_problem_trains_a_few_steps():
+    from sciml.training.config import TrainConfig
+    from sciml.training.trainer import Trainer
+
+    c = compile_problem(periodic_problem())
+    config = TrainConfig.from_options({"steps": 20, "lbfgs_steps": 0, "points": {"interior": 64, "boundary": 16}})
+    outcome = Trainer(c, network(c), config).run()
+    assert np.isfinite(outcome.history["loss"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Gauge conditions
+
+
+def cavity_like(conditions):
+    box = Rectangle(x, y, (0, 1), (0, 2))
+    u, p = Field("u", x, y), Field("p", x, y)
+    return Problem("gauge", box, [u.diff(x, 2) + u.diff(y, 2), p.diff(x) - u, p.diff(y)], conditions=conditions)
+
+
+def test_pin_and_mean_value_terms():
+    p = Field("p", x, y)
+    c = compile_problem(cavity_like([Pin(p, 3, at={x: 0, y: 0}), MeanValue(p, 1)]))
+    assert c.gauge_fixed_fields == ("p",)
+    batch = c.sample(np.random.default_rng(0), {"interior": 8, "boundary": 8}, dtype=np.float64)
+    assert batch["condition0"]["z"].shape == (1, 2)  # a fully pinned point needs one sample
+    # p = 3 + (x - 1/2): pinned value 3 - 1/2 at the origin, mean 3 over the box.
+    terms = c.loss_terms(Formula(c, lambda x_, y_: jnp.stack([x_ * 0, 3 + x_ - 0.5])), {}, batch)
+    assert float(terms["pin:p#0"]) == pytest.approx(0.25, abs=1e-12)
+    assert float(terms["meanvalue:p#1"]) == pytest.approx(4.0, abs=1e-4)  # the Sobol mean of x is 1/2
+    terms = c.loss_terms(Formula(c, lambda x_, y_: jnp.stack([x_ * 0, 1 + 2 * x_ - 1 + 0 * y_])), {}, batch)
+    assert float(terms["meanvalue:p#1"]) < 1e-5
+
+
+def test_mean_value_in_an_evolution_problem_averages_over_space_per_time():
+    space, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+    u = Field("u", x, t)
+    c = compile_problem(Problem("mean", space * time, [u.diff(t)], conditions=[MeanValue(u, t)]))
+    batch = c.sample(np.random.default_rng(0), {}, dtype=np.float64)
+    z = batch["condition0"]["z"]
+    assert z.shape[0] == 8 and np.ptp(z[..., 1], axis=1).max() == 0  # one time per group
+    terms = c.loss_terms(Formula(c, lambda x_, t_: t_ + jnp.cos(2 * jnp.pi * x_)), {}, batch)
+    assert float(terms["meanvalue:u#0"]) < 1e-6
+
+
+def test_pin_errors_name_the_culprit():
+    p = Field("p", x, y)
+    with pytest.raises(ProblemError, match="outside the domain"):
+        cavity_like([Pin(p, 0, at={x: 5, y: 0})])
+    with pytest.raises(ProblemError, match="say where the field is pinned"):
+        cavity_like([Pin(p, 0)])
+    with pytest.raises(ProblemError, match="drop hard=True"):
+        cavity_like([Pin(p, 0, at={x: 0, y: 0}, hard=True)])
+    space, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+    u = Field("u", x, t)
+    with pytest.raises(ProblemError, match="leave t out"):
+        Problem("pin", space * time, [u.diff(t)], conditions=[Pin(u, 0, at={x: 0, t: 0})])
+
+
+def test_relative_l2_up_to_constant():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(20, 30))
+    assert relative_l2_up_to_constant(ref + 7.5, ref) == pytest.approx(0.0, abs=1e-14)
+    noisy = ref + 7.5 + 0.01 * rng.normal(size=ref.shape)
+    assert relative_l2_up_to_constant(noisy, ref) == pytest.approx(0.01 / ref.std(), rel=0.1)
+    ref_nan = ref.copy()
+    ref_nan[0] = np.nan  # points outside the domain are ignored
+    assert relative_l2_up_to_constant(ref + 3, ref_nan) == pytest.approx(0.0, abs=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact initial velocity
+
+
+def wave_problem(hard_value=True, hard_velocity=True):
+    space, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+    u = Field("u", x, t)
+    return Problem(
+        "wave",
+        space * time,
+        [u.diff(t, 2) - 4 * u.diff(x, 2)],
+        conditions=[
+            Initial(u, sp.sin(sp.pi * x), hard=hard_value),
+            Initial(u, sp.sin(2 * sp.pi * x), order=1, hard=hard_velocity),
+            Dirichlet(u, 0, on=space.boundary, hard=hard_value),
+        ],
+    )
+
+
+def test_hard_first_order_initial_condition_holds_exactly():
+    c = compile_problem(wave_problem())
+    assert c.term_names == ["residual"]
+    f = c.field_function(network(c))
+    xs = np.linspace(0.0, 1.0, 11)
+    start = jnp.stack([xs, np.zeros_like(xs)], axis=1)
+    e_t = np.array([0.0, 1.0])
+    u0 = np.asarray(jax.vmap(f)(start))[:, 0]
+    u1 = np.asarray(jax.vmap(nested_derivative(f, (e_t,)))(start))[:, 0]
+    np.testing.assert_allclose(u0, np.sin(np.pi * xs), atol=1e-14)
+    np.testing.assert_allclose(u1, np.sin(2 * np.pi * xs), atol=1e-12)
+    walls = jnp.array([[0.0, 0.3], [1.0, 0.7]])
+    np.testing.assert_allclose(np.asarray(jax.vmap(f)(walls))[:, 0], 0.0, atol=1e-12)
+    later = jnp.array([[0.4, 0.5]])
+    u_tt = jax.vmap(nested_derivative(f, (e_t, e_t)))(later)
+    assert np.abs(np.asarray(u_tt)).max() > 1e-6  # the network still shapes the solution
+
+
+def test_soft_first_order_initial_condition_is_a_loss_term():
+    c = compile_problem(wave_problem(hard_value=False, hard_velocity=False))
+    assert "initial:u#1" in c.term_names
+    batch = c.sample(np.random.default_rng(0), {"interior": 8, "boundary": 16}, dtype=np.float64)
+    exact = Formula(c, lambda x_, t_: jnp.sin(jnp.pi * x_) + t_ * jnp.sin(2 * jnp.pi * x_))
+    terms = c.loss_terms(exact, {}, batch)
+    assert float(terms["initial:u#0"]) < 1e-28 and float(terms["initial:u#1"]) < 1e-28
+
+
+def test_hard_initial_velocity_needs_a_hard_value_and_compatible_data():
+    with pytest.raises(ProblemError, match="make both hard or neither"):
+        wave_problem(hard_value=False)
+    space, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+    u = Field("u", x, t)
+    with pytest.raises(ProblemError, match="order=0"):
+        Problem("w", space * time, [u.diff(t, 3)], conditions=[Initial(u, 0, order=2)])
+    incompatible = Problem(
+        "w", space * time, [u.diff(t, 2) - u.diff(x, 2)],
+        conditions=[Initial(u, 0, hard=True), Initial(u, 1, order=1, hard=True), Dirichlet(u, 0, on=space.boundary, hard=True)],
+    )
+    with pytest.raises(ProblemError, match="initial velocity of u and its hard condition"):
+        compile_problem(incompatible)
+
+
+# ---------------------------------------------------------------------------------------------
+# Polygons
+
+
+@pytest.fixture(scope="module")
+def lshape():
+    return Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((0, 1), (0, 1)))
+
+
+def test_lshape_vertices_and_area(lshape):
+    assert lshape.vertices.tolist() == [[-1, -1], [1, -1], [1, 0], [0, 0], [0, 1], [-1, 1]]
+    assert sum(abs(np.cross(tr[1] - tr[0], tr[2] - tr[0])) / 2 for tr in lshape.triangles) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("method", ["uniform", "sobol"])
+def test_polygon_interior_samples_are_inside_and_uniform(lshape, method):
+    pts = lshape.sample(6000, np.random.default_rng(0), method)
+    assert lshape.contains(pts).all()
+    assert not ((pts[:, 0] > 0) & (pts[:, 1] > 0)).any()
+    # Each of the three unit squares holds a third of the points.
+    for sx, sy in [(-1, -1), (1, -1), (-1, 1)]:
+        share = np.mean((np.sign(pts[:, 0]) == sx) & (np.sign(pts[:, 1]) == sy))
+        assert share == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_polygon_boundary_samples_and_outward_normals(lshape):
+    pts = lshape.boundary.sample(600, np.random.default_rng(1))
+    assert lshape.edge_distances(pts).min(axis=1).max() < 1e-12
+    normals = lshape.boundary.normal(pts)
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0)
+    assert not lshape.contains(pts + 1e-6 * normals).any()
+    assert lshape.contains(pts - 1e-6 * normals).all()
+    # The re-entrant edges are sampled too, in proportion to their length (2 of 8).
+    notch = (np.abs(pts[:, 0]) < 1e-12) & (pts[:, 1] > 0) | (np.abs(pts[:, 1]) < 1e-12) & (pts[:, 0] > 0)
+    assert notch.mean() == pytest.approx(0.25, abs=0.05)
+
+
+def test_polygon_distance_vanishes_on_the_boundary_only(lshape):
+    distance = sp.lambdify((x, y), lshape.boundary.distance, "numpy")
+    inside = lshape.sample(2000, np.random.default_rng(2))
+    assert (distance(*inside.T) > 0).all()
+    on = lshape.boundary.sample(200, np.random.default_rng(3))
+    with np.errstate(divide="ignore"):
+        assert np.abs(distance(*on.T)).max() < 1e-12
+
+
+def test_polygon_problem_with_hard_dirichlet_compiles_and_trains(lshape):
+    from sciml.training.config import TrainConfig
+    from sciml.training.trainer import Trainer
+
+    u = Field("u", x, y)
+    problem = Problem("lshape", lshape, [u.diff(x, 2) + u.diff(y, 2) + 1],
+                      conditions=[Dirichlet(u, 0, on=lshape.boundary, hard=True)])
+    c = compile_problem(problem)
+    f = c.field_function(network(c))
+    on = jnp.asarray(lshape.boundary.sample(50, np.random.default_rng(4)))
+    np.testing.assert_allclose(np.asarray(jax.vmap(f)(on)), 0.0, atol=1e-12)
+    config = TrainConfig.from_options({"steps": 20, "lbfgs_steps": 0, "points": {"interior": 64}})
+    assert np.isfinite(Trainer(c, network(c), config).run().history["loss"]).all()
+
+
+def test_polygon_errors():
+    with pytest.raises(ProblemError, match="at least three"):
+        Polygon(x, y, [(0, 0), (1, 1)])
+    for flat in ([(0, 0), (1, 1), (2, 2)], [(0, 0), (1, 1), (1, 0), (0, 1)]):
+        with pytest.raises(ProblemError, match="zero area"):
+            Polygon(x, y, flat)
+    with pytest.raises(ProblemError, match="cross each other"):
+        Polygon(x, y, [(0, 0), (2, 0), (2, 2), (1, -1), (0, 2)])
+    with pytest.raises(ProblemError, match="share exactly one corner"):
+        Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((-0.5, 0.5), (-0.5, 0.5)))
