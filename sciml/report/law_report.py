@@ -13,10 +13,12 @@ import base64
 import html
 import io
 import json
+import math
 import pathlib
 
 import numpy as np
-import sympy as sp
+
+from sciml.symbolic.names import quoted
 
 __all__ = ["render_html", "write_report"]
 
@@ -29,6 +31,9 @@ text-align:right} th{background:#f4f4f4} td.l,th.l{text-align:left}
 code{background:#f4f4f4;padding:0 .2em} img{max-width:100%} .chosen{background:#e8f4e8}
 .small{color:#666;font-size:.9em}
 """
+
+
+_NO_FIGURES = "<p>Figures left out of this report.</p>"
 
 
 def _png(fig) -> str:
@@ -67,40 +72,55 @@ def _error_table(law) -> str:
     return "".join(out)
 
 
-def _pareto(law) -> str:
+def pareto_floor(errors) -> float:
+    """The lowest held-out MSE the Pareto plot shows: ``1e-16`` of the largest error.
+
+    Below it an error is floating-point round-off of an exact fit (it reaches 1e-315 and
+    zero); plotting it would stretch the axis over hundreds of decades that say nothing.
+    """
+    top = max((e for e in errors if math.isfinite(e)), default=0.0)
+    return top * 1e-16 if top > 0 else 1e-16
+
+
+def _pareto_figure(law):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    front = law.pareto
+    front = [c for c in law.pareto if math.isfinite(c.mse_test)]
+    floor = pareto_floor([c.mse_test for c in front])
+    cx = [c.complexity for c in front]
+    err = [max(c.mse_test, floor) for c in front]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.step(cx, err, where="post", color="0.6")
+    ax.plot(cx, err, "o", color="C0")
+    chosen = [e for c, e in zip(front, err) if c.expr == law.expr] or [err[-1]]
+    ax.plot([law.complexity], chosen[:1], "*", ms=16, color="C3", label="chosen law")
+    if any(c.mse_test < floor for c in front):
+        ax.axhline(floor, color="0.8", lw=0.8, ls=":", label="round-off (exact below)")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor / 3)
+    ax.set_xlabel("complexity (tree nodes)")
+    ax.set_ylabel("held-out MSE")
+    ax.legend()
+    ax.set_title("Pareto front")
+    return fig
+
+
+def _pareto(law, figures: bool) -> str:
     rows = ["<table><tr><th>complexity</th><th>held-out MSE</th><th>R² test</th>"
             "<th class=l>source</th><th class=l>formula</th></tr>"]
-    for c in front:
-        cls = ' class="chosen"' if sp.simplify(c.expr - law.expr) == 0 else ""
+    for c in law.pareto:
+        cls = ' class="chosen"' if c.expr == law.expr else ""
         rows.append(f"<tr{cls}><td>{c.complexity}</td><td>{_fmt(c.mse_test)}</td>"
                     f"<td>{_fmt(c.r2_test)}</td><td class=l>{html.escape(c.source)}</td>"
-                    f"<td class=l><code>{html.escape(str(c.expr))}</code></td></tr>")
+                    f"<td class=l><code>{html.escape(law.display_expression(c.expr))}</code></td></tr>")
     rows.append("</table>")
-    fig = None
-    if front:
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        cx = [c.complexity for c in front]
-        err = [max(c.mse_test, 1e-300) for c in front]
-        ax.step(cx, err, where="post", color="0.6")
-        ax.plot(cx, err, "o", color="C0")
-        ax.plot([law.complexity], [max(min(c.mse_test for c in front if c.complexity == law.complexity)
-                                       if any(c.complexity == law.complexity for c in front) else err[-1], 1e-300)],
-                "*", ms=16, color="C3", label="chosen law")
-        ax.set_yscale("log")
-        ax.set_xlabel("complexity (tree nodes)")
-        ax.set_ylabel("held-out MSE")
-        ax.legend()
-        ax.set_title("Pareto front")
-    return (_png(fig) if fig is not None else "") + "".join(rows)
+    return (_png(_pareto_figure(law)) if figures and law.pareto else "") + "".join(rows)
 
 
-def _residuals(law) -> str:
+def _residuals(law, figures: bool) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,6 +129,8 @@ def _residuals(law) -> str:
     d = law.details
     if not d or "X" not in d:
         return "<p>No samples stored with this law.</p>"
+    if not figures:
+        return _NO_FIGURES
     X, y, pred, te = d["X"], d["y"], d["pred"], d["test_index"]
     k = X.shape[1]
     fig, axes = plt.subplots(1, k + 1, figsize=(3.2 * (k + 1), 2.8), squeeze=False)
@@ -116,7 +138,7 @@ def _residuals(law) -> str:
     ax.plot(y[te], pred[te], ".", ms=3)
     lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax.set_xlabel(f"data {law.target}")
+    ax.set_xlabel(f"data {law.target}", parse_math=False)  # names are text, not mathtext
     ax.set_ylabel("formula")
     ax.set_title("held-out: formula vs data")
     for i in range(k):
@@ -126,7 +148,7 @@ def _residuals(law) -> str:
             ax.plot(X[te, i], (d["net"] - y)[te], ".", ms=2, alpha=0.6, label="network")
             ax.legend(fontsize=7)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xlabel(law.inputs[i])
+        ax.set_xlabel(law.inputs[i], parse_math=False)
         ax.set_title("residual (held-out)")
     fig.tight_layout()
     return _png(fig)
@@ -139,7 +161,7 @@ def _edge_form(choice) -> str:
     return f"{c:.3g}·{choice.name}({a:.3g}x{b:+.3g}){d:+.3g}  R²={choice.r2:.5f}"
 
 
-def _network(law) -> str:
+def _network(law, figures: bool) -> str:
     d = law.details
     if not d or "edges" not in d:
         return ("<p>Not a network law: the formula was searched on the data directly "
@@ -152,6 +174,12 @@ def _network(law) -> str:
     from sciml.symbolic.primitives import DEFAULT_LIBRARY
 
     s, choices = d["edges"], d["choices"]
+    table = ["<table><tr><th class=l>edge</th><th class=l>fitted form c·f(a·x+b)+d</th></tr>"]
+    for (l, i, j), ch in zip(s.index, choices):
+        table.append(f"<tr><td class=l>layer {l}: {i}→{j}</td><td class=l>{html.escape(_edge_form(ch))}</td></tr>")
+    table.append("</table>")
+    if not figures:
+        return _NO_FIGURES + "".join(table)
     widths = s.widths
     # layered diagram: nodes as circles, edges as lines coloured by fitted / numeric
     fig, ax = plt.subplots(figsize=(6, 1.2 + 1.2 * len(widths)))
@@ -190,22 +218,23 @@ def _network(law) -> str:
     for k in range(n, rows * cols):
         axes[k // cols, k % cols].axis("off")
     fig.tight_layout()
-    table = ["<table><tr><th class=l>edge</th><th class=l>fitted form c·f(a·x+b)+d</th></tr>"]
-    for (l, i, j), ch in zip(s.index, choices):
-        table.append(f"<tr><td class=l>layer {l}: {i}→{j}</td><td class=l>{html.escape(_edge_form(ch))}</td></tr>")
-    table.append("</table>")
     return diagram + _png(fig) + "".join(table)
 
 
-def render_html(law, title: str | None = None) -> str:
-    """The report for ``law`` as one HTML string (no external resources)."""
+def render_html(law, title: str | None = None, figures: bool = True) -> str:
+    """The report for ``law`` as one HTML string (no external resources).
+
+    Every string from the data (column names, formulas, the run record) is escaped; the
+    formula's MathML escapes symbol names too (:func:`sciml.symbolic.names.mathml`).
+    ``figures=False`` leaves out the matplotlib figures (a fast text-only report).
+    """
     from sciml.symbolic.law import SELECTION_RULE
 
     title = title or f"Law for {law.target}"
     extra = ""
     if law.expressions:
-        items = "".join(f"<li><code>{html.escape(k)} = {html.escape(str(v))}</code></li>"
-                        for k, v in law.expressions.items())
+        items = "".join(f"<li><code>{html.escape(quoted(k))} = {html.escape(law.display_expression(v))}"
+                        "</code></li>" for k, v in law.expressions.items())
         extra = f"<p>All outputs:</p><ul>{items}</ul>"
     record = json.dumps(law.record, indent=2, default=str)
     return f"""<!DOCTYPE html>
@@ -214,22 +243,31 @@ def render_html(law, title: str | None = None) -> str:
 <h1>{html.escape(title)}</h1>
 <h2>Formula</h2>
 <div class="formula" id="formula">{law.mathml()}</div>
-<p>Plain text: <code id="expression">{html.escape(law.target)} = {html.escape(str(law.expr))}</code>
+<p>Plain text: <code id="expression">{html.escape(quoted(law.target))} = {html.escape(law.display_expression())}</code>
 &nbsp; complexity {law.complexity}</p>
+{_verdict(law)}
 {extra}
 <h2>Errors: formula vs network vs data</h2>
 {_error_table(law)}
 <h2>Pareto front (complexity vs held-out error)</h2>
 <p class="small">Selection rule: {html.escape(SELECTION_RULE)}.</p>
-{_pareto(law)}
+{_pareto(law, figures)}
 <h2>Residuals</h2>
-{_residuals(law)}
+{_residuals(law, figures)}
 <h2>Network and edges</h2>
-{_network(law)}
+{_network(law, figures)}
 <h2>Run record</h2>
 <pre>{html.escape(record)}</pre>
 </body></html>
 """
+
+
+def _verdict(law) -> str:
+    if law.verdict == "law found":
+        return ""
+    return ('<p class="verdict"><strong>No law found:</strong> no formula beats the mean of the '
+            "target on held-out data (R² test &le; 0). The formula above is the best candidate, "
+            "not a law.</p>")
 
 
 def write_report(law, path) -> pathlib.Path:

@@ -26,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from .additive import additive_candidates
+from .parse import FUNCTIONS, FormulaError, parse_formula
 from .primitives import Library
 from .sparse import linear_candidates, rational_candidates
 
@@ -94,16 +95,21 @@ class OperonBackend(Backend):
             max_time=int(time_budget) if time_budget else None)
         reg.fit(X, y)
         names = [f"X{i + 1}" for i in range(X.shape[1])]
-        local = {n: s for n, s in zip(names, symbols)}
-        out = []
+        local = dict(zip(names, symbols))
         front = sorted(reg.pareto_front_, key=lambda m: m["mean_squared_error"])[: self.max_front]
-        for m in front:
-            text = reg.get_model_string(m["tree"], 16, names)
-            try:
-                out.append(("operon", sp.sympify(text, locals=local)))
-            except (sp.SympifyError, TypeError, SyntaxError):
-                continue
-        return out
+        return _parsed("operon", [reg.get_model_string(m["tree"], 16, names) for m in front], local,
+                       {**FUNCTIONS, "square": lambda z: z**2})
+
+
+def _parsed(source: str, texts, local: dict, functions=None) -> list[tuple[str, sp.Expr]]:
+    """Formulas printed by a backend, read by the safe parser; unreadable ones are dropped."""
+    out = []
+    for text in texts:
+        try:
+            out.append((source, parse_formula(text, local, functions=functions)))
+        except FormulaError:
+            continue
+    return out
 
 
 def _julia_available() -> bool:
@@ -146,10 +152,13 @@ class PySRBackend(Backend):
             binary_operators=["+", "-", "*", "/"],
             unary_operators=["sin", "cos", "exp", "log", "sqrt"],
             timeout_in_seconds=time_budget, **self.options)
-        reg.fit(np.asarray(X, float), np.asarray(y, float),
-                variable_names=[str(s) for s in symbols])
-        local = {str(s): s for s in symbols}
-        return [("pysr", sp.sympify(str(e), locals=local)) for e in reg.equations_["sympy_format"]]
+        # PySR sees neutral names (x0, x1, ...), never column names: its own parser and
+        # sympy printing then meet nothing but identifiers, and the formulas come back through
+        # the safe parser with our symbols
+        names = [f"x{i}" for i in range(len(symbols))]
+        reg.fit(np.asarray(X, float), np.asarray(y, float), variable_names=names)
+        return _parsed("pysr", [str(e) for e in reg.equations_["sympy_format"]],
+                       dict(zip(names, symbols)))
 
 
 BACKENDS: dict[str, type[Backend]] = {

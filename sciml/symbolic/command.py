@@ -1,18 +1,38 @@
 """``sciml discover DATA --target y [--inputs a,b,c] [--units U] [--out DIR] [--seed S] [--backend B]``.
 
-Writes ``DIR/law.json`` (``expression`` parses with ``sympy.sympify`` using the column names
-as symbols; ``r2_test``, ``complexity``, ``pareto``; ``expressions`` for several targets) and
-``DIR/report.html`` (self-contained, offline).
+Writes ``DIR/law.json`` and ``DIR/report.html`` (self-contained, offline). In ``law.json``:
+
+- ``expression``: the formula with every column written as its safe identifier (ASCII letters,
+  digits, ``_``; a column called ``x`` stays ``x``, ``a b`` becomes ``a_b``, ``E`` becomes
+  ``E_``), so it parses with ``sympy.sympify`` and runs nothing; read it back with
+  :func:`sciml.symbolic.load_law`, which also refuses anything but arithmetic.
+- ``symbols``: ``[{column, identifier, positive}]`` in input order, the mapping between the
+  data's column names (``inputs``) and the identifiers.
+- ``display_expression``: the formula with the column names, in backticks where they are not
+  identifiers (``2*`a b` + x``); ``latex`` likewise.
+- ``verdict``: ``"law found"`` or ``"no law found"`` (nothing beats the mean on held-out data;
+  the command then exits with status 1), with ``verdict_rule``.
+- ``r2_test``, ``r2_train``, ``rmse_test``, ``complexity``, ``pareto`` (each entry with
+  ``expression`` and ``display_expression``), ``expressions``/``display_expressions`` for
+  several targets, ``metrics`` and ``record``; ``record.data`` says which text columns were
+  skipped and how many rows with NaN/inf were dropped.
+
+Exit status: 0 a law was found, 1 no law found, 2 an error (one line naming the culprit).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import pathlib
 import sys
+import warnings
 
-__all__ = ["add_arguments", "run", "read_units"]
+from .names import quoted
+
+__all__ = ["add_arguments", "law_json", "read_units", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,24 +61,82 @@ def run(args: argparse.Namespace) -> int:
 
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
     try:
+        out = _output_folder(args.out)
         units = None if args.units is None else read_units(args.units, args.data)
-        law = discover(args.data, target=targets if len(targets) > 1 else targets[0],
-                       inputs=args.inputs, backend=args.backend, seed=args.seed,
-                       time_budget=args.time_budget, units=units)
+        with _data_messages():
+            law = discover(args.data, target=targets if len(targets) > 1 else targets[0],
+                           inputs=args.inputs, backend=args.backend, seed=args.seed,
+                           time_budget=args.time_budget, units=units)
     except (ValueError, TypeError, FileNotFoundError, BackendUnavailable) as e:
-        print(f"sciml discover: error: {e}", file=sys.stderr)
-        return 2
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "law.json").write_text(json.dumps(law.to_dict(), indent=2, default=_json_default))
-    print(f"{law.target} = {law.expr}")
-    f = law.metrics["formula"]
-    print(f"r2_test={f['r2_test']:.10g} complexity={law.complexity} -> {out / 'law.json'}")
+        return _error(e)
+    except OSError as e:
+        return _error(f"cannot read {e.filename or args.data}: {e.strerror or e}")
+    (out / "law.json").write_text(law_json(law.to_dict()), encoding="utf-8")
+    print(f"{quoted(law.target)} = {law.display_expression()}")
+    r2 = law.metrics["formula"]["r2_test"]
+    print(f"r2_test={r2 if r2 is None else format(r2, '.10g')} complexity={law.complexity} "
+          f"-> {out / 'law.json'}")
     if not args.no_report:
         from sciml.report import write_report
         path = write_report(law, out / "report.html")
         print(f"report: {path}")
+    if law.verdict != "law found":
+        print(f"sciml discover: no law found: no formula beats the mean of {law.target!r} on "
+              f"held-out data (R² test {r2}); law.json says verdict \"no law found\". Add the "
+              "missing inputs or more data, or try another --backend", file=sys.stderr)
+        return 1
     return 0
+
+
+def law_json(record: dict) -> str:
+    """``record`` as JSON with ``<``, ``>`` and ``&`` written as ``\\u003c``... escapes.
+
+    The same data, read by any JSON parser; but markup from column names never appears raw in
+    the file, which may be served or pasted into a web page (Go's encoding/json does the same).
+    """
+    text = json.dumps(record, indent=2, default=_json_default)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _error(e) -> int:
+    print(f"sciml discover: error: {' '.join(str(e).splitlines())}", file=sys.stderr)
+    return 2
+
+
+def _output_folder(path: str) -> pathlib.Path:
+    """``--out`` as a writable folder, checked before any search."""
+    out = pathlib.Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: give a folder for law.json and report.html")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the --out folder {out} ({e.strerror}): give a writable "
+                         "folder") from None
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"the --out folder {out} is not writable: give a writable folder")
+    return out
+
+
+@contextlib.contextmanager
+def _data_messages():
+    """Print the data's notes and warnings (skipped columns, dropped rows) as they come."""
+    from .table import DataNote, DataWarning
+
+    show = warnings.showwarning
+
+    def print_or_show(message, category, *rest, **kwargs):
+        if issubclass(category, (DataNote, DataWarning)):
+            kind = "note" if issubclass(category, DataNote) else "warning"
+            print(f"sciml discover: {kind}: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataNote)
+        warnings.simplefilter("always", DataWarning)
+        warnings.showwarning = print_or_show
+        yield
 
 
 def read_units(spec: str, data) -> dict:
@@ -75,15 +153,27 @@ def read_units(spec: str, data) -> dict:
                     if "units" in v.attrs}
     path = pathlib.Path(spec)
     if path.suffix.lower() == ".json":
-        if not path.exists():
-            raise FileNotFoundError(f"units file {path} does not exist")
-        return json.loads(path.read_text())
+        return _units_file(path)
     units = {}
     for item in spec.split(","):
         name, sep, unit = item.partition("=")
         if not sep or not name.strip():
             raise ValueError(f"--units entry {item!r} is not 'column=unit' (e.g. 'v=m/s,m=kg')")
         units[name.strip()] = unit.strip()
+    return units
+
+
+def _units_file(path: pathlib.Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"units file {path} does not exist")
+    try:
+        units = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"units file {path} is not JSON ({e}): write {{\"column\": \"unit\"}}, "
+                         "e.g. {\"v\": \"m/s\", \"m\": \"kg\"}") from None
+    if not isinstance(units, dict):
+        raise ValueError(f"units file {path} holds a {type(units).__name__}, not an object: write "
+                         "{\"column\": \"unit\"}, e.g. {\"v\": \"m/s\", \"m\": \"kg\"}")
     return units
 
 

@@ -20,8 +20,10 @@ from .backends import Backend, get_backend
 from .compose import distil_kan
 from .dimensionless import reduce_dimensions
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
+from .names import safe_identifiers
 from .primitives import Library
 from .refit import clean, evaluate, prune_terms
+from .table import load_table, select_samples, source_name
 from .units import is_consistent, parse_units
 
 __all__ = ["discover", "symbolify", "load_table"]
@@ -30,64 +32,11 @@ __all__ = ["discover", "symbolify", "load_table"]
 # ----------------------------------------------------------------------------- data
 
 
-def load_table(data):
-    """A ``pandas.DataFrame`` from a CSV/NetCDF path, xarray Dataset, DataFrame or dict of arrays.
-
-    NetCDF/xarray fields on a grid are flattened: each coordinate becomes an input column.
-    """
-    import pandas as pd
-    import xarray as xr
-
-    if isinstance(data, (str, pathlib.Path)):
-        path = pathlib.Path(data)
-        if not path.exists():
-            raise FileNotFoundError(f"data file {path} does not exist")
-        suffix = path.suffix.lower()
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(path)
-        if suffix in (".nc", ".netcdf", ".nc4", ".h5"):
-            with xr.open_dataset(path) as ds:
-                return load_table(ds.load())
-        raise ValueError(f"unsupported data file {path.name!r}: use a .csv (header row of column "
-                         "names) or a .nc NetCDF file")
-    if isinstance(data, xr.DataArray):
-        data = data.to_dataset(name=data.name or "y")
-    if isinstance(data, xr.Dataset):
-        return data.to_dataframe().reset_index()
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, dict):
-        return pd.DataFrame({k: np.asarray(v).ravel() for k, v in data.items()})
-    raise TypeError(f"cannot read data of type {type(data).__name__}: pass a CSV/NetCDF path, an "
-                    "xarray.Dataset, a pandas.DataFrame or a dict of 1-D arrays")
-
-
-def _columns(table, target, inputs):
-    cols = [str(c) for c in table.columns]
-    targets = [target] if isinstance(target, str) else list(target)
-    for t in targets:
-        if t not in cols:
-            raise ValueError(f"target column {t!r} not in the data; columns are {cols}")
-    if inputs is None:
-        inputs = [c for c in cols if c not in targets and np.issubdtype(table[c].dtype, np.number)]
-    elif isinstance(inputs, str):
-        inputs = [s.strip() for s in inputs.split(",") if s.strip()]
-    missing = [c for c in inputs if c not in cols]
-    if missing:
-        raise ValueError(f"input columns {missing} not in the data; columns are {cols}")
-    if not inputs:
-        raise ValueError("no input columns: pass inputs=[...] (CLI: --inputs a,b,c)")
-    X = table[inputs].to_numpy(dtype=np.float64)
-    Y = table[targets].to_numpy(dtype=np.float64)
-    good = np.all(np.isfinite(X), 1) & np.all(np.isfinite(Y), 1)
-    if good.sum() < 10:
-        raise ValueError(f"only {int(good.sum())} rows without NaN/inf; need at least 10")
-    return list(inputs), targets, X[good], Y[good]
-
-
 def _symbols(names, X):
+    """One symbol per column, named by its safe identifier (:mod:`sciml.symbolic.names`)."""
     # positivity lets sympy merge exp(log(x)) and powers; never assert positive=False
-    return [sp.Symbol(n, positive=True) if np.all(X[:, i] > 0) else sp.Symbol(n, real=True)
+    idents = safe_identifiers(names)
+    return [sp.Symbol(idents[n], positive=True) if np.all(X[:, i] > 0) else sp.Symbol(idents[n], real=True)
             for i, n in enumerate(names)]
 
 
@@ -199,15 +148,41 @@ def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_unit
     return [(f"pi-groups:{c.source}", s * c.expr.xreplace(back)) for c in front]
 
 
-def _check_units(units, columns):
-    """Units as ``{column: {dimension: exponent}}``, parsed from strings, for every column."""
+def _check_units(units, inputs, targets, columns):
+    """Units as ``{column: {dimension: exponent}}`` for the inputs and targets, checked.
+
+    Every input and target needs units (partial units are an error); units for a column that
+    is not in the data are a typo and refused; each value is a unit string (parsed by
+    :func:`~sciml.symbolic.units.parse_units`) or a ``{dimension: exponent}`` dict.
+    """
     if units is None:
         return None
-    missing = [c for c in columns if c not in units]
+    if not isinstance(units, dict):
+        raise ValueError(f"units must map column names to units, e.g. {{'v': 'm/s'}}; got "
+                         f"{type(units).__name__}")
+    unknown = [c for c in units if c not in columns]
+    if unknown:
+        raise ValueError(f"units given for {unknown}, which are not columns of the data "
+                         f"({columns}): correct the names or leave them out")
+    missing = [c for c in inputs + targets if c not in units]
     if missing:
         raise ValueError(f"units are given, but not for {missing}: give units for every input and "
                          "the target (\"1\" for a dimensionless column), or none at all")
-    return {c: parse_units(u) if isinstance(u, str) else dict(u) for c, u in units.items()}
+    return {c: _dimensions(c, units[c]) for c in inputs + targets}
+
+
+def _dimensions(column: str, unit) -> dict:
+    if isinstance(unit, str):
+        try:
+            return parse_units(unit)
+        except ValueError as e:
+            raise ValueError(f"units of column {column!r}: {e}") from None
+    if isinstance(unit, dict) and all(isinstance(d, str) and isinstance(p, (int, float))
+                                      and not isinstance(p, bool) and math.isfinite(p)
+                                      for d, p in unit.items()):
+        return dict(unit)
+    raise ValueError(f"units of column {column!r} must be a unit string such as 'm/s' or "
+                     f"'kg m2 s-2' (\"1\" if dimensionless), got {unit!r}")
 
 
 def _backends(backend, library, operon_options):
@@ -234,7 +209,10 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     Args:
         data: CSV/NetCDF path, ``xarray.Dataset``, ``pandas.DataFrame`` or dict of arrays.
         target: column name (or list of names: one law per output, see ``Law.expressions``).
-        inputs: column names (list or ``"a,b,c"``); default all other numeric columns.
+        inputs: column names (list or ``"a,b,c"``); default all other numeric columns (text
+            columns are then skipped with a :class:`~sciml.symbolic.table.DataNote`; rows with
+            NaN/inf are dropped with a :class:`~sciml.symbolic.table.DataWarning`, both
+            recorded under ``record["data"]``).
         backend: ``"auto"`` (built-in search, then pyoperon only if the built-in result is not
             exact on held-out data), ``"builtin"``, ``"operon"``, ``"pysr"`` or a
             :class:`~sciml.symbolic.backends.Backend`.
@@ -247,21 +225,32 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
             (:func:`sciml.symbolic.units.parse_units`; ``"1"`` for dimensionless);
             inconsistent formulas are not chosen, and the search first runs in the
             Buckingham-pi groups (fewer variables) and writes what it finds back.
+
+    Returns:
+        the :class:`Law`; ``law.verdict`` is ``"no law found"`` when nothing beats the mean on
+        held-out data.
+
+    Raises:
+        ValueError: unusable data, columns or units (the message names the culprit and the fix).
     """
     t0 = time.time()
     if not 0.0 < test_fraction < 0.9:
         raise ValueError(f"test_fraction must be in (0, 0.9), got {test_fraction}")
     table = load_table(data)
-    inputs, targets, X, Y = _columns(table, target, inputs)
+    samples = select_samples(table, target, inputs, source_name(data))
+    inputs, targets, X, Y = samples.inputs, samples.targets, samples.X, samples.Y
+    column_units = _check_units(units, inputs, targets, list(table.columns))
     symbols = _symbols(inputs, X)
-    units = _check_units(units, inputs + targets)
+    # consistency checks and the pi-group reduction read units by symbol name
+    units = None if column_units is None else {s.name: column_units[c] for s, c in zip(symbols, inputs)}
     backends = _backends(backend, library, operon_options)
     laws = {}
     for k, t in enumerate(targets):
-        tu = None if units is None else units.get(t)
+        tu = None if column_units is None else column_units[t]
         start = time.time()
-        proposals = _dimensionless_proposals(X, Y[:, k], inputs, symbols, backends, units, tu, seed=seed,
-                                             test_fraction=test_fraction, time_budget=time_budget)
+        proposals = _dimensionless_proposals(X, Y[:, k], [s.name for s in symbols], symbols, backends,
+                                             units, tu, seed=seed, test_fraction=test_fraction,
+                                             time_budget=time_budget)
         budget = time_budget if time_budget is None else max(5.0, time_budget - (time.time() - start))
         chosen, front, (tr, te) = _search(X, Y[:, k], symbols, backends, seed=seed,
                                           test_fraction=test_fraction, time_budget=budget,
@@ -276,7 +265,8 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
               "backend": backend if isinstance(backend, str) else type(backend).__name__,
               "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
-              "test_fraction": test_fraction, "wall_s": time.time() - t0, "versions": _versions()}
+              "test_fraction": test_fraction, "data": samples.notes,
+              "wall_s": time.time() - t0, "versions": _versions()}
     details = {"X": X, "y": y, "pred": pred, "train_index": tr, "test_index": te}
     return Law(expr=chosen.expr, symbols=symbols, inputs=inputs, target=t, pareto=front,
                metrics=metrics,

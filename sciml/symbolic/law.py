@@ -19,18 +19,34 @@ units are given) are kept on the front for inspection but never chosen.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import pathlib
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-__all__ = ["Law", "Candidate", "complexity", "choose", "SELECTION_RULE"]
+from . import names
+from .parse import parse_formula
+
+__all__ = ["Law", "Candidate", "complexity", "choose", "load_law", "verdict", "SELECTION_RULE",
+           "VERDICT_RULE"]
 
 SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes + 3 per unrounded "
                   "fitted constant, vs held-out MSE) whose "
                   "held-out MSE <= best * (1 + 2*sqrt(2/n_test)) + 1e-12 * Var(y), i.e. within "
                   "two standard errors of the noise level estimated by the best formula")
+
+
+VERDICT_RULE = ("'no law found' when the chosen formula does not beat the mean of the training data "
+                "on held-out data (R² test <= 0 or not finite); otherwise 'law found'")
+
+
+def verdict(r2_test: float | None) -> str:
+    """``"law found"`` or ``"no law found"`` by :data:`VERDICT_RULE`."""
+    return "law found" if r2_test is not None and math.isfinite(r2_test) and r2_test > 0 else "no law found"
 
 
 FLOAT_COST = 3  # extra nodes charged for each fitted real constant that could not be rounded
@@ -59,8 +75,10 @@ class Candidate:
     r2_test: float
     consistent: bool = True  # dimensional consistency (True when no units given)
 
-    def as_dict(self) -> dict:
-        return {"expression": str(self.expr), "complexity": self.complexity,
+    def as_dict(self, columns: Mapping[str, str] | None = None) -> dict:
+        return {"expression": str(self.expr),
+                "display_expression": names.display(self.expr, columns or {}),
+                "complexity": self.complexity,
                 "error": _finite(self.mse_test), "r2_test": _finite(self.r2_test),
                 "source": self.source, "dimensionally_consistent": self.consistent}
 
@@ -95,13 +113,14 @@ class Law:
 
     Attributes:
         expr: the chosen formula for the (first) target.
-        symbols: input symbols, in the order of ``inputs``.
-        inputs, target: column names.
+        symbols: input symbols, in the order of ``inputs``; each is named by the column's safe
+            identifier (:mod:`sciml.symbolic.names`), so ``str(expr)`` parses back safely.
+        inputs, target: column names, as in the data.
         pareto: the Pareto front (list of :class:`Candidate`), simplest first.
         metrics: ``{"formula": {...}, "network": {...} | None}`` with ``r2``/``rmse`` on train
             and test, so the formula and the network it came from are read side by side.
         expressions: target name -> formula, when there are several outputs.
-        record: run record (data hash, seed, versions, backend, rule, wall time).
+        record: run record (data hash, seed, versions, backend, rule, wall time, data notes).
         details: extra material for the report (edge fits, residuals).
     """
 
@@ -115,12 +134,26 @@ class Law:
     record: dict = dataclasses.field(default_factory=dict)
     details: dict = dataclasses.field(default_factory=dict)
 
+    @property
+    def columns(self) -> dict[str, str]:
+        """``{identifier: column name}`` for every input symbol."""
+        return {s.name: c for s, c in zip(self.symbols, self.inputs)}
+
+    @property
+    def verdict(self) -> str:
+        """``"law found"`` or ``"no law found"`` (:data:`VERDICT_RULE`)."""
+        return verdict(self.metrics.get("formula", {}).get("r2_test"))
+
+    def display_expression(self, expr: sp.Expr | None = None) -> str:
+        """The formula with the column names (backticks around those that are not identifiers)."""
+        return names.display(self.expr if expr is None else expr, self.columns)
+
     def latex(self) -> str:
-        return sp.latex(self.expr)
+        return names.latex(self.expr, self.columns)
 
     def mathml(self, display: bool = True) -> str:
-        """Presentation MathML (renders natively in current browsers)."""
-        body = sp.printing.mathml(self.expr, printer="presentation")
+        """Presentation MathML (renders natively in current browsers); names escaped."""
+        body = names.mathml(self.expr, self.columns)
         lhs = f"<mi>{_xml(self.target)}</mi><mo>=</mo>"
         mode = ' display="block"' if display else ""
         return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode}><mrow>{lhs}{body}</mrow></math>'
@@ -148,29 +181,100 @@ class Law:
         return complexity(self.expr)
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``law.json`` content; :func:`load_law` reads it back."""
         f = self.metrics.get("formula", {})
+        columns = self.columns
         out = {
             "expression": str(self.expr),
+            "display_expression": self.display_expression(),
             "latex": self.latex(),
             "target": self.target,
             "inputs": list(self.inputs),
+            "symbols": [{"column": c, "identifier": s.name, "positive": bool(s.is_positive)}
+                        for s, c in zip(self.symbols, self.inputs)],
+            "verdict": self.verdict,
+            "verdict_rule": VERDICT_RULE,
             "r2_test": f.get("r2_test"),
             "r2_train": f.get("r2_train"),
             "rmse_test": f.get("rmse_test"),
             "complexity": self.complexity,
-            "pareto": [c.as_dict() for c in self.pareto],
+            "pareto": [c.as_dict(columns) for c in self.pareto],
             "selection_rule": SELECTION_RULE,
             "metrics": self.metrics,
             "record": self.record,
         }
         if self.expressions:
             out["expressions"] = {k: str(v) for k, v in self.expressions.items()}
+            out["display_expressions"] = {k: names.display(v, columns) for k, v in self.expressions.items()}
         return out
 
     def __repr__(self) -> str:
         r2 = self.metrics.get("formula", {}).get("r2_test")
-        return f"Law({self.target} = {self.expr}, r2_test={r2})"
+        return f"Law({names.quoted(self.target)} = {self.display_expression()}, r2_test={r2})"
 
 
 def _xml(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _law_symbols(record: dict) -> tuple[list[str], list[sp.Symbol]]:
+    """Column names and symbols of a ``law.json``; older files without ``symbols`` use the
+    input names, which must then be safe identifiers."""
+    entries = record.get("symbols")
+    if entries is None:
+        entries = [{"column": c, "identifier": c} for c in record.get("inputs", [])]
+    if not isinstance(entries, list):
+        raise ValueError("'symbols' must be a list of {column, identifier, positive} entries")
+    columns, symbols = [], []
+    for e in entries:
+        ident = e.get("identifier") if isinstance(e, dict) else None
+        if not isinstance(ident, str) or not names.is_safe_identifier(ident):
+            raise ValueError(f"symbol entry {str(e)[:80]!r} has no safe identifier (letters, digits "
+                             "and _, not a Python or sympy name); rewrite it with "
+                             "sciml.symbolic.names.safe_identifiers")
+        columns.append(str(e.get("column", ident)))
+        symbols.append(sp.Symbol(ident, positive=True) if e.get("positive") else sp.Symbol(ident, real=True))
+    return columns, symbols
+
+
+def _candidate(item: dict, by_name: dict) -> Candidate:
+    expr = parse_formula(item["expression"], by_name)
+    err, r2 = item.get("error"), item.get("r2_test")
+    return Candidate(expr, str(item.get("source", "")), complexity(expr),
+                     math.nan, math.inf if err is None else float(err),
+                     math.nan if r2 is None else float(r2), bool(item.get("dimensionally_consistent", True)))
+
+
+def law_from_dict(record: Mapping[str, Any]) -> Law:
+    """A :class:`Law` from ``law.json`` content, parsed by :func:`~sciml.symbolic.parse.parse_formula`:
+    only numbers, the recorded symbols, whitelisted functions and arithmetic; nothing evaluated."""
+    if not isinstance(record, Mapping) or not isinstance(record.get("expression"), str):
+        raise ValueError("not a law: expected a JSON object with an 'expression' string")
+    inputs, symbols = _law_symbols(dict(record))
+    by_name = {s.name: s for s in symbols}
+    expressions = record.get("expressions") or {}
+    return Law(expr=parse_formula(record["expression"], by_name), symbols=symbols, inputs=inputs,
+               target=str(record.get("target", "y")),
+               pareto=[_candidate(c, by_name) for c in record.get("pareto") or []],
+               metrics=dict(record.get("metrics") or {}),
+               expressions={str(k): parse_formula(v, by_name) for k, v in expressions.items()},
+               record=dict(record.get("record") or {}))
+
+
+def load_law(path) -> Law:
+    """Read a ``law.json`` written by ``sciml discover`` (or :meth:`Law.to_dict`) safely.
+
+    The formula text is never evaluated: see :func:`law_from_dict`. ``load_law(p)(X)``
+    evaluates the law on inputs ordered as ``law.inputs``; ``.to_jax()`` compiles it.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"law file {path} does not exist (sciml discover writes OUT/law.json)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not JSON: {e}") from None
+    try:
+        return law_from_dict(record)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: {e}") from None

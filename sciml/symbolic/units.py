@@ -98,6 +98,14 @@ _DERIVED = {
 _FACTOR = re.compile(r"^([A-Za-z_]+)\^?\(?([+-]?\d+(?:/\d+)?)?\)?$")
 
 
+def _power(written: str | None, token: str, text: str) -> Fraction:
+    try:
+        return Fraction(written or 1)
+    except ZeroDivisionError:
+        raise ValueError(f"the unit factor {token!r} in {text!r} has the power {written}, a "
+                         "division by zero: write a power like 'm^(1/2)' or 'm-2'") from None
+
+
 def parse_units(text: str) -> dict:
     """``"kg m2 s-2"``, ``"kg*m^2/s^2"`` or ``"m/s"`` -> ``{"kg": 1, "m": 2, "s": -2}``.
 
@@ -120,7 +128,7 @@ def parse_units(text: str) -> dict:
             if not m:
                 raise ValueError(f"cannot read the unit factor {token!r} in {text!r}: write "
                                  "factors like 'kg m2 s-2' or 'kg*m^2/s^2'")
-            name, power = m.group(1), Fraction(m.group(2) or 1)
+            name, power = m.group(1), _power(m.group(2), token, text)
             for dim, e in _DERIVED.get(name, {name: 1}).items():
                 out[dim] = out.get(dim, 0) + sign * power * e
     return {d: (int(e) if e.denominator == 1 else e) for d, e in out.items() if e != 0}
