@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import logging
 import sys
 from importlib import resources
 from pathlib import Path
@@ -63,13 +64,22 @@ def cmd_list(args) -> int:
 
 
 def _problem_path(spec: str) -> Path:
-    path = Path(spec)
-    if path.exists() or path.suffix == ".py":
-        return path
+    """A catalogue name (``heat``) names the catalogue entry, even beside a local file of that
+    name; anything with a suffix or a folder in it is a path (``./heat``, ``my/heat.py``)."""
     entries = catalogue()
-    if spec in entries:
+    if spec in entries and Path(spec).name == spec and not Path(spec).suffix:
         return entries[spec][0]
-    return path
+    return Path(spec)
+
+
+def _widths(text: str, flag: str) -> list[int]:
+    try:
+        widths = [int(v) for v in text.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(f"{flag} expects comma-separated positive integers such as 32,32,32, got {text!r}")
+    return widths
 
 
 def cmd_solve(args) -> int:
@@ -80,7 +90,7 @@ def cmd_solve(args) -> int:
     for key in ("hidden", "width"):
         value = getattr(args, key, None)
         if value:
-            model_options[key] = [int(v) for v in value.split(",")]
+            model_options[key] = _widths(value, f"--{key}")
     for key in ("grid", "order", "basis"):
         value = getattr(args, key, None)
         if value is not None:
@@ -99,8 +109,9 @@ def cmd_solve(args) -> int:
         train["symbolify"] = True  # problems with their own solver write law.json themselves
     name = getattr(problem, "name", Path(args.problem).stem)
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{args.model or 'default'}-seed{args.seed}"
+    args.run_folder = out
     solution = solve(problem, model=args.model, steps=args.steps, seed=args.seed, out=out,
-                     resume=args.resume, model_options=model_options, **train)
+                     resume=args.resume, overwrite=args.overwrite, model_options=model_options, **train)
     metrics = solution.metrics
     if args.symbolify and not own_solver:
         from sciml.symbolic.solution import symbolify_solution
@@ -121,6 +132,9 @@ def cmd_discover(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sciml", description="Physics-informed scientific modelling on JAX.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="also checkpoints and other details")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="the problem catalogue and the available models")
@@ -136,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default runs/PROBLEM-MODEL-seedS)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.msgpack")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished or unfinished run in OUT (refused otherwise)")
     p.add_argument("--hidden", help="MLP hidden widths, e.g. 32,32,32")
     p.add_argument("--width", help="KAN widths, e.g. 2,5,1")
     p.add_argument("--grid", type=int, help="KAN grid size G")
@@ -158,13 +174,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Messages of the ``sciml`` logger on stderr, one line each: INFO by default."""
+    logger = logging.getLogger("sciml")
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    if not any(getattr(h, "_sciml", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("sciml: %(message)s"))
+        handler._sciml = True
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.quiet, args.verbose)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        from sciml.training.trainer import TrainingInterrupted
+
+        if isinstance(err, TrainingInterrupted):
+            print(f"interrupted: {err}", file=sys.stderr)
+        else:
+            out = getattr(args, "run_folder", None)
+            saved = out is not None and (Path(out) / "checkpoint.msgpack").is_file()
+            print(f"interrupted; the last checkpoint in {out} can be continued with --resume" if saved
+                  else "interrupted; no checkpoint was written", file=sys.stderr)
         return 130
     except Exception as err:
         from sciml.dsl.errors import ProblemError

@@ -34,6 +34,14 @@ def _panel(ax, da: xr.DataArray, title: str, cmap: str = "viridis", symmetric: b
     ax.set_title(title)
 
 
+def loss_title(phases) -> str:
+    """Title of the loss panel, naming only the optimisers that ran."""
+    ran = [p for p in ("adam", "lbfgs") if p in set(np.asarray(phases).tolist())]
+    if len(ran) == 2:
+        return "loss terms (dotted: Adam → L-BFGS)"
+    return {"adam": "loss terms (Adam)", "lbfgs": "loss terms (L-BFGS)"}.get(ran[0] if ran else "", "no training steps")
+
+
 def plot_solution(solution, path: str | Path) -> Path:
     """Prediction, reference and error of every field, and the loss history, in one PNG."""
     ds = solution.to_xarray()
@@ -55,11 +63,12 @@ def plot_solution(solution, path: str | Path) -> Path:
             continue
         ax.semilogy(steps, np.maximum(np.asarray(v, float), 1e-30), label=k, lw=1.0 if k != "loss" else 1.8)
     n_adam = int(np.sum(np.asarray(hist["phase"]) == "adam"))
-    if n_adam < len(steps):
+    if 0 < n_adam < len(steps):
         ax.axvline(n_adam, color="k", ls=":", lw=0.8)
     ax.set_xlabel("step")
-    ax.set_title("loss terms (dotted: Adam → L-BFGS)")
-    ax.legend(fontsize=7)
+    ax.set_title(loss_title(hist["phase"]))
+    if len(steps):
+        ax.legend(fontsize=7)
     for extra in axes[-1, 1:]:
         extra.axis("off")
     if solution.parameters:

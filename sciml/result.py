@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -115,8 +116,39 @@ class Solution:
         return out
 
     def to_xarray(self) -> xr.Dataset:
-        """Prediction, reference and error on the evaluation grid, with named coordinates."""
-        return self._evaluation
+        """Prediction, reference and error on the evaluation grid, with named coordinates.
+
+        Every variable and coordinate carries ``long_name`` and ``units`` (the problem's declared
+        units, else the reference data's, else ``"1"`` with a ``units_note`` saying so).
+        """
+        ds = self._evaluation
+        for name in [*ds.coords, *ds.data_vars]:
+            base = str(name).removesuffix("_reference").removesuffix("_error")
+            attrs = ds[name].attrs
+            attrs.setdefault("long_name", str(name))
+            if "units" not in attrs:
+                units = self._declared_units().get(base)
+                attrs["units"] = units or "1"
+                if not units:
+                    attrs["units_note"] = "no units declared by the problem or its reference; nondimensional assumed"
+        return ds
+
+    def _declared_units(self) -> dict[str, str]:
+        from sciml.dsl.symbols import units_of
+
+        out = {}
+        ref = self.problem.reference
+        for name in [*self.compiled.coordinate_names, *self.compiled.field_names]:
+            if ref is not None and name in ref.variables and "units" in ref[name].attrs:
+                out[name] = str(ref[name].attrs["units"])
+        for c in self.problem.coordinates:
+            if units_of(c):
+                out[c.name] = units_of(c)
+        for expr in self.problem.residuals:
+            for f in expr.atoms(sp.core.function.AppliedUndef):
+                if units_of(f):
+                    out[field_name(f)] = units_of(f)
+        return out
 
     def error_metrics(self) -> dict[str, float]:
         ds = self._evaluation
@@ -159,8 +191,18 @@ class Solution:
     def history_dataset(self) -> xr.Dataset:
         """Loss terms against the step, as a dataset (dimension ``step``)."""
         steps = np.arange(1, len(self.history["loss"]) + 1)
-        data = {k: ("step", np.asarray(v, float)) for k, v in self.history.items() if k != "phase"}
-        return xr.Dataset(data, coords={"step": steps, "phase": ("step", np.asarray(self.history["phase"]))})
+        data = {
+            k: ("step", np.asarray(v, float), {
+                "long_name": "weighted total loss" if k == "loss" else f"mean squared residual of {k}",
+                "units": "1",
+                "units_note": "losses are computed on the nondimensionalised problem"})
+            for k, v in self.history.items() if k != "phase"
+        }
+        coords = {"step": ("step", steps, {"long_name": "optimiser step (Adam, then L-BFGS)", "units": "1"}),
+                  "phase": ("step", np.asarray(self.history["phase"], dtype=str),
+                            {"long_name": "optimiser of the step"})}
+        return xr.Dataset(data, coords=coords, attrs={"problem": self.problem.name, "model": self.model_name,
+                                                      "seed": self.seed})
 
     def write(self, out: str | Path) -> Path:
         """Write ``solution.nc``, ``metrics.json``, ``history.nc`` and ``plot.png`` to ``out``."""
@@ -172,8 +214,11 @@ class Solution:
         ds.attrs["rel_l2"] = float(self.metrics.get("rel_l2", float("nan")))
         ds.to_netcdf(out / "solution.nc", engine="h5netcdf")
         self.history_dataset().to_netcdf(out / "history.nc", engine="h5netcdf")
-        (out / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=_json_default) + "\n")
         plot_solution(self, out / "plot.png")
+        # metrics.json marks a finished run (sciml.run_folder): written last, atomically.
+        tmp = out / "metrics.json.tmp"
+        tmp.write_text(json.dumps(self.metrics, indent=2, default=_json_default) + "\n")
+        os.replace(tmp, out / "metrics.json")
         return out
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import importlib.machinery
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,9 @@ from typing import Any
 import jax
 
 from sciml.dsl.errors import ProblemError
+from sciml.run_folder import RunFolder
+
+log = logging.getLogger("sciml")
 
 
 def load_problem(path: str | Path):
@@ -22,8 +28,12 @@ def load_problem(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise ProblemError(f"no problem file at {path}; `sciml list` shows the catalogue")
+    if not path.is_file():
+        raise ProblemError(f"{path} is a {'folder' if path.is_dir() else 'special file'}, not a problem file; "
+                           "give a Python file such as problems/heat.py, or a catalogue name (`sciml list`)")
     name = f"sciml_problem_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    # An explicit source loader: a file need not end in .py to be read as Python.
+    spec = importlib.util.spec_from_loader(name, importlib.machinery.SourceFileLoader(name, str(path)))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -57,6 +67,15 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
     return model, options, train
 
 
+def problem_signature(problem) -> dict[str, str]:
+    """What identifies a problem across processes: its name and a hash of its mathematics."""
+    parts = [str(problem.equations), str(problem.coordinate_names), str(problem.space_time.bounds()),
+             str(sorted((p.name, p.value, p.learn) for p in problem.parameters)),
+             str([(type(c).__name__, str(getattr(c, "field", "")), str(getattr(c, "value", "")))
+                  for c in problem.conditions])]
+    return {"name": problem.name, "hash": hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]}
+
+
 def solve(
     problem,
     *,
@@ -65,6 +84,7 @@ def solve(
     seed: int = 0,
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     model_options: dict[str, Any] | None = None,
     **train_options: Any,
 ):
@@ -76,17 +96,28 @@ def solve(
             the problem file's choice.
         steps: Adam steps (the problem file's default otherwise).
         seed: seeds initialisation and sampling; the same seed gives the same numbers on CPU.
-        out: if given, write results there and checkpoint to ``out/checkpoint.msgpack``.
-        resume: continue from ``out/checkpoint.msgpack`` when it exists.
+        out: if given, write results there and checkpoint to ``out/checkpoint.msgpack``
+            (every ``checkpoint_seconds``, when Adam ends, at the end and on SIGINT/SIGTERM).
+        resume: continue from ``out/checkpoint.msgpack``, which must exist and belong to the
+            same problem, model, options and seed. A run that is already complete is not
+            trained again; its outputs are kept unless ``overwrite``.
+        overwrite: replace a finished or unfinished run in ``out`` (refused otherwise).
         model_options: options for the model constructor (e.g. ``hidden=(64, 64)``).
         **train_options: :class:`sciml.training.TrainConfig` fields (``lbfgs_steps``,
             ``learning_rate``, ``points``, ``weighting``, ``rar_every``, ...).
 
     Returns:
         A :class:`sciml.result.Solution` (``.metrics``, ``.to_xarray()``, ``.write(dir)``).
+
+    Raises:
+        sciml.run_folder.RunFolderError: ``out`` cannot be written, holds a run that would be
+            overwritten, or has nothing to resume — checked before any training.
     """
+    folder = RunFolder(out) if out else None
     if not hasattr(problem, "equations") and callable(getattr(problem, "solve", None)):
-        return problem.solve(model=model, steps=steps, seed=seed, out=Path(out) if out else None,
+        if folder:
+            folder.prepare(resume=resume, overwrite=overwrite, needs_checkpoint=False)
+        return problem.solve(model=model, steps=steps, seed=seed, out=folder.path if folder else None,
                              options={**(model_options or {}), **train_options, "resume": resume})
 
     from sciml.dsl.compile import compile_problem
@@ -101,12 +132,19 @@ def solve(
     model_name, options, train = resolve_settings(problem, model, steps, model_options, train_options)
     train["seed"] = seed
     config = TrainConfig.from_options(train)
+    if resume and folder is None:
+        raise ValueError("resume=True needs out=... (the folder of the run to continue)")
+    if folder:
+        folder.prepare(resume=resume, overwrite=overwrite)
     if config.precision == "float64":
         jax.config.update("jax_enable_x64", True)
     compiled = compile_problem(problem)
     net = build_model(model_name, len(compiled.coordinate_names), len(compiled.field_names), seed=seed, **options)
-    checkpoint = Path(out) / "checkpoint.msgpack" if out else None
-    outcome = Trainer(compiled, net, config, checkpoint=checkpoint).run(resume=resume)
+    settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
+                "seed": seed, "precision": config.precision}
+    trainer = Trainer(compiled, net, config, checkpoint=folder.checkpoint if folder else None, settings=settings)
+    log.info("%s: %s", problem.name, _plan(model_name, net, config, trainer, folder))
+    outcome = trainer.run(resume=resume)
     solution = Solution(
         problem=problem,
         compiled=compiled,
@@ -121,6 +159,23 @@ def solve(
         steps=outcome.steps,
         lbfgs_steps=outcome.lbfgs_steps,
     )
-    if out:
-        solution.write(out)
+    if folder:
+        if resume and outcome.new_steps == 0 and folder.finished and not overwrite:
+            log.warning("the run in %s is already complete (step %d); its outputs are kept "
+                        "(add --overwrite to rewrite them)", folder.path, outcome.steps + outcome.lbfgs_steps)
+        else:
+            solution.write(folder.path)
     return solution
+
+
+def _plan(model_name: str, net, config, trainer, folder: RunFolder | None) -> str:
+    """The start-up line: what is about to run, where it is saved."""
+    from sciml.result import count_parameters
+
+    phases = f"{config.steps} Adam" + (f" + {config.lbfgs_steps} L-BFGS" if config.lbfgs_steps else "")
+    saving = (f"checkpoints in {folder.path} every {config.checkpoint_seconds:g} s" if folder and config.checkpoint_seconds
+              else f"checkpoints in {folder.path}" if folder else "no output folder (nothing saved)")
+    devices = jax.devices()
+    return (f"{model_name} with {count_parameters(net):,} parameters; {phases} steps; "
+            f"{config.points.get('interior', 1000):,} interior points; {config.precision} on "
+            f"{len(devices)} {devices[0].platform} device(s); {saving}")

@@ -7,17 +7,30 @@ rides on the symbol itself.
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from sciml.dsl.errors import ProblemError
 
 
 class Coordinate(sp.Symbol):
-    """An independent variable, e.g. ``x = Coordinate("x")``. Always real."""
+    """An independent variable, e.g. ``x = Coordinate("x")`` or ``Coordinate("t", units="s")``.
 
-    def __new__(cls, name: str):
+    Always real. ``units`` is a label written to the results (NetCDF ``units`` attributes); it
+    does not take part in the mathematics.
+    """
+
+    units: str | None
+
+    def __new__(cls, name: str, units: str | None = None):
         _check_name(name, "coordinate")
-        return sp.Symbol.__xnew__(cls, name, real=True)
+        obj = sp.Symbol.__xnew__(cls, name, real=True)
+        obj.units = _check_units(units, f"coordinate {name!r}")
+        return obj
+
+    def __getnewargs_ex__(self):
+        return (self.name,), {"units": self.units}
 
 
 class Parameter(sp.Symbol):
@@ -43,6 +56,9 @@ class Parameter(sp.Symbol):
             raise ProblemError(
                 f"parameter {name!r} needs a numeric value (or initial guess), got {value!r}"
             ) from None
+        if not math.isfinite(value):
+            raise ProblemError(f"parameter {name!r} has the value {value}; give a finite number "
+                               "(for a learned parameter, a finite initial guess)")
         if positive and value <= 0:
             raise ProblemError(f"parameter {name!r} is declared positive but its value is {value}")
         obj = sp.Symbol.__xnew__(cls, name, real=True)
@@ -59,13 +75,14 @@ class Parameter(sp.Symbol):
         return (self.name, self.value), {"learn": self.learn, "positive": self.positive}
 
 
-def Field(name: str, *coordinates: sp.Symbol) -> sp.Expr:
+def Field(name: str, *coordinates: sp.Symbol, units: str | None = None) -> sp.Expr:
     """An unknown function of the coordinates, e.g. ``u = Field("u", x, t)`` gives ``u(x, t)``.
 
     The result is a sympy applied function, so ``u.diff(x, 2)`` and ``sympy.diff(u, x, t)``
-    write derivatives of any order.
+    write derivatives of any order. ``units`` (e.g. ``"m/s"``) labels the field in the results.
     """
     _check_name(name, "field")
+    units = _check_units(units, f"field {name!r}")
     if not coordinates:
         raise ProblemError(f"field {name!r} needs at least one coordinate, e.g. Field({name!r}, x)")
     for c in coordinates:
@@ -73,7 +90,14 @@ def Field(name: str, *coordinates: sp.Symbol) -> sp.Expr:
             raise ProblemError(
                 f"field {name!r}: {c!r} is not a coordinate; create coordinates with Coordinate('x')"
             )
-    return sp.Function(name)(*coordinates)
+    return (sp.Function(name, units=units) if units else sp.Function(name))(*coordinates)
+
+
+def units_of(symbol) -> str | None:
+    """The units declared for a coordinate or field (``None`` if none were given)."""
+    if isinstance(symbol, sp.core.function.AppliedUndef):
+        symbol = symbol.func
+    return getattr(symbol, "units", None)
 
 
 def field_name(field: sp.Expr) -> str:
@@ -85,6 +109,16 @@ def field_name(field: sp.Expr) -> str:
     if isinstance(field, sp.core.function.UndefinedFunction):
         return field.__name__
     raise ProblemError(f"{field!r} is not a field; declare fields with Field('u', x, t)")
+
+
+def _check_units(units, what: str) -> str | None:
+    # Units are labels copied into NetCDF attributes and reports: plain printable text only.
+    if units is None:
+        return None
+    if not isinstance(units, str) or not units.strip() or len(units) > 64 or not units.isprintable():
+        raise ProblemError(f"{what}: units must be a short printable string such as 'm/s' or 'kg m-3', "
+                           f"got {units!r}")
+    return units.strip()
 
 
 def _check_name(name: str, kind: str) -> None:

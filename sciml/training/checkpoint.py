@@ -36,11 +36,29 @@ def save_checkpoint(path: str | Path, trees: dict[str, Any], values: dict[str, A
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or belongs to another run; the message says what to do."""
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Raises:
+        CheckpointError: there is no file, or it cannot be decoded (truncated or corrupt).
+    """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; run without --resume to start afresh")
-    return serialization.msgpack_restore(path.read_bytes())
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; run without --resume to start afresh")
+    try:
+        saved = serialization.msgpack_restore(path.read_bytes())
+        if not isinstance(saved, dict) or not {"trees", "values"} <= set(saved):
+            raise ValueError("it holds no sciml training state")
+    except Exception as err:  # msgpack raises several types for damaged input
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); it is truncated or not a "
+            "sciml checkpoint. Remove it, or rerun with --overwrite to start afresh"
+        ) from None
+    return saved
 
 
 def restore_tree(template: Any, saved_leaves: dict[str, np.ndarray], what: str = "state") -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -27,8 +28,13 @@ class TrainConfig:
         weights: per-term weight overrides, by term name.
         chunk: steps per compiled chunk; losses are checked for NaN/Inf and the progress bar
             is refreshed once per chunk (every step inside is still recorded).
-        checkpoint_every: steps between checkpoints (0: only at the end), when a checkpoint
+        checkpoint_every: steps between checkpoints (0: none by step count), when a checkpoint
             path is given.
+        checkpoint_seconds: wall-clock seconds between checkpoints (0: none by time). With a
+            checkpoint path a run is also saved when Adam ends, at the end, and on SIGINT/SIGTERM,
+            so an interrupted or killed run loses at most this much work.
+        progress_seconds: when the progress bar is off, seconds between one-line progress
+            messages (``logging`` at INFO level, logger ``sciml``; 0: none).
         precision: ``"float32"`` or ``"float64"``.
         grid_schedule: for KAN surrogates, ``[[step, G], ...]``: at each step every layer's
             grid is moved to the range of its current inputs and extended to ``G`` by
@@ -54,6 +60,8 @@ class TrainConfig:
     weights: dict[str, float] = field(default_factory=dict)
     chunk: int = 100
     checkpoint_every: int = 0
+    checkpoint_seconds: float = 60.0
+    progress_seconds: float = 30.0
     precision: str = "float32"
     grid_schedule: list = field(default_factory=list)
     seed: int = 0
@@ -72,11 +80,37 @@ class TrainConfig:
             cfg.grid_schedule = sorted((int(s), int(g)) for s, g in cfg.grid_schedule)
         except (TypeError, ValueError):
             raise ValueError(f"grid_schedule must be [[step, G], ...], got {cfg.grid_schedule!r}") from None
-        if cfg.steps < 0 or cfg.lbfgs_steps < 0:
-            raise ValueError("steps and lbfgs_steps must be >= 0")
+        for name in ("steps", "lbfgs_steps", "checkpoint_every", "resample_every", "rar_every", "rar_add"):
+            _check_count(name, getattr(cfg, name), minimum=0)
+        for name in ("chunk", "rar_candidates"):
+            _check_count(name, getattr(cfg, name), minimum=1)
+        if not isinstance(cfg.points, dict):
+            raise ValueError(f"points must be a dict such as {{'interior': 2000, 'boundary': 200}}, got {cfg.points!r}")
+        unknown_sets = sorted(set(cfg.points) - {"interior", "boundary", "times"})
+        if unknown_sets:
+            raise ValueError(f"unknown point sets {unknown_sets} in points; known: interior, boundary, times")
+        for name, n in cfg.points.items():
+            _check_count(f"points[{name!r}]", n, minimum=1)
+        for name in ("learning_rate", "checkpoint_seconds", "progress_seconds"):
+            value = getattr(cfg, name)
+            if not _is_number(value) or not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
+                raise ValueError(f"{name} must be a {'positive' if name == 'learning_rate' else 'non-negative'} "
+                                 f"finite number, got {value!r}")
+        if cfg.final_learning_rate is not None and (not _is_number(cfg.final_learning_rate)
+                                                    or not cfg.final_learning_rate > 0):
+            raise ValueError(f"final_learning_rate must be a positive number, got {cfg.final_learning_rate!r}")
         if cfg.lbfgs_memory < 1:
             raise ValueError(f"lbfgs_memory must be >= 1, got {cfg.lbfgs_memory}")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_count(name: str, value, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

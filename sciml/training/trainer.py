@@ -15,6 +15,9 @@ the loss, with parameters replicated — the standard data-parallel layout of ``
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +31,31 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sciml.losses.weighting import global_norm, make_policy
-from sciml.training.checkpoint import load_checkpoint, restore_tree, save_checkpoint
+from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
 from sciml.training.config import TrainConfig
+from sciml.training.memory import check_batch_memory
 
+log = logging.getLogger("sciml")
 
 PHASES = ("adam", "lbfgs")
+
+# Settings that make a run what it is: resuming a checkpoint under other values is refused.
+# The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
+IDENTITY = ("problem", "model", "model_options", "seed", "precision")
+# Settings that never matter to the numbers.
+COSMETIC = ("progress", "progress_seconds", "checkpoint_every", "checkpoint_seconds", "chunk")
 
 
 class TrainingDiverged(RuntimeError):
     """A loss term became NaN or infinite; the message names the term and the step."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training; ``checkpoint`` is where the run was saved (or None)."""
+
+    def __init__(self, message: str, checkpoint: Path | None, step: int):
+        super().__init__(message)
+        self.checkpoint, self.step = checkpoint, step
 
 
 @dataclass
@@ -49,6 +68,7 @@ class TrainOutcome:
     steps: int
     lbfgs_steps: int
     collocation: np.ndarray  # interior points used last (after refinement)
+    new_steps: int = 0  # steps taken by this call (0 when a finished run was resumed)
 
 
 def batch_sharding(n_devices: int | None = None) -> tuple[Mesh, NamedSharding, NamedSharding]:
@@ -61,11 +81,24 @@ def batch_sharding(n_devices: int | None = None) -> tuple[Mesh, NamedSharding, N
 class Trainer:
     """Train ``model`` on ``compiled`` (a :class:`~sciml.dsl.compile.CompiledProblem`)."""
 
-    def __init__(self, compiled, model: nnx.Module, config: TrainConfig, checkpoint: str | Path | None = None):
+    def __init__(self, compiled, model: nnx.Module, config: TrainConfig, checkpoint: str | Path | None = None,
+                 settings: dict | None = None):
+        """
+        Args:
+            compiled: the compiled problem.
+            model: the surrogate (a flax nnx module).
+            config: training settings.
+            checkpoint: where to save the run (and resume it from); None keeps nothing on disk.
+            settings: a JSON-able record of what the run is (problem, model, options, seed);
+                saved with every checkpoint and compared on resume (see :data:`IDENTITY`).
+        """
         self.compiled = compiled
         self.config = config
         self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.settings = {**(settings or {}), "train": config.to_dict()}
         self.dtype = np.float64 if config.precision == "float64" else np.float32
+        check_batch_memory(config.points, len(compiled.problem.conditions), compiled.problem.equations,
+                           len(compiled.coordinate_names), model, np.dtype(self.dtype).itemsize)
         self.graphdef, params, rest = nnx.split(model, nnx.Param, ...)
         cast = lambda a: jnp.asarray(a, self.dtype) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a  # noqa: E731
         self.trainable = {
@@ -221,11 +254,45 @@ class Trainer:
 
     # ------------------------------------------------------------------ main loop
     def run(self, resume: bool = False) -> TrainOutcome:
+        """Train, or with ``resume`` continue from the checkpoint (which must then exist).
+
+        SIGINT and SIGTERM stop training at the end of the current chunk, after a checkpoint
+        (when there is a checkpoint path), with :class:`TrainingInterrupted`; a second signal
+        stops at once.
+        """
         cfg = self.config
         if cfg.precision == "float64" and not jax.config.jax_enable_x64:
             raise ValueError("precision='float64' needs jax_enable_x64 set before the model is built; use sciml.solve")
-        with jax.default_matmul_precision("highest"):
+        with jax.default_matmul_precision("highest"), _StopSignals() as stop:
+            self._stop = stop
             return self._run(resume)
+
+    def _restore(self, trainable, opt_state, lbfgs_state, extra):
+        """Load the checkpoint into states shaped like the given ones (after checking it is this run's)."""
+        cfg, adam = self.config, self._adam()
+        saved = load_checkpoint(self.checkpoint)
+        trees, values = saved["trees"], saved["values"]
+        _check_same_run(self.settings, values.get("settings"), self.checkpoint,
+                        int(values["step"]), int(values["lbfgs_step"]))
+        for s_, g_ in cfg.grid_schedule:
+            if s_ <= int(values["step"]) and s_ > 0:
+                # Shapes of an extended grid: rebuild them before loading the values.
+                trainable = self._extend_grid(trainable, g_, self._batch(0, extra)["interior"]["z"])
+                opt_state = adam.init(trainable)
+                lbfgs_state = self._lbfgs().init(trainable)
+        trainable = restore_tree(trainable, trees["trainable"], "parameters")
+        self.rest = restore_tree(self.rest, trees["rest"], "model state")
+        opt_state = restore_tree(opt_state, trees["adam"], "Adam state")
+        lbfgs_state = restore_tree(lbfgs_state, trees["lbfgs"], "L-BFGS state")
+        history = {k: list(np.asarray(v).tolist()) for k, v in values["history"].items()}
+        history["phase"] = [PHASES[int(p)] for p in history["phase"]]
+        return dict(
+            trainable=trainable, opt_state=opt_state, lbfgs_state=lbfgs_state,
+            step=int(values["step"]), lbfgs_done=int(values["lbfgs_step"]),
+            extra=np.asarray(values["extra"], self.dtype).reshape(-1, extra.shape[1]),
+            weights={k: float(v) for k, v in values["weights"].items()},
+            history=history, wall_before=float(values["wall_s"]),
+        )
 
     def _run(self, resume: bool) -> TrainOutcome:
         cfg = self.config
@@ -238,32 +305,27 @@ class Trainer:
         history: dict[str, list] = {"loss": [], "phase": [], **{n: [] for n in self.compiled.term_names}}
         weights = self.weights
         wall_before = 0.0
+        self.saved_step: int | None = None  # the step of the last checkpoint on disk
 
-        if resume and self.checkpoint and self.checkpoint.exists():
-            saved = load_checkpoint(self.checkpoint)
-            trees, values = saved["trees"], saved["values"]
-            for s_, g_ in cfg.grid_schedule:
-                if s_ <= int(values["step"]) and s_ > 0:
-                    # Shapes of an extended grid: rebuild them before loading the values.
-                    trainable = self._extend_grid(trainable, g_, self._batch(0, extra)["interior"]["z"])
-                    opt_state = adam.init(trainable)
-                    lbfgs_state = self._lbfgs().init(trainable)
-            trainable = restore_tree(trainable, trees["trainable"], "parameters")
-            self.rest = restore_tree(self.rest, trees["rest"], "model state")
-            opt_state = restore_tree(opt_state, trees["adam"], "Adam state")
-            lbfgs_state = restore_tree(lbfgs_state, trees["lbfgs"], "L-BFGS state")
-            step, lbfgs_done = int(values["step"]), int(values["lbfgs_step"])
-            extra = np.asarray(values["extra"], self.dtype).reshape(-1, extra.shape[1])
-            weights = {k: float(v) for k, v in values["weights"].items()}
-            history = {k: list(np.asarray(v).tolist()) for k, v in values["history"].items()}
-            history["phase"] = [PHASES[int(p)] for p in history["phase"]]
-            wall_before = float(values["wall_s"])
+        if resume:
+            if self.checkpoint is None:
+                raise CheckpointError("resume=True needs an output folder to resume from (out=...)")
+            state = self._restore(trainable, opt_state, lbfgs_state, extra)
+            trainable, opt_state, lbfgs_state = state["trainable"], state["opt_state"], state["lbfgs_state"]
+            step, lbfgs_done, extra, weights = state["step"], state["lbfgs_done"], state["extra"], state["weights"]
+            history, wall_before = state["history"], state["wall_before"]
+            self.saved_step = step + lbfgs_done
+            log.info("resuming from %s at step %d of %d", self.checkpoint, step + lbfgs_done,
+                     cfg.steps + cfg.lbfgs_steps)
 
         total = cfg.steps + cfg.lbfgs_steps
+        first = step + lbfgs_done
         bar = _progress(total, step + lbfgs_done, cfg.progress)
         start = time.perf_counter()
+        last_saved, last_report = start, start
 
         def checkpoint_now():
+            nonlocal last_saved
             if self.checkpoint is None:
                 return
             save_checkpoint(
@@ -273,8 +335,34 @@ class Trainer:
                     "step": step, "lbfgs_step": lbfgs_done, "extra": extra, "weights": weights,
                     "history": {k: np.asarray([PHASES.index(p) for p in v] if k == "phase" else v) for k, v in history.items()},
                     "wall_s": wall_before + time.perf_counter() - start,
+                    "settings": _json(self.settings),
                 },
             )
+            self.saved_step = step + lbfgs_done
+            last_saved = time.perf_counter()
+            log.debug("checkpoint at step %d written to %s", step + lbfgs_done, self.checkpoint)
+
+        def after_chunk(done: int, terms, phase: str):
+            """Checkpoints, progress lines and signals, at the end of every chunk."""
+            nonlocal last_report
+            now = time.perf_counter()
+            due = (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or (
+                cfg.checkpoint_seconds and now - last_saved >= cfg.checkpoint_seconds)
+            if due or self._stop.received:
+                checkpoint_now()
+            if not cfg.progress and cfg.progress_seconds and now - last_report >= cfg.progress_seconds:
+                last_report = now
+                log.info("step %d/%d (%s) loss %.3e [%.0f s]", done, total, phase,
+                         float(np.asarray(history["loss"][-1])), wall_before + now - start)
+            if self._stop.received:
+                where = (f"checkpoint at step {done} written to {self.checkpoint}; rerun with --resume to continue"
+                         if self.checkpoint else "nothing was saved (no output folder)")
+                raise TrainingInterrupted(f"training interrupted by {self._stop.received} at step {done}; {where}",
+                                          self.checkpoint, done)
+
+        def diverged(values, terms, first_step, phase):
+            _check_finite(values, terms, first_step, phase, self._checkpoint_note(),
+                          self._parameter_note(trainable))
 
         resample = max(cfg.resample_every, 0)
         batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
@@ -299,32 +387,35 @@ class Trainer:
             upcoming = [s_ for s_ in grid_steps if s_ > step]
             n = min(cfg.chunk, cfg.steps - step, *(s_ - step for s_ in upcoming))
             (new_trainable, new_opt_state), (losses, terms) = self._adam_chunk()(*self._replicate(trainable, opt_state, self.rest), batch, weights, n)
-            _check_finite(losses, terms, step, "Adam", self.checkpoint)
+            diverged(losses, terms, step, "Adam")
             trainable, opt_state = new_trainable, new_opt_state
             _record(history, losses, terms, "adam")
             step += n
             bar.update(n)
             bar.set_postfix(_postfix(terms), refresh=False)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                checkpoint_now()
+            if step == cfg.steps and cfg.lbfgs_steps and lbfgs_done == 0:
+                checkpoint_now()  # the phase changes: save the end of Adam
+            after_chunk(step, terms, "Adam")
 
-        if cfg.lbfgs_steps:
+        if cfg.lbfgs_steps and lbfgs_done < cfg.lbfgs_steps:
             batch = self._batch(batch_index(max(cfg.steps - 1, 0)), extra)
             lbfgs_fn = self._lbfgs_chunk()
             while lbfgs_done < cfg.lbfgs_steps:
                 n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
                 (new_trainable, new_state), (values, terms) = lbfgs_fn(*self._replicate(trainable, lbfgs_state, self.rest), batch, weights, n)
-                _check_finite(values, terms, cfg.steps + lbfgs_done, "L-BFGS", self.checkpoint)
+                diverged(values, terms, cfg.steps + lbfgs_done, "L-BFGS")
                 trainable, lbfgs_state = new_trainable, new_state
                 _record(history, values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
                 lbfgs_done += n
                 bar.update(n)
                 bar.set_postfix(_postfix(terms), refresh=False)
-                if cfg.checkpoint_every and (cfg.steps + lbfgs_done) % cfg.checkpoint_every == 0:
-                    checkpoint_now()
+                after_chunk(cfg.steps + lbfgs_done, terms, "L-BFGS")
         bar.close()
-        checkpoint_now()
+        if self.saved_step != step + lbfgs_done:
+            checkpoint_now()
         wall = wall_before + time.perf_counter() - start
+        if batch is None:  # nothing left to train (no steps, or a finished run resumed)
+            batch = self._batch(batch_index(max(step - 1, 0)), extra)
         model = nnx.merge(self.graphdef, trainable["model"], self.rest)
         return TrainOutcome(
             model=model,
@@ -335,7 +426,86 @@ class Trainer:
             steps=step,
             lbfgs_steps=lbfgs_done,
             collocation=np.asarray(batch["interior"]["z"]),
+            new_steps=step + lbfgs_done - first,
         )
+
+    def _checkpoint_note(self) -> str:
+        if self.checkpoint is not None and self.saved_step is not None and self.checkpoint.exists():
+            return (f"the last checkpoint is {self.checkpoint} (step {self.saved_step}); resume from it "
+                    "with --resume and a lower --lr")
+        return "no checkpoint was written" + ("" if self.checkpoint else " (no output folder)")
+
+    def _parameter_note(self, trainable) -> str:
+        values = self.compiled.physical_parameters(trainable["parameters"])
+        if not values:
+            return ""
+        shown = ", ".join(f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(values.items()))
+        return f"parameters before the failing chunk: {shown}"
+
+
+def _json(settings: dict) -> str:
+    import json
+
+    from sciml.provenance import json_default
+
+    return json.dumps(settings, sort_keys=True, default=json_default)
+
+
+def _check_same_run(settings: dict, saved: str | None, path: Path, step: int, lbfgs_done: int) -> None:
+    """Refuse to resume a checkpoint of another run; note the settings that changed."""
+    import json
+
+    if saved is None:
+        log.warning("checkpoint %s records no settings (older format): they cannot be compared", path)
+        return
+    current, before = json.loads(_json(settings)), json.loads(saved)
+    differences = [f"{k}: {before.get(k)!r} in the checkpoint, {current.get(k)!r} now"
+                   for k in IDENTITY if current.get(k) != before.get(k)]
+    if differences:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to another run; refusing to resume with different "
+            f"{', '.join(d.split(':')[0] for d in differences)} ({'; '.join(differences)}). Resume with "
+            "the same settings, or choose another --out (or --overwrite) to start afresh"
+        )
+    train_now, train_then = current.get("train", {}), before.get("train", {})
+    if train_now.get("steps", 0) < step or train_now.get("lbfgs_steps", 0) < lbfgs_done or (
+            lbfgs_done and train_now.get("steps") != step):
+        raise CheckpointError(
+            f"checkpoint {path} is at Adam step {step} and L-BFGS step {lbfgs_done}; resuming with "
+            f"steps={train_now.get('steps')} and lbfgs_steps={train_now.get('lbfgs_steps')} would go back. "
+            "Give at least as many steps (and once L-BFGS has begun, the same Adam steps)"
+        )
+    changed = sorted(k for k in set(train_now) | set(train_then)
+                     if k not in COSMETIC and train_now.get(k) != train_then.get(k))
+    if changed:
+        log.warning("resuming with changed training settings: %s",
+                    ", ".join(f"{k} {train_then.get(k)!r} -> {train_now.get(k)!r}" for k in changed))
+
+
+class _StopSignals:
+    """Turn SIGINT/SIGTERM into a flag read between chunks (main thread only); a second one
+    interrupts at once."""
+
+    def __init__(self):
+        self.received: str | None = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.received:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+        log.warning("%s received: stopping after the current chunk (send it again to stop now)", self.received)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def _record(history, losses, terms, phase):
@@ -345,17 +515,18 @@ def _record(history, losses, terms, phase):
         history[k].extend(np.asarray(v).tolist())
 
 
-def _check_finite(losses, terms, first_step: int, phase: str, checkpoint) -> None:
+def _check_finite(losses, terms, first_step: int, phase: str, checkpoint_note: str, parameter_note: str) -> None:
     losses = np.asarray(losses)
     if np.all(np.isfinite(losses)):
         return
     bad = int(np.argmax(~np.isfinite(losses)))
     culprits = [k for k, v in terms.items() if not np.isfinite(np.asarray(v).reshape(-1)[min(bad, np.asarray(v).size - 1)])]
-    where = f"the last checkpoint is {checkpoint}" if checkpoint else "no checkpoint was requested"
     raise TrainingDiverged(
         f"loss term {', '.join(repr(c) for c in culprits) or 'total'} became "
-        f"{'NaN' if np.isnan(losses[bad]) else 'infinite'} at step {first_step + bad} ({phase}); "
-        f"{where}. Lower the learning rate, rescale the equations or check the data for outliers."
+        f"{'NaN' if np.isnan(losses[bad]) else 'infinite'} at step {first_step + bad} ({phase})"
+        f"{'; ' + parameter_note if parameter_note else ''}; {checkpoint_note}. Possible causes: a step "
+        "too large for this loss (lower --lr), equations or data of very different scales, outliers "
+        "in the data, or a parameter driven outside the range where the equations are defined."
     )
 
 
