@@ -50,8 +50,14 @@ Cox–de Boor recursion (same numbers to rounding).
 **Grid extension** changes parameter shapes: use :func:`sciml.models.kan_grid.extend_grid`,
 which returns a new model, and re-initialise the optimiser on it.
 
-**Checkpoints**: :func:`save_kan` / :func:`load_kan` store the configuration, grids, masks
-and parameters (flax msgpack; bitwise round trip). A trainer that saves ``nnx.state(model)``
+**Fixed edges.** An edge can be fixed to a formula ``c f(a x + b) + d`` with trainable
+constants (:mod:`sciml.models.kan_fix`; the layer-level state is
+:class:`~sciml.models.kan_symbolic.SymbolicEdges` in ``KANLayer.symbolic``). A fixed edge is
+evaluated exactly, its spline is dormant, and ``edge_function``/``activations`` report the
+formula's values, so inspection, pruning and symbolification see what the network computes.
+
+**Checkpoints**: :func:`save_kan` / :func:`load_kan` store the configuration, grids, masks,
+parameters and fixed edges (flax msgpack; bitwise round trip). A trainer that saves ``nnx.state(model)``
 (all variables, not only ``nnx.Param``) also keeps the grids; ``KAN.config`` rebuilds a model
 of matching shapes before restoring.
 
@@ -62,6 +68,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import json
 import math
 import os
@@ -73,10 +80,21 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx, serialization
 
-from sciml.models.kan_bases import BASES, AbstractBasis, BSplineBasis, _check_range, bspline_contract, get_basis
+from sciml.models.kan_bases import (
+    BASES,
+    AbstractBasis,
+    BSplineBasis,
+    _check_range,
+    bspline_contract,
+    get_basis,
+)
+from sciml.models.kan_symbolic import SymbolicEdges
 from sciml.models.registry import register_model
 
-__all__ = ["KAN", "KANGrid", "KANLayer", "KANMask", "kan_from_bytes", "kan_to_bytes", "load_kan", "save_kan"]
+__all__ = [
+    "KAN", "KANGrid", "KANLayer", "KANMask", "attach_fixed_edges", "fixed_edges", "kan_from_bytes",
+    "kan_to_bytes", "load_kan", "save_kan",
+]
 
 
 class KANGrid(nnx.Variable):
@@ -205,6 +223,8 @@ class KANLayer(nnx.Module):
                 _init_edges(rngs.params(), self.in_features, self.out_features, n_fn, float(noise_scale), dtype.name),
             )
         )
+        # Edges fixed to formulas (sciml.models.kan_fix); None while every edge is a spline.
+        self.symbolic: SymbolicEdges | None = nnx.data(None)
 
     @property
     def grid_size(self) -> int:
@@ -221,27 +241,50 @@ class KANLayer(nnx.Module):
             x = x.astype(self.coef[...].dtype)
         return x
 
+    @property
+    def fixed(self) -> np.ndarray:
+        """``(n_in, n_out)`` 0/1: edges fixed to a formula (static structure, NumPy)."""
+        if self.symbolic is None:
+            return np.zeros((self.in_features, self.out_features))
+        return self.symbolic.fixed_mask(self.in_features, self.out_features)
+
     def _params(self, dt):
-        return tuple(v[...].astype(dt) for v in (self.coef, self.scale_base, self.scale_spline, self.mask))
+        coef, scale_base, scale_spline, mask = (
+            v[...].astype(dt) for v in (self.coef, self.scale_base, self.scale_spline, self.mask)
+        )
+        if self.symbolic is not None:
+            mask = mask * jnp.asarray(1.0 - self.fixed, dt)  # a fixed edge's spline is dormant
+        return coef, scale_base, scale_spline, mask
+
+    def _symbolic_values(self, x2d: jax.Array) -> jax.Array:
+        """Fixed edges' formulas times their (pruning) masks: ``(N, n_fixed)``."""
+        rows, cols = (np.asarray(v) for v in zip(*((i, j) for i, j, _ in self.symbolic.edges)))
+        return self.symbolic.values(x2d) * self.mask[...].astype(x2d.dtype)[rows, cols]
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(..., n_in) -> (..., n_out)``: one basis evaluation and one matmul."""
         x = self._check(x)
         lead = x.shape[:-1]
+        x2d = x.reshape(-1, self.in_features)
         y = _layer_apply(
-            x.reshape(-1, self.in_features), self.grid[...], *self._params(x.dtype),
-            basis=self.basis, activation=self.base_activation,
+            x2d, self.grid[...], *self._params(x.dtype), basis=self.basis, activation=self.base_activation,
         )
+        if self.symbolic is not None:
+            cols = np.asarray([j for _, j, _ in self.symbolic.edges])
+            y = y.at[:, cols].add(self._symbolic_values(x2d))
         return y.reshape(*lead, self.out_features)
 
     def edge_function(self, x: jax.Array) -> jax.Array:
         """Every edge at per-input points: ``x (..., n_in) -> phi (..., n_in, n_out)``."""
         x = self._check(x)
         lead = x.shape[:-1]
+        x2d = x.reshape(-1, self.in_features)
         phi = _edge_apply(
-            x.reshape(-1, self.in_features), self.grid[...], *self._params(x.dtype),
-            basis=self.basis, activation=self.base_activation,
+            x2d, self.grid[...], *self._params(x.dtype), basis=self.basis, activation=self.base_activation,
         )
+        if self.symbolic is not None:
+            rows, cols = (np.asarray(v) for v in zip(*((i, j) for i, j, _ in self.symbolic.edges)))
+            phi = phi.at[:, rows, cols].add(self._symbolic_values(x2d))
         return phi.reshape(*lead, self.in_features, self.out_features)
 
     def spline_part(self, x: jax.Array) -> jax.Array:
@@ -326,7 +369,7 @@ class KAN(nnx.Module):
                     base_activation=base_activation, noise_scale=noise_scale, param_dtype=dtype,
                     rngs=rngs,
                 )
-                for n_in, n_out in zip(widths[:-1], widths[1:])
+                for n_in, n_out in itertools.pairwise(widths)
             ]
         )
 
@@ -439,12 +482,33 @@ def _restore_keys(template, tree):
     return tree
 
 
+def fixed_edges(model: KAN) -> list[list[tuple[int, int, str]]]:
+    """Per layer, the edges fixed to formulas as ``(i, j, function key)``."""
+    return [list(layer.symbolic.edges) if layer.symbolic is not None else [] for layer in model.layers]
+
+
+def attach_fixed_edges(model: KAN, edges: Sequence[Sequence[tuple[int, int, str]]]) -> KAN:
+    """Give ``model``'s layers symbolic edges of these keys (constants zero), in place.
+
+    The structure a checkpoint restores into; :func:`sciml.models.kan_fix.fix_edge` is the
+    user's way to fix an edge.
+    """
+    for layer, layer_edges in zip(model.layers, edges):
+        if layer_edges:
+            affine = jnp.zeros((len(layer_edges), 4), layer.coef[...].dtype)
+            layer.symbolic = SymbolicEdges([tuple(e) for e in layer_edges], affine)
+        else:
+            layer.symbolic = None
+    return model
+
+
 def kan_to_bytes(model: KAN) -> bytes:
-    """Serialise configuration, grids, masks and parameters (flax msgpack, no pickle)."""
+    """Serialise configuration, grids, masks, parameters and fixed edges (flax msgpack, no pickle)."""
     state = _stringify_keys(nnx.to_pure_dict(nnx.state(model)))
     state = jax.tree.map(np.asarray, state)
     return serialization.msgpack_serialize(
-        {"format": _FORMAT, "config": json.dumps(model.config), "state": state}
+        {"format": _FORMAT, "config": json.dumps(model.config), "state": state,
+         "fixed_edges": json.dumps(fixed_edges(model))}
     )
 
 
@@ -455,6 +519,7 @@ def kan_from_bytes(data: bytes) -> KAN:
         raise ValueError(f"not a sciml KAN checkpoint (format {payload.get('format')!r}, expected {_FORMAT!r})")
     config = json.loads(payload["config"])
     model = KAN(**config, rngs=nnx.Rngs(0))
+    attach_fixed_edges(model, json.loads(payload.get("fixed_edges", "[]")))
     state = nnx.state(model)
     pure = _restore_keys(nnx.to_pure_dict(state), payload["state"])
     nnx.replace_by_pure_dict(state, jax.tree.map(jnp.asarray, pure))

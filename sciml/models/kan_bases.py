@@ -214,8 +214,8 @@ def bspline_local_polynomials(knots: jax.Array, order: int) -> jax.Array:
         fall1 = -width * inv_right
         lower, upper = poly[:, :, :n_fn], poly[:, :, 1 : n_fn + 1]
         zero = jnp.zeros_like(lower[..., :1])
-        times_u = lambda q: jnp.concatenate([zero, q], axis=-1)  # noqa: E731
-        times_1 = lambda q: jnp.concatenate([q, zero], axis=-1)  # noqa: E731
+        times_u = lambda q, zero=zero: jnp.concatenate([zero, q], axis=-1)
+        times_1 = lambda q, zero=zero: jnp.concatenate([q, zero], axis=-1)
         poly = (
             rise0[..., None] * times_1(lower) + rise1[..., None] * times_u(lower)
             + fall0[..., None] * times_1(upper) + fall1[..., None] * times_u(upper)

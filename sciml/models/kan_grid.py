@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Sequence
 
 import jax
@@ -154,12 +155,12 @@ class GridSchedule:
 
     def __post_init__(self):
         grids = tuple(int(g) for g in self.grids)
-        if not grids or any(b <= a for a, b in zip(grids, grids[1:])):
+        if not grids or any(b <= a for a, b in itertools.pairwise(grids)):
             raise ValueError(f"grids must be increasing, got {self.grids!r}")
         object.__setattr__(self, "grids", grids)
         if self.steps is not None:
             steps = tuple(int(s) for s in self.steps)
-            if len(steps) != len(grids) - 1 or any(b <= a for a, b in zip(steps, steps[1:])):
+            if len(steps) != len(grids) - 1 or any(b <= a for a, b in itertools.pairwise(steps)):
                 raise ValueError(
                     f"steps must give {len(grids) - 1} increasing switch steps for grids {grids}, got {self.steps!r}"
                 )

@@ -23,6 +23,7 @@ SVG by the file suffix.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import jax.numpy as jnp
@@ -132,7 +133,7 @@ def plot_kan(
     ds = sample_edges(model, n_points=n_points, samples=samples)
     widths = list(model.widths)
     n_layers = len(widths) - 1
-    most = max(a * b for a, b in zip(widths[:-1], widths[1:]))
+    most = max(a * b for a, b in itertools.pairwise(widths))
     fig = Figure(figsize=(min(max(4.0, 0.75 * most), 40.0), 2.4 * n_layers + 0.6))
     ax = fig.add_axes((0.02, 0.02, 0.96, 0.92 if title else 0.96))
     ax.set_xlim(-0.05, 1.05)
@@ -144,7 +145,7 @@ def plot_kan(
     def node_x(width: int) -> np.ndarray:
         return (np.arange(width) + 0.5) / width
 
-    n_edges = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    n_edges = sum(a * b for a, b in itertools.pairwise(widths))
     draw_panels = n_edges <= max_panels
     height = 0.36  # panel height in layer units
     for l in range(n_layers):

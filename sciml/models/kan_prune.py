@@ -36,6 +36,7 @@ import numpy as np
 from flax import nnx
 
 from sciml.models.kan import KAN, KANGrid, KANMask
+from sciml.models.kan_symbolic import SymbolicEdges
 
 __all__ = [
     "Attribution",
@@ -43,6 +44,7 @@ __all__ = [
     "attribution",
     "compact",
     "edge_l1",
+    "edge_spread",
     "prune",
     "prune_masks",
     "regularization",
@@ -54,7 +56,21 @@ def edge_l1(activations) -> list[jax.Array]:
     return [jnp.abs(phi.reshape(-1, *phi.shape[-2:])).mean(axis=0) for _, phi in activations]
 
 
-def regularization(model: KAN, x: jax.Array, *, l1: float = 1.0, entropy: float = 2.0, eps: float = 1e-8) -> jax.Array:
+def edge_spread(activations) -> list[jax.Array]:
+    """Per layer, ``std(phi_lij) / (std(x_li) + 0.1)``: ``(n_in, n_out)`` (pykan 0.2's default
+    edge measure, ``edge_forward_spline_n``: blind to constant offsets and to the input's scale)."""
+    out = []
+    for inp, phi in activations:
+        phi = phi.reshape(-1, *phi.shape[-2:])
+        out.append(phi.std(axis=0) / (inp.reshape(-1, inp.shape[-1]).std(axis=0)[:, None] + 0.1))
+    return out
+
+
+_MEASURES = {"l1": edge_l1, "spread": edge_spread}
+
+
+def regularization(model: KAN, x: jax.Array, *, l1: float = 1.0, entropy: float = 2.0, eps: float = 1e-8,
+                   measure: str = "l1") -> jax.Array:
     """The paper's L1 + entropy regulariser of the edge activations at inputs ``x``.
 
     Args:
@@ -63,9 +79,13 @@ def regularization(model: KAN, x: jax.Array, *, l1: float = 1.0, entropy: float 
         l1: weight ``mu_1`` of the layer L1 norms.
         entropy: weight ``mu_2`` of the layer entropies.
         eps: guards the logarithm and the normalisation of all-zero layers.
+        measure: ``"l1"`` (the paper's batch mean ``|phi|``) or ``"spread"``
+            (:func:`edge_spread`, what pykan 0.2 regularises by default).
     """
+    if measure not in _MEASURES:
+        raise ValueError(f"measure must be one of {sorted(_MEASURES)}, got {measure!r}")
     total = 0.0
-    for mag in edge_l1(model.activations(x)):
+    for mag in _MEASURES[measure](model.activations(x)):
         norm = mag.sum()
         p = mag / (norm + eps)
         total = total + l1 * norm - entropy * jnp.sum(p * jnp.log(p + eps))
@@ -152,7 +172,21 @@ def compact(model: KAN) -> KAN:
         dst.scale_base = nnx.Param(src.scale_base[...][np.ix_(rows, cols)])
         dst.scale_spline = nnx.Param(src.scale_spline[...][np.ix_(rows, cols)])
         dst.mask = KANMask(src.mask[...][np.ix_(rows, cols)])
+        dst.symbolic = _kept_symbolic(src.symbolic, rows, cols)
     return new
+
+
+def _kept_symbolic(symbolic, rows, cols):
+    """The fixed edges among the kept nodes, renumbered (``None`` if none is left)."""
+    if symbolic is None:
+        return None
+    new_row = {int(r): k for k, r in enumerate(rows)}
+    new_col = {int(c): k for k, c in enumerate(cols)}
+    keep = [k for k, (i, j, _) in enumerate(symbolic.edges) if i in new_row and j in new_col]
+    if not keep:
+        return None
+    edges = [(new_row[i], new_col[j], key) for i, j, key in (symbolic.edges[k] for k in keep)]
+    return SymbolicEdges(edges, symbolic.affine[...][np.asarray(keep)])
 
 
 def prune(model: KAN, x: jax.Array, *, node_threshold: float = 1e-2, edge_threshold: float = 3e-2) -> KAN:

@@ -1,0 +1,129 @@
+r"""Fit a KAN to data: mean squared error plus the paper's sparsity regulariser, optax optimisers.
+
+.. math::
+
+    \mathcal{L}(\theta) = \frac{1}{N}\sum_n \lVert \mathrm{KAN}_\theta(x_n) - y_n \rVert^2
+                          + \lambda\, \ell_\text{reg}(x),
+
+with :math:`\ell_\text{reg}` the L1 + entropy term of
+:func:`sciml.models.kan_prune.regularization` on the edges' spreads (:math:`\lambda` =
+``sparsity``; pykan's ``lamb`` and its default measure). Everything ``nnx.Param`` trains — spline coefficients, scales and the constants of
+edges fixed to formulas — while grids, masks and which edges are fixed stay as they are. The
+optimiser is L-BFGS (``optax.lbfgs``, zoom line search; pykan's default for small fits) or
+Adam, on the full batch, in one compiled ``lax.scan``.
+
+This is the data-only counterpart of :class:`sciml.training.trainer.Trainer`, which trains
+on a compiled problem (physics and observation terms, collocation sampling) and is the path
+for PDE and ODE surrogates; the interactive KAN workflow and the continual-learning study fit
+plain ``(x, y)`` tables, which that trainer does not take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+__all__ = ["DataFit", "fit_data"]
+
+
+@dataclasses.dataclass
+class DataFit:
+    """The trained model and the loss after every step (``losses[k]`` before step ``k + 1``'s update)."""
+
+    model: nnx.Module
+    losses: np.ndarray
+
+
+def _objective(graphdef, rest, x, y, sparsity):
+    from sciml.models.kan_prune import regularization
+
+    def loss(params):
+        model = nnx.merge(graphdef, params, rest)
+        mse = jnp.mean((model(x) - y) ** 2)
+        if sparsity:
+            mse = mse + sparsity * regularization(model, x, measure="spread")
+        return mse
+
+    return loss
+
+
+def _run(params, rest, x, y, *, graphdef, optimizer, steps, learning_rate, sparsity):
+    loss = _objective(graphdef, rest, x, y, sparsity)
+    if optimizer == "lbfgs":
+        opt = optax.lbfgs(learning_rate=None if learning_rate is None else learning_rate, memory_size=20)
+        value_and_grad = optax.value_and_grad_from_state(loss)
+
+        def body(carry, _):
+            p, state = carry
+            value, grad = value_and_grad(p, state=state)
+            updates, state = opt.update(grad, state, p, value=value, grad=grad, value_fn=loss)
+            return (optax.apply_updates(p, updates), state), value
+    else:
+        opt = optax.adam(learning_rate)
+
+        def body(carry, _):
+            p, state = carry
+            value, grad = jax.value_and_grad(loss)(p)
+            updates, state = opt.update(grad, state, p)
+            return (optax.apply_updates(p, updates), state), value
+
+    (params, _), losses = jax.lax.scan(body, (params, opt.init(params)), None, length=steps)
+    return params, losses
+
+
+def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbfgs",
+             learning_rate: float | None = None, sparsity: float = 0.0, grid_updates: int = 0) -> DataFit:
+    r"""Train ``model`` on ``(x (N, in), y (N, out))``; returns a new model, ``model`` is untouched.
+
+    Args:
+        steps: optimiser iterations (full batch).
+        optimizer: ``"lbfgs"`` or ``"adam"``.
+        learning_rate: Adam's step size (default ``1e-2``); for L-BFGS ``None`` (the line
+            search's own step) or a fixed scale.
+        sparsity: weight :math:`\lambda` of the L1 + entropy regulariser (0: off); train with
+            it before :func:`sciml.models.kan_prune.prune`.
+        grid_updates: for a KAN, move every layer's grid to the inputs it sees
+            (:func:`sciml.models.kan_grid.update_grid`) this many times, evenly over the first
+            half of the steps (pykan's ``update_grid``): hidden values leave the initial grid
+            range, where splines have no support. The optimiser restarts after each update.
+    """
+    if optimizer not in ("lbfgs", "adam"):
+        raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
+    if int(steps) < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if optimizer == "adam" and learning_rate is None:
+        learning_rate = 1e-2
+    steps, grid_updates = int(steps), int(grid_updates)
+    graphdef, params, rest = nnx.split(nnx.clone(model), nnx.Param, ...)
+    dtype = jax.tree.leaves(params)[0].dtype
+    x = jnp.asarray(x, dtype).reshape(-1, model.in_features)
+    y = jnp.asarray(y, dtype).reshape(len(x), -1)
+    every = max(1, (steps // 2) // grid_updates) if grid_updates else steps
+    chunks = [every] * grid_updates + [steps - every * grid_updates] if grid_updates else [steps]
+    chunks = [n for n in chunks if n > 0]
+    # Compiled with the graph definition closed over (it is not hashable, so it cannot be a
+    # static argument of a cached jit); grid updates keep shapes, so chunks of one length
+    # share one compilation.
+    runs = {
+        n: jax.jit(functools.partial(
+            _run, graphdef=graphdef, optimizer=optimizer, steps=n,
+            learning_rate=None if learning_rate is None else float(learning_rate), sparsity=float(sparsity),
+        ))
+        for n in set(chunks)
+    }
+    losses = []
+    for k, n in enumerate(chunks):
+        if grid_updates and k < grid_updates:
+            from sciml.models.kan_grid import update_grid
+
+            moved = update_grid(nnx.merge(graphdef, params, rest), x)
+            _, params, rest = nnx.split(moved, nnx.Param, ...)
+        params, chunk_losses = runs[n](params, rest, x, y)
+        losses.append(np.asarray(chunk_losses))
+    return DataFit(nnx.merge(graphdef, params, rest), np.concatenate(losses))
