@@ -8,9 +8,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sciml.solver import load_problem, solve
+from sciml.solver import load_problem, load_solution, solve
 
-__all__ = ["discover", "load_problem", "solve", "symbolify", "__version__"]
+__all__ = ["discover", "load_problem", "load_solution", "solve", "symbolify", "__version__"]
 
 
 def __getattr__(name: str):

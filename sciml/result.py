@@ -16,6 +16,7 @@ import sympy as sp
 import xarray as xr
 from flax import nnx
 
+from sciml.dsl.metrics import remove_constant_offset
 from sciml.dsl.symbols import field_name
 
 
@@ -66,6 +67,14 @@ class Solution:
     steps: int
     lbfgs_steps: int
     extra_metrics: dict = field(default_factory=dict)
+    collocation: np.ndarray | None = None  # interior training points of the last batch
+
+    @cached_property
+    def verdict(self):
+        """Whether to trust this solution, judged without any reference (:mod:`sciml.verdict`)."""
+        from sciml.verdict import assess
+
+        return assess(self)
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -112,8 +121,18 @@ class Solution:
             pred_da.attrs = {"long_name": f"{f} (prediction)"}
             out[f] = pred_da
             out[f"{f}_reference"] = da.assign_attrs(long_name=f"{f} (reference)")
-            out[f"{f}_error"] = (pred_da - da).assign_attrs(long_name=f"{f} prediction - reference")
+            if f in self._gauge_fields:
+                # Defined only up to a constant: compare after removing the mean difference.
+                shifted = da.copy(data=remove_constant_offset(pred_da.values, da.values).reshape(da.shape))
+                out[f"{f}_error"] = (shifted - da).assign_attrs(
+                    long_name=f"{f} prediction - reference, up to an additive constant")
+            else:
+                out[f"{f}_error"] = (pred_da - da).assign_attrs(long_name=f"{f} prediction - reference")
         return out
+
+    @property
+    def _gauge_fields(self) -> tuple[str, ...]:
+        return tuple(getattr(self.problem, "gauge_fixed_fields", ()))
 
     def to_xarray(self) -> xr.Dataset:
         """Prediction, reference and error on the evaluation grid, with named coordinates.
@@ -157,13 +176,17 @@ class Solution:
             if f"{f}_error" not in ds:
                 continue
             e = np.nan_to_num(ds[f"{f}_error"].values)
-            r = np.nan_to_num(ds[f"{f}_reference"].values)
+            r = ds[f"{f}_reference"].values
+            if f in self._gauge_fields:  # the reference's own fluctuation, free of its constant
+                r = r - np.nanmean(r)
+            r = np.nan_to_num(r)
             out[f] = float(np.linalg.norm(e) / max(np.linalg.norm(r), 1e-300))
             num += float(np.sum(e**2))
             den += float(np.sum(r**2))
         if not out:
             return {}
-        return {"rel_l2": float(np.sqrt(num / max(den, 1e-300))), "rel_l2_by_field": out,
+        gauge = {"compared_up_to_constant": [f for f in out if f in self._gauge_fields]} if self._gauge_fields else {}
+        return {"rel_l2": float(np.sqrt(num / max(den, 1e-300))), "rel_l2_by_field": out, **gauge,
                 "max_abs_error": float(max(np.nanmax(np.abs(ds[f"{f}_error"].values)) for f in out))}
 
     @cached_property
@@ -184,6 +207,7 @@ class Solution:
             "model_options": self.model_options,
             "train": self.train_config,
             "versions": versions(),
+            "verdict": self.verdict.as_dict(),
         }
         m.update(self.extra_metrics)
         return m

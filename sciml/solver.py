@@ -14,7 +14,7 @@ from typing import Any
 import jax
 
 from sciml.dsl.errors import ProblemError
-from sciml.run_folder import RunFolder
+from sciml.run_folder import RunFolder, RunFolderError
 
 log = logging.getLogger("sciml")
 
@@ -120,62 +120,127 @@ def solve(
         return problem.solve(model=model, steps=steps, seed=seed, out=folder.path if folder else None,
                              options={**(model_options or {}), **train_options, "resume": resume})
 
-    from sciml.dsl.compile import compile_problem
     from sciml.dsl.problem import Problem
-    from sciml.models import build_model
-    from sciml.result import Solution
-    from sciml.training.config import TrainConfig
-    from sciml.training.trainer import Trainer
 
     if not isinstance(problem, Problem):
         raise ProblemError(f"solve() needs a sciml Problem, got {type(problem).__name__}")
     model_name, options, train = resolve_settings(problem, model, steps, model_options, train_options)
     train["seed"] = seed
-    config = TrainConfig.from_options(train)
     if resume and folder is None:
         raise ValueError("resume=True needs out=... (the folder of the run to continue)")
+    run = _Run(problem, model_name, options, train, folder)  # validates every setting first
     if folder:
         folder.prepare(resume=resume, overwrite=overwrite)
-    if config.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
-    compiled = compile_problem(problem)
-    net = build_model(model_name, len(compiled.coordinate_names), len(compiled.field_names), seed=seed, **options)
-    settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
-                "seed": seed, "precision": config.precision}
-    trainer = Trainer(compiled, net, config, checkpoint=folder.checkpoint if folder else None, settings=settings)
-    log.info("%s: %s", problem.name, _plan(model_name, net, config, trainer, folder))
-    outcome = trainer.run(resume=resume)
-    solution = Solution(
-        problem=problem,
-        compiled=compiled,
-        model=outcome.model,
-        raw_parameters=outcome.raw_parameters,
-        history=outcome.history,
-        model_name=model_name,
-        model_options=options,
-        train_config=config.to_dict(),
-        seed=seed,
-        wall_s=outcome.wall_s,
-        steps=outcome.steps,
-        lbfgs_steps=outcome.lbfgs_steps,
-    )
+    log.info("%s: %s", problem.name, run.plan())
+    solution, new_steps = run.train(resume)
+    if not solution.verdict.trusted:
+        log.warning("the result is doubtful: %s", "; ".join(solution.verdict.reasons))
     if folder:
-        if resume and outcome.new_steps == 0 and folder.finished and not overwrite:
+        if resume and new_steps == 0 and folder.finished and not overwrite:
             log.warning("the run in %s is already complete (step %d); its outputs are kept "
-                        "(add --overwrite to rewrite them)", folder.path, outcome.steps + outcome.lbfgs_steps)
+                        "(add --overwrite to rewrite them)", folder.path, solution.steps + solution.lbfgs_steps)
         else:
             solution.write(folder.path)
     return solution
 
 
-def _plan(model_name: str, net, config, trainer, folder: RunFolder | None) -> str:
-    """The start-up line: what is about to run, where it is saved."""
-    from sciml.result import count_parameters
+def load_solution(folder: str | Path, problem):
+    """A finished run, rebuilt from its folder, to evaluate anywhere (``solution.predict(points)``).
 
-    phases = f"{config.steps} Adam" + (f" + {config.lbfgs_steps} L-BFGS" if config.lbfgs_steps else "")
-    saving = (f"checkpoints in {folder.path} every {config.checkpoint_seconds:g} s" if folder and config.checkpoint_seconds
-              else f"checkpoints in {folder.path}" if folder else "no output folder (nothing saved)")
-    devices = jax.devices()
-    return (f"{model_name} with {count_parameters(net):,} parameters; {phases} steps; "
-            f"{config.points.get('interior', 1000):,} interior points; {config.precision} on "
-            f"{len(devices)} {devices[0].platform} device(s); {saving}")
+    Args:
+        folder: the ``out`` folder of a finished :func:`solve` (``metrics.json`` and
+            ``checkpoint.msgpack``).
+        problem: the problem it solved — a :class:`~sciml.dsl.Problem`, a problem file or a
+            catalogue name. It is never taken from the folder: saved files are data, and a
+            problem file is code.
+
+    Raises:
+        sciml.run_folder.RunFolderError: the folder holds no finished run.
+        sciml.training.checkpoint.CheckpointError: the checkpoint belongs to another problem,
+            model or seed.
+    """
+    import json
+
+    folder = RunFolder(folder)
+    if not folder.finished or not folder.checkpoint.is_file():
+        raise RunFolderError(f"{folder.path} holds no finished run (metrics.json and {folder.checkpoint.name})")
+    if not hasattr(problem, "equations"):
+        problem = load_problem(_catalogue_or_path(problem))
+    try:
+        meta = json.loads((folder.path / "metrics.json").read_text())
+        model_name, options, train, seed = meta["model"], dict(meta["model_options"]), dict(meta["train"]), meta["seed"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunFolderError(f"{folder.path}/metrics.json is not a sciml run record ({err})") from None
+    if meta.get("problem") != problem.name:
+        raise RunFolderError(f"{folder.path} holds a run of {meta.get('problem')!r}, not of {problem.name!r}")
+    if not isinstance(model_name, str) or not isinstance(seed, int) or train.get("seed") != seed:
+        raise RunFolderError(f"{folder.path}/metrics.json has an inconsistent model or seed record")
+    train["progress"] = False
+    solution, _ = _Run(problem, model_name, options, train, folder).train(resume=True)
+    return solution
+
+
+def _catalogue_or_path(spec) -> Path:
+    from sciml.cli import catalogue
+
+    entries = catalogue()
+    return entries[spec][0] if isinstance(spec, str) and spec in entries else Path(spec)
+
+
+class _Run:
+    """A problem, a surrogate and settings, built and checked, ready to train or to restore."""
+
+    def __init__(self, problem, model_name: str, options: dict, train: dict, folder: RunFolder | None):
+        from sciml.dsl.compile import compile_problem
+        from sciml.models import build_model
+        from sciml.training.config import TrainConfig
+        from sciml.training.trainer import Trainer
+
+        self.problem, self.model_name, self.options, self.folder = problem, model_name, options, folder
+        self.config = TrainConfig.from_options(train)
+        if self.config.precision == "float64":
+            jax.config.update("jax_enable_x64", True)
+        self.compiled = compile_problem(problem)
+        seed = self.config.seed
+        self.net = build_model(model_name, len(self.compiled.coordinate_names), len(self.compiled.field_names),
+                               seed=seed, **options)
+        settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
+                    "seed": seed, "precision": self.config.precision}
+        self.trainer = Trainer(self.compiled, self.net, self.config,
+                               checkpoint=folder.checkpoint if folder else None, settings=settings)
+
+    def train(self, resume: bool):
+        """-> (Solution, steps taken by this call)."""
+        from sciml.result import Solution
+
+        outcome = self.trainer.run(resume=resume)
+        solution = Solution(
+            problem=self.problem,
+            compiled=self.compiled,
+            model=outcome.model,
+            raw_parameters=outcome.raw_parameters,
+            history=outcome.history,
+            model_name=self.model_name,
+            model_options=self.options,
+            train_config=self.config.to_dict(),
+            seed=self.config.seed,
+            wall_s=outcome.wall_s,
+            steps=outcome.steps,
+            lbfgs_steps=outcome.lbfgs_steps,
+            collocation=outcome.collocation,
+        )
+        return solution, outcome.new_steps
+
+    def plan(self) -> str:
+        """The start-up line: what is about to run, where it is saved."""
+        from sciml.result import count_parameters
+
+        config, folder = self.config, self.folder
+        phases = f"{config.steps} Adam" + (f" + {config.lbfgs_steps} L-BFGS" if config.lbfgs_steps else "")
+        saving = (f"checkpoints in {folder.path} every {config.checkpoint_seconds:g} s"
+                  if folder and config.checkpoint_seconds
+                  else f"checkpoints in {folder.path}" if folder else "no output folder (nothing saved)")
+        devices = jax.devices()
+        return (f"{self.model_name} with {count_parameters(self.net):,} parameters; {phases} steps; "
+                f"{config.points.get('interior', 1000):,} interior points; {config.precision} on "
+                f"{len(devices)} {devices[0].platform} device(s); {saving}")

@@ -298,3 +298,52 @@ def test_killed_ten_times_then_resumed_gives_the_uninterrupted_metrics(tmp_path,
     b = json.loads((out / "metrics.json").read_text())
     for key in ("rel_l2", "loss", "losses", "steps", "lbfgs_steps", "seed"):
         assert a[key] == b[key], key
+
+
+# ------------------------------------------------------------------ verdict and reloading
+
+
+class _ExactSine:
+    """A 'surrogate' that is the exact solution sin(pi x) of poisson1d (inputs scaled to [-1, 1])."""
+
+    def __new__(cls):
+        from flax import nnx
+        import jax.numpy as jnp
+
+        class Exact(nnx.Module):
+            def __init__(self):
+                self.unused = nnx.Param(jnp.zeros(1))
+
+            def __call__(self, s):
+                return jnp.sin(jnp.pi * (s + 1) / 2) + 0 * self.unused[...]
+
+        return Exact()
+
+
+def test_verdict_flags_an_untrained_network_and_trusts_an_exact_solution():
+    from sciml.dsl.compile import compile_problem
+    from sciml.result import Solution
+
+    starved = sciml.solve(poisson1d(), steps=5, **TINY)
+    assert starved.verdict.status == "doubtful" and starved.metrics["verdict"]["reasons"]
+    problem = poisson1d()
+    compiled = compile_problem(problem)
+    exact = Solution(problem=problem, compiled=compiled, model=_ExactSine(), raw_parameters={},
+                     history={"loss": np.array([1.0, 1e-12]), "phase": np.array(["adam", "adam"])},
+                     model_name="exact", model_options={}, train_config={"points": {"interior": 64}},
+                     seed=0, wall_s=0.0, steps=2, lbfgs_steps=0)
+    assert exact.metrics["rel_l2"] < 1e-6
+    assert exact.verdict.status == "trusted", exact.verdict.reasons
+    assert exact.verdict.indicators["residual"][0] < 1e-5
+
+
+def test_a_finished_run_reloads_and_predicts_anywhere(tmp_path):
+    out = tmp_path / "run"
+    sol = sciml.solve(poisson1d(), steps=60, out=out, **TINY)
+    again = sciml.load_solution(out, poisson1d())
+    points = np.linspace(0, 1, 7)[:, None]
+    np.testing.assert_array_equal(sol.predict(points), again.predict(points))
+    with pytest.raises(RunFolderError, match="holds a run of 'p1', not of 'other'"):
+        sciml.load_solution(out, poisson1d("other"))
+    with pytest.raises(RunFolderError, match="holds no finished run"):
+        sciml.load_solution(tmp_path / "nothing", poisson1d())

@@ -346,8 +346,10 @@ class Trainer:
             """Checkpoints, progress lines and signals, at the end of every chunk."""
             nonlocal last_report
             now = time.perf_counter()
+            # The first chunk is saved at once (after compilation, the costly part of a short
+            # run), then every checkpoint_seconds.
             due = (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or (
-                cfg.checkpoint_seconds and now - last_saved >= cfg.checkpoint_seconds)
+                cfg.checkpoint_seconds and (self.saved_step is None or now - last_saved >= cfg.checkpoint_seconds))
             if due or self._stop.received:
                 checkpoint_now()
             if not cfg.progress and cfg.progress_seconds and now - last_report >= cfg.progress_seconds:

@@ -1,0 +1,156 @@
+r"""Can a trained solution be trusted? A verdict computed without any reference solution.
+
+A physics-informed run reports a loss, and a small loss is not a small error: the loss is
+measured on the points it was trained on, in units that depend on how the equation was
+written. The verdict instead measures, on *fresh* points the optimiser never saw:
+
+* **equation residuals relative to the equation's own terms.** For a residual
+  :math:`r = \sum_i T_i` (e.g. :math:`u_t + u u_x - \nu u_{xx}`) the indicator is
+
+  .. math:: \rho = \frac{\lVert r \rVert_2}{\lVert \max_i |T_i| \rVert_2},
+
+  the fraction of the equation's balance that is left unbalanced: about 1 for a network that
+  ignores the physics, whatever the equation's units, and small when every term is matched;
+* **conditions and data relative to the field's own size**: the RMS miss of every soft
+  initial/boundary/gauge condition over the RMS of the fields in the domain, and the RMS data
+  misfit over the data's standard deviation;
+* **generalisation**: the residual on fresh points over the residual on the training points
+  (a network that satisfies the equation only where it was asked to has learnt the points, not
+  the solution);
+* **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
+  floored by noisy data falls little in a perfectly good run).
+
+A run is ``trusted`` only when every indicator is below its threshold
+(:data:`THRESHOLDS`); otherwise it is ``doubtful``, with one reason per failing indicator.
+The thresholds are deliberately strict: the error of a PDE solution can exceed its relative
+residual by the problem's stability constant, so a borderline run is reported doubtful.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+
+__all__ = ["Verdict", "THRESHOLDS", "assess"]
+
+THRESHOLDS = {
+    "residual": 3e-3,      # unbalanced fraction of an equation, on fresh points
+    "condition": 3e-3,     # RMS condition miss / RMS of the fields
+    "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
+    "generalisation": 10.0,  # fresh-point residual / training-point residual
+}
+FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
+
+
+@dataclasses.dataclass
+class Verdict:
+    """``status`` is ``"trusted"`` or ``"doubtful"``; ``reasons`` say why it is doubtful."""
+
+    status: str
+    reasons: list[str]
+    indicators: dict[str, Any]
+
+    @property
+    def trusted(self) -> bool:
+        return self.status == "trusted"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "reasons": list(self.reasons), "indicators": self.indicators,
+                "thresholds": dict(THRESHOLDS)}
+
+
+def _terms(residual: sp.Expr) -> tuple[sp.Expr, ...]:
+    terms = sp.Add.make_args(residual)
+    if len(terms) < 2:
+        terms = sp.Add.make_args(sp.expand(residual))
+    return terms
+
+
+def equation_balance(compiled, model, raw_parameters, points: np.ndarray) -> list[dict[str, float]]:
+    """Per equation: RMS residual, RMS of the largest term, and their ratio, at ``points``."""
+    from sciml.dsl.compile import PointExpression
+
+    problem = compiled.problem
+    params = compiled.physical_parameters(raw_parameters)
+    pnames = tuple(p.name for p in problem.parameters)
+    field_fn = compiled.field_function(model)
+    z = jnp.asarray(points)
+    out = []
+    for residual in problem.residuals:
+        terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames) for t in _terms(residual)]
+        per_point = jax.jit(jax.vmap(lambda p, terms=terms: jnp.stack([t(field_fn, params, p) for t in terms])))
+        values = np.asarray(per_point(z), dtype=np.float64)
+        rms_residual = float(np.sqrt(np.mean(np.sum(values, axis=1) ** 2)))
+        scale = float(np.sqrt(np.mean(np.max(np.abs(values), axis=1) ** 2))) if len(terms) > 1 else math.nan
+        out.append({"rms_residual": rms_residual, "rms_largest_term": scale,
+                    "ratio": rms_residual / scale if scale > 0 else math.nan})
+    return out
+
+
+def assess(solution, n_points: int = 4096) -> Verdict:
+    """The verdict on a :class:`sciml.result.Solution` (see the module docstring)."""
+    compiled, model, raw = solution.compiled, solution.model, solution.raw_parameters
+    dtype = np.float64 if jax.config.jax_enable_x64 else np.float32
+    rng = np.random.default_rng(FRESH_SEED)
+    counts = {**solution.train_config.get("points", {}), "interior": n_points}
+    batch = compiled.sample(rng, counts, "uniform", dtype=dtype)
+    fresh = batch["interior"]["z"]
+    indicators: dict[str, Any] = {}
+    reasons: list[str] = []
+
+    def check(name: str, value: float, limit: float, what: str) -> None:
+        if value is None or not math.isfinite(value):
+            reasons.append(f"{what} could not be evaluated (non-finite)")
+        elif value > limit:
+            reasons.append(f"{what} is {value:.2e} (> {limit:.0e})")
+
+    losses = np.asarray(solution.history.get("loss", []), dtype=np.float64)
+    if not np.all(np.isfinite(losses)):
+        reasons.append("the loss was not finite during training")
+    elif losses.size:  # recorded for the reader; the residuals below are what is judged
+        indicators["loss_drop"] = float(losses[-1] / max(losses[0], 1e-300))
+
+    balance = equation_balance(compiled, model, raw, fresh)
+    indicators["residual"] = [b["ratio"] for b in balance]
+    for i, b in enumerate(balance):
+        label = "the equation" if len(balance) == 1 else f"equation {i}"
+        if math.isnan(b["ratio"]):
+            indicators.setdefault("notes", []).append(f"{label} has a single term: no residual scale")
+            continue
+        check("residual", b["ratio"], THRESHOLDS["residual"], f"the relative residual of {label} on fresh points")
+
+    collocation = getattr(solution, "collocation", None)
+    collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)
+    if len(collocation):
+        trained = equation_balance(compiled, model, raw, collocation[: n_points])
+        gaps = [f["rms_residual"] / max(t["rms_residual"], 1e-30) for f, t in zip(balance, trained)]
+        indicators["generalisation"] = gaps
+        for gap in gaps:
+            check("generalisation", gap, THRESHOLDS["generalisation"],
+                  "the residual on fresh points over the residual on training points")
+
+    field_scale = float(np.sqrt(np.mean(np.asarray(compiled.predict(model, jnp.asarray(fresh)), np.float64) ** 2)))
+    indicators["field_rms"] = field_scale
+    terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))
+    kinds = {t.name: t.kind for t in compiled.terms}
+    conditions, data = {}, {}
+    for name, value in terms.items():
+        rms = math.sqrt(max(float(value), 0.0))
+        if kinds.get(name) == "condition":
+            conditions[name] = rms / max(field_scale, 1e-30)
+            check("condition", conditions[name], THRESHOLDS["condition"], f"condition {name} (RMS miss / RMS field)")
+        elif kinds.get(name) == "data":
+            std = float(np.std(np.asarray(batch[name]["u"], np.float64))) or 1.0
+            data[name] = rms / std
+            check("data", data[name], THRESHOLDS["data"], f"{name} (RMS misfit / data std)")
+    if conditions:
+        indicators["condition"] = conditions
+    if data:
+        indicators["data"] = data
+    return Verdict("doubtful" if reasons else "trusted", reasons, indicators)
