@@ -55,16 +55,32 @@ def load_problem(path: str | Path):
     return problem
 
 
-def resolve_settings(problem, model: str | None, steps: int | None, model_options: dict | None, train_options: dict | None):
-    """Merge the problem file's defaults with explicit arguments (explicit wins)."""
+def resolve_settings(problem, model: str | None, steps: int | None, model_options: dict | None,
+                     train_options: dict | None):
+    """Settings of a run: explicit arguments, over the problem file's ``defaults`` for the model,
+    or, where the file has none, over the generic recipe (:mod:`sciml.recipe`).
+
+    Returns:
+        ``(model, model options, training options, problem to train, recipe record or None)``;
+        the problem differs from the given one only where the recipe made a periodic
+        condition exact.
+    """
     defaults = dict(getattr(problem, "defaults", {}) or {})
     model = model or defaults.get("model", "mlp")
     per_model = copy.deepcopy(defaults.get(model, {}))
-    options = {**per_model.get("model", {}), **(model_options or {})}
-    train = {**defaults.get("train", {}), **per_model.get("train", {}), **(train_options or {})}
+    base_options, base_train, record = per_model.get("model", {}), per_model.get("train", {}), None
+    if not per_model and model in ("mlp", "kan"):
+        from sciml.recipe import choose
+
+        recipe = choose(problem, model)
+        problem, base_options, base_train = recipe.problem, recipe.model_options, recipe.train
+    options = {**base_options, **(model_options or {})}
+    train = {**defaults.get("train", {}), **base_train, **(train_options or {})}
     if steps is not None:
         train["steps"] = int(steps)
-    return model, options, train
+    if not per_model and model in ("mlp", "kan"):
+        record = recipe.record(options, train)
+    return model, options, train, problem, record
 
 
 def problem_signature(problem) -> dict[str, str]:
@@ -124,11 +140,12 @@ def solve(
 
     if not isinstance(problem, Problem):
         raise ProblemError(f"solve() needs a sciml Problem, got {type(problem).__name__}")
-    model_name, options, train = resolve_settings(problem, model, steps, model_options, train_options)
+    model_name, options, train, problem, recipe = resolve_settings(problem, model, steps, model_options,
+                                                                   train_options)
     train["seed"] = seed
     if resume and folder is None:
         raise ValueError("resume=True needs out=... (the folder of the run to continue)")
-    run = _Run(problem, model_name, options, train, folder)  # validates every setting first
+    run = _Run(problem, model_name, options, train, folder, recipe)  # validates every setting first
     if folder:
         folder.prepare(resume=resume, overwrite=overwrite)
     log.info("%s: %s", problem.name, run.plan())
@@ -176,7 +193,12 @@ def load_solution(folder: str | Path, problem):
     if not isinstance(model_name, str) or not isinstance(seed, int) or train.get("seed") != seed:
         raise RunFolderError(f"{folder.path}/metrics.json has an inconsistent model or seed record")
     train["progress"] = False
-    solution, _ = _Run(problem, model_name, options, train, folder).train(resume=True)
+    recipe = meta.get("recipe")
+    if isinstance(recipe, dict):  # trained on the recipe's version of the problem
+        from sciml.recipe import choose
+
+        problem = choose(problem, model_name).problem
+    solution, _ = _Run(problem, model_name, options, train, folder, recipe).train(resume=True)
     return solution
 
 
@@ -190,19 +212,21 @@ def _catalogue_or_path(spec) -> Path:
 class _Run:
     """A problem, a surrogate and settings, built and checked, ready to train or to restore."""
 
-    def __init__(self, problem, model_name: str, options: dict, train: dict, folder: RunFolder | None):
+    def __init__(self, problem, model_name: str, options: dict, train: dict, folder: RunFolder | None,
+                 recipe: dict | None = None):
         from sciml.dsl.compile import compile_problem
         from sciml.models import build_model
         from sciml.training.config import TrainConfig
         from sciml.training.trainer import Trainer
 
         self.problem, self.model_name, self.options, self.folder = problem, model_name, options, folder
+        self.recipe = recipe
         self.config = TrainConfig.from_options(train)
         if self.config.precision == "float64":
             jax.config.update("jax_enable_x64", True)
         self.compiled = compile_problem(problem)
         seed = self.config.seed
-        self.net = build_model(model_name, len(self.compiled.coordinate_names), len(self.compiled.field_names),
+        self.net = build_model(model_name, self.compiled.input_dimension, len(self.compiled.field_names),
                                seed=seed, **options)
         settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
                     "seed": seed, "precision": self.config.precision}
@@ -228,6 +252,8 @@ class _Run:
             steps=outcome.steps,
             lbfgs_steps=outcome.lbfgs_steps,
             collocation=outcome.collocation,
+            extra_metrics={"stopped": outcome.stopped,
+                           "recipe": self.recipe or "the problem file's settings for this model"},
         )
         return solution, outcome.new_steps
 

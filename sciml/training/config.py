@@ -41,6 +41,11 @@ class TrainConfig:
             least-squares refits that preserve the learned function (Liu et al. 2024); Adam's
             moments restart on the new parameters while its step count (and so the
             learning-rate schedule) carries on.
+        time_budget: wall-clock seconds for the whole run (0: none). L-BFGS stops when it is
+            spent; the Adam phase always runs its steps.
+        stall_window, stall_tolerance: L-BFGS stops when the best loss of the last
+            ``stall_window`` iterations improved on the best before them by less than the
+            relative ``stall_tolerance`` (``stall_window`` 0: never).
         seed: seeds the network initialisation and every sampled batch.
         progress: show a progress bar with the loss terms.
     """
@@ -64,6 +69,9 @@ class TrainConfig:
     progress_seconds: float = 30.0
     precision: str = "float32"
     grid_schedule: list = field(default_factory=list)
+    time_budget: float = 0.0
+    stall_window: int = 0
+    stall_tolerance: float = 1e-2
     seed: int = 0
     progress: bool = True
 
@@ -80,7 +88,8 @@ class TrainConfig:
             cfg.grid_schedule = sorted((int(s), int(g)) for s, g in cfg.grid_schedule)
         except (TypeError, ValueError):
             raise ValueError(f"grid_schedule must be [[step, G], ...], got {cfg.grid_schedule!r}") from None
-        for name in ("steps", "lbfgs_steps", "checkpoint_every", "resample_every", "rar_every", "rar_add"):
+        for name in ("steps", "lbfgs_steps", "checkpoint_every", "resample_every", "rar_every", "rar_add",
+                     "stall_window"):
             _check_count(name, getattr(cfg, name), minimum=0)
         for name in ("chunk", "rar_candidates"):
             _check_count(name, getattr(cfg, name), minimum=1)
@@ -91,7 +100,7 @@ class TrainConfig:
             raise ValueError(f"unknown point sets {unknown_sets} in points; known: interior, boundary, times")
         for name, n in cfg.points.items():
             _check_count(f"points[{name!r}]", n, minimum=1)
-        for name in ("learning_rate", "checkpoint_seconds", "progress_seconds"):
+        for name in ("learning_rate", "checkpoint_seconds", "progress_seconds", "time_budget", "stall_tolerance"):
             value = getattr(cfg, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'learning_rate' else 'non-negative'} "

@@ -43,7 +43,7 @@ PHASES = ("adam", "lbfgs")
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
 IDENTITY = ("problem", "model", "model_options", "seed", "precision")
 # Settings that never matter to the numbers.
-COSMETIC = ("progress", "progress_seconds", "checkpoint_every", "checkpoint_seconds", "chunk")
+COSMETIC = ("progress", "progress_seconds", "checkpoint_every", "checkpoint_seconds", "chunk", "time_budget")
 
 
 class TrainingDiverged(RuntimeError):
@@ -69,6 +69,7 @@ class TrainOutcome:
     lbfgs_steps: int
     collocation: np.ndarray  # interior points used last (after refinement)
     new_steps: int = 0  # steps taken by this call (0 when a finished run was resumed)
+    stopped: str = "steps"  # why training ended: "steps", "time budget" or "stalled"
 
 
 def batch_sharding(n_devices: int | None = None) -> tuple[Mesh, NamedSharding, NamedSharding]:
@@ -366,6 +367,7 @@ class Trainer:
             _check_finite(values, terms, first_step, phase, self._checkpoint_note(),
                           self._parameter_note(trainable))
 
+        stopped = ""
         resample = max(cfg.resample_every, 0)
         batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
         batch = None
@@ -403,6 +405,10 @@ class Trainer:
             batch = self._batch(batch_index(max(cfg.steps - 1, 0)), extra)
             lbfgs_fn = self._lbfgs_chunk()
             while lbfgs_done < cfg.lbfgs_steps:
+                stopped = _early_stop(cfg, history, wall_before + time.perf_counter() - start)
+                if stopped:
+                    log.info("L-BFGS stopped at step %d of %d: %s", lbfgs_done, cfg.lbfgs_steps, stopped)
+                    break
                 n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
                 (new_trainable, new_state), (values, terms) = lbfgs_fn(*self._replicate(trainable, lbfgs_state, self.rest), batch, weights, n)
                 diverged(values, terms, cfg.steps + lbfgs_done, "L-BFGS")
@@ -413,6 +419,7 @@ class Trainer:
                 bar.set_postfix(_postfix(terms), refresh=False)
                 after_chunk(cfg.steps + lbfgs_done, terms, "L-BFGS")
         bar.close()
+        stopped = stopped or "steps"
         if self.saved_step != step + lbfgs_done:
             checkpoint_now()
         wall = wall_before + time.perf_counter() - start
@@ -429,6 +436,7 @@ class Trainer:
             lbfgs_steps=lbfgs_done,
             collocation=np.asarray(batch["interior"]["z"]),
             new_steps=step + lbfgs_done - first,
+            stopped=stopped,
         )
 
     def _checkpoint_note(self) -> str:
@@ -443,6 +451,20 @@ class Trainer:
             return ""
         shown = ", ".join(f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(values.items()))
         return f"parameters before the failing chunk: {shown}"
+
+
+def _early_stop(cfg: TrainConfig, history: dict, elapsed: float) -> str:
+    """Why L-BFGS should stop now ('' to go on): the time budget is spent, or progress stalled."""
+    if cfg.time_budget and elapsed >= cfg.time_budget:
+        return f"time budget of {cfg.time_budget:g} s spent"
+    window = cfg.stall_window
+    lbfgs = [v for v, p in zip(history["loss"], history["phase"]) if p == "lbfgs"]
+    if window and len(lbfgs) > window:
+        before, recent = min(lbfgs[:-window]), min(lbfgs[-window:])
+        if recent > before * (1.0 - cfg.stall_tolerance):
+            return (f"stalled (best loss {recent:.3e} over the last {window} iterations, "
+                    f"{before:.3e} before)")
+    return ""
 
 
 def _json(settings: dict) -> str:

@@ -1,0 +1,220 @@
+"""The generic training recipe: settings chosen from the problem itself, with the reasons.
+
+A problem file says what is true (equations, domain, conditions, data); how to train it is
+chosen here, from what the problem shows:
+
+* its **dimension**, **time dependence** and **derivative orders**, and whether the equations
+  are **nonlinear** in the fields (products of fields and derivatives: steep fronts, shocks);
+* its **periodic conditions**, made exact by construction (a Fourier embedding of the periodic
+  coordinate, :class:`sciml.dsl.Periodic` ``hard=True``) rather than penalised;
+* the **frequencies visible** in its sources, conditions and exact solution (``sin(k x)``):
+  beyond a few periods across the domain, random Fourier features with a matching scale
+  counter the spectral bias of plain networks (Tancik et al. 2020, Wang et al. 2021);
+* the **number of fields** (systems get wider networks) and whether **parameters are learned**
+  from data (identification converges after the fields fit: a longer quasi-Newton phase).
+
+The optimisation is Adam with an exponentially decaying rate, then L-BFGS with a long memory,
+stopped by a time budget or when its progress stalls — not only by a step count.
+
+Every choice is recorded with its reason (``metrics.json["recipe"]``), and every one stays
+overridable: a problem file's ``defaults``, ``sciml solve --option/--train`` and the keyword
+arguments of :func:`sciml.solve` all take precedence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+__all__ = ["Features", "Recipe", "features", "choose"]
+
+TIME_BUDGET = 480.0  # seconds per run: the quasi-Newton phase stops when it is spent
+MAX_LBFGS = 20000  # iterations; the budget or a stall ends it long before on most problems
+FOURIER_PERIODS = 4.0  # more periods than this across the domain call for Fourier features
+
+
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """What the recipe reads from a problem."""
+
+    dimension: int
+    time_dependent: bool
+    derivative_order: int
+    nonlinear: bool
+    n_fields: int
+    periodic: tuple[str, ...]
+    soft_periodic: tuple[str, ...]
+    periods: dict[str, float]  # highest number of periods across the domain, per coordinate
+    learned_parameters: int
+    has_data: bool
+
+
+@dataclasses.dataclass
+class Recipe:
+    """Chosen settings: ``model``, ``model_options``, ``train`` and the problem to train on
+    (periodic conditions made exact), with ``reasons[choice] = why``."""
+
+    model: str
+    model_options: dict[str, Any]
+    train: dict[str, Any]
+    problem: Any
+    reasons: dict[str, str]
+
+    def record(self, applied_model: dict, applied_train: dict) -> dict[str, Any]:
+        """The ``metrics.json["recipe"]`` entry: what was chosen, why, and what was overridden."""
+        overridden = sorted({*(k for k in self.model_options if applied_model.get(k) != self.model_options[k]),
+                             *(k for k in self.train if applied_train.get(k) != self.train[k])})
+        return {"model": self.model, "model_options": self.model_options, "train": self.train,
+                "reasons": self.reasons, "overridden": overridden}
+
+
+def _expressions(problem):
+    yield from problem.residuals
+    for c in problem.conditions:
+        if getattr(c, "value", None) is not None:
+            yield sp.sympify(c.value)
+    for e in (problem.exact or {}).values():
+        yield sp.sympify(e)
+
+
+def _periods(problem) -> dict[str, float]:
+    """Highest number of periods of a sin/cos across the domain, per coordinate."""
+    lower, upper = problem.space_time.bounds()
+    extent = {c: float(hi - lo) for c, lo, hi in zip(problem.coordinates, lower, upper)}
+    out = {str(c): 0.0 for c in problem.coordinates}
+    for expr in _expressions(problem):
+        for f in expr.atoms(sp.sin, sp.cos):
+            arg = f.args[0]
+            for c in problem.coordinates:
+                k = sp.diff(arg, c)
+                if k.free_symbols or k == 0:
+                    continue
+                out[str(c)] = max(out[str(c)], abs(float(k)) * extent[c] / (2 * math.pi))
+    return out
+
+
+def _nonlinear(problem) -> bool:
+    """Whether an equation is nonlinear in the fields: a product of fields or derivatives, or a
+    function (sin u, exp u) of one."""
+    for r in problem.residuals:
+        unknowns = sorted(r.atoms(sp.Derivative) | r.atoms(AppliedUndef), key=sp.default_sort_key)
+        dummies = {u: sp.Dummy() for u in unknowns}
+        body, names = r.xreplace(dummies), list(dummies.values())
+        if names and (not body.is_polynomial(*names) or sp.Poly(body, *names).total_degree() > 1):
+            return True
+    return False
+
+
+def features(problem) -> Features:
+    """Read the :class:`Features` of a problem."""
+    from sciml.dsl.conditions import Periodic
+
+    order = 0
+    for r in problem.residuals:
+        for d in r.atoms(sp.Derivative):
+            order = max(order, sum(int(n) for _, n in d.variable_count))
+    periodic = tuple(dict.fromkeys(str(c.coordinate) for c in problem.conditions if isinstance(c, Periodic)))
+    soft = tuple(dict.fromkeys(str(c.coordinate) for c in problem.conditions
+                               if isinstance(c, Periodic) and not c.hard))
+    return Features(
+        dimension=len(problem.coordinates),
+        time_dependent=problem.space_time.time is not None,
+        derivative_order=order,
+        nonlinear=_nonlinear(problem),
+        n_fields=len(problem.field_names),
+        periodic=periodic,
+        soft_periodic=soft,
+        periods=_periods(problem),
+        learned_parameters=len(problem.unknown_parameters),
+        has_data=problem.data is not None,
+    )
+
+
+def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
+    """The problem with every soft Periodic condition made exact (when all its fields agree)."""
+    from sciml.dsl.conditions import Periodic
+
+    if not feats.soft_periodic:
+        return problem
+    def modes(c) -> int:  # direct access to the harmonics the data show, a few at most
+        return max(int(c.modes), min(8, math.ceil(feats.periods.get(str(c.coordinate), 0.0))))
+
+    conditions = [dataclasses.replace(c, hard=True, derivatives=0, modes=modes(c))
+                  if isinstance(c, Periodic) and not c.hard else c for c in problem.conditions]
+    try:
+        exact = dataclasses.replace(problem, conditions=conditions)
+    except Exception as err:  # noqa: BLE001 - a rejected rewrite keeps the soft conditions
+        reasons["periodic"] = f"kept soft: exact periodicity was not possible here ({err})"
+        return problem
+    reasons["periodic"] = (f"periodic in {', '.join(feats.soft_periodic)}: imposed exactly by a Fourier "
+                           "embedding of the coordinate (values and all derivatives periodic) instead of "
+                           "a penalty")
+    return exact
+
+
+def choose(problem, model: str | None = None) -> Recipe:
+    """The generic recipe for ``problem`` and surrogate ``model`` (``"mlp"`` by default)."""
+    model = model or "mlp"
+    feats = features(problem)
+    reasons: dict[str, str] = {}
+    target = _exact_periodic(problem, feats, reasons)
+    wide = feats.n_fields > 1 or feats.dimension > 2
+    hard_front = feats.nonlinear and feats.time_dependent
+    max_periods = max(feats.periods.values(), default=0.0)
+
+    options: dict[str, Any] = {}
+    if model == "mlp":
+        width = 64 if wide else 32
+        options = {"hidden": (width,) * 4, "activation": "tanh"}
+        reasons["architecture"] = (f"tanh MLP, 4 hidden layers of {width}: smooth derivatives of every order; "
+                                   + ("wider for a system of fields or more than two coordinates"
+                                      if wide else "one field on at most two coordinates"))
+        if max_periods > FOURIER_PERIODS:
+            # The embedding sees coordinates scaled to [-1, 1]: n periods across the domain is a
+            # frequency of n/2 in those units; the Gaussian scale covers it at about 2 sigma.
+            options.update(fourier_features=64, fourier_scale=round(max_periods / 4.0, 3))
+            reasons["fourier_features"] = (f"up to {max_periods:.1f} periods across the domain in the sources/"
+                                           f"conditions: 64 random Fourier features with scale "
+                                           f"{options['fourier_scale']} (spectral bias of plain networks)")
+    elif model == "kan":
+        if hard_front or feats.n_fields > 1:
+            options = {"hidden": (8, 8), "grid": 5, "basis": "chebyshev"}
+            reasons["architecture"] = ("KAN with two hidden layers of 8 and Chebyshev edges T_n(tanh u): "
+                                       "compositions of edges form the steep fronts a nonlinear evolution "
+                                       "equation develops")
+        else:
+            options = {"hidden": (10,), "grid": 5}
+            reasons["architecture"] = ("KAN with one hidden layer of 10 and cubic B-spline edges (G = 5): "
+                                       "a smooth solution of a linear problem needs few, local edges")
+
+    n_points = 2000 * max(feats.dimension - 1, 1) + (2000 if hard_front else 0)
+    train: dict[str, Any] = {
+        "steps": 4000 if model != "kan" else 3000,
+        "learning_rate": 2e-3 if model != "kan" else (5e-3 if "basis" in options else 1e-2),
+        "points": {"interior": n_points, "boundary": 200 * max(feats.dimension - 1, 1)},
+        "lbfgs_steps": MAX_LBFGS,
+        "lbfgs_memory": 50,
+        "time_budget": TIME_BUDGET,
+        "stall_window": 1000,
+        "stall_tolerance": 1e-2,
+    }
+    train["final_learning_rate"] = train["learning_rate"] / 10
+    reasons["optimiser"] = (f"Adam {train['steps']} steps, rate {train['learning_rate']:g} decaying tenfold, "
+                            f"then L-BFGS (memory 50) until the loss stalls (< 1% better over 1000 "
+                            f"iterations) or {TIME_BUDGET:g} s have passed")
+    reasons["points"] = (f"{n_points} interior points ({feats.dimension} coordinates"
+                         + (", nonlinear evolution: more points for fronts" if hard_front else "") + ")")
+    if hard_front:
+        train.update(resample_every=1000, rar_every=1000, rar_add=250)
+        reasons["refinement"] = ("nonlinear evolution equation: residual-based refinement (250 worst of "
+                                 "10000 candidates every 1000 steps) where fronts form, fresh points every "
+                                 "1000 steps")
+    if feats.learned_parameters:
+        train["stall_window"] = 2000
+        reasons["identification"] = (f"{feats.learned_parameters} parameter(s) learned from data: they converge "
+                                     "after the fields fit, so L-BFGS waits 2000 iterations before calling a stall")
+    return Recipe(model, options, train, target, reasons)

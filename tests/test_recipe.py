@@ -1,0 +1,66 @@
+"""The generic recipe: choices read from the problem, recorded with reasons, overridable."""
+
+import sympy as sp
+
+import sciml
+from sciml.dsl import Coordinate, Dirichlet, Field, Initial, Interval, Periodic, Problem, TimeInterval
+from sciml.recipe import FOURIER_PERIODS, choose, features
+
+x, y, t = Coordinate("x"), Coordinate("y"), Coordinate("t")
+line, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+u = Field("u", x)
+w = Field("w", x, t)
+
+
+def poisson(frequency: float):
+    source = sp.sin(frequency * sp.pi * x)
+    return Problem("p", line, [u.diff(x, 2) + source], conditions=[Dirichlet(u, 0, on=line.boundary)])
+
+
+def test_fourier_feature_scale_follows_a_known_frequency():
+    low, high = choose(poisson(2)), choose(poisson(16))
+    assert "fourier_features" not in low.model_options
+    # sin(16 pi x) on [0, 1]: 8 periods across the domain, above the threshold.
+    assert features(poisson(16)).periods["x"] == 8.0 > FOURIER_PERIODS
+    assert high.model_options["fourier_features"] == 64
+    assert high.model_options["fourier_scale"] == 2.0
+    assert "8.0 periods" in high.reasons["fourier_features"]
+
+
+def test_nonlinearity_is_read_from_the_equations():
+    heat = Problem("h", line * time, [w.diff(t) - w.diff(x, 2)], conditions=[Initial(w, sp.sin(sp.pi * x))])
+    burgers = Problem("b", line * time, [w.diff(t) + w * w.diff(x) - w.diff(x, 2)],
+                      conditions=[Initial(w, sp.sin(sp.pi * x))])
+    reaction = Problem("r", line * time, [w.diff(t) - w.diff(x, 2) - sp.sin(w)],
+                       conditions=[Initial(w, sp.sin(sp.pi * x))])
+    assert not features(heat).nonlinear
+    assert features(burgers).nonlinear and features(reaction).nonlinear
+    assert "refinement" in choose(burgers).reasons and "refinement" not in choose(heat).reasons
+
+
+def test_soft_periodic_conditions_are_made_exact():
+    problem = Problem("per", line * time, [w.diff(t) + w.diff(x)],
+                      conditions=[Initial(w, sp.sin(2 * sp.pi * x)), Periodic(w, coordinate=x)])
+    recipe = choose(problem)
+    cond = [c for c in recipe.problem.conditions if isinstance(c, Periodic)][0]
+    assert cond.hard and "exactly" in recipe.reasons["periodic"]
+    assert not [c for c in problem.conditions if isinstance(c, Periodic)][0].hard  # the original is untouched
+
+
+def test_recipe_is_recorded_and_explicit_settings_win(tmp_path):
+    sol = sciml.solve(poisson(1), steps=30, lbfgs_steps=0, model_options={"hidden": (8,)},
+                      points={"interior": 64, "boundary": 8}, progress=False)
+    recipe = sol.metrics["recipe"]
+    assert recipe["model_options"]["hidden"] == (32, 32, 32, 32)
+    assert {"hidden", "steps", "lbfgs_steps", "points"} <= set(recipe["overridden"])
+    assert sol.metrics["n_params"] == 8 + 8 + 8 + 1 and sol.steps == 30
+    assert "architecture" in recipe["reasons"] and "optimiser" in recipe["reasons"]
+
+
+def test_lbfgs_stops_on_a_stall_and_on_the_time_budget():
+    kw = dict(steps=50, lbfgs_steps=2000, model_options={"hidden": (8,)}, chunk=10,
+              points={"interior": 64, "boundary": 8}, progress=False)
+    stalled = sciml.solve(poisson(1), stall_window=20, stall_tolerance=0.99, **kw)
+    assert stalled.metrics["stopped"].startswith("stalled") and stalled.lbfgs_steps < 2000
+    budget = sciml.solve(poisson(1), time_budget=1e-3, **kw)
+    assert budget.metrics["stopped"].startswith("time budget") and budget.lbfgs_steps == 0
