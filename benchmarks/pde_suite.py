@@ -1,0 +1,101 @@
+"""The public PDE suite through the generic recipe alone: accuracy, wall time, verdict.
+
+Each problem file in SUITE carries no training settings; `sciml solve FILE --seed S` chooses
+everything from the problem (sciml/recipe.py). For each problem and seed the run's relative L2
+error against its verified reference, the recipe's choices, the wall time and the verdict
+(computed without the reference) are recorded.
+
+    python benchmarks/pde_suite.py                       # every problem, seeds 0, 1, 2
+    python benchmarks/pde_suite.py --only heat,wave1d --seeds 0
+    python benchmarks/pde_suite.py --table-only          # the README table from the JSON
+
+Runs one `sciml solve` process at a time (time them on a quiet machine) and writes
+benchmarks/results/pde_suite.json after every run (rows carry the load average), so an
+interrupted suite keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SUITE = ["burgers", "poisson2d", "heat", "wave1d", "kdv", "schrodinger", "cavity", "poisson_highfreq",
+         "poisson_lshape"]
+LIMIT_S = 900  # a run that takes longer has failed the suite's 10-minute goal anyway
+
+
+def run(problem: str, seed: int, model: str) -> dict:
+    out = pathlib.Path(tempfile.mkdtemp(prefix=f"suite-{problem}-"))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "sciml.cli", "--quiet", "solve", str(ROOT / "problems" / f"{problem}.py"),
+                           "--model", model, "--seed", str(seed), "--no-progress", "--out", str(out / "run")],
+                          capture_output=True, text=True, timeout=LIMIT_S)
+    wall = time.perf_counter() - start
+    row = {"problem": problem, "model": model, "seed": seed, "wall_s": round(wall, 1), "load": os.getloadavg()}
+    if proc.returncode != 0:
+        return {**row, "error": proc.stderr.strip().splitlines()[-1][:300] if proc.stderr.strip() else "failed"}
+    m = json.loads((out / "run" / "metrics.json").read_text())
+    recipe = m.get("recipe")
+    return {**row, "rel_l2": m.get("rel_l2"), "rel_l2_by_field": m.get("rel_l2_by_field"),
+            "train_s": m.get("wall_s"), "stopped": m.get("stopped"), "n_params": m.get("n_params"),
+            "recipe": recipe if isinstance(recipe, dict) else None, "verdict": m.get("verdict")}
+
+
+def table(rows: list[dict]) -> str:
+    by_problem: dict[str, list[dict]] = {}
+    for r in rows:
+        by_problem.setdefault(f"{r['problem']} ({r['model']})", []).append(r)
+    lines = ["| problem | recipe | seeds | median rel L2 | worst rel L2 | median wall (s) | verdicts |",
+             "|---|---|---|---|---|---|---|"]
+    for name, rs in by_problem.items():
+        ok = [r for r in rs if r.get("rel_l2") is not None]
+        errs = sorted(r["rel_l2"] for r in ok)
+        recipe = ok[0]["recipe"] if ok and ok[0].get("recipe") else {}
+        choice = ", ".join(sorted(recipe.get("reasons", {}))) if recipe else "-"
+        verdicts = ", ".join(f"{r['verdict']['status']}" for r in ok if r.get("verdict"))
+        failed = len(rs) - len(ok)
+        lines.append(f"| {name} | {choice} | {len(rs)}{f' ({failed} failed)' if failed else ''} | "
+                     f"{statistics.median(errs):.2e} | {errs[-1]:.2e} | "
+                     f"{statistics.median(r['wall_s'] for r in ok):.0f} | {verdicts} |" if ok else
+                     f"| {name} | - | {len(rs)} (all failed: {rs[0].get('error', '')[:80]}) | - | - | - | - |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated problems (default: the whole suite)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--out", default=str(RESULTS / "pde_suite.json"))
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    out = pathlib.Path(args.out)
+    rows = json.loads(out.read_text())["runs"] if out.exists() else []
+    if not args.table_only:
+        problems = args.only.split(",") if args.only else SUITE
+        seeds = [int(s) for s in args.seeds.split(",")]
+        done = {(r["problem"], r["model"], r["seed"]) for r in rows}
+        for problem in problems:
+            for seed in seeds:
+                if (problem, args.model, seed) in done:
+                    rows = [r for r in rows if (r["problem"], r["model"], r["seed"]) != (problem, args.model, seed)]
+                row = run(problem, seed, args.model)
+                rows.append(row)
+                print(json.dumps({k: row.get(k) for k in ("problem", "seed", "rel_l2", "wall_s", "stopped", "error")}
+                                 | {"verdict": (row.get("verdict") or {}).get("status")}), flush=True)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps({"runs": rows}, indent=1))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
