@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
     try:
+        if not targets:
+            raise ValueError(f"--target {args.target!r} names no column: give the column to explain")
         out = _output_folder(args.out)
         units = None if args.units is None else read_units(args.units, args.data)
         with _data_messages():

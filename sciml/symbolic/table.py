@@ -188,16 +188,16 @@ def select_samples(table, target, inputs=None, source: str = "the data") -> Samp
                              f"{_short(example)}): choose numeric columns, or convert this one")
         else:
             skipped.append(c)
-    if skipped:
-        warnings.warn(f"skipped text column{'s' if len(skipped) > 1 else ''} "
-                      f"{', '.join(map(repr, skipped))} of {source} (not numbers); the inputs are "
-                      "the other columns", DataNote, stacklevel=3)
     if not explicit:
         inputs = [c for c in cols if c in values and c not in targets]
     if not inputs:
         raise ValueError(f"no numeric input columns in {source}"
                          + (f" (text columns {skipped} were skipped)" if skipped else "")
                          + f": it needs at least one numeric column besides the target {targets}")
+    if skipped:
+        warnings.warn(f"skipped text column{'s' if len(skipped) > 1 else ''} "
+                      f"{', '.join(map(repr, skipped))} of {source} (not numbers); the inputs are "
+                      "the other columns", DataNote, stacklevel=3)
     X = np.column_stack([values[c] for c in inputs])
     Y = np.column_stack([values[c] for c in targets])
     return _finite_rows(list(inputs), targets, X, Y, skipped, source)
