@@ -1,5 +1,7 @@
 """The generic recipe: choices read from the problem, recorded with reasons, overridable."""
 
+import numpy as np
+import pytest
 import sympy as sp
 
 import sciml
@@ -64,3 +66,30 @@ def test_lbfgs_stops_on_a_stall_and_on_the_time_budget():
     assert stalled.metrics["stopped"].startswith("stalled") and stalled.lbfgs_steps < 2000
     budget = sciml.solve(poisson(1), time_budget=1e-3, **kw)
     assert budget.metrics["stopped"].startswith("time budget") and budget.lbfgs_steps == 0
+
+
+def test_causal_weights_order_the_time_bins():
+    import jax.numpy as jnp
+    import numpy as np
+
+    from sciml.losses.causal import causal_reduction, causal_weights
+
+    w = np.asarray(causal_weights(jnp.array([1.0, 2.0, 0.5, 0.0]), epsilon=1.0))
+    np.testing.assert_allclose(w, np.exp(-np.array([0.0, 1.0, 3.0, 3.5])), rtol=1e-6)
+    assert np.all(np.asarray(causal_weights(jnp.zeros(5), 10.0)) == 1.0)  # converged: the plain mean
+    reduce = causal_reduction(time_axis=1, start=0.0, end=1.0, bins=2, epsilon=1.0)
+    z = jnp.array([[0.0, 0.1], [0.0, 0.2], [0.0, 0.7], [0.0, 0.9]])
+    squared = jnp.array([1.0, 3.0, 4.0, 4.0])  # bins: mean 2 (early), mean 4 (late)
+    assert float(reduce(squared, z)) == pytest.approx((2.0 + np.exp(-2.0) * 4.0) / 2)
+    # the weights are constants under differentiation: d/dsq of the late bin is w/(2 n_bin)
+    import jax
+
+    grad = np.asarray(jax.grad(lambda s: reduce(s, z))(squared))
+    assert grad[3] == pytest.approx(np.exp(-2.0) / 4)
+
+
+def test_causal_training_runs_on_an_evolution_problem():
+    heat = Problem("h", line * time, [w.diff(t) - 0.1 * w.diff(x, 2)], conditions=[Initial(w, sp.sin(sp.pi * x))])
+    sol = sciml.solve(heat, steps=40, lbfgs_steps=0, causal_epsilon=1.0, causal_bins=8, chunk=20,
+                      model_options={"hidden": (8,)}, points={"interior": 128, "boundary": 16}, progress=False)
+    assert np.isfinite(sol.metrics["loss"])

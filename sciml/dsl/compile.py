@@ -272,14 +272,20 @@ class CompiledProblem:
         per_point = lambda p: jnp.stack([r(field_fn, params, p) for r in self._residuals])
         return jax.vmap(per_point)(z)
 
-    def loss_terms(self, model, raw_params: dict, batch: dict) -> dict[str, jax.Array]:
-        """Mean squared residual of every term, by name (unweighted)."""
+    def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None) -> dict[str, jax.Array]:
+        """Mean squared residual of every term, by name (unweighted).
+
+        ``reduce_residual(squared (n,), points (n, d)) -> scalar`` replaces the plain mean for
+        the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`).
+        """
         field_fn = self.field_function(model)
         params = self.physical_parameters(raw_params)
         out: dict[str, jax.Array] = {}
-        res = self.residual_values(field_fn, params, batch["interior"]["z"])
+        z = batch["interior"]["z"]
+        res = self.residual_values(field_fn, params, z)
         for j in range(res.shape[1]):
-            out[self.terms[j].name] = jnp.mean(res[:, j] ** 2)
+            squared = res[:, j] ** 2
+            out[self.terms[j].name] = reduce_residual(squared, z) if reduce_residual else jnp.mean(squared)
         for k, term in enumerate(self._conditions):
             out[term.name] = jnp.mean(term.evaluate(field_fn, params, batch[f"condition{k}"]) ** 2)
         for name, evaluate, _, key in self._symmetries:

@@ -41,6 +41,9 @@ class TrainConfig:
             least-squares refits that preserve the learned function (Liu et al. 2024); Adam's
             moments restart on the new parameters while its step count (and so the
             learning-rate schedule) carries on.
+        causal_epsilon: for evolution equations, weigh the residual causally in time with this
+            strictness (Wang, Sankaran & Perdikaris 2022; :mod:`sciml.losses.causal`; 0: off).
+        causal_bins: time bins of the causal weighting.
         time_budget: wall-clock seconds for the whole run (0: none). L-BFGS stops when it is
             spent; the Adam phase always runs its steps.
         stall_window, stall_tolerance: L-BFGS stops when the best loss of the last
@@ -69,6 +72,8 @@ class TrainConfig:
     progress_seconds: float = 30.0
     precision: str = "float32"
     grid_schedule: list = field(default_factory=list)
+    causal_epsilon: float = 0.0
+    causal_bins: int = 32
     time_budget: float = 0.0
     stall_window: int = 0
     stall_tolerance: float = 1e-2
@@ -91,7 +96,7 @@ class TrainConfig:
         for name in ("steps", "lbfgs_steps", "checkpoint_every", "resample_every", "rar_every", "rar_add",
                      "stall_window"):
             _check_count(name, getattr(cfg, name), minimum=0)
-        for name in ("chunk", "rar_candidates"):
+        for name in ("chunk", "rar_candidates", "causal_bins"):
             _check_count(name, getattr(cfg, name), minimum=1)
         if not isinstance(cfg.points, dict):
             raise ValueError(f"points must be a dict such as {{'interior': 2000, 'boundary': 200}}, got {cfg.points!r}")
@@ -100,7 +105,8 @@ class TrainConfig:
             raise ValueError(f"unknown point sets {unknown_sets} in points; known: interior, boundary, times")
         for name, n in cfg.points.items():
             _check_count(f"points[{name!r}]", n, minimum=1)
-        for name in ("learning_rate", "checkpoint_seconds", "progress_seconds", "time_budget", "stall_tolerance"):
+        for name in ("learning_rate", "checkpoint_seconds", "progress_seconds", "time_budget", "stall_tolerance",
+                     "causal_epsilon"):
             value = getattr(cfg, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'learning_rate' else 'non-negative'} "

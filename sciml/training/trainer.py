@@ -114,6 +114,7 @@ class Trainer:
             raise ValueError(f"weights given for unknown loss terms {unknown}; terms are {compiled.term_names}")
         self.base_weights = base
         self.weights = self.policy.init(compiled.term_names, base)
+        self.reduce_residual = _causal(compiled, config)
         self.mesh, self.points_sharding, self.replicated = batch_sharding()
         self._n_devices = self.mesh.devices.size
         self._compiled_fns: dict[str, Any] = {}
@@ -121,7 +122,7 @@ class Trainer:
     # ------------------------------------------------------------------ losses
     def _loss(self, trainable, rest, batch, weights):
         model = nnx.merge(self.graphdef, trainable["model"], rest)
-        terms = self.compiled.loss_terms(model, trainable["parameters"], batch)
+        terms = self.compiled.loss_terms(model, trainable["parameters"], batch, self.reduce_residual)
         total = sum(weights[k] * v for k, v in terms.items())
         return total, terms
 
@@ -451,6 +452,19 @@ class Trainer:
             return ""
         shown = ", ".join(f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(values.items()))
         return f"parameters before the failing chunk: {shown}"
+
+
+def _causal(compiled, config: TrainConfig):
+    """The causal residual reduction the configuration asks for (None: the plain mean)."""
+    if not config.causal_epsilon:
+        return None
+    time = compiled.problem.space_time.time
+    if time is None:
+        raise ValueError("causal_epsilon weighs residuals along time, but this problem has no TimeInterval")
+    from sciml.losses.causal import causal_reduction
+
+    axis = compiled.problem.coordinates.index(time.coordinates[0])
+    return causal_reduction(axis, float(time.a), float(time.b), config.causal_bins, config.causal_epsilon)
 
 
 def _early_stop(cfg: TrainConfig, history: dict, elapsed: float) -> str:
