@@ -471,7 +471,7 @@ def test_law_to_jax_latex_mathml(hello_law):
 
 
 def test_edge_samples_of_the_real_kan_follow_the_contract():
-    kan = pytest.importorskip("sciml.models.kan")
+    pytest.importorskip("sciml.models.kan")
     from sciml.models.registry import build_model
     from sciml.symbolic.compose import edge_samples
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import pathlib
 import time
 
 import numpy as np

@@ -100,8 +100,8 @@ class _MathMLPrinter(MathMLPresentationPrinter):
 
     def _print_Symbol(self, sym, style="plain"):
         name = self._columns.get(sym.name, sym.name)
-        if name == sym.name and _IDENTIFIER.fullmatch(name):
-            return super()._print_Symbol(sym, style)
+        if _IDENTIFIER.fullmatch(name):  # plain text: sympy's own rendering (gamma -> γ, x_1 -> x₁)
+            return super()._print_Symbol(sp.Symbol(name), style)
         mi = self.dom.createElement("mi")
         mi.appendChild(self.dom.createTextNode(html.escape(name, quote=False)))
         return mi
@@ -125,8 +125,8 @@ class _LatexPrinter(LatexPrinter):
 
     def _print_Symbol(self, expr, style="plain"):
         name = self._columns.get(expr.name, expr.name)
-        if name == expr.name and _IDENTIFIER.fullmatch(name):
-            return super()._print_Symbol(expr, style)
+        if _IDENTIFIER.fullmatch(name):
+            return super()._print_Symbol(sp.Symbol(name), style)
         return r"\text{" + "".join(_LATEX_SPECIAL.get(c, c) for c in name) + "}"
 
 
