@@ -10,6 +10,10 @@ name           problem                                   recipe
 ``burgers``    viscous Burgers 1D, nu = 0.01/pi          :func:`burgers_reference` (Cole–Hopf)
 ``poisson2d``  Poisson 2D of the KAN paper               :func:`poisson_reference` (exact)
 ``heat``       heat 1D, two sine modes                   :func:`heat_reference` (exact)
+``kdv``        Korteweg–de Vries, cos(pi x) initial      :func:`kdv_reference` (spectral ETDRK4)
+``schrodinger`` nonlinear Schrödinger, 2 sech x initial  :func:`nls_reference` (spectral ETDRK4)
+``cavity``     lid-driven cavity, Re = 100               :func:`cavity_reference` (FD Newton)
+``lshape``     Poisson on the L-shaped domain            :func:`lshape_reference` (P2 FEM)
 =============  ========================================  ==================================
 
 ``load(name)`` reads a shipped file; ``python -m sciml.datasets.<module>`` regenerates it.
@@ -34,6 +38,10 @@ _LAZY = {
     "poisson_exact": ("poisson", "poisson_exact"),
     "poisson_forcing": ("poisson", "poisson_forcing"),
     "poisson_reference": ("poisson", "poisson_reference"),
+    "kdv_reference": ("kdv", "kdv_reference"),
+    "nls_reference": ("schrodinger", "nls_reference"),
+    "cavity_reference": ("cavity", "cavity_reference"),
+    "lshape_reference": ("lshape", "lshape_reference"),
 }
 
 __all__ = [  # noqa: RUF022 - the loader first, then the recipes
@@ -48,6 +56,10 @@ __all__ = [  # noqa: RUF022 - the loader first, then the recipes
     "poisson_exact",
     "poisson_forcing",
     "poisson_reference",
+    "kdv_reference",
+    "nls_reference",
+    "cavity_reference",
+    "lshape_reference",
 ]
 
 
@@ -62,8 +74,12 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-_FILES = {"burgers": "burgers.nc", "poisson2d": "poisson2d.nc", "heat": "heat.nc"}
-_ALIASES = {"poisson": "poisson2d", "burgers1d": "burgers", "heat1d": "heat"}
+_FILES = {
+    "burgers": "burgers.nc", "poisson2d": "poisson2d.nc", "heat": "heat.nc", "kdv": "kdv.nc",
+    "schrodinger": "schrodinger.nc", "cavity": "cavity.nc", "lshape": "lshape.nc",
+}
+_ALIASES = {"poisson": "poisson2d", "burgers1d": "burgers", "heat1d": "heat", "nls": "schrodinger",
+            "poisson_lshape": "lshape"}
 
 
 def available() -> tuple[str, ...]:

@@ -9,7 +9,7 @@ functions. Validation runs at construction so a mistake surfaces where it was wr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -109,6 +109,13 @@ class Problem:
         """Coordinates in which some field is declared periodic (soft or hard)."""
         found = {str(c.coordinate) for c in self.conditions if isinstance(c, Periodic)}
         return tuple(c for c in self.coordinate_names if c in found)
+
+    def with_exact_periodicity(self, modes: int = 1) -> Problem:
+        """The same problem with every :class:`Periodic` condition imposed exactly (``hard``)
+        by a Fourier embedding of ``modes`` modes; the surrogate then needs
+        ``compile_problem(...).input_dimension`` inputs."""
+        conditions = [replace(c, hard=True, modes=modes) if isinstance(c, Periodic) else c for c in self.conditions]
+        return replace(self, conditions=tuple(conditions))
 
     @property
     def unknown_parameters(self) -> tuple[Parameter, ...]:
@@ -407,6 +414,11 @@ def observation_points(problem: Problem, data: xr.Dataset, role: str = "observat
         values = np.asarray(da.values, dtype=float).ravel()
         cols = [np.asarray(xr.broadcast(da, da[n])[1].values, dtype=float).ravel() for n in names]
         points = np.stack(cols, axis=1)
+        if role == "reference" and np.isfinite(points).all():
+            # A gridded reference over the bounding box of a non-rectangular domain marks
+            # the points outside it NaN; they are not part of the comparison.
+            outside_nan = ~np.isfinite(values) & ~problem.space_time.contains(points)
+            points, values = points[~outside_nan], values[~outside_nan]
         bad = ~np.isfinite(values)
         if bad.any():
             raise ProblemError(
