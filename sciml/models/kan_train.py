@@ -53,10 +53,16 @@ def _objective(graphdef, rest, x, y, sparsity):
     return loss
 
 
-def _run(params, rest, x, y, *, graphdef, optimizer, steps, learning_rate, sparsity):
-    loss = _objective(graphdef, rest, x, y, sparsity)
+def _optimizer(optimizer: str, learning_rate):
     if optimizer == "lbfgs":
-        opt = optax.lbfgs(learning_rate=None if learning_rate is None else learning_rate, memory_size=20)
+        return optax.lbfgs(learning_rate=learning_rate, memory_size=20)
+    return optax.adam(learning_rate)
+
+
+def _run(params, opt_state, rest, x, y, *, graphdef, optimizer, steps, learning_rate, sparsity):
+    loss = _objective(graphdef, rest, x, y, sparsity)
+    opt = _optimizer(optimizer, learning_rate)
+    if optimizer == "lbfgs":
         value_and_grad = optax.value_and_grad_from_state(loss)
 
         def body(carry, _):
@@ -65,7 +71,6 @@ def _run(params, rest, x, y, *, graphdef, optimizer, steps, learning_rate, spars
             updates, state = opt.update(grad, state, p, value=value, grad=grad, value_fn=loss)
             return (optax.apply_updates(p, updates), state), value
     else:
-        opt = optax.adam(learning_rate)
 
         def body(carry, _):
             p, state = carry
@@ -73,8 +78,7 @@ def _run(params, rest, x, y, *, graphdef, optimizer, steps, learning_rate, spars
             updates, state = opt.update(grad, state, p)
             return (optax.apply_updates(p, updates), state), value
 
-    (params, _), losses = jax.lax.scan(body, (params, opt.init(params)), None, length=steps)
-    return params, losses
+    return jax.lax.scan(body, (params, opt_state), None, length=steps)
 
 
 def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbfgs",
@@ -91,7 +95,7 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
         grid_updates: for a KAN, move every layer's grid to the inputs it sees
             (:func:`sciml.models.kan_grid.update_grid`) this many times, evenly over the first
             half of the steps (pykan's ``update_grid``): hidden values leave the initial grid
-            range, where splines have no support. The optimiser restarts after each update.
+            range, where splines have no support.
     """
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
@@ -104,26 +108,26 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
     dtype = jax.tree.leaves(params)[0].dtype
     x = jnp.asarray(x, dtype).reshape(-1, model.in_features)
     y = jnp.asarray(y, dtype).reshape(len(x), -1)
+    # Steps run in equal chunks with a grid update before each of the first `grid_updates`;
+    # the optimiser state carries over (as in pykan), and one compiled chunk serves them all.
     every = max(1, (steps // 2) // grid_updates) if grid_updates else steps
-    chunks = [every] * grid_updates + [steps - every * grid_updates] if grid_updates else [steps]
-    chunks = [n for n in chunks if n > 0]
+    chunks = [every] * (steps // every) + ([steps % every] if steps % every else [])
+    learning_rate = None if learning_rate is None else float(learning_rate)
     # Compiled with the graph definition closed over (it is not hashable, so it cannot be a
-    # static argument of a cached jit); grid updates keep shapes, so chunks of one length
-    # share one compilation.
+    # static argument of a cached jit); grid updates keep every shape.
     runs = {
-        n: jax.jit(functools.partial(
-            _run, graphdef=graphdef, optimizer=optimizer, steps=n,
-            learning_rate=None if learning_rate is None else float(learning_rate), sparsity=float(sparsity),
-        ))
+        n: jax.jit(functools.partial(_run, graphdef=graphdef, optimizer=optimizer, steps=n,
+                                     learning_rate=learning_rate, sparsity=float(sparsity)))
         for n in set(chunks)
     }
+    opt_state = _optimizer(optimizer, learning_rate).init(params)
     losses = []
     for k, n in enumerate(chunks):
-        if grid_updates and k < grid_updates:
+        if k < grid_updates:
             from sciml.models.kan_grid import update_grid
 
             moved = update_grid(nnx.merge(graphdef, params, rest), x)
             _, params, rest = nnx.split(moved, nnx.Param, ...)
-        params, chunk_losses = runs[n](params, rest, x, y)
+        (params, opt_state), chunk_losses = runs[n](params, opt_state, rest, x, y)
         losses.append(np.asarray(chunk_losses))
     return DataFit(nnx.merge(graphdef, params, rest), np.concatenate(losses))

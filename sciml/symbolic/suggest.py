@@ -5,12 +5,18 @@ library is fitted to it as :math:`c\,f(a x + b) + d` — all edges and all primi
 batched program, :func:`sciml.symbolic.fit.fit_edges`. Each edge then gets a ranked list of
 :class:`Suggestion` (primitive, :math:`R^2`, complexity, fitted constants).
 
-**Ranking** follows the selection rule of :func:`sciml.symbolic.fit.select`, so the first
-suggestion is the primitive automatic distillation would choose: with :math:`e = 1 - R^2` and
-:math:`e^*` the best error of the edge, the candidates within
-:math:`e \le (1 + \text{rel\_tol})\, e^* + \text{abs\_tol}` come first, simplest first (ties in
-complexity go to the library's order, so ``sin`` precedes the equally exact shifted ``cos``);
-the others follow by error. Pass the chosen name to :func:`sciml.models.kan_fix.fix_edge`.
+**Ranking** trades fit against simplicity as pykan's ``suggest_symbolic`` does: each
+primitive scores
+
+.. math::
+
+    s = w\,C + (1 - w)\,\log_2\!\big(1 + \epsilon - R^2\big),\qquad w = 0.8,\ \epsilon = 10^{-5},
+
+with :math:`C` its complexity, lowest first. The floor :math:`\epsilon` makes fits better
+than :math:`R^2 = 1 - 10^{-5}` equal, so an edge learned to that accuracy goes to the simpler
+form (``x^2`` before a Gaussian imitating a parabola); equal scores keep the library's order
+(``sin`` before the equally exact shifted ``cos``). Pass the chosen name, and its constants,
+to :func:`sciml.models.kan_fix.fix_edge`.
 """
 
 from __future__ import annotations
@@ -60,22 +66,19 @@ class EdgeSuggestions:
         return self.ranked[0]
 
 
-def rank(names, complexity, r2, params, *, rel_tol: float = 0.5, abs_tol: float = 1e-9) -> list[Suggestion]:
-    """All primitives of one edge in the order of the module docstring (undefined ones dropped)."""
+def rank(names, complexity, r2, params, *, weight_simple: float = 0.8, r2_floor: float = 1e-5) -> list[Suggestion]:
+    """All primitives of one edge, best score first (module docstring); undefined ones dropped."""
     r2 = np.asarray(r2, dtype=np.float64)
-    err = 1.0 - r2
-    finite = np.flatnonzero(np.isfinite(err))
-    if len(finite) == 0:
-        return []
-    best = err[finite].min()
-    good = [p for p in finite if err[p] <= (1.0 + rel_tol) * best + abs_tol]
-    rest = [p for p in finite if p not in good]
-    order = sorted(good, key=lambda p: (complexity[p], p)) + sorted(rest, key=lambda p: (err[p], complexity[p]))
+    ok = np.flatnonzero(np.isfinite(r2))
+    with np.errstate(invalid="ignore"):
+        fit_loss = np.log2(np.maximum(1.0 + r2_floor - r2, r2_floor))
+    score = weight_simple * np.asarray(complexity, np.float64) + (1.0 - weight_simple) * fit_loss
+    order = sorted(ok, key=lambda p: (score[p], p))
     return [Suggestion(names[p], float(r2[p]), int(complexity[p]), tuple(float(v) for v in params[p])) for p in order]
 
 
 def suggest(model, samples=None, *, edges=None, top_k: int = 5, library: Library | None = None,
-            rel_tol: float = 0.5, abs_tol: float = 1e-9, include_fixed: bool = False) -> list[EdgeSuggestions]:
+            weight_simple: float = 0.8, r2_floor: float = 1e-5, include_fixed: bool = False) -> list[EdgeSuggestions]:
     """Ranked primitives for the live edges of a trained KAN.
 
     Args:
@@ -85,7 +88,7 @@ def suggest(model, samples=None, *, edges=None, top_k: int = 5, library: Library
         edges: ``[(layer, i, j), ...]`` to consider; default every live edge.
         top_k: suggestions kept per edge.
         library: primitives to try (default :data:`~sciml.symbolic.primitives.DEFAULT_LIBRARY`).
-        rel_tol, abs_tol: the ranking tolerance (module docstring).
+        weight_simple, r2_floor: the ranking's weight of complexity and its ``R^2`` floor.
         include_fixed: also rank edges that are already fixed to a formula.
     """
     library = DEFAULT_LIBRARY if library is None else library
@@ -116,7 +119,8 @@ def suggest(model, samples=None, *, edges=None, top_k: int = 5, library: Library
     fits = fit_edges(np.stack(xs), np.stack(ys), library)
     out = []
     for e, (l, i, j) in enumerate(index):
-        ranked = rank(fits.names, fits.complexity, fits.r2[e], fits.params[e], rel_tol=rel_tol, abs_tol=abs_tol)
+        ranked = rank(fits.names, fits.complexity, fits.r2[e], fits.params[e], weight_simple=weight_simple,
+                      r2_floor=r2_floor)
         out.append(EdgeSuggestions(l, i, j, (float(xs[e].min()), float(xs[e].max())), tuple(ranked[:top_k])))
     return out
 
