@@ -471,13 +471,16 @@ def _early_stop(cfg: TrainConfig, history: dict, elapsed: float) -> str:
     """Why L-BFGS should stop now ('' to go on): the time budget is spent, or progress stalled."""
     if cfg.time_budget and elapsed >= cfg.time_budget:
         return f"time budget of {cfg.time_budget:g} s spent"
-    window = cfg.stall_window
     lbfgs = [v for v, p in zip(history["loss"], history["phase"]) if p == "lbfgs"]
-    if window and len(lbfgs) > window:
-        before, recent = min(lbfgs[:-window]), min(lbfgs[-window:])
-        if recent > before * (1.0 - cfg.stall_tolerance):
-            return (f"stalled (best loss {recent:.3e} over the last {window} iterations, "
-                    f"{before:.3e} before)")
+    # Slow progress over the window, or none at all over a fifth of it (the line search is
+    # stuck at the precision of the arithmetic): either way more iterations buy nothing.
+    for window, tolerance in ((cfg.stall_window, cfg.stall_tolerance),
+                              (cfg.stall_window // 5, cfg.stall_tolerance / 10)):
+        if window and len(lbfgs) > window:
+            before, recent = min(lbfgs[:-window]), min(lbfgs[-window:])
+            if recent > before * (1.0 - tolerance):
+                return (f"stalled (best loss {recent:.3e} over the last {window} iterations, "
+                        f"{before:.3e} before)")
     return ""
 
 
