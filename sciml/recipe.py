@@ -206,7 +206,7 @@ def choose(problem, model: str | None = None) -> Recipe:
     reasons["optimiser"] = (f"Adam {train['steps']} steps, rate {train['learning_rate']:g} decaying tenfold, "
                             f"then L-BFGS (memory 50) until the loss stalls (< 1% better over 1000 "
                             f"iterations) or {TIME_BUDGET:g} s have passed")
-    reasons["points"] = (f"{n_points} interior points ({feats.dimension} coordinates"
+    reasons["points"] = (f"{n_points} interior points ({feats.dimension} coordinate{'s' if feats.dimension > 1 else ''}"
                          + (", nonlinear evolution: more points for fronts" if hard_front else "") + ")")
     if hard_front:
         train.update(resample_every=1000, rar_every=1000, rar_add=250)
