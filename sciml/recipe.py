@@ -135,24 +135,19 @@ def features(problem) -> Features:
 
 
 def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
-    """The problem with every soft Periodic condition made exact (when all its fields agree)."""
-    from sciml.dsl.conditions import Periodic
-
+    """The problem with its periodic conditions made exact, with direct access to the
+    harmonics the sources and conditions show (a few modes at most)."""
     if not feats.soft_periodic:
         return problem
-    def modes(c) -> int:  # direct access to the harmonics the data show, a few at most
-        return max(int(c.modes), min(8, math.ceil(feats.periods.get(str(c.coordinate), 0.0))))
-
-    conditions = [dataclasses.replace(c, hard=True, derivatives=0, modes=modes(c))
-                  if isinstance(c, Periodic) and not c.hard else c for c in problem.conditions]
+    modes = max(1, min(8, math.ceil(max(feats.periods.get(c, 0.0) for c in feats.periodic))))
     try:
-        exact = dataclasses.replace(problem, conditions=conditions)
+        exact = problem.with_exact_periodicity(modes=modes)
     except Exception as err:  # noqa: BLE001 - a rejected rewrite keeps the soft conditions
         reasons["periodic"] = f"kept soft: exact periodicity was not possible here ({err})"
         return problem
     reasons["periodic"] = (f"periodic in {', '.join(feats.soft_periodic)}: imposed exactly by a Fourier "
-                           "embedding of the coordinate (values and all derivatives periodic) instead of "
-                           "a penalty")
+                           f"embedding of the coordinate ({modes} mode{'s' if modes > 1 else ''}; values and "
+                           "all derivatives periodic) instead of a penalty")
     return exact
 
 
