@@ -57,37 +57,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
-    from .discover import discover
 
-    targets = [t.strip() for t in args.target.split(",") if t.strip()]
     try:
-        if not targets:
-            raise ValueError(f"--target {args.target!r} names no column: give the column to explain")
-        out = _output_folder(args.out)
-        units = None if args.units is None else read_units(args.units, args.data)
-        with _data_messages():
-            law = discover(args.data, target=targets if len(targets) > 1 else targets[0],
-                           inputs=args.inputs, backend=args.backend, seed=args.seed,
-                           time_budget=args.time_budget, units=units)
+        out = _writable_folder(pathlib.Path(args.out))
+        law = _discover(args)
     except (ValueError, TypeError, FileNotFoundError, BackendUnavailable) as e:
         return _error(e)
     except OSError as e:
         return _error(f"cannot read {e.filename or args.data}: {e.strerror or e}")
-    (out / "law.json").write_text(law_json(law.to_dict()), encoding="utf-8")
-    print(f"{quoted(law.target)} = {law.display_expression()}")
-    r2 = law.metrics["formula"]["r2_test"]
-    print(f"r2_test={r2 if r2 is None else format(r2, '.10g')} complexity={law.complexity} "
-          f"-> {out / 'law.json'}")
-    if not args.no_report:
-        from sciml.report import write_report
-        path = write_report(law, out / "report.html")
-        print(f"report: {path}")
+    _write_outputs(law, out, report=not args.no_report)
     if law.verdict != "law found":
+        r2 = law.metrics["formula"]["r2_test"]
         print(f"sciml discover: no law found: no formula beats the mean of {law.target!r} on "
-              f"held-out data (R² test {r2}); law.json says verdict \"no law found\". Add the "
-              "missing inputs or more data, or try another --backend", file=sys.stderr)
+              f"held-out data (R² test {_number(r2)}); law.json says verdict \"no law found\". "
+              "Add the missing inputs or more data, or try another --backend", file=sys.stderr)
         return 1
     return 0
+
+
+def _discover(args: argparse.Namespace):
+    from .discover import discover
+
+    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    if not targets:
+        raise ValueError(f"--target {args.target!r} names no column: give the column to explain")
+    units = None if args.units is None else read_units(args.units, args.data)
+    with _data_messages():
+        return discover(args.data, target=targets if len(targets) > 1 else targets[0],
+                        inputs=args.inputs, backend=args.backend, seed=args.seed,
+                        time_budget=args.time_budget, units=units)
+
+
+def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "law.json").write_text(law_json(law.to_dict()), encoding="utf-8")
+    print(f"{quoted(law.target)} = {law.display_expression()}")
+    print(f"r2_test={_number(law.metrics['formula']['r2_test'])} complexity={law.complexity} "
+          f"-> {out / 'law.json'}")
+    if report:
+        from sciml.report import write_report
+        print(f"report: {write_report(law, out / 'report.html')}")
+
+
+def _number(v) -> str:
+    return "none" if v is None else format(v, ".10g")
 
 
 def law_json(record: dict) -> str:
@@ -105,18 +118,16 @@ def _error(e) -> int:
     return 2
 
 
-def _output_folder(path: str) -> pathlib.Path:
-    """``--out`` as a writable folder, checked before any search."""
-    out = pathlib.Path(path)
+def _writable_folder(out: pathlib.Path) -> pathlib.Path:
+    """``--out``, checked before any search: a folder, or one that can be made, writable."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a folder for law.json and report.html")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot create the --out folder {out} ({e.strerror}): give a writable "
-                         "folder") from None
-    if not os.access(out, os.W_OK):
-        raise ValueError(f"the --out folder {out} is not writable: give a writable folder")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--out {out} cannot be made: {existing} is a file; give another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} is not writable ({existing} does not allow it): give a "
+                         "writable folder")
     return out
 
 
