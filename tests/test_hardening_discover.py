@@ -557,3 +557,17 @@ def test_fuzz_report_figures_with_random_names(names):
     page = render_html(law)
     assert_no_markup_from_data(page)
     assert not _SENTINEL.exists()
+
+
+def test_symbolify_awkward_input_names_escaped():
+    """A KAN's inputs named by the user go through the same naming and escaping."""
+    from sciml.symbolic import symbolify
+    from test_symbolic import HELLO
+
+    X = np.random.default_rng(0).uniform(-1, 1, (300, 2))
+    law = symbolify(HELLO, X, inputs=[MARKUP, "a b"], target="<f>")
+    assert {s.name for s in law.expr.free_symbols} <= set(safe_identifiers([MARKUP, "a b"]).values())
+    page = render_html(law)
+    assert MARKUP not in page and "<f>" not in page
+    assert_no_markup_from_data(page)
+    assert "`a b`" in law.display_expression()
