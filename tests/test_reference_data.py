@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from sciml.datasets import burgers, heat, poisson
+from sciml.datasets import burgers, cavity, heat, kdv, lshape, poisson, schrodinger
 
 from sciml import datasets
 
@@ -202,8 +202,209 @@ def test_heat_file_matches_recipe_and_conditions():
 
 
 def test_load_names_and_errors():
-    assert set(datasets.available()) == {"burgers", "poisson2d", "heat"}
+    assert set(datasets.available()) == {"burgers", "poisson2d", "heat", "kdv", "schrodinger", "cavity", "lshape"}
     with pytest.raises(ValueError, match="unknown reference dataset 'navier'.*burgers"):
         datasets.load("navier")
     with pytest.raises(TypeError, match="must be a str"):
         datasets.load(3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectral references: KdV and nonlinear Schrödinger
+
+
+def _spectral_x_derivatives(u_hat: np.ndarray, n: int, period: float, real: bool, orders=(1, 2, 3)):
+    from sciml.datasets.spectral import wavenumbers
+
+    k = wavenumbers(n, period, real)
+    back = (lambda c: np.fft.irfft(c, n=n)) if real else np.fft.ifft
+    return [back((1j * k) ** m * u_hat) for m in orders]
+
+
+def test_kdv_file_layout_and_recorded_convergence():
+    ds = datasets.load("kdv")
+    assert ds.u.dims == ("x", "t") and ds.u.shape == (257, 101)
+    assert ds.x.values[[0, -1]].tolist() == [-1.0, 1.0] and ds.t.values[[0, -1]].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(ds.u.isel(t=0), np.cos(np.pi * ds.x.values), atol=1e-13)
+    np.testing.assert_allclose(ds.u.isel(x=0), ds.u.isel(x=-1), atol=1e-12)  # periodic
+    assert ds.attrs["verified_modes_doubled"] < 1e-10  # spectral in space
+    assert ds.attrs["verified_dt_halved"] < 1e-8
+    # fourth order in time: halving the step from 2 dt cuts the error ~16x
+    assert ds.attrs["verified_dt_doubled"] / ds.attrs["verified_dt_halved"] > 10
+    assert ds.attrs["verified_energy_drift"] < 1e-9
+    assert all(ds[c].attrs["units"] for c in ("x", "t", "u"))
+
+
+def test_kdv_file_matches_a_fresh_solve():
+    ds = datasets.load("kdv").isel(t=[0, 25])
+    fresh = kdv._evaluate(kdv.kdv_solve(ds.t.values), ds.x.values, kdv.MODES).T
+    np.testing.assert_allclose(ds.u.values, fresh, atol=1e-12)
+
+
+def test_kdv_solution_satisfies_the_pde():
+    """Spectral x-derivatives and 4th-order differences in time: u_t + u u_x + d^2 u_xxx = 0."""
+    n, dt = kdv.MODES, kdv.DT
+    times = 0.5 + dt * np.array([-2, -1, 0, 1, 2])
+    coefficients = kdv.kdv_solve(times)
+    u = np.fft.irfft(coefficients, n=n)
+    u_t = np.array([1, -8, 0, 8, -1]) @ u / (12 * dt)
+    u_x, _, u_xxx = _spectral_x_derivatives(coefficients[2], n, 2.0, True)
+    terms = [u_t, u[2] * u_x, kdv.DELTA**2 * u_xxx]
+    assert np.abs(sum(terms)).max() < 1e-6 * max(np.abs(t).max() for t in terms)
+
+
+def test_kdv_converges_in_modes_and_step():
+    t = np.array([0.3])
+    x = np.linspace(-1, 1, 65)
+    u = {m: kdv._evaluate(kdv.kdv_solve(t, modes=m, dt=2e-4), x, m) for m in (64, 128, 256)}
+    assert np.abs(u[128] - u[256]).max() < 1e-2 * np.abs(u[64] - u[256]).max()
+    coarse, fine = (kdv._evaluate(kdv.kdv_solve(t, modes=128, dt=dt), x, 128) for dt in (1e-3, 5e-4))
+    assert np.abs(coarse - fine).max() < 1e-5
+
+
+def test_schrodinger_file_layout_and_recorded_convergence():
+    ds = datasets.load("schrodinger")
+    assert ds.u.dims == ("x", "t") and ds.v.shape == (257, 101)
+    assert ds.t.values[-1] == pytest.approx(math.pi / 2)
+    np.testing.assert_allclose(ds.u.isel(t=0), 2 / np.cosh(ds.x.values), atol=1e-13)
+    np.testing.assert_allclose(ds.v.isel(t=0), 0.0, atol=1e-13)
+    assert ds.attrs["verified_modes_doubled"] < 1e-4  # |h| up to 4; algebraic: 2 sech x has a kink at +-5
+    assert ds.attrs["verified_dt_halved"] < 1e-6
+    assert ds.attrs["verified_mass_drift"] < 1e-10 and ds.attrs["verified_hamiltonian_drift"] < 1e-10
+
+
+def test_schrodinger_breathes_to_four_at_a_quarter_period():
+    """2 sech x is the Satsuma-Yajima bound state of two solitons: |h(0, t)| peaks at 4 at t = pi/4."""
+    ds = datasets.load("schrodinger")
+    modulus = np.hypot(ds.u, ds.v)
+    peak = modulus.sel(x=0.0).values
+    assert peak.max() == pytest.approx(4.0, abs=5e-3)
+    assert ds.t.values[peak.argmax()] == pytest.approx(math.pi / 4, abs=0.02)
+
+
+def test_schrodinger_file_matches_a_fresh_solve_and_the_pde():
+    from sciml.datasets.spectral import etdrk4, wavenumbers
+
+    ds = datasets.load("schrodinger")
+    coefficients = schrodinger.nls_solve(3)  # t = 0, pi/4, pi/2
+    h = schrodinger._evaluate(coefficients, ds.x.values, schrodinger.MODES).T
+    np.testing.assert_allclose(ds.u.isel(t=[0, 50, 100]).values, h.real, atol=1e-12)
+    np.testing.assert_allclose(ds.v.isel(t=[0, 50, 100]).values, h.imag, atol=1e-12)
+    # At the focus t = pi/4: h_t from a fourth-order one-sided difference of four more steps
+    # equals i (h_xx / 2 + |h|^2 h) (spectral h_xx), compared mode by mode.
+    n, period = schrodinger.MODES, 10.0
+    dt = (math.pi / 2) / schrodinger.STEPS
+    k = wavenumbers(n, period, False)
+
+    def nonlinear(w):
+        field = np.fft.ifft(w)
+        return 1j * np.fft.fft(np.abs(field) ** 2 * field)
+
+    ahead = etdrk4(-0.5j * k**2, nonlinear, coefficients[1], dt, dt * np.arange(5))
+    h_t = np.array([-25, 48, -36, 16, -3]) @ ahead / (12 * dt)  # in Fourier space
+    rhs = -0.5j * k**2 * coefficients[1] + nonlinear(coefficients[1])
+    # The difference quotient resolves the modes whose linear phase per step is small; the
+    # faster ones oscillate within a step (they carry the kink of 2 sech x at +-5).
+    resolved = np.abs(k) < 30
+    assert np.abs(h_t - rhs)[resolved].max() < 1e-6 * np.abs(rhs).max()
+
+
+# ---------------------------------------------------------------------------------------------
+# Lid-driven cavity
+
+
+@pytest.fixture(scope="module")
+def shipped_cavity():
+    return datasets.load("cavity")
+
+
+def test_cavity_file_layout_and_conditions(shipped_cavity):
+    ds = shipped_cavity
+    assert set(ds.data_vars) == {"u", "v", "p"} and ds.u.shape == (101, 101)
+    np.testing.assert_array_equal(ds.u.isel(y=-1, x=slice(1, -1)), 1.0)  # the lid
+    for edge in (ds.u.isel(x=0), ds.u.isel(x=-1), ds.u.isel(y=0), ds.v.isel(x=0), ds.v.isel(y=-1)):
+        np.testing.assert_array_equal(edge, 0.0)
+    assert float(ds.p.sel(x=0.0, y=0.0)) == 0.0  # the gauge of problems/cavity.py
+    assert ds.attrs["Re"] == 100.0
+
+
+def test_cavity_matches_ghia_centre_lines(shipped_cavity):
+    """Ghia et al. (1982) tables I and II, Re = 100. Their 129-point solution is itself off by a
+    few 1e-3 (our grids converge to within 1e-3 of each other, away from the tables), so the
+    stated tolerance is 6e-3 for u and 1e-2 for v."""
+    deviation = cavity.ghia_deviation(shipped_cavity)
+    assert deviation["u"] < 6e-3 and deviation["v"] < 1e-2
+    assert shipped_cavity.attrs["verified_ghia_u"] == pytest.approx(deviation["u"], abs=1e-4)
+
+
+def test_cavity_refinement_is_second_order(shipped_cavity):
+    attrs = shipped_cavity.attrs
+    changes = [attrs[f"verified_velocity_change_{n}"] for n in cavity.GRIDS]
+    assert changes[0] / changes[1] > 3 and changes[1] / changes[2] > 3
+    pressure = [attrs[f"verified_pressure_rel_l2_{n}"] for n in cavity.GRIDS]
+    assert pressure[0] / pressure[1] > 3 and pressure[1] / pressure[2] > 3
+    assert attrs["verified_extrapolation_velocity_rel_l2"] < 2e-3
+
+
+def test_cavity_coarse_solves_converge_to_the_shipped_solution(shipped_cavity):
+    ref = shipped_cavity.interp(x=np.linspace(0, 1, 17), y=np.linspace(0, 1, 17))
+    error = {}
+    for n in (32, 64):
+        ds = cavity.cavity_solve(n).interp(x=ref.x, y=ref.y)
+        inner = dict(x=slice(1, -1), y=slice(1, -2))  # away from the lid's singular corners
+        error[n] = float(np.abs(ds.u - ref.u).isel(inner).max())
+    assert error[64] < error[32] / 3
+
+
+def test_cavity_conserves_mass_across_every_section(shipped_cavity):
+    """No net flux through any vertical or horizontal section (psi = 0 on all walls)."""
+    from scipy.integrate import simpson
+
+    ds = shipped_cavity
+    for i in range(5, 100, 10):
+        assert abs(simpson(ds.u.isel(x=i).values, x=ds.y.values)) < 5e-5  # Simpson, steep near the lid
+        assert abs(simpson(ds.v.isel(y=i).values, x=ds.x.values)) < 5e-5
+
+
+# ---------------------------------------------------------------------------------------------
+# Poisson on the L-shaped domain
+
+
+@pytest.fixture(scope="module")
+def shipped_lshape():
+    return datasets.load("lshape")
+
+
+def test_lshape_file_layout_and_boundary(shipped_lshape):
+    ds = shipped_lshape
+    X, Y = np.meshgrid(ds.x, ds.y, indexing="ij")
+    notch = (X > 0) & (Y > 0)
+    assert np.isnan(ds.u.values[notch]).all() and np.isfinite(ds.u.values[~notch]).all()
+    boundary = ~notch & ((np.abs(X) == 1) | (np.abs(Y) == 1) | ((X >= 0) & (Y == 0)) | ((X == 0) & (Y >= 0)))
+    np.testing.assert_array_equal(ds.u.values[boundary], 0.0)
+    assert (ds.u.values[~notch & ~boundary] > 0).all()  # -lap u = 1 > 0: positive inside
+
+
+def test_lshape_refinement_converges(shipped_lshape):
+    attrs = shipped_lshape.attrs
+    assert attrs["verified_change_3"] / attrs["verified_change_4"] > 4  # graded mesh: ~h^2 or better
+    assert attrs["estimated_max_abs_error"] < 1e-5
+    assert attrs["verified_integral_5"] == pytest.approx(attrs["verified_integral_4"], rel=1e-5)
+
+
+def test_lshape_solution_satisfies_the_pde_away_from_the_corner(shipped_lshape):
+    ds = shipped_lshape
+    u, h = ds.u.values, float(ds.x[1] - ds.x[0])
+    lap = (u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4 * u[1:-1, 1:-1]) / h**2
+    X, Y = np.meshgrid(ds.x[1:-1], ds.y[1:-1], indexing="ij")
+    # away from the re-entrant corner and the outer corners, where derivatives grow
+    far = (np.hypot(X, Y) > 0.3) & (np.abs(X) < 0.8) & (np.abs(Y) < 0.8) & np.isfinite(lap)
+    assert np.abs(lap[far] + 1).max() < 1e-2
+
+
+def test_lshape_coarse_fem_agrees_with_the_shipped_solution(shipped_lshape):
+    basis, u = lshape.lshape_solve(2)
+    axis = shipped_lshape.x.values[::10]
+    coarse = lshape._on_grid(basis, u, axis, axis)
+    shipped = shipped_lshape.u.values[::10, ::10]
+    assert np.nanmax(np.abs(coarse - shipped)) < 2e-3
