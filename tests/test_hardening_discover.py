@@ -571,3 +571,37 @@ def test_symbolify_awkward_input_names_escaped():
     assert MARKUP not in page and "<f>" not in page
     assert_no_markup_from_data(page)
     assert "`a b`" in law.display_expression()
+
+
+def test_solution_law_json_in_coordinates_reads_back(tmp_path):
+    """``sciml solve --symbolify`` rewrites the law to the coordinates; load_law reads it."""
+    from sciml.symbolic.solution import physical_record
+
+    xs, ts = sp.Symbol("x_scaled", real=True), sp.Symbol("t_scaled", real=True)
+    front = [Candidate(sp.Float(0.5), "constant", 1, 1.0, 1.0, 0.0),
+             Candidate(xs * ts, "kan", 3, 0.0, 0.0, 1.0)]
+    law = Law(expr=xs * ts, symbols=[xs, ts], inputs=["x_scaled", "t_scaled"], target="u",
+              pareto=front, metrics={"formula": {"r2_test": 1.0}})
+    record = physical_record(law, ["x", "lambda"], [0.0, 0.0], [2.0, 4.0])
+    (tmp_path / "law.json").write_text(json.dumps(record))
+    loaded = load_law(tmp_path / "law.json")
+    assert loaded.inputs == ["x", "lambda"] and "`lambda`" in record["display_expression"]
+    X = np.array([[2.0, 4.0], [1.0, 2.0], [0.0, 0.0]])
+    np.testing.assert_allclose(loaded(X), (X[:, 0] - 1) * (X[:, 1] / 2 - 1))
+    assert record["expression_scaled"] == "t_scaled*x_scaled"
+
+
+def test_load_law_keeps_recorded_numeric_kan_edges(tmp_path):
+    """A KAN law with numeric edges (undefined functions) reads back when they are recorded."""
+    x = sp.Symbol("x", real=True)
+    phi = sp.Function("phi_0_0_3")
+    law = Law(expr=2 * phi(x) + x, symbols=[x], inputs=["x"], target="u", pareto=[],
+              metrics={"formula": {"r2_test": 0.9}})
+    record = law.to_dict()
+    assert record["numeric_functions"] == ["phi_0_0_3"]
+    (tmp_path / "law.json").write_text(json.dumps(record))
+    assert load_law(tmp_path / "law.json").expr == 2 * phi(x) + x
+    record["numeric_functions"] = ["__import__"]
+    (tmp_path / "law.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="not safe identifiers"):
+        load_law(tmp_path / "law.json")

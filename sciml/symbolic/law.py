@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from . import names
-from .parse import parse_formula
+from .parse import FUNCTIONS, parse_formula
 
 __all__ = ["Law", "Candidate", "complexity", "choose", "load_law", "verdict", "SELECTION_RULE",
            "VERDICT_RULE"]
@@ -144,6 +145,11 @@ class Law:
         """``"law found"`` or ``"no law found"`` (:data:`VERDICT_RULE`)."""
         return verdict(self.metrics.get("formula", {}).get("r2_test"))
 
+    def numeric_functions(self) -> list[str]:
+        """Names of the undefined functions (numeric KAN edges) in any formula of the law."""
+        exprs = [self.expr, *self.expressions.values(), *(c.expr for c in self.pareto)]
+        return sorted({f.func.__name__ for e in exprs for f in e.atoms(AppliedUndef)})
+
     def display_expression(self, expr: sp.Expr | None = None) -> str:
         """The formula with the column names (backticks around those that are not identifiers)."""
         return names.display(self.expr if expr is None else expr, self.columns)
@@ -194,6 +200,7 @@ class Law:
                         for s, c in zip(self.symbols, self.inputs)],
             "verdict": self.verdict,
             "verdict_rule": VERDICT_RULE,
+            "numeric_functions": self.numeric_functions(),
             "r2_test": f.get("r2_test"),
             "r2_train": f.get("r2_train"),
             "rmse_test": f.get("rmse_test"),
@@ -237,8 +244,8 @@ def _law_symbols(record: dict) -> tuple[list[str], list[sp.Symbol]]:
     return columns, symbols
 
 
-def _candidate(item: dict, by_name: dict) -> Candidate:
-    expr = parse_formula(item["expression"], by_name)
+def _candidate(item: dict, parsed) -> Candidate:
+    expr = parsed(item["expression"])
     err, r2 = item.get("error"), item.get("r2_test")
     return Candidate(expr, str(item.get("source", "")), complexity(expr),
                      math.nan, math.inf if err is None else float(err),
@@ -252,13 +259,26 @@ def law_from_dict(record: Mapping[str, Any]) -> Law:
         raise ValueError("not a law: expected a JSON object with an 'expression' string")
     inputs, symbols = _law_symbols(dict(record))
     by_name = {s.name: s for s in symbols}
+    functions = {**FUNCTIONS, **_numeric_functions(record.get("numeric_functions") or [])}
+
+    def parsed(text):
+        return parse_formula(text, by_name, functions=functions)
+
     expressions = record.get("expressions") or {}
-    return Law(expr=parse_formula(record["expression"], by_name), symbols=symbols, inputs=inputs,
+    return Law(expr=parsed(record["expression"]), symbols=symbols, inputs=inputs,
                target=str(record.get("target", "y")),
-               pareto=[_candidate(c, by_name) for c in record.get("pareto") or []],
+               pareto=[_candidate(c, parsed) for c in record.get("pareto") or []],
                metrics=dict(record.get("metrics") or {}),
-               expressions={str(k): parse_formula(v, by_name) for k, v in expressions.items()},
+               expressions={str(k): parsed(v) for k, v in expressions.items()},
                record=dict(record.get("record") or {}))
+
+
+def _numeric_functions(function_names) -> dict:
+    """Undefined sympy functions for the recorded numeric KAN edges (``phi_0_1_3``)."""
+    bad = [n for n in function_names if not (isinstance(n, str) and names.is_safe_identifier(n))]
+    if bad:
+        raise ValueError(f"numeric function names {bad[:3]} are not safe identifiers")
+    return {n: sp.Function(n) for n in function_names}
 
 
 def load_law(path) -> Law:
