@@ -81,8 +81,29 @@ def _run(params, opt_state, rest, x, y, *, graphdef, optimizer, steps, learning_
     return jax.lax.scan(body, (params, opt_state), None, length=steps)
 
 
+_COMPILED: dict = {}
+
+
+def _compiled(graphdef, optimizer, steps, learning_rate, sparsity):
+    """One jitted chunk per model structure and setting, reused across calls.
+
+    A graph definition is not hashable (it holds lists), so it cannot be a static argument of
+    ``jax.jit``; it is closed over instead, and the jitted function is kept under its ``repr``
+    (equal reprs describe the same structure), so repeated fits of one architecture — phases,
+    seeds — compile once.
+    """
+    key = (repr(graphdef), optimizer, steps, learning_rate, sparsity)
+    if key not in _COMPILED:
+        _COMPILED[key] = jax.jit(functools.partial(
+            _run, graphdef=graphdef, optimizer=optimizer, steps=steps, learning_rate=learning_rate,
+            sparsity=sparsity,
+        ))
+    return _COMPILED[key]
+
+
 def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbfgs",
-             learning_rate: float | None = None, sparsity: float = 0.0, grid_updates: int = 0) -> DataFit:
+             learning_rate: float | None = None, sparsity: float = 0.0, grid_updates: int = 0,
+             wrt=nnx.Param) -> DataFit:
     r"""Train ``model`` on ``(x (N, in), y (N, out))``; returns a new model, ``model`` is untouched.
 
     Args:
@@ -96,6 +117,8 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
             (:func:`sciml.models.kan_grid.update_grid`) this many times, evenly over the first
             half of the steps (pykan's ``update_grid``): hidden values leave the initial grid
             range, where splines have no support.
+        wrt: an nnx filter of the variables to train (default every ``nnx.Param``), e.g.
+            ``nnx.All(nnx.Param, nnx.PathContains("coef"))`` for the spline coefficients only.
     """
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
@@ -104,7 +127,7 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
     if optimizer == "adam" and learning_rate is None:
         learning_rate = 1e-2
     steps, grid_updates = int(steps), int(grid_updates)
-    graphdef, params, rest = nnx.split(nnx.clone(model), nnx.Param, ...)
+    graphdef, params, rest = nnx.split(nnx.clone(model), wrt, ...)
     dtype = jax.tree.leaves(params)[0].dtype
     x = jnp.asarray(x, dtype).reshape(-1, model.in_features)
     y = jnp.asarray(y, dtype).reshape(len(x), -1)
@@ -113,13 +136,7 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
     every = max(1, (steps // 2) // grid_updates) if grid_updates else steps
     chunks = [every] * (steps // every) + ([steps % every] if steps % every else [])
     learning_rate = None if learning_rate is None else float(learning_rate)
-    # Compiled with the graph definition closed over (it is not hashable, so it cannot be a
-    # static argument of a cached jit); grid updates keep every shape.
-    runs = {
-        n: jax.jit(functools.partial(_run, graphdef=graphdef, optimizer=optimizer, steps=n,
-                                     learning_rate=learning_rate, sparsity=float(sparsity)))
-        for n in set(chunks)
-    }
+    runs = {n: _compiled(graphdef, optimizer, n, learning_rate, float(sparsity)) for n in set(chunks)}
     opt_state = _optimizer(optimizer, learning_rate).init(params)
     losses = []
     for k, n in enumerate(chunks):
@@ -127,7 +144,7 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
             from sciml.models.kan_grid import update_grid
 
             moved = update_grid(nnx.merge(graphdef, params, rest), x)
-            _, params, rest = nnx.split(moved, nnx.Param, ...)
+            _, params, rest = nnx.split(moved, wrt, ...)
         (params, opt_state), chunk_losses = runs[n](params, opt_state, rest, x, y)
         losses.append(np.asarray(chunk_losses))
     return DataFit(nnx.merge(graphdef, params, rest), np.concatenate(losses))
