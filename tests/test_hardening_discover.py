@@ -29,7 +29,7 @@ from sciml.report import render_html, write_report
 from sciml.report.law_report import _pareto_figure, pareto_floor
 from sciml.symbolic import command, discover, load_law
 from sciml.symbolic.backends import Backend, PySRBackend
-from sciml.symbolic.law import Candidate, Law
+from sciml.symbolic.law import Candidate, Law, law_json
 from sciml.symbolic.names import safe_identifiers
 
 MARKUP = "<script>alert(1)</script>"
@@ -121,7 +121,7 @@ def test_markup_column_name_escaped_in_report():
     law = discover({MARKUP: a, "b": b, "y": 2 * a * b}, "y", backend=Proposes())
     page = render_html(law)
     assert MARKUP not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert MARKUP not in law.mathml() and MARKUP not in command.law_json(law.to_dict())
+    assert MARKUP not in law.mathml() and MARKUP not in law_json(law.to_dict())
     assert_no_markup_from_data(page)
 
 

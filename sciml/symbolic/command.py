@@ -30,9 +30,10 @@ import pathlib
 import sys
 import warnings
 
+from .law import law_json
 from .names import quoted
 
-__all__ = ["add_arguments", "law_json", "read_units", "run"]
+__all__ = ["add_arguments", "read_units", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,16 +102,6 @@ def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
 
 def _number(v) -> str:
     return "none" if v is None else format(v, ".10g")
-
-
-def law_json(record: dict) -> str:
-    """``record`` as JSON with ``<``, ``>`` and ``&`` written as ``\\u003c``... escapes.
-
-    The same data, read by any JSON parser; but markup from column names never appears raw in
-    the file, which may be served or pasted into a web page (Go's encoding/json does the same).
-    """
-    text = json.dumps(record, indent=2, default=_json_default)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _error(e) -> int:
@@ -188,9 +179,6 @@ def _units_file(path: pathlib.Path) -> dict:
         raise ValueError(f"units file {path} holds a {type(units).__name__}, not an object: write "
                          "{\"column\": \"unit\"}, e.g. {\"v\": \"m/s\", \"m\": \"kg\"}")
     return units
-
-
-from sciml.provenance import json_default as _json_default  # noqa: E402
 
 
 def main(argv=None) -> int:  # convenience: python -m sciml.symbolic.command

@@ -32,8 +32,8 @@ from sympy.core.function import AppliedUndef
 from . import names
 from .parse import FUNCTIONS, parse_formula
 
-__all__ = ["Law", "Candidate", "complexity", "choose", "load_law", "verdict", "SELECTION_RULE",
-           "VERDICT_RULE"]
+__all__ = ["Law", "Candidate", "complexity", "choose", "law_json", "load_law", "verdict",
+           "SELECTION_RULE", "VERDICT_RULE"]
 
 SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes + 3 per unrounded "
                   "fitted constant, vs held-out MSE) whose "
@@ -279,6 +279,19 @@ def _numeric_functions(function_names) -> dict:
     if bad:
         raise ValueError(f"numeric function names {bad[:3]} are not safe identifiers")
     return {n: sp.Function(n) for n in function_names}
+
+
+def law_json(record: Mapping[str, Any]) -> str:
+    """``record`` (``Law.to_dict()``) as JSON, with ``<``, ``>`` and ``&`` written as
+    ``\\u003c``, ``\\u003e``, ``\\u0026``.
+
+    The same data for any JSON parser, but markup from column names never appears raw in the
+    file, which may be served or pasted into a web page (Go's encoding/json does the same).
+    """
+    from sciml.provenance import json_default
+
+    text = json.dumps(record, indent=2, default=json_default)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def load_law(path) -> Law:

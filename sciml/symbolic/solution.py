@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
+from .law import law_json
 from .names import display, latex, safe_identifiers
 
 
@@ -38,7 +38,7 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
                             if exact else f"the field {compiled.field_names[0]}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "law.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    (out / "law.json").write_text(law_json(record) + "\n", encoding="utf-8")
     write_report(law, out / "report.html")
     return law
 
