@@ -271,9 +271,19 @@ def test_text_id_column_skipped(tmp_path):
     with proposing(lambda s: 3 * s[0] ** 2):
         status, _, err = sciml_discover(data, "--target", "y", "--out", tmp_path / "o", "--no-report")
     assert status == 0, err
-    assert "note: skipped text column 'id'" in err
+    assert "note: skipped column 'id' (text such as 'row0')" in err
     record = json.loads((tmp_path / "o" / "law.json").read_text())
     assert record["inputs"] == ["a"] and record["record"]["data"]["skipped_columns"] == ["id"]
+
+
+def test_empty_column_skipped(tmp_path):
+    r = np.random.default_rng(0)
+    a = r.uniform(1, 2, 30)
+    data = write_csv(tmp_path / "e.csv", ["a", "notes", "y"], [(p, "", 3 * p * p) for p in a])
+    with proposing(lambda s: 3 * s[0] ** 2):
+        status, _, err = sciml_discover(data, "--target", "y", "--out", tmp_path / "o", "--no-report")
+    assert status == 0, err
+    assert "skipped column 'notes' (no numbers)" in err
 
 
 def test_text_column_named_in_inputs_is_an_error(tmp_path):

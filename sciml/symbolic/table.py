@@ -33,8 +33,8 @@ class DataWarning(UserWarning):
 class Samples:
     """Numeric inputs ``X (n, len(inputs))`` and targets ``Y (n, len(targets))``, finite rows only.
 
-    ``notes`` records for ``law.json`` what was left out: ``skipped_columns`` (text columns
-    not named as inputs), ``dropped_rows`` (rows with NaN/inf) out of ``rows_read``.
+    ``notes`` records for ``law.json`` what was left out: ``skipped_columns`` (columns of text
+    or without numbers, not named as inputs), ``dropped_rows`` (rows with NaN/inf) out of ``rows_read``.
     """
 
     inputs: list[str]
@@ -175,32 +175,42 @@ def select_samples(table, target, inputs=None, source: str = "the data") -> Samp
     if both:
         raise ValueError(f"column {both[0]!r} is both the target and an input: leave it out of "
                          "the inputs")
-    values, skipped = {}, []
-    for c in cols if not explicit else named:
-        if c in values:
-            continue
-        numbers, example = _numbers(table[c])
-        if numbers is not None:
-            values[c] = numbers
-        elif c in named:
-            role = "target" if c in targets else "input"
-            raise ValueError(f"{role} column {c!r} of {source} is not numeric (it holds "
-                             f"{_short(example)}): choose numeric columns, or convert this one")
-        else:
-            skipped.append(c)
+    values, skipped = _numeric_columns(table, cols if not explicit else named, named, targets, source)
     if not explicit:
         inputs = [c for c in cols if c in values and c not in targets]
     if not inputs:
         raise ValueError(f"no numeric input columns in {source}"
-                         + (f" (text columns {skipped} were skipped)" if skipped else "")
+                         + (f" (skipped: {_reasons(skipped)})" if skipped else "")
                          + f": it needs at least one numeric column besides the target {targets}")
     if skipped:
-        warnings.warn(f"skipped text column{'s' if len(skipped) > 1 else ''} "
-                      f"{', '.join(map(repr, skipped))} of {source} (not numbers); the inputs are "
-                      "the other columns", DataNote, stacklevel=3)
+        warnings.warn(f"skipped column{'s' if len(skipped) > 1 else ''} {_reasons(skipped)} of "
+                      f"{source}; the inputs are the other columns", DataNote, stacklevel=3)
     X = np.column_stack([values[c] for c in inputs])
     Y = np.column_stack([values[c] for c in targets])
-    return _finite_rows(list(inputs), targets, X, Y, skipped, source)
+    return _finite_rows(list(inputs), targets, X, Y, list(skipped), source)
+
+
+def _numeric_columns(table, columns, named, targets, source) -> tuple[dict, dict]:
+    """``({column: float64 values}, {skipped column: reason})``; a named column that is not
+    numeric is an error, any other is skipped (text, or no numbers at all)."""
+    values, skipped = {}, {}
+    for c in dict.fromkeys(columns):
+        numbers, example = _numbers(table[c])
+        if numbers is None and c in named:
+            role = "target" if c in targets else "input"
+            raise ValueError(f"{role} column {c!r} of {source} is not numeric (it holds "
+                             f"{_short(example)}): choose numeric columns, or convert this one")
+        if numbers is None:
+            skipped[c] = f"text such as {_short(example)}"
+        elif c not in named and not np.isfinite(numbers).any():
+            skipped[c] = "no numbers"
+        else:
+            values[c] = numbers
+    return values, skipped
+
+
+def _reasons(skipped: dict) -> str:
+    return ", ".join(f"{c!r} ({why})" for c, why in skipped.items())
 
 
 def _finite_rows(inputs, targets, X, Y, skipped, source) -> Samples:
