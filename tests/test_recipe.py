@@ -65,7 +65,16 @@ def test_lbfgs_stops_on_a_stall_and_on_the_time_budget():
     stalled = sciml.solve(poisson(1), stall_window=20, stall_tolerance=0.99, **kw)
     assert stalled.metrics["stopped"].startswith("stalled") and stalled.lbfgs_steps < 2000
     budget = sciml.solve(poisson(1), time_budget=1e-3, **kw)
-    assert budget.metrics["stopped"].startswith("time budget") and budget.lbfgs_steps == 0
+    assert budget.steps == 10 and budget.lbfgs_steps == 0  # Adam cut after its first chunk
+    assert budget.metrics["stopped"].startswith("Adam cut at step 10") and "time budget" in budget.metrics["stopped"]
+
+
+def test_a_run_cut_by_the_time_budget_resumes_into_lbfgs(tmp_path):
+    kw = dict(steps=50, lbfgs_steps=30, model_options={"hidden": (8,)}, chunk=10,
+              points={"interior": 64, "boundary": 8}, progress=False)
+    sciml.solve(poisson(1), time_budget=1e-3, out=tmp_path / "run", **kw)
+    resumed = sciml.solve(poisson(1), out=tmp_path / "run", resume=True, **kw)
+    assert resumed.steps == 10 and resumed.lbfgs_steps == 30
 
 
 def test_causal_weights_order_the_time_bins():

@@ -44,8 +44,9 @@ class TrainConfig:
         causal_epsilon: for evolution equations, weigh the residual causally in time with this
             strictness (Wang, Sankaran & Perdikaris 2022; :mod:`sciml.losses.causal`; 0: off).
         causal_bins: time bins of the causal weighting.
-        time_budget: wall-clock seconds for the whole run (0: none). L-BFGS stops when it is
-            spent; the Adam phase always runs its steps.
+        time_budget: wall-clock seconds for the whole run (0: none). When L-BFGS follows, Adam
+            stops once half of it is spent (so a slow machine still gets a quasi-Newton phase);
+            L-BFGS stops when it is all spent.
         stall_window, stall_tolerance: L-BFGS stops when the best loss of the last
             ``stall_window`` iterations improved on the best before them by less than the
             relative ``stall_tolerance`` (``stall_window`` 0: never).

@@ -38,6 +38,7 @@ from sciml.training.memory import check_batch_memory
 log = logging.getLogger("sciml")
 
 PHASES = ("adam", "lbfgs")
+ADAM_SHARE = 0.5  # with a time budget, Adam stops once it has used this share of it
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -274,8 +275,9 @@ class Trainer:
         cfg, adam = self.config, self._adam()
         saved = load_checkpoint(self.checkpoint)
         trees, values = saved["trees"], saved["values"]
+        adam_cut = int(values.get("adam_cut", -1))
         _check_same_run(self.settings, values.get("settings"), self.checkpoint,
-                        int(values["step"]), int(values["lbfgs_step"]))
+                        int(values["step"]), int(values["lbfgs_step"]), adam_cut >= 0)
         for s_, g_ in cfg.grid_schedule:
             if s_ <= int(values["step"]) and s_ > 0:
                 # Shapes of an extended grid: rebuild them before loading the values.
@@ -293,7 +295,7 @@ class Trainer:
             step=int(values["step"]), lbfgs_done=int(values["lbfgs_step"]),
             extra=np.asarray(values["extra"], self.dtype).reshape(-1, extra.shape[1]),
             weights={k: float(v) for k, v in values["weights"].items()},
-            history=history, wall_before=float(values["wall_s"]),
+            history=history, wall_before=float(values["wall_s"]), adam_cut=adam_cut,
         )
 
     def _run(self, resume: bool) -> TrainOutcome:
@@ -307,6 +309,7 @@ class Trainer:
         history: dict[str, list] = {"loss": [], "phase": [], **{n: [] for n in self.compiled.term_names}}
         weights = self.weights
         wall_before = 0.0
+        adam_cut = -1  # the Adam step at which the time budget ended Adam early (-1: it did not)
         self.saved_step: int | None = None  # the step of the last checkpoint on disk
 
         if resume:
@@ -315,7 +318,7 @@ class Trainer:
             state = self._restore(trainable, opt_state, lbfgs_state, extra)
             trainable, opt_state, lbfgs_state = state["trainable"], state["opt_state"], state["lbfgs_state"]
             step, lbfgs_done, extra, weights = state["step"], state["lbfgs_done"], state["extra"], state["weights"]
-            history, wall_before = state["history"], state["wall_before"]
+            history, wall_before, adam_cut = state["history"], state["wall_before"], state["adam_cut"]
             self.saved_step = step + lbfgs_done
             log.info("resuming from %s at step %d of %d", self.checkpoint, step + lbfgs_done,
                      cfg.steps + cfg.lbfgs_steps)
@@ -338,6 +341,7 @@ class Trainer:
                     "history": {k: np.asarray([PHASES.index(p) for p in v] if k == "phase" else v) for k, v in history.items()},
                     "wall_s": wall_before + time.perf_counter() - start,
                     "settings": _json(self.settings),
+                    "adam_cut": adam_cut,
                 },
             )
             self.saved_step = step + lbfgs_done
@@ -372,7 +376,16 @@ class Trainer:
         resample = max(cfg.resample_every, 0)
         batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
         batch = None
-        while step < cfg.steps:
+        adam_steps = adam_cut if adam_cut >= 0 else cfg.steps
+        while step < adam_steps:
+            elapsed = wall_before + time.perf_counter() - start
+            if cfg.time_budget and cfg.lbfgs_steps and elapsed >= ADAM_SHARE * cfg.time_budget and step > 0:
+                # Leave the quasi-Newton phase its share of the budget on a slow machine.
+                adam_cut = adam_steps = step
+                log.info("Adam stopped at step %d of %d: %.0f%% of the time budget spent", step, cfg.steps,
+                         100 * ADAM_SHARE)
+                checkpoint_now()
+                break
             # Scheduled work happens at the start of a chunk, after any checkpoint of the
             # previous one, so a resumed run performs exactly what an uninterrupted one does.
             if step > 0 and cfg.rar_every and step % cfg.rar_every == 0:
@@ -390,7 +403,7 @@ class Trainer:
                 norms = self._grad_norms()(trainable, self.rest, batch)
                 weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
             upcoming = [s_ for s_ in grid_steps if s_ > step]
-            n = min(cfg.chunk, cfg.steps - step, *(s_ - step for s_ in upcoming))
+            n = min(cfg.chunk, adam_steps - step, *(s_ - step for s_ in upcoming))
             (new_trainable, new_opt_state), (losses, terms) = self._adam_chunk()(*self._replicate(trainable, opt_state, self.rest), batch, weights, n)
             diverged(losses, terms, step, "Adam")
             trainable, opt_state = new_trainable, new_opt_state
@@ -398,12 +411,12 @@ class Trainer:
             step += n
             bar.update(n)
             bar.set_postfix(_postfix(terms), refresh=False)
-            if step == cfg.steps and cfg.lbfgs_steps and lbfgs_done == 0:
+            if step == adam_steps and cfg.lbfgs_steps and lbfgs_done == 0:
                 checkpoint_now()  # the phase changes: save the end of Adam
             after_chunk(step, terms, "Adam")
 
         if cfg.lbfgs_steps and lbfgs_done < cfg.lbfgs_steps:
-            batch = self._batch(batch_index(max(cfg.steps - 1, 0)), extra)
+            batch = self._batch(batch_index(max(adam_steps - 1, 0)), extra)
             lbfgs_fn = self._lbfgs_chunk()
             while lbfgs_done < cfg.lbfgs_steps:
                 stopped = _early_stop(cfg, history, wall_before + time.perf_counter() - start)
@@ -412,15 +425,17 @@ class Trainer:
                     break
                 n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
                 (new_trainable, new_state), (values, terms) = lbfgs_fn(*self._replicate(trainable, lbfgs_state, self.rest), batch, weights, n)
-                diverged(values, terms, cfg.steps + lbfgs_done, "L-BFGS")
+                diverged(values, terms, adam_steps + lbfgs_done, "L-BFGS")
                 trainable, lbfgs_state = new_trainable, new_state
                 _record(history, values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
                 lbfgs_done += n
                 bar.update(n)
                 bar.set_postfix(_postfix(terms), refresh=False)
-                after_chunk(cfg.steps + lbfgs_done, terms, "L-BFGS")
+                after_chunk(adam_steps + lbfgs_done, terms, "L-BFGS")
         bar.close()
         stopped = stopped or "steps"
+        if adam_cut >= 0:
+            stopped = f"Adam cut at step {adam_cut} by the time budget; L-BFGS: {stopped}"
         if self.saved_step != step + lbfgs_done:
             checkpoint_now()
         wall = wall_before + time.perf_counter() - start
@@ -492,7 +507,8 @@ def _json(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, default=json_default)
 
 
-def _check_same_run(settings: dict, saved: str | None, path: Path, step: int, lbfgs_done: int) -> None:
+def _check_same_run(settings: dict, saved: str | None, path: Path, step: int, lbfgs_done: int,
+                    adam_cut: bool = False) -> None:
     """Refuse to resume a checkpoint of another run; note the settings that changed."""
     import json
 
@@ -510,7 +526,7 @@ def _check_same_run(settings: dict, saved: str | None, path: Path, step: int, lb
         )
     train_now, train_then = current.get("train", {}), before.get("train", {})
     if train_now.get("steps", 0) < step or train_now.get("lbfgs_steps", 0) < lbfgs_done or (
-            lbfgs_done and train_now.get("steps") != step):
+            lbfgs_done and not adam_cut and train_now.get("steps") != step):
         raise CheckpointError(
             f"checkpoint {path} is at Adam step {step} and L-BFGS step {lbfgs_done}; resuming with "
             f"steps={train_now.get('steps')} and lbfgs_steps={train_now.get('lbfgs_steps')} would go back. "
