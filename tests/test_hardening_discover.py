@@ -333,6 +333,13 @@ def test_too_few_finite_rows_is_an_error(tmp_path):
     assert_one_line_error(status, err, "only 5 of 30 rows", str(data))
 
 
+def test_huge_values_name_the_column(tmp_path):
+    r = np.random.default_rng(0)
+    data = write_csv(tmp_path / "big.csv", ["a", "y"], zip(r.uniform(1, 2, 30), r.uniform(1e299, 1e300, 30)))
+    status, _, err = sciml_discover(data, "--target", "y", "--out", tmp_path / "o")
+    assert_one_line_error(status, err, "column 'y'", "overflow", "rescale")
+
+
 # ---------------------------------------------------------------- units
 
 
@@ -468,6 +475,7 @@ _cells = {
     "float": st.floats(-1e6, 1e6, allow_nan=False).map(repr),
     "sprinkled": st.one_of(*[st.floats(-1e3, 1e3).map(repr)] * 4,
                            st.sampled_from(["nan", "inf", "-inf", ""])),
+    "wide": st.floats(allow_nan=False).map(repr),  # up to +-1.8e308 and inf
     "int": st.integers(-1000, 1000).map(str),
     "text": st.text(alphabet="abcxyz<>&'\" ", min_size=1, max_size=6),
     "bool": st.sampled_from(["True", "False"]),
@@ -477,7 +485,8 @@ _units = st.one_of(st.dictionaries(_names, st.one_of(
     st.integers(), st.none(), st.lists(st.integers(), max_size=2)), max_size=4))
 
 
-_kinds = st.sampled_from(["float", "float", "float", "sprinkled", "sprinkled", "int", "text", "bool"])
+_kinds = st.sampled_from(["float", "float", "float", "sprinkled", "sprinkled", "wide", "int", "text",
+                          "bool"])
 
 
 @st.composite
@@ -490,7 +499,7 @@ def tables(draw):
     """
     n_cols = 4 - draw(st.integers(0, 2))
     names = draw(st.lists(_names, min_size=n_cols, max_size=n_cols, unique=True))
-    numeric = st.sampled_from(["float", "sprinkled", "int"])
+    numeric = st.sampled_from(["float", "float", "sprinkled", "wide", "int"])
     kinds = [draw(numeric if k == 0 else _kinds) for k in range(n_cols - 1)] + [draw(numeric)]
     n_rows = 50 - draw(st.integers(0, 50))
     rows = [[draw(_cells[k]) for k in kinds] for _ in range(n_rows)]

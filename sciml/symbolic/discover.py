@@ -98,7 +98,7 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     cands += [_score(e, source, symbols, Xtr, ytr, Xte, yte, units, target_units) for source, e in proposals]
     t0 = time.time()
     for k, be in enumerate(backends):
-        best = min((c for c in cands if c), key=lambda c: c.mse_test)
+        best = min((c for c in cands if c), key=lambda c: c.mse_test, default=None)
         if (k > 0 or proposals) and _exact_enough(best, y):
             break  # a backend only runs when the candidates so far are not exact
         budget = None if time_budget is None else max(5.0, time_budget - (time.time() - t0))
@@ -106,7 +106,7 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
             cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units))
     cands = [c for c in cands if c is not None]
     front = pareto(cands)
-    if not _exact_enough(min(front, key=lambda c: c.mse_test), y):
+    if front and not _exact_enough(min(front, key=lambda c: c.mse_test), y):
         # noisy data: the front's formulas may carry spurious terms fitted to the noise
         for c in front:
             pruned = prune_terms(c.expr, symbols, Xtr, ytr)

@@ -19,6 +19,7 @@ __all__ = ["DataNote", "DataWarning", "Samples", "load_table", "select_samples",
            "MIN_ROWS"]
 
 MIN_ROWS = 10  # fewer finite rows than this cannot be split into fitting and held-out data
+MAX_MAGNITUDE = 1e150  # squared errors of larger values overflow float64
 
 
 class DataNote(UserWarning):
@@ -213,6 +214,17 @@ def _reasons(skipped: dict) -> str:
     return ", ".join(f"{c!r} ({why})" for c, why in skipped.items())
 
 
+def _check_magnitude(columns, values, source) -> None:
+    """Refuse values whose squares overflow float64: every error measure would be inf."""
+    peak = np.max(np.abs(values), axis=0)
+    big = [(c, p) for c, p in zip(columns, peak) if p > MAX_MAGNITUDE]
+    if big:
+        c, p = big[0]
+        raise ValueError(f"column {c!r} of {source} holds values up to {p:.3g}; their squares "
+                         f"overflow float64 (beyond {MAX_MAGNITUDE:.0e}): rescale it, e.g. divide "
+                         "it by its typical size or change its unit")
+
+
 def _finite_rows(inputs, targets, X, Y, skipped, source) -> Samples:
     good = np.all(np.isfinite(X), 1) & np.all(np.isfinite(Y), 1)
     n, kept = len(good), int(good.sum())
@@ -220,6 +232,7 @@ def _finite_rows(inputs, targets, X, Y, skipped, source) -> Samples:
         raise ValueError(f"only {kept} of {n} rows of {source} have finite numbers in every column "
                          f"used ({', '.join(map(repr, inputs + targets))[:200]}); need at least "
                          f"{MIN_ROWS}: add rows, or leave out the columns with NaN/inf")
+    _check_magnitude(inputs + targets, np.hstack([X, Y])[good], source)
     if kept < n:
         bad = [c for c, v in zip(inputs + targets, np.hstack([X, Y]).T) if not np.all(np.isfinite(v))]
         warnings.warn(f"dropped {n - kept} of {n} rows of {source} with NaN or inf in "
