@@ -138,3 +138,16 @@ def test_periodic_suite_problems_compile_with_exact_periodicity(root):
         c = compile_problem(problem)
         assert c.input_dimension == 1 + 4
         assert not any(term.startswith("periodic") for term in c.term_names)
+
+
+def test_references_may_leave_singular_or_outside_points_blank(root):
+    from sciml.dsl import observation_points
+
+    problem = load(root, "cavity")
+    ref = problem.reference
+    assert np.isnan(ref.p.values).sum() == 2  # the lid's corners, where p is infinite
+    points = observation_points(problem, ref, role="reference")
+    assert len(points["p"][0]) == ref.p.size - 2 and len(points["u"][0]) == ref.u.size
+    blank = ref.assign(p=ref.p * np.nan)
+    with pytest.raises(sciml.dsl.ProblemError, match="no finite value"):
+        observation_points(problem, blank, role="reference")

@@ -415,10 +415,13 @@ def observation_points(problem: Problem, data: xr.Dataset, role: str = "observat
         cols = [np.asarray(xr.broadcast(da, da[n])[1].values, dtype=float).ravel() for n in names]
         points = np.stack(cols, axis=1)
         if role == "reference" and np.isfinite(points).all():
-            # A gridded reference over the bounding box of a non-rectangular domain marks
-            # the points outside it NaN; they are not part of the comparison.
-            outside_nan = ~np.isfinite(values) & ~problem.space_time.contains(points)
-            points, values = points[~outside_nan], values[~outside_nan]
+            # A reference marks with NaN where it has no value: outside a non-rectangular
+            # domain on a bounding-box grid, or where the field is singular (the pressure at
+            # a driven cavity's lid corners). Those points are not compared.
+            if not np.isfinite(values).any():
+                raise ProblemError(f"{role}: variable {var!r} has no finite value; drop it from the dataset")
+            keep = np.isfinite(values)
+            points, values = points[keep], values[keep]
         bad = ~np.isfinite(values)
         if bad.any():
             raise ProblemError(
