@@ -32,6 +32,8 @@ from sciml.symbolic.backends import Backend, PySRBackend
 from sciml.symbolic.law import Candidate, Law, law_json
 from sciml.symbolic.names import safe_identifiers
 
+from test_report import _chromium
+
 MARKUP = "<script>alert(1)</script>"
 
 
@@ -133,13 +135,6 @@ def test_markup_target_and_expressions_escaped():
     page = render_html(law, figures=False)
     assert MARKUP not in page and "<b>" not in page and "<i>" not in page
     assert_no_markup_from_data(page)
-
-
-def _chromium():
-    import shutil
-
-    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p),
-                None)
 
 
 @pytest.mark.skipif(_chromium() is None, reason="headless Chromium not installed "
