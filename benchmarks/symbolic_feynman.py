@@ -90,7 +90,9 @@ def run_sciml(eq, ds, seed, budget, generations, cap, units=None):
     try:
         law = discover(ds, target=eq.target, inputs=eq.variables, seed=seed, time_budget=budget,
                        operon_options={"generations": generations}, units=units)
-        expr, source = law.expr, law.record.get("chosen_from")
+        # Columns such as `gamma` get safe identifiers in a law (gamma_): compare by column.
+        expr = law.expr.xreplace({s: sp.Symbol(name) for s, name in zip(law.symbols, law.inputs)})
+        source = law.record.get("chosen_from")
     except WallCapExceeded:
         expr, source = sp.nan, f"stopped at the {cap:.0f} s cap"
     finally:
