@@ -27,6 +27,12 @@ def poisson1d(**kw):
 SMALL = dict(model_options={"hidden": (16, 16)}, points={"interior": 128, "boundary": 16}, chunk=25, progress=False)
 
 
+def solve(*args, **kw):
+    """sciml.solve without the recipe's L-BFGS phase unless a test asks for one (fast tests)."""
+    kw.setdefault("lbfgs_steps", 0)
+    return sciml.solve(*args, **kw)
+
+
 def params_of(solution):
     from flax import nnx
     import jax
@@ -35,28 +41,30 @@ def params_of(solution):
 
 
 def test_same_seed_same_numbers():
-    a = sciml.solve(poisson1d(), steps=100, seed=3, resample_every=50, **SMALL)
-    b = sciml.solve(poisson1d(), steps=100, seed=3, resample_every=50, **SMALL)
+    a = solve(poisson1d(), steps=100, seed=3, resample_every=50, **SMALL)
+    b = solve(poisson1d(), steps=100, seed=3, resample_every=50, **SMALL)
     for pa, pb in zip(params_of(a), params_of(b)):
         np.testing.assert_array_equal(pa, pb)
-    c = sciml.solve(poisson1d(), steps=100, seed=4, resample_every=50, **SMALL)
+    c = solve(poisson1d(), steps=100, seed=4, resample_every=50, **SMALL)
     assert not np.array_equal(params_of(a)[0], params_of(c)[0])
 
 
 def test_training_reduces_error():
-    sol = sciml.solve(poisson1d(), steps=600, lbfgs_steps=100, learning_rate=5e-3, seed=0, **SMALL)
+    sol = solve(poisson1d(), steps=600, lbfgs_steps=100, learning_rate=5e-3, seed=0, **SMALL)
     assert sol.metrics["rel_l2"] < 1e-2
     assert set(sol.metrics["losses"]) == {"residual", "dirichlet:u#0"}
 
 
 def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
+    # A constant learning rate: the run is extended on resume, and a decaying schedule depends
+    # on the total step count.
     kw = dict(seed=1, resample_every=50, rar_every=50, rar_add=8, rar_candidates=256, lbfgs_steps=50,
-              checkpoint_every=50, **SMALL)
-    straight = sciml.solve(poisson1d(), steps=150, out=tmp_path / "straight", **kw)
+              checkpoint_every=50, final_learning_rate=None, **SMALL)
+    straight = solve(poisson1d(), steps=150, out=tmp_path / "straight", **kw)
     # Interrupt: the first run stops after 100 Adam steps and no L-BFGS, then resumes.
     first = dict(kw, lbfgs_steps=0)
-    sciml.solve(poisson1d(), steps=100, out=tmp_path / "split", **first)
-    resumed = sciml.solve(poisson1d(), steps=150, out=tmp_path / "split", resume=True, **kw)
+    solve(poisson1d(), steps=100, out=tmp_path / "split", **first)
+    resumed = solve(poisson1d(), steps=150, out=tmp_path / "split", resume=True, **kw)
     for pa, pb in zip(params_of(straight), params_of(resumed)):
         np.testing.assert_array_equal(pa, pb)
     assert resumed.steps == 150 and resumed.lbfgs_steps == 50
@@ -66,7 +74,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
 def test_nan_is_reported_with_the_term_that_blew_up():
     data = xr.Dataset({"u": ("point", [0.5, 1e30])}, coords={"x": ("point", [0.3, 0.6])})
     with pytest.raises(TrainingDiverged, match=r"'data:u'.*step \d+"):
-        sciml.solve(poisson1d(data=data), steps=50, seed=0, learning_rate=1e3, **SMALL)
+        solve(poisson1d(data=data), steps=50, seed=0, learning_rate=1e3, **SMALL)
 
 
 def test_inverse_parameter_is_identified():
@@ -74,7 +82,7 @@ def test_inverse_parameter_is_identified():
     xs = np.linspace(0, 1, 41)
     data = xr.Dataset({"u": ("x", np.sin(np.pi * xs))}, coords={"x": xs})
     p = Problem("inv", line, [u.diff(x, 2) + k * sp.sin(sp.pi * x)], conditions=[Dirichlet(u, 0, on=line.boundary)], data=data)
-    sol = sciml.solve(p, steps=1500, lbfgs_steps=200, learning_rate=5e-3, seed=0, **SMALL)
+    sol = solve(p, steps=1500, lbfgs_steps=200, learning_rate=5e-3, seed=0, **SMALL)
     assert abs(sol.parameters["k"] / np.pi**2 - 1) < 0.02
 
 
@@ -115,19 +123,20 @@ def test_batch_is_sharded_across_devices(tmp_path):
 
 def test_kan_grid_schedule_extends_during_training_and_resumes_exactly(tmp_path):
     kw = dict(model="kan", model_options={"hidden": (4,), "grid": 3}, points={"interior": 64, "boundary": 8},
-              chunk=20, progress=False, seed=0, grid_schedule=[[40, 6]], checkpoint_every=20)
-    straight = sciml.solve(poisson1d(), steps=80, out=tmp_path / "a", **kw)
+              chunk=20, progress=False, seed=0, grid_schedule=[[40, 6]], checkpoint_every=20,
+              final_learning_rate=None)  # constant rate: the run is extended on resume
+    straight = solve(poisson1d(), steps=80, out=tmp_path / "a", **kw)
     assert straight.model.layers[0].grid_size == 6 if hasattr(straight.model.layers[0], "grid_size") else True
-    n_before = sum(np.size(p) for p in params_of(sciml.solve(poisson1d(), steps=20, **{**kw, "grid_schedule": []})))
+    n_before = sum(np.size(p) for p in params_of(solve(poisson1d(), steps=20, **{**kw, "grid_schedule": []})))
     assert sum(np.size(p) for p in params_of(straight)) > n_before
-    sciml.solve(poisson1d(), steps=60, out=tmp_path / "b", **kw)
-    resumed = sciml.solve(poisson1d(), steps=80, out=tmp_path / "b", resume=True, **kw)
+    solve(poisson1d(), steps=60, out=tmp_path / "b", **kw)
+    resumed = solve(poisson1d(), steps=80, out=tmp_path / "b", resume=True, **kw)
     for pa, pb in zip(params_of(straight), params_of(resumed)):
         np.testing.assert_array_equal(pa, pb)
 
 
 def test_lbfgs_memory_is_validated_and_used():
     with pytest.raises(ValueError, match="lbfgs_memory must be >= 1"):
-        sciml.solve(poisson1d(), steps=10, lbfgs_steps=10, lbfgs_memory=0, **SMALL)
-    sol = sciml.solve(poisson1d(), steps=300, lbfgs_steps=100, lbfgs_memory=50, learning_rate=5e-3, seed=0, **SMALL)
+        solve(poisson1d(), steps=10, lbfgs_steps=10, lbfgs_memory=0, **SMALL)
+    sol = solve(poisson1d(), steps=300, lbfgs_steps=100, lbfgs_memory=50, learning_rate=5e-3, seed=0, **SMALL)
     assert sol.metrics["rel_l2"] < 1e-2
