@@ -324,27 +324,20 @@ def max_slope(
 
 
 if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datasets.burgers
-    import pathlib
+    from sciml.datasets.record import write_verified
 
-    ds = burgers_reference()
     figures = verify()
-    for key, value in figures.items():
-        ds.attrs[f"verified_{key}"] = value
-        print(f"{key:>22s}: {value:.8g}")
-    # Conservative: the largest disagreement with any independent method, here the spectral
-    # solve (whose own error dominates it); the quadratures agree to ~1e-15.
-    ds.attrs["estimated_max_abs_error"] = max(
-        figures["gauss_hermite_order"], figures["trapezoid_quadrature"], figures["spectral_solve"]
-    )
-    ds.attrs["verification"] = (
+    write_verified(
+        burgers_reference(), "burgers", figures,
+        # Conservative: the largest disagreement with any independent method, here the spectral
+        # solve (whose own error dominates it); the quadratures agree to ~1e-15.
+        max(figures["gauss_hermite_order"], figures["trapezoid_quadrature"], figures["spectral_solve"]),
         "max |u - u'| on this grid against: Gauss-Hermite with twice the nodes "
         "(verified_gauss_hermite_order), 6001-point trapezoid in eta (verified_trapezoid_"
         "quadrature), Fourier ETDRK4 solve with 8192 modes, dt=1e-4 (verified_spectral_solve; "
         "its own error vs 4096 modes: verified_spectral_self); max relative 4th-order FD PDE "
         "residual for |x| >= 0.1 (verified_residual_smooth); steepest slope max_t |u_x(0,t)| and "
         "its time * pi (verified_max_slope, verified_max_slope_time; Basdevant et al. 1986: "
-        "152.00516 at 1.6037)"
+        "152.00516 at 1.6037)",
+        digits=8,
     )
-    path = pathlib.Path(__file__).with_name("burgers.nc")
-    ds.to_netcdf(path, engine="h5netcdf")
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -295,19 +295,17 @@ def verify() -> tuple[dict[str, float], xr.Dataset]:
 
 
 if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datasets.cavity
-    import pathlib
+    from sciml.datasets.record import write_verified
 
     figures, best = verify()
     ds = _package(best, 101)
-    for key, value in figures.items():
-        ds.attrs[f"verified_{key}"] = value
-        print(f"{key:>22s}: {value:.3e}")
-    # Conservative: the finest grid's own distance from the extrapolation (away from the lid's
-    # corners); the extrapolation itself is expected to be several times closer.
-    ds.attrs["estimated_max_abs_error"] = figures[f"velocity_change_{GRIDS[-1]}"]
     ds.attrs["ghia_y"], ds.attrs["ghia_u"] = GHIA_Y, GHIA_U
     ds.attrs["ghia_x"], ds.attrs["ghia_v"] = GHIA_X, GHIA_V
-    ds.attrs["verification"] = (
+    write_verified(
+        ds, "cavity", figures,
+        # Conservative: the finest grid's own distance from the extrapolation (away from the
+        # lid's corners); the extrapolation itself is expected to be several times closer.
+        figures[f"velocity_change_{GRIDS[-1]}"],
         "max deviation from Ghia et al. (1982) tables I and II (Re = 100 centre lines, cubic "
         "interpolation along the line) per grid (verified_ghia_u_<n>, verified_ghia_v_<n>) and "
         "for the extrapolated solution (verified_ghia_u, verified_ghia_v; Ghia's 129-point "
@@ -317,8 +315,5 @@ if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datas
         "verified_pressure_rel_l2_<n>), 0.1 away from the lid corners; the same for the "
         "extrapolation of the two coarser grids (verified_extrapolation_velocity_change, "
         "verified_extrapolation_velocity_rel_l2 over the whole square, "
-        "verified_extrapolation_pressure_rel_l2)"
+        "verified_extrapolation_pressure_rel_l2)",
     )
-    path = pathlib.Path(__file__).with_name("cavity.nc")
-    ds.to_netcdf(path, engine="h5netcdf")
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -112,21 +112,14 @@ def verify(nx: int = 257, nt: int = 101) -> dict[str, float]:
 
 
 if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datasets.kdv
-    import pathlib
+    from sciml.datasets.record import write_verified
 
-    ds = kdv_reference()
     figures = verify()
-    for key, value in figures.items():
-        ds.attrs[f"verified_{key}"] = value
-        print(f"{key:>15s}: {value:.3e}")
-    ds.attrs["estimated_max_abs_error"] = max(figures["modes_doubled"], figures["dt_halved"])
-    ds.attrs["verification"] = (
+    write_verified(
+        kdv_reference(), "kdv", figures, max(figures["modes_doubled"], figures["dt_halved"]),
         "max |u - u'| on this grid against the same solve with twice the modes "
         "(verified_modes_doubled) and half the step (verified_dt_halved); the coarser "
         "verified_modes_halved and verified_dt_doubled show the convergence; drift of the "
         "invariants int u dx and int u^2 dx over [0, 1] (verified_mass_drift, absolute; "
-        "verified_energy_drift, relative)"
+        "verified_energy_drift, relative)",
     )
-    path = pathlib.Path(__file__).with_name("kdv.nc")
-    ds.to_netcdf(path, engine="h5netcdf")
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

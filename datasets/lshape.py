@@ -181,19 +181,14 @@ def verify(nx: int = 101, levels: int = LEVELS) -> tuple[dict[str, float], xr.Da
 
 
 if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datasets.lshape
-    import pathlib
+    from sciml.datasets.record import write_verified
 
     figures, ds = verify()
-    for key, value in figures.items():
-        ds.attrs[f"verified_{key}"] = value
-        print(f"{key:>24s}: {value:.6g}")
-    ds.attrs["estimated_max_abs_error"] = figures["estimated_max_abs_error"]
-    ds.attrs["verification"] = (
+    write_verified(
+        ds, "lshape", figures, figures["estimated_max_abs_error"],
         "refinement study on this grid: max change between successive levels "
         "(verified_change_<level>), integral of u per level (verified_integral_<level>), "
         "unknowns per level; estimated_max_abs_error = last change * q/(1-q), q the observed "
-        "contraction of the changes"
+        "contraction of the changes",
+        digits=6,
     )
-    path = pathlib.Path(__file__).with_name("lshape.nc")
-    ds.to_netcdf(path, engine="h5netcdf")
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

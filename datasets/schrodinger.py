@@ -121,21 +121,14 @@ def verify(nx: int = 257, nt: int = 101) -> dict[str, float]:
 
 
 if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datasets.schrodinger
-    import pathlib
+    from sciml.datasets.record import write_verified
 
-    ds = nls_reference()
     figures = verify()
-    for key, value in figures.items():
-        ds.attrs[f"verified_{key}"] = value
-        print(f"{key:>18s}: {value:.3e}")
-    ds.attrs["estimated_max_abs_error"] = max(figures["modes_doubled"], figures["dt_halved"])
-    ds.attrs["verification"] = (
+    write_verified(
+        nls_reference(), "schrodinger", figures, max(figures["modes_doubled"], figures["dt_halved"]),
         "max |h - h'| on this grid against the same solve with twice the modes "
         "(verified_modes_doubled) and half the step (verified_dt_halved); the coarser "
         "verified_modes_halved and verified_dt_doubled show the convergence; largest relative "
         "drift of the invariants int |h|^2 and int (|h_x|^2 - |h|^4)/2 (verified_mass_drift, "
-        "verified_hamiltonian_drift)"
+        "verified_hamiltonian_drift)",
     )
-    path = pathlib.Path(__file__).with_name("schrodinger.nc")
-    ds.to_netcdf(path, engine="h5netcdf")
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
