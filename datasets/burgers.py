@@ -202,36 +202,9 @@ def spectral_solve(
         v = np.fft.irfft(v_hat, n=n)
         return g * np.fft.rfft(v * v)
 
-    # ETDRK4 coefficients (Kassam & Trefethen 2005, eq. 2.5) via a contour of 32 points.
-    h = dt
-    lh = h * lin
-    roots = np.exp(1j * np.pi * (np.arange(1, 33) - 0.5) / 32)
-    lr = lh[:, None] + roots[None, :]
-    e, e2 = np.exp(lh), np.exp(lh / 2)
-    q = h * np.real(np.mean((np.exp(lr / 2) - 1) / lr, axis=1))
-    f1 = h * np.real(np.mean((-4 - lr + np.exp(lr) * (4 - 3 * lr + lr**2)) / lr**3, axis=1))
-    f2 = h * np.real(np.mean((2 + lr + np.exp(lr) * (-2 + lr)) / lr**3, axis=1))
-    f3 = h * np.real(np.mean((-4 - 3 * lr - lr**2 + np.exp(lr) * (4 - lr)) / lr**3, axis=1))
+    from sciml.datasets.spectral import etdrk4
 
-    v = np.fft.rfft(-np.sin(np.pi * x))
-    out = np.empty((t_out.size, k.size), dtype=np.complex128)
-    steps = np.rint(t_out / h).astype(int)
-    if np.any(np.abs(steps * h - t_out) > 1e-9):
-        raise ValueError(f"output times must be multiples of dt = {dt}")
-    step = 0
-    for i, target in enumerate(steps):
-        while step < target:
-            nv = nonlinear(v)
-            a = e2 * v + q * nv
-            na = nonlinear(a)
-            b = e2 * v + q * na
-            nb = nonlinear(b)
-            c = e2 * a + q * (2 * nb - nv)
-            nc = nonlinear(c)
-            v = e * v + nv * f1 + 2 * (na + nb) * f2 + nc * f3
-            step += 1
-        out[i] = v
-    return out, t_out
+    return etdrk4(lin, nonlinear, np.fft.rfft(-np.sin(np.pi * x)), dt, t_out), t_out
 
 
 def _fourier_eval(coefficients: np.ndarray, x, n: int) -> np.ndarray:
