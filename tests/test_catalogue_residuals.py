@@ -1,6 +1,5 @@
 """Residuals of the catalogue problems vanish on exact solutions of their equations."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -10,12 +9,7 @@ import sciml
 from sciml.dsl.compile import compile_problem
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
+pytestmark = pytest.mark.usefixtures("float64")  # residuals checked in double precision
 
 
 def residual_on(problem, exact: dict, n=500):

@@ -28,12 +28,7 @@ from sciml.models import build_model
 x, y, t = Coordinate("x"), Coordinate("y"), Coordinate("t")
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
+pytestmark = pytest.mark.usefixtures("float64")  # residuals checked in double precision
 
 
 def network(compiled, seed=0):

@@ -1,7 +1,6 @@
 """The PDE suite's problem files: their equations vanish on known exact solutions, their
 conditions hold on them, and they compile with the conditions they declare."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -13,12 +12,7 @@ from sciml.dsl.compile import compile_problem
 SUITE = ["wave1d", "kdv", "schrodinger", "cavity", "poisson_highfreq", "poisson_lshape"]
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
+pytestmark = pytest.mark.usefixtures("float64")  # residuals checked in double precision
 
 
 def load(root, name):
