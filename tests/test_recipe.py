@@ -102,3 +102,14 @@ def test_causal_training_runs_on_an_evolution_problem():
     sol = sciml.solve(heat, steps=40, lbfgs_steps=0, causal_epsilon=1.0, causal_bins=8, chunk=20,
                       model_options={"hidden": (8,)}, points={"interior": 128, "boundary": 16}, progress=False)
     assert np.isfinite(sol.metrics["loss"])
+
+
+def test_lbfgs_ends_on_the_best_held_out_parameters_and_a_stalled_run_stays_ended(tmp_path):
+    kw = dict(steps=30, lbfgs_steps=3000, model_options={"hidden": (8,)}, chunk=10,
+              points={"interior": 16, "boundary": 4}, progress=False, stall_window=50)
+    first = sciml.solve(poisson(1), out=tmp_path / "run", **kw)
+    assert first.metrics["stopped"].startswith("stalled") and first.lbfgs_steps < 3000
+    again = sciml.load_solution(tmp_path / "run", poisson(1))  # the checkpoint holds the kept parameters
+    points = np.linspace(0, 1, 5)[:, None]
+    np.testing.assert_array_equal(first.predict(points), again.predict(points))
+    assert again.lbfgs_steps == first.lbfgs_steps

@@ -47,9 +47,12 @@ class TrainConfig:
         time_budget: wall-clock seconds for the whole run (0: none). When L-BFGS follows, Adam
             stops once half of it is spent (so a slow machine still gets a quasi-Newton phase);
             L-BFGS stops when it is all spent.
-        stall_window, stall_tolerance: L-BFGS stops when the best loss of the last
+        stall_window, stall_tolerance: L-BFGS's progress is measured on held-out points (a
+            fresh batch it never trains on): it stops when the best held-out loss of the last
             ``stall_window`` iterations improved on the best before them by less than the
-            relative ``stall_tolerance`` (``stall_window`` 0: never).
+            relative ``stall_tolerance``, or did not improve at all over a fifth of the window,
+            and ends on the parameters with the lowest held-out loss (``stall_window`` 0: plain
+            L-BFGS on its batch).
         seed: seeds the network initialisation and every sampled batch.
         progress: show a progress bar with the loss terms.
     """

@@ -39,6 +39,7 @@ log = logging.getLogger("sciml")
 
 PHASES = ("adam", "lbfgs")
 ADAM_SHARE = 0.5  # with a time budget, Adam stops once it has used this share of it
+HELD_OUT_INDEX = 2**31 - 1  # batch index of the held-out points that judge L-BFGS's progress
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -178,6 +179,11 @@ class Trainer:
             self._compiled_fns["lbfgs"] = jax.jit(chunk, static_argnums=5)
         return self._compiled_fns["lbfgs"]
 
+    def _held_out_loss(self):
+        if "held_out" not in self._compiled_fns:
+            self._compiled_fns["held_out"] = jax.jit(lambda tr, rest, batch, weights: self._loss(tr, rest, batch, weights)[0])
+        return self._compiled_fns["held_out"]
+
     def _grad_norms(self):
         if "norms" not in self._compiled_fns:
 
@@ -296,6 +302,7 @@ class Trainer:
             extra=np.asarray(values["extra"], self.dtype).reshape(-1, extra.shape[1]),
             weights={k: float(v) for k, v in values["weights"].items()},
             history=history, wall_before=float(values["wall_s"]), adam_cut=adam_cut,
+            ended=str(values.get("ended", "")),
         )
 
     def _run(self, resume: bool) -> TrainOutcome:
@@ -310,6 +317,7 @@ class Trainer:
         weights = self.weights
         wall_before = 0.0
         adam_cut = -1  # the Adam step at which the time budget ended Adam early (-1: it did not)
+        stopped = ""  # why L-BFGS ended before its step count ('' while it has not)
         self.saved_step: int | None = None  # the step of the last checkpoint on disk
 
         if resume:
@@ -319,6 +327,7 @@ class Trainer:
             trainable, opt_state, lbfgs_state = state["trainable"], state["opt_state"], state["lbfgs_state"]
             step, lbfgs_done, extra, weights = state["step"], state["lbfgs_done"], state["extra"], state["weights"]
             history, wall_before, adam_cut = state["history"], state["wall_before"], state["adam_cut"]
+            stopped = state["ended"]  # a run that ended on a stall or its budget stays ended
             self.saved_step = step + lbfgs_done
             log.info("resuming from %s at step %d of %d", self.checkpoint, step + lbfgs_done,
                      cfg.steps + cfg.lbfgs_steps)
@@ -342,6 +351,7 @@ class Trainer:
                     "wall_s": wall_before + time.perf_counter() - start,
                     "settings": _json(self.settings),
                     "adam_cut": adam_cut,
+                    "ended": stopped,
                 },
             )
             self.saved_step = step + lbfgs_done
@@ -369,10 +379,10 @@ class Trainer:
                                           self.checkpoint, done)
 
         def diverged(values, terms, first_step, phase):
-            _check_finite(values, terms, first_step, phase, self._checkpoint_note(),
-                          self._parameter_note(trainable))
+            if not np.all(np.isfinite(np.asarray(values))):  # the notes cost a sync: only on failure
+                _check_finite(values, terms, first_step, phase, self._checkpoint_note(),
+                              self._parameter_note(trainable))
 
-        stopped = ""
         resample = max(cfg.resample_every, 0)
         batch_index = lambda s: (s // resample) if resample else 0  # noqa: E731
         batch = None
@@ -415,11 +425,17 @@ class Trainer:
                 checkpoint_now()  # the phase changes: save the end of Adam
             after_chunk(step, terms, "Adam")
 
-        if cfg.lbfgs_steps and lbfgs_done < cfg.lbfgs_steps:
+        if cfg.lbfgs_steps and lbfgs_done < cfg.lbfgs_steps and not stopped:
             batch = self._batch(batch_index(max(adam_steps - 1, 0)), extra)
             lbfgs_fn = self._lbfgs_chunk()
+            # L-BFGS on a fixed batch can fit the collocation points rather than the solution;
+            # its progress is judged on held-out points, and it ends on the best of them.
+            held_out = self._batch(HELD_OUT_INDEX, extra[:0]) if cfg.stall_window else None
+            held_out_loss = lambda tr: float(self._held_out_loss()(tr, self.rest, held_out, weights))  # noqa: E731
+            validation = [held_out_loss(trainable)] if held_out is not None else []
+            best = (validation[0], trainable) if validation else None
             while lbfgs_done < cfg.lbfgs_steps:
-                stopped = _early_stop(cfg, history, wall_before + time.perf_counter() - start)
+                stopped = _early_stop(cfg, validation, wall_before + time.perf_counter() - start)
                 if stopped:
                     log.info("L-BFGS stopped at step %d of %d: %s", lbfgs_done, cfg.lbfgs_steps, stopped)
                     break
@@ -429,15 +445,26 @@ class Trainer:
                 trainable, lbfgs_state = new_trainable, new_state
                 _record(history, values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
                 lbfgs_done += n
+                if held_out is not None:
+                    validation.extend([held_out_loss(trainable)] * n)
+                    if validation[-1] < best[0]:
+                        best = (validation[-1], trainable)
                 bar.update(n)
                 bar.set_postfix(_postfix(terms), refresh=False)
                 after_chunk(adam_steps + lbfgs_done, terms, "L-BFGS")
+            kept = ""
+            if best is not None and best[0] < validation[-1]:
+                trainable = best[1]
+                kept = f"; parameters of the lowest held-out loss ({best[0]:.3e}) kept"
+                self.saved_step = None  # the kept parameters are not the last ones saved
+            if stopped:
+                stopped += kept  # recorded in the checkpoint: a resumed run stays ended
         bar.close()
-        stopped = stopped or "steps"
-        if adam_cut >= 0:
-            stopped = f"Adam cut at step {adam_cut} by the time budget; L-BFGS: {stopped}"
         if self.saved_step != step + lbfgs_done:
             checkpoint_now()
+        reason = stopped or "steps"
+        if adam_cut >= 0:
+            reason = f"Adam cut at step {adam_cut} by the time budget; L-BFGS: {reason}"
         wall = wall_before + time.perf_counter() - start
         if batch is None:  # nothing left to train (no steps, or a finished run resumed)
             batch = self._batch(batch_index(max(step - 1, 0)), extra)
@@ -452,7 +479,7 @@ class Trainer:
             lbfgs_steps=lbfgs_done,
             collocation=np.asarray(batch["interior"]["z"]),
             new_steps=step + lbfgs_done - first,
-            stopped=stopped,
+            stopped=reason,
         )
 
     def _checkpoint_note(self) -> str:
@@ -482,19 +509,19 @@ def _causal(compiled, config: TrainConfig):
     return causal_reduction(axis, float(time.a), float(time.b), config.causal_bins, config.causal_epsilon)
 
 
-def _early_stop(cfg: TrainConfig, history: dict, elapsed: float) -> str:
-    """Why L-BFGS should stop now ('' to go on): the time budget is spent, or progress stalled."""
+def _early_stop(cfg: TrainConfig, held_out: list[float], elapsed: float) -> str:
+    """Why L-BFGS should stop now ('' to go on): the time budget is spent, or the held-out loss
+    (one value per iteration, the first before L-BFGS) stalled."""
     if cfg.time_budget and elapsed >= cfg.time_budget:
         return f"time budget of {cfg.time_budget:g} s spent"
-    lbfgs = [v for v, p in zip(history["loss"], history["phase"]) if p == "lbfgs"]
     # Slow progress over the window, or none at all over a fifth of it (the line search is
-    # stuck at the precision of the arithmetic): either way more iterations buy nothing.
+    # stuck at the precision of the arithmetic, or the points are being overfitted).
     for window, tolerance in ((cfg.stall_window, cfg.stall_tolerance),
                               (cfg.stall_window // 5, cfg.stall_tolerance / 10)):
-        if window and len(lbfgs) > window:
-            before, recent = min(lbfgs[:-window]), min(lbfgs[-window:])
+        if window and len(held_out) > window:
+            before, recent = min(held_out[:-window]), min(held_out[-window:])
             if recent > before * (1.0 - tolerance):
-                return (f"stalled (best loss {recent:.3e} over the last {window} iterations, "
+                return (f"stalled (best held-out loss {recent:.3e} over the last {window} iterations, "
                         f"{before:.3e} before)")
     return ""
 
