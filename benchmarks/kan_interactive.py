@@ -38,8 +38,9 @@ OUT = pathlib.Path(__file__).parent / "results" / "kan_interactive.json"
 PYKAN_PYTHON = os.environ.get("PYKAN_PYTHON", "/work/benchenv-kan/bin/python")
 
 PYKAN_SCRIPT = r'''
-import contextlib, io, json, sys, time
+import contextlib, io, json, os, sys, time
 import numpy as np, torch
+os.makedirs("model", exist_ok=True)  # pykan logs prune/fix steps to ./model/history.txt even without auto_save
 torch.set_default_dtype(torch.float64)
 from kan import KAN, create_dataset
 
