@@ -50,6 +50,8 @@ def test_fixing_fits_the_constants_to_the_edge_and_accepts_expressions():
         unfix_edge(KAN([1, 1], rngs=nnx.Rngs(0)), 0, 0, 0)
     with pytest.raises(ValueError, match="neither a primitive"):
         fix_edge(model, 0, 0, 0, "sin(")
+    with pytest.raises(ValueError, match="neither a primitive"):  # text is parsed, never run
+        fix_edge(model, 0, 0, 0, '__import__("os").system("true")')
 
 
 def test_unfixing_restores_a_spline_that_matches_the_formula_on_the_grid_range():

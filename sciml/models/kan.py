@@ -88,7 +88,7 @@ from sciml.models.kan_bases import (
     bspline_contract,
     get_basis,
 )
-from sciml.models.kan_symbolic import SymbolicEdges
+from sciml.models.kan_symbolic import SymbolicEdges, function_key
 from sciml.models.registry import register_model
 
 __all__ = [
@@ -496,7 +496,9 @@ def attach_fixed_edges(model: KAN, edges: Sequence[Sequence[tuple[int, int, str]
     for layer, layer_edges in zip(model.layers, edges):
         if layer_edges:
             affine = jnp.zeros((len(layer_edges), 4), layer.coef[...].dtype)
-            layer.symbolic = SymbolicEdges([tuple(e) for e in layer_edges], affine)
+            # keys are checked (and expressions parsed without evaluation) before use
+            keys = [function_key(str(key)) for _, _, key in layer_edges]
+            layer.symbolic = SymbolicEdges([(i, j, k) for (i, j, _), k in zip(layer_edges, keys)], affine)
         else:
             layer.symbolic = None
     return model

@@ -19,8 +19,10 @@ The operations that fix and unfix edges of a whole network live in
 :mod:`sciml.models.kan_fix`.
 
 **Function keys.** A fixed edge names its function by a string key: a primitive's name, or
-``"expr:" + sympy.srepr(expr)`` for an expression in the symbol ``x``
-(:func:`function_key`). Keys are what checkpoints store.
+``"expr:" + str(expr)`` for an expression in the symbol ``x`` (:func:`function_key`). Keys
+are what checkpoints store; an expression is read back by
+:func:`sciml.symbolic.parse.parse_formula`, which builds it without evaluating the text, so a
+checkpoint cannot run code.
 
 Reference: Liu et al., "KAN: Kolmogorov–Arnold Networks", arXiv:2404.19756 (2024), §2.5.1
 (pykan's ``fix_symbolic``).
@@ -61,27 +63,34 @@ def function_key(function: str | sp.Expr) -> str:
             more than one free symbol.
     """
     if isinstance(function, str):
-        if function.startswith(EXPRESSION_PREFIX) or function in _library():
+        if function in _library():
             return function
-        try:
-            function = sp.sympify(function, locals={"x": _X})
-        except (sp.SympifyError, SyntaxError, TypeError):
-            raise ValueError(
-                f"{function!r} is neither a primitive ({', '.join(_library().names)}) nor an "
-                "expression in x such as 'x**2 + sin(x)'"
-            ) from None
-    expr = sp.sympify(function)
-    free = sorted(expr.free_symbols, key=str)
-    if len(free) > 1:
-        raise ValueError(f"an edge is a function of one variable; {expr} depends on {free}")
-    if free:
-        expr = expr.xreplace({free[0]: _X})
-    return EXPRESSION_PREFIX + sp.srepr(expr)
+        text = function[len(EXPRESSION_PREFIX):] if function.startswith(EXPRESSION_PREFIX) else function
+        expr = _parse(text)
+    else:
+        expr = sp.sympify(function)
+        free = sorted(expr.free_symbols, key=str)
+        if len(free) > 1:
+            raise ValueError(f"an edge is a function of one variable; {expr} depends on {free}")
+        if free:
+            expr = expr.xreplace({free[0]: _X})
+    return EXPRESSION_PREFIX + str(expr)
+
+
+def _parse(text: str) -> sp.Expr:
+    from sciml.symbolic.parse import FormulaError, parse_formula
+
+    try:
+        return parse_formula(text, {"x": _X})
+    except FormulaError as err:
+        raise ValueError(
+            f"{text!r} is neither a primitive ({', '.join(_library().names)}) nor an expression in x "
+            f"such as 'x**2 + sin(x)' ({err})"
+        ) from None
 
 
 def _expression(key: str) -> sp.Expr:
-    # srepr round-trips through sympify exactly (assumptions on the symbol included)
-    return sp.sympify(key[len(EXPRESSION_PREFIX):])
+    return _parse(key[len(EXPRESSION_PREFIX):])
 
 
 @functools.lru_cache(maxsize=256)
