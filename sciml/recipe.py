@@ -35,6 +35,8 @@ __all__ = ["Features", "Recipe", "features", "choose"]
 TIME_BUDGET = 480.0  # seconds per run: the quasi-Newton phase stops when it is spent
 MAX_LBFGS = 20000  # iterations; the budget or a stall ends it long before on most problems
 FOURIER_PERIODS = 4.0  # more periods than this across the domain call for Fourier features
+POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
+RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +153,17 @@ def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
     return exact
 
 
+def _mlp_parameters(problem, feats: Features, options: dict) -> int:
+    """Weights and biases of the MLP the options describe, on the problem's inputs."""
+    from sciml.dsl.conditions import Periodic
+
+    modes = {str(c.coordinate): c.modes for c in problem.conditions if isinstance(c, Periodic) and c.hard}
+    n_in = feats.dimension + sum(2 * m - 1 for m in modes.values())
+    widths = [2 * options["fourier_features"] if options.get("fourier_features") else n_in,
+              *options["hidden"], feats.n_fields]
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
 def choose(problem, model: str | None = None) -> Recipe:
     """The generic recipe for ``problem`` and surrogate ``model`` (``"mlp"`` by default)."""
     model = model or "mlp"
@@ -187,6 +200,10 @@ def choose(problem, model: str | None = None) -> Recipe:
                                        "a smooth solution of a linear problem needs few, local edges")
 
     n_points = 2000 * max(feats.dimension - 1, 1) + (2000 if hard_front else 0)
+    parameters = _mlp_parameters(target, feats, options) if model == "mlp" else 0
+    # More residual equations than unknowns, so the network cannot interpolate a point set.
+    enough = POINTS_PER_PARAMETER * parameters / max(len(problem.residuals), 1)
+    n_points = max(n_points, int(math.ceil(enough / 500.0)) * 500)
     train: dict[str, Any] = {
         "steps": 4000 if model != "kan" else 3000,
         "learning_rate": 2e-3 if model != "kan" else (5e-3 if "basis" in options else 1e-2),
@@ -201,13 +218,16 @@ def choose(problem, model: str | None = None) -> Recipe:
     reasons["optimiser"] = (f"Adam {train['steps']} steps, rate {train['learning_rate']:g} decaying tenfold, "
                             f"then L-BFGS (memory 50) until the loss stalls (< 1% better over 1000 "
                             f"iterations) or {TIME_BUDGET:g} s have passed")
-    reasons["points"] = (f"{n_points} interior points ({feats.dimension} coordinate{'s' if feats.dimension > 1 else ''}"
-                         + (", nonlinear evolution: more points for fronts" if hard_front else "") + ")")
+    train["resample_every"] = RESAMPLE_EVERY
+    reasons["points"] = (f"{n_points} interior points, fresh every {RESAMPLE_EVERY} Adam steps"
+                         + (f" (at least {POINTS_PER_PARAMETER:g} residual equations per network parameter, "
+                            f"{parameters})" if parameters else "")
+                         + (", more for the fronts of a nonlinear evolution" if hard_front else "")
+                         + ": the network learns the equation, not a point set")
     if hard_front:
-        train.update(resample_every=1000, rar_every=1000, rar_add=250)
+        train.update(rar_every=1000, rar_add=250)
         reasons["refinement"] = ("nonlinear evolution equation: residual-based refinement (250 worst of "
-                                 "10000 candidates every 1000 steps) where fronts form, fresh points every "
-                                 "1000 steps")
+                                 "10000 candidates every 1000 steps) where fronts form")
     if feats.learned_parameters:
         train["stall_window"] = 2000
         reasons["identification"] = (f"{feats.learned_parameters} parameter(s) learned from data: they converge "
