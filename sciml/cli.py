@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         p.add_argument("data")
     p.set_defaults(func=cmd_discover)
+
+    from sciml import edges_command
+
+    p = sub.add_parser("edges", help="suggest, fix and retrain the KAN edges of a finished run")
+    edges_command.add_arguments(p)
+    p.set_defaults(func=edges_command.run)
     return parser
 
 

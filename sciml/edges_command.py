@@ -16,11 +16,6 @@ Adam steps, no L-BFGS) with the fixed edges in place: they are evaluated exactly
 constants, and the remaining splines, train. Everything is written to ``--out`` (default
 ``RUN/edges``): ``kan.msgpack`` (the model, for ``--from-model``), ``edges.json`` (fixed edges,
 the network's formula, suggestions) and, after training, the solution files of ``sciml solve``.
-
-To register in ``sciml/cli.py``::
-
-    p = sub.add_parser("edges", help="suggest, fix and retrain KAN edges of a finished run")
-    edges_command.add_arguments(p); p.set_defaults(func=edges_command.run)
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ composition (:mod:`.compose`) -> simplification, joint constant refit, rounding 
 Data enter through :mod:`.table` (numeric columns, finite rows); column names become safe
 identifiers (:mod:`.names`), so a law's text never carries the data's markup or code, and
 :func:`load_law` reads ``law.json`` back through a parser that evaluates nothing (:mod:`.parse`).
+:func:`suggest` ranks primitives for every live edge of a KAN (:mod:`.suggest`), for fixing
+edges by hand (:mod:`sciml.models.kan_fix`).
 """
 
 from .backends import Backend, BackendUnavailable, get_backend, register_backend
@@ -18,11 +20,12 @@ from .law import SELECTION_RULE, Law, complexity, load_law
 from .parse import FormulaError, parse_formula
 from .primitives import DEFAULT_LIBRARY, Library, Primitive, default_library, register_primitive
 from .refit import clean, prune_terms, refit, round_constants
+from .suggest import suggest
 from .table import DataNote, DataWarning
 
 __all__ = [
     "Backend", "BackendUnavailable", "get_backend", "register_backend", "discover", "load_table",
-    "symbolify", "EdgeFits", "fit_edges", "pareto_front", "select", "SELECTION_RULE", "Law",
+    "suggest", "symbolify", "EdgeFits", "fit_edges", "pareto_front", "select", "SELECTION_RULE", "Law",
     "complexity", "DEFAULT_LIBRARY", "Library", "Primitive", "default_library",
     "register_primitive", "clean", "prune_terms", "refit", "round_constants", "load_law",
     "parse_formula", "FormulaError", "DataNote", "DataWarning",
