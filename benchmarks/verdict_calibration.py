@@ -54,16 +54,20 @@ def run_one(name: str, model: str | None, overrides: dict, seed: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """Confusion table of the verdict against rel L2 <= 1e-2, and one line per run."""
+    """Confusion table of the verdict (re-judged with today's thresholds from the recorded
+    indicators) against rel L2 <= 1e-2, and one line per run."""
+    from sciml.verdict import judge
+
     counts = {(g, s): 0 for g in (True, False) for s in ("trusted", "doubtful")}
-    lines = ["| problem | model | budget | rel L2 | verdict | largest reason |", "|---|---|---|---|---|---|"]
+    lines = ["| problem | model | budget | rel L2 | verdict | first reason |", "|---|---|---|---|---|---|"]
     for r in rows:
         good = r["rel_l2"] is not None and r["rel_l2"] <= GOOD
-        counts[(good, r["verdict"]["status"])] += 1
+        reasons = judge(r["verdict"]["indicators"])
+        status = "doubtful" if reasons else "trusted"
+        counts[(good, status)] += 1
         budget = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "problem file"
-        reason = (r["verdict"]["reasons"] or ["-"])[0]
         lines.append(f"| {r['problem']} | {r['model']} | {budget} | {r['rel_l2']:.2e} | "
-                     f"{r['verdict']['status']} | {reason} |")
+                     f"{status} | {(reasons or ['-'])[0]} |")
     head = [
         "| | trusted | doubtful |", "|---|---|---|",
         f"| rel L2 <= 1e-2 | {counts[(True, 'trusted')]} | {counts[(True, 'doubtful')]} |",

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-__all__ = ["Verdict", "THRESHOLDS", "assess"]
+__all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure"]
 
 # Calibrated on catalogue runs, full and starved (benchmarks/verdict_calibration.py): runs with
 # rel L2 <= 1e-3 left 4e-3 to 7e-3 of their equations unbalanced; runs with rel L2 >= 1.6e-2
@@ -98,6 +98,41 @@ def equation_balance(compiled, model, raw_parameters, points: np.ndarray) -> lis
 
 def assess(solution, n_points: int = 4096) -> Verdict:
     """The verdict on a :class:`sciml.result.Solution` (see the module docstring)."""
+    indicators = measure(solution, n_points)
+    reasons = judge(indicators)
+    return Verdict("doubtful" if reasons else "trusted", reasons, indicators)
+
+
+def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None) -> list[str]:
+    """The reasons to doubt a run, from its indicators (none: trusted)."""
+    limits = {**THRESHOLDS, **(thresholds or {})}
+    reasons: list[str] = []
+
+    def check(value, limit: float, what: str) -> None:
+        if value is None or not math.isfinite(value):
+            reasons.append(f"{what} could not be evaluated (non-finite)")
+        elif value > limit:
+            reasons.append(f"{what} is {value:.2e} (> {limit:.0e})")
+
+    if not indicators.get("loss_finite", True):
+        reasons.append("the loss was not finite during training")
+    residual = indicators.get("residual", [])
+    for i, ratio in enumerate(residual):
+        if ratio is not None and math.isnan(ratio):
+            continue  # a single-term equation has no scale of its own (see notes)
+        label = "the equation" if len(residual) == 1 else f"equation {i}"
+        check(ratio, limits["residual"], f"the relative residual of {label} on fresh points")
+    for gap in indicators.get("generalisation", []):
+        check(gap, limits["generalisation"], "the residual on fresh points over the residual on training points")
+    for name, value in indicators.get("condition", {}).items():
+        check(value, limits["condition"], f"condition {name} (RMS miss / RMS field)")
+    for name, value in indicators.get("data", {}).items():
+        check(value, limits["data"], f"{name} (RMS misfit / data std)")
+    return reasons
+
+
+def measure(solution, n_points: int = 4096) -> dict[str, Any]:
+    """The indicators of a solution, on fresh points (see the module docstring)."""
     compiled, model, raw = solution.compiled, solution.model, solution.raw_parameters
     dtype = np.float64 if jax.config.jax_enable_x64 else np.float32
     rng = np.random.default_rng(FRESH_SEED)
@@ -105,38 +140,23 @@ def assess(solution, n_points: int = 4096) -> Verdict:
     batch = compiled.sample(rng, counts, "uniform", dtype=dtype)
     fresh = batch["interior"]["z"]
     indicators: dict[str, Any] = {}
-    reasons: list[str] = []
-
-    def check(name: str, value: float, limit: float, what: str) -> None:
-        if value is None or not math.isfinite(value):
-            reasons.append(f"{what} could not be evaluated (non-finite)")
-        elif value > limit:
-            reasons.append(f"{what} is {value:.2e} (> {limit:.0e})")
 
     losses = np.asarray(solution.history.get("loss", []), dtype=np.float64)
-    if not np.all(np.isfinite(losses)):
-        reasons.append("the loss was not finite during training")
-    elif losses.size:  # recorded for the reader; the residuals below are what is judged
+    indicators["loss_finite"] = bool(np.all(np.isfinite(losses)))
+    if losses.size and indicators["loss_finite"]:  # recorded for the reader, not judged
         indicators["loss_drop"] = float(losses[-1] / max(losses[0], 1e-300))
 
     balance = equation_balance(compiled, model, raw, fresh)
     indicators["residual"] = [b["ratio"] for b in balance]
-    for i, b in enumerate(balance):
-        label = "the equation" if len(balance) == 1 else f"equation {i}"
-        if math.isnan(b["ratio"]):
-            indicators.setdefault("notes", []).append(f"{label} has a single term: no residual scale")
-            continue
-        check("residual", b["ratio"], THRESHOLDS["residual"], f"the relative residual of {label} on fresh points")
+    if any(math.isnan(b["ratio"]) for b in balance):
+        indicators["notes"] = ["an equation with a single term has no residual scale of its own"]
 
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)
     if len(collocation):
         trained = equation_balance(compiled, model, raw, collocation[: n_points])
-        gaps = [f["rms_residual"] / max(t["rms_residual"], 1e-30) for f, t in zip(balance, trained)]
-        indicators["generalisation"] = gaps
-        for gap in gaps:
-            check("generalisation", gap, THRESHOLDS["generalisation"],
-                  "the residual on fresh points over the residual on training points")
+        indicators["generalisation"] = [f["rms_residual"] / max(t["rms_residual"], 1e-30)
+                                        for f, t in zip(balance, trained)]
 
     field_scale = float(np.sqrt(np.mean(np.asarray(compiled.predict(model, jnp.asarray(fresh)), np.float64) ** 2)))
     indicators["field_rms"] = field_scale
@@ -147,13 +167,11 @@ def assess(solution, n_points: int = 4096) -> Verdict:
         rms = math.sqrt(max(float(value), 0.0))
         if kinds.get(name) == "condition":
             conditions[name] = rms / max(field_scale, 1e-30)
-            check("condition", conditions[name], THRESHOLDS["condition"], f"condition {name} (RMS miss / RMS field)")
         elif kinds.get(name) == "data":
             std = float(np.std(np.asarray(batch[name]["u"], np.float64))) or 1.0
             data[name] = rms / std
-            check("data", data[name], THRESHOLDS["data"], f"{name} (RMS misfit / data std)")
     if conditions:
         indicators["condition"] = conditions
     if data:
         indicators["data"] = data
-    return Verdict("doubtful" if reasons else "trusted", reasons, indicators)
+    return indicators
