@@ -277,7 +277,7 @@ def test_main_returns_2_for_run_folder_errors(tmp_path, root, capsys):
 
 @pytest.mark.slow
 def test_killed_ten_times_then_resumed_gives_the_uninterrupted_metrics(tmp_path, root):
-    args = [str(root / "problems" / "heat.py"), "--steps", "20000", "--lbfgs-steps", "1000", "--hidden", "16,16",
+    args = [str(root / "problems" / "heat.py"), "--steps", "60000", "--lbfgs-steps", "2000", "--hidden", "16,16",
             "--train", 'points={"interior": 256, "boundary": 32}', "--train", "chunk=20",
             "--train", "resample_every=100", "--train", "checkpoint_seconds=0.5", "--no-progress", "--seed", "3"]
     straight = cli("solve", *args, "--out", str(tmp_path / "straight"))
