@@ -1,5 +1,6 @@
-"""Accuracy and wall time of `sciml solve` with each catalogue file's defaults, and the DeepXDE
-anchor on the same Burgers configuration measured in the same run.
+"""Accuracy and wall time of `sciml solve` on catalogue files (settings chosen by the generic
+recipe: the files carry none), and the DeepXDE anchor on the same Burgers configuration
+measured in the same run.
 
     python benchmarks/pinn_catalogue.py [--only burgers,poisson2d,...] [--no-deepxde]
 
@@ -9,14 +10,14 @@ when the venv is missing.
 
 Studies:
 
-* ``burgers``, ``poisson2d``, ``heat``, ``burgers_inverse`` — each problem file's defaults
+* ``burgers``, ``poisson2d``, ``heat``, ``burgers_inverse`` — the recipe's choices
   (``--model mlp``); goals: Burgers rel_l2 <= 5e-3, Poisson <= 1e-3, viscosity within 1%;
 * ``burgers_fast`` — a short Burgers schedule, to compare time-to-accuracy with DeepXDE
   (goal: rel_l2 <= 1e-2 in less wall time than DeepXDE's 5000 Adam steps);
-* ``poisson2d_kan``, ``burgers_kan`` — the files' ``--model kan`` defaults (goals: Poisson
+* ``poisson2d_kan``, ``burgers_kan`` — the recipe's ``--model kan`` choices (goals: Poisson
   <= 1e-3 with at most ~300 parameters, Burgers <= 5e-3);
 * ``poisson2d_mlp300`` — the MLP baseline at the Poisson KAN's parameter budget ([15, 15],
-  301 parameters) with the file's MLP training schedule.
+  301 parameters) with the recipe's MLP training schedule.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 FAST_BURGERS = {"steps": 700, "lbfgs_steps": 500, "lbfgs_memory": 50, "rar_every": 0, "resample_every": 0, "learning_rate": 5e-3,
                 "final_learning_rate": 1e-3, "points": {"interior": 2540}, "model_options": {"hidden": (20, 20, 20)}}
 
-# Studies other than a file's defaults: name -> (problem file, solve() options).
+# Studies other than the recipe's choices: name -> (problem file, solve() options).
 VARIANTS = {
     "burgers_fast": ("burgers", FAST_BURGERS),
     "poisson2d_kan": ("poisson2d", {"model": "kan"}),

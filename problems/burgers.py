@@ -22,21 +22,4 @@ problem = Problem(
     # The solution is odd in x; building the symmetry into the network halves what it learns.
     symmetries=[Reflection(u, {x: -x}, sign=-1, hard=True)],
     reference=load("burgers"),  # Cole–Hopf quadrature, see datasets/burgers.py
-    defaults={
-        "model": "mlp",
-        "mlp": {
-            "model": {"hidden": (32, 32, 32, 32), "activation": "tanh"},
-            "train": {"steps": 4000, "lbfgs_steps": 3000, "learning_rate": 2e-3,
-                      "final_learning_rate": 2e-4, "points": {"interior": 4000},
-                      "rar_every": 1000, "rar_add": 250, "resample_every": 1000},
-        },
-        # Chebyshev edges (cPIKAN, Shukla et al. 2024): T_n(tanh u) composes into steep fronts
-        # that uniform cubic splines would need a fine grid for, and costs a sixth as much.
-        "kan": {
-            "model": {"hidden": (8, 8), "grid": 5, "basis": "chebyshev"},
-            "train": {"steps": 3000, "lbfgs_steps": 2000, "learning_rate": 5e-3,
-                      "final_learning_rate": 5e-4, "points": {"interior": 3000},
-                      "rar_every": 1000, "rar_add": 250, "resample_every": 1000},
-        },
-    },
 )

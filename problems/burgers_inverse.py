@@ -37,16 +37,6 @@ problem = Problem(
     conditions=[Initial(u, -sin(pi * x), hard=True), Dirichlet(u, 0, on=space.boundary, hard=True)],
     data=observations,
     reference=reference,
-    defaults={
-        "model": "mlp",
-        "mlp": {
-            "model": {"hidden": (32, 32, 32, 32)},
-            # The viscosity converges slowly once the field fits: a long L-BFGS phase
-            # (measured: 3000 iterations -> 1.06% error, 6000 -> 0.05%).
-            "train": {"steps": 4000, "lbfgs_steps": 6000, "learning_rate": 2e-3, "final_learning_rate": 2e-4,
-                      "points": {"interior": 4000}},
-        },
-    },
 )
 
 #: The value used to make the data, for reporting the identification error.

@@ -18,12 +18,4 @@ problem = Problem(
         Dirichlet(u, 0, on=space.boundary),
     ],
     exact={u: exp(-pi**2 * kappa * t) * sin(pi * x) + exp(-9 * pi**2 * kappa * t) * sin(3 * pi * x) / 2},
-    defaults={
-        "model": "mlp",
-        "mlp": {
-            "model": {"hidden": (32, 32, 32)},
-            "train": {"steps": 3000, "lbfgs_steps": 1000, "learning_rate": 2e-3, "final_learning_rate": 2e-4,
-                      "points": {"interior": 2000, "boundary": 200}},
-        },
-    },
 )

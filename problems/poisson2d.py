@@ -16,19 +16,4 @@ problem = Problem(
     equations=[laplacian(u, [x, y]) - forcing],
     conditions=[Dirichlet(u, 0, on=square.boundary, hard=True)],
     exact={u: exact},
-    defaults={
-        "model": "mlp",
-        "mlp": {
-            "model": {"hidden": (32, 32, 32)},
-            "train": {"steps": 3000, "lbfgs_steps": 2000, "learning_rate": 2e-3, "final_learning_rate": 2e-4,
-                      "points": {"interior": 2000}},
-        },
-        # The KAN paper's [2, 10, 1] network, 300 parameters. L-BFGS with a long memory does
-        # most of the work once Adam has found the basin.
-        "kan": {
-            "model": {"hidden": (10,), "grid": 5},
-            "train": {"steps": 2000, "lbfgs_steps": 3000, "lbfgs_memory": 50, "learning_rate": 1e-2,
-                      "final_learning_rate": 1e-3, "points": {"interior": 1500}},
-        },
-    },
 )
