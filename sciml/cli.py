@@ -189,7 +189,6 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
         handler.setFormatter(logging.Formatter("sciml: %(message)s"))
         handler._sciml = True
         logger.addHandler(handler)
-        logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
