@@ -13,8 +13,9 @@ chosen here, from what the problem shows:
 * the **number of fields** (systems get wider networks) and whether **parameters are learned**
   from data (identification converges after the fields fit: a longer quasi-Newton phase).
 
-The optimisation is Adam with an exponentially decaying rate, then L-BFGS with a long memory,
-stopped by a time budget or when its progress stalls — not only by a step count.
+The optimisation is Adam with an exponentially decaying rate on collocation points drawn afresh
+every few hundred steps, then L-BFGS with a long memory, stopped by a time budget or when its
+progress on held-out points stalls (keeping its best parameters) — not only by a step count.
 
 Every choice is recorded with its reason (``metrics.json["recipe"]``), and every one stays
 overridable: a problem file's ``defaults``, ``sciml solve --option/--train`` and the keyword
@@ -216,8 +217,9 @@ def choose(problem, model: str | None = None) -> Recipe:
     }
     train["final_learning_rate"] = train["learning_rate"] / 10
     reasons["optimiser"] = (f"Adam {train['steps']} steps, rate {train['learning_rate']:g} decaying tenfold, "
-                            f"then L-BFGS (memory 50) until the loss stalls (< 1% better over 1000 "
-                            f"iterations) or {TIME_BUDGET:g} s have passed")
+                            f"then L-BFGS (memory 50) until its loss on held-out points stalls (< 1% better "
+                            f"over 1000 iterations; the best parameters are kept) or {TIME_BUDGET:g} s "
+                            "have passed (Adam stops at half of them)")
     train["resample_every"] = RESAMPLE_EVERY
     reasons["points"] = (f"{n_points} interior points, fresh every {RESAMPLE_EVERY} Adam steps"
                          + (f" (at least {POINTS_PER_PARAMETER:g} residual equations per network parameter, "
