@@ -7,29 +7,12 @@ User mistakes (a bad problem file, an unknown model, mismatched data) end with o
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import logging
 import sys
-from importlib import resources
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
-
-
-def catalogue() -> dict[str, tuple[Path, str]]:
-    """Problem files shipped in ``problems/`` with the first line of their docstring."""
-    folder = Path(str(resources.files("sciml.problems")))
-    out = {}
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        try:
-            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-        except SyntaxError:
-            doc = "(does not parse)"
-        out[path.stem] = (path, doc.strip().splitlines()[0] if doc.strip() else "")
-    return out
 
 
 def _parse_value(text: str):
@@ -52,6 +35,8 @@ def _key_values(items: list[str] | None, flag: str) -> dict:
 def cmd_list(args) -> int:
     from sciml.models import available_models
 
+    from sciml.solver import catalogue
+
     entries = catalogue()
     width = max((len(n) for n in entries), default=10)
     print("problems (sciml solve problems/NAME.py):")
@@ -61,15 +46,6 @@ def cmd_list(args) -> int:
     for name, doc in available_models().items():
         print(f"  {name:<{width}}  {doc}")
     return 0
-
-
-def _problem_path(spec: str) -> Path:
-    """A catalogue name (``heat``) names the catalogue entry, even beside a local file of that
-    name; anything with a suffix or a folder in it is a path (``./heat``, ``my/heat.py``)."""
-    entries = catalogue()
-    if spec in entries and Path(spec).name == spec and not Path(spec).suffix:
-        return entries[spec][0]
-    return Path(spec)
 
 
 def _widths(text: str, flag: str) -> list[int]:
@@ -83,9 +59,9 @@ def _widths(text: str, flag: str) -> list[int]:
 
 
 def cmd_solve(args) -> int:
-    from sciml.solver import load_problem, solve
+    from sciml.solver import load_problem, problem_path, solve
 
-    problem = load_problem(_problem_path(args.problem))
+    problem = load_problem(problem_path(args.problem))
     model_options = _key_values(args.option, "--option")
     for key in ("hidden", "width"):
         value = getattr(args, key, None)

@@ -76,6 +76,11 @@ def _load(args):
             problem = json.loads((folder / "metrics.json").read_text())["problem"]
         except (OSError, ValueError, KeyError) as err:
             raise ValueError(f"{folder} holds no sciml run record (metrics.json: {err})") from None
+        # The name comes from a saved file (data): only a catalogue entry is ever loaded from it.
+        from sciml.solver import catalogue
+
+        if not isinstance(problem, str) or problem not in catalogue():
+            raise ValueError(f"the run solved {problem!r}, which is not in the catalogue; pass --problem FILE")
     try:
         solution = load_solution(folder, problem)
     except ProblemError as err:

@@ -19,6 +19,33 @@ from sciml.run_folder import RunFolder, RunFolderError
 log = logging.getLogger("sciml")
 
 
+def catalogue() -> dict[str, tuple[Path, str]]:
+    """Problem files shipped in ``problems/`` with the first line of their docstring."""
+    import ast
+    from importlib import resources
+
+    folder = Path(str(resources.files("sciml.problems")))
+    out = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        except SyntaxError:
+            doc = "(does not parse)"
+        out[path.stem] = (path, doc.strip().splitlines()[0] if doc.strip() else "")
+    return out
+
+
+def problem_path(spec: str) -> Path:
+    """A catalogue name (``heat``) names the catalogue entry, even beside a local file of that
+    name; anything with a suffix or a folder in it is a path (``./heat``, ``my/heat.py``)."""
+    entries = catalogue()
+    if spec in entries and Path(spec).name == spec and not Path(spec).suffix:
+        return entries[spec][0]
+    return Path(spec)
+
+
 def load_problem(path: str | Path):
     """Load the module-level ``problem`` of a problem file (a plain Python file).
 
@@ -182,7 +209,7 @@ def load_solution(folder: str | Path, problem):
     if not folder.finished or not folder.checkpoint.is_file():
         raise RunFolderError(f"{folder.path} holds no finished run (metrics.json and {folder.checkpoint.name})")
     if not hasattr(problem, "equations"):
-        problem = load_problem(_catalogue_or_path(problem))
+        problem = load_problem(problem_path(str(problem)))
     try:
         meta = json.loads((folder.path / "metrics.json").read_text())
         model_name, options, train, seed = meta["model"], dict(meta["model_options"]), dict(meta["train"]), meta["seed"]
@@ -200,13 +227,6 @@ def load_solution(folder: str | Path, problem):
         problem = choose(problem, model_name).problem
     solution, _ = _Run(problem, model_name, options, train, folder, recipe).train(resume=True)
     return solution
-
-
-def _catalogue_or_path(spec) -> Path:
-    from sciml.cli import catalogue
-
-    entries = catalogue()
-    return entries[spec][0] if isinstance(spec, str) and spec in entries else Path(spec)
 
 
 class _Run:

@@ -75,24 +75,27 @@ def _terms(residual: sp.Expr) -> tuple[sp.Expr, ...]:
     return terms
 
 
-def equation_balance(compiled, model, raw_parameters, points: np.ndarray) -> list[dict[str, float]]:
-    """Per equation: RMS residual, RMS of the largest term, and their ratio, at ``points``."""
+def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -> list[list[dict[str, float]]]:
+    """For each set of points, per equation: RMS residual, RMS of the largest term, their ratio.
+
+    The terms of every equation are compiled once and evaluated on all the sets.
+    """
     from sciml.dsl.compile import PointExpression
 
     problem = compiled.problem
     params = compiled.physical_parameters(raw_parameters)
     pnames = tuple(p.name for p in problem.parameters)
     field_fn = compiled.field_function(model)
-    z = jnp.asarray(points)
-    out = []
+    out: list[list[dict[str, float]]] = [[] for _ in point_sets]
     for residual in problem.residuals:
         terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames) for t in _terms(residual)]
         per_point = jax.jit(jax.vmap(lambda p, terms=terms: jnp.stack([t(field_fn, params, p) for t in terms])))
-        values = np.asarray(per_point(z), dtype=np.float64)
-        rms_residual = float(np.sqrt(np.mean(np.sum(values, axis=1) ** 2)))
-        scale = float(np.sqrt(np.mean(np.max(np.abs(values), axis=1) ** 2))) if len(terms) > 1 else math.nan
-        out.append({"rms_residual": rms_residual, "rms_largest_term": scale,
-                    "ratio": rms_residual / scale if scale > 0 else math.nan})
+        for balance, points in zip(out, point_sets):
+            values = np.asarray(per_point(jnp.asarray(points)), dtype=np.float64)
+            rms_residual = float(np.sqrt(np.mean(np.sum(values, axis=1) ** 2)))
+            scale = float(np.sqrt(np.mean(np.max(np.abs(values), axis=1) ** 2))) if len(terms) > 1 else math.nan
+            balance.append({"rms_residual": rms_residual, "rms_largest_term": scale,
+                            "ratio": rms_residual / scale if scale > 0 else math.nan})
     return out
 
 
@@ -146,17 +149,15 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     if losses.size and indicators["loss_finite"]:  # recorded for the reader, not judged
         indicators["loss_drop"] = float(losses[-1] / max(losses[0], 1e-300))
 
-    balance = equation_balance(compiled, model, raw, fresh)
+    collocation = getattr(solution, "collocation", None)
+    collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
+    balance, *trained = equation_balance(compiled, model, raw, fresh, *([collocation] if len(collocation) else []))
     indicators["residual"] = [b["ratio"] for b in balance]
     if any(math.isnan(b["ratio"]) for b in balance):
         indicators["notes"] = ["an equation with a single term has no residual scale of its own"]
-
-    collocation = getattr(solution, "collocation", None)
-    collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)
     if len(collocation):
-        trained = equation_balance(compiled, model, raw, collocation[: n_points])
         indicators["generalisation"] = [f["rms_residual"] / max(t["rms_residual"], 1e-30)
-                                        for f, t in zip(balance, trained)]
+                                        for f, t in zip(balance, trained[0])]
 
     field_scale = float(np.sqrt(np.mean(np.asarray(compiled.predict(model, jnp.asarray(fresh)), np.float64) ** 2)))
     indicators["field_rms"] = field_scale

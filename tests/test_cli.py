@@ -7,7 +7,8 @@ import sys
 import pytest
 import xarray as xr
 
-from sciml.cli import catalogue, main
+from sciml.cli import main
+from sciml.solver import catalogue
 
 
 def run(*args, cwd=None):
