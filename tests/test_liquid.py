@@ -142,6 +142,25 @@ def test_load_rejects_missing_directory(tmp_path):
         load(tmp_path / "nope")
 
 
+@pytest.mark.parametrize("key", ["model", "class"])
+def test_load_refuses_a_folder_naming_an_arbitrary_module(tmp_path, monkeypatch, key):
+    """A saved-model folder is data: a config naming any module is refused, nothing imported."""
+    import json
+    import sys
+
+    marker = tmp_path / "ran"
+    (tmp_path / "evil_saved_model.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('imported')\nclass Model: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for i, name in enumerate(["evil_saved_model:Model", "os:system"]):
+        folder = tmp_path / f"m{i}"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({key: name, "kwargs": {"command": f"touch {marker}"}}))
+        with pytest.raises(ValueError, match="does not rebuild.*LiquidRNN"):
+            load(folder)
+    assert not marker.exists() and "evil_saved_model" not in sys.modules
+
+
 def test_irregular_elapsed_times_equal_manual_stepping():
     m = LiquidRNN("cfc", 2, 6, seed=0, backbone_units=8)
     rng = np.random.default_rng(1)
