@@ -19,9 +19,11 @@ from .backends import Backend, get_backend
 from .compose import distil_kan
 from .dimensionless import reduce_dimensions
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
+from . import names
 from .names import safe_identifiers
 from .primitives import Library
 from .refit import clean, evaluate, prune_terms
+from .structure import STRUCTURE_RULE
 from .table import load_table, select_samples, source_name
 from .units import is_consistent, parse_units
 
@@ -67,9 +69,10 @@ def _side(pred_tr, ytr, pred_te, yte) -> dict:
 # ------------------------------------------------------------------------ candidates
 
 
-def _score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units, do_clean=True):
+def _score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units, do_clean=True,
+           judge="paired"):
     try:
-        e = clean(expr, symbols, Xtr, ytr).expr if do_clean else expr
+        e = clean(expr, symbols, Xtr, ytr, judge=judge).expr if do_clean else expr
     except Exception:  # a candidate that cannot be compiled/refitted is simply dropped
         return None
     with np.errstate(all="ignore"):
@@ -82,12 +85,17 @@ def _score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units, do_cl
     return Candidate(e, source, complexity(e), mtr, mte, r2, ok)
 
 
-def _exact_enough(c: Candidate | None, y) -> bool:
-    return c is not None and c.mse_test <= 1e-12 * float(np.var(y))
+def _exact_enough(c: Candidate | None, y, tol: float = 1e-12) -> bool:
+    return c is not None and c.mse_test <= tol * float(np.var(y))
 
 
 def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units, target_units,
-            rng, proposals=()):
+            rng, proposals=(), scored=(), exact_tol=1e-12, judge="paired", prune=True):
+    """Candidates from ``proposals`` and the ``backends`` (each only while nothing so far is
+    exact to ``exact_tol`` relative MSE), pruned on noisy data, and the law chosen from their
+    Pareto front. ``scored`` are candidates already measured on the same split (the same
+    ``rng`` state); ``judge`` is the rounding test (:func:`~sciml.symbolic.refit.round_constants`).
+    """
     n = len(y)
     perm = rng.permutation(n)
     n_test = max(2, int(round(test_fraction * n)))
@@ -95,18 +103,21 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
     cands = [_score(sp.Float(float(ytr.mean())), "constant", symbols, Xtr, ytr, Xte, yte,
                     units, target_units, do_clean=False)]
-    cands += [_score(e, source, symbols, Xtr, ytr, Xte, yte, units, target_units) for source, e in proposals]
+    cands += list(scored)
+    cands += [_score(e, source, symbols, Xtr, ytr, Xte, yte, units, target_units, judge=judge)
+              for source, e in proposals]
     t0 = time.time()
     for k, be in enumerate(backends):
         best = min((c for c in cands if c), key=lambda c: c.mse_test, default=None)
-        if (k > 0 or proposals) and _exact_enough(best, y):
+        if (k > 0 or proposals or scored) and _exact_enough(best, y, exact_tol):
             break  # a backend only runs when the candidates so far are not exact
         budget = None if time_budget is None else max(5.0, time_budget - (time.time() - t0))
         for source, expr in be.search(Xtr, ytr, symbols, seed=seed, time_budget=budget):
-            cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units))
+            cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units,
+                                judge=judge))
     cands = [c for c in cands if c is not None]
     front = pareto(cands)
-    if front and not _exact_enough(min(front, key=lambda c: c.mse_test), y):
+    if prune and front and not _exact_enough(min(front, key=lambda c: c.mse_test), y):
         # noisy data: the front's formulas may carry spurious terms fitted to the noise
         for c in front:
             pruned = prune_terms(c.expr, symbols, Xtr, ytr)
@@ -116,6 +127,80 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
         front = pareto([c for c in cands if c is not None])
     law = choose(front, n_test, float(np.var(ytr)))
     return law, front, (tr, te)
+
+
+def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns):
+    """The search without units: cheap built-in search first; when it is not exact, structure.
+
+    A surrogate is fitted to the training rows and tested for separability and symmetries
+    (:mod:`sciml.symbolic.structure`); each leaf of the decomposition is searched on its own
+    variables (half the time budget shared among the leaves), the leaf formulas recombined
+    into proposals, and the remaining backends run with those proposals and the built-in
+    front. Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`).
+    Returns ``(law, front, split, record)``, ``record`` saying what was found and why.
+    """
+    from .backends import BuiltinBackend
+    from .structure import decompose
+
+    t0 = time.time()
+    cheap = [b for b in backends if isinstance(b, BuiltinBackend)]
+    rest = [b for b in backends if not isinstance(b, BuiltinBackend)]
+
+    def search(backs, **kw):
+        return _search(X, y, symbols, backs, seed=seed, test_fraction=test_fraction,
+                       units=None, target_units=None, rng=np.random.default_rng(seed),
+                       judge="noise", **kw)
+
+    law, front, (tr, te) = search(cheap, time_budget=time_budget, prune=False)
+    best = min(front, key=lambda c: c.mse_test, default=None)
+    if _exact_enough(best, y):
+        return law, front, (tr, te), {"used": False, "why": "the built-in search is exact on held-out "
+                                      "rows; no structure needed"}
+    record = {"used": True}
+    proposals = []
+    try:
+        dec = decompose(X[tr], y[tr], symbols, seed=seed,
+                        time_limit=15.0 if time_budget is None else max(5.0, 0.25 * time_budget))
+    except ValueError as e:
+        dec = None
+        record.update(used=False, why=f"no surrogate: {e}")
+    if dec is not None:
+        record.update(_structure_record(dec, columns))
+        if dec.has_structure:
+            n_leaves = len(dec.root.leaves())
+            leaf_budget = None if time_budget is None else 0.5 * time_budget / n_leaves
+            # surrogate values are exact only to the surrogate's own error: a leaf formula
+            # within a tenth of that error variance is as exact as the values can show
+            surrogate_tol = max(1e-12, 0.1 * dec.noise_var / max(dec.var_y, 1e-300))
+
+            def leaf_search(Xl, yl, zs, from_data):
+                leaf_law, leaf_front, _ = _search(
+                    Xl, yl, zs, backends, seed=seed, test_fraction=test_fraction,
+                    time_budget=leaf_budget, units=None, target_units=None,
+                    rng=np.random.default_rng(seed), judge="noise",
+                    exact_tol=1e-12 if from_data else surrogate_tol)
+                ordered = [leaf_law] + sorted(leaf_front, key=lambda c: c.mse_test)
+                return list(dict.fromkeys(c.expr for c in ordered))
+
+            proposals = dec.solve(leaf_search)
+            record["tree"] = dec.root.as_dict(lambda e: names.display(e, columns))
+            record["n_proposals"] = len(proposals)
+    remaining = None if time_budget is None else max(0.5 * time_budget, time_budget - (time.time() - t0))
+    law, front, split = search(rest, time_budget=remaining, proposals=proposals, scored=front)
+    record["seconds"] = time.time() - t0
+    return law, front, split, record
+
+
+def _structure_record(dec, columns) -> dict:
+    """What ``law.json`` and the report say about the decomposition (names as in the data)."""
+    return {"surrogate": {"model": "MLP, tanh, hidden [32, 32], float64, L-BFGS",
+                          "heldout_rows": dec.n_heldout,
+                          "noise_variance": dec.noise_var,
+                          "relative_noise_variance": dec.noise_var / max(dec.var_y, 1e-300)},
+            "structure_found": dec.has_structure,
+            "rule": STRUCTURE_RULE,
+            "tree": dec.root.as_dict(lambda e: names.display(e, columns)),
+            "test_seconds": dec.seconds}
 
 
 def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_units, *, seed,
@@ -202,7 +287,7 @@ def _backends(backend, library, operon_options):
 def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed: int = 0,
              test_fraction: float = 0.25, time_budget: float | None = 120.0,
              library: Library | None = None, units: dict | None = None,
-             operon_options: dict | None = None) -> Law:
+             operon_options: dict | None = None, structure: bool = True) -> Law:
     """Discover a closed-form law ``target = f(inputs)`` from a table of samples.
 
     Args:
@@ -224,6 +309,11 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
             (:func:`sciml.symbolic.units.parse_units`; ``"1"`` for dimensionless);
             inconsistent formulas are not chosen, and the search first runs in the
             Buckingham-pi groups (fewer variables) and writes what it finds back.
+        structure: without units, when the built-in search is not exact, test a fitted
+            surrogate for separability and symmetries and search the sub-problems
+            (:mod:`sciml.symbolic.structure`; the tree and the reason for each step are in
+            ``record["structure"]``); constants are then rounded only when the noise cannot
+            tell them from the fitted ones (:mod:`sciml.symbolic.rounding`).
 
     Returns:
         the :class:`Law`; ``law.verdict`` is ``"no law found"`` when nothing beats the mean on
@@ -243,8 +333,15 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     # consistency checks and the pi-group reduction read units by symbol name
     units = None if column_units is None else {s.name: column_units[c] for s, c in zip(symbols, inputs)}
     backends = _backends(backend, library, operon_options)
-    laws = {}
+    laws, structures = {}, {}
+    columns = {s.name: c for s, c in zip(symbols, inputs)}
     for k, t in enumerate(targets):
+        if column_units is None and structure:
+            chosen, front, (tr, te), structures[t] = _structure_search(
+                X, Y[:, k], symbols, backends, seed=seed, test_fraction=test_fraction,
+                time_budget=time_budget, columns=columns)
+            laws[t] = (chosen, front, tr, te)
+            continue
         tu = None if column_units is None else column_units[t]
         start = time.time()
         proposals = _dimensionless_proposals(X, Y[:, k], [s.name for s in symbols], symbols, backends,
@@ -266,6 +363,8 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
               "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
               "test_fraction": test_fraction, "data": samples.notes,
               "wall_s": time.time() - t0, "versions": _versions()}
+    if t in structures:
+        record["structure"] = structures[t]
     details = {"X": X, "y": y, "pred": pred, "train_index": tr, "test_index": te}
     return Law(expr=chosen.expr, symbols=symbols, inputs=inputs, target=t, pareto=front,
                metrics=metrics,

@@ -216,7 +216,7 @@ def _split(n, holdout, seed):
 
 def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries: int = 3,
                     refit_first: bool = False, holdout: float = 0.3, seed: int = 0,
-                    trial_steps: int = 8) -> tuple[sp.Expr, float]:
+                    trial_steps: int = 8, judge: str = "paired") -> tuple[sp.Expr, float]:
     """Replace constants by simple exact numbers wherever the held-out fit does not suffer.
 
     A share ``holdout`` of the rows (random, seeded) is kept out of every refit and used only
@@ -225,7 +225,14 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     from their fitted values with at most ``trial_steps`` Jacobians (a small correction, and
     the cost of rounding a formula with ``k`` constants grows like ``k^2``). Returns
     ``(expr, mse)`` with the MSE on all rows.
+
+    ``judge`` says how a rounding is judged: ``"paired"`` (the held-out paired test of the
+    module docstring) or ``"noise"`` (the extra-sum-of-squares F-test of
+    :mod:`sciml.symbolic.rounding`: the effect measured on the fitting rows against the noise
+    variance estimated from the held-out rows; ``discover`` uses it when no units are given).
     """
+    if judge not in ("paired", "noise"):
+        raise ValueError(f"judge must be 'paired' or 'noise', got {judge!r}")
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     val, fit = _split(len(y), holdout, seed)
@@ -241,8 +248,20 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     floor = 1e-15 * float(np.var(y))
     ref_sq = (prob.predict(theta, Xv) - yv) ** 2
 
-    def free(trial) -> bool:
-        """The paired test: is ``trial`` not measurably worse than the refitted constants?"""
+    noise_test = None
+    if judge == "noise" and n_val >= 2:
+        from .rounding import NoiseTest
+
+        fit_sq = (prob.predict(theta) - prob.y) ** 2
+        noise_test = NoiseTest.from_residuals(fit_sq, ref_sq, float(np.var(y)))
+
+    def free(trial, q: int) -> bool:
+        """Is ``trial`` (``q`` constants fixed) not measurably worse than the refitted constants?"""
+        if noise_test is not None:
+            with np.errstate(all="ignore"):
+                rss = float(np.sum((prob.predict(trial) - prob.y) ** 2))
+                defined = np.isfinite(prob.predict(trial, Xv))[np.isfinite(ref_sq)]
+            return noise_test.indistinguishable(rss, q) and bool(np.all(defined))
         return _not_worse(prob.predict(trial, Xv), yv, ref_sq, floor)
 
     exact: dict[int, sp.Expr] = {}
@@ -252,7 +271,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     nearest = [next((c for c in _candidates(float(t)) if c[2] != 0.0), None) for t in theta]
     if all(c is not None for c in nearest) and k > 1:
         trial = np.array([c[2] for c in nearest])
-        if free(trial):
+        if free(trial, k):
             return prob.expr(trial, {i: c[1] for i, c in enumerate(nearest)}), \
                 _mean_sq(prob.predict(trial, X) - y)
 
@@ -262,7 +281,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
         trial[i], m[i] = fval, 0.0
         if m.any():
             trial, _ = prob.solve(trial, m, steps=trial_steps)
-        if free(trial):  # judged against the unrounded fit: no drift
+        if free(trial, int(k - m.sum())):  # judged against the unrounded fit: no drift
             theta, mask = trial, m
             exact[i] = value
             return True
@@ -410,8 +429,10 @@ class CleanResult:
     mse: float
 
 
-def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2) -> CleanResult:
-    """simplify -> joint refit -> round (twice): the formula's final form and its errors."""
+def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2, judge: str = "paired") -> CleanResult:
+    """simplify -> joint refit -> round (twice): the formula's final form and its errors.
+
+    ``judge`` is passed to :func:`round_constants` (``"paired"`` or ``"noise"``)."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     before = _mse(expr, symbols, X, y)
@@ -419,12 +440,12 @@ def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2) -> CleanResult:
     refit_mse = None
     for r in range(rounds):
         prev = e
-        e, m = round_constants(e, symbols, X, y, refit_first=True)
+        e, m = round_constants(e, symbols, X, y, refit_first=True, judge=judge)
         refit_mse = m if refit_mse is None else refit_mse
         e = simplify(e)
         if e == prev or not e.atoms(sp.Float):
             break  # nothing new for another round
-    e = _reround_products(e, symbols, X, y)
+    e = _reround_products(e, symbols, X, y, judge)
     return CleanResult(e, before, refit_mse, _mse(e, symbols, X, y))
 
 
@@ -433,7 +454,7 @@ def _unusual(r: sp.Rational) -> bool:
     return r.q > _MAX_DEN or abs(r.p) > _MAX_NUM
 
 
-def _reround_products(expr, symbols, X, y):
+def _reround_products(expr, symbols, X, y, judge="paired"):
     """Constants rounded one by one can multiply into an odd rational (``7/8 * 1/11 = 7/88``
     where the law has ``1/(4 pi)``): such numbers become free constants again and are rounded
     as one; the result is kept only if every one of them finds a simple value."""
@@ -443,7 +464,7 @@ def _reround_products(expr, symbols, X, y):
         return expr
     trial = expr.xreplace({r: sp.Float(float(r)) for r in odd})
     try:
-        out, _ = round_constants(trial, symbols, X, y, refit_first=True)
+        out, _ = round_constants(trial, symbols, X, y, refit_first=True, judge=judge)
     except Exception:  # noqa: BLE001 - keep the formula as it was
         return expr
     out = simplify(out)
