@@ -2,7 +2,8 @@
 
 Sections: the formula (presentation MathML, rendered natively by browsers), the error table
 (formula vs network vs data, train and test), the Pareto front with the selection rule, residual
-plots, the network diagram with each edge's samples and fitted symbolic form (KAN laws), and
+plots, the structure found without units (the decomposition tree, the step taken at each node
+and the tests behind it), the network diagram with each edge's samples and fitted symbolic form (KAN laws), and
 the run record (data hash, seed, versions). Figures are matplotlib PNGs embedded as base64, so
 the file has no external references.
 """
@@ -254,12 +255,58 @@ def render_html(law, title: str | None = None, figures: bool = True) -> str:
 {_pareto(law, figures)}
 <h2>Residuals</h2>
 {_residuals(law, figures)}
+<h2>Structure</h2>
+{_structure(law)}
 <h2>Network and edges</h2>
 {_network(law, figures)}
 <h2>Run record</h2>
 <pre>{html.escape(record)}</pre>
 </body></html>
 """
+
+
+def _structure(law, max_tests: int = 4) -> str:
+    """The decomposition tree of ``record["structure"]`` (laws discovered without units): each
+    node's variables, the step taken and why, the closest tests, and the leaves' formulas.
+    Every name and formula comes from the data and is escaped."""
+    rec = law.record.get("structure")
+    if not isinstance(rec, dict):
+        return "<p>No structure tests were run (units given, or a law from a KAN).</p>"
+    if not rec.get("used"):
+        return f"<p>No structure tests were needed: {html.escape(str(rec.get('why', '')))}.</p>"
+    sur = rec.get("surrogate") or {}
+    head = (f"<p>Surrogate: {html.escape(str(sur.get('model', '')))}; noise level (held-out MSE "
+            f"relative to Var(y)) {_fmt(sur.get('relative_noise_variance'))} on "
+            f"{_fmt(sur.get('heldout_rows'))} held-out rows.</p>"
+            f"<p class=small>Rule: {html.escape(str(rec.get('rule', '')))}.</p>")
+    tree = rec.get("tree")
+    return head + ("<ul class=tree>" + _structure_node(tree, max_tests) + "</ul>" if isinstance(tree, dict) else "")
+
+
+def _structure_node(node: dict, max_tests: int) -> str:
+    names = ", ".join(str(v) for v in node.get("variables", []))
+    kind = str(node.get("kind", ""))
+    out = [f"<li><strong>{html.escape(kind)}</strong> in <code>{html.escape(names)}</code>: "
+           f"{html.escape(str(node.get('why', '')))}"]
+    step = node.get("step")
+    if isinstance(step, dict):
+        out.append(f"<br>step: <code>{html.escape(str(step.get('hypothesis', '')))}</code>")
+    tests = [t for t in node.get("tests", []) if isinstance(t, dict)][:max_tests]
+    if tests:
+        rows = "".join(
+            f"<tr><td class=l><code>{html.escape(str(t.get('hypothesis', '')))}</code></td>"
+            f"<td>{_fmt(t.get('excess'))}</td><td>{_fmt(t.get('threshold'))}</td>"
+            f"<td>{_fmt(t.get('gradient_statistic'))}</td>"
+            f"<td class=l>{'accepted' if t.get('accepted') else 'rejected'}</td></tr>" for t in tests)
+        out.append("<table><tr><th class=l>hypothesis</th><th>excess</th><th>threshold</th>"
+                   "<th>gradient statistic</th><th class=l>decision</th></tr>" + rows + "</table>")
+    formulas = node.get("formulas")
+    if formulas:
+        out.append("<br>leaf formulas: " + "; ".join(f"<code>{html.escape(str(f))}</code>" for f in formulas))
+    children = [c for c in node.get("children", []) if isinstance(c, dict)]
+    if children:
+        out.append("<ul>" + "".join(_structure_node(c, max_tests) for c in children) + "</ul>")
+    return "".join(out) + "</li>"
 
 
 def _verdict(law) -> str:

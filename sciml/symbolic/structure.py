@@ -655,7 +655,8 @@ def decompose(X, y, symbols, *, seed: int = 0, surrogate: Surrogate | None = Non
         n_anchors: rows averaged over by the projections of a test.
         n_child_anchors, n_orbit: the same for the sub-problems' functions (their cost
             multiplies down the tree).
-        max_depth, time_limit: beyond them a node is solved as one problem.
+        max_depth, time_limit: beyond them (seconds of testing after the surrogate's fit) a
+            node is solved as one problem.
         max_small_for_many: with more than six variables only splits whose smaller side has at
             most this many variables are tested.
 
@@ -668,6 +669,7 @@ def decompose(X, y, symbols, *, seed: int = 0, surrogate: Surrogate | None = Non
     if X.ndim != 2 or X.shape[1] != len(symbols) or len(y) != len(X):
         raise ValueError(f"X must be (N, {len(symbols)}) and y (N,), got {X.shape} and {y.shape}")
     sur = surrogate if surrogate is not None else fit_surrogate(X, y, seed=seed)
+    deadline = time.time() + time_limit  # for the tests; the surrogate's fit is not counted
     rng = np.random.default_rng(seed + 1)
     val = np.asarray(sur.heldout)
     fit_rows = np.setdiff1d(np.arange(len(y)), val)
@@ -677,5 +679,5 @@ def decompose(X, y, symbols, *, seed: int = 0, surrogate: Surrogate | None = Non
                    deriv_rows=val[:n_derivative_rows])
     root = _Node(sur, X, lambda g: g(X[val]), y, list(symbols))
     max_small = max_small_for_many if X.shape[1] > 6 else None
-    tree = _grow(root, ctx, rng, 0, max_depth, t0 + time_limit, max_small)
+    tree = _grow(root, ctx, rng, 0, max_depth, deadline, max_small)
     return Decomposition(tree, sur.noise_var, float(np.var(y)), len(val), time.time() - t0)
