@@ -8,6 +8,7 @@ error against its verified reference, the recipe's choices, the wall time and th
     python benchmarks/pde_suite.py                       # every problem, seeds 0, 1, 2
     python benchmarks/pde_suite.py --only heat,wave1d --seeds 0
     python benchmarks/pde_suite.py --table-only          # the README table from the JSON
+    python benchmarks/pde_suite.py --skip-done           # measure only what the JSON lacks
 
 Runs one `sciml solve` process at a time (time them on a quiet machine) and writes
 benchmarks/results/pde_suite.json after every run (rows carry the load average), so an
@@ -77,6 +78,9 @@ def main() -> None:
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--out", default=str(RESULTS / "pde_suite.json"))
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--skip-done", action="store_true",
+                        help="keep rows already in the JSON instead of measuring them again (a suite spread over "
+                             "several sittings)")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     rows = json.loads(out.read_text())["runs"] if out.exists() else []
@@ -84,8 +88,10 @@ def main() -> None:
         problems = args.only.split(",") if args.only else SUITE
         seeds = [int(s) for s in args.seeds.split(",")]
         done = {(r["problem"], r["model"], r["seed"]) for r in rows}
-        for problem in problems:
-            for seed in seeds:
+        for seed in seeds:  # seed-major: a partial suite still covers every problem once
+            for problem in problems:
+                if (problem, args.model, seed) in done and args.skip_done:
+                    continue
                 if (problem, args.model, seed) in done:
                     rows = [r for r in rows if (r["problem"], r["model"], r["seed"]) != (problem, args.model, seed)]
                 row = run(problem, seed, args.model)

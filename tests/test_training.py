@@ -140,3 +140,23 @@ def test_lbfgs_memory_is_validated_and_used():
         solve(poisson1d(), steps=10, lbfgs_steps=10, lbfgs_memory=0, **SMALL)
     sol = solve(poisson1d(), steps=300, lbfgs_steps=100, lbfgs_memory=50, learning_rate=5e-3, seed=0, **SMALL)
     assert sol.metrics["rel_l2"] < 1e-2
+
+
+def test_dense_self_scaled_bfgs_phase_trains_and_resumes_exactly(tmp_path):
+    with pytest.raises(ValueError, match="quasi_newton must be one of lbfgs, bfgs, ssbfgs"):
+        solve(poisson1d(), steps=10, lbfgs_steps=10, quasi_newton="newton", **SMALL)
+    kw = dict(seed=0, learning_rate=5e-3, quasi_newton="ssbfgs", **SMALL)
+    straight = solve(poisson1d(), steps=300, lbfgs_steps=100, out=tmp_path / "straight", **kw)
+    assert straight.metrics["rel_l2"] < 1e-3
+    solve(poisson1d(), steps=300, lbfgs_steps=50, out=tmp_path / "split", **kw)
+    resumed = solve(poisson1d(), steps=300, lbfgs_steps=100, out=tmp_path / "split", resume=True, **kw)
+    for pa, pb in zip(params_of(straight), params_of(resumed)):
+        np.testing.assert_array_equal(pa, pb)
+
+
+def test_dense_bfgs_too_large_for_memory_is_refused_before_training():
+    from sciml.training.memory import MemoryEstimateError, check_dense_hessian_memory
+
+    with pytest.raises(MemoryEstimateError, match="quasi_newton=lbfgs"):
+        check_dense_hessian_memory(10**6, 4)
+    assert check_dense_hessian_memory(1000, 8, available=10**9) == 24 * 10**6

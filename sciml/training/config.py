@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from sciml.training.quasi_newton import METHODS as QUASI_NEWTON
+
 
 @dataclass
 class TrainConfig:
@@ -13,8 +15,11 @@ class TrainConfig:
 
     Attributes:
         steps: Adam steps.
-        lbfgs_steps: L-BFGS iterations after Adam (0 to skip), on a fixed batch.
+        lbfgs_steps: quasi-Newton iterations after Adam (0 to skip), on a fixed batch.
         lbfgs_memory: curvature pairs L-BFGS keeps (optax's default is 10).
+        quasi_newton: the method of that phase: ``"lbfgs"`` (optax), or dense ``"bfgs"`` /
+            self-scaled ``"ssbfgs"`` (:mod:`sciml.training.quasi_newton`; an ``n x n``
+            inverse-Hessian estimate, for networks of up to ~10^4 parameters).
         learning_rate: initial Adam learning rate.
         final_learning_rate: Adam's learning rate decays exponentially to this value.
         points: collocation points per set: ``interior``, ``boundary`` (per condition),
@@ -60,6 +65,7 @@ class TrainConfig:
     steps: int = 5000
     lbfgs_steps: int = 0
     lbfgs_memory: int = 10
+    quasi_newton: str = "lbfgs"
     learning_rate: float = 1e-3
     final_learning_rate: float | None = None
     points: dict[str, int] = field(default_factory=lambda: {"interior": 2000, "boundary": 200, "times": 32})
@@ -118,6 +124,8 @@ class TrainConfig:
         if cfg.final_learning_rate is not None and (not _is_number(cfg.final_learning_rate)
                                                     or not cfg.final_learning_rate > 0):
             raise ValueError(f"final_learning_rate must be a positive number, got {cfg.final_learning_rate!r}")
+        if cfg.quasi_newton not in QUASI_NEWTON:
+            raise ValueError(f"quasi_newton must be one of {', '.join(QUASI_NEWTON)}, got {cfg.quasi_newton!r}")
         if cfg.lbfgs_memory < 1:
             raise ValueError(f"lbfgs_memory must be >= 1, got {cfg.lbfgs_memory}")
         return cfg

@@ -88,3 +88,21 @@ def check_batch_memory(points: dict[str, int], n_conditions: int, equations, n_c
             "with resample_every to cover the domain over the run"
         )
     return need
+
+
+def check_dense_hessian_memory(n_parameters: int, itemsize: int, available: int | None = None) -> int:
+    """Raise :class:`MemoryEstimateError` when a dense ``n x n`` inverse-Hessian estimate (dense
+    BFGS) would take too much memory; the update holds about three such matrices at once.
+
+    Returns:
+        The estimate in bytes.
+    """
+    need = 3 * n_parameters**2 * itemsize
+    available = available_memory_bytes() if available is None else available
+    if available is not None and need > MEMORY_FRACTION * available:
+        raise MemoryEstimateError(
+            f"dense BFGS on {n_parameters:,} parameters would need about {need / 2**30:,.1f} GiB for its "
+            f"inverse-Hessian estimate but {available / 2**30:,.1f} GiB is available; use "
+            "--train quasi_newton=lbfgs (limited memory) or a smaller network"
+        )
+    return need

@@ -33,7 +33,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from sciml.losses.weighting import global_norm, make_policy
 from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
 from sciml.training.config import TrainConfig
-from sciml.training.memory import check_batch_memory
+from sciml.training.memory import check_batch_memory, check_dense_hessian_memory
+from sciml.training.quasi_newton import quasi_newton
 
 log = logging.getLogger("sciml")
 
@@ -109,6 +110,9 @@ class Trainer:
             "parameters": jax.tree.map(cast, compiled.initial_parameters()),
         }
         self.rest = jax.tree.map(cast, rest)
+        if config.lbfgs_steps and config.quasi_newton != "lbfgs":
+            n_parameters = sum(int(np.size(a)) for a in jax.tree.leaves(self.trainable))
+            check_dense_hessian_memory(n_parameters, np.dtype(self.dtype).itemsize)
         self.policy = make_policy(config.weighting)
         base = {**compiled.weights, **config.weights}
         unknown = sorted(set(config.weights) - set(compiled.weights))
@@ -154,10 +158,11 @@ class Trainer:
         return self._compiled_fns["adam"]
 
     def _lbfgs(self):
-        # optax's zoom line search (strong Wolfe, first guess 1). The memory is the setting
+        # The quasi-Newton phase (L-BFGS unless the config names dense BFGS), with optax's zoom
+        # line search (strong Wolfe, first guess 1). For L-BFGS the memory is the setting
         # that matters for PINNs: with 10 pairs L-BFGS crawls on their ill-conditioned losses,
         # with 50 it converges several times faster per iteration at negligible extra cost.
-        return optax.lbfgs(memory_size=self.config.lbfgs_memory)
+        return quasi_newton(self.config.quasi_newton, memory=self.config.lbfgs_memory)
 
     def _lbfgs_chunk(self):
         if "lbfgs" not in self._compiled_fns:
