@@ -8,7 +8,8 @@ split the problem into smaller ones that the searches solve more easily.
 **Surrogate.** A small tanh MLP (:class:`sciml.models.mlp.MLP`) fitted in float64 by L-BFGS
 (:func:`sciml.models.kan_train.fit_data`) to standardised data; a quarter of the rows is held
 out and its mean squared residual ``sigma^2`` is the noise level every test is judged against
-(on noiseless data it is the surrogate's own error).
+(on noiseless data it is the surrogate's own error; never below ``1e-14 Var(y)``, the level
+of floating-point rounding).
 
 **Tests.** Each hypothesis ``H`` defines a structured approximation ``P_H f`` of the surrogate
 built from ``f`` itself:
@@ -62,6 +63,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import sympy as sp
+
+from .rounding import NOISE_FLOOR
 
 __all__ = ["STRUCTURE_RULE", "Surrogate", "fit_surrogate", "StructureTest", "StructureNode", "Decomposition",
            "decompose", "additive_test", "multiplicative_test", "symmetry_test", "SYMMETRIES",
@@ -318,7 +321,7 @@ class _Context:
 
     y_val: np.ndarray
     ref_sq: np.ndarray
-    noise_var: float
+    noise_var: float  # floored at NOISE_FLOOR * Var(y): floating-point error, not noise
     anchors: np.ndarray  # row indices (into node values) used for projections
     n_child_anchors: int
     n_orbit: int
@@ -673,7 +676,8 @@ def decompose(X, y, symbols, *, seed: int = 0, surrogate: Surrogate | None = Non
     rng = np.random.default_rng(seed + 1)
     val = np.asarray(sur.heldout)
     fit_rows = np.setdiff1d(np.arange(len(y)), val)
-    ctx = _Context(y_val=y[val], ref_sq=(sur(X[val]) - y[val]) ** 2, noise_var=sur.noise_var,
+    noise_var = max(sur.noise_var, NOISE_FLOOR * float(np.var(y)))
+    ctx = _Context(y_val=y[val], ref_sq=(sur(X[val]) - y[val]) ** 2, noise_var=noise_var,
                    anchors=rng.choice(fit_rows, size=min(n_anchors, len(fit_rows)), replace=False),
                    n_child_anchors=n_child_anchors, n_orbit=n_orbit, val=val,
                    deriv_rows=val[:n_derivative_rows])

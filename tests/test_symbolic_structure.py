@@ -1,0 +1,241 @@
+"""Structure tests (separability, symmetries, decomposition) and noise-aware rounding.
+
+Most tests give the structure tests an *oracle* surrogate (the true function, with the noise
+level measured on held-out rows as for a fitted one), so that they check the statistics and
+decisions alone, fast; two tests fit the real MLP surrogate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from sciml.symbolic.law import Law
+from sciml.symbolic.names import display, safe_identifiers
+from sciml.symbolic.refit import clean, round_constants
+from sciml.symbolic.rounding import NoiseTest
+from sciml.symbolic.structure import decompose, derivatives, fit_surrogate
+
+
+@dataclasses.dataclass
+class Oracle:
+    """The true function standing in for a fitted surrogate."""
+
+    f: object
+    noise_var: float
+    heldout: np.ndarray
+
+    def __call__(self, X):
+        return self.f(X)
+
+
+def _data(f, n=600, k=3, noise=0.0, seed=0, lo=1.0, hi=3.0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(lo, hi, (n, k))
+    y = f(X)
+    if noise:
+        y = y + noise * np.sqrt(np.mean(y**2)) * rng.normal(size=n)
+    return X, y
+
+
+def _oracle_decomposition(f, noise=0.0, k=3, **kw):
+    X, y = _data(f, k=k, noise=noise, **kw)
+    val = np.random.default_rng(1).permutation(len(y))[:150]
+    sur = Oracle(f, float(np.mean((f(X[val]) - y[val]) ** 2)), val)
+    syms = list(sp.symbols(f"x1:{k + 1}", positive=True))
+    return decompose(X, y, syms, surrogate=sur, max_depth=1), syms
+
+
+def _test(dec, kind, groups=None, op=None):
+    for t in dec.root.tests:
+        if t.kind != kind or (op is not None and t.op != op):
+            continue
+        if groups is None or sorted(map(sorted, t.groups)) == sorted(map(sorted, groups)):
+            return t
+    raise AssertionError(f"no {kind} test for {groups} {op}")
+
+
+NOISES = [0.0, 0.01]
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_additive_separability_decided(noise):
+    sep, _ = _oracle_decomposition(lambda X: X[:, 0] ** 2 + np.sin(X[:, 1]) * X[:, 2], noise)
+    t = _test(sep, "additive", [[0], [1, 2]])
+    assert t.accepted and t.excess <= t.threshold
+    assert t.gradient < 1e-3  # the mixed Hessian block vanishes
+    assert not _test(sep, "additive", [[1], [0, 2]]).accepted  # x2, x3 interact
+    mixed, _ = _oracle_decomposition(lambda X: X[:, 0] * X[:, 1] + X[:, 2], noise)
+    t = _test(mixed, "additive", [[0], [1, 2]])
+    assert not t.accepted and t.excess > t.threshold
+    assert t.gradient > 0.1
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_multiplicative_separability_decided(noise):
+    prod, _ = _oracle_decomposition(lambda X: X[:, 0] ** 2 * np.exp(-X[:, 1]) * np.cos(X[:, 2] / 3), noise)
+    for groups in ([[0], [1, 2]], [[1], [0, 2]], [[2], [0, 1]]):
+        t = _test(prod, "multiplicative", groups)
+        assert t.accepted, t
+        assert t.gradient < 1e-3  # the mixed Hessian of log f vanishes
+    assert not _test(prod, "additive", [[0], [1, 2]]).accepted
+    total, _ = _oracle_decomposition(lambda X: X[:, 0] + X[:, 1] * X[:, 2], noise)
+    t = _test(total, "multiplicative", [[0], [1, 2]])
+    assert not t.accepted and t.excess > t.threshold
+
+
+@pytest.mark.parametrize("noise", NOISES)
+@pytest.mark.parametrize("op,f", [
+    ("-", lambda X: np.sin(X[:, 0] - X[:, 1]) * X[:, 2]),
+    ("/", lambda X: np.exp(X[:, 0] / X[:, 1]) + X[:, 2] * X[:, 0] / X[:, 1]),
+    ("*", lambda X: np.sqrt(1 + X[:, 0] * X[:, 1]) * X[:, 2]),
+    ("+", lambda X: np.cos(X[:, 0] + X[:, 1]) * X[:, 2]),
+])
+def test_symmetries_decided(op, f, noise):
+    dec, _ = _oracle_decomposition(f, noise)
+    t = _test(dec, "symmetry", [[0, 1]], op)
+    assert t.accepted and t.gradient < 1e-3
+    others = [s for s in ("-", "/", "*", "+") if s != op]
+    assert not any(_test(dec, "symmetry", [[0, 1]], o).accepted for o in others)
+    # x3 enters on its own: no symmetry couples it with x1
+    assert not any(_test(dec, "symmetry", [[0, 2]], o).accepted for o in ("-", "/", "*", "+"))
+
+
+def test_decomposition_tree_and_recombination():
+    """x1^2 + x2 x3: an additive split, then x2 x3 reduced by the product symmetry; leaves
+    solved by a plain least-squares search, recombined, and refitted to the exact law."""
+    from sciml.symbolic.sparse import linear_candidates
+
+    f = lambda X: 0.5 * X[:, 0] ** 2 + X[:, 1] * X[:, 2]  # noqa: E731
+    X, y = _data(f)
+    val = np.arange(150)
+    syms = list(sp.symbols("x1:4", positive=True))
+    dec = decompose(X, y, syms, surrogate=Oracle(f, 0.0, val))
+    assert dec.root.kind == "additive"
+    assert sorted(len(c.variables) for c in dec.root.children) == [1, 2]
+    pair = next(c for c in dec.root.children if len(c.variables) == 2)
+    assert pair.kind == "symmetry" and pair.step.op == "*"
+
+    def search(Xl, yl, zs, from_data):
+        return [e for _, e in linear_candidates(Xl, yl, zs)]
+
+    proposals = dec.solve(search)
+    assert proposals and all(e.free_symbols <= set(syms) for _, e in proposals)
+    x1, x2, x3 = syms
+    truth = x1**2 / 2 + x2 * x3
+    cleaned = [clean(e, syms, X, y).expr for _, e in proposals]
+    assert any(sp.simplify(e - truth) == 0 for e in cleaned)
+    record = dec.root.as_dict(str)
+    assert record["kind"] == "additive" and record["step"]["accepted"]
+    json.dumps(record)  # plain JSON
+
+
+def test_structure_record_escaped_in_report():
+    from sciml.report.law_report import render_html
+
+    columns = ["<b>a</b>", "b&c", "d"]
+    ident = safe_identifiers(columns)
+    syms = [sp.Symbol(ident[c], positive=True) for c in columns]
+    f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
+    X, y = _data(f)
+    dec = decompose(X, y, syms, surrogate=Oracle(f, 0.0, np.arange(150)), max_depth=1)
+    names = {s.name: c for s, c in zip(syms, columns)}
+    tree = dec.root.as_dict(lambda e: display(e, names))
+    law = Law(expr=syms[2], symbols=syms, inputs=columns, target="<i>y</i>", pareto=[],
+              metrics={"formula": {}}, record={"structure": {"used": True, "tree": tree, "rule": "r"}})
+    text = render_html(law, figures=False)
+    assert "<b>a</b>" not in text and "&lt;b&gt;a&lt;/b&gt;" in text
+    assert "b&c" not in text and "b&amp;c" in text
+    assert "additive" in text
+
+
+def test_derivatives_by_central_differences():
+    f = lambda X: X[:, 0] ** 2 * X[:, 1] + np.sin(X[:, 1])  # noqa: E731
+    X = np.array([[1.0, 2.0], [0.5, -1.0]])
+    f0, g, H = derivatives(f, X, [1e-4, 1e-4])
+    np.testing.assert_allclose(f0, f(X))
+    np.testing.assert_allclose(g[:, 0], 2 * X[:, 0] * X[:, 1], rtol=1e-7)
+    np.testing.assert_allclose(g[:, 1], X[:, 0] ** 2 + np.cos(X[:, 1]), rtol=1e-7)
+    np.testing.assert_allclose(H[:, 0, 1], 2 * X[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(H[:, 1, 1], -np.sin(X[:, 1]), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_fitted_surrogate_finds_separability(noise):
+    """The real surrogate: x1 x2 + sin(x3) is additive in {x3} | {x1, x2}, and x1 x2 then
+    has the product symmetry; the noise level it reports is that of the data."""
+    f = lambda X: X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2])  # noqa: E731
+    X, y = _data(f, n=500, noise=noise)
+    sur = fit_surrogate(X, y, steps=400, rounds=2)
+    rel = sur.noise_var / np.var(y)
+    if noise:
+        true_rel = noise**2 * np.mean(y**2) / np.var(y)
+        assert 0.5 * true_rel < rel < 2.0 * true_rel
+    else:
+        assert rel < 1e-4
+    dec = decompose(X, y, list(sp.symbols("x1:4", positive=True)), surrogate=sur)
+    assert dec.root.kind == "additive"
+    assert sorted(map(sorted, dec.root.step.groups)) == [[0, 1], [2]]
+    assert not _test(dec, "additive", [[0], [1, 2]]).accepted
+
+
+def test_noise_test_statistic():
+    t = NoiseTest(rss_ref=10.0, noise_var=0.01, n_val=300)
+    assert t.statistic(10.0, 1) == 0.0
+    assert t.indistinguishable(10.0 + 0.01, 1)  # F = 1
+    assert not t.indistinguishable(10.0 + 0.5, 1)  # F = 50
+    assert t.threshold(2) < t.threshold(1)  # per fixed constant, F(2, n) has a smaller quantile
+    with pytest.raises(ValueError):
+        NoiseTest.from_residuals([1.0], [1.0], 1.0)
+
+
+def _line(slope, noise, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(1, 3, (n, 1))
+    y = slope * x[:, 0] + noise * rng.normal(size=n)
+    return x, y
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_noise_aware_rounding_accepts_true_constants(noise):
+    x, y = _line(1.5, noise)
+    s = sp.Symbol("s", positive=True)
+    out, _ = round_constants(sp.Float(1.4) * s, [s], x, y, refit_first=True, judge="noise")
+    assert out == sp.Rational(3, 2) * s
+
+
+def test_noise_aware_rounding_refuses_distinguishable_constants():
+    s = sp.Symbol("s", positive=True)
+    # 1.52 vs 3/2 at noise 0.01: the slope is pinned to ~3e-4, a 1.3% change is obvious
+    x, y = _line(1.52, 0.01)
+    out, _ = round_constants(sp.Float(1.4) * s, [s], x, y, refit_first=True, judge="noise")
+    assert out.atoms(sp.Float) and abs(float(out.coeff(s)) - 1.52) < 1e-3
+    # the same data with 100 times the noise cannot tell 1.52 from 3/2
+    x, y = _line(1.52, 1.0, n=100)
+    out, _ = round_constants(sp.Float(1.4) * s, [s], x, y, refit_first=True, judge="noise")
+    assert out == sp.Rational(3, 2) * s
+    # noiseless: only the exact value passes
+    x, y = _line(1.52, 0.0)
+    out, _ = round_constants(sp.Float(1.4) * s, [s], x, y, refit_first=True, judge="noise")
+    assert out.atoms(sp.Float)
+
+
+def test_noise_aware_rounding_drops_an_offset_the_noise_cannot_see():
+    """A fitted offset two standard errors from zero is not distinguishable at the 1% level."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 5, (700, 2))
+    y = 0.5 * X[:, 0] * X[:, 1] ** 2
+    y = y + 0.01 * np.sqrt(np.mean(y**2)) * rng.normal(size=len(y))
+    a, b = sp.symbols("a b", positive=True)
+    out = clean(sp.Float(0.49) * a * b**2 + sp.Float(0.03), [a, b], X, y, judge="noise").expr
+    assert out == a * b**2 / 2
+
+
+def test_round_constants_rejects_an_unknown_judge():
+    s = sp.Symbol("s")
+    with pytest.raises(ValueError, match="judge"):
+        round_constants(sp.Float(1.0) * s, [s], np.ones((30, 1)), np.ones(30), judge="vote")
