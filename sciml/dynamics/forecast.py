@@ -22,7 +22,17 @@ import optax
 from flax import nnx
 
 from sciml.dynamics.liquid import LiquidRNN
-from sciml.dynamics.training import _fill_nan, masked_mse
+from sciml.dynamics.result import (
+    DynamicsResult,
+    add_trajectory,
+    invariant_metrics,
+    n_params,
+    observed_dataset,
+    trajectory_arrays,
+    trajectory_metrics,
+    versions,
+)
+from sciml.dynamics.training import fill_nan, masked_mse
 
 __all__ = ["SequenceForecaster", "fit_forecaster", "solve_sequence"]
 
@@ -69,7 +79,7 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: 
     """Teacher-forced training on ``ys`` ``(B, T, n)`` (``NaN`` = unobserved)."""
     ts = jnp.asarray(ts, jnp.float32)
     y_obs = jnp.asarray(ys, jnp.float32)
-    y_in = jnp.asarray(_fill_nan(np.asarray(ys)), jnp.float32)
+    y_in = jnp.asarray(fill_nan(np.asarray(ys)), jnp.float32)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(lr, max(steps, 1), 0.05)))
     opt_state = opt.init(params)
@@ -102,9 +112,6 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: 
 
 def solve_sequence(problem, model_name, steps, seed, opts, ts, ys, start):
     """``ODEProblem.solve`` for ``--model ltc|cfc`` (called from :mod:`sciml.dynamics.solve`)."""
-    from sciml.dynamics.result import DynamicsResult, versions
-    from sciml.dynamics.solve import _add_traj, _arrays, _invariant_metrics, _n_params, _observed_dataset, _trajectory_metrics
-
     states = problem.state_names
     flat = ys.reshape(-1, ys.shape[-1])
     cell_opts = {k: opts[k] for k in ("wiring", "mode") if k in opts}
@@ -117,16 +124,16 @@ def solve_sequence(problem, model_name, steps, seed, opts, ts, ys, start):
     hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=opts.get("seq_lr", 3e-3),
                           invariants=invariants, invariant_weight=opts["invariant_weight"], log_every=opts["log_every"])
     metrics = {"model": model_name, "kind": "sequence", "steps": hist["steps"], "seed": seed, "train_wall_s": hist["wall_s"],
-               "final_loss": hist["loss"][-1] if hist["loss"] else None, "n_params": _n_params(model)}
-    ds = _observed_dataset(problem, ts, ys)
+               "final_loss": hist["loss"][-1] if hist["loss"] else None, "n_params": n_params(model)}
+    ds = observed_dataset(problem, ts, ys)
     if problem.reference is not None:
-        tr, yr = _arrays(problem.reference, states)
+        tr, yr = trajectory_arrays(problem.reference, states)
         ds = ds.assign_coords(time_ref=tr)
         pred = np.asarray(jax.jit(model.rollout)(jnp.asarray(tr, jnp.float32), jnp.asarray(yr[:, 0], jnp.float32)))
-        _add_traj(ds, states, "reference", yr)
-        _add_traj(ds, states, "predicted", pred)
-        metrics.update(_trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
-        metrics.update(_invariant_metrics(problem, compiled, tr, pred, model))
+        add_trajectory(ds, states, "reference", yr)
+        add_trajectory(ds, states, "predicted", pred)
+        metrics.update(trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
+        metrics.update(invariant_metrics(compiled, pred, model))
     if opts.get("symbolify"):
         raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
     ds.attrs.update(title=f"{problem.name}: {model_name}", states=",".join(states))

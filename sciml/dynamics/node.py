@@ -18,17 +18,20 @@ one functional entry point used by every model and by the training loop.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import diffrax
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from sciml.dynamics.nets import make_network
-from sciml.dynamics.problem import CompiledODE
 
-__all__ = ["ODESolver", "integrate", "NeuralField", "UDEField", "NeuralODE"]
+if TYPE_CHECKING:
+    from sciml.dynamics.problem import CompiledODE
+
+__all__ = ["ODESolver", "integrate", "integrate_exact", "NeuralField", "UDEField", "NeuralODE"]
 
 _SOLVERS = {
     "tsit5": diffrax.Tsit5,
@@ -126,6 +129,39 @@ def integrate(
     )
     failed = sol.result != diffrax.RESULTS.successful
     return jnp.where(failed, jnp.inf, sol.ys)
+
+
+def integrate_exact(
+    f: Callable, y0: np.ndarray, ts: np.ndarray, args=None, *, max_steps: int = 1_000_000, throw: bool = True
+) -> np.ndarray:
+    """Float64 Dopri8 solution of ``dy/dt = f(t, y, args)`` at ``ts`` (``(B, n)`` -> ``(B, T, n)``).
+
+    With ``throw=False`` a failed solve (step budget exhausted, blow-up) returns ``inf``
+    from the failure on instead of raising.
+    """
+    y0 = np.atleast_2d(np.asarray(y0, np.float64))
+    ts = np.asarray(ts, np.float64)
+    with jax.enable_x64(True):
+
+        def one(y):
+            sol = diffrax.diffeqsolve(
+                diffrax.ODETerm(f),
+                diffrax.Dopri8(),
+                t0=ts[0],
+                t1=ts[-1],
+                dt0=None,
+                y0=y,
+                args=args,
+                saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
+                stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10),
+                max_steps=max_steps,
+                throw=throw,
+            )
+            ok = sol.result == diffrax.RESULTS.successful
+            return jnp.where(ok | jnp.isfinite(sol.ys), sol.ys, jnp.inf)
+
+        ys = jax.jit(jax.vmap(one))(jnp.asarray(y0))
+        return np.asarray(ys, np.float64)
 
 
 class NeuralField(nnx.Module):

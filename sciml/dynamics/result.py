@@ -1,4 +1,9 @@
-"""The result of a dynamics solve: metrics, trajectories as xarray, law, files on disk."""
+"""The result of a dynamics solve: metrics, trajectories as xarray, law, files on disk.
+
+Besides :class:`DynamicsResult`, the pieces every dynamics model's evaluation shares: the
+observations as arrays, the trajectories as named variables of one dataset, and the error and
+invariant-drift figures of a prediction against the reference.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,73 @@ import json
 import pathlib
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from flax import nnx
 
-__all__ = ["DynamicsResult", "versions"]
+from sciml.provenance import versions
+
+__all__ = ["DynamicsResult", "add_trajectory", "invariant_metrics", "n_params", "observed_dataset",
+           "rel_l2", "trajectory_arrays", "trajectory_metrics", "versions"]
 
 
-from sciml.provenance import versions  # noqa: E402,F401
+def rel_l2(pred, ref) -> float:
+    """``||pred - ref|| / ||ref||`` over the finite entries (``inf`` if the prediction failed)."""
+    pred, ref = np.asarray(pred, float), np.asarray(ref, float)
+    ok = np.isfinite(ref)
+    if not np.all(np.isfinite(pred[ok])):
+        return float("inf")
+    return float(np.linalg.norm(pred[ok] - ref[ok]) / np.linalg.norm(ref[ok]))
+
+
+def trajectory_arrays(ds: xr.Dataset, states) -> tuple[np.ndarray, np.ndarray]:
+    """``(times (T,), values (trajectory, T, state))`` of ``ds``; a missing state is all NaN."""
+    ts = np.asarray(ds["time"].values, np.float64)
+    cols = [ds[s].values if s in ds else np.full((ds.sizes["trajectory"], len(ts)), np.nan) for s in states]
+    return ts, np.stack(cols, -1).astype(np.float64)
+
+
+def n_params(model) -> int:
+    """Number of trainable scalars of ``model``."""
+    return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
+
+
+def observed_dataset(problem, ts, ys) -> xr.Dataset:
+    """A dataset on ``(trajectory, time)`` holding the observations as ``<state>_observed``."""
+    ds = xr.Dataset(coords={"time": ts, "trajectory": np.arange(ys.shape[0])})
+    add_trajectory(ds, problem.state_names, "observed", ys, dim="time")
+    return ds
+
+
+def add_trajectory(ds, states, tag, arr, dim="time_ref") -> None:
+    """Store ``arr (trajectory, time, state)`` in ``ds`` as one ``<state>_<tag>`` per state."""
+    for i, s in enumerate(states):
+        ds[f"{s}_{tag}"] = (("trajectory", dim), np.asarray(arr, np.float64)[..., i])
+
+
+def trajectory_metrics(tr, yr, pred, t_train_end, prefix) -> dict:
+    """Relative L2 errors of ``pred`` against ``yr`` inside and beyond the training span."""
+    inside = tr <= t_train_end + 1e-9
+    return {
+        f"{prefix}rel_l2_fit": rel_l2(pred[:, inside], yr[:, inside]),
+        f"{prefix}rel_l2_extrapolation": rel_l2(pred[:, ~inside], yr[:, ~inside]) if (~inside).any() else None,
+        f"{prefix}rel_l2_full": rel_l2(pred, yr),
+        f"{prefix}t_train_end": float(t_train_end),
+        f"{prefix}t_end": float(tr[-1]),
+    }
+
+
+def invariant_metrics(compiled, pred, field) -> dict:
+    """Largest relative drift of each declared invariant along the predicted trajectories."""
+    out = {}
+    theta = np.asarray(field.theta[...]) if hasattr(field, "theta") else np.zeros(0)
+    for name, g in compiled.invariants.items():
+        vals = np.asarray(g(jnp.asarray(pred), jnp.asarray(theta)))
+        drift = np.abs(vals - vals[..., :1]) / np.maximum(np.abs(vals[..., :1]), 1e-12)
+        out[f"invariant_drift_{name}"] = float(np.nanmax(drift)) if np.all(np.isfinite(vals)) else float("inf")
+    return out
 
 
 @dataclasses.dataclass

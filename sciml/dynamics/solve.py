@@ -18,21 +18,30 @@ forms, and their constants are refitted jointly through the ODE solve against th
 from __future__ import annotations
 
 import time as _time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
-import xarray as xr
-from flax import nnx
 
-from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField
-from sciml.dynamics.problem import ODEProblem
-from sciml.dynamics.result import DynamicsResult, versions
+from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate_exact
+from sciml.dynamics.result import (
+    DynamicsResult,
+    add_trajectory,
+    invariant_metrics,
+    n_params,
+    observed_dataset,
+    trajectory_arrays,
+    trajectory_metrics,
+    versions,
+)
 from sciml.dynamics.training import FitConfig, fit_trajectories
 
-__all__ = ["solve_ode_problem", "MODELS", "recover_law", "rel_l2"]
+if TYPE_CHECKING:
+    from sciml.dynamics.problem import ODEProblem
+
+__all__ = ["solve_ode_problem", "MODELS", "recover_law"]
 
 MODELS = ("node", "kan-ode", "ltc", "cfc")
 
@@ -51,21 +60,6 @@ _DEFAULTS: dict[str, Any] = {
     "threshold": None,
     "log_every": 0,
 }
-
-
-def rel_l2(pred, ref) -> float:
-    """``||pred - ref|| / ||ref||`` over the finite entries (``inf`` if the prediction failed)."""
-    pred, ref = np.asarray(pred, float), np.asarray(ref, float)
-    ok = np.isfinite(ref)
-    if not np.all(np.isfinite(pred[ok])):
-        return float("inf")
-    return float(np.linalg.norm(pred[ok] - ref[ok]) / np.linalg.norm(ref[ok]))
-
-
-def _arrays(ds: xr.Dataset, states) -> tuple[np.ndarray, np.ndarray]:
-    ts = np.asarray(ds["time"].values, np.float64)
-    cols = [ds[s].values if s in ds else np.full((ds.sizes["trajectory"], len(ts)), np.nan) for s in states]
-    return ts, np.stack(cols, -1).astype(np.float64)
 
 
 _MODEL_KEYS = {"width", "depth", "activation", "units", "wiring", "mode", "seq_lr", "network_options"}
@@ -110,10 +104,6 @@ def _normalise_options(options: dict, model: str) -> dict:
     return opts
 
 
-def _n_params(model) -> int:
-    return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
-
-
 def solve_ode_problem(
     problem: ODEProblem,
     *,
@@ -137,7 +127,7 @@ def solve_ode_problem(
     opts = _normalise_options(options or {}, model)
     start = _time.perf_counter()
     states = problem.state_names
-    ts, ys = _arrays(problem.observations, states)
+    ts, ys = trajectory_arrays(problem.observations, states)
     if model in ("ltc", "cfc"):
         from sciml.dynamics.forecast import solve_sequence
 
@@ -185,23 +175,23 @@ def solve_ode_problem(
         "seed": seed,
         "train_wall_s": hist["wall_s"],
         "final_loss": hist["loss"][-1] if hist["loss"] else None,
-        "n_params": _n_params(node),
+        "n_params": n_params(node),
     }
     if problem.identify:
         metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta[...]))}
 
     u0 = np.asarray(hist["u0"])
-    ds = _observed_dataset(problem, ts, ys)
+    ds = observed_dataset(problem, ts, ys)
     law = None
     if problem.reference is not None:
-        tr, yr = _arrays(problem.reference, states)
+        tr, yr = trajectory_arrays(problem.reference, states)
         ds = ds.assign_coords(time_ref=tr)
         # Roll out from the fitted initial state: the model never sees the clean one.
         pred = np.asarray(_rollout(node, tr, jnp.asarray(u0, jnp.float32)))
-        _add_traj(ds, states, "reference", yr)
-        _add_traj(ds, states, "predicted", pred)
-        metrics.update(_trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
-        metrics.update(_invariant_metrics(problem, compiled, tr, pred, field))
+        add_trajectory(ds, states, "reference", yr)
+        add_trajectory(ds, states, "predicted", pred)
+        metrics.update(trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
+        metrics.update(invariant_metrics(compiled, pred, field))
     if opts["symbolify"]:
         if kind != "ude":
             raise ValueError("symbolify recovers unknown terms: declare Unknown(...) terms in the problem")
@@ -209,8 +199,8 @@ def solve_ode_problem(
                           fit_initial=known_u0 is None)
         if problem.reference is not None:
             law_pred = _law_rollout(problem, law, tr, np.asarray(law["initial_state"]))
-            _add_traj(ds, states, "law", law_pred)
-            lm = _trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
+            add_trajectory(ds, states, "law", law_pred)
+            lm = trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
             metrics.update(lm)
             law["metrics"] = lm
     ds.attrs.update(title=f"{problem.name}: {model}", states=",".join(states))
@@ -222,39 +212,6 @@ def solve_ode_problem(
 # ----------------------------------------------------------------------------- helpers
 def _rollout(node, ts, u0):
     return jax.jit(lambda t, y: node(t, y))(jnp.asarray(ts, jnp.float32), u0)
-
-
-def _observed_dataset(problem, ts, ys) -> xr.Dataset:
-    ds = xr.Dataset(coords={"time": ts, "trajectory": np.arange(ys.shape[0])})
-    _add_traj(ds, problem.state_names, "observed", ys, dim="time")
-    return ds
-
-
-def _add_traj(ds, states, tag, arr, dim="time_ref"):
-    for i, s in enumerate(states):
-        ds[f"{s}_{tag}"] = (("trajectory", dim), np.asarray(arr, np.float64)[..., i])
-
-
-def _trajectory_metrics(tr, yr, pred, t_train_end, prefix) -> dict:
-    inside = tr <= t_train_end + 1e-9
-    out = {
-        f"{prefix}rel_l2_fit": rel_l2(pred[:, inside], yr[:, inside]),
-        f"{prefix}rel_l2_extrapolation": rel_l2(pred[:, ~inside], yr[:, ~inside]) if (~inside).any() else None,
-        f"{prefix}rel_l2_full": rel_l2(pred, yr),
-        f"{prefix}t_train_end": float(t_train_end),
-        f"{prefix}t_end": float(tr[-1]),
-    }
-    return out
-
-
-def _invariant_metrics(problem, compiled, tr, pred, field) -> dict:
-    out = {}
-    theta = np.asarray(field.theta[...]) if hasattr(field, "theta") else np.zeros(0)
-    for name, g in compiled.invariants.items():
-        vals = np.asarray(g(jnp.asarray(pred), jnp.asarray(theta)))
-        drift = np.abs(vals - vals[..., :1]) / np.maximum(np.abs(vals[..., :1]), 1e-12)
-        out[f"invariant_drift_{name}"] = float(np.nanmax(drift)) if np.all(np.isfinite(vals)) else float("inf")
-    return out
 
 
 def recover_law(
@@ -320,8 +277,6 @@ def _round(expr, digits: int = 6):
 
 def _law_rollout(problem, law, tr, y0):
     """Integrate the recovered right-hand sides (float64, tight tolerance) from ``y0``."""
-    from sciml.datasets.dynamics import integrate_exact
-
     rhs = [sp.sympify(law["rhs"][s], locals={str(x): x for x in problem.states}) for s in problem.state_names]
     f = sp.lambdify((problem.time, problem.states), rhs, modules="jax")
 

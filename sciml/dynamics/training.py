@@ -33,7 +33,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-__all__ = ["FitConfig", "fit_trajectories", "masked_mse"]
+__all__ = ["FitConfig", "fill_nan", "fit_trajectories", "masked_mse"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +171,7 @@ def fit_trajectories(
         p["u0"] = ys[:, 0]
     if segs is not None:
         # Start states initialised from the data (NaN-free by linear fill along time).
-        y_fill = _fill_nan(np.asarray(ys))
+        y_fill = fill_nan(np.asarray(ys))
         p["starts"] = jnp.stack([jnp.asarray(y_fill[:, a]) for a, _ in segs])
         loss_fn = shooting_loss
         stages = [n_time]
@@ -248,7 +248,7 @@ def _lbfgs(f, p, n_steps, log_every):
     return p, hist
 
 
-def _fill_nan(y: np.ndarray) -> np.ndarray:
+def fill_nan(y: np.ndarray) -> np.ndarray:
     """Linear interpolation of NaNs along time (axis 1), for initial guesses only."""
     y = y.copy()
     t = np.arange(y.shape[1])
