@@ -71,7 +71,7 @@ def test_sample_edges_dataset_and_drawings(tmp_path):
     )
     assert np.isnan(ds["phi"][1, :, 1:].values).all() and np.isnan(ds["x"][0, 2].values).all()
     assert float(ds["x"][0, 0].min()) == pytest.approx(float(x[:, 0].min()), abs=1e-6)
-    ds_grid = model.sample_edges(11)
+    ds_grid = sample_edges(model, 11)
     assert "score" not in ds_grid and float(ds_grid["x"][0, 0, 0]) == pytest.approx(-1.0)
     for suffix in ("png", "svg"):
         plot_kan(model, x, tmp_path / f"kan.{suffix}", n_points=21, title="test")

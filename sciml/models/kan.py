@@ -31,10 +31,9 @@ Cox–de Boor recursion (same numbers to rounding).
   ``(layer_inputs (batch, n_in), edge_outputs (batch, n_in, n_out))``;
   ``edge_outputs.sum(axis=1)`` is the next layer's input, and for the last layer the output.
 * ``KANLayer.edge_function(x)`` evaluates every edge of a layer at per-input points
-  ``x (..., n_in)`` giving ``(..., n_in, n_out)``; ``KAN.sample_edges(n_points)`` returns an
-  :class:`xarray.Dataset` with variables ``x (layer, in, sample)``, ``phi (layer, in, out,
-  sample)`` and ``mask (layer, in, out)``, padded with NaN where a layer is narrower than the
-  widest one (see :func:`sciml.models.kan_inspect.sample_edges`).
+  ``x (..., n_in)`` giving ``(..., n_in, n_out)``;
+  :func:`sciml.models.kan_inspect.sample_edges` returns every edge as an
+  :class:`xarray.Dataset` (inspection lives beside the model, not in it).
 
 **Options** (``build_model("kan", n_in, n_out, **options)``):
 
@@ -410,15 +409,6 @@ class KAN(nnx.Module):
             out.append((x, phi))
             x = phi.sum(axis=-2)
         return out
-
-    def sample_edges(self, n_points: int = 101, samples: jax.Array | None = None):
-        """Every edge sampled on its input range, as an :class:`xarray.Dataset`.
-
-        See :func:`sciml.models.kan_inspect.sample_edges`.
-        """
-        from sciml.models.kan_inspect import sample_edges
-
-        return sample_edges(self, n_points=n_points, samples=samples)
 
     def n_params(self) -> int:
         """Number of trainable scalars."""
