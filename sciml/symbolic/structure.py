@@ -561,18 +561,26 @@ def _partitions(k: int, max_small: int | None):
                 yield list(A), list(B)
 
 
-def _children_separable(kind, node: _Node, A, B, parts, n_child: int, rng) -> list[_Node]:
+def _children_separable(kind, node: _Node, A, B, parts, n_child: int, rng, ctx_anchors
+                        ) -> list[_Node]:
     fa_full, fb_full, mean = parts
     k = node.values.shape[1]
     # the children's functions use fewer anchors than the test (their cost multiplies down the tree)
     sub = node.values[rng.choice(len(node.values), size=min(n_child, len(node.values)), replace=False)]
     fns = {tuple(A): _mean_over(node.fn, k, A, sub), tuple(B): _mean_over(node.fn, k, B, sub)}
+    anchors = node.values[ctx_anchors]
     kids = []
-    for mine, other, f_other in ((A, B, fb_full), (B, A, fa_full)):
-        def lift(g, mine=mine, other=other, f_other=f_other):
+    for mine, other, f_mine, f_other in ((A, B, fa_full, fb_full), (B, A, fb_full, fa_full)):
+        # with fewer anchors the child's function differs from the test's partial mean by a
+        # constant (additive) or a factor (multiplicative) when the structure holds: the lift
+        # takes it out, so the child's tests see the structured model the parent accepted
+        a_child = float(np.mean(fns[tuple(mine)](anchors[:, mine])))
+        a_full = float(np.mean(f_mine(anchors[:, mine])))
+
+        def lift(g, mine=mine, other=other, f_other=f_other, a_child=a_child, a_full=a_full):
             if kind == "additive":
-                return node.lift(lambda V: g(V[:, mine]) + f_other(V[:, other]) - mean)
-            return node.lift(lambda V: g(V[:, mine]) * f_other(V[:, other]) / mean)
+                return node.lift(lambda V: g(V[:, mine]) - a_child + a_full + f_other(V[:, other]) - mean)
+            return node.lift(lambda V: g(V[:, mine]) * (a_full / a_child) * f_other(V[:, other]) / mean)
 
         kids.append(_Node(fns[tuple(mine)], node.values[:, mine], lift, None,
                           [node.variables[c] for c in mine]))
@@ -630,7 +638,7 @@ def _grow(node: _Node, ctx: _Context, rng, depth: int, max_depth: int, deadline:
     how = builders[id(pick)]
     if how[0] == "separable":
         _, A, B, parts = how
-        kids = _children_separable(pick.kind, node, A, B, parts, ctx.n_child_anchors, rng)
+        kids = _children_separable(pick.kind, node, A, B, parts, ctx.n_child_anchors, rng, ctx.anchors)
         note = (f"{pick.kind} separability accepted with the smallest excess "
                 f"({pick.excess:.3g} <= {pick.threshold:.3g})")
         children = [_grow(c, ctx, rng, depth + 1, max_depth, deadline, max_small) for c in kids]
