@@ -90,9 +90,10 @@ def cmd_solve(args) -> int:
                      resume=args.resume, overwrite=args.overwrite, model_options=model_options, **train)
     metrics = solution.metrics
     if args.symbolify and not own_solver:
+        from sciml.report import write_report
         from sciml.symbolic.solution import symbolify_solution
 
-        symbolify_solution(solution, out)
+        write_report(symbolify_solution(solution, out), out / "report.html")
     summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
     print(json.dumps(summary, default=str))
     print(f"results in {out}/ (solution.nc, metrics.json, plot.png)")
@@ -100,9 +101,9 @@ def cmd_solve(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from sciml.symbolic import command
+    from sciml import discover_command
 
-    return command.run(args)
+    return discover_command.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,12 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("discover", help="find a closed-form law in a CSV or NetCDF dataset")
-    try:
-        from sciml.symbolic import command
+    from sciml import discover_command
 
-        command.add_arguments(p)
-    except ImportError:
-        p.add_argument("data")
+    discover_command.add_arguments(p)
     p.set_defaults(func=cmd_discover)
 
     from sciml import edges_command

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from sciml.report import render_html, write_report
 from sciml.report.law_report import _pareto_figure, pareto_floor
-from sciml.symbolic import command, discover, load_law
+from sciml import discover_command as command
+from sciml.symbolic import discover, load_law
 from sciml.symbolic.backends import Backend, PySRBackend
 from sciml.symbolic.law import Candidate, Law, law_json
 from sciml.symbolic.names import safe_identifiers

@@ -386,7 +386,7 @@ def test_operon_backend_returns_a_front():
 
 
 def test_discover_command_writes_law_json_that_sympy_parses(tmp_path):
-    from sciml.symbolic import command
+    from sciml import discover_command as command
 
     rng = np.random.default_rng(3)
     X = rng.uniform(0.5, 2.0, (400, 3))
@@ -412,7 +412,7 @@ def test_discover_command_writes_law_json_that_sympy_parses(tmp_path):
 
 
 def test_discover_command_reports_bad_input(tmp_path, capsys):
-    from sciml.symbolic import command
+    from sciml import discover_command as command
     import argparse
     p = argparse.ArgumentParser()
     command.add_arguments(p)
@@ -436,7 +436,7 @@ def test_discover_command_with_units(tmp_path, capsys):
     import argparse
 
     from sciml.datasets.feynman import generate
-    from sciml.symbolic import command
+    from sciml import discover_command as command
 
     ds = generate("I.10.7", n=500, seed=0)
     for name, unit in {"m": "kg", "m_0": "kg", "v": "m s-1", "c": "m/s"}.items():

@@ -17,10 +17,10 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
     The KAN sees inputs scaled to ``[-1, 1]``; the law is fitted in those variables and then
     rewritten in the physical coordinates. Where the problem imposes conditions or symmetries
     exactly, the law describes the network ``N`` inside the output transform (``law.json``
-    says so under ``applies_to``). Writes ``law.json`` and ``report.html`` to ``out``.
+    says so under ``applies_to``). Writes ``law.json`` to ``out`` and returns the
+    :class:`~sciml.symbolic.Law` (the command line adds its report).
     """
     from sciml.models.kan import KAN
-    from sciml.report import write_report
     from sciml.symbolic.discover import symbolify
 
     if not isinstance(solution.model, KAN):
@@ -39,7 +39,6 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "law.json").write_text(law_json(record) + "\n", encoding="utf-8")
-    write_report(law, out / "report.html")
     return law
 
 

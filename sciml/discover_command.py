@@ -30,8 +30,8 @@ import pathlib
 import sys
 import warnings
 
-from .law import law_json
-from .names import quoted
+from sciml.symbolic.law import law_json
+from sciml.symbolic.names import quoted
 
 __all__ = ["add_arguments", "read_units", "run"]
 
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .backends import BackendUnavailable
+    from sciml.symbolic.backends import BackendUnavailable
 
     try:
         out = _writable_folder(pathlib.Path(args.out))
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace):
-    from .discover import discover
+    from sciml.symbolic.discover import discover
 
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
     if not targets:
@@ -97,6 +97,7 @@ def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
           f"-> {out / 'law.json'}")
     if report:
         from sciml.report import write_report
+
         print(f"report: {write_report(law, out / 'report.html')}")
 
 
@@ -125,7 +126,7 @@ def _writable_folder(out: pathlib.Path) -> pathlib.Path:
 @contextlib.contextmanager
 def _data_messages():
     """Print the data's notes and warnings (skipped columns, dropped rows) as they come."""
-    from .table import DataNote, DataWarning
+    from sciml.symbolic.table import DataNote, DataWarning
 
     show = warnings.showwarning
 
@@ -181,7 +182,7 @@ def _units_file(path: pathlib.Path) -> dict:
     return units
 
 
-def main(argv=None) -> int:  # convenience: python -m sciml.symbolic.command
+def main(argv=None) -> int:  # convenience: python -m sciml.discover_command
     p = argparse.ArgumentParser(prog="sciml discover", description=__doc__.splitlines()[0])
     add_arguments(p)
     return run(p.parse_args(argv))

@@ -1,0 +1,155 @@
+"""The import graph of the ``sciml`` package: no cycles, and the seams of the architecture.
+
+The graph is read statically with :mod:`ast` from every module the package installs
+(``sciml/`` and the ``datasets``, ``operators`` and ``problems`` folders it maps into the
+``sciml`` namespace). Imports inside functions count as much as top-level ones: a lazy import
+only defers the same two-way dependency to run time (``forecast`` taking helpers back from
+``solve`` was one), and it turns into an import-time cycle the day someone hoists it. Imports
+under ``if TYPE_CHECKING:`` do not count: they never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FOLDERS = {"sciml": ROOT / "sciml", "sciml.datasets": ROOT / "datasets",
+           "sciml.operators": ROOT / "operators", "sciml.problems": ROOT / "problems"}
+# The command line: the only modules that parse arguments, and that nothing else imports.
+CLI = {"sciml.cli", "sciml.discover_command", "sciml.edges_command"}
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    out = {}
+    for package, folder in FOLDERS.items():
+        for path in folder.rglob("*.py"):
+            rel = path.relative_to(folder).with_suffix("").parts
+            if rel[-1] == "__init__":
+                rel = rel[:-1]
+            if package == "sciml" and rel and rel[0] in ("datasets", "operators", "problems"):
+                continue
+            out[".".join((package, *rel))] = path
+    return out
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and isinstance(test, (ast.Name, ast.Attribute)) and (
+        getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING")
+
+
+def _imports(tree: ast.AST):
+    """Every import node of ``tree``, at any depth, outside ``if TYPE_CHECKING:`` blocks."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif not _is_type_checking(node):
+            yield from _imports(node)
+
+
+def _graph() -> dict[str, set[str]]:
+    """``module -> {sciml modules it imports}`` (external imports as ``ext:<name>``)."""
+    modules = _modules()
+
+    def owner(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                source = ".".join(base + ([node.module] if node.module else []))
+                targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in modules else source
+                           for a in node.names]
+            for target in targets:
+                if target == "sciml" or target.startswith("sciml."):
+                    deps.add(owner(target))
+                else:
+                    deps.add(f"ext:{target.split('.')[0]}")
+        deps.discard(name)
+        deps.discard(None)
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (as a path ``a -> b -> ... -> a``) per strongly connected component."""
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's algorithm
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    cycles = []
+    for component in components:
+        start = min(component)
+        path, seen = [start], {start}
+        while True:  # walk inside the component until a module repeats
+            nxt = min(w for w in graph[path[-1]] if w in component)
+            if nxt in seen:
+                cycles.append(path[path.index(nxt):] + [nxt])
+                break
+            path.append(nxt)
+            seen.add(nxt)
+    return cycles
+
+
+def test_the_graph_sees_the_package():
+    graph = _graph()
+    assert {"sciml.cli", "sciml.models.kan", "sciml.dynamics.solve", "sciml.datasets.dynamics"} <= set(graph)
+    assert "sciml.models.kan_bases" in graph["sciml.models.kan"]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_no_import_cycles():
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles in sciml:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_seams():
+    """Argument parsing only in the CLI; the CLI composes the stages; the core imports no data."""
+    graph = _graph()
+    core = {m for m in graph if not m.startswith(("sciml.datasets", "sciml.operators", "sciml.problems"))}
+    problems = []
+    for module in sorted(core - CLI):
+        deps = graph[module]
+        if "ext:argparse" in deps:
+            problems.append(f"{module} parses command lines (argparse belongs in {sorted(CLI)})")
+        if deps & CLI:
+            problems.append(f"{module} imports the command line {sorted(deps & CLI)}")
+        data = sorted(d for d in deps if d.startswith(("sciml.datasets", "sciml.problems")))
+        if data:
+            problems.append(f"{module} imports data or problem files {data}")
+        if module.startswith("sciml.symbolic") and any(d.startswith("sciml.report") for d in deps):
+            problems.append(f"{module} imports sciml.report (the CLI composes symbolic + report)")
+    assert not problems, "\n".join(problems)
