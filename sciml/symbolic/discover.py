@@ -161,9 +161,9 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     try:
         dec = decompose(X[tr], y[tr], symbols, seed=seed,
                         time_limit=15.0 if time_budget is None else max(5.0, 0.25 * time_budget))
-    except ValueError as e:
+    except Exception as e:  # noqa: BLE001 - the search goes on without structure, and says why
         dec = None
-        record.update(used=False, why=f"no surrogate: {e}")
+        record.update(used=False, why=f"structure tests failed: {type(e).__name__}: {e}")
     if dec is not None:
         record.update(_structure_record(dec, columns))
         if dec.has_structure:
@@ -182,7 +182,10 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
                 ordered = [leaf_law] + sorted(leaf_front, key=lambda c: c.mse_test)
                 return list(dict.fromkeys(c.expr for c in ordered))
 
-            proposals = dec.solve(leaf_search)
+            try:
+                proposals = dec.solve(leaf_search)
+            except Exception as e:  # noqa: BLE001 - the search goes on without proposals
+                record["why"] = f"leaf searches failed: {type(e).__name__}: {e}"
             record["tree"] = dec.root.as_dict(lambda e: names.display(e, columns))
             record["n_proposals"] = len(proposals)
     remaining = None if time_budget is None else max(0.5 * time_budget, time_budget - (time.time() - t0))
