@@ -4,7 +4,9 @@ Pipeline: primitives (:mod:`.primitives`) -> batched per-edge fits (:mod:`.fit`)
 composition (:mod:`.compose`) -> simplification, joint constant refit, rounding and pruning
 (:mod:`.refit`) -> candidates from search backends (:mod:`.backends`: the built-in one combines
 :mod:`.additive` and :mod:`.sparse`; with units, first in the Buckingham-pi groups of
-:mod:`.dimensionless`) -> Pareto choice (:mod:`.law`). Entry points: :func:`symbolify` (KAN -> law) and :func:`discover` (data -> law).
+:mod:`.dimensionless`; without units, separability and symmetries read from a fitted surrogate
+split the problem into sub-problems first, :mod:`.structure`, and constants are rounded only
+when the noise cannot tell, :mod:`.rounding`) -> Pareto choice (:mod:`.law`). Entry points: :func:`symbolify` (KAN -> law) and :func:`discover` (data -> law).
 
 Data enter through :mod:`.table` (numeric columns, finite rows); column names become safe
 identifiers (:mod:`.names`), so a law's text never carries the data's markup or code, and

@@ -489,7 +489,7 @@ class Decomposition:
     def has_structure(self) -> bool:
         return self.root.kind != "leaf"
 
-    def solve(self, search: Callable, *, per_leaf: int = 3, max_proposals: int = 8
+    def solve(self, search: Callable, *, per_leaf: int = 3, max_proposals: int = 6
               ) -> list[tuple[str, sp.Expr]]:
         """Solve each leaf with ``search(X, y, leaf_symbols, from_data) -> [expr, ...]`` (best
         first; ``from_data`` is True when ``y`` are the data's own targets rather than the
