@@ -120,10 +120,16 @@ def test_decomposition_tree_and_recombination():
     pair = next(c for c in dec.root.children if len(c.variables) == 2)
     assert pair.kind == "symmetry" and pair.step.op == "*"
 
+    calls = []
+
     def search(Xl, yl, zs, from_data):
-        return [e for _, e in linear_candidates(Xl, yl, zs)]
+        calls.append((len(zs), from_data))
+        return [clean(e, zs, Xl, yl).expr for _, e in linear_candidates(Xl, yl, zs)][:1]
 
     proposals = dec.solve(search)
+    # x1^2/2 (+ a constant) solved first, on the surrogate's projection; x2 x3 then gets the
+    # data with it taken out
+    assert calls == [(1, False), (1, True)]
     assert proposals and all(e.free_symbols <= set(syms) for _, e in proposals)
     x1, x2, x3 = syms
     truth = x1**2 / 2 + x2 * x3

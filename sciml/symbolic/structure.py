@@ -497,19 +497,36 @@ class Decomposition:
         ``symbols``.
 
         Leaf variables get fresh symbols (positive where the values are); a leaf's formulas
-        are written back in the original variables. Each combination carries free constants
-        (``c + g + h``, ``c g h``) for the caller's joint refit, and a second copy with every
-        non-integer number of the leaf formulas freed as well, so that constants rounded on
-        the surrogate's values are refitted on the data.
+        are written back in the original variables. The two sides of a separable node whose
+        values are the data's own targets are solved smaller side first; when that side's
+        best formula is exact (no fitted float left), the other side gets the data with it
+        taken out (``y - g``, ``y / g``) instead of the surrogate's projection — data keep
+        noiseless laws exact, where a surrogate is only accurate to its fit. Each combination
+        carries free constants (``c + g + h``, ``c g h``) for the caller's joint refit, and a
+        second copy with every non-integer number of the leaf formulas freed as well, so that
+        constants rounded on the surrogate's values are refitted on the data.
         """
-        for leaf in self.root.leaves():
-            node = leaf.problem
-            z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(node.values[:, i] > 0)
-                 else sp.Dummy(f"z{i + 1}", real=True) for i in range(node.values.shape[1])]
-            y = node.target if node.target is not None else node.fn(node.values)
-            found = search(node.values, y, z, node.target is not None)[:per_leaf]
-            back = dict(zip(z, node.variables))
-            leaf.formulas = [sp.sympify(e).xreplace(back) for e in found]
+        root_values = self.root.problem.values
+        symbols = self.root.variables
+
+        def solve_node(node: StructureNode, target) -> None:
+            prob = node.problem
+            if node.kind == "leaf":
+                z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(prob.values[:, i] > 0)
+                     else sp.Dummy(f"z{i + 1}", real=True) for i in range(prob.values.shape[1])]
+                y = target if target is not None else prob.fn(prob.values)
+                found = search(prob.values, y, z, target is not None)[:per_leaf]
+                back = dict(zip(z, node.variables))
+                node.formulas = [sp.sympify(e).xreplace(back) for e in found]
+                return
+            if node.kind == "symmetry":
+                solve_node(node.children[0], target)
+                return
+            first, second = sorted(node.children, key=lambda c: len(c.variables))
+            solve_node(first, None)
+            solve_node(second, _remainder(node.kind, target, first, symbols, root_values))
+
+        solve_node(self.root, self.root.problem.target)
         combos = _combinations(self.root)[:max_proposals]
         out, seen = [], set()
         for e in combos:
@@ -518,6 +535,28 @@ class Decomposition:
                     seen.add(variant)
                     out.append(("structure", variant))
         return out
+
+
+def _remainder(kind: str, target, solved: StructureNode, symbols, values):
+    """The data with an exactly solved side taken out (``y - g`` or ``y / g``), or ``None``.
+
+    An additive constant (additive node) or a constant factor (multiplicative node) of the
+    solved side is left out: the other side absorbs it, and the joint refit fixes it; every
+    other constant must be exact."""
+    from .refit import evaluate
+
+    if target is None or not solved.formulas:
+        return None
+    best = solved.formulas[0]
+    shape = best.as_coeff_Add()[1] if kind == "additive" else best.as_coeff_Mul()[1]
+    if shape.atoms(sp.Float) or not shape.free_symbols:
+        return None
+    g = evaluate(shape, symbols, values)
+    with np.errstate(all="ignore"):
+        out = target - g if kind == "additive" else target / g
+    if not np.all(np.isfinite(out)) or (kind != "additive" and np.min(np.abs(g)) < 1e-12 * np.max(np.abs(g))):
+        return None
+    return out
 
 
 def _free_numbers(expr: sp.Expr) -> sp.Expr:
