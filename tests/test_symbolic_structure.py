@@ -122,14 +122,16 @@ def test_decomposition_tree_and_recombination():
 
     calls = []
 
-    def search(Xl, yl, zs, from_data):
-        calls.append((len(zs), from_data))
+    def search(Xl, yl, zs, noise_var):
+        calls.append((len(zs), yl))
         return [clean(e, zs, Xl, yl).expr for _, e in linear_candidates(Xl, yl, zs)][:1]
 
     proposals = dec.solve(search)
     # x1^2/2 (+ a constant) solved first, on the surrogate's projection; x2 x3 then gets the
     # data with it taken out
-    assert calls == [(1, False), (1, True)]
+    assert [k for k, _ in calls] == [1, 1]
+    assert np.ptp(calls[0][1] - 0.5 * X[:, 0] ** 2) < 1e-9  # projection: x1^2/2 + a constant
+    np.testing.assert_allclose(calls[1][1], X[:, 1] * X[:, 2], rtol=1e-12)  # the data, less x1^2/2
     assert proposals and all(e.free_symbols <= set(syms) for _, e in proposals)
     x1, x2, x3 = syms
     truth = x1**2 / 2 + x2 * x3

@@ -169,16 +169,14 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
         if dec.has_structure:
             n_leaves = len(dec.root.leaves())
             leaf_budget = None if time_budget is None else 0.5 * time_budget / n_leaves
-            # surrogate values are exact only to the surrogate's own error: a leaf formula
-            # within a tenth of that error variance is as exact as the values can show
-            surrogate_tol = max(1e-12, 0.1 * dec.noise_var / max(dec.var_y, 1e-300))
-
-            def leaf_search(Xl, yl, zs, from_data):
+            def leaf_search(Xl, yl, zs, noise_var):
+                # a leaf formula within the error of the leaf's values is as exact as they
+                # can show: the slower backends only run when none is
+                tol = max(1e-12, noise_var / max(float(np.var(yl)), 1e-300))
                 leaf_law, leaf_front, _ = _search(
                     Xl, yl, zs, backends, seed=seed, test_fraction=test_fraction,
                     time_budget=leaf_budget, units=None, target_units=None,
-                    rng=np.random.default_rng(seed), judge="noise",
-                    exact_tol=1e-12 if from_data else surrogate_tol)
+                    rng=np.random.default_rng(seed), judge="noise", exact_tol=tol)
                 ordered = [leaf_law] + sorted(leaf_front, key=lambda c: c.mse_test)
                 return list(dict.fromkeys(c.expr for c in ordered))
 

@@ -491,10 +491,12 @@ class Decomposition:
 
     def solve(self, search: Callable, *, per_leaf: int = 3, max_proposals: int = 6
               ) -> list[tuple[str, sp.Expr]]:
-        """Solve each leaf with ``search(X, y, leaf_symbols, from_data) -> [expr, ...]`` (best
-        first; ``from_data`` is True when ``y`` are the data's own targets rather than the
-        surrogate's values) and recombine: proposals ``(source, expr)`` in the original
-        ``symbols``.
+        """Solve each leaf with ``search(X, y, leaf_symbols, noise_var) -> [expr, ...]`` (best
+        first; ``noise_var`` estimates the error variance of ``y``: for the data's own
+        targets the surrogate's held-out MSE, carried through ``y / g`` by the delta
+        method; for the surrogate's projections a tenth of its relative error, a formula
+        closer than that being as exact as the values can show) and recombine: proposals
+        ``(source, expr)`` in the original ``symbols``.
 
         Leaf variables get fresh symbols (positive where the values are); a leaf's formulas
         are written back in the original variables. The two sides of a separable node whose
@@ -514,8 +516,12 @@ class Decomposition:
             if node.kind == "leaf":
                 z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(prob.values[:, i] > 0)
                      else sp.Dummy(f"z{i + 1}", real=True) for i in range(prob.values.shape[1])]
-                y = target if target is not None else prob.fn(prob.values)
-                found = search(prob.values, y, z, target is not None)[:per_leaf]
+                if target is not None:
+                    y, noise = target
+                else:
+                    y = prob.fn(prob.values)
+                    noise = 0.1 * self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
+                found = search(prob.values, y, z, noise)[:per_leaf]
                 back = dict(zip(z, node.variables))
                 node.formulas = [sp.sympify(e).xreplace(back) for e in found]
                 return
@@ -526,7 +532,7 @@ class Decomposition:
             solve_node(first, None)
             solve_node(second, _remainder(node.kind, target, first, symbols, root_values))
 
-        solve_node(self.root, self.root.problem.target)
+        solve_node(self.root, (self.root.problem.target, self.noise_var))
         combos = _combinations(self.root)[:max_proposals]
         out, seen = [], set()
         for e in combos:
@@ -538,7 +544,8 @@ class Decomposition:
 
 
 def _remainder(kind: str, target, solved: StructureNode, symbols, values):
-    """The data with an exactly solved side taken out (``y - g`` or ``y / g``), or ``None``.
+    """``(y - g, sigma^2)`` or ``(y / g, sigma^2 mean(1/g^2))``: the data (with their noise
+    variance) with an exactly solved side ``g`` taken out, or ``None``.
 
     An additive constant (additive node) or a constant factor (multiplicative node) of the
     solved side is left out: the other side absorbs it, and the joint refit fixes it; every
@@ -547,6 +554,7 @@ def _remainder(kind: str, target, solved: StructureNode, symbols, values):
 
     if target is None or not solved.formulas:
         return None
+    target, noise = target
     best = solved.formulas[0]
     shape = best.as_coeff_Add()[1] if kind == "additive" else best.as_coeff_Mul()[1]
     if shape.atoms(sp.Float) or not shape.free_symbols:
@@ -556,7 +564,7 @@ def _remainder(kind: str, target, solved: StructureNode, symbols, values):
         out = target - g if kind == "additive" else target / g
     if not np.all(np.isfinite(out)) or (kind != "additive" and np.min(np.abs(g)) < 1e-12 * np.max(np.abs(g))):
         return None
-    return out
+    return out, noise if kind == "additive" else noise * float(np.mean(1.0 / g**2))
 
 
 def _free_numbers(expr: sp.Expr) -> sp.Expr:
