@@ -170,9 +170,12 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
             n_leaves = len(dec.root.leaves())
             leaf_budget = None if time_budget is None else 0.5 * time_budget / n_leaves
             def leaf_search(Xl, yl, zs, noise_var):
-                # a leaf formula within the error of the leaf's values is as exact as they
-                # can show: the slower backends only run when none is
-                tol = max(1e-12, noise_var / max(float(np.var(yl)), 1e-300))
+                # a leaf formula within the error of the leaf's values (up to two standard
+                # errors of a held-out MSE, as in the selection rule) is as exact as they can
+                # show: the slower backends only run when none is
+                n_test = max(2, int(round(test_fraction * len(yl))))
+                tol = max(1e-12, noise_var * (1.0 + 2.0 * math.sqrt(2.0 / n_test))
+                          / max(float(np.var(yl)), 1e-300))
                 leaf_law, leaf_front, _ = _search(
                     Xl, yl, zs, backends, seed=seed, test_fraction=test_fraction,
                     time_budget=leaf_budget, units=None, target_units=None,
