@@ -77,13 +77,13 @@ def main(seed: int = 0) -> dict:
 
     res = {}
     t0 = time.perf_counter()
-    base = NeuralField(2, width=200, depth=2, activation="tanh", seed=seed)
+    base = NeuralField(2, hidden=(200, 200), activation="tanh", seed=seed)
     res["baseline_train_loss"] = train_field(base, X, dX)
     pred_b = np.asarray(NeuralODE(base, ODESolver(rtol=1e-8, atol=1e-8, max_steps=100_000))(ts, u0))
     res["baseline_wall_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    hnn = HamiltonianField(1, width=200, depth=2, seed=seed)
+    hnn = HamiltonianField(1, hidden=(200, 200), seed=seed)
     res["hnn_train_loss"] = train_field(hnn, X, dX)
     pred_h = np.asarray(HamiltonianODE(hnn, substeps=10)(ts, u0))
     res["hnn_wall_s"] = time.perf_counter() - t0

@@ -111,7 +111,7 @@ def main(seed: int = 0) -> dict:
             fit_forecaster(model, TS, train, steps=STEPS, lr=3e-3)
             predict = jax.jit(model.rollout)
         else:
-            model = NeuralODE(NeuralField(2, width=32, depth=2, seed=seed), ODESolver(rtol=1e-4, atol=1e-6))
+            model = NeuralODE(NeuralField(2, hidden=(32, 32), seed=seed), ODESolver(rtol=1e-4, atol=1e-6))
             fit_trajectories(model, TS, train, FitConfig(steps=STEPS, lr=3e-3, curriculum=(0.1, 1.0), fit_initial=False))
             predict = jax.jit(lambda t, y: model(t, y))
         wall = time.perf_counter() - t0

@@ -104,7 +104,7 @@ def test_integrate_matches_exact_solution_and_irregular_times():
     ts = jnp.array([0.0, 0.13, 0.5, 1.7, 2.0])  # irregular
     sol = integrate(lambda t, u: jnp.stack([u[1], -u[0]]), jnp.array([1.0, 0.0]), ts, ODESolver(rtol=1e-8, atol=1e-8))
     np.testing.assert_allclose(np.asarray(sol[:, 0]), np.cos(np.asarray(ts)), atol=1e-5)
-    node = NeuralODE(NeuralField(2, width=8, depth=1, seed=0))
+    node = NeuralODE(NeuralField(2, hidden=(8,), seed=0))
     per_traj = jnp.stack([ts, ts * 0.5])  # (B, T): each trajectory its own times
     out = node(per_traj, jnp.ones((2, 2)))
     np.testing.assert_allclose(np.asarray(out[1]), np.asarray(node(ts * 0.5, jnp.ones(2))), rtol=1e-5)
@@ -130,7 +130,7 @@ def test_ude_fit_recovers_missing_decay_with_nan_masked_irregular_data():
     obs_vals[[2, 5]] = np.nan  # unobserved entries
     obs = xr.Dataset({"u": ("time", obs_vals)}, coords={"time": ts})
     p = ODEProblem([u], {u: -a * u + Unknown("U", [u])}, parameters={a: 1.0}, observations=obs)
-    field = UDEField(p.compile(), width=8, depth=1, activation="tanh", final_scale=0.1, seed=0)
+    field = UDEField(p.compile(), hidden=(8,), activation="tanh", final_scale=0.1, seed=0)
     node = NeuralODE(field, ODESolver(rtol=1e-5, atol=1e-7))
     ys = np.asarray(p.observations["u"].values)[..., None]
     hist = fit_trajectories(node, ts, ys, FitConfig(steps=120, lr=2e-2, curriculum=(1.0,)))
@@ -139,10 +139,23 @@ def test_ude_fit_recovers_missing_decay_with_nan_masked_irregular_data():
     np.testing.assert_allclose(learned, -0.5 * np.linspace(0.1, 1.0, 5), atol=0.05)
 
 
+def test_hidden_means_the_hidden_widths_and_unknown_options_are_named():
+    from sciml.cli import _widths
+    from sciml.dynamics.solve import _normalise_options
+
+    p = ODEProblem([x, y], {x: Unknown("U1", [x, y]), y: -x}, observations=_obs())
+    opts = _normalise_options({"hidden": _widths("32,64", "--hidden"), "learning_rate": 1e-3}, "node")
+    assert opts["learning_rate"] == 1e-3 and opts["network_options"] == {"hidden": [32, 64]}
+    field = UDEField(p.compile(), seed=0, **opts["network_options"])
+    assert [layer.out_features for layer in field.nets[0].layers] == [32, 64, 1]
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['width'\] for --model node"):
+        _normalise_options({"width": [2, 5, 1]}, "node")
+
+
 def test_multiple_shooting_runs_and_reduces_loss():
     ds = data.nonlinear_oscillator(2, np.linspace(0, 4, 11))
     ys = np.stack([ds.y1.values, ds.y2.values], -1)
-    node = NeuralODE(NeuralField(2, width=8, depth=1, seed=1), ODESolver(rtol=1e-3, atol=1e-5))
+    node = NeuralODE(NeuralField(2, hidden=(8,), seed=1), ODESolver(rtol=1e-3, atol=1e-5))
     hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=30, lr=1e-2, shooting=2))
     assert hist["loss"][-1] < hist["loss"][0]
     assert hist["shooting_starts"].shape == (2, 2, 2)
@@ -154,7 +167,7 @@ def test_known_initial_state_is_held_fixed_and_first_observation_may_be_missing(
     known = ys[:, 0].copy()
     ys[:, 0] = ys[:, 0] + 0.3  # a noisy first observation must not replace the known state
     ys[0, 0, 1] = np.nan
-    node = NeuralODE(NeuralField(2, width=8, depth=1, seed=1), ODESolver(rtol=1e-3, atol=1e-5))
+    node = NeuralODE(NeuralField(2, hidden=(8,), seed=1), ODESolver(rtol=1e-3, atol=1e-5))
     hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=5, lr=1e-2), initial_states=known)
     np.testing.assert_allclose(hist["u0"], known, rtol=1e-6)
 
@@ -174,7 +187,7 @@ def test_known_term_residual_vanishes_on_exact_trajectory():
 def test_leapfrog_has_no_energy_drift():
     from sciml.dynamics.hamiltonian import HamiltonianField, HamiltonianODE
 
-    field = HamiltonianField(1, width=16, depth=1, seed=0)
+    field = HamiltonianField(1, hidden=(16,), seed=0)
     model = HamiltonianODE(field, substeps=10)
     ts = jnp.linspace(0, 100, 1001)
     traj = model(ts, jnp.array([[0.5, 0.3]]))

@@ -3,18 +3,18 @@
 * :class:`IrrepsLinear` -- the most general equivariant linear map between two irreps
   (channel mixing within each irrep type; biases on scalars only), optionally with one set of
   weights per chemical species (NequIP's self-interaction / MACE's species-dependent update).
-* :class:`MLP` -- a plain multilayer perceptron for invariant inputs (radial weights,
-  readouts).
+* :func:`invariant_mlp` -- the project's :class:`~sciml.models.mlp.MLP` as used on invariant
+  inputs (radial weights, readouts): SiLU, unit-variance fan-in weights.
 """
 
 from __future__ import annotations
-
-import itertools
 
 import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from sciml.models.mlp import MLP
 
 
 class IrrepsLinear(nnx.Module):
@@ -53,23 +53,11 @@ class IrrepsLinear(nnx.Module):
         return e3nn.IrrepsArray(self.irreps_out, out.reshape(lead + (-1,)))
 
 
-class MLP(nnx.Module):
-    """``sizes[0] -> ... -> sizes[-1]`` with SiLU between layers.
+def invariant_mlp(sizes, *, rngs: nnx.Rngs, bias: bool = True) -> MLP:
+    """``sizes[0] -> ... -> sizes[-1]`` with SiLU between layers and unit-variance fan-in weights.
 
     ``bias=False`` gives a map with ``MLP(0) = 0`` (SiLU(0) = 0): radial weights built that way
     vanish, smoothly, wherever the radial basis does -- at the cutoff and on padded edges.
     """
-
-    def __init__(self, sizes, *, rngs: nnx.Rngs, bias: bool = True):
-        self.layers = nnx.List([
-            nnx.Linear(a, b, rngs=rngs, use_bias=bias,
-                       kernel_init=nnx.initializers.variance_scaling(1.0, "fan_in", "normal"))
-            for a, b in itertools.pairwise(sizes)
-        ])
-
-    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        for k, layer in enumerate(self.layers):
-            x = layer(x)
-            if k < len(self.layers) - 1:
-                x = jax.nn.silu(x)
-        return x
+    return MLP(sizes[0], sizes[-1], hidden=sizes[1:-1], activation="silu", init="fan_in_normal",
+               bias=bias, rngs=rngs)

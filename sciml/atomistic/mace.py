@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from .layers import MLP, IrrepsLinear
+from .layers import IrrepsLinear, invariant_mlp
 from .nequip import edge_geometry
 
 
@@ -82,8 +82,8 @@ class MACELayer(nnx.Module):
         self.msg_irreps = e3nn.tensor_product(e3nn.zeros(irreps_in), sh,
                                               filter_ir_out=self.keep).irreps
         self.lin_up = IrrepsLinear(irreps_in, irreps_in, rngs=rngs)
-        self.radial = MLP([n_basis, radial_hidden, radial_hidden, self.msg_irreps.num_irreps],
-                          rngs=rngs, bias=False)
+        self.radial = invariant_mlp([n_basis, radial_hidden, radial_hidden, self.msg_irreps.num_irreps],
+                                    rngs=rngs, bias=False)
         self.lin_a = IrrepsLinear(self.msg_irreps, a_irreps, rngs=rngs)
         self.product = ProductBasis(a_irreps, target, correlation=correlation,
                                     n_species=n_species, channels=channels, rngs=rngs)
@@ -132,8 +132,8 @@ class MACE(nnx.Module):
                               radial_hidden=radial_hidden, avg_neighbors=avg_neighbors,
                               rngs=rngs)
             layers.append(layer)
-            readouts.append(MLP([channels, 16, 1], rngs=rngs) if last
-                            else MLP([channels, 1], rngs=rngs, bias=False))
+            readouts.append(invariant_mlp([channels, 16, 1], rngs=rngs) if last
+                            else invariant_mlp([channels, 1], rngs=rngs, bias=False))
             irreps = layer.irreps_out
         self.layers = nnx.List(layers)
         self.readouts = nnx.List(readouts)

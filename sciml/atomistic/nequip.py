@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from .layers import MLP, IrrepsLinear
+from .layers import IrrepsLinear, invariant_mlp
 from .radial import radial_embedding
 
 
@@ -60,8 +60,8 @@ class InteractionLayer(nnx.Module):
         self.msg_irreps = e3nn.tensor_product(e3nn.zeros(irreps_in), sh,
                                               filter_ir_out=keep).irreps
         self.lin_in = IrrepsLinear(irreps_in, irreps_in, rngs=rngs)
-        self.radial = MLP([n_basis, radial_hidden, radial_hidden, self.msg_irreps.num_irreps],
-                          rngs=rngs, bias=False)
+        self.radial = invariant_mlp([n_basis, radial_hidden, radial_hidden, self.msg_irreps.num_irreps],
+                                    rngs=rngs, bias=False)
         self.lin_out = IrrepsLinear(self.msg_irreps, pre_gate, rngs=rngs)
         self.self_int = IrrepsLinear(irreps_in, pre_gate, n_species=n_species, rngs=rngs)
         self.keep = keep
@@ -107,7 +107,7 @@ class NequIP(nnx.Module):
             layers.append(layer)
             irreps = layer.irreps_out
         self.layers = nnx.List(layers)
-        self.readout = MLP([channels, channels // 2, 1], rngs=rngs)
+        self.readout = invariant_mlp([channels, channels // 2, 1], rngs=rngs)
 
     def __call__(self, species, vectors, senders, receivers, edge_mask):
         sh, radial = edge_geometry(vectors, edge_mask, self.lmax, self.n_basis, self.cutoff)

@@ -114,15 +114,14 @@ def solve_sequence(problem, model_name, steps, seed, opts, ts, ys, start):
     """``ODEProblem.solve`` for ``--model ltc|cfc`` (called from :mod:`sciml.dynamics.solve`)."""
     states = problem.state_names
     flat = ys.reshape(-1, ys.shape[-1])
-    cell_opts = {k: opts[k] for k in ("wiring", "mode") if k in opts}
-    if model_name == "ltc":
-        cell_opts.pop("mode", None)
-    model = SequenceForecaster(model_name, len(states), opts.get("units", 32), mean=np.nanmean(flat, 0), std=np.nanstd(flat, 0) + 1e-8, seed=seed, **cell_opts)
+    net = opts["network_options"]
+    cell_opts = {k: net[k] for k in ("wiring", "mode") if k in net}
+    model = SequenceForecaster(model_name, len(states), net.get("units", 32), mean=np.nanmean(flat, 0), std=np.nanstd(flat, 0) + 1e-8, seed=seed, **cell_opts)
     compiled = problem.compile()
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
-    hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=opts.get("seq_lr", 3e-3),
-                          invariants=invariants, invariant_weight=opts["invariant_weight"], log_every=opts["log_every"])
+    hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=net.get("seq_lr", 3e-3),
+                          invariants=invariants, invariant_weight=opts["invariant_weight"], log_every=100 if opts["progress"] else 0)
     metrics = {"model": model_name, "kind": "sequence", "steps": hist["steps"], "seed": seed, "train_wall_s": hist["wall_s"],
                "final_loss": hist["loss"][-1] if hist["loss"] else None, "n_params": n_params(model)}
     ds = observed_dataset(problem, ts, ys)

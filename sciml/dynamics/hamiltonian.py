@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from sciml.dynamics.nets import MLP
+from sciml.models.mlp import MLP
 
 __all__ = ["HamiltonianField", "leapfrog", "HamiltonianODE"]
 
@@ -31,16 +31,18 @@ class HamiltonianField(nnx.Module):
     Args:
         n_dof: degrees of freedom (state size ``2 n_dof``).
         separable: ``H = T(p) + V(q)`` (default) or a general ``H(q, p)``.
+        hidden, activation: the hidden widths and activation of each :class:`MLP`.
     """
 
-    def __init__(self, n_dof: int, *, separable: bool = True, width: int = 64, depth: int = 2, activation: str = "tanh", seed: int = 0):
+    def __init__(self, n_dof: int, *, separable: bool = True, hidden=(64, 64), activation: str = "tanh", seed: int = 0):
         self.n_dof, self.separable = n_dof, separable
         rngs = nnx.Rngs(seed)
+        net = dict(hidden=hidden, activation=activation, init="lecun_normal", rngs=rngs)
         if separable:
-            self.T = MLP(n_dof, 1, width=width, depth=depth, activation=activation, rngs=rngs)
-            self.V = MLP(n_dof, 1, width=width, depth=depth, activation=activation, rngs=rngs)
+            self.T = MLP(n_dof, 1, **net)
+            self.V = MLP(n_dof, 1, **net)
         else:
-            self.H = MLP(2 * n_dof, 1, width=width, depth=depth, activation=activation, rngs=rngs)
+            self.H = MLP(2 * n_dof, 1, **net)
 
     def kinetic(self, p):
         return self.T(p)[..., 0]

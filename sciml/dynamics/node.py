@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from sciml.dynamics.nets import make_network
+from sciml.models import build_model
 
 if TYPE_CHECKING:
     from sciml.dynamics.problem import CompiledODE
@@ -164,6 +164,15 @@ def integrate_exact(
         return np.asarray(ys, np.float64)
 
 
+# Vector-field MLPs keep the neural-ODE convention: two hidden layers of 32, LeCun-normal weights.
+_FIELD_MLP = {"hidden": (32, 32), "init": "lecun_normal"}
+
+
+def _network(kind: str, n_in: int, n_out: int, seed: int, options: dict) -> nnx.Module:
+    """The registered surrogate ``kind`` (``mlp``, ``kan``, ...) as a map ``n_in -> n_out``."""
+    return build_model(kind, n_in, n_out, seed=seed, **{**(_FIELD_MLP if kind == "mlp" else {}), **options})
+
+
 class NeuralField(nnx.Module):
     """A black-box vector field ``f(t, u) = net(u)`` (``net([u, t])`` if ``time_dependent``).
 
@@ -182,7 +191,7 @@ class NeuralField(nnx.Module):
         **network_options,
     ):
         n_in = n_states + int(time_dependent)
-        self.net = make_network(network, n_in, n_states, seed=seed, **network_options)
+        self.net = _network(network, n_in, n_states, seed, network_options)
         self.time_dependent = time_dependent
         self.known = known
 
@@ -222,7 +231,7 @@ class UDEField(nnx.Module):
         self.compiled = compiled
         self.nets = nnx.List(
             [
-                make_network(network, k, 1, seed=seed + 7919 * i, **network_options)
+                _network(network, k, 1, seed + 7919 * i, network_options)
                 for i, k in enumerate(compiled.unknown_arity)
             ]
         )

@@ -46,7 +46,7 @@ __all__ = ["solve_ode_problem", "MODELS", "recover_law"]
 MODELS = ("node", "kan-ode", "ltc", "cfc")
 
 _DEFAULTS: dict[str, Any] = {
-    "lr": 1e-2,
+    "learning_rate": 1e-2,
     "curriculum": (0.5, 1.0),
     "shooting": None,
     "lbfgs_steps": 60,
@@ -58,46 +58,37 @@ _DEFAULTS: dict[str, Any] = {
     "symbolify": False,
     "degree": 2,
     "threshold": None,
-    "log_every": 0,
+    "progress": False,
+}
+# Options of each model's networks (the rest are training options).
+_NETWORK_KEYS = {
+    "node": {"hidden", "activation"},
+    "kan-ode": {"hidden", "width", "grid", "order", "basis", "grid_range", "base_activation", "noise_scale"},
+    "ltc": {"units", "wiring", "seq_lr"},
+    "cfc": {"units", "wiring", "mode", "seq_lr"},
 }
 
 
-_MODEL_KEYS = {"width", "depth", "activation", "units", "wiring", "mode", "seq_lr", "network_options"}
-_KAN_KEYS = {"hidden", "grid", "order", "basis", "grid_range", "base_activation", "noise_scale"}
-
-
 def _normalise_options(options: dict, model: str) -> dict:
-    """Merge user options with the defaults, translating the generic CLI names.
+    """Merge user options with the defaults; the network's options go to ``network_options``.
 
-    ``learning_rate`` -> ``lr``; ``progress`` -> ``log_every``; ``hidden=[w, w]`` -> MLP
-    ``width``/``depth`` (or the KAN's hidden widths); KAN options go to the KAN constructor.
+    The names are those of :func:`sciml.solve` for every problem: ``learning_rate``,
+    ``progress``, ``hidden`` (the hidden widths, ``[32, 64]`` is two layers of 32 and 64).
     """
     opts = dict(_DEFAULTS)
     options = dict(options)
     if options.pop("resume", False):
         raise ValueError("--resume is not supported for dynamics problems; rerun without it")
-    if "learning_rate" in options:
-        options["lr"] = options.pop("learning_rate")
-    if "progress" in options:
-        options["log_every"] = 100 if options.pop("progress") else 0
     precision = options.pop("precision", None)
     if precision not in (None, "float32"):
         raise ValueError(f"dynamics problems train in float32; precision={precision!r} is not supported")
     net = dict(options.pop("network_options", None) or {})
-    if model == "kan-ode":
-        for k in list(options):
-            if k in _KAN_KEYS or (k == "width" and isinstance(options[k], (list, tuple))):
-                net[k] = options.pop(k)
-    elif "hidden" in options:
-        hidden = options.pop("hidden")
-        hidden = [hidden] if isinstance(hidden, int) else list(hidden)
-        options.setdefault("width", int(hidden[0]))
-        options.setdefault("depth", len(hidden))
-    unknown = set(options) - set(_DEFAULTS) - _MODEL_KEYS
+    net.update({k: options.pop(k) for k in list(options) if k in _NETWORK_KEYS[model]})
+    unknown = set(options) - set(_DEFAULTS)
     if unknown:
         raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for a dynamics solve; known: "
-            f"{sorted(set(_DEFAULTS) | _MODEL_KEYS | _KAN_KEYS)}"
+            f"unknown option(s) {sorted(unknown)} for --model {model} on a dynamics problem; known: "
+            f"{sorted(set(_DEFAULTS) | _NETWORK_KEYS[model])}"
         )
     opts.update(options)
     opts["network_options"] = net
@@ -114,10 +105,11 @@ def solve_ode_problem(
 ) -> DynamicsResult:
     """Train ``model`` on ``problem.observations`` and evaluate it (see module docstring).
 
-    Options (all optional): ``lr``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
-    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``width``, ``depth``,
-    ``activation``, ``symbolify``, ``degree``, ``threshold``, ``log_every``; for ``ltc`` /
-    ``cfc`` also ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3).
+    Options (all optional): ``learning_rate``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
+    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``,
+    ``degree``, ``threshold``, ``progress``; the networks' options: ``hidden`` (widths) and
+    ``activation`` for ``node``, the KAN's for ``kan-ode``; ``units``, ``wiring``, ``mode`` and
+    ``seq_lr`` (their Adam rate, 3e-3) for ``ltc`` / ``cfc``.
     """
     model = model or "node"
     if model not in MODELS:
@@ -136,10 +128,9 @@ def solve_ode_problem(
     compiled = problem.compile()
     solver = ODESolver(opts["solver"], rtol=opts["rtol"], atol=opts["atol"], max_steps=opts["max_steps"])
     network = "mlp" if model == "node" else "kan"
-    net_opts = dict(opts.get("network_options") or {})
+    net_opts = opts["network_options"]
     if network == "mlp":
-        net_opts = {"width": opts.get("width", 32), "depth": opts.get("depth", 2),
-                    "activation": opts.get("activation", "tanh"), "final_scale": 0.1} | net_opts
+        net_opts = {"final_scale": 0.1} | net_opts
     else:
         # KAN grids must cover the states the unknown terms see (observed range + margin).
         lo, hi = float(np.nanmin(ys)), float(np.nanmax(ys))
@@ -156,12 +147,12 @@ def solve_ode_problem(
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
     cfg = FitConfig(
         steps=600 if steps is None else int(steps),
-        lr=opts["lr"],
+        lr=opts["learning_rate"],
         curriculum=tuple(opts["curriculum"]),
         shooting=opts["shooting"],
         invariant_weight=opts["invariant_weight"],
         lbfgs_steps=opts["lbfgs_steps"],
-        log_every=opts["log_every"],
+        log_every=100 if opts["progress"] else 0,
     )
     # A declared initial condition is known exactly: held fixed in training and in the law refit.
     known_u0 = None if problem.initial is None else np.broadcast_to(problem.initial_state(), ys[:, 0].shape)

@@ -1,4 +1,9 @@
-"""Multilayer perceptron surrogate, optionally with random Fourier features.
+"""The multilayer perceptron of sciml, optionally with random Fourier features.
+
+One MLP serves every stack: PDE surrogates, the networks inside neural and universal ODEs,
+Hamiltonians, and the radial weights and readouts of the atomistic potentials. They differ
+only in options: hidden widths, activation, initialisation, biases and the scale of the last
+layer.
 
 Fourier features ``[sin(2π B z), cos(2π B z)]`` with ``B ~ N(0, σ²)`` (Tancik et al. 2020)
 counter the spectral bias of plain MLPs on multiscale solutions.
@@ -14,7 +19,20 @@ from flax import nnx
 
 from sciml.models.registry import register_model
 
-ACTIVATIONS = {"tanh": jnp.tanh, "silu": jax.nn.silu, "gelu": jax.nn.gelu, "sin": jnp.sin}
+ACTIVATIONS = {
+    "tanh": jnp.tanh,
+    "silu": jax.nn.silu,
+    "gelu": jax.nn.gelu,
+    "sin": jnp.sin,
+    "softplus": jax.nn.softplus,
+    "relu": jax.nn.relu,
+    "rbf": lambda x: jnp.exp(-(x**2)),  # the radial activation of Rackauckas et al. 2020
+}
+INITIALIZERS = {
+    "glorot_normal": nnx.initializers.glorot_normal(),
+    "lecun_normal": nnx.initializers.lecun_normal(),  # truncated normal, variance 1/fan-in
+    "fan_in_normal": nnx.initializers.variance_scaling(1.0, "fan_in", "normal"),
+}
 
 
 class FourierFeatures(nnx.Module):
@@ -29,7 +47,18 @@ class FourierFeatures(nnx.Module):
 
 
 class MLP(nnx.Module):
-    """Fully connected network ``(..., in) -> (..., out)`` with Glorot-normal weights."""
+    """Fully connected network ``(..., in) -> (..., out)``.
+
+    Args:
+        hidden: hidden-layer widths, e.g. ``(32, 64)``; ``()`` gives one linear map.
+        activation: one of :data:`ACTIVATIONS` (between layers, not after the last).
+        fourier_features, fourier_scale: number and scale of random Fourier features
+            (0: none).
+        init: kernel initialiser, one of :data:`INITIALIZERS` (biases start at zero).
+        bias: ``False`` drops every bias, so that with ``silu``/``tanh`` ``MLP(0) = 0``.
+        final_scale: multiplies the initial last-layer weights; a small value starts a learned
+            term near zero, so training begins from the known physics.
+    """
 
     def __init__(
         self,
@@ -40,18 +69,28 @@ class MLP(nnx.Module):
         activation: str = "tanh",
         fourier_features: int = 0,
         fourier_scale: float = 1.0,
+        init: str = "glorot_normal",
+        bias: bool = True,
+        final_scale: float = 1.0,
         rngs: nnx.Rngs,
     ):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        if init not in INITIALIZERS:
+            raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
+        hidden = [int(h) for h in hidden]
+        if any(h < 1 for h in hidden):
+            raise ValueError(f"hidden widths must be positive integers such as (32, 32), got {hidden}")
         self.in_features, self.out_features = in_features, out_features
         self.activation = activation
         self.embedding = FourierFeatures(in_features, fourier_features, fourier_scale, rngs=rngs) if fourier_features else None
         widths = [2 * fourier_features if fourier_features else in_features, *hidden, out_features]
-        init = nnx.initializers.glorot_normal()
-        self.layers = nnx.List(
-            [nnx.Linear(a, b, kernel_init=init, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])]
-        )
+        self.layers = nnx.List([
+            nnx.Linear(a, b, use_bias=bias, kernel_init=INITIALIZERS[init], rngs=rngs)
+            for a, b in zip(widths[:-1], widths[1:])
+        ])
+        if final_scale != 1.0:
+            self.layers[-1].kernel[...] = self.layers[-1].kernel[...] * final_scale
 
     def __call__(self, z: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
@@ -61,9 +100,4 @@ class MLP(nnx.Module):
         return self.layers[-1](h)
 
 
-@register_model("mlp", "multilayer perceptron (tanh/SiLU/sin, optional Fourier features)")
-def make_mlp(in_features: int, out_features: int, *, rngs: nnx.Rngs, **options) -> MLP:
-    """Multilayer perceptron. Options: hidden, activation, fourier_features, fourier_scale."""
-    if "hidden" in options:
-        options["hidden"] = tuple(int(h) for h in options["hidden"])
-    return MLP(in_features, out_features, rngs=rngs, **options)
+register_model("mlp", "multilayer perceptron (hidden widths, activation, optional Fourier features)")(MLP)
