@@ -16,8 +16,13 @@ EXIT_USER_ERROR = 2
 
 
 def _parse_value(text: str):
+    """A JSON value; ``0,2`` or ``2,5,1`` is the list of those numbers; anything else the text."""
     try:
         return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return json.loads(f"[{text}]") if "," in text else text
     except json.JSONDecodeError:
         return text
 

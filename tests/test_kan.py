@@ -34,11 +34,19 @@ def test_activations_contract(basis):
     np.testing.assert_allclose(np.asarray(inp), np.asarray(model(x)), atol=1e-5)
 
 
-def test_options_from_strings_and_clear_errors():
-    model = build_model("kan", 2, 1, width="2,3,1", grid="7", order="2", grid_range="0,2")
+def test_options_parsed_by_the_command_line_and_clear_errors():
+    from sciml.cli import _key_values
+
+    options = _key_values(["width=2,3,1", "grid=7", "order=2", "grid_range=0,2", "basis=rbf"], "--option")
+    assert options == {"width": [2, 3, 1], "grid": 7, "order": 2, "grid_range": [0, 2], "basis": "rbf"}
+    model = build_model("kan", 2, 1, **{k: v for k, v in options.items() if k != "basis"})
     assert model.widths == [2, 3, 1] and model.grid_size == 7 and model.order == 2
     assert model.grid_range == (0.0, 2.0)
-    assert build_model("kan", 2, 1, hidden="[]").widths == [2, 1]
+    assert build_model("kan", 2, 1, hidden=[]).widths == [2, 1]
+    with pytest.raises(ValueError, match="not the text '2,3,1'"):
+        build_model("kan", 2, 1, width="2,3,1")
+    with pytest.raises(ValueError, match="grid_range must be a pair"):
+        build_model("kan", 2, 1, grid_range="02")
     with pytest.raises(ValueError, match="must start with the 2 inputs"):
         build_model("kan", 2, 1, width=[3, 5, 1])
     with pytest.raises(ValueError, match="unknown KAN basis"):

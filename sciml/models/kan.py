@@ -65,7 +65,6 @@ Reference: Liu et al., "KAN: Kolmogorov–Arnold Networks", arXiv:2404.19756 (20
 
 from __future__ import annotations
 
-import ast
 import functools
 import itertools
 import json
@@ -296,11 +295,8 @@ class KANLayer(nnx.Module):
 
 def _parse_widths(value, name: str) -> list[int]:
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = ast.literal_eval(text if text[:1] in "[(" else f"[{text}]")
-        except (ValueError, SyntaxError):
-            raise ValueError(f"{name} must be a list of integers such as [2, 5, 1], got {text!r}") from None
+        raise ValueError(f"{name} must be a list of integers such as [2, 5, 1], not the text {value!r} "
+                         "(the command line turns '2,5,1' into a list)")
     if isinstance(value, (int, np.integer)):
         value = [value]
     try:
@@ -310,16 +306,6 @@ def _parse_widths(value, name: str) -> list[int]:
     if any(v < 1 or v != float(w) for v, w in zip(out, value)):
         raise ValueError(f"{name} must contain positive integers, got {value!r}")
     return out
-
-
-def _parse_range(value) -> tuple[float, float]:
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = ast.literal_eval(text if text[:1] in "[(" else f"({text})")
-        except (ValueError, SyntaxError):
-            raise ValueError(f"grid_range must be a pair such as (-1, 1), got {text!r}") from None
-    return _check_range(value)
 
 
 class KAN(nnx.Module):
@@ -350,7 +336,7 @@ class KAN(nnx.Module):
             raise ValueError(f"widths needs at least [n_in, n_out], got {widths}")
         if basis not in BASES:
             raise ValueError(f"unknown KAN basis {basis!r}; choose one of: {', '.join(BASES)}")
-        grid_range = _parse_range(grid_range)
+        grid_range = _check_range(grid_range)
         dtype = _as_dtype(param_dtype)
         self.widths = list(widths)
         self.in_features = widths[0]
@@ -421,12 +407,12 @@ def kan(
     out_features: int,
     *,
     rngs: nnx.Rngs,
-    hidden: Sequence[int] | int | str = (5,),
-    width: Sequence[int] | str | None = None,
+    hidden: Sequence[int] | int = (5,),
+    width: Sequence[int] | None = None,
     grid: int = 5,
     order: int = 3,
     basis: str = "bspline",
-    grid_range: Sequence[float] | str = (-1.0, 1.0),
+    grid_range: Sequence[float] = (-1.0, 1.0),
     base_activation: str = "silu",
     noise_scale: float = 0.1,
     param_dtype: Any = "float32",
@@ -444,7 +430,7 @@ def kan(
                 f"{out_features} outputs of this problem, e.g. [{in_features}, 5, {out_features}]"
             )
     else:
-        hidden_widths = [] if hidden in ((), [], "", None) else _parse_widths(hidden, "hidden")
+        hidden_widths = [] if hidden in ((), [], None) else _parse_widths(hidden, "hidden")
         widths = [in_features, *hidden_widths, out_features]
     return KAN(
         widths, grid=int(grid), order=int(order), basis=basis, grid_range=grid_range,

@@ -317,6 +317,8 @@ def chebyshev_basis(x: jax.Array, bounds: jax.Array, degree: int) -> jax.Array:
 
 def _check_range(grid_range) -> tuple[float, float]:
     try:
+        if isinstance(grid_range, str):
+            raise TypeError("a pair, not text")
         lo, hi = (float(v) for v in grid_range)
     except (TypeError, ValueError):
         raise ValueError(f"grid_range must be a pair (lo, hi) of numbers, got {grid_range!r}") from None
