@@ -170,18 +170,8 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
             n_leaves = len(dec.root.leaves())
             leaf_budget = None if time_budget is None else 0.5 * time_budget / n_leaves
             def leaf_search(Xl, yl, zs, noise_var):
-                # a leaf formula within the error of the leaf's values (up to two standard
-                # errors of a held-out MSE, as in the selection rule) is as exact as they can
-                # show: the slower backends only run when none is
-                n_test = max(2, int(round(test_fraction * len(yl))))
-                tol = max(1e-12, noise_var * (1.0 + 2.0 * math.sqrt(2.0 / n_test))
-                          / max(float(np.var(yl)), 1e-300))
-                leaf_law, leaf_front, _ = _search(
-                    Xl, yl, zs, backends, seed=seed, test_fraction=test_fraction,
-                    time_budget=leaf_budget, units=None, target_units=None,
-                    rng=np.random.default_rng(seed), judge="noise", exact_tol=tol)
-                ordered = [leaf_law] + sorted(leaf_front, key=lambda c: c.mse_test)
-                return list(dict.fromkeys(c.expr for c in ordered))
+                return _leaf_formulas(Xl, yl, zs, noise_var, backends, seed=seed,
+                                      test_fraction=test_fraction, time_budget=leaf_budget)
 
             try:
                 proposals = dec.solve(leaf_search)
@@ -193,6 +183,30 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     law, front, split = search(rest, time_budget=remaining, proposals=proposals, scored=front)
     record["seconds"] = time.time() - t0
     return law, front, split, record
+
+
+def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, time_budget,
+                   keep: int = 3) -> list[sp.Expr]:
+    """Formulas for one leaf of a decomposition, best first.
+
+    A leaf's values carry an error of variance ``noise_var`` (the data's noise, or the
+    surrogate's error, which is smooth and which extra terms could imitate). Formulas whose
+    held-out error is within it — up to two standard errors of a held-out MSE, as in the
+    selection rule — are as exact as the values can show: the slower backends run only when
+    no formula is, and among them the simplest come first, then the rest by error.
+    """
+    n_test = max(2, int(round(test_fraction * len(y))))
+    slack = 1.0 + 2.0 * math.sqrt(2.0 / n_test)
+    var_y = max(float(np.var(y)), 1e-300)
+    law, front, _ = _search(X, y, symbols, backends, seed=seed, test_fraction=test_fraction,
+                            time_budget=time_budget, units=None, target_units=None,
+                            rng=np.random.default_rng(seed), judge="noise", prune=False,
+                            exact_tol=max(1e-12, noise_var * slack / var_y))
+    best = min(c.mse_test for c in front)
+    bound = max(best * slack, noise_var * slack, 1e-12 * var_y)
+    within = sorted((c for c in front if c.mse_test <= bound), key=lambda c: (c.complexity, c.mse_test))
+    rest = sorted((c for c in front if c.mse_test > bound), key=lambda c: c.mse_test)
+    return list(dict.fromkeys(c.expr for c in within + rest))[:keep]
 
 
 def _structure_record(dec, columns) -> dict:

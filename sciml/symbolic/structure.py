@@ -489,14 +489,14 @@ class Decomposition:
     def has_structure(self) -> bool:
         return self.root.kind != "leaf"
 
-    def solve(self, search: Callable, *, per_leaf: int = 3, max_proposals: int = 6
+    def solve(self, search: Callable, *, per_leaf: int = 3, max_proposals: int = 4, n_freed: int = 2
               ) -> list[tuple[str, sp.Expr]]:
         """Solve each leaf with ``search(X, y, leaf_symbols, noise_var) -> [expr, ...]`` (best
         first; ``noise_var`` estimates the error variance of ``y``: for the data's own
         targets the surrogate's held-out MSE, carried through ``y / g`` by the delta
-        method; for the surrogate's projections a tenth of its relative error, a formula
-        closer than that being as exact as the values can show) and recombine: proposals
-        ``(source, expr)`` in the original ``symbols``.
+        method; for the surrogate's projections its relative held-out error times the
+        leaf's variance) and recombine: proposals ``(source, expr)`` in the original
+        ``symbols``.
 
         Leaf variables get fresh symbols (positive where the values are); a leaf's formulas
         are written back in the original variables. The two sides of a separable node whose
@@ -504,9 +504,10 @@ class Decomposition:
         best formula is exact (no fitted float left), the other side gets the data with it
         taken out (``y - g``, ``y / g``) instead of the surrogate's projection — data keep
         noiseless laws exact, where a surrogate is only accurate to its fit. Each combination
-        carries free constants (``c + g + h``, ``c g h``) for the caller's joint refit, and a
-        second copy with every non-integer number of the leaf formulas freed as well, so that
-        constants rounded on the surrogate's values are refitted on the data.
+        carries free constants (``c + g + h``, ``c g h``) for the caller's joint refit; the
+        first ``n_freed`` also come in a copy with every non-integer number of the leaf
+        formulas freed, so that constants rounded on the surrogate's values are refitted on
+        the data.
         """
         root_values = self.root.problem.values
         symbols = self.root.variables
@@ -520,7 +521,7 @@ class Decomposition:
                     y, noise = target
                 else:
                     y = prob.fn(prob.values)
-                    noise = 0.1 * self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
+                    noise = self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
                 found = search(prob.values, y, z, noise)[:per_leaf]
                 back = dict(zip(z, node.variables))
                 node.formulas = [sp.sympify(e).xreplace(back) for e in found]
@@ -535,8 +536,8 @@ class Decomposition:
         solve_node(self.root, (self.root.problem.target, self.noise_var))
         combos = _combinations(self.root)[:max_proposals]
         out, seen = [], set()
-        for e in combos:
-            for variant in (e, _free_numbers(e)):
+        for k, e in enumerate(combos):
+            for variant in (e, _free_numbers(e)) if k < n_freed else (e,):
                 if variant not in seen:
                     seen.add(variant)
                     out.append(("structure", variant))
