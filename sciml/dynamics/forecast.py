@@ -22,16 +22,7 @@ import optax
 from flax import nnx
 
 from sciml.dynamics.liquid import LiquidRNN
-from sciml.dynamics.result import (
-    DynamicsResult,
-    add_trajectory,
-    invariant_metrics,
-    n_params,
-    observed_dataset,
-    trajectory_arrays,
-    trajectory_metrics,
-    versions,
-)
+from sciml.dynamics.result import evaluate, finish, training_metrics
 from sciml.dynamics.training import fill_nan, masked_mse
 
 __all__ = ["SequenceForecaster", "fit_forecaster", "solve_sequence"]
@@ -122,20 +113,8 @@ def solve_sequence(problem, model_name, steps, seed, opts, ts, ys, start):
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
     hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=net.get("seq_lr", 3e-3),
                           invariants=invariants, invariant_weight=opts["invariant_weight"], log_every=100 if opts["progress"] else 0)
-    metrics = {"model": model_name, "kind": "sequence", "steps": hist["steps"], "seed": seed, "train_wall_s": hist["wall_s"],
-               "final_loss": hist["loss"][-1] if hist["loss"] else None, "n_params": n_params(model)}
-    ds = observed_dataset(problem, ts, ys)
-    if problem.reference is not None:
-        tr, yr = trajectory_arrays(problem.reference, states)
-        ds = ds.assign_coords(time_ref=tr)
-        pred = np.asarray(jax.jit(model.rollout)(jnp.asarray(tr, jnp.float32), jnp.asarray(yr[:, 0], jnp.float32)))
-        add_trajectory(ds, states, "reference", yr)
-        add_trajectory(ds, states, "predicted", pred)
-        metrics.update(trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
-        metrics.update(invariant_metrics(compiled, pred, model))
-    if opts.get("symbolify"):
-        raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
-    ds.attrs.update(title=f"{problem.name}: {model_name}", states=",".join(states))
-    metrics["wall_s"] = _time.perf_counter() - start
-    metrics["versions"] = versions()
-    return DynamicsResult(metrics=metrics, dataset=ds, law=None, model=model.rnn)
+    metrics = training_metrics(model_name, "sequence", hist, seed, model)
+    rollout = jax.jit(model.rollout)
+    ds, _, _ = evaluate(problem, compiled, ts, ys, lambda tr, yr: rollout(jnp.asarray(tr, jnp.float32),
+                        jnp.asarray(yr[:, 0], jnp.float32)), metrics, model)
+    return finish(problem, model_name, metrics, ds, start, model=model.rnn)

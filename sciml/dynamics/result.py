@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import time
 from typing import Any
 
 import jax
@@ -20,8 +21,8 @@ from flax import nnx
 
 from sciml.provenance import versions
 
-__all__ = ["DynamicsResult", "add_trajectory", "invariant_metrics", "n_params", "observed_dataset",
-           "rel_l2", "trajectory_arrays", "trajectory_metrics", "versions"]
+__all__ = ["DynamicsResult", "add_trajectory", "evaluate", "finish", "invariant_metrics", "n_params",
+           "rel_l2", "training_metrics", "trajectory_arrays", "trajectory_metrics"]
 
 
 def rel_l2(pred, ref) -> float:
@@ -43,13 +44,6 @@ def trajectory_arrays(ds: xr.Dataset, states) -> tuple[np.ndarray, np.ndarray]:
 def n_params(model) -> int:
     """Number of trainable scalars of ``model``."""
     return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
-
-
-def observed_dataset(problem, ts, ys) -> xr.Dataset:
-    """A dataset on ``(trajectory, time)`` holding the observations as ``<state>_observed``."""
-    ds = xr.Dataset(coords={"time": ts, "trajectory": np.arange(ys.shape[0])})
-    add_trajectory(ds, problem.state_names, "observed", ys, dim="time")
-    return ds
 
 
 def add_trajectory(ds, states, tag, arr, dim="time_ref") -> None:
@@ -79,6 +73,40 @@ def invariant_metrics(compiled, pred, field) -> dict:
         drift = np.abs(vals - vals[..., :1]) / np.maximum(np.abs(vals[..., :1]), 1e-12)
         out[f"invariant_drift_{name}"] = float(np.nanmax(drift)) if np.all(np.isfinite(vals)) else float("inf")
     return out
+
+
+def training_metrics(model_name: str, kind: str, hist: dict, seed: int, model) -> dict:
+    """The figures every dynamics model records about its training."""
+    return {"model": model_name, "kind": kind, "steps": hist["steps"], "seed": seed,
+            "train_wall_s": hist["wall_s"], "final_loss": hist["loss"][-1] if hist["loss"] else None,
+            "n_params": n_params(model)}
+
+
+def evaluate(problem, compiled, ts, ys, predict, metrics: dict, field):
+    """The observations and, where ``problem`` has a reference ``(tr, yr)``, the prediction
+    ``predict(tr, yr)`` against it, as one dataset; error and invariant-drift figures go into
+    ``metrics``. Returns ``(dataset, tr, yr)`` (``tr, yr`` are ``None`` without a reference).
+    """
+    states = problem.state_names
+    ds = xr.Dataset(coords={"time": ts, "trajectory": np.arange(ys.shape[0])})
+    add_trajectory(ds, states, "observed", ys, dim="time")
+    if problem.reference is None:
+        return ds, None, None
+    tr, yr = trajectory_arrays(problem.reference, states)
+    ds = ds.assign_coords(time_ref=tr)
+    pred = np.asarray(predict(tr, yr))
+    add_trajectory(ds, states, "reference", yr)
+    add_trajectory(ds, states, "predicted", pred)
+    metrics.update(trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
+    metrics.update(invariant_metrics(compiled, pred, field))
+    return ds, tr, yr
+
+
+def finish(problem, model_name: str, metrics: dict, ds, start: float, *, law=None, model=None):
+    """The :class:`DynamicsResult` of a solve that began at ``time.perf_counter() == start``."""
+    ds.attrs.update(title=f"{problem.name}: {model_name}", states=",".join(problem.state_names))
+    metrics.update(wall_s=time.perf_counter() - start, versions=versions())
+    return DynamicsResult(metrics=metrics, dataset=ds, law=law, model=model)
 
 
 @dataclasses.dataclass

@@ -29,12 +29,11 @@ from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, int
 from sciml.dynamics.result import (
     DynamicsResult,
     add_trajectory,
-    invariant_metrics,
-    n_params,
-    observed_dataset,
+    evaluate,
+    finish,
+    training_metrics,
     trajectory_arrays,
     trajectory_metrics,
-    versions,
 )
 from sciml.dynamics.training import FitConfig, fit_trajectories
 
@@ -117,6 +116,10 @@ def solve_ode_problem(
     if problem.observations is None:
         raise ValueError(f"problem {problem.name!r} has no observations to train on; pass observations=...")
     opts = _normalise_options(options or {}, model)
+    if opts["symbolify"] and model in ("ltc", "cfc"):
+        raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
+    if opts["symbolify"] and not (problem.unknowns or problem.identify):
+        raise ValueError("symbolify recovers unknown terms: declare Unknown(...) terms in the problem")
     start = _time.perf_counter()
     states = problem.state_names
     ts, ys = trajectory_arrays(problem.observations, states)
@@ -159,33 +162,15 @@ def solve_ode_problem(
     hist = fit_trajectories(node, ts, ys, cfg, invariants=invariants if cfg.invariant_weight else None,
                             initial_states=known_u0)
 
-    metrics: dict[str, Any] = {
-        "model": model,
-        "kind": kind,
-        "steps": hist["steps"],
-        "seed": seed,
-        "train_wall_s": hist["wall_s"],
-        "final_loss": hist["loss"][-1] if hist["loss"] else None,
-        "n_params": n_params(node),
-    }
+    metrics = training_metrics(model, kind, hist, seed, node)
     if problem.identify:
         metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta[...]))}
-
     u0 = np.asarray(hist["u0"])
-    ds = observed_dataset(problem, ts, ys)
+    # Roll out from the fitted initial state: the model never sees the clean one.
+    ds, tr, yr = evaluate(problem, compiled, ts, ys, lambda tr, yr: _rollout(node, tr, jnp.asarray(u0, jnp.float32)),
+                          metrics, field)
     law = None
-    if problem.reference is not None:
-        tr, yr = trajectory_arrays(problem.reference, states)
-        ds = ds.assign_coords(time_ref=tr)
-        # Roll out from the fitted initial state: the model never sees the clean one.
-        pred = np.asarray(_rollout(node, tr, jnp.asarray(u0, jnp.float32)))
-        add_trajectory(ds, states, "reference", yr)
-        add_trajectory(ds, states, "predicted", pred)
-        metrics.update(trajectory_metrics(tr, yr, pred, ts[-1], prefix=""))
-        metrics.update(invariant_metrics(compiled, pred, field))
     if opts["symbolify"]:
-        if kind != "ude":
-            raise ValueError("symbolify recovers unknown terms: declare Unknown(...) terms in the problem")
         law = recover_law(problem, node, ts, ys, u0, degree=opts["degree"], threshold=opts["threshold"],
                           fit_initial=known_u0 is None)
         if problem.reference is not None:
@@ -194,10 +179,7 @@ def solve_ode_problem(
             lm = trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
             metrics.update(lm)
             law["metrics"] = lm
-    ds.attrs.update(title=f"{problem.name}: {model}", states=",".join(states))
-    metrics["wall_s"] = _time.perf_counter() - start
-    metrics["versions"] = versions()
-    return DynamicsResult(metrics=metrics, dataset=ds, law=law, model=node)
+    return finish(problem, model, metrics, ds, start, law=law, model=node)
 
 
 # ----------------------------------------------------------------------------- helpers
