@@ -153,3 +153,14 @@ def test_seams():
         if module.startswith("sciml.symbolic") and any(d.startswith("sciml.report") for d in deps):
             problems.append(f"{module} imports sciml.report (the CLI composes symbolic + report)")
     assert not problems, "\n".join(problems)
+
+
+def test_public_api_of_the_subpackages():
+    """``sciml.models`` and ``sciml.losses`` export what users import, loaded on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sciml.models as m, sciml.losses as l; "
+            "assert 'sciml.models.kan' not in sys.modules; "
+            "[getattr(p, n) for p in (m, l) for n in p.__all__]")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
