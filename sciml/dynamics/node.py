@@ -177,7 +177,9 @@ class NeuralField(nnx.Module):
     """A black-box vector field ``f(t, u) = net(u)`` (``net([u, t])`` if ``time_dependent``).
 
     ``known`` optionally adds exact known terms ``known(t, u)``, so the network learns only
-    the remainder (a UDE whose unknown is the whole residual).
+    the remainder (a UDE whose unknown is the whole residual). ``network`` is a registered
+    surrogate name and ``network_options`` its options (for ``mlp``: ``hidden`` widths,
+    default ``(32, 32)``, ``activation``, ``final_scale``, ...).
     """
 
     def __init__(
@@ -216,7 +218,7 @@ class UDEField(nnx.Module):
         compiled: :meth:`ODEProblem.compile` output.
         identify_init: initial guesses of the identified parameters (problem order).
         network: registry name of the networks (``mlp``, ``kan``, ...), one per unknown.
-        input_scale: optional ``(mean, std)`` per state to standardise network inputs.
+        **network_options: their options, as for :class:`NeuralField`.
     """
 
     def __init__(
