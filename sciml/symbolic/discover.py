@@ -89,12 +89,24 @@ def _exact_enough(c: Candidate | None, y, tol: float = 1e-12) -> bool:
     return c is not None and c.mse_test <= tol * float(np.var(y))
 
 
+def _raw_mse(expr, symbols, X, y) -> float:
+    try:
+        with np.errstate(all="ignore"):
+            v = float(np.mean((evaluate(expr, symbols, X) - y) ** 2))
+    except Exception:  # noqa: BLE001 - a formula that cannot be evaluated ranks last
+        return math.inf
+    return v if math.isfinite(v) else math.inf
+
+
 def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units, target_units,
-            rng, proposals=(), scored=(), exact_tol=1e-12, judge="paired", prune=True):
+            rng, proposals=(), scored=(), exact_tol=1e-12, judge="paired", prune=True,
+            max_clean=None):
     """Candidates from ``proposals`` and the ``backends`` (each only while nothing so far is
     exact to ``exact_tol`` relative MSE), pruned on noisy data, and the law chosen from their
     Pareto front. ``scored`` are candidates already measured on the same split (the same
     ``rng`` state); ``judge`` is the rounding test (:func:`~sciml.symbolic.refit.round_constants`).
+    ``max_clean`` keeps only that many of each backend's candidates, those with the lowest
+    training error as proposed, for the costly simplify-refit-round step.
     """
     n = len(y)
     perm = rng.permutation(n)
@@ -112,7 +124,10 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
         if (k > 0 or proposals or scored) and _exact_enough(best, y, exact_tol):
             break  # a backend only runs when the candidates so far are not exact
         budget = None if time_budget is None else max(5.0, time_budget - (time.time() - t0))
-        for source, expr in be.search(Xtr, ytr, symbols, seed=seed, time_budget=budget):
+        found = be.search(Xtr, ytr, symbols, seed=seed, time_budget=budget)
+        if max_clean is not None and len(found) > max_clean:
+            found = sorted(found, key=lambda f: _raw_mse(f[1], symbols, Xtr, ytr))[:max_clean]
+        for source, expr in found:
             cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units,
                                 judge=judge))
     cands = [c for c in cands if c is not None]
@@ -186,14 +201,16 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
 
 
 def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, time_budget,
-                   keep: int = 3) -> list[sp.Expr]:
+                   keep: int = 3, max_clean: int = 8) -> list[sp.Expr]:
     """Formulas for one leaf of a decomposition, best first.
 
     A leaf's values carry an error of variance ``noise_var`` (the data's noise, or the
     surrogate's error, which is smooth and which extra terms could imitate). Formulas whose
     held-out error is within it — up to two standard errors of a held-out MSE, as in the
     selection rule — are as exact as the values can show: the slower backends run only when
-    no formula is, and among them the simplest come first, then the rest by error.
+    no formula is, and among them the simplest come first, then the rest by error. Of each
+    backend's candidates the ``max_clean`` closest as proposed are cleaned (the cost of a
+    leaf search is mostly simplification, and a leaf's formulas are only proposals).
     """
     n_test = max(2, int(round(test_fraction * len(y))))
     slack = 1.0 + 2.0 * math.sqrt(2.0 / n_test)
@@ -201,7 +218,7 @@ def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, t
     law, front, _ = _search(X, y, symbols, backends, seed=seed, test_fraction=test_fraction,
                             time_budget=time_budget, units=None, target_units=None,
                             rng=np.random.default_rng(seed), judge="noise", prune=False,
-                            exact_tol=max(1e-12, noise_var * slack / var_y))
+                            exact_tol=max(1e-12, noise_var * slack / var_y), max_clean=max_clean)
     best = min(c.mse_test for c in front)
     bound = max(best * slack, noise_var * slack, 1e-12 * var_y)
     within = sorted((c for c in front if c.mse_test <= bound), key=lambda c: (c.complexity, c.mse_test))
@@ -311,7 +328,7 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     Args:
         data: CSV/NetCDF path, ``xarray.Dataset``, ``pandas.DataFrame`` or dict of arrays.
         target: column name (or list of names: one law per output, see ``Law.expressions``).
-        inputs: column names (list or ``"a,b,c"``); default all other numeric columns (text
+        inputs: column names (a list, or one name); default all other numeric columns (text
             columns are then skipped with a :class:`~sciml.symbolic.table.DataNote`; rows with
             NaN/inf are dropped with a :class:`~sciml.symbolic.table.DataWarning`, both
             recorded under ``record["data"]``).
