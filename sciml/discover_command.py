@@ -82,11 +82,11 @@ def _discover(args: argparse.Namespace):
     targets = [t.strip() for t in args.target.split(",") if t.strip()]
     if not targets:
         raise ValueError(f"--target {args.target!r} names no column: give the column to explain")
+    inputs = None if args.inputs is None else [s.strip() for s in args.inputs.split(",") if s.strip()]
     units = None if args.units is None else read_units(args.units, args.data)
     with _data_messages():
-        return discover(args.data, target=targets if len(targets) > 1 else targets[0],
-                        inputs=args.inputs, backend=args.backend, seed=args.seed,
-                        time_budget=args.time_budget, units=units)
+        return discover(args.data, target=targets if len(targets) > 1 else targets[0], inputs=inputs,
+                        backend=args.backend, seed=args.seed, time_budget=args.time_budget, units=units)
 
 
 def _write_outputs(law, out: pathlib.Path, report: bool) -> None:

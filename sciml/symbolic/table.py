@@ -140,7 +140,7 @@ def select_samples(table, target, inputs=None, source: str = "the data") -> Samp
     Args:
         table: a ``pandas.DataFrame`` with string column names (:func:`load_table`).
         target: a column name, or a list of them.
-        inputs: column names (list or ``"a,b,c"``); default every other numeric column.
+        inputs: column names (a list, or one name); default every other numeric column.
         source: how messages name the data (:func:`source_name`).
 
     Raises:
@@ -165,7 +165,7 @@ def select_samples(table, target, inputs=None, source: str = "the data") -> Samp
                          "no rows of data")
     explicit = inputs is not None
     if isinstance(inputs, str):
-        inputs = [s.strip() for s in inputs.split(",") if s.strip()]
+        inputs = [inputs]
     if explicit:
         inputs = list(dict.fromkeys(inputs))
     named = targets + (list(inputs) if explicit else [])
