@@ -67,8 +67,7 @@ import sympy as sp
 from .rounding import NOISE_FLOOR
 
 __all__ = ["STRUCTURE_RULE", "Surrogate", "fit_surrogate", "StructureTest", "StructureNode", "Decomposition",
-           "decompose", "additive_test", "multiplicative_test", "symmetry_test", "SYMMETRIES",
-           "derivatives"]
+           "decompose", "SYMMETRIES", "Symmetry", "derivatives"]
 
 
 STRUCTURE_RULE = (
@@ -385,12 +384,12 @@ def _separability(kind: str, node: _Node, A, B, ctx: _Context, derivs) -> tuple[
     return StructureTest(kind, [A, B], excess, thr, ok, gstat), (fa, fb, mean)
 
 
-def additive_test(node, A, B, ctx, derivs):
+def _additive_test(node, A, B, ctx, derivs):
     """Additive separability ``f = g(A) + h(B)`` at ``node`` (module docstring)."""
     return _separability("additive", node, A, B, ctx, derivs)
 
 
-def multiplicative_test(node, A, B, ctx, derivs):
+def _multiplicative_test(node, A, B, ctx, derivs):
     """Multiplicative separability ``f = g(A) h(B)`` at ``node`` (module docstring)."""
     return _separability("multiplicative", node, A, B, ctx, derivs)
 
@@ -421,7 +420,7 @@ def _reduced(node: _Node, sym: Symmetry, i: int, j: int, m: int):
     return fn, transform, others
 
 
-def symmetry_test(node: _Node, sym: Symmetry, i: int, j: int, ctx: _Context, derivs):
+def _symmetry_test(node: _Node, sym: Symmetry, i: int, j: int, ctx: _Context, derivs):
     """Symmetry ``f(x_i, x_j, ...) = g(op(x_i, x_j), ...)`` at ``node`` (module docstring)."""
     kind = "symmetry"
     V = node.values
@@ -653,14 +652,14 @@ def _test_node(node: _Node, ctx: _Context, max_small) -> tuple[list[StructureTes
     derivs = derivatives(node.fn, node.values[ctx.deriv_rows], steps)
     tests, builders = [], {}
     for A, B in _partitions(k, max_small):
-        for test in (additive_test, multiplicative_test):
+        for test in (_additive_test, _multiplicative_test):
             t, parts = test(node, A, B, ctx, derivs)
             tests.append(t)
             if t.accepted:
                 builders[id(t)] = ("separable", A, B, parts)
     for i, j in itertools.combinations(range(k), 2):  # g(x_i - x_j) = g'(x_j - x_i): one order
         for sym in SYMMETRIES:
-            t, _ = symmetry_test(node, sym, i, j, ctx, derivs)
+            t, _ = _symmetry_test(node, sym, i, j, ctx, derivs)
             tests.append(t)
             if t.accepted:
                 builders[id(t)] = ("symmetry", sym, i, j)
