@@ -252,16 +252,21 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     if judge == "noise" and n_val >= 2:
         from .rounding import NoiseTest
 
-        fit_sq = (prob.predict(theta) - prob.y) ** 2
-        noise_test = NoiseTest.from_residuals(fit_sq, ref_sq, float(np.var(y)))
+        with np.errstate(all="ignore"):
+            fit_sq = (prob.predict(theta) - prob.y) ** 2
+        fit_ok, val_ok = np.isfinite(fit_sq), np.isfinite(ref_sq)  # rows the reference defines
+        if val_ok.sum() >= 2:
+            noise_test = NoiseTest.from_residuals(fit_sq[fit_ok], ref_sq[val_ok], float(np.var(y)))
 
     def free(trial, q: int) -> bool:
         """Is ``trial`` (``q`` constants fixed) not measurably worse than the refitted constants?"""
         if noise_test is not None:
             with np.errstate(all="ignore"):
-                rss = float(np.sum((prob.predict(trial) - prob.y) ** 2))
-                defined = np.isfinite(prob.predict(trial, Xv))[np.isfinite(ref_sq)]
-            return noise_test.indistinguishable(rss, q) and bool(np.all(defined))
+                sq = (prob.predict(trial) - prob.y)[fit_ok] ** 2
+                defined = np.isfinite(prob.predict(trial, Xv))[val_ok]
+            if not (np.all(np.isfinite(sq)) and np.all(defined)):
+                return False  # undefined where the reference is defined
+            return noise_test.indistinguishable(float(np.sum(sq)), q)
         return _not_worse(prob.predict(trial, Xv), yv, ref_sq, floor)
 
     exact: dict[int, sp.Expr] = {}
