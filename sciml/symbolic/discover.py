@@ -145,21 +145,21 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
 
 
 def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns):
-    """The search without units: cheap built-in search first; when it is not exact, structure.
+    """The search without units: quick searches first; when they are not exact, structure.
 
     A surrogate is fitted to the training rows and tested for separability and symmetries
     (:mod:`sciml.symbolic.structure`); each leaf of the decomposition is searched on its own
     variables (half the time budget shared among the leaves), the leaf formulas recombined
-    into proposals, and the remaining backends run with those proposals and the built-in
-    front. Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`).
+    into proposals, and the global searches (genetic programming: pyoperon, PySR) run with
+    those proposals and the quick searches' front. Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`).
     Returns ``(law, front, split, record)``, ``record`` saying what was found and why.
     """
-    from .backends import BuiltinBackend
+    from .backends import OperonBackend, PySRBackend
     from .structure import decompose
 
     t0 = time.time()
-    cheap = [b for b in backends if isinstance(b, BuiltinBackend)]
-    rest = [b for b in backends if not isinstance(b, BuiltinBackend)]
+    rest = [b for b in backends if isinstance(b, (OperonBackend, PySRBackend))]
+    cheap = [b for b in backends if b not in rest]
 
     def search(backs, **kw):
         return _search(X, y, symbols, backs, seed=seed, test_fraction=test_fraction,
@@ -169,7 +169,7 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     law, front, (tr, te) = search(cheap, time_budget=time_budget, prune=False)
     best = min(front, key=lambda c: c.mse_test, default=None)
     if _exact_enough(best, y):
-        return law, front, (tr, te), {"used": False, "why": "the built-in search is exact on held-out "
+        return law, front, (tr, te), {"used": False, "why": "the quick searches are exact on held-out "
                                       "rows; no structure needed"}
     record = {"used": True}
     proposals = []
