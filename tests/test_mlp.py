@@ -40,3 +40,13 @@ def test_every_stack_builds_the_same_class():
     assert type(NeuralField(2, hidden=(8,)).net) is MLP
     assert type(HamiltonianField(1, hidden=(8,)).T) is MLP
     assert type(invariant_mlp([4, 8, 1], rngs=nnx.Rngs(0))) is MLP
+
+
+def test_one_registry_for_surrogates_and_potentials():
+    from sciml.atomistic import build_network
+    from sciml.models import available_models
+
+    assert {"mlp", "kan", "nequip", "mace"} <= set(available_models())
+    assert set(available_models("graph")) >= {"nequip", "mace"} and "mlp" not in available_models("graph")
+    with pytest.raises(ValueError, match=r"unknown atomistic model 'mlp' \('mlp' is a surrogate"):
+        build_network("mlp", 2)

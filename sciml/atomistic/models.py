@@ -1,62 +1,48 @@
-"""Registry of graph-network potentials (``nequip``, ``mace``).
+"""Graph-network potentials (``nequip``, ``mace``) in the model registry.
 
-These networks map atomic graphs, not coordinates, so they live in their own small registry
-rather than the coordinate-surrogate one: a factory takes ``(n_species, *, cutoff,
-avg_neighbors, rngs, **options)`` and returns an ``nnx.Module`` with
+These networks map atomic graphs, not coordinates, so they are registered as
+``kind="graph"`` models of :mod:`sciml.models.registry`: a factory takes ``(n_species, *,
+cutoff, avg_neighbors, rngs, **options)`` and returns an ``nnx.Module`` with
 ``__call__(species, vectors, senders, receivers, edge_mask) -> atomic outputs``.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 
 from flax import nnx
+
+from sciml.models.registry import available_models, model_factory, register_model
 
 from .mace import MACE
 from .nequip import NequIP
 
-_NETWORKS: dict[str, Callable[..., nnx.Module]] = {}
+register_model("nequip", kind="graph")(NequIP)
+register_model("mace", kind="graph")(MACE)
 
 
-def register_network(name: str):
+def register_network(name: str, description: str = ""):
     """Register a graph-network constructor under ``name``."""
-
-    def deco(factory):
-        _NETWORKS[name] = factory
-        return factory
-
-    return deco
-
-
-register_network("nequip")(NequIP)
-register_network("mace")(MACE)
+    return register_model(name, description, kind="graph")
 
 
 def available_networks() -> dict[str, str]:
-    return {k: (v.__doc__ or "").strip().split("\n")[0] for k, v in sorted(_NETWORKS.items())}
+    """The registered graph networks with a one-line description each."""
+    return available_models("graph")
 
 
 def network_options(name: str) -> list[str]:
     """Keyword options accepted by network ``name``."""
-    factory = _lookup(name)
+    factory = model_factory(name, "graph")
     sig = inspect.signature(factory.__init__ if isinstance(factory, type) else factory)
     return [p for p in sig.parameters if p not in ("self", "n_species", "rngs")]
-
-
-def _lookup(name: str):
-    if name not in _NETWORKS:
-        raise ValueError(f"unknown atomistic model {name!r}; choose one of: "
-                         f"{', '.join(sorted(_NETWORKS))}")
-    return _NETWORKS[name]
 
 
 def build_network(name: str, n_species: int, *, seed: int = 0, **options) -> nnx.Module:
     """Construct network ``name``; unknown options raise a ``ValueError`` listing the valid
     ones."""
-    factory = _lookup(name)
     valid = network_options(name)
     bad = sorted(set(options) - set(valid))
     if bad:
         raise ValueError(f"model {name!r} does not accept option(s) {bad}; valid: {valid}")
-    return factory(n_species, rngs=nnx.Rngs(seed), **options)
+    return model_factory(name, "graph")(n_species, rngs=nnx.Rngs(seed), **options)

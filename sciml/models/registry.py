@@ -5,6 +5,9 @@ A *surrogate* is a :class:`flax.nnx.Module` that maps a batch of coordinates
 required; optional hooks (``edges()`` for KAN inspection, ``constrain`` for hard conditions)
 are discovered with ``hasattr``. Every surrogate is built through :func:`build_model`, so the
 command line, problem files and the trainer never import a concrete model class.
+
+The same registry holds the graph-network potentials of :mod:`sciml.atomistic` (``kind="graph"``),
+which map atomic graphs rather than coordinates: one list of models, one way to add one.
 """
 
 from __future__ import annotations
@@ -26,23 +29,49 @@ class Surrogate(Protocol):
 
 
 ModelFactory = Callable[..., nnx.Module]
-_REGISTRY: dict[str, tuple[ModelFactory, str]] = {}
+_REGISTRY: dict[str, tuple[ModelFactory, str, str]] = {}
+# The kinds of model, and the modules whose import registers the built-in ones (on first use).
+_KINDS = {"field": "model", "graph": "atomistic model"}
+_USES = {"field": "a surrogate for PDE and ODE problems", "graph": "a potential for atomistic problems"}
+_BUILTIN = {"field": ("sciml.models.mlp", "sciml.models.kan"), "graph": ("sciml.atomistic.models",)}
 
 
-def register_model(name: str, description: str = "") -> Callable[[ModelFactory], ModelFactory]:
-    """Register ``factory(in_features, out_features, *, rngs, **options) -> nnx.Module``."""
+def register_model(name: str, description: str = "", *, kind: str = "field") -> Callable[[ModelFactory], ModelFactory]:
+    """Register a model constructor under ``name``.
+
+    ``kind="field"`` (a surrogate): ``factory(in_features, out_features, *, rngs, **options)``;
+    ``kind="graph"`` (an atomistic potential, :mod:`sciml.atomistic.models`):
+    ``factory(n_species, *, rngs, **options)``.
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(_KINDS)}")
 
     def decorator(factory: ModelFactory) -> ModelFactory:
-        _REGISTRY[name] = (factory, description or (factory.__doc__ or "").strip().split("\n")[0])
+        _REGISTRY[name] = (factory, description or (factory.__doc__ or "").strip().split("\n")[0], kind)
         return factory
 
     return decorator
 
 
-def available_models() -> dict[str, str]:
-    """Names of the registered surrogates with a one-line description each."""
-    _load_builtin_models()
-    return {name: desc for name, (_, desc) in sorted(_REGISTRY.items())}
+def available_models(kind: str | None = None) -> dict[str, str]:
+    """Names of the registered models (of ``kind``, or all) with a one-line description each."""
+    _load_builtin_models(kind)
+    return {name: desc for name, (_, desc, k) in sorted(_REGISTRY.items()) if kind in (None, k)}
+
+
+def model_factory(name: str, kind: str = "field") -> ModelFactory:
+    """The constructor registered as ``name`` for a model of ``kind``.
+
+    Raises:
+        ValueError: no model of that kind has that name (the message lists those that do).
+    """
+    _load_builtin_models(kind)
+    factory, _, registered = _REGISTRY.get(name, (None, "", None))
+    if registered != kind:
+        other = f" ({name!r} is {_USES[registered]})" if registered else ""
+        raise ValueError(f"unknown {_KINDS[kind]} {name!r}{other}; choose one of: "
+                         f"{', '.join(available_models(kind))}")
+    return factory
 
 
 def build_model(
@@ -54,22 +83,17 @@ def build_model(
         ValueError: the name is unknown (the message lists the known ones), or an option is
             not accepted by that model.
     """
-    _load_builtin_models()
-    if name not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown model {name!r}; choose one of: {known}")
-    factory, _ = _REGISTRY[name]
+    factory = model_factory(name)
     try:
         return factory(in_features, out_features, rngs=nnx.Rngs(seed), **options)
     except TypeError as err:
         raise ValueError(f"model {name!r} does not accept these options {sorted(options)}: {err}") from None
 
 
-def _load_builtin_models() -> None:
-    # Importing the model modules registers them; done lazily so `import sciml` stays light.
+def _load_builtin_models(kind: str | None) -> None:
     import importlib
 
-    for module in ("sciml.models.mlp", "sciml.models.kan"):
+    for module in _BUILTIN[kind] if kind else [m for ms in _BUILTIN.values() for m in ms]:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
