@@ -247,3 +247,34 @@ def test_round_constants_rejects_an_unknown_judge():
     s = sp.Symbol("s")
     with pytest.raises(ValueError, match="judge"):
         round_constants(sp.Float(1.0) * s, [s], np.ones((30, 1)), np.ones(30), judge="vote")
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_homogeneity_decided(noise):
+    """x1^2 exp(x2 / x1) cos(x3) is homogeneous of degree 2 in (x1, x2) (the degree read from
+    Euler's relation); x1^2 + x2 + x3 is homogeneous in no pair."""
+    dec, _ = _oracle_decomposition(lambda X: X[:, 0] ** 2 * np.exp(X[:, 1] / X[:, 0]) * np.cos(X[:, 2]), noise)
+    t = next(t for t in dec.root.tests if t.kind == "homogeneous" and t.groups == [[1, 0]])
+    assert t.degree == 2.0 and t.accepted and t.gradient < 1e-3
+    dec, _ = _oracle_decomposition(lambda X: X[:, 0] ** 2 + X[:, 1] + X[:, 2], noise)
+    assert not any(t.accepted for t in dec.root.tests if t.kind == "homogeneous")
+
+
+def test_homogeneous_child_gets_the_data_divided_by_its_factor():
+    f = lambda X: X[:, 0] + X[:, 1] + X[:, 0] ** 0.5 * X[:, 1] ** 0.5 * np.sin(X[:, 2])  # noqa: E731
+    X, y = _data(f)
+    syms = list(sp.symbols("x1:4", positive=True))
+    dec = decompose(X, y, syms, surrogate=Oracle(f, 0.0, np.arange(150)), max_depth=1)
+    assert dec.root.kind == "symmetry" and dec.root.step.kind == "homogeneous"
+    assert dec.root.step.degree == 1.0
+    seen = []
+
+    def search(Xl, yl, zs, noise_var):
+        seen.append((Xl, yl))
+        return [sp.Integer(1)]
+
+    dec.solve(search)
+    (Xl, yl), = seen
+    i, j = dec.root.step.groups[0]
+    np.testing.assert_allclose(Xl[:, 0], X[:, i] / X[:, j])
+    np.testing.assert_allclose(yl, y / X[:, j])

@@ -20,7 +20,11 @@ built from ``f`` itself:
   ``P f(a, b) = E_b' f(a, b') E_a' f(a', b) / E_{a', b'} f(a', b')``;
 - symmetries ``f(x_i, x_j, ...) = g(u(x_i, x_j), ...)`` with ``u`` one of ``x_i - x_j``,
   ``x_i + x_j``, ``x_i / x_j``, ``x_i x_j``: ``P f`` is the mean of ``f`` over points of the
-  orbit of ``u`` (the level set ``u = const``) inside the data's box.
+  orbit of ``u`` (the level set ``u = const``) inside the data's box;
+- homogeneity ``f = x_j^k g(x_i / x_j, ...)`` (scaling both by ``l`` scales ``f`` by
+  ``l^k``, the ratio symmetry being ``k = 0``): ``k`` is read from Euler's relation
+  ``x_i f_i + x_j f_j = k f`` on the surrogate and rounded to a multiple of 1/2, and ``P f``
+  is the orbit mean of ``f / x_j^k`` times ``x_j^k``.
 
 If ``H`` holds, ``P_H f = f`` up to the surrogate's error, which the projections average
 rather than amplify (``P`` is an orthogonal projection for the product measure). The test
@@ -46,7 +50,7 @@ distribution (a noisy fit's curvature is itself noisy), so they inform but do no
 **Decomposition.** Every accepted step is tested within the model built so far (child tests
 are judged for the whole structured model against the data), so errors cannot accumulate
 unseen. A node is split by the accepted separability with the smallest excess, else reduced
-by the accepted symmetry with the smallest excess, else it is a leaf. Leaves are solved by
+by the accepted symmetry or homogeneity with the smallest excess, else it is a leaf. Leaves are solved by
 the caller's searches on the leaf's own variables (targets: the data themselves when only
 symmetries lie above the leaf, else the surrogate's projection), and the leaf formulas are
 recombined (``c + g + h``, ``c g h``) into proposals in the original variables that the
@@ -71,13 +75,15 @@ __all__ = ["STRUCTURE_RULE", "Surrogate", "fit_surrogate", "StructureTest", "Str
 
 
 STRUCTURE_RULE = (
-    "a structure (additive or multiplicative separability of two variable groups, or f depending "
-    "on two variables only through their difference, sum, ratio or product) is accepted when "
+    "a structure (additive or multiplicative separability of two variable groups, f depending "
+    "on two variables only through their difference, sum, ratio or product, or f homogeneous "
+    "in two variables) is accepted when "
     "the whole structured model built from the surrogate is not measurably worse than the "
     "surrogate on held-out rows: mean increase of the squared residual <= max(2 standard errors "
     "of that increase, 2*sqrt(2/n) * sigma^2), sigma^2 = the surrogate's held-out mean squared "
     "residual (the noise level); a node is split by the accepted separability with the smallest "
-    "excess, else reduced by the accepted symmetry with the smallest excess, else solved as one "
+    "excess, else reduced by the accepted symmetry or homogeneity with the smallest excess, "
+    "else solved as one "
     "problem")
 
 
@@ -292,18 +298,23 @@ class StructureTest:
     gradient: float | None = None
     note: str = ""
     op: str = ""  # symmetries: "-", "+", "/" or "*"
+    degree: float = 0.0  # homogeneity: f = x_j^degree g(x_i / x_j, ...)
 
     def describe(self, variables: Sequence[str]) -> str:
         """The hypothesis in words, with the node's variable names."""
         if self.kind == "symmetry":
             i, j = self.groups[0]
             return f"f depends on {variables[i]} and {variables[j]} only through ({variables[i]}) {self.op} ({variables[j]})"
+        if self.kind == "homogeneous":
+            i, j = self.groups[0]
+            return (f"f = ({variables[j]})^{self.degree:g} g(({variables[i]}) / ({variables[j]}), ...): "
+                    f"homogeneous of degree {self.degree:g} in {variables[i]}, {variables[j]}")
         a, b = (", ".join(variables[i] for i in g) for g in self.groups)
         sign = "+" if self.kind == "additive" else "*"
         return f"f = g({a}) {sign} h({b})"
 
     def as_dict(self, variables: Sequence[str]) -> dict:
-        return {"kind": self.kind, "hypothesis": self.describe(variables),
+        return {"kind": self.kind, "hypothesis": self.describe(variables), "degree": self.degree,
                 "groups": [[variables[i] for i in g] for g in self.groups],
                 "excess": _finite(self.excess), "threshold": _finite(self.threshold),
                 "accepted": self.accepted, "gradient_statistic": _finite(self.gradient),
@@ -394,8 +405,9 @@ def _multiplicative_test(node, A, B, ctx, derivs):
     return _separability("multiplicative", node, A, B, ctx, derivs)
 
 
-def _reduced(node: _Node, sym: Symmetry, i: int, j: int, m: int):
-    """The node function in the variables ``(u, others)``: mean over ``m`` orbit points."""
+def _reduced(node: _Node, sym: Symmetry, i: int, j: int, m: int, degree: float = 0.0):
+    """The node function in the variables ``(u, others)``: mean over ``m`` orbit points of
+    ``f / x_j^degree`` (``degree`` 0: a symmetry; else homogeneity, ``sym`` the ratio)."""
     k = node.values.shape[1]
     lo, hi = node.box
     others = [c for c in range(k) if c not in (i, j)]
@@ -411,7 +423,8 @@ def _reduced(node: _Node, sym: Symmetry, i: int, j: int, m: int):
         Z[:, :, i], Z[:, :, j] = xi, xj
         Z[:, :, others] = W[:, None, 1:]
         with np.errstate(all="ignore"):
-            return node.fn(Z.reshape(-1, k)).reshape(len(W), m).mean(1)
+            vals = node.fn(Z.reshape(-1, k)).reshape(len(W), m)
+            return (vals / xj**degree).mean(1) if degree else vals.mean(1)
 
     def transform(V):
         with np.errstate(all="ignore"):
@@ -437,6 +450,38 @@ def _symmetry_test(node: _Node, sym: Symmetry, i: int, j: int, ctx: _Context, de
     return StructureTest(kind, [[i, j]], excess, thr, ok, gstat, op=sym.name), ()
 
 
+def _degree(derivs, X, i: int, j: int) -> float | None:
+    """Euler's degree ``(x_i f_i + x_j f_j) / f`` (constant iff ``f`` is homogeneous in
+    ``(x_i, x_j)``), median over the derivative rows, rounded to a multiple of 1/2."""
+    f0, grad, _ = derivs
+    with np.errstate(all="ignore"):
+        ratio = (X[:, i] * grad[:, i] + X[:, j] * grad[:, j]) / f0
+    ok = np.abs(f0) > 1e-8 * np.max(np.abs(f0))
+    k = _median(ratio[ok])
+    return None if k is None else round(2.0 * k) / 2.0
+
+
+def _homogeneity_test(node: _Node, i: int, j: int, ctx: _Context, derivs):
+    """Homogeneity ``f(l x_i, l x_j, ...) = l^k f``, i.e. ``f = x_j^k g(x_i / x_j, ...)``, with
+    ``k`` read from Euler's relation on the surrogate and rounded to a multiple of 1/2 (the
+    test then judges the rounded ``k``); ``k = 0`` is the ratio symmetry, tested there."""
+    V = node.values
+    X = V[ctx.deriv_rows]
+    if not (np.all(V[:, i] > 0) and np.all(V[:, j] > 0)):
+        return StructureTest("homogeneous", [[i, j]], None, None, False, note="needs positive variables",
+                             op="/"), ()
+    k = _degree(derivs, X, i, j)
+    if k is None or k == 0.0 or abs(k) > 4:
+        return None, ()
+    fn, transform, _ = _reduced(node, SYMMETRIES[2], i, j, ctx.n_orbit, degree=k)
+    excess, thr, ok = _judge(node.lift(lambda W: fn(transform(W)) * W[:, j] ** k), ctx)
+    f0, grad, _ = derivs
+    with np.errstate(all="ignore"):
+        euler = X[:, i] * grad[:, i] + X[:, j] * grad[:, j]
+    gstat = _median(np.abs(euler - k * f0) / (np.abs(euler) + np.abs(k * f0) + 1e-300))
+    return StructureTest("homogeneous", [[i, j]], excess, thr, ok, gstat, op="/", degree=k), ()
+
+
 # ----------------------------------------------------------------------------- decomposition
 
 
@@ -457,6 +502,7 @@ class StructureNode:
     formulas: list = dataclasses.field(default_factory=list)
     problem: _Node | None = dataclasses.field(default=None, repr=False)
     note: str = ""
+    factor: sp.Expr | None = None  # homogeneity: the child's formula times this
 
     def leaves(self) -> list[StructureNode]:
         return [self] if self.kind == "leaf" else [x for c in self.children for x in c.leaves()]
@@ -526,6 +572,11 @@ class Decomposition:
                 node.formulas = [sp.sympify(e).xreplace(back) for e in found]
                 return
             if node.kind == "symmetry":
+                if node.factor is not None and target is not None:
+                    from .refit import evaluate
+
+                    w = evaluate(node.factor, symbols, root_values)
+                    target = (target[0] / w, target[1] * float(np.mean(1.0 / w**2)))
                 solve_node(node.children[0], target)
                 return
             first, second = sorted(node.children, key=lambda c: len(c.variables))
@@ -590,7 +641,7 @@ def _combinations(node: StructureNode) -> list[sp.Expr]:
         elif node.kind == "multiplicative":
             out.append(sp.Float(1.0) * sp.Mul(*chosen))  # free scale, refitted by the caller
         else:
-            out.append(chosen[0])
+            out.append(chosen[0] if node.factor is None else chosen[0] * node.factor)
     return out
 
 
@@ -634,14 +685,20 @@ def _children_separable(kind, node: _Node, A, B, parts, n_child: int, rng, ctx_a
     return kids
 
 
-def _child_symmetry(node: _Node, sym: Symmetry, i: int, j: int, m: int) -> _Node:
-    fn, transform, others = _reduced(node, sym, i, j, m)
+def _child_symmetry(node: _Node, sym: Symmetry, i: int, j: int, m: int, degree: float = 0.0) -> _Node:
+    """The sub-problem in ``(op(x_i, x_j), others)``; with a ``degree``, of ``f / x_j^degree``."""
+    fn, transform, others = _reduced(node, sym, i, j, m, degree)
 
     def lift(g):
+        if degree:
+            return node.lift(lambda V: g(transform(V)) * V[:, j] ** degree)
         return node.lift(lambda V: g(transform(V)))
 
     variables = [sym.expr(node.variables[i], node.variables[j])] + [node.variables[c] for c in others]
-    return _Node(fn, transform(node.values), lift, node.target, variables)
+    target = node.target
+    if target is not None and degree:
+        target = target / node.values[:, j] ** degree
+    return _Node(fn, transform(node.values), lift, target, variables)
 
 
 def _test_node(node: _Node, ctx: _Context, max_small) -> tuple[list[StructureTest], dict]:
@@ -662,7 +719,13 @@ def _test_node(node: _Node, ctx: _Context, max_small) -> tuple[list[StructureTes
             t, _ = _symmetry_test(node, sym, i, j, ctx, derivs)
             tests.append(t)
             if t.accepted:
-                builders[id(t)] = ("symmetry", sym, i, j)
+                builders[id(t)] = ("symmetry", sym, i, j, 0.0)
+        for a, b in ((i, j), (j, i)):  # f = x_b^k g(x_a / x_b): the factor's variable matters
+            t, _ = _homogeneity_test(node, a, b, ctx, derivs)
+            if t is not None:
+                tests.append(t)
+                if t.accepted:
+                    builders[id(t)] = ("symmetry", SYMMETRIES[2], a, b, t.degree)
     return tests, builders
 
 
@@ -677,7 +740,7 @@ def _grow(node: _Node, ctx: _Context, rng, depth: int, max_depth: int, deadline:
     tests, builders = _test_node(node, ctx, max_small)
     accepted = [t for t in tests if t.accepted]
     separable = [t for t in accepted if t.kind in ("additive", "multiplicative")]
-    symmetric = [t for t in accepted if t.kind == "symmetry"]
+    symmetric = [t for t in accepted if t.kind in ("symmetry", "homogeneous")]
     pick = min(separable or symmetric, key=lambda t: (t.excess, t.kind != "additive"), default=None)
     if pick is None:
         return StructureNode("leaf", node.variables, tests, problem=node,
@@ -690,13 +753,15 @@ def _grow(node: _Node, ctx: _Context, rng, depth: int, max_depth: int, deadline:
                 f"({pick.excess:.3g} <= {pick.threshold:.3g})")
         children = [_grow(c, ctx, rng, depth + 1, max_depth, deadline, max_small) for c in kids]
         return StructureNode(pick.kind, node.variables, tests, pick, children, problem=node, note=note)
-    _, sym, i, j = how
-    child = _child_symmetry(node, sym, i, j, max(1, ctx.n_orbit // 2))
-    note = (f"no separability accepted; symmetry ({pick.op}) accepted with the smallest excess "
+    _, sym, i, j, degree = how
+    child = _child_symmetry(node, sym, i, j, max(1, ctx.n_orbit // 2), degree)
+    what = f"symmetry ({pick.op})" if pick.kind == "symmetry" else f"homogeneity of degree {degree:g}"
+    note = (f"no separability accepted; {what} accepted with the smallest excess "
             f"({pick.excess:.3g} <= {pick.threshold:.3g})")
+    factor = node.variables[j] ** sp.nsimplify(degree) if degree else None
     return StructureNode("symmetry", node.variables, tests, pick,
                          [_grow(child, ctx, rng, depth + 1, max_depth, deadline, max_small)],
-                         problem=node, note=note)
+                         problem=node, note=note, factor=factor)
 
 
 def decompose(X, y, symbols, *, seed: int = 0, surrogate: Surrogate | None = None,
