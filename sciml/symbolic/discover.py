@@ -147,12 +147,13 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
 def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns):
     """The search without units: quick searches first; when they are not exact, structure.
 
-    A surrogate is fitted to the training rows and tested for separability and symmetries
-    (:mod:`sciml.symbolic.structure`); each leaf of the decomposition is searched on its own
-    variables (half the time budget shared among the leaves), the leaf formulas recombined
-    into proposals, and the global searches (genetic programming: pyoperon, PySR) run with
-    those proposals and the quick searches' front. Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`).
-    Returns ``(law, front, split, record)``, ``record`` saying what was found and why.
+    A surrogate is fitted to the training rows and tested for separability, symmetries and
+    homogeneity (:mod:`sciml.symbolic.structure`); each leaf of the decomposition is searched
+    on its own variables (half the time budget shared among the leaves), the leaf formulas
+    recombined into proposals, and the global searches (genetic programming: pyoperon, PySR)
+    run with those proposals and the quick searches' front, for at least half the budget.
+    Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`). Returns
+    ``(law, front, split, record)``, ``record`` saying what was found and why.
     """
     from .backends import OperonBackend, PySRBackend
     from .structure import decompose
@@ -184,6 +185,7 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
         if dec.has_structure:
             n_leaves = len(dec.root.leaves())
             leaf_budget = None if time_budget is None else 0.5 * time_budget / n_leaves
+
             def leaf_search(Xl, yl, zs, noise_var):
                 return _leaf_formulas(Xl, yl, zs, noise_var, backends, seed=seed,
                                       test_fraction=test_fraction, time_budget=leaf_budget)
