@@ -124,7 +124,7 @@ def test_decomposition_tree_and_recombination():
 
     def search(Xl, yl, zs, noise_var):
         calls.append((len(zs), yl))
-        return [clean(e, zs, Xl, yl).expr for _, e in linear_candidates(Xl, yl, zs)][:1]
+        return [clean(e, zs, Xl, yl).expr for _, e in linear_candidates(Xl, yl, zs)][:1], True
 
     proposals = dec.solve(search)
     # x1^2/2 (+ a constant) solved first, on the surrogate's projection; x2 x3 then gets the
@@ -271,7 +271,7 @@ def test_homogeneous_child_gets_the_data_divided_by_its_factor():
 
     def search(Xl, yl, zs, noise_var):
         seen.append((Xl, yl))
-        return [sp.Integer(1)]
+        return [sp.Integer(1)], False
 
     dec.solve(search)
     (Xl, yl), = seen

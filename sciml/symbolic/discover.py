@@ -203,8 +203,9 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
 
 
 def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, time_budget,
-                   keep: int = 3, max_clean: int = 8) -> list[sp.Expr]:
-    """Formulas for one leaf of a decomposition, best first.
+                   keep: int = 3, max_clean: int = 8) -> tuple[list[sp.Expr], bool]:
+    """Formulas for one leaf of a decomposition, best first, and whether the first is within
+    the noise of the leaf's values.
 
     A leaf's values carry an error of variance ``noise_var`` (the data's noise, or the
     surrogate's error, which is smooth and which extra terms could imitate). Formulas whose
@@ -222,10 +223,11 @@ def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, t
                             rng=np.random.default_rng(seed), judge="noise", prune=False,
                             exact_tol=max(1e-12, noise_var * slack / var_y), max_clean=max_clean)
     best = min(c.mse_test for c in front)
-    bound = max(best * slack, noise_var * slack, 1e-12 * var_y)
+    noise_bound = max(noise_var * slack, 1e-12 * var_y)
+    bound = max(best * slack, noise_bound)
     within = sorted((c for c in front if c.mse_test <= bound), key=lambda c: (c.complexity, c.mse_test))
     rest = sorted((c for c in front if c.mse_test > bound), key=lambda c: c.mse_test)
-    return list(dict.fromkeys(c.expr for c in within + rest))[:keep]
+    return list(dict.fromkeys(c.expr for c in within + rest))[:keep], best <= noise_bound
 
 
 def _structure_record(dec, columns) -> dict:

@@ -503,6 +503,7 @@ class StructureNode:
     problem: _Node | None = dataclasses.field(default=None, repr=False)
     note: str = ""
     factor: sp.Expr | None = None  # homogeneity: the child's formula times this
+    within_noise: bool = False  # leaves: the first formula fits within the noise of the values
 
     def leaves(self) -> list[StructureNode]:
         return [self] if self.kind == "leaf" else [x for c in self.children for x in c.leaves()]
@@ -517,6 +518,7 @@ class StructureNode:
                "children": [c.as_dict(show) for c in self.children]}
         if self.kind == "leaf":
             out["formulas"] = [show(f) for f in self.formulas]
+            out["within_noise"] = self.within_noise
         return out
 
 
@@ -536,8 +538,9 @@ class Decomposition:
 
     def solve(self, search: Callable, *, per_leaf: int = 3, max_proposals: int = 4, n_freed: int = 2
               ) -> list[tuple[str, sp.Expr]]:
-        """Solve each leaf with ``search(X, y, leaf_symbols, noise_var) -> [expr, ...]`` (best
-        first; ``noise_var`` estimates the error variance of ``y``: for the data's own
+        """Solve each leaf with ``search(X, y, leaf_symbols, noise_var) -> (exprs, within)``
+        (formulas best first, and whether the first is within the noise of ``y``;
+        ``noise_var`` estimates the error variance of ``y``: for the data's own
         targets the surrogate's held-out MSE, carried through ``y / g`` by the delta
         method; for the surrogate's projections its relative held-out error times the
         leaf's variance) and recombine: proposals ``(source, expr)`` in the original
@@ -567,9 +570,9 @@ class Decomposition:
                 else:
                     y = prob.fn(prob.values)
                     noise = self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
-                found = search(prob.values, y, z, noise)[:per_leaf]
+                found, node.within_noise = search(prob.values, y, z, noise)
                 back = dict(zip(z, node.variables))
-                node.formulas = [sp.sympify(e).xreplace(back) for e in found]
+                node.formulas = [sp.sympify(e).xreplace(back) for e in found[:per_leaf]]
                 return
             if node.kind == "symmetry":
                 if node.factor is not None and target is not None:
@@ -598,12 +601,13 @@ def _remainder(kind: str, target, solved: StructureNode, symbols, values):
     """``(y - g, sigma^2)`` or ``(y / g, sigma^2 mean(1/g^2))``: the data (with their noise
     variance) with an exactly solved side ``g`` taken out, or ``None``.
 
+    The solved side must be a leaf whose first formula fits its values within their noise.
     An additive constant (additive node) or a constant factor (multiplicative node) of the
     solved side is left out: the other side absorbs it, and the joint refit fixes it; every
     other constant must be exact."""
     from .refit import evaluate
 
-    if target is None or not solved.formulas:
+    if target is None or not solved.formulas or not solved.within_noise:
         return None
     target, noise = target
     best = solved.formulas[0]
