@@ -227,7 +227,8 @@ def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, t
     bound = max(best * slack, noise_bound)
     within = sorted((c for c in front if c.mse_test <= bound), key=lambda c: (c.complexity, c.mse_test))
     rest = sorted((c for c in front if c.mse_test > bound), key=lambda c: c.mse_test)
-    return list(dict.fromkeys(c.expr for c in within + rest))[:keep], best <= noise_bound
+    ordered = within + rest
+    return list(dict.fromkeys(c.expr for c in ordered))[:keep], ordered[0].mse_test <= noise_bound
 
 
 def _structure_record(dec, columns) -> dict:
