@@ -278,3 +278,37 @@ def test_homogeneous_child_gets_the_data_divided_by_its_factor():
     i, j = dec.root.step.groups[0]
     np.testing.assert_allclose(Xl[:, 0], X[:, i] / X[:, j])
     np.testing.assert_allclose(yl, y / X[:, j])
+
+
+class _Proposes:
+    """A backend proposing fixed formulas (the leaf search's ordering is what is tested)."""
+
+    def __init__(self, *formulas):
+        self.formulas = formulas
+
+    def search(self, X, y, symbols, *, seed=0, time_budget=None):
+        z = symbols[0]
+        return [(f"fixed{k}", f(z)) for k, f in enumerate(self.formulas)]
+
+
+def test_leaf_formulas_simplest_within_the_noise_first():
+    """Values with a smooth error (as a surrogate's): the simple law first, flagged as within
+    the noise; a formula imitating the error is kept, after it; with no noise allowance the
+    closest comes first and the flag is down."""
+    from sciml.symbolic.backends import Backend
+    from sciml.symbolic.discover import _leaf_formulas
+
+    class Fixed(_Proposes, Backend):
+        name = "fixed"
+
+    x = np.linspace(1, 3, 400)[:, None]
+    y = 2 * x[:, 0] ** 2 + 1e-3 * np.sin(3 * x[:, 0])
+    backend = Fixed(lambda z: sp.Float(1.9) * z**2,
+                    lambda z: sp.Float(1.9) * z**2 + sp.Float(1.1e-3) * sp.sin(sp.Float(2.9) * z))
+    z = [sp.Symbol("z", positive=True)]
+    kw = dict(seed=0, test_fraction=0.25, time_budget=None)
+    noisy, within = _leaf_formulas(x, y, z, 1e-6, [backend], **kw)
+    assert within and len(noisy) >= 2
+    assert not noisy[0].has(sp.sin) and noisy[0].as_coeff_Mul()[1] == z[0] ** 2
+    exact, within = _leaf_formulas(x, y, z, 0.0, [backend], **kw)
+    assert not within and exact[0].has(sp.sin)
