@@ -292,9 +292,9 @@ class _Proposes:
 
 
 def test_leaf_formulas_simplest_within_the_noise_first():
-    """Values with a smooth error (as a surrogate's): the simple law first, flagged as within
-    the noise; a formula imitating the error is kept, after it; with no noise allowance the
-    closest comes first and the flag is down."""
+    """Values with a small smooth term (as a surrogate's error): with an allowance above it
+    the simple law comes first, flagged as within the noise, and the formula fitting the term
+    after it; with no allowance only that formula is within."""
     from sciml.symbolic.backends import Backend
     from sciml.symbolic.discover import _leaf_formulas
 
@@ -310,5 +310,10 @@ def test_leaf_formulas_simplest_within_the_noise_first():
     noisy, within = _leaf_formulas(x, y, z, 1e-6, [backend], **kw)
     assert within and len(noisy) >= 2
     assert not noisy[0].has(sp.sin) and noisy[0].as_coeff_Mul()[1] == z[0] ** 2
+    # no noise allowance: only the formula that also fits the small term (exactly, after its
+    # refit) is within it
     exact, within = _leaf_formulas(x, y, z, 0.0, [backend], **kw)
-    assert not within and exact[0].has(sp.sin)
+    assert within and exact[0].has(sp.sin)
+    # a backend with only the one-term formula: closest first, but not within the noise
+    alone, within = _leaf_formulas(x, y, z, 0.0, [Fixed(lambda z: sp.Float(1.9) * z**2)], **kw)
+    assert not within and alone[0].as_coeff_Mul()[1] == z[0] ** 2
