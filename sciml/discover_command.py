@@ -15,7 +15,8 @@ Writes ``DIR/law.json`` and ``DIR/report.html`` (self-contained, offline). In ``
 - ``r2_test``, ``r2_train``, ``rmse_test``, ``complexity``, ``pareto`` (each entry with
   ``expression`` and ``display_expression``), ``expressions``/``display_expressions`` for
   several targets, ``metrics`` and ``record``; ``record.data`` says which text columns were
-  skipped and how many rows with NaN/inf were dropped.
+  skipped and how many rows with NaN/inf were dropped; without units, ``record.structure``
+  holds the decomposition tree found on a fitted surrogate, each step and the tests behind it.
 
 Exit status: 0 a law was found, 1 no law found, 2 an error (one line naming the culprit).
 """
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="units of every input and the target: 'v=m/s,c=m/s,m=kg', a JSON file "
                              "{column: unit}, or 'attrs' for the NetCDF variables' units "
                              "attributes; the search then starts in the dimensionless groups")
+    parser.add_argument("--no-structure", action="store_true",
+                        help="without units, skip the structure tests on a fitted surrogate "
+                             "(separability, symmetries, homogeneity; record.structure in law.json)")
     parser.add_argument("--no-report", action="store_true", help="write law.json only")
 
 
@@ -86,7 +90,8 @@ def _discover(args: argparse.Namespace):
     units = None if args.units is None else read_units(args.units, args.data)
     with _data_messages():
         return discover(args.data, target=targets if len(targets) > 1 else targets[0], inputs=inputs,
-                        backend=args.backend, seed=args.seed, time_budget=args.time_budget, units=units)
+                        backend=args.backend, seed=args.seed, time_budget=args.time_budget, units=units,
+                        structure=not args.no_structure)
 
 
 def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
