@@ -9,7 +9,7 @@ calculator for molecular dynamics (:mod:`.calculator`).
 
 from .calculator import PotentialCalculator, load_potential, save_potential
 from .graphs import GraphBatcher
-from .models import available_networks, build_network, register_network
+from .models import build_network
 from .neighbors import neighbor_list
 from .potential import Potential, fit_species_shifts, predict
 from .problem import AtomisticProblem
@@ -19,7 +19,7 @@ from .train import LossWeights, fit
 
 __all__ = [
     "AtomisticProblem", "AtomisticResult", "GraphBatcher", "LossWeights", "Potential",
-    "PotentialCalculator", "Structure", "Structures", "available_networks", "build_network",
+    "PotentialCalculator", "Structure", "Structures", "build_network",
     "fit", "fit_species_shifts", "from_ase", "load_potential", "neighbor_list", "predict",
-    "read_xyz", "register_network", "save_potential",
+    "read_xyz", "save_potential",
 ]

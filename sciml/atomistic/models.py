@@ -1,8 +1,9 @@
 """Graph-network potentials (``nequip``, ``mace``) in the model registry.
 
-These networks map atomic graphs, not coordinates, so they are registered as
-``kind="graph"`` models of :mod:`sciml.models.registry`: a factory takes ``(n_species, *,
-cutoff, avg_neighbors, rngs, **options)`` and returns an ``nnx.Module`` with
+They map atomic graphs, not coordinates, so they are ``kind="graph"`` models of
+:mod:`sciml.models.registry` (add one with ``register_model(name, kind="graph")``, list them
+with ``available_models("graph")``): a factory takes ``(n_species, *, cutoff, avg_neighbors,
+rngs, **options)`` and returns an ``nnx.Module`` with
 ``__call__(species, vectors, senders, receivers, edge_mask) -> atomic outputs``.
 """
 
@@ -12,23 +13,13 @@ import inspect
 
 from flax import nnx
 
-from sciml.models.registry import available_models, model_factory, register_model
+from sciml.models.registry import model_factory, register_model
 
 from .mace import MACE
 from .nequip import NequIP
 
 register_model("nequip", kind="graph")(NequIP)
 register_model("mace", kind="graph")(MACE)
-
-
-def register_network(name: str, description: str = ""):
-    """Register a graph-network constructor under ``name``."""
-    return register_model(name, description, kind="graph")
-
-
-def available_networks() -> dict[str, str]:
-    """The registered graph networks with a one-line description each."""
-    return available_models("graph")
 
 
 def network_options(name: str) -> list[str]:

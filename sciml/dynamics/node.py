@@ -145,23 +145,13 @@ def integrate_exact(
 
         def one(y):
             sol = diffrax.diffeqsolve(
-                diffrax.ODETerm(f),
-                diffrax.Dopri8(),
-                t0=ts[0],
-                t1=ts[-1],
-                dt0=None,
-                y0=y,
-                args=args,
-                saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
-                stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10),
-                max_steps=max_steps,
-                throw=throw,
-            )
+                diffrax.ODETerm(f), diffrax.Dopri8(), t0=ts[0], t1=ts[-1], dt0=None, y0=y, args=args,
+                saveat=diffrax.SaveAt(ts=jnp.asarray(ts)), max_steps=max_steps, throw=throw,
+                stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10))
             ok = sol.result == diffrax.RESULTS.successful
             return jnp.where(ok | jnp.isfinite(sol.ys), sol.ys, jnp.inf)
 
-        ys = jax.jit(jax.vmap(one))(jnp.asarray(y0))
-        return np.asarray(ys, np.float64)
+        return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(y0)), np.float64)
 
 
 # Vector-field MLPs keep the neural-ODE convention: two hidden layers of 32, LeCun-normal weights.
