@@ -107,6 +107,8 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
         train["steps"] = int(steps)
     if not per_model and model in ("mlp", "kan"):
         record = recipe.record(options, train)
+        if "output_scales" in train:  # given explicitly: the recipe does not estimate them
+            record["output_scales"] = train["output_scales"]
     return model, options, train, problem, record
 
 
@@ -229,6 +231,16 @@ def load_solution(folder: str | Path, problem):
     return solution
 
 
+def _checked_scales(scales) -> dict[str, float] | None:
+    """Output scales from settings or a saved run record: ``{field name: positive number}``."""
+    if scales is None:
+        return None
+    if not isinstance(scales, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
+                                               and not isinstance(v, bool) for k, v in scales.items()):
+        raise ValueError(f"output_scales must be a dict such as {{'u': 100.0}}, got {scales!r}")
+    return {k: float(v) for k, v in scales.items()}
+
+
 class _Run:
     """A problem, a surrogate and settings, built and checked, ready to train or to restore."""
 
@@ -241,13 +253,30 @@ class _Run:
 
         self.problem, self.model_name, self.options, self.folder = problem, model_name, options, folder
         self.recipe = recipe
+        train = dict(train)
+        scales = train.pop("output_scales", None)
         self.config = TrainConfig.from_options(train)
         if self.config.precision == "float64":
             jax.config.update("jax_enable_x64", True)
-        self.compiled = compile_problem(problem)
         seed = self.config.seed
+        if scales is None and isinstance(recipe, dict):
+            scales = recipe.get("output_scales")
+        self.compiled = compile_problem(problem, output_scales=_checked_scales(scales))
         self.net = build_model(model_name, self.compiled.input_dimension, len(self.compiled.field_names),
                                seed=seed, **options)
+        if scales is None and isinstance(recipe, dict):
+            # The recipe's non-dimensionalisation, measured on this untrained network.
+            from sciml.scales import estimate_output_scales
+
+            scales = estimate_output_scales(self.compiled, self.net, seed=seed)
+            recipe["output_scales"] = scales
+            recipe.setdefault("reasons", {})["output_scales"] = (
+                "network outputs of order one balance the equations and conditions at initialisation"
+                if not scales else
+                f"network outputs multiplied by {scales}: the equations' terms and prescribed values exceed "
+                "what the untrained network contributes by more than tenfold")
+            if scales:
+                self.compiled = compile_problem(problem, output_scales=scales)
         settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
                     "seed": seed, "precision": self.config.precision}
         self.trainer = Trainer(self.compiled, self.net, self.config,

@@ -18,7 +18,7 @@ fewest chains (``u``, ``u_x``, ``u_xx`` from one, ``u_t`` from another).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import jax
@@ -210,6 +210,7 @@ class CompiledProblem:
     _symmetries: list = field(repr=False)
     _observations: dict = field(repr=False)
     _transform: Callable = field(repr=False)
+    output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
 
     # ------------------------------------------------------------------ parameters
     def initial_parameters(self) -> dict[str, jax.Array]:
@@ -242,7 +243,11 @@ class CompiledProblem:
 
     def field_function(self, model: Callable[[jax.Array], jax.Array]) -> FieldFunction:
         """Per-point field function of a surrogate, with hard conditions and symmetries."""
-        net = lambda z: model(self.inputs(z))
+        if self.output_scales is None:
+            net = lambda z: model(self.inputs(z))
+        else:
+            scales = jnp.asarray(self.output_scales)
+            net = lambda z: model(self.inputs(z)) * scales.astype(z.dtype)
         return lambda z: self._transform(net, z)
 
     def predict(self, model, points: jax.Array) -> jax.Array:
@@ -318,8 +323,14 @@ def _symmetry_name(i: int, sym) -> str:
 # ============================================================================================
 
 
-def compile_problem(problem: Problem) -> CompiledProblem:
-    """Turn a validated problem into JAX functions (see :class:`CompiledProblem`)."""
+def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None = None) -> CompiledProblem:
+    """Turn a validated problem into JAX functions (see :class:`CompiledProblem`).
+
+    ``output_scales`` (``{field: scale}``, 1 for a field not named) multiply the surrogate's
+    outputs before hard conditions apply: a network whose outputs are of order one then
+    represents fields (or corrections under a hard condition's distance factor) of that
+    order (see :mod:`sciml.scales`).
+    """
     coords = problem.coordinates
     fields = problem.field_names
     params_all = problem.parameters
@@ -376,8 +387,21 @@ def compile_problem(problem: Problem) -> CompiledProblem:
         _symmetries=symmetries,
         _observations=observations,
         _transform=transform,
+        output_scales=_output_scales(fields, output_scales),
     )
     return compiled
+
+
+def _output_scales(fields: tuple[str, ...], scales: Mapping[str, float] | None) -> np.ndarray | None:
+    if not scales:
+        return None
+    unknown = sorted(set(scales) - set(fields))
+    if unknown:
+        raise ProblemError(f"output scales given for unknown fields {unknown}; the fields are {list(fields)}")
+    values = np.array([float(scales.get(f, 1.0)) for f in fields])
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ProblemError(f"output scales must be positive finite numbers, got {dict(scales)}")
+    return values
 
 
 def _input_map(problem: Problem) -> InputMap:

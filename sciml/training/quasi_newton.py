@@ -35,7 +35,7 @@ class BFGSState(NamedTuple):
     count: jax.Array  # updates seen
 
 
-def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float = 1e-10) -> optax.GradientTransformation:
+def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float | None = None) -> optax.GradientTransformation:
     r"""Direction ``-H_k g_k`` of (self-scaled) BFGS on the inverse Hessian ``H``.
 
     With ``s = x_{k+1} - x_k`` and ``y = g_{k+1} - g_k`` the update of the self-scaled
@@ -51,8 +51,10 @@ def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float = 1e-10)
     was ``s = -\alpha H_k g_k``, :math:`s^\top B_k s = -\alpha\, s^\top g_k` needs no inverse).
     ``self_scaling=False`` gives plain BFGS (:math:`\tau_k = 1`). ``H_0 = I``, rescaled to
     :math:`(y^\top s / y^\top y) I` before the first update (Nocedal & Wright, eq. 6.20). A
-    pair with :math:`y^\top s \le` ``curvature_tolerance`` :math:`\cdot |s||y|` would break
-    positive definiteness and is skipped.
+    pair with :math:`y^\top s \le` ``curvature_tolerance`` :math:`\cdot |s||y|` (default: ten
+    times the machine epsilon of the parameters' type) is noise or negative curvature and is
+    skipped. Should rounding still spoil the estimate (a direction that is not a descent
+    direction, or a non-finite entry), it restarts from the scaled identity.
 
     The estimate is an ``n x n`` matrix over the flattened parameters: meant for networks of
     up to ~10^4 parameters (memory ``n^2`` numbers, ``O(n^2)`` work per step).
@@ -69,8 +71,16 @@ def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float = 1e-10)
             raise ValueError("scale_by_bfgs needs the current parameters: pass params to update()")
         g, unravel = ravel_pytree(updates)
         x, _ = ravel_pytree(params)
-        h = _updated_inverse(state, x, g, self_scaling, curvature_tolerance)
+        tolerance = 10 * float(jnp.finfo(x.dtype).eps) if curvature_tolerance is None else curvature_tolerance
+        h = _updated_inverse(state, x, g, self_scaling, tolerance)
         direction = -h @ g
+        # Near the precision floor rounding can break the estimate: restart from the identity
+        # scaled like the current one, which always gives a descent direction.
+        broken = ~(jnp.all(jnp.isfinite(direction)) & (jnp.dot(direction, g) < 0)) & jnp.any(g != 0)
+        scale = jnp.trace(state.inverse_hessian) / x.shape[0]
+        scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
+        h = jnp.where(broken, scale * jnp.eye(x.shape[0], dtype=x.dtype), h)
+        direction = jnp.where(broken, -scale * g, direction)
         new_state = BFGSState(h, x, g, direction, state.count + 1)
         return unravel(direction), new_state
 
