@@ -10,12 +10,17 @@ chosen here, from what the problem shows:
 * the **frequencies visible** in its sources, conditions and exact solution (``sin(k x)``):
   beyond a few periods across the domain, random Fourier features with a matching scale
   counter the spectral bias of plain networks (Tancik et al. 2020, Wang et al. 2021);
-* the **number of fields** (systems get wider networks) and whether **parameters are learned**
+* the **number of fields** and whether **parameters are learned**
   from data (identification converges after the fields fit: a longer quasi-Newton phase).
 
 The optimisation is Adam with an exponentially decaying rate on collocation points drawn afresh
-every few hundred steps, then L-BFGS with a long memory, stopped by a time budget or when its
+every few hundred steps, then a quasi-Newton phase — self-scaled dense BFGS for networks of up to
+a few thousand parameters (:mod:`sciml.training.quasi_newton`), L-BFGS with a long memory for
+larger ones — stopped by a time budget or when its
 progress on held-out points stalls (keeping its best parameters) — not only by a step count.
+
+The network's outputs are scaled so that no equation term dwarfs what the untrained network
+contributes (:mod:`sciml.scales`, estimated when the network is built).
 
 Every choice is recorded with its reason (``metrics.json["recipe"]``), and every one stays
 overridable: a problem file's ``defaults``, ``sciml solve --option/--train`` and the keyword
@@ -35,6 +40,7 @@ __all__ = ["Features", "Recipe", "features", "choose"]
 
 TIME_BUDGET = 480.0  # seconds per run: the quasi-Newton phase stops when it is spent
 MAX_LBFGS = 20000  # iterations; the budget or a stall ends it long before on most problems
+DENSE_BFGS_PARAMETERS = 5000  # up to this many, the quasi-Newton phase keeps a dense inverse Hessian
 FOURIER_PERIODS = 4.0  # more periods than this across the domain call for Fourier features
 POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
 RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
@@ -154,15 +160,14 @@ def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
     return exact
 
 
-def _mlp_parameters(problem, feats: Features, options: dict) -> int:
-    """Weights and biases of the MLP the options describe, on the problem's inputs."""
-    from sciml.dsl.conditions import Periodic
+def _network_parameters(problem, model: str, options: dict) -> int:
+    """Trainable parameters of the surrogate the options describe, on the problem's inputs."""
+    from sciml.dsl.compile import compile_problem
+    from sciml.models import build_model
+    from sciml.result import count_parameters
 
-    modes = {str(c.coordinate): c.modes for c in problem.conditions if isinstance(c, Periodic) and c.hard}
-    n_in = feats.dimension + sum(2 * m - 1 for m in modes.values())
-    widths = [2 * options["fourier_features"] if options.get("fourier_features") else n_in,
-              *options["hidden"], feats.n_fields]
-    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    compiled = compile_problem(problem)
+    return count_parameters(build_model(model, compiled.input_dimension, len(compiled.field_names), **options))
 
 
 def choose(problem, model: str | None = None) -> Recipe:
@@ -171,7 +176,7 @@ def choose(problem, model: str | None = None) -> Recipe:
     feats = features(problem)
     reasons: dict[str, str] = {}
     target = _exact_periodic(problem, feats, reasons)
-    wide = feats.n_fields > 1 or feats.dimension > 2
+    wide = feats.dimension > 2
     hard_front = feats.nonlinear and feats.time_dependent
     max_periods = max(feats.periods.values(), default=0.0)
 
@@ -180,8 +185,10 @@ def choose(problem, model: str | None = None) -> Recipe:
         width = 64 if wide else 32
         options = {"hidden": (width,) * 4, "activation": "tanh"}
         reasons["architecture"] = (f"tanh MLP, 4 hidden layers of {width}: smooth derivatives of every order; "
-                                   + ("wider for a system of fields or more than two coordinates"
-                                      if wide else "one field on at most two coordinates"))
+                                   + ("wider for more than two coordinates" if wide else
+                                      "compact (a few thousand parameters) on at most two coordinates, so the "
+                                      "quasi-Newton phase can keep a dense inverse Hessian (Urbán et al. 2025, "
+                                      "Kiyani et al. 2025)"))
         if max_periods > FOURIER_PERIODS:
             # The embedding sees coordinates scaled to [-1, 1]: n periods across the domain is a
             # frequency of n/2 in those units; the Gaussian scale covers it at about 2 sigma.
@@ -201,7 +208,7 @@ def choose(problem, model: str | None = None) -> Recipe:
                                        "a smooth solution of a linear problem needs few, local edges")
 
     n_points = 2000 * max(feats.dimension - 1, 1) + (2000 if hard_front else 0)
-    parameters = _mlp_parameters(target, feats, options) if model == "mlp" else 0
+    parameters = _network_parameters(target, model, options)
     # More residual equations than unknowns, so the network cannot interpolate a point set.
     enough = POINTS_PER_PARAMETER * parameters / max(len(problem.residuals), 1)
     n_points = max(n_points, int(math.ceil(enough / 500.0)) * 500)
@@ -216,8 +223,14 @@ def choose(problem, model: str | None = None) -> Recipe:
         "stall_tolerance": 1e-2,
     }
     train["final_learning_rate"] = train["learning_rate"] / 10
+    dense = parameters <= DENSE_BFGS_PARAMETERS
+    if dense:
+        train["quasi_newton"] = "ssbfgs"
+    method = (f"self-scaled dense BFGS ({parameters} parameters: the n x n inverse-Hessian estimate costs "
+              "less than a loss evaluation and keeps all curvature seen, where L-BFGS forgets)" if dense else
+              f"L-BFGS (memory 50; {parameters} parameters are too many for a dense inverse Hessian)")
     reasons["optimiser"] = (f"Adam {train['steps']} steps, rate {train['learning_rate']:g} decaying tenfold, "
-                            f"then L-BFGS (memory 50) until its loss on held-out points stalls (< 1% better "
+                            f"then {method}, until its loss on held-out points stalls (< 1% better "
                             f"over 1000 iterations; the best parameters are kept) or {TIME_BUDGET:g} s "
                             "have passed (Adam stops at half of them)")
     train["resample_every"] = RESAMPLE_EVERY
