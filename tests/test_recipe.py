@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 import sciml
-from sciml.dsl import Coordinate, Dirichlet, Field, Initial, Interval, Periodic, Problem, TimeInterval
+from sciml.dsl import Box, Coordinate, Dirichlet, Field, Initial, Interval, Periodic, Problem, TimeInterval
 from sciml.recipe import FOURIER_PERIODS, choose, features
 
 x, y, t = Coordinate("x"), Coordinate("y"), Coordinate("t")
@@ -113,3 +113,15 @@ def test_lbfgs_ends_on_the_best_held_out_parameters_and_a_stalled_run_stays_ende
     points = np.linspace(0, 1, 5)[:, None]
     np.testing.assert_array_equal(first.predict(points), again.predict(points))
     assert again.lbfgs_steps == first.lbfgs_steps
+
+
+def test_quasi_newton_method_follows_the_network_size():
+    small = choose(poisson(2))
+    assert small.train["quasi_newton"] == "ssbfgs" and "dense BFGS" in small.reasons["optimiser"]
+    z = Coordinate("z")
+    cube = Box({x: (0, 1), y: (0, 1), z: (0, 1)})
+    v = Field("v", x, y, z)
+    big = choose(Problem("c", cube, [v.diff(x, 2) + v.diff(y, 2) + v.diff(z, 2) - 1],
+                         conditions=[Dirichlet(v, 0, on=cube.boundary)]))
+    assert big.model_options["hidden"] == (64,) * 4
+    assert "quasi_newton" not in big.train and "L-BFGS" in big.reasons["optimiser"]
