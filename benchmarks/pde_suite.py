@@ -9,6 +9,7 @@ error against its verified reference, the recipe's choices, the wall time and th
     python benchmarks/pde_suite.py --only heat,wave1d --seeds 0
     python benchmarks/pde_suite.py --table-only          # the README table from the JSON
     python benchmarks/pde_suite.py --skip-done           # measure only what the JSON lacks
+    python benchmarks/pde_suite.py --starved             # 100-step runs that calibrate the verdict
 
 Runs one `sciml solve` process at a time (time them on a quiet machine) and writes
 benchmarks/results/pde_suite.json after every run (rows carry the load average), so an
@@ -32,16 +33,22 @@ RESULTS = ROOT / "benchmarks" / "results"
 SUITE = ["burgers", "poisson2d", "heat", "wave1d", "kdv", "schrodinger", "cavity", "poisson_highfreq",
          "poisson_lshape"]
 LIMIT_S = 900  # a run that takes longer has failed the suite's 10-minute goal anyway
+GOOD = 1e-2  # the suite's accuracy goal, and the line the verdict must draw
 
 
-def run(problem: str, seed: int, model: str) -> dict:
+STARVED = ["--steps", "100", "--train", "lbfgs_steps=0"]  # runs that cannot have converged
+
+
+def run(problem: str, seed: int, model: str, starved: bool = False) -> dict:
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"suite-{problem}-"))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "sciml.cli", "--quiet", "solve", str(ROOT / "problems" / f"{problem}.py"),
-                           "--model", model, "--seed", str(seed), "--no-progress", "--out", str(out / "run")],
+                           "--model", model, "--seed", str(seed), "--no-progress", "--out", str(out / "run"),
+                           *(STARVED if starved else [])],
                           capture_output=True, text=True, timeout=LIMIT_S)
     wall = time.perf_counter() - start
-    row = {"problem": problem, "model": model, "seed": seed, "wall_s": round(wall, 1), "load": os.getloadavg()}
+    row = {"problem": problem, "model": model, "seed": seed, "kind": "starved" if starved else "recipe",
+           "wall_s": round(wall, 1), "load": os.getloadavg()}
     if proc.returncode != 0:
         return {**row, "error": proc.stderr.strip().splitlines()[-1][:300] if proc.stderr.strip() else "failed"}
     m = json.loads((out / "run" / "metrics.json").read_text())
@@ -51,7 +58,46 @@ def run(problem: str, seed: int, model: str) -> dict:
             "recipe": recipe if isinstance(recipe, dict) else None, "verdict": m.get("verdict")}
 
 
+def confusion(rows: list[dict]) -> str:
+    """Verdict against the reference over every run (recipe and starved): the verdict never sees
+    the reference, so this is its calibration."""
+    ok = [r for r in rows if r.get("rel_l2") is not None and r.get("verdict")]
+    cells = {(good, status): 0 for good in (True, False) for status in ("trusted", "doubtful")}
+    for r in ok:
+        cells[(r["rel_l2"] <= GOOD, r["verdict"]["status"])] += 1
+    good = cells[(True, "trusted")] + cells[(True, "doubtful")]
+    return "\n".join([
+        f"| {len(ok)} runs | trusted | doubtful |", "|---|---|---|",
+        f"| rel L2 <= {GOOD:g} | {cells[(True, 'trusted')]} | {cells[(True, 'doubtful')]} |",
+        f"| rel L2 > {GOOD:g} | {cells[(False, 'trusted')]} | {cells[(False, 'doubtful')]} |",
+        "",
+        f"Bad runs called trusted: {cells[(False, 'trusted')]} (goal 0); good runs trusted: "
+        f"{cells[(True, 'trusted')]}/{good} (goal >= 80%).",
+    ])
+
+
+def describe(recipe: dict | None) -> str:
+    """The recipe's main choices in a few words."""
+    if not recipe:
+        return "-"
+    options, train = recipe.get("model_options", {}), recipe.get("train", {})
+    hidden = options.get("hidden") or []
+    parts = [f"{recipe.get('model', '?')} {'x'.join(str(h) for h in hidden)}"]
+    if options.get("fourier_features"):
+        parts.append(f"Fourier {options['fourier_features']} (scale {options.get('fourier_scale')})")
+    if "periodic" in recipe.get("reasons", {}) and "exact" in recipe["reasons"]["periodic"]:
+        parts.append("exact periodic")
+    parts.append(train.get("quasi_newton", "lbfgs"))
+    scales = recipe.get("output_scales")
+    if scales:
+        parts.append("scale " + ", ".join(f"{k} {v:g}" for k, v in scales.items()))
+    if train.get("rar_every"):
+        parts.append("RAR")
+    return ", ".join(parts)
+
+
 def table(rows: list[dict]) -> str:
+    rows = [r for r in rows if r.get("kind", "recipe") == "recipe"]
     by_problem: dict[str, list[dict]] = {}
     for r in rows:
         by_problem.setdefault(f"{r['problem']} ({r['model']})", []).append(r)
@@ -61,7 +107,7 @@ def table(rows: list[dict]) -> str:
         ok = [r for r in rs if r.get("rel_l2") is not None]
         errs = sorted(r["rel_l2"] for r in ok)
         recipe = ok[0]["recipe"] if ok and ok[0].get("recipe") else {}
-        choice = ", ".join(sorted(recipe.get("reasons", {}))) if recipe else "-"
+        choice = describe(recipe)
         verdicts = ", ".join(f"{r['verdict']['status']}" for r in ok if r.get("verdict"))
         failed = len(rs) - len(ok)
         lines.append(f"| {name} | {choice} | {len(rs)}{f' ({failed} failed)' if failed else ''} | "
@@ -78,6 +124,9 @@ def main() -> None:
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--out", default=str(RESULTS / "pde_suite.json"))
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--starved", action="store_true",
+                        help="instead: 100 Adam steps and no quasi-Newton phase per problem and seed, runs that "
+                             "cannot have converged, to calibrate the verdict")
     parser.add_argument("--skip-done", action="store_true",
                         help="keep rows already in the JSON instead of measuring them again (a suite spread over "
                              "several sittings)")
@@ -87,20 +136,23 @@ def main() -> None:
     if not args.table_only:
         problems = args.only.split(",") if args.only else SUITE
         seeds = [int(s) for s in args.seeds.split(",")]
-        done = {(r["problem"], r["model"], r["seed"]) for r in rows}
+        kind = "starved" if args.starved else "recipe"
+        key = lambda r: (r["problem"], r["model"], r["seed"], r.get("kind", "recipe"))  # noqa: E731
+        done = {key(r) for r in rows}
         for seed in seeds:  # seed-major: a partial suite still covers every problem once
             for problem in problems:
-                if (problem, args.model, seed) in done and args.skip_done:
+                if (problem, args.model, seed, kind) in done and args.skip_done:
                     continue
-                if (problem, args.model, seed) in done:
-                    rows = [r for r in rows if (r["problem"], r["model"], r["seed"]) != (problem, args.model, seed)]
-                row = run(problem, seed, args.model)
+                rows = [r for r in rows if key(r) != (problem, args.model, seed, kind)]
+                row = run(problem, seed, args.model, starved=args.starved)
                 rows.append(row)
                 print(json.dumps({k: row.get(k) for k in ("problem", "seed", "rel_l2", "wall_s", "stopped", "error")}
                                  | {"verdict": (row.get("verdict") or {}).get("status")}), flush=True)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps({"runs": rows}, indent=1))
     print(table(rows))
+    print()
+    print(confusion(rows))
 
 
 if __name__ == "__main__":
