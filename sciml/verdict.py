@@ -41,10 +41,13 @@ __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure"]
 
 # Calibrated on catalogue runs, full and starved (benchmarks/verdict_calibration.py): runs with
 # rel L2 <= 1e-3 left 4e-3 to 7e-3 of their equations unbalanced; runs with rel L2 >= 1.6e-2
-# left 2.3e-2 or more (or missed a condition by 0.2 or more).
+# left 2.3e-2 or more (or missed a condition by 0.2 or more). Conditions are held to a third of
+# the suite's 1e-2 line: a solution is built from its initial and boundary data, and an
+# evolution carries their error forward and can amplify it (a KdV run that missed its initial
+# data by 0.96% balanced its equation to 8e-4 and still ended 2.6% from the reference).
 THRESHOLDS = {
     "residual": 1e-2,      # unbalanced fraction of an equation, on fresh points
-    "condition": 1e-2,     # RMS condition miss / RMS of the fields
+    "condition": 3e-3,     # RMS condition miss / RMS of the fields
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
 }
