@@ -32,7 +32,8 @@ class BFGSState(NamedTuple):
     last_params: jax.Array  # flat parameters of the last update
     last_grad: jax.Array  # flat gradient there
     last_direction: jax.Array  # flat direction taken from there (before the line search's step)
-    count: jax.Array  # updates seen
+    count: jax.Array  # updates seen since the start or the last change of batch (0: no pair yet)
+    scaled: jax.Array  # whether the identity has been rescaled by a first curvature pair
 
 
 def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float | None = None) -> optax.GradientTransformation:
@@ -64,7 +65,7 @@ def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float | None =
         flat, _ = ravel_pytree(params)
         n = flat.shape[0]
         return BFGSState(jnp.eye(n, dtype=flat.dtype), flat, jnp.zeros_like(flat), jnp.zeros_like(flat),
-                         jnp.zeros((), jnp.int32))
+                         jnp.zeros((), jnp.int32), jnp.zeros((), bool))
 
     def update_fn(updates, state, params=None):
         if params is None:
@@ -72,7 +73,7 @@ def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float | None =
         g, unravel = ravel_pytree(updates)
         x, _ = ravel_pytree(params)
         tolerance = 10 * float(jnp.finfo(x.dtype).eps) if curvature_tolerance is None else curvature_tolerance
-        h = _updated_inverse(state, x, g, self_scaling, tolerance)
+        h, usable = _updated_inverse(state, x, g, self_scaling, tolerance)
         direction = -h @ g
         # Near the precision floor rounding can break the estimate: restart from the identity
         # scaled like the current one, which always gives a descent direction.
@@ -81,7 +82,7 @@ def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float | None =
         scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
         h = jnp.where(broken, scale * jnp.eye(x.shape[0], dtype=x.dtype), h)
         direction = jnp.where(broken, -scale * g, direction)
-        new_state = BFGSState(h, x, g, direction, state.count + 1)
+        new_state = BFGSState(h, x, g, direction, state.count + 1, state.scaled | usable)
         return unravel(direction), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -93,7 +94,7 @@ def _updated_inverse(state: BFGSState, x, g, self_scaling: bool, tolerance: floa
     sy = jnp.dot(s, y)
     usable = (state.count > 0) & (sy > tolerance * jnp.linalg.norm(s) * jnp.linalg.norm(y)) & (sy > 0)
     safe_sy = jnp.where(usable, sy, 1.0)
-    first = state.count == 1
+    first = ~state.scaled
     # First pair: replace the identity by the scaled identity before updating.
     h = jnp.where(first & usable, (sy / jnp.where(usable, jnp.dot(y, y), 1.0)) * jnp.eye(x.shape[0], dtype=x.dtype),
                   state.inverse_hessian)
@@ -110,7 +111,7 @@ def _updated_inverse(state: BFGSState, x, g, self_scaling: bool, tolerance: floa
         tau = 1.0
     v = jnp.sqrt(jnp.maximum(yhy, 0.0)) * (s / safe_sy - hy / safe_yhy)
     updated = (h - jnp.outer(hy, hy) / safe_yhy + jnp.outer(v, v)) / tau + jnp.outer(s, s) / safe_sy
-    return jnp.where(usable, updated, h)
+    return jnp.where(usable, updated, h), usable
 
 
 def bfgs(self_scaling: bool = True, max_linesearch_steps: int = 20) -> optax.GradientTransformationExtraArgs:
@@ -123,6 +124,17 @@ def bfgs(self_scaling: bool = True, max_linesearch_steps: int = 20) -> optax.Gra
     return optax.chain(scale_by_bfgs(self_scaling=self_scaling),
                        optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps,
                                                       initial_guess_strategy="one"))
+
+
+def for_new_batch(method: str, state, params, memory: int = 10):
+    """The state of ``quasi_newton(method)`` to go on with after the loss changes (fresh
+    collocation points): the line search's cached value and gradient belong to the old loss and
+    are dropped; dense BFGS keeps its inverse-Hessian estimate (the curvature of the same
+    equations) but takes no pair across the change; L-BFGS starts its short memory afresh."""
+    fresh = quasi_newton(method, memory).init(params)
+    if method == "lbfgs":
+        return fresh
+    return (state[0]._replace(count=jnp.zeros_like(state[0].count)), *fresh[1:])
 
 
 def quasi_newton(method: str, memory: int = 10) -> optax.GradientTransformationExtraArgs:

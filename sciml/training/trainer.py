@@ -34,13 +34,14 @@ from sciml.losses.weighting import global_norm, make_policy
 from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
 from sciml.training.config import TrainConfig
 from sciml.training.memory import check_batch_memory, check_dense_hessian_memory
-from sciml.training.quasi_newton import quasi_newton
+from sciml.training.quasi_newton import for_new_batch, quasi_newton
 
 log = logging.getLogger("sciml")
 
 PHASES = ("adam", "lbfgs")
 ADAM_SHARE = 0.5  # with a time budget, Adam stops once it has used this share of it
 HELD_OUT_INDEX = 2**31 - 1  # batch index of the held-out points that judge L-BFGS's progress
+MAX_REFRESHES = 20  # rounds of the quasi-Newton phase on fresh points after stalls
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -307,7 +308,7 @@ class Trainer:
             extra=np.asarray(values["extra"], self.dtype).reshape(-1, extra.shape[1]),
             weights={k: float(v) for k, v in values["weights"].items()},
             history=history, wall_before=float(values["wall_s"]), adam_cut=adam_cut,
-            ended=str(values.get("ended", "")),
+            ended=str(values.get("ended", "")), refreshes=int(values.get("refreshes", 0)),
         )
 
     def _run(self, resume: bool) -> TrainOutcome:
@@ -323,6 +324,7 @@ class Trainer:
         wall_before = 0.0
         adam_cut = -1  # the Adam step at which the time budget ended Adam early (-1: it did not)
         stopped = ""  # why L-BFGS ended before its step count ('' while it has not)
+        refreshes = 0  # rounds of the quasi-Newton phase on fresh points so far
         self.saved_step: int | None = None  # the step of the last checkpoint on disk
 
         if resume:
@@ -333,6 +335,7 @@ class Trainer:
             step, lbfgs_done, extra, weights = state["step"], state["lbfgs_done"], state["extra"], state["weights"]
             history, wall_before, adam_cut = state["history"], state["wall_before"], state["adam_cut"]
             stopped = state["ended"]  # a run that ended on a stall or its budget stays ended
+            refreshes = state["refreshes"]
             self.saved_step = step + lbfgs_done
             log.info("resuming from %s at step %d of %d", self.checkpoint, step + lbfgs_done,
                      cfg.steps + cfg.lbfgs_steps)
@@ -357,6 +360,7 @@ class Trainer:
                     "settings": _json(self.settings),
                     "adam_cut": adam_cut,
                     "ended": stopped,
+                    "refreshes": refreshes,
                 },
             )
             self.saved_step = step + lbfgs_done
@@ -431,17 +435,33 @@ class Trainer:
             after_chunk(step, terms, "Adam")
 
         if cfg.lbfgs_steps and lbfgs_done < cfg.lbfgs_steps and not stopped:
-            batch = self._batch(batch_index(max(adam_steps - 1, 0)), extra)
+            qn_batch = lambda k: self._batch(batch_index(max(adam_steps - 1, 0)) + k, extra)  # noqa: E731
+            batch = qn_batch(refreshes)
             lbfgs_fn = self._lbfgs_chunk()
-            # L-BFGS on a fixed batch can fit the collocation points rather than the solution;
-            # its progress is judged on held-out points, and it ends on the best of them.
+            # A quasi-Newton method on a fixed batch can fit the collocation points rather than
+            # the solution; its progress is judged on held-out points, and it ends on the best
+            # of them. When it stalls with time left, it goes on from those parameters on fresh
+            # points (keeping a dense curvature estimate), for as long as a round improves.
             held_out = self._batch(HELD_OUT_INDEX, extra[:0]) if cfg.stall_window else None
             held_out_loss = lambda tr: float(self._held_out_loss()(tr, self.rest, held_out, weights))  # noqa: E731
             validation = [held_out_loss(trainable)] if held_out is not None else []
             best = (validation[0], trainable) if validation else None
+            round_start = best[0] if best else None
             while lbfgs_done < cfg.lbfgs_steps:
                 stopped = _early_stop(cfg, validation, wall_before + time.perf_counter() - start)
+                if stopped.startswith("stalled") and refreshes < MAX_REFRESHES and (
+                        refreshes == 0 or best[0] < round_start * (1.0 - cfg.stall_tolerance)):
+                    refreshes += 1
+                    log.info("quasi-Newton %s at step %d; fresh points (%d) from the best parameters",
+                             stopped, lbfgs_done, refreshes)
+                    trainable, round_start = best[1], best[0]
+                    batch = qn_batch(refreshes)
+                    lbfgs_state = for_new_batch(cfg.quasi_newton, lbfgs_state, trainable, cfg.lbfgs_memory)
+                    validation = [best[0]]
+                    continue
                 if stopped:
+                    if refreshes:
+                        stopped += f" (after {refreshes} round{'s' if refreshes > 1 else ''} on fresh points)"
                     log.info("L-BFGS stopped at step %d of %d: %s", lbfgs_done, cfg.lbfgs_steps, stopped)
                     break
                 n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
