@@ -146,10 +146,10 @@ def test_dense_self_scaled_bfgs_phase_trains_and_resumes_exactly(tmp_path):
     with pytest.raises(ValueError, match="quasi_newton must be one of lbfgs, bfgs, ssbfgs"):
         solve(poisson1d(), steps=10, lbfgs_steps=10, quasi_newton="newton", **SMALL)
     kw = dict(seed=0, learning_rate=5e-3, quasi_newton="ssbfgs", **SMALL)
-    straight = solve(poisson1d(), steps=300, lbfgs_steps=100, out=tmp_path / "straight", **kw)
+    straight = solve(poisson1d(), steps=200, lbfgs_steps=50, out=tmp_path / "straight", **kw)
     assert straight.metrics["rel_l2"] < 1e-3
-    solve(poisson1d(), steps=300, lbfgs_steps=50, out=tmp_path / "split", **kw)
-    resumed = solve(poisson1d(), steps=300, lbfgs_steps=100, out=tmp_path / "split", resume=True, **kw)
+    solve(poisson1d(), steps=200, lbfgs_steps=25, out=tmp_path / "split", **kw)
+    resumed = solve(poisson1d(), steps=200, lbfgs_steps=50, out=tmp_path / "split", resume=True, **kw)
     for pa, pb in zip(params_of(straight), params_of(resumed)):
         np.testing.assert_array_equal(pa, pb)
 
