@@ -290,7 +290,7 @@ def _structure_node(node: dict, max_tests: int) -> str:
            f"{html.escape(str(node.get('why', '')))}"]
     step = node.get("step")
     if isinstance(step, dict):
-        out.append(f"<br>step: <code>{html.escape(str(step.get('hypothesis', '')))}</code>")
+        out.append(f"<p>step: <code>{html.escape(str(step.get('hypothesis', '')))}</code></p>")
     tests = [t for t in node.get("tests", []) if isinstance(t, dict)][:max_tests]
     if tests:
         rows = "".join(
@@ -302,7 +302,8 @@ def _structure_node(node: dict, max_tests: int) -> str:
                    "<th>gradient statistic</th><th class=l>decision</th></tr>" + rows + "</table>")
     formulas = node.get("formulas")
     if formulas:
-        out.append("<br>leaf formulas: " + "; ".join(f"<code>{html.escape(str(f))}</code>" for f in formulas))
+        out.append("<p>leaf formulas: " + "; ".join(f"<code>{html.escape(str(f))}</code>" for f in formulas)
+                   + "</p>")
     children = [c for c in node.get("children", []) if isinstance(c, dict)]
     if children:
         out.append("<ul>" + "".join(_structure_node(c, max_tests) for c in children) + "</ul>")
