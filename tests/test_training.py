@@ -121,6 +121,7 @@ def test_batch_is_sharded_across_devices(tmp_path):
     assert info["devices"] == 2 and info["shards"] == 2 and np.isfinite(info["loss"])
 
 
+@pytest.mark.slow  # 75 s; run by .ci/run after the default suite
 def test_kan_grid_schedule_extends_during_training_and_resumes_exactly(tmp_path):
     kw = dict(model="kan", model_options={"hidden": (4,), "grid": 3}, points={"interior": 64, "boundary": 8},
               chunk=20, progress=False, seed=0, grid_schedule=[[40, 6]], checkpoint_every=20,
