@@ -7,6 +7,7 @@ import pytest
 NOTEBOOK = pathlib.Path(__file__).parent.parent / "notebooks" / "symbolic_discover.ipynb"
 
 
+@pytest.mark.slow  # 59 s; executed by .ci/run after the default suite
 def test_notebook_executes(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
