@@ -231,16 +231,6 @@ def load_solution(folder: str | Path, problem):
     return solution
 
 
-def _checked_scales(scales) -> dict[str, float] | None:
-    """Output scales from settings or a saved run record: ``{field name: positive number}``."""
-    if scales is None:
-        return None
-    if not isinstance(scales, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
-                                               and not isinstance(v, bool) for k, v in scales.items()):
-        raise ValueError(f"output_scales must be a dict such as {{'u': 100.0}}, got {scales!r}")
-    return {k: float(v) for k, v in scales.items()}
-
-
 class _Run:
     """A problem, a surrogate and settings, built and checked, ready to train or to restore."""
 
@@ -261,7 +251,7 @@ class _Run:
         seed = self.config.seed
         if scales is None and isinstance(recipe, dict):
             scales = recipe.get("output_scales")
-        self.compiled = compile_problem(problem, output_scales=_checked_scales(scales))
+        self.compiled = compile_problem(problem, output_scales=scales)
         self.net = build_model(model_name, self.compiled.input_dimension, len(self.compiled.field_names),
                                seed=seed, **options)
         if scales is None and isinstance(recipe, dict):
@@ -276,7 +266,7 @@ class _Run:
                 f"network outputs multiplied by {scales}: the equations' terms and prescribed values exceed "
                 "what the untrained network contributes by more than tenfold")
             if scales:
-                self.compiled = compile_problem(problem, output_scales=scales)
+                self.compiled = self.compiled.with_output_scales(scales)
         settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
                     "seed": seed, "precision": self.config.precision}
         self.trainer = Trainer(self.compiled, self.net, self.config,

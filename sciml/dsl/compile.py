@@ -19,6 +19,7 @@ fewest chains (``u``, ``u_x``, ``u_xx`` from one, ``u_t`` from another).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import dataclasses
 from dataclasses import dataclass, field
 
 import jax
@@ -241,6 +242,11 @@ class CompiledProblem:
         """The surrogate's inputs at points ``z`` (see :class:`InputMap`)."""
         return self.inputs(z)
 
+    def with_output_scales(self, scales: Mapping[str, float] | None) -> CompiledProblem:
+        """The same compiled problem with the surrogate's outputs multiplied by ``scales``
+        (``{field: scale}``; see :func:`compile_problem`), without compiling again."""
+        return dataclasses.replace(self, output_scales=_output_scales(self.field_names, scales))
+
     def field_function(self, model: Callable[[jax.Array], jax.Array]) -> FieldFunction:
         """Per-point field function of a surrogate, with hard conditions and symmetries."""
         if self.output_scales is None:
@@ -393,6 +399,12 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
 
 
 def _output_scales(fields: tuple[str, ...], scales: Mapping[str, float] | None) -> np.ndarray | None:
+    if scales is None:
+        return None
+    # Also read back from a saved run's record: data, so checked for shape before use.
+    if not isinstance(scales, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in scales.items()):
+        raise ProblemError(f"output scales must be a dict such as {{'u': 100.0}}, got {scales!r}")
     if not scales:
         return None
     unknown = sorted(set(scales) - set(fields))
