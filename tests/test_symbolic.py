@@ -282,6 +282,27 @@ def test_odd_rational_products_are_rounded_again():
     assert sp.simplify(got - truth_expr) == 0, got  # 7/88 = 0.07955 is 1/(4 pi) = 0.07958
 
 
+def test_simplify_time_limit_interrupts_sympy_and_nothing_else():
+    """The CPU-time limit stops a long ``sympy.simplify``, and a signal that lands outside
+    sympy (a garbage-collection callback, here a busy loop) is let through, not raised there."""
+    import time
+
+    from sciml.symbolic.refit import _cpu_time_limit, _SimplifyTimeout
+
+    x, y = sp.symbols("x y")
+    slow = sum(sp.sin(k * x + y) ** k * sp.cos(x - y) ** (7 - k) / (1 + sp.tan(x) ** k)
+               for k in range(1, 7))
+    start = time.process_time()
+    with pytest.raises(_SimplifyTimeout):
+        with _cpu_time_limit(0.3):
+            sp.simplify(slow)
+    assert time.process_time() - start < 5.0
+    start = time.process_time()
+    with _cpu_time_limit(0.05):
+        while time.process_time() - start < 0.3:
+            pass  # not sympy: the limit's signals must not raise here
+
+
 def test_unrounded_constants_cost_complexity():
     t = sp.Symbol("theta", positive=True)
     exact = sp.sqrt(2) * sp.exp(-t**2 / 2) / (2 * sp.sqrt(sp.pi))

@@ -403,9 +403,11 @@ def _cpu_time_limit(seconds: float):
     """Interrupt the block after ``seconds`` of process CPU time (main thread only).
 
     Uses the virtual-time timer (``SIGVTALRM``), which leaves ``SIGALRM`` wall-clock alarms
-    of the caller alone. Off the main thread no limit is set. The timer repeats every 50 ms
-    after the limit: a signal that lands in a callback whose exceptions Python ignores (JAX's
-    garbage-collection hook) would otherwise be lost, and the block would run unbounded.
+    of the caller alone. Off the main thread no limit is set. The exception is raised only
+    when the signal interrupts sympy's (or mpmath's) own code: a signal that lands in a
+    garbage-collection callback (JAX's, hypothesis') would make the exception "unraisable" —
+    lost, and reported as an error by pytest. The timer repeats every 50 ms after the limit,
+    so a signal that lands elsewhere is followed by one that lands in sympy.
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
@@ -413,7 +415,7 @@ def _cpu_time_limit(seconds: float):
     armed = [True]
 
     def _raise(signum, frame):
-        if armed[0]:
+        if armed[0] and _in_sympy(frame):
             raise _SimplifyTimeout
 
     previous = signal.signal(signal.SIGVTALRM, _raise)
@@ -424,6 +426,15 @@ def _cpu_time_limit(seconds: float):
         armed[0] = False
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         signal.signal(signal.SIGVTALRM, previous)
+
+
+def _in_sympy(frame) -> bool:
+    """Whether the interrupted ``frame`` runs sympy's or mpmath's code (a garbage-collection
+    callback that starts inside sympy runs in a frame of its own, on top of sympy's)."""
+    if frame is None:
+        return False
+    module = frame.f_globals.get("__name__", "")
+    return module.split(".")[0] in ("sympy", "mpmath")
 
 
 @dataclasses.dataclass
