@@ -93,7 +93,8 @@ class Solution:
     @cached_property
     def _predict_fn(self):
         # Compiled once per solution; every evaluation (grid, metrics, plots) reuses it.
-        return jax.jit(lambda z: self.compiled.predict(self.model, z))
+        params = self.compiled.physical_parameters(self.raw_parameters)
+        return jax.jit(lambda z: self.compiled.predict(self.model, z, params))
 
     @cached_property
     def _evaluation(self) -> xr.Dataset:

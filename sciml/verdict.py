@@ -88,7 +88,7 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
     problem = compiled.problem
     params = compiled.physical_parameters(raw_parameters)
     pnames = tuple(p.name for p in problem.parameters)
-    field_fn = compiled.field_function(model)
+    field_fn = compiled.field_function(model, params)
     out: list[list[dict[str, float]]] = [[] for _ in point_sets]
     for residual in problem.residuals:
         terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames) for t in _terms(residual)]
@@ -162,7 +162,8 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["generalisation"] = [f["rms_residual"] / max(t["rms_residual"], 1e-30)
                                         for f, t in zip(balance, trained[0])]
 
-    field_scale = float(np.sqrt(np.mean(np.asarray(compiled.predict(model, jnp.asarray(fresh)), np.float64) ** 2)))
+    fields = compiled.predict(model, jnp.asarray(fresh), compiled.physical_parameters(raw))
+    field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
     indicators["field_rms"] = field_scale
     terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))
     kinds = {t.name: t.kind for t in compiled.terms}

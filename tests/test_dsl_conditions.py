@@ -13,6 +13,7 @@ from sciml.dsl import (
     Initial,
     Interval,
     MeanValue,
+    Parameter,
     Periodic,
     Pin,
     Polygon,
@@ -226,6 +227,59 @@ def test_hard_initial_velocity_needs_a_hard_value_and_compatible_data():
     )
     with pytest.raises(ProblemError, match="initial velocity of u and its hard condition"):
         compile_problem(incompatible)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters in exact conditions
+
+
+def heat_with_initial_amplitude(amplitude):
+    space, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+    u = Field("u", x, t)
+    return Problem("heat", space * time, [u.diff(t) - 0.1 * u.diff(x, 2)], conditions=[
+        Initial(u, amplitude * sp.sin(sp.pi * x), hard=True), Dirichlet(u, 0, on=space.boundary, hard=True)])
+
+
+def test_hard_conditions_read_the_parameter_values_given_at_evaluation():
+    learned = compile_problem(heat_with_initial_amplitude(Parameter("A", 0.5, learn=True)))
+    known = compile_problem(heat_with_initial_amplitude(Parameter("A", 3.0)))
+    net = network(learned)
+    start = jnp.stack([jnp.linspace(0.0, 1.0, 9), jnp.zeros(9)], axis=1)
+    profile = np.sin(np.pi * np.linspace(0.0, 1.0, 9))
+    at_guess = np.asarray(learned.predict(net, start))[:, 0]  # by default the initial guess
+    np.testing.assert_allclose(at_guess, 0.5 * profile, atol=1e-14)
+    moved = np.asarray(learned.predict(net, start, {"A": jnp.asarray(3.0)}))[:, 0]
+    np.testing.assert_allclose(moved, 3.0 * profile, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(known.predict(net, start))[:, 0], moved, atol=1e-14)
+
+
+def test_hard_conditions_must_agree_whatever_the_learned_parameters():
+    space, time = Interval(x, 0, 1), TimeInterval(t, 0, 1)
+    u, a = Field("u", x, t), Parameter("A", 1.0, learn=True)
+    # u(0, t) = 1 meets u(x, 0) = A only where A = 1: the initial guess, not the parameter.
+    with pytest.raises(ProblemError, match="initial condition of u and its hard condition"):
+        compile_problem(Problem("gap", space * time, [u.diff(t) - u.diff(x, 2)], conditions=[
+            Initial(u, a, hard=True), Dirichlet(u, 1, on=space.left, hard=True)]))
+
+
+def test_learned_parameter_in_a_hard_condition_is_identified_from_data():
+    import xarray as xr
+
+    from sciml.training.config import TrainConfig
+    from sciml.training.trainer import Trainer
+
+    space = Interval(x, 0, 1)
+    u, a = Field("u", x), Parameter("A", 0.5, learn=True)
+    xs = np.linspace(0.0, 1.0, 21)
+    data = xr.Dataset({"u": ("x", np.sin(np.pi * xs) + 2.0 * xs)}, coords={"x": xs})  # A = 2
+    problem = Problem("lift", space, [u.diff(x, 2) + sp.pi**2 * sp.sin(sp.pi * x)], conditions=[
+        Dirichlet(u, 0, on=space.left, hard=True), Dirichlet(u, a, on=space.right, hard=True)], data=data)
+    c = compile_problem(problem)
+    assert not any(t.kind == "condition" for t in c.terms)  # A reaches the loss only through the hard condition
+    config = TrainConfig.from_options({"steps": 600, "learning_rate": 1e-2, "chunk": 200, "progress": False,
+                                       "points": {"interior": 64, "boundary": 8}})
+    outcome = Trainer(c, network(c), config).run()
+    assert float(c.physical_parameters(outcome.raw_parameters)["A"]) == pytest.approx(2.0, rel=0.02)
 
 
 # ---------------------------------------------------------------------------------------------

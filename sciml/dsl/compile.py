@@ -247,18 +247,25 @@ class CompiledProblem:
         (``{field: scale}``; see :func:`compile_problem`), without compiling again."""
         return dataclasses.replace(self, output_scales=_output_scales(self.field_names, scales))
 
-    def field_function(self, model: Callable[[jax.Array], jax.Array]) -> FieldFunction:
-        """Per-point field function of a surrogate, with hard conditions and symmetries."""
+    def field_function(self, model: Callable[[jax.Array], jax.Array], params: Params | None = None) -> FieldFunction:
+        """Per-point field function of a surrogate, with hard conditions and symmetries.
+
+        ``params`` are the physical parameter values the hard conditions read, the same the
+        residuals get (:meth:`physical_parameters`); by default the known values and the
+        initial guesses of the learned ones.
+        """
+        if params is None:
+            params = self.physical_parameters(self.initial_parameters())
         if self.output_scales is None:
             net = lambda z: model(self.inputs(z))
         else:
             scales = jnp.asarray(self.output_scales)
             net = lambda z: model(self.inputs(z)) * scales.astype(z.dtype)
-        return lambda z: self._transform(net, z)
+        return lambda z: self._transform(net, z, params)
 
-    def predict(self, model, points: jax.Array) -> jax.Array:
-        """Fields at many points: ``(n, d) -> (n, n_fields)``."""
-        return jax.vmap(self.field_function(model))(points)
+    def predict(self, model, points: jax.Array, params: Params | None = None) -> jax.Array:
+        """Fields at many points: ``(n, d) -> (n, n_fields)`` (``params`` as in :meth:`field_function`)."""
+        return jax.vmap(self.field_function(model, params))(points)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, rng: np.random.Generator, counts: dict[str, int], method: str = "uniform", dtype=np.float32) -> dict:
@@ -289,8 +296,8 @@ class CompiledProblem:
         ``reduce_residual(squared (n,), points (n, d)) -> scalar`` replaces the plain mean for
         the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`).
         """
-        field_fn = self.field_function(model)
         params = self.physical_parameters(raw_params)
+        field_fn = self.field_function(model, params)
         out: dict[str, jax.Array] = {}
         z = batch["interior"]["z"]
         res = self.residual_values(field_fn, params, z)
@@ -624,26 +631,33 @@ class ExactField:
     than the highest hard initial order (0 without one). Each term is absent when its
     condition is: at ``t₀`` the value is ``u₀`` and, since ``τ^m`` with ``m = 2`` has a double
     root, the time derivative is ``u₁``; on a Dirichlet piece ``D = 0`` leaves ``G``.
+
+    Known parameters are constants of ``base``; the learned ones it reads (``parameters``,
+    in argument order) are passed at evaluation, so training moves them here as in the
+    residuals.
     """
 
     field: int
-    base: Callable  # G + (u0 - G0) + (t - t0)(u1 - dG0/dt)
-    factor: Callable  # tau^m D
+    base: Callable  # (*z, *learned parameters) -> G + (u0 - G0) + (t - t0)(u1 - dG0/dt)
+    factor: Callable  # (*z) -> tau^m D
+    parameters: tuple[str, ...] = ()
 
-    def __call__(self, z: jax.Array, free: jax.Array) -> jax.Array:
-        return jnp.asarray(self.base(*z), z.dtype) + jnp.asarray(self.factor(*z), z.dtype) * free
+    def __call__(self, z: jax.Array, free: jax.Array, params: Params) -> jax.Array:
+        base = self.base(*z, *(params[p] for p in self.parameters))
+        return jnp.asarray(base, z.dtype) + jnp.asarray(self.factor(*z), z.dtype) * free
 
 
 def _exact_field(problem: Problem, fi: int, conds: list, lam) -> ExactField:
+    """``lam(expr, parameters)``: a JAX function of the point and those learned parameters."""
     name = problem.field_names[fi]
-    params = {p: p.value for p in problem.parameters}
+    known = {p: p.value for p in problem.parameters if not p.learn}
     initial = {c.order: c for c in conds if isinstance(c, Initial)}
     dirichlet = [c for c in conds if isinstance(c, Dirichlet)]
     if sum(isinstance(c, Initial) for c in conds) > len(initial):
         raise ProblemError(f"{name} has two hard initial conditions of the same order; keep one")
     g_exprs, d_exprs = [], []
     for c in dirichlet:
-        g_exprs.append(sp.sympify(c.value).xreplace(params))
+        g_exprs.append(sp.sympify(c.value).xreplace(known))
         d_exprs.append(resolve_piece(problem, c.on).distance)
     if len(d_exprs) == 1:
         G = g_exprs[0]
@@ -657,53 +671,64 @@ def _exact_field(problem: Problem, fi: int, conds: list, lam) -> ExactField:
     if initial:
         time = problem.space_time.time
         t, t0 = time.coordinates[0], time.a
-        u0 = sp.sympify(initial[0].value).xreplace(params)
+        u0 = sp.sympify(initial[0].value).xreplace(known)
         base = base + u0 - G.xreplace({t: t0})
         if 1 in initial:
-            u1 = sp.sympify(initial[1].value).xreplace(params)
+            u1 = sp.sympify(initial[1].value).xreplace(known)
             base = base + (t - t0) * (u1 - sp.diff(G, t).xreplace({t: t0}))
         factor = factor * ((t - t0) / (time.b - time.a)) ** (max(initial) + 1)
         if d_exprs:
             _check_compatible(problem, name, dirichlet, u0, G, time)
             if 1 in initial:
                 _check_compatible(problem, name, dirichlet, u1, sp.diff(G, t), time, what="initial velocity")
-    return ExactField(fi, lam(base), lam(factor))
+    learned = tuple(p.name for p in problem.parameters if p.learn and p in base.free_symbols)
+    return ExactField(fi, lam(base, learned), lam(factor, ()), learned)
 
 
 def _output_transform(problem: Problem, hard: dict, hard_symmetries: list):
-    """The map ``(net, z) -> fields`` that builds exact conditions and symmetries in."""
+    """The map ``(net, z, params) -> fields`` that builds exact conditions and symmetries in."""
     coords = problem.coordinates
     fields = problem.field_names
     zs = [sp.Symbol(f"_z{i}") for i in range(len(coords))]
     to_z = dict(zip(coords, zs))
-    lam = lambda e: sp.lambdify(zs, sp.sympify(e).xreplace(to_z), modules="jax")
+
+    def lam(e, parameters: tuple[str, ...]):
+        # Parameters renamed like the residuals' (PointExpression), clear of lambdify's names.
+        e = sp.sympify(e).xreplace(to_z)
+        e = e.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in e.free_symbols if isinstance(s, Parameter)})
+        return sp.lambdify(zs + [sp.Symbol(f"_p_{p}") for p in parameters], e, modules="jax")
 
     symmetric = []
     for sym in hard_symmetries:
         symmetric.append((fields.index(field_name(sym.field)), _reflection_map(problem, sym.mapping), sym.sign))
     exact = [_exact_field(problem, fi, hard[name], lam) for fi, name in enumerate(fields) if hard[name]]
 
-    def transform(net, z):
+    def transform(net, z, params):
         out = net(z)
         for fi, reflect, sign in symmetric:
             out = out.at[fi].set(0.5 * (out[fi] + sign * net(reflect(z))[fi]))
         for e in exact:
-            out = out.at[e.field].set(e(z, out[e.field]))
+            out = out.at[e.field].set(e(z, out[e.field], params))
         return out
 
     return transform
 
 
 def _check_compatible(problem, name, dirichlet, u0, G, time, what="initial condition"):
-    """Exact initial and boundary conditions must agree where they meet."""
+    """Exact initial and boundary conditions must agree where they meet, for any value of
+    the learned parameters: checked at their initial guesses and at other positive values."""
     rng = np.random.default_rng(0)
     coords = problem.coordinates
     t = time.coordinates[0]
+    learned = [p for p in problem.parameters if p.learn]
+    trials = [{p: p.value for p in learned}, {p: 1.5 * abs(p.value) + 0.5 for p in learned}] if learned else [{}]
     for c in dirichlet:
         z = resolve_piece(problem, c.on).sample(64, rng, "uniform")
         z[:, coords.index(t)] = time.a
-        f = sp.lambdify(coords, u0 - G, "numpy")
-        gap = np.max(np.abs(np.asarray(f(*z.T), float) * np.ones(len(z))))
+        gap = 0.0
+        for values in trials:
+            f = sp.lambdify(coords, (u0 - G).xreplace(values), "numpy")
+            gap = max(gap, np.max(np.abs(np.asarray(f(*z.T), float) * np.ones(len(z)))))
         if gap > 1e-6:
             raise ProblemError(
                 f"the hard {what} of {name} and its hard condition {c.describe()} disagree "

@@ -208,8 +208,8 @@ class Trainer:
 
             def magnitude(trainable, rest, z):
                 model = nnx.merge(self.graphdef, trainable["model"], rest)
-                field_fn = self.compiled.field_function(model)
                 params = self.compiled.physical_parameters(trainable["parameters"])
+                field_fn = self.compiled.field_function(model, params)
                 return jnp.sum(self.compiled.residual_values(field_fn, params, z) ** 2, axis=1)
 
             self._compiled_fns["rar"] = jax.jit(magnitude)
