@@ -33,6 +33,7 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
@@ -160,6 +161,95 @@ def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
     return exact
 
 
+def _meets_compatibly(problem, a, b, rng) -> bool:
+    """Whether Dirichlet conditions ``a`` and ``b`` of one field agree where their pieces meet
+    (trivially when they do not meet): data that jump at a corner (a driven lid against still
+    walls) cannot both hold exactly."""
+    from sciml.dsl.problem import resolve_piece
+
+    coords = problem.coordinates
+    lower, upper = problem.space_time.bounds()
+    size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+    gap = sp.lambdify(coords, sp.sympify(a.value) - sp.sympify(b.value), "numpy")
+    scale = 1.0
+    for first, second in ((a, b), (b, a)):
+        z = resolve_piece(problem, first.on).sample(2000, rng, "uniform")
+        near = sp.lambdify(coords, resolve_piece(problem, second.on).distance, "numpy")
+        d = np.abs(np.asarray(near(*z.T), float) * np.ones(len(z)))
+        meeting = d < 1e-2 * size
+        if meeting.any():
+            values = sp.lambdify(coords, sp.sympify(first.value), "numpy")
+            scale = max(scale, float(np.max(np.abs(np.asarray(values(*z.T), float) * np.ones(len(z))))))
+            g = np.abs(np.asarray(gap(*z[meeting].T), float) * np.ones(int(meeting.sum())))
+            if np.max(g) > 0.05 * scale:
+                return False
+    return True
+
+
+def _exact_conditions(problem, reasons: dict) -> Any:
+    """The problem with its Dirichlet and initial conditions imposed exactly where the data
+    allow it, so the loss holds only the equations (and what cannot be exact).
+
+    Per field, Dirichlet conditions become exact greedily, fewest conflicts first, as long as
+    each agrees with those already exact where their pieces meet; an initial value becomes
+    exact too, and a first-order initial condition with it. Conditions whose data hold a
+    learned parameter stay soft (the parameter must be free to move). If the exact version does
+    not compile (data that disagree at the start of time), the problem is kept as written."""
+    from sciml.dsl.compile import compile_problem
+    from sciml.dsl.conditions import Dirichlet, Initial
+    from sciml.dsl.errors import ProblemError
+
+    learned = {p for p in problem.unknown_parameters}
+    rng = np.random.default_rng(0)
+
+    def candidate(c) -> bool:
+        return (not c.hard and isinstance(c, (Dirichlet, Initial)) and c.weight == 1.0
+                and not (sp.sympify(c.value).free_symbols & learned))
+
+    promote: set[int] = set()
+    initial: set[int] = set()
+    for name in problem.field_names:
+        walls = [i for i, c in enumerate(problem.conditions)
+                 if isinstance(c, Dirichlet) and c.field_name == name]
+        hard = [i for i in walls if problem.conditions[i].hard]
+        soft = [i for i in walls if candidate(problem.conditions[i])]
+        conflicts = {i: sum(not _meets_compatibly(problem, problem.conditions[i], problem.conditions[j], rng)
+                            for j in walls if j != i) for i in soft}
+        for i in sorted(soft, key=lambda i: conflicts[i]):
+            if all(_meets_compatibly(problem, problem.conditions[i], problem.conditions[j], rng) for j in hard):
+                hard.append(i)
+                promote.add(i)
+        orders = {c.order: i for i, c in enumerate(problem.conditions)
+                  if isinstance(c, Initial) and c.field_name == name}
+        if 0 in orders and (problem.conditions[orders[0]].hard or candidate(problem.conditions[orders[0]])):
+            initial.update(i for i in orders.values() if candidate(problem.conditions[i]))
+
+    def rewritten(chosen):
+        return dataclasses.replace(problem, conditions=tuple(
+            dataclasses.replace(c, hard=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
+
+    # Initial data that disagree with the boundary data at the start of time stay soft.
+    for promote in (promote | initial, promote):
+        if not promote:
+            return problem
+        exact = rewritten(promote)
+        try:
+            compile_problem(exact)
+            break
+        except ProblemError as err:
+            reasons["exact_conditions"] = f"kept as written: imposing them exactly was not possible here ({err})"
+    else:
+        return problem
+    made = [problem.conditions[i].describe() for i in sorted(promote)]
+    kept = [c.describe() for i, c in enumerate(problem.conditions)
+            if i not in promote and not c.hard and isinstance(c, (Dirichlet, Initial))]
+    reasons["exact_conditions"] = ("imposed exactly by the output transform (a distance factor times the "
+                                   "network), not penalised: " + ", ".join(made)
+                                   + (f"; kept as loss terms (their data disagree where pieces meet, or hold a "
+                                      f"learned parameter): {', '.join(kept)}" if kept else ""))
+    return exact
+
+
 def _network_parameters(problem, model: str, options: dict) -> int:
     """Trainable parameters of the surrogate the options describe, on the problem's inputs."""
     from sciml.dsl.compile import compile_problem
@@ -170,12 +260,17 @@ def _network_parameters(problem, model: str, options: dict) -> int:
     return count_parameters(build_model(model, compiled.input_dimension, len(compiled.field_names), **options))
 
 
-def choose(problem, model: str | None = None) -> Recipe:
-    """The generic recipe for ``problem`` and surrogate ``model`` (``"mlp"`` by default)."""
+def choose(problem, model: str | None = None, *, exact_conditions: bool = True) -> Recipe:
+    """The generic recipe for ``problem`` and surrogate ``model`` (``"mlp"`` by default).
+
+    ``exact_conditions=False`` keeps the Dirichlet and initial conditions as the problem states
+    them (soft unless marked ``hard``) instead of imposing them exactly where the data allow."""
     model = model or "mlp"
     feats = features(problem)
     reasons: dict[str, str] = {}
     target = _exact_periodic(problem, feats, reasons)
+    if exact_conditions:
+        target = _exact_conditions(target, reasons)
     wide = feats.dimension > 2
     hard_front = feats.nonlinear and feats.time_dependent
     max_periods = max(feats.periods.values(), default=0.0)

@@ -96,10 +96,13 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
     model = model or defaults.get("model", "mlp")
     per_model = copy.deepcopy(defaults.get(model, {}))
     base_options, base_train, record = per_model.get("model", {}), per_model.get("train", {}), None
+    train_options = dict(train_options or {})
+    # A choice of the recipe's problem rewrite, not a training option (True unless said otherwise).
+    exact_conditions = train_options.pop("exact_conditions", None)
     if not per_model and model in ("mlp", "kan"):
         from sciml.recipe import choose
 
-        recipe = choose(problem, model)
+        recipe = choose(problem, model, exact_conditions=exact_conditions is not False)
         problem, base_options, base_train = recipe.problem, recipe.model_options, recipe.train
     options = {**base_options, **(model_options or {})}
     train = {**defaults.get("train", {}), **base_train, **(train_options or {})}
@@ -107,6 +110,7 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
         train["steps"] = int(steps)
     if not per_model and model in ("mlp", "kan"):
         record = recipe.record(options, train)
+        record["exact_conditions"] = exact_conditions is not False
         if "output_scales" in train:  # given explicitly: the recipe does not estimate them
             record["output_scales"] = train["output_scales"]
     return model, options, train, problem, record
@@ -226,7 +230,8 @@ def load_solution(folder: str | Path, problem):
     if isinstance(recipe, dict):  # trained on the recipe's version of the problem
         from sciml.recipe import choose
 
-        problem = choose(problem, model_name).problem
+        # Runs recorded before exact conditions were a recipe choice trained the file's own.
+        problem = choose(problem, model_name, exact_conditions=recipe.get("exact_conditions") is True).problem
     solution, _ = _Run(problem, model_name, options, train, folder, recipe).train(resume=True)
     return solution
 

@@ -125,3 +125,38 @@ def test_quasi_newton_method_follows_the_network_size():
                          conditions=[Dirichlet(v, 0, on=cube.boundary)]))
     assert big.model_options["hidden"] == (64,) * 4
     assert "quasi_newton" not in big.train and "L-BFGS" in big.reasons["optimiser"]
+
+
+def test_conditions_are_made_exact_where_their_data_agree():
+    """Dirichlet data that agree where pieces meet become exact; a driven lid whose data jump
+    at the corners stays a loss term; initial data become exact with them."""
+    box = Box({x: (0, 1), y: (0, 1)})
+    v = Field("v", x, y)
+    lid = Problem("lid", box, [v.diff(x, 2) + v.diff(y, 2)], conditions=[
+        Dirichlet(v, 1, on=box.piece("y_max")), Dirichlet(v, 0, on=box.piece("x_min")),
+        Dirichlet(v, 0, on=box.piece("x_max")), Dirichlet(v, 0, on=box.piece("y_min"))])
+    recipe = choose(lid)
+    hard = [c.hard for c in recipe.problem.conditions]
+    assert hard == [False, True, True, True]
+    assert "y_max" in recipe.reasons["exact_conditions"].split("kept as loss terms")[1]
+    assert not any(c.hard for c in lid.conditions)  # the original is untouched
+
+    heat = Problem("heat", line * time, [w.diff(t) - w.diff(x, 2)],
+                   conditions=[Initial(w, sp.sin(sp.pi * x)), Dirichlet(w, 0, on=line.boundary)])
+    assert all(c.hard for c in choose(heat).problem.conditions)
+    # Initial data that disagree with the boundary at t = 0 keep the initial condition soft.
+    clash = Problem("clash", line * time, [w.diff(t) - w.diff(x, 2)],
+                    conditions=[Initial(w, 1), Dirichlet(w, 0, on=line.boundary)])
+    assert [c.hard for c in choose(clash).problem.conditions] == [False, True]
+    assert not any(c.hard for c in choose(heat, exact_conditions=False).problem.conditions)
+
+
+def test_exact_conditions_hold_on_the_trained_field_and_are_recorded(tmp_path):
+    problem = Problem("p2", line, [u.diff(x, 2) + 1], conditions=[Dirichlet(u, 0.5, on=line.boundary)])
+    sol = sciml.solve(problem, steps=20, lbfgs_steps=0, points={"interior": 64, "boundary": 8}, progress=False)
+    assert sol.metrics["recipe"]["exact_conditions"] is True
+    assert np.allclose(sol.predict(np.array([[0.0], [1.0]]))[:, 0], 0.5, atol=1e-5)
+    soft = sciml.solve(problem, steps=20, lbfgs_steps=0, points={"interior": 64, "boundary": 8}, progress=False,
+                       exact_conditions=False)
+    assert soft.metrics["recipe"]["exact_conditions"] is False
+    assert not np.allclose(soft.predict(np.array([[0.0], [1.0]]))[:, 0], 0.5, atol=1e-3)

@@ -73,6 +73,10 @@ class Initial(Condition):
 
     order: int = 0
 
+    def describe(self) -> str:
+        what = self.field_name if self.order == 0 else f"d{self.field_name}/dt"
+        return f"Initial({what} at the start)"
+
 
 @dataclass(frozen=True, eq=False)
 class Periodic(Condition):

@@ -36,10 +36,21 @@ INITIALIZERS = {
 
 
 class FourierFeatures(nnx.Module):
-    """Fixed random Fourier embedding ``z -> [sin(2π zB), cos(2π zB)]``."""
+    """Fixed random Fourier embedding ``z -> [sin(2π zB), cos(2π zB)]``.
 
-    def __init__(self, in_features: int, n_features: int, scale: float, *, rngs: nnx.Rngs):
-        self.B = nnx.Variable(scale * jax.random.normal(rngs.params(), (in_features, n_features)))
+    ``scale`` is the standard deviation of ``B``'s entries, or several of them: the columns are
+    then split evenly between the scales, so one embedding holds both the coarse and the fine
+    frequencies of a multiscale solution (Wang, Wang & Perdikaris 2021 show that a single
+    scale fits one end of the spectrum and misses the other).
+    """
+
+    def __init__(self, in_features: int, n_features: int, scale: float | Sequence[float], *, rngs: nnx.Rngs):
+        scales = [float(s) for s in (scale if isinstance(scale, (list, tuple)) else [scale])]
+        if not scales or any(not s > 0 for s in scales) or len(scales) > n_features:
+            raise ValueError(f"fourier_scale must be a positive number or up to {n_features} positive numbers, "
+                             f"got {scale!r}")
+        column_scale = jnp.repeat(jnp.asarray(scales), -(-n_features // len(scales)))[:n_features]
+        self.B = nnx.Variable(column_scale * jax.random.normal(rngs.params(), (in_features, n_features)))
 
     def __call__(self, z):
         proj = 2 * jnp.pi * z @ self.B.value.astype(z.dtype)
@@ -52,8 +63,8 @@ class MLP(nnx.Module):
     Args:
         hidden: hidden-layer widths, e.g. ``(32, 64)``; ``()`` gives one linear map.
         activation: one of :data:`ACTIVATIONS` (between layers, not after the last).
-        fourier_features, fourier_scale: number and scale of random Fourier features
-            (0: none).
+        fourier_features, fourier_scale: number and scale (or scales, sharing the features
+            evenly) of random Fourier features (0: none).
         init: kernel initialiser, one of :data:`INITIALIZERS` (biases start at zero).
         bias: ``False`` drops every bias, so that with ``silu``/``tanh`` ``MLP(0) = 0``.
         final_scale: multiplies the initial last-layer weights; a small value starts a learned
@@ -68,7 +79,7 @@ class MLP(nnx.Module):
         hidden: Sequence[int] = (32, 32, 32),
         activation: str = "tanh",
         fourier_features: int = 0,
-        fourier_scale: float = 1.0,
+        fourier_scale: float | Sequence[float] = 1.0,
         init: str = "glorot_normal",
         bias: bool = True,
         final_scale: float = 1.0,
