@@ -155,6 +155,19 @@ def test_seams():
     assert not problems, "\n".join(problems)
 
 
+def test_training_knows_no_model_class():
+    """The trainer reaches surrogates through their protocol and the callbacks the models
+    package owns (KAN grid extension), never through a model module."""
+    graph = _graph()
+    assert "sciml.training.trainer" in graph
+    problems = []
+    for module, deps in sorted(graph.items()):
+        models = sorted(d for d in deps if d.startswith("sciml.models.") and d != "sciml.models.registry")
+        if module.startswith("sciml.training") and models:
+            problems.append(f"{module} imports {models} (sciml.models.kan* and the like)")
+    assert not problems, "\n".join(problems)
+
+
 def test_public_api_of_the_subpackages():
     """``sciml.models`` and ``sciml.losses`` export what users import, loaded on first use."""
     import subprocess

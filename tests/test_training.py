@@ -136,6 +136,38 @@ def test_kan_grid_schedule_extends_during_training_and_resumes_exactly(tmp_path)
         np.testing.assert_array_equal(pa, pb)
 
 
+def test_model_callbacks_change_the_surrogate_at_their_steps():
+    from sciml.dsl.compile import compile_problem
+    from sciml.models import build_model
+    from sciml.training.callbacks import ModelCallback
+    from sciml.training.config import TrainConfig
+    from sciml.training.trainer import Trainer
+
+    class Widen:
+        """A wider network from step 20 on."""
+
+        steps = (20,)
+
+        def __init__(self):
+            self.calls = []
+
+        def __call__(self, model, step, inputs):
+            self.calls.append((step, inputs.shape))
+            return build_model("mlp", 1, 1, hidden=(12,), seed=1)
+
+    widen = Widen()
+    assert isinstance(widen, ModelCallback)
+    c = compile_problem(poisson1d())
+    points = {"interior": 64, "boundary": 8}
+    cfg = TrainConfig(steps=40, chunk=25, progress=False, points=points)
+    out = Trainer(c, build_model("mlp", 1, 1, hidden=(8,)), cfg, callbacks=[widen]).run()
+    assert widen.calls == [(20, (64, 1))]  # the chunk of 25 steps ends at the callback's step
+    assert 12 in params_of(out)[0].shape and len(out.history["loss"]) == 40
+    cfg = TrainConfig(steps=20, chunk=10, progress=False, points=points, grid_schedule=[[10, 6]])
+    with pytest.raises(ValueError, match="grid_schedule needs a KAN surrogate, got MLP"):
+        Trainer(c, build_model("mlp", 1, 1, hidden=(8,)), cfg).run()
+
+
 def test_lbfgs_memory_is_validated_and_used():
     with pytest.raises(ValueError, match="lbfgs_memory must be >= 1"):
         solve(poisson1d(), steps=10, lbfgs_steps=10, lbfgs_memory=0, **SMALL)

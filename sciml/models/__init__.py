@@ -11,7 +11,7 @@ from sciml.models.registry import Surrogate, available_models, build_model, regi
 _LAZY = {
     "MLP": "mlp", "KAN": "kan", "save_kan": "kan", "load_kan": "kan", "sample_edges": "kan_inspect",
     "plot_kan": "kan_inspect", "attribution": "kan_prune", "prune": "kan_prune",
-    "extend_grid": "kan_grid", "update_grid": "kan_grid", "fit_data": "kan_train",
+    "extend_grid": "kan_grid", "update_grid": "kan_grid", "GridExtension": "kan_grid", "fit_data": "kan_train",
     "fix_edge": "kan_fix", "unfix_edge": "kan_fix", "network_formula": "kan_fix",
 }
 

@@ -45,7 +45,8 @@ class TrainConfig:
             grid is moved to the range of its current inputs and extended to ``G`` by
             least-squares refits that preserve the learned function (Liu et al. 2024); Adam's
             moments restart on the new parameters while its step count (and so the
-            learning-rate schedule) carries on.
+            learning-rate schedule) carries on. Applied by the models package's callback
+            :class:`~sciml.models.kan_grid.GridExtension`.
         causal_epsilon: for evolution equations, weigh the residual causally in time with this
             strictness (Wang, Sankaran & Perdikaris 2022; :mod:`sciml.losses.causal`; 0: off).
         causal_bins: time bins of the causal weighting.

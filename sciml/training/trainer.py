@@ -4,9 +4,11 @@ The trainer owns the optimiser state, the collocation batches, checkpoints and p
 knows nothing about physics beyond the ``loss_terms`` function of a compiled problem. Steps run
 in compiled chunks (``jax.lax.scan``) so that per-step Python overhead vanishes; after every
 chunk the recorded losses are checked for NaN/Inf, the progress bar is refreshed and, on
-schedule, points are resampled or refined (RAR), term weights rebalanced and a checkpoint
-written. Every batch is drawn from a generator seeded by ``(seed, index)``, so a resumed run
-sees exactly the batches an uninterrupted one would and reproduces it bit for bit on CPU.
+schedule, points are resampled or refined (RAR), term weights rebalanced, the surrogate changed
+by model callbacks (:mod:`sciml.training.callbacks`, e.g. a KAN's grid extension, owned by the
+models package: the trainer knows no model class) and a checkpoint written. Every batch is
+drawn from a generator seeded by ``(seed, index)``, so a resumed run sees exactly the batches
+an uninterrupted one would and reproduces it bit for bit on CPU.
 
 The collocation batch is placed with a ``NamedSharding`` over a one-axis device mesh
 (``"batch"``): on several devices XLA splits the residual evaluation across them and reduces
@@ -19,6 +21,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sciml.losses.weighting import global_norm, make_policy
+from sciml.training.callbacks import ModelCallback
 from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
 from sciml.training.config import TrainConfig
 from sciml.training.memory import check_batch_memory, check_dense_hessian_memory
@@ -87,7 +91,7 @@ class Trainer:
     """Train ``model`` on ``compiled`` (a :class:`~sciml.dsl.compile.CompiledProblem`)."""
 
     def __init__(self, compiled, model: nnx.Module, config: TrainConfig, checkpoint: str | Path | None = None,
-                 settings: dict | None = None):
+                 settings: dict | None = None, callbacks: Sequence[ModelCallback] = ()):
         """
         Args:
             compiled: the compiled problem.
@@ -96,9 +100,12 @@ class Trainer:
             checkpoint: where to save the run (and resume it from); None keeps nothing on disk.
             settings: a JSON-able record of what the run is (problem, model, options, seed);
                 saved with every checkpoint and compared on resume (see :data:`IDENTITY`).
+            callbacks: changes of the surrogate at scheduled steps, after those the
+                configuration asks for (``grid_schedule``); a resumed run needs the same ones.
         """
         self.compiled = compiled
         self.config = config
+        self.callbacks = (*_config_callbacks(config), *callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.settings = {**(settings or {}), "train": config.to_dict()}
         self.dtype = np.float64 if config.precision == "float64" else np.float32
@@ -215,20 +222,19 @@ class Trainer:
             self._compiled_fns["rar"] = jax.jit(magnitude)
         return self._compiled_fns["rar"]
 
-    def _extend_grid(self, trainable, new_grid: int, points):
-        """Refit a KAN surrogate on a finer grid (same function, new parameter shapes)."""
-        from sciml.models.kan import KAN
-        from sciml.models.kan_grid import extend_grid, update_grid
+    @property
+    def _callback_steps(self) -> list[int]:
+        """The Adam steps at which a model callback acts (ascending)."""
+        return sorted({s for callback in self.callbacks for s in callback.steps if s > 0})
 
+    def _call_back(self, trainable, step: int, points):
+        """The trainable state after the model callbacks due at ``step`` (new shapes allowed),
+        each given the surrogate's inputs at ``points``."""
         model = nnx.merge(self.graphdef, trainable["model"], self.rest)
-        if not isinstance(model, KAN):
-            raise ValueError(f"grid_schedule needs a KAN surrogate, got {type(model).__name__}")
         inputs = self.compiled.scale(jnp.asarray(points))
-        # Hidden values drift outside the initial grid range during training, where a refined
-        # grid has less support than the old one and the refit would change the function (a
-        # Poisson KAN's residual rose eightfold at G 4 -> 12). So each layer's grid first moves,
-        # uniformly, to the range its inputs cover (as pykan does); refining then keeps every knot.
-        model = extend_grid(update_grid(model, inputs, grid_eps=1.0), int(new_grid), inputs)
+        for callback in self.callbacks:
+            if step in callback.steps:
+                model = callback(model, step, inputs)
         self.graphdef, params, self.rest = nnx.split(model, nnx.Param, ...)
         self._compiled_fns.clear()
         return {"model": params, "parameters": trainable["parameters"]}
@@ -284,16 +290,16 @@ class Trainer:
 
     def _restore(self, trainable, opt_state, lbfgs_state, extra):
         """Load the checkpoint into states shaped like the given ones (after checking it is this run's)."""
-        cfg, adam = self.config, self._adam()
+        adam = self._adam()
         saved = load_checkpoint(self.checkpoint)
         trees, values = saved["trees"], saved["values"]
         adam_cut = int(values.get("adam_cut", -1))
         _check_same_run(self.settings, values.get("settings"), self.checkpoint,
                         int(values["step"]), int(values["lbfgs_step"]), adam_cut >= 0)
-        for s_, g_ in cfg.grid_schedule:
-            if s_ <= int(values["step"]) and s_ > 0:
-                # Shapes of an extended grid: rebuild them before loading the values.
-                trainable = self._extend_grid(trainable, g_, self._batch(0, extra)["interior"]["z"])
+        for s_ in self._callback_steps:
+            if s_ <= int(values["step"]):
+                # Shapes of a changed model (a KAN's extended grid): rebuilt before loading the values.
+                trainable = self._call_back(trainable, s_, self._batch(0, extra)["interior"]["z"])
                 opt_state = adam.init(trainable)
                 lbfgs_state = self._lbfgs().init(trainable)
         trainable = restore_tree(trainable, trees["trainable"], "parameters")
@@ -315,7 +321,7 @@ class Trainer:
         cfg = self.config
         adam = self._adam()
         trainable = self.trainable
-        grid_steps = {s_: g_ for s_, g_ in cfg.grid_schedule}
+        callback_steps = self._callback_steps
         opt_state = adam.init(trainable)
         lbfgs_state = self._lbfgs().init(trainable)
         step, lbfgs_done, extra = 0, 0, np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
@@ -414,14 +420,14 @@ class Trainer:
                 batch = None
             if batch is None:
                 batch = self._batch(batch_index(step), extra)
-            if step in grid_steps and step > 0:
-                trainable = self._extend_grid(trainable, grid_steps[step], batch["interior"]["z"])
+            if step in callback_steps:
+                trainable = self._call_back(trainable, step, batch["interior"]["z"])
                 opt_state = optax.tree_utils.tree_set(adam.init(trainable), count=jnp.asarray(step, jnp.int32))
                 lbfgs_state = self._lbfgs().init(trainable)
             if step > 0 and self.policy.needs_gradients:
                 norms = self._grad_norms()(trainable, self.rest, batch)
                 weights = self.policy.update(weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
-            upcoming = [s_ for s_ in grid_steps if s_ > step]
+            upcoming = [s_ for s_ in callback_steps if s_ > step]
             n = min(cfg.chunk, adam_steps - step, *(s_ - step for s_ in upcoming))
             (new_trainable, new_opt_state), (losses, terms) = self._adam_chunk()(*self._replicate(trainable, opt_state, self.rest), batch, weights, n)
             diverged(losses, terms, step, "Adam")
@@ -519,6 +525,15 @@ class Trainer:
             return ""
         shown = ", ".join(f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(values.items()))
         return f"parameters before the failing chunk: {shown}"
+
+
+def _config_callbacks(config: TrainConfig) -> tuple[ModelCallback, ...]:
+    """The model callbacks the configuration asks for, from the models package that owns them."""
+    if not config.grid_schedule:
+        return ()
+    from sciml.models import GridExtension
+
+    return (GridExtension(config.grid_schedule),)
 
 
 def _causal(compiled, config: TrainConfig):
