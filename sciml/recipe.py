@@ -43,6 +43,7 @@ TIME_BUDGET = 480.0  # seconds per run: the quasi-Newton phase stops when it is 
 MAX_LBFGS = 20000  # iterations; the budget or a stall ends it long before on most problems
 DENSE_BFGS_PARAMETERS = 5000  # up to this many, the quasi-Newton phase keeps a dense inverse Hessian
 FOURIER_PERIODS = 4.0  # more periods than this across the domain call for Fourier features
+FOURIER_FEATURES = 64  # random Fourier features, when they are called for
 POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
 RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
 
@@ -59,6 +60,7 @@ class Features:
     periodic: tuple[str, ...]
     soft_periodic: tuple[str, ...]
     periods: dict[str, float]  # highest number of periods across the domain, per coordinate
+    spectrum: dict[str, tuple[float, ...]]  # every number of periods seen, per coordinate
     learned_parameters: int
     has_data: bool
 
@@ -91,11 +93,12 @@ def _expressions(problem):
         yield sp.sympify(e)
 
 
-def _periods(problem) -> dict[str, float]:
-    """Highest number of periods of a sin/cos across the domain, per coordinate."""
+def _spectrum(problem) -> dict[str, tuple[float, ...]]:
+    """Numbers of periods across the domain of every sin/cos in the sources, conditions and
+    exact solution, per coordinate (ascending)."""
     lower, upper = problem.space_time.bounds()
     extent = {c: float(hi - lo) for c, lo, hi in zip(problem.coordinates, lower, upper)}
-    out = {str(c): 0.0 for c in problem.coordinates}
+    out: dict[str, set[float]] = {str(c): set() for c in problem.coordinates}
     for expr in _expressions(problem):
         for f in expr.atoms(sp.sin, sp.cos):
             arg = f.args[0]
@@ -103,8 +106,8 @@ def _periods(problem) -> dict[str, float]:
                 k = sp.diff(arg, c)
                 if k.free_symbols or k == 0:
                     continue
-                out[str(c)] = max(out[str(c)], abs(float(k)) * extent[c] / (2 * math.pi))
-    return out
+                out[str(c)].add(round(abs(float(k)) * extent[c] / (2 * math.pi), 6))
+    return {c: tuple(sorted(v)) for c, v in out.items()}
 
 
 def _nonlinear(problem) -> bool:
@@ -130,6 +133,7 @@ def features(problem) -> Features:
     periodic = tuple(dict.fromkeys(str(c.coordinate) for c in problem.conditions if isinstance(c, Periodic)))
     soft = tuple(dict.fromkeys(str(c.coordinate) for c in problem.conditions
                                if isinstance(c, Periodic) and not c.hard))
+    spectrum = _spectrum(problem)
     return Features(
         dimension=len(problem.coordinates),
         time_dependent=problem.space_time.time is not None,
@@ -138,7 +142,8 @@ def features(problem) -> Features:
         n_fields=len(problem.field_names),
         periodic=periodic,
         soft_periodic=soft,
-        periods=_periods(problem),
+        periods={c: max(v, default=0.0) for c, v in spectrum.items()},
+        spectrum=spectrum,
         learned_parameters=len(problem.unknown_parameters),
         has_data=problem.data is not None,
     )
@@ -287,10 +292,17 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
         if max_periods > FOURIER_PERIODS:
             # The embedding sees coordinates scaled to [-1, 1]: n periods across the domain is a
             # frequency of n/2 in those units; the Gaussian scale covers it at about 2 sigma.
-            options.update(fourier_features=64, fourier_scale=round(max_periods / 4.0, 3))
-            reasons["fourier_features"] = (f"up to {max_periods:.1f} periods across the domain in the sources/"
-                                           f"conditions: 64 random Fourier features with scale "
-                                           f"{options['fourier_scale']} (spectral bias of plain networks)")
+            scale = round(max_periods / 4.0, 3)
+            lowest = min((p for v in feats.spectrum.values() for p in v if p > 0), default=max_periods)
+            multiscale = max_periods >= FOURIER_PERIODS * lowest
+            n_features = FOURIER_FEATURES
+            options.update(fourier_features=n_features,
+                           fourier_scale=(max(round(lowest / 4.0, 3), 0.25), scale) if multiscale else scale)
+            reasons["fourier_features"] = (
+                f"up to {max_periods:.1f} periods across the domain in the sources/conditions: {n_features} "
+                f"random Fourier features (spectral bias of plain networks) with scale {scale}"
+                + (f", half of them at {options['fourier_scale'][0]} for the {lowest:g} period(s) also there "
+                   "(one scale fits one end of the spectrum and misses the other)" if multiscale else ""))
     elif model == "kan":
         if hard_front or feats.n_fields > 1:
             options = {"hidden": (8, 8), "grid": 5, "basis": "chebyshev"}

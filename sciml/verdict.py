@@ -17,6 +17,9 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
 * **generalisation**: the residual on fresh points over the residual on the training points
   (a network that satisfies the equation only where it was asked to has learnt the points, not
   the solution);
+* **re-entrant corners**: points within 5% of the domain's extent of a corner where the
+  boundary turns inwards are left out of the residual indicators (the exact solution is
+  singular there; their number is recorded);
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -51,6 +54,7 @@ THRESHOLDS = {
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
 }
+CORNER_RADIUS = 0.05  # residuals within this fraction of the domain's extent of a re-entrant corner are not judged
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
 
 
@@ -100,6 +104,35 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
             balance.append({"rms_residual": rms_residual, "rms_largest_term": scale,
                             "ratio": rms_residual / scale if scale > 0 else math.nan})
     return out
+
+
+def _away_from_reentrant_corners(problem):
+    """``points -> mask`` of the points farther than :data:`CORNER_RADIUS` (of the domain's
+    largest extent) from every re-entrant corner of the spatial domain; None without corners.
+
+    Near such a corner the exact solution's second derivatives are unbounded (``u ~ r^(2/3)``
+    in an L-shape), so the pointwise residual of any smooth surrogate is too, while its field
+    error stays small: a handful of points there would decide the verdict alone."""
+    factors = []  # (columns of the factor's coordinates, its corners, the radius around them)
+    for domain in problem.space_time.factors:
+        corners = np.asarray(domain.reentrant_corners(), dtype=np.float64)
+        if len(corners):
+            lower, upper = domain.bounds()
+            extent = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+            factors.append(([problem.coordinates.index(c) for c in domain.coordinates], corners,
+                            CORNER_RADIUS * extent))
+    if not factors:
+        return None
+
+    def mask(points: np.ndarray) -> np.ndarray:
+        points = np.asarray(points, np.float64)
+        keep = np.ones(len(points), bool)
+        for columns, corners, radius in factors:
+            distance = np.linalg.norm(points[:, None, columns] - corners[None], axis=-1).min(axis=1)
+            keep &= distance > radius
+        return keep
+
+    return mask
 
 
 def assess(solution, n_points: int = 4096) -> Verdict:
@@ -154,7 +187,15 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
 
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
-    balance, *trained = equation_balance(compiled, model, raw, fresh, *([collocation] if len(collocation) else []))
+    away = _away_from_reentrant_corners(compiled.problem)
+    if away is not None:
+        keep_fresh, keep_trained = away(fresh), away(collocation)
+        indicators["excluded_near_reentrant_corners"] = int(np.sum(~keep_fresh))
+        fresh_balance_points, collocation = fresh[keep_fresh], collocation[keep_trained]
+    else:
+        fresh_balance_points = fresh
+    balance, *trained = equation_balance(compiled, model, raw, fresh_balance_points,
+                                         *([collocation] if len(collocation) else []))
     indicators["residual"] = [b["ratio"] for b in balance]
     if any(math.isnan(b["ratio"]) for b in balance):
         indicators["notes"] = ["an equation with a single term has no residual scale of its own"]

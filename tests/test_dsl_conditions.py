@@ -296,6 +296,23 @@ def test_lshape_vertices_and_area(lshape):
     assert sum(abs(np.cross(tr[1] - tr[0], tr[2] - tr[0])) / 2 for tr in lshape.triangles) == pytest.approx(3.0)
 
 
+def test_reentrant_corners_and_the_verdict_leaves_their_neighbourhood_out(lshape):
+    from sciml.verdict import CORNER_RADIUS, _away_from_reentrant_corners
+
+    assert lshape.reentrant_corners().tolist() == [[0, 0]]
+    assert len(Rectangle(x, y, (0, 1), (0, 1)).reentrant_corners()) == 0
+    # A clockwise listing of the same L-shape has the same corner.
+    assert Polygon(x, y, lshape.vertices[::-1]).reentrant_corners().tolist() == [[0, 0]]
+    u = Field("u", x, y)
+    problem = Problem("l", lshape, [u.diff(x, 2) + u.diff(y, 2) + 1], conditions=[Dirichlet(u, 0, on=lshape.boundary)])
+    keep = _away_from_reentrant_corners(problem)
+    radius = CORNER_RADIUS * 2.0
+    points = np.array([[-0.5 * radius, 0.0], [-2 * radius, -radius], [-0.9, -0.9]])
+    assert keep(points).tolist() == [False, True, True]
+    square = Problem("s", Rectangle(x, y, (0, 1), (0, 1)), [u.diff(x, 2) + 1])
+    assert _away_from_reentrant_corners(square) is None
+
+
 @pytest.mark.parametrize("method", ["uniform", "sobol"])
 def test_polygon_interior_samples_are_inside_and_uniform(lshape, method):
     pts = lshape.sample(6000, np.random.default_rng(0), method)

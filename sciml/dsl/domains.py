@@ -82,6 +82,15 @@ class Domain:
         lo, hi = self.bounds()
         return np.all((points >= lo - 1e-12) & (points <= hi + 1e-12), axis=-1)
 
+    def reentrant_corners(self) -> np.ndarray:
+        """Corners where the boundary turns inwards (interior angle above 180°), ``(k, d)``.
+
+        Solutions of elliptic problems are singular there in general (``u ~ r^(π/ω)`` at an
+        interior angle ``ω``): their second derivatives are unbounded, so no smooth surrogate
+        balances the equation pointwise near them. Convex domains have none.
+        """
+        return np.zeros((0, len(self.coordinates)))
+
     # --- shared -------------------------------------------------------------------------
     @property
     def factors(self) -> tuple[Domain, ...]:
@@ -374,6 +383,12 @@ class Polygon(Domain):
         h = hole_corners.index(corners[k])
         notch = [hole_corners[(h - 1) % 4], hole_corners[(h + 2) % 4], hole_corners[(h + 1) % 4]]
         return cls(x, y, corners[:k] + notch + corners[k + 1 :])
+
+    def reentrant_corners(self) -> np.ndarray:
+        v = self.vertices  # counter-clockwise: a clockwise turn at a vertex is a re-entrant corner
+        incoming, outgoing = v - np.roll(v, 1, axis=0), np.roll(v, -1, axis=0) - v
+        turn = incoming[:, 0] * outgoing[:, 1] - incoming[:, 1] * outgoing[:, 0]
+        return v[turn < 0]
 
     # --- sampling -----------------------------------------------------------------------
     def sample(self, n, rng, method="uniform"):
