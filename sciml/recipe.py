@@ -295,12 +295,18 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
             scale = round(max_periods / 4.0, 3)
             lowest = min((p for v in feats.spectrum.values() for p in v if p > 0), default=max_periods)
             multiscale = max_periods >= FOURIER_PERIODS * lowest
+            options["fourier_scale"] = (max(round(lowest / 4.0, 3), 0.25), scale) if multiscale else scale
+            # As many features as keep the network within reach of the dense quasi-Newton phase
+            # (it gains far more than extra features do), between 16 and 64.
             n_features = FOURIER_FEATURES
-            options.update(fourier_features=n_features,
-                           fourier_scale=(max(round(lowest / 4.0, 3), 0.25), scale) if multiscale else scale)
+            while n_features > 16 and _network_parameters(
+                    target, model, {**options, "fourier_features": n_features}) > DENSE_BFGS_PARAMETERS:
+                n_features -= 8
+            options["fourier_features"] = n_features
             reasons["fourier_features"] = (
                 f"up to {max_periods:.1f} periods across the domain in the sources/conditions: {n_features} "
-                f"random Fourier features (spectral bias of plain networks) with scale {scale}"
+                f"random Fourier features (spectral bias of plain networks; as many as keep the network "
+                f"within the dense quasi-Newton size) with scale {scale}"
                 + (f", half of them at {options['fourier_scale'][0]} for the {lowest:g} period(s) also there "
                    "(one scale fits one end of the spectrum and misses the other)" if multiscale else ""))
     elif model == "kan":

@@ -24,9 +24,20 @@ def test_fourier_feature_scale_follows_a_known_frequency():
     assert "fourier_features" not in low.model_options
     # sin(16 pi x) on [0, 1]: 8 periods across the domain, above the threshold.
     assert features(poisson(16)).periods["x"] == 8.0 > FOURIER_PERIODS
-    assert high.model_options["fourier_features"] == 64
+    # As many features as keep the network within the dense quasi-Newton phase's size.
+    assert 16 <= high.model_options["fourier_features"] <= 64
+    assert high.train["quasi_newton"] == "ssbfgs"
     assert high.model_options["fourier_scale"] == 2.0
     assert "8.0 periods" in high.reasons["fourier_features"]
+
+
+def test_two_scales_of_fourier_features_for_a_multiscale_source():
+    source = sp.sin(2 * sp.pi * x) + sp.sin(16 * sp.pi * x) / 10
+    problem = Problem("two", line, [u.diff(x, 2) + source], conditions=[Dirichlet(u, 0, on=line.boundary)])
+    assert features(problem).spectrum["x"] == (1.0, 8.0)
+    low, high = choose(problem).model_options["fourier_scale"]
+    assert low < high and high == choose(poisson(16)).model_options["fourier_scale"]
+    assert "1 period(s) also there" in choose(problem).reasons["fourier_features"]
 
 
 def test_nonlinearity_is_read_from_the_equations():

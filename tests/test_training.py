@@ -50,7 +50,8 @@ def test_same_seed_same_numbers():
 
 
 def test_training_reduces_error():
-    sol = solve(poisson1d(), steps=600, lbfgs_steps=100, learning_rate=5e-3, seed=0, **SMALL)
+    # The boundary condition as a loss term (the recipe would otherwise impose it exactly).
+    sol = solve(poisson1d(), steps=600, lbfgs_steps=100, learning_rate=5e-3, seed=0, exact_conditions=False, **SMALL)
     assert sol.metrics["rel_l2"] < 1e-2
     assert set(sol.metrics["losses"]) == {"residual", "dirichlet:u#0"}
 
