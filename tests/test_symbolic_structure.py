@@ -317,3 +317,79 @@ def test_leaf_formulas_simplest_within_the_noise_first():
     # a backend with only the one-term formula: closest first, but not within the noise
     alone, within = _leaf_formulas(x, y, z, 0.0, [Fixed(lambda z: sp.Float(1.9) * z**2)], **kw)
     assert not within and alone[0].as_coeff_Mul()[1] == z[0] ** 2
+
+
+def test_all_at_once_rounding_leaves_out_a_spurious_offset():
+    """A few-term fit to noisy data carries an offset fitted to the noise (0.04); rounded with
+    the other constants it would become a "simple" number (2/(5 pi^2)) and stay."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (750, 4))
+    y = X[:, 0] * (X[:, 1] ** 2 + X[:, 2] ** 2 + X[:, 3] ** 2) / 2
+    y = y + 0.01 * np.sqrt(np.mean(y**2)) * rng.normal(size=len(y))
+    m, u, v, w = sp.symbols("m u v w", positive=True)
+    fitted = (sp.Float(0.4985) * m * u**2 + sp.Float(0.4986) * m * v**2
+              + sp.Float(0.5021) * m * w**2 + sp.Float(0.0407))
+    out = clean(fitted, [m, u, v, w], X, y, judge="noise").expr
+    assert sp.simplify(out - m * (u**2 + v**2 + w**2) / 2) == 0
+
+
+def test_rational_approximation_costs_more_than_the_law_it_imitates():
+    from sciml.symbolic.law import complexity, number_cost
+
+    z = sp.Symbol("z", positive=True)
+    assert complexity(1 / (1 - sp.Rational(6, 11) * z**2)) > complexity(1 / sp.sqrt(1 - z**2))
+    assert [number_cost(sp.Rational(p, q)) for p, q in ((1, 2), (3, 4), (-1, 2), (2, 1))] == [0] * 4
+    assert number_cost(sp.Rational(6, 11)) == 1 and number_cost(sp.Integer(64)) == 1
+
+
+def test_cleaning_budget_keeps_short_proposals():
+    """Long formulas fit a surrogate's error a little better than the one-term law; the
+    proposals cleaned under a budget still include it (first when the errors are tied)."""
+    from sciml.symbolic.discover import _worth_cleaning
+
+    x = np.linspace(1, 5, 300)[:, None]
+    y = 1.03 * x[:, 0] + 1e-3 * np.sin(5 * x[:, 0])
+    z = sp.Symbol("z", positive=True)
+    short = ("short", sp.Float(1.03) * z)
+    longer = [(f"long{k}", sp.Float(1.03) * z + sp.Float(1e-3 * (1 - 0.1 * k)) * sp.sin(sp.Float(5.0) * z)
+               + sp.Float(1e-5) * z**k) for k in range(6)]
+    found = longer + [short]
+    assert short in _worth_cleaning(found, [z], x, y, 3)
+    assert _worth_cleaning(found, [z], x, y, 3, tie=1e-5)[0] == short
+
+
+def test_structure_proposes_a_lorentz_factor_over_its_rational_approximation():
+    """x1 / sqrt(1 - (x2/x3)^2) at 1% noise: the data cannot tell it from x1 / (1 - 6/11 (x2/x3)^2);
+    the decomposition (product, then ratio) with the built-in leaf searches proposes the law,
+    and the ratio's leaf, solved on the data divided by the exactly solved x1, puts the
+    Lorentz factor first."""
+    from sciml.symbolic.backends import BuiltinBackend
+    from sciml.symbolic.discover import _leaf_formulas
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 5, 750), rng.uniform(1, 2, 750), rng.uniform(3, 10, 750)])
+    f = lambda X: X[:, 0] / np.sqrt(1 - (X[:, 1] / X[:, 2]) ** 2)  # noqa: E731
+    y = f(X) + 0.01 * np.sqrt(np.mean(f(X) ** 2)) * rng.normal(size=len(X))
+    val = np.arange(180)
+    syms = list(sp.symbols("x1:4", positive=True))
+    dec = decompose(X, y, syms, surrogate=Oracle(f, float(np.mean((f(X[val]) - y[val]) ** 2)), val))
+    assert dec.root.kind == "multiplicative"
+    leaves = []
+
+    def search(Xl, yl, zs, noise_var):
+        found = _leaf_formulas(Xl, yl, zs, noise_var, [BuiltinBackend()], seed=0,
+                               test_fraction=0.25, time_budget=None)
+        leaves.append(found[0][0])
+        return found
+
+    proposals = dec.solve(search)
+    x1, x2, x3 = syms
+
+    def lorentz(e):
+        (z,) = e.free_symbols
+        return sp.simplify(e - 1 / sp.sqrt(1 - z**2)) == 0
+
+    assert any(len(e.free_symbols) == 1 and lorentz(e) for e in leaves)
+    truth = x1 / sp.sqrt(1 - x2**2 / x3**2)
+    cleaned = [clean(e, syms, X, y, judge="noise").expr for _, e in proposals[:2]]
+    assert any(sp.simplify(e - truth) == 0 for e in cleaned)

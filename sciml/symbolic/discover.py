@@ -98,6 +98,29 @@ def _raw_mse(expr, symbols, X, y) -> float:
     return v if math.isfinite(v) else math.inf
 
 
+def _worth_cleaning(found, symbols, X, y, n: int, tie: float = 0.0) -> list:
+    """The ``n`` proposals ``(source, expr)`` most worth cleaning.
+
+    Proposals whose training error as proposed is within ``tie`` (the error the values are
+    known to carry) come first, simplest first: the data cannot rank them by error. The rest
+    follow in successive Pareto layers of (complexity, error), each layer by error. Ranking by
+    error alone keeps only the longest formulas, which fit the noise (or a surrogate's error)
+    best, and drops the short law that a leaf needs exact."""
+    scored = [(complexity(e), _raw_mse(e, symbols, X, y), k) for k, (_, e) in enumerate(found)]
+    keep = [k for _, _, k in sorted(s for s in scored if s[1] <= tie)][:n]
+    scored = [s for s in scored if s[1] > tie]
+    while scored and len(keep) < n:
+        layer, best = [], math.inf
+        for _, err, k in sorted(scored):
+            if err < best or not layer:  # an unevaluable formula still forms a layer
+                layer.append((err, k))
+                best = err
+        keep += [k for _, k in sorted(layer)][: n - len(keep)]
+        taken = {k for _, k in layer}
+        scored = [s for s in scored if s[2] not in taken]
+    return [found[k] for k in keep]
+
+
 def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units, target_units,
             rng, proposals=(), scored=(), exact_tol=1e-12, judge="paired", prune=True,
             max_clean=None):
@@ -105,8 +128,9 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     exact to ``exact_tol`` relative MSE), pruned on noisy data, and the law chosen from their
     Pareto front. ``scored`` are candidates already measured on the same split (the same
     ``rng`` state); ``judge`` is the rounding test (:func:`~sciml.symbolic.refit.round_constants`).
-    ``max_clean`` keeps only that many of each backend's candidates, those with the lowest
-    training error as proposed, for the costly simplify-refit-round step.
+    ``max_clean`` keeps only that many of each backend's candidates for the costly
+    simplify-refit-round step (:func:`_worth_cleaning`; errors within ``exact_tol`` count as
+    tied).
     """
     n = len(y)
     perm = rng.permutation(n)
@@ -126,7 +150,8 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
         budget = None if time_budget is None else max(5.0, time_budget - (time.time() - t0))
         found = be.search(Xtr, ytr, symbols, seed=seed, time_budget=budget)
         if max_clean is not None and len(found) > max_clean:
-            found = sorted(found, key=lambda f: _raw_mse(f[1], symbols, Xtr, ytr))[:max_clean]
+            found = _worth_cleaning(found, symbols, Xtr, ytr, max_clean,
+                                    tie=exact_tol * float(np.var(ytr)))
         for source, expr in found:
             cands.append(_score(expr, source, symbols, Xtr, ytr, Xte, yte, units, target_units,
                                 judge=judge))

@@ -1,7 +1,8 @@
 """The :class:`Law` object and the rule that picks it from a Pareto front.
 
 **Selection rule.** Candidates are scored by complexity (number of nodes of the sympy tree,
-each unrounded fitted constant charged as three more, see :func:`complexity`) and held-out
+each unrounded fitted constant charged as three more and each exact rational by its digits,
+see :func:`complexity`) and held-out
 mean squared error. Among the Pareto-optimal candidates the law is the
 *simplest* one whose held-out error is within the noise level of the best:
 
@@ -36,7 +37,8 @@ __all__ = ["Law", "Candidate", "complexity", "choose", "law_json", "load_law", "
            "SELECTION_RULE", "VERDICT_RULE"]
 
 SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes + 3 per unrounded "
-                  "fitted constant, vs held-out MSE) whose "
+                  "fitted constant + 1 per further 4 bits of an exact rational's numerator and "
+                  "denominator, vs held-out MSE) whose "
                   "held-out MSE <= best * (1 + 2*sqrt(2/n_test)) + 1e-12 * Var(y), i.e. within "
                   "two standard errors of the noise level estimated by the best formula")
 
@@ -51,18 +53,34 @@ def verdict(r2_test: float | None) -> str:
 
 
 FLOAT_COST = 3  # extra nodes charged for each fitted real constant that could not be rounded
+NODE_BITS = 4  # a tree node picks one of ~20 symbols
+
+
+def number_cost(r: sp.Rational) -> int:
+    """Extra nodes for an exact number beyond its own node: one per further ``NODE_BITS``
+    bits of ``log2 |p| + log2 q``. Small numbers (``2``, ``1/2``, ``3/4``, ``-1/2``) cost
+    nothing extra; ``6/11`` costs one more node — the price of a rational approximation such
+    as ``1/(1 - 6 z^2/11)`` against the law ``1/sqrt(1 - z^2)`` it imitates."""
+    bits = math.log2(max(abs(int(r.p)), 1)) + math.log2(int(r.q))
+    return max(0, math.ceil(bits / NODE_BITS) - 1)
 
 
 def complexity(expr: sp.Expr) -> int:
-    """Number of nodes in the expression tree, plus ``FLOAT_COST`` per unrounded real constant.
+    """Number of nodes in the expression tree, plus ``FLOAT_COST`` per unrounded real constant
+    and :func:`number_cost` per exact rational.
 
-    Symbols, integers, rationals and ``pi`` count 1. A fitted real number (``0.1787``) carries
-    more information than an exact one: at the precision data pin it down (~1e-4) it takes
-    about as many bits as three tree nodes (a node picks one of ~20 symbols, ~4 bits) — the
-    minimum-description-length view. Without this charge, a few-term fit with free constants
-    that happens to match noisy data looks simpler than the exact law it imitates.
+    Symbols, small integers and rationals, and ``pi`` count 1. A fitted real number
+    (``0.1787``) carries more information than an exact one: at the precision data pin it down
+    (~1e-4) it takes about as many bits as three tree nodes (a node picks one of ~20 symbols,
+    ~4 bits) — the minimum-description-length view. Without this charge, a few-term fit with
+    free constants that happens to match noisy data looks simpler than the exact law it
+    imitates; the same view charges an exact rational by its digits.
     """
-    nodes = sum(1 for _ in sp.preorder_traversal(expr))
+    nodes = 0
+    for node in sp.preorder_traversal(expr):
+        nodes += 1
+        if node.is_Rational:
+            nodes += number_cost(node)
     return nodes + FLOAT_COST * len(expr.atoms(sp.Float))
 
 
