@@ -191,13 +191,39 @@ def _meets_compatibly(problem, a, b, rng) -> bool:
     return True
 
 
+def _periodic_data(problem, condition, derivatives: int = 2) -> bool:
+    """Whether a condition's data are periodic, with their first ``derivatives`` derivatives, in
+    every coordinate the problem makes exactly periodic. An exact initial value ``u0 + t N``
+    with a periodic ``N`` is periodic only if ``u0`` is: ``2 sech x`` on ``[-5, 5]`` is not
+    (its slope differs at the ends), and imposing both exactly would leave no exact solution."""
+    from sciml.dsl.conditions import Periodic
+
+    lower, upper = problem.space_time.bounds()
+    ends = {c: (float(lo), float(hi)) for c, lo, hi in zip(problem.coordinates, lower, upper)}
+    value = sp.sympify(condition.value)
+    for c in {p.coordinate for p in problem.conditions if isinstance(p, Periodic) and p.hard}:
+        others = [o for o in problem.coordinates if o != c]
+        z = np.random.default_rng(0).uniform(0, 1, (64, len(others)))
+        at = {o: ends[o][0] + (ends[o][1] - ends[o][0]) * z[:, k] for k, o in enumerate(others)}
+        for order in range(derivatives + 1):
+            expr = sp.diff(value, c, order) if order else value
+            f = sp.lambdify([c, *others], expr, "numpy")
+            left = np.asarray(f(ends[c][0], *at.values()), float) * np.ones(len(z))
+            right = np.asarray(f(ends[c][1], *at.values()), float) * np.ones(len(z))
+            scale = max(1.0, float(np.max(np.abs(left))))
+            if np.max(np.abs(left - right)) > 1e-6 * scale:
+                return False
+    return True
+
+
 def _exact_conditions(problem, reasons: dict) -> Any:
     """The problem with its Dirichlet and initial conditions imposed exactly where the data
     allow it, so the loss holds only the equations (and what cannot be exact).
 
     Per field, Dirichlet conditions become exact greedily, fewest conflicts first, as long as
     each agrees with those already exact where their pieces meet; an initial value becomes
-    exact too, and a first-order initial condition with it. Conditions whose data hold a
+    exact too, and a first-order initial condition with it, when their data are periodic
+    wherever the problem is exactly periodic (see :func:`_periodic_data`). Conditions whose data hold a
     learned parameter stay soft (the parameter must be free to move). If the exact version does
     not compile (data that disagree at the start of time), the problem is kept as written."""
     from sciml.dsl.compile import compile_problem
@@ -226,7 +252,8 @@ def _exact_conditions(problem, reasons: dict) -> Any:
                 promote.add(i)
         orders = {c.order: i for i, c in enumerate(problem.conditions)
                   if isinstance(c, Initial) and c.field_name == name}
-        if 0 in orders and (problem.conditions[orders[0]].hard or candidate(problem.conditions[orders[0]])):
+        if (0 in orders and (problem.conditions[orders[0]].hard or candidate(problem.conditions[orders[0]]))
+                and all(_periodic_data(problem, problem.conditions[i]) for i in orders.values())):
             initial.update(i for i in orders.values() if candidate(problem.conditions[i]))
 
     def rewritten(chosen):
@@ -250,8 +277,9 @@ def _exact_conditions(problem, reasons: dict) -> Any:
             if i not in promote and not c.hard and isinstance(c, (Dirichlet, Initial))]
     reasons["exact_conditions"] = ("imposed exactly by the output transform (a distance factor times the "
                                    "network), not penalised: " + ", ".join(made)
-                                   + (f"; kept as loss terms (their data disagree where pieces meet, or hold a "
-                                      f"learned parameter): {', '.join(kept)}" if kept else ""))
+                                   + (f"; kept as loss terms (data that jump where pieces meet, are not periodic where "
+                                      f"the problem is, or hold a learned parameter): {', '.join(kept)}"
+                                      if kept else ""))
     return exact
 
 

@@ -160,6 +160,11 @@ def test_conditions_are_made_exact_where_their_data_agree():
                     conditions=[Initial(w, 1), Dirichlet(w, 0, on=line.boundary)])
     assert [c.hard for c in choose(clash).problem.conditions] == [False, True]
     assert not any(c.hard for c in choose(heat, exact_conditions=False).problem.conditions)
+    # Initial data that are not periodic where the problem is exactly periodic stay soft.
+    ring = Interval(x, -5, 5) * time
+    for data, exact in ((sp.cos(sp.pi * x / 5), True), (2 / sp.cosh(x), False)):
+        wave = Problem("ring", ring, [w.diff(t) + w.diff(x)], conditions=[Initial(w, data), Periodic(w, coordinate=x)])
+        assert [c.hard for c in choose(wave).problem.conditions] == [exact, True]
 
 
 def test_exact_conditions_hold_on_the_trained_field_and_are_recorded(tmp_path):
