@@ -252,6 +252,7 @@ def test_plot_legend_matches_what_ran():
     assert loss_title([]) == "no training steps"
 
 
+@pytest.mark.slow  # three command-line solves: two minutes on 2 cores (CI's slow pass runs it)
 def test_start_up_line_progress_lines_and_quiet(tmp_path, root):
     loud = cli("solve", str(root / "problems" / "heat.py"), "--out", str(tmp_path / "a"), *HEAT_SMALL,
                "--train", "progress_seconds=1e-9")
