@@ -169,9 +169,14 @@ def test_conditions_are_made_exact_where_their_data_agree():
 
 def test_exact_conditions_hold_on_the_trained_field_and_are_recorded(tmp_path):
     problem = Problem("p2", line, [u.diff(x, 2) + 1], conditions=[Dirichlet(u, 0.5, on=line.boundary)])
-    sol = sciml.solve(problem, steps=20, lbfgs_steps=0, points={"interior": 64, "boundary": 8}, progress=False)
+    sol = sciml.solve(problem, steps=20, lbfgs_steps=0, points={"interior": 64, "boundary": 8}, progress=False,
+                      out=tmp_path / "exact")
     assert sol.metrics["recipe"]["exact_conditions"] is True
-    assert np.allclose(sol.predict(np.array([[0.0], [1.0]]))[:, 0], 0.5, atol=1e-5)
+    ends = np.array([[0.0], [1.0]])
+    assert np.allclose(sol.predict(ends)[:, 0], 0.5, atol=1e-5)
+    # Reloaded on the same (exact) version of the problem.
+    points = np.linspace(0, 1, 5)[:, None]
+    np.testing.assert_array_equal(sciml.load_solution(tmp_path / "exact", problem).predict(points), sol.predict(points))
     soft = sciml.solve(problem, steps=20, lbfgs_steps=0, points={"interior": 64, "boundary": 8}, progress=False,
                        exact_conditions=False)
     assert soft.metrics["recipe"]["exact_conditions"] is False
