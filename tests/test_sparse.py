@@ -82,3 +82,10 @@ def test_few_term_laws_recovered(noise):
     # Lorentz factors of a speed ratio: (1 - a b) / sqrt(1 - a^2)
     X, y = _data(lambda p, q: (1 - p * q) / np.sqrt(1 - p**2), (0.1, 0.67), (0.05, 1.6), noise)
     assert _recovered(linear_candidates(X, y, [a, b]), X, y, (1 - a * b) / sp.sqrt(1 - a**2))
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_lorentz_factor_of_an_inverse_ratio_recovered(noise):
+    """A ratio found as c / v > 1 rather than v / c: 1 / sqrt(1 - 1/z^2), times another input."""
+    X, y = _data(lambda z, m: m / np.sqrt(1 - z**-2.0), (1.5, 10), (1, 5), noise)
+    assert _recovered(linear_candidates(X, y, [a, b]), X, y, b / sp.sqrt(1 - a**-2))

@@ -60,6 +60,10 @@ _UNARY: list[tuple[Callable, Callable, Callable]] = [
     # Lorentz factors of a speed ratio |x| < 1: gamma = 1/sqrt(1 - x^2) and x gamma
     (lambda x: 1.0 / np.sqrt(1.0 - x**2), lambda s: 1 / sp.sqrt(1 - s**2), lambda x: np.max(np.abs(x)) < 1),
     (lambda x: x / np.sqrt(1.0 - x**2), lambda s: s / sp.sqrt(1 - s**2), lambda x: np.max(np.abs(x)) < 1),
+    # the same of the inverse ratio |x| > 1 (a ratio found as c / v rather than v / c)
+    (lambda x: 1.0 / np.sqrt(1.0 - x**-2.0), lambda s: 1 / sp.sqrt(1 - s**-2), lambda x: np.min(np.abs(x)) > 1),
+    (lambda x: 1.0 / (x * np.sqrt(1.0 - x**-2.0)), lambda s: 1 / (s * sp.sqrt(1 - s**-2)),
+     lambda x: np.min(np.abs(x)) > 1),
 ]
 
 
@@ -200,7 +204,7 @@ def _lstsq(A, t, subset, intercept):
 
 
 def linear_candidates(X, y, symbols, *, max_terms: int = 4, products: bool = True,
-                      max_columns: int = 2000) -> list[tuple[str, sp.Expr]]:
+                      max_columns: int = 2600) -> list[tuple[str, sp.Expr]]:
     """``y = c0 + sum c_k phi_k`` with the best 1..``max_terms`` dictionary terms."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
