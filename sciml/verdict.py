@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
+from sciml.dsl.problem import reentrant_corner_proximity
+
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure"]
 
 # Calibrated on catalogue runs, full and starved (benchmarks/verdict_calibration.py): runs with
@@ -54,7 +56,6 @@ THRESHOLDS = {
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
 }
-CORNER_RADIUS = 0.05  # residuals within this fraction of the domain's extent of a re-entrant corner are not judged
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
 
 
@@ -104,35 +105,6 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
             balance.append({"rms_residual": rms_residual, "rms_largest_term": scale,
                             "ratio": rms_residual / scale if scale > 0 else math.nan})
     return out
-
-
-def _away_from_reentrant_corners(problem):
-    """``points -> mask`` of the points farther than :data:`CORNER_RADIUS` (of the domain's
-    largest extent) from every re-entrant corner of the spatial domain; None without corners.
-
-    Near such a corner the exact solution's second derivatives are unbounded (``u ~ r^(2/3)``
-    in an L-shape), so the pointwise residual of any smooth surrogate is too, while its field
-    error stays small: a handful of points there would decide the verdict alone."""
-    factors = []  # (columns of the factor's coordinates, its corners, the radius around them)
-    for domain in problem.space_time.factors:
-        corners = np.asarray(domain.reentrant_corners(), dtype=np.float64)
-        if len(corners):
-            lower, upper = domain.bounds()
-            extent = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
-            factors.append(([problem.coordinates.index(c) for c in domain.coordinates], corners,
-                            CORNER_RADIUS * extent))
-    if not factors:
-        return None
-
-    def mask(points: np.ndarray) -> np.ndarray:
-        points = np.asarray(points, np.float64)
-        keep = np.ones(len(points), bool)
-        for columns, corners, radius in factors:
-            distance = np.linalg.norm(points[:, None, columns] - corners[None], axis=-1).min(axis=1)
-            keep &= distance > radius
-        return keep
-
-    return mask
 
 
 def assess(solution, n_points: int = 4096) -> Verdict:
@@ -187,9 +159,9 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
 
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
-    away = _away_from_reentrant_corners(compiled.problem)
-    if away is not None:
-        keep_fresh, keep_trained = away(fresh), away(collocation)
+    proximity = reentrant_corner_proximity(compiled.problem)
+    if proximity is not None:
+        keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
         indicators["excluded_near_reentrant_corners"] = int(np.sum(~keep_fresh))
         fresh_balance_points, collocation = fresh[keep_fresh], collocation[keep_trained]
     else:

@@ -296,8 +296,8 @@ def test_lshape_vertices_and_area(lshape):
     assert sum(abs(np.cross(tr[1] - tr[0], tr[2] - tr[0])) / 2 for tr in lshape.triangles) == pytest.approx(3.0)
 
 
-def test_reentrant_corners_and_the_verdict_leaves_their_neighbourhood_out(lshape):
-    from sciml.verdict import CORNER_RADIUS, _away_from_reentrant_corners
+def test_reentrant_corners_fade_the_residual_and_the_verdict_leaves_them_out(lshape):
+    from sciml.dsl.problem import CORNER_RADIUS, reentrant_corner_proximity
 
     assert lshape.reentrant_corners().tolist() == [[0, 0]]
     assert len(Rectangle(x, y, (0, 1), (0, 1)).reentrant_corners()) == 0
@@ -305,12 +305,20 @@ def test_reentrant_corners_and_the_verdict_leaves_their_neighbourhood_out(lshape
     assert Polygon(x, y, lshape.vertices[::-1]).reentrant_corners().tolist() == [[0, 0]]
     u = Field("u", x, y)
     problem = Problem("l", lshape, [u.diff(x, 2) + u.diff(y, 2) + 1], conditions=[Dirichlet(u, 0, on=lshape.boundary)])
-    keep = _away_from_reentrant_corners(problem)
+    proximity = reentrant_corner_proximity(problem)
     radius = CORNER_RADIUS * 2.0
     points = np.array([[-0.5 * radius, 0.0], [-2 * radius, -radius], [-0.9, -0.9]])
-    assert keep(points).tolist() == [False, True, True]
+    assert (proximity(points) > 1).tolist() == [False, True, True]
+    np.testing.assert_allclose(np.asarray(proximity(jnp.asarray(points))), proximity(points), rtol=1e-6)
     square = Problem("s", Rectangle(x, y, (0, 1), (0, 1)), [u.diff(x, 2) + 1])
-    assert _away_from_reentrant_corners(square) is None
+    assert reentrant_corner_proximity(square) is None
+    # The residual loss fades out towards the corner (the verdict leaves the neighbourhood out).
+    compiled = compile_problem(problem)
+    zero = lambda z: jnp.zeros(1)  # residual -1 everywhere: the loss is the mean squared weight
+    near = {"interior": {"z": jnp.asarray(points[:1])}, **{k: v for k, v in
+            jax.tree.map(jnp.asarray, compiled.sample(np.random.default_rng(0), {"interior": 1, "boundary": 4})).items()
+            if k != "interior"}}
+    assert float(compiled.loss_terms(zero, {}, near)["residual"]) == pytest.approx(0.25, rel=1e-5)
 
 
 @pytest.mark.parametrize("method", ["uniform", "sobol"])

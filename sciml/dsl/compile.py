@@ -31,7 +31,7 @@ from sympy.core.function import AppliedUndef
 from sciml.dsl.conditions import Dirichlet, Initial, MeanValue, Neumann, Periodic, Pin, Robin
 from sciml.dsl.domains import ProductDomain
 from sciml.dsl.errors import ProblemError
-from sciml.dsl.problem import Problem, observation_points, resolve_piece
+from sciml.dsl.problem import Problem, observation_points, reentrant_corner_proximity, resolve_piece
 from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import Conserved, Reflection, Translation
 
@@ -212,6 +212,8 @@ class CompiledProblem:
     _observations: dict = field(repr=False)
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
+    # points -> proximity to a re-entrant corner (dsl.problem.reentrant_corner_proximity), or None
+    corner_proximity: Callable | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ parameters
     def initial_parameters(self) -> dict[str, jax.Array]:
@@ -291,7 +293,8 @@ class CompiledProblem:
         return jax.vmap(per_point)(z)
 
     def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None) -> dict[str, jax.Array]:
-        """Mean squared residual of every term, by name (unweighted).
+        """Mean squared residual of every term, by name (unweighted; residuals fade out near
+        re-entrant corners, see :func:`~sciml.dsl.problem.reentrant_corner_proximity`).
 
         ``reduce_residual(squared (n,), points (n, d)) -> scalar`` replaces the plain mean for
         the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`).
@@ -301,6 +304,10 @@ class CompiledProblem:
         out: dict[str, jax.Array] = {}
         z = batch["interior"]["z"]
         res = self.residual_values(field_fn, params, z)
+        if self.corner_proximity is not None:
+            # Residuals fade out within a re-entrant corner's neighbourhood, where the exact
+            # solution is singular and no smooth surrogate can balance the equation pointwise.
+            res = res * jnp.minimum(self.corner_proximity(z), 1.0)[:, None]
         for j in range(res.shape[1]):
             squared = res[:, j] ** 2
             out[self.terms[j].name] = reduce_residual(squared, z) if reduce_residual else jnp.mean(squared)
@@ -401,6 +408,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         _observations=observations,
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
+        corner_proximity=reentrant_corner_proximity(problem),
     )
     return compiled
 

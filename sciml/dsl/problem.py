@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 import xarray as xr
@@ -371,6 +372,42 @@ def _check_symmetry(problem: Problem, s: Symmetry, coords: set, fields: dict) ->
         for c in s.over:
             if c not in coords:
                 raise ProblemError(f"{where}: cannot integrate over {c}, which is not a coordinate")
+
+
+CORNER_RADIUS = 0.05  # the neighbourhood of a re-entrant corner, as a fraction of its domain's extent
+
+
+def reentrant_corner_proximity(problem: Problem):
+    """``points (n, d) -> (n,)``: the distance of each point to the nearest re-entrant corner of
+    the problem's spatial domains (:meth:`~sciml.dsl.domains.Domain.reentrant_corners`), in
+    units of :data:`CORNER_RADIUS` times that domain's extent (below 1: inside the corner's
+    neighbourhood); None for a domain without such corners. Works on numpy and JAX arrays.
+
+    Near such a corner the exact solution's second derivatives are unbounded (``u ~ r^(2/3)``
+    in an L-shape), and so is the pointwise residual of any smooth surrogate, while its field
+    error stays small: the residual there says nothing about the error and, left alone, a few
+    points there dominate the loss and the verdict."""
+    factors = []  # (columns of the factor's coordinates, its corners, the neighbourhood radius)
+    for domain in problem.space_time.factors:
+        corners = np.asarray(domain.reentrant_corners(), dtype=np.float64)
+        if len(corners):
+            lower, upper = domain.bounds()
+            extent = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+            factors.append(([problem.coordinates.index(c) for c in domain.coordinates], corners,
+                            CORNER_RADIUS * extent))
+    if not factors:
+        return None
+
+    def proximity(points):
+        xp = np if isinstance(points, np.ndarray) else jnp
+        out = None
+        for columns, corners, radius in factors:
+            offsets = points[:, None, columns] - xp.asarray(corners, dtype=points.dtype)[None]
+            scaled = xp.min(xp.sqrt(xp.sum(offsets**2, axis=-1)), axis=1) / radius
+            out = scaled if out is None else xp.minimum(out, scaled)
+        return out
+
+    return proximity
 
 
 def resolve_piece(problem: Problem, on: BoundaryPiece | str) -> BoundaryPiece:
