@@ -85,8 +85,12 @@ def describe(recipe: dict | None) -> str:
     parts = [f"{recipe.get('model', '?')} {'x'.join(str(h) for h in hidden)}"]
     if options.get("fourier_features"):
         parts.append(f"Fourier {options['fourier_features']} (scale {options.get('fourier_scale')})")
-    if "periodic" in recipe.get("reasons", {}) and "exact" in recipe["reasons"]["periodic"]:
+    reasons = recipe.get("reasons", {})
+    if "periodic" in reasons and "exact" in reasons["periodic"]:
         parts.append("exact periodic")
+    if reasons.get("exact_conditions", "").startswith("imposed exactly"):
+        parts.append("exact conditions" + (" (some kept soft)" if "kept as loss terms" in reasons["exact_conditions"]
+                                           else ""))
     parts.append(train.get("quasi_newton", "lbfgs"))
     scales = recipe.get("output_scales")
     if scales:
