@@ -46,6 +46,7 @@ FOURIER_PERIODS = 4.0  # more periods than this across the domain call for Fouri
 FOURIER_FEATURES = 64  # random Fourier features, when they are called for
 POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
 RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
+POINTS_PER_PERIOD = 10.0  # interior points per period of a visible frequency, along each coordinate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,7 +353,9 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
     parameters = _network_parameters(target, model, options)
     # More residual equations than unknowns, so the network cannot interpolate a point set.
     enough = POINTS_PER_PARAMETER * parameters / max(len(problem.residuals), 1)
-    n_points = max(n_points, int(math.ceil(enough / 500.0)) * 500)
+    # And enough points per period of the finest visible frequency along every coordinate.
+    resolved = math.prod(max(1.0, POINTS_PER_PERIOD * p) for p in feats.periods.values())
+    n_points = max(n_points, int(math.ceil(max(enough, resolved) / 500.0)) * 500)
     train: dict[str, Any] = {
         "steps": 4000 if model != "kan" else 3000,
         "learning_rate": 2e-3 if model != "kan" else (5e-3 if "basis" in options else 1e-2),
@@ -379,6 +382,8 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
                          + (f" (at least {POINTS_PER_PARAMETER:g} residual equations per network parameter, "
                             f"{parameters})" if parameters else "")
                          + (", more for the fronts of a nonlinear evolution" if hard_front else "")
+                         + (f"; at least {POINTS_PER_PERIOD:g} per period of the finest visible frequency along "
+                            f"each coordinate ({resolved:.0f})" if resolved >= n_points - 500 else "")
                          + ": the network learns the equation, not a point set")
     if hard_front:
         train.update(rar_every=1000, rar_add=250)

@@ -40,6 +40,15 @@ def test_two_scales_of_fourier_features_for_a_multiscale_source():
     assert "1 period(s) also there" in choose(problem).reasons["fourier_features"]
 
 
+def test_points_resolve_the_finest_visible_frequency():
+    v = Field("v", x, y)
+    square = Box({x: (0, 1), y: (0, 1)})
+    source = sp.sin(16 * sp.pi * x) * sp.sin(16 * sp.pi * y)  # 8 periods along each coordinate
+    recipe = choose(Problem("fine", square, [v.diff(x, 2) + v.diff(y, 2) + source]))
+    assert recipe.train["points"]["interior"] >= (10 * 8) ** 2
+    assert "per period of the finest visible frequency" in recipe.reasons["points"]
+
+
 def test_nonlinearity_is_read_from_the_equations():
     heat = Problem("h", line * time, [w.diff(t) - w.diff(x, 2)], conditions=[Initial(w, sp.sin(sp.pi * x))])
     burgers = Problem("b", line * time, [w.diff(t) + w * w.diff(x) - w.diff(x, 2)],
