@@ -231,7 +231,7 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     from sciml.dsl.conditions import Dirichlet, Initial
     from sciml.dsl.errors import ProblemError
 
-    learned = {p for p in problem.unknown_parameters}
+    learned = set(problem.unknown_parameters)
     rng = np.random.default_rng(0)
 
     def candidate(c) -> bool:
@@ -278,19 +278,18 @@ def _exact_conditions(problem, reasons: dict) -> Any:
             if i not in promote and not c.hard and isinstance(c, (Dirichlet, Initial))]
     reasons["exact_conditions"] = ("imposed exactly by the output transform (a distance factor times the "
                                    "network), not penalised: " + ", ".join(made)
-                                   + (f"; kept as loss terms (data that jump where pieces meet, are not periodic where "
-                                      f"the problem is, or hold a learned parameter): {', '.join(kept)}"
+                                   + (f"; kept as loss terms (data that jump where pieces meet, disagree with the "
+                                      f"boundary data at the start, are not periodic where the problem is, or hold a "
+                                      f"learned parameter): {', '.join(kept)}"
                                       if kept else ""))
     return exact
 
 
-def _network_parameters(problem, model: str, options: dict) -> int:
-    """Trainable parameters of the surrogate the options describe, on the problem's inputs."""
-    from sciml.dsl.compile import compile_problem
+def _network_parameters(compiled, model: str, options: dict) -> int:
+    """Trainable parameters of the surrogate the options describe, on the compiled problem's inputs."""
     from sciml.models import build_model
     from sciml.result import count_parameters
 
-    compiled = compile_problem(problem)
     return count_parameters(build_model(model, compiled.input_dimension, len(compiled.field_names), **options))
 
 
@@ -299,12 +298,15 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
 
     ``exact_conditions=False`` keeps the Dirichlet and initial conditions as the problem states
     them (soft unless marked ``hard``) instead of imposing them exactly where the data allow."""
+    from sciml.dsl.compile import compile_problem
+
     model = model or "mlp"
     feats = features(problem)
     reasons: dict[str, str] = {}
     target = _exact_periodic(problem, feats, reasons)
     if exact_conditions:
         target = _exact_conditions(target, reasons)
+    compiled = compile_problem(target)
     wide = feats.dimension > 2
     hard_front = feats.nonlinear and feats.time_dependent
     max_periods = max(feats.periods.values(), default=0.0)
@@ -329,7 +331,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
             # (it gains far more than extra features do), between 16 and 64.
             n_features = FOURIER_FEATURES
             while n_features > 16 and _network_parameters(
-                    target, model, {**options, "fourier_features": n_features}) > DENSE_BFGS_PARAMETERS:
+                    compiled, model, {**options, "fourier_features": n_features}) > DENSE_BFGS_PARAMETERS:
                 n_features -= 8
             options["fourier_features"] = n_features
             reasons["fourier_features"] = (
@@ -350,7 +352,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
                                        "a smooth solution of a linear problem needs few, local edges")
 
     n_points = 2000 * max(feats.dimension - 1, 1) + (2000 if hard_front else 0)
-    parameters = _network_parameters(target, model, options)
+    parameters = _network_parameters(compiled, model, options)
     # More residual equations than unknowns, so the network cannot interpolate a point set.
     enough = POINTS_PER_PARAMETER * parameters / max(len(problem.residuals), 1)
     # And enough points per period of the finest visible frequency along every coordinate.
