@@ -40,8 +40,6 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from sciml.dsl.problem import reentrant_corner_proximity
-
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure"]
 
 # Calibrated on catalogue runs, full and starved (benchmarks/verdict_calibration.py): runs with
@@ -159,7 +157,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
 
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
-    proximity = reentrant_corner_proximity(compiled.problem)
+    proximity = compiled.corner_proximity
     if proximity is not None:
         keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
         indicators["excluded_near_reentrant_corners"] = int(np.sum(~keep_fresh))
