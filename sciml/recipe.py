@@ -167,6 +167,12 @@ def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
     return exact
 
 
+def _values(expr, symbols, *columns) -> np.ndarray:
+    """``expr`` of ``symbols`` at the points given by ``columns`` (a constant broadcast too)."""
+    f = sp.lambdify(symbols, sp.sympify(expr), "numpy")
+    return np.asarray(f(*columns), float) * np.ones(len(columns[0]))
+
+
 def _meets_compatibly(problem, a, b, rng) -> bool:
     """Whether Dirichlet conditions ``a`` and ``b`` of one field agree where their pieces meet
     (trivially when they do not meet): data that jump at a corner (a driven lid against still
@@ -176,18 +182,14 @@ def _meets_compatibly(problem, a, b, rng) -> bool:
     coords = problem.coordinates
     lower, upper = problem.space_time.bounds()
     size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
-    gap = sp.lambdify(coords, sp.sympify(a.value) - sp.sympify(b.value), "numpy")
     scale = 1.0
     for first, second in ((a, b), (b, a)):
         z = resolve_piece(problem, first.on).sample(2000, rng, "uniform")
-        near = sp.lambdify(coords, resolve_piece(problem, second.on).distance, "numpy")
-        d = np.abs(np.asarray(near(*z.T), float) * np.ones(len(z)))
-        meeting = d < 1e-2 * size
+        meeting = np.abs(_values(resolve_piece(problem, second.on).distance, coords, *z.T)) < 1e-2 * size
         if meeting.any():
-            values = sp.lambdify(coords, sp.sympify(first.value), "numpy")
-            scale = max(scale, float(np.max(np.abs(np.asarray(values(*z.T), float) * np.ones(len(z))))))
-            g = np.abs(np.asarray(gap(*z[meeting].T), float) * np.ones(int(meeting.sum())))
-            if np.max(g) > 0.05 * scale:
+            scale = max(scale, float(np.max(np.abs(_values(first.value, coords, *z.T)))))
+            gap = _values(sp.sympify(a.value) - sp.sympify(b.value), coords, *z[meeting].T)
+            if np.max(np.abs(gap)) > 0.05 * scale:
                 return False
     return True
 
@@ -208,9 +210,8 @@ def _periodic_data(problem, condition, derivatives: int = 2) -> bool:
         at = {o: ends[o][0] + (ends[o][1] - ends[o][0]) * z[:, k] for k, o in enumerate(others)}
         for order in range(derivatives + 1):
             expr = sp.diff(value, c, order) if order else value
-            f = sp.lambdify([c, *others], expr, "numpy")
-            left = np.asarray(f(ends[c][0], *at.values()), float) * np.ones(len(z))
-            right = np.asarray(f(ends[c][1], *at.values()), float) * np.ones(len(z))
+            left = _values(expr, [c, *others], np.full(len(z), ends[c][0]), *at.values())
+            right = _values(expr, [c, *others], np.full(len(z), ends[c][1]), *at.values())
             scale = max(1.0, float(np.max(np.abs(left))))
             if np.max(np.abs(left - right)) > 1e-6 * scale:
                 return False
@@ -245,10 +246,12 @@ def _exact_conditions(problem, reasons: dict) -> Any:
                  if isinstance(c, Dirichlet) and c.field_name == name]
         hard = [i for i in walls if problem.conditions[i].hard]
         soft = [i for i in walls if candidate(problem.conditions[i])]
-        conflicts = {i: sum(not _meets_compatibly(problem, problem.conditions[i], problem.conditions[j], rng)
-                            for j in walls if j != i) for i in soft}
+        agree = {(i, j): _meets_compatibly(problem, problem.conditions[i], problem.conditions[j], rng)
+                 for i in walls for j in walls if i < j}
+        agree.update({(j, i): ok for (i, j), ok in list(agree.items())})
+        conflicts = {i: sum(not agree[i, j] for j in walls if j != i) for i in soft}
         for i in sorted(soft, key=lambda i: conflicts[i]):
-            if all(_meets_compatibly(problem, problem.conditions[i], problem.conditions[j], rng) for j in hard):
+            if all(agree[i, j] for j in hard):
                 hard.append(i)
                 promote.add(i)
         orders = {c.order: i for i, c in enumerate(problem.conditions)
