@@ -177,21 +177,9 @@ def _meets_compatibly(problem, a, b, rng) -> bool:
     """Whether Dirichlet conditions ``a`` and ``b`` of one field agree where their pieces meet
     (trivially when they do not meet): data that jump at a corner (a driven lid against still
     walls) cannot both hold exactly."""
-    from sciml.dsl.problem import resolve_piece
+    from sciml.dsl.problem import data_jumps
 
-    coords = problem.coordinates
-    lower, upper = problem.space_time.bounds()
-    size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
-    scale = 1.0
-    for first, second in ((a, b), (b, a)):
-        z = resolve_piece(problem, first.on).sample(2000, rng, "uniform")
-        meeting = np.abs(_values(resolve_piece(problem, second.on).distance, coords, *z.T)) < 1e-2 * size
-        if meeting.any():
-            scale = max(scale, float(np.max(np.abs(_values(first.value, coords, *z.T)))))
-            gap = _values(sp.sympify(a.value) - sp.sympify(b.value), coords, *z[meeting].T)
-            if np.max(np.abs(gap)) > 0.05 * scale:
-                return False
-    return True
+    return not data_jumps(problem, a, b, rng)
 
 
 def _periodic_data(problem, condition, derivatives: int = 2) -> bool:
@@ -288,6 +276,22 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     return exact
 
 
+def _visible_frequencies(problem, compiled, feats: Features) -> tuple[tuple[float, ...], ...]:
+    """One row of Fourier-feature frequencies (cycles per unit of the surrogate's inputs) per
+    number of periods seen along a coordinate that is not exactly periodic (those have their
+    own embedding): ``n`` periods across a domain scaled to ``[-1, 1]`` is ``n/2`` per unit."""
+    rows = []
+    for axis, c in enumerate(problem.coordinates):
+        column = compiled.inputs.column(axis)
+        if column is None:
+            continue
+        for periods in feats.spectrum.get(str(c), ()):
+            row = [0.0] * compiled.input_dimension
+            row[column] = periods / 2.0
+            rows.append(tuple(row))
+    return tuple(rows)
+
+
 def _network_parameters(compiled, model: str, options: dict) -> int:
     """Trainable parameters of the surrogate the options describe, on the compiled problem's inputs."""
     from sciml.models import build_model
@@ -330,17 +334,21 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
             lowest = min((p for v in feats.spectrum.values() for p in v if p > 0), default=max_periods)
             multiscale = max_periods >= FOURIER_PERIODS * lowest
             options["fourier_scale"] = (max(round(lowest / 4.0, 3), 0.25), scale) if multiscale else scale
-            # As many features as keep the network within reach of the dense quasi-Newton phase
-            # (it gains far more than extra features do), between 16 and 64.
+            # Every frequency the sources show, along its own coordinate, as a fixed feature: random
+            # directions reach a product sin(k x) sin(k y) only in their Gaussian tail.
+            options["fourier_frequencies"] = _visible_frequencies(problem, compiled, feats)
+            # As many random features as keep the network within reach of the dense quasi-Newton
+            # phase (it gains far more than extra features do), between 16 and 64.
             n_features = FOURIER_FEATURES
             while n_features > 16 and _network_parameters(
                     compiled, model, {**options, "fourier_features": n_features}) > DENSE_BFGS_PARAMETERS:
                 n_features -= 8
             options["fourier_features"] = n_features
             reasons["fourier_features"] = (
-                f"up to {max_periods:.1f} periods across the domain in the sources/conditions: {n_features} "
-                f"random Fourier features (spectral bias of plain networks; as many as keep the network "
-                f"within the dense quasi-Newton size) with scale {scale}"
+                f"up to {max_periods:.1f} periods across the domain in the sources/conditions: "
+                f"{len(options['fourier_frequencies'])} Fourier features at the frequencies they show, along "
+                f"their coordinates, and {n_features} random ones (spectral bias of plain networks; as many "
+                f"as keep the network within the dense quasi-Newton size) with scale {scale}"
                 + (f", half of them at {options['fourier_scale'][0]} for the {lowest:g} period(s) also there "
                    "(one scale fits one end of the spectrum and misses the other)" if multiscale else ""))
     elif model == "kan":

@@ -17,9 +17,10 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
 * **generalisation**: the residual on fresh points over the residual on the training points
   (a network that satisfies the equation only where it was asked to has learnt the points, not
   the solution);
-* **re-entrant corners**: points within 5% of the domain's extent of a corner where the
-  boundary turns inwards are left out of the residual indicators (the exact solution is
-  singular there; their number is recorded);
+* **singular points**: points within 5% of the domain's extent of a corner where the
+  boundary turns inwards, or of a point where boundary data jump (a driven lid against still
+  walls), are left out of the residual indicators (the exact solution is singular there; their
+  number is recorded), and boundary misses fade out near them as in training;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -160,7 +161,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     proximity = compiled.corner_proximity
     if proximity is not None:
         keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
-        indicators["excluded_near_reentrant_corners"] = int(np.sum(~keep_fresh))
+        indicators["excluded_near_singular_points"] = int(np.sum(~keep_fresh))
         fresh_balance_points, collocation = fresh[keep_fresh], collocation[keep_trained]
     else:
         fresh_balance_points = fresh

@@ -297,7 +297,7 @@ def test_lshape_vertices_and_area(lshape):
 
 
 def test_reentrant_corners_fade_the_residual_and_the_verdict_leaves_them_out(lshape):
-    from sciml.dsl.problem import CORNER_RADIUS, reentrant_corner_proximity
+    from sciml.dsl.problem import CORNER_RADIUS, singular_point_proximity
 
     assert lshape.reentrant_corners().tolist() == [[0, 0]]
     assert len(Rectangle(x, y, (0, 1), (0, 1)).reentrant_corners()) == 0
@@ -305,20 +305,44 @@ def test_reentrant_corners_fade_the_residual_and_the_verdict_leaves_them_out(lsh
     assert Polygon(x, y, lshape.vertices[::-1]).reentrant_corners().tolist() == [[0, 0]]
     u = Field("u", x, y)
     problem = Problem("l", lshape, [u.diff(x, 2) + u.diff(y, 2) + 1], conditions=[Dirichlet(u, 0, on=lshape.boundary)])
-    proximity = reentrant_corner_proximity(problem)
+    proximity = singular_point_proximity(problem)
     radius = CORNER_RADIUS * 2.0
     points = np.array([[-0.5 * radius, 0.0], [-2 * radius, -radius], [-0.9, -0.9]])
     assert (proximity(points) > 1).tolist() == [False, True, True]
     np.testing.assert_allclose(np.asarray(proximity(jnp.asarray(points))), proximity(points), rtol=1e-6)
     square = Problem("s", Rectangle(x, y, (0, 1), (0, 1)), [u.diff(x, 2) + 1])
-    assert reentrant_corner_proximity(square) is None
-    # The residual loss fades out towards the corner (the verdict leaves the neighbourhood out).
+    assert singular_point_proximity(square) is None
+    # The residual loss fades out towards the corner, as the squared proximity (the verdict
+    # leaves the neighbourhood out): half the radius away, a quarter of the squared weight.
     compiled = compile_problem(problem)
     zero = lambda z: jnp.zeros(1)  # residual -1 everywhere: the loss is the mean squared weight
     near = {"interior": {"z": jnp.asarray(points[:1])}, **{k: v for k, v in
             jax.tree.map(jnp.asarray, compiled.sample(np.random.default_rng(0), {"interior": 1, "boundary": 4})).items()
             if k != "interior"}}
-    assert float(compiled.loss_terms(zero, {}, near)["residual"]) == pytest.approx(0.25, rel=1e-5)
+    assert float(compiled.loss_terms(zero, {}, near)["residual"]) == pytest.approx(0.5**4, rel=1e-5)
+
+
+def test_points_where_boundary_data_jump_are_singular_and_continuous_data_are_not():
+    from sciml.dsl.problem import singular_points
+
+    square = Rectangle(x, y, (0, 1), (0, 1))
+    u = Field("u", x, y)
+    lid = [Dirichlet(u, 1, on=square.top), Dirichlet(u, 0, on=square.left),
+           Dirichlet(u, 0, on=square.right), Dirichlet(u, 0, on=square.bottom)]
+    cavity = Problem("lid", square, [u.diff(x, 2) + u.diff(y, 2)], conditions=lid)
+    corners = sorted(np.round(point, 2).tolist() for _, point in singular_points(cavity))
+    assert corners == [[0.0, 1.0], [1.0, 1.0]]
+    # Data that meet continuously (x(1 - x) on the top is 0 at its ends) have no singular point.
+    smooth = Problem("smooth", square, [u.diff(x, 2) + u.diff(y, 2)],
+                     conditions=[Dirichlet(u, x * (1 - x), on=square.top), *lid[1:]])
+    assert singular_points(smooth) == []
+    # A hot start against cold walls jumps where they meet, at the start of time.
+    t = Coordinate("t")
+    w = Field("w", x, t)
+    space_time = Interval(x, 0, 1) * TimeInterval(t, 0, 1)
+    hot = Problem("hot", space_time, [w.diff(t) - w.diff(x, 2)],
+                  conditions=[Initial(w, 1), Dirichlet(w, 0, on=space_time.factors[0].boundary)])
+    assert sorted(np.round(point, 2).tolist() for _, point in singular_points(hot)) == [[0.0, 0.0], [1.0, 0.0]]
 
 
 @pytest.mark.parametrize("method", ["uniform", "sobol"])

@@ -31,7 +31,7 @@ from sympy.core.function import AppliedUndef
 from sciml.dsl.conditions import Dirichlet, Initial, MeanValue, Neumann, Periodic, Pin, Robin
 from sciml.dsl.domains import ProductDomain
 from sciml.dsl.errors import ProblemError
-from sciml.dsl.problem import Problem, observation_points, reentrant_corner_proximity, resolve_piece
+from sciml.dsl.problem import Problem, observation_points, resolve_piece, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import Conserved, Reflection, Translation
 
@@ -183,6 +183,14 @@ class InputMap:
         """Number of surrogate inputs."""
         return len(self.lower) + sum(2 * e.modes - 1 for e in self.periodic)
 
+    def column(self, axis: int) -> int | None:
+        """The surrogate input that holds coordinate ``axis`` scaled to ``[-1, 1]`` (None for a
+        coordinate replaced by its periodic embedding)."""
+        embedded = {e.axis: e for e in self.periodic}
+        if axis in embedded:
+            return None
+        return axis + sum(2 * e.modes - 1 for e in self.periodic if e.axis < axis)
+
     def __call__(self, z: jax.Array) -> jax.Array:
         lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
         scaled = 2.0 * (z - lo) / (hi - lo) - 1.0
@@ -212,7 +220,7 @@ class CompiledProblem:
     _observations: dict = field(repr=False)
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
-    # points -> proximity to a re-entrant corner (dsl.problem.reentrant_corner_proximity), or None
+    # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
     corner_proximity: Callable | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ parameters
@@ -293,8 +301,8 @@ class CompiledProblem:
         return jax.vmap(per_point)(z)
 
     def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None) -> dict[str, jax.Array]:
-        """Mean squared residual of every term, by name (unweighted; residuals fade out near
-        re-entrant corners, see :func:`~sciml.dsl.problem.reentrant_corner_proximity`).
+        """Mean squared residual of every term, by name (unweighted; residuals and boundary
+        misfits fade out near singular points, see :meth:`fade`).
 
         ``reduce_residual(squared (n,), points (n, d)) -> scalar`` replaces the plain mean for
         the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`).
@@ -303,16 +311,16 @@ class CompiledProblem:
         field_fn = self.field_function(model, params)
         out: dict[str, jax.Array] = {}
         z = batch["interior"]["z"]
-        res = self.residual_values(field_fn, params, z)
-        if self.corner_proximity is not None:
-            # Residuals fade out within a re-entrant corner's neighbourhood, where the exact
-            # solution is singular and no smooth surrogate can balance the equation pointwise.
-            res = res * jnp.minimum(self.corner_proximity(z), 1.0)[:, None]
+        res = self.residual_values(field_fn, params, z) * self.fade(z)[:, None]
         for j in range(res.shape[1]):
             squared = res[:, j] ** 2
             out[self.terms[j].name] = reduce_residual(squared, z) if reduce_residual else jnp.mean(squared)
         for k, term in enumerate(self._conditions):
-            out[term.name] = jnp.mean(term.evaluate(field_fn, params, batch[f"condition{k}"]) ** 2)
+            misfit = term.evaluate(field_fn, params, batch[f"condition{k}"])
+            points = batch[f"condition{k}"].get("z") if isinstance(batch[f"condition{k}"], dict) else None
+            if points is not None and misfit.shape[:1] == points.shape[:1]:
+                misfit = misfit * self.fade(points)
+            out[term.name] = jnp.mean(misfit**2)
         for name, evaluate, _, key in self._symmetries:
             out[name] = evaluate(field_fn, params, batch[key])
         for name in self._observations:
@@ -320,6 +328,18 @@ class CompiledProblem:
             pred = jax.vmap(field_fn)(data["z"])[:, self.field_names.index(name)]
             out[f"data:{name}"] = jnp.mean((pred - data["u"]) ** 2)
         return out
+
+    def fade(self, z: jax.Array) -> jax.Array:
+        """``(n,)`` weights of the points ``z``: ``min(1, r/ρ)²`` within ``ρ`` of a singular point
+        (:func:`~sciml.dsl.problem.singular_point_proximity`), 1 elsewhere.
+
+        There the exact solution is singular (a re-entrant corner, data that jump) and no smooth
+        surrogate balances the equation, or meets both pieces' data, pointwise; the square keeps
+        the faded squared residual bounded even where it grows like ``1/r⁴`` (the second
+        derivatives of data that jump)."""
+        if self.corner_proximity is None:
+            return jnp.ones(z.shape[:1], z.dtype)
+        return jnp.minimum(self.corner_proximity(z), 1.0) ** 2
 
     @property
     def term_names(self) -> list[str]:
@@ -408,7 +428,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         _observations=observations,
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
-        corner_proximity=reentrant_corner_proximity(problem),
+        corner_proximity=singular_point_proximity(problem),
     )
     return compiled
 

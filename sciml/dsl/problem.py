@@ -374,29 +374,108 @@ def _check_symmetry(problem: Problem, s: Symmetry, coords: set, fields: dict) ->
                 raise ProblemError(f"{where}: cannot integrate over {c}, which is not a coordinate")
 
 
-CORNER_RADIUS = 0.05  # the neighbourhood of a re-entrant corner, as a fraction of its domain's extent
+CORNER_RADIUS = 0.05  # the neighbourhood of a singular point, as a fraction of its domain's extent
+JUMP = 0.05  # boundary data that differ by more than this fraction of their size where pieces meet jump
 
 
-def reentrant_corner_proximity(problem: Problem):
-    """``points (n, d) -> (n,)``: the distance of each point to the nearest re-entrant corner of
-    the problem's spatial domains (:meth:`~sciml.dsl.domains.Domain.reentrant_corners`), in
-    units of :data:`CORNER_RADIUS` times that domain's extent (below 1: inside the corner's
-    neighbourhood); None for a domain without such corners. Works on numpy and JAX arrays.
+def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Generator) -> list[np.ndarray]:
+    """The points where the data of conditions ``a`` and ``b`` (Dirichlet or initial values)
+    jump from one's piece to the other's (a driven lid meeting still walls, a hot start meeting
+    cold walls): one point per place where the pieces meet, the sample of ``a``'s piece nearest
+    ``b``'s. Empty when the pieces do not meet or the data agree there. Known parameters take
+    their values; data holding a learned parameter are not judged (empty)."""
+    coords = problem.coordinates
+    lower, upper = problem.space_time.bounds()
+    size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+    radius = CORNER_RADIUS * size
+    known = {q: q.value for q in problem.parameters if not q.learn}
+    data_a, data_b = (sp.sympify(c.value).xreplace(known) for c in (a, b))
+    if (data_a.free_symbols | data_b.free_symbols) - set(coords):
+        return []
 
-    Near such a corner the exact solution's second derivatives are unbounded (``u ~ r^(2/3)``
-    in an L-shape), and so is the pointwise residual of any smooth surrogate, while its field
-    error stays small: the residual there says nothing about the error and, left alone, a few
-    points there dominate the loss and the verdict."""
-    factors = []  # (columns of the factor's coordinates, its corners, the neighbourhood radius)
+    def values(expr, z):
+        f = sp.lambdify(coords, expr, "numpy")
+        return np.asarray(f(*z.T), float) * np.ones(len(z))
+
+    def piece(c):
+        if isinstance(c, Initial):
+            return problem.space_time.lift(problem.space_time.time.start)
+        return resolve_piece(problem, c.on)
+
+    z = piece(a).sample(2000, rng, "uniform")
+    gap_to_b = np.abs(values(sp.sympify(piece(b).distance), z))
+    near = gap_to_b < 1e-2 * size
+    if not near.any():
+        return []
+    jump = np.abs(values(data_a - data_b, z))
+    scale = max(1e-12, float(np.max(np.abs(values(data_a, z)))), float(np.max(np.abs(values(data_b, z)))))
+    # Judged at the sample nearest the other piece, one per neighbourhood: continuous data
+    # differ there by their slope times the sample spacing, data that jump by the jump.
+    seen: list[np.ndarray] = []
+    found: list[np.ndarray] = []
+    for k in np.flatnonzero(near)[np.argsort(gap_to_b[near])]:
+        if any(np.linalg.norm(z[k] - q) <= radius for q in seen):
+            continue
+        seen.append(z[k])
+        if jump[k] > JUMP * scale:
+            found.append(z[k])
+    return found
+
+
+def _jump_points(problem: Problem, rng: np.random.Generator) -> list[np.ndarray]:
+    """Every point where the Dirichlet or initial data of one field jump (:func:`data_jumps`),
+    one per neighbourhood."""
+    data = [c for c in problem.conditions if isinstance(c, Dirichlet) or (isinstance(c, Initial) and c.order == 0)]
+    radius = CORNER_RADIUS * float(np.max(np.subtract(*problem.space_time.bounds()[::-1])))
+    found: list[np.ndarray] = []
+    for i, a in enumerate(data):
+        for b in data[i + 1:]:
+            if a.field_name == b.field_name:
+                found += [q for q in data_jumps(problem, a, b, rng)
+                          if all(np.linalg.norm(q - f) > radius for f in found)]
+    return found
+
+
+def singular_points(problem: Problem) -> list[tuple[list[int], np.ndarray]]:
+    """The points near which the exact solution is singular, each as ``(columns, point)``: the
+    distance to it counts along those coordinates only. They are the re-entrant corners of the
+    spatial domains (:meth:`~sciml.dsl.domains.Domain.reentrant_corners`; ``u ~ r^(2/3)`` in an
+    L-shape), in their domain's coordinates, and the points where boundary (or initial) data
+    jump (derivatives ``~ 1/r``), in all coordinates."""
+    points = []
+    lower, upper = problem.space_time.bounds()
+    centre = (np.asarray(lower, float) + np.asarray(upper, float)) / 2
     for domain in problem.space_time.factors:
-        corners = np.asarray(domain.reentrant_corners(), dtype=np.float64)
-        if len(corners):
-            lower, upper = domain.bounds()
-            extent = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
-            factors.append(([problem.coordinates.index(c) for c in domain.coordinates], corners,
-                            CORNER_RADIUS * extent))
-    if not factors:
+        columns = [problem.coordinates.index(c) for c in domain.coordinates]
+        for corner in np.asarray(domain.reentrant_corners(), dtype=np.float64):
+            point = centre.copy()  # other coordinates (time) are free: only these columns count
+            point[columns] = corner
+            points.append((columns, point))
+    every = list(range(len(problem.coordinates)))
+    points += [(every, q) for q in _jump_points(problem, np.random.default_rng(0))]
+    return points
+
+
+def singular_point_proximity(problem: Problem):
+    """``points (n, d) -> (n,)``: the distance of each point to the nearest singular point of the
+    problem (:func:`singular_points`; a re-entrant corner counts in its domain's coordinates
+    only), in units of :data:`CORNER_RADIUS` times the domain's extent (below 1: inside its
+    neighbourhood); None for a problem without one. Works on numpy and JAX arrays.
+
+    Near such a point the exact solution's derivatives are unbounded, and so is the pointwise
+    residual of any smooth surrogate, while its field error stays small: the residual there says
+    nothing about the error and, left alone, a few points there dominate the loss and the
+    verdict."""
+    points = singular_points(problem)
+    if not points:
         return None
+    lower, upper = problem.space_time.bounds()
+    extents = np.asarray(upper, float) - np.asarray(lower, float)
+    groups: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for columns, point in points:
+        groups.setdefault(tuple(columns), []).append(point[list(columns)])
+    factors = [(list(columns), np.asarray(pts), CORNER_RADIUS * float(np.max(extents[list(columns)])))
+               for columns, pts in groups.items()]
 
     def proximity(points):
         xp = np if isinstance(points, np.ndarray) else jnp

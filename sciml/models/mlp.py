@@ -36,21 +36,30 @@ INITIALIZERS = {
 
 
 class FourierFeatures(nnx.Module):
-    """Fixed random Fourier embedding ``z -> [sin(2π zB), cos(2π zB)]``.
+    """Fixed Fourier embedding ``z -> [sin(2π zB), cos(2π zB)]``.
 
-    ``scale`` is the standard deviation of ``B``'s entries, or several of them: the columns are
-    then split evenly between the scales, so one embedding holds both the coarse and the fine
-    frequencies of a multiscale solution (Wang, Wang & Perdikaris 2021 show that a single
-    scale fits one end of the spectrum and misses the other).
+    ``B``'s first columns are the given ``frequencies`` (one row of cycles per unit of each
+    input, e.g. those a problem's sources show), the other ``n_features`` are random, with
+    entries of standard deviation ``scale``, or several scales: the random columns are then
+    split evenly between them, so one embedding holds both the coarse and the fine frequencies
+    of a multiscale solution (Wang, Wang & Perdikaris 2021 show that a single scale fits one end
+    of the spectrum and misses the other).
     """
 
-    def __init__(self, in_features: int, n_features: int, scale: float | Sequence[float], *, rngs: nnx.Rngs):
+    def __init__(self, in_features: int, n_features: int, scale: float | Sequence[float], *, rngs: nnx.Rngs,
+                 frequencies: Sequence[Sequence[float]] = ()):
         scales = [float(s) for s in (scale if isinstance(scale, (list, tuple)) else [scale])]
-        if not scales or any(not s > 0 for s in scales) or len(scales) > n_features:
+        if n_features and (not scales or any(not s > 0 for s in scales) or len(scales) > n_features):
             raise ValueError(f"fourier_scale must be a positive number or up to {n_features} positive numbers, "
                              f"got {scale!r}")
+        fixed = [[float(f) for f in row] for row in frequencies]
+        if any(len(row) != in_features for row in fixed):
+            raise ValueError(f"each of fourier_frequencies must hold {in_features} numbers (cycles per unit of "
+                             f"each input), got {frequencies!r}")
         column_scale = jnp.repeat(jnp.asarray(scales), -(-n_features // len(scales)))[:n_features]
-        self.B = nnx.Variable(column_scale * jax.random.normal(rngs.params(), (in_features, n_features)))
+        random = column_scale * jax.random.normal(rngs.params(), (in_features, n_features))
+        self.B = nnx.Variable(jnp.concatenate([jnp.asarray(fixed, random.dtype).reshape(-1, in_features).T,
+                                               random], axis=1))
 
     def __call__(self, z):
         proj = 2 * jnp.pi * z @ self.B.value.astype(z.dtype)
@@ -65,6 +74,8 @@ class MLP(nnx.Module):
         activation: one of :data:`ACTIVATIONS` (between layers, not after the last).
         fourier_features, fourier_scale: number and scale (or scales, sharing the features
             evenly) of random Fourier features (0: none).
+        fourier_frequencies: fixed Fourier features besides the random ones, one row of
+            frequencies (cycles per unit of each input) per feature.
         init: kernel initialiser, one of :data:`INITIALIZERS` (biases start at zero).
         bias: ``False`` drops every bias, so that with ``silu``/``tanh`` ``MLP(0) = 0``.
         final_scale: multiplies the initial last-layer weights; a small value starts a learned
@@ -80,6 +91,7 @@ class MLP(nnx.Module):
         activation: str = "tanh",
         fourier_features: int = 0,
         fourier_scale: float | Sequence[float] = 1.0,
+        fourier_frequencies: Sequence[Sequence[float]] = (),
         init: str = "glorot_normal",
         bias: bool = True,
         final_scale: float = 1.0,
@@ -94,8 +106,10 @@ class MLP(nnx.Module):
             raise ValueError(f"hidden widths must be positive integers such as (32, 32), got {hidden}")
         self.in_features, self.out_features = in_features, out_features
         self.activation = activation
-        self.embedding = FourierFeatures(in_features, fourier_features, fourier_scale, rngs=rngs) if fourier_features else None
-        widths = [2 * fourier_features if fourier_features else in_features, *hidden, out_features]
+        n_embedded = fourier_features + len(fourier_frequencies)
+        self.embedding = (FourierFeatures(in_features, fourier_features, fourier_scale, rngs=rngs,
+                                          frequencies=fourier_frequencies) if n_embedded else None)
+        widths = [2 * n_embedded if n_embedded else in_features, *hidden, out_features]
         self.layers = nnx.List([
             nnx.Linear(a, b, use_bias=bias, kernel_init=INITIALIZERS[init], rngs=rngs)
             for a, b in zip(widths[:-1], widths[1:])
