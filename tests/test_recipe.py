@@ -167,16 +167,18 @@ def test_quasi_newton_method_follows_the_network_size():
 
 
 def test_conditions_are_made_exact_where_their_data_agree():
-    """Dirichlet data that agree where pieces meet become exact; a driven lid whose data jump
-    at the corners stays a loss term; initial data become exact with them."""
+    """Dirichlet data that agree where pieces meet become exact; a field whose data jump at
+    corners (a driven lid against still walls) keeps all its Dirichlet conditions as loss
+    terms; initial data become exact with them."""
     box = Box({x: (0, 1), y: (0, 1)})
-    v = Field("v", x, y)
-    lid = Problem("lid", box, [v.diff(x, 2) + v.diff(y, 2)], conditions=[
+    v, q = Field("v", x, y), Field("q", x, y)
+    lid = Problem("lid", box, [v.diff(x, 2) + v.diff(y, 2), q.diff(x, 2) + q.diff(y, 2) - v], conditions=[
         Dirichlet(v, 1, on=box.piece("y_max")), Dirichlet(v, 0, on=box.piece("x_min")),
-        Dirichlet(v, 0, on=box.piece("x_max")), Dirichlet(v, 0, on=box.piece("y_min"))])
+        Dirichlet(v, 0, on=box.piece("x_max")), Dirichlet(v, 0, on=box.piece("y_min")),
+        Dirichlet(q, 0, on=box.piece("y_max")), Dirichlet(q, x * (1 - x), on=box.piece("y_min"))])
     recipe = choose(lid)
     hard = [c.hard for c in recipe.problem.conditions]
-    assert hard == [False, True, True, True]
+    assert hard == [False, False, False, False, True, True]
     assert "y_max" in recipe.reasons["exact_conditions"].split("kept as loss terms")[1]
     assert not any(c.hard for c in lid.conditions)  # the original is untouched
 
