@@ -45,8 +45,9 @@ def test_fixed_fourier_features_at_the_visible_frequencies_along_their_coordinat
     square = Box({x: (0, 1), y: (0, 2)})
     source = sp.sin(16 * sp.pi * x) * sp.sin(sp.pi * y)
     problem = Problem("xy", square, [v.diff(x, 2) + v.diff(y, 2) + source], conditions=[Dirichlet(v, 0, on=square.boundary)])
-    # 8 periods along x, 1 along y (length 2); inputs scaled to [-1, 1]: half as many per unit.
-    assert choose(problem).model_options["fourier_frequencies"] == ((4.0, 0.0), (0.0, 0.5))
+    # 8 periods along x, 1 along y (length 2); inputs scaled to [-1, 1]: half as many per unit;
+    # and their sum and difference, the frequencies of the product.
+    assert choose(problem).model_options["fourier_frequencies"] == ((4.0, 0.0), (0.0, 0.5), (4.0, 0.5), (4.0, -0.5))
     from flax import nnx
 
     from sciml.models.mlp import MLP
