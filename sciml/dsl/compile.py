@@ -253,6 +253,11 @@ class CompiledProblem:
             out[n] = raw[n]
         return out
 
+    @property
+    def observations(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The data, ``{field: (points (n, d), values (n,))}``."""
+        return dict(self._observations)
+
     def unknown_values(self, name: str, raw: dict[str, Any], inputs: jax.Array) -> jax.Array:
         """The unknown term ``name`` at its inputs ``(n, n_inputs)`` (in the order it was declared
         with, unscaled), given the trainable parameters ``raw``."""
