@@ -145,8 +145,9 @@ def logistic_problem() -> Problem:
     v = Field("v", s)
     grid = np.linspace(-4, 4, 41)
     data = xr.Dataset({"v": ("s", 1 / (1 + np.exp(-grid)))}, coords={"s": grid})
-    return Problem(name="logistic", domain=Interval(s, -4, 4), equations=[v.diff(s) - Unknown("R", inputs=[v])],
-                   conditions=[Dirichlet(v, 1 / (1 + exp(4)), on=Interval(s, -4, 4).left)], data=data)
+    line = Interval(s, -4, 4)
+    return Problem(name="logistic", domain=line, equations=[v.diff(s) - Unknown("R", inputs=[v])],
+                   conditions=[Dirichlet(v, 1 / (1 + exp(4)), on=line.left)], data=data)
 
 
 TINY = {"model": "mlp", "model_options": {"hidden": (8, 8)}, "steps": 60, "lbfgs_steps": 0,

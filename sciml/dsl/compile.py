@@ -264,7 +264,7 @@ class CompiledProblem:
         if name not in self.unknown_networks:
             raise ProblemError(f"{name!r} is not an unknown term with a network; the problem has "
                                f"{sorted(self.unknown_networks) or 'none'}")
-        return self.unknown_networks[name](raw[name], inputs)
+        return self.unknown_networks[name](raw[name], jnp.asarray(inputs))
 
     # ------------------------------------------------------------------ the surrogate
     @property

@@ -199,12 +199,13 @@ def validate(problem: Problem) -> None:
                 f"Field({field_name(f)!r}, {', '.join(map(str, problem.coordinates))})"
             )
 
-    for i, r in enumerate(problem.residuals):
-        where = f"equation {i + 1} ({r} = 0)"
-        _check_expression(r, where, coords, names)
+    # Unknown terms first: their own messages say more than the generic ones would.
     taken = {**{str(c): "coordinate" for c in coords}, **{n: "field" for n in names},
              **{p.name: "parameter" for p in problem.parameters}}
     check_unknowns(problem.residuals, problem.coordinates, names, taken)
+    for i, r in enumerate(problem.residuals):
+        where = f"equation {i + 1} ({r} = 0)"
+        _check_expression(r, where, coords, names)
     for expr, where in _expressions_outside_equations(problem):
         if expr.atoms(UnknownTerm):
             raise ProblemError(f"{where}: unknown terms (Unknown) belong in equations only; "
