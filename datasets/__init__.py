@@ -14,6 +14,7 @@ name           problem                                   recipe
 ``schrodinger`` nonlinear Schrödinger, 2 sech x initial  :func:`nls_reference` (spectral ETDRK4)
 ``cavity``     lid-driven cavity, Re = 100               :func:`cavity_reference` (FD Newton)
 ``lshape``     Poisson on the L-shaped domain            :func:`lshape_reference` (P2 FEM)
+``fisher_kpp`` Fisher–KPP travelling front, D = 0.01     :func:`fisher_kpp_reference` (MOL Radau)
 =============  ========================================  ==================================
 
 ``load(name)`` reads a shipped file; ``python -m sciml.datasets.<module>`` regenerates it.
@@ -42,6 +43,7 @@ _LAZY = {
     "nls_reference": ("schrodinger", "nls_reference"),
     "cavity_reference": ("cavity", "cavity_reference"),
     "lshape_reference": ("lshape", "lshape_reference"),
+    "fisher_kpp_reference": ("fisher_kpp", "fisher_kpp_reference"),
 }
 
 __all__ = [  # noqa: RUF022 - the loader first, then the recipes
@@ -60,6 +62,7 @@ __all__ = [  # noqa: RUF022 - the loader first, then the recipes
     "nls_reference",
     "cavity_reference",
     "lshape_reference",
+    "fisher_kpp_reference",
 ]
 
 
@@ -77,6 +80,7 @@ def __dir__():
 _FILES = {
     "burgers": "burgers.nc", "poisson2d": "poisson2d.nc", "heat": "heat.nc", "kdv": "kdv.nc",
     "schrodinger": "schrodinger.nc", "cavity": "cavity.nc", "lshape": "lshape.nc",
+    "fisher_kpp": "fisher_kpp.nc",
 }
 _ALIASES = {"poisson": "poisson2d", "burgers1d": "burgers", "heat1d": "heat", "nls": "schrodinger",
             "poisson_lshape": "lshape"}

@@ -96,9 +96,22 @@ def cmd_solve(args) -> int:
     metrics = solution.metrics
     if args.symbolify and not own_solver:
         from sciml.report import write_report
-        from sciml.symbolic.solution import symbolify_solution
 
-        write_report(symbolify_solution(solution, out), out / "report.html")
+        if solution.compiled.unknown_networks:  # a universal PDE: its unknown terms become laws
+            from sciml.symbolic.unknowns import symbolify_unknowns
+
+            laws = symbolify_unknowns(solution, out, seed=args.seed)
+            for name, law in laws.items():
+                equation = law.record["equation"]
+                print(f"{name}({', '.join(law.inputs)}) = {law.display_expression()}  [{equation['verdict']}; "
+                      f"held-out equation residual {equation['law_residual_mse']:.3e}, network "
+                      f"{equation['network_residual_mse']:.3e}]")
+            law = next(iter(laws.values()))
+        else:
+            from sciml.symbolic.solution import symbolify_solution
+
+            law = symbolify_solution(solution, out)
+        write_report(law, out / "report.html")
     summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
     print(json.dumps(summary, default=str))
     print(f"results in {out}/ (solution.nc, metrics.json, plot.png)")

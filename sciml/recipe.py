@@ -11,7 +11,9 @@ chosen here, from what the problem shows:
   beyond a few periods across the domain, random Fourier features with a matching scale
   counter the spectral bias of plain networks (Tancik et al. 2020, Wang et al. 2021);
 * the **number of fields** and whether **parameters are learned**
-  from data (identification converges after the fields fit: a longer quasi-Newton phase).
+  from data (identification converges after the fields fit: a longer quasi-Newton phase);
+* its **unknown terms** (:func:`sciml.dsl.Unknown`): each a small MLP of its inputs, trained
+  with the fields (:data:`UNKNOWN_NETWORK`).
 
 The optimisation is Adam with an exponentially decaying rate on collocation points drawn afresh
 every few hundred steps, then a quasi-Newton phase — self-scaled dense BFGS for networks of up to
@@ -49,6 +51,10 @@ MAX_FIXED_FEATURES = 32  # Fourier features at the frequencies a problem shows, 
 POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
 RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
 POINTS_PER_PERIOD = 10.0  # interior points per period of a visible frequency, along each coordinate
+# The network of each unknown term: a closure of a few inputs is a smooth, low-dimensional
+# function, which two tanh layers of 16 represent; its last layer starts small, so training
+# begins from the known physics rather than from a random term of order one.
+UNKNOWN_NETWORK = {"hidden": [16, 16], "activation": "tanh", "final_scale": 0.1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +72,7 @@ class Features:
     spectrum: dict[str, tuple[float, ...]]  # every number of periods seen, per coordinate
     learned_parameters: int
     has_data: bool
+    unknowns: int = 0  # unknown terms (networks inside the equations)
 
 
 @dataclasses.dataclass
@@ -149,6 +156,7 @@ def features(problem) -> Features:
         spectrum=spectrum,
         learned_parameters=len(problem.unknown_parameters),
         has_data=problem.data is not None,
+        unknowns=len(problem.unknowns),
     )
 
 
@@ -417,8 +425,16 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
         reasons["refinement"] = ("nonlinear equations: residual-based refinement (250 worst of 10000 "
                                  "candidates every 1000 steps) where "
                                  + ("fronts form" if hard_front else "boundary and shear layers form"))
-    if feats.learned_parameters:
+    if feats.unknowns:
+        train["unknown_network"] = dict(UNKNOWN_NETWORK)
+        reasons["unknowns"] = (
+            f"{feats.unknowns} unknown term(s), each an MLP of its inputs with hidden layers "
+            f"{UNKNOWN_NETWORK['hidden']} ({UNKNOWN_NETWORK['activation']}; last layer scaled by "
+            f"{UNKNOWN_NETWORK['final_scale']:g} so training starts from the known physics): a closure of a few "
+            "inputs is smooth and low-dimensional, and a small network keeps it identifiable from the data")
+    if feats.learned_parameters or feats.unknowns:
         train["stall_window"] = 2000
-        reasons["identification"] = (f"{feats.learned_parameters} parameter(s) learned from data: they converge "
+        reasons["identification"] = (f"{feats.learned_parameters} parameter(s) and {feats.unknowns} unknown term(s) "
+                                     "learned from data: they converge "
                                      "after the fields fit, so L-BFGS waits 2000 iterations before calling a stall")
     return Recipe(model, options, train, target, reasons)

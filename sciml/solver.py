@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from sciml.dsl.errors import ProblemError
 from sciml.run_folder import RunFolder, RunFolderError
@@ -226,6 +227,12 @@ def load_solution(folder: str | Path, problem):
     if not isinstance(model_name, str) or not isinstance(seed, int) or train.get("seed") != seed:
         raise RunFolderError(f"{folder.path}/metrics.json has an inconsistent model or seed record")
     train["progress"] = False
+    unknowns = meta.get("unknowns")
+    if isinstance(unknowns, dict) and unknowns:  # every unknown term has the same kind of network
+        network = dict(next(iter(unknowns.values())).get("network") or {})
+        if network.pop("model", "mlp") != "mlp":
+            raise RunFolderError(f"{folder.path}/metrics.json names an unknown-term network other than 'mlp'")
+        train["unknown_network"] = network
     recipe = meta.get("recipe")
     if isinstance(recipe, dict):  # trained on the recipe's version of the problem
         from sciml.recipe import choose
@@ -234,6 +241,31 @@ def load_solution(folder: str | Path, problem):
         problem = choose(problem, model_name, exact_conditions=recipe.get("exact_conditions") is True).problem
     solution, _ = _Run(problem, model_name, options, train, folder, recipe).train(resume=True)
     return solution
+
+
+def _unknown_network_options(problem, options: dict | None) -> dict | None:
+    """The MLP options of the unknown terms' networks (None for a problem without unknown
+    terms): ``options`` as given (``unknown_network=...``), else the recipe's default."""
+    if not getattr(problem, "unknowns", ()):
+        if options is not None:
+            raise ValueError("unknown_network is set, but the problem has no unknown terms (Unknown)")
+        return None
+    if options is None:
+        from sciml.recipe import UNKNOWN_NETWORK
+
+        options = UNKNOWN_NETWORK
+    if not isinstance(options, dict):
+        raise ValueError(f"unknown_network must be a dict of MLP options such as {{'hidden': [16, 16]}}, got {options!r}")
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+
+
+def unknown_networks(problem, options: dict | None, seed: int) -> dict:
+    """``{name: MLP}``: a network of its inputs for every unknown term of ``problem``, built from
+    the one model registry (``options``: the MLP's)."""
+    from sciml.models import build_model
+
+    return {u.name: build_model("mlp", len(u.args), 1, seed=seed + 1 + k, **(options or {}))
+            for k, u in enumerate(getattr(problem, "unknowns", ()))}
 
 
 class _Run:
@@ -250,13 +282,15 @@ class _Run:
         self.recipe = recipe
         train = dict(train)
         scales = train.pop("output_scales", None)
+        self.unknown_network = _unknown_network_options(problem, train.pop("unknown_network", None))
         self.config = TrainConfig.from_options(train)
         if self.config.precision == "float64":
             jax.config.update("jax_enable_x64", True)
         seed = self.config.seed
         if scales is None and isinstance(recipe, dict):
             scales = recipe.get("output_scales")
-        self.compiled = compile_problem(problem, output_scales=scales)
+        self.compiled = compile_problem(problem, output_scales=scales,
+                                        unknown_networks=unknown_networks(problem, self.unknown_network, seed))
         self.net = build_model(model_name, self.compiled.input_dimension, len(self.compiled.field_names),
                                seed=seed, **options)
         if scales is None and isinstance(recipe, dict):
@@ -274,6 +308,8 @@ class _Run:
                 self.compiled = self.compiled.with_output_scales(scales)
         settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
                     "seed": seed, "precision": self.config.precision}
+        if self.unknown_network is not None:
+            settings["unknown_network"] = self.unknown_network
         self.trainer = Trainer(self.compiled, self.net, self.config,
                                checkpoint=folder.checkpoint if folder else None, settings=settings)
 
@@ -297,9 +333,20 @@ class _Run:
             lbfgs_steps=outcome.lbfgs_steps,
             collocation=outcome.collocation,
             extra_metrics={"stopped": outcome.stopped,
-                           "recipe": self.recipe or "the problem file's settings for this model"},
+                           "recipe": self.recipe or "the problem file's settings for this model",
+                           **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {})},
         )
         return solution, outcome.new_steps
+
+    def _unknowns_record(self) -> dict:
+        """``metrics.json["unknowns"]``: each unknown term's inputs, network and size (what
+        :func:`load_solution` rebuilds it from)."""
+        sizes = {n: int(sum(np.size(a) for a in jax.tree.leaves(p)))
+                 for n, p in self.compiled.initial_parameters().items() if n in self.compiled.unknown_networks}
+        return {name: {"inputs": list(net.inputs.input_names), "network": {"model": "mlp", **self.unknown_network},
+                       "n_params": sizes[name],
+                       "input_scaling": {"lower": net.inputs.lower.tolist(), "upper": net.inputs.upper.tolist()}}
+                for name, net in self.compiled.unknown_networks.items()}
 
     def plan(self) -> str:
         """The start-up line: what is about to run, where it is saved."""

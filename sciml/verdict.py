@@ -95,7 +95,8 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
     field_fn = compiled.field_function(model, params)
     out: list[list[dict[str, float]]] = [[] for _ in point_sets]
     for residual in problem.residuals:
-        terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames) for t in _terms(residual)]
+        terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames, compiled.unknown_networks)
+                 for t in _terms(residual)]
         per_point = jax.jit(jax.vmap(lambda p, terms=terms: jnp.stack([t(field_fn, params, p) for t in terms])))
         for balance, points in zip(out, point_sets):
             values = np.asarray(per_point(jnp.asarray(points)), dtype=np.float64)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from sciml.datasets import burgers, cavity, heat, kdv, lshape, poisson, schrodinger
+from sciml.datasets import burgers, cavity, fisher_kpp, heat, kdv, lshape, poisson, schrodinger
 
 from sciml import datasets
 
@@ -202,7 +202,7 @@ def test_heat_file_matches_recipe_and_conditions():
 
 
 def test_load_names_and_errors():
-    assert set(datasets.available()) == {"burgers", "poisson2d", "heat", "kdv", "schrodinger", "cavity", "lshape"}
+    assert set(datasets.available()) == {"burgers", "poisson2d", "heat", "kdv", "schrodinger", "cavity", "lshape", "fisher_kpp"}
     with pytest.raises(ValueError, match="unknown reference dataset 'navier'.*burgers"):
         datasets.load("navier")
     with pytest.raises(TypeError, match="must be a str"):
@@ -408,3 +408,28 @@ def test_lshape_coarse_fem_agrees_with_the_shipped_solution(shipped_lshape):
     coarse = lshape._on_grid(basis, u, axis, axis)
     shipped = shipped_lshape.u.values[::10, ::10]
     assert np.nanmax(np.abs(coarse - shipped)) < 2e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# Fisher–KPP (method of lines, Radau)
+
+
+def test_fisher_kpp_file_records_its_convergence():
+    ds = datasets.load("fisher_kpp")
+    assert ds.u.dims == ("x", "t") and ds.u.shape == (101, 51)
+    assert ds.attrs["D"] == fisher_kpp.D and ds.t.values[-1] == fisher_kpp.T
+    # Second order in space: halving the cells quadruples the difference to the finer solve.
+    ratio = ds.attrs["verified_cells_halved"] / ds.attrs["verified_cells_doubled"]
+    assert 3.0 < ratio < 5.0
+    assert ds.attrs["estimated_max_abs_error"] < 1e-5
+    np.testing.assert_allclose(ds.u.isel(t=0), fisher_kpp.fisher_kpp_initial(ds.x.values), atol=1e-12)
+    # A travelling front: its midpoint moves by more than a quarter of the domain.
+    midpoint = [float(np.interp(0.5, ds.u.isel(t=k).values[::-1], ds.x.values[::-1])) for k in (0, -1)]
+    assert midpoint[1] - midpoint[0] > 0.25
+
+
+def test_fisher_kpp_file_matches_fresh_computation():
+    shipped = datasets.load("fisher_kpp")
+    fresh = fisher_kpp.fisher_kpp_reference(nt=11)  # every 5th time of the shipped grid
+    np.testing.assert_allclose(fresh.u.values, shipped.sel(t=fresh.t.values, method="nearest").u.values,
+                               rtol=0, atol=1e-8)

@@ -29,6 +29,7 @@ from sciml.dsl.metrics import relative_l2_up_to_constant
 from sciml.dsl.problem import Problem, observation_points
 from sciml.dsl.symbols import Coordinate, Field, Parameter
 from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
+from sciml.dsl.unknowns import Unknown
 
 __all__ = [
     "BoundaryPiece",
@@ -58,6 +59,7 @@ __all__ = [
     "Symmetry",
     "TimeInterval",
     "Translation",
+    "Unknown",
     "cos",
     "cosh",
     "diff",

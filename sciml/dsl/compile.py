@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +32,11 @@ from sympy.core.function import AppliedUndef
 from sciml.dsl.conditions import Dirichlet, Initial, MeanValue, Neumann, Periodic, Pin, Robin
 from sciml.dsl.domains import ProductDomain
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.networks import UnknownNetwork, missing_network, unknown_inputs
 from sciml.dsl.problem import Problem, observation_points, resolve_piece, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import Conserved, Reflection, Translation
+from sciml.dsl.unknowns import UnknownTerm
 
 FieldFunction = Callable[[jax.Array], jax.Array]  # z (d,) -> (n_fields,)
 Params = dict[str, jax.Array]
@@ -84,15 +87,23 @@ def chain_derivatives(fn: FieldFunction, z: jax.Array, chain: tuple[int, ...]) -
 
 
 class PointExpression:
-    """A sympy expression of coordinates, fields, their derivatives and parameters, evaluated
-    at one point ``z`` given a field function.
+    """A sympy expression of coordinates, fields, their derivatives, parameters and unknown
+    terms, evaluated at one point ``z`` given a field function.
 
-    Each field ``u(x, t)`` and derivative ``Derivative(u(x, t), x, 2)`` is replaced by a
-    placeholder symbol; the rest is turned into a JAX function by ``sympy.lambdify``.
+    Each field ``u(x, t)``, derivative ``Derivative(u(x, t), x, 2)`` and unknown term
+    ``R(u(x, t))`` is replaced by a placeholder symbol; the rest is turned into a JAX function
+    by ``sympy.lambdify``. An unknown term is its network (``unknowns[name]``) of its inputs,
+    with the network's parameters read from ``params[name]``.
     """
 
-    def __init__(self, expr: sp.Expr, coordinates: tuple[sp.Symbol, ...], field_names: tuple[str, ...], parameters: tuple[str, ...]):
+    def __init__(self, expr: sp.Expr, coordinates: tuple[sp.Symbol, ...], field_names: tuple[str, ...], parameters: tuple[str, ...],
+                 unknowns: Mapping[str, UnknownNetwork] | None = None):
         expr = sp.sympify(expr)
+        self.unknowns: list[tuple[str, UnknownNetwork | None]] = []  # in placeholder order
+        replace_unknowns: dict[sp.Expr, sp.Symbol] = {}
+        for k, term in enumerate(sorted(expr.atoms(UnknownTerm), key=sp.default_sort_key)):
+            self.unknowns.append((term.name, (unknowns or {}).get(term.name)))
+            replace_unknowns[term] = sp.Symbol(f"_unknown{k}")
         axis = {c: i for i, c in enumerate(coordinates)}
         d = len(coordinates)
         self.derivatives: list[tuple[int, tuple[int, ...]]] = []  # (field, sorted axes)
@@ -106,7 +117,8 @@ class PointExpression:
         for f in sorted(expr.atoms(AppliedUndef), key=sp.default_sort_key):
             self.fields_used.append(field_names.index(field_name(f)))
             replace[f] = sp.Symbol(f"_field{field_names.index(field_name(f))}")
-        body = expr.xreplace(replace)
+        body = expr.xreplace(replace_unknowns).xreplace(replace)
+        replace.update(replace_unknowns)
         symbols = [sp.Symbol(f"_z{i}") for i in range(d)]
         body = body.xreplace(dict(zip(coordinates, symbols)))
         param_syms = [sp.Symbol(f"_p_{p}") for p in parameters]
@@ -121,10 +133,14 @@ class PointExpression:
         for chain in self._chains:
             for key, value in chain_derivatives(field_fn, z, chain).items():
                 known.setdefault(key, value)
-        if () not in known and self.fields_used:
+        if () not in known and (self.fields_used or self.unknowns):
             known[()] = field_fn(z)
         values = [known[axes][field_index] for field_index, axes in self.derivatives]
         values += [known[()][i] for i in self.fields_used]
+        for name, network in self.unknowns:
+            if network is None:
+                missing_network(name)()
+            values.append(network(params[name], network.inputs.values(z, known[()])))
         result = self._fn(*z, *values, *(params[p] for p in self.parameters))
         return jnp.asarray(result, dtype=z.dtype)
 
@@ -222,20 +238,41 @@ class CompiledProblem:
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
     # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
     corner_proximity: Callable | None = field(default=None, repr=False)
+    # unknown terms (sciml.dsl.Unknown): name -> network, and its parameters before training
+    unknown_networks: dict[str, UnknownNetwork] = field(default_factory=dict, repr=False)
+    _unknown_initial: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ parameters
-    def initial_parameters(self) -> dict[str, jax.Array]:
-        """Trainable (unconstrained) values of the unknown parameters."""
-        return {
+    def initial_parameters(self) -> dict[str, Any]:
+        """The problem's trainable parameters before training: the unconstrained values of the
+        learned parameters, and the network parameters of each unknown term (by its name)."""
+        values = {
             n: jnp.asarray(np.log(p.value) if p.positive else p.value) for n, p in self.unknown_parameters.items()
         }
+        return {**values, **self._unknown_initial}
 
-    def physical_parameters(self, raw: dict[str, jax.Array]) -> Params:
-        """All parameter values, known and identified, in physical units."""
+    def physical_parameters(self, raw: dict[str, Any]) -> Params:
+        """All parameter values, known and identified, in physical units (with the unknown
+        terms' network parameters, as they are)."""
         out = {n: jnp.asarray(v) for n, v in self.known_parameters.items()}
         for n, p in self.unknown_parameters.items():
             out[n] = jnp.exp(raw[n]) if p.positive else raw[n]
+        for n in self.unknown_networks:
+            out[n] = raw[n]
         return out
+
+    @property
+    def observations(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The data, ``{field: (points (n, d), values (n,))}``."""
+        return dict(self._observations)
+
+    def unknown_values(self, name: str, raw: dict[str, Any], inputs: jax.Array) -> jax.Array:
+        """The unknown term ``name`` at its inputs ``(n, n_inputs)`` (in the order it was declared
+        with, unscaled), given the trainable parameters ``raw``."""
+        if name not in self.unknown_networks:
+            raise ProblemError(f"{name!r} is not an unknown term with a network; the problem has "
+                               f"{sorted(self.unknown_networks) or 'none'}")
+        return self.unknown_networks[name](raw[name], jnp.asarray(inputs))
 
     # ------------------------------------------------------------------ the surrogate
     @property
@@ -363,19 +400,27 @@ def _symmetry_name(i: int, sym) -> str:
 # ============================================================================================
 
 
-def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None = None) -> CompiledProblem:
+def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None = None,
+                    unknown_networks: Mapping[str, Any] | None = None) -> CompiledProblem:
     """Turn a validated problem into JAX functions (see :class:`CompiledProblem`).
 
     ``output_scales`` (``{field: scale}``, 1 for a field not named) multiply the surrogate's
     outputs before hard conditions apply: a network whose outputs are of order one then
     represents fields (or corrections under a hard condition's distance factor) of that
     order (see :mod:`sciml.scales`).
+
+    ``unknown_networks`` (``{name: flax nnx module (..., n_inputs) -> (..., 1)}``) are the
+    networks of the problem's unknown terms (:func:`sciml.dsl.Unknown`); their parameters join
+    :meth:`CompiledProblem.initial_parameters`. Without them the problem compiles, but its
+    residuals cannot be evaluated.
     """
     coords = problem.coordinates
     fields = problem.field_names
     params_all = problem.parameters
     pnames = tuple(p.name for p in params_all)
-    expr = lambda e: PointExpression(e, coords, fields, pnames)
+    observations = observation_points(problem, problem.data) if problem.data is not None else {}
+    networks, unknown_initial = _unknown_networks(problem, unknown_networks or {}, observations)
+    expr = lambda e: PointExpression(e, coords, fields, pnames, networks)
     lower, upper = problem.space_time.bounds()
 
     residuals = [expr(r) for r in problem.residuals]
@@ -407,7 +452,6 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         symmetries.append((name, evaluate, sampler, key))
         terms.append(Term(name, "symmetry", sym.weight, key))
 
-    observations = observation_points(problem, problem.data) if problem.data is not None else {}
     for name in observations:
         terms.append(Term(f"data:{name}", "data", 1.0, f"data:{name}"))
 
@@ -429,8 +473,27 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
         corner_proximity=singular_point_proximity(problem),
+        unknown_networks=networks,
+        _unknown_initial=unknown_initial,
     )
     return compiled
+
+
+def _unknown_networks(problem: Problem, modules: Mapping[str, Any], observations: dict):
+    """``({name: UnknownNetwork}, {name: initial parameters})`` of the unknown terms given a module."""
+    terms = {u.name: u for u in problem.unknowns}
+    extra = sorted(set(modules) - set(terms))
+    if extra:
+        raise ProblemError(f"networks given for {extra}, which are not unknown terms of the problem "
+                           f"({sorted(terms) or 'it has none'})")
+    networks, initial = {}, {}
+    for name, module in modules.items():
+        inputs = unknown_inputs(problem, terms[name], observations)
+        if getattr(module, "in_features", len(inputs.sources)) != len(inputs.sources):
+            raise ProblemError(f"the network of {name!r} takes {module.in_features} inputs, but {name} has "
+                               f"{len(inputs.sources)} ({', '.join(inputs.input_names)})")
+        networks[name], initial[name] = UnknownNetwork.split(inputs, module)
+    return networks, initial
 
 
 def _output_scales(fields: tuple[str, ...], scales: Mapping[str, float] | None) -> np.ndarray | None:

@@ -31,6 +31,7 @@ from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain, as
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
+from sciml.dsl.unknowns import UnknownTerm, check_unknowns
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,6 +123,11 @@ class Problem:
     def unknown_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.learn)
 
+    @property
+    def unknowns(self) -> tuple[UnknownTerm, ...]:
+        """The unknown terms (:func:`sciml.dsl.Unknown`) of the equations, one per name, by name."""
+        return check_unknowns(self.residuals, self.coordinates, {field_name(f): f for f in _fields(self)}, {})
+
     def _all_expressions(self):
         yield from self.residuals
         for c in self.conditions:
@@ -193,9 +199,17 @@ def validate(problem: Problem) -> None:
                 f"Field({field_name(f)!r}, {', '.join(map(str, problem.coordinates))})"
             )
 
+    # Unknown terms first: their own messages say more than the generic ones would.
+    taken = {**{str(c): "coordinate" for c in coords}, **{n: "field" for n in names},
+             **{p.name: "parameter" for p in problem.parameters}}
+    check_unknowns(problem.residuals, problem.coordinates, names, taken)
     for i, r in enumerate(problem.residuals):
         where = f"equation {i + 1} ({r} = 0)"
         _check_expression(r, where, coords, names)
+    for expr, where in _expressions_outside_equations(problem):
+        if expr.atoms(UnknownTerm):
+            raise ProblemError(f"{where}: unknown terms (Unknown) belong in equations only; "
+                               "prescribe known values here")
 
     time = problem.space_time.time
     for c in problem.conditions:
@@ -238,6 +252,18 @@ def validate(problem: Problem) -> None:
         if field_name(f) not in names:
             raise ProblemError(f"exact solution given for {field_name(f)!r}, which is not a field {tuple(names)}")
         _check_expression(sp.sympify(e), f"exact solution of {field_name(f)}", coords, {}, allow_fields=False)
+
+
+def _expressions_outside_equations(problem: Problem):
+    """``(expression, where)`` of the conditions, symmetries and exact solutions."""
+    for c in problem.conditions:
+        if isinstance(c, Condition):
+            yield sp.sympify(c.value), c.describe()
+    for s in problem.symmetries:
+        if isinstance(s, Conserved):
+            yield sp.sympify(s.quantity), s.describe()
+    for f, e in (problem.exact or {}).items():
+        yield sp.sympify(e), f"exact solution of {field_name(f)}"
 
 
 def _check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True) -> None:

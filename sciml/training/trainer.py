@@ -520,7 +520,8 @@ class Trainer:
         return "no checkpoint was written" + ("" if self.checkpoint else " (no output folder)")
 
     def _parameter_note(self, trainable) -> str:
-        values = self.compiled.physical_parameters(trainable["parameters"])
+        values = {k: v for k, v in self.compiled.physical_parameters(trainable["parameters"]).items()
+                  if k not in getattr(self.compiled, "unknown_networks", {})}  # scalars only, not networks
         if not values:
             return ""
         shown = ", ".join(f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(values.items()))
