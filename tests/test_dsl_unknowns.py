@@ -197,3 +197,14 @@ def test_the_symbolic_stage_recovers_a_trained_unknown(tmp_path):
     assert np.linalg.norm(values - grid * (1 - grid)) / np.linalg.norm(grid * (1 - grid)) < 0.02
     saved = load_law(tmp_path / "law.json")
     assert set(saved.expressions) == {"R"} and saved.expressions["R"] == law.expr
+
+
+def test_a_law_is_doubtful_only_when_clearly_worse_than_its_network():
+    from sciml.symbolic.unknowns import law_is_doubtful
+
+    # Residuals at the fields' error floor: a ratio of 2.2 is no evidence against the law.
+    assert not law_is_doubtful(1.6e-6, 7.4e-7, 3e-2)
+    # A law 10% off a term of mean square 3e-2 adds ~3e-4 to the residual: doubtful.
+    assert law_is_doubtful(3e-4, 7.4e-7, 3e-2)
+    # As good as the network: never doubtful, however large the residuals.
+    assert not law_is_doubtful(1e-2, 9e-3, 3e-2)

@@ -17,7 +17,10 @@ It is distilled by the machinery of :func:`~sciml.symbolic.discover.discover`:
    candidate within two standard errors of the best residual (the rule of
    :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's residual as the error).
 4. **Doubt.** A law whose held-out residual exceeds the network's by more than
-   :data:`DOUBT_RATIO` is reported as doubtful, with both figures.
+   :data:`DOUBT_RATIO`, by an amount that is not negligible next to the term itself (over
+   :data:`DOUBT_FLOOR` of its mean square: a law 1% off the term shows there, while two
+   residuals at the fields' own error floor may differ by any ratio), is reported as
+   doubtful, with both figures.
 """
 
 from __future__ import annotations
@@ -37,15 +40,19 @@ from .law import Candidate, Law, law_json
 from .names import display
 from .refit import evaluate
 
-__all__ = ["DOUBT_RATIO", "EQUATION_RULE", "symbolify_unknowns"]
+__all__ = ["DOUBT_FLOOR", "DOUBT_RATIO", "EQUATION_RULE", "law_is_doubtful", "symbolify_unknowns"]
 
 DOUBT_RATIO = 2.0
 """A law is doubtful when its held-out equation residual (mean square) exceeds the network's by
 more than this factor."""
 
+DOUBT_FLOOR = 1e-4
+"""...and when the excess is above this fraction of the term's mean square over its seen range."""
+
 EQUATION_RULE = ("candidates of the Pareto front put into the equation in place of the network; the "
                  "simplest whose held-out mean squared residual <= best * (1 + 2*sqrt(2/n_points)); "
-                 f"doubtful when that residual exceeds the network's by more than {DOUBT_RATIO:g}x")
+                 f"doubtful when that residual exceeds the network's by more than {DOUBT_RATIO:g}x and by more "
+                 f"than {DOUBT_FLOOR:g} of the term's mean square")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +129,14 @@ def _equation_residual(solution, name: str, term, points: np.ndarray) -> float:
     return float(np.mean(values**2))
 
 
+def law_is_doubtful(law_residual: float, network_residual: float, term_mean_square: float) -> bool:
+    """Whether a law fits its equation clearly worse than the network it came from: its mean
+    squared residual exceeds the network's by more than :data:`DOUBT_RATIO` and by more than
+    :data:`DOUBT_FLOOR` of the term's mean square."""
+    return (law_residual > DOUBT_RATIO * network_residual
+            and law_residual - network_residual > DOUBT_FLOOR * term_mean_square)
+
+
 def _choose_in_equation(solution, name: str, found: Law, held_out: np.ndarray, seen) -> Law:
     """The law among ``found``'s Pareto front that the equation prefers (module docstring, 3-4)."""
     network = solution.compiled.unknown_networks[name]
@@ -137,12 +152,13 @@ def _choose_in_equation(solution, name: str, found: Law, held_out: np.ndarray, s
     best = min(r for _, r in scored)
     bound = best * (1.0 + 2.0 * math.sqrt(2.0 / len(held_out)))
     chosen, residual = min(((c, r) for c, r in scored if r <= bound), key=lambda cr: (cr[0].complexity, cr[1]))
-    doubtful = residual > DOUBT_RATIO * network_residual
     details = found.details
+    term = float(np.mean(np.asarray(details["y"], np.float64) ** 2))
+    doubtful = law_is_doubtful(residual, network_residual, term)
     pred = evaluate(chosen.expr, found.symbols, details["X"])
     tr, te = details["train_index"], details["test_index"]
     metrics = {**found.metrics, "formula": _fit(pred[tr], details["y"][tr], pred[te], details["y"][te])}
-    equation = {"network_residual_mse": network_residual, "law_residual_mse": residual,
+    equation = {"network_residual_mse": network_residual, "law_residual_mse": residual, "term_mean_square": term,
                 "held_out_points": len(held_out), "rule": EQUATION_RULE,
                 "verdict": "doubtful" if doubtful else "law found",
                 "candidates": [{"expression": display(c.expr, found.columns), "residual_mse": r}
@@ -150,7 +166,8 @@ def _choose_in_equation(solution, name: str, found: Law, held_out: np.ndarray, s
                 "input_range": {c: [float(lo), float(hi)] for c, lo, hi in zip(found.inputs, *seen)}}
     if doubtful:
         equation["why"] = (f"the law's held-out equation residual {residual:.3e} exceeds the network's "
-                           f"{network_residual:.3e} by more than {DOUBT_RATIO:g}x: it fits clearly worse than "
+                           f"{network_residual:.3e} by more than {DOUBT_RATIO:g}x, and by more than "
+                           f"{DOUBT_FLOOR:g} of the term's mean square ({term:.3e}): it fits clearly worse than "
                            "the network it came from")
     record = {**found.record, "chosen_from": chosen.source, "equation": equation}
     return dataclasses.replace(found, expr=chosen.expr, metrics=metrics, record=record,
