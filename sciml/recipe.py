@@ -47,7 +47,6 @@ MAX_LBFGS = 20000  # iterations; the budget or a stall ends it long before on mo
 DENSE_BFGS_PARAMETERS = 5000  # up to this many, the quasi-Newton phase keeps a dense inverse Hessian
 FOURIER_PERIODS = 4.0  # more periods than this across the domain call for Fourier features
 FOURIER_FEATURES = 64  # random Fourier features, when they are called for
-MAX_FIXED_FEATURES = 32  # Fourier features at the frequencies a problem shows, at most
 POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
 RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
 POINTS_PER_PERIOD = 10.0  # interior points per period of a visible frequency, along each coordinate
@@ -286,33 +285,6 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     return exact
 
 
-def _visible_frequencies(problem, compiled, feats: Features) -> tuple[tuple[float, ...], ...]:
-    """Fourier-feature frequencies (rows of cycles per unit of the surrogate's inputs) at every
-    number of periods seen along a coordinate that is not exactly periodic (those have their
-    own embedding), and at their sums and differences across pairs of coordinates: a product
-    ``sin(k x) sin(l y)`` is ``cos(k x - l y) - cos(k x + l y)``, out of reach of one tanh
-    layer over axis-aligned features. ``n`` periods across a domain scaled to ``[-1, 1]`` is
-    ``n/2`` per unit."""
-    axes = []  # (input column, frequencies along it)
-    for axis, c in enumerate(problem.coordinates):
-        column = compiled.inputs.column(axis)
-        if column is not None and feats.spectrum.get(str(c)):
-            axes.append((column, [p / 2.0 for p in feats.spectrum[str(c)]]))
-    rows = []
-
-    def row(entries):
-        r = [0.0] * compiled.input_dimension
-        for column, value in entries:
-            r[column] = value
-        return tuple(r)
-
-    for column, freqs in axes:
-        rows += [row([(column, f)]) for f in freqs]
-    for (a, fa), (b, fb) in itertools.combinations(axes, 2):
-        rows += [row([(a, f), (b, sign * g)]) for f in fa for g in fb for sign in (1.0, -1.0)]
-    return tuple(rows[:MAX_FIXED_FEATURES])
-
-
 def _network_parameters(compiled, model: str, options: dict) -> int:
     """Trainable parameters of the surrogate the options describe, on the compiled problem's inputs."""
     from sciml.models import build_model
@@ -355,9 +327,8 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
             lowest = min((p for v in feats.spectrum.values() for p in v if p > 0), default=max_periods)
             multiscale = max_periods >= FOURIER_PERIODS * lowest
             options["fourier_scale"] = (max(round(lowest / 4.0, 3), 0.25), scale) if multiscale else scale
-            # Every frequency the sources show, along its own coordinate, as a fixed feature: random
-            # directions reach a product sin(k x) sin(k y) only in their Gaussian tail.
-            options["fourier_frequencies"] = _visible_frequencies(problem, compiled, feats)
+            # (Fixed features at the frequencies the sources show, and at their sums and
+            # differences, did worse on poisson_highfreq: 0.10 and 0.26 against 5.8e-2.)
             # As many random features as keep the network within reach of the dense quasi-Newton
             # phase (it gains far more than extra features do), between 16 and 64.
             n_features = FOURIER_FEATURES
@@ -366,10 +337,9 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True) 
                 n_features -= 8
             options["fourier_features"] = n_features
             reasons["fourier_features"] = (
-                f"up to {max_periods:.1f} periods across the domain in the sources/conditions: "
-                f"{len(options['fourier_frequencies'])} Fourier features at the frequencies they show, along "
-                f"their coordinates, and {n_features} random ones (spectral bias of plain networks; as many "
-                f"as keep the network within the dense quasi-Newton size) with scale {scale}"
+                f"up to {max_periods:.1f} periods across the domain in the sources/conditions: {n_features} "
+                f"random Fourier features (spectral bias of plain networks; as many as keep the network "
+                f"within the dense quasi-Newton size) with scale {scale}"
                 + (f", half of them at {options['fourier_scale'][0]} for the {lowest:g} period(s) also there "
                    "(one scale fits one end of the spectrum and misses the other)" if multiscale else ""))
     elif model == "kan":

@@ -50,3 +50,13 @@ def test_one_registry_for_surrogates_and_potentials():
     assert set(available_models("graph")) >= {"nequip", "mace"} and "mlp" not in available_models("graph")
     with pytest.raises(ValueError, match=r"unknown atomistic model 'mlp' \('mlp' is a surrogate"):
         build_network("mlp", 2)
+
+
+def test_fixed_fourier_features_come_first_and_are_checked():
+    net = MLP(2, 1, fourier_features=2, fourier_scale=1.0, fourier_frequencies=((4.0, 0.0),), rngs=nnx.Rngs(0))
+    z = np.array([[0.1, -0.3]])
+    embedded = np.asarray(net.embedding(z))
+    # The fixed feature comes first, before the two random ones (sines, then cosines).
+    np.testing.assert_allclose(embedded[0, [0, 3]], [np.sin(2 * np.pi * 0.4), np.cos(2 * np.pi * 0.4)], rtol=1e-6)
+    with pytest.raises(ValueError, match="fourier_frequencies must hold 2 numbers"):
+        MLP(2, 1, fourier_frequencies=((4.0,),), rngs=nnx.Rngs(0))

@@ -40,26 +40,6 @@ def test_two_scales_of_fourier_features_for_a_multiscale_source():
     assert "1 period(s) also there" in choose(problem).reasons["fourier_features"]
 
 
-def test_fixed_fourier_features_at_the_visible_frequencies_along_their_coordinates():
-    v = Field("v", x, y)
-    square = Box({x: (0, 1), y: (0, 2)})
-    source = sp.sin(16 * sp.pi * x) * sp.sin(sp.pi * y)
-    problem = Problem("xy", square, [v.diff(x, 2) + v.diff(y, 2) + source], conditions=[Dirichlet(v, 0, on=square.boundary)])
-    # 8 periods along x, 1 along y (length 2); inputs scaled to [-1, 1]: half as many per unit;
-    # and their sum and difference, the frequencies of the product.
-    assert choose(problem).model_options["fourier_frequencies"] == ((4.0, 0.0), (0.0, 0.5), (4.0, 0.5), (4.0, -0.5))
-    from flax import nnx
-
-    from sciml.models.mlp import MLP
-    net = MLP(2, 1, fourier_features=2, fourier_scale=1.0, fourier_frequencies=((4.0, 0.0),), rngs=nnx.Rngs(0))
-    z = np.array([[0.1, -0.3]])
-    embedded = np.asarray(net.embedding(z))
-    # The fixed feature comes first, before the two random ones (sines, then cosines).
-    np.testing.assert_allclose(embedded[0, [0, 3]], [np.sin(2 * np.pi * 0.4), np.cos(2 * np.pi * 0.4)], rtol=1e-6)
-    with pytest.raises(ValueError, match="fourier_frequencies must hold 2 numbers"):
-        MLP(2, 1, fourier_frequencies=((4.0,),), rngs=nnx.Rngs(0))
-
-
 def test_points_resolve_the_finest_visible_frequency():
     v = Field("v", x, y)
     square = Box({x: (0, 1), y: (0, 1)})

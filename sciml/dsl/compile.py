@@ -199,14 +199,6 @@ class InputMap:
         """Number of surrogate inputs."""
         return len(self.lower) + sum(2 * e.modes - 1 for e in self.periodic)
 
-    def column(self, axis: int) -> int | None:
-        """The surrogate input that holds coordinate ``axis`` scaled to ``[-1, 1]`` (None for a
-        coordinate replaced by its periodic embedding)."""
-        embedded = {e.axis: e for e in self.periodic}
-        if axis in embedded:
-            return None
-        return axis + sum(2 * e.modes - 1 for e in self.periodic if e.axis < axis)
-
     def __call__(self, z: jax.Array) -> jax.Array:
         lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
         scaled = 2.0 * (z - lo) / (hi - lo) - 1.0
