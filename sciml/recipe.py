@@ -32,7 +32,6 @@ arguments of :func:`sciml.solve` all take precedence.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from typing import Any
 
@@ -182,13 +181,17 @@ def _values(expr, symbols, *columns) -> np.ndarray:
     return np.asarray(f(*columns), float) * np.ones(len(columns[0]))
 
 
-def _meets_compatibly(problem, a, b, rng) -> bool:
-    """Whether Dirichlet conditions ``a`` and ``b`` of one field agree where their pieces meet
-    (trivially when they do not meet): data that jump at a corner (a driven lid against still
-    walls) cannot both hold exactly."""
-    from sciml.dsl.problem import data_jumps
+def _touches(problem, condition, points) -> bool:
+    """Whether ``condition``'s piece passes through (within 1% of the domain's extent of) one of
+    ``points``."""
+    from sciml.dsl.problem import condition_piece
 
-    return not data_jumps(problem, a, b, rng)
+    if not points:
+        return False
+    lower, upper = problem.space_time.bounds()
+    size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+    distance = _values(condition_piece(problem, condition).distance, problem.coordinates, *np.asarray(points).T)
+    return bool(np.min(np.abs(distance)) < 1e-2 * size)
 
 
 def _periodic_data(problem, condition, derivatives: int = 2) -> bool:
@@ -219,9 +222,9 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     """The problem with its Dirichlet and initial conditions imposed exactly where the data
     allow it, so the loss holds only the equations (and what cannot be exact).
 
-    Per field, Dirichlet conditions become exact when all of them agree where their pieces meet
-    (data that jump, such as a driven lid against still walls, keep that field's conditions
-    as loss terms, faded near the jumps: :meth:`~sciml.dsl.compile.CompiledProblem.fade`); an initial value becomes
+    Dirichlet conditions become exact unless their piece passes through a point where boundary
+    or initial data jump (:func:`~sciml.dsl.problem.jump_points`: a driven lid against still
+    walls), for every field; an initial value becomes
     exact too, and a first-order initial condition with it, when their data are periodic
     wherever the problem is exactly periodic (see :func:`_periodic_data`). Conditions whose data hold a
     learned parameter stay soft (the parameter must be free to move). If the exact version does
@@ -229,31 +232,30 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     from sciml.dsl.compile import compile_problem
     from sciml.dsl.conditions import Dirichlet, Initial
     from sciml.dsl.errors import ProblemError
+    from sciml.dsl.problem import jump_points
 
     learned = set(problem.unknown_parameters)
-    rng = np.random.default_rng(0)
 
     def candidate(c) -> bool:
         return (not c.hard and isinstance(c, (Dirichlet, Initial)) and c.weight == 1.0
                 and not (sp.sympify(c.value).free_symbols & learned))
 
+    # Near a point where boundary data jump (a driven lid against still walls) every field of
+    # the exact solution is singular; an exact piece through it (u = G + D N, D vanishing on
+    # the piece) would make the network itself singular there. Such pieces stay loss terms,
+    # faded near the jump (CompiledProblem.fade). Measured on the lid-driven cavity: still walls
+    # exact and the lid soft, rel L2 0.38-0.46; every wall soft, 0.16.
+    jumps = jump_points(problem)
     promote: set[int] = set()
     initial: set[int] = set()
     for name in problem.field_names:
-        walls = [i for i, c in enumerate(problem.conditions)
-                 if isinstance(c, Dirichlet) and c.field_name == name]
-        soft = [i for i in walls if candidate(problem.conditions[i])]
-        # Data that jump where pieces meet keep the whole field soft: an exact piece next to
-        # the jump (u = G + D N, D vanishing on it) would make the network pass from one
-        # piece's value to the other's within a vanishing distance, singular where the exact
-        # solution is merely discontinuous (measured on the lid-driven cavity: still walls
-        # exact and the lid soft, rel L2 0.38-0.46; every wall soft, 0.16).
-        if all(_meets_compatibly(problem, problem.conditions[i], problem.conditions[j], rng)
-               for i, j in itertools.combinations(walls, 2)):
-            promote.update(soft)
+        promote.update(i for i, c in enumerate(problem.conditions)
+                       if isinstance(c, Dirichlet) and c.field_name == name and candidate(c)
+                       and not _touches(problem, c, jumps))
         orders = {c.order: i for i, c in enumerate(problem.conditions)
                   if isinstance(c, Initial) and c.field_name == name}
         if (0 in orders and (problem.conditions[orders[0]].hard or candidate(problem.conditions[orders[0]]))
+                and not _touches(problem, problem.conditions[orders[0]], jumps)
                 and all(_periodic_data(problem, problem.conditions[i]) for i in orders.values())):
             initial.update(i for i in orders.values() if candidate(problem.conditions[i]))
 
@@ -278,7 +280,7 @@ def _exact_conditions(problem, reasons: dict) -> Any:
             if i not in promote and not c.hard and isinstance(c, (Dirichlet, Initial))]
     reasons["exact_conditions"] = ("imposed exactly by the output transform (a distance factor times the "
                                    "network), not penalised: " + ", ".join(made)
-                                   + (f"; kept as loss terms (data that jump where pieces meet, or meet such data, disagree with the "
+                                   + (f"; kept as loss terms (pieces through a point where data jump, data that disagree with the "
                                       f"boundary data at the start, are not periodic where the problem is, or hold a "
                                       f"learned parameter): {', '.join(kept)}"
                                       if kept else ""))

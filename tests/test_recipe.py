@@ -148,9 +148,9 @@ def test_quasi_newton_method_follows_the_network_size():
 
 
 def test_conditions_are_made_exact_where_their_data_agree():
-    """Dirichlet data that agree where pieces meet become exact; a field whose data jump at
-    corners (a driven lid against still walls) keeps all its Dirichlet conditions as loss
-    terms; initial data become exact with them."""
+    """Dirichlet and initial conditions become exact, except on pieces through a point where
+    data jump (a driven lid against still walls), for every field: the solution is singular
+    there."""
     box = Box({x: (0, 1), y: (0, 1)})
     v, q = Field("v", x, y), Field("q", x, y)
     lid = Problem("lid", box, [v.diff(x, 2) + v.diff(y, 2), q.diff(x, 2) + q.diff(y, 2) - v], conditions=[
@@ -159,17 +159,18 @@ def test_conditions_are_made_exact_where_their_data_agree():
         Dirichlet(q, 0, on=box.piece("y_max")), Dirichlet(q, x * (1 - x), on=box.piece("y_min"))])
     recipe = choose(lid)
     hard = [c.hard for c in recipe.problem.conditions]
-    assert hard == [False, False, False, False, True, True]
+    # v's lid and side walls meet at the jumps, and so does q's top; both bottoms do not.
+    assert hard == [False, False, False, True, False, True]
     assert "y_max" in recipe.reasons["exact_conditions"].split("kept as loss terms")[1]
     assert not any(c.hard for c in lid.conditions)  # the original is untouched
 
     heat = Problem("heat", line * time, [w.diff(t) - w.diff(x, 2)],
                    conditions=[Initial(w, sp.sin(sp.pi * x)), Dirichlet(w, 0, on=line.boundary)])
     assert all(c.hard for c in choose(heat).problem.conditions)
-    # Initial data that disagree with the boundary at t = 0 keep the initial condition soft.
+    # Initial data that jump against the boundary data at t = 0 keep both soft.
     clash = Problem("clash", line * time, [w.diff(t) - w.diff(x, 2)],
                     conditions=[Initial(w, 1), Dirichlet(w, 0, on=line.boundary)])
-    assert [c.hard for c in choose(clash).problem.conditions] == [False, True]
+    assert [c.hard for c in choose(clash).problem.conditions] == [False, False]
     assert not any(c.hard for c in choose(heat, exact_conditions=False).problem.conditions)
     # Initial data that are not periodic where the problem is exactly periodic stay soft.
     ring = Interval(x, -5, 5) * time

@@ -404,6 +404,14 @@ CORNER_RADIUS = 0.05  # the neighbourhood of a singular point, as a fraction of 
 JUMP = 0.05  # boundary data that differ by more than this fraction of their size where pieces meet jump
 
 
+def condition_piece(problem: Problem, condition: Condition) -> BoundaryPiece:
+    """The piece a Dirichlet-like condition holds on, lifted to the whole domain (the start of
+    time for an initial condition)."""
+    if isinstance(condition, Initial):
+        return problem.space_time.lift(problem.space_time.time.start)
+    return resolve_piece(problem, condition.on)
+
+
 def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Generator) -> list[np.ndarray]:
     """The points where the data of conditions ``a`` and ``b`` (Dirichlet or initial values)
     jump from one's piece to the other's (a driven lid meeting still walls, a hot start meeting
@@ -423,13 +431,8 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
         f = sp.lambdify(coords, expr, "numpy")
         return np.asarray(f(*z.T), float) * np.ones(len(z))
 
-    def piece(c):
-        if isinstance(c, Initial):
-            return problem.space_time.lift(problem.space_time.time.start)
-        return resolve_piece(problem, c.on)
-
-    z = piece(a).sample(2000, rng, "uniform")
-    gap_to_b = np.abs(values(sp.sympify(piece(b).distance), z))
+    z = condition_piece(problem, a).sample(2000, rng, "uniform")
+    gap_to_b = np.abs(values(sp.sympify(condition_piece(problem, b).distance), z))
     near = gap_to_b < 1e-2 * size
     if not near.any():
         return []
@@ -448,9 +451,10 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     return found
 
 
-def _jump_points(problem: Problem, rng: np.random.Generator) -> list[np.ndarray]:
+def jump_points(problem: Problem, rng: np.random.Generator | None = None) -> list[np.ndarray]:
     """Every point where the Dirichlet or initial data of one field jump (:func:`data_jumps`),
     one per neighbourhood."""
+    rng = rng if rng is not None else np.random.default_rng(0)
     data = [c for c in problem.conditions if isinstance(c, Dirichlet) or (isinstance(c, Initial) and c.order == 0)]
     radius = CORNER_RADIUS * float(np.max(np.subtract(*problem.space_time.bounds()[::-1])))
     found: list[np.ndarray] = []
@@ -478,7 +482,7 @@ def singular_points(problem: Problem) -> list[tuple[list[int], np.ndarray]]:
             point[columns] = corner
             points.append((columns, point))
     every = list(range(len(problem.coordinates)))
-    points += [(every, q) for q in _jump_points(problem, np.random.default_rng(0))]
+    points += [(every, q) for q in jump_points(problem)]
     return points
 
 
