@@ -18,6 +18,8 @@ FOLDERS = {"sciml": ROOT / "sciml", "sciml.datasets": ROOT / "datasets",
            "sciml.operators": ROOT / "operators", "sciml.problems": ROOT / "problems"}
 # The command line: the only modules that parse arguments, and that nothing else imports.
 CLI = {"sciml.cli", "sciml.discover_command", "sciml.edges_command"}
+# Libraries that parse command lines (``sys.argv`` read directly is checked separately).
+ARGUMENT_PARSERS = {"argparse", "optparse", "getopt", "click", "typer", "docopt", "fire"}
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -80,6 +82,16 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
+def _reads_argv(tree: ast.AST) -> bool:
+    """Whether ``tree`` reads ``sys.argv`` (``sys.argv``, ``from sys import argv``), at any depth."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "argv" and getattr(node.value, "id", None) == "sys":
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "argv" for a in node.names):
+            return True
+    return False
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """One cycle (as a path ``a -> b -> ... -> a``) per strongly connected component."""
     index, low, stack, on_stack, components = {}, {}, [], set(), []
@@ -128,6 +140,13 @@ def test_the_graph_sees_the_package():
     graph = _graph()
     assert {"sciml.cli", "sciml.models.kan", "sciml.dynamics.solve", "sciml.datasets.dynamics"} <= set(graph)
     assert "sciml.models.kan_bases" in graph["sciml.models.kan"]
+    # The seams' checks see what they look for where it is allowed: the CLI's own parsing,
+    # and the CLI composing the symbolic stage with the report.
+    assert {"ext:argparse", "sciml.report"} <= graph["sciml.cli"]
+    assert any(d.startswith("sciml.symbolic") for d in graph["sciml.cli"])
+    assert _reads_argv(ast.parse("import sys\ndef f():\n    return sys.argv[1:]"))
+    assert _reads_argv(ast.parse("from sys import argv"))
+    assert not _reads_argv(ast.parse("import sys\nsys.exit(argv)"))
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
 
 
@@ -140,11 +159,15 @@ def test_seams():
     """Argument parsing only in the CLI; the CLI composes the stages; the core imports no data."""
     graph = _graph()
     core = {m for m in graph if not m.startswith(("sciml.datasets", "sciml.operators", "sciml.problems"))}
+    modules = _modules()
     problems = []
     for module in sorted(core - CLI):
         deps = graph[module]
-        if "ext:argparse" in deps:
-            problems.append(f"{module} parses command lines (argparse belongs in {sorted(CLI)})")
+        parsers = sorted(p for p in ARGUMENT_PARSERS if f"ext:{p}" in deps)
+        if parsers:
+            problems.append(f"{module} parses command lines with {parsers} (that belongs in {sorted(CLI)})")
+        if _reads_argv(ast.parse(modules[module].read_text(encoding="utf-8"))):
+            problems.append(f"{module} reads sys.argv (only {sorted(CLI)} see the command line)")
         if deps & CLI:
             problems.append(f"{module} imports the command line {sorted(deps & CLI)}")
         data = sorted(d for d in deps if d.startswith(("sciml.datasets", "sciml.problems")))
