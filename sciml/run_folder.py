@@ -43,15 +43,12 @@ class RunFolder:
     def started(self) -> bool:
         return self.checkpoint.is_file() or self.finished
 
-    def prepare(self, *, resume: bool = False, overwrite: bool = False, needs_checkpoint: bool = True) -> None:
+    def prepare(self, *, resume: bool = False, overwrite: bool = False) -> None:
         """Check the folder for the run about to start, and create it.
 
         Args:
-            resume: the run continues from the folder's checkpoint (which must exist when
-                ``needs_checkpoint``).
+            resume: the run continues from the folder's checkpoint (which must exist).
             overwrite: a finished or unfinished run already there may be replaced.
-            needs_checkpoint: whether resuming reads ``checkpoint.msgpack`` (solvers with their
-                own training loop keep their state elsewhere).
 
         Raises:
             RunFolderError: the path is a file, cannot be written, holds a run that would be
@@ -67,7 +64,7 @@ class RunFolder:
             raise RunFolderError(f"cannot write to the output folder {self.path} ({err.strerror or err}); "
                                  "choose another --out") from None
         if resume:
-            if needs_checkpoint and not self.checkpoint.is_file():
+            if not self.checkpoint.is_file():
                 raise RunFolderError(f"nothing to resume in {self.path}: it has no {CHECKPOINT}; "
                                      "run without --resume to start afresh")
             return

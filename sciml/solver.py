@@ -165,10 +165,13 @@ def solve(
     """
     folder = RunFolder(out) if out else None
     if not hasattr(problem, "equations") and callable(getattr(problem, "solve", None)):
+        if resume:  # refused before the folder is touched: these solvers write no checkpoint
+            raise ValueError(f"resume=True (--resume) continues runs of sciml Problems only; a "
+                             f"{type(problem).__name__} trains from the start: rerun without it")
         if folder:
-            folder.prepare(resume=resume, overwrite=overwrite, needs_checkpoint=False)
+            folder.prepare(overwrite=overwrite)
         return problem.solve(model=model, steps=steps, seed=seed, out=folder.path if folder else None,
-                             options={**(model_options or {}), **train_options, "resume": resume})
+                             options={**(model_options or {}), **train_options})
 
     from sciml.dsl.problem import Problem
 

@@ -1,5 +1,6 @@
 """The sciml command: catalogue, solve outputs, and readable errors for user mistakes."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -61,3 +62,40 @@ def test_solve_writes_solution_metrics_and_plot(tmp_path, root):
     assert {"x", "t"} <= set(ds.coords) and {"u", "u_reference", "u_error"} <= set(ds.data_vars)
     assert (out / "plot.png").stat().st_size > 10_000
     assert (out / "checkpoint.msgpack").exists()
+
+
+class _Reached(Exception):
+    """Raised by a stand-in solver: the command got as far as a problem's own solver."""
+
+
+@pytest.mark.parametrize("file, solver, flags, options", [
+    ("lotka_volterra_ude.py", "sciml.dynamics.solve.solve_ode_problem",
+     ["--lr", "0.003", "--hidden", "8,8", "--no-progress"],
+     {"learning_rate": 0.003, "hidden": [8, 8], "progress": False}),
+    ("ethanol_md.py", "sciml.atomistic.result.train_and_evaluate",
+     ["--lr", "0.003", "--train", "batch_size=5", "--option", "channels=8"],
+     {"learning_rate": 0.003, "batch_size": 5, "channels": 8}),
+])
+def test_flags_reach_a_problems_own_solver_as_solve_options(root, tmp_path, monkeypatch, file, solver, flags,
+                                                            options):
+    """The command line translates its flags; the core sees only sciml.solve's option names."""
+    seen = {}
+
+    def stand_in(*args, options, **kwargs):
+        seen.update(options)
+        raise _Reached
+
+    module, _, name = solver.rpartition(".")
+    monkeypatch.setattr(importlib.import_module(module), name, stand_in)
+    with pytest.raises(_Reached):
+        main(["--debug", "solve", str(root / "problems" / file), *flags, "--out", str(tmp_path / "run")])
+    assert seen == options
+
+
+@pytest.mark.parametrize("file", ["lotka_volterra_ude.py", "ethanol_md.py"])
+def test_resume_is_refused_before_the_folder_for_problems_with_their_own_solver(root, tmp_path, capsys, file):
+    out = tmp_path / "run"
+    assert main(["solve", str(root / "problems" / file), "--resume", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: resume=True (--resume)") and "rerun without it" in err
+    assert not out.exists()

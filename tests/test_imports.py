@@ -5,7 +5,8 @@ The graph is read statically with :mod:`ast` from every module the package insta
 ``sciml`` namespace). Imports inside functions count as much as top-level ones: a lazy import
 only defers the same two-way dependency to run time (``forecast`` taking helpers back from
 ``solve`` was one), and it turns into an import-time cycle the day someone hoists it. Imports
-under ``if TYPE_CHECKING:`` do not count: they never run.
+under ``if TYPE_CHECKING:`` do not count: they never run. The same reading checks that only the
+command line sees ``sys.argv`` and that no module imports what a saved file names.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ FOLDERS = {"sciml": ROOT / "sciml", "sciml.datasets": ROOT / "datasets",
            "sciml.operators": ROOT / "operators", "sciml.problems": ROOT / "problems"}
 # The command line: the only modules that parse arguments, and that nothing else imports.
 CLI = {"sciml.cli", "sciml.discover_command", "sciml.edges_command"}
+# The only modules that import a module named by a variable: each takes the name from a table
+# of its own (built-in models, lazily loaded exports), never from a file or an argument.
+DYNAMIC_IMPORTERS = {"sciml.datasets", "sciml.models", "sciml.models.registry"}
+# Libraries that parse command lines (``sys.argv`` read directly is checked separately).
+ARGUMENT_PARSERS = {"argparse", "optparse", "getopt", "click", "typer", "docopt", "fire"}
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -80,6 +86,36 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
+def _reads_argv(tree: ast.AST) -> bool:
+    """Whether ``tree`` reads ``sys.argv`` (``sys.argv``, ``from sys import argv``), at any depth."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "argv" and getattr(node.value, "id", None) == "sys":
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "argv" for a in node.names):
+            return True
+    return False
+
+
+def _unsafe_loading(tree: ast.AST) -> list[str]:
+    """What in ``tree`` could run code named in a file: an import of a module named by a
+    variable (``importlib.import_module(name)``, ``__import__(name)``, ``pydoc.locate``), pickle,
+    or ``allow_pickle=True``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            literal = node.args and isinstance(node.args[0], ast.Constant)
+            if func in ("import_module", "__import__", "locate") and not literal:
+                found.append(f"{func}(<variable>) at line {node.lineno}")
+            if any(k.arg == "allow_pickle" and getattr(k.value, "value", False) is not False for k in node.keywords):
+                found.append(f"allow_pickle at line {node.lineno}")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"import {n} at line {node.lineno}" for n in names
+                      if n.split(".")[0] in ("pickle", "dill", "cloudpickle", "joblib")]
+    return found
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """One cycle (as a path ``a -> b -> ... -> a``) per strongly connected component."""
     index, low, stack, on_stack, components = {}, {}, [], set(), []
@@ -128,6 +164,17 @@ def test_the_graph_sees_the_package():
     graph = _graph()
     assert {"sciml.cli", "sciml.models.kan", "sciml.dynamics.solve", "sciml.datasets.dynamics"} <= set(graph)
     assert "sciml.models.kan_bases" in graph["sciml.models.kan"]
+    # The seams' checks see what they look for where it is allowed: the CLI's own parsing,
+    # and the CLI composing the symbolic stage with the report.
+    assert {"ext:argparse", "sciml.report"} <= graph["sciml.cli"]
+    assert any(d.startswith("sciml.symbolic") for d in graph["sciml.cli"])
+    assert _reads_argv(ast.parse("import sys\ndef f():\n    return sys.argv[1:]"))
+    assert _reads_argv(ast.parse("from sys import argv"))
+    assert not _reads_argv(ast.parse("import sys\nsys.exit(argv)"))
+    assert _unsafe_loading(ast.parse("import importlib\nimportlib.import_module(cfg['class'])")) == [
+        "import_module(<variable>) at line 2"]
+    assert len(_unsafe_loading(ast.parse("import pickle\nnp.load(p, allow_pickle=True)"))) == 2
+    assert not _unsafe_loading(ast.parse("__import__('os')\nnp.load(p, allow_pickle=False)"))
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
 
 
@@ -140,11 +187,15 @@ def test_seams():
     """Argument parsing only in the CLI; the CLI composes the stages; the core imports no data."""
     graph = _graph()
     core = {m for m in graph if not m.startswith(("sciml.datasets", "sciml.operators", "sciml.problems"))}
+    modules = _modules()
     problems = []
     for module in sorted(core - CLI):
         deps = graph[module]
-        if "ext:argparse" in deps:
-            problems.append(f"{module} parses command lines (argparse belongs in {sorted(CLI)})")
+        parsers = sorted(p for p in ARGUMENT_PARSERS if f"ext:{p}" in deps)
+        if parsers:
+            problems.append(f"{module} parses command lines with {parsers} (that belongs in {sorted(CLI)})")
+        if _reads_argv(ast.parse(modules[module].read_text(encoding="utf-8"))):
+            problems.append(f"{module} reads sys.argv (only {sorted(CLI)} see the command line)")
         if deps & CLI:
             problems.append(f"{module} imports the command line {sorted(deps & CLI)}")
         data = sorted(d for d in deps if d.startswith(("sciml.datasets", "sciml.problems")))
@@ -177,3 +228,15 @@ def test_public_api_of_the_subpackages():
             "assert 'sciml.models.kan' not in sys.modules; "
             "[getattr(p, n) for p in (m, l) for n in p.__all__]")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_saved_files_are_data():
+    """Nothing in the package imports a module a file names or unpickles: opening a saved run,
+    model or law runs no code from it (saved models are rebuilt from registry names)."""
+    problems = []
+    for module, path in sorted(_modules().items()):
+        found = _unsafe_loading(ast.parse(path.read_text(encoding="utf-8")))
+        if module in DYNAMIC_IMPORTERS:
+            found = [f for f in found if not f.startswith("import_module(")]
+        problems += [f"{module}: {f}" for f in found]
+    assert not problems, "\n".join(problems)

@@ -156,9 +156,26 @@ def test_load_refuses_a_folder_naming_an_arbitrary_module(tmp_path, monkeypatch,
         folder = tmp_path / f"m{i}"
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps({key: name, "kwargs": {"command": f"touch {marker}"}}))
-        with pytest.raises(ValueError, match="does not rebuild.*LiquidRNN"):
+        # The message names the culprit, what a folder may name, and the fix.
+        with pytest.raises(ValueError, match=f"names model '{name}', which sciml does not rebuild.*LiquidRNN"
+                                             ".*save the model again with sciml.dynamics.io.save"):
             load(folder)
     assert not marker.exists() and "evil_saved_model" not in sys.modules
+
+
+def test_load_reads_folders_that_recorded_the_import_path_of_a_saveable_model(tmp_path):
+    """Folders written before registry names (``class``: an import path) still load, through
+    the same list of saveable models."""
+    import json
+
+    m = LiquidRNN("cfc", 2, 6, 2, seed=3)
+    folder = save(m, tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({"class": "sciml.dynamics.liquid:LiquidRNN",
+                                                    "kwargs": config["kwargs"]}))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 2)), jnp.float32)
+    dt = jnp.linspace(0.1, 0.5, 5)
+    np.testing.assert_array_equal(np.asarray(load(folder)(x, dt)), np.asarray(m(x, dt)))
 
 
 def test_irregular_elapsed_times_equal_manual_stepping():

@@ -141,10 +141,8 @@ class AtomisticProblem:
         from .result import train_and_evaluate
 
         options = dict(options or {})
-        # Generic options the command line passes to every problem.
-        if options.pop("resume", False):
-            raise ValueError("resuming is not supported for atomistic problems; rerun without "
-                             "--resume")
+        # Of the options sciml.solve takes for every problem, progress is a log here; precision
+        # is ignored (the networks train in JAX's default float32).
         log = print if options.pop("progress", True) else None
         options.pop("precision", None)
         result = train_and_evaluate(self, model=model or self.model,

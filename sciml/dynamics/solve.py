@@ -76,8 +76,6 @@ def _normalise_options(options: dict, model: str) -> dict:
     """
     opts = dict(_DEFAULTS)
     options = dict(options)
-    if options.pop("resume", False):
-        raise ValueError("--resume is not supported for dynamics problems; rerun without it")
     precision = options.pop("precision", None)
     if precision not in (None, "float32"):
         raise ValueError(f"dynamics problems train in float32; precision={precision!r} is not supported")
