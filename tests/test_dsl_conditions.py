@@ -23,7 +23,8 @@ from sciml.dsl import (
     TimeInterval,
     relative_l2_up_to_constant,
 )
-from sciml.dsl.compile import compile_problem, nested_derivative
+from sciml.dsl.compile import compile_problem
+from sciml.dsl.terms import nested_derivative
 from sciml.models import build_model
 
 x, y, t = Coordinate("x"), Coordinate("y"), Coordinate("t")

@@ -29,28 +29,16 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.dsl.conditions import Dirichlet, Initial, MeanValue, Neumann, Periodic, Pin, Robin
-from sciml.dsl.domains import ProductDomain
+from sciml.dsl.conditions import Dirichlet, Initial, Periodic
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.networks import UnknownNetwork, missing_network, unknown_inputs
 from sciml.dsl.problem import Problem, observation_points, resolve_piece, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
-from sciml.dsl.symmetries import Conserved, Reflection, Translation
+from sciml.dsl.symmetries import Reflection
+from sciml.dsl.terms import (
+    DEFAULT_COUNTS, INTERIOR, CompileContext, DataTerm, FieldFunction, Params, ResidualTerm, SampledTerm, Term,
+)
 from sciml.dsl.unknowns import UnknownTerm
-
-FieldFunction = Callable[[jax.Array], jax.Array]  # z (d,) -> (n_fields,)
-Params = dict[str, jax.Array]
-
-
-def nested_derivative(fn: FieldFunction, directions: tuple[jax.Array, ...]) -> FieldFunction:
-    """``z -> D_{v1} D_{v2} ... fn(z)`` by nested forward-mode products."""
-
-    def along(g: FieldFunction, v) -> FieldFunction:
-        return lambda z: jax.jvp(g, (z,), (jnp.asarray(v, z.dtype),))[1]
-
-    for v in reversed(directions):
-        fn = along(fn, v)
-    return fn
 
 
 def derivative_chains(needed: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
@@ -145,29 +133,6 @@ class PointExpression:
         return jnp.asarray(result, dtype=z.dtype)
 
 
-@dataclass
-class Term:
-    """One named loss term: which point set it uses and how to evaluate its residual."""
-
-    name: str
-    kind: str  # residual | condition | symmetry | data
-    weight: float
-    points: str  # key of the point set in a batch
-
-
-@dataclass(frozen=True)
-class ConditionTerm:
-    """A condition imposed by a loss term.
-
-    ``sample(n, rng, method)`` draws the term's points (host side, a dict of arrays);
-    ``evaluate(field_fn, params, batch)`` returns its residuals, whose mean square is the term.
-    """
-
-    name: str
-    sample: Callable[[int, np.random.Generator, str], dict]
-    evaluate: Callable[[FieldFunction, Params, dict], jax.Array]
-
-
 @dataclass(frozen=True)
 class PeriodicEmbedding:
     """Exact periodicity in one coordinate: ``z_axis -> (cos 2πk(z-a)/L, sin 2πk(z-a)/L)_{k<=K}``."""
@@ -218,14 +183,11 @@ class CompiledProblem:
     field_names: tuple[str, ...]
     lower: np.ndarray
     upper: np.ndarray
-    terms: list[Term]
+    terms: list[Term]  # residuals, then conditions, symmetries and data, in the problem's order
     known_parameters: dict[str, float]
     unknown_parameters: dict[str, Parameter]
     inputs: InputMap
     _residuals: list[PointExpression] = field(repr=False)
-    _conditions: list[ConditionTerm] = field(repr=False)
-    _symmetries: list = field(repr=False)
-    _observations: dict = field(repr=False)
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
     # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
@@ -256,7 +218,7 @@ class CompiledProblem:
     @property
     def observations(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The data, ``{field: (points (n, d), values (n,))}``."""
-        return dict(self._observations)
+        return {t.field_name: (t.z, t.values) for t in self.terms if isinstance(t, DataTerm)}
 
     def unknown_values(self, name: str, raw: dict[str, Any], inputs: jax.Array) -> jax.Array:
         """The unknown term ``name`` at its inputs ``(n, n_inputs)`` (in the order it was declared
@@ -307,21 +269,25 @@ class CompiledProblem:
         return jax.vmap(self.field_function(model, params))(points)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, rng: np.random.Generator, counts: dict[str, int], method: str = "uniform", dtype=np.float32) -> dict:
-        """A batch: ``{point set: arrays}`` for every term (host side)."""
-        batch = {"interior": {"z": self.problem.space_time.sample(counts.get("interior", 1000), rng, method)}}
-        for key, sampler in self._conditions_samplers():
-            batch[key] = sampler(counts.get("boundary", 200), rng, method)
-        for _, _, sampler, key in self._symmetries:
-            if sampler is not None:
-                batch[key] = sampler(counts.get("times", 32), rng)
-        for name, (pts, vals) in self._observations.items():
-            batch[f"data:{name}"] = {"z": pts, "u": vals}
-        return jax.tree.map(lambda a: np.asarray(a, dtype=dtype), batch)
+    def sample(self, rng: np.random.Generator, counts: dict[str, int], method: str = "uniform", dtype=np.float32,
+               refined: np.ndarray | None = None) -> dict:
+        """A batch (host side): the interior points, then those of each term that draws its own,
+        under the term's name (see :mod:`sciml.dsl.terms`). ``refined`` points (residual-adaptive
+        refinement) join the interior points drawn."""
+        count = lambda key: counts.get(key, DEFAULT_COUNTS.get(key))  # noqa: E731
+        batch = {INTERIOR: {"z": self.problem.space_time.sample(count(INTERIOR), rng, method)}}
+        for term in self.terms:
+            if isinstance(term, SampledTerm) and term.count is not None:
+                batch[term.name] = term.sample(count(term.count), rng, method)
+        batch = jax.tree.map(lambda a: np.asarray(a, dtype=dtype), batch)
+        if refined is not None and len(refined):
+            batch[INTERIOR]["z"] = np.concatenate([batch[INTERIOR]["z"], refined.astype(dtype)])
+        return batch
 
-    def _conditions_samplers(self):
-        for k, term in enumerate(self._conditions):
-            yield f"condition{k}", term.sample
+    @staticmethod
+    def interior_points(batch: dict):
+        """The collocation points ``(n, d)`` of a batch, where the equations' residuals are taken."""
+        return batch[INTERIOR]["z"]
 
     # ------------------------------------------------------------------ losses
     def residual_values(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
@@ -339,36 +305,19 @@ class CompiledProblem:
         params = self.physical_parameters(raw_params)
         field_fn = self.field_function(model, params)
         out: dict[str, jax.Array] = {}
-        z = batch["interior"]["z"]
+        z = self.interior_points(batch)
         res = self.residual_values(field_fn, params, z) * self.fade(z)[:, None]
-        for j in range(res.shape[1]):
-            squared = res[:, j] ** 2
-            out[self.terms[j].name] = reduce_residual(squared, z) if reduce_residual else jnp.mean(squared)
-        for k, term in enumerate(self._conditions):
-            misfit = term.evaluate(field_fn, params, batch[f"condition{k}"])
-            points = batch[f"condition{k}"].get("z") if isinstance(batch[f"condition{k}"], dict) else None
-            if points is not None and misfit.shape[:1] == points.shape[:1]:
-                misfit = misfit * self.fade(points)
-            out[term.name] = jnp.mean(misfit**2)
-        for name, evaluate, _, key in self._symmetries:
-            out[name] = evaluate(field_fn, params, batch[key])
-        for name in self._observations:
-            data = batch[f"data:{name}"]
-            pred = jax.vmap(field_fn)(data["z"])[:, self.field_names.index(name)]
-            out[f"data:{name}"] = jnp.mean((pred - data["u"]) ** 2)
+        for term in self.terms:
+            if isinstance(term, ResidualTerm):
+                squared = res[:, term.equation] ** 2
+                out[term.name] = reduce_residual(squared, z) if reduce_residual else jnp.mean(squared)
+            else:
+                out[term.name] = term.evaluate(field_fn, params, term.points(batch))
         return out
 
     def fade(self, z: jax.Array) -> jax.Array:
-        """``(n,)`` weights of the points ``z``: ``min(1, r/ρ)²`` within ``ρ`` of a singular point
-        (:func:`~sciml.dsl.problem.singular_point_proximity`), 1 elsewhere.
-
-        There the exact solution is singular (a re-entrant corner, data that jump) and no smooth
-        surrogate balances the equation, or meets both pieces' data, pointwise; the square keeps
-        the faded squared residual bounded even where it grows like ``1/r⁴`` (the second
-        derivatives of data that jump)."""
-        if self.corner_proximity is None:
-            return jnp.ones(z.shape[:1], z.dtype)
-        return jnp.minimum(self.corner_proximity(z), 1.0) ** 2
+        """``(n,)`` weights of the points ``z`` (see :func:`singular_fade`)."""
+        return singular_fade(self.corner_proximity, z)
 
     @property
     def term_names(self) -> list[str]:
@@ -379,12 +328,17 @@ class CompiledProblem:
         return {t.name: t.weight for t in self.terms}
 
 
-def _condition_name(i: int, cond) -> str:
-    return f"{cond.kind}:{cond.field_name}#{i}"
+def singular_fade(proximity: Callable | None, z: jax.Array) -> jax.Array:
+    """``(n,)`` weights of the points ``z``: ``min(1, r/ρ)²`` within ``ρ`` of a singular point
+    (``proximity``: :func:`~sciml.dsl.problem.singular_point_proximity`), 1 elsewhere.
 
-
-def _symmetry_name(i: int, sym) -> str:
-    return f"{sym.kind}#{i}"
+    There the exact solution is singular (a re-entrant corner, data that jump) and no smooth
+    surrogate balances the equation, or meets both pieces' data, pointwise; the square keeps
+    the faded squared residual bounded even where it grows like ``1/r⁴`` (the second
+    derivatives of data that jump)."""
+    if proximity is None:
+        return jnp.ones(z.shape[:1], z.dtype)
+    return jnp.minimum(proximity(z), 1.0) ** 2
 
 
 # ============================================================================================
@@ -417,35 +371,26 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
 
     residuals = [expr(r) for r in problem.residuals]
     single = len(residuals) == 1
-    terms = [Term("residual" if single else f"residual:{i}", "residual", 1.0, "interior") for i in range(len(residuals))]
+    terms: list[Term] = [ResidualTerm("residual" if single else f"residual:{i}", 1.0, i) for i in range(len(residuals))]
+    proximity = singular_point_proximity(problem)
+    context = CompileContext(problem, expr, lambda on: resolve_piece(problem, on), lambda z: singular_fade(proximity, z))
 
-    conditions: list[ConditionTerm] = []
     hard = {f: [] for f in fields}
     for i, cond in enumerate(problem.conditions):
-        if cond.hard:
-            if not isinstance(cond, Periodic):  # periodicity is built into the inputs instead
-                hard[cond.field_name].append(cond)
-            continue
-        sampler, evaluate = _compile_condition(problem, cond, expr)
-        name = _condition_name(i, cond)
-        conditions.append(ConditionTerm(name, sampler, evaluate))
-        terms.append(Term(name, "condition", cond.weight, f"condition{len(conditions) - 1}"))
+        if not cond.hard:
+            terms.append(cond.compile(i, context))
+        elif not isinstance(cond, Periodic):  # exact periodicity is built into the inputs instead
+            hard[cond.field_name].append(cond)
 
-    symmetries = []
     hard_symmetries = []
     for i, sym in enumerate(problem.symmetries):
         if isinstance(sym, Reflection) and sym.hard:
             # Built into the surrogate: the loss term would be identically zero.
             hard_symmetries.append(sym)
-            continue
-        _, evaluate, sampler = _compile_symmetry(problem, sym, expr)
-        name = _symmetry_name(i, sym)
-        key = f"symmetry{len(symmetries)}" if sampler is not None else "interior"
-        symmetries.append((name, evaluate, sampler, key))
-        terms.append(Term(name, "symmetry", sym.weight, key))
+        else:
+            terms.append(sym.compile(i, context))
 
-    for name in observations:
-        terms.append(Term(f"data:{name}", "data", 1.0, f"data:{name}"))
+    terms += [DataTerm.of(name, fields.index(name), pts, vals) for name, (pts, vals) in observations.items()]
 
     transform = _output_transform(problem, hard, hard_symmetries)
     compiled = CompiledProblem(
@@ -459,12 +404,9 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         unknown_parameters={p.name: p for p in params_all if p.learn},
         inputs=_input_map(problem),
         _residuals=residuals,
-        _conditions=conditions,
-        _symmetries=symmetries,
-        _observations=observations,
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
-        corner_proximity=singular_point_proximity(problem),
+        corner_proximity=proximity,
         unknown_networks=networks,
         _unknown_initial=unknown_initial,
     )
@@ -516,188 +458,6 @@ def _input_map(problem: Problem) -> InputMap:
             modes = max(cond.modes, axes[axis].modes) if axis in axes else cond.modes
             axes[axis] = PeriodicEmbedding(axis, float(lower[axis]), float(upper[axis] - lower[axis]), modes)
     return InputMap(lower, upper, tuple(axes[a] for a in sorted(axes)))
-
-
-def _compile_condition(problem: Problem, cond, expr):
-    """-> (sampler(n, rng, method) -> batch dict, evaluate(field_fn, params, batch) -> residuals)."""
-    fi = problem.field_names.index(cond.field_name)
-    value = expr(cond.value)
-    coords = problem.coordinates
-
-    if isinstance(cond, Pin):
-        return _compile_pin(problem, cond, fi, value)
-    if isinstance(cond, MeanValue):
-        return _compile_mean_value(problem, cond, fi, value)
-
-    if isinstance(cond, Periodic):
-        axis = coords.index(cond.coordinate)
-        factor = next(d for d in problem.space_time.factors if cond.coordinate in d.coordinates)
-        a, b = factor.a, factor.b
-        e = np.eye(len(coords))[axis]
-
-        def sampler(n, rng, method):
-            z = problem.space_time.sample(n, rng, method)
-            left, right = z.copy(), z.copy()
-            left[:, axis], right[:, axis] = a, b
-            return {"left": left, "right": right}
-
-        def evaluate(field_fn, params, batch):
-            out = []
-            for k in range(cond.derivatives + 1):
-                g = nested_derivative(field_fn, (e,) * k)
-                out.append(jax.vmap(g)(batch["left"])[:, fi] - jax.vmap(g)(batch["right"])[:, fi])
-            return jnp.concatenate(out)
-
-        return sampler, evaluate
-
-    if isinstance(cond, Initial):
-        time = problem.space_time.time
-        piece = problem.space_time.lift(time.start)
-        t_axis = coords.index(time.coordinates[0])
-        directions = (np.eye(len(coords))[t_axis],) * cond.order
-    else:
-        piece = resolve_piece(problem, cond.on)
-        directions = ()
-
-    def sampler(n, rng, method):
-        z = piece.sample(n, rng, method)
-        return {"z": z, "n": piece.normal(z)}
-
-    def evaluate(field_fn, params, batch):
-        z, nrm = batch["z"], batch["n"]
-        g = jax.vmap(lambda p: value(field_fn, params, p))(z)
-        if isinstance(cond, (Dirichlet, Initial)):
-            u = jax.vmap(nested_derivative(field_fn, directions))(z)[:, fi]
-            return u - g
-        du = jax.vmap(lambda p, v: jax.jvp(field_fn, (p,), (v.astype(p.dtype),))[1])(z, nrm)[:, fi]
-        if isinstance(cond, Neumann):
-            return du - g
-        if isinstance(cond, Robin):
-            u = jax.vmap(field_fn)(z)[:, fi]
-            return cond.a * u + cond.b * du - g
-        raise ProblemError(f"unsupported condition {cond!r}")
-
-    return sampler, evaluate
-
-
-def _compile_pin(problem: Problem, cond: Pin, fi: int, value: PointExpression):
-    """``u(at) = value``: the pinned coordinates fixed, the others (if any) sampled."""
-    coords = problem.coordinates
-    fixed = {coords.index(c): float(v) for c, v in cond.at.items()}
-    free = len(fixed) < len(coords)
-
-    def sampler(n, rng, method):
-        # A point pinned in every coordinate needs one sample; a pinned line needs several.
-        z = problem.space_time.sample(min(n, 64) if free else 1, rng, method)
-        for axis, v in fixed.items():
-            z[:, axis] = v
-        return {"z": z}
-
-    def evaluate(field_fn, params, batch):
-        z = batch["z"]
-        return jax.vmap(field_fn)(z)[:, fi] - jax.vmap(lambda p: value(field_fn, params, p))(z)
-
-    return sampler, evaluate
-
-
-MEAN_VALUE_POINTS = 1024
-"""Size of the fixed spatial point set a :class:`MeanValue` condition averages over."""
-
-
-def _compile_mean_value(problem: Problem, cond: MeanValue, fi: int, value: PointExpression):
-    """``mean over space of u = value``, at each of a few sampled times.
-
-    The spatial points are one scrambled Sobol set drawn at compile time and kept: a fixed
-    quadrature rule pins one and the same constant at every step, where fresh random points
-    would move the gauge by their sampling error each time the batch is redrawn.
-    """
-    domain = problem.space_time
-    time = domain.time
-    spatial = [f for f in domain.factors if not f.is_time]
-    t_axis = problem.coordinates.index(time.coordinates[0]) if time is not None else None
-    n_space = MEAN_VALUE_POINTS if time is None else MEAN_VALUE_POINTS // 4
-    rng0 = np.random.default_rng(0)
-    space_points = ProductDomain(tuple(spatial)).sample(n_space, rng0, "sobol")
-    space_axes = [a for a in range(len(problem.coordinates)) if a != t_axis]
-
-    def sampler(n, rng, method):
-        groups = 1 if time is None else 8
-        z = np.empty((groups, n_space, len(problem.coordinates)))
-        z[:, :, space_axes] = space_points[None]
-        if time is not None:
-            z[:, :, t_axis] = time.sample(groups, rng, method)[:, :1]
-        return {"z": z}
-
-    def evaluate(field_fn, params, batch):
-        z = batch["z"]
-        u = jax.vmap(jax.vmap(field_fn))(z)[..., fi]
-        target = jax.vmap(lambda p: value(field_fn, params, p))(z[:, 0])
-        return jnp.mean(u, axis=1) - target
-
-    return sampler, evaluate
-
-
-def _reflection_map(problem: Problem, mapping: dict) -> Callable[[jax.Array], jax.Array]:
-    coords = problem.coordinates
-    zs = [sp.Symbol(f"_z{i}") for i in range(len(coords))]
-    exprs = [sp.sympify(mapping.get(c, c)).xreplace(dict(zip(coords, zs))) for c in coords]
-    fn = sp.lambdify(zs, exprs, modules="jax")
-    return lambda z: jnp.stack([jnp.asarray(v, z.dtype) * jnp.ones((), z.dtype) for v in fn(*z)])
-
-
-def _compile_symmetry(problem: Problem, sym, expr):
-    """-> (symmetry, evaluate(field_fn, params, points) -> scalar loss, sampler or None)."""
-    coords = problem.coordinates
-    if isinstance(sym, Reflection):
-        fi = problem.field_names.index(field_name(sym.field))
-        reflect = _reflection_map(problem, sym.mapping)
-
-        def evaluate(field_fn, params, batch):
-            z = batch["z"]
-            u = jax.vmap(field_fn)(z)[:, fi]
-            ur = jax.vmap(lambda p: field_fn(reflect(p)))(z)[:, fi]
-            return jnp.mean((ur - sym.sign * u) ** 2)
-
-        return sym, evaluate, None
-
-    if isinstance(sym, Translation):
-        fi = problem.field_names.index(field_name(sym.field))
-        shift = np.zeros(len(coords))
-        shift[coords.index(sym.coordinate)] = sym.shift
-
-        def evaluate(field_fn, params, batch):
-            z = batch["z"]
-            u = jax.vmap(field_fn)(z)[:, fi]
-            us = jax.vmap(field_fn)(z + jnp.asarray(shift, z.dtype))[:, fi]
-            return jnp.mean((us - u) ** 2)
-
-        return sym, evaluate, None
-
-    if isinstance(sym, Conserved):
-        quantity = expr(sym.quantity)
-        over_axes = [coords.index(c) for c in sym.over]
-        # Tensor Gauss–Legendre rule over the integrated coordinates.
-        lower, upper = problem.space_time.bounds()
-        nodes, weights = np.polynomial.legendre.leggauss(sym.nodes)
-        grids = [lower[a] + (upper[a] - lower[a]) * (nodes + 1) / 2 for a in over_axes]
-        wts = [(upper[a] - lower[a]) / 2 * weights for a in over_axes]
-        mesh = np.stack([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], axis=1)
-        w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*wts, indexing="ij")], axis=1), axis=1)
-        def sampler(n_times, rng):
-            base = problem.space_time.sample(n_times, rng, "uniform")  # time and other coordinates
-            z = np.repeat(base[:, None, :], len(mesh), axis=1)
-            z[:, :, over_axes] = mesh[None]
-            return {"z": z, "w": np.broadcast_to(w, z.shape[:2]).copy()}
-
-        def evaluate(field_fn, params, batch):
-            z, w_ = batch["z"], batch["w"]
-            q = jax.vmap(jax.vmap(lambda p: quantity(field_fn, params, p)))(z)
-            integrals = jnp.sum(q * w_, axis=1)
-            return jnp.var(integrals)
-
-        return sym, evaluate, sampler
-
-    raise ProblemError(f"unsupported symmetry {sym!r}")
 
 
 @dataclass(frozen=True)
@@ -783,7 +543,7 @@ def _output_transform(problem: Problem, hard: dict, hard_symmetries: list):
 
     symmetric = []
     for sym in hard_symmetries:
-        symmetric.append((fields.index(field_name(sym.field)), _reflection_map(problem, sym.mapping), sym.sign))
+        symmetric.append((fields.index(field_name(sym.field)), sym.reflect(coords), sym.sign))
     exact = [_exact_field(problem, fi, hard[name], lam) for fi, name in enumerate(fields) if hard[name]]
 
     def transform(net, z, params):

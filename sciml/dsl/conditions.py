@@ -7,17 +7,96 @@ loss term.
 
 Gauge conditions (:class:`Pin`, :class:`MeanValue`) fix the constant that the equations leave
 free in a field they only differentiate, such as the pressure of incompressible flow.
+
+A condition imposed by a loss term compiles itself (:meth:`Condition.compile`) into a
+:class:`~sciml.dsl.terms.SampledTerm` defined beside it: a new kind of condition is one
+description class and one term class here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import sympy as sp
 
-from sciml.dsl.domains import BoundaryPiece
+from sciml.dsl.domains import BoundaryPiece, Domain, ProductDomain
+from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import field_name
+from sciml.dsl.terms import CompileContext, SampledTerm, nested_derivative
+
+
+@dataclass(frozen=True)
+class ConditionTerm(SampledTerm):
+    """A condition's loss: the mean square of its :meth:`misfit` at its points."""
+
+    kind: ClassVar[str] = "condition"
+
+    def misfit(self, field_fn, params, points: dict) -> jax.Array:
+        raise NotImplementedError
+
+    def evaluate(self, field_fn, params, points):
+        return jnp.mean(self.misfit(field_fn, params, points) ** 2)
+
+
+@dataclass(frozen=True)
+class BoundaryTerm(ConditionTerm):
+    """``lhs(u) - value`` at points of a boundary piece, faded out near singular points;
+    ``lhs`` is :meth:`left_side` of field number ``field``."""
+
+    field: int
+    value: Callable  # (field_fn, params, z) -> prescribed value
+    piece: BoundaryPiece
+    fade: Callable
+
+    def sample(self, n, rng, method):
+        z = self.piece.sample(n, rng, method)
+        return {"z": z, "n": self.piece.normal(z)}
+
+    def left_side(self, field_fn, z: jax.Array, normals: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def normal_derivative(self, field_fn, z, normals) -> jax.Array:
+        return jax.vmap(lambda p, v: jax.jvp(field_fn, (p,), (v.astype(p.dtype),))[1])(z, normals)[:, self.field]
+
+    def misfit(self, field_fn, params, points):
+        z = points["z"]
+        g = jax.vmap(lambda p: self.value(field_fn, params, p))(z)
+        return (self.left_side(field_fn, z, points["n"]) - g) * self.fade(z)
+
+
+@dataclass(frozen=True)
+class ValueTerm(BoundaryTerm):
+    """The value, or the derivative along ``directions``, of the field (Dirichlet, Initial)."""
+
+    directions: tuple[np.ndarray, ...] = ()
+
+    def left_side(self, field_fn, z, normals):
+        return jax.vmap(nested_derivative(field_fn, self.directions))(z)[:, self.field]
+
+
+@dataclass(frozen=True)
+class NormalDerivativeTerm(BoundaryTerm):
+    """The outward normal derivative of the field (Neumann)."""
+
+    def left_side(self, field_fn, z, normals):
+        return self.normal_derivative(field_fn, z, normals)
+
+
+@dataclass(frozen=True)
+class RobinTerm(BoundaryTerm):
+    """``a·u + b·∂u/∂n`` of the field."""
+
+    a: float = 1.0
+    b: float = 1.0
+
+    def left_side(self, field_fn, z, normals):
+        u = jax.vmap(field_fn)(z)[:, self.field]
+        return self.a * u + self.b * self.normal_derivative(field_fn, z, normals)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,15 +121,33 @@ class Condition:
         where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
         return f"{type(self).__name__}({self.field_name} on {where})"
 
+    def term_name(self, index: int) -> str:
+        """The loss term's name for the ``index``-th condition of a problem."""
+        return f"{self.kind}:{self.field_name}#{index}"
+
+    def compile(self, index: int, context: CompileContext) -> ConditionTerm:
+        """The loss term imposing the ``index``-th condition of ``context.problem``."""
+        raise ProblemError(f"{self.describe()} cannot be imposed by a loss term")
+
+    def _on_piece(self, term: type[BoundaryTerm], index: int, context: CompileContext, **extra) -> BoundaryTerm:
+        return term(self.term_name(index), self.weight, context.field_index(self.field_name),
+                    context.expression(self.value), context.piece(self.on), context.fade, **extra)
+
 
 @dataclass(frozen=True, eq=False)
 class Dirichlet(Condition):
     """``u = value`` on the piece."""
 
+    def compile(self, index, context):
+        return self._on_piece(ValueTerm, index, context)
+
 
 @dataclass(frozen=True, eq=False)
 class Neumann(Condition):
     """``∂u/∂n = value`` on the piece (outward normal derivative)."""
+
+    def compile(self, index, context):
+        return self._on_piece(NormalDerivativeTerm, index, context)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +156,9 @@ class Robin(Condition):
 
     a: float = 1.0
     b: float = 1.0
+
+    def compile(self, index, context):
+        return self._on_piece(RobinTerm, index, context, a=self.a, b=self.b)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +176,12 @@ class Initial(Condition):
     def describe(self) -> str:
         what = self.field_name if self.order == 0 else f"d{self.field_name}/dt"
         return f"Initial({what} at the start)"
+
+    def compile(self, index, context):
+        time = context.problem.space_time.time
+        return ValueTerm(self.term_name(index), self.weight, context.field_index(self.field_name),
+                         context.expression(self.value), context.problem.space_time.lift(time.start), context.fade,
+                         directions=(context.unit(time.coordinates[0]),) * self.order)
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +214,39 @@ class Periodic(Condition):
     def describe(self) -> str:
         return f"Periodic({self.field_name} in {self.coordinate})"
 
+    def compile(self, index, context):
+        domain = context.problem.space_time
+        factor = next(d for d in domain.factors if self.coordinate in d.coordinates)
+        return PeriodicTerm(self.term_name(index), self.weight, context.field_index(self.field_name), domain,
+                            context.axis(self.coordinate), float(factor.a), float(factor.b), self.derivatives)
+
+
+@dataclass(frozen=True)
+class PeriodicTerm(ConditionTerm):
+    """The field and its first ``derivatives`` derivatives along ``axis`` matched at its ends
+    ``a`` and ``b`` (each point of the domain moved to either end)."""
+
+    field: int
+    domain: Domain
+    axis: int
+    a: float
+    b: float
+    derivatives: int
+
+    def sample(self, n, rng, method):
+        z = self.domain.sample(n, rng, method)
+        left, right = z.copy(), z.copy()
+        left[:, self.axis], right[:, self.axis] = self.a, self.b
+        return {"left": left, "right": right}
+
+    def misfit(self, field_fn, params, points):
+        e = np.eye(points["left"].shape[-1])[self.axis]
+        out = []
+        for k in range(self.derivatives + 1):
+            g = jax.vmap(nested_derivative(field_fn, (e,) * k))
+            out.append(g(points["left"])[:, self.field] - g(points["right"])[:, self.field])
+        return jnp.concatenate(out)
+
 
 @dataclass(frozen=True, eq=False)
 class Pin(Condition):
@@ -124,6 +263,37 @@ class Pin(Condition):
         where = ", ".join(f"{c}={v}" for c, v in self.at.items())
         return f"Pin({self.field_name} at {where})"
 
+    def compile(self, index, context):
+        fixed = tuple((context.axis(c), float(v)) for c, v in self.at.items())
+        return PinTerm(self.term_name(index), self.weight, context.field_index(self.field_name),
+                       context.expression(self.value), context.problem.space_time, fixed,
+                       len(fixed) < len(context.problem.coordinates), context.fade)
+
+
+@dataclass(frozen=True)
+class PinTerm(ConditionTerm):
+    """``u(at) - value`` with the ``fixed`` ``(axis, value)`` pairs set and the other
+    coordinates sampled (``free``: there are some); faded out near singular points."""
+
+    field: int
+    value: Callable
+    domain: Domain
+    fixed: tuple[tuple[int, float], ...]
+    free: bool
+    fade: Callable
+
+    def sample(self, n, rng, method):
+        # A point pinned in every coordinate needs one sample; a pinned line needs several.
+        z = self.domain.sample(min(n, 64) if self.free else 1, rng, method)
+        for axis, v in self.fixed:
+            z[:, axis] = v
+        return {"z": z}
+
+    def misfit(self, field_fn, params, points):
+        z = points["z"]
+        misfit = jax.vmap(field_fn)(z)[:, self.field] - jax.vmap(lambda p: self.value(field_fn, params, p))(z)
+        return misfit * self.fade(z)
+
 
 @dataclass(frozen=True, eq=False)
 class MeanValue(Condition):
@@ -136,6 +306,51 @@ class MeanValue(Condition):
 
     def describe(self) -> str:
         return f"MeanValue({self.field_name})"
+
+    def compile(self, index, context):
+        domain = context.problem.space_time
+        time = domain.time
+        t_axis = context.axis(time.coordinates[0]) if time is not None else None
+        n_space = MEAN_VALUE_POINTS if time is None else MEAN_VALUE_POINTS // 4
+        space = ProductDomain(tuple(f for f in domain.factors if not f.is_time))
+        return MeanValueTerm(self.term_name(index), self.weight, context.field_index(self.field_name),
+                             context.expression(self.value), space.sample(n_space, np.random.default_rng(0), "sobol"),
+                             tuple(a for a in range(len(context.problem.coordinates)) if a != t_axis), time, t_axis)
+
+
+MEAN_VALUE_POINTS = 1024
+"""Size of the fixed spatial point set a :class:`MeanValue` condition averages over."""
+
+
+@dataclass(frozen=True)
+class MeanValueTerm(ConditionTerm):
+    """``mean over space of u - value``, at each of a few sampled times.
+
+    The spatial points are one scrambled Sobol set drawn at compile time and kept: a fixed
+    quadrature rule pins one and the same constant at every step, where fresh random points
+    would move the gauge by their sampling error each time the batch is redrawn.
+    """
+
+    field: int
+    value: Callable
+    space_points: np.ndarray  # (n_space, n_space_axes)
+    space_axes: tuple[int, ...]
+    time: Domain | None
+    time_axis: int | None
+
+    def sample(self, n, rng, method):
+        groups = 1 if self.time is None else 8
+        z = np.empty((groups, len(self.space_points), len(self.space_axes) + (self.time is not None)))
+        z[:, :, list(self.space_axes)] = self.space_points[None]
+        if self.time is not None:
+            z[:, :, self.time_axis] = self.time.sample(groups, rng, method)[:, :1]
+        return {"z": z}
+
+    def misfit(self, field_fn, params, points):
+        z = points["z"]
+        u = jax.vmap(jax.vmap(field_fn))(z)[..., self.field]
+        target = jax.vmap(lambda p: self.value(field_fn, params, p))(z[:, 0])
+        return jnp.mean(u, axis=1) - target
 
 
 GAUGE_CONDITIONS = (Pin, MeanValue)

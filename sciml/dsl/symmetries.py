@@ -4,15 +4,34 @@ construction of the surrogate).
 * :class:`Reflection` — ``u(R z) = sign · u(z)`` for an involution ``R`` (parity, mirror).
 * :class:`Translation` — ``u(z + s) = u(z)`` for a shift ``s`` along a coordinate.
 * :class:`Conserved` — ``∫ q dΩ`` over the given coordinates is the same at every time.
+
+Each symmetry compiles itself (:meth:`Symmetry.compile`) into a
+:class:`~sciml.dsl.terms.SampledTerm` defined beside it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import sympy as sp
 
+from sciml.dsl.domains import Domain
+from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import field_name
+from sciml.dsl.terms import CompileContext, SampledTerm
+
+
+@dataclass(frozen=True)
+class SymmetryTerm(SampledTerm):
+    """A symmetry's loss; by default evaluated at the interior points."""
+
+    kind: ClassVar[str] = "symmetry"
+    count: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,6 +41,14 @@ class Symmetry:
     @property
     def kind(self) -> str:
         return type(self).__name__.lower()
+
+    def term_name(self, index: int) -> str:
+        """The loss term's name for the ``index``-th symmetry of a problem."""
+        return f"{self.kind}#{index}"
+
+    def compile(self, index: int, context: CompileContext) -> SymmetryTerm:
+        """The loss term imposing the ``index``-th symmetry of ``context.problem``."""
+        raise ProblemError(f"unsupported symmetry {self!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +79,32 @@ class Reflection(Symmetry):
         m = ", ".join(f"{k}->{v}" for k, v in self.mapping.items())
         return f"Reflection({field_name(self.field)}: {m}, sign {self.sign:+d})"
 
+    def reflect(self, coordinates: tuple[sp.Symbol, ...]) -> Callable[[jax.Array], jax.Array]:
+        """The map ``z -> R z`` of points ``(d,)`` with these coordinates."""
+        zs = [sp.Symbol(f"_z{i}") for i in range(len(coordinates))]
+        exprs = [sp.sympify(self.mapping.get(c, c)).xreplace(dict(zip(coordinates, zs))) for c in coordinates]
+        fn = sp.lambdify(zs, exprs, modules="jax")
+        return lambda z: jnp.stack([jnp.asarray(v, z.dtype) * jnp.ones((), z.dtype) for v in fn(*z)])
+
+    def compile(self, index, context):
+        return ReflectionTerm(self.term_name(index), self.weight, context.field_index(field_name(self.field)),
+                              self.reflect(context.problem.coordinates), self.sign)
+
+
+@dataclass(frozen=True)
+class ReflectionTerm(SymmetryTerm):
+    """``mean (u(R z) - sign·u(z))²`` of field number ``field``."""
+
+    field: int
+    reflect: Callable[[jax.Array], jax.Array]
+    sign: int
+
+    def evaluate(self, field_fn, params, points):
+        z = points["z"]
+        u = jax.vmap(field_fn)(z)[:, self.field]
+        ur = jax.vmap(lambda p: field_fn(self.reflect(p)))(z)[:, self.field]
+        return jnp.mean((ur - self.sign * u) ** 2)
+
 
 @dataclass(frozen=True, eq=False)
 class Translation(Symmetry):
@@ -69,6 +122,24 @@ class Translation(Symmetry):
 
     def describe(self) -> str:
         return f"Translation({field_name(self.field)}: {self.coordinate} + {self.shift})"
+
+    def compile(self, index, context):
+        return TranslationTerm(self.term_name(index), self.weight, context.field_index(field_name(self.field)),
+                               context.unit(self.coordinate) * self.shift)
+
+
+@dataclass(frozen=True)
+class TranslationTerm(SymmetryTerm):
+    """``mean (u(z + shift) - u(z))²`` of field number ``field``."""
+
+    field: int
+    shift: np.ndarray
+
+    def evaluate(self, field_fn, params, points):
+        z = points["z"]
+        u = jax.vmap(field_fn)(z)[:, self.field]
+        us = jax.vmap(field_fn)(z + jnp.asarray(self.shift, z.dtype))[:, self.field]
+        return jnp.mean((us - u) ** 2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,3 +163,38 @@ class Conserved(Symmetry):
 
     def describe(self) -> str:
         return f"Conserved(∫ {self.quantity} d{','.join(map(str, self.over))})"
+
+    def compile(self, index, context):
+        over_axes = tuple(context.axis(c) for c in self.over)
+        # Tensor Gauss–Legendre rule over the integrated coordinates.
+        lower, upper = context.problem.space_time.bounds()
+        nodes, weights = np.polynomial.legendre.leggauss(self.nodes)
+        grids = [lower[a] + (upper[a] - lower[a]) * (nodes + 1) / 2 for a in over_axes]
+        wts = [(upper[a] - lower[a]) / 2 * weights for a in over_axes]
+        mesh = np.stack([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], axis=1)
+        w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*wts, indexing="ij")], axis=1), axis=1)
+        return ConservedTerm(self.term_name(index), self.weight, context.expression(self.quantity),
+                             context.problem.space_time, over_axes, mesh, w)
+
+
+@dataclass(frozen=True)
+class ConservedTerm(SymmetryTerm):
+    """Variance across sampled times of ``∫ quantity`` by the quadrature rule (``mesh`` over
+    ``over_axes``, weights ``w``); the times (and any other coordinates) drawn uniformly."""
+
+    quantity: Callable  # (field_fn, params, z) -> value
+    domain: Domain
+    over_axes: tuple[int, ...]
+    mesh: np.ndarray
+    w: np.ndarray
+    count: ClassVar[str] = "times"
+
+    def sample(self, n, rng, method):
+        base = self.domain.sample(n, rng, "uniform")  # time and other coordinates
+        z = np.repeat(base[:, None, :], len(self.mesh), axis=1)
+        z[:, :, list(self.over_axes)] = self.mesh[None]
+        return {"z": z, "w": np.broadcast_to(self.w, z.shape[:2]).copy()}
+
+    def evaluate(self, field_fn, params, points):
+        q = jax.vmap(jax.vmap(lambda p: self.quantity(field_fn, params, p)))(points["z"])
+        return jnp.var(jnp.sum(q * points["w"], axis=1))
