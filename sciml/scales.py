@@ -56,7 +56,7 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     """
     rng = np.random.default_rng(seed)
     batch = compiled.sample(rng, {"interior": N_POINTS, "boundary": N_POINTS // 4}, dtype=np.float64)
-    z = jnp.asarray(batch["interior"]["z"], jnp.float32)
+    z = jnp.asarray(compiled.interior_points(batch), jnp.float32)
     params = compiled.physical_parameters(compiled.initial_parameters())
     zero = lambda inputs: jnp.zeros(inputs.shape[:-1] + (len(compiled.field_names),), inputs.dtype)  # noqa: E731
     r0 = np.asarray(compiled.residual_values(compiled.field_function(zero), params, z))

@@ -149,7 +149,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     rng = np.random.default_rng(FRESH_SEED)
     counts = {**solution.train_config.get("points", {}), "interior": n_points}
     batch = compiled.sample(rng, counts, "uniform", dtype=dtype)
-    fresh = batch["interior"]["z"]
+    fresh = compiled.interior_points(batch)
     indicators: dict[str, Any] = {}
 
     losses = np.asarray(solution.history.get("loss", []), dtype=np.float64)
@@ -179,15 +179,14 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
     indicators["field_rms"] = field_scale
     terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))
-    kinds = {t.name: t.kind for t in compiled.terms}
     conditions, data = {}, {}
-    for name, value in terms.items():
-        rms = math.sqrt(max(float(value), 0.0))
-        if kinds.get(name) == "condition":
-            conditions[name] = rms / max(field_scale, 1e-30)
-        elif kinds.get(name) == "data":
-            std = float(np.std(np.asarray(batch[name]["u"], np.float64))) or 1.0
-            data[name] = rms / std
+    for term in compiled.terms:
+        rms = math.sqrt(max(float(terms[term.name]), 0.0))
+        if term.kind == "condition":
+            conditions[term.name] = rms / max(field_scale, 1e-30)
+        elif term.kind == "data":
+            std = float(np.std(np.asarray(term.points(batch)["u"], np.float64))) or 1.0
+            data[term.name] = rms / std
     if conditions:
         indicators["condition"] = conditions
     if data:

@@ -124,7 +124,7 @@ def test_pin_and_mean_value_terms():
     c = compile_problem(cavity_like([Pin(p, 3, at={x: 0, y: 0}), MeanValue(p, 1)]))
     assert c.gauge_fixed_fields == ("p",)
     batch = c.sample(np.random.default_rng(0), {"interior": 8, "boundary": 8}, dtype=np.float64)
-    assert batch["condition0"]["z"].shape == (1, 2)  # a fully pinned point needs one sample
+    assert batch["pin:p#0"]["z"].shape == (1, 2)  # a fully pinned point needs one sample
     # p = 3 + (x - 1/2): pinned value 3 - 1/2 at the origin, mean 3 over the box.
     terms = c.loss_terms(Formula(c, lambda x_, y_: jnp.stack([x_ * 0, 3 + x_ - 0.5])), {}, batch)
     assert float(terms["pin:p#0"]) == pytest.approx(0.25, abs=1e-12)
@@ -138,7 +138,7 @@ def test_mean_value_in_an_evolution_problem_averages_over_space_per_time():
     u = Field("u", x, t)
     c = compile_problem(Problem("mean", space * time, [u.diff(t)], conditions=[MeanValue(u, t)]))
     batch = c.sample(np.random.default_rng(0), {}, dtype=np.float64)
-    z = batch["condition0"]["z"]
+    z = batch["meanvalue:u#0"]["z"]
     assert z.shape[0] == 8 and np.ptp(z[..., 1], axis=1).max() == 0  # one time per group
     terms = c.loss_terms(Formula(c, lambda x_, t_: t_ + jnp.cos(2 * jnp.pi * x_)), {}, batch)
     assert float(terms["meanvalue:u#0"]) < 1e-6

@@ -252,10 +252,8 @@ class Trainer:
     # ------------------------------------------------------------------ batches
     def _batch(self, index: int, extra: np.ndarray) -> dict:
         rng = np.random.default_rng([self.config.seed, index])
-        batch = self.compiled.sample(rng, self.config.points, self.config.sampling, dtype=self.dtype)
-        if len(extra):
-            batch["interior"]["z"] = np.concatenate([batch["interior"]["z"], extra.astype(self.dtype)])
-        return self._place(batch)
+        return self._place(self.compiled.sample(rng, self.config.points, self.config.sampling, dtype=self.dtype,
+                                                refined=extra))
 
     def _place(self, batch: dict) -> dict:
         def put(a):
@@ -299,7 +297,7 @@ class Trainer:
         for s_ in self._callback_steps:
             if s_ <= int(values["step"]):
                 # Shapes of a changed model (a KAN's extended grid): rebuilt before loading the values.
-                trainable = self._call_back(trainable, s_, self._batch(0, extra)["interior"]["z"])
+                trainable = self._call_back(trainable, s_, self.compiled.interior_points(self._batch(0, extra)))
                 opt_state = adam.init(trainable)
                 lbfgs_state = self._lbfgs().init(trainable)
         trainable = restore_tree(trainable, trees["trainable"], "parameters")
@@ -421,7 +419,7 @@ class Trainer:
             if batch is None:
                 batch = self._batch(batch_index(step), extra)
             if step in callback_steps:
-                trainable = self._call_back(trainable, step, batch["interior"]["z"])
+                trainable = self._call_back(trainable, step, self.compiled.interior_points(batch))
                 opt_state = optax.tree_utils.tree_set(adam.init(trainable), count=jnp.asarray(step, jnp.int32))
                 lbfgs_state = self._lbfgs().init(trainable)
             if step > 0 and self.policy.needs_gradients:
@@ -508,7 +506,7 @@ class Trainer:
             wall_s=wall,
             steps=step,
             lbfgs_steps=lbfgs_done,
-            collocation=np.asarray(batch["interior"]["z"]),
+            collocation=np.asarray(self.compiled.interior_points(batch)),
             new_steps=step + lbfgs_done - first,
             stopped=reason,
         )
