@@ -29,10 +29,10 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.dsl.conditions import Dirichlet, Initial, Periodic
+from sciml.dsl.conditions import Dirichlet, Initial, Periodic, resolve_piece
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.networks import UnknownNetwork, missing_network, unknown_inputs
-from sciml.dsl.problem import Problem, observation_points, resolve_piece, singular_point_proximity
+from sciml.dsl.problem import Problem, observation_points, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import Reflection
 from sciml.dsl.terms import (
@@ -373,7 +373,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
     single = len(residuals) == 1
     terms: list[Term] = [ResidualTerm("residual" if single else f"residual:{i}", 1.0, i) for i in range(len(residuals))]
     proximity = singular_point_proximity(problem)
-    context = CompileContext(problem, expr, lambda on: resolve_piece(problem, on), lambda z: singular_fade(proximity, z))
+    context = CompileContext(problem, expr, lambda z: singular_fade(proximity, z))
 
     hard = {f: [] for f in fields}
     for i, cond in enumerate(problem.conditions):

@@ -24,10 +24,20 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from sciml.dsl.domains import BoundaryPiece, Domain, ProductDomain
+from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import field_name
 from sciml.dsl.terms import CompileContext, SampledTerm, nested_derivative
+
+
+def resolve_piece(problem, on: BoundaryPiece | str) -> BoundaryPiece:
+    """The boundary piece ``on`` of ``problem`` lifted to the whole domain (checks that it exists)."""
+    domain = problem.space_time
+    if isinstance(on, str):
+        on = domain.piece(on)
+    if not isinstance(on, BoundaryPiece):
+        raise ProblemError(f"on={on!r} is not a boundary piece; use e.g. space.left or box.boundary")
+    return domain.lift(on)
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,15 @@ class Condition:
         where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
         return f"{type(self).__name__}({self.field_name} on {where})"
 
+    may_be_hard: ClassVar[bool] = False  # imposed exactly by the output transform or the input map
+
+    def check(self, problem) -> None:
+        """Raise a :class:`ProblemError` naming the fix if the condition cannot hold in
+        ``problem`` (its field and value are checked for every condition alike)."""
+        if self.on is None:
+            raise ProblemError(f"{self.describe()}: say where it holds with on=, e.g. on=space.boundary")
+        resolve_piece(problem, self.on)
+
     def term_name(self, index: int) -> str:
         """The loss term's name for the ``index``-th condition of a problem."""
         return f"{self.kind}:{self.field_name}#{index}"
@@ -131,12 +150,14 @@ class Condition:
 
     def _on_piece(self, term: type[BoundaryTerm], index: int, context: CompileContext, **extra) -> BoundaryTerm:
         return term(self.term_name(index), self.weight, context.field_index(self.field_name),
-                    context.expression(self.value), context.piece(self.on), context.fade, **extra)
+                    context.expression(self.value), resolve_piece(context.problem, self.on), context.fade, **extra)
 
 
 @dataclass(frozen=True, eq=False)
 class Dirichlet(Condition):
     """``u = value`` on the piece."""
+
+    may_be_hard: ClassVar[bool] = True
 
     def compile(self, index, context):
         return self._on_piece(ValueTerm, index, context)
@@ -172,6 +193,22 @@ class Initial(Condition):
     """
 
     order: int = 0
+    may_be_hard: ClassVar[bool] = True
+
+    def check(self, problem) -> None:
+        where, time = self.describe(), problem.space_time.time
+        if time is None:
+            raise ProblemError(
+                f"{where}: the domain has no TimeInterval, so there is no initial time; "
+                "multiply the domain by TimeInterval(t, t0, t1) or use a boundary condition"
+            )
+        if self.on is not None and resolve_piece(problem, self.on).name != f"{time.label}.start":
+            raise ProblemError(f"{where}: initial conditions hold on time.start; drop on=")
+        if self.order not in (0, 1):
+            raise ProblemError(
+                f"{where}: order={self.order!r}; initial conditions prescribe the value (order=0) or the "
+                "first time derivative (order=1)"
+            )
 
     def describe(self) -> str:
         what = self.field_name if self.order == 0 else f"d{self.field_name}/dt"
@@ -210,6 +247,17 @@ class Periodic(Condition):
     coordinate: sp.Symbol | None = None
     derivatives: int = 1
     modes: int = 1
+    may_be_hard: ClassVar[bool] = True
+
+    def check(self, problem) -> None:
+        factor = next((d for d in problem.space_time.factors if self.coordinate in d.coordinates), None)
+        if not isinstance(factor, Interval) or factor.is_time:
+            raise ProblemError(
+                f"{self.describe()}: periodicity needs a coordinate of a spatial Interval factor of the domain, "
+                f"got {self.coordinate!r}; pass coordinate=x for Interval(x, a, b)"
+            )
+        if isinstance(self.modes, bool) or not isinstance(self.modes, int) or self.modes < 1:
+            raise ProblemError(f"{self.describe()}: modes={self.modes!r}; the periodic embedding needs modes >= 1")
 
     def describe(self) -> str:
         return f"Periodic({self.field_name} in {self.coordinate})"
@@ -259,6 +307,25 @@ class Pin(Condition):
 
     at: Mapping[sp.Symbol, float] = field(default_factory=dict)
 
+    def check(self, problem) -> None:
+        where, coords = self.describe(), problem.coordinates
+        if not self.at:
+            raise ProblemError(f"{where}: say where the field is pinned, e.g. at={{x: 0, y: 0}}")
+        unknown = [k for k in self.at if k not in coords]
+        if unknown:
+            raise ProblemError(
+                f"{where}: at= names {unknown[0]!r}, which is not a coordinate of the problem "
+                f"{tuple(map(str, coords))}"
+            )
+        time = problem.space_time.time
+        if time is not None and time.coordinates[0] in self.at:
+            raise ProblemError(f"{where}: pin the field at a place for all times; leave {time.coordinates[0]} out of at=")
+        probe = problem.space_time.sample(8, np.random.default_rng(0))
+        for k, v in self.at.items():
+            probe[:, coords.index(k)] = float(v)
+        if not problem.space_time.contains(probe).all():
+            raise ProblemError(f"{where}: the point {dict(self.at)} lies outside the domain; pin the field inside it")
+
     def describe(self) -> str:
         where = ", ".join(f"{c}={v}" for c, v in self.at.items())
         return f"Pin({self.field_name} at {where})"
@@ -303,6 +370,10 @@ class MeanValue(Condition):
     evolution problem), estimated from the batch's points. Always a loss term:
     ``(mean u - value)²`` per sampled time.
     """
+
+    def check(self, problem) -> None:
+        if self.on is not None:
+            raise ProblemError(f"{self.describe()}: the mean is taken over the whole spatial domain; drop on=")
 
     def describe(self) -> str:
         return f"MeanValue({self.field_name})"

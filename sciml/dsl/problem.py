@@ -23,11 +23,10 @@ from sciml.dsl.conditions import (
     Condition,
     Dirichlet,
     Initial,
-    MeanValue,
     Periodic,
-    Pin,
+    resolve_piece,
 )
-from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain, as_product
+from sciml.dsl.domains import BoundaryPiece, Domain, ProductDomain, as_product
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
@@ -211,7 +210,6 @@ def validate(problem: Problem) -> None:
             raise ProblemError(f"{where}: unknown terms (Unknown) belong in equations only; "
                                "prescribe known values here")
 
-    time = problem.space_time.time
     for c in problem.conditions:
         if not isinstance(c, Condition):
             raise ProblemError(
@@ -221,20 +219,8 @@ def validate(problem: Problem) -> None:
         if c.field_name not in names:
             raise ProblemError(f"{where}: {c.field_name!r} is not a field of the problem {tuple(names)}")
         _check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
-        if isinstance(c, Initial):
-            _check_initial(problem, c, where, time)
-        elif isinstance(c, Periodic):
-            _check_periodic(problem, c, where)
-        elif isinstance(c, Pin):
-            _check_pin(problem, c, where)
-        elif isinstance(c, MeanValue):
-            if c.on is not None:
-                raise ProblemError(f"{where}: the mean is taken over the whole spatial domain; drop on=")
-        else:
-            if c.on is None:
-                raise ProblemError(f"{where}: say where it holds with on=, e.g. on=space.boundary")
-            resolve_piece(problem, c.on)
-        if c.hard and not isinstance(c, (Dirichlet, Initial, Periodic)):
+        c.check(problem)
+        if c.hard and not c.may_be_hard:
             raise ProblemError(
                 f"{where}: only Dirichlet and initial conditions (and Periodic, by an exact "
                 "embedding) can be imposed exactly (hard=True); drop hard=True"
@@ -300,52 +286,6 @@ def _check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allo
                 f"{where}: field {name} must be applied to its own coordinates {fields[name]}, got {f}; "
                 "use a condition to prescribe values at particular points"
             )
-
-
-def _check_initial(problem: Problem, c: Initial, where: str, time) -> None:
-    if time is None:
-        raise ProblemError(
-            f"{where}: the domain has no TimeInterval, so there is no initial time; "
-            "multiply the domain by TimeInterval(t, t0, t1) or use a boundary condition"
-        )
-    if c.on is not None and resolve_piece(problem, c.on).name != f"{time.label}.start":
-        raise ProblemError(f"{where}: initial conditions hold on time.start; drop on=")
-    if c.order not in (0, 1):
-        raise ProblemError(
-            f"{where}: order={c.order!r}; initial conditions prescribe the value (order=0) or the "
-            "first time derivative (order=1)"
-        )
-
-
-def _check_periodic(problem: Problem, c: Periodic, where: str) -> None:
-    factor = next((d for d in problem.space_time.factors if c.coordinate in d.coordinates), None)
-    if not isinstance(factor, Interval) or factor.is_time:
-        raise ProblemError(
-            f"{where}: periodicity needs a coordinate of a spatial Interval factor of the domain, "
-            f"got {c.coordinate!r}; pass coordinate=x for Interval(x, a, b)"
-        )
-    if isinstance(c.modes, bool) or not isinstance(c.modes, int) or c.modes < 1:
-        raise ProblemError(f"{where}: modes={c.modes!r}; the periodic embedding needs modes >= 1")
-
-
-def _check_pin(problem: Problem, c: Pin, where: str) -> None:
-    coords = problem.coordinates
-    if not c.at:
-        raise ProblemError(f"{where}: say where the field is pinned, e.g. at={{x: 0, y: 0}}")
-    unknown = [k for k in c.at if k not in coords]
-    if unknown:
-        raise ProblemError(
-            f"{where}: at= names {unknown[0]!r}, which is not a coordinate of the problem "
-            f"{tuple(map(str, coords))}"
-        )
-    time = problem.space_time.time
-    if time is not None and time.coordinates[0] in c.at:
-        raise ProblemError(f"{where}: pin the field at a place for all times; leave {time.coordinates[0]} out of at=")
-    probe = problem.space_time.sample(8, np.random.default_rng(0))
-    for k, v in c.at.items():
-        probe[:, coords.index(k)] = float(v)
-    if not problem.space_time.contains(probe).all():
-        raise ProblemError(f"{where}: the point {dict(c.at)} lies outside the domain; pin the field inside it")
 
 
 def _check_hard_conditions(problem: Problem, names: dict) -> None:
@@ -517,16 +457,6 @@ def singular_point_proximity(problem: Problem):
         return out
 
     return proximity
-
-
-def resolve_piece(problem: Problem, on: BoundaryPiece | str) -> BoundaryPiece:
-    """The boundary piece ``on`` lifted to the whole domain (checks that it exists)."""
-    domain = problem.space_time
-    if isinstance(on, str):
-        on = domain.piece(on)
-    if not isinstance(on, BoundaryPiece):
-        raise ProblemError(f"on={on!r} is not a boundary piece; use e.g. space.left or box.boundary")
-    return domain.lift(on)
 
 
 def observation_points(problem: Problem, data: xr.Dataset, role: str = "observations") -> dict[str, tuple[np.ndarray, np.ndarray]]:
