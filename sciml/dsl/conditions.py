@@ -118,6 +118,7 @@ class Condition:
     on: BoundaryPiece | str | None = None
     weight: float = 1.0
     hard: bool = False
+    may_be_hard: ClassVar[bool] = False  # can be imposed exactly: by the output transform or the input map
 
     @property
     def field_name(self) -> str:
@@ -130,8 +131,6 @@ class Condition:
     def describe(self) -> str:
         where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
         return f"{type(self).__name__}({self.field_name} on {where})"
-
-    may_be_hard: ClassVar[bool] = False  # imposed exactly by the output transform or the input map
 
     def check(self, problem) -> None:
         """Raise a :class:`ProblemError` naming the fix if the condition cannot hold in
