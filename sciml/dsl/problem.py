@@ -28,8 +28,8 @@ from sciml.dsl.conditions import (
 )
 from sciml.dsl.domains import BoundaryPiece, Domain, ProductDomain, as_product
 from sciml.dsl.errors import ProblemError
-from sciml.dsl.symbols import Parameter, field_name
-from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
+from sciml.dsl.symbols import Parameter, check_expression, field_name
+from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
 
 
@@ -132,8 +132,7 @@ class Problem:
         for c in self.conditions:
             yield sp.sympify(c.value)
         for s in self.symmetries:
-            if isinstance(s, Conserved):
-                yield s.quantity
+            yield from s.quantities()
         for e in (self.exact or {}).values():
             yield sp.sympify(e)
 
@@ -204,7 +203,7 @@ def validate(problem: Problem) -> None:
     check_unknowns(problem.residuals, problem.coordinates, names, taken)
     for i, r in enumerate(problem.residuals):
         where = f"equation {i + 1} ({r} = 0)"
-        _check_expression(r, where, coords, names)
+        check_expression(r, where, coords, names)
     for expr, where in _expressions_outside_equations(problem):
         if expr.atoms(UnknownTerm):
             raise ProblemError(f"{where}: unknown terms (Unknown) belong in equations only; "
@@ -218,7 +217,7 @@ def validate(problem: Problem) -> None:
         where = c.describe()
         if c.field_name not in names:
             raise ProblemError(f"{where}: {c.field_name!r} is not a field of the problem {tuple(names)}")
-        _check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
+        check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
         c.check(problem)
         if c.hard and not c.may_be_hard:
             raise ProblemError(
@@ -228,7 +227,11 @@ def validate(problem: Problem) -> None:
     _check_hard_conditions(problem, names)
 
     for s in problem.symmetries:
-        _check_symmetry(problem, s, coords, names)
+        if not isinstance(s, Symmetry):
+            raise ProblemError(f"{s!r} is not a symmetry; use Reflection, Translation or Conserved")
+        s.check(problem)
+        for q in s.quantities():
+            check_expression(q, s.describe(), coords, names)
 
     if problem.data is not None:
         observation_points(problem, problem.data, role="observations")
@@ -237,7 +240,7 @@ def validate(problem: Problem) -> None:
     for f, e in (problem.exact or {}).items():
         if field_name(f) not in names:
             raise ProblemError(f"exact solution given for {field_name(f)!r}, which is not a field {tuple(names)}")
-        _check_expression(sp.sympify(e), f"exact solution of {field_name(f)}", coords, {}, allow_fields=False)
+        check_expression(sp.sympify(e), f"exact solution of {field_name(f)}", coords, {}, allow_fields=False)
 
 
 def _expressions_outside_equations(problem: Problem):
@@ -246,46 +249,9 @@ def _expressions_outside_equations(problem: Problem):
         if isinstance(c, Condition):
             yield sp.sympify(c.value), c.describe()
     for s in problem.symmetries:
-        if isinstance(s, Conserved):
-            yield sp.sympify(s.quantity), s.describe()
+        yield from ((q, s.describe()) for q in s.quantities())
     for f, e in (problem.exact or {}).items():
         yield sp.sympify(e), f"exact solution of {field_name(f)}"
-
-
-def _check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True) -> None:
-    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
-        raise ProblemError(f"{where}: the expression {expr} is infinite or undefined (a division by zero?)")
-    for s in expr.free_symbols:
-        if s in coords or isinstance(s, Parameter):
-            continue
-        raise ProblemError(
-            f"{where}: undefined symbol {s!r}; declare it as Parameter({str(s)!r}, value) or make "
-            f"it a coordinate of the domain (coordinates: {sorted(map(str, coords))})"
-        )
-    for d in expr.atoms(sp.Derivative):
-        target = d.expr
-        if not isinstance(target, AppliedUndef) or field_name(target) not in fields:
-            raise ProblemError(
-                f"{where}: derivative of {target}, which is not a field; only fields "
-                f"{tuple(fields)} can be differentiated"
-            )
-        for v, _ in d.variable_count:
-            if v not in coords:
-                raise ProblemError(f"{where}: derivative with respect to {v}, which is not a coordinate")
-    for f in expr.atoms(AppliedUndef):
-        name = field_name(f)
-        if not allow_fields:
-            raise ProblemError(f"{where}: may not contain the unknown field {f}")
-        if name not in fields:
-            raise ProblemError(
-                f"{where}: {f} is not a declared field; declared fields are {tuple(fields)} "
-                f"(add Field({name!r}, ...) to fields=)"
-            )
-        if f != fields[name]:
-            raise ProblemError(
-                f"{where}: field {name} must be applied to its own coordinates {fields[name]}, got {f}; "
-                "use a condition to prescribe values at particular points"
-            )
 
 
 def _check_hard_conditions(problem: Problem, names: dict) -> None:
@@ -314,30 +280,6 @@ def _check_hard_conditions(problem: Problem, names: dict) -> None:
                 f"{soft[0].describe()} is soft but another field is exactly periodic in {coord}; "
                 "make every Periodic condition in that coordinate hard=True (or none)"
             )
-
-
-def _check_symmetry(problem: Problem, s: Symmetry, coords: set, fields: dict) -> None:
-    if not isinstance(s, Symmetry):
-        raise ProblemError(f"{s!r} is not a symmetry; use Reflection, Translation or Conserved")
-    where = s.describe()
-    if isinstance(s, (Reflection, Translation)) and field_name(s.field) not in fields:
-        raise ProblemError(f"{where}: {field_name(s.field)!r} is not a field of the problem {tuple(fields)}")
-    if isinstance(s, Reflection):
-        if s.sign not in (-1, 1):
-            raise ProblemError(f"{where}: sign must be +1 or -1")
-        for k, v in s.mapping.items():
-            if k not in coords:
-                raise ProblemError(f"{where}: {k} is not a coordinate of the problem")
-            _check_expression(sp.sympify(v), where, coords, {}, allow_fields=False)
-    if isinstance(s, Translation) and s.coordinate not in coords:
-        raise ProblemError(f"{where}: {s.coordinate} is not a coordinate of the problem")
-    if isinstance(s, Conserved):
-        if problem.space_time.time is None:
-            raise ProblemError(f"{where}: a conserved quantity needs a TimeInterval in the domain")
-        _check_expression(s.quantity, where, coords, fields)
-        for c in s.over:
-            if c not in coords:
-                raise ProblemError(f"{where}: cannot integrate over {c}, which is not a coordinate")
 
 
 CORNER_RADIUS = 0.05  # the neighbourhood of a singular point, as a fraction of its domain's extent

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from sciml.dsl.errors import ProblemError
 
@@ -124,3 +125,42 @@ def _check_units(units, what: str) -> str | None:
 def _check_name(name: str, kind: str) -> None:
     if not isinstance(name, str) or not name.isidentifier():
         raise ProblemError(f"{kind} name {name!r} must be a valid identifier such as 'u' or 'nu'")
+
+
+def check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True) -> None:
+    """Raise a :class:`ProblemError` (``where`` names the culprit) unless ``expr`` holds only
+    coordinates ``coords``, parameters and, if ``allow_fields``, the ``fields`` (name -> field)
+    applied to their own coordinates and their derivatives."""
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise ProblemError(f"{where}: the expression {expr} is infinite or undefined (a division by zero?)")
+    for s in expr.free_symbols:
+        if s in coords or isinstance(s, Parameter):
+            continue
+        raise ProblemError(
+            f"{where}: undefined symbol {s!r}; declare it as Parameter({str(s)!r}, value) or make "
+            f"it a coordinate of the domain (coordinates: {sorted(map(str, coords))})"
+        )
+    for d in expr.atoms(sp.Derivative):
+        target = d.expr
+        if not isinstance(target, AppliedUndef) or field_name(target) not in fields:
+            raise ProblemError(
+                f"{where}: derivative of {target}, which is not a field; only fields "
+                f"{tuple(fields)} can be differentiated"
+            )
+        for v, _ in d.variable_count:
+            if v not in coords:
+                raise ProblemError(f"{where}: derivative with respect to {v}, which is not a coordinate")
+    for f in expr.atoms(AppliedUndef):
+        name = field_name(f)
+        if not allow_fields:
+            raise ProblemError(f"{where}: may not contain the unknown field {f}")
+        if name not in fields:
+            raise ProblemError(
+                f"{where}: {f} is not a declared field; declared fields are {tuple(fields)} "
+                f"(add Field({name!r}, ...) to fields=)"
+            )
+        if f != fields[name]:
+            raise ProblemError(
+                f"{where}: field {name} must be applied to its own coordinates {fields[name]}, got {f}; "
+                "use a condition to prescribe values at particular points"
+            )

@@ -22,7 +22,7 @@ import sympy as sp
 
 from sciml.dsl.domains import Domain
 from sciml.dsl.errors import ProblemError
-from sciml.dsl.symbols import field_name
+from sciml.dsl.symbols import check_expression, field_name
 from sciml.dsl.terms import CompileContext, SampledTerm
 
 
@@ -46,9 +46,22 @@ class Symmetry:
         """The loss term's name for the ``index``-th symmetry of a problem."""
         return f"{self.kind}#{index}"
 
+    def check(self, problem) -> None:
+        """Raise a :class:`ProblemError` naming the fix if the symmetry cannot hold in ``problem``
+        (its :meth:`quantities` are checked like the equations)."""
+
+    def quantities(self) -> tuple[sp.Expr, ...]:
+        """The expressions of the fields the symmetry evaluates."""
+        return ()
+
     def compile(self, index: int, context: CompileContext) -> SymmetryTerm:
         """The loss term imposing the ``index``-th symmetry of ``context.problem``."""
         raise ProblemError(f"unsupported symmetry {self!r}")
+
+    def _check_field(self, problem) -> None:
+        if field_name(self.field) not in problem.field_names:
+            raise ProblemError(f"{self.describe()}: {field_name(self.field)!r} is not a field of the problem "
+                               f"{tuple(problem.field_names)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +91,15 @@ class Reflection(Symmetry):
     def describe(self) -> str:
         m = ", ".join(f"{k}->{v}" for k, v in self.mapping.items())
         return f"Reflection({field_name(self.field)}: {m}, sign {self.sign:+d})"
+
+    def check(self, problem) -> None:
+        self._check_field(problem)
+        if self.sign not in (-1, 1):
+            raise ProblemError(f"{self.describe()}: sign must be +1 or -1")
+        for k, v in self.mapping.items():
+            if k not in problem.coordinates:
+                raise ProblemError(f"{self.describe()}: {k} is not a coordinate of the problem")
+            check_expression(sp.sympify(v), self.describe(), set(problem.coordinates), {}, allow_fields=False)
 
     def reflect(self, coordinates: tuple[sp.Symbol, ...]) -> Callable[[jax.Array], jax.Array]:
         """The map ``z -> R z`` of points ``(d,)`` with these coordinates."""
@@ -123,6 +145,11 @@ class Translation(Symmetry):
     def describe(self) -> str:
         return f"Translation({field_name(self.field)}: {self.coordinate} + {self.shift})"
 
+    def check(self, problem) -> None:
+        self._check_field(problem)
+        if self.coordinate not in problem.coordinates:
+            raise ProblemError(f"{self.describe()}: {self.coordinate} is not a coordinate of the problem")
+
     def compile(self, index, context):
         return TranslationTerm(self.term_name(index), self.weight, context.field_index(field_name(self.field)),
                                context.unit(self.coordinate) * self.shift)
@@ -163,6 +190,16 @@ class Conserved(Symmetry):
 
     def describe(self) -> str:
         return f"Conserved(∫ {self.quantity} d{','.join(map(str, self.over))})"
+
+    def check(self, problem) -> None:
+        if problem.space_time.time is None:
+            raise ProblemError(f"{self.describe()}: a conserved quantity needs a TimeInterval in the domain")
+        for c in self.over:
+            if c not in problem.coordinates:
+                raise ProblemError(f"{self.describe()}: cannot integrate over {c}, which is not a coordinate")
+
+    def quantities(self):
+        return (self.quantity,)
 
     def compile(self, index, context):
         over_axes = tuple(context.axis(c) for c in self.over)
