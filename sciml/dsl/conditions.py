@@ -147,9 +147,10 @@ class Condition:
         """The loss term imposing the ``index``-th condition of ``context.problem``."""
         raise ProblemError(f"{self.describe()} cannot be imposed by a loss term")
 
-    def _on_piece(self, term: type[BoundaryTerm], index: int, context: CompileContext, **extra) -> BoundaryTerm:
-        return term(self.term_name(index), self.weight, context.field_index(self.field_name),
-                    context.expression(self.value), resolve_piece(context.problem, self.on), context.fade, **extra)
+    def _on_piece(self, term: type[BoundaryTerm], index: int, context: CompileContext, piece: BoundaryPiece | None = None,
+                  **extra) -> BoundaryTerm:
+        return term(self.term_name(index), self.weight, context.field_index(self.field_name), context.expression(self.value),
+                    resolve_piece(context.problem, self.on) if piece is None else piece, context.fade, **extra)
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,9 +216,8 @@ class Initial(Condition):
 
     def compile(self, index, context):
         time = context.problem.space_time.time
-        return ValueTerm(self.term_name(index), self.weight, context.field_index(self.field_name),
-                         context.expression(self.value), context.problem.space_time.lift(time.start), context.fade,
-                         directions=(context.unit(time.coordinates[0]),) * self.order)
+        return self._on_piece(ValueTerm, index, context, context.problem.space_time.lift(time.start),
+                              directions=(context.unit(time.coordinates[0]),) * self.order)
 
 
 @dataclass(frozen=True, eq=False)
