@@ -184,14 +184,12 @@ def _values(expr, symbols, *columns) -> np.ndarray:
 def _touches(problem, condition, points) -> bool:
     """Whether ``condition``'s piece passes through (within 1% of the domain's extent of) one of
     ``points``."""
-    from sciml.dsl.problem import condition_piece
+    from sciml.dsl.problem import condition_piece, domain_extent
 
     if not points:
         return False
-    lower, upper = problem.space_time.bounds()
-    size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
     distance = _values(condition_piece(problem, condition).distance, problem.coordinates, *np.asarray(points).T)
-    return bool(np.min(np.abs(distance)) < 1e-2 * size)
+    return bool(np.min(np.abs(distance)) < 1e-2 * domain_extent(problem))
 
 
 def _periodic_data(problem, condition, derivatives: int = 2) -> bool:

@@ -286,6 +286,12 @@ CORNER_RADIUS = 0.05  # the neighbourhood of a singular point, as a fraction of 
 JUMP = 0.05  # boundary data that differ by more than this fraction of their size where pieces meet jump
 
 
+def domain_extent(problem: Problem) -> float:
+    """The largest side of the problem's bounding box (space and time)."""
+    lower, upper = problem.space_time.bounds()
+    return float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+
+
 def condition_piece(problem: Problem, condition: Condition) -> BoundaryPiece:
     """The piece a Dirichlet-like condition holds on, lifted to the whole domain (the start of
     time for an initial condition)."""
@@ -301,8 +307,7 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     ``b``'s. Empty when the pieces do not meet or the data agree there. Known parameters take
     their values; data holding a learned parameter are not judged (empty)."""
     coords = problem.coordinates
-    lower, upper = problem.space_time.bounds()
-    size = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+    size = domain_extent(problem)
     radius = CORNER_RADIUS * size
     known = {q: q.value for q in problem.parameters if not q.learn}
     data_a, data_b = (sp.sympify(c.value).xreplace(known) for c in (a, b))
@@ -338,7 +343,7 @@ def jump_points(problem: Problem, rng: np.random.Generator | None = None) -> lis
     one per neighbourhood."""
     rng = rng if rng is not None else np.random.default_rng(0)
     data = [c for c in problem.conditions if isinstance(c, Dirichlet) or (isinstance(c, Initial) and c.order == 0)]
-    radius = CORNER_RADIUS * float(np.max(np.subtract(*problem.space_time.bounds()[::-1])))
+    radius = CORNER_RADIUS * domain_extent(problem)
     found: list[np.ndarray] = []
     for i, a in enumerate(data):
         for b in data[i + 1:]:
@@ -349,23 +354,17 @@ def jump_points(problem: Problem, rng: np.random.Generator | None = None) -> lis
 
 
 def singular_points(problem: Problem) -> list[tuple[list[int], np.ndarray]]:
-    """The points near which the exact solution is singular, each as ``(columns, point)``: the
-    distance to it counts along those coordinates only. They are the re-entrant corners of the
-    spatial domains (:meth:`~sciml.dsl.domains.Domain.reentrant_corners`; ``u ~ r^(2/3)`` in an
-    L-shape), in their domain's coordinates, and the points where boundary (or initial) data
-    jump (derivatives ``~ 1/r``), in all coordinates."""
+    """The points near which the exact solution is singular, each as ``(columns, position)``: its
+    position along those coordinates, the only ones the distance to it counts. They are the
+    re-entrant corners of the spatial domains (:meth:`~sciml.dsl.domains.Domain.reentrant_corners`;
+    ``u ~ r^(2/3)`` in an L-shape), in their domain's coordinates (at every time), and the points
+    where boundary (or initial) data jump (derivatives ``~ 1/r``), in all coordinates."""
     points = []
-    lower, upper = problem.space_time.bounds()
-    centre = (np.asarray(lower, float) + np.asarray(upper, float)) / 2
     for domain in problem.space_time.factors:
         columns = [problem.coordinates.index(c) for c in domain.coordinates]
-        for corner in np.asarray(domain.reentrant_corners(), dtype=np.float64):
-            point = centre.copy()  # other coordinates (time) are free: only these columns count
-            point[columns] = corner
-            points.append((columns, point))
+        points += [(columns, corner) for corner in np.asarray(domain.reentrant_corners(), dtype=np.float64)]
     every = list(range(len(problem.coordinates)))
-    points += [(every, q) for q in jump_points(problem)]
-    return points
+    return points + [(every, q) for q in jump_points(problem)]
 
 
 def singular_point_proximity(problem: Problem):
@@ -384,8 +383,8 @@ def singular_point_proximity(problem: Problem):
     lower, upper = problem.space_time.bounds()
     extents = np.asarray(upper, float) - np.asarray(lower, float)
     groups: dict[tuple[int, ...], list[np.ndarray]] = {}
-    for columns, point in points:
-        groups.setdefault(tuple(columns), []).append(point[list(columns)])
+    for columns, position in points:
+        groups.setdefault(tuple(columns), []).append(position)
     factors = [(list(columns), np.asarray(pts), CORNER_RADIUS * float(np.max(extents[list(columns)])))
                for columns, pts in groups.items()]
 
