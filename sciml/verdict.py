@@ -159,7 +159,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
 
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
-    proximity = compiled.corner_proximity
+    proximity = compiled.singular_proximity
     if proximity is not None:
         keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
         indicators["excluded_near_singular_points"] = int(np.sum(~keep_fresh))

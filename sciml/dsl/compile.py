@@ -191,7 +191,7 @@ class CompiledProblem:
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
     # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
-    corner_proximity: Callable | None = field(default=None, repr=False)
+    singular_proximity: Callable | None = field(default=None, repr=False)
     # unknown terms (sciml.dsl.Unknown): name -> network, and its parameters before training
     unknown_networks: dict[str, UnknownNetwork] = field(default_factory=dict, repr=False)
     _unknown_initial: dict = field(default_factory=dict, repr=False)
@@ -317,7 +317,7 @@ class CompiledProblem:
 
     def fade(self, z: jax.Array) -> jax.Array:
         """``(n,)`` weights of the points ``z`` (see :func:`singular_fade`)."""
-        return singular_fade(self.corner_proximity, z)
+        return singular_fade(self.singular_proximity, z)
 
     @property
     def term_names(self) -> list[str]:
@@ -406,7 +406,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         _residuals=residuals,
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
-        corner_proximity=proximity,
+        singular_proximity=proximity,
         unknown_networks=networks,
         _unknown_initial=unknown_initial,
     )
