@@ -10,8 +10,18 @@ error against its verified reference, the recipe's choices, the wall time and th
     python benchmarks/pde_suite.py --table-only          # the README table from the JSON
     python benchmarks/pde_suite.py --skip-done           # measure only what the JSON lacks
     python benchmarks/pde_suite.py --starved             # 100-step runs that calibrate the verdict
+    python benchmarks/pde_suite.py --deepxde             # and DeepXDE's examples, in the same run
+    python benchmarks/pde_suite.py --deepxde-only --seeds 0   # DeepXDE alone (keeps sciml's rows)
 
-Runs one `sciml solve` process at a time (time them on a quiet machine) and writes
+With ``--deepxde``, each problem where DeepXDE has an example (burgers, wave1d, schrodinger,
+poisson_lshape; settings and sources in benchmarks/deepxde_suite.py) is also trained by DeepXDE
+with that example's settings, right after sciml's run of the same problem, at the seeds of
+``--deepxde-seeds`` (default: the first of ``--seeds``; the examples run for hours on 2 cores),
+and scored against the same reference on the same grid. Its rel L2 and wall time (the DeepXDE
+process's, start to exit, like a `sciml solve` row's) fill the table's DeepXDE column; full records go to benchmarks/results/deepxde_suite.json. DeepXDE runs in
+its own venv (``DEEPXDE_PYTHON``, default /work/benchenv-dde/bin/python).
+
+Runs one training process at a time (time them on a quiet machine) and writes
 benchmarks/results/pde_suite.json after every run (rows carry the load average), so an
 interrupted suite keeps what it measured.
 """
@@ -37,6 +47,7 @@ GOOD = 1e-2  # the suite's accuracy goal, and the line the verdict must draw
 
 
 STARVED = ["--steps", "100", "--train", "lbfgs_steps=0"]  # runs that cannot have converged
+DEEPXDE = ["burgers", "wave1d", "schrodinger", "poisson_lshape"]  # problems with a DeepXDE example
 
 
 def run(problem: str, seed: int, model: str, starved: bool = False) -> dict:
@@ -56,6 +67,49 @@ def run(problem: str, seed: int, model: str, starved: bool = False) -> dict:
     return {**row, "rel_l2": m.get("rel_l2"), "rel_l2_by_field": m.get("rel_l2_by_field"),
             "train_s": m.get("wall_s"), "stopped": m.get("stopped"), "n_params": m.get("n_params"),
             "recipe": recipe if isinstance(recipe, dict) else None, "verdict": m.get("verdict")}
+
+
+def run_deepxde(problem: str, seed: int, steps_scale: float = 1.0, smoke: bool = False,
+                deepxde_out: pathlib.Path = RESULTS / "deepxde_suite.json") -> dict:
+    """DeepXDE's example for ``problem`` (benchmarks/deepxde_suite.py), as a suite row; the full
+    record is merged into ``deepxde_out``."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import deepxde_suite
+
+    row = {"problem": problem, "model": "deepxde", "seed": seed, "kind": "deepxde", "smoke": smoke,
+           "steps_scale": steps_scale}
+    start = time.perf_counter()
+    try:
+        f = deepxde_suite.run_deepxde(problem, seed, steps_scale=steps_scale, smoke=smoke)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        return {**row, "wall_s": round(time.perf_counter() - start, 1), "load": os.getloadavg(),
+                "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300] if str(err).strip() else ''}"}
+    deepxde_suite.save(f, deepxde_out)
+    # wall: the DeepXDE process from start to exit, as a `sciml solve` row's is its process's
+    return {**row, "wall_s": round(f["process_wall_s"], 1), "load": os.getloadavg(), "rel_l2": f["rel_l2"],
+            "rel_l2_by_field": f["rel_l2_by_field"], "rel_l2_derived": f.get("rel_l2_derived"),
+            "train_s": round(f["train_s"], 1), "ms_per_step": f["ms_per_step"], "steps": f["steps"],
+            "backend": f["backend"], "source": f["source"], "deepxde": f["versions"]["deepxde"]}
+
+
+def deepxde_cell(rows: list[dict], problem: str) -> str:
+    """The table's DeepXDE column: median rel L2 over seeds (and median wall) of the example's full
+    settings; scaled runs marked; smoke runs left out."""
+    if problem not in DEEPXDE:
+        return "no example"
+    tried = [r for r in rows if r.get("kind") == "deepxde" and r["problem"] == problem and not r.get("smoke")]
+    rs = [r for r in tried if r.get("rel_l2") is not None]
+    if not rs:
+        return "failed (error in the JSON)" if tried else "not measured"
+    full = [r for r in rs if r.get("steps_scale", 1.0) == 1.0]
+    rs = full or rs  # the example's own length when measured; shortened runs only otherwise
+    scale = {r.get("steps_scale", 1.0) for r in rs}
+    errs = [r["rel_l2"] for r in rs]
+    derived = [r["rel_l2_derived"]["h"] for r in rs if (r.get("rel_l2_derived") or {}).get("h") is not None]
+    return (f"{statistics.median(errs):.2e}" + (f" (\\|h\\| {statistics.median(derived):.2e})" if derived else "")
+            + f", {statistics.median(r['wall_s'] for r in rs):.0f} s"
+            + (f", {len(rs)} seeds" if len(rs) > 1 else "")
+            + ("" if scale == {1.0} else f", steps x{'/'.join(f'{x:g}' for x in sorted(scale))}"))
 
 
 def confusion(rows: list[dict]) -> str:
@@ -101,13 +155,21 @@ def describe(recipe: dict | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
+    every = rows
     rows = [r for r in rows if r.get("kind", "recipe") == "recipe"]
     by_problem: dict[str, list[dict]] = {}
     for r in rows:
         by_problem.setdefault(f"{r['problem']} ({r['model']})", []).append(r)
-    lines = ["| problem | recipe | seeds | median rel L2 | worst rel L2 | median wall (s) | verdicts |",
-             "|---|---|---|---|---|---|---|"]
+    for r in every:  # problems DeepXDE ran on but sciml has no row for yet
+        if r.get("kind") == "deepxde" and not any(k.startswith(f"{r['problem']} (") for k in by_problem):
+            by_problem[f"{r['problem']} (-)"] = []
+    lines = ["| problem | recipe | seeds | median rel L2 | worst rel L2 | median wall (s) | verdicts | DeepXDE (its example) |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, rs in by_problem.items():
+        dde = deepxde_cell(every, name.split(" (")[0])
+        if not rs:
+            lines.append(f"| {name} | - | 0 | - | - | - | - | {dde} |")
+            continue
         ok = [r for r in rs if r.get("rel_l2") is not None]
         errs = sorted(r["rel_l2"] for r in ok)
         recipe = ok[0]["recipe"] if ok and ok[0].get("recipe") else {}
@@ -116,8 +178,8 @@ def table(rows: list[dict]) -> str:
         failed = len(rs) - len(ok)
         lines.append(f"| {name} | {choice} | {len(rs)}{f' ({failed} failed)' if failed else ''} | "
                      f"{statistics.median(errs):.2e} | {errs[-1]:.2e} | "
-                     f"{statistics.median(r['wall_s'] for r in ok):.0f} | {verdicts} |" if ok else
-                     f"| {name} | - | {len(rs)} (all failed: {rs[0].get('error', '')[:80]}) | - | - | - | - |")
+                     f"{statistics.median(r['wall_s'] for r in ok):.0f} | {verdicts} | {dde} |" if ok else
+                     f"| {name} | - | {len(rs)} (all failed: {rs[0].get('error', '')[:80]}) | - | - | - | - | {dde} |")
     return "\n".join(lines)
 
 
@@ -134,7 +196,19 @@ def main() -> None:
     parser.add_argument("--skip-done", action="store_true",
                         help="keep rows already in the JSON instead of measuring them again (a suite spread over "
                              "several sittings)")
+    parser.add_argument("--deepxde", action="store_true",
+                        help=f"also train DeepXDE's example on each problem that has one ({', '.join(DEEPXDE)}), "
+                             "right after sciml's run, and fill the table's DeepXDE column")
+    parser.add_argument("--deepxde-only", action="store_true",
+                        help="measure DeepXDE only (implies --deepxde); sciml's rows in the JSON are kept")
+    parser.add_argument("--deepxde-seeds", help="seeds for DeepXDE (default: the first of --seeds)")
+    parser.add_argument("--deepxde-steps-scale", type=float, default=1.0,
+                        help="multiply every DeepXDE phase's iterations (rows marked; default: the example's)")
+    parser.add_argument("--deepxde-smoke", action="store_true",
+                        help="DeepXDE at most 50 Adam / 5 L-BFGS iterations per phase: plumbing only, rows left "
+                             "out of the table")
     args = parser.parse_args()
+    args.deepxde = args.deepxde or args.deepxde_only
     out = pathlib.Path(args.out)
     rows = json.loads(out.read_text())["runs"] if out.exists() else []
     if not args.table_only:
@@ -143,17 +217,31 @@ def main() -> None:
         kind = "starved" if args.starved else "recipe"
         key = lambda r: (r["problem"], r["model"], r["seed"], r.get("kind", "recipe"))  # noqa: E731
         done = {key(r) for r in rows}
+        dde_seeds = [int(s) for s in args.deepxde_seeds.split(",")] if args.deepxde_seeds else seeds[:1]
+        dde_key = lambda r: (r["problem"], r["seed"], bool(r.get("smoke")), r.get("steps_scale", 1.0))  # noqa: E731
         for seed in seeds:  # seed-major: a partial suite still covers every problem once
             for problem in problems:
-                if (problem, args.model, seed, kind) in done and args.skip_done:
-                    continue
-                rows = [r for r in rows if key(r) != (problem, args.model, seed, kind)]
-                row = run(problem, seed, args.model, starved=args.starved)
-                rows.append(row)
-                print(json.dumps({k: row.get(k) for k in ("problem", "seed", "rel_l2", "wall_s", "stopped", "error")}
-                                 | {"verdict": (row.get("verdict") or {}).get("status")}), flush=True)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(json.dumps({"runs": rows}, indent=1))
+                measured = []
+                if not args.deepxde_only and not ((problem, args.model, seed, kind) in done and args.skip_done):
+                    rows = [r for r in rows if key(r) != (problem, args.model, seed, kind)]
+                    measured.append(run(problem, seed, args.model, starved=args.starved))
+                    rows.append(measured[-1])
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(json.dumps({"runs": rows}, indent=1))
+                this = (problem, seed, args.deepxde_smoke, args.deepxde_steps_scale)
+                if (args.deepxde and not args.starved and problem in DEEPXDE and seed in dde_seeds and not
+                        (args.skip_done and any(r.get("kind") == "deepxde" and dde_key(r) == this
+                                                and r.get("rel_l2") is not None for r in rows))):
+                    rows = [r for r in rows if not (r.get("kind") == "deepxde" and dde_key(r) == this)]
+                    measured.append(run_deepxde(problem, seed, args.deepxde_steps_scale, args.deepxde_smoke,
+                                                out.parent / "deepxde_suite.json"))
+                    rows.append(measured[-1])
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(json.dumps({"runs": rows}, indent=1))
+                for row in measured:
+                    print(json.dumps({k: row.get(k) for k in ("problem", "model", "seed", "rel_l2", "wall_s", "stopped",
+                                                              "error")}
+                                     | {"verdict": (row.get("verdict") or {}).get("status")}), flush=True)
     print(table(rows))
     print()
     print(confusion(rows))
