@@ -193,3 +193,16 @@ def test_exact_conditions_hold_on_the_trained_field_and_are_recorded(tmp_path):
                        exact_conditions=False)
     assert soft.metrics["recipe"]["exact_conditions"] is False
     assert not np.allclose(soft.predict(np.array([[0.0], [1.0]]))[:, 0], 0.5, atol=1e-3)
+
+
+@pytest.mark.slow  # every larger batch compiles the quasi-Newton chunk again (~100 s in all)
+def test_an_overfitted_quasi_newton_round_goes_on_with_more_points(tmp_path):
+    # 6 interior points and 97 parameters: the network fits the points, not the equation, so the
+    # held-out loss stalls far above the batch's; the next rounds draw more points.
+    kw = dict(steps=30, lbfgs_steps=300, model_options={"hidden": (8, 8)}, chunk=10, quasi_newton="lbfgs",
+              points={"interior": 6, "boundary": 2}, progress=False, stall_window=20)
+    sol = sciml.solve(poisson(3), out=tmp_path / "run", **kw)
+    assert "x as many" in sol.metrics["stopped"], sol.metrics["stopped"]
+    assert len(sol.collocation) > 6  # the last batch holds more points than configured
+    resumed = sciml.solve(poisson(3), out=tmp_path / "run", resume=True, **kw)  # a finished run stays
+    assert resumed.metrics["stopped"] == sol.metrics["stopped"]

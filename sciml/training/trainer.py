@@ -10,6 +10,11 @@ models package: the trainer knows no model class) and a checkpoint written. Ever
 drawn from a generator seeded by ``(seed, index)``, so a resumed run sees exactly the batches
 an uninterrupted one would and reproduces it bit for bit on CPU.
 
+The quasi-Newton phase is judged on held-out points. When it stalls with time left it goes on
+in rounds, each from the best parameters on fresh points (refined where the residual now is,
+when RAR is on); a round whose held-out loss ended well above its batch's had fitted the
+points rather than the equations, and the next one draws twice as many.
+
 The collocation batch is placed with a ``NamedSharding`` over a one-axis device mesh
 (``"batch"``): on several devices XLA splits the residual evaluation across them and reduces
 the loss, with parameters replicated — the standard data-parallel layout of ``jax.sharding``.
@@ -36,6 +41,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from sciml.losses.weighting import global_norm, make_policy
 from sciml.training.callbacks import ModelCallback
 from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
+from sciml.dsl.terms import DEFAULT_COUNTS
 from sciml.training.config import TrainConfig
 from sciml.training.memory import check_batch_memory, check_dense_hessian_memory
 from sciml.training.quasi_newton import for_new_batch, quasi_newton
@@ -46,6 +52,9 @@ PHASES = ("adam", "lbfgs")
 ADAM_SHARE = 0.5  # with a time budget, Adam stops once it has used this share of it
 HELD_OUT_INDEX = 2**31 - 1  # batch index of the held-out points that judge L-BFGS's progress
 MAX_REFRESHES = 20  # rounds of the quasi-Newton phase on fresh points after stalls
+OVERFIT_RATIO = 2.0  # held-out loss this many times the batch's: the points, not the equations, are fitted
+MAX_POINT_GROWTH = 8  # the quasi-Newton phase's batches grow at most this many times
+TAIL_CHUNK = 10  # quasi-Newton iterations per chunk once a full chunk would overrun the time budget
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -250,9 +259,12 @@ class Trainer:
         return jax.device_put(strong, self.replicated)
 
     # ------------------------------------------------------------------ batches
-    def _batch(self, index: int, extra: np.ndarray) -> dict:
+    def _batch(self, index: int, extra: np.ndarray, growth: int = 1) -> dict:
         rng = np.random.default_rng([self.config.seed, index])
-        return self._place(self.compiled.sample(rng, self.config.points, self.config.sampling, dtype=self.dtype,
+        counts = self.config.points
+        if growth != 1:
+            counts = {k: int(v) * growth for k, v in {**DEFAULT_COUNTS, **counts}.items()}
+        return self._place(self.compiled.sample(rng, counts, self.config.sampling, dtype=self.dtype,
                                                 refined=extra))
 
     def _place(self, batch: dict) -> dict:
@@ -313,6 +325,7 @@ class Trainer:
             weights={k: float(v) for k, v in values["weights"].items()},
             history=history, wall_before=float(values["wall_s"]), adam_cut=adam_cut,
             ended=str(values.get("ended", "")), refreshes=int(values.get("refreshes", 0)),
+            growth=int(values.get("point_growth", 1)),
         )
 
     def _run(self, resume: bool) -> TrainOutcome:
@@ -329,6 +342,7 @@ class Trainer:
         adam_cut = -1  # the Adam step at which the time budget ended Adam early (-1: it did not)
         stopped = ""  # why L-BFGS ended before its step count ('' while it has not)
         refreshes = 0  # rounds of the quasi-Newton phase on fresh points so far
+        growth = 1  # how many times the configured number of points the quasi-Newton batches hold
         self.saved_step: int | None = None  # the step of the last checkpoint on disk
 
         if resume:
@@ -339,7 +353,7 @@ class Trainer:
             step, lbfgs_done, extra, weights = state["step"], state["lbfgs_done"], state["extra"], state["weights"]
             history, wall_before, adam_cut = state["history"], state["wall_before"], state["adam_cut"]
             stopped = state["ended"]  # a run that ended on a stall or its budget stays ended
-            refreshes = state["refreshes"]
+            refreshes, growth = state["refreshes"], state["growth"]
             self.saved_step = step + lbfgs_done
             log.info("resuming from %s at step %d of %d", self.checkpoint, step + lbfgs_done,
                      cfg.steps + cfg.lbfgs_steps)
@@ -365,6 +379,7 @@ class Trainer:
                     "adam_cut": adam_cut,
                     "ended": stopped,
                     "refreshes": refreshes,
+                    "point_growth": growth,
                 },
             )
             self.saved_step = step + lbfgs_done
@@ -439,7 +454,7 @@ class Trainer:
             after_chunk(step, terms, "Adam")
 
         if cfg.lbfgs_steps and lbfgs_done < cfg.lbfgs_steps and not stopped:
-            qn_batch = lambda k: self._batch(batch_index(max(adam_steps - 1, 0)) + k, extra)  # noqa: E731
+            qn_batch = lambda k: self._batch(batch_index(max(adam_steps - 1, 0)) + k, extra, growth)  # noqa: E731
             batch = qn_batch(refreshes)
             lbfgs_fn = self._lbfgs_chunk()
             # A quasi-Newton method on a fixed batch can fit the collocation points rather than
@@ -451,29 +466,51 @@ class Trainer:
             validation = [held_out_loss(trainable)] if held_out is not None else []
             best = (validation[0], trainable) if validation else None
             round_start = best[0] if best else None
+            seconds_per_iteration, first_chunk = 0.0, True
+            batch_loss = float("inf")  # the training loss after the last chunk, on its batch
             while lbfgs_done < cfg.lbfgs_steps:
                 stopped = _early_stop(cfg, validation, wall_before + time.perf_counter() - start)
+                # A held-out loss well above the batch's says the points were fitted rather than
+                # the equations: the next round draws more of them (measured on the L-shaped
+                # Poisson and the lid-driven cavity, which stalled this way with time to spare).
+                overfitted = (stopped.startswith("stalled") and growth < MAX_POINT_GROWTH
+                              and validation[-1] > OVERFIT_RATIO * batch_loss)
                 if stopped.startswith("stalled") and refreshes < MAX_REFRESHES and (
-                        refreshes == 0 or best[0] < round_start * (1.0 - cfg.stall_tolerance)):
+                        refreshes == 0 or overfitted or best[0] < round_start * (1.0 - cfg.stall_tolerance)):
                     refreshes += 1
-                    log.info("quasi-Newton %s at step %d; fresh points (%d) from the best parameters",
-                             stopped, lbfgs_done, refreshes)
+                    growth *= 2 if overfitted else 1
+                    log.info("quasi-Newton %s at step %d; fresh points (%d, %dx as many) from the best parameters",
+                             stopped, lbfgs_done, refreshes, growth)
                     trainable, round_start = best[1], best[0]
+                    if cfg.rar_every:  # refinement goes on between rounds, where the residual is now
+                        extra = self._refine(trainable, adam_steps + lbfgs_done, extra)
                     batch = qn_batch(refreshes)
                     lbfgs_state = for_new_batch(cfg.quasi_newton, lbfgs_state, trainable, cfg.lbfgs_memory)
                     validation = [best[0]]
                     continue
                 if stopped:
                     if refreshes:
-                        stopped += f" (after {refreshes} round{'s' if refreshes > 1 else ''} on fresh points)"
+                        stopped += (f" (after {refreshes} round{'s' if refreshes > 1 else ''} on fresh points"
+                                    + (f", the last on {growth}x as many" if growth > 1 else "") + ")")
                     log.info("L-BFGS stopped at step %d of %d: %s", lbfgs_done, cfg.lbfgs_steps, stopped)
                     break
                 n = min(cfg.chunk, cfg.lbfgs_steps - lbfgs_done)
+                if cfg.time_budget and seconds_per_iteration:
+                    # End near the budget, not a whole chunk past it: short chunks (one more
+                    # compiled length) once a full one would overrun.
+                    left = cfg.time_budget - (wall_before + time.perf_counter() - start)
+                    if left < n * seconds_per_iteration:
+                        n = min(n, TAIL_CHUNK)
+                chunk_start = time.perf_counter()
                 (new_trainable, new_state), (values, terms) = lbfgs_fn(*self._replicate(trainable, lbfgs_state, self.rest), batch, weights, n)
                 diverged(values, terms, adam_steps + lbfgs_done, "L-BFGS")
                 trainable, lbfgs_state = new_trainable, new_state
                 _record(history, values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
                 lbfgs_done += n
+                batch_loss = float(values[-1])
+                if n == cfg.chunk and not first_chunk:  # (the first one's time includes compilation)
+                    seconds_per_iteration = (time.perf_counter() - chunk_start) / n
+                first_chunk = False
                 if held_out is not None:
                     validation.extend([held_out_loss(trainable)] * n)
                     if validation[-1] < best[0]:
