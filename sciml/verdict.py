@@ -20,7 +20,8 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
 * **singular points**: points within 5% of the domain's extent of a corner where the
   boundary turns inwards, or of a point where boundary data jump (a driven lid against still
   walls), are left out of the residual indicators (the exact solution is singular there; their
-  number is recorded), and boundary misses fade out near them as in training;
+  number is recorded), and so are the condition points there (data that jump cannot be met
+  on both sides of the jump by a smooth surrogate);
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -142,6 +143,15 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
     return reasons
 
 
+def _away_from(proximity, points: dict) -> dict:
+    """A condition's sampled points (a dict of arrays, one row per point) without those within
+    the neighbourhood of a singular point (all of them if every one is)."""
+    if not isinstance(points, dict) or "z" not in points:
+        return points
+    keep = proximity(np.asarray(points["z"])) > 1
+    return {k: np.asarray(v)[keep] for k, v in points.items()} if keep.any() else points
+
+
 def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     """The indicators of a solution, on fresh points (see the module docstring)."""
     compiled, model, raw = solution.compiled, solution.model, solution.raw_parameters
@@ -160,6 +170,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
     proximity = compiled.singular_proximity
+    condition_names = {term.name for term in compiled.terms if term.kind == "condition"}
     if proximity is not None:
         keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
         indicators["excluded_near_singular_points"] = int(np.sum(~keep_fresh))
@@ -178,6 +189,9 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     fields = compiled.predict(model, jnp.asarray(fresh), compiled.physical_parameters(raw))
     field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
     indicators["field_rms"] = field_scale
+    if proximity is not None:  # condition points near singular points are left out too
+        batch = {name: _away_from(proximity, points) if name in condition_names else points
+                 for name, points in batch.items()}
     terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))
     conditions, data = {}, {}
     for term in compiled.terms:

@@ -55,13 +55,12 @@ class ConditionTerm(SampledTerm):
 
 @dataclass(frozen=True)
 class BoundaryTerm(ConditionTerm):
-    """``lhs(u) - value`` at points of a boundary piece, faded out near singular points;
-    ``lhs`` is :meth:`left_side` of field number ``field``."""
+    """``lhs(u) - value`` at points of a boundary piece; ``lhs`` is :meth:`left_side` of field
+    number ``field``."""
 
     field: int
     value: Callable  # (field_fn, params, z) -> prescribed value
     piece: BoundaryPiece
-    fade: Callable
 
     def sample(self, n, rng, method):
         z = self.piece.sample(n, rng, method)
@@ -76,7 +75,7 @@ class BoundaryTerm(ConditionTerm):
     def misfit(self, field_fn, params, points):
         z = points["z"]
         g = jax.vmap(lambda p: self.value(field_fn, params, p))(z)
-        return (self.left_side(field_fn, z, points["n"]) - g) * self.fade(z)
+        return self.left_side(field_fn, z, points["n"]) - g
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ class Condition:
     def _on_piece(self, term: type[BoundaryTerm], index: int, context: CompileContext, piece: BoundaryPiece | None = None,
                   **extra) -> BoundaryTerm:
         return term(self.term_name(index), self.weight, context.field_index(self.field_name), context.expression(self.value),
-                    resolve_piece(context.problem, self.on) if piece is None else piece, context.fade, **extra)
+                    resolve_piece(context.problem, self.on) if piece is None else piece, **extra)
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,20 +332,19 @@ class Pin(Condition):
         fixed = tuple((context.axis(c), float(v)) for c, v in self.at.items())
         return PinTerm(self.term_name(index), self.weight, context.field_index(self.field_name),
                        context.expression(self.value), context.problem.space_time, fixed,
-                       len(fixed) < len(context.problem.coordinates), context.fade)
+                       len(fixed) < len(context.problem.coordinates))
 
 
 @dataclass(frozen=True)
 class PinTerm(ConditionTerm):
     """``u(at) - value`` with the ``fixed`` ``(axis, value)`` pairs set and the other
-    coordinates sampled (``free``: there are some); faded out near singular points."""
+    coordinates sampled (``free``: there are some)."""
 
     field: int
     value: Callable
     domain: Domain
     fixed: tuple[tuple[int, float], ...]
     free: bool
-    fade: Callable
 
     def sample(self, n, rng, method):
         # A point pinned in every coordinate needs one sample; a pinned line needs several.
@@ -357,8 +355,7 @@ class PinTerm(ConditionTerm):
 
     def misfit(self, field_fn, params, points):
         z = points["z"]
-        misfit = jax.vmap(field_fn)(z)[:, self.field] - jax.vmap(lambda p: self.value(field_fn, params, p))(z)
-        return misfit * self.fade(z)
+        return jax.vmap(field_fn)(z)[:, self.field] - jax.vmap(lambda p: self.value(field_fn, params, p))(z)
 
 
 @dataclass(frozen=True, eq=False)

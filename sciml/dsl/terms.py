@@ -47,13 +47,11 @@ class CompileContext:
     """What a condition or symmetry needs of its problem to compile itself into a term.
 
     ``expression(sympy expression)`` is a per-point function ``(field_fn, params, z) -> value``
-    (:class:`~sciml.dsl.compile.PointExpression`); ``fade(z)`` the ``(n,)`` weights that fade
-    misfits out near the problem's singular points (:meth:`~sciml.dsl.compile.CompiledProblem.fade`).
+    (:class:`~sciml.dsl.compile.PointExpression`).
     """
 
     problem: Any  # sciml.dsl.problem.Problem (which imports the conditions)
     expression: Callable
-    fade: Callable[[jax.Array], jax.Array]
 
     def field_index(self, name: str) -> int:
         return self.problem.field_names.index(name)
