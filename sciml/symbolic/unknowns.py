@@ -42,7 +42,7 @@ import numpy as np
 import sympy as sp
 
 from .discover import discover
-from .law import Candidate, Law, law_json
+from .law import Candidate, Law, complexity, law_json
 from .names import display
 from .refit import evaluate
 
@@ -93,10 +93,17 @@ def law_is_doubtful(law_residual: float, network_residual: float, scale: float) 
 
 
 def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000, backend: str = "builtin",
-                    time_budget: float = 60.0, rng: np.random.Generator | None = None) -> dict[str, Law]:
+                    time_budget: float = 60.0, rng: np.random.Generator | None = None,
+                    single_terms: int = 0) -> dict[str, Law]:
     """Every unknown of ``equation`` as a :class:`Law` (module docstring, steps 1-4); each law's
     ``record["equation"]`` holds the residuals of the network and of the law and the verdict
-    (``"law found"`` or ``"doubtful"``). ``rng`` draws the samples (default: from ``seed``)."""
+    (``"law found"`` or ``"doubtful"``). ``rng`` draws the samples (default: from ``seed``).
+
+    ``single_terms``: the equation also judges that many one-term laws ``c phi`` of the sparse
+    regression's dictionary (:func:`~sciml.symbolic.sparse.dictionary`), those closest to the
+    samples: where the network learned its term only roughly (few noisy data), the right term
+    may be off the samples' front while the equation can still tell it.
+    """
     rng = np.random.default_rng([seed, 7]) if rng is None else rng
     laws = {}
     for name in equation.names:
@@ -104,14 +111,33 @@ def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000,
         data = {**{c: X[:, k] for k, c in enumerate(columns)}, name: y}
         found = discover(data, target=name, inputs=columns, backend=backend, seed=seed, time_budget=time_budget,
                          structure=len(columns) > 1)
-        laws[name] = _choose_in_equation(equation, name, found, seen, equation.scale(name, found.details["y"]))
+        candidates = found.pareto + _single_terms(found, single_terms)
+        laws[name] = _choose_in_equation(equation, name, found, candidates, seen,
+                                         equation.scale(name, found.details["y"]))
     return laws
 
 
-def _choose_in_equation(equation: Equation, name: str, found: Law, seen, scale: float) -> Law:
-    """The law among ``found``'s Pareto front that the equation prefers (module docstring, 3-4)."""
+def _single_terms(found: Law, n: int) -> list[Candidate]:
+    """The ``n`` one-term laws ``c phi`` (least squares ``c``) of the sparse dictionary closest
+    to the samples, but those already on the front."""
+    from .sparse import dictionary
+
+    X, y = found.details["X"], found.details["y"]
+    fits = []
+    for term in dictionary(X, found.symbols) if n else []:
+        c = float(term.values @ y / (term.values @ term.values))
+        mse = float(np.mean((c * term.values - y) ** 2))
+        expr = sp.Float(float(f"{c:.6g}")) * term.expr
+        fits.append(Candidate(expr, "sparse: one term", complexity(expr), mse, mse, 1.0 - mse / max(np.var(y), 1e-300)))
+    on_front = {c.expr.as_coeff_Mul()[1] for c in found.pareto}
+    return [c for c in sorted(fits, key=lambda c: c.mse_test) if c.expr.as_coeff_Mul()[1] not in on_front][:n]
+
+
+def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: list[Candidate], seen,
+                        scale: float) -> Law:
+    """The law among ``candidates`` that the equation prefers (module docstring, 3-4)."""
     scored: list[tuple[Candidate, sp.Expr, float]] = []
-    for cand in found.pareto:
+    for cand in candidates:
         residual, expr = equation.residual(name, cand.expr, found.symbols)
         if math.isfinite(residual):
             scored.append((cand, expr, residual))
