@@ -260,11 +260,12 @@ class _Trajectories:
         self.along = np.stack([np.asarray(net(g(jnp.asarray(dense), jnp.asarray(traj, jnp.float32)))[..., 0])
                                for net, g in zip(field.nets, field.compiled.unknown_inputs)], 1)
         self.network_residual = self.refit({}, fit=False)[0]
-        self.rule = ("candidates of the Pareto front put into the ODE in place of the network (the other unknowns "
-                     "their networks' values along the fitted trajectories), constants, identified parameters and unknown initial states refitted to the "
-                     "observations; the simplest whose mean squared misfit <= best * (1 + 2*sqrt(2/n_points)); "
-                     f"doubtful when that misfit exceeds the network's by more than {DOUBT_RATIO:g}x and by more "
-                     f"than {DOUBT_FLOOR:g} of the observations' mean square")
+        self.rule = ("candidates (the Pareto front and the closest one-term laws) put into the ODE in place of the "
+                     "network, the other unknowns their networks' values along the fitted trajectories; constants, "
+                     "identified parameters and unknown initial states refitted to the observations; the one of least "
+                     "n_points * log(mean squared misfit) + n_constants * log(n_points); doubtful when its misfit "
+                     f"exceeds the network's by more than {DOUBT_RATIO:g}x and by more than {DOUBT_FLOOR:g} of the "
+                     "observations' mean square")
 
     def samples(self, name, n, rng):
         j = self.names.index(name)
@@ -278,6 +279,15 @@ class _Trajectories:
 
     def scale(self, name, values):
         return float(np.mean(self.ys[self.observed] ** 2))
+
+    @staticmethod
+    def choose(scored, n_points):
+        """Least Bayesian information criterion ``n log(misfit) + k log(n)`` (``k`` refitted
+        constants): the misfits are on the data the constants were fitted to, so each constant
+        must pay for itself (a loose rule lets ``-0.25 y`` stand for ``-0.9 x y`` on one short
+        Lotka–Volterra trajectory)."""
+        return min(scored, key=lambda s: n_points * np.log(max(s[2], 1e-300))
+                   + len(_parametrised(s[1])[2]) * np.log(n_points))
 
     def residual(self, name, expr, symbols):
         misfit, exprs, _, _ = self.refit({name: (expr, symbols)}, networks=False)

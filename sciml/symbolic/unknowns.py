@@ -19,9 +19,10 @@ sampled and how a formula is judged in its equation; an :class:`Equation` suppli
    which longer formulas imitate; what a law is *for* is the equation. Every candidate of the
    front is put into the equation in place of the network and its residual measured (a PDE:
    on collocation points held out from training, with the trained fields; an ODE: the misfit
-   to the data once the formula's constants are refitted through the ODE); the law is the
+   to the data once the formula's constants are refitted through the ODE). A PDE's law is the
    simplest candidate within two standard errors of the best residual (the rule of
-   :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's residual as the error).
+   :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's residual as the error); an
+   ODE's, fitted to the very data it is judged on, the one of least BIC.
 4. **Doubt.** A law whose residual exceeds the network's by more than :data:`DOUBT_RATIO`, by
    an amount that is not negligible (over :data:`DOUBT_FLOOR` of the equation's scale: the
    term's mean square for a PDE, the data's for an ODE; a law 1% off the term shows there,
@@ -65,6 +66,10 @@ class Equation(Protocol):
         network_residual: the residual with every unknown its trained network.
         rule: the selection and doubt rule in words, for the record.
         residual_name: what the residual is, in words (``"held-out equation residual"``).
+
+    An equation may also define ``choose(scored, n_points)``, picking one ``(candidate, formula,
+    residual)`` of ``scored`` (default: the simplest within two standard errors of the best,
+    for residuals on held-out points).
     """
 
     names: tuple[str, ...]
@@ -143,9 +148,7 @@ def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: l
             scored.append((cand, expr, residual))
     if not scored:
         raise ValueError(f"no candidate formula for {name!r} could be evaluated in the equation")
-    best = min(r for *_, r in scored)
-    bound = best * (1.0 + 2.0 * math.sqrt(2.0 / equation.n_points))
-    chosen, expr, residual = min((s for s in scored if s[2] <= bound), key=lambda s: (s[0].complexity, s[2]))
+    chosen, expr, residual = (getattr(equation, "choose", None) or _simplest_within_noise)(scored, equation.n_points)
     doubtful = law_is_doubtful(residual, equation.network_residual, scale)
     record = {"network_residual_mse": equation.network_residual, "law_residual_mse": residual,
               "residual": equation.residual_name, "scale_mean_square": scale,
@@ -160,6 +163,13 @@ def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: l
                          "the network it came from")
     found = dataclasses.replace(found, record={**found.record, "chosen_from": chosen.source, "equation": record})
     return restate(found, expr)
+
+
+def _simplest_within_noise(scored, n_points: int):
+    """The simplest candidate whose residual is within two standard errors of the best's (the
+    residuals are measured on points held out from whatever was fitted)."""
+    bound = min(r for *_, r in scored) * (1.0 + 2.0 * math.sqrt(2.0 / n_points))
+    return min((s for s in scored if s[2] <= bound), key=lambda s: (s[0].complexity, s[2]))
 
 
 def restate(law: Law, expr: sp.Expr, **equation) -> Law:
