@@ -102,9 +102,10 @@ def solve_ode_problem(
     """Train ``model`` on ``problem.observations`` and evaluate it (see module docstring).
 
     Options (all optional): ``learning_rate``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
-    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``; the networks' options: ``hidden`` (widths) and
-    ``activation`` for ``node``, the KAN's for ``kan-ode``; ``units``, ``wiring``, ``mode`` and
-    ``seq_lr`` (their Adam rate, 3e-3) for ``ltc`` / ``cfc``.
+    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``;
+    the networks' options: ``hidden`` (widths) and ``activation`` for ``node``, the KAN's for
+    ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
+    ``ltc`` / ``cfc``.
     """
     model = model or "node"
     if model not in MODELS:
@@ -182,27 +183,20 @@ def _rollout(node, ts, u0):
     return jax.jit(lambda t, y: node(t, y))(jnp.asarray(ts, jnp.float32), u0)
 
 
-SINGLE_TERMS = 6
-"""One-term laws of the sparse dictionary judged beside each unknown's front: a network trained on
-a few noisy points learns its term only roughly, and the data can still tell the right term."""
-
-
 def recover_law(problem: ODEProblem, node: NeuralODE, ts: np.ndarray, ys: np.ndarray, u0: np.ndarray, *,
                 fit_initial: bool = True, seed: int = 0) -> tuple[dict, dict, list[sp.Expr]]:
-    """Closed forms of the learned unknown terms, by the symbolic stage of every ``--symbolify``
-    (:mod:`sciml.symbolic.unknowns`, the problem's side of it :class:`_Trajectories`).
-
-    Each unknown's law is chosen with the other unknowns their networks; then the constants of
-    every law, the identified parameters and (with ``fit_initial``) the initial states are
-    refitted together against the data (the final parameter estimation of Rackauckas et al.
-    2020). Returns ``(law.json content, {name: Law}, recovered right-hand sides)``: the content
-    is that of a PDE's unknowns (``expressions``, ``unknowns`` with both misfits and the
-    verdict), plus ``rhs``, ``identified``, ``initial_state`` and the whole system's misfit.
+    """Closed forms of the learned unknown terms by the symbolic stage of every ``--symbolify``
+    (:mod:`sciml.symbolic.unknowns`; the ODE's side: :class:`_Trajectories`), then every law's
+    constants, ``theta`` and unknown initial states refitted together (the final parameter
+    estimation of Rackauckas et al. 2020). Returns ``(law.json content, {name: Law}, right-hand
+    sides)``: a PDE's ``law.json`` plus ``rhs``, ``identified``, ``initial_state``, ``system``.
     """
     from sciml.symbolic.unknowns import distil_unknowns, law_is_doubtful, law_record, restate
 
     equation = _Trajectories(problem, node.field, ts, ys, u0, fit_initial)
-    laws = distil_unknowns(equation, seed=seed, single_terms=SINGLE_TERMS)
+    # One-term laws join each front: a network fitted to a few noisy points learns its term
+    # only roughly, and the data can still tell the right term.
+    laws = distil_unknowns(equation, seed=seed, single_terms=6)
     misfit, exprs, theta, y0 = equation.refit({n: (law.expr, law.symbols) for n, law in laws.items()})
     laws = {n: restate(law, exprs[n]) for n, law in laws.items()}
     values = {p: float(v) for p, v in zip(problem.identify, theta)}
@@ -226,17 +220,13 @@ def recover_law(problem: ODEProblem, node: NeuralODE, ts: np.ndarray, ys: np.nda
 class _Trajectories:
     """The :class:`~sciml.symbolic.unknowns.Equation` of a trained UDE.
 
-    An unknown is sampled where the model went (along the fitted trajectories, 1000 times per
-    trajectory; uniformly on that range for an unknown of one input). A formula is judged by its
-    mean squared misfit to the observations once its constants, the identified parameters and
-    (unless known) the initial states are refitted through the ODE (Levenberg–Marquardt on a
-    float64 RK4 solve, :func:`~sciml.dynamics.node.integrate_rk4`): the data, not the network's
-    samples, decide between forms the samples cannot tell apart (on one short trajectory ``x y``
-    and ``y`` are nearly collinear) and fix the constants. The observations are the ones
-    trained on: the selection rule's slack, not held-out data, guards against overfitting.
-    While one unknown is judged, the others are the values their networks take along the
-    fitted trajectories (interpolated in time): a network inside each candidate's solve would
-    be compiled with it, seconds per candidate for a KAN.
+    An unknown is sampled where the model went (along the fitted trajectories; uniformly on
+    that range for one input). A formula is judged by its mean squared misfit to the data once
+    its constants, ``theta`` and unknown initial states are refitted through the ODE
+    (Levenberg–Marquardt, float64 :func:`~sciml.dynamics.node.integrate_rk4`): the data decide
+    between forms the samples cannot tell apart and fix the constants. The other unknowns are
+    then their networks' values along the fitted trajectories (interpolated in time): a network
+    inside every candidate's solve would be compiled with it, seconds per candidate for a KAN.
     """
 
     residual_name = "data misfit after refit"
