@@ -23,12 +23,12 @@ u, v = sp.symbols("u v")
 TRAIN = {"hidden": [16, 16], "lbfgs_steps": 60, "progress": False}
 
 
-def noisy_problem(states, rhs, truth, y0, t_end, *, unknown, noise=0.01, seed=0) -> ODEProblem:
-    """``states' = rhs`` (the unknown term a network) observed at 31 times with Gaussian noise of
+def noisy_problem(states, rhs, truth, y0, t_end, *, unknown, noise=0.01, seed=0, n_times=31) -> ODEProblem:
+    """``states' = rhs`` (the unknown term a network) observed at ``n_times`` times with Gaussian noise of
     ``noise`` times each state's RMS; the data come from ``truth``, the right-hand side with
     the unknown's true form, integrated to 1e-10."""
     f = sp.lambdify([states], truth)
-    ts = np.linspace(0.0, t_end, 31)
+    ts = np.linspace(0.0, t_end, n_times)
     exact = solve_ivp(lambda t, y: f(y), (0.0, t_end), y0, t_eval=ts, rtol=1e-10, atol=1e-10, method="DOP853").y
     rng = np.random.default_rng(seed)
     noisy = exact + noise * np.sqrt(np.mean(exact**2, axis=1, keepdims=True)) * rng.standard_normal(exact.shape)
@@ -40,7 +40,10 @@ def coefficients(expr, symbol) -> dict:
     """``{(numerator, power): c}`` of ``expr`` as a ratio of polynomials in ``symbol`` whose
     denominator's constant term is 1 (a polynomial has denominator 1)."""
     num, den = sp.fraction(sp.together(sp.expand(expr)))
-    num, den = sp.Poly(num, symbol), sp.Poly(den, symbol)
+    try:
+        num, den = sp.Poly(num, symbol), sp.Poly(den, symbol)
+    except sp.PolynomialError:
+        return {"not a ratio of polynomials": expr}
     scale = float(den.coeff_monomial(1))
     out = {("n", m[0]): float(c) / scale for m, c in zip(num.monoms(), num.coeffs())}
     out |= {("d", m[0]): float(c) / scale for m, c in zip(den.monoms(), den.coeffs()) if m[0] > 0}
@@ -70,8 +73,10 @@ def test_a_higher_power_is_recovered(tmp_path):
 
 @pytest.mark.slow
 def test_a_saturating_rate_is_recovered(tmp_path):
-    # Michaelis–Menten uptake: u' = U(u), U(u) = -2 u / (1 + u), from u = 4 to below 0.1
-    problem = noisy_problem([u], {u: Unknown("U", [u])}, [-2 * u / (1 + u)], [4.0], 4.0, unknown="U")
+    # Michaelis–Menten uptake: u' = U(u), U(u) = -2 u / (1 + u), from u = 4 to below 0.1. On 31
+    # points this noise draw lets -0.9 sqrt(u) - 0.18 sin(u) + 0.07 fit better than the true rate
+    # by BIC (float64 least squares of both forms); 61 points tell them apart (as on draws 0-3).
+    problem = noisy_problem([u], {u: Unknown("U", [u])}, [-2 * u / (1 + u)], [4.0], 4.0, unknown="U", n_times=61)
     expr, s, _ = solved_law(tmp_path, problem, "U", steps=300)
     got = coefficients(expr, s)
     assert set(got) == {("n", 1), ("d", 1)}, expr
