@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from sciml.datasets.dynamics import lorenz
-from sciml.dynamics.sindy import finite_difference, sparse_fit
+from sciml.symbolic.sparse import finite_difference, sparse_fit
 
 x, y, z = sp.symbols("x y z")
 TRUE = [10 * y - 10 * x, 28 * x - x * z - y, x * y - sp.Rational(8, 3) * z]

@@ -5,8 +5,9 @@
    with the initial state known (as the problem file declares it) and free, and the fit of
    the confounding structure y' = -1.8y + c y — what each draw can tell at best.
 2. The full pipeline ``problem.solve(model, symbolify=True)`` on the problem file's problem
-   for each noise seed (default 0..4): UDE training, STLSQ proposals, refit of every
-   candidate through the ODE against the data, BIC selection; the recovered coefficients,
+   for each noise seed (default 0..4): UDE training, the symbolic stage of every --symbolify
+   (sciml.symbolic.unknowns: discover's candidates, each refitted through the ODE and judged by
+   its misfit to the data); the recovered coefficients,
    spurious terms, and the rel_l2 of the recovered law and of the trained UDE against the
    clean solution up to t = 50.
 

@@ -94,24 +94,25 @@ def cmd_solve(args) -> int:
     solution = solve(problem, model=args.model, steps=args.steps, seed=args.seed, out=out,
                      resume=args.resume, overwrite=args.overwrite, model_options=model_options, **train)
     metrics = solution.metrics
-    if args.symbolify and not own_solver:
+    if args.symbolify:
         from sciml.report import write_report
 
-        if solution.compiled.unknown_networks:  # a universal PDE: its unknown terms become laws
+        laws = getattr(solution, "laws", None)  # ODE problems distil their unknown terms in their solve
+        if not own_solver and solution.compiled.unknown_networks:  # a universal PDE
             from sciml.symbolic.unknowns import symbolify_unknowns
 
             laws = symbolify_unknowns(solution, out, seed=args.seed)
+        if laws:
             for name, law in laws.items():
                 equation = law.record["equation"]
                 print(f"{name}({', '.join(law.inputs)}) = {law.display_expression()}  [{equation['verdict']}; "
-                      f"held-out equation residual {equation['law_residual_mse']:.3e}, network "
+                      f"{equation['residual']} {equation['law_residual_mse']:.3e}, network "
                       f"{equation['network_residual_mse']:.3e}]")
-            law = next(iter(laws.values()))
-        else:
+            write_report(next(iter(laws.values())), out / "report.html")
+        elif not own_solver:
             from sciml.symbolic.solution import symbolify_solution
 
-            law = symbolify_solution(solution, out)
-        write_report(law, out / "report.html")
+            write_report(symbolify_solution(solution, out), out / "report.html")
     summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
     print(json.dumps(summary, default=str))
     print(f"results in {out}/ (solution.nc, metrics.json, plot.png)")

@@ -10,7 +10,7 @@ from sciml.datasets import dynamics as data
 from sciml.dynamics import ODEProblem, Reflection, TimeReversal, Unknown
 from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate
 from sciml.dynamics.physics import known_term_residual, max_relative_drift, time_derivative
-from sciml.dynamics.sindy import finite_difference, sparse_fit
+from sciml.symbolic.sparse import finite_difference, sparse_fit
 from sciml.dynamics.training import FitConfig, fit_trajectories
 
 x, y = sp.symbols("x y")

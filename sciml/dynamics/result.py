@@ -102,11 +102,11 @@ def evaluate(problem, compiled, ts, ys, predict, metrics: dict, field):
     return ds, tr, yr
 
 
-def finish(problem, model_name: str, metrics: dict, ds, start: float, *, law=None, model=None):
+def finish(problem, model_name: str, metrics: dict, ds, start: float, *, law=None, laws=None, model=None):
     """The :class:`DynamicsResult` of a solve that began at ``time.perf_counter() == start``."""
     ds.attrs.update(title=f"{problem.name}: {model_name}", states=",".join(problem.state_names))
     metrics.update(wall_s=time.perf_counter() - start, versions=versions())
-    return DynamicsResult(metrics=metrics, dataset=ds, law=law, model=model)
+    return DynamicsResult(metrics=metrics, dataset=ds, law=law, laws=laws, model=model)
 
 
 @dataclasses.dataclass
@@ -119,12 +119,14 @@ class DynamicsResult:
         dataset: trajectories on named coordinates (``trajectory``, ``time``): observations,
             reference, prediction and (when symbolified) the recovered law's prediction.
         law: ``law.json`` content when a law was recovered, else ``None``.
+        laws: the recovered laws by unknown term (:class:`sciml.symbolic.Law`), else ``None``.
         model: the trained model (for :func:`sciml.dynamics.io.save`).
     """
 
     metrics: dict[str, Any]
     dataset: xr.Dataset
     law: dict[str, Any] | None = None
+    laws: dict[str, Any] | None = None
     model: Any = None
 
     def to_xarray(self) -> xr.Dataset:

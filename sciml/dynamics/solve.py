@@ -9,10 +9,11 @@ Models:
 * ``ltc`` / ``cfc``: liquid sequence surrogates that forecast the trajectory step by step
   with the real elapsed times (see :mod:`sciml.dynamics.liquid`).
 
-With ``symbolify`` (UDE models) the learned unknown terms are sampled along the fitted
-trajectory, a sparse polynomial regression (:mod:`sciml.dynamics.sindy`) proposes closed
-forms, and their constants are refitted jointly through the ODE solve against the data
-(the final parameter estimation step of Rackauckas et al. 2020).
+With ``symbolify`` (UDE models) each learned unknown term is distilled by the symbolic stage of
+every ``--symbolify`` (:mod:`sciml.symbolic.unknowns`: the searches of ``discover``, sparse
+regression among them), each candidate judged by its misfit to the data once its constants
+are refitted through the ODE, and the chosen laws' constants refitted together (the final
+parameter estimation step of Rackauckas et al. 2020).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate_exact
+from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate_exact, integrate_rk4
 from sciml.dynamics.result import (
     DynamicsResult,
     add_trajectory,
@@ -55,8 +56,6 @@ _DEFAULTS: dict[str, Any] = {
     "atol": 1e-6,
     "max_steps": 4096,
     "symbolify": False,
-    "degree": 2,
-    "threshold": None,
     "progress": False,
 }
 # Options of each model's networks (the rest are training options).
@@ -103,10 +102,10 @@ def solve_ode_problem(
     """Train ``model`` on ``problem.observations`` and evaluate it (see module docstring).
 
     Options (all optional): ``learning_rate``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
-    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``,
-    ``degree``, ``threshold``, ``progress``; the networks' options: ``hidden`` (widths) and
-    ``activation`` for ``node``, the KAN's for ``kan-ode``; ``units``, ``wiring``, ``mode`` and
-    ``seq_lr`` (their Adam rate, 3e-3) for ``ltc`` / ``cfc``.
+    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``;
+    the networks' options: ``hidden`` (widths) and ``activation`` for ``node``, the KAN's for
+    ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
+    ``ltc`` / ``cfc``.
     """
     model = model or "node"
     if model not in MODELS:
@@ -116,8 +115,8 @@ def solve_ode_problem(
     opts = _normalise_options(options or {}, model)
     if opts["symbolify"] and model in ("ltc", "cfc"):
         raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
-    if opts["symbolify"] and not (problem.unknowns or problem.identify):
-        raise ValueError("symbolify recovers unknown terms: declare Unknown(...) terms in the problem")
+    if opts["symbolify"] and not problem.unknowns:
+        raise ValueError("symbolify distils unknown terms into laws: declare Unknown(...) terms in the problem")
     start = _time.perf_counter()
     states = problem.state_names
     ts, ys = trajectory_arrays(problem.observations, states)
@@ -167,17 +166,16 @@ def solve_ode_problem(
     # Roll out from the fitted initial state: the model never sees the clean one.
     ds, tr, yr = evaluate(problem, compiled, ts, ys, lambda tr, yr: _rollout(node, tr, jnp.asarray(u0, jnp.float32)),
                           metrics, field)
-    law = None
+    law = laws = None
     if opts["symbolify"]:
-        law = recover_law(problem, node, ts, ys, u0, degree=opts["degree"], threshold=opts["threshold"],
-                          fit_initial=known_u0 is None)
+        law, laws, rhs = recover_law(problem, node, ts, ys, u0, fit_initial=known_u0 is None, seed=seed)
         if problem.reference is not None:
-            law_pred = _law_rollout(problem, law, tr, np.asarray(law["initial_state"]))
+            law_pred = _law_rollout(problem, rhs, tr, np.asarray(law["initial_state"]))
             add_trajectory(ds, states, "law", law_pred)
             lm = trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
             metrics.update(lm)
             law["metrics"] = lm
-    return finish(problem, model, metrics, ds, start, law=law, model=node)
+    return finish(problem, model, metrics, ds, start, law=law, laws=laws, model=node)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -185,70 +183,203 @@ def _rollout(node, ts, u0):
     return jax.jit(lambda t, y: node(t, y))(jnp.asarray(ts, jnp.float32), u0)
 
 
-def recover_law(
-    problem: ODEProblem,
-    node: NeuralODE,
-    ts: np.ndarray,
-    ys: np.ndarray,
-    u0: np.ndarray,
-    *,
-    degree: int = 2,
-    threshold: float | None = None,
-    refit_steps: int = 40,
-    fit_initial: bool = True,
-) -> dict:
-    """Closed forms of the learned unknown terms (see :mod:`sciml.dynamics.law`).
-
-    The trained model's trajectory is sampled densely over the observed span, the unknown
-    networks are evaluated there, STLSQ proposes sparse polynomial candidates (a threshold
-    sweep, or the single ``threshold``), each candidate is refitted through the ODE against the
-    data and the lowest-BIC candidate is returned as the ``law.json`` content:
-    ``expressions`` maps each unknown to its recovered expression in the state variables,
-    ``rhs`` gives the full recovered right-hand sides. ``fit_initial=False`` holds ``u0`` fixed
-    (a known initial condition) in the refit.
+def recover_law(problem: ODEProblem, node: NeuralODE, ts: np.ndarray, ys: np.ndarray, u0: np.ndarray, *,
+                fit_initial: bool = True, seed: int = 0) -> tuple[dict, dict, list[sp.Expr]]:
+    """Closed forms of the learned unknown terms by the symbolic stage of every ``--symbolify``
+    (:mod:`sciml.symbolic.unknowns`; the ODE's side: :class:`_Trajectories`), then every law's
+    constants, ``theta`` and unknown initial states refitted together (the final parameter
+    estimation of Rackauckas et al. 2020). Returns ``(law.json content, {name: Law}, right-hand
+    sides)``: a PDE's ``law.json`` plus ``rhs``, ``identified``, ``initial_state``, ``system``.
     """
-    from sciml.dynamics.law import recover_unknown_terms
+    from sciml.symbolic.unknowns import distil_unknowns, law_is_doubtful, law_record, restate
 
-    field = node.field
-    dense = np.linspace(ts[0], ts[-1], 200)
-    traj = np.asarray(_rollout(node, dense, jnp.asarray(u0, jnp.float32))).reshape(-1, len(problem.states))
-    traj = traj[np.all(np.isfinite(traj), -1)]
-    uvals = np.asarray(field.unknown_values(jnp.asarray(dense[0]), jnp.asarray(traj, jnp.float32)), np.float64)
-    found = recover_unknown_terms(
-        problem, field.compiled, traj, float(dense[0]), uvals, ts, ys, np.asarray(field.theta[...]), u0,
-        degree=degree, thresholds=None if threshold is None else [threshold], refit_steps=refit_steps,
-        fit_initial=fit_initial,
-    )
-    expressions = found["expressions"]
-    values = {p: float(v) for p, v in zip(problem.identify, found["theta"])}
-    full_rhs = [
-        _round(sp.expand(e.subs({un: expressions[un.func.__name__] for un in problem.unknowns}).subs(problem.parameters).subs(values)))
-        for e in problem.rhs
-    ]
-    return {
-        "expressions": {k: str(v) for k, v in expressions.items()},
-        "rhs": {str(s): str(e) for s, e in zip(problem.states, full_rhs)},
+    equation = _Trajectories(problem, node.field, ts, ys, u0, fit_initial)
+    # One-term laws join each front: a network fitted to a few noisy points learns its term
+    # only roughly, and the data can still tell the right term.
+    laws = distil_unknowns(equation, seed=seed, single_terms=6)
+    misfit, exprs, theta, y0 = equation.refit({n: (law.expr, law.symbols) for n, law in laws.items()})
+    laws = {n: restate(law, exprs[n]) for n, law in laws.items()}
+    values = {p: float(v) for p, v in zip(problem.identify, theta)}
+    subs = {un: laws[un.func.__name__].expr.xreplace(dict(zip(laws[un.func.__name__].symbols, un.args)))
+            for un in problem.unknowns}
+    rhs = [_round(sp.expand(e.subs(subs).subs(problem.parameters).subs(values))) for e in problem.rhs]
+    doubtful = law_is_doubtful(misfit, equation.network_residual, equation.scale(None, None))
+    record = law_record(laws) | {
+        "rhs": {str(s): str(e) for s, e in zip(problem.states, rhs)},
         "identified": {str(p): v for p, v in values.items()},
         "states": list(problem.state_names),
-        "candidates": found["candidates"],
-        "initial_state": found["u0"].tolist(),
-        "method": (
-            f"STLSQ over monomials up to degree {degree} on the learned unknown terms "
-            f"({'threshold sweep' if threshold is None else f'threshold {threshold}'}) plus single-monomial "
-            f"forms; each candidate refitted through the ODE against the data (L-BFGS, {refit_steps} steps"
-            f"{'' if fit_initial else ', known initial state held fixed'}), "
-            "lowest BIC kept"
-        ),
+        "initial_state": y0.tolist(),
+        "system": {"law_residual_mse": misfit, "network_residual_mse": equation.network_residual,
+                   "residual": equation.residual_name, "verdict": "doubtful" if doubtful else "law found",
+                   "rule": "every law in place at once, their constants, identified parameters and unknown initial "
+                           "states refitted together; doubtful by the same test as each law"},
     }
+    return record, laws, rhs
+
+
+class _Trajectories:
+    """The :class:`~sciml.symbolic.unknowns.Equation` of a trained UDE.
+
+    An unknown is sampled where the model went (along the fitted trajectories; uniformly on
+    that range for one input). A formula is judged by its mean squared misfit to the data once
+    its constants, ``theta`` and unknown initial states are refitted through the ODE
+    (Levenberg–Marquardt, float64 :func:`~sciml.dynamics.node.integrate_rk4`): the data decide
+    between forms the samples cannot tell apart and fix the constants. The other unknowns are
+    then their networks' values along the fitted trajectories (interpolated in time): a network
+    inside every candidate's solve would be compiled with it, seconds per candidate for a KAN.
+    """
+
+    residual_name = "data misfit after refit"
+
+    def __init__(self, problem, field: UDEField, ts, ys, u0, fit_initial: bool):
+        from sciml.symbolic.unknowns import DOUBT_FLOOR, DOUBT_RATIO
+
+        self.problem, self.field, self.fit_initial = problem, field, fit_initial
+        self.names = problem.unknown_names
+        self.ts, self.ys = np.asarray(ts, np.float64), np.asarray(ys, np.float64)
+        self.observed = np.isfinite(self.ys)
+        self.n_points = int(self.observed.sum())
+        self.theta0 = np.asarray(field.theta[...], np.float64).reshape(-1)
+        self.u0 = np.asarray(u0, np.float64).reshape(self.ys.shape[0], -1)
+        dense = np.linspace(ts[0], ts[-1], 1000)
+        traj = np.asarray(_rollout(NeuralODE(field), dense, jnp.asarray(self.u0, jnp.float32)), np.float64)
+        times = np.broadcast_to(dense[:, None], traj.shape[:-1] + (1,))
+        ok = np.all(np.isfinite(traj), -1)
+        self.visited = (times[ok][:, 0], traj[ok])
+        self.dense = dense
+        self.along = np.stack([np.asarray(net(g(jnp.asarray(dense), jnp.asarray(traj, jnp.float32)))[..., 0])
+                               for net, g in zip(field.nets, field.compiled.unknown_inputs)], 1)
+        self.network_residual = self.refit({}, fit=False)[0]
+        self.rule = ("candidates (the Pareto front and the closest one-term laws) put into the ODE in place of the "
+                     "network, the other unknowns their networks' values along the fitted trajectories; constants, "
+                     "identified parameters and unknown initial states refitted to the observations; the one of least "
+                     "n_points * log(mean squared misfit) + n_constants * log(n_points); doubtful when its misfit "
+                     f"exceeds the network's by more than {DOUBT_RATIO:g}x and by more than {DOUBT_FLOOR:g} of the "
+                     "observations' mean square")
+
+    def samples(self, name, n, rng):
+        j = self.names.index(name)
+        t, u = self.visited
+        X = np.asarray(self.field.compiled.unknown_inputs[j](jnp.asarray(t), jnp.asarray(u)), np.float64)
+        low, high = X.min(axis=0), X.max(axis=0)
+        if X.shape[1] == 1:  # dwell time would weight the samples; the law should hold across the range
+            X = rng.uniform(low, high, (n, 1))
+        y = np.asarray(self.field.nets[j](jnp.asarray(X, jnp.float32))[..., 0], np.float64)
+        return X, y, [str(a) for a in self.problem.unknowns[j].args], (low, high)
+
+    def scale(self, name, values):
+        return float(np.mean(self.ys[self.observed] ** 2))
+
+    @staticmethod
+    def choose(scored, n_points):
+        """Least Bayesian information criterion ``n log(misfit) + k log(n)`` (``k`` refitted
+        constants): the misfits are on the data the constants were fitted to, so each constant
+        must pay for itself (a loose rule lets ``-0.25 y`` stand for ``-0.9 x y`` on one short
+        Lotka–Volterra trajectory)."""
+        return min(scored, key=lambda s: n_points * np.log(max(s[2], 1e-300))
+                   + len(_parametrised(s[1])[2]) * np.log(n_points))
+
+    def residual(self, name, expr, symbols):
+        misfit, exprs, _, _ = self.refit({name: (expr, symbols)}, networks=False)
+        return misfit, exprs[name]
+
+    def refit(self, formulas: dict, fit: bool = True, networks: bool = True) -> tuple[float, dict, np.ndarray,
+                                                                                      np.ndarray]:
+        """The misfit with ``formulas`` (``{name: (expr, symbols)}``) in place of those unknowns'
+        networks (of the others' values along the fitted trajectories unless ``networks``), after
+        refitting (``fit``) their constants, ``theta`` and the initial states.
+        Returns ``(misfit, {name: expr}, theta, initial states)``."""
+        from scipy.optimize import least_squares
+
+        compiled, nets = self.field.compiled, self.field.nets
+        fns, start = {}, []
+        for name, (expr, symbols) in formulas.items():
+            template, consts, values = _parametrised(expr)
+            fn = sp.lambdify([list(symbols), consts], template, modules="jax")
+            fns[name] = (fn, slice(len(start), len(start) + len(consts)), template, consts)
+            start += values
+        k, m = len(start), len(self.theta0)
+        free_u0 = self.fit_initial and fit
+        p0 = np.concatenate([start, self.theta0] + ([self.u0.ravel()] if free_u0 else []))
+
+        def residuals(p):
+            theta = p[k:k + m]
+            y0 = p[k + m:].reshape(self.u0.shape) if free_u0 else jnp.asarray(self.u0)
+
+            def solve(y0, along):
+                def f(t, u):
+                    vals = []
+                    for j, name in enumerate(self.names):
+                        x = compiled.unknown_inputs[j](t, u)
+                        if name in fns:
+                            fn, sl, _, _ = fns[name]
+                            vals.append(jnp.broadcast_to(fn([x[..., i] for i in range(x.shape[-1])], p[sl]),
+                                                         u.shape[:-1]))
+                        else:
+                            vals.append(nets[j](x)[..., 0] if networks else jnp.interp(t, self.dense, along[j]))
+                    return compiled.rhs(t, u, theta, jnp.stack(vals, -1))
+
+                return integrate_rk4(f, y0, self.ts)
+
+            pred = jax.vmap(solve)(y0, jnp.asarray(self.along))
+            r = (pred - self.ys)[self.observed]
+            # A formula that blows up gets a huge misfit, which the optimiser steps away from.
+            return jnp.where(jnp.isfinite(r), r, 1e10)
+
+        with jax.enable_x64(True):
+            both = jax.jit(lambda p: (residuals(p), jax.jacfwd(residuals)(p)))
+            cache = {}
+
+            def value(p, i):
+                key = p.tobytes()
+                if key not in cache:
+                    cache.clear()
+                    cache[key] = [np.asarray(a, np.float64) for a in both(jnp.asarray(p))]
+                return cache[key][i]
+
+            p = p0
+            if fit and len(p0):
+                sol = least_squares(lambda q: value(q, 0), p0, jac=lambda q: value(q, 1), max_nfev=200,
+                                    method="lm" if self.n_points >= len(p0) else "trf")
+                p = sol.x if np.mean(value(sol.x, 0) ** 2) <= np.mean(value(p0, 0) ** 2) else p0
+            misfit = float(np.mean(value(p, 0) ** 2))
+        exprs = {name: expr.xreplace({c: sp.Float(float(f"{v:.6g}")) for c, v in zip(consts, p[sl])})
+                 for name, (_, sl, expr, consts) in fns.items()}
+        u0 = p[k + m:].reshape(self.u0.shape) if free_u0 else self.u0
+        return misfit, exprs, np.asarray(p[k:k + m]), u0
+
+
+def _parametrised(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], list[float]]:
+    """``expr`` with a constant of its own on each term and in place of every other number but
+    exponents and signs: ``(template, constants, their values)``. The data, not the network's
+    samples, then fix what the rounding chose (``8 x y / 11``, ``u / (1 + u)``)."""
+    values: list[float] = []
+
+    def const(v):
+        values.append(float(v))
+        return sp.Symbol(f"_c{len(values) - 1}")
+
+    def free(e):
+        if e.is_number:
+            return const(e)
+        if e.is_Pow and e.exp.is_number:
+            return free(e.base) ** e.exp
+        if e.is_Mul:
+            c, rest = e.as_independent(*e.free_symbols, as_Add=False)
+            return (c if c in (1, -1) else const(c)) * sp.Mul(*map(free, sp.Mul.make_args(rest)))
+        return e.func(*map(free, e.args)) if e.args else e
+
+    terms = [a.as_independent(*a.free_symbols, as_Add=False) for a in sp.Add.make_args(expr)]
+    template = sp.Add(*[const(c) * (free(t) if t != 1 else 1) for c, t in terms])
+    return template, [sp.Symbol(f"_c{k}") for k in range(len(values))], values
 
 
 def _round(expr, digits: int = 6):
     return expr.xreplace({n: sp.Float(float(f"{float(n):.{digits}g}")) for n in expr.atoms(sp.Float)})
 
 
-def _law_rollout(problem, law, tr, y0):
-    """Integrate the recovered right-hand sides (float64, tight tolerance) from ``y0``."""
-    rhs = [sp.sympify(law["rhs"][s], locals={str(x): x for x in problem.states}) for s in problem.state_names]
+def _law_rollout(problem, rhs, tr, y0):
+    """Integrate the recovered right-hand sides ``rhs`` (float64, tight tolerance) from ``y0``."""
     f = sp.lambdify((problem.time, problem.states), rhs, modules="jax")
 
     def vf(t, u, a):

@@ -32,7 +32,7 @@ import numpy as np
 import sympy as sp
 
 __all__ = ["Term", "unary_terms", "dictionary", "monomials", "best_subsets", "linear_candidates",
-           "rational_candidates"]
+           "rational_candidates", "stlsq", "sparse_fit", "finite_difference"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,3 +275,62 @@ def rational_candidates(X, y, symbols, *, max_terms: int = 4, keep: int = 64) ->
                             _rational(best[2], best[1], numer, denom, intercept, lambda t: t.expr,
                                       sp.Integer(1))))
     return out
+
+
+# ---------------------------------------------------------------- the SINDy baseline (STLSQ)
+
+
+def stlsq(theta, y, threshold: float, *, max_iter: int = 20) -> np.ndarray:
+    """Sequentially thresholded least squares (SINDy's optimiser, as PySINDy's ``STLSQ``):
+    ``(n_terms, m)`` coefficients of ``y ≈ theta xi``. Least squares on the columns scaled to
+    unit norm (conditioning), every coefficient below ``threshold`` in the original units
+    zeroed, the survivors refitted, until the support stops changing."""
+    theta = np.asarray(theta, np.float64)
+    y = np.asarray(y, np.float64).reshape(len(theta), -1)
+    norms = np.linalg.norm(theta, axis=0)
+    norms[norms == 0] = 1.0
+    xi = np.zeros((theta.shape[1], y.shape[1]))
+    for j in range(y.shape[1]):
+        support = np.ones(theta.shape[1], bool)
+        for _ in range(max_iter):
+            coef = np.zeros(theta.shape[1])
+            if support.any():
+                a = theta[:, support] / norms[support]
+                coef[support] = np.linalg.lstsq(a, y[:, j], rcond=None)[0] / norms[support]
+            new = np.abs(coef) >= threshold
+            if np.array_equal(new, support):
+                break
+            support = new
+        xi[:, j] = np.where(support, coef, 0.0)
+    return xi
+
+
+def sparse_fit(X, Y, symbols, *, degree: int = 3, threshold: float = 0.1) -> list[sp.Expr]:
+    """SINDy: STLSQ over the monomials of ``symbols`` up to total ``degree`` (constant
+    included), one sparse polynomial per column of ``Y`` (``(N, m)`` or ``(N,)``)."""
+    X = np.asarray(X, np.float64)
+    if X.ndim != 2 or X.shape[1] != len(symbols) or degree < 1:
+        raise ValueError(f"X must be (samples, {len(symbols)}) for symbols {list(symbols)} and degree >= 1, "
+                         f"got {X.shape} and degree {degree}")
+    Y = np.asarray(Y, np.float64).reshape(len(X), -1)
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
+        raise ValueError("sparse_fit needs finite samples; drop rows with NaN or inf first")
+    combos = [()] + [c for k in range(1, degree + 1) for c in itertools.combinations_with_replacement(range(len(symbols)), k)]
+    xi = stlsq(np.stack([np.prod(X[:, list(c)], axis=1) for c in combos], -1), Y, threshold)
+    terms = [sp.Mul(*(symbols[i] for i in c)) for c in combos]
+    return [sp.Add(*[sp.Float(c) * t for c, t in zip(xi[:, j], terms) if c != 0]) for j in range(Y.shape[1])]
+
+
+def finite_difference(t, y) -> np.ndarray:
+    """Fourth-order central differences ``dy/dt`` along axis 0 on a uniform grid (second-order
+    one-sided at the two points of each end)."""
+    t, y = np.asarray(t, np.float64), np.asarray(y, np.float64)
+    dt = np.diff(t)
+    if not np.allclose(dt, dt[0], rtol=1e-6):
+        raise ValueError("finite_difference needs uniformly spaced times; interpolate first")
+    h = dt[0]
+    d = np.empty_like(y)
+    d[2:-2] = (-y[4:] + 8 * y[3:-1] - 8 * y[1:-3] + y[:-4]) / (12 * h)
+    d[:2] = (-3 * y[:2] + 4 * y[1:3] - y[2:4]) / (2 * h)
+    d[-2:] = (3 * y[-2:] - 4 * y[-3:-1] + y[-4:-2]) / (2 * h)
+    return d

@@ -1,25 +1,32 @@
 """Closed forms for the unknown terms of a solved problem (``sciml solve ... --symbolify``).
 
-Each unknown term (:func:`sciml.dsl.Unknown`) was trained as a network inside its equation.
-It is distilled by the machinery of :func:`~sciml.symbolic.discover.discover`:
+Each unknown term — a network inside the equations of a PDE (:func:`sciml.dsl.Unknown`) or an
+ODE (:func:`sciml.dynamics.Unknown`) — is distilled by the machinery of
+:func:`~sciml.symbolic.discover.discover`. What differs between the two is only how a term is
+sampled and how a formula is judged in its equation; an :class:`Equation` supplies both.
 
-1. **Sampling.** The network is sampled uniformly on the range of its inputs seen in training
-   (the fields' values at the training points, the coordinates' extent): the law should hold
-   across that range, not be weighted by where the domain happens to sit (most of a travelling
-   front's domain is at rest, ``u ≈ 0`` or ``u ≈ 1``). Beyond that range the network was
-   never constrained.
-2. **Candidates.** ``discover`` on those samples: its searches, constant refits and rounding,
-   and its Pareto front of complexity against held-out error.
+1. **Sampling.** The network is sampled where it was trained: a PDE's unknown uniformly on the
+   range of its inputs seen in training (the fields' values at the training points, the
+   coordinates' extent), so the law holds across that range and is not weighted by where the
+   domain happens to sit (most of a travelling front's domain is at rest, ``u ≈ 0`` or
+   ``u ≈ 1``); an ODE's the same for one input, and along the fitted trajectories for several
+   (off them the network was never constrained).
+2. **Candidates.** ``discover`` on those samples: its searches (additive laws under output
+   transforms, SINDy-style sparse regression over a dictionary of terms, rational fits,
+   separability structure), constant refits and rounding, and its Pareto front of complexity
+   against held-out error.
 3. **Selection in the equation.** The samples carry no noise, only the network's own error,
    which longer formulas imitate; what a law is *for* is the equation. Every candidate of the
-   front is put into the equation in place of the network, with the trained fields, and its
-   residual measured on collocation points held out from training; the law is the simplest
-   candidate within two standard errors of the best residual (the rule of
-   :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's residual as the error).
-4. **Doubt.** A law whose held-out residual exceeds the network's by more than
-   :data:`DOUBT_RATIO`, by an amount that is not negligible next to the term itself (over
-   :data:`DOUBT_FLOOR` of its mean square: a law 1% off the term shows there, while two
-   residuals at the fields' own error floor may differ by any ratio), is reported as
+   front is put into the equation in place of the network and its residual measured (a PDE:
+   on collocation points held out from training, with the trained fields; an ODE: the misfit
+   to the data once the formula's constants are refitted through the ODE). A PDE's law is the
+   simplest candidate within two standard errors of the best residual (the rule of
+   :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's residual as the error); an
+   ODE's, fitted to the very data it is judged on, the one of least BIC.
+4. **Doubt.** A law whose residual exceeds the network's by more than :data:`DOUBT_RATIO`, by
+   an amount that is not negligible (over :data:`DOUBT_FLOOR` of the equation's scale: the
+   term's mean square for a PDE, the data's for an ODE; a law 1% off the term shows there,
+   while two residuals at the fields' own error floor may differ by any ratio), is reported as
    doubtful, with both figures.
 """
 
@@ -28,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -36,23 +43,185 @@ import numpy as np
 import sympy as sp
 
 from .discover import discover
-from .law import Candidate, Law, law_json
+from .law import Candidate, Law, complexity, law_json
 from .names import display
 from .refit import evaluate
 
-__all__ = ["DOUBT_FLOOR", "DOUBT_RATIO", "EQUATION_RULE", "law_is_doubtful", "symbolify_unknowns"]
+__all__ = ["DOUBT_FLOOR", "DOUBT_RATIO", "Equation", "distil_unknowns", "law_is_doubtful", "law_record",
+           "restate", "symbolify_unknowns"]
 
 DOUBT_RATIO = 2.0
-"""A law is doubtful when its held-out equation residual (mean square) exceeds the network's by
-more than this factor."""
+"""A law is doubtful when its residual (mean square) exceeds the network's by more than this factor."""
 
 DOUBT_FLOOR = 1e-4
-"""...and when the excess is above this fraction of the term's mean square over its seen range."""
+"""...and when the excess is above this fraction of the equation's scale (a mean square)."""
 
-EQUATION_RULE = ("candidates of the Pareto front put into the equation in place of the network; the "
-                 "simplest whose held-out mean squared residual <= best * (1 + 2*sqrt(2/n_points)); "
-                 f"doubtful when that residual exceeds the network's by more than {DOUBT_RATIO:g}x and by more "
-                 f"than {DOUBT_FLOOR:g} of the term's mean square")
+
+class Equation(Protocol):
+    """How the unknown terms of one solved problem are sampled and judged (module docstring).
+
+    Attributes:
+        names: the unknown terms, by name.
+        n_points: how many values a residual averages (the ``n`` of the selection rule).
+        network_residual: the residual with every unknown its trained network.
+        rule: the selection and doubt rule in words, for the record.
+        residual_name: what the residual is, in words (``"held-out equation residual"``).
+
+    An equation may also define ``choose(scored, n_points)``, picking one ``(candidate, formula,
+    residual)`` of ``scored`` (default: the simplest within two standard errors of the best,
+    for residuals on held-out points).
+    """
+
+    names: tuple[str, ...]
+    n_points: int
+    network_residual: float
+    rule: str
+    residual_name: str
+
+    def samples(self, name: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str], tuple]:
+        """``(X (n, k), network values (n,), input names, (low, high) of the seen range)``."""
+
+    def scale(self, name: str, values: np.ndarray) -> float:
+        """The mean square the doubt floor is a fraction of (``values``: the samples' network values)."""
+
+    def residual(self, name: str, expr: sp.Expr, symbols: list[sp.Symbol]) -> tuple[float, sp.Expr]:
+        """The residual with ``expr`` (in ``symbols``, one per input) as ``name``, the other
+        unknowns their networks; and the formula as judged (its constants possibly refitted)."""
+
+
+def law_is_doubtful(law_residual: float, network_residual: float, scale: float) -> bool:
+    """Whether a law fits its equation clearly worse than the network it came from: its mean
+    squared residual exceeds the network's by more than :data:`DOUBT_RATIO` and by more than
+    :data:`DOUBT_FLOOR` of ``scale``."""
+    return (law_residual > DOUBT_RATIO * network_residual
+            and law_residual - network_residual > DOUBT_FLOOR * scale)
+
+
+def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000, backend: str = "builtin",
+                    time_budget: float = 60.0, rng: np.random.Generator | None = None,
+                    single_terms: int = 0) -> dict[str, Law]:
+    """Every unknown of ``equation`` as a :class:`Law` (module docstring, steps 1-4); each law's
+    ``record["equation"]`` holds the residuals of the network and of the law and the verdict
+    (``"law found"`` or ``"doubtful"``). ``rng`` draws the samples (default: from ``seed``).
+
+    ``single_terms``: the equation also judges that many one-term laws ``c phi`` of the sparse
+    regression's dictionary (:func:`~sciml.symbolic.sparse.dictionary`), those closest to the
+    samples: where the network learned its term only roughly (few noisy data), the right term
+    may be off the samples' front while the equation can still tell it.
+    """
+    rng = np.random.default_rng([seed, 7]) if rng is None else rng
+    laws = {}
+    for name in equation.names:
+        X, y, columns, seen = equation.samples(name, n_samples, rng)
+        data = {**{c: X[:, k] for k, c in enumerate(columns)}, name: y}
+        found = discover(data, target=name, inputs=columns, backend=backend, seed=seed, time_budget=time_budget,
+                         structure=len(columns) > 1)
+        candidates = found.pareto + _single_terms(found, single_terms)
+        laws[name] = _choose_in_equation(equation, name, found, candidates, seen,
+                                         equation.scale(name, found.details["y"]))
+    return laws
+
+
+def _single_terms(found: Law, n: int) -> list[Candidate]:
+    """The ``n`` one-term laws ``c phi`` (least squares ``c``) of the sparse dictionary closest
+    to the samples, but those already on the front."""
+    from .sparse import dictionary
+
+    X, y = found.details["X"], found.details["y"]
+    fits = []
+    for term in dictionary(X, found.symbols) if n else []:
+        c = float(term.values @ y / (term.values @ term.values))
+        mse = float(np.mean((c * term.values - y) ** 2))
+        expr = sp.Float(float(f"{c:.6g}")) * term.expr
+        fits.append(Candidate(expr, "sparse: one term", complexity(expr), mse, mse, 1.0 - mse / max(np.var(y), 1e-300)))
+    on_front = {c.expr.as_coeff_Mul()[1] for c in found.pareto}
+    return [c for c in sorted(fits, key=lambda c: c.mse_test) if c.expr.as_coeff_Mul()[1] not in on_front][:n]
+
+
+def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: list[Candidate], seen,
+                        scale: float) -> Law:
+    """The law among ``candidates`` that the equation prefers (module docstring, 3-4)."""
+    scored: list[tuple[Candidate, sp.Expr, float]] = []
+    for cand in candidates:
+        residual, expr = equation.residual(name, cand.expr, found.symbols)
+        if math.isfinite(residual):
+            scored.append((cand, expr, residual))
+    if not scored:
+        raise ValueError(f"no candidate formula for {name!r} could be evaluated in the equation")
+    chosen, expr, residual = (getattr(equation, "choose", None) or _simplest_within_noise)(scored, equation.n_points)
+    doubtful = law_is_doubtful(residual, equation.network_residual, scale)
+    record = {"network_residual_mse": equation.network_residual, "law_residual_mse": residual,
+              "residual": equation.residual_name, "scale_mean_square": scale,
+              "n_points": equation.n_points, "rule": equation.rule,
+              "verdict": "doubtful" if doubtful else "law found",
+              "candidates": [{"expression": display(e, found.columns), "residual_mse": r} for _, e, r in scored],
+              "input_range": {c: [float(lo), float(hi)] for c, lo, hi in zip(found.inputs, *seen)}}
+    if doubtful:
+        record["why"] = (f"the law's {equation.residual_name} {residual:.3e} exceeds the network's "
+                         f"{equation.network_residual:.3e} by more than {DOUBT_RATIO:g}x, and by more than "
+                         f"{DOUBT_FLOOR:g} of the scale ({scale:.3e}): it fits clearly worse than "
+                         "the network it came from")
+    found = dataclasses.replace(found, record={**found.record, "chosen_from": chosen.source, "equation": record})
+    return restate(found, expr)
+
+
+def _simplest_within_noise(scored, n_points: int):
+    """The simplest candidate whose residual is within two standard errors of the best's (the
+    residuals are measured on points held out from whatever was fitted)."""
+    bound = min(r for *_, r in scored) * (1.0 + 2.0 * math.sqrt(2.0 / n_points))
+    return min((s for s in scored if s[2] <= bound), key=lambda s: (s[0].complexity, s[2]))
+
+
+def restate(law: Law, expr: sp.Expr, **equation) -> Law:
+    """``law`` with the formula ``expr`` (its fit to the network's samples measured again) and
+    ``equation`` merged into ``record["equation"]``."""
+    details = law.details
+    pred = evaluate(expr, law.symbols, details["X"])
+    tr, te = details["train_index"], details["test_index"]
+    metrics = {**law.metrics, "formula": _fit(pred[tr], details["y"][tr], pred[te], details["y"][te])}
+    record = {**law.record, "equation": {**law.record["equation"], **equation}}
+    return dataclasses.replace(law, expr=expr, metrics=metrics, record=record, details={**details, "pred": pred})
+
+
+def _fit(pred_train, y_train, pred_test, y_test) -> dict:
+    """R² and RMS error of a formula against the network's samples, on train and test rows."""
+    out = {}
+    for side, p, y in (("train", pred_train, y_train), ("test", pred_test, y_test)):
+        mse = float(np.mean((p - y) ** 2))
+        out[f"r2_{side}"] = 1.0 - mse / max(float(np.var(y)), 1e-300)
+        out[f"rmse_{side}"] = math.sqrt(mse)
+    return out
+
+
+def law_record(laws: dict[str, Law]) -> dict:
+    """``law.json``: the first law in full, every unknown's formula and verdict by name."""
+    first = next(iter(laws.values()))
+    record = first.to_dict()
+    record["expressions"] = {name: str(law.expr) for name, law in laws.items()}
+    record["display_expressions"] = {name: law.display_expression() for name, law in laws.items()}
+    record["unknowns"] = {name: {"inputs": list(law.inputs), **law.record["equation"]} for name, law in laws.items()}
+    record["applies_to"] = "the unknown terms of the equations: " + ", ".join(
+        f"{name}({', '.join(law.inputs)})" for name, law in laws.items())
+    return record
+
+
+# ----------------------------------------------------------------------------- PDE unknowns
+def symbolify_unknowns(solution, out: str | Path | None = None, *, seed: int = 0, n_samples: int = 1000,
+                       n_points: int = 4000, backend: str = "builtin", time_budget: float = 60.0) -> dict[str, Law]:
+    """Distil every unknown term of ``solution`` (a :class:`sciml.result.Solution`) into a law
+    (:func:`distil_unknowns`); writes ``law.json`` (:func:`law_record`) to ``out`` when given."""
+    compiled = solution.compiled
+    if not compiled.unknown_networks:
+        raise ValueError("the problem has no unknown terms (Unknown) to symbolify")
+    rng = np.random.default_rng([seed, 7])
+    held_out = compiled.problem.space_time.sample(n_points, rng, "uniform")
+    laws = distil_unknowns(_FieldEquation(solution, held_out), seed=seed, n_samples=n_samples, backend=backend,
+                           time_budget=time_budget, rng=rng)
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "law.json").write_text(law_json(law_record(laws)) + "\n", encoding="utf-8")
+    return laws
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,130 +236,62 @@ class _Formula:
         return jnp.broadcast_to(jnp.asarray(out, values.dtype), values.shape[:-1])
 
 
-def symbolify_unknowns(solution, out: str | Path | None = None, *, seed: int = 0, n_samples: int = 1000,
-                       n_points: int = 4000, backend: str = "builtin", time_budget: float = 60.0) -> dict[str, Law]:
-    """Distil every unknown term of ``solution`` (a :class:`sciml.result.Solution`) into a law.
+class _FieldEquation:
+    """The :class:`Equation` of a solved PDE problem: held-out collocation residuals."""
 
-    Writes ``law.json`` to ``out`` (when given): the first unknown's law in full, and
-    ``expressions = {name: formula}`` / ``unknowns = {name: record}`` for all of them.
+    residual_name = "held-out equation residual"
 
-    Returns:
-        ``{name: Law}``; each law's ``record["equation"]`` holds the held-out residuals of the
-        network and of the law and the verdict (``"law found"`` or ``"doubtful"``).
-    """
-    compiled = solution.compiled
-    if not compiled.unknown_networks:
-        raise ValueError("the problem has no unknown terms (Unknown) to symbolify")
-    rng = np.random.default_rng([seed, 7])
-    held_out = compiled.problem.space_time.sample(n_points, rng, "uniform")
-    laws = {}
-    for name, network in compiled.unknown_networks.items():
-        low, high = _seen_range(solution, network.inputs)
-        X = rng.uniform(low, high, (n_samples, len(low)))
-        y = np.asarray(compiled.unknown_values(name, solution.raw_parameters, jnp.asarray(X)), dtype=np.float64)
-        columns = list(network.inputs.input_names)
-        data = {**{c: X[:, k] for k, c in enumerate(columns)}, name: y}
-        found = discover(data, target=name, inputs=columns, backend=backend, seed=seed, time_budget=time_budget,
-                         structure=len(columns) > 1)
-        laws[name] = _choose_in_equation(solution, name, found, held_out, (low, high))
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "law.json").write_text(law_json(_record(laws)) + "\n", encoding="utf-8")
-    return laws
+    def __init__(self, solution, held_out: np.ndarray):
+        self.solution, self.held_out = solution, held_out
+        self.names = tuple(solution.compiled.unknown_networks)
+        self.n_points = len(held_out)
+        self.network_residual = self._residual({})
+        self.rule = ("candidates of the Pareto front put into the equation in place of the network; the simplest "
+                     "whose held-out mean squared residual <= best * (1 + 2*sqrt(2/n_points)); doubtful when "
+                     f"that residual exceeds the network's by more than {DOUBT_RATIO:g}x and by more than "
+                     f"{DOUBT_FLOOR:g} of the term's mean square over its seen range")
 
+    def samples(self, name, n, rng):
+        network = self.solution.compiled.unknown_networks[name]
+        low, high = self._seen_range(network.inputs)
+        X = rng.uniform(low, high, (n, len(low)))
+        y = np.asarray(self.solution.compiled.unknown_values(name, self.solution.raw_parameters, jnp.asarray(X)),
+                       dtype=np.float64)
+        return X, y, list(network.inputs.input_names), (low, high)
 
-def _seen_range(solution, inputs) -> tuple[np.ndarray, np.ndarray]:
-    """The range of an unknown's inputs at the points it was trained on (collocation and data)."""
-    compiled = solution.compiled
-    points = [np.asarray(solution.collocation, dtype=np.float64)] if solution.collocation is not None else []
-    points += [np.asarray(p, dtype=np.float64) for p, _ in compiled.observations.values()]
-    z = np.concatenate(points) if points else compiled.problem.space_time.sample(4000, np.random.default_rng(0))
-    fields = solution.predict(z)
-    values = np.asarray(inputs.values(jnp.asarray(z), jnp.asarray(fields)), dtype=np.float64)
-    return values.min(axis=0), values.max(axis=0)
+    def scale(self, name, values):
+        return float(np.mean(values**2))  # the term's mean square
 
+    def residual(self, name, expr, symbols):
+        fn = sp.lambdify(symbols, expr, modules="jax")
+        network = self.solution.compiled.unknown_networks[name]
+        return self._residual({name: _Formula(network.inputs, fn)}), expr
 
-def _equation_residual(solution, name: str, term, points: np.ndarray) -> float:
-    """Mean squared residual of the equations, with ``term`` as the unknown ``name``."""
-    from sciml.dsl.compile import PointExpression
+    def _seen_range(self, inputs) -> tuple[np.ndarray, np.ndarray]:
+        """The range of an unknown's inputs at the points it was trained on (collocation and data)."""
+        solution = self.solution
+        compiled = solution.compiled
+        points = [np.asarray(solution.collocation, dtype=np.float64)] if solution.collocation is not None else []
+        points += [np.asarray(p, dtype=np.float64) for p, _ in compiled.observations.values()]
+        z = np.concatenate(points) if points else compiled.problem.space_time.sample(4000, np.random.default_rng(0))
+        fields = solution.predict(z)
+        values = np.asarray(inputs.values(jnp.asarray(z), jnp.asarray(fields)), dtype=np.float64)
+        return values.min(axis=0), values.max(axis=0)
 
-    compiled = solution.compiled
-    problem = compiled.problem
-    unknowns = {**compiled.unknown_networks, name: term}
-    pnames = tuple(p.name for p in problem.parameters)
-    params = compiled.physical_parameters(solution.raw_parameters)
-    field_fn = compiled.field_function(solution.model, params)
-    residuals = [PointExpression(r, problem.coordinates, compiled.field_names, pnames, unknowns)
-                 for r in problem.residuals]
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    per_point = jax.jit(jax.vmap(lambda p: jnp.stack([r(field_fn, params, p) for r in residuals])))
-    values = np.asarray(per_point(jnp.asarray(points, dtype)), dtype=np.float64)
-    return float(np.mean(values**2))
+    def _residual(self, terms: dict) -> float:
+        """Mean squared residual of the equations on the held-out points, ``terms`` in place of
+        those unknowns' networks."""
+        from sciml.dsl.compile import PointExpression
 
-
-def law_is_doubtful(law_residual: float, network_residual: float, term_mean_square: float) -> bool:
-    """Whether a law fits its equation clearly worse than the network it came from: its mean
-    squared residual exceeds the network's by more than :data:`DOUBT_RATIO` and by more than
-    :data:`DOUBT_FLOOR` of the term's mean square."""
-    return (law_residual > DOUBT_RATIO * network_residual
-            and law_residual - network_residual > DOUBT_FLOOR * term_mean_square)
-
-
-def _choose_in_equation(solution, name: str, found: Law, held_out: np.ndarray, seen) -> Law:
-    """The law among ``found``'s Pareto front that the equation prefers (module docstring, 3-4)."""
-    network = solution.compiled.unknown_networks[name]
-    network_residual = _equation_residual(solution, name, network, held_out)
-    scored: list[tuple[Candidate, float]] = []
-    for cand in found.pareto:
-        fn = sp.lambdify(found.symbols, cand.expr, modules="jax")
-        residual = _equation_residual(solution, name, _Formula(network.inputs, fn), held_out)
-        if math.isfinite(residual):
-            scored.append((cand, residual))
-    if not scored:
-        raise ValueError(f"no candidate formula for {name!r} could be evaluated in the equation")
-    best = min(r for _, r in scored)
-    bound = best * (1.0 + 2.0 * math.sqrt(2.0 / len(held_out)))
-    chosen, residual = min(((c, r) for c, r in scored if r <= bound), key=lambda cr: (cr[0].complexity, cr[1]))
-    details = found.details
-    term = float(np.mean(np.asarray(details["y"], np.float64) ** 2))
-    doubtful = law_is_doubtful(residual, network_residual, term)
-    pred = evaluate(chosen.expr, found.symbols, details["X"])
-    tr, te = details["train_index"], details["test_index"]
-    metrics = {**found.metrics, "formula": _fit(pred[tr], details["y"][tr], pred[te], details["y"][te])}
-    equation = {"network_residual_mse": network_residual, "law_residual_mse": residual, "term_mean_square": term,
-                "held_out_points": len(held_out), "rule": EQUATION_RULE,
-                "verdict": "doubtful" if doubtful else "law found",
-                "candidates": [{"expression": display(c.expr, found.columns), "residual_mse": r}
-                               for c, r in scored],
-                "input_range": {c: [float(lo), float(hi)] for c, lo, hi in zip(found.inputs, *seen)}}
-    if doubtful:
-        equation["why"] = (f"the law's held-out equation residual {residual:.3e} exceeds the network's "
-                           f"{network_residual:.3e} by more than {DOUBT_RATIO:g}x, and by more than "
-                           f"{DOUBT_FLOOR:g} of the term's mean square ({term:.3e}): it fits clearly worse than "
-                           "the network it came from")
-    record = {**found.record, "chosen_from": chosen.source, "equation": equation}
-    return dataclasses.replace(found, expr=chosen.expr, metrics=metrics, record=record,
-                               details={**details, "pred": pred})
-
-
-def _fit(pred_train, y_train, pred_test, y_test) -> dict:
-    """R² and RMS error of a formula against the network's samples, on train and test rows."""
-    out = {}
-    for side, p, y in (("train", pred_train, y_train), ("test", pred_test, y_test)):
-        mse = float(np.mean((p - y) ** 2))
-        out[f"r2_{side}"] = 1.0 - mse / max(float(np.var(y)), 1e-300)
-        out[f"rmse_{side}"] = math.sqrt(mse)
-    return out
-
-
-def _record(laws: dict[str, Law]) -> dict:
-    """``law.json``: the first law in full, every unknown's formula and verdict by name."""
-    first = next(iter(laws.values()))
-    record = first.to_dict()
-    record["expressions"] = {name: str(law.expr) for name, law in laws.items()}
-    record["display_expressions"] = {name: law.display_expression() for name, law in laws.items()}
-    record["unknowns"] = {name: {"inputs": list(law.inputs), **law.record["equation"]} for name, law in laws.items()}
-    record["applies_to"] = "the unknown terms of the equations: " + ", ".join(
-        f"{name}({', '.join(law.inputs)})" for name, law in laws.items())
-    return record
+        compiled = self.solution.compiled
+        problem = compiled.problem
+        unknowns = {**compiled.unknown_networks, **terms}
+        pnames = tuple(p.name for p in problem.parameters)
+        params = compiled.physical_parameters(self.solution.raw_parameters)
+        field_fn = compiled.field_function(self.solution.model, params)
+        residuals = [PointExpression(r, problem.coordinates, compiled.field_names, pnames, unknowns)
+                     for r in problem.residuals]
+        dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+        per_point = jax.jit(jax.vmap(lambda p: jnp.stack([r(field_fn, params, p) for r in residuals])))
+        values = np.asarray(per_point(jnp.asarray(self.held_out, dtype)), dtype=np.float64)
+        return float(np.mean(values**2))
