@@ -241,9 +241,9 @@ def _exact_conditions(problem, reasons: dict) -> Any:
 
     # Near a point where boundary data jump (a driven lid against still walls) every field of
     # the exact solution is singular; an exact piece through it (u = G + D N, D vanishing on
-    # the piece) would make the network itself singular there. Such pieces stay loss terms,
-    # faded near the jump (CompiledProblem.fade). Measured on the lid-driven cavity: still walls
-    # exact and the lid soft, rel L2 0.38-0.46; every wall soft, 0.16.
+    # the piece) would make the network itself singular there. Such pieces stay loss terms
+    # (the residuals fade out near the jump: CompiledProblem.fade). Measured on the lid-driven
+    # cavity: still walls exact and the lid soft, rel L2 0.38-0.46; every wall soft, 0.16.
     jumps = jump_points(problem)
     promote: set[int] = set()
     initial: set[int] = set()
