@@ -64,7 +64,9 @@ def run_adam(fn, params, steps, learning_rate):
 @pytest.mark.parametrize("method", ["lbfgs", "bfgs", "ssbfgs"])
 def test_quasi_newton_solves_ill_conditioned_quadratic(float64, method):
     fn, x0, x_star = quadratic()
-    x = run_quasi_newton(quasi_newton(method, memory=DIM), fn, x0, iterations=150)
+    # optax 0.2.8's L-BFGS reaches 2.5e-10 after 150 iterations and 7.5e-15 after 300 (earlier
+    # releases were below 1e-10 at 150): the bar is the solution, not the count.
+    x = run_quasi_newton(quasi_newton(method, memory=DIM), fn, x0, iterations=300)
     assert np.linalg.norm(x - x_star) / np.linalg.norm(x_star) < 1e-10
 
 
