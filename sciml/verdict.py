@@ -170,7 +170,6 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
     proximity = compiled.singular_proximity
-    condition_names = {term.name for term in compiled.terms if term.kind == "condition"}
     if proximity is not None:
         keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
         indicators["excluded_near_singular_points"] = int(np.sum(~keep_fresh))
@@ -190,6 +189,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
     indicators["field_rms"] = field_scale
     if proximity is not None:  # condition points near singular points are left out too
+        condition_names = {term.name for term in compiled.terms if term.kind == "condition"}
         batch = {name: _away_from(proximity, points) if name in condition_names else points
                  for name, points in batch.items()}
     terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))

@@ -38,10 +38,10 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from sciml.dsl.terms import DEFAULT_COUNTS
 from sciml.losses.weighting import global_norm, make_policy
 from sciml.training.callbacks import ModelCallback
 from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
-from sciml.dsl.terms import DEFAULT_COUNTS
 from sciml.training.config import TrainConfig
 from sciml.training.memory import check_batch_memory, check_dense_hessian_memory
 from sciml.training.quasi_newton import for_new_batch, quasi_newton
@@ -478,7 +478,8 @@ class Trainer:
                 if stopped.startswith("stalled") and refreshes < MAX_REFRESHES and (
                         refreshes == 0 or overfitted or best[0] < round_start * (1.0 - cfg.stall_tolerance)):
                     refreshes += 1
-                    growth *= 2 if overfitted else 1
+                    if overfitted:
+                        growth *= 2
                     log.info("quasi-Newton %s at step %d; fresh points (%d, %dx as many) from the best parameters",
                              stopped, lbfgs_done, refreshes, growth)
                     trainable, round_start = best[1], best[0]
