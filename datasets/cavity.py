@@ -226,12 +226,16 @@ def _package(best: xr.Dataset, nx: int) -> xr.Dataset:
         ds.v[wall] = 0.0
     ds.u[dict(x=slice(1, -1), y=-1)] = 1.0
     ds["p"] = ds.p - ds.p.isel(x=0, y=0)
-    # The pressure is infinite at the lid's corners (like 1/r): no value there, rather than
-    # an arbitrary one that would dominate any norm of the field.
-    ds.p[dict(x=0, y=-1)] = np.nan
-    ds.p[dict(x=-1, y=-1)] = np.nan
-    ds.u.attrs = {"long_name": "horizontal velocity", "units": "1"}
-    ds.v.attrs = {"long_name": "vertical velocity", "units": "1"}
+    # At the lid's corners the pressure is infinite (like 1/r) and the velocity has no value:
+    # the lid's u = 1 meets the wall's u = 0 there, and the limit of (u, v) depends on the
+    # direction of approach (Taylor's scraper). The difference scheme never solves for these
+    # two nodes. NaN there, rather than a convention (the wall's 0) that a single node's
+    # miss of 1 lets dominate any norm of the field.
+    for corner in (dict(x=0, y=-1), dict(x=-1, y=-1)):
+        for name in ("u", "v", "p"):
+            ds[name][corner] = np.nan
+    ds.u.attrs = {"long_name": "horizontal velocity; NaN at the lid corners", "units": "1"}
+    ds.v.attrs = {"long_name": "vertical velocity; NaN at the lid corners", "units": "1"}
     ds.p.attrs = {"long_name": "pressure, p(0, 0) = 0; NaN at the singular lid corners", "units": "1"}
     ds.x.attrs = {"long_name": "position", "units": "1"}
     ds.y.attrs = {"long_name": "position", "units": "1"}

@@ -322,8 +322,14 @@ def test_cavity_file_layout_and_conditions(shipped_cavity):
     ds = shipped_cavity
     assert set(ds.data_vars) == {"u", "v", "p"} and ds.u.shape == (101, 101)
     np.testing.assert_array_equal(ds.u.isel(y=-1, x=slice(1, -1)), 1.0)  # the lid
-    for edge in (ds.u.isel(x=0), ds.u.isel(x=-1), ds.u.isel(y=0), ds.v.isel(x=0), ds.v.isel(y=-1)):
+    below_lid = dict(y=slice(0, -1))
+    for edge in (ds.u.isel(x=0, **below_lid), ds.u.isel(x=-1, **below_lid), ds.u.isel(y=0),
+                 ds.v.isel(x=0, **below_lid), ds.v.isel(y=-1, x=slice(1, -1))):
         np.testing.assert_array_equal(edge, 0.0)
+    # the velocity and pressure have no value at the lid's corners (data jump there), and only there
+    for name in ("u", "v", "p"):
+        missing = np.argwhere(np.isnan(ds[name].values)).tolist()
+        assert missing == [[0, 100], [100, 100]], (name, missing)
     assert float(ds.p.sel(x=0.0, y=0.0)) == 0.0  # the gauge of problems/cavity.py
     assert ds.attrs["Re"] == 100.0
 
