@@ -51,7 +51,7 @@ def time_derivative(ts, u):
 def known_term_residual(ts, u, rhs: Callable, components: Sequence[int]):
     """Mean squared residual ``du_i/dt - rhs(t, u)_i`` over the fully known ``components``.
 
-    ``rhs(t, u)`` evaluates the known right-hand side (e.g. ``CompiledODE.known_rhs``); only
+    ``rhs(t, u)`` evaluates the known right-hand side (``CompiledODE.rhs`` with the unknowns at 0); only
     the listed components are penalised (equations without unknown terms). The end points are
     excluded (first-order differences there).
     """
