@@ -213,3 +213,34 @@ def test_sparse_fit_recovers_lorenz_from_clean_data():
         assert set(got_d) == set(want_d)
         for k in want_d:
             assert abs(float(got_d[k]) / float(want_d[k]) - 1) < 1e-2
+
+
+# ----------------------------------------------------------------------------- any surrogate by name
+def _decay(trajectories=1):
+    ts = np.linspace(0, 1, 11)
+    values = np.exp(-0.5 * ts)[None] * np.arange(1, trajectories + 1)[:, None]
+    return Problem(name="decay", domain=TimeInterval(t, 0, 1), equations=[x.diff(t) + Parameter("k", 0.5) * x],
+                   data=xr.Dataset({"x": (("trajectory", "t"), values)}, coords={"t": ts}))
+
+
+@pytest.mark.parametrize("model", ["mlp", "node", "ltc"])
+def test_an_ode_problem_is_solved_by_a_collocation_or_a_trajectory_model(model):
+    import sciml
+
+    result = sciml.solve(_decay(), model=model, steps=3, lbfgs_steps=0, progress=False)
+    assert result.metrics["steps"] == 3 and result.metrics["n_params"] > 0
+    assert "x" in result.to_xarray() or "x_observed" in result.to_xarray()
+
+
+def test_a_model_that_does_not_fit_the_problem_is_refused_with_those_that_do():
+    import sciml
+
+    s = Coordinate("s")
+    u = Field("u", s, t)
+    heat = Problem(name="heat", domain=Interval(s, 0, 1) * TimeInterval(t, 0, 1), equations=[u.diff(t) - u.diff(s, 2)])
+    with pytest.raises(ValueError, match=r"--model 'node' does not fit 'heat', a PDE problem; choose one of: kan, mlp"):
+        sciml.solve(heat, model="node")
+    with pytest.raises(ValueError, match=r"unknown model 'rnn' for 'decay', an ODE problem; choose one of: .*node"):
+        sciml.solve(_decay(), model="rnn")
+    with pytest.raises(ValueError, match=r"2 trajectories in its data; choose a trajectory model: .*node"):
+        sciml.solve(_decay(2), model="kan")
