@@ -12,7 +12,6 @@ here (``--model node|kan-ode|ltc|cfc``) read them as explicit first-order system
   (``symbolify``, by :mod:`sciml.symbolic.unknowns`);
 * :mod:`~sciml.dynamics.liquid`: LTC and CfC cells, NCP wiring, sequence models;
 * :mod:`~sciml.dynamics.hamiltonian`: Hamiltonian fields and symplectic integration;
-* :mod:`~sciml.dynamics.physics`: invariant drift and known-term residuals;
 * :mod:`~sciml.dynamics.io`: save / load of trained models.
 """
 

@@ -7,8 +7,8 @@ the next state as an increment,
 
 trained with teacher forcing on the observed steps (masked where unobserved) and evaluated
 in closed loop (predictions fed back) on any time grid — irregular and finer or coarser
-than the training grid, since the elapsed times enter the cell. Physics terms
-(:mod:`sciml.dynamics.physics`) are added to the loss like for any other surrogate.
+than the training grid, since the elapsed times enter the cell. The drift of declared
+invariants is added to the loss at ``invariant_weight``.
 """
 
 from __future__ import annotations
