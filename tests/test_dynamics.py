@@ -66,6 +66,18 @@ def test_compile_mixes_known_identified_and_unknown_terms():
     np.testing.assert_allclose(p.initial_state(), [[1.0, 2.0]])
 
 
+def test_an_invariant_over_no_coordinate_is_a_loss_term_of_collocation():
+    from sciml.dsl.compile import compile_problem
+
+    q, p = Field("q", t), Field("p", t)
+    problem = Problem(name="spring", domain=TimeInterval(t, 0, 3), equations=[q.diff(t) - p, p.diff(t) + q],
+                      conditions=[Initial(q, 1.0), Initial(p, 0.0)], symmetries=[Conserved((q**2 + p**2) / 2, over=[])])
+    (term,) = [term for term in compile_problem(problem).terms if term.kind == "symmetry"]
+    points = {k: jnp.asarray(v) for k, v in term.sample(8, np.random.default_rng(0), "uniform").items()}
+    assert float(term.evaluate(lambda z: jnp.stack([jnp.cos(z[0]), -jnp.sin(z[0])]), {}, points)) < 1e-12
+    assert float(term.evaluate(lambda z: jnp.stack([jnp.cos(z[0]), -2 * jnp.sin(z[0])]), {}, points)) > 0.1
+
+
 def test_observations_gain_a_trajectory_dimension():
     p = _ode([x.diff(t) + y, y.diff(t) - x], data=_obs())
     assert p.observations["x"].dims == ("trajectory", "time")

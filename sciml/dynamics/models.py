@@ -14,24 +14,24 @@ import numpy as np
 from sciml.models.registry import register_model
 
 
-@register_model("node", "neural ODE: the unknown terms (or the whole vector field) as MLPs", kind="trajectory")
+@register_model("node", "ODE problems: neural ODE, the unknown terms (or the whole vector field) as MLPs", kind="trajectory")
 def node(system, ys, *, seed: int = 0, **options):
     return _field(system, "mlp", seed, {"final_scale": 0.1} | options)
 
 
-@register_model("kan-ode", "neural ODE: the unknown terms (or the whole vector field) as KANs", kind="trajectory")
+@register_model("kan-ode", "ODE problems: neural ODE, the unknown terms (or the whole vector field) as KANs", kind="trajectory")
 def kan_ode(system, ys, *, seed: int = 0, **options):
     # KAN grids must cover the states the unknown terms see (observed range + margin).
     lo, hi = float(np.nanmin(ys)), float(np.nanmax(ys))
     return _field(system, "kan", seed, {"grid_range": (lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo))} | options)
 
 
-@register_model("ltc", "liquid time-constant network forecasting the trajectory step by step", kind="trajectory")
+@register_model("ltc", "ODE problems: liquid time-constant network forecasting step by step", kind="trajectory")
 def ltc(system, ys, *, seed: int = 0, **options):
     return _forecaster("ltc", system, ys, seed, options)
 
 
-@register_model("cfc", "closed-form continuous-time network forecasting the trajectory step by step",
+@register_model("cfc", "ODE problems: closed-form continuous-time network forecasting step by step",
                 kind="trajectory")
 def cfc(system, ys, *, seed: int = 0, **options):
     return _forecaster("cfc", system, ys, seed, options)
