@@ -36,6 +36,8 @@ def _ode(equations, t_end=1.0, **kw):
     ([x.diff(t) + x], {}, r"neither initial values nor data"),
     ([x.diff(t) - y, y.diff(t) + x], {"conditions": [Initial(x, 1.0)]}, r"initial value of 'y' is missing"),
     ([x.diff(t) + x], {"conditions": [Initial(x, 1.0)], "symmetries": [Conserved(x, over=[t])]}, r"over=\[\]"),
+    ([x.diff(t) + x], {"conditions": [Initial(x, 0.0, order=1)], "data": _obs().drop_vars("y")},
+     r"initial values only .* or solve with --model mlp or kan"),
 ])
 def test_a_problem_that_is_no_first_order_system_is_refused_with_the_fix(equations, kw, match):
     with pytest.raises(ProblemError, match=match):

@@ -204,8 +204,8 @@ def _initial_values(problem, states: dict) -> dict | None:
     values = {}
     for c in problem.conditions:
         if not isinstance(c, Initial) or c.order != 0:
-            raise ProblemError(f"{c.describe()}: an ODE problem takes initial values only (Initial(x, value)); "
-                               "drop this condition")
+            raise ProblemError(f"{c.describe()}: a trajectory model takes initial values only (Initial(x, value)); "
+                               "drop this condition, or solve with --model mlp or kan, which take any condition")
         value = sp.sympify(c.value).subs({p: p.value for p in problem.parameters if not p.learn})
         if not value.is_number:
             raise ProblemError(f"{c.describe()}: the initial value {c.value} is not a number; give a number or "
