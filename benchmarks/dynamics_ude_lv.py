@@ -4,7 +4,7 @@
    the *true* structure x' = 1.3x - b xy, y' = -1.8y + g xy to each draw's 31 noisy points,
    with the initial state known (as the problem file declares it) and free, and the fit of
    the confounding structure y' = -1.8y + c y — what each draw can tell at best.
-2. The full pipeline ``problem.solve(model, symbolify=True)`` on the problem file's problem
+2. The full pipeline ``sciml.solve(problem, model=..., symbolify=True)`` on the problem file's problem
    for each noise seed (default 0..4): UDE training, the symbolic stage of every --symbolify
    (sciml.symbolic.unknowns: discover's candidates, each refitted through the ODE and judged by
    its misfit to the data); the recovered coefficients,
@@ -31,6 +31,7 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 
+import sciml
 from sciml.datasets.dynamics import lotka_volterra_ude_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -106,7 +107,7 @@ def main() -> dict:
     for seed in (int(s) for s in args.seeds.split(",") if s):
         for model in args.models.split(","):
             t0 = time.perf_counter()
-            r = lv.lotka_volterra_ude(seed).solve(model=model, steps=args.steps, seed=0, options={"symbolify": True})
+            r = sciml.solve(lv.lotka_volterra_ude(seed), model=model, steps=args.steps, seed=0, symbolify=True)
             run = {"noise_seed": seed, "model": model, "expressions": r.law["expressions"], **score(r.law),
                    **{k: r.metrics.get(k) for k in ("rel_l2_fit", "rel_l2_extrapolation", "law_rel_l2_fit",
                                                      "law_rel_l2_extrapolation", "n_params", "steps")},

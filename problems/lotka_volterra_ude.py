@@ -22,40 +22,39 @@ data alone, before any sciml run on it: the first seed whose true-structure fit 
 5% of (0.9, 0.8) (b = 0.903, g = 0.781). benchmarks/dynamics_ude_lv.py recomputes the table
 and runs the whole pipeline on seeds 0..4 (results in benchmarks/README.md).
 
-    sciml solve problems/lotka_volterra_ude.py --model node|kan-ode|ltc|cfc [--symbolify]
+    sciml solve problems/lotka_volterra_ude.py --model node|kan-ode|ltc|cfc|mlp|kan [--symbolify]
 """
 
-import sympy as sp
-
 from sciml.datasets.dynamics import lotka_volterra_ude_data
-from sciml.dynamics import ODEProblem, Unknown
+from sciml.dsl import Conserved, Coordinate, Field, Initial, Parameter, Problem, TimeInterval, Unknown, log
 
-x, y = sp.symbols("x y", positive=True)
-alpha, beta, gamma, delta = sp.symbols("alpha beta gamma delta", positive=True)
+t = Coordinate("t")
+x, y = Field("x", t), Field("y", t)
+alpha, delta = Parameter("alpha", 1.3), Parameter("delta", 1.8)
 
 NOISE_SEED = 1
 U0 = {x: 0.4425, y: 4.6281}
 
 
-def lotka_volterra_ude(noise_seed: int = NOISE_SEED) -> ODEProblem:
+def lotka_volterra_ude(noise_seed: int = NOISE_SEED) -> Problem:
     """The UDE problem on the noise draw ``noise_seed`` (5% of each state's mean)."""
     observations, reference = lotka_volterra_ude_data(noise=0.05, seed=noise_seed)
-    return ODEProblem(
-        states=[x, y],
-        rhs={
-            x: alpha * x + Unknown("U1", inputs=[x, y]),
-            y: -delta * y + Unknown("U2", inputs=[x, y]),
-        },
-        parameters={alpha: 1.3, delta: 1.8},
-        initial=U0,
-        # The exact flow conserves V = gamma x - delta ln x + beta y - alpha ln y; reported as
-        # the drift of the predictions (beta, gamma are the true interaction strengths, used
-        # for evaluation only, never in training: invariant_weight defaults to 0).
-        invariants={"lotka_volterra_V": 0.8 * x - 1.8 * sp.log(x) + 0.9 * y - 1.3 * sp.log(y)},
-        observations=observations,
-        reference=reference,
+    return Problem(
         name="lotka_volterra_ude" if noise_seed == NOISE_SEED else f"lotka_volterra_ude_noise{noise_seed}",
         description="Lotka–Volterra UDE (Rackauckas et al. 2020): known linear terms, learned interactions",
+        # The reference runs to t = 50: the span the problem is about, of which data cover [0, 3].
+        domain=TimeInterval(t, 0, float(reference.time[-1])),
+        equations=[
+            x.diff(t) - (alpha * x + Unknown("U1", inputs=[x, y])),
+            y.diff(t) - (-delta * y + Unknown("U2", inputs=[x, y])),
+        ],
+        conditions=[Initial(field, value) for field, value in U0.items()],
+        # The exact flow conserves V = gamma x - delta ln x + beta y - alpha ln y; reported as
+        # the drift of the predictions (beta, gamma are the true interaction strengths, used
+        # for evaluation only, never in training: weight 0, and invariant_weight defaults to 0).
+        symmetries=[Conserved(0.8 * x - 1.8 * log(x) + 0.9 * y - 1.3 * log(y), over=[], weight=0.0)],
+        data=observations.rename(time="t"),
+        reference=reference.rename(time="t"),
     )
 
 

@@ -5,16 +5,17 @@
 
 Observations: two trajectories (theta0 = 1.0 and 2.0 rad, from rest) sampled at 40 random
 times on [0, 15] each (shared time axis, NaN where a trajectory has no sample), 1% noise.
+The flow is odd under (theta, omega) -> (-theta, -omega).
 """
 
 import numpy as np
-import sympy as sp
 import xarray as xr
 
 from sciml.datasets.dynamics import add_noise, damped_pendulum
-from sciml.dynamics import ODEProblem, Reflection, Unknown
+from sciml.dsl import Coordinate, Field, Problem, TimeInterval, Unknown, sin
 
-theta, omega = sp.symbols("theta omega")
+t = Coordinate("t")
+theta, omega = Field("theta", t), Field("omega", t)
 
 _t = np.linspace(0.0, 15.0, 151)
 _clean = damped_pendulum(_t, [[1.0, 0.0], [2.0, 0.0]], damping=0.1)
@@ -27,12 +28,11 @@ for _b in range(2):
 observations = _noisy.where(xr.DataArray(_keep, dims=("trajectory", "time"))).isel(time=np.flatnonzero(_keep.any(0)))
 reference = damped_pendulum(np.linspace(0.0, 30.0, 301), [[1.0, 0.0], [2.0, 0.0]], damping=0.1)
 
-problem = ODEProblem(
-    states=[theta, omega],
-    rhs={theta: omega, omega: -sp.sin(theta) + Unknown("U", inputs=[omega])},
-    symmetries=[Reflection((theta, omega))],
-    observations=observations,
-    reference=reference,
+problem = Problem(
     name="pendulum",
     description="damped pendulum UDE: known gravity, learned friction (truth -0.1 omega), irregular samples",
+    domain=TimeInterval(t, 0, 30),
+    equations=[theta.diff(t) - omega, omega.diff(t) - (-sin(theta) + Unknown("U", inputs=[omega]))],
+    data=observations.rename(time="t"),
+    reference=reference.rename(time="t"),
 )

@@ -84,10 +84,13 @@ def cmd_solve(args) -> int:
     if args.no_progress:
         train["progress"] = False
     from sciml.dsl.problem import Problem
+    from sciml.solver import check_model, default_model
 
-    own_solver = not isinstance(problem, Problem)
+    # Trajectory models (and problems with their own solver) write law.json themselves.
+    own_solver = (not isinstance(problem, Problem)
+                  or check_model(problem, args.model or default_model(problem)) == "trajectory")
     if own_solver and args.symbolify:
-        train["symbolify"] = True  # problems with their own solver write law.json themselves
+        train["symbolify"] = True
     name = getattr(problem, "name", Path(args.problem).stem)
     out = Path(args.out) if args.out else Path("runs") / f"{name}-{args.model or 'default'}-seed{args.seed}"
     args.run_folder = out
@@ -138,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="train a surrogate for a problem file")
     p.add_argument("problem", help="a problem file (problems/NAME.py) or a catalogue name")
-    p.add_argument("--model", help="surrogate: mlp, kan, ... (default: the problem file's)")
+    p.add_argument("--model", help="surrogate: mlp, kan; on ODE problems also node, kan-ode, ltc, cfc "
+                   "(default: the problem file's, else node on ODE and mlp on PDE problems)")
     p.add_argument("--steps", type=int, help="Adam steps (default: the problem file's)")
     p.add_argument("--lbfgs-steps", dest="lbfgs_steps", type=int, help="L-BFGS iterations after Adam")
     p.add_argument("--lr", type=float, help="initial Adam learning rate")

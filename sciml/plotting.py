@@ -13,7 +13,9 @@ import xarray as xr  # noqa: E402
 
 
 def _as_2d(da: xr.DataArray) -> xr.DataArray:
-    """Reduce to at most two dimensions by taking middle slices of the others."""
+    """Reduce to at most two dimensions by taking middle slices of the others (a dimension of one,
+    such as an ODE's single ``trajectory``, is dropped: it cannot span an axis)."""
+    da = da.squeeze(drop=True)
     while da.ndim > 2:
         d = da.dims[-1]
         da = da.isel({d: da.sizes[d] // 2})

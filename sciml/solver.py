@@ -94,7 +94,7 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
         condition exact.
     """
     defaults = dict(getattr(problem, "defaults", {}) or {})
-    model = model or defaults.get("model", "mlp")
+    model = model or default_model(problem)
     per_model = copy.deepcopy(defaults.get(model, {}))
     base_options, base_train, record = per_model.get("model", {}), per_model.get("train", {}), None
     train_options = dict(train_options or {})
@@ -115,6 +115,38 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
         if "output_scales" in train:  # given explicitly: the recipe does not estimate them
             record["output_scales"] = train["output_scales"]
     return model, options, train, problem, record
+
+
+def default_model(problem) -> str:
+    """The problem file's model, else ``node`` for an ODE problem (it keeps no collocation
+    settings of its own) and ``mlp`` for a PDE problem."""
+    from sciml.dynamics.problem import is_ode
+
+    return (getattr(problem, "defaults", None) or {}).get("model") or ("node" if is_ode(problem) else "mlp")
+
+
+def check_model(problem, model: str) -> str:
+    """``"trajectory"`` when ``model`` is a trajectory model of an ODE problem, ``"field"`` when it
+    is a surrogate of the coordinates (collocation in time for an ODE problem).
+
+    Raises:
+        ValueError: the model does not fit the problem (the message lists the ones that do).
+    """
+    from sciml.dynamics.problem import is_ode
+    from sciml.models import available_models
+
+    ode = is_ode(problem)
+    kinds = ("field", "trajectory") if ode else ("field",)
+    fits = {name: kind for kind in kinds for name in available_models(kind)}
+    if model not in fits:
+        what = f"--model {model!r} does not fit" if model in available_models() else f"unknown model {model!r} for"
+        raise ValueError(f"{what} {problem.name!r}, {'an ODE' if ode else 'a PDE'} problem; choose one of: "
+                         f"{', '.join(fits)}")
+    if fits[model] == "field" and ode and problem.data is not None and problem.data.sizes.get("trajectory", 1) > 1:
+        raise ValueError(f"--model {model} fits one trajectory by collocation in time, but {problem.name!r} has "
+                         f"{problem.data.sizes['trajectory']} trajectories in its data; choose a trajectory model: "
+                         f"{', '.join(available_models('trajectory'))}")
+    return fits[model]
 
 
 def problem_signature(problem) -> dict[str, str]:
@@ -142,8 +174,10 @@ def solve(
 
     Args:
         problem: a :class:`sciml.dsl.Problem` (or any object with its own ``solve`` method).
-        model: registered surrogate name (``sciml.models.available_models()``); defaults to
-            the problem file's choice.
+        model: registered surrogate name (``sciml.models.available_models()``): on a PDE
+            problem a surrogate of the coordinates (``mlp``, ``kan``); on an ODE problem also a
+            trajectory model (``node``, ``kan-ode``, ``ltc``, ``cfc``). Defaults to the problem
+            file's choice, else :func:`default_model`.
         steps: Adam steps (the problem file's default otherwise).
         seed: seeds initialisation and sampling; the same seed gives the same numbers on CPU.
         out: if given, write results there and checkpoint to ``out/checkpoint.msgpack``
@@ -157,7 +191,8 @@ def solve(
             ``learning_rate``, ``points``, ``weighting``, ``rar_every``, ...).
 
     Returns:
-        A :class:`sciml.result.Solution` (``.metrics``, ``.to_xarray()``, ``.write(dir)``).
+        A :class:`sciml.result.Solution` (``.metrics``, ``.to_xarray()``, ``.write(dir)``); for a
+        trajectory model a :class:`sciml.dynamics.result.DynamicsResult` (the same three).
 
     Raises:
         sciml.run_folder.RunFolderError: ``out`` cannot be written, holds a run that would be
@@ -177,6 +212,22 @@ def solve(
 
     if not isinstance(problem, Problem):
         raise ProblemError(f"solve() needs a sciml Problem, got {type(problem).__name__}")
+    model = model or default_model(problem)
+    if check_model(problem, model) == "trajectory":
+        from sciml.dynamics.problem import ode_system
+        from sciml.dynamics.solve import solve_ode_problem
+
+        if resume:  # refused before the folder is touched: trajectory models write no checkpoint
+            raise ValueError(f"resume=True (--resume) continues collocation runs only; --model {model} trains "
+                             "from the start: rerun without it")
+        system = ode_system(problem)
+        if folder:
+            folder.prepare(overwrite=overwrite)
+        result = solve_ode_problem(system, model=model, steps=steps, seed=seed,
+                                   options={**(model_options or {}), **train_options})
+        if folder:
+            result.write(folder.path)
+        return result
     model_name, options, train, problem, recipe = resolve_settings(problem, model, steps, model_options,
                                                                    train_options)
     train["seed"] = seed

@@ -17,13 +17,14 @@ import xarray as xr
 from scipy.integrate import solve_ivp
 
 import sciml
-from sciml.dynamics import ODEProblem, Unknown
+from sciml.dsl import Coordinate, Field, Initial, Problem, TimeInterval, Unknown
 
-u, v = sp.symbols("u v")
+t = Coordinate("t")
+u, v = Field("u", t), Field("v", t)
 TRAIN = {"hidden": [16, 16], "lbfgs_steps": 60, "progress": False}
 
 
-def noisy_problem(states, rhs, truth, y0, t_end, *, unknown, noise=0.01, seed=0, n_times=31) -> ODEProblem:
+def noisy_problem(states, rhs, truth, y0, t_end, *, unknown, noise=0.01, seed=0, n_times=31) -> Problem:
     """``states' = rhs`` (the unknown term a network) observed at ``n_times`` times with Gaussian noise of
     ``noise`` times each state's RMS; the data come from ``truth``, the right-hand side with
     the unknown's true form, integrated to 1e-10."""
@@ -32,8 +33,10 @@ def noisy_problem(states, rhs, truth, y0, t_end, *, unknown, noise=0.01, seed=0,
     exact = solve_ivp(lambda t, y: f(y), (0.0, t_end), y0, t_eval=ts, rtol=1e-10, atol=1e-10, method="DOP853").y
     rng = np.random.default_rng(seed)
     noisy = exact + noise * np.sqrt(np.mean(exact**2, axis=1, keepdims=True)) * rng.standard_normal(exact.shape)
-    obs = xr.Dataset({str(s): ("time", noisy[i]) for i, s in enumerate(states)}, coords={"time": ts})
-    return ODEProblem(states, rhs, initial=dict(zip(states, y0)), observations=obs, name=f"law_{unknown}")
+    obs = xr.Dataset({s.name: ("t", noisy[i]) for i, s in enumerate(states)}, coords={"t": ts})
+    return Problem(name=f"law_{unknown}", domain=TimeInterval(t, 0, t_end),
+                   equations=[s.diff(t) - rhs[s] for s in states],
+                   conditions=[Initial(s, value) for s, value in zip(states, y0)], data=obs)
 
 
 def coefficients(expr, symbol) -> dict:

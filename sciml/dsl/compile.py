@@ -384,7 +384,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         if isinstance(sym, Reflection) and sym.hard:
             # Built into the surrogate: the loss term would be identically zero.
             hard_symmetries.append(sym)
-        else:
+        elif sym.weight:  # weight 0 declares without training, and 0 * NaN (log of a negative) is NaN
             terms.append(sym.compile(i, context))
 
     terms += [DataTerm.of(name, fields.index(name), pts, vals) for name, (pts, vals) in observations.items()]

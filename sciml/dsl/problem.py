@@ -431,10 +431,11 @@ def observation_points(problem: Problem, data: xr.Dataset, role: str = "observat
         values = np.asarray(da.values, dtype=float).ravel()
         cols = [np.asarray(xr.broadcast(da, da[n])[1].values, dtype=float).ravel() for n in names]
         points = np.stack(cols, axis=1)
-        if role == "reference" and np.isfinite(points).all():
+        if (role == "reference" or "trajectory" in da.dims) and np.isfinite(points).all():
             # A reference marks with NaN where it has no value: outside a non-rectangular
             # domain on a bounding-box grid, or where the field is singular (the pressure at
-            # a driven cavity's lid corners). Those points are not compared.
+            # a driven cavity's lid corners). Those points are not compared. So do trajectories
+            # on a shared time axis where one has no sample.
             if not np.isfinite(values).any():
                 raise ProblemError(f"{role}: variable {var!r} has no finite value; drop it from the dataset")
             keep = np.isfinite(values)

@@ -171,7 +171,8 @@ class TranslationTerm(SymmetryTerm):
 
 @dataclass(frozen=True, eq=False)
 class Conserved(Symmetry):
-    """``∫ quantity d(over)`` is constant in time, e.g. mass ``Conserved(u, over=[x])``.
+    """``∫ quantity d(over)`` is constant in time, e.g. mass ``Conserved(u, over=[x])``; over no
+    coordinate, the quantity itself (an ODE's energy: ``Conserved((q**2 + p**2) / 2, over=[])``).
 
     The integral is computed by Gauss–Legendre quadrature over the factor domain of ``over``
     at a set of sampled times; the loss is the variance of the integrals across times.
@@ -208,8 +209,9 @@ class Conserved(Symmetry):
         nodes, weights = np.polynomial.legendre.leggauss(self.nodes)
         grids = [lower[a] + (upper[a] - lower[a]) * (nodes + 1) / 2 for a in over_axes]
         wts = [(upper[a] - lower[a]) / 2 * weights for a in over_axes]
-        mesh = np.stack([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], axis=1)
-        w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*wts, indexing="ij")], axis=1), axis=1)
+        # Over no coordinate (an ODE's invariant) the "integral" is the quantity at one point.
+        mesh = np.stack([g.ravel() for g in np.meshgrid(*grids, indexing="ij")], axis=1) if grids else np.zeros((1, 0))
+        w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*wts, indexing="ij")], axis=1), axis=1) if wts else np.ones(1)
         return ConservedTerm(self.term_name(index), self.weight, context.expression(self.quantity),
                              context.problem.space_time, over_axes, mesh, w)
 

@@ -7,8 +7,8 @@ the next state as an increment,
 
 trained with teacher forcing on the observed steps (masked where unobserved) and evaluated
 in closed loop (predictions fed back) on any time grid — irregular and finer or coarser
-than the training grid, since the elapsed times enter the cell. Physics terms
-(:mod:`sciml.dynamics.physics`) are added to the loss like for any other surrogate.
+than the training grid, since the elapsed times enter the cell. The drift of declared
+invariants is added to the loss at ``invariant_weight``.
 """
 
 from __future__ import annotations
@@ -101,13 +101,9 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: 
     return {"loss": hist, "wall_s": _time.perf_counter() - start, "steps": steps}
 
 
-def solve_sequence(problem, model_name, steps, seed, opts, ts, ys, start):
-    """``ODEProblem.solve`` for ``--model ltc|cfc`` (called from :mod:`sciml.dynamics.solve`)."""
-    states = problem.state_names
-    flat = ys.reshape(-1, ys.shape[-1])
+def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, opts, ts, ys, start):
+    """Train and evaluate the forecaster ``model`` (``--model ltc|cfc``, from :mod:`sciml.dynamics.solve`)."""
     net = opts["network_options"]
-    cell_opts = {k: net[k] for k in ("wiring", "mode") if k in net}
-    model = SequenceForecaster(model_name, len(states), net.get("units", 32), mean=np.nanmean(flat, 0), std=np.nanstd(flat, 0) + 1e-8, seed=seed, **cell_opts)
     compiled = problem.compile()
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}

@@ -233,7 +233,7 @@ class UDEField(nnx.Module):
     trainable :class:`nnx.Param` s initialised at their guesses.
 
     Args:
-        compiled: :meth:`ODEProblem.compile` output.
+        compiled: :meth:`ODESystem.compile <sciml.dynamics.problem.ODESystem.compile>` output.
         identify_init: initial guesses of the identified parameters (problem order).
         network: registry name of the networks (``mlp``, ``kan``, ...), one per unknown.
         **network_options: their options, as for :class:`NeuralField`.

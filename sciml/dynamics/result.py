@@ -111,7 +111,7 @@ def finish(problem, model_name: str, metrics: dict, ds, start: float, *, law=Non
 
 @dataclasses.dataclass
 class DynamicsResult:
-    """Outcome of :meth:`ODEProblem.solve`.
+    """Outcome of :func:`sciml.solve` with a trajectory model (:mod:`sciml.dynamics.solve`).
 
     Attributes:
         metrics: JSON-able figures (always ``wall_s``, ``n_params``, ``steps``, ``seed``,

@@ -1,6 +1,6 @@
-"""``ODEProblem.solve``: train a dynamics surrogate, evaluate it, optionally recover the law.
+"""Train a trajectory model on an ODE system, evaluate it, optionally recover the law.
 
-Models:
+Models (:mod:`sciml.dynamics.models`, ``sciml.solve(problem, model=...)`` on an ODE problem):
 
 * ``node``: neural ODE; each unknown term of the problem is an MLP (a universal
   differential equation), or, if the problem declares no unknown term, the whole right-hand
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate_exact, integrate_rk4
+from sciml.dynamics.node import NeuralODE, ODESolver, UDEField, integrate_exact, integrate_rk4
 from sciml.dynamics.result import (
     DynamicsResult,
     add_trajectory,
@@ -39,11 +39,9 @@ from sciml.dynamics.result import (
 from sciml.dynamics.training import FitConfig, fit_trajectories
 
 if TYPE_CHECKING:
-    from sciml.dynamics.problem import ODEProblem
+    from sciml.dynamics.problem import ODESystem
 
-__all__ = ["solve_ode_problem", "MODELS", "recover_law"]
-
-MODELS = ("node", "kan-ode", "ltc", "cfc")
+__all__ = ["solve_ode_problem", "recover_law"]
 
 _DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-2,
@@ -79,12 +77,13 @@ def _normalise_options(options: dict, model: str) -> dict:
     if precision not in (None, "float32"):
         raise ValueError(f"dynamics problems train in float32; precision={precision!r} is not supported")
     net = dict(options.pop("network_options", None) or {})
-    net.update({k: options.pop(k) for k in list(options) if k in _NETWORK_KEYS[model]})
+    keys = _NETWORK_KEYS.get(model, set())
+    net.update({k: options.pop(k) for k in list(options) if k in keys})
     unknown = set(options) - set(_DEFAULTS)
     if unknown:
         raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for --model {model} on a dynamics problem; known: "
-            f"{sorted(set(_DEFAULTS) | _NETWORK_KEYS[model])}"
+            f"unknown option(s) {sorted(unknown)} for --model {model} on an ODE problem; known: "
+            f"{sorted(set(_DEFAULTS) | keys)}"
         )
     opts.update(options)
     opts["network_options"] = net
@@ -92,14 +91,15 @@ def _normalise_options(options: dict, model: str) -> dict:
 
 
 def solve_ode_problem(
-    problem: ODEProblem,
+    problem: ODESystem,
     *,
-    model: str | None = None,
+    model: str = "node",
     steps: int | None = None,
     seed: int = 0,
     options: dict | None = None,
 ) -> DynamicsResult:
-    """Train ``model`` on ``problem.observations`` and evaluate it (see module docstring).
+    """Train the trajectory model ``model`` on ``problem.observations`` (an
+    :func:`~sciml.dynamics.problem.ode_system`) and evaluate it (see module docstring).
 
     Options (all optional): ``learning_rate``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
     ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``;
@@ -107,11 +107,13 @@ def solve_ode_problem(
     ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
     ``ltc`` / ``cfc``.
     """
-    model = model or "node"
-    if model not in MODELS:
-        raise ValueError(f"unknown dynamics model {model!r}; choose one of {', '.join(MODELS)}")
+    from sciml.dynamics.forecast import SequenceForecaster, solve_sequence
+    from sciml.models.registry import model_factory
+
+    factory = model_factory(model, "trajectory")
     if problem.observations is None:
-        raise ValueError(f"problem {problem.name!r} has no observations to train on; pass observations=...")
+        raise ValueError(f"problem {problem.name!r} has no data to train {model} on; pass data=... (an xarray "
+                         "Dataset with the time coordinate) or choose --model mlp or kan")
     opts = _normalise_options(options or {}, model)
     if opts["symbolify"] and model in ("ltc", "cfc"):
         raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
@@ -120,27 +122,14 @@ def solve_ode_problem(
     start = _time.perf_counter()
     states = problem.state_names
     ts, ys = trajectory_arrays(problem.observations, states)
-    if model in ("ltc", "cfc"):
-        from sciml.dynamics.forecast import solve_sequence
-
-        return solve_sequence(problem, model, steps, seed, opts, ts, ys, start)
+    # The sequence models' learning rate (seq_lr) is a training option that rides with theirs.
+    field = factory(problem, ys, seed=seed, **{k: v for k, v in opts["network_options"].items() if k != "seq_lr"})
+    if isinstance(field, SequenceForecaster):
+        return solve_sequence(problem, model, field, steps, seed, opts, ts, ys, start)
 
     compiled = problem.compile()
     solver = ODESolver(opts["solver"], rtol=opts["rtol"], atol=opts["atol"], max_steps=opts["max_steps"])
-    network = "mlp" if model == "node" else "kan"
-    net_opts = opts["network_options"]
-    if network == "mlp":
-        net_opts = {"final_scale": 0.1} | net_opts
-    else:
-        # KAN grids must cover the states the unknown terms see (observed range + margin).
-        lo, hi = float(np.nanmin(ys)), float(np.nanmax(ys))
-        net_opts = {"grid_range": (lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo))} | net_opts
-    if problem.unknowns or problem.identify:
-        field = UDEField(compiled, list(problem.identify.values()), network=network, seed=seed, **net_opts)
-        kind = "ude"
-    else:
-        field = NeuralField(len(states), network=network, seed=seed, **net_opts)
-        kind = "black-box"
+    kind = "ude" if isinstance(field, UDEField) else "black-box"
     node = NeuralODE(field, solver)
     # Invariant penalties use the initial guesses of identified parameters (held fixed).
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
@@ -183,7 +172,7 @@ def _rollout(node, ts, u0):
     return jax.jit(lambda t, y: node(t, y))(jnp.asarray(ts, jnp.float32), u0)
 
 
-def recover_law(problem: ODEProblem, node: NeuralODE, ts: np.ndarray, ys: np.ndarray, u0: np.ndarray, *,
+def recover_law(problem: ODESystem, node: NeuralODE, ts: np.ndarray, ys: np.ndarray, u0: np.ndarray, *,
                 fit_initial: bool = True, seed: int = 0) -> tuple[dict, dict, list[sp.Expr]]:
     """Closed forms of the learned unknown terms by the symbolic stage of every ``--symbolify``
     (:mod:`sciml.symbolic.unknowns`; the ODE's side: :class:`_Trajectories`), then every law's

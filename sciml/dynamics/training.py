@@ -5,7 +5,7 @@ The loss is a weighted sum of named terms evaluated on predicted trajectories:
 * ``data``: mean squared error on the observed entries (``NaN`` = not observed, so each
   trajectory may have its own irregular sampling on a shared time axis);
 * ``invariant``: drift of declared invariants along the prediction,
-  :math:`\\frac{1}{T}\\sum_t (I(u(t)) - I(u(t_0)))^2` (see :mod:`sciml.dynamics.physics`);
+  :math:`\\frac{1}{T}\\sum_t (I(u(t)) - I(u(t_0)))^2`;
 * ``continuity`` (multiple shooting): mismatch between a segment's end state and the next
   segment's trainable start state.
 

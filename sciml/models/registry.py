@@ -6,8 +6,10 @@ required; optional hooks (``edges()`` for KAN inspection, ``constrain`` for hard
 are discovered with ``hasattr``. Every surrogate is built through :func:`build_model`, so the
 command line, problem files and the trainer never import a concrete model class.
 
-The same registry holds the graph-network potentials of :mod:`sciml.atomistic` (``kind="graph"``),
-which map atomic graphs rather than coordinates: one list of models, one way to add one.
+The same registry holds the trajectory models of ODE problems (:mod:`sciml.dynamics.models`,
+``kind="trajectory"``: neural ODEs and liquid networks) and the graph-network potentials of
+:mod:`sciml.atomistic` (``kind="graph"``), which map atomic graphs rather than coordinates: one
+list of models, one way to add one.
 """
 
 from __future__ import annotations
@@ -31,15 +33,18 @@ class Surrogate(Protocol):
 ModelFactory = Callable[..., nnx.Module]
 _REGISTRY: dict[str, tuple[ModelFactory, str, str]] = {}
 # The kinds of model, and the modules whose import registers the built-in ones (on first use).
-_KINDS = {"field": "model", "graph": "atomistic model"}
-_USES = {"field": "a surrogate for PDE and ODE problems", "graph": "a potential for atomistic problems"}
-_BUILTIN = {"field": ("sciml.models.mlp", "sciml.models.kan"), "graph": ("sciml.atomistic.models",)}
+_KINDS = {"field": "model", "trajectory": "trajectory model", "graph": "atomistic model"}
+_USES = {"field": "a surrogate for PDE and ODE problems", "trajectory": "a trajectory model for ODE problems",
+         "graph": "a potential for atomistic problems"}
+_BUILTIN = {"field": ("sciml.models.mlp", "sciml.models.kan"), "trajectory": ("sciml.dynamics.models",),
+            "graph": ("sciml.atomistic.models",)}
 
 
 def register_model(name: str, description: str = "", *, kind: str = "field") -> Callable[[ModelFactory], ModelFactory]:
     """Register a model constructor under ``name``.
 
     ``kind="field"`` (a surrogate): ``factory(in_features, out_features, *, rngs, **options)``;
+    ``kind="trajectory"``: ``factory(ode_system, observations, *, seed, **options)``;
     ``kind="graph"`` (an atomistic potential, :mod:`sciml.atomistic.models`):
     ``factory(n_species, *, rngs, **options)``.
     """

@@ -1,7 +1,7 @@
 """Closed forms for the unknown terms of a solved problem (``sciml solve ... --symbolify``).
 
-Each unknown term — a network inside the equations of a PDE (:func:`sciml.dsl.Unknown`) or an
-ODE (:func:`sciml.dynamics.Unknown`) — is distilled by the machinery of
+Each unknown term (:func:`sciml.dsl.Unknown`) — a network inside the equations of a PDE, or of
+an ODE solved by a trajectory model (``--model node``, ``kan-ode``) — is distilled by the machinery of
 :func:`~sciml.symbolic.discover.discover`. What differs between the two is only how a term is
 sampled and how a formula is judged in its equation; an :class:`Equation` supplies both.
 
