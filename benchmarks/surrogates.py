@@ -86,10 +86,11 @@ def scores(problem, pred: np.ndarray) -> dict:
     """Relative L2 errors of ``pred`` against the problem's reference, over its span and over
     the data window, stacked states and each state alone."""
     ref_ds = problem.reference.isel(trajectory=0) if "trajectory" in problem.reference.dims else problem.reference
-    states = [s for s in problem.data.data_vars if s in ref_ds]
+    states = list(ref_ds.data_vars)
     times = np.asarray(ref_ds["t"].values, float)
     ref = np.stack([ref_ds[s].values for s in states], -1).astype(float)
-    window = times <= float(problem.data["t"].values.max()) + 1e-9
+    # Without data (nothing to fit) the window is the whole span.
+    window = times <= (float(problem.data["t"].values.max()) if problem.data is not None else times[-1]) + 1e-9
     return {"rel_l2_span": rel_l2(pred, ref), "rel_l2_data_window": rel_l2(pred[window], ref[window]),
             "rel_l2_span_by_state": {s: rel_l2(pred[:, i], ref[:, i]) for i, s in enumerate(states)},
             "span": [float(times[0]), float(times[-1])], "data_window": [float(times[0]), float(times[window][-1])]}
@@ -116,7 +117,7 @@ def measure(name: str, path: pathlib.Path, model: str, seed: int, *, time_budget
     try:
         problem = problem if problem is not None else load_problem(path)
         assert is_ode(problem), f"{path} is not an ODE problem"
-        states = [s for s in problem.data.data_vars if s in problem.reference]
+        states = list(problem.reference.data_vars)
         solve_start = time.perf_counter()
         steps = options.pop("steps", None)
         result = sciml.solve(problem, model=model, seed=seed, steps=steps, **options)
@@ -136,7 +137,7 @@ def measure(name: str, path: pathlib.Path, model: str, seed: int, *, time_budget
             "steps": m.get("steps"), "lbfgs_steps": m.get("lbfgs_steps"), "stopped": m.get("stopped"),
             "verdict": verdict if isinstance(verdict, dict) else None,
             "status": verdict["status"] if isinstance(verdict, dict) else "no verdict reported",
-            "recipe": _recipe_summary(m.get("recipe")),
+            "settings": _settings(m),
         })
     except Exception as err:  # a failed run is recorded as failed, with the library's message
         row.update({"wall_s": round(time.perf_counter() - start, 1), "status": "error",
@@ -146,14 +147,17 @@ def measure(name: str, path: pathlib.Path, model: str, seed: int, *, time_budget
     return row
 
 
-def _recipe_summary(recipe) -> dict | None:
-    """The recipe's choices a reader needs to interpret a collocation row."""
+def _settings(metrics: dict) -> dict | None:
+    """A collocation run's effective settings (the recipe's, with what was overridden), the few
+    a reader needs to interpret its row; ``None`` for a trajectory model (its defaults)."""
+    recipe = metrics.get("recipe")
     if not isinstance(recipe, dict):
         return None
-    train = recipe.get("train", {})
-    return {"model_options": recipe.get("model_options"), "output_scales": recipe.get("output_scales"),
+    train = metrics.get("train") or {}
+    return {"model_options": metrics.get("model_options"), "output_scales": recipe.get("output_scales"),
+            "overridden": recipe.get("overridden"),
             "train": {k: train.get(k) for k in ("steps", "lbfgs_steps", "quasi_newton", "time_budget", "precision",
-                                                "points") if k in train}}
+                                                "points", "learning_rate") if k in train}}
 
 
 def _fmt(x) -> str:
