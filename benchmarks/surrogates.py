@@ -52,11 +52,13 @@ SMOKE = {"steps": 2, "lbfgs_steps": 0}  # plumbing only: rows marked, left out o
 
 
 def git_revision() -> str:
-    """The commit measured, ``+dirty`` when the work tree differs from it."""
+    """The commit measured, ``+dirty`` when the code it measures (the package, the problem
+    files, this script) differs from it; notes and results written meanwhile do not count."""
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "sciml", "problems",
+                                "datasets", "operators", "benchmarks/surrogates.py"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
