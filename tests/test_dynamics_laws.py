@@ -127,3 +127,33 @@ def test_a_law_clearly_worse_than_its_network_is_doubtful_with_both_errors():
     assert record["verdict"] == "doubtful"
     assert record["network_residual_mse"] == 1e-3 and record["law_residual_mse"] == 1e-2
     assert "1.000e-02" in record["why"] and "1.000e-03" in record["why"]
+
+
+def test_saturating_ratios_are_among_the_one_term_laws():
+    from types import SimpleNamespace
+
+    from sciml.symbolic.unknowns import _single_terms
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.1, 4.0, (300, 1))
+    y = -2 * X[:, 0] / (1 + X[:, 0]) + 0.01 * rng.standard_normal(300)
+    s = sp.Symbol("u")
+    found = SimpleNamespace(details={"X": X, "y": y}, symbols=[s], pareto=[])
+    forms = [coefficients(c.expr, s) for c in _single_terms(found, 3)]
+    best = forms[0]
+    assert set(best) == {("n", 1), ("d", 1)}, forms
+    assert abs(best[("n", 1)] + 2.0) < 0.05 and abs(best[("d", 1)] - 1.0) < 0.05
+
+
+def test_a_ratio_has_only_the_constants_the_data_can_fix():
+    # c u / (1 + b u): the 1 only scales the term, which has its own constant c; an implicit
+    # coefficient 1 (u / (1 + u) from rounding) is still refitted.
+    from sciml.dynamics.solve import _parametrised
+
+    w = sp.Symbol("w")
+    for expr, n in ((-1.93 * w / (1 + 0.95 * w), 2), (w / (1 + w) ** 2, 2), (sp.sin(3 * w) * 2 + 1, 3),
+                    (sp.Float(11.6) / (54.0 * sp.atan(8.7 * w) - 90.5), 3)):
+        template, constants, values = _parametrised(expr)
+        assert len(constants) == n, template
+        same = template.subs(dict(zip(constants, values))) - expr
+        assert all(abs(float(same.subs(w, v))) < 1e-12 for v in (0.3, 1.7)), template

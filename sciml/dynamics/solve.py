@@ -358,8 +358,21 @@ def _parametrised(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], list[float]]
             return (c if c in (1, -1) else const(c)) * sp.Mul(*map(free, sp.Mul.make_args(rest)))
         return e.func(*map(free, e.args)) if e.args else e
 
+    def factor(e):
+        # A sum with a number raised to a power as a factor of a term, (d + b u)^-1: d only
+        # scales the term, which has a constant of its own, so d stays as it is (freed, it would
+        # be a constant the data cannot fix, and the information criterion would count it) and
+        # every other summand gets a constant, b = 1 included.
+        if e.is_Pow and e.exp.is_number and e.base.is_Add and any(a.is_number for a in e.base.args):
+            def scaled(a):
+                c, rest = a.as_independent(*a.free_symbols, as_Add=False)
+                return const(c) * free(rest)
+
+            return sp.Add(*[a if a.is_number else scaled(a) for a in e.base.args]) ** e.exp
+        return free(e)
+
     terms = [a.as_independent(*a.free_symbols, as_Add=False) for a in sp.Add.make_args(expr)]
-    template = sp.Add(*[const(c) * (free(t) if t != 1 else 1) for c, t in terms])
+    template = sp.Add(*[const(c) * (sp.Mul(*map(factor, sp.Mul.make_args(t))) if t != 1 else 1) for c, t in terms])
     return template, [sp.Symbol(f"_c{k}") for k in range(len(values))], values
 
 

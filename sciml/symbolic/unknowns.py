@@ -104,10 +104,11 @@ def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000,
     ``record["equation"]`` holds the residuals of the network and of the law and the verdict
     (``"law found"`` or ``"doubtful"``). ``rng`` draws the samples (default: from ``seed``).
 
-    ``single_terms``: the equation also judges that many one-term laws ``c phi`` of the sparse
-    regression's dictionary (:func:`~sciml.symbolic.sparse.dictionary`), those closest to the
-    samples: where the network learned its term only roughly (few noisy data), the right term
-    may be off the samples' front while the equation can still tell it.
+    ``single_terms``: the equation also judges that many one-term laws, ``c phi`` of the sparse
+    regression's dictionary (:func:`~sciml.symbolic.sparse.dictionary`) and saturating ratios
+    ``c phi / (1 + b psi)``, those closest to the samples: where the network learned its term
+    only roughly (few noisy data), the right term may be off the samples' front while the
+    equation can still tell it.
     """
     rng = np.random.default_rng([seed, 7]) if rng is None else rng
     laws = {}
@@ -123,17 +124,32 @@ def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000,
 
 
 def _single_terms(found: Law, n: int) -> list[Candidate]:
-    """The ``n`` one-term laws ``c phi`` (least squares ``c``) of the sparse dictionary closest
-    to the samples, but those already on the front."""
-    from .sparse import dictionary
+    """The ``n`` one-term laws closest to the samples, but those already on the front: ``c phi``
+    over the sparse dictionary (least squares ``c``), and the saturating ratios
+    ``c phi / (1 + b psi)`` of low monomials (Michaelis–Menten, Holling type II), fitted
+    linearly as ``y = c phi - b y psi`` (Levy 1959) and kept where the denominator stays
+    positive on the samples."""
+    from .sparse import dictionary, monomials
 
     X, y = found.details["X"], found.details["y"]
     fits = []
+
+    def keep(expr, pred, source):
+        mse = float(np.mean((pred - y) ** 2))
+        fits.append(Candidate(expr, source, complexity(expr), mse, mse, 1.0 - mse / max(np.var(y), 1e-300)))
+
     for term in dictionary(X, found.symbols) if n else []:
         c = float(term.values @ y / (term.values @ term.values))
-        mse = float(np.mean((c * term.values - y) ** 2))
-        expr = sp.Float(float(f"{c:.6g}")) * term.expr
-        fits.append(Candidate(expr, "sparse: one term", complexity(expr), mse, mse, 1.0 - mse / max(np.var(y), 1e-300)))
+        keep(sp.Float(float(f"{c:.6g}")) * term.expr, c * term.values, "sparse: one term")
+    low = monomials(X, found.symbols, powers=(1, 2)) if n else []
+    for num in low:
+        for den in low:
+            (c, b), *_ = np.linalg.lstsq(np.stack([num.values, -y * den.values], axis=1), y, rcond=None)
+            denominator = 1.0 + b * den.values
+            if not np.all(denominator > 1e-3) or not (np.isfinite(c) and np.isfinite(b)) or abs(b) < 1e-8:
+                continue
+            expr = sp.Float(float(f"{c:.6g}")) * num.expr / (1 + sp.Float(float(f"{b:.6g}")) * den.expr)
+            keep(expr, c * num.values / denominator, "rational: one term")
     on_front = {c.expr.as_coeff_Mul()[1] for c in found.pareto}
     return [c for c in sorted(fits, key=lambda c: c.mse_test) if c.expr.as_coeff_Mul()[1] not in on_front][:n]
 
