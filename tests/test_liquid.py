@@ -245,3 +245,20 @@ def test_sequence_kernels_match_autodiff_of_scanned_steps(cell, opts, units):
     for g, w in zip(jax.tree.leaves(got[1]), jax.tree.leaves(want[1])):
         scale = float(jnp.max(jnp.abs(w))) + 1e-6
         np.testing.assert_allclose(np.asarray(g) / scale, np.asarray(w) / scale, atol=2e-5)
+
+
+def test_a_forecaster_rolls_out_at_the_right_speed_on_a_finer_grid():
+    # Trained on u' = -u sampled every 0.1, rolled out every 0.05: the increments are rates
+    # times the elapsed time, so the finer rollout still follows exp(-t) (an unscaled increment
+    # per step would decay twice as fast).
+    from sciml.dynamics.forecast import SequenceForecaster, fit_forecaster
+
+    coarse, fine = np.linspace(0, 2, 21), np.linspace(0, 2, 41)
+    ys = np.exp(-coarse)[None, :, None]
+    model = SequenceForecaster("cfc", 1, 8, mean=[0.5], std=[0.3], seed=0)
+    fit_forecaster(model, coarse, ys, steps=300, lr=1e-2)
+    assert float(model.step[...]) == pytest.approx(0.1)
+    on_coarse = np.asarray(model.rollout(jnp.asarray(coarse), jnp.ones((1, 1))))[0, :, 0]
+    on_fine = np.asarray(model.rollout(jnp.asarray(fine), jnp.ones((1, 1))))[0, :, 0]
+    assert np.max(np.abs(on_coarse - np.exp(-coarse))) < 0.05
+    assert np.max(np.abs(on_fine - np.exp(-fine))) < 0.1

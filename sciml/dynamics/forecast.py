@@ -3,11 +3,13 @@
 The model reads the current state and the real elapsed time to the next sample and predicts
 the next state as an increment,
 
-.. math::  \\hat u_{k+1} = u_k + \\sigma\\, W h_{k+1}, \\qquad h_{k+1} = \\mathrm{cell}(h_k, (u_k - m)/\\sigma, t_{k+1} - t_k),
+.. math::  \\hat u_{k+1} = u_k + \\frac{t_{k+1} - t_k}{\\Delta}\\,\\sigma\\, W h_{k+1}, \\qquad h_{k+1} = \\mathrm{cell}(h_k, (u_k - m)/\\sigma, t_{k+1} - t_k),
 
 trained with teacher forcing on the observed steps (masked where unobserved) and evaluated
 in closed loop (predictions fed back) on any time grid — irregular and finer or coarser
-than the training grid, since the elapsed times enter the cell. The drift of declared
+than the training grid, since the elapsed times enter the cell and scale the increment
+(:math:`\\Delta` is the training data's typical step: a rollout on a grid twice as fine takes
+half steps instead of running at double speed). The drift of declared
 invariants is added to the loss at ``invariant_weight``.
 """
 
@@ -36,12 +38,13 @@ class SequenceForecaster(nnx.Module):
         self.mean = nnx.Variable(jnp.zeros(n_states) if mean is None else jnp.asarray(mean, jnp.float32))
         self.std = nnx.Variable(jnp.ones(n_states) if std is None else jnp.asarray(std, jnp.float32))
         self.n_states = n_states
+        self.step = nnx.Variable(jnp.asarray(1.0, jnp.float32))  # set from the training data's times
 
     def teacher_forced(self, ts, u):
         """One-step predictions of ``u[:, 1:]`` from ``u[:, :-1]``: ``(B, T-1, n)``."""
         x = (u[:, :-1] - self.mean[...]) / self.std[...]
         dt = jnp.diff(jnp.asarray(ts))
-        return u[:, :-1] + self.std[...] * self.rnn(x, dt)
+        return u[:, :-1] + self.std[...] * self.rnn(x, dt) * (dt / self.step[...])[None, :, None]
 
     def rollout(self, ts, u0):
         """Closed-loop forecast ``(B, T, n)`` at ``ts`` from ``u0`` ``(B, n)``."""
@@ -55,7 +58,7 @@ class SequenceForecaster(nnx.Module):
             h, u = carry
             x = (u - self.mean[...]) / self.std[...]
             h = step(p, h, x, jnp.broadcast_to(dt, (B,)))
-            u = u + self.std[...] * proj(cell.readout(h))
+            u = u + self.std[...] * proj(cell.readout(h)) * (dt / self.step[...])
             return (h, u), u
 
         h0 = jnp.zeros((B, cell.units), u0.dtype)
@@ -69,6 +72,7 @@ class SequenceForecaster(nnx.Module):
 def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: float = 3e-3, invariants=None, invariant_weight: float = 0.0, log_every: int = 0) -> dict:
     """Teacher-forced training on ``ys`` ``(B, T, n)`` (``NaN`` = unobserved)."""
     ts = jnp.asarray(ts, jnp.float32)
+    model.step.value = jnp.asarray(np.median(np.diff(np.asarray(ts))), jnp.float32)
     y_obs = jnp.asarray(ys, jnp.float32)
     y_in = jnp.asarray(fill_nan(np.asarray(ys)), jnp.float32)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
