@@ -22,6 +22,10 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   walls), are left out of the residual indicators (the exact solution is singular there; their
   number is recorded), and so are the condition points there (data that jump cannot be met
   on both sides of the jump by a smooth surrogate);
+* **unknown terms within their data**: the share of fresh points where an unknown term's
+  inputs leave the range they take at the observations (by more than 5% of it). There the
+  term's network is fixed by nothing but the equations it sits in, which it can always balance:
+  its values, and the fields they drive, are extrapolations no residual can check;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -55,7 +59,9 @@ THRESHOLDS = {
     "condition": 3e-3,     # RMS condition miss / RMS of the fields
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
+    "extrapolation": 0.05,   # share of fresh points where an unknown term's inputs leave their data's range
 }
+EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
 
 
@@ -140,6 +146,9 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
         check(value, limits["condition"], f"condition {name} (RMS miss / RMS field)")
     for name, value in indicators.get("data", {}).items():
         check(value, limits["data"], f"{name} (RMS misfit / data std)")
+    for name, share in indicators.get("unknown_outside_data", {}).items():
+        check(share, limits["extrapolation"], f"the share of fresh points where unknown term {name}'s inputs leave "
+                                              "the range the data constrain (an extrapolation there)")
     return reasons
 
 
@@ -205,4 +214,25 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["condition"] = conditions
     if data:
         indicators["data"] = data
+    outside = _unknowns_outside_data(compiled, model, raw, jnp.asarray(fresh), fields)
+    if outside:
+        indicators["unknown_outside_data"] = outside
     return indicators
+
+
+def _unknowns_outside_data(compiled, model, raw, fresh, fields) -> dict[str, float]:
+    """``{unknown: share of fresh points where its inputs leave their range at the observations}``;
+    empty without unknown terms or data."""
+    observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
+    if not compiled.unknown_networks or not observed:
+        return {}
+    at = jnp.asarray(np.concatenate(observed), fresh.dtype)
+    seen_fields = compiled.predict(model, at, compiled.physical_parameters(raw))
+    shares = {}
+    for name, network in compiled.unknown_networks.items():
+        seen = np.asarray(network.inputs.values(at, seen_fields), np.float64)
+        used = np.asarray(network.inputs.values(fresh, fields), np.float64)
+        lo, hi = seen.min(axis=0), seen.max(axis=0)
+        margin = EXTRAPOLATION_MARGIN * (hi - lo)
+        shares[name] = float(np.mean(np.any((used < lo - margin) | (used > hi + margin), axis=-1)))
+    return shares

@@ -208,3 +208,39 @@ def test_a_law_is_doubtful_only_when_clearly_worse_than_its_network():
     assert law_is_doubtful(3e-4, 7.4e-7, 3e-2)
     # As good as the network: never doubtful, however large the residuals.
     assert not law_is_doubtful(1e-2, 9e-3, 3e-2)
+
+
+def test_the_verdict_doubts_an_unknown_term_used_beyond_its_data():
+    # u' = U(u) on [0, 1] with u = exp(-t): observed on [0, 0.2] only (u in [0.82, 1]), the term
+    # is needed down to u = 0.37, where nothing but the equation it sits in fixes it.
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from sciml.result import Solution
+
+    s = Coordinate("s")
+    w = Field("w", s)
+
+    class Decay(nnx.Module):  # the exact field, on the inputs scaled to [-1, 1]
+        def __init__(self):
+            self.unused = nnx.Param(jnp.zeros(1))
+
+        def __call__(self, z):
+            return jnp.exp(-(z + 1) / 2) + 0 * self.unused[...]
+
+    reasons = {}
+    for end in (0.2, 1.0):
+        times = np.linspace(0, end, 11)
+        data = xr.Dataset({"w": ("s", np.exp(-times))}, coords={"s": times})
+        problem = Problem(name="decay", domain=TimeInterval(s, 0, 1), equations=[w.diff(s) - Unknown("U", inputs=[w])],
+                          conditions=[Initial(w, 1)], data=data)
+        compiled = compile_problem(problem, unknown_networks=unknown_networks(problem, None, 0))
+        solution = Solution(problem=problem, compiled=compiled, model=Decay(), raw_parameters=compiled.initial_parameters(),
+                            history={"loss": np.array([1.0, 1e-6]), "phase": np.array(["adam", "adam"])},
+                            model_name="exact", model_options={}, train_config={"points": {"interior": 64}},
+                            seed=0, wall_s=0.0, steps=2, lbfgs_steps=0)
+        share = solution.verdict.indicators["unknown_outside_data"]["U"]
+        reasons[end] = [r for r in solution.verdict.reasons if "unknown term U" in r]
+        assert (share > 0.6) if end < 1 else (share == 0.0), (end, share)
+    assert reasons[0.2] and "leave the range the data constrain" in reasons[0.2][0]
+    assert reasons[1.0] == []
