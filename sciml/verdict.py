@@ -194,7 +194,8 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["generalisation"] = [f["rms_residual"] / max(t["rms_residual"], 1e-30)
                                         for f, t in zip(balance, trained[0])]
 
-    fields = compiled.predict(model, jnp.asarray(fresh), compiled.physical_parameters(raw))
+    params = compiled.physical_parameters(raw)
+    fields = compiled.predict(model, jnp.asarray(fresh), params)
     field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
     indicators["field_rms"] = field_scale
     if proximity is not None:  # condition points near singular points are left out too
@@ -214,20 +215,20 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["condition"] = conditions
     if data:
         indicators["data"] = data
-    outside = _unknowns_outside_data(compiled, model, raw, jnp.asarray(fresh), fields)
+    outside = _unknowns_outside_data(compiled, model, params, jnp.asarray(fresh), fields)
     if outside:
         indicators["unknown_outside_data"] = outside
     return indicators
 
 
-def _unknowns_outside_data(compiled, model, raw, fresh, fields) -> dict[str, float]:
+def _unknowns_outside_data(compiled, model, params, fresh, fields) -> dict[str, float]:
     """``{unknown: share of fresh points where its inputs leave their range at the observations}``;
     empty without unknown terms or data."""
     observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
     if not compiled.unknown_networks or not observed:
         return {}
     at = jnp.asarray(np.concatenate(observed), fresh.dtype)
-    seen_fields = compiled.predict(model, at, compiled.physical_parameters(raw))
+    seen_fields = compiled.predict(model, at, params)
     shares = {}
     for name, network in compiled.unknown_networks.items():
         seen = np.asarray(network.inputs.values(at, seen_fields), np.float64)
