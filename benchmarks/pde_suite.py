@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+from sciml.provenance import CODE_PATHS, git_revision
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SUITE = ["burgers", "poisson2d", "heat", "wave1d", "kdv", "schrodinger", "cavity", "poisson_highfreq",
@@ -59,7 +61,8 @@ def run(problem: str, seed: int, model: str, starved: bool = False) -> dict:
                           capture_output=True, text=True, timeout=LIMIT_S)
     wall = time.perf_counter() - start
     row = {"problem": problem, "model": model, "seed": seed, "kind": "starved" if starved else "recipe",
-           "wall_s": round(wall, 1), "load": os.getloadavg()}
+           "wall_s": round(wall, 1), "load": os.getloadavg(),
+           "revision": git_revision(ROOT, (*CODE_PATHS, "benchmarks/pde_suite.py"))}
     if proc.returncode != 0:
         return {**row, "error": proc.stderr.strip().splitlines()[-1][:300] if proc.stderr.strip() else "failed"}
     m = json.loads((out / "run" / "metrics.json").read_text())

@@ -33,12 +33,13 @@ import argparse
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import time
 import traceback
 
 import numpy as np
+
+from sciml.provenance import CODE_PATHS, git_revision
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,20 +50,6 @@ TRAJECTORY = ["node", "kan-ode", "ltc", "cfc"]  # sciml/dynamics
 MODELS = COLLOCATION + TRAJECTORY
 TIME_BUDGET = 150.0  # s per collocation run (the recipe allows 480): 12 runs fit one sitting on 2 shared cores
 SMOKE = {"steps": 2, "lbfgs_steps": 0}  # plumbing only: rows marked, left out of the table
-
-
-def git_revision() -> str:
-    """The commit measured, ``+dirty`` when the code it measures (the package, the problem
-    files, this script) differs from it; notes and results written meanwhile do not count."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "sciml", "problems",
-                                "datasets", "operators", "benchmarks/surrogates.py"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("+dirty" if dirty else "")
 
 
 def rel_l2(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -108,7 +95,7 @@ def measure(name: str, path: pathlib.Path, model: str, seed: int, *, time_budget
 
     row = {"problem": name, "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
            "model": model, "kind": "collocation" if model in COLLOCATION else "trajectory", "seed": seed,
-           "smoke": smoke, "revision": git_revision(), "load_start": list(os.getloadavg())}
+           "smoke": smoke, "revision": git_revision(ROOT, (*CODE_PATHS, "benchmarks/surrogates.py")), "load_start": list(os.getloadavg())}
     options: dict = dict(SMOKE) if smoke else {}
     if model in COLLOCATION:
         # The trajectory models take no time budget; their defaults bound their steps.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import pathlib
 import platform
+import subprocess
 
 import numpy as np
 
@@ -26,6 +28,24 @@ def versions() -> dict[str, str]:
     except Exception:  # the record must never fail a run
         pass
     return out
+
+
+CODE_PATHS = ("sciml", "problems", "datasets", "operators")
+
+
+def git_revision(root: str | pathlib.Path, paths=CODE_PATHS) -> str:
+    """The commit of the checkout at ``root`` a study measured, ``+dirty`` when ``paths`` (the
+    code it measures) differ from it; notes and results written meanwhile do not count.
+    ``"unknown"`` outside a git checkout."""
+    def git(*args) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", *paths)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
 
 
 def json_default(o):

@@ -225,6 +225,7 @@ def solve(
             folder.prepare(overwrite=overwrite)
         result = solve_ode_problem(system, model=model, steps=steps, seed=seed,
                                    options={**(model_options or {}), **train_options})
+        _warn_if_doubtful(result.verdict)
         if folder:
             result.write(folder.path)
         return result
@@ -238,8 +239,7 @@ def solve(
         folder.prepare(resume=resume, overwrite=overwrite)
     log.info("%s: %s", problem.name, run.plan())
     solution, new_steps = run.train(resume)
-    if not solution.verdict.trusted:
-        log.warning("the result is doubtful: %s", "; ".join(solution.verdict.reasons))
+    _warn_if_doubtful(solution.verdict)
     if folder:
         if resume and new_steps == 0 and folder.finished and not overwrite:
             log.warning("the run in %s is already complete (step %d); its outputs are kept "
@@ -415,3 +415,8 @@ class _Run:
         return (f"{self.model_name} with {count_parameters(self.net):,} parameters; {phases} steps; "
                 f"{config.points.get('interior', 1000):,} interior points; {config.precision} on "
                 f"{len(devices)} {devices[0].platform} device(s); {saving}")
+
+
+def _warn_if_doubtful(verdict) -> None:
+    if not verdict.trusted:
+        log.warning("the result is doubtful: %s", "; ".join(verdict.reasons))

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-__all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure"]
+__all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_outside", "verdict_from"]
 
 # Calibrated on catalogue runs, full and starved (benchmarks/verdict_calibration.py): runs with
 # rel L2 <= 1e-3 left 4e-3 to 7e-3 of their equations unbalanced; runs with rel L2 >= 1.6e-2
@@ -116,7 +116,11 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
 
 def assess(solution, n_points: int = 4096) -> Verdict:
     """The verdict on a :class:`sciml.result.Solution` (see the module docstring)."""
-    indicators = measure(solution, n_points)
+    return verdict_from(measure(solution, n_points))
+
+
+def verdict_from(indicators: dict[str, Any]) -> Verdict:
+    """The verdict that ``indicators`` give (:func:`judge`'s reasons; none: trusted)."""
     reasons = judge(indicators)
     return Verdict("doubtful" if reasons else "trusted", reasons, indicators)
 
@@ -134,12 +138,14 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
 
     if not indicators.get("loss_finite", True):
         reasons.append("the loss was not finite during training")
+    if not indicators.get("prediction_finite", True):
+        reasons.append("the prediction is not finite over the span asked about (it blows up)")
     residual = indicators.get("residual", [])
     for i, ratio in enumerate(residual):
         if ratio is not None and math.isnan(ratio):
             continue  # a single-term equation has no scale of its own (see notes)
         label = "the equation" if len(residual) == 1 else f"equation {i}"
-        check(ratio, limits["residual"], f"the relative residual of {label} on fresh points")
+        check(ratio, limits["residual"], f"the relative residual of {label} on points it was not trained on")
     for gap in indicators.get("generalisation", []):
         check(gap, limits["generalisation"], "the residual on fresh points over the residual on training points")
     for name, value in indicators.get("condition", {}).items():
@@ -147,7 +153,7 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
     for name, value in indicators.get("data", {}).items():
         check(value, limits["data"], f"{name} (RMS misfit / data std)")
     for name, share in indicators.get("unknown_outside_data", {}).items():
-        check(share, limits["extrapolation"], f"the share of fresh points where unknown term {name}'s inputs leave "
+        check(share, limits["extrapolation"], f"the share of points where the inputs of learned term {name!r} leave "
                                               "the range the data constrain (an extrapolation there)")
     return reasons
 
@@ -231,9 +237,17 @@ def _unknowns_outside_data(compiled, model, params, fresh, fields) -> dict[str, 
     seen_fields = compiled.predict(model, at, params)
     shares = {}
     for name, network in compiled.unknown_networks.items():
-        seen = np.asarray(network.inputs.values(at, seen_fields), np.float64)
-        used = np.asarray(network.inputs.values(fresh, fields), np.float64)
-        lo, hi = seen.min(axis=0), seen.max(axis=0)
-        margin = EXTRAPOLATION_MARGIN * (hi - lo)
-        shares[name] = float(np.mean(np.any((used < lo - margin) | (used > hi + margin), axis=-1)))
+        shares[name] = share_outside(network.inputs.values(at, seen_fields), network.inputs.values(fresh, fields))
     return shares
+
+
+def share_outside(seen, used) -> float:
+    """The share of the rows of ``used`` (points, inputs) outside the range the rows of ``seen``
+    span by more than :data:`EXTRAPOLATION_MARGIN` of it in some input (non-finite rows of
+    ``seen`` are left out; a non-finite row of ``used`` counts as outside)."""
+    seen, used = np.asarray(seen, np.float64), np.asarray(used, np.float64)
+    seen = seen[np.all(np.isfinite(seen), axis=-1)]
+    lo, hi = seen.min(axis=0), seen.max(axis=0)
+    margin = EXTRAPOLATION_MARGIN * (hi - lo)
+    inside = np.all((used >= lo - margin) & (used <= hi + margin), axis=-1)
+    return float(np.mean(~inside))

@@ -240,7 +240,7 @@ def test_the_verdict_doubts_an_unknown_term_used_beyond_its_data():
                             model_name="exact", model_options={}, train_config={"points": {"interior": 64}},
                             seed=0, wall_s=0.0, steps=2, lbfgs_steps=0)
         share = solution.verdict.indicators["unknown_outside_data"]["U"]
-        reasons[end] = [r for r in solution.verdict.reasons if "unknown term U" in r]
+        reasons[end] = [r for r in solution.verdict.reasons if "learned term 'U'" in r]
         assert (share > 0.6) if end < 1 else (share == 0.0), (end, share)
     assert reasons[0.2] and "leave the range the data constrain" in reasons[0.2][0]
     assert reasons[1.0] == []

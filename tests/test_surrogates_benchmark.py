@@ -53,7 +53,7 @@ def test_one_model_of_each_kind_and_a_failure(bench, oscillator, tmp_path):
         assert row["revision"]
     mlp, ltc = rows
     assert mlp["kind"] == "collocation" and mlp["status"] in ("trusted", "doubtful") and mlp["time_budget_s"] == 5.0
-    assert ltc["kind"] == "trajectory" and ltc["status"] == "no verdict reported"
+    assert ltc["kind"] == "trajectory" and ltc["status"] in ("trusted", "doubtful")
 
     failed = bench.measure("oscillator", path, "cfc", 0, smoke=True, problem=oscillator.__class__(
         name="no_data", domain=oscillator.domain, equations=oscillator.equations, reference=oscillator.reference))
@@ -64,5 +64,5 @@ def test_one_model_of_each_kind_and_a_failure(bench, oscillator, tmp_path):
     out.write_text(json.dumps({"runs": rows}))
     text = bench.table(rows)
     assert text.count("\n") == 2 + len(rows) - 1
-    assert "| oscillator | cfc | 0 | failed | failed |" in text and "no verdict reported" in text
+    assert "| oscillator | cfc | 0 | failed | failed |" in text and f"| {ltc['status']} |" in text
     bench.main(["--table-only", "--out", str(out)])

@@ -56,6 +56,7 @@ def test_training_reduces_error():
     assert set(sol.metrics["losses"]) == {"residual", "dirichlet:u#0"}
 
 
+@pytest.mark.slow  # 80 s; run by .ci/run after the default suite
 def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
     # A constant learning rate: the run is extended on resume, and a decaying schedule depends
     # on the total step count.
@@ -78,6 +79,7 @@ def test_nan_is_reported_with_the_term_that_blew_up():
         solve(poisson1d(data=data), steps=50, seed=0, learning_rate=1e3, **SMALL)
 
 
+@pytest.mark.slow  # 38 s; run by .ci/run after the default suite
 def test_inverse_parameter_is_identified():
     k = Parameter("k", 2.0, learn=True, positive=True)
     xs = np.linspace(0, 1, 41)
@@ -176,6 +178,7 @@ def test_lbfgs_memory_is_validated_and_used():
     assert sol.metrics["rel_l2"] < 1e-2
 
 
+@pytest.mark.slow  # 67 s; run by .ci/run after the default suite
 def test_dense_self_scaled_bfgs_phase_trains_and_resumes_exactly(tmp_path):
     with pytest.raises(ValueError, match="quasi_newton must be one of lbfgs, bfgs, ssbfgs"):
         solve(poisson1d(), steps=10, lbfgs_steps=10, quasi_newton="newton", **SMALL)

@@ -26,6 +26,7 @@ from flax import nnx
 from sciml.dynamics.liquid import LiquidRNN
 from sciml.dynamics.result import evaluate, finish, training_metrics
 from sciml.dynamics.training import fill_nan, masked_mse
+from sciml.dynamics.verdict import assess_trajectories
 
 __all__ = ["SequenceForecaster", "fit_forecaster", "solve_sequence"]
 
@@ -117,4 +118,9 @@ def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, 
     rollout = jax.jit(model.rollout)
     ds, _, _ = evaluate(problem, compiled, ts, ys, lambda tr, yr: rollout(jnp.asarray(tr, jnp.float32),
                         jnp.asarray(yr[:, 0], jnp.float32)), metrics, model)
-    return finish(problem, model_name, metrics, ds, start, model=model.rnn)
+    # The forecaster carries no equation: its prediction is checked against the known ones.
+    verdict = assess_trajectories(problem, ts, ys, lambda times: rollout(jnp.asarray(times, jnp.float32),
+                                  jnp.asarray(ys[:, 0], jnp.float32)), hist["loss"],
+                                  {"forecaster": lambda t, u: u},
+                                  check_equations=not problem.unknowns and not problem.identify)
+    return finish(problem, model_name, metrics, ds, start, verdict, model=model.rnn)

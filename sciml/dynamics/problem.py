@@ -82,6 +82,7 @@ class ODESystem:
     invariants: Mapping[str, sp.Expr]
     observations: Any
     reference: Any
+    span: tuple[float, float] | None = None  # the time interval the problem asks about
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -172,7 +173,8 @@ def ode_system(problem) -> ODESystem:
         identify={p: p.value for p in problem.parameters if p.learn},
         unknowns=tuple(sorted({u for e in exprs for u in unknown_terms(e)}, key=lambda u: u.name)),
         initial=_initial_values(problem, states), invariants=_invariants(problem, to_state),
-        observations=_trajectories(problem.data, t, "data"), reference=_trajectories(problem.reference, t, "reference"))
+        observations=_trajectories(problem.data, t, "data"), reference=_trajectories(problem.reference, t, "reference"),
+        span=(float(time.a), float(time.b)))
 
 
 def _rate(r: sp.Expr, k: int, t, fields: dict) -> tuple[str, sp.Expr]:

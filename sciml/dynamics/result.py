@@ -20,6 +20,7 @@ import xarray as xr
 from flax import nnx
 
 from sciml.provenance import versions
+from sciml.verdict import Verdict
 
 __all__ = ["DynamicsResult", "add_trajectory", "evaluate", "finish", "invariant_metrics", "n_params",
            "rel_l2", "training_metrics", "trajectory_arrays", "trajectory_metrics"]
@@ -102,11 +103,12 @@ def evaluate(problem, compiled, ts, ys, predict, metrics: dict, field):
     return ds, tr, yr
 
 
-def finish(problem, model_name: str, metrics: dict, ds, start: float, *, law=None, laws=None, model=None):
+def finish(problem, model_name: str, metrics: dict, ds, start: float, verdict: Verdict, *, law=None, laws=None,
+           model=None):
     """The :class:`DynamicsResult` of a solve that began at ``time.perf_counter() == start``."""
     ds.attrs.update(title=f"{problem.name}: {model_name}", states=",".join(problem.state_names))
-    metrics.update(wall_s=time.perf_counter() - start, versions=versions())
-    return DynamicsResult(metrics=metrics, dataset=ds, law=law, laws=laws, model=model)
+    metrics.update(wall_s=time.perf_counter() - start, versions=versions(), verdict=verdict.as_dict())
+    return DynamicsResult(metrics=metrics, dataset=ds, verdict=verdict, law=law, laws=laws, model=model)
 
 
 @dataclasses.dataclass
@@ -115,9 +117,11 @@ class DynamicsResult:
 
     Attributes:
         metrics: JSON-able figures (always ``wall_s``, ``n_params``, ``steps``, ``seed``,
-            ``versions``).
+            ``versions``, ``verdict``).
         dataset: trajectories on named coordinates (``trajectory``, ``time``): observations,
             reference, prediction and (when symbolified) the recovered law's prediction.
+        verdict: whether to trust the prediction, judged without the reference
+            (:mod:`sciml.dynamics.verdict`).
         law: ``law.json`` content when a law was recovered, else ``None``.
         laws: the recovered laws by unknown term (:class:`sciml.symbolic.Law`), else ``None``.
         model: the trained model (for :func:`sciml.dynamics.io.save`).
@@ -125,6 +129,7 @@ class DynamicsResult:
 
     metrics: dict[str, Any]
     dataset: xr.Dataset
+    verdict: Verdict
     law: dict[str, Any] | None = None
     laws: dict[str, Any] | None = None
     model: Any = None

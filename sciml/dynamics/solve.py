@@ -37,6 +37,7 @@ from sciml.dynamics.result import (
     trajectory_metrics,
 )
 from sciml.dynamics.training import FitConfig, fit_trajectories
+from sciml.dynamics.verdict import assess_trajectories
 
 if TYPE_CHECKING:
     from sciml.dynamics.problem import ODESystem
@@ -155,6 +156,10 @@ def solve_ode_problem(
     # Roll out from the fitted initial state: the model never sees the clean one.
     ds, tr, yr = evaluate(problem, compiled, ts, ys, lambda tr, yr: _rollout(node, tr, jnp.asarray(u0, jnp.float32)),
                           metrics, field)
+    learned = (dict(zip(problem.unknown_names, compiled.unknown_inputs)) if kind == "ude"
+               else {"right-hand side": lambda t, u: u})
+    verdict = assess_trajectories(problem, ts, ys, lambda times: _rollout(node, times, jnp.asarray(u0, jnp.float32)),
+                                  hist["loss"], learned, check_equations=False)
     law = laws = None
     if opts["symbolify"]:
         law, laws, rhs = recover_law(problem, node, ts, ys, u0, fit_initial=known_u0 is None, seed=seed)
@@ -164,7 +169,7 @@ def solve_ode_problem(
             lm = trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
             metrics.update(lm)
             law["metrics"] = lm
-    return finish(problem, model, metrics, ds, start, law=law, laws=laws, model=node)
+    return finish(problem, model, metrics, ds, start, verdict, law=law, laws=laws, model=node)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1,0 +1,71 @@
+"""The verdict on trajectory models: the same indicators as a PDE run's, measured along the
+prediction (sciml.dynamics.verdict)."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sciml
+from sciml.dsl import Coordinate, Field, Parameter, Problem, TimeInterval, Unknown
+from sciml.dynamics.problem import ode_system
+from sciml.dynamics.verdict import assess_trajectories
+
+t = Coordinate("t")
+x = Field("x", t)
+TS = np.linspace(0, 1, 11)
+
+
+def _decay(t_end=1.0, unknown=False):
+    """dx/dt = -x / 2 observed on [0, 1], asked about on [0, t_end]."""
+    rate = Unknown("U", inputs=[x]) if unknown else -Parameter("k", 0.5) * x
+    return Problem(name="decay", domain=TimeInterval(t, 0, t_end), equations=[x.diff(t) - rate],
+                   data=xr.Dataset({"x": (("trajectory", "t"), np.exp(-0.5 * TS)[None])}, coords={"t": TS}))
+
+
+def _assess(problem, prediction, losses=(1.0, 1e-3), check_equations=True):
+    system = ode_system(problem)
+    ys = system.observations["x"].values[..., None]
+    return assess_trajectories(system, TS, ys, lambda times: prediction(np.asarray(times))[None, :, None], losses,
+                               {"right-hand side": lambda t, u: u}, check_equations)
+
+
+def test_the_exact_solution_is_trusted_and_a_wrong_one_is_not():
+    exact = _assess(_decay(), lambda ts: np.exp(-0.5 * ts))
+    assert exact.trusted, exact.reasons
+    assert exact.indicators["residual"][0] < 1e-4 and exact.indicators["data"]["observations of x"] < 1e-6
+    # Through every observation but wiggling between them: only the equations can tell.
+    wiggle = _assess(_decay(), lambda ts: np.exp(-0.5 * ts) + 0.02 * np.sin(10 * np.pi * ts))
+    assert not wiggle.trusted and any("residual" in r for r in wiggle.reasons)
+    assert wiggle.indicators["data"]["observations of x"] < 1e-6
+
+
+def test_a_diverged_or_blown_up_run_is_doubtful():
+    nan_loss = _assess(_decay(), lambda ts: np.exp(-0.5 * ts), losses=(1.0, np.nan))
+    assert "the loss was not finite during training" in nan_loss.reasons
+    blown = _assess(_decay(2.0), lambda ts: np.where(ts > 1.5, np.inf, np.exp(-0.5 * ts)))
+    assert any("not finite over the span" in r for r in blown.reasons)
+
+
+def test_a_prediction_beyond_the_states_the_data_visited_is_doubtful():
+    # On [0, 3] the state decays to 0.22, far below the 0.61 it reached in the data: a learned
+    # right-hand side is an extrapolation there, however well the data are fitted.
+    far = _assess(_decay(3.0), lambda ts: np.exp(-0.5 * ts), check_equations=False)
+    assert far.indicators["unknown_outside_data"]["right-hand side"] > 0.5
+    assert any("learned term 'right-hand side'" in r for r in far.reasons)
+
+
+@pytest.mark.parametrize("model", ["node", "cfc"])
+def test_solve_records_the_verdict_and_a_starved_run_is_doubtful(model, caplog):
+    starved = sciml.solve(_decay(), model=model, steps=2, lbfgs_steps=0, progress=False)
+    verdict = starved.metrics["verdict"]
+    assert verdict["status"] == "doubtful" and verdict["reasons"]
+    assert verdict["indicators"]["data"]["observations of x"] > 0.1
+    assert "the result is doubtful" in caplog.text
+
+
+@pytest.mark.slow  # 75 s
+def test_a_well_trained_ude_inside_its_data_is_trusted():
+    result = sciml.solve(_decay(unknown=True), model="node", steps=200, progress=False)
+    verdict = result.metrics["verdict"]
+    assert verdict["status"] == "trusted", verdict["reasons"]
+    assert set(verdict["indicators"]["unknown_outside_data"]) == {"U"}
