@@ -4,7 +4,8 @@ Each case is a tiny universal ODE whose unknown term is a higher power, a satura
 rate or a trigonometric term: data from the exact solution with Gaussian noise, a small MLP
 trained as the unknown, then ``sciml.solve(..., symbolify=True)`` (the path of ``sciml solve
 --symbolify``). The law must have the true form, no other term, and constants within 3%
-(6% for a rate of 2). Each takes a few minutes on two cores (training, then the symbolic
+(6% for a rate of 2), or, where the noise draw itself puts the truth further off, those the data
+support (the maximum-likelihood constants of the true form). Each takes a few minutes on two cores (training, then the symbolic
 stage): marked slow.
 """
 
@@ -15,6 +16,7 @@ import pytest
 import sympy as sp
 import xarray as xr
 from scipy.integrate import solve_ivp
+from scipy.optimize import least_squares
 
 import sciml
 from sciml.dsl import Coordinate, Field, Initial, Problem, TimeInterval, Unknown
@@ -83,7 +85,29 @@ def test_a_saturating_rate_is_recovered(tmp_path):
     expr, s, _ = solved_law(tmp_path, problem, "U", steps=300)
     got = coefficients(expr, s)
     assert set(got) == {("n", 1), ("d", 1)}, expr
-    assert abs(got[("n", 1)] + 2.0) < 0.06 and abs(got[("d", 1)] - 1.0) < 0.03, expr
+    # What these data support: the maximum-likelihood constants of the true form, by an
+    # independent float64 fit. On this draw they are (-1.929, 0.949), 2.4 standard errors from
+    # (-2, 1): no method can be asked to land nearer the truth than the data do, so the law's
+    # constants must match the data's own estimate, to 0.5%, and it the truth within 3 standard errors.
+    (a, b), errors = most_likely_constants(problem, lambda y, a, b: a * y / (1 + b * y), [4.0], [-2.0, 1.0])
+    assert abs(got[("n", 1)] / a - 1) < 5e-3 and abs(got[("d", 1)] / b - 1) < 5e-3, (expr, a, b)
+    assert abs(a + 2.0) < 3 * errors[0] and abs(b - 1.0) < 3 * errors[1], (a, b, errors)
+
+
+def most_likely_constants(problem, rate, y0, start):
+    """Least-squares constants of ``u' = rate(u, *constants)`` from ``y0`` on ``problem``'s data
+    (Gaussian noise: the maximum-likelihood estimate) and their standard errors."""
+    ts = problem.data["t"].values
+    data = np.stack([problem.data[name].values for name in problem.data.data_vars])
+
+    def residuals(constants):
+        y = solve_ivp(lambda t, y: rate(y, *constants), (ts[0], ts[-1]), y0, t_eval=ts, rtol=1e-10, atol=1e-10,
+                      method="DOP853").y
+        return (y - data).ravel()
+
+    fit = least_squares(residuals, start, xtol=1e-14, ftol=1e-14)
+    noise = np.sum(fit.fun**2) / (fit.fun.size - len(start))
+    return fit.x, np.sqrt(np.diag(np.linalg.inv(fit.jac.T @ fit.jac) * noise))
 
 
 @pytest.mark.slow

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["solve_ode_problem", "recover_law"]
 
+# Kass & Raftery (1995): a difference in BIC below 2 is "not worth more than a bare mention".
+BIC_TIE = 2.0
+
 _DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-2,
     "curriculum": (0.5, 1.0),
@@ -246,8 +249,9 @@ class _Trajectories:
         self.network_residual = self.refit({}, fit=False)[0]
         self.rule = ("candidates (the Pareto front and the closest one-term laws) put into the ODE in place of the "
                      "network, the other unknowns their networks' values along the fitted trajectories; constants, "
-                     "identified parameters and unknown initial states refitted to the observations; the one of least "
-                     "n_points * log(mean squared misfit) + n_constants * log(n_points); doubtful when its misfit "
+                     "identified parameters and unknown initial states refitted to the observations; the simplest "
+                     "(fewest tree nodes) whose n_points * log(mean squared misfit) + n_constants * log(n_points) is "
+                     f"within {BIC_TIE:g} of the least; doubtful when its misfit "
                      f"exceeds the network's by more than {DOUBT_RATIO:g}x and by more than {DOUBT_FLOOR:g} of the "
                      "observations' mean square")
 
@@ -266,12 +270,17 @@ class _Trajectories:
 
     @staticmethod
     def choose(scored, n_points):
-        """Least Bayesian information criterion ``n log(misfit) + k log(n)`` (``k`` refitted
-        constants): the misfits are on the data the constants were fitted to, so each constant
-        must pay for itself (a loose rule lets ``-0.25 y`` stand for ``-0.9 x y`` on one short
-        Lotka–Volterra trajectory)."""
-        return min(scored, key=lambda s: n_points * np.log(max(s[2], 1e-300))
-                   + len(_parametrised(s[1])[2]) * np.log(n_points))
+        """The simplest candidate whose Bayesian information criterion ``n log(misfit) + k
+        log(n)`` (``k`` refitted constants) is within :data:`BIC_TIE` of the least. The misfits
+        are on the data the constants were fitted to, so each constant must pay for itself (a
+        looser rule lets ``-0.25 y`` stand for ``-0.9 x y`` on one short Lotka–Volterra
+        trajectory); within the tie the data cannot tell the forms apart, and the simpler is
+        the better bet (a 3-constant ``atan`` form edged out ``-2 u / (1 + u)`` by 1.0 on 61
+        noisy points)."""
+        bic = [n_points * np.log(max(s[2], 1e-300)) + len(_parametrised(s[1])[2]) * np.log(n_points) for s in scored]
+        best = min(bic)
+        tied = [(s, b) for s, b in zip(scored, bic) if b <= best + BIC_TIE]
+        return min(tied, key=lambda pair: (pair[0][0].complexity, pair[1]))[0]
 
     def residual(self, name, expr, symbols):
         misfit, exprs, _, _ = self.refit({name: (expr, symbols)}, networks=False)
