@@ -59,12 +59,13 @@ def machine() -> dict:
 
 def ours(model: str, budget: float, seed: int, n_train: int | None = None) -> tuple[dict, object]:
     sys.path.insert(0, str(ROOT))
+    import sciml
     from problems.ethanol_md import problem
 
     opts = {"time_budget_s": budget}
     if n_train:
         opts["n_train"] = n_train
-    res = problem.solve(model=model, steps=10**7, seed=seed, options=opts)
+    res = sciml.solve(problem, model=model, steps=10**7, seed=seed, **opts)
     keep = ("energy_mae", "energy_mae_per_atom", "force_mae", "val_energy_mae",
             "val_energy_mae_per_atom", "val_force_mae", "steps", "train_wall_s",
             "structures_per_s", "n_params", "n_train")

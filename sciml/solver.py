@@ -75,7 +75,7 @@ def load_problem(path: str | Path):
         raise ProblemError(f"{path} defines no module-level `problem`; assign one, e.g. problem = Problem(...)")
     from sciml.dsl.problem import Problem
 
-    if not isinstance(problem, Problem) and not callable(getattr(problem, "solve", None)):
+    if not isinstance(problem, Problem) and not _is_atomistic(problem):
         raise ProblemError(
             f"{path}: `problem` is a {type(problem).__name__}, not a sciml Problem; build it with "
             "sciml.dsl.Problem(...)"
@@ -198,20 +198,22 @@ def solve(
         sciml.run_folder.RunFolderError: ``out`` cannot be written, holds a run that would be
             overwritten, or has nothing to resume — checked before any training.
     """
+    from sciml.dsl.problem import Problem
+
     folder = RunFolder(out) if out else None
-    if not hasattr(problem, "equations") and callable(getattr(problem, "solve", None)):
-        if resume:  # refused before the folder is touched: these solvers write no checkpoint
+    if not isinstance(problem, Problem):
+        if not _is_atomistic(problem):
+            raise ProblemError(f"solve() needs a sciml Problem or AtomisticProblem, got {type(problem).__name__}")
+        from sciml.atomistic.result import solve_atomistic_problem
+
+        if resume:  # refused before the folder is touched: atomistic runs write no checkpoint
             raise ValueError(f"resume=True (--resume) continues runs of sciml Problems only; a "
                              f"{type(problem).__name__} trains from the start: rerun without it")
         if folder:
             folder.prepare(overwrite=overwrite)
-        return problem.solve(model=model, steps=steps, seed=seed, out=folder.path if folder else None,
-                             options={**(model_options or {}), **train_options})
-
-    from sciml.dsl.problem import Problem
-
-    if not isinstance(problem, Problem):
-        raise ProblemError(f"solve() needs a sciml Problem, got {type(problem).__name__}")
+        return solve_atomistic_problem(problem, model=model, steps=steps, seed=seed,
+                                       out=folder.path if folder else None,
+                                       options={**(model_options or {}), **train_options})
     model = model or default_model(problem)
     if check_model(problem, model) == "trajectory":
         from sciml.dynamics.problem import ode_system
@@ -420,3 +422,11 @@ class _Run:
 def _warn_if_doubtful(verdict) -> None:
     if not verdict.trusted:
         log.warning("the result is doubtful: %s", "; ".join(verdict.reasons))
+
+
+
+def _is_atomistic(problem) -> bool:
+    # The atomistic package (e3nn, jraph) is imported only for a problem that is not a Problem.
+    from sciml.atomistic.problem import AtomisticProblem
+
+    return isinstance(problem, AtomisticProblem)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import sciml
 from sciml.atomistic import AtomisticProblem, PotentialCalculator, load_potential
 from sciml.atomistic.data import load
 
@@ -23,7 +24,7 @@ def solved(tmp_path_factory):
         steps=30, train_options={"batch_size": 5, "eval_every": 30},
     )
     out = tmp_path_factory.mktemp("ethanol")
-    result = problem.solve(model="nequip", steps=30, seed=0, out=out, options={})
+    result = sciml.solve(problem, model="nequip", steps=30, seed=0, out=out)
     return problem, result, out
 
 

@@ -3,7 +3,7 @@
 Data (:mod:`.structures`, :mod:`.data`, :mod:`.generate`) -> graphs (:mod:`.neighbors`,
 :mod:`.graphs`) -> networks (:mod:`.nequip`, :mod:`.mace`, registry :mod:`.models`) ->
 physics (:mod:`.potential`: E = sum of atomic energies, F = -dE/dr, stress = dE/de / V) ->
-training (:mod:`.train`) -> a problem's ``solve`` (:mod:`.problem`, :mod:`.result`) and an ASE
+training (:mod:`.train`) -> ``sciml.solve`` on a problem (:mod:`.problem`, :mod:`.result`) and an ASE
 calculator for molecular dynamics (:mod:`.calculator`).
 """
 

@@ -3,9 +3,9 @@
 An :class:`AtomisticProblem` is a frozen description -- the structures (or a loader for
 them), which labels to learn (``energy``, ``forces``, ``stress`` or a per-structure
 ``property``), the neighbour cutoff, the train/validation/test split and the declared
-symmetry -- validated on construction. ``problem.solve(model="nequip" | "mace", ...)``
-trains a graph network on the training split and reports errors on the test split; this is
-the method ``sciml solve problems/<file>.py`` calls.
+symmetry -- validated on construction. ``sciml.solve(problem, model="nequip" | "mace", ...)``
+(and ``sciml solve problems/<file>.py``) trains a graph network on the training split and
+reports errors on the test split (:func:`sciml.atomistic.result.solve_atomistic_problem`).
 
 The symmetry is not a loss term here: E(3) invariance of energies (rotation, reflection,
 translation, permutation of identical atoms) and equivariance of forces hold exactly by
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -128,29 +127,6 @@ class AtomisticProblem:
         if not len(split["train"]):
             raise ValueError("the training split is empty")
         return split
-
-    # -- solve ---------------------------------------------------------------------------
-    def solve(self, *, model: str | None = None, steps: int | None = None, seed: int = 0,
-              out: Path | None = None, options: dict | None = None):
-        """Train ``model`` (default :attr:`model`) and evaluate on the test split.
-
-        ``options`` may hold network options (e.g. ``channels``, ``lmax``) and training
-        options (:data:`TRAIN_OPTIONS`). Returns an :class:`AtomisticResult`, also written
-        to ``out`` when given.
-        """
-        from .result import train_and_evaluate
-
-        options = dict(options or {})
-        # Of the options sciml.solve takes for every problem, progress is a log here; precision
-        # is ignored (the networks train in JAX's default float32).
-        log = print if options.pop("progress", True) else None
-        options.pop("precision", None)
-        result = train_and_evaluate(self, model=model or self.model,
-                                    steps=steps or self.steps, seed=seed, options=options,
-                                    log=log)
-        if out is not None:
-            result.write(Path(out))
-        return result
 
     def settings(self, model: str, options: dict) -> tuple[dict, dict]:
         """Split user ``options`` into (network options, training options) over defaults."""

@@ -204,3 +204,25 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
               "test_indices": split["test"].tolist()}
     return AtomisticResult(problem.name, metrics, pred, structures[split["test"]],
                            fitted.history, fitted.potential, config)
+
+
+def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | None = None, seed: int = 0,
+                            out: Path | None = None, options: dict | None = None):
+    """Train ``model`` (default ``problem.model``) on ``problem`` (an
+    :class:`~sciml.atomistic.problem.AtomisticProblem`) and evaluate it on the test split; what
+    :func:`sciml.solve` does with one.
+
+    ``options`` may hold network options (e.g. ``channels``, ``lmax``) and training options
+    (:data:`~sciml.atomistic.problem.TRAIN_OPTIONS`). Returns an :class:`AtomisticResult`, also
+    written to ``out`` when given.
+    """
+    options = dict(options or {})
+    # Of the options sciml.solve takes for every problem, progress is a log here; precision
+    # is ignored (the networks train in JAX's default float32).
+    log = print if options.pop("progress", True) else None
+    options.pop("precision", None)
+    result = train_and_evaluate(problem, model=model or problem.model, steps=steps or problem.steps, seed=seed,
+                                options=options, log=log)
+    if out is not None:
+        result.write(Path(out))
+    return result
