@@ -25,6 +25,7 @@ from sciml.provenance import versions  # noqa: E402,F401
 
 
 def count_parameters(model: nnx.Module) -> int:
+    """Number of trainable scalars of ``model``."""
     return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
@@ -201,7 +202,8 @@ class Solution:
             "loss": float(self.history["loss"][-1]) if len(self.history["loss"]) else None,
             "parameters": self.parameters,
             "wall_s": round(self.wall_s, 3),
-            "n_params": count_parameters(self.model),
+            # every trained scalar: the surrogate's, the unknown terms' networks, learned parameters
+            "n_params": count_parameters(self.model) + sum(int(np.size(a)) for a in jax.tree.leaves(self.raw_parameters)),
             "steps": self.steps,
             "lbfgs_steps": self.lbfgs_steps,
             "seed": self.seed,

@@ -161,6 +161,8 @@ def test_an_unknown_trains_with_the_field_and_the_run_reloads(tmp_path):
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     record = solution.metrics["unknowns"]["R"]
     assert record["inputs"] == ["v"] and record["network"]["model"] == "mlp" and record["n_params"] > 0
+    # the run's size counts every trained scalar: the field's network (1-8-8-1) and the unknown's
+    assert solution.metrics["n_params"] == (8 + 8 + 8 * 8 + 8 + 8 + 1) + record["n_params"]
     assert "unknowns" in solution.metrics["recipe"]["reasons"]
     options = {k: v for k, v in record["network"].items() if k != "model"}
     start = compile_problem(problem, unknown_networks=unknown_networks(problem, options, seed=0))

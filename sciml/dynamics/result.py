@@ -13,16 +13,15 @@ import pathlib
 import time
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from flax import nnx
 
 from sciml.provenance import versions
+from sciml.result import count_parameters
 from sciml.verdict import Verdict
 
-__all__ = ["DynamicsResult", "add_trajectory", "evaluate", "finish", "invariant_metrics", "n_params",
+__all__ = ["DynamicsResult", "add_trajectory", "evaluate", "finish", "invariant_metrics",
            "rel_l2", "training_metrics", "trajectory_arrays", "trajectory_metrics"]
 
 
@@ -40,11 +39,6 @@ def trajectory_arrays(ds: xr.Dataset, states) -> tuple[np.ndarray, np.ndarray]:
     ts = np.asarray(ds["time"].values, np.float64)
     cols = [ds[s].values if s in ds else np.full((ds.sizes["trajectory"], len(ts)), np.nan) for s in states]
     return ts, np.stack(cols, -1).astype(np.float64)
-
-
-def n_params(model) -> int:
-    """Number of trainable scalars of ``model``."""
-    return int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
 def add_trajectory(ds, states, tag, arr, dim="time_ref") -> None:
@@ -80,7 +74,7 @@ def training_metrics(model_name: str, kind: str, hist: dict, seed: int, model) -
     """The figures every dynamics model records about its training."""
     return {"model": model_name, "kind": kind, "steps": hist["steps"], "seed": seed,
             "train_wall_s": hist["wall_s"], "final_loss": hist["loss"][-1] if hist["loss"] else None,
-            "n_params": n_params(model)}
+            "n_params": count_parameters(model)}
 
 
 def evaluate(problem, compiled, ts, ys, predict, metrics: dict, field):
