@@ -157,12 +157,13 @@ def solve_ode_problem(
         metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta[...]))}
     u0 = np.asarray(hist["u0"])
     # Roll out from the fitted initial state: the model never sees the clean one.
-    ds, tr, yr = evaluate(problem, compiled, ts, ys, lambda tr, yr: _rollout(node, tr, jnp.asarray(u0, jnp.float32)),
-                          metrics, field)
+    def predict(times):
+        return _rollout(node, times, jnp.asarray(u0, jnp.float32))
+
+    ds, tr, yr = evaluate(problem, compiled, ts, ys, lambda tr, yr: predict(tr), metrics, field)
     learned = (dict(zip(problem.unknown_names, compiled.unknown_inputs)) if kind == "ude"
                else {"right-hand side": lambda t, u: u})
-    verdict = assess_trajectories(problem, ts, ys, lambda times: _rollout(node, times, jnp.asarray(u0, jnp.float32)),
-                                  hist["loss"], learned, check_equations=False)
+    verdict = assess_trajectories(problem, ts, ys, predict, hist["loss"], learned, check_equations=False)
     law = laws = None
     if opts["symbolify"]:
         law, laws, rhs = recover_law(problem, node, ts, ys, u0, fit_initial=known_u0 is None, seed=seed)
