@@ -12,6 +12,8 @@ Runnable in chunks because machines are shared::
     python benchmarks/symbolic_feynman.py --offset 10 --limit 10 --resume
     python benchmarks/symbolic_feynman.py --noise 0 --time-budget 30 --skip-operon
     python benchmarks/symbolic_feynman.py --merge part0.json part1.json   # one summary
+    python benchmarks/symbolic_feynman.py --set second --noise 0 --skip-operon \
+        --out benchmarks/results/symbolic_feynman_second.json   # the other 62 equations, no units
 
 Prints a line per run and writes ``benchmarks/results/symbolic_feynman.json`` (machine info,
 settings, per-equation rows and the summary over all rows present).
@@ -128,6 +130,9 @@ def main(argv=None):
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--only", default=None, help="comma-separated equation ids")
+    ap.add_argument("--set", choices=("first", "second"), default="first",
+                    help="'first': the 30 equations with units (EQUATIONS); 'second': the other 62 "
+                         "AI Feynman equations with at most five variables (SECOND_SET, no units)")
     ap.add_argument("--noise", default="0,0.01", help="comma-separated noise levels")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--time-budget", type=float, default=60.0, help="seconds for genetic search")
@@ -145,12 +150,15 @@ def main(argv=None):
                     help="combine the rows of these result files into --out (no runs)")
     args = ap.parse_args(argv)
 
-    from sciml.datasets.feynman import EQUATIONS, generate, truth, units as eq_units
+    from sciml.datasets.feynman import EQUATIONS, SECOND_SET, generate, truth, units as eq_units
 
-    eqs = EQUATIONS[args.offset:]
+    pool = EQUATIONS if args.set == "first" else SECOND_SET
+    if args.units and args.set == "second":
+        ap.error("--units needs the first set: the second set has no units table")
+    eqs = pool[args.offset:]
     if args.only:
         ids = set(args.only.split(","))
-        eqs = [e for e in EQUATIONS if e.id in ids]
+        eqs = [e for e in pool if e.id in ids]
     if args.limit is not None:
         eqs = eqs[: args.limit]
     noises = [float(v) for v in args.noise.split(",")]

@@ -1,4 +1,6 @@
-"""Feynman-equation datasets: 30 laws with 1–4 variables from the AI Feynman benchmark.
+"""Feynman-equation datasets from the AI Feynman benchmark: 30 laws with 1–4 variables and
+units (``EQUATIONS``), and a second set of the other 62 laws with at most five variables
+(``SECOND_SET``, no units table).
 
 Equations and sampling ranges follow the public AI Feynman list (Udrescu & Tegmark, *AI
 Feynman: a physics-inspired method for symbolic regression*, Sci. Adv. 6, eaay2631 (2020);
@@ -22,7 +24,7 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-__all__ = ["Equation", "EQUATIONS", "UNITS", "generate", "get", "truth", "units"]
+__all__ = ["Equation", "EQUATIONS", "SECOND_SET", "UNITS", "generate", "get", "truth", "units"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +76,84 @@ EQUATIONS: list[Equation] = [
     _eq("I.47.23", "c", "sqrt(gamma*pr/rho)", gamma=R15, pr=R15, rho=R15),
     _eq("II.3.24", "flux", "Pwr/(4*pi*r**2)", Pwr=R15, r=R15),
     _eq("II.11.28", "theta", "1+n*alpha/(1-(n*alpha/3))", n=(0, 1), alpha=(0, 1)),
+]
+
+# The second set: every other equation of the AI Feynman list with at most five variables (62),
+# same ranges as ``FeynmanEquations.csv``. It has no units table: it measures recovery without
+# units on laws no part of sciml was developed against.
+R13 = (1.0, 3.0)
+SECOND_SET: list[Equation] = [
+    _eq("I.12.11", "F", "q*(Ef+B*v*sin(theta))", q=R15, Ef=R15, B=R15, v=R15, theta=R15),
+    _eq("I.13.12", "U", "G*m1*m2*(1/r2-1/r1)", m1=R15, m2=R15, r1=R15, r2=R15, G=R15),
+    _eq("I.15.3x", "x1", "(x-u*t)/sqrt(1-u**2/c**2)", x=(5, 10), u=(1, 2), c=(3, 20), t=(1, 2)),
+    _eq("I.18.14", "L", "m*r*v*sin(theta)", m=R15, r=R15, v=R15, theta=R15),
+    _eq("I.29.16", "x", "sqrt(x1**2+x2**2-2*x1*x2*cos(theta1-theta2))", x1=R15, x2=R15, theta1=R15,
+        theta2=R15),
+    _eq("I.30.5", "theta", "asin(lambd/(n*d))", lambd=(1, 2), d=(2, 5), n=R15),
+    _eq("I.34.1", "omega", "omega_0/(1-v/c)", c=(3, 10), v=(1, 2), omega_0=R15),
+    _eq("I.34.14", "omega", "(1+v/c)/sqrt(1-v**2/c**2)*omega_0", c=(3, 10), v=(1, 2), omega_0=R15),
+    _eq("I.34.27", "E_n", "(h/(2*pi))*omega", omega=R15, h=R15),
+    _eq("I.38.12", "r", "4*pi*epsilon*(h/(2*pi))**2/(m*q**2)", m=R15, q=R15, h=R15, epsilon=R15),
+    _eq("I.39.1", "E_n", "3*pr*V/2", pr=R15, V=R15),
+    _eq("I.39.22", "pr", "n*kb*T/V", n=R15, T=R15, V=R15, kb=R15),
+    _eq("I.41.16", "L_rad", "h/(2*pi)*omega**3/(pi**2*c**2*(exp((h/(2*pi))*omega/(kb*T))-1))",
+        omega=R15, T=R15, h=R15, kb=R15, c=R15),
+    _eq("I.43.16", "v", "mu_drift*q*Volt/d", mu_drift=R15, q=R15, Volt=R15, d=R15),
+    _eq("I.43.31", "D", "mob*kb*T", mob=R15, T=R15, kb=R15),
+    _eq("I.43.43", "kappa", "kb*v/(A*(gamma-1))", gamma=(2, 5), kb=R15, A=R15, v=R15),
+    _eq("I.44.4", "E_n", "n*kb*T*log(V2/V1)", n=R15, kb=R15, T=R15, V1=R15, V2=R15),
+    _eq("I.48.2", "E_n", "m*c**2/sqrt(1-v**2/c**2)", m=R15, v=(1, 2), c=(3, 10)),
+    _eq("I.50.26", "x", "x1*(cos(omega*t)+alpha*cos(omega*t)**2)", x1=R13, omega=R13, t=R13, alpha=R13),
+    _eq("II.2.42", "Pwr", "kappa*(T2-T1)*A/d", kappa=R15, T1=R15, T2=R15, A=R15, d=R15),
+    _eq("II.4.23", "Volt", "q/(4*pi*epsilon*r)", q=R15, epsilon=R15, r=R15),
+    _eq("II.6.11", "Volt", "p_d*cos(theta)/(4*pi*epsilon*r**2)", epsilon=R13, p_d=R13, theta=R13, r=R13),
+    _eq("II.6.15b", "Ef", "3*p_d*cos(theta)*sin(theta)/(4*pi*epsilon*r**3)", epsilon=R13, p_d=R13,
+        theta=R13, r=R13),
+    _eq("II.8.7", "E_n", "3*q**2/(20*pi*epsilon*d)", q=R15, epsilon=R15, d=R15),
+    _eq("II.8.31", "E_den", "epsilon*Ef**2/2", epsilon=R15, Ef=R15),
+    _eq("II.10.9", "Ef", "sigma_den/(epsilon*(1+chi))", sigma_den=R15, epsilon=R15, chi=R15),
+    _eq("II.11.3", "x", "q*Ef/(m*(omega_0**2-omega**2))", q=R13, Ef=R13, m=R13, omega_0=(3, 5),
+        omega=(1, 2)),
+    _eq("II.11.20", "Pol", "n_rho*p_d**2*Ef/(3*kb*T)", n_rho=R15, p_d=R15, Ef=R15, kb=R15, T=R15),
+    _eq("II.11.27", "Pol", "n*alpha/(1-(n*alpha/3))*epsilon*Ef", n=(0, 1), alpha=(0, 1),
+        epsilon=(1, 2), Ef=(1, 2)),
+    _eq("II.13.17", "B", "2*I/(4*pi*epsilon*c**2*r)", epsilon=R15, c=R15, I=R15, r=R15),
+    _eq("II.13.23", "rho_c", "rho_c_0/sqrt(1-v**2/c**2)", rho_c_0=R15, v=(1, 2), c=(3, 10)),
+    _eq("II.13.34", "j", "rho_c_0*v/sqrt(1-v**2/c**2)", rho_c_0=R15, v=(1, 2), c=(3, 10)),
+    _eq("II.15.4", "E_n", "-mom*B*cos(theta)", mom=R15, B=R15, theta=R15),
+    _eq("II.15.5", "E_n", "-p_d*Ef*cos(theta)", p_d=R15, Ef=R15, theta=R15),
+    _eq("II.21.32", "Volt", "q/(4*pi*epsilon*r*(1-v/c))", q=R15, epsilon=R15, r=R15, v=(1, 2), c=(3, 10)),
+    _eq("II.24.17", "k", "sqrt(omega**2/c**2-pi**2/d**2)", omega=(4, 6), c=(1, 2), d=(2, 4)),
+    _eq("II.27.16", "flux", "epsilon*c*Ef**2", epsilon=R15, c=R15, Ef=R15),
+    _eq("II.27.18", "E_den", "epsilon*Ef**2", epsilon=R15, Ef=R15),
+    _eq("II.34.2a", "I", "q*v/(2*pi*r)", q=R15, v=R15, r=R15),
+    _eq("II.34.2", "mom", "q*v*r/2", q=R15, v=R15, r=R15),
+    _eq("II.34.11", "omega", "g_*q*B/(2*m)", g_=R15, q=R15, B=R15, m=R15),
+    _eq("II.34.29a", "mom", "q*h/(4*pi*m)", q=R15, h=R15, m=R15),
+    _eq("II.34.29b", "E_n", "g_*mom*B*Jz/(h/(2*pi))", g_=R15, h=R15, Jz=R15, mom=R15, B=R15),
+    _eq("II.35.18", "n", "n_0/(exp(mom*B/(kb*T))+exp(-mom*B/(kb*T)))", n_0=R13, kb=R13, T=R13, mom=R13,
+        B=R13),
+    _eq("II.35.21", "M", "n_rho*mom*tanh(mom*B/(kb*T))", n_rho=R15, mom=R15, B=R15, kb=R15, T=R15),
+    _eq("II.37.1", "E_n", "mom*(1+chi)*B", mom=R15, B=R15, chi=R15),
+    _eq("II.38.3", "F", "Y*A*x/d", Y=R15, A=R15, d=R15, x=R15),
+    _eq("II.38.14", "mu_S", "Y/(2*(1+sigma))", Y=R15, sigma=R15),
+    _eq("III.4.32", "n", "1/(exp((h/(2*pi))*omega/(kb*T))-1)", h=R15, omega=R15, kb=R15, T=R15),
+    _eq("III.4.33", "E_n", "(h/(2*pi))*omega/(exp((h/(2*pi))*omega/(kb*T))-1)", h=R15, omega=R15,
+        kb=R15, T=R15),
+    _eq("III.7.38", "omega", "2*mom*B/(h/(2*pi))", mom=R15, B=R15, h=R15),
+    _eq("III.8.54", "prob", "sin(E_n*t/(h/(2*pi)))**2", E_n=(1, 2), t=(1, 2), h=(1, 4)),
+    _eq("III.10.19", "E_n", "mom*sqrt(Bx**2+By**2+Bz**2)", mom=R15, Bx=R15, By=R15, Bz=R15),
+    _eq("III.12.43", "L", "n*(h/(2*pi))", n=R15, h=R15),
+    _eq("III.13.18", "v", "2*E_n*d**2*k/(h/(2*pi))", E_n=R15, d=R15, k=R15, h=R15),
+    _eq("III.14.14", "I", "I_0*(exp(q*Volt/(kb*T))-1)", I_0=R15, q=(1, 2), Volt=(1, 2), kb=(1, 2),
+        T=(1, 2)),
+    _eq("III.15.12", "E_n", "2*U*(1-cos(k*d))", U=R15, k=R15, d=R15),
+    _eq("III.15.14", "m", "(h/(2*pi))**2/(2*E_n*d**2)", h=R15, E_n=R15, d=R15),
+    _eq("III.15.27", "k", "2*pi*alpha/(n*d)", alpha=R15, n=R15, d=R15),
+    _eq("III.17.37", "f", "beta*(1+alpha*cos(theta))", beta=R15, alpha=R15, theta=R15),
+    _eq("III.19.51", "E_n", "-m*q**4/(2*(4*pi*epsilon)**2*(h/(2*pi))**2*n**2)", m=R15, q=R15, h=R15,
+        n=R15, epsilon=R15),
+    _eq("III.21.20", "j", "-rho_c_0*q*A_vec/m", rho_c_0=R15, q=R15, A_vec=R15, m=R15),
 ]
 
 # Units of every variable in the base dimensions of the AI Feynman units table (metre,
@@ -129,12 +209,14 @@ UNITS: dict[str, dict[str, dict]] = {
     "II.11.28": {"theta": _ONE, "n": _ONE, "alpha": _ONE},
 }
 
-_BY_ID = {e.id: e for e in EQUATIONS}
+_BY_ID = {e.id: e for e in EQUATIONS + SECOND_SET}
 
 
 def units(eq: Equation | str) -> dict[str, dict]:
     """``{variable: {dimension: exponent}}`` for the inputs and the target of ``eq``."""
     eq = get(eq) if isinstance(eq, str) else eq
+    if eq.id not in UNITS:
+        raise KeyError(f"no units table for Feynman equation {eq.id!r} (the second set has none)")
     return UNITS[eq.id]
 
 

@@ -350,6 +350,20 @@ def test_feynman_units_make_every_true_law_consistent():
         assert is_consistent(expr, u, u[eq.target]), eq.id
 
 
+def test_feynman_second_set_is_disjoint_defined_and_unit_free():
+    from sciml.datasets.feynman import EQUATIONS, SECOND_SET, generate, truth, units
+
+    assert len(SECOND_SET) == 62
+    assert not {e.id for e in SECOND_SET} & {e.id for e in EQUATIONS}
+    for eq in SECOND_SET:
+        assert 1 <= len(eq.variables) <= 5, eq.id
+        expr, _ = truth(eq)
+        assert {str(s) for s in expr.free_symbols} == set(eq.variables), eq.id
+        assert np.all(np.isfinite(generate(eq, n=50)[eq.target].values)), eq.id
+    with pytest.raises(KeyError, match="no units table"):
+        units(SECOND_SET[0])
+
+
 def test_discover_with_units_searches_the_pi_groups():
     from sciml.datasets.feynman import generate, truth, units
     from sciml.symbolic.backends import BuiltinBackend
