@@ -260,6 +260,28 @@ def test_homogeneity_decided(noise):
     assert not any(t.accepted for t in dec.root.tests if t.kind == "homogeneous")
 
 
+@pytest.mark.parametrize("noise", NOISES)
+def test_affinity_decided_and_split_into_intercept_and_slope(noise):
+    """x1 cos(x2) + sin(x2 x3) is affine in x1 only; with no separability or symmetry
+    accepted, the node splits into intercept and slope, functions of (x2, x3)."""
+    f = lambda X: X[:, 0] * np.cos(X[:, 1]) + np.sin(X[:, 1] * X[:, 2])  # noqa: E731
+    dec, syms = _oracle_decomposition(f, noise)
+    affine = {t.groups[0][0]: t for t in dec.root.tests if t.kind == "affine"}
+    assert affine[0].accepted and not affine[1].accepted and not affine[2].accepted
+    assert affine[0].gradient < 1e-3 and affine[2].gradient > 1e-2
+    assert not any(t.accepted for t in dec.root.tests if t.kind != "affine")
+    assert dec.root.kind == "affine" and len(dec.root.children) == 2
+    k = dec.root.step.groups[0][0]
+    assert dec.root.factor == syms[k]
+    rest = [c for c in range(3) if c != k]
+    assert all(c.variables == [syms[c_] for c_ in rest] for c in dec.root.children)
+    # the intercept and slope reproduce f on the data's box
+    X, _ = _data(f)
+    intercept, slope = (c.problem.fn for c in dec.root.children)
+    np.testing.assert_allclose(intercept(X[:, rest]) + X[:, k] * slope(X[:, rest]), f(X), rtol=1e-9)
+    assert "affine in" in dec.root.step.describe([str(v) for v in syms])
+
+
 def test_homogeneous_child_gets_the_data_divided_by_its_factor():
     f = lambda X: X[:, 0] + X[:, 1] + X[:, 0] ** 0.5 * X[:, 1] ** 0.5 * np.sin(X[:, 2])  # noqa: E731
     X, y = _data(f)

@@ -160,7 +160,7 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     if prune and front and not _exact_enough(min(front, key=lambda c: c.mse_test), y):
         # noisy data: the front's formulas may carry spurious terms fitted to the noise
         for c in front:
-            pruned = prune_terms(c.expr, symbols, Xtr, ytr)
+            pruned = prune_terms(c.expr, symbols, Xtr, ytr, judge=judge)
             if pruned != c.expr:
                 cands.append(_score(pruned, f"{c.source} (pruned)", symbols, Xtr, ytr, Xte, yte,
                                     units, target_units, do_clean=False))

@@ -335,14 +335,15 @@ def _terms(expr):
 
 
 def prune_terms(expr: sp.Expr, symbols, X, y, *, holdout: float = 0.3, seed: int = 0,
-                max_trials: int = 12) -> sp.Expr:
+                max_trials: int = 12, judge: str = "paired") -> sp.Expr:
     """Drop summands that the data do not need (backward elimination).
 
     Each summand with a variable in it is replaced by a free constant, the formula is refitted
     and rounded (:func:`round_constants`), and the change is kept when the held-out rows find
     it not measurably worse (the paired test of the module docstring). On noisy data the edge
     fits keep small spurious terms — ``asin(n (sin(theta) + tanh(13 n)/10 - 1/10))`` where the
-    law is ``asin(n sin(theta))`` — which rounding alone cannot remove.
+    law is ``asin(n sin(theta))`` — which rounding alone cannot remove. ``judge`` is the
+    rounding test of each trial (:func:`round_constants`).
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -366,7 +367,7 @@ def prune_terms(expr: sp.Expr, symbols, X, y, *, holdout: float = 0.3, seed: int
                 continue
             try:
                 trial, _ = round_constants(expr.xreplace({term: sp.Float(level)}), symbols, X, y,
-                                           refit_first=True, holdout=holdout, seed=seed)
+                                           refit_first=True, holdout=holdout, seed=seed, judge=judge)
                 trial = simplify(trial)
             except Exception:  # a trial that cannot be evaluated is simply not taken
                 continue

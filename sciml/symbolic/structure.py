@@ -24,7 +24,13 @@ built from ``f`` itself:
 - homogeneity ``f = x_j^k g(x_i / x_j, ...)`` (scaling both by ``l`` scales ``f`` by
   ``l^k``, the ratio symmetry being ``k = 0``): ``k`` is read from Euler's relation
   ``x_i f_i + x_j f_j = k f`` on the surrogate and rounded to a multiple of 1/2, and ``P f``
-  is the orbit mean of ``f / x_j^k`` times ``x_j^k``.
+  is the orbit mean of ``f / x_j^k`` times ``x_j^k``;
+- affinity in one variable ``f = g(rest) + x_k h(rest)`` (AI Feynman's polynomial fit in one
+  variable, degree one): ``P f`` is the straight line through ``f`` at two values
+  ``x_k = a, b`` (the quartiles of ``x_k``), ``P f = f_a + (x_k - a) (f_b - f_a) / (b - a)``.
+  It splits a node that no separability or symmetry splits — a law such as
+  ``(t - u x / c^2) / sqrt(1 - u^2 / c^2)``, affine in ``x``, becomes two functions of
+  ``(u, c)`` that the symmetries reduce further.
 
 If ``H`` holds, ``P_H f = f`` up to the surrogate's error, which the projections average
 rather than amplify (``P`` is an orthogonal projection for the product measure). The test
@@ -50,7 +56,8 @@ distribution (a noisy fit's curvature is itself noisy), so they inform but do no
 **Decomposition.** Every accepted step is tested within the model built so far (child tests
 are judged for the whole structured model against the data), so errors cannot accumulate
 unseen. A node is split by the accepted separability with the smallest excess, else reduced
-by the accepted symmetry or homogeneity with the smallest excess, else it is a leaf. Leaves are solved by
+by the accepted symmetry or homogeneity with the smallest excess, else split by the accepted
+affinity with the smallest excess into intercept and slope, else it is a leaf. Leaves are solved by
 the caller's searches on the leaf's own variables (targets: the data themselves when only
 symmetries lie above the leaf, else the surrogate's projection), and the leaf formulas are
 recombined (``c + g + h``, ``c g h``) into proposals in the original variables that the
@@ -77,14 +84,14 @@ __all__ = ["STRUCTURE_RULE", "Surrogate", "fit_surrogate", "StructureTest", "Str
 STRUCTURE_RULE = (
     "a structure (additive or multiplicative separability of two variable groups, f depending "
     "on two variables only through their difference, sum, ratio or product, or f homogeneous "
-    "in two variables) is accepted when "
+    "in two variables, or f affine in one variable) is accepted when "
     "the whole structured model built from the surrogate is not measurably worse than the "
     "surrogate on held-out rows: mean increase of the squared residual <= max(2 standard errors "
     "of that increase, 2*sqrt(2/n) * sigma^2), sigma^2 = the surrogate's held-out mean squared "
     "residual (the noise level); a node is split by the accepted separability with the smallest "
     "excess, else reduced by the accepted symmetry or homogeneity with the smallest excess, "
-    "else solved as one "
-    "problem")
+    "else split into intercept and slope by the accepted affinity with the smallest excess, "
+    "else solved as one problem")
 
 
 # ----------------------------------------------------------------------------- surrogate
@@ -309,6 +316,10 @@ class StructureTest:
             i, j = self.groups[0]
             return (f"f = ({variables[j]})^{self.degree:g} g(({variables[i]}) / ({variables[j]}), ...): "
                     f"homogeneous of degree {self.degree:g} in {variables[i]}, {variables[j]}")
+        if self.kind == "affine":
+            (k,), rest = self.groups
+            others = ", ".join(variables[i] for i in rest)
+            return f"f = g({others}) + ({variables[k]}) h({others}): affine in {variables[k]}"
         a, b = (", ".join(variables[i] for i in g) for g in self.groups)
         sign = "+" if self.kind == "additive" else "*"
         return f"f = g({a}) {sign} h({b})"
@@ -482,6 +493,51 @@ def _homogeneity_test(node: _Node, i: int, j: int, ctx: _Context, derivs):
     return StructureTest("homogeneous", [[i, j]], excess, thr, ok, gstat, op="/", degree=k), ()
 
 
+def _affine_parts(node: _Node, k: int):
+    """``(intercept, slope)`` of ``f`` as a straight line in ``x_k`` through its values at the
+    quartiles ``a, b`` of ``x_k``: functions of the other variables (in column order)."""
+    a, b = np.quantile(node.values[:, k], [0.25, 0.75])
+    rest = [c for c in range(node.values.shape[1]) if c != k]
+
+    def at(W, value):
+        Z = np.empty((len(W), len(rest) + 1))
+        Z[:, rest], Z[:, k] = W, value
+        with np.errstate(all="ignore"):
+            return node.fn(Z)
+
+    def slope(W):
+        return (at(W, b) - at(W, a)) / (b - a)
+
+    def intercept(W):
+        return at(W, a) - a * slope(W)
+
+    return intercept, slope, rest
+
+
+def _affine_test(node: _Node, k: int, ctx: _Context, derivs):
+    """Affinity ``f = g(rest) + x_k h(rest)`` at ``node`` (module docstring); the derivative
+    statistic is ``|f_kk| / |H|``, 0 when ``f`` is affine in ``x_k``."""
+    if node.values.shape[1] < 2 or np.ptp(node.values[:, k]) == 0:
+        return None, ()
+    intercept, slope, rest = _affine_parts(node, k)
+    excess, thr, ok = _judge(node.lift(lambda V: intercept(V[:, rest]) + V[:, k] * slope(V[:, rest])), ctx)
+    _, _, hess = derivs
+    gstat = _median(np.abs(hess[:, k, k]) / (np.linalg.norm(hess, axis=(1, 2)) + 1e-300))
+    return StructureTest("affine", [[k], rest], excess, thr, ok, gstat), (intercept, slope, rest)
+
+
+def _children_affine(node: _Node, k: int, parts) -> list[_Node]:
+    """Intercept and slope as sub-problems in the other variables; each child's lift keeps the
+    other part as the parent's test had it."""
+    intercept, slope, rest = parts
+    values = node.values[:, rest]
+    variables = [node.variables[c] for c in rest]
+    return [_Node(intercept, values, lambda g: node.lift(lambda V: g(V[:, rest]) + V[:, k] * slope(V[:, rest])),
+                  None, variables),
+            _Node(slope, values, lambda g: node.lift(lambda V: intercept(V[:, rest]) + V[:, k] * g(V[:, rest])),
+                  None, variables)]
+
+
 # ----------------------------------------------------------------------------- decomposition
 
 
@@ -489,7 +545,8 @@ def _homogeneity_test(node: _Node, i: int, j: int, ctx: _Context, derivs):
 class StructureNode:
     """A node of the decomposition tree.
 
-    ``kind`` is ``"leaf"``, ``"additive"``, ``"multiplicative"`` or ``"symmetry"``; ``step`` the
+    ``kind`` is ``"leaf"``, ``"additive"``, ``"multiplicative"``, ``"symmetry"`` or ``"affine"``
+    (children: intercept, then slope; ``factor`` the variable they are affine in); ``step`` the
     accepted test (why the node was split), ``tests`` every test made at the node,
     ``variables`` the node's variables in the original symbols, ``formula`` (leaves, after
     :meth:`Decomposition.solve`) the leaf's chosen formula in the original symbols."""
@@ -582,6 +639,10 @@ class Decomposition:
                     target = (target[0] / w, target[1] * float(np.mean(1.0 / w**2)))
                 solve_node(node.children[0], target)
                 return
+            if node.kind == "affine":  # intercept and slope: projections of the surrogate
+                for child in node.children:
+                    solve_node(child, None)
+                return
             first, second = sorted(node.children, key=lambda c: len(c.variables))
             solve_node(first, None)
             solve_node(second, _remainder(node.kind, target, first, symbols, root_values))
@@ -644,6 +705,8 @@ def _combinations(node: StructureNode) -> list[sp.Expr]:
             out.append(sp.Add(*chosen) + sp.Float(1e-3))  # free offset, refitted by the caller
         elif node.kind == "multiplicative":
             out.append(sp.Float(1.0) * sp.Mul(*chosen))  # free scale, refitted by the caller
+        elif node.kind == "affine":
+            out.append(chosen[0] + node.factor * chosen[1])
         else:
             out.append(chosen[0] if node.factor is None else chosen[0] * node.factor)
     return out
@@ -730,6 +793,12 @@ def _test_node(node: _Node, ctx: _Context, max_small) -> tuple[list[StructureTes
                 tests.append(t)
                 if t.accepted:
                     builders[id(t)] = ("symmetry", SYMMETRIES[2], a, b, t.degree)
+    for c in range(k):
+        t, parts = _affine_test(node, c, ctx, derivs)
+        if t is not None:
+            tests.append(t)
+            if t.accepted:
+                builders[id(t)] = ("affine", c, parts)
     return tests, builders
 
 
@@ -745,7 +814,8 @@ def _grow(node: _Node, ctx: _Context, rng, depth: int, max_depth: int, deadline:
     accepted = [t for t in tests if t.accepted]
     separable = [t for t in accepted if t.kind in ("additive", "multiplicative")]
     symmetric = [t for t in accepted if t.kind in ("symmetry", "homogeneous")]
-    pick = min(separable or symmetric, key=lambda t: (t.excess, t.kind != "additive"), default=None)
+    affine = [t for t in accepted if t.kind == "affine"]
+    pick = min(separable or symmetric or affine, key=lambda t: (t.excess, t.kind != "additive"), default=None)
     if pick is None:
         return StructureNode("leaf", node.variables, tests, problem=node,
                              note="no structure accepted at the noise level: solved as one problem")
@@ -757,6 +827,14 @@ def _grow(node: _Node, ctx: _Context, rng, depth: int, max_depth: int, deadline:
                 f"({pick.excess:.3g} <= {pick.threshold:.3g})")
         children = [_grow(c, ctx, rng, depth + 1, max_depth, deadline, max_small) for c in kids]
         return StructureNode(pick.kind, node.variables, tests, pick, children, problem=node, note=note)
+    if how[0] == "affine":
+        _, c, parts = how
+        note = (f"no separability or symmetry accepted; affinity in {node.variables[c]} accepted with the "
+                f"smallest excess ({pick.excess:.3g} <= {pick.threshold:.3g}): intercept and slope")
+        children = [_grow(kid, ctx, rng, depth + 1, max_depth, deadline, max_small)
+                    for kid in _children_affine(node, c, parts)]
+        return StructureNode("affine", node.variables, tests, pick, children, problem=node, note=note,
+                             factor=node.variables[c])
     _, sym, i, j, degree = how
     child = _child_symmetry(node, sym, i, j, max(1, ctx.n_orbit // 2), degree)
     what = f"symmetry ({pick.op})" if pick.kind == "symmetry" else f"homogeneity of degree {degree:g}"
