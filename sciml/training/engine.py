@@ -27,6 +27,7 @@ source's own state, and so reproduces an uninterrupted run bit for bit on CPU.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import signal
@@ -496,7 +497,7 @@ class _Run:
             if step in callback_steps:
                 self._call_back(step)
             self.batch = self.batches(step, self.params)
-            upcoming = [s for s in callback_steps if s > step]
+            upcoming = callback_steps[bisect.bisect_right(callback_steps, step):][:1]
             n = min(cfg.chunk, adam_steps - step, *(s - step for s in upcoming))
             (params, opt_state), (losses, terms) = self._adam_chunk()(
                 *self._replicate(self.params, self.opt_state), self.batch, n)
