@@ -32,7 +32,7 @@ import optax
 from flax import nnx
 
 from sciml.training.config import TrainConfig
-from sciml.training.engine import FixedBatch, Progress, averaged_params
+from sciml.training.engine import Batches, Progress, averaged_params
 from sciml.training.engine import fit as train
 
 from . import graphs as G
@@ -98,7 +98,7 @@ def potential_config(steps: int, learning_rate: float = 5e-3, final_learning_rat
         "seed": seed, "chunk": 1, "checkpoint_seconds": 0.0, "progress": False, **options})
 
 
-class _Shuffled(FixedBatch):
+class _Shuffled(Batches):
     """One padded batch of training structures per step, reshuffled every epoch."""
 
     def __init__(self, batcher: G.GraphBatcher, indices, seed: int):

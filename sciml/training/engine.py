@@ -76,57 +76,37 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 # ---------------------------------------------------------------------------------- protocols
-@runtime_checkable
-class Batches(Protocol):
+class Batches:
     """Where the loss is evaluated: the engine asks for a batch at the start of every chunk.
 
-    A batch is any pytree ``loss_fn`` takes. Sources that resample must draw from generators
-    seeded by the step, so that a resumed run sees the batches an uninterrupted one would.
+    This base class trains on one fixed batch (any pytree ``loss_fn`` takes, or None); a
+    source that resamples overrides the methods, drawing from generators seeded by the step so
+    that a resumed run sees the batches an uninterrupted one would.
     """
+
+    def __init__(self, batch=None):
+        self.batch = batch
 
     def __call__(self, step: int, params) -> Any:
         """The batch of the first-order chunk that starts at ``step``."""
-        ...
+        return self.batch
 
     def quasi_newton(self, round: int, growth: int, params, step: int, iteration: int) -> Any:
         """The batch of the quasi-Newton phase's ``round`` (0 first; later rounds go on after a
         stall, from the best parameters, ``growth`` times as many points), which began after
         ``step`` first-order steps and is now at its ``iteration``."""
-        ...
+        return self(step, params)
 
     def held_out(self) -> Any | None:
         """Points never trained on, that judge the quasi-Newton phase (None: no stall test)."""
-        ...
+        return None
 
     def state(self) -> tuple[dict, dict]:
         """``(pytrees, plain values)`` to save with a checkpoint."""
-        ...
+        return {}, {}
 
     def restore(self, trees: dict, values: dict) -> None:
         """Take back what :meth:`state` saved."""
-        ...
-
-
-class FixedBatch:
-    """A batch that never changes (a full-batch fit of trajectories or of a table)."""
-
-    def __init__(self, batch=None):
-        self.batch = batch
-
-    def __call__(self, step, params):
-        return self.batch
-
-    def quasi_newton(self, round, growth, params, step, iteration):
-        return self.batch
-
-    def held_out(self):
-        return None
-
-    def state(self):
-        return {}, {}
-
-    def restore(self, trees, values):
-        pass
 
 
 @dataclass
@@ -238,7 +218,7 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
         loss_fn: a pure JAX function; traced again after a callback replaces the parameters.
         params: the initial pytree of trained values.
         config: a :class:`~sciml.training.config.TrainConfig`.
-        batches: the batch source (:class:`Batches`); None trains on ``batch=None``.
+        batches: the batch source (a :class:`Batches`); None trains on ``batch=None``.
         optimizer: the first-order phase (any optax ``GradientTransformation``); default
             :func:`default_optimizer` of ``config``.
         callbacks: changes at scheduled steps (:class:`Callback`).
@@ -256,7 +236,7 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax GradientTransformation (e.g. optax.adam(1e-3)), "
                         f"got {type(optimizer).__name__}")
-    run = _Run(loss_fn, params, config, batches or FixedBatch(), optimizer or default_optimizer(config),
+    run = _Run(loss_fn, params, config, batches or Batches(), optimizer or default_optimizer(config),
                tuple(callbacks), Path(checkpoint) if checkpoint else None, settings or {}, describe)
     with jax.default_matmul_precision("highest"), _StopSignals() as stop:
         run.stop = stop
@@ -699,5 +679,5 @@ def _progress(total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, desc="training", unit="step", dynamic_ncols=True, leave=True)
 
 
-__all__ = ["Batches", "Callback", "FitOutcome", "FixedBatch", "Progress", "TrainingDiverged", "TrainingInterrupted",
+__all__ = ["Batches", "Callback", "FitOutcome", "Progress", "TrainingDiverged", "TrainingInterrupted",
            "averaged", "averaged_params", "batch_sharding", "default_optimizer", "fit"]

@@ -36,7 +36,7 @@ from sciml.losses.weighting import global_norm, make_policy
 from sciml.training.callbacks import ModelCallback
 from sciml.training.checkpoint import restore_tree
 from sciml.training.config import TrainConfig
-from sciml.training.engine import Progress, batch_sharding, fit
+from sciml.training.engine import Batches, Progress, batch_sharding, fit
 from sciml.training.memory import check_batch_memory, check_dense_hessian_memory
 
 HELD_OUT_INDEX = 2**31 - 1  # batch index of the held-out points that judge L-BFGS's progress
@@ -56,7 +56,7 @@ class TrainOutcome:
     stopped: str = "steps"  # why training ended: "steps", "time budget" or "stalled"
 
 
-class Trainer:
+class Trainer(Batches):
     """Train ``model`` on ``compiled`` (a :class:`~sciml.dsl.compile.CompiledProblem`)."""
 
     def __init__(self, compiled, model: nnx.Module, config: TrainConfig, checkpoint: str | Path | None = None,
@@ -142,7 +142,7 @@ class Trainer:
 
         return self._jit("rar", make)(trainable, z)
 
-    # ------------------------------------------------------------------ batches (engine.Batches)
+    # ------------------------------------------------------------------ the batches (engine.Batches)
     def _batch_index(self, step: int) -> int:
         resample = max(self.config.resample_every, 0)
         return step // resample if resample else 0
