@@ -254,6 +254,8 @@ class _Run:
         self.quasi_newton = quasi_newton(config.quasi_newton, memory=config.lbfgs_memory)
         self.mesh, _, self.replicated = batch_sharding()
         self._jitted: dict[str, Any] = {}
+        # The first-order steps at which a callback acts (ascending).
+        self._callback_steps = sorted({s for callback in callbacks for s in callback.steps if s > 0})
 
     # ---------------------------------------------------------------- compiled pieces
     def _adam_chunk(self):
@@ -309,10 +311,6 @@ class _Run:
         strong = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.asarray(a).dtype), trees)
         return jax.device_put(strong, self.replicated)
 
-    @property
-    def _callback_steps(self) -> list[int]:
-        """The first-order steps at which a callback acts (ascending)."""
-        return sorted({s for callback in self.callbacks for s in callback.steps if s > 0})
 
     def _call_back(self, step: int, replay: bool = False) -> bool:
         """Run the callbacks due at ``step``; True when they replaced the parameters."""
