@@ -81,6 +81,11 @@ def test_sciml_solve_passes_a_custom_optimiser_to_pde_and_ode_training(model):
         assert trained.metrics["final_loss"] < frozen.metrics["final_loss"]
 
 
+def test_a_trajectory_fit_takes_the_engine_settings_by_their_names():
+    result = sciml.solve(decay(), model="node", steps=10**6, time_budget=4.0, lbfgs_steps=0, progress=False)
+    assert result.metrics["steps"] < 10**6 and result.metrics["train_wall_s"] < 30
+
+
 def test_a_diverging_quadratic_raises_with_the_term_step_and_phase():
     with pytest.raises(TrainingDiverged, match=r"loss term 'fit' became infinite at step \d+ \(Adam\)"):
         fit(quadratic, {"w": jnp.zeros(3)}, config(steps=50, learning_rate=1e30))

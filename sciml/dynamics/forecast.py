@@ -112,7 +112,7 @@ def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, 
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
     config = forecaster_config(1000 if steps is None else int(steps), net.get("seq_lr", 3e-3),
-                               progress=bool(opts["progress"]))
+                               progress=bool(opts["progress"]), **opts["train"])
     hist = fit_forecaster(model, ts, ys, config, invariants=invariants, invariant_weight=opts["invariant_weight"],
                           optimizer=opts["optimizer"])
     metrics = training_metrics(model_name, "sequence", hist, seed, model)

@@ -61,6 +61,9 @@ _DEFAULTS: dict[str, Any] = {
     "progress": False,
     "optimizer": None,
 }
+# TrainConfig fields a trajectory fit takes besides those above (the rest are collocation's).
+ENGINE_OPTIONS = {"final_learning_rate", "schedule", "clip", "ema_decay", "time_budget", "chunk", "quasi_newton",
+                  "lbfgs_memory", "progress_seconds"}
 # Options of each model's networks (the rest are training options).
 _NETWORK_KEYS = {
     "node": {"hidden", "activation"},
@@ -84,11 +87,13 @@ def _normalise_options(options: dict, model: str) -> dict:
     net = dict(options.pop("network_options", None) or {})
     keys = _NETWORK_KEYS.get(model, set())
     net.update({k: options.pop(k) for k in list(options) if k in keys})
+    # The engine's own settings, under the one TrainConfig's names (time_budget, clip, ...).
+    opts["train"] = {k: options.pop(k) for k in list(options) if k in ENGINE_OPTIONS}
     unknown = set(options) - set(_DEFAULTS)
     if unknown:
         raise ValueError(
             f"unknown option(s) {sorted(unknown)} for --model {model} on an ODE problem; known: "
-            f"{sorted(set(_DEFAULTS) | keys)}"
+            f"{sorted(set(_DEFAULTS) | keys | ENGINE_OPTIONS)}"
         )
     opts.update(options)
     opts["network_options"] = net
@@ -108,7 +113,8 @@ def solve_ode_problem(
 
     Options (all optional): ``learning_rate``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
     ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``,
-    ``optimizer`` (an optax ``GradientTransformation`` for the first-order phase);
+    ``optimizer`` (an optax ``GradientTransformation`` for the first-order phase) and the
+    engine's settings in :data:`ENGINE_OPTIONS` (``time_budget``, ``final_learning_rate``, ...);
     the networks' options: ``hidden`` (widths) and ``activation`` for ``node``, the KAN's for
     ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
     ``ltc`` / ``cfc``.
@@ -141,7 +147,7 @@ def solve_ode_problem(
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
     cfg = trajectory_config(600 if steps is None else int(steps), opts["learning_rate"],
-                            lbfgs_steps=opts["lbfgs_steps"], progress=bool(opts["progress"]))
+                            lbfgs_steps=opts["lbfgs_steps"], progress=bool(opts["progress"]), **opts["train"])
     # A declared initial condition is known exactly: held fixed in training and in the law refit.
     known_u0 = None if problem.initial is None else np.broadcast_to(problem.initial_state(), ys[:, 0].shape)
     hist = fit_trajectories(node, ts, ys, cfg, curriculum=tuple(opts["curriculum"]), shooting=opts["shooting"],

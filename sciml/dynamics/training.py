@@ -186,7 +186,10 @@ def fit_trajectories(
     for i, n_use in enumerate(stages):
         last = i == len(stages) - 1
         n_steps = config.steps // len(stages) + (1 if i < config.steps % len(stages) else 0)
-        stage = dataclasses.replace(config, steps=n_steps, lbfgs_steps=config.lbfgs_steps if last else 0)
+        # A time budget is the whole fit's: each stage has its share, the last what is left.
+        budget = config.time_budget and max(config.time_budget * (1 if last else (i + 1) / len(stages)) - wall, 1e-3)
+        stage = dataclasses.replace(config, steps=n_steps, lbfgs_steps=config.lbfgs_steps if last else 0,
+                                    time_budget=budget)
         if n_steps == 0 and stage.lbfgs_steps == 0:
             continue
         outcome = fit(lambda q, _batch, n_use=n_use: loss_fn(q, n_use), p, stage, optimizer=optimizer)
