@@ -62,7 +62,7 @@ def ours(model: str, budget: float, seed: int, n_train: int | None = None) -> tu
     import sciml
     from problems.ethanol_md import problem
 
-    opts = {"time_budget_s": budget}
+    opts = {"time_budget": budget}
     if n_train:
         opts["n_train"] = n_train
     res = sciml.solve(problem, model=model, steps=10**7, seed=seed, **opts)

@@ -32,9 +32,9 @@ import numpy as np
 from flax import nnx
 
 from sciml.datasets.dynamics import damped_pendulum
-from sciml.dynamics.forecast import SequenceForecaster, fit_forecaster
+from sciml.dynamics.forecast import SequenceForecaster, fit_forecaster, forecaster_config
 from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver
-from sciml.dynamics.training import FitConfig, fit_trajectories
+from sciml.dynamics.training import fit_trajectories, trajectory_config
 
 STEPS = int(os.environ.get("STEPS", 600))
 UNITS = 16
@@ -104,15 +104,15 @@ def main(seed: int = 0) -> dict:
         t0 = time.perf_counter()
         if name in ("ltc", "cfc"):
             model = SequenceForecaster(name, 2, UNITS, mean=mean, std=std, seed=seed)
-            fit_forecaster(model, TS, train, steps=STEPS, lr=3e-3)
+            fit_forecaster(model, TS, train, forecaster_config(STEPS, 3e-3))
             predict = jax.jit(model.rollout)
         elif name in ("gru", "lstm"):
             model = RNNForecaster(name, 2, UNITS, mean, std, seed)
-            fit_forecaster(model, TS, train, steps=STEPS, lr=3e-3)
+            fit_forecaster(model, TS, train, forecaster_config(STEPS, 3e-3))
             predict = jax.jit(model.rollout)
         else:
             model = NeuralODE(NeuralField(2, hidden=(32, 32), seed=seed), ODESolver(rtol=1e-4, atol=1e-6))
-            fit_trajectories(model, TS, train, FitConfig(steps=STEPS, lr=3e-3, curriculum=(0.1, 1.0), fit_initial=False))
+            fit_trajectories(model, TS, train, trajectory_config(STEPS, 3e-3), curriculum=(0.1, 1.0), fit_initial=False)
             predict = jax.jit(lambda t, y: model(t, y))
         wall = time.perf_counter() - t0
         n_params = int(sum(np.size(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))

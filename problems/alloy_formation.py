@@ -33,6 +33,6 @@ problem = AtomisticProblem(
     },
     steps=3000,
     train_options={"batch_size": 4, "learning_rate": 5e-3, "eval_every": 500,
-                   "time_budget_s": 300.0},
+                   "time_budget": 300.0},
     description=__doc__.splitlines()[0],
 )

@@ -31,6 +31,6 @@ problem = AtomisticProblem(
     },
     steps=8000,
     train_options={"batch_size": 10, "learning_rate": 1e-2, "force_weight": 100.0,
-                   "eval_every": 1000, "time_budget_s": 540.0},
+                   "eval_every": 1000, "time_budget": 540.0},
     description=__doc__.splitlines()[0],
 )

@@ -34,6 +34,6 @@ problem = AtomisticProblem(
     },
     steps=3000,
     train_options={"batch_size": 4, "learning_rate": 5e-3, "force_weight": 100.0,
-                   "stress_weight": 1000.0, "eval_every": 500, "time_budget_s": 180.0},
+                   "stress_weight": 1000.0, "eval_every": 500, "time_budget": 180.0},
     description=__doc__.splitlines()[0],
 )

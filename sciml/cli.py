@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt as err:
-        from sciml.training.trainer import TrainingInterrupted
+        from sciml.training.engine import TrainingInterrupted
 
         if isinstance(err, TrainingInterrupted):
             print(f"interrupted: {err}", file=sys.stderr)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as err:
         from sciml.dsl.errors import ProblemError
-        from sciml.training.trainer import TrainingDiverged
+        from sciml.training.engine import TrainingDiverged
 
         if args.debug:
             raise

@@ -188,7 +188,10 @@ def solve(
         overwrite: replace a finished or unfinished run in ``out`` (refused otherwise).
         model_options: options for the model constructor (e.g. ``hidden=(64, 64)``).
         **train_options: :class:`sciml.training.TrainConfig` fields (``lbfgs_steps``,
-            ``learning_rate``, ``points``, ``weighting``, ``rar_every``, ...).
+            ``learning_rate``, ``points``, ``weighting``, ``rar_every``, ...), and
+            ``optimizer``: an optax ``GradientTransformation`` for the first-order phase in
+            place of the default Adam (every problem kind; not recorded in the run's settings,
+            so pass the same one to resume).
 
     Returns:
         A :class:`sciml.result.Solution` (``.metrics``, ``.to_xarray()``, ``.write(dir)``); for a
@@ -231,12 +234,13 @@ def solve(
         if folder:
             result.write(folder.path)
         return result
+    optimizer = train_options.pop("optimizer", None)  # an object, not a recorded setting
     model_name, options, train, problem, recipe = resolve_settings(problem, model, steps, model_options,
                                                                    train_options)
     train["seed"] = seed
     if resume and folder is None:
         raise ValueError("resume=True needs out=... (the folder of the run to continue)")
-    run = _Run(problem, model_name, options, train, folder, recipe)  # validates every setting first
+    run = _Run(problem, model_name, options, train, folder, recipe, optimizer)  # validates every setting first
     if folder:
         folder.prepare(resume=resume, overwrite=overwrite)
     log.info("%s: %s", problem.name, run.plan())
@@ -328,7 +332,7 @@ class _Run:
     """A problem, a surrogate and settings, built and checked, ready to train or to restore."""
 
     def __init__(self, problem, model_name: str, options: dict, train: dict, folder: RunFolder | None,
-                 recipe: dict | None = None):
+                 recipe: dict | None = None, optimizer=None):
         from sciml.dsl.compile import compile_problem
         from sciml.models import build_model
         from sciml.training.config import TrainConfig
@@ -367,7 +371,8 @@ class _Run:
         if self.unknown_network is not None:
             settings["unknown_network"] = self.unknown_network
         self.trainer = Trainer(self.compiled, self.net, self.config,
-                               checkpoint=folder.checkpoint if folder else None, settings=settings)
+                               checkpoint=folder.checkpoint if folder else None, settings=settings,
+                               optimizer=optimizer)
 
     def train(self, resume: bool):
         """-> (Solution, steps taken by this call)."""

@@ -12,7 +12,7 @@ from sciml.dsl import (Conserved, Coordinate, Field, Initial, Interval, Paramete
 from sciml.dynamics import ode_system
 from sciml.dynamics.node import NeuralField, NeuralODE, ODESolver, UDEField, integrate
 from sciml.symbolic.sparse import finite_difference, sparse_fit
-from sciml.dynamics.training import FitConfig, fit_trajectories
+from sciml.dynamics.training import fit_trajectories, trajectory_config
 
 t = Coordinate("t")
 x, y = Field("x", t), Field("y", t)
@@ -147,7 +147,7 @@ def test_ude_fit_recovers_missing_decay_with_nan_masked_irregular_data():
     field = UDEField(p.compile(), hidden=(8,), activation="tanh", final_scale=0.1, seed=0)
     node = NeuralODE(field, ODESolver(rtol=1e-5, atol=1e-7))
     ys = np.asarray(p.observations["u"].values)[..., None]
-    hist = fit_trajectories(node, ts, ys, FitConfig(steps=120, lr=2e-2, curriculum=(1.0,)))
+    hist = fit_trajectories(node, ts, ys, trajectory_config(120, 2e-2), curriculum=(1.0,))
     assert hist["loss"][-1] < 0.05 * hist["loss"][0]
     learned = np.asarray(field.unknown_values(0.0, jnp.linspace(0.1, 1.0, 5)[:, None]))[:, 0]
     np.testing.assert_allclose(learned, -0.5 * np.linspace(0.1, 1.0, 5), atol=0.05)
@@ -170,7 +170,7 @@ def test_multiple_shooting_runs_and_reduces_loss():
     ds = data.nonlinear_oscillator(2, np.linspace(0, 4, 11))
     ys = np.stack([ds.y1.values, ds.y2.values], -1)
     node = NeuralODE(NeuralField(2, hidden=(8,), seed=1), ODESolver(rtol=1e-3, atol=1e-5))
-    hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=30, lr=1e-2, shooting=2))
+    hist = fit_trajectories(node, ds.time.values, ys, trajectory_config(30, 1e-2), shooting=2)
     assert hist["loss"][-1] < hist["loss"][0]
     assert hist["shooting_starts"].shape == (2, 2, 2)
 
@@ -182,7 +182,7 @@ def test_known_initial_state_is_held_fixed_and_first_observation_may_be_missing(
     ys[:, 0] = ys[:, 0] + 0.3  # a noisy first observation must not replace the known state
     ys[0, 0, 1] = np.nan
     node = NeuralODE(NeuralField(2, hidden=(8,), seed=1), ODESolver(rtol=1e-3, atol=1e-5))
-    hist = fit_trajectories(node, ds.time.values, ys, FitConfig(steps=5, lr=1e-2), initial_states=known)
+    hist = fit_trajectories(node, ds.time.values, ys, trajectory_config(5, 1e-2), initial_states=known)
     np.testing.assert_allclose(hist["u0"], known, rtol=1e-6)
 
 

@@ -22,7 +22,7 @@ from sciml.dsl import Coordinate, Dirichlet, Field, Interval, Parameter, Problem
 from sciml.run_folder import RunFolderError
 from sciml.training.checkpoint import CheckpointError
 from sciml.training.memory import MemoryEstimateError, check_batch_memory
-from sciml.training.trainer import TrainingDiverged
+from sciml.training.engine import TrainingDiverged
 
 x = Coordinate("x", units="m")
 line = Interval(x, 0, 1)

@@ -219,6 +219,14 @@ def test_training_knows_no_model_class():
     assert not problems, "\n".join(problems)
 
 
+def test_the_engine_knows_no_problem_kind():
+    """One training loop for every problem: the engine imports no DSL, model, loss, dynamics
+    or atomistic module (they come to it as a loss function, batches and callbacks)."""
+    deps = _graph()["sciml.training.engine"]
+    kinds = ("sciml.dsl", "sciml.models", "sciml.losses", "sciml.dynamics", "sciml.atomistic", "sciml.solver")
+    assert not sorted(d for d in deps if d.startswith(kinds))
+
+
 def test_public_api_of_the_subpackages():
     """``sciml.models`` and ``sciml.losses`` export what users import, loaded on first use."""
     import subprocess

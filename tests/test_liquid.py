@@ -251,12 +251,12 @@ def test_a_forecaster_rolls_out_at_the_right_speed_on_a_finer_grid():
     # Trained on u' = -u sampled every 0.1, rolled out every 0.05: the increments are rates
     # times the elapsed time, so the finer rollout still follows exp(-t) (an unscaled increment
     # per step would decay twice as fast).
-    from sciml.dynamics.forecast import SequenceForecaster, fit_forecaster
+    from sciml.dynamics.forecast import SequenceForecaster, fit_forecaster, forecaster_config
 
     coarse, fine = np.linspace(0, 2, 21), np.linspace(0, 2, 41)
     ys = np.exp(-coarse)[None, :, None]
     model = SequenceForecaster("cfc", 1, 8, mean=[0.5], std=[0.3], seed=0)
-    fit_forecaster(model, coarse, ys, steps=300, lr=1e-2)
+    fit_forecaster(model, coarse, ys, forecaster_config(300, 1e-2))
     assert float(model.step[...]) == pytest.approx(0.1)
     on_coarse = np.asarray(model.rollout(jnp.asarray(coarse), jnp.ones((1, 1))))[0, :, 0]
     on_fine = np.asarray(model.rollout(jnp.asarray(fine), jnp.ones((1, 1))))[0, :, 0]

@@ -12,7 +12,7 @@ import xarray as xr
 
 import sciml
 from sciml.dsl import Coordinate, Dirichlet, Field, Interval, Parameter, Problem
-from sciml.training.trainer import TrainingDiverged
+from sciml.training.engine import TrainingDiverged
 
 x = Coordinate("x")
 line = Interval(x, 0, 1)
@@ -113,7 +113,7 @@ def test_batch_is_sharded_across_devices(tmp_path):
         "from sciml.training.trainer import Trainer\n"
         "from sciml.training.config import TrainConfig\n"
         "tr = Trainer(compile_problem(p), build_model('mlp', 1, 1, hidden=(8,)), TrainConfig(steps=20, chunk=10, progress=False, points={'interior': 64, 'boundary': 8}))\n"
-        "b = tr._batch(0, __import__('numpy').zeros((0, 1), 'float32'))\n"
+        "tr.extra = __import__('numpy').zeros((0, 1), 'float32'); b = tr._sample(0, tr.extra)\n"
         "out = tr.run()\n"
         "print(json.dumps({'devices': jax.device_count(), 'shards': len(b['interior']['z'].sharding.device_set), 'loss': float(out.history['loss'][-1])}))\n"
     )

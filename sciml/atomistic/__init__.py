@@ -15,11 +15,11 @@ from .potential import Potential, fit_species_shifts, predict
 from .problem import AtomisticProblem
 from .result import AtomisticResult
 from .structures import Structure, Structures, from_ase, read_xyz
-from .train import LossWeights, fit
+from .train import LossWeights, fit, potential_config
 
 __all__ = [
     "AtomisticProblem", "AtomisticResult", "GraphBatcher", "LossWeights", "Potential",
     "PotentialCalculator", "Structure", "Structures", "build_network",
-    "fit", "fit_species_shifts", "from_ase", "load_potential", "neighbor_list", "predict",
+    "fit", "fit_species_shifts", "from_ase", "load_potential", "neighbor_list", "potential_config", "predict",
     "read_xyz", "save_potential",
 ]

@@ -25,13 +25,25 @@ from .structures import Structures
 TARGETS = ("energy", "forces", "stress", "property")
 SYMMETRIES = ("E(3)",)
 
+# Options renamed when atomistic training moved onto the one engine (and its TrainConfig names).
+RENAMED = {"final_lr_fraction": "final_learning_rate (absolute now: learning_rate x the old fraction)",
+           "time_budget_s": "time_budget (seconds)"}
+
+
+
+def _check_renamed(options) -> None:
+    for k in options:
+        if k in RENAMED:
+            raise ValueError(f"training option {k!r} was renamed: use {RENAMED[k]}")
+
+
 TRAIN_OPTIONS = {
     "batch_size": 10,
     "learning_rate": 1e-2,
-    "final_lr_fraction": 0.01,
+    "final_learning_rate": 1e-4,
     "ema_decay": 0.99,
     "eval_every": 1000,
-    "time_budget_s": None,
+    "time_budget": None,
     "n_train": None,
     "energy_weight": 1.0,
     "force_weight": 100.0,
@@ -81,6 +93,7 @@ class AtomisticProblem:
                              f"are built E(3)-equivariant, declare one of {SYMMETRIES}")
         if not self.cutoff > 0:
             raise ValueError(f"cutoff must be positive; got {self.cutoff}")
+        _check_renamed(self.train_options)
         bad = sorted(set(self.train_options) - set(TRAIN_OPTIONS))
         if bad:
             raise ValueError(f"unknown training option(s) {bad}; valid: {sorted(TRAIN_OPTIONS)}")
@@ -135,6 +148,7 @@ class AtomisticProblem:
         valid_net = set(network_options(model))
         net = dict(self.model_options.get(model, {}))
         train = dict(TRAIN_OPTIONS, **self.train_options)
+        _check_renamed(options)
         for k, v in options.items():
             if k in valid_net:
                 net[k] = v

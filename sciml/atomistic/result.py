@@ -26,7 +26,7 @@ from sciml.provenance import versions
 from . import graphs as G
 from .models import build_network
 from .potential import Potential, fit_species_shifts
-from .train import LossWeights, fit, make_evaluator
+from .train import LossWeights, fit, make_evaluator, potential_config
 
 
 @dataclasses.dataclass
@@ -135,7 +135,7 @@ class AtomisticResult:
 
 
 def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: dict,
-                       log=print) -> AtomisticResult:
+                       log=print, optimizer=None) -> AtomisticResult:
     """Fit shifts, build and train ``model`` on ``problem``; evaluate on val and test."""
     t_start = time.perf_counter()
     net_opts, tr = problem.settings(model, options)
@@ -172,10 +172,10 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
         stress=tr["stress_weight"] if "stress" in problem.targets else 0.0,
         property=(tr["property_weight"] or 1.0) if "property" in problem.targets else 0.0,
     )
-    fitted = fit(potential, batcher, train_idx, split["val"], steps=steps,
-                 learning_rate=tr["learning_rate"], final_lr_fraction=tr["final_lr_fraction"],
-                 weights=weights, ema_decay=tr["ema_decay"], eval_every=tr["eval_every"],
-                 time_budget_s=tr["time_budget_s"], seed=seed, log=log)
+    train_config = potential_config(steps, tr["learning_rate"], tr["final_learning_rate"], ema_decay=tr["ema_decay"],
+                                    time_budget=tr["time_budget"], seed=seed)
+    fitted = fit(potential, batcher, train_idx, split["val"], train_config, weights=weights, eval_every=tr["eval_every"],
+                 optimizer=optimizer, log=log)
     evaluate = make_evaluator(batcher, problem.targets)
     val = evaluate(fitted.potential, split["val"]) if len(split["val"]) else {}
     test, pred = evaluate(fitted.potential, split["test"], return_predictions=True)
@@ -221,8 +221,9 @@ def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | N
     # is ignored (the networks train in JAX's default float32).
     log = print if options.pop("progress", True) else None
     options.pop("precision", None)
+    optimizer = options.pop("optimizer", None)
     result = train_and_evaluate(problem, model=model or problem.model, steps=steps or problem.steps, seed=seed,
-                                options=options, log=log)
+                                options=options, log=log, optimizer=optimizer)
     if out is not None:
         result.write(Path(out))
     return result

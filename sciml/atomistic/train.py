@@ -11,12 +11,12 @@ The loss over a batch of structures :math:`s` with :math:`N_s` atoms is
 each average running only over the structures that carry that label (the padding graph and
 unlabelled structures have zero weight). The property term treats an intensive
 per-structure quantity (e.g. formation energy per atom) as the mean of atomic contributions.
-Parameters are optimised with Adam under a cosine learning-rate decay; an exponential moving
-average of the parameters (as in MACE) is what gets evaluated and returned.
-
-Training progress is ``max(step / steps, elapsed / time_budget_s)``: with a wall-clock budget
-the cosine schedule is stretched over the time actually available, so a run on a slow or busy
-machine still finishes its learning-rate decay (it just takes fewer steps).
+Training runs on the engine (:func:`sciml.training.engine.fit`), one shuffled batch of
+structures per step: Adam after a gradient clip, under a cosine learning-rate decay from
+``learning_rate`` to ``final_learning_rate`` (:func:`potential_config`); an exponential moving
+average of the parameters (as in MACE) is what gets evaluated and returned. A wall-clock
+``time_budget`` ends training early; a NaN or infinite loss raises
+:class:`~sciml.training.engine.TrainingDiverged`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+
+from sciml.training.config import TrainConfig
+from sciml.training.engine import Batches, Progress, averaged_params
+from sciml.training.engine import fit as train
 
 from . import graphs as G
 from .potential import Potential, predict
@@ -80,93 +84,106 @@ class FitResult:
     structures_per_s: float
 
 
+def potential_config(steps: int, learning_rate: float = 5e-3, final_learning_rate: float = 5e-5, *,
+                     ema_decay: float = 0.99, time_budget: float | None = None, seed: int = 0,
+                     **options) -> TrainConfig:
+    """The :class:`~sciml.training.config.TrainConfig` of a potential: one batch per step, Adam
+    after a gradient clip at norm 10, a cosine decay to ``final_learning_rate`` and a
+    parameter average of ``ema_decay``; ``options`` override any other field."""
+    if int(steps) < 1:
+        raise ValueError(f"steps must be >= 1; got {steps}")
+    return TrainConfig.from_options({
+        "steps": int(steps), "learning_rate": learning_rate, "final_learning_rate": final_learning_rate,
+        "schedule": "cosine", "clip": 10.0, "ema_decay": ema_decay, "time_budget": float(time_budget or 0.0),
+        "seed": seed, "chunk": 1, "checkpoint_seconds": 0.0, "progress": False, **options})
+
+
+class _Shuffled(Batches):
+    """One padded batch of training structures per step, reshuffled every epoch."""
+
+    def __init__(self, batcher: G.GraphBatcher, indices, seed: int):
+        self.batcher, self.indices, self.rng = batcher, indices, np.random.default_rng(seed)
+        self.epoch = iter(())
+        self.first_trained = None  # when the first step (its compilation included) had run
+
+    def __call__(self, step, params):
+        if step == 1:
+            self.first_trained = time.perf_counter()
+        graph = next(self.epoch, None)
+        if graph is None:
+            self.epoch = iter(self.batcher.batches(self.indices, shuffle=True, rng=self.rng))
+            graph = next(self.epoch)
+        return graph
+
+
+@dataclasses.dataclass
+class _Validation:
+    """Every ``every`` steps: the training loss since the last time and the averaged potential's
+    validation errors, into ``history`` (and the log)."""
+
+    steps: tuple[int, ...]
+    every: int
+    evaluate: Callable
+    merge: Callable
+    val_idx: np.ndarray
+    log: Callable | None
+    start: float = dataclasses.field(default_factory=time.perf_counter)
+    history: dict = dataclasses.field(default_factory=lambda: {
+        "step": [], "wall_s": [], "train_loss": [], "val_energy_mae": [], "val_force_mae": [],
+        "val_property_mae": []})
+
+    def __call__(self, progress: Progress):
+        pot = self.merge(averaged_params(progress.opt_state, progress.params))
+        m = self.evaluate(pot, self.val_idx) if len(self.val_idx) else {}
+        tl = float(np.mean(progress.history["loss"][-self.every:]))
+        for key, value in (("step", progress.step), ("wall_s", time.perf_counter() - self.start), ("train_loss", tl),
+                           ("val_energy_mae", m.get("energy_mae", np.nan)),
+                           ("val_force_mae", m.get("force_mae", np.nan)),
+                           ("val_property_mae", m.get("property_mae", np.nan))):
+            self.history[key].append(value)
+        if self.log:
+            self.log(f"step {progress.step:6d}  {self.history['wall_s'][-1]:7.1f}s  loss {tl:.3e}  "
+                     + "  ".join(f"val {k} {v:.2f}" for k, v in m.items() if "mae" in k))
+
+
 def fit(
     potential: Potential,
     batcher: G.GraphBatcher,
     train_idx,
     val_idx,
+    config: TrainConfig,
     *,
-    steps: int,
-    learning_rate: float = 5e-3,
-    final_lr_fraction: float = 0.01,
     weights: LossWeights = LossWeights(),
-    ema_decay: float = 0.99,
     eval_every: int = 500,
-    time_budget_s: float | None = None,
-    seed: int = 0,
+    optimizer: optax.GradientTransformation | None = None,
     log: Callable[[str], None] | None = print,
 ) -> FitResult:
-    """Train ``potential`` for ``steps`` batches (or until ``time_budget_s`` runs out).
+    """Train ``potential`` for ``config.steps`` batches (or until ``config.time_budget`` runs out)
+    on the training engine (settings: :func:`potential_config`).
 
-    Returns the EMA parameters merged into a potential, the training history and the
-    throughput in structures per second (compilation excluded).
+    Returns the averaged parameters merged into a potential (the last ones when the optimiser
+    keeps no average), the training history and the throughput in structures per second
+    (compilation excluded).
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
     graphdef, params, rest = nnx.split(potential, nnx.Param, ...)
-    opt = optax.chain(optax.clip_by_global_norm(10.0), optax.scale_by_adam())
-    opt_state = opt.init(params)
-
-    def lr_at(progress: float) -> float:
-        cos = 0.5 * (1.0 + np.cos(np.pi * min(progress, 1.0)))
-        return learning_rate * (final_lr_fraction + (1.0 - final_lr_fraction) * cos)
 
     def loss_fn(p, graph):
-        pot = nnx.merge(graphdef, p, rest)
-        terms, _ = loss_terms(pot, graph, weights)
+        terms, _ = loss_terms(nnx.merge(graphdef, p, rest), graph, weights)
         return sum(terms.values()), terms
 
-    @jax.jit
-    def step(p, ema, opt_state, graph, lr):
-        (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, graph)
-        updates, opt_state = opt.update(grads, opt_state, p)
-        p = jax.tree.map(lambda x, u: x - lr.astype(x.dtype) * u, p, updates)
-        ema = jax.tree.map(lambda e, x: ema_decay * e + (1 - ema_decay) * x, ema, p)
-        return p, ema, opt_state, loss, terms
-
-    rng = np.random.default_rng(seed)
-    ema = params
-    history: dict[str, list] = {"step": [], "wall_s": [], "train_loss": [],
-                                "val_energy_mae": [], "val_force_mae": [],
-                                "val_property_mae": []}
-    t0 = time.perf_counter()
-    t_compiled = None
-    done, running, progress = 0, [], 0.0
     targets = [k for k in ("energy", "forces", "stress", "property") if getattr(weights, k)]
-    evaluate = make_evaluator(batcher, targets)
-    last = False
-    while not last:
-        for graph in batcher.batches(train_idx, shuffle=True, rng=rng):
-            lr = jnp.asarray(lr_at(progress), dtype=jnp.float32)
-            params, ema, opt_state, loss, _ = step(params, ema, opt_state, graph, lr)
-            done += 1
-            if t_compiled is None:
-                jax.block_until_ready(loss)
-                t_compiled, done_at_compile = time.perf_counter(), done
-            running.append(float(loss) if done % 50 == 0 else loss)
-            progress = done / steps
-            if time_budget_s:
-                progress = max(progress, (time.perf_counter() - t0) / time_budget_s)
-            last = progress >= 1.0
-            if done % eval_every == 0 or last:
-                pot = nnx.merge(graphdef, ema, rest)
-                m = evaluate(pot, val_idx) if len(val_idx) else {}
-                tl = float(np.mean([float(x) for x in running[-eval_every:]]))
-                history["step"].append(done)
-                history["wall_s"].append(time.perf_counter() - t0)
-                history["train_loss"].append(tl)
-                history["val_energy_mae"].append(m.get("energy_mae", np.nan))
-                history["val_force_mae"].append(m.get("force_mae", np.nan))
-                history["val_property_mae"].append(m.get("property_mae", np.nan))
-                if log:
-                    log(f"step {done:6d}  {time.perf_counter() - t0:7.1f}s  loss {tl:.3e}  "
-                        + "  ".join(f"val {k} {v:.2f}" for k, v in m.items() if "mae" in k))
-            if last:
-                break
-    wall = time.perf_counter() - t0
-    n_struct = (done - done_at_compile) * batcher.batch_size
-    rate = n_struct / max(1e-9, time.perf_counter() - t_compiled)
-    return FitResult(nnx.merge(graphdef, ema, rest), history, done, wall, rate)
+    merge = lambda p: nnx.merge(graphdef, p, rest)  # noqa: E731
+    validation = _Validation(tuple(range(eval_every, config.steps, eval_every)), eval_every,
+                             make_evaluator(batcher, targets), merge, np.asarray(val_idx), log)
+    batches = _Shuffled(batcher, train_idx, config.seed)
+    outcome = train(loss_fn, params, config, batches=batches, optimizer=optimizer, callbacks=[validation])
+    done_at = time.perf_counter()
+    final = outcome.history["loss"]
+    validation(Progress(outcome.steps, outcome.params, outcome.opt_state, {"loss": list(final)}, outcome.wall_s))
+    n_struct = (outcome.steps - 1) * batcher.batch_size
+    rate = n_struct / max(1e-9, done_at - (batches.first_trained or done_at))
+    return FitResult(merge(averaged_params(outcome.opt_state, outcome.params)), validation.history,
+                     outcome.steps, outcome.wall_s, rate)
 
 
 def make_evaluator(batcher: G.GraphBatcher, targets=("energy", "forces", "stress", "property")):

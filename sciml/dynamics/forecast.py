@@ -15,8 +15,6 @@ invariants is added to the loss at ``invariant_weight``.
 
 from __future__ import annotations
 
-import time as _time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,9 +24,11 @@ from flax import nnx
 from sciml.dynamics.liquid import LiquidRNN
 from sciml.dynamics.result import evaluate, finish, training_metrics
 from sciml.dynamics.training import fill_nan, masked_mse
+from sciml.training.config import TrainConfig
+from sciml.training.engine import fit
 from sciml.dynamics.verdict import assess_trajectories
 
-__all__ = ["SequenceForecaster", "fit_forecaster", "solve_sequence"]
+__all__ = ["SequenceForecaster", "fit_forecaster", "forecaster_config", "solve_sequence"]
 
 
 class SequenceForecaster(nnx.Module):
@@ -70,40 +70,39 @@ class SequenceForecaster(nnx.Module):
         return self.rollout(ts, u0)
 
 
-def fit_forecaster(model: SequenceForecaster, ts, ys, *, steps: int = 1000, lr: float = 3e-3, invariants=None, invariant_weight: float = 0.0, log_every: int = 0) -> dict:
-    """Teacher-forced training on ``ys`` ``(B, T, n)`` (``NaN`` = unobserved)."""
+def forecaster_config(steps: int = 1000, learning_rate: float = 3e-3, **options) -> TrainConfig:
+    """The :class:`~sciml.training.config.TrainConfig` of a forecaster: Adam after a gradient
+    clip at norm 1, its rate cosine-decayed to 5%; ``options`` override any field."""
+    return TrainConfig.from_options({
+        "steps": int(steps), "learning_rate": learning_rate, "final_learning_rate": 0.05 * learning_rate,
+        "schedule": "cosine", "clip": 1.0, "checkpoint_seconds": 0.0, "progress": False, **options})
+
+
+def fit_forecaster(model: SequenceForecaster, ts, ys, config: TrainConfig | None = None, *, invariants=None,
+                   invariant_weight: float = 0.0, optimizer: optax.GradientTransformation | None = None) -> dict:
+    """Teacher-forced training on ``ys`` ``(B, T, n)`` (``NaN`` = unobserved), on the training
+    engine (default settings :func:`forecaster_config`)."""
+    config = forecaster_config() if config is None else config
     ts = jnp.asarray(ts, jnp.float32)
     model.step.value = jnp.asarray(np.median(np.diff(np.asarray(ts))), jnp.float32)
     y_obs = jnp.asarray(ys, jnp.float32)
     y_in = jnp.asarray(fill_nan(np.asarray(ys)), jnp.float32)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(lr, max(steps, 1), 0.05)))
-    opt_state = opt.init(params)
 
-    def loss_fn(p):
+    def loss_fn(p, _batch):
         m = nnx.merge(graphdef, p, rest)
         pred = m.teacher_forced(ts, y_in)
-        loss = masked_mse((pred - m.mean[...]) / m.std[...], (y_obs[:, 1:] - m.mean[...]) / m.std[...])
+        terms = {"data": masked_mse((pred - m.mean[...]) / m.std[...], (y_obs[:, 1:] - m.mean[...]) / m.std[...])}
+        loss = terms["data"]
         # Skipped entirely at weight 0: 0 * NaN (e.g. log of a negative prediction) is NaN.
-        for inv in (invariants or {}).values() if invariant_weight else ():
-            loss = loss + invariant_weight * jnp.mean((inv(pred) - inv(y_in[:, :1])) ** 2)
-        return loss
+        if invariants and invariant_weight:
+            terms["invariant"] = sum(jnp.mean((inv(pred) - inv(y_in[:, :1])) ** 2) for inv in invariants.values())
+            loss = loss + invariant_weight * terms["invariant"]
+        return loss, terms
 
-    @jax.jit
-    def step(p, s):
-        loss, g = jax.value_and_grad(loss_fn)(p)
-        upd, s = opt.update(g, s, p)
-        return optax.apply_updates(p, upd), s, loss
-
-    hist = []
-    start = _time.perf_counter()
-    for k in range(steps):
-        params, opt_state, loss = step(params, opt_state)
-        hist.append(float(loss))
-        if log_every and (k + 1) % log_every == 0:
-            print(f"step {k + 1:5d}  loss {hist[-1]:.4e}", flush=True)
-    nnx.update(model, params)
-    return {"loss": hist, "wall_s": _time.perf_counter() - start, "steps": steps}
+    outcome = fit(loss_fn, params, config, optimizer=optimizer)
+    nnx.update(model, outcome.params)
+    return {"loss": outcome.history["loss"].tolist(), "wall_s": outcome.wall_s, "steps": outcome.steps}
 
 
 def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, opts, ts, ys, start):
@@ -112,8 +111,10 @@ def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, 
     compiled = problem.compile()
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
-    hist = fit_forecaster(model, ts, ys, steps=1000 if steps is None else int(steps), lr=net.get("seq_lr", 3e-3),
-                          invariants=invariants, invariant_weight=opts["invariant_weight"], log_every=100 if opts["progress"] else 0)
+    config = forecaster_config(1000 if steps is None else int(steps), net.get("seq_lr", 3e-3),
+                               progress=bool(opts["progress"]), **opts["train"])
+    hist = fit_forecaster(model, ts, ys, config, invariants=invariants, invariant_weight=opts["invariant_weight"],
+                          optimizer=opts["optimizer"])
     metrics = training_metrics(model_name, "sequence", hist, seed, model)
     rollout = jax.jit(model.rollout)
     ds, _, _ = evaluate(problem, compiled, ts, ys, lambda tr, yr: rollout(jnp.asarray(tr, jnp.float32),

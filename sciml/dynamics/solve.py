@@ -36,7 +36,7 @@ from sciml.dynamics.result import (
     trajectory_arrays,
     trajectory_metrics,
 )
-from sciml.dynamics.training import FitConfig, fit_trajectories
+from sciml.dynamics.training import fit_trajectories, trajectory_config
 from sciml.dynamics.verdict import assess_trajectories
 
 if TYPE_CHECKING:
@@ -59,7 +59,11 @@ _DEFAULTS: dict[str, Any] = {
     "max_steps": 4096,
     "symbolify": False,
     "progress": False,
+    "optimizer": None,
 }
+# TrainConfig fields a trajectory fit takes besides those above (the rest are collocation's).
+ENGINE_OPTIONS = {"final_learning_rate", "schedule", "clip", "ema_decay", "time_budget", "chunk", "quasi_newton",
+                  "lbfgs_memory", "progress_seconds"}
 # Options of each model's networks (the rest are training options).
 _NETWORK_KEYS = {
     "node": {"hidden", "activation"},
@@ -83,11 +87,13 @@ def _normalise_options(options: dict, model: str) -> dict:
     net = dict(options.pop("network_options", None) or {})
     keys = _NETWORK_KEYS.get(model, set())
     net.update({k: options.pop(k) for k in list(options) if k in keys})
+    # The engine's own settings, under the one TrainConfig's names (time_budget, clip, ...).
+    opts["train"] = {k: options.pop(k) for k in list(options) if k in ENGINE_OPTIONS}
     unknown = set(options) - set(_DEFAULTS)
     if unknown:
         raise ValueError(
             f"unknown option(s) {sorted(unknown)} for --model {model} on an ODE problem; known: "
-            f"{sorted(set(_DEFAULTS) | keys)}"
+            f"{sorted(set(_DEFAULTS) | keys | ENGINE_OPTIONS)}"
         )
     opts.update(options)
     opts["network_options"] = net
@@ -106,7 +112,9 @@ def solve_ode_problem(
     :func:`~sciml.dynamics.problem.ode_system`) and evaluate it (see module docstring).
 
     Options (all optional): ``learning_rate``, ``curriculum``, ``shooting``, ``lbfgs_steps``,
-    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``;
+    ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``,
+    ``optimizer`` (an optax ``GradientTransformation`` for the first-order phase) and the
+    engine's settings in :data:`ENGINE_OPTIONS` (``time_budget``, ``final_learning_rate``, ...);
     the networks' options: ``hidden`` (widths) and ``activation`` for ``node``, the KAN's for
     ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
     ``ltc`` / ``cfc``.
@@ -138,19 +146,13 @@ def solve_ode_problem(
     # Invariant penalties use the initial guesses of identified parameters (held fixed).
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
-    cfg = FitConfig(
-        steps=600 if steps is None else int(steps),
-        lr=opts["learning_rate"],
-        curriculum=tuple(opts["curriculum"]),
-        shooting=opts["shooting"],
-        invariant_weight=opts["invariant_weight"],
-        lbfgs_steps=opts["lbfgs_steps"],
-        log_every=100 if opts["progress"] else 0,
-    )
+    cfg = trajectory_config(600 if steps is None else int(steps), opts["learning_rate"],
+                            lbfgs_steps=opts["lbfgs_steps"], progress=bool(opts["progress"]), **opts["train"])
     # A declared initial condition is known exactly: held fixed in training and in the law refit.
     known_u0 = None if problem.initial is None else np.broadcast_to(problem.initial_state(), ys[:, 0].shape)
-    hist = fit_trajectories(node, ts, ys, cfg, invariants=invariants if cfg.invariant_weight else None,
-                            initial_states=known_u0)
+    hist = fit_trajectories(node, ts, ys, cfg, curriculum=tuple(opts["curriculum"]), shooting=opts["shooting"],
+                            invariant_weight=opts["invariant_weight"], invariants=invariants,
+                            initial_states=known_u0, optimizer=opts["optimizer"])
 
     metrics = training_metrics(model, kind, hist, seed, node)
     if problem.identify:

@@ -17,14 +17,14 @@ Equations*, 2021, section 2.4; the diffrax neural-ODE example):
 * **multiple shooting** (Bock & Plitt 1984): split the horizon into segments with their own
   trainable initial states, tied together by a continuity penalty.
 
-Optimisation is Adam, optionally followed by L-BFGS (Rackauckas et al. 2020 use ADAM then
-BFGS for the UDE).
+Optimisation is the training engine's (:func:`sciml.training.engine.fit`): Adam, optionally
+followed by L-BFGS (Rackauckas et al. 2020 use ADAM then BFGS for the UDE); a NaN or infinite
+loss stops training with :class:`~sciml.training.engine.TrainingDiverged`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time as _time
 from typing import Callable, Sequence
 
 import jax
@@ -33,47 +33,19 @@ import numpy as np
 import optax
 from flax import nnx
 
-__all__ = ["FitConfig", "fill_nan", "fit_trajectories", "masked_mse"]
+from sciml.training.config import TrainConfig
+from sciml.training.engine import fit
+
+__all__ = ["fill_nan", "fit_trajectories", "masked_mse", "trajectory_config"]
 
 
-@dataclasses.dataclass(frozen=True)
-class FitConfig:
-    """Training options.
-
-    Args:
-        steps: Adam steps (split evenly across curriculum stages).
-        lr: Adam learning rate (cosine-decayed to ``lr * lr_final`` per stage).
-        curriculum: fractions of each trajectory used per stage, e.g. ``(0.1, 1.0)``.
-        shooting: number of multiple-shooting segments (``None`` or 1: single shooting).
-        continuity_weight: weight of the multiple-shooting continuity term.
-        invariant_weight: weight of the invariant-drift term (needs ``invariants``).
-        lbfgs_steps: L-BFGS steps after Adam on the full trajectories (0: none).
-        fit_initial: treat the initial states as parameters (initialised at the first
-            observation), since a noisy first observation is only an observation. Ignored
-            when known initial states are passed to :func:`fit_trajectories`.
-        clip: global gradient-norm clip.
-        log_every: print a progress line every this many steps (0: quiet).
-    """
-
-    steps: int = 1000
-    lr: float = 3e-3
-    lr_final: float = 0.1
-    curriculum: Sequence[float] = (0.1, 1.0)
-    shooting: int | None = None
-    continuity_weight: float = 10.0
-    invariant_weight: float = 0.0
-    lbfgs_steps: int = 0
-    fit_initial: bool = True
-    clip: float = 10.0
-    log_every: int = 0
-
-    def __post_init__(self):
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if not self.curriculum or any(not (0 < f <= 1) for f in self.curriculum):
-            raise ValueError(f"curriculum fractions must lie in (0, 1], got {self.curriculum}")
-        if self.shooting is not None and self.shooting < 1:
-            raise ValueError(f"shooting must be a positive number of segments, got {self.shooting}")
+def trajectory_config(steps: int = 1000, learning_rate: float = 3e-3, **options) -> TrainConfig:
+    """The :class:`~sciml.training.config.TrainConfig` of a trajectory fit: Adam after a
+    gradient clip at norm 10, its rate cosine-decayed to a tenth over each curriculum stage,
+    then ``lbfgs_steps`` of L-BFGS on the full trajectories; ``options`` override any field."""
+    return TrainConfig.from_options({
+        "steps": int(steps), "learning_rate": learning_rate, "final_learning_rate": 0.1 * learning_rate,
+        "schedule": "cosine", "clip": 10.0, "checkpoint_seconds": 0.0, "progress": False, **options})
 
 
 def masked_mse(pred: jax.Array, obs: jax.Array) -> jax.Array:
@@ -93,13 +65,20 @@ def fit_trajectories(
     model: nnx.Module,
     ts: np.ndarray,
     ys: np.ndarray,
-    config: FitConfig = FitConfig(),
+    config: TrainConfig | None = None,
     *,
+    curriculum: Sequence[float] = (0.1, 1.0),
+    shooting: int | None = None,
+    continuity_weight: float = 10.0,
+    invariant_weight: float = 0.0,
+    fit_initial: bool = True,
     invariants: dict[str, Callable] | None = None,
     extra_loss: Callable | None = None,
     initial_states: np.ndarray | None = None,
+    optimizer: optax.GradientTransformation | None = None,
 ) -> dict:
-    """Fit ``model(ts, u0) -> u(ts)`` (e.g. :class:`~sciml.dynamics.node.NeuralODE`) in place.
+    """Fit ``model(ts, u0) -> u(ts)`` (e.g. :class:`~sciml.dynamics.node.NeuralODE`) in place,
+    on the training engine (:func:`sciml.training.engine.fit`, once per curriculum stage).
 
     Args:
         model: trajectory model; called as ``model(ts, u0)`` with ``u0`` of shape ``(B, n)``.
@@ -107,15 +86,35 @@ def fit_trajectories(
         ys: ``(B, T, n)`` observations, ``NaN`` where not observed. The initial state of each
             trajectory is ``ys[:, 0]`` (must be fully observed); with multiple shooting the
             segment starts are trainable.
-        invariants: ``{name: I(u) -> scalar}`` penalised with ``config.invariant_weight``.
+        config: training settings (default :func:`trajectory_config`); ``steps`` are split
+            evenly across the curriculum stages, ``lbfgs_steps`` follow the last one.
+        curriculum: fractions of each trajectory used per stage, e.g. ``(0.1, 1.0)``.
+        shooting: number of multiple-shooting segments (``None`` or 1: single shooting).
+        continuity_weight: weight of the multiple-shooting continuity term.
+        invariant_weight: weight of the invariant-drift term (needs ``invariants``).
+        fit_initial: treat the initial states as parameters (initialised at the first
+            observation), since a noisy first observation is only an observation. Ignored
+            when known ``initial_states`` are given.
+        invariants: ``{name: I(u) -> scalar}`` penalised with ``invariant_weight``.
         extra_loss: optional ``extra_loss(model) -> scalar`` added to the loss (e.g. a
             known-term residual or a parameter prior).
         initial_states: ``(B, n)`` known initial states, held fixed (single shooting); the
             first observation is then only an observation.
+        optimizer: the first-order phase (an optax ``GradientTransformation``, restarted at
+            each stage); default Adam as ``config`` says.
 
     Returns:
         history ``{"loss": [...], "wall_s": float, "steps": int, "u0": fitted initial states}``.
+
+    Raises:
+        sciml.training.engine.TrainingDiverged: the loss became NaN or infinite (e.g. an ODE
+            solve that failed); the message names the term and the step.
     """
+    config = trajectory_config() if config is None else config
+    if not curriculum or any(not (0 < f <= 1) for f in curriculum):
+        raise ValueError(f"curriculum fractions must lie in (0, 1], got {tuple(curriculum)}")
+    if shooting is not None and shooting < 1:
+        raise ValueError(f"shooting must be a positive number of segments, got {shooting}")
     ts = jnp.asarray(ts, dtype=jnp.float32)
     ys = jnp.asarray(ys, dtype=jnp.float32)
     if ys.ndim != 3 or ys.shape[1] != ts.shape[0]:
@@ -127,125 +126,83 @@ def fit_trajectories(
             "state); drop leading partially observed times or pass initial states"
         )
     n_time = ts.shape[0]
-    inv = dict(invariants or {})
+    inv = dict(invariants or {}) if invariant_weight else {}
 
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def invariant_drift(pred):
-        if not inv or config.invariant_weight == 0:
-            return 0.0
         tot = 0.0
         for f in inv.values():
             vals = f(pred)  # (..., T)
             tot = tot + jnp.mean((vals - vals[..., :1]) ** 2)
         return tot
 
+    def with_extra(m, total, terms):
+        if extra_loss is not None:
+            terms["extra"] = extra_loss(m)
+            total = total + terms["extra"]
+        return total, terms
+
     def single_loss(p, n_use):
         m = nnx.merge(graphdef, p["model"], rest)
-        t = ts[:n_use]
-        pred = m(t, p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
-        loss = masked_mse(pred, ys[:, :n_use]) + config.invariant_weight * invariant_drift(pred)
-        if extra_loss is not None:
-            loss = loss + extra_loss(m)
-        return loss
+        pred = m(ts[:n_use], p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
+        terms = {"data": masked_mse(pred, ys[:, :n_use])}
+        total = terms["data"]
+        if inv:
+            terms["invariant"] = invariant_drift(pred)
+            total = total + invariant_weight * terms["invariant"]
+        return with_extra(m, total, terms)
 
-    segs = _segments(n_time, config.shooting) if config.shooting and config.shooting > 1 else None
+    segs = _segments(n_time, shooting) if shooting and shooting > 1 else None
 
     def shooting_loss(p, _n_use):
         m = nnx.merge(graphdef, p["model"], rest)
-        loss, cont = 0.0, 0.0
+        data, drift, cont = 0.0, 0.0, 0.0
         starts = p["starts"]  # (S, B, n)
         for k, (a, b) in enumerate(segs):
             pred = m(ts[a : b + 1], starts[k])
-            loss = loss + masked_mse(pred, ys[:, a : b + 1]) * (b - a + 1)
-            loss = loss + config.invariant_weight * invariant_drift(pred)
+            data = data + masked_mse(pred, ys[:, a : b + 1]) * (b - a + 1)
+            if inv:
+                drift = drift + invariant_drift(pred)
             if k + 1 < len(segs):
                 cont = cont + jnp.mean((pred[:, -1] - starts[k + 1]) ** 2)
-        loss = loss / n_time + config.continuity_weight * cont
-        if extra_loss is not None:
-            loss = loss + extra_loss(m)
-        return loss
+        terms = {"data": data / n_time, "invariant": drift / n_time, "continuity": cont}
+        total = terms["data"] + invariant_weight * terms["invariant"] + continuity_weight * cont
+        return with_extra(m, total, terms)
 
     p = {"model": params}
-    if config.fit_initial and segs is None and known_u0 is None:
+    if fit_initial and segs is None and known_u0 is None:
         p["u0"] = ys[:, 0]
     if segs is not None:
         # Start states initialised from the data (NaN-free by linear fill along time).
         y_fill = fill_nan(np.asarray(ys))
         p["starts"] = jnp.stack([jnp.asarray(y_fill[:, a]) for a, _ in segs])
-        loss_fn = shooting_loss
-        stages = [n_time]
+        loss_fn, stages = shooting_loss, [n_time]
     else:
-        loss_fn = single_loss
-        stages = [max(2, int(round(f * n_time))) for f in config.curriculum]
+        loss_fn, stages = single_loss, [max(2, int(round(f * n_time))) for f in curriculum]
 
     history: list[float] = []
-    start = _time.perf_counter()
-    n_stage = len(stages)
+    wall = 0.0
     for i, n_use in enumerate(stages):
-        n_steps = config.steps // n_stage + (1 if i < config.steps % n_stage else 0)
-        if n_steps == 0:
+        last = i == len(stages) - 1
+        n_steps = config.steps // len(stages) + (1 if i < config.steps % len(stages) else 0)
+        # A time budget is the whole fit's: each stage has its share, the last what is left.
+        budget = config.time_budget and max(config.time_budget * (1 if last else (i + 1) / len(stages)) - wall, 1e-3)
+        stage = dataclasses.replace(config, steps=n_steps, lbfgs_steps=config.lbfgs_steps if last else 0,
+                                    time_budget=budget)
+        if n_steps == 0 and stage.lbfgs_steps == 0:
             continue
-        sched = optax.cosine_decay_schedule(config.lr, n_steps, alpha=config.lr_final)
-        opt = optax.chain(optax.clip_by_global_norm(config.clip), optax.adam(sched))
-        opt_state = opt.init(p)
-
-        @jax.jit
-        def step(p, opt_state, n_use=n_use):
-            loss, g = jax.value_and_grad(loss_fn)(p, n_use)
-            # A failed solve (inf) or NaN gradient skips the step instead of poisoning params.
-            ok = jnp.isfinite(loss) & jax.tree.reduce(
-                lambda a, b: a & b, jax.tree.map(lambda x: jnp.all(jnp.isfinite(x)), g)
-            )
-            upd, new_state = opt.update(g, opt_state, p)
-            new_p = optax.apply_updates(p, upd)
-            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
-            return keep(new_p, p), keep(new_state, opt_state), loss
-
-        for k in range(n_steps):
-            p, opt_state, loss = step(p, opt_state)
-            history.append(float(loss))
-            if config.log_every and (len(history) % config.log_every == 0):
-                print(f"step {len(history):5d}  stage {i + 1}/{n_stage} ({n_use} pts)  loss {float(loss):.4e}", flush=True)
-
-    if config.lbfgs_steps:
-        p, lb_hist = _lbfgs(lambda q: loss_fn(q, stages[-1]), p, config.lbfgs_steps, config.log_every)
-        history.extend(lb_hist)
+        outcome = fit(lambda q, _batch, n_use=n_use: loss_fn(q, n_use), p, stage, optimizer=optimizer)
+        p, wall = outcome.params, wall + outcome.wall_s
+        history.extend(outcome.history["loss"].tolist())
     nnx.update(model, p["model"])
-    out = {"loss": history, "wall_s": _time.perf_counter() - start, "steps": len(history)}
+    out = {"loss": history, "wall_s": wall, "steps": len(history)}
     if segs is not None:
         out["shooting_starts"] = np.asarray(p["starts"])
         out["u0"] = np.asarray(p["starts"][0])
     else:
         out["u0"] = np.asarray(p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
     return out
-
-
-def _lbfgs(f, p, n_steps, log_every):
-    opt = optax.lbfgs()
-    state = opt.init(p)
-    vg = optax.value_and_grad_from_state(f)
-
-    @jax.jit
-    def step(p, state):
-        value, grad = vg(p, state=state)
-        upd, new_state = opt.update(grad, state, p, value=value, grad=grad, value_fn=f)
-        new_p = optax.apply_updates(p, upd)
-        ok = jnp.isfinite(value) & jax.tree.reduce(
-            lambda a, b: a & b, jax.tree.map(lambda x: jnp.all(jnp.isfinite(x)), new_p)
-        )
-        return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new_p, p), new_state, value, ok
-
-    hist = []
-    for k in range(n_steps):
-        p_new, state, value, ok = step(p, state)
-        if not bool(ok):
-            break
-        p = p_new
-        hist.append(float(value))
-        if log_every and (k + 1) % log_every == 0:
-            print(f"lbfgs {k + 1:5d}  loss {float(value):.4e}", flush=True)
-    return p, hist
 
 
 def fill_nan(y: np.ndarray) -> np.ndarray:

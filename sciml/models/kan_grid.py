@@ -24,20 +24,11 @@ milliseconds, not minutes. The scales ``w^b, w^s`` and the masks are unchanged.
   (a :class:`sciml.training.callbacks.ModelCallback`): update, then extend, at given steps.
 
 **Optimiser state.** Both functions return a *new* model; :func:`extend_grid` changes the
-shapes of the coefficient arrays, so the optimiser must be re-initialised on the returned
-model (``nnx.Optimizer(new_model, tx, wrt=nnx.Param)``). Adam's moments of the old
-coefficients describe another basis and are not worth mapping; pykan likewise starts a fresh
-optimiser after each extension. After :func:`update_grid` the shapes are unchanged, but the
-coefficients change meaning, so re-initialising is the sound choice there too. A trainer's
-loop::
-
-    schedule = GridSchedule(grids=(3, 5, 10, 20))
-    for step in range(n_steps):
-        new = schedule.grid_at(step, n_steps)
-        if new is not None and new != model.grid_size:
-            model = extend_grid(model, new, samples)
-            optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-        ...
+shapes of the coefficient arrays, so the optimiser restarts on the returned model. Adam's
+moments of the old coefficients describe another basis and are not worth mapping; pykan
+likewise starts a fresh optimiser after each extension. The training engine does this for
+every callback that replaces the parameters (:class:`GridExtension` in a PDE run,
+:func:`sciml.models.kan_train.fit_data`'s grid updates).
 
 Reference: Liu et al., "KAN: Kolmogorov–Arnold Networks", arXiv:2404.19756 (2024), §2.4.
 """

@@ -8,10 +8,15 @@ from typing import Any
 
 from sciml.training.quasi_newton import METHODS as QUASI_NEWTON
 
+SCHEDULES = ("exponential", "cosine")
+
 
 @dataclass
 class TrainConfig:
-    """Settings of a physics-informed training run.
+    """Settings of a training run, one set of names for every problem kind (the engine,
+    :func:`sciml.training.engine.fit`, reads the optimisation settings; the collocation
+    settings — ``points``, ``sampling``, refinement, weighting, causality — are the PDE
+    trainer's).
 
     Attributes:
         steps: Adam steps.
@@ -21,7 +26,12 @@ class TrainConfig:
             self-scaled ``"ssbfgs"`` (:mod:`sciml.training.quasi_newton`; an ``n x n``
             inverse-Hessian estimate, for networks of up to ~10^4 parameters).
         learning_rate: initial Adam learning rate.
-        final_learning_rate: Adam's learning rate decays exponentially to this value.
+        final_learning_rate: Adam's learning rate decays to this value over ``steps``
+            (None: constant).
+        schedule: the shape of that decay, ``"exponential"`` or ``"cosine"``.
+        clip: clip gradients to this global norm before Adam (0: off).
+        ema_decay: keep an exponential moving average of the parameters with this decay
+            (Polyak averaging; 0: off); trainers that evaluate the average say so.
         points: collocation points per set: ``interior``, ``boundary`` (per condition),
             ``times`` (for conserved quantities).
         sampling: ``"uniform"`` or ``"sobol"``.
@@ -69,6 +79,9 @@ class TrainConfig:
     quasi_newton: str = "lbfgs"
     learning_rate: float = 1e-3
     final_learning_rate: float | None = None
+    schedule: str = "exponential"
+    clip: float = 0.0
+    ema_decay: float = 0.0
     points: dict[str, int] = field(default_factory=lambda: {"interior": 2000, "boundary": 200, "times": 32})
     sampling: str = "uniform"
     resample_every: int = 0
@@ -117,7 +130,7 @@ class TrainConfig:
         for name, n in cfg.points.items():
             _check_count(f"points[{name!r}]", n, minimum=1)
         for name in ("learning_rate", "checkpoint_seconds", "progress_seconds", "time_budget", "stall_tolerance",
-                     "causal_epsilon"):
+                     "causal_epsilon", "clip"):
             value = getattr(cfg, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'learning_rate' else 'non-negative'} "
@@ -125,6 +138,10 @@ class TrainConfig:
         if cfg.final_learning_rate is not None and (not _is_number(cfg.final_learning_rate)
                                                     or not cfg.final_learning_rate > 0):
             raise ValueError(f"final_learning_rate must be a positive number, got {cfg.final_learning_rate!r}")
+        if cfg.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
+        if not _is_number(cfg.ema_decay) or not 0 <= cfg.ema_decay < 1:
+            raise ValueError(f"ema_decay must be a number in [0, 1), got {cfg.ema_decay!r}")
         if cfg.quasi_newton not in QUASI_NEWTON:
             raise ValueError(f"quasi_newton must be one of {', '.join(QUASI_NEWTON)}, got {cfg.quasi_newton!r}")
         if cfg.lbfgs_memory < 1:

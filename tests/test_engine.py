@@ -1,0 +1,129 @@
+"""The training engine: one fit, a custom optax optimiser, one NaN/Inf policy, exact resume."""
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import sympy as sp
+import xarray as xr
+
+import sciml
+from sciml.dsl import Coordinate, Dirichlet, Field, Interval, Parameter, Problem, TimeInterval
+from sciml.training.config import TrainConfig
+from sciml.training.engine import TrainingDiverged, averaged, averaged_params, fit
+
+TARGET = jnp.array([1.0, -2.0, 3.0])
+
+
+def quadratic(params, batch):
+    error = params["w"] - TARGET
+    return jnp.sum(error**2), {"fit": jnp.sum(error**2)}
+
+
+def config(**kw):
+    return TrainConfig.from_options({"progress": False, "chunk": 20, "checkpoint_seconds": 0.0, **kw})
+
+
+def poisson1d():
+    x = Coordinate("x")
+    line, u = Interval(x, 0, 1), Field("u", x)
+    return Problem("p1", line, [u.diff(x, 2) + sp.pi**2 * sp.sin(sp.pi * x)],
+                   conditions=[Dirichlet(u, 0, on=line.boundary)], exact={u: sp.sin(sp.pi * x)})
+
+
+def decay():
+    t, x = Coordinate("t"), Field("x", Coordinate("t"))
+    ts = np.linspace(0, 1, 11)
+    return Problem(name="decay", domain=TimeInterval(t, 0, 1), equations=[x.diff(t) + Parameter("k", 0.5) * x],
+                   data=xr.Dataset({"x": (("trajectory", "t"), np.exp(-0.5 * ts)[None])}, coords={"t": ts}))
+
+
+PDE = dict(model_options={"hidden": (8,)}, points={"interior": 64, "boundary": 8}, lbfgs_steps=0, chunk=10,
+           progress=False, time_budget=0)
+
+
+def test_adam_then_lbfgs_minimise_a_quadratic():
+    out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=200, learning_rate=0.1, lbfgs_steps=10))
+    np.testing.assert_allclose(np.asarray(out.params["w"]), TARGET, atol=1e-5)
+    assert out.steps == 200 and out.lbfgs_steps == 10 and len(out.history["loss"]) == 210
+    assert list(out.history["phase"][[0, -1]]) == ["adam", "lbfgs"] and "fit" in out.history
+
+
+def test_a_custom_optax_optimiser_is_used():
+    # A transformation that never moves the parameters: the loss stays where it started.
+    out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=30), optimizer=optax.set_to_zero())
+    assert np.all(out.history["loss"] == 14.0)
+    with pytest.raises(TypeError, match="optimizer must be an optax GradientTransformation"):
+        fit(quadratic, {"w": jnp.zeros(3)}, config(steps=3), optimizer="adam")
+
+
+def test_the_average_of_an_averaged_optimiser_trails_the_parameters():
+    out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=50, learning_rate=0.1),
+              optimizer=averaged(optax.adam(0.1), 0.9))
+    average = averaged_params(out.opt_state, out.params)["w"]
+    assert 0 < float(jnp.sum((average - TARGET) ** 2)) and not np.allclose(average, out.params["w"])
+
+
+@pytest.mark.parametrize("model", ["mlp", "node"])
+def test_sciml_solve_passes_a_custom_optimiser_to_pde_and_ode_training(model):
+    calls = []
+    still = optax.set_to_zero()  # never moves the parameters
+    recording = optax.GradientTransformation(lambda p: calls.append("init") or still.init(p), still.update)
+    problem, options = (poisson1d(), PDE) if model == "mlp" else (decay(), dict(lbfgs_steps=0, progress=False))
+    frozen = sciml.solve(problem, model=model, steps=20, optimizer=recording, **options)
+    trained = sciml.solve(problem, model=model, steps=20, **options)
+    assert calls
+    if model == "mlp":
+        losses = np.asarray(frozen.history["loss"])
+        assert len(losses) == 20 and np.all(losses == losses[0])
+        assert trained.history["loss"][-1] < losses[0]
+    else:
+        assert trained.metrics["final_loss"] < frozen.metrics["final_loss"]
+
+
+def test_a_trajectory_fit_takes_the_engine_settings_by_their_names():
+    result = sciml.solve(decay(), model="node", steps=10**6, time_budget=4.0, lbfgs_steps=0, progress=False)
+    assert result.metrics["steps"] < 10**6 and result.metrics["train_wall_s"] < 30
+
+
+def test_a_diverging_quadratic_raises_with_the_term_step_and_phase():
+    with pytest.raises(TrainingDiverged, match=r"loss term 'fit' became infinite at step \d+ \(Adam\)"):
+        fit(quadratic, {"w": jnp.zeros(3)}, config(steps=50, learning_rate=1e30))
+
+
+@pytest.mark.parametrize("kind", ["pde", "ode"])
+def test_the_same_nan_policy_for_pde_and_ode_training(kind):
+    nan = optax.scale(float("nan"))  # the first update makes every parameter NaN
+    with pytest.raises(TrainingDiverged, match=r"became (NaN|infinite) at step 1 \(Adam\)"):
+        if kind == "pde":
+            sciml.solve(poisson1d(), steps=20, optimizer=nan, **PDE)
+        else:
+            sciml.solve(decay(), model="node", steps=20, lbfgs_steps=0, progress=False, optimizer=nan)
+
+
+def test_the_same_nan_policy_for_atomistic_training():
+    from sciml.atomistic import AtomisticProblem
+    from sciml.atomistic.data import load
+
+    structures, _ = load("ethanol")
+    problem = AtomisticProblem(
+        name="ethanol_tiny", structures=structures[np.arange(12)], cutoff=4.0,
+        split={"train": np.arange(8), "val": np.arange(8, 10), "test": np.arange(10, 12)},
+        model_options={"nequip": {"channels": 4, "lmax": 1, "n_layers": 1, "n_basis": 4, "radial_hidden": 8}},
+        steps=5, train_options={"batch_size": 4, "eval_every": 5})
+    with pytest.raises(TrainingDiverged, match=r"'forces'.* became NaN at step 1 \(Adam\)"):
+        sciml.solve(problem, model="nequip", steps=5, progress=False, optimizer=optax.scale(float("nan")))
+    with pytest.raises(ValueError, match="'time_budget_s' was renamed: use time_budget"):
+        sciml.solve(problem, model="nequip", steps=5, progress=False, time_budget_s=10)
+
+
+def test_resume_from_a_checkpoint_gives_the_uninterrupted_result(tmp_path):
+    settings = {"problem": "quadratic", "seed": 0}
+    straight = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=60, lbfgs_steps=6, chunk=7))
+    path = tmp_path / "run.msgpack"
+    fit(quadratic, {"w": jnp.zeros(3)}, config(steps=40, chunk=7), checkpoint=path, settings=settings)
+    resumed = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=60, lbfgs_steps=6, chunk=7), checkpoint=path,
+                  settings=settings, resume=True)
+    np.testing.assert_array_equal(np.asarray(straight.params["w"]), np.asarray(resumed.params["w"]))
+    np.testing.assert_array_equal(straight.history["loss"], resumed.history["loss"])
+    assert resumed.new_steps == 26
