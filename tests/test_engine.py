@@ -1,5 +1,6 @@
 """The training engine: one fit, a custom optax optimiser, one NaN/Inf policy, exact resume."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -127,3 +128,27 @@ def test_resume_from_a_checkpoint_gives_the_uninterrupted_result(tmp_path):
     np.testing.assert_array_equal(np.asarray(straight.params["w"]), np.asarray(resumed.params["w"]))
     np.testing.assert_array_equal(straight.history["loss"], resumed.history["loss"])
     assert resumed.new_steps == 26
+
+
+def test_a_stretched_schedule_finishes_its_decay_within_the_time_budget():
+    import time
+
+    from sciml.training.engine import Batches
+
+    class Slow(Batches):  # a machine slower than the step count assumed: 20 ms per step
+        def __call__(self, step, params):
+            time.sleep(0.02)
+            return None
+
+    def rates(state):
+        injected = optax.InjectStatefulHyperparamsState
+        return [s.hyperparams["learning_rate"] for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, injected))
+                if isinstance(s, injected)]
+
+    cfg = dict(steps=100000, learning_rate=0.1, final_learning_rate=1e-3, schedule="cosine", chunk=1, time_budget=0.6)
+    out = fit(quadratic, {"w": jnp.zeros(3)}, config(stretch_schedule=True, **cfg), batches=Slow())
+    assert out.steps < 1000 and "time budget" in out.stopped
+    (rate,) = rates(out.opt_state)
+    assert float(rate) < 2e-3  # the decay ran to (near) its end in the time there was
+    plain = fit(quadratic, {"w": jnp.zeros(3)}, config(**cfg), batches=Slow())
+    assert rates(plain.opt_state) == []  # without stretching: the step-count schedule, no injected rate

@@ -15,7 +15,9 @@ Training runs on the engine (:func:`sciml.training.engine.fit`), one shuffled ba
 structures per step: Adam after a gradient clip, under a cosine learning-rate decay from
 ``learning_rate`` to ``final_learning_rate`` (:func:`potential_config`); an exponential moving
 average of the parameters (as in MACE) is what gets evaluated and returned. A wall-clock
-``time_budget`` ends training early; a NaN or infinite loss raises
+``time_budget`` ends training early, and the cosine decay is stretched over it (progress
+``max(step / steps, elapsed / time_budget)``), so a run on a slow or busy machine still
+finishes its learning-rate decay; a NaN or infinite loss raises
 :class:`~sciml.training.engine.TrainingDiverged`.
 """
 
@@ -88,13 +90,14 @@ def potential_config(steps: int, learning_rate: float = 5e-3, final_learning_rat
                      ema_decay: float = 0.99, time_budget: float | None = None, seed: int = 0,
                      **options) -> TrainConfig:
     """The :class:`~sciml.training.config.TrainConfig` of a potential: one batch per step, Adam
-    after a gradient clip at norm 10, a cosine decay to ``final_learning_rate`` and a
+    after a gradient clip at norm 10, a cosine decay to ``final_learning_rate`` (stretched over
+    a ``time_budget``) and a
     parameter average of ``ema_decay``; ``options`` override any other field."""
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
     return TrainConfig.from_options({
         "steps": int(steps), "learning_rate": learning_rate, "final_learning_rate": final_learning_rate,
-        "schedule": "cosine", "clip": 10.0, "ema_decay": ema_decay, "time_budget": float(time_budget or 0.0),
+        "schedule": "cosine", "stretch_schedule": True, "clip": 10.0, "ema_decay": ema_decay, "time_budget": float(time_budget or 0.0),
         "seed": seed, "chunk": 1, "checkpoint_seconds": 0.0, "progress": False, **options})
 
 

@@ -29,6 +29,10 @@ class TrainConfig:
         final_learning_rate: Adam's learning rate decays to this value over ``steps``
             (None: constant).
         schedule: the shape of that decay, ``"exponential"`` or ``"cosine"``.
+        stretch_schedule: with a ``time_budget``, run the decay on the progress
+            ``max(step / steps, elapsed / budget)`` instead of the step count, so a run on a slow
+            or busy machine still finishes its decay (it just takes fewer steps; the default
+            optimiser only).
         clip: clip gradients to this global norm before Adam (0: off).
         ema_decay: keep an exponential moving average of the parameters with this decay
             (Polyak averaging; 0: off); trainers that evaluate the average say so.
@@ -80,6 +84,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     final_learning_rate: float | None = None
     schedule: str = "exponential"
+    stretch_schedule: bool = False
     clip: float = 0.0
     ema_decay: float = 0.0
     points: dict[str, int] = field(default_factory=lambda: {"interior": 2000, "boundary": 200, "times": 32})

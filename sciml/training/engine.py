@@ -139,21 +139,48 @@ class Callback(Protocol):
 
 
 # ---------------------------------------------------------------------------------- optimisers
-def default_optimizer(config) -> optax.GradientTransformation:
-    """The first-order phase of ``config``: Adam from ``learning_rate`` to ``final_learning_rate``
-    over ``steps`` (``schedule`` "exponential" or "cosine"; constant without a final rate),
-    after a global-norm ``clip`` and with a parameter average of ``ema_decay`` when set."""
+def learning_rate_schedule(config):
+    """``learning_rate`` decaying to ``final_learning_rate`` over ``steps`` (``schedule``
+    "exponential" or "cosine"), or the constant ``learning_rate`` without a final rate."""
     rate = config.learning_rate
-    if config.final_learning_rate:
-        n = max(config.steps, 1)
-        if config.schedule == "cosine":
-            rate = optax.cosine_decay_schedule(rate, n, alpha=config.final_learning_rate / rate)
-        else:
-            rate = optax.exponential_decay(rate, n, config.final_learning_rate / rate)
-    optimizer = optax.adam(rate)
+    if not config.final_learning_rate:
+        return rate
+    n = max(config.steps, 1)
+    if config.schedule == "cosine":
+        return optax.cosine_decay_schedule(rate, n, alpha=config.final_learning_rate / rate)
+    return optax.exponential_decay(rate, n, config.final_learning_rate / rate)
+
+
+def stretches_schedule(config) -> bool:
+    """Does the default optimiser of ``config`` take its learning rate from the run's progress
+    in time (``stretch_schedule`` with a ``time_budget`` and a decay)?"""
+    return bool(config.stretch_schedule and config.time_budget and config.final_learning_rate)
+
+
+def default_optimizer(config) -> optax.GradientTransformation:
+    """The first-order phase of ``config``: Adam under :func:`learning_rate_schedule`, after a
+    global-norm ``clip`` and with a parameter average of ``ema_decay`` when set. With
+    :func:`stretches_schedule` the rate is a hyperparameter the engine sets before every chunk."""
+    if stretches_schedule(config):
+        optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=config.learning_rate)
+    else:
+        optimizer = optax.adam(learning_rate_schedule(config))
     if config.clip:
         optimizer = optax.chain(optax.clip_by_global_norm(config.clip), optimizer)
     return averaged(optimizer, config.ema_decay) if config.ema_decay else optimizer
+
+
+def _with_learning_rate(opt_state, rate: float):
+    """``opt_state`` with every injected ``learning_rate`` hyperparameter set to ``rate``."""
+
+    def put(state):
+        if isinstance(state, optax.InjectStatefulHyperparamsState) and "learning_rate" in state.hyperparams:
+            old = state.hyperparams["learning_rate"]
+            return state._replace(hyperparams={**state.hyperparams,
+                                               "learning_rate": jnp.asarray(rate, old.dtype)})
+        return state
+
+    return jax.tree.map(put, opt_state, is_leaf=lambda x: isinstance(x, optax.InjectStatefulHyperparamsState))
 
 
 class AveragedState(NamedTuple):
@@ -238,6 +265,7 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
                         f"got {type(optimizer).__name__}")
     run = _Run(loss_fn, params, config, batches or Batches(), optimizer or default_optimizer(config),
                tuple(callbacks), Path(checkpoint) if checkpoint else None, settings or {}, describe)
+    run.stretched = optimizer is None and stretches_schedule(config)
     with jax.default_matmul_precision("highest"), _StopSignals() as stop:
         run.stop = stop
         return run.fit(resume)
@@ -254,6 +282,8 @@ class _Run:
         self.quasi_newton = quasi_newton(config.quasi_newton, memory=config.lbfgs_memory)
         self.mesh, _, self.replicated = batch_sharding()
         self._jitted: dict[str, Any] = {}
+        self.stretched = False  # set by fit(): the default optimiser with a stretched schedule
+        self._schedule = learning_rate_schedule(config)
         # The first-order steps at which a callback acts (ascending).
         self._callback_steps = sorted({s for callback in callbacks for s in callback.steps if s > 0})
 
@@ -475,6 +505,10 @@ class _Run:
             if step in callback_steps:
                 self._call_back(step)
             self.batch = self.batches(step, self.params)
+            if self.stretched:  # the decay follows the run's progress in time as well as in steps
+                budget = share * cfg.time_budget
+                at = max(step, cfg.steps * min(1.0, self._elapsed() / budget))
+                self.opt_state = _with_learning_rate(self.opt_state, float(self._schedule(at)))
             upcoming = callback_steps[bisect.bisect_right(callback_steps, step):][:1]
             n = min(cfg.chunk, adam_steps - step, *(s - step for s in upcoming))
             (params, opt_state), (losses, terms) = self._adam_chunk()(
