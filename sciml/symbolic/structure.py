@@ -546,7 +546,8 @@ class StructureNode:
     """A node of the decomposition tree.
 
     ``kind`` is ``"leaf"``, ``"additive"``, ``"multiplicative"``, ``"symmetry"`` or ``"affine"``
-    (children: intercept, then slope; ``factor`` the variable they are affine in); ``step`` the
+    (children: intercept, then slope; ``factor`` the variable they are affine in; ``formulas``
+    the node's own, when its values are the data's and it was also solved as one problem); ``step`` the
     accepted test (why the node was split), ``tests`` every test made at the node,
     ``variables`` the node's variables in the original symbols, ``formula`` (leaves, after
     :meth:`Decomposition.solve`) the leaf's chosen formula in the original symbols."""
@@ -617,19 +618,22 @@ class Decomposition:
         root_values = self.root.problem.values
         symbols = self.root.variables
 
-        def solve_node(node: StructureNode, target) -> None:
+        def solve_leaf(node: StructureNode, target) -> None:
             prob = node.problem
+            z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(prob.values[:, i] > 0)
+                 else sp.Dummy(f"z{i + 1}", real=True) for i in range(prob.values.shape[1])]
+            if target is not None:
+                y, noise = target
+            else:
+                y = prob.fn(prob.values)
+                noise = self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
+            found, node.within_noise = search(prob.values, y, z, noise)
+            back = dict(zip(z, node.variables))
+            node.formulas = [sp.sympify(e).xreplace(back) for e in found[:per_leaf]]
+
+        def solve_node(node: StructureNode, target) -> None:
             if node.kind == "leaf":
-                z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(prob.values[:, i] > 0)
-                     else sp.Dummy(f"z{i + 1}", real=True) for i in range(prob.values.shape[1])]
-                if target is not None:
-                    y, noise = target
-                else:
-                    y = prob.fn(prob.values)
-                    noise = self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
-                found, node.within_noise = search(prob.values, y, z, noise)
-                back = dict(zip(z, node.variables))
-                node.formulas = [sp.sympify(e).xreplace(back) for e in found[:per_leaf]]
+                solve_leaf(node, target)
                 return
             if node.kind == "symmetry":
                 if node.factor is not None and target is not None:
@@ -640,6 +644,8 @@ class Decomposition:
                 solve_node(node.children[0], target)
                 return
             if node.kind == "affine":  # intercept and slope: projections of the surrogate
+                if target is not None:  # the data themselves come first: they keep a law exact
+                    solve_leaf(node, target)
                 for child in node.children:
                     solve_node(child, None)
                 return
@@ -694,9 +700,10 @@ def _combinations(node: StructureNode) -> list[sp.Expr]:
     """Formulas for ``node`` from its children's, best combinations first."""
     if node.kind == "leaf":
         return list(node.formulas)
+    whole = list(node.formulas)  # an affine node solved on the data as one problem: first
     parts = [_combinations(c) for c in node.children]
     if any(not p for p in parts):
-        return []
+        return whole
     combos = sorted(itertools.product(*[range(len(p)) for p in parts]), key=lambda t: (sum(t), t))
     out = []
     for idx in combos:
@@ -709,7 +716,7 @@ def _combinations(node: StructureNode) -> list[sp.Expr]:
             out.append(chosen[0] + node.factor * chosen[1])
         else:
             out.append(chosen[0] if node.factor is None else chosen[0] * node.factor)
-    return out
+    return whole + out
 
 
 def _partitions(k: int, max_small: int | None):
