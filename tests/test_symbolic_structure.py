@@ -302,6 +302,66 @@ def test_homogeneous_child_gets_the_data_divided_by_its_factor():
     np.testing.assert_allclose(yl, y / X[:, j])
 
 
+
+def test_affine_sibling_of_an_exact_child_gets_the_data():
+    """f = x1 cos(x2) + sin(x2 x3) on the data: when the intercept's formula is exact, the
+    slope is solved again on (y - sin(x2 x3)) / x1 = cos(x2), not on the surrogate's line;
+    a projection leaf is searched with the surrogate's noise times its gain (the line through
+    the quartiles a, b amplifies the intercept's error by (a^2 + b^2) / (b - a)^2)."""
+    f = lambda X: X[:, 0] * np.cos(X[:, 1]) + np.sin(X[:, 1] * X[:, 2])  # noqa: E731
+    X, y = _data(f)
+    syms = list(sp.symbols("x1:4", positive=True))
+    dec = decompose(X, y, syms, surrogate=Oracle(f, 1e-6, np.arange(150)), max_depth=1)
+    assert dec.root.kind == "affine" and dec.root.factor == syms[0]
+    calls = []
+
+    def search(Xl, yl, zs, noise_var):
+        calls.append((Xl, yl, noise_var))
+        if len(calls) == 2:  # the intercept, a function of (x2, x3)
+            return [sp.sin(zs[0] * zs[1])], True
+        return [sp.Integer(1)], False
+
+    dec.solve(search)
+    assert len(calls) == 4  # the node on the data, intercept, slope, slope on the data
+    a, b = np.quantile(X[:, 0], [0.25, 0.75])
+    assert calls[1][2] == pytest.approx(dec.noise_var * (a * a + b * b) / (b - a) ** 2)
+    Xl, yl, noise = calls[3]
+    np.testing.assert_allclose(Xl, X[:, 1:])
+    np.testing.assert_allclose(yl, np.cos(X[:, 1]), rtol=1e-9, atol=1e-12)
+    assert noise == pytest.approx(dec.noise_var * np.mean(1.0 / X[:, 0] ** 2))
+    # an intercept with a fitted float is not exact: the slope is not searched on the data
+    calls.clear()
+    dec.solve(lambda Xl, yl, zs, nv: (calls.append((Xl, yl)), ([sp.Float(0.99) * sp.sin(zs[0] * zs[1])], True))[1])
+    assert not any(np.allclose(yl, np.cos(X[:, 1])) for _, yl in calls[3:])
+
+
+def test_affine_node_factored_when_slope_over_intercept_is_exact():
+    """f = exp(x2) (1 + x1 cos(x2 x3) / 4): neither intercept nor slope is found exactly on
+    the surrogate's lines, but their ratio is (up to its simplest nearby numbers); the
+    intercept is then solved on y / (1 + x1 k) = exp(x2), and g + x1 g k is proposed first."""
+    f = lambda X: np.exp(X[:, 1]) * (1 + X[:, 0] * np.cos(X[:, 1] * X[:, 2]) / 4)  # noqa: E731
+    X, y = _data(f)
+    syms = list(sp.symbols("x1:4", positive=True))
+    dec = decompose(X, y, syms, surrogate=Oracle(f, 1e-6, np.arange(150)), max_depth=1)
+    assert dec.root.kind == "affine" and dec.root.factor == syms[0]
+    calls = []
+
+    def search(Xl, yl, zs, noise_var):
+        calls.append((Xl, yl))
+        if len(calls) == 4:  # slope / intercept
+            np.testing.assert_allclose(yl, np.cos(X[:, 1] * X[:, 2]) / 4, rtol=1e-6, atol=1e-9)
+            return [sp.Float(0.2497) * sp.cos(zs[0] * zs[1])], True
+        if len(calls) == 5:  # the intercept on the data
+            return [sp.exp(zs[0])], True
+        return [sp.Float(1.01) * zs[0]], False
+
+    proposals = dec.solve(search)
+    assert len(calls) == 5
+    np.testing.assert_allclose(calls[4][1], np.exp(X[:, 1]), rtol=1e-9)
+    x1, x2, x3 = syms
+    best = proposals[0][1]
+    assert sp.simplify(best - sp.exp(x2) * (1 + x1 * sp.cos(x2 * x3) / 4)) == 0
+
 class _Proposes:
     """A backend proposing fixed formulas (the leaf search's ordering is what is tested)."""
 

@@ -28,7 +28,8 @@ from scipy.interpolate import BSpline
 from .fit import EdgeChoice, fit_edges
 from .primitives import Library, edge_formula
 
-__all__ = ["TRANSFORMS", "Transform", "spline_additive_fit", "additive_candidates"]
+__all__ = ["TRANSFORMS", "Transform", "spline_design", "spline_additive_fit", "pair_structures",
+           "additive_candidates"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +80,17 @@ TRANSFORMS = [
 ]
 
 
-def _design(x, n_knots=10, degree=3):
+def spline_design(x, n_knots: int = 10, degree: int = 3, *, uniform: bool = False) -> np.ndarray:
+    """Cubic B-spline basis of ``x`` without its first function (an intercept carries the
+    constant): ``(N, n_basis)``. Knots at the quantiles of ``x``, or ``uniform`` over its range."""
     lo, hi = float(x.min()), float(x.max())
     if hi - lo < 1e-12:
         return np.zeros((len(x), 0))
-    inner = np.quantile(x, np.linspace(0, 1, n_knots))
+    inner = np.linspace(lo, hi, n_knots) if uniform else np.quantile(x, np.linspace(0, 1, n_knots))
     inner = np.unique(np.concatenate([[lo], inner[1:-1], [hi]]))
     t = np.concatenate([[lo] * degree, inner, [hi] * degree])
     B = BSpline.design_matrix(np.clip(x, lo, hi), t, degree).toarray()
-    return B[:, 1:]  # drop one column: the intercept carries the constant
+    return B[:, 1:]
 
 
 def _one_blas_thread():
@@ -110,7 +113,7 @@ def spline_additive_fit(X, t, n_knots: int = 10, weights=None, weighted=None):
     fitted values ``(N, T)``. ``weights`` ``(N, len(weighted))`` makes the columns listed in
     ``weighted`` (default: all) weighted least squares, one solve per column.
     """
-    designs = [_design(X[:, i], n_knots) for i in range(X.shape[1])]
+    designs = [spline_design(X[:, i], n_knots) for i in range(X.shape[1])]
     A = np.concatenate([np.ones((len(t), 1))] + designs, axis=1)
     single = t.ndim == 1
     t2 = t[:, None] if single else t
@@ -147,7 +150,7 @@ PAIR_OPS = [
 ]
 
 
-def _pair_structures(label, feats, cols):
+def pair_structures(label, feats, cols):
     """Every structure made from ``(label, feats, cols)`` by combining two of its features.
 
     A pair feature ``u = f_i (op) f_j`` replaces one of the two features (both choices are
@@ -175,7 +178,7 @@ def _pair_structures(label, feats, cols):
 
 def _structures(X, symbols):
     """Input structures: the raw variables, and each pair combined into one feature."""
-    return [("x", list(symbols), X)] + _pair_structures("x", list(symbols), X)
+    return [("x", list(symbols), X)] + pair_structures("x", list(symbols), X)
 
 
 def _targets(X, y, symbols):
@@ -304,7 +307,7 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
             break
     first = len(structures)
     for k in best_pairs:
-        structures += _pair_structures(*structures[k])
+        structures += pair_structures(*structures[k])
     score(first)
     raw = [s for s in scored if s[2] == 0]
     best_raw = min(s[0] for s in raw)

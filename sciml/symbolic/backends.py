@@ -28,6 +28,7 @@ import sympy as sp
 from .additive import additive_candidates
 from .parse import FUNCTIONS, FormulaError, parse_formula
 from .primitives import Library
+from .ratio import ratio_candidates
 from .sparse import linear_candidates, rational_candidates
 
 __all__ = ["Backend", "BackendUnavailable", "BuiltinBackend", "OperonBackend", "PySRBackend",
@@ -50,8 +51,9 @@ class Backend(abc.ABC):
 
 
 class BuiltinBackend(Backend):
-    """Additive model under output transforms distilled edge by edge, and few-term linear and
-    rational laws from term dictionaries (no dependencies)."""
+    """Additive model under output transforms distilled edge by edge, few-term linear and
+    rational laws from term dictionaries, and ratios of two one-feature functions (no
+    dependencies)."""
 
     name = "builtin"
 
@@ -64,6 +66,7 @@ class BuiltinBackend(Backend):
                  additive_candidates(X, y, symbols, self.library, keep_factor=self.keep_factor)]
         with np.errstate(all="ignore"):  # dictionary terms overflow on wide-ranging inputs
             cands += linear_candidates(X, y, symbols) + rational_candidates(X, y, symbols)
+            cands += ratio_candidates(X, y, symbols, self.library)
         return [(f"builtin:{label}", e) for label, e in cands]
 
 

@@ -187,6 +187,18 @@ def _candidates(v: float, max_den: int = _MAX_DEN, rel: float = 0.02) -> list[tu
     return uniq
 
 
+def nearest_simple(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each float replaced by the simplest non-zero number within 2% of it
+    (:func:`_candidates`); a float with none stays. A guess to be tested on data, not a rounding
+    judged against the noise (:func:`round_constants` is that)."""
+    values = {}
+    for f in _float_atoms(expr):
+        simple = [c for c in _candidates(float(f)) if c[2] != 0.0]
+        if simple:
+            values[f] = simple[0][1]
+    return expr.xreplace(values)
+
+
 def _not_worse(pred, y, ref_sq, floor) -> bool:
     """The paired test of the module docstring: ``pred`` is not measurably worse than the
     reference whose squared residuals on the same rows are ``ref_sq``."""

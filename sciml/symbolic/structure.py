@@ -275,13 +275,17 @@ class _Node:
     every row; ``lift(g)`` gives the whole structured model's predictions on the held-out
     rows when the node's function is replaced by ``g``; ``target`` is the data's own target
     on every row when the node is ``y`` in new variables (only symmetries above it), else
-    ``None``; ``variables`` are the node variables as expressions in the original symbols."""
+    ``None``; ``variables`` are the node variables as expressions in the original symbols;
+    ``gain`` is the error variance of ``fn`` per unit of the surrogate's (how the projections
+    above the node carry the surrogate's error: a mean keeps it, a division by ``x^k`` scales it
+    by ``x^-2k``, the intercept and slope through two points amplify it)."""
 
     fn: Callable
     values: np.ndarray
     lift: Callable
     target: np.ndarray | None
     variables: list
+    gain: float = 1.0
 
     @property
     def box(self) -> tuple[np.ndarray, np.ndarray]:
@@ -493,10 +497,15 @@ def _homogeneity_test(node: _Node, i: int, j: int, ctx: _Context, derivs):
     return StructureTest("homogeneous", [[i, j]], excess, thr, ok, gstat, op="/", degree=k), ()
 
 
+def _quartiles(node: _Node, k: int) -> tuple[float, float]:
+    a, b = np.quantile(node.values[:, k], [0.25, 0.75])
+    return float(a), float(b)
+
+
 def _affine_parts(node: _Node, k: int):
     """``(intercept, slope)`` of ``f`` as a straight line in ``x_k`` through its values at the
     quartiles ``a, b`` of ``x_k``: functions of the other variables (in column order)."""
-    a, b = np.quantile(node.values[:, k], [0.25, 0.75])
+    a, b = _quartiles(node, k)
     rest = [c for c in range(node.values.shape[1]) if c != k]
 
     def at(W, value):
@@ -532,10 +541,11 @@ def _children_affine(node: _Node, k: int, parts) -> list[_Node]:
     intercept, slope, rest = parts
     values = node.values[:, rest]
     variables = [node.variables[c] for c in rest]
+    a, b = _quartiles(node, k)  # f_a, f_b each err by sigma: the line through them amplifies it
     return [_Node(intercept, values, lambda g: node.lift(lambda V: g(V[:, rest]) + V[:, k] * slope(V[:, rest])),
-                  None, variables),
+                  None, variables, node.gain * (a * a + b * b) / (b - a) ** 2),
             _Node(slope, values, lambda g: node.lift(lambda V: intercept(V[:, rest]) + V[:, k] * g(V[:, rest])),
-                  None, variables)]
+                  None, variables, node.gain * 2.0 / (b - a) ** 2)]
 
 
 # ----------------------------------------------------------------------------- decomposition
@@ -600,16 +610,20 @@ class Decomposition:
         (formulas best first, and whether the first is within the noise of ``y``;
         ``noise_var`` estimates the error variance of ``y``: for the data's own
         targets the surrogate's held-out MSE, carried through ``y / g`` by the delta
-        method; for the surrogate's projections its relative held-out error times the
-        leaf's variance) and recombine: proposals ``(source, expr)`` in the original
-        ``symbols``.
+        method; for the surrogate's projections its held-out MSE times the leaf's gain, the
+        amplification of the projections above it) and recombine: proposals
+        ``(source, expr)`` in the original ``symbols``.
 
         Leaf variables get fresh symbols (positive where the values are); a leaf's formulas
         are written back in the original variables. The two sides of a separable node whose
         values are the data's own targets are solved smaller side first; when that side's
         best formula is exact (no fitted float left), the other side gets the data with it
         taken out (``y - g``, ``y / g``) instead of the surrogate's projection — data keep
-        noiseless laws exact, where a surrogate is only accurate to its fit. Each combination
+        noiseless laws exact, where a surrogate is only accurate to its fit. Likewise for the
+        intercept ``g`` and slope ``h`` of an affine node ``y = g + z h`` on the data: when one
+        is exact, the other is solved again on ``(y - g) / z`` or ``y - z h``; when neither is,
+        but their ratio ``k = h / g`` is, ``y = g (1 + z k)`` and ``g`` is solved again on
+        ``y / (1 + z k)`` (a Lorentz transformation's ``gamma (t - u x / c^2)``). Each combination
         carries free constants (``c + g + h``, ``c g h``) for the caller's joint refit; the
         first ``n_freed`` also come in a copy with every non-integer number of the leaf
         formulas freed, so that constants rounded on the surrogate's values are refitted on
@@ -618,18 +632,49 @@ class Decomposition:
         root_values = self.root.problem.values
         symbols = self.root.variables
 
+        def formulas(values, variables, y, noise) -> tuple[list[sp.Expr], bool]:
+            z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(values[:, i] > 0)
+                 else sp.Dummy(f"z{i + 1}", real=True) for i in range(values.shape[1])]
+            found, within = search(values, y, z, noise)
+            back = dict(zip(z, variables))
+            return [sp.sympify(e).xreplace(back) for e in found[:per_leaf]], within
+
         def solve_leaf(node: StructureNode, target) -> None:
             prob = node.problem
-            z = [sp.Dummy(f"z{i + 1}", positive=True) if np.all(prob.values[:, i] > 0)
-                 else sp.Dummy(f"z{i + 1}", real=True) for i in range(prob.values.shape[1])]
             if target is not None:
                 y, noise = target
             else:
                 y = prob.fn(prob.values)
-                noise = self.noise_var * float(np.var(y)) / max(self.var_y, 1e-300)
-            found, node.within_noise = search(prob.values, y, z, noise)
-            back = dict(zip(z, node.variables))
-            node.formulas = [sp.sympify(e).xreplace(back) for e in found[:per_leaf]]
+                noise = self.noise_var * prob.gain
+            node.formulas, node.within_noise = formulas(prob.values, node.variables, y, noise)
+
+        def solve_factored(node: StructureNode, target) -> None:
+            """``y = g (1 + z k)``: when ``k = h / g`` (from the projections) is exact, the
+            intercept ``g`` is solved on ``y / (1 + z k)``, and ``g + z g k`` is proposed first."""
+            from .refit import evaluate, nearest_simple
+
+            intercept, slope = (c.problem for c in node.children)
+            g, h = intercept.fn(intercept.values), slope.fn(slope.values)
+            if not np.min(np.abs(g)) > 1e-3 * np.max(np.abs(g)):
+                return
+            k = h / g
+            noise = self.noise_var * float(np.mean((slope.gain + k**2 * intercept.gain) / g**2))
+            found, within = formulas(intercept.values, node.children[0].variables, k, noise)
+            if not (found and within):
+                return
+            # k is read off the surrogate, whose smooth error no noise test can round through:
+            # its simplest nearby numbers are a guess that the intercept's search on the data
+            # then confirms (an exact formula) or not
+            ratio = nearest_simple(found[0])
+            if ratio.atoms(sp.Float) or not ratio.free_symbols:
+                return
+            w = 1.0 + evaluate(node.factor * ratio, symbols, root_values)
+            if not np.all(np.isfinite(w)) or np.min(np.abs(w)) < 1e-6 * np.max(np.abs(w)):
+                return
+            solve_node(node.children[0], (target[0] / w, target[1] * float(np.mean(1.0 / w**2))))
+            first = _exact_formula(node.children[0])
+            if first is not None:
+                node.formulas.insert(0, first + node.factor * first * ratio)
 
         def solve_node(node: StructureNode, target) -> None:
             if node.kind == "leaf":
@@ -648,6 +693,13 @@ class Decomposition:
                     solve_leaf(node, target)
                 for child in node.children:
                     solve_node(child, None)
+                for known, other in (node.children, node.children[::-1]):
+                    data = _affine_remainder(node, known, target, symbols, root_values)
+                    if data is not None:
+                        solve_node(other, data)
+                        return
+                if target is not None:
+                    solve_factored(node, target)
                 return
             first, second = sorted(node.children, key=lambda c: len(c.variables))
             solve_node(first, None)
@@ -687,6 +739,42 @@ def _remainder(kind: str, target, solved: StructureNode, symbols, values):
     if not np.all(np.isfinite(out)) or (kind != "additive" and np.min(np.abs(g)) < 1e-12 * np.max(np.abs(g))):
         return None
     return out, noise if kind == "additive" else noise * float(np.mean(1.0 / g**2))
+
+
+def _exact_formula(node: StructureNode) -> sp.Expr | None:
+    """The node's formula when it is exact: a leaf whose first formula fits within the noise and
+    has no fitted float, or a symmetry over such a node (times its factor); else ``None``."""
+    if node.kind == "leaf":
+        ok = node.formulas and node.within_noise and not node.formulas[0].atoms(sp.Float)
+        return node.formulas[0] if ok else None
+    if node.kind == "symmetry":
+        inner = _exact_formula(node.children[0])
+        return inner if inner is None or node.factor is None else inner * node.factor
+    return None
+
+
+def _affine_remainder(node: StructureNode, known: StructureNode, target, symbols, values):
+    """For an affine node ``y = g + z h`` on the data (``target``): with the intercept ``g``
+    exact, ``((y - g) / z, sigma^2 mean(1/z^2))``; with the slope ``h`` exact,
+    ``(y - z h, sigma^2)``; else ``None``."""
+    from .refit import evaluate
+
+    if target is None:
+        return None
+    formula = _exact_formula(known)
+    if formula is None or not formula.free_symbols:
+        return None
+    target, noise = target
+    g = evaluate(formula, symbols, values)
+    z = evaluate(node.factor, symbols, values)
+    with np.errstate(all="ignore"):
+        if known is node.children[0]:
+            if np.min(np.abs(z)) < 1e-12 * np.max(np.abs(z)):
+                return None
+            out, noise = (target - g) / z, noise * float(np.mean(1.0 / z**2))
+        else:
+            out = target - z * g
+    return (out, noise) if np.all(np.isfinite(out)) else None
 
 
 def _free_numbers(expr: sp.Expr) -> sp.Expr:
@@ -755,7 +843,7 @@ def _children_separable(kind, node: _Node, A, B, parts, n_child: int, rng, ctx_a
             return node.lift(lambda V: g(V[:, mine]) * (a_full / a_child) * f_other(V[:, other]) / mean)
 
         kids.append(_Node(fns[tuple(mine)], node.values[:, mine], lift, None,
-                          [node.variables[c] for c in mine]))
+                          [node.variables[c] for c in mine], node.gain))
     return kids
 
 
@@ -770,9 +858,12 @@ def _child_symmetry(node: _Node, sym: Symmetry, i: int, j: int, m: int, degree: 
 
     variables = [sym.expr(node.variables[i], node.variables[j])] + [node.variables[c] for c in others]
     target = node.target
-    if target is not None and degree:
-        target = target / node.values[:, j] ** degree
-    return _Node(fn, transform(node.values), lift, target, variables)
+    gain = node.gain
+    if degree:
+        if target is not None:
+            target = target / node.values[:, j] ** degree
+        gain *= float(np.mean(node.values[:, j] ** (-2.0 * degree)))
+    return _Node(fn, transform(node.values), lift, target, variables, gain)
 
 
 def _test_node(node: _Node, ctx: _Context, max_small) -> tuple[list[StructureTest], dict]:
