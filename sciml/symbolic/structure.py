@@ -62,6 +62,16 @@ the caller's searches on the leaf's own variables (targets: the data themselves 
 symmetries lie above the leaf, else the surrogate's projection), and the leaf formulas are
 recombined (``c + g + h``, ``c g h``) into proposals in the original variables that the
 caller refits jointly on the data (:func:`sciml.symbolic.refit.clean`).
+
+A projection carries the surrogate's error, amplified on the way down (a division by ``x^k``,
+the line through two quartiles): each sub-problem keeps that gain, and its leaf is searched
+against the surrogate's error times the gain. Projections are only accurate to the
+surrogate's fit (about ``1e-3`` of the spread on noiseless data), so wherever a part is
+solved exactly the rest goes back to the data: the other side of a separable node
+(``y - g``, ``y / g``), the slope or the intercept of an affine node (``(y - g) / z``,
+``y - z h``), and the intercept of ``y = g (1 + z k)`` once the ratio ``k`` of slope to
+intercept is exact (``y / (1 + z k)``) — a Lorentz transformation ``gamma (t - u x / c^2)``
+is found that way.
 """
 
 from __future__ import annotations
