@@ -22,6 +22,7 @@ settings, per-equation rows and the summary over all rows present).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import pathlib
@@ -52,6 +53,18 @@ def _alarm(signum, frame):
     raise WallCapExceeded
 
 
+def _arm(seconds: float) -> None:
+    """Raise :class:`WallCapExceeded` after ``seconds`` of wall time, and again every second
+    after: a signal that lands in a garbage-collection callback (JAX's) is lost, the next one
+    is not."""
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0, 0)
+
+
 def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
     from sciml.datasets.feynman import evaluate, sample_inputs
 
@@ -72,14 +85,13 @@ def exact(expr, truth_expr, truth_syms, eq, rng) -> tuple[bool, float]:
         return True, err
     # numerically off by more than 1e-6: symbolic equality is still checked, but sympy's
     # simplify can run for many minutes on a large wrong formula, so it gets 60 s
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(60)
+    _arm(60)
     try:
         same = sp.simplify(e - truth_expr) == 0
     except (Exception, WallCapExceeded):
         same = False
     finally:
-        signal.alarm(0)
+        _disarm()
     return bool(same), err
 
 
@@ -87,8 +99,7 @@ def run_sciml(eq, ds, seed, budget, generations, cap, units=None):
     from sciml.symbolic import discover
 
     t0, c0 = time.time(), time.process_time()
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(cap))
+    _arm(cap)
     try:
         law = discover(ds, target=eq.target, inputs=eq.variables, seed=seed, time_budget=budget,
                        operon_options={"generations": generations}, units=units)
@@ -98,7 +109,7 @@ def run_sciml(eq, ds, seed, budget, generations, cap, units=None):
     except WallCapExceeded:
         expr, source = sp.nan, f"stopped at the {cap:.0f} s cap"
     finally:
-        signal.alarm(0)
+        _disarm()
     return expr, time.time() - t0, time.process_time() - c0, source
 
 
@@ -230,4 +241,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints where a slow row is
     main()
