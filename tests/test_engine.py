@@ -145,7 +145,7 @@ def test_a_stretched_schedule_finishes_its_decay_within_the_time_budget():
         return [s.hyperparams["learning_rate"] for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, injected))
                 if isinstance(s, injected)]
 
-    cfg = dict(steps=100000, learning_rate=0.1, final_learning_rate=1e-3, schedule="cosine", chunk=1, time_budget=0.6)
+    cfg = dict(steps=100000, learning_rate=0.1, final_learning_rate=1e-3, schedule="cosine", chunk=1, time_budget=3.0)
     out = fit(quadratic, {"w": jnp.zeros(3)}, config(stretch_schedule=True, **cfg), batches=Slow())
     assert out.steps < 1000 and "time budget" in out.stopped
     (rate,) = rates(out.opt_state)

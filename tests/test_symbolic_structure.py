@@ -303,16 +303,21 @@ def test_homogeneous_child_gets_the_data_divided_by_its_factor():
 
 
 
+def _affine_in_x1(f):
+    """Data of ``f``, its symbols and its decomposition (oracle surrogate): affine in x1."""
+    X, y = _data(f)
+    syms = list(sp.symbols("x1:4", positive=True))
+    dec = decompose(X, y, syms, surrogate=Oracle(f, 1e-6, np.arange(150)), max_depth=1)
+    assert dec.root.kind == "affine" and dec.root.factor == syms[0]
+    return X, y, syms, dec
+
 def test_affine_sibling_of_an_exact_child_gets_the_data():
     """f = x1 cos(x2) + sin(x2 x3) on the data: when the intercept's formula is exact, the
     slope is solved again on (y - sin(x2 x3)) / x1 = cos(x2), not on the surrogate's line;
     a projection leaf is searched with the surrogate's noise times its gain (the line through
     the quartiles a, b amplifies the intercept's error by (a^2 + b^2) / (b - a)^2)."""
     f = lambda X: X[:, 0] * np.cos(X[:, 1]) + np.sin(X[:, 1] * X[:, 2])  # noqa: E731
-    X, y = _data(f)
-    syms = list(sp.symbols("x1:4", positive=True))
-    dec = decompose(X, y, syms, surrogate=Oracle(f, 1e-6, np.arange(150)), max_depth=1)
-    assert dec.root.kind == "affine" and dec.root.factor == syms[0]
+    X, y, syms, dec = _affine_in_x1(f)
     calls = []
 
     def search(Xl, yl, zs, noise_var):
@@ -340,10 +345,7 @@ def test_affine_node_factored_when_slope_over_intercept_is_exact():
     the surrogate's lines, but their ratio is (up to its simplest nearby numbers); the
     intercept is then solved on y / (1 + x1 k) = exp(x2), and g + x1 g k is proposed first."""
     f = lambda X: np.exp(X[:, 1]) * (1 + X[:, 0] * np.cos(X[:, 1] * X[:, 2]) / 4)  # noqa: E731
-    X, y = _data(f)
-    syms = list(sp.symbols("x1:4", positive=True))
-    dec = decompose(X, y, syms, surrogate=Oracle(f, 1e-6, np.arange(150)), max_depth=1)
-    assert dec.root.kind == "affine" and dec.root.factor == syms[0]
+    X, y, syms, dec = _affine_in_x1(f)
     calls = []
 
     def search(Xl, yl, zs, noise_var):
