@@ -29,7 +29,7 @@ from .fit import EdgeChoice, fit_edges
 from .primitives import Library, edge_formula
 
 __all__ = ["TRANSFORMS", "Transform", "spline_design", "spline_additive_fit", "pair_structures",
-           "additive_candidates"]
+           "input_structures", "additive_candidates"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +176,7 @@ def pair_structures(label, feats, cols):
     return out
 
 
-def _structures(X, symbols):
+def input_structures(X, symbols):
     """Input structures: the raw variables, and each pair combined into one feature."""
     return [("x", list(symbols), X)] + pair_structures("x", list(symbols), X)
 
@@ -260,7 +260,7 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     """Candidate formulas ``T^-1(sum_k g_k(u_k))``: ``(label, expr, spline R^2)``.
 
     Every admissible transform is tried on the raw variables, and on pair-feature structures
-    (:func:`_structures`); the raw structures within ``keep_factor`` of the best spline error
+    (:func:`input_structures`); the raw structures within ``keep_factor`` of the best spline error
     and the ``n_pairs`` best pair structures (if they beat the raw ones) are distilled. Edges
     whose best primitive fit is below ``r2_threshold`` are left out of that candidate (the joint
     refit then decides how good the remaining formula is).
@@ -270,7 +270,7 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     library = DEFAULT_LIBRARY if library is None else library
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    structures = _structures(X, symbols)
+    structures = input_structures(X, symbols)
     scored = []  # (err, transform, structure index, curves, intercept)
     targets = _targets(X, y, symbols)
     if not targets:

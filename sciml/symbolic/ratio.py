@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .additive import pair_structures, spline_design
+from .additive import input_structures, spline_design
 from .fit import fit_edges
 from .primitives import Library, edge_formula
 
@@ -60,7 +60,7 @@ def ratio_candidates(X, y, symbols, library: Library | None = None, *, n_knots: 
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2 or len(y) < 4 * n_knots:
         return []
-    structures = [("x", list(symbols), X)] + pair_structures("x", list(symbols), X)
+    structures = input_structures(X, symbols)
     fits = []
     for label, feats, cols in structures:
         for num, den in ((0, 1), (1, 0)):
