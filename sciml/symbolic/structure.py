@@ -681,7 +681,7 @@ class Decomposition:
             w = 1.0 + evaluate(node.factor * ratio, symbols, root_values)
             if not np.all(np.isfinite(w)) or np.min(np.abs(w)) < 1e-6 * np.max(np.abs(w)):
                 return
-            solve_node(node.children[0], (target[0] / w, target[1] * float(np.mean(1.0 / w**2))))
+            solve_node(node.children[0], _divided(target, w))
             first = _exact_formula(node.children[0])
             if first is not None:
                 node.formulas.insert(0, first + node.factor * first * ratio)
@@ -695,7 +695,7 @@ class Decomposition:
                     from .refit import evaluate
 
                     w = evaluate(node.factor, symbols, root_values)
-                    target = (target[0] / w, target[1] * float(np.mean(1.0 / w**2)))
+                    target = _divided(target, w)
                 solve_node(node.children[0], target)
                 return
             if node.kind == "affine":  # intercept and slope: projections of the surrogate
@@ -751,6 +751,13 @@ def _remainder(kind: str, target, solved: StructureNode, symbols, values):
     return out, noise if kind == "additive" else noise * float(np.mean(1.0 / g**2))
 
 
+def _divided(data, w) -> tuple[np.ndarray, float]:
+    """Data ``(y, sigma^2)`` divided by ``w``: ``(y / w, sigma^2 mean(1 / w^2))`` (the delta
+    method); the caller checks that ``w`` stays away from zero."""
+    y, noise = data
+    return y / w, noise * float(np.mean(1.0 / w**2))
+
+
 def _exact_formula(node: StructureNode) -> sp.Expr | None:
     """The node's formula when it is exact: a leaf whose first formula fits within the noise and
     has no fitted float, or a symmetry over such a node (times its factor); else ``None``."""
@@ -781,7 +788,7 @@ def _affine_remainder(node: StructureNode, known: StructureNode, target, symbols
         if known is node.children[0]:
             if np.min(np.abs(z)) < 1e-12 * np.max(np.abs(z)):
                 return None
-            out, noise = (target - g) / z, noise * float(np.mean(1.0 / z**2))
+            out, noise = _divided((target - g, noise), z)
         else:
             out = target - z * g
     return (out, noise) if np.all(np.isfinite(out)) else None
