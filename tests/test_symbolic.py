@@ -517,3 +517,16 @@ def test_edge_samples_of_the_real_kan_follow_the_contract():
     # the last layer's edges sum to the network output
     last = [k for k, (l, _, _) in enumerate(s.index) if l == 1]
     np.testing.assert_allclose(s.y[last].sum(0), np.asarray(model(X))[:, 0], rtol=1e-4, atol=1e-5)
+
+
+def test_nearest_simple_prefers_fewer_bits():
+    """Within 2% the cheapest number wins: pi/2 (a halved pi) before 11/7 (a seven-denominator
+    rational closer to the fitted 1.5713), 1/6 and 1/2 as themselves; none for a value with no
+    simple neighbour."""
+    from sciml.symbolic.refit import nearest_simple
+
+    x = sp.Symbol("x")
+    assert nearest_simple(sp.sin(x - sp.Float(1.5713))) == sp.sin(x - sp.pi / 2)
+    assert nearest_simple(sp.Float(0.1668) * x) == x / 6
+    assert nearest_simple(sp.Float(0.501) * x) == x / 2
+    assert nearest_simple(sp.Float(1e-4) * x).atoms(sp.Float)

@@ -27,6 +27,20 @@ def test_ratio_law_through_zeros_found_in_a_pair_feature():
     assert err < 1e-8, cleaned
 
 
+def test_ratio_scale_divided_out():
+    """The null vector fixes g and h up to one shared factor: the candidate's denominator has
+    an exact constant 1 (else an exact unit factor), so no redundant constant is left to drift
+    or to be rounded on each side separately."""
+    X, y, syms = _sample(lambda X: (1 - np.cos(X[:, 0] * X[:, 1])) / (1 - np.cos(X[:, 0])))
+    cands = ratio_candidates(X, y, syms)
+    assert cands
+    for _, expr in cands:
+        _, denominator = sp.fraction(sp.together(expr))
+        constant, _ = sp.expand(denominator).as_coeff_Add()
+        factor, _ = denominator.as_coeff_Mul()
+        assert constant == 1 or (constant == 0 and factor == 1), expr
+
+
 def test_no_ratio_candidate_for_a_sum_or_other_sizes():
     X, y, syms = _sample(lambda X: np.sin(X[:, 0] * X[:, 1]) + X[:, 0] ** 3)
     assert ratio_candidates(X, y, syms, max_error=1e-4) == []

@@ -79,6 +79,21 @@ def ratio_candidates(X, y, symbols, library: Library | None = None, *, n_knots: 
         top, bottom = choices[2 * k], choices[2 * k + 1]
         if top.numeric or bottom.numeric:
             continue
-        out.append((f"ratio:{label}", edge_formula(library[top.name], top.params, fu)
-                    / edge_formula(library[bottom.name], bottom.params, fv)))
+        numerator, denominator = _one_scale(edge_formula(library[top.name], top.params, fu),
+                                            edge_formula(library[bottom.name], bottom.params, fv))
+        out.append((f"ratio:{label}", numerator / denominator))
     return out
+
+
+def _one_scale(numerator: sp.Expr, denominator: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``g / h`` with the common scale divided out: ``h``'s additive constant (else its numeric
+    factor) becomes an exact 1, not a fitted one. The null vector fixes ``g`` and ``h`` only up
+    to one shared factor; left in, it is a redundant constant on each side that the joint refit
+    cannot pin down and that rounding then fixes on each side separately, to a wrong product."""
+    constant, rest = denominator.as_coeff_Add()
+    if constant != 0 and constant.is_finite:
+        return numerator / constant, 1 + rest / constant
+    constant, rest = denominator.as_coeff_Mul()
+    if constant != 0 and constant.is_finite:
+        return numerator / constant, rest
+    return numerator, denominator

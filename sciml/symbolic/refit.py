@@ -172,7 +172,9 @@ def _candidates(v: float, max_den: int = _MAX_DEN, rel: float = 0.02) -> list[tu
             continue
         val = float(fr) * bval
         if abs(val - v) <= rel * abs(v):
-            cost = 1 + (fr.denominator != 1) + (bval != 1.0) + len(str(abs(fr.numerator))) // 2
+            # a denominator past 4 costs more bits than a factor pi: pi/2 before 11/7
+            cost = (1 + (fr.denominator != 1) + (fr.denominator > 4) + (bval != 1.0)
+                    + len(str(abs(fr.numerator))) // 2)
             out.append((cost, sp.Rational(fr.numerator, fr.denominator) * basis, val))
     fr = Fraction(v * v).limit_denominator(max_den)
     if 0 < fr.numerator <= max_den and abs(math.copysign(math.sqrt(float(fr)), v) - v) <= rel * abs(v):
