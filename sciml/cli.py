@@ -64,6 +64,10 @@ def _widths(text: str, flag: str) -> list[int]:
 
 
 def cmd_solve(args) -> int:
+    if args.distributed:  # before anything looks at the devices
+        from sciml.training.distributed import initialize
+
+        initialize()
     from sciml.solver import load_problem, problem_path, solve
 
     problem = load_problem(problem_path(args.problem))
@@ -77,7 +81,8 @@ def cmd_solve(args) -> int:
         if value is not None:
             model_options[key] = value
     train = _key_values(args.train, "--train")
-    for key, attr in (("lbfgs_steps", "lbfgs_steps"), ("learning_rate", "lr"), ("precision", "precision")):
+    for key, attr in (("lbfgs_steps", "lbfgs_steps"), ("learning_rate", "lr"), ("precision", "precision"),
+                      ("devices", "devices")):
         value = getattr(args, attr)
         if value is not None:
             train[key] = value
@@ -97,7 +102,9 @@ def cmd_solve(args) -> int:
     solution = solve(problem, model=args.model, steps=args.steps, seed=args.seed, out=out,
                      resume=args.resume, overwrite=args.overwrite, model_options=model_options, **train)
     metrics = solution.metrics
-    if args.symbolify:
+    from sciml.training.distributed import is_primary
+
+    if args.symbolify and is_primary():
         from sciml.report import write_report
 
         laws = getattr(solution, "laws", None)  # ODE problems distil their unknown terms in their solve
@@ -148,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="initial Adam learning rate")
     p.add_argument("--precision", choices=["float32", "float64"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="split the collocation batch over N of this machine's devices (default: all)")
+    p.add_argument("--distributed", action="store_true",
+                   help="one process of a multi-host run: join the others (jax.distributed, from "
+                        "SLURM / Open MPI or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID); "
+                        "process 0 writes OUT")
     p.add_argument("--out", help="output folder (default runs/PROBLEM-MODEL-seedS)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.msgpack")
     p.add_argument("--overwrite", action="store_true",

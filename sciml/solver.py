@@ -16,6 +16,7 @@ import numpy as np
 
 from sciml.dsl.errors import ProblemError
 from sciml.run_folder import RunFolder, RunFolderError
+from sciml.training.distributed import is_primary
 
 log = logging.getLogger("sciml")
 
@@ -204,6 +205,7 @@ def solve(
     from sciml.dsl.problem import Problem
 
     folder = RunFolder(out) if out else None
+    primary = is_primary()  # in a multi-process run, process 0 alone writes the folder
     if not isinstance(problem, Problem):
         if not _is_atomistic(problem):
             raise ProblemError(f"solve() needs a sciml Problem or AtomisticProblem, got {type(problem).__name__}")
@@ -212,10 +214,10 @@ def solve(
         if resume:  # refused before the folder is touched: atomistic runs write no checkpoint
             raise ValueError(f"resume=True (--resume) continues runs of sciml Problems only; a "
                              f"{type(problem).__name__} trains from the start: rerun without it")
-        if folder:
+        if folder and primary:
             folder.prepare(overwrite=overwrite)
         return solve_atomistic_problem(problem, model=model, steps=steps, seed=seed,
-                                       out=folder.path if folder else None,
+                                       out=folder.path if folder and primary else None,
                                        options={**(model_options or {}), **train_options})
     model = model or default_model(problem)
     if check_model(problem, model) == "trajectory":
@@ -226,12 +228,12 @@ def solve(
             raise ValueError(f"resume=True (--resume) continues collocation runs only; --model {model} trains "
                              "from the start: rerun without it")
         system = ode_system(problem)
-        if folder:
+        if folder and primary:
             folder.prepare(overwrite=overwrite)
         result = solve_ode_problem(system, model=model, steps=steps, seed=seed,
                                    options={**(model_options or {}), **train_options})
         _warn_if_doubtful(result.verdict)
-        if folder:
+        if folder and primary:
             result.write(folder.path)
         return result
     optimizer = train_options.pop("optimizer", None)  # an object, not a recorded setting
@@ -241,12 +243,12 @@ def solve(
     if resume and folder is None:
         raise ValueError("resume=True needs out=... (the folder of the run to continue)")
     run = _Run(problem, model_name, options, train, folder, recipe, optimizer)  # validates every setting first
-    if folder:
+    if folder and primary:
         folder.prepare(resume=resume, overwrite=overwrite)
     log.info("%s: %s", problem.name, run.plan())
     solution, new_steps = run.train(resume)
     _warn_if_doubtful(solution.verdict)
-    if folder:
+    if folder and primary:
         if resume and new_steps == 0 and folder.finished and not overwrite:
             log.warning("the run in %s is already complete (step %d); its outputs are kept "
                         "(add --overwrite to rewrite them)", folder.path, solution.steps + solution.lbfgs_steps)
@@ -418,10 +420,12 @@ class _Run:
         saving = (f"checkpoints in {folder.path} every {config.checkpoint_seconds:g} s"
                   if folder and config.checkpoint_seconds
                   else f"checkpoints in {folder.path}" if folder else "no output folder (nothing saved)")
-        devices = jax.devices()
+        devices = jax.local_devices()
+        n = (config.devices or len(devices)) * jax.process_count()
+        hosts = f" in {jax.process_count()} processes" if jax.process_count() > 1 else ""
         return (f"{self.model_name} with {count_parameters(self.net):,} parameters; {phases} steps; "
                 f"{config.points.get('interior', 1000):,} interior points; {config.precision} on "
-                f"{len(devices)} {devices[0].platform} device(s); {saving}")
+                f"{n} {devices[0].platform} device(s){hosts}; {saving}")
 
 
 def _warn_if_doubtful(verdict) -> None:

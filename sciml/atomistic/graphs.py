@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import jraph
 import numpy as np
@@ -36,24 +37,50 @@ class PadSizes(NamedTuple):
 class GraphBatcher:
     """Neighbour lists computed once per structure; batches assembled and padded on demand.
 
+    Over an in-memory :class:`Structures` every structure's graph is kept. Over a
+    :class:`~sciml.atomistic.store.StructureStore` (larger than memory) one pass in chunks
+    counts each structure's atoms and edges (for the pad sizes), and each batch's graphs are
+    built from the file when it is drawn: memory holds a chunk, never the set.
+
     Args:
         structures: the data.
         cutoff: neighbour radius (A).
         batch_size: structures per batch; the pad sizes fit the largest possible batch.
+        chunk: structures read at a time from a store.
     """
 
-    def __init__(self, structures: Structures, cutoff: float, batch_size: int):
+    def __init__(self, structures, cutoff: float, batch_size: int, *, chunk: int = 4096):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         self.structures = structures
         self.cutoff = float(cutoff)
         self.batch_size = int(batch_size)
-        self._graphs = [self._single(s) for s in structures]
-        n_nodes = np.sort([g.n_node[0] for g in self._graphs])[::-1]
-        n_edges = np.sort([g.n_edge[0] for g in self._graphs])[::-1]
-        b = min(batch_size, len(structures))
-        # One spare node, edge and graph for jraph's padding graph.
-        self.pad = PadSizes(int(n_nodes[:b].sum()) + 1, int(n_edges[:b].sum()) + 1, b + 1)
+        if isinstance(structures, Structures):
+            self._graphs = [self._single(s) for s in structures]
+            n_nodes = np.array([g.n_node[0] for g in self._graphs])
+            n_edges = np.array([g.n_edge[0] for g in self._graphs])
+        else:  # a store: count, keep nothing
+            self._graphs = None
+            n_nodes, n_edges = np.asarray(structures.n_atoms()), np.zeros(len(structures), dtype=np.int64)
+            for start in range(0, len(structures), chunk):
+                part = structures[np.arange(start, min(start + chunk, len(structures)))]
+                n_edges[start:start + len(part)] = [len(neighbor_list(s.positions, self.cutoff, s.cell, s.pbc).senders)
+                                                    for s in part]
+        self._mean_neighbors = float(n_edges.sum() / max(1, n_nodes.sum()))
+        # Largest first: the pad of any b structures is the sum of the b largest.
+        self._n_nodes, self._n_edges = np.sort(n_nodes)[::-1], np.sort(n_edges)[::-1]
+        self.pad = self._pad_for(batch_size)
+
+    def _graphs_of(self, indices) -> list[GraphsTuple]:
+        if self._graphs is not None:
+            return [self._graphs[i] for i in indices]
+        return [self._single(s) for s in self.structures[np.asarray(indices)]]
+
+    def _pad_for(self, b: int) -> PadSizes:
+        """Pad sizes that hold any ``b`` structures, plus one spare node, edge and graph for
+        jraph's padding graph."""
+        b = min(b, len(self._n_nodes))
+        return PadSizes(int(self._n_nodes[:b].sum()) + 1, int(self._n_edges[:b].sum()) + 1, b + 1)
 
     def _single(self, s) -> GraphsTuple:
         return structure_graph(s, self.structures.species_index(s.numbers), self.cutoff)
@@ -63,21 +90,41 @@ class GraphBatcher:
         indices = np.asarray(indices).ravel()
         if len(indices) > self.batch_size:
             raise ValueError(f"{len(indices)} structures > batch_size={self.batch_size}")
-        return pad_graph(jraph.batch_np([self._graphs[i] for i in indices]), self.pad, dtype)
+        return pad_graph(jraph.batch_np(self._graphs_of(indices)), self.pad, dtype)
+
+    def sharded_batch(self, indices, shards: int, dtype=np.float32) -> GraphsTuple:
+        """The structures ``indices`` split into ``shards`` graphs stacked along a new first
+        axis, one per device of a data-parallel step. Each shard is padded for
+        ``ceil(batch_size / shards)`` structures, so every device holds the same shapes; a
+        shard left without structures (a short last batch) repeats one with every label
+        weight 0, so that it adds nothing to a loss of weighted sums."""
+        indices = np.asarray(indices).ravel()
+        if len(indices) > self.batch_size:
+            raise ValueError(f"{len(indices)} structures > batch_size={self.batch_size}")
+        pad = self._pad_for(-(-self.batch_size // shards))
+        parts = []
+        for part in np.array_split(indices, shards):
+            graph = pad_graph(jraph.batch_np(self._graphs_of(part if len(part) else indices[:1])), pad, dtype)
+            if not len(part):
+                graph = graph._replace(globals={k: (np.zeros_like(v) if k.startswith("w_") else v)
+                                                for k, v in graph.globals.items()})
+            parts.append(graph)
+        return jax.tree.map(lambda *leaves: np.stack(leaves), *parts)
 
     def batches(self, indices, *, shuffle: bool = False, rng: np.random.Generator | None = None,
-                dtype=np.float32):
-        """Iterate over padded batches covering ``indices`` (the last one may be smaller)."""
+                dtype=np.float32, shards: int = 0):
+        """Iterate over padded batches covering ``indices`` (the last one may be smaller); with
+        ``shards``, each split for that many devices (:meth:`sharded_batch`)."""
         indices = np.asarray(indices)
         if shuffle:
             indices = (rng or np.random.default_rng()).permutation(indices)
         for k in range(0, len(indices), self.batch_size):
-            yield self.batch(indices[k:k + self.batch_size], dtype=dtype)
+            part = indices[k:k + self.batch_size]
+            yield self.sharded_batch(part, shards, dtype) if shards else self.batch(part, dtype=dtype)
 
     def mean_neighbors(self) -> float:
         """Average number of neighbours per atom (normalises message sums)."""
-        return float(sum(g.n_edge[0] for g in self._graphs) /
-                     max(1, sum(g.n_node[0] for g in self._graphs)))
+        return self._mean_neighbors
 
 
 def structure_graph(s, species_index: np.ndarray, cutoff: float) -> GraphsTuple:

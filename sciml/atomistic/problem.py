@@ -49,6 +49,7 @@ TRAIN_OPTIONS = {
     "force_weight": 100.0,
     "stress_weight": 0.0,
     "property_weight": 0.0,
+    "devices": 0,  # devices each batch is split over (0: all of this process's)
 }
 
 

@@ -173,7 +173,7 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
         property=(tr["property_weight"] or 1.0) if "property" in problem.targets else 0.0,
     )
     train_config = potential_config(steps, tr["learning_rate"], tr["final_learning_rate"], ema_decay=tr["ema_decay"],
-                                    time_budget=tr["time_budget"], seed=seed)
+                                    time_budget=tr["time_budget"], seed=seed, devices=int(tr["devices"]))
     fitted = fit(potential, batcher, train_idx, split["val"], train_config, weights=weights, eval_every=tr["eval_every"],
                  optimizer=optimizer, log=log)
     evaluate = make_evaluator(batcher, problem.targets)

@@ -146,8 +146,7 @@ class Structures(Sequence):
                 f"knows {_symbols(self.species)} -- add them to `species` or drop those "
                 "structures"
             )
-        self._index = np.full(119, -1, dtype=np.int64)
-        self._index[list(self.species)] = np.arange(len(self.species))
+        self._index = species_table(self.species)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -160,12 +159,7 @@ class Structures(Sequence):
 
     def species_index(self, numbers: np.ndarray) -> np.ndarray:
         """Map atomic numbers to embedding indices (``0..len(species)-1``)."""
-        idx = self._index[np.asarray(numbers)]
-        if (idx < 0).any():
-            bad = sorted(set(np.asarray(numbers)[idx < 0].tolist()))
-            raise ValueError(f"unknown species {_symbols(bad)}; the model knows "
-                             f"{_symbols(self.species)}")
-        return idx
+        return species_index(self._index, numbers, self.species)
 
     def has(self, target: str) -> bool:
         """True when every structure carries the label ``target``."""
@@ -185,6 +179,22 @@ class Structures(Sequence):
 
     def to_ase(self) -> list:
         return [s.to_ase() for s in self._items]
+
+
+def species_table(species: Sequence[int]) -> np.ndarray:
+    """Atomic number -> embedding index (-1 for a species not in ``species``)."""
+    table = np.full(119, -1, dtype=np.int64)
+    table[list(species)] = np.arange(len(species))
+    return table
+
+
+def species_index(table: np.ndarray, numbers: np.ndarray, species: Sequence[int]) -> np.ndarray:
+    """``numbers`` as embedding indices through ``table`` (:func:`species_table`)."""
+    idx = table[np.asarray(numbers)]
+    if (idx < 0).any():
+        bad = sorted(set(np.asarray(numbers)[idx < 0].tolist()))
+        raise ValueError(f"unknown species {_symbols(bad)}; the model knows {_symbols(species)}")
+    return idx
 
 
 def _symbols(numbers: Iterable[int]) -> list[str]:

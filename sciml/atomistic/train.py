@@ -34,7 +34,7 @@ import optax
 from flax import nnx
 
 from sciml.training.config import TrainConfig
-from sciml.training.engine import Batches, Progress, averaged_params
+from sciml.training.engine import Batches, Progress, averaged_params, batch_sharding
 from sciml.training.engine import fit as train
 
 from . import graphs as G
@@ -49,8 +49,11 @@ class LossWeights:
     property: float = 0.0
 
 
-def loss_terms(potential: Potential, graph: G.GraphsTuple, weights: LossWeights):
-    """Named loss terms (each a weighted mean squared error) and the predictions."""
+def loss_sums(potential: Potential, graph: G.GraphsTuple, weights: LossWeights) -> dict:
+    """Each loss term's ``(sum of w * squared error, sum of w)`` on one padded graph.
+
+    Sums rather than means, so that the shards of a data-parallel batch add up to exactly the
+    loss of the whole batch (:func:`loss_terms`)."""
     pred = predict(potential, graph)
     node_mask, _, graph_mask = G.masks(graph)
     gl = graph.globals
@@ -58,23 +61,32 @@ def loss_terms(potential: Potential, graph: G.GraphsTuple, weights: LossWeights)
     gm = graph_mask.astype(pred.energy.dtype)
     node_graph = G.node_graph_index(graph)
 
-    def wmean(sq, w):
-        return jnp.sum(w * sq) / jnp.maximum(jnp.sum(w), 1.0)
+    def pair(sq, w):
+        return jnp.stack([jnp.sum(w * sq), jnp.sum(w)])
 
-    terms = {}
+    sums = {}
     if weights.energy:
         err = (pred.energy - gl["energy"]) / n_atoms
-        terms["energy"] = weights.energy * wmean(err**2, gm * gl["w_energy"])
+        sums["energy"] = pair(err**2, gm * gl["w_energy"])
     if weights.forces:
         w = (gl["w_forces"][node_graph] * node_mask)[:, None] * jnp.ones((1, 3))
-        terms["forces"] = weights.forces * wmean((pred.forces - graph.nodes["forces"]) ** 2, w)
+        sums["forces"] = pair((pred.forces - graph.nodes["forces"]) ** 2, w)
     if weights.stress:
         w = (gm * gl["w_stress"])[:, None, None] * jnp.ones((1, 3, 3))
-        terms["stress"] = weights.stress * wmean((pred.stress - gl["stress"]) ** 2, w)
+        sums["stress"] = pair((pred.stress - gl["stress"]) ** 2, w)
     if weights.property:
         err = pred.energy / n_atoms - gl["property"]
-        terms["property"] = weights.property * wmean(err**2, gm * gl["w_property"])
-    return terms, pred
+        sums["property"] = pair(err**2, gm * gl["w_property"])
+    return sums
+
+
+def loss_terms(potential: Potential, sharded: G.GraphsTuple, weights: LossWeights) -> dict:
+    """Named loss terms, each a weighted mean squared error times its weight, on a batch of
+    shards stacked along the first axis (:meth:`~sciml.atomistic.graphs.GraphBatcher.sharded_batch`):
+    the shards' sums are added before dividing, so the loss does not depend on the split."""
+    sums = jax.vmap(lambda g: loss_sums(potential, g, weights))(sharded)
+    return {name: getattr(weights, name) * jnp.sum(s[:, 0]) / jnp.maximum(jnp.sum(s[:, 1]), 1.0)
+            for name, s in sums.items()}
 
 
 @dataclasses.dataclass
@@ -102,21 +114,24 @@ def potential_config(steps: int, learning_rate: float = 5e-3, final_learning_rat
 
 
 class _Shuffled(Batches):
-    """One padded batch of training structures per step, reshuffled every epoch."""
+    """One batch of training structures per step, reshuffled every epoch, split into one padded
+    shard per device of the run's mesh (data parallel: the compiler reduces the gradients)."""
 
-    def __init__(self, batcher: G.GraphBatcher, indices, seed: int):
+    def __init__(self, batcher: G.GraphBatcher, indices, seed: int, devices: int = 0):
         self.batcher, self.indices, self.rng = batcher, indices, np.random.default_rng(seed)
+        mesh, self.sharding, _ = batch_sharding(devices)
+        self.shards = mesh.devices.size
         self.epoch = iter(())
         self.first_trained = None  # when the first step (its compilation included) had run
 
     def __call__(self, step, params):
         if step == 1:
             self.first_trained = time.perf_counter()
-        graph = next(self.epoch, None)
-        if graph is None:
-            self.epoch = iter(self.batcher.batches(self.indices, shuffle=True, rng=self.rng))
-            graph = next(self.epoch)
-        return graph
+        sharded = next(self.epoch, None)
+        if sharded is None:
+            self.epoch = iter(self.batcher.batches(self.indices, shuffle=True, rng=self.rng, shards=self.shards))
+            sharded = next(self.epoch)
+        return jax.device_put(sharded, self.sharding)
 
 
 @dataclasses.dataclass
@@ -170,15 +185,15 @@ def fit(
     """
     graphdef, params, rest = nnx.split(potential, nnx.Param, ...)
 
-    def loss_fn(p, graph):
-        terms, _ = loss_terms(nnx.merge(graphdef, p, rest), graph, weights)
+    def loss_fn(p, sharded):
+        terms = loss_terms(nnx.merge(graphdef, p, rest), sharded, weights)
         return sum(terms.values()), terms
 
     targets = [k for k in ("energy", "forces", "stress", "property") if getattr(weights, k)]
     merge = lambda p: nnx.merge(graphdef, p, rest)  # noqa: E731
     validation = _Validation(tuple(range(eval_every, config.steps, eval_every)), eval_every,
                              make_evaluator(batcher, targets), merge, np.asarray(val_idx), log)
-    batches = _Shuffled(batcher, train_idx, config.seed)
+    batches = _Shuffled(batcher, train_idx, config.seed, config.devices)
     outcome = train(loss_fn, params, config, batches=batches, optimizer=optimizer, callbacks=[validation])
     done_at = time.perf_counter()
     final = outcome.history["loss"]

@@ -75,6 +75,9 @@ class TrainConfig:
             L-BFGS on its batch).
         seed: seeds the network initialisation and every sampled batch.
         progress: show a progress bar with the loss terms.
+        devices: how many of this process's devices the collocation batch is split over, with
+            the parameters replicated (0: all of them). The count changes only the order of
+            floating-point sums, so a run may resume on another count.
     """
 
     steps: int = 5000
@@ -108,6 +111,7 @@ class TrainConfig:
     stall_tolerance: float = 1e-2
     seed: int = 0
     progress: bool = True
+    devices: int = 0
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainConfig":
@@ -123,7 +127,7 @@ class TrainConfig:
         except (TypeError, ValueError):
             raise ValueError(f"grid_schedule must be [[step, G], ...], got {cfg.grid_schedule!r}") from None
         for name in ("steps", "lbfgs_steps", "checkpoint_every", "resample_every", "rar_every", "rar_add",
-                     "stall_window"):
+                     "stall_window", "devices"):
             _check_count(name, getattr(cfg, name), minimum=0)
         for name in ("chunk", "rar_candidates", "causal_bins"):
             _check_count(name, getattr(cfg, name), minimum=1)

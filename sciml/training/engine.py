@@ -45,6 +45,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sciml.training.checkpoint import CheckpointError, load_checkpoint, restore_tree, save_checkpoint
+from sciml.training.distributed import agree, is_primary, multi_process
 from sciml.training.quasi_newton import for_new_batch, quasi_newton
 
 log = logging.getLogger("sciml")
@@ -60,7 +61,9 @@ TAIL_CHUNK = 10  # quasi-Newton iterations per chunk once a full chunk would ove
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
 IDENTITY = ("problem", "model", "model_options", "seed", "precision")
 # Settings that never matter to the numbers.
-COSMETIC = ("progress", "progress_seconds", "checkpoint_every", "checkpoint_seconds", "chunk", "time_budget")
+# (The device count changes only the order of floating-point sums: a run resumes on another.)
+COSMETIC = ("progress", "progress_seconds", "checkpoint_every", "checkpoint_seconds", "chunk", "time_budget",
+            "devices")
 
 
 class TrainingDiverged(RuntimeError):
@@ -214,9 +217,22 @@ def averaged_params(opt_state, params):
     return found[0].average if found else params
 
 
-def batch_sharding(n_devices: int | None = None) -> tuple[Mesh, NamedSharding, NamedSharding]:
-    """A one-axis mesh over the available devices and the shardings for points / replicas."""
-    devices = np.asarray(jax.devices()[: n_devices or jax.device_count()])
+def batch_sharding(n_devices: int = 0) -> tuple[Mesh, NamedSharding, NamedSharding]:
+    """A one-axis mesh (``"batch"``) over the first ``n_devices`` of this process's devices
+    (0: all) and the shardings for points (split along their first axis) and for replicas."""
+    available = jax.local_devices()
+    if n_devices > len(available):
+        platform = available[0].platform
+        hint = (" (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N host "
+                "devices)" if platform == "cpu" else "")
+        raise ValueError(f"devices={n_devices} asked for, but this process sees {len(available)} "
+                         f"{platform} device(s){hint}; use devices <= {len(available)}, or 0 for all")
+    n = n_devices or len(available)
+    # In a multi-process run the mesh spans the same number of devices of every process.
+    by_process: dict[int, list] = {}
+    for device in jax.devices():
+        by_process.setdefault(device.process_index, []).append(device)
+    devices = np.asarray([d for p in sorted(by_process) for d in sorted(by_process[p], key=lambda d: d.id)[:n]])
     mesh = Mesh(devices, ("batch",))
     return mesh, NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
 
@@ -263,9 +279,10 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax GradientTransformation (e.g. optax.adam(1e-3)), "
                         f"got {type(optimizer).__name__}")
+    # The default optimiser's schedule may follow the run's progress in time (stretch_schedule).
+    stretched = optimizer is None and stretches_schedule(config)
     run = _Run(loss_fn, params, config, batches or Batches(), optimizer or default_optimizer(config),
-               tuple(callbacks), Path(checkpoint) if checkpoint else None, settings or {}, describe)
-    run.stretched = optimizer is None and stretches_schedule(config)
+               tuple(callbacks), Path(checkpoint) if checkpoint else None, settings or {}, describe, stretched)
     with jax.default_matmul_precision("highest"), _StopSignals() as stop:
         run.stop = stop
         return run.fit(resume)
@@ -274,15 +291,16 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
 class _Run:
     """One call of :func:`fit`: its compiled chunks, its state, its checkpoints."""
 
-    def __init__(self, loss_fn, params, config, batches, optimizer, callbacks, checkpoint, settings, describe):
+    def __init__(self, loss_fn, params, config, batches, optimizer, callbacks, checkpoint, settings, describe,
+                 stretched: bool):
         self.loss_fn, self.params, self.config = loss_fn, params, config
+        self.stretched = stretched
         self.batches, self.optimizer, self.callbacks = batches, optimizer, callbacks
         self.checkpoint, self.describe = checkpoint, describe
         self.settings = {**settings, "train": config.to_dict()}
         self.quasi_newton = quasi_newton(config.quasi_newton, memory=config.lbfgs_memory)
-        self.mesh, _, self.replicated = batch_sharding()
+        self.mesh, _, self.replicated = batch_sharding(config.devices)
         self._jitted: dict[str, Any] = {}
-        self.stretched = False  # set by fit(): the default optimiser with a stretched schedule
         self._schedule = learning_rate_schedule(config)
         # The first-order steps at which a callback acts (ascending).
         self._callback_steps = sorted({s for callback in callbacks for s in callback.steps if s > 0})
@@ -370,17 +388,18 @@ class _Run:
         if self.checkpoint is None:
             return
         trees, values = self.batches.state()
-        save_checkpoint(
-            self.checkpoint,
-            trees={"trainable": self.params, "adam": self.opt_state, "lbfgs": self.qn_state, **trees},
-            values={
-                "step": self.step, "lbfgs_step": self.qn_done, **values,
-                "history": {k: np.asarray([PHASES.index(p) for p in v] if k == "phase" else v)
-                            for k, v in self.history.items()},
-                "wall_s": self._elapsed(), "settings": _json(self.settings), "adam_cut": self.adam_cut,
-                "ended": self.stopped, "refreshes": self.refreshes, "point_growth": self.growth,
-            },
-        )
+        if is_primary():  # one copy of a multi-process run's checkpoint
+            save_checkpoint(
+                self.checkpoint,
+                trees={"trainable": self.params, "adam": self.opt_state, "lbfgs": self.qn_state, **trees},
+                values={
+                    "step": self.step, "lbfgs_step": self.qn_done, **values,
+                    "history": {k: np.asarray([PHASES.index(p) for p in v] if k == "phase" else v)
+                                for k, v in self.history.items()},
+                    "wall_s": self._elapsed(), "settings": _json(self.settings), "adam_cut": self.adam_cut,
+                    "ended": self.stopped, "refreshes": self.refreshes, "point_growth": self.growth,
+                },
+            )
         self.saved_step = self.step + self.qn_done
         self.last_saved = time.perf_counter()
         log.debug("checkpoint at step %d written to %s", self.saved_step, self.checkpoint)
@@ -434,21 +453,23 @@ class _Run:
     def _after_chunk(self, done: int, terms, phase: str):
         """Progress, checkpoints and signals, at the end of every chunk."""
         cfg, now = self.config, time.perf_counter()
+        stop = agree(self.stop.received is not None)  # a signal to process 0 stops every process
         self.bar.set_postfix(_postfix(terms), refresh=False)
         # The first chunk is saved at once (after compilation, the costly part of a short
         # run), then every checkpoint_seconds.
         due = (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or (
             cfg.checkpoint_seconds and (self.saved_step is None or now - self.last_saved >= cfg.checkpoint_seconds))
-        if due or self.stop.received:
+        if due or stop:
             self._save()
         if not cfg.progress and cfg.progress_seconds and now - self.last_report >= cfg.progress_seconds:
             self.last_report = now
             log.info("step %d/%d (%s) loss %.3e [%.0f s]", done, self.total, phase,
                      float(np.asarray(self.history["loss"][-1])), self._elapsed())
-        if self.stop.received:
+        if stop:
             where = (f"checkpoint at step {done} written to {self.checkpoint}; rerun with --resume to continue"
                      if self.checkpoint else "nothing was saved (no output folder)")
-            raise TrainingInterrupted(f"training interrupted by {self.stop.received} at step {done}; {where}",
+            signal = self.stop.received or "a signal to process 0"
+            raise TrainingInterrupted(f"training interrupted by {signal} at step {done}; {where}",
                                       self.checkpoint, done)
 
     # ---------------------------------------------------------------- the two phases
@@ -479,6 +500,8 @@ class _Run:
         reason = self.stopped or "steps"
         if self.adam_cut >= 0:
             reason = f"Adam cut at step {self.adam_cut} by the time budget; L-BFGS: {reason}"
+        if multi_process():  # what follows (evaluation, outputs) runs in each process alone
+            self.params, self.opt_state, self.batch = _local((self.params, self.opt_state, self.batch))
         return FitOutcome(
             params=self.params, opt_state=self.opt_state,
             history={k: np.asarray(v) for k, v in self.history.items()}, wall_s=self._elapsed(),
@@ -493,7 +516,7 @@ class _Run:
         share = ADAM_SHARE if cfg.lbfgs_steps else 1.0
         while self.step < adam_steps:
             step = self.step
-            if cfg.time_budget and step > 0 and self._elapsed() >= share * cfg.time_budget:
+            if cfg.time_budget and step > 0 and agree(self._elapsed() >= share * cfg.time_budget):
                 # Leave the quasi-Newton phase its share of the budget on a slow machine.
                 self.adam_cut = self.step
                 log.info("Adam stopped at step %d of %d: %.0f%% of the time budget spent", step, cfg.steps,
@@ -507,7 +530,7 @@ class _Run:
             self.batch = self.batches(step, self.params)
             if self.stretched:  # the decay follows the run's progress in time as well as in steps
                 budget = share * cfg.time_budget
-                at = max(step, cfg.steps * min(1.0, self._elapsed() / budget))
+                at = max(step, cfg.steps * min(1.0, agree(self._elapsed()) / budget))
                 self.opt_state = _with_learning_rate(self.opt_state, float(self._schedule(at)))
             upcoming = callback_steps[bisect.bisect_right(callback_steps, step):][:1]
             n = min(cfg.chunk, adam_steps - step, *(s - step for s in upcoming))
@@ -542,7 +565,7 @@ class _Run:
         seconds_per_iteration, first_chunk = 0.0, True
         batch_loss = float("inf")  # the training loss after the last chunk, on its batch
         while self.qn_done < cfg.lbfgs_steps:
-            stopped = _early_stop(cfg, validation, self._elapsed())
+            stopped = _early_stop(cfg, validation, agree(self._elapsed()))
             # A held-out loss well above the batch's says the points were fitted rather than
             # the equations: the next round draws more of them (measured on the L-shaped
             # Poisson and the lid-driven cavity, which stalled this way with time to spare).
@@ -572,7 +595,7 @@ class _Run:
             if cfg.time_budget and seconds_per_iteration:
                 # End near the budget, not a whole chunk past it: short chunks (one more
                 # compiled length) once a full one would overrun.
-                if cfg.time_budget - self._elapsed() < n * seconds_per_iteration:
+                if agree(cfg.time_budget - self._elapsed() < n * seconds_per_iteration):
                     n = min(n, TAIL_CHUNK)
             chunk_start = time.perf_counter()
             (params, state), (values, terms) = self._quasi_newton_chunk()(
@@ -599,6 +622,14 @@ class _Run:
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _local(tree):
+    """A tree of a multi-process run's global arrays, whole, as this process's own arrays (a
+    collective: every process calls it at the same point)."""
+    from jax.experimental import multihost_utils
+
+    return jax.tree.map(jnp.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
 def _early_stop(cfg, held_out: list[float], elapsed: float) -> str:
     """Why the quasi-Newton phase should stop now ('' to go on): the time budget is spent, or
     the held-out loss (one value per iteration, the first before the phase) stalled."""

@@ -102,7 +102,7 @@ class Trainer(Batches):
         self.base_weights = base
         self.weights = self.policy.init(compiled.term_names, base)
         self.reduce_residual = _causal(compiled, config)
-        self.mesh, self.points_sharding, self.replicated = batch_sharding()
+        self.mesh, self.points_sharding, self.replicated = batch_sharding(config.devices)
         self._n_devices = self.mesh.devices.size
         self._jitted: dict = {}
 

@@ -1,0 +1,103 @@
+"""Structures on disk (an HDF5 store read in chunks): round trip, batches and training identical
+to the in-memory path, and clear errors for files that are not stores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sciml.atomistic import GraphBatcher, Structures, from_ase
+from sciml.atomistic.data import load
+from sciml.atomistic.store import StructureStore, write_store
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """Ethanol molecules and strained periodic copper cells (with stress), as one set."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    rng = np.random.default_rng(0)
+    crystals = []
+    for k in range(6):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True) * (1, 1, 1 + k % 2)
+        atoms.set_cell(atoms.cell * (1 + 0.02 * rng.standard_normal()), scale_atoms=True)
+        atoms.rattle(0.05, seed=k)
+        atoms.calc = EMT()
+        atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+        crystals.append(atoms)
+    ethanol, _ = load("ethanol")
+    species = sorted(set(ethanol.species) | {29})
+    molecules = list(ethanol[np.arange(14)])
+    return Structures(molecules + list(from_ase(crystals, species=species)), species=species)
+
+
+@pytest.fixture(scope="module")
+def store(mixed, tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "mixed.h5"
+    write_store(path, iter(mixed), mixed.species, chunk=7)  # several appends
+    return StructureStore(path)
+
+
+def test_round_trip_keeps_every_array_and_label(mixed, store):
+    assert len(store) == len(mixed) and store.species == mixed.species
+    for k in (0, 13, 14, len(mixed) - 1):
+        a, b = mixed[k], store[k]
+        for name in ("numbers", "positions", "forces", "pbc"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert a.energy == b.energy
+        assert (a.cell is None) == (b.cell is None) and (a.stress is None) == (b.stress is None)
+        if a.stress is not None:
+            np.testing.assert_array_equal(a.stress, b.stress)
+            np.testing.assert_array_equal(a.cell, b.cell)
+    np.testing.assert_array_equal(store.composition(), mixed.composition())
+    idx = np.array([15, 2, 9, 2])
+    np.testing.assert_array_equal(store.composition(idx), mixed.composition()[idx])
+    np.testing.assert_array_equal(store.energies(idx), mixed.energies()[idx])
+    assert store.has("forces") and not store.has("stress") and store.has("stress", np.arange(14, len(store)))
+
+
+def test_batches_from_the_store_match_the_in_memory_ones(mixed, store):
+    memory, disk = GraphBatcher(mixed, 4.0, 5), GraphBatcher(store, 4.0, 5, chunk=6)
+    assert memory.pad == disk.pad and memory.mean_neighbors() == pytest.approx(disk.mean_neighbors())
+    idx = np.array([3, 14, 19, 0, 16])
+    for a, b in ((memory.batch(idx), disk.batch(idx)), (memory.sharded_batch(idx, 2), disk.sharded_batch(idx, 2))):
+        for x, y in zip(np.asarray(a.senders), np.asarray(b.senders)):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_allclose(a.nodes["positions"], b.nodes["positions"])
+        np.testing.assert_allclose(a.globals["energy"], b.globals["energy"])
+
+
+def test_training_on_the_store_equals_training_in_memory(mixed, store):
+    from flax import nnx
+
+    from sciml.atomistic import Potential, fit, fit_species_shifts, potential_config
+    from sciml.atomistic.models import build_network
+
+    def train(structures):
+        batcher = GraphBatcher(structures, 4.0, 4)
+        net = build_network("nequip", len(structures.species), seed=0, cutoff=4.0, channels=4, lmax=1,
+                             n_layers=1, n_basis=4, radial_hidden=8, avg_neighbors=batcher.mean_neighbors())
+        shifts = fit_species_shifts(structures.composition(), structures.energies())
+        potential = Potential(net, structures.species, shifts, 1.0)
+        out = fit(potential, batcher, np.arange(len(structures)), np.arange(2), potential_config(4, seed=0),
+                  eval_every=100, log=None)
+        return out.history["train_loss"][-1], nnx.state(out.potential, nnx.Param)
+
+    (loss_a, _), (loss_b, _) = train(mixed), train(store)
+    assert np.isfinite(loss_a) and loss_a == pytest.approx(loss_b, rel=1e-6)
+
+
+def test_a_file_that_is_not_a_store_is_refused(tmp_path):
+    path = tmp_path / "x.h5"
+    path.write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="not an HDF5 structure store"):
+        StructureStore(path)
+    import h5py
+
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["numbers"] = np.arange(3)
+    with pytest.raises(ValueError, match="not a sciml structure store"):
+        StructureStore(tmp_path / "other.h5")
+    with pytest.raises(FileNotFoundError):
+        StructureStore(tmp_path / "missing.h5")
