@@ -126,6 +126,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_atomistic_training_same_on_one_and_four_devices():
     """Batches of 6 structures split 2/2/1/1 over four devices, each shard padded alike: the
     mean loss over six steps and the trained potential's test error match one device's."""
