@@ -68,6 +68,7 @@ def test_batches_from_the_store_match_the_in_memory_ones(mixed, store):
         np.testing.assert_allclose(a.globals["energy"], b.globals["energy"])
 
 
+@pytest.mark.slow
 def test_training_on_the_store_equals_training_in_memory(mixed, store):
     from flax import nnx
 

@@ -35,6 +35,7 @@ def one_device(root, tmp_path_factory):
     return _solve(root, tmp_path_factory.mktemp("d1") / "run", "--steps", "200", "--devices", "1")
 
 
+@pytest.mark.slow
 def test_same_loss_on_one_and_four_devices(root, tmp_path, one_device):
     four = _solve(root, tmp_path / "d4", "--steps", "200", "--devices", "4")
     a, b = one_device["loss"], four["loss"]
