@@ -420,12 +420,11 @@ class _Run:
         saving = (f"checkpoints in {folder.path} every {config.checkpoint_seconds:g} s"
                   if folder and config.checkpoint_seconds
                   else f"checkpoints in {folder.path}" if folder else "no output folder (nothing saved)")
-        devices = jax.local_devices()
-        n = (config.devices or len(devices)) * jax.process_count()
+        mesh = self.trainer.mesh  # the devices the batches are split over
         hosts = f" in {jax.process_count()} processes" if jax.process_count() > 1 else ""
         return (f"{self.model_name} with {count_parameters(self.net):,} parameters; {phases} steps; "
                 f"{config.points.get('interior', 1000):,} interior points; {config.precision} on "
-                f"{n} {devices[0].platform} device(s){hosts}; {saving}")
+                f"{mesh.devices.size} {mesh.devices.flat[0].platform} device(s){hosts}; {saving}")
 
 
 def _warn_if_doubtful(verdict) -> None:
