@@ -112,6 +112,32 @@ def test_neighbor_list_matches_ase(seed):
     assert len(nl.senders) == len(i)  # no duplicates
 
 
+def test_many_structures_in_one_search_match_ase_one_by_one():
+    """Molecules, slabs and small periodic cells side by side in one k-d tree search: each
+    keeps exactly ASE's pairs, and no pair joins two structures."""
+    from sciml.atomistic.neighbors import neighbor_lists
+
+    rng = np.random.default_rng(7)
+    cutoff, items = 3.5, []
+    for k in range(40):
+        cell = _random_cell(rng) * (0.5 if k % 4 == 0 else 1.0)
+        n = int(rng.integers(1, 7))
+        pbc = np.zeros(3, bool) if k % 3 == 0 else rng.random(3) < 0.7
+        items.append((rng.normal(size=(n, 3)) * 2.0, cell, pbc))
+    nl, counts = neighbor_lists(np.concatenate([p for p, _, _ in items]), [len(p) for p, _, _ in items], cutoff,
+                                np.stack([c for _, c, _ in items]), np.stack([b for _, _, b in items]))
+    first, edge = 0, 0
+    for (pos, cell, pbc), count in zip(items, counts):
+        i, j, S = ase_neighbor_list("ijS", Atoms(f"H{len(pos)}", positions=pos, cell=cell, pbc=pbc), cutoff)
+        assert count == len(i)
+        mine = slice(edge, edge + count)
+        got = set(zip((nl.receivers[mine] - first).tolist(), (nl.senders[mine] - first).tolist(),
+                      map(tuple, nl.shifts[mine].tolist())))
+        assert got == set(zip(i.tolist(), j.tolist(), map(tuple, S.tolist())))
+        first, edge = first + len(pos), edge + len(i)
+    assert counts.sum() == edge == len(nl.senders)
+
+
 def test_neighbor_list_sees_own_images_in_small_cell():
     nl = neighbor_list(np.zeros((1, 3)), 2.5, np.eye(3) * 2.0, True)
     assert len(nl.senders) == 6 and (nl.senders == 0).all()

@@ -68,6 +68,33 @@ def test_batches_from_the_store_match_the_in_memory_ones(mixed, store):
         np.testing.assert_allclose(a.globals["energy"], b.globals["energy"])
 
 
+def test_rows_in_any_order_match_the_in_memory_rows(mixed, store):
+    store.span = 4  # several reads, each a span of rows
+    idx = np.array([17, 2, 2, 9, 0, 19, 5])
+    a, b = mixed.rows(idx), store.rows(idx)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    with pytest.raises(IndexError):
+        store.rows([len(store)])
+
+
+def test_a_shuffled_epoch_over_a_store_draws_every_structure_once(mixed, store):
+    """Chunks in random order, structures in random order inside each; every batch but the
+    last is full, also where a batch spans two chunks."""
+    disk = GraphBatcher(store, 4.0, 5, chunk=6)
+    wanted = np.array([0, 1, 3, 4, 5, 7, 8, 10, 12, 13, 14, 15, 16, 18, 19])
+    drawn, sizes = [], []
+    for graph in disk.batches(wanted, shuffle=True, rng=np.random.default_rng(1)):
+        real = np.asarray(graph.globals["w_forces"]) > 0  # the padding graph has no labels
+        sizes.append(int(real.sum()))
+        drawn += np.asarray(graph.globals["energy"])[real].tolist()
+    assert sizes == [5, 5, 5]
+    expected = mixed.energies()[wanted].astype(np.float32)
+    assert sorted(drawn) == sorted(expected.tolist())
+    assert drawn != expected.tolist()  # shuffled
+
+
 @pytest.mark.slow
 def test_training_on_the_store_equals_training_in_memory(mixed, store):
     from flax import nnx

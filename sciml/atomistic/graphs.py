@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from .neighbors import neighbor_list
-from .structures import Structures
+from .neighbors import neighbor_lists
+from .structures import LABELS, Structures, ragged_arange, structure_rows
 
 GraphsTuple = jraph.GraphsTuple
 
@@ -34,19 +34,93 @@ class PadSizes(NamedTuple):
     n_graph: int
 
 
-class GraphBatcher:
-    """Neighbour lists computed once per structure; batches assembled and padded on demand.
+class GraphBlock(NamedTuple):
+    """Many structures' graphs end to end: arrays per atom, per edge and per structure.
 
-    Over an in-memory :class:`Structures` every structure's graph is kept. Over a
-    :class:`~sciml.atomistic.store.StructureStore` (larger than memory) one pass in chunks
-    counts each structure's atoms and edges (for the pad sizes), and each batch's graphs are
-    built from the file when it is drawn: memory holds a chunk, never the set.
+    Built from the rows of a set of structures in one neighbour search
+    (:func:`~sciml.atomistic.neighbors.neighbor_lists`); :meth:`take` gathers any of them,
+    in any order, into a new block and :meth:`graph` turns a block into one
+    :class:`jraph.GraphsTuple`, so a batch costs a few array gathers however many
+    structures it holds. ``receivers``/``senders`` index the block's atoms; ``shifts`` are
+    Cartesian.
+    """
+
+    n_atoms: np.ndarray  # (S,)
+    n_edges: np.ndarray  # (S,)
+    positions: np.ndarray  # (A, 3)
+    species: np.ndarray  # (A,) embedding indices
+    forces: np.ndarray  # (A, 3)
+    receivers: np.ndarray  # (E,)
+    senders: np.ndarray  # (E,)
+    shifts: np.ndarray  # (E, 3)
+    labels: dict  # per structure: cell, volume, energy, stress, property, w_<label>
+
+    @classmethod
+    def build(cls, rows: dict, species_index, cutoff: float) -> GraphBlock:
+        """The block of ``rows`` (:func:`~sciml.atomistic.structures.structure_rows`), with
+        ``species_index`` mapping atomic numbers to embedding indices."""
+        n_atoms = np.asarray(rows["n_atoms"], dtype=np.int64)
+        cell, pbc = rows["cell"], rows["pbc"]
+        nl, n_edges = neighbor_lists(rows["positions"], n_atoms, cutoff, cell, pbc)
+        owner = np.repeat(np.arange(len(n_atoms)), n_atoms)
+        labels = {"cell": cell, "volume": np.where(pbc.all(axis=1), np.abs(np.linalg.det(cell)), 0.0),
+                  "energy": rows["energy"], "stress": rows["stress"], "property": rows["property"]}
+        labels |= {f"w_{name}": rows["has"][:, k].astype(np.float64) for k, name in enumerate(LABELS)}
+        return cls(n_atoms, n_edges, rows["positions"], species_index(rows["numbers"]), rows["forces"],
+                   nl.receivers, nl.senders, np.einsum("ei,eij->ej", nl.shifts, cell[owner[nl.receivers]]), labels)
+
+    def take(self, ids) -> GraphBlock:
+        """The structures ``ids`` (in that order, repeats allowed) as a block of their own."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        first_atom = np.concatenate([[0], np.cumsum(self.n_atoms)])
+        first_edge = np.concatenate([[0], np.cumsum(self.n_edges)])
+        n_atoms, n_edges = self.n_atoms[ids], self.n_edges[ids]
+        atoms = ragged_arange(first_atom[ids], n_atoms)
+        edges = ragged_arange(first_edge[ids], n_edges)
+        # An edge's atoms move from their structure's old first atom to its new one.
+        move = np.repeat(np.concatenate([[0], np.cumsum(n_atoms)[:-1]]) - first_atom[ids], n_edges)
+        return GraphBlock(n_atoms, n_edges, self.positions[atoms], self.species[atoms], self.forces[atoms],
+                          self.receivers[edges] + move, self.senders[edges] + move, self.shifts[edges],
+                          {k: v[ids] for k, v in self.labels.items()})
+
+    @staticmethod
+    def join(blocks: list[GraphBlock]) -> GraphBlock:
+        """Several blocks as one, in order."""
+        if len(blocks) == 1:
+            return blocks[0]
+        start = np.cumsum([0] + [int(b.n_atoms.sum()) for b in blocks[:-1]])
+        cat = lambda name: np.concatenate([getattr(b, name) for b in blocks])
+        return GraphBlock(cat("n_atoms"), cat("n_edges"), cat("positions"), cat("species"), cat("forces"),
+                          np.concatenate([b.receivers + a for a, b in zip(start, blocks)]),
+                          np.concatenate([b.senders + a for a, b in zip(start, blocks)]), cat("shifts"),
+                          {k: np.concatenate([b.labels[k] for b in blocks]) for k in blocks[0].labels})
+
+    def __len__(self) -> int:
+        return len(self.n_atoms)
+
+    def graph(self) -> GraphsTuple:
+        """The block as one unpadded graph of ``len(self)`` structures."""
+        return GraphsTuple(
+            nodes={"positions": self.positions, "species": self.species, "forces": self.forces},
+            edges={"shifts": self.shifts}, senders=self.senders, receivers=self.receivers,
+            n_node=self.n_atoms, n_edge=self.n_edges, globals=dict(self.labels))
+
+
+class GraphBatcher:
+    """Neighbour lists of the whole set; batches gathered and padded on demand.
+
+    Over an in-memory :class:`Structures` the graphs of every structure are kept as one
+    :class:`GraphBlock`. Over a :class:`~sciml.atomistic.store.StructureStore` (larger than
+    memory) one pass in chunks counts each structure's atoms and edges (for the pad sizes)
+    and keeps nothing else; batches are built from the file when drawn. A shuffled epoch over
+    a store visits its chunks in random order and each chunk's structures in random order (a
+    shuffle buffer of one chunk), so each chunk is read in a single pass.
 
     Args:
         structures: the data.
         cutoff: neighbour radius (A).
         batch_size: structures per batch; the pad sizes fit the largest possible batch.
-        chunk: structures read at a time from a store.
+        chunk: structures read (and searched for neighbours) at a time.
     """
 
     def __init__(self, structures, cutoff: float, batch_size: int, *, chunk: int = 4096):
@@ -55,26 +129,29 @@ class GraphBatcher:
         self.structures = structures
         self.cutoff = float(cutoff)
         self.batch_size = int(batch_size)
-        if isinstance(structures, Structures):
-            self._graphs = [self._single(s) for s in structures]
-            n_nodes = np.array([g.n_node[0] for g in self._graphs])
-            n_edges = np.array([g.n_edge[0] for g in self._graphs])
+        self.chunk = int(chunk)
+        n = len(structures)
+        blocks = [self._read(np.arange(start, min(start + chunk, n))) for start in range(0, n, chunk)] \
+            if isinstance(structures, Structures) else None
+        self._block = GraphBlock.join(blocks) if blocks else None
+        if self._block is not None:
+            n_nodes, n_edges = self._block.n_atoms, self._block.n_edges
         else:  # a store: count, keep nothing
-            self._graphs = None
-            n_nodes, n_edges = np.asarray(structures.n_atoms()), np.zeros(len(structures), dtype=np.int64)
-            for start in range(0, len(structures), chunk):
-                part = structures[np.arange(start, min(start + chunk, len(structures)))]
-                n_edges[start:start + len(part)] = [len(neighbor_list(s.positions, self.cutoff, s.cell, s.pbc).senders)
-                                                    for s in part]
+            n_nodes, n_edges = np.asarray(structures.n_atoms()), np.zeros(n, dtype=np.int64)
+            for start in range(0, n, chunk):
+                rows = structures.rows(np.arange(start, min(start + chunk, n)))
+                n_edges[start:start + chunk] = neighbor_lists(rows["positions"], rows["n_atoms"], self.cutoff,
+                                                              rows["cell"], rows["pbc"])[1]
         self._mean_neighbors = float(n_edges.sum() / max(1, n_nodes.sum()))
         # Largest first: the pad of any b structures is the sum of the b largest.
         self._n_nodes, self._n_edges = np.sort(n_nodes)[::-1], np.sort(n_edges)[::-1]
         self.pad = self._pad_for(batch_size)
 
-    def _graphs_of(self, indices) -> list[GraphsTuple]:
-        if self._graphs is not None:
-            return [self._graphs[i] for i in indices]
-        return [self._single(s) for s in self.structures[np.asarray(indices)]]
+    def _read(self, indices) -> GraphBlock:
+        return GraphBlock.build(self.structures.rows(indices), self.structures.species_index, self.cutoff)
+
+    def _take(self, indices) -> GraphBlock:
+        return self._block.take(indices) if self._block is not None else self._read(indices)
 
     def _pad_for(self, b: int) -> PadSizes:
         """Pad sizes that hold any ``b`` structures, plus one spare node, edge and graph for
@@ -82,15 +159,15 @@ class GraphBatcher:
         b = min(b, len(self._n_nodes))
         return PadSizes(int(self._n_nodes[:b].sum()) + 1, int(self._n_edges[:b].sum()) + 1, b + 1)
 
-    def _single(self, s) -> GraphsTuple:
-        return structure_graph(s, self.structures.species_index(s.numbers), self.cutoff)
-
-    def batch(self, indices, dtype=np.float32) -> GraphsTuple:
-        """The structures ``indices`` (at most ``batch_size``) as one padded graph."""
+    def _check(self, indices) -> np.ndarray:
         indices = np.asarray(indices).ravel()
         if len(indices) > self.batch_size:
             raise ValueError(f"{len(indices)} structures > batch_size={self.batch_size}")
-        return pad_graph(jraph.batch_np(self._graphs_of(indices)), self.pad, dtype)
+        return indices
+
+    def batch(self, indices, dtype=np.float32) -> GraphsTuple:
+        """The structures ``indices`` (at most ``batch_size``) as one padded graph."""
+        return pad_graph(self._take(self._check(indices)).graph(), self.pad, dtype)
 
     def sharded_batch(self, indices, shards: int, dtype=np.float32) -> GraphsTuple:
         """The structures ``indices`` split into ``shards`` graphs stacked along a new first
@@ -98,13 +175,13 @@ class GraphBatcher:
         ``ceil(batch_size / shards)`` structures, so every device holds the same shapes; a
         shard left without structures (a short last batch) repeats one with every label
         weight 0, so that it adds nothing to a loss of weighted sums."""
-        indices = np.asarray(indices).ravel()
-        if len(indices) > self.batch_size:
-            raise ValueError(f"{len(indices)} structures > batch_size={self.batch_size}")
+        return self._sharded(self._take(self._check(indices)), shards, dtype)
+
+    def _sharded(self, block: GraphBlock, shards: int, dtype) -> GraphsTuple:
         pad = self._pad_for(-(-self.batch_size // shards))
         parts = []
-        for part in np.array_split(indices, shards):
-            graph = pad_graph(jraph.batch_np(self._graphs_of(part if len(part) else indices[:1])), pad, dtype)
+        for part in np.array_split(np.arange(len(block)), shards):
+            graph = pad_graph(block.take(part if len(part) else [0]).graph(), pad, dtype)
             if not len(part):
                 graph = graph._replace(globals={k: (np.zeros_like(v) if k.startswith("w_") else v)
                                                 for k, v in graph.globals.items()})
@@ -115,12 +192,36 @@ class GraphBatcher:
                 dtype=np.float32, shards: int = 0):
         """Iterate over padded batches covering ``indices`` (the last one may be smaller); with
         ``shards``, each split for that many devices (:meth:`sharded_batch`)."""
-        indices = np.asarray(indices)
-        if shuffle:
-            indices = (rng or np.random.default_rng()).permutation(indices)
-        for k in range(0, len(indices), self.batch_size):
-            part = indices[k:k + self.batch_size]
-            yield self.sharded_batch(part, shards, dtype) if shards else self.batch(part, dtype=dtype)
+        indices = np.asarray(indices).ravel()
+        finish = (lambda block: self._sharded(block, shards, dtype)) if shards else \
+            (lambda block: pad_graph(block.graph(), self.pad, dtype))
+        if not shuffle or self._block is not None:
+            if shuffle:
+                indices = (rng or np.random.default_rng()).permutation(indices)
+            for k in range(0, len(indices), self.batch_size):
+                yield finish(self._take(indices[k:k + self.batch_size]))
+            return
+        rng = rng or np.random.default_rng()
+        held: list[GraphBlock] = []  # structures of earlier chunks still waiting for a batch
+        for c in rng.permutation(np.unique(indices // self.chunk)):
+            mine = rng.permutation(indices[indices // self.chunk == c])
+            block = self._read(mine)
+            start = 0
+            if held:  # complete the waiting batch first
+                start = self.batch_size - sum(len(b) for b in held)
+                held.append(block.take(np.arange(min(start, len(block)))))
+                if sum(len(b) for b in held) < self.batch_size:
+                    continue
+                yield finish(GraphBlock.join(held))
+                held = []
+            for k in range(start, len(block), self.batch_size):
+                part = block.take(np.arange(k, min(k + self.batch_size, len(block))))
+                if len(part) < self.batch_size:
+                    held = [part]
+                else:
+                    yield finish(part)
+        if held:
+            yield finish(GraphBlock.join(held))
 
     def mean_neighbors(self) -> float:
         """Average number of neighbours per atom (normalises message sums)."""
@@ -129,32 +230,7 @@ class GraphBatcher:
 
 def structure_graph(s, species_index: np.ndarray, cutoff: float) -> GraphsTuple:
     """One structure as an unpadded graph (neighbour list within ``cutoff``)."""
-    nl = neighbor_list(s.positions, cutoff, s.cell, s.pbc)
-    cell = s.cell if s.cell is not None else np.zeros((3, 3))
-    n = len(s)
-    return GraphsTuple(
-        nodes={
-            "positions": s.positions,
-            "species": species_index,
-            "forces": s.forces if s.forces is not None else np.zeros((n, 3)),
-        },
-        edges={"shifts": nl.shifts @ cell},
-        senders=nl.senders,
-        receivers=nl.receivers,
-        n_node=np.array([n]),
-        n_edge=np.array([len(nl.senders)]),
-        globals={
-            "cell": cell[None],
-            "volume": np.array([s.volume if s.pbc.all() else 0.0]),
-            "energy": np.array([s.energy if s.energy is not None else 0.0]),
-            "stress": (s.stress if s.stress is not None else np.zeros((3, 3)))[None],
-            "property": np.array([s.property if s.property is not None else 0.0]),
-            "w_energy": np.array([float(s.energy is not None)]),
-            "w_forces": np.array([float(s.forces is not None)]),
-            "w_stress": np.array([float(s.stress is not None)]),
-            "w_property": np.array([float(s.property is not None)]),
-        },
-    )
+    return GraphBlock.build(structure_rows([s]), lambda numbers: np.asarray(species_index), cutoff).graph()
 
 
 def pad_graph(graph: GraphsTuple, pad: PadSizes, dtype=np.float32) -> GraphsTuple:

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .structures import Structure, Structures, species_index, species_table
+from .structures import LABELS, Structure, Structures, ragged_arange, species_index, species_table, structure_rows
 
 __all__ = ["StructureStore", "write_store"]
 
 FORMAT = "sciml-structures-1"
-_LABELS = ("energy", "forces", "stress", "property")
 
 
 def write_store(path: str | Path, structures: Iterable[Structure], species: Sequence[int],
@@ -47,7 +46,7 @@ def write_store(path: str | Path, structures: Iterable[Structure], species: Sequ
         atoms = {"numbers": ((), np.int64), "positions": ((3,), np.float64), "forces": ((3,), np.float64)}
         per = {"first": ((), np.int64), "n_atoms": ((), np.int64), "cell": ((3, 3), np.float64),
                "pbc": ((3,), bool), "energy": ((), np.float64), "stress": ((3, 3), np.float64),
-               "property": ((), np.float64), "has": ((len(_LABELS),), bool),
+               "property": ((), np.float64), "has": ((len(LABELS),), bool),
                "composition": ((len(species),), np.int32)}
         for name, (shape, dtype) in {**atoms, **per}.items():
             f.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
@@ -58,23 +57,13 @@ def write_store(path: str | Path, structures: Iterable[Structure], species: Sequ
             nonlocal n_atoms_total
             if not buffer:
                 return
-            counts = np.array([len(s) for s in buffer])
-            rows = {
-                "numbers": np.concatenate([s.numbers for s in buffer]),
-                "positions": np.concatenate([s.positions for s in buffer]),
-                "forces": np.concatenate([s.forces if s.forces is not None else np.zeros((len(s), 3))
-                                          for s in buffer]),
-                "first": n_atoms_total + np.concatenate([[0], np.cumsum(counts)[:-1]]),
-                "n_atoms": counts,
-                "cell": np.stack([s.cell if s.cell is not None else np.zeros((3, 3)) for s in buffer]),
-                "pbc": np.stack([s.pbc for s in buffer]),
-                "energy": np.array([s.energy if s.energy is not None else 0.0 for s in buffer]),
-                "stress": np.stack([s.stress if s.stress is not None else np.zeros((3, 3)) for s in buffer]),
-                "property": np.array([s.property if s.property is not None else 0.0 for s in buffer]),
-                "has": np.array([[getattr(s, k) is not None for k in _LABELS] for s in buffer]),
-                "composition": np.stack([np.bincount(species_index(table, s.numbers, species),
-                                                     minlength=len(species)) for s in buffer]),
-            }
+            rows = structure_rows(buffer)
+            counts = rows["n_atoms"]
+            owner = np.repeat(np.arange(len(buffer)), counts)
+            composition = np.zeros((len(buffer), len(species)), dtype=np.int32)
+            np.add.at(composition, (owner, species_index(table, rows["numbers"], species)), 1)
+            rows |= {"first": n_atoms_total + np.concatenate([[0], np.cumsum(counts)[:-1]]),
+                     "composition": composition}
             for name, values in rows.items():
                 dataset = f[name]
                 start = dataset.shape[0]
@@ -144,7 +133,7 @@ class StructureStore(Sequence):
     def _read(self, k: int) -> Structure:
         f = self._file
         a, n = int(self._first[k]), int(self._n_atoms[k])
-        has = dict(zip(_LABELS, self._has[k]))
+        has = dict(zip(LABELS, self._has[k]))
         cell, pbc = f["cell"][k], f["pbc"][k]
         return Structure(
             numbers=f["numbers"][a:a + n], positions=f["positions"][a:a + n],
@@ -154,12 +143,43 @@ class StructureStore(Sequence):
             stress=f["stress"][k] if has["stress"] else None,
             property=float(f["property"][k]) if has["property"] else None)
 
+    def rows(self, indices) -> dict[str, np.ndarray]:
+        """The structures ``indices`` (in that order) as end-to-end arrays, the layout of
+        :func:`~sciml.atomistic.structures.structure_rows`. Rows are read a span at a time
+        (the structures of one span of ``span`` consecutive rows in one read per array), so a
+        shuffled chunk costs a few reads, not one per structure."""
+        indices = np.asarray(indices, dtype=np.int64).ravel()
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
+            raise IndexError(f"structure indices must lie in 0..{len(self) - 1}")
+        wanted = np.unique(indices)
+        spans = np.split(wanted, np.flatnonzero(np.diff(wanted // self.span)) + 1) if len(wanted) else []
+        parts = [self._span_rows(part) for part in spans]
+        if not parts:
+            raise ValueError("no structures asked for")
+        rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        # Reorder from sorted-unique to the order (and repeats) asked for.
+        pick = np.searchsorted(wanted, indices)
+        return _reorder(rows, pick)
+
+    span = 4096  # structures per contiguous read in :meth:`rows`
+
+    def _span_rows(self, part: np.ndarray) -> dict[str, np.ndarray]:
+        f, lo, hi = self._file, int(part[0]), int(part[-1]) + 1
+        local = part - lo
+        a0, a1 = int(self._first[lo]), int(self._first[hi - 1] + self._n_atoms[hi - 1])
+        n_atoms = self._n_atoms[part]
+        atoms = ragged_arange(self._first[part] - a0, n_atoms) if len(part) < hi - lo else slice(None)
+        out = {name: f[name][a0:a1][atoms] for name in ("numbers", "positions", "forces")}
+        out |= {name: f[name][lo:hi][local] for name in ("cell", "pbc", "energy", "stress", "property")}
+        out |= {"n_atoms": n_atoms, "has": self._has[part]}
+        return out
+
     def has(self, target: str, indices=None) -> bool:
         """True when every structure (of ``indices``) carries the label ``target``."""
-        if target not in _LABELS:
-            raise ValueError(f"unknown target {target!r}; choose from {_LABELS}")
+        if target not in LABELS:
+            raise ValueError(f"unknown target {target!r}; choose from {LABELS}")
         rows = self._has if indices is None else self._has[np.asarray(indices)]
-        return bool(rows[:, _LABELS.index(target)].all())
+        return bool(rows[:, LABELS.index(target)].all())
 
     def composition(self, indices=None) -> np.ndarray:
         """``(n_structures, n_species)`` counts of each species."""
@@ -172,6 +192,15 @@ class StructureStore(Sequence):
 
     def close(self) -> None:
         self._file.close()
+
+
+def _reorder(rows: dict[str, np.ndarray], pick: np.ndarray) -> dict[str, np.ndarray]:
+    """``rows`` of structures ``0..S-1`` reordered as structures ``pick``."""
+    if np.array_equal(pick, np.arange(len(rows["n_atoms"]))):
+        return rows
+    first = np.concatenate([[0], np.cumsum(rows["n_atoms"])])
+    atoms = ragged_arange(first[pick], rows["n_atoms"][pick])
+    return {k: (v[atoms] if k in ("numbers", "positions", "forces") else v[pick]) for k, v in rows.items()}
 
 
 def _rows(dataset, indices) -> np.ndarray:

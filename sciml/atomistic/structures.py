@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-_TARGETS = ("energy", "forces", "stress", "property")
+LABELS = ("energy", "forces", "stress", "property")  # the labels a structure may carry
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -163,8 +163,8 @@ class Structures(Sequence):
 
     def has(self, target: str) -> bool:
         """True when every structure carries the label ``target``."""
-        if target not in _TARGETS:
-            raise ValueError(f"unknown target {target!r}; choose from {_TARGETS}")
+        if target not in LABELS:
+            raise ValueError(f"unknown target {target!r}; choose from {LABELS}")
         return all(getattr(s, target) is not None for s in self._items)
 
     def composition(self) -> np.ndarray:
@@ -179,6 +179,50 @@ class Structures(Sequence):
 
     def to_ase(self) -> list:
         return [s.to_ase() for s in self._items]
+
+    def rows(self, indices=None) -> dict[str, np.ndarray]:
+        """The structures (``indices``, in that order, or all) as end-to-end arrays
+        (:func:`structure_rows`)."""
+        items = self._items if indices is None else [self._items[int(k)] for k in np.asarray(indices).ravel()]
+        return structure_rows(items)
+
+
+def structure_rows(items: Sequence[Structure]) -> dict[str, np.ndarray]:
+    """Structures as arrays end to end: per atom ``numbers``, ``positions``, ``forces`` (0
+    where absent); per structure ``n_atoms``, ``cell`` (0 where absent), ``pbc``, ``energy``,
+    ``stress``, ``property`` (0 where absent) and ``has`` ``(S, 4)``, which of the labels
+    energy, forces, stress, property exist. The one layout of a structure store on disk and
+    of a block of graphs in memory."""
+    return {
+        "numbers": np.concatenate([s.numbers for s in items]),
+        "positions": np.concatenate([s.positions for s in items]),
+        "forces": np.concatenate([s.forces if s.forces is not None else np.zeros((len(s), 3)) for s in items]),
+        "n_atoms": np.array([len(s) for s in items], dtype=np.int64),
+        "cell": np.stack([s.cell if s.cell is not None else np.zeros((3, 3)) for s in items]),
+        "pbc": np.stack([s.pbc for s in items]),
+        "energy": np.array([s.energy if s.energy is not None else 0.0 for s in items]),
+        "stress": np.stack([s.stress if s.stress is not None else np.zeros((3, 3)) for s in items]),
+        "property": np.array([s.property if s.property is not None else 0.0 for s in items]),
+        "has": np.array([[getattr(s, k) is not None for k in LABELS] for s in items]).reshape(-1, len(LABELS)),
+    }
+
+
+def ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(a, a + n) for a, n in zip(starts, counts)])`` without the loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    step = np.ones(total, dtype=np.int64)
+    nonempty = counts > 0
+    heads = (ends - counts)[nonempty]
+    starts = np.asarray(starts, dtype=np.int64)[nonempty]
+    step[heads[0]] = starts[0]
+    # At each range's head, jump from the previous range's last value to the new start.
+    prev_last = starts[:-1] + counts[nonempty][:-1] - 1
+    step[heads[1:]] = starts[1:] - prev_last
+    return np.cumsum(step)
 
 
 def species_table(species: Sequence[int]) -> np.ndarray:
