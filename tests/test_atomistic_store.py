@@ -116,6 +116,31 @@ def test_training_on_the_store_equals_training_in_memory(mixed, store):
     assert np.isfinite(loss_a) and loss_a == pytest.approx(loss_b, rel=1e-6)
 
 
+@pytest.mark.slow
+def test_a_problem_on_a_store_solves_like_one_in_memory(mixed, store, tmp_path):
+    """``sciml.solve`` on a problem whose structures stay on disk: same shifts, scale,
+    training and test errors as on the same structures in memory."""
+    import json
+
+    import sciml
+    from sciml.atomistic import AtomisticProblem
+
+    split = {"train": np.arange(2, 18), "val": np.arange(2), "test": np.array([18, 19, 0])}
+    metrics = []
+    for data, name in ((mixed, "memory"), (store, "disk")):
+        problem = AtomisticProblem(
+            name=f"mixed_{name}", structures=data, split=split, cutoff=4.0,
+            model_options={"nequip": {"channels": 4, "lmax": 1, "n_layers": 1, "n_basis": 4, "radial_hidden": 8}},
+            train_options={"batch_size": 4, "eval_every": 100})
+        sciml.solve(problem, model="nequip", steps=3, seed=0, out=tmp_path / name, progress=False)
+        metrics.append(json.loads((tmp_path / name / "metrics.json").read_text()))
+    assert np.isfinite(metrics[0]["force_mae"])
+    for key in ("energy_mae", "force_mae", "n_params"):
+        assert metrics[0][key] == pytest.approx(metrics[1][key], rel=1e-6), key
+    with pytest.raises(ValueError, match="structure 0 has no stress"):
+        AtomisticProblem(name="x", structures=store, targets=("energy", "stress"))
+
+
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     path = tmp_path / "x.h5"
     path.write_bytes(b"not hdf5")

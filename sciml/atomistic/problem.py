@@ -20,7 +20,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .store import StructureStore
 from .structures import Structures
+
+SETS = (Structures, StructureStore)  # in memory, or on disk and read in chunks
 
 TARGETS = ("energy", "forces", "stress", "property")
 SYMMETRIES = ("E(3)",)
@@ -59,8 +62,9 @@ class AtomisticProblem:
 
     Args:
         name: short identifier (used in outputs).
-        structures: a :class:`Structures` or a zero-argument callable returning
-            ``(structures, split)`` -- lazily loaded, so listing problems stays fast.
+        structures: a :class:`Structures`, a :class:`~sciml.atomistic.store.StructureStore`
+            (a set larger than memory, read from disk in chunks), or a zero-argument callable
+            returning ``(structures, split)`` -- lazily loaded, so listing problems stays fast.
         targets: labels to learn, a subset of ``energy, forces, stress, property``.
         split: ``{"train", "val", "test"}`` index arrays; random 80/10/10 if omitted.
         cutoff: neighbour radius (A).
@@ -72,7 +76,7 @@ class AtomisticProblem:
     """
 
     name: str
-    structures: Structures | Callable[[], tuple[Structures, dict | None]]
+    structures: Structures | StructureStore | Callable[[], tuple[Structures | StructureStore, dict | None]]
     targets: tuple[str, ...] = ("energy", "forces")
     split: dict | None = None
     cutoff: float = 5.0
@@ -98,7 +102,7 @@ class AtomisticProblem:
         bad = sorted(set(self.train_options) - set(TRAIN_OPTIONS))
         if bad:
             raise ValueError(f"unknown training option(s) {bad}; valid: {sorted(TRAIN_OPTIONS)}")
-        if isinstance(self.structures, Structures):
+        if isinstance(self.structures, SETS):
             self._check(self.structures, self.split)
 
     # -- data ----------------------------------------------------------------------------
@@ -106,7 +110,7 @@ class AtomisticProblem:
         """The validated structures and the split (loading them on first use)."""
         cache = self.__dict__.get("_data")
         if cache is None:
-            if isinstance(self.structures, Structures):
+            if isinstance(self.structures, SETS):
                 structures, split = self.structures, self.split
             else:
                 structures, split = self.structures()
@@ -116,16 +120,16 @@ class AtomisticProblem:
             object.__setattr__(self, "_data", cache)
         return cache
 
-    def _check(self, structures: Structures, split) -> dict:
-        if not isinstance(structures, Structures):
+    def _check(self, structures: Structures | StructureStore, split) -> dict:
+        if not isinstance(structures, SETS):
             raise TypeError("structures must be a sciml.atomistic.Structures (see from_ase / "
-                            "read_xyz)")
+                            "read_xyz) or a StructureStore (see sciml.atomistic.store.write_store)")
         for t in self.targets:
-            if not structures.has(t):
-                missing = next(k for k, s in enumerate(structures) if getattr(s, t) is None)
-                raise ValueError(f"target {t!r} requested but structure {missing} has no {t} "
+            unlabelled = np.flatnonzero(~structures.labelled(t))
+            if len(unlabelled):
+                raise ValueError(f"target {t!r} requested but structure {unlabelled[0]} has no {t} "
                                  "label; drop the target or label every structure")
-        if "stress" in self.targets and not all(s.pbc.all() for s in structures):
+        if "stress" in self.targets and not structures.fully_periodic().all():
             raise ValueError("stress is a target but some structures are not fully periodic")
         n = len(structures)
         if split is None:
@@ -136,7 +140,7 @@ class AtomisticProblem:
         for k, v in split.items():
             if v.size and (v.min() < 0 or v.max() >= n):
                 raise ValueError(f"split {k!r} has indices outside 0..{n - 1}")
-        if set(split["train"]) & set(split["test"]):
+        if len(np.intersect1d(split["train"], split["test"])):
             raise ValueError("train and test splits overlap")
         if not len(split["train"]):
             raise ValueError("the training split is empty")

@@ -145,22 +145,24 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
         if not 0 < int(tr["n_train"]) <= len(train_idx):
             raise ValueError(f"n_train must be in 1..{len(train_idx)}; got {tr['n_train']}")
         train_idx = np.random.default_rng(seed).permutation(train_idx)[: int(tr["n_train"])]
-    train = structures[train_idx]
     batcher = G.GraphBatcher(structures, problem.cutoff, int(tr["batch_size"]))
 
-    # Per-species shifts and the energy scale from the training split only.
+    # Per-species shifts and the energy scale from the training split only (per-structure
+    # arrays: a store on disk answers them without loading its structures).
+    composition = structures.composition(train_idx)
     if "property" in problem.targets:
-        n = np.array([len(s) for s in train])
-        target_totals = np.array([s.property for s in train]) * n
-        shifts = fit_species_shifts(train.composition(), target_totals)
-        resid = target_totals - train.composition() @ shifts
+        n = structures.n_atoms(train_idx)
+        target_totals = structures.properties(train_idx) * n
+        shifts = fit_species_shifts(composition, target_totals)
+        resid = target_totals - composition @ shifts
         scale = float(np.std(resid / n)) or 1.0
     else:
-        shifts = fit_species_shifts(train.composition(), train.energies())
-        if train.has("forces"):
-            scale = float(np.sqrt(np.mean(np.concatenate([s.forces for s in train]) ** 2)))
+        energies = structures.energies(train_idx)
+        shifts = fit_species_shifts(composition, energies)
+        if structures.has("forces", train_idx):
+            scale = _force_rms(structures, train_idx)
         else:
-            scale = float(np.std(train.energies() - train.composition() @ shifts)) or 1.0
+            scale = float(np.std(energies - composition @ shifts)) or 1.0
     net_opts = {"cutoff": problem.cutoff, "avg_neighbors": batcher.mean_neighbors(), **net_opts}
     network = build_network(model, len(structures.species), seed=seed, **net_opts)
     potential = Potential(network, structures.species, shifts, scale)
@@ -183,11 +185,10 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
     metrics.update({f"val_{k}": v for k, v in val.items()})
     if "property" in problem.targets:
         # The per-species shifts alone (a composition-linear fit): what the network adds to.
-        tst = structures[split["test"]]
-        n = np.array([len(s) for s in tst])
-        shifts_only = tst.composition() @ shifts / n
+        test_idx = split["test"]
+        shifts_only = structures.composition(test_idx) @ shifts / structures.n_atoms(test_idx)
         metrics["property_mae_shifts_only"] = 1e3 * float(
-            np.mean(np.abs(shifts_only - np.array([s.property for s in tst]))))
+            np.mean(np.abs(shifts_only - structures.properties(test_idx))))
     metrics.update(
         model=model, steps=fitted.steps, seed=seed, n_params=n_params,
         n_train=len(train_idx), n_val=len(split["val"]),
@@ -204,6 +205,17 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
               "test_indices": split["test"].tolist()}
     return AtomisticResult(problem.name, metrics, pred, structures[split["test"]],
                            fitted.history, fitted.potential, config)
+
+
+def _force_rms(structures, indices, chunk: int = 4096) -> float:
+    """Root mean square of the force components of ``indices``, read ``chunk`` structures at
+    a time."""
+    total, count = 0.0, 0
+    indices = np.sort(indices)  # in file order: each chunk is one span of a store
+    for start in range(0, len(indices), chunk):
+        forces = structures.rows(indices[start:start + chunk])["forces"]
+        total, count = total + float(np.sum(forces ** 2)), count + forces.size
+    return float(np.sqrt(total / count))
 
 
 def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | None = None, seed: int = 0,

@@ -174,21 +174,34 @@ class StructureStore(Sequence):
         out |= {"n_atoms": n_atoms, "has": self._has[part]}
         return out
 
-    def has(self, target: str, indices=None) -> bool:
-        """True when every structure (of ``indices``) carries the label ``target``."""
+    def labelled(self, target: str, indices=None) -> np.ndarray:
+        """Which structures carry the label ``target``, ``(S,)`` bool."""
         if target not in LABELS:
             raise ValueError(f"unknown target {target!r}; choose from {LABELS}")
         rows = self._has if indices is None else self._has[np.asarray(indices)]
-        return bool(rows[:, LABELS.index(target)].all())
+        return rows[:, LABELS.index(target)]
+
+    def has(self, target: str, indices=None) -> bool:
+        """True when every structure (of ``indices``) carries the label ``target``."""
+        return bool(self.labelled(target, indices).all())
 
     def composition(self, indices=None) -> np.ndarray:
         """``(n_structures, n_species)`` counts of each species."""
-        data = self._file["composition"]
-        return (data[:] if indices is None else _rows(data, indices)).astype(np.float64)
+        return self._column("composition", indices).astype(np.float64)
 
     def energies(self, indices=None) -> np.ndarray:
-        data = self._file["energy"]
-        return data[:] if indices is None else _rows(data, indices)
+        return self._column("energy", indices)
+
+    def properties(self, indices=None) -> np.ndarray:
+        return self._column("property", indices)
+
+    def fully_periodic(self, indices=None) -> np.ndarray:
+        return self._column("pbc", indices).all(axis=1)
+
+    def _column(self, name: str, indices) -> np.ndarray:
+        # Per-structure arrays are small (a few numbers a structure): read whole, then pick.
+        data = self._file[name][:]
+        return data if indices is None else data[np.asarray(indices).ravel()]
 
     def close(self) -> None:
         self._file.close()
@@ -201,13 +214,3 @@ def _reorder(rows: dict[str, np.ndarray], pick: np.ndarray) -> dict[str, np.ndar
     first = np.concatenate([[0], np.cumsum(rows["n_atoms"])])
     atoms = ragged_arange(first[pick], rows["n_atoms"][pick])
     return {k: (v[atoms] if k in ("numbers", "positions", "forces") else v[pick]) for k, v in rows.items()}
-
-
-def _rows(dataset, indices) -> np.ndarray:
-    """``dataset[indices]`` for any order of indices (h5py reads increasing ones only)."""
-    indices = np.asarray(indices).ravel()
-    order = np.argsort(indices)
-    out = np.empty((len(indices), *dataset.shape[1:]), dtype=dataset.dtype)
-    unique, inverse = np.unique(indices[order], return_inverse=True)
-    out[order] = dataset[unique][inverse]
-    return out

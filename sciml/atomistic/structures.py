@@ -161,21 +161,40 @@ class Structures(Sequence):
         """Map atomic numbers to embedding indices (``0..len(species)-1``)."""
         return species_index(self._index, numbers, self.species)
 
-    def has(self, target: str) -> bool:
-        """True when every structure carries the label ``target``."""
+    def _pick(self, indices) -> list[Structure]:
+        return self._items if indices is None else [self._items[int(k)] for k in np.asarray(indices).ravel()]
+
+    # Per-structure arrays (of ``indices``, or all): the questions training asks of a set,
+    # answered alike by a store on disk (:class:`~sciml.atomistic.store.StructureStore`).
+    def labelled(self, target: str, indices=None) -> np.ndarray:
+        """Which structures carry the label ``target``, ``(S,)`` bool."""
         if target not in LABELS:
             raise ValueError(f"unknown target {target!r}; choose from {LABELS}")
-        return all(getattr(s, target) is not None for s in self._items)
+        return np.array([getattr(s, target) is not None for s in self._pick(indices)])
 
-    def composition(self) -> np.ndarray:
+    def has(self, target: str, indices=None) -> bool:
+        """True when every structure carries the label ``target``."""
+        return bool(self.labelled(target, indices).all())
+
+    def n_atoms(self, indices=None) -> np.ndarray:
+        return np.array([len(s) for s in self._pick(indices)], dtype=np.int64)
+
+    def composition(self, indices=None) -> np.ndarray:
         """``(n_structures, n_species)`` counts of each species."""
-        out = np.zeros((len(self), len(self.species)))
-        for k, s in enumerate(self._items):
+        items = self._pick(indices)
+        out = np.zeros((len(items), len(self.species)))
+        for k, s in enumerate(items):
             np.add.at(out[k], self.species_index(s.numbers), 1.0)
         return out
 
-    def energies(self) -> np.ndarray:
-        return np.array([s.energy for s in self._items])
+    def energies(self, indices=None) -> np.ndarray:
+        return np.array([s.energy for s in self._pick(indices)])
+
+    def properties(self, indices=None) -> np.ndarray:
+        return np.array([s.property for s in self._pick(indices)])
+
+    def fully_periodic(self, indices=None) -> np.ndarray:
+        return np.array([s.pbc.all() for s in self._pick(indices)])
 
     def to_ase(self) -> list:
         return [s.to_ase() for s in self._items]
@@ -183,8 +202,7 @@ class Structures(Sequence):
     def rows(self, indices=None) -> dict[str, np.ndarray]:
         """The structures (``indices``, in that order, or all) as end-to-end arrays
         (:func:`structure_rows`)."""
-        items = self._items if indices is None else [self._items[int(k)] for k in np.asarray(indices).ravel()]
-        return structure_rows(items)
+        return structure_rows(self._pick(indices))
 
 
 def structure_rows(items: Sequence[Structure]) -> dict[str, np.ndarray]:
