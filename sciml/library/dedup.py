@@ -44,14 +44,16 @@ def _as_symbolic(members, prefix: str = "m"):
 
     from sciml.symbolic.primitives import Library, Primitive
 
-    return Library(Primitive(f"{prefix}{k}", m.series, sp.Function(f"{prefix}{k}"), 1) for k, m in enumerate(members))
+    return Library(Primitive(f"{prefix}{k}", m, sp.Function(f"{prefix}{k}"), 1) for k, m in enumerate(members))
 
 
 def affine_r2(targets, candidates) -> np.ndarray:
     """``R^2`` of the best ``c g(a t + b) + d`` for every target ``f`` and candidate ``g``.
 
-    Both are compared through their Chebyshev forms on ``[-1, 1]`` (continued linearly
-    outside). Returns a ``(len(targets), len(candidates))`` array.
+    Targets are sampled on ``[-1, 1]`` (their Chebyshev forms, where they were fitted);
+    candidates are evaluated as networks evaluate them (the exact form when there is one,
+    else the Chebyshev form continued linearly). Returns a ``(len(targets), len(candidates))``
+    array.
     """
     from sciml.symbolic.fit import fit_edges
 

@@ -33,8 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-__all__ = ["MAX_DEGREE", "ExactForm", "PortablePrimitive", "Provenance", "chebyshev_fit", "from_samples",
-           "from_symbolic"]
+__all__ = ["MAX_DEGREE", "ExactForm", "PortablePrimitive", "Provenance", "chebyshev_fit", "chebyshev_series",
+           "from_samples", "from_symbolic"]
 
 MAX_DEGREE = 24
 """The highest Chebyshev degree a primitive may have (what a library file may hold)."""
@@ -126,25 +126,9 @@ class PortablePrimitive:
         k = np.arange(len(self.coefficients))
         return float(np.sum(k**2 * np.abs(self.coefficients)))
 
-    def _ends(self) -> tuple[float, float, float, float]:
-        """Value and slope at ``t = -1`` and ``t = 1``."""
-        c = np.asarray(self.coefficients)
-        dc = C.chebder(c) if len(c) > 1 else np.zeros(1)
-        return (float(C.chebval(-1.0, c)), float(C.chebval(-1.0, dc)), float(C.chebval(1.0, c)),
-                float(C.chebval(1.0, dc)))
-
     def series(self, t):
         """The Chebyshev form at ``t`` (JAX, any shape), continued linearly outside ``[-1, 1]``."""
-        t = jnp.asarray(t)
-        inside = jnp.clip(t, -1.0, 1.0)
-        # Clenshaw: b_k = c_k + 2 t b_{k+1} - b_{k+2}; g = c_0 + t b_1 - b_2
-        b1 = b2 = jnp.zeros_like(inside)
-        for c in self.coefficients[:0:-1]:
-            b1, b2 = c + 2.0 * inside * b1 - b2, b1
-        value = self.coefficients[0] + inside * b1 - b2
-        low_value, low_slope, high_value, high_slope = self._ends()
-        del low_value, high_value  # the clipped series already holds the end values
-        return value + jnp.where(t > 1.0, high_slope, low_slope) * (t - inside)
+        return chebyshev_series(self.coefficients, t)
 
     def __call__(self, t):
         """``g(t)``: the exact form when there is one, else the Chebyshev form."""
@@ -152,6 +136,28 @@ class PortablePrimitive:
 
     def with_name(self, name: str, exact: ExactForm | None = None) -> "PortablePrimitive":
         return dataclasses.replace(self, name=name, exact=exact)
+
+
+def chebyshev_series(coefficients, t):
+    """``sum_k c_k T_k(t)`` by Clenshaw's recurrence, continued linearly outside ``[-1, 1]``.
+
+    ``coefficients`` may be numbers or a JAX array (trained coefficients, see
+    :class:`sciml.library.hunger.ChebyshevActivation`); the end slopes are
+    ``T_k'(1) = k^2`` and ``T_k'(-1) = (-1)^(k+1) k^2``.
+    """
+    t = jnp.asarray(t)
+    coefficients = jnp.asarray(coefficients, t.dtype) if isinstance(coefficients, (tuple, list)) else coefficients
+    n = coefficients.shape[0]
+    inside = jnp.clip(t, -1.0, 1.0)
+    # Clenshaw: b_k = c_k + 2 t b_{k+1} - b_{k+2}; g = c_0 + t b_1 - b_2
+    b1 = b2 = jnp.zeros_like(inside)
+    for k in range(n - 1, 0, -1):
+        b1, b2 = coefficients[k] + 2.0 * inside * b1 - b2, b1
+    value = coefficients[0] + inside * b1 - b2
+    k = np.arange(n)
+    high_slope = jnp.sum(coefficients * (k**2).astype(np.float64))
+    low_slope = jnp.sum(coefficients * ((-1.0) ** (k + 1) * k**2))
+    return value + jnp.where(t > 1.0, high_slope, low_slope).astype(t.dtype) * (t - inside)
 
 
 def chebyshev_fit(t, y, *, max_degree: int = 16, r2_target: float = 0.999999) -> tuple[np.ndarray, float]:
