@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="train a surrogate for a problem file")
     p.add_argument("problem", help="a problem file (problems/NAME.py) or a catalogue name")
-    p.add_argument("--model", help="surrogate: mlp, kan; on ODE problems also node, kan-ode, ltc, cfc "
+    p.add_argument("--model", help="surrogate: mlp, kan, mlp-lib; on ODE problems also node, kan-ode, ltc, cfc, cfc-lib "
                    "(default: the problem file's, else node on ODE and mlp on PDE problems)")
     p.add_argument("--steps", type=int, help="Adam steps (default: the problem file's)")
     p.add_argument("--lbfgs-steps", dest="lbfgs_steps", type=int, help="L-BFGS iterations after Adam")

@@ -48,7 +48,7 @@ def test_one_registry_for_surrogates_and_potentials():
 
     assert {"mlp", "kan", "nequip", "mace"} <= set(available_models())
     assert set(available_models("graph")) >= {"nequip", "mace"} and "mlp" not in available_models("graph")
-    assert set(available_models("trajectory")) == {"node", "kan-ode", "ltc", "cfc"} <= set(available_models())
+    assert set(available_models("trajectory")) == {"node", "kan-ode", "ltc", "cfc", "cfc-lib"} <= set(available_models())
     with pytest.raises(ValueError, match=r"unknown atomistic model 'mlp' \('mlp' is a surrogate"):
         build_network("mlp", 2)
 

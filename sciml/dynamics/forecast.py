@@ -27,6 +27,7 @@ from sciml.dynamics.training import fill_nan, masked_mse
 from sciml.training.config import TrainConfig
 from sciml.training.engine import fit
 from sciml.dynamics.verdict import assess_trajectories
+from sciml.models.registry import model_penalty
 
 __all__ = ["SequenceForecaster", "fit_forecaster", "forecaster_config", "solve_sequence"]
 
@@ -93,7 +94,7 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, config: TrainConfig | None
         m = nnx.merge(graphdef, p, rest)
         pred = m.teacher_forced(ts, y_in)
         terms = {"data": masked_mse((pred - m.mean[...]) / m.std[...], (y_obs[:, 1:] - m.mean[...]) / m.std[...])}
-        loss = terms["data"]
+        loss = terms["data"] + model_penalty(m)  # the model's own regulariser, e.g. gate entropy
         # Skipped entirely at weight 0: 0 * NaN (e.g. log of a negative prediction) is NaN.
         if invariants and invariant_weight:
             terms["invariant"] = sum(jnp.mean((inv(pred) - inv(y_in[:, :1])) ** 2) for inv in invariants.values())

@@ -43,7 +43,7 @@ values, hand-written reverse passes).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -122,11 +122,16 @@ def ltc_vector_field(p: dict, v: jax.Array, x: jax.Array) -> jax.Array:
 
 
 # ----------------------------------------------------------------------------- CfC core
-def cfc_step(p: dict, h: jax.Array, x: jax.Array, dt: jax.Array, mode: str = "default") -> jax.Array:
-    """One CfC update over elapsed time ``dt`` (see module docstring for the modes)."""
+def cfc_step(p: dict, h: jax.Array, x: jax.Array, dt: jax.Array, mode: str = "default",
+             activations: Sequence[Callable] | None = None) -> jax.Array:
+    """One CfC update over elapsed time ``dt`` (see module docstring for the modes).
+
+    ``activations``: one callable per backbone layer (default :func:`lecun_tanh` in each).
+    """
     z = jnp.concatenate([x, h], -1)
-    for W, b in p["backbone"]:
-        z = lecun_tanh(z @ W + b)
+    activations = activations or [lecun_tanh] * len(p["backbone"])
+    for (W, b), act in zip(p["backbone"], activations):
+        z = act(z @ W + b)
     t = jnp.asarray(dt)[..., None]
     if mode == "pure":
         f = z @ (p["ff1_w"] * p["ff1_mask"]) + p["ff1_b"]
@@ -248,6 +253,11 @@ class CfCCell(nnx.Module):
         wiring: ``None`` (dense) or ``"ncp"`` / a :class:`Wiring`; a wired cell has no
             backbone and masks the head weights with the adjacency, and its outputs are the
             motor neurons.
+        activation: the backbone's nonlinearity: ``None`` (:func:`lecun_tanh`, with the
+            whole-sequence kernel's hand-written reverse pass), a callable (a function, or a
+            module with parameters of its own such as :mod:`sciml.library.gates`' mixtures),
+            or one callable per backbone layer. A cell with its own activation is scanned by
+            :func:`jax.lax.scan` and cannot be saved by :func:`sciml.dynamics.io.save`.
     """
 
     def __init__(
@@ -261,6 +271,7 @@ class CfCCell(nnx.Module):
         backbone_layers: int = 1,
         wiring: str | Wiring | None = None,
         sparsity: float = 0.5,
+        activation: Callable | Sequence[Callable] | None = None,
         seed: int = 0,
     ):
         if mode not in CFC_MODES:
@@ -276,6 +287,15 @@ class CfCCell(nnx.Module):
             mask = None
             self.output_size = output_size or units
         sizes = [input_size + units] + [backbone_units] * backbone_layers
+        if activation is not None and not backbone_layers:
+            raise ValueError("a CfC cell's activation acts in its backbone: a wired cell (or backbone_layers=0) "
+                             "has none; use backbone_layers >= 1 without wiring")
+        if isinstance(activation, (list, tuple)):
+            if len(activation) != backbone_layers:
+                raise ValueError(f"activation as a sequence needs one callable per backbone layer "
+                                 f"({backbone_layers}), got {len(activation)}")
+            activation = nnx.List(activation)
+        self.activation = activation
         self.backbone = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
         d = sizes[-1]
         heads = ("ff1", "ff2", "ta", "tb") if mode != "pure" else ("ff1",)
@@ -295,14 +315,23 @@ class CfCCell(nnx.Module):
             p["w_tau"], p["A"] = self.w_tau[...], self.A[...]
         return p
 
+    def activations(self) -> list[Callable] | None:
+        """The backbone's nonlinearity per layer (``None``: :func:`lecun_tanh` throughout)."""
+        if self.activation is None:
+            return None
+        if isinstance(self.activation, nnx.List):
+            return list(self.activation)
+        return [self.activation] * len(self.backbone)
+
     def step_fn(self):
-        return lambda p, h, x, dt: cfc_step(p, h, x, dt, self.mode)
+        acts = self.activations()
+        return lambda p, h, x, dt: cfc_step(p, h, x, dt, self.mode, acts)
 
     def readout(self, h):
         return h[..., : self.output_size]
 
     def __call__(self, h, x, dt=1.0):
-        return cfc_step(self.constrained(), h, x, jnp.asarray(dt, h.dtype), self.mode)
+        return cfc_step(self.constrained(), h, x, jnp.asarray(dt, h.dtype), self.mode, self.activations())
 
 
 class LiquidRNN(nnx.Module):
@@ -331,7 +360,8 @@ class LiquidRNN(nnx.Module):
         seed: int = 0,
         **cell_options: Any,
     ):
-        self.config_json = json.dumps(
+        # A cell given an activation module has no JSON record (io.save refuses it by that).
+        self.config_json = None if cell_options.get("activation") is not None else json.dumps(
             {"cell": cell, "input_size": input_size, "units": units, "out_features": out_features,
              "output_size": output_size, "seed": seed, **cell_options}
         )
@@ -354,11 +384,11 @@ class LiquidRNN(nnx.Module):
         h = jnp.zeros((B, self.cell.units), inputs.dtype) if h0 is None else h0
         p = self.cell.constrained()
         xs, dts = jnp.swapaxes(inputs, 0, 1), dt.T
-        if isinstance(self.cell, CfCCell):
+        if isinstance(self.cell, CfCCell) and self.cell.activation is None:
             hs = cfc_sequence(p, h, xs, dts, self.cell.mode)
-        elif self.cell.solver == "fused":
+        elif isinstance(self.cell, LTCCell) and self.cell.solver == "fused":
             hs = ltc_sequence(p, h, xs, dts, self.cell.unfolds)
-        else:
+        else:  # a diffrax solver, or a CfC backbone with an activation of its own
             step = self.cell.step_fn()
             hs = jax.lax.scan(lambda h, inp: (step(p, h, *inp),) * 2, h, (xs, dts))[1]
         h_last = hs[-1]

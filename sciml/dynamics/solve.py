@@ -70,6 +70,8 @@ _NETWORK_KEYS = {
     "kan-ode": {"hidden", "width", "grid", "order", "basis", "grid_range", "base_activation", "noise_scale"},
     "ltc": {"units", "wiring", "seq_lr"},
     "cfc": {"units", "wiring", "mode", "seq_lr"},
+    "cfc-lib": {"units", "mode", "seq_lr", "library", "gating", "temperature", "entropy_weight", "backbone_units",
+                "backbone_layers"},
 }
 
 
@@ -127,7 +129,7 @@ def solve_ode_problem(
         raise ValueError(f"problem {problem.name!r} has no data to train {model} on; pass data=... (an xarray "
                          "Dataset with the time coordinate) or choose --model mlp or kan")
     opts = _normalise_options(options or {}, model)
-    if opts["symbolify"] and model in ("ltc", "cfc"):
+    if opts["symbolify"] and model in ("ltc", "cfc", "cfc-lib"):
         raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
     if opts["symbolify"] and not problem.unknowns:
         raise ValueError("symbolify distils unknown terms into laws: declare Unknown(...) terms in the problem")

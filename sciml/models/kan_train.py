@@ -66,6 +66,7 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     from sciml.models.kan_grid import update_grid
     from sciml.models.kan_prune import regularization
+    from sciml.models.registry import model_penalty
 
     steps, grid_updates = int(steps), int(grid_updates)
     model = nnx.clone(model)
@@ -84,7 +85,8 @@ def fit_data(model: nnx.Module, x, y, *, steps: int = 200, optimizer: str = "lbf
         def loss(params, batch):
             m = nnx.merge(graphdef, params, rest)
             mse = jnp.mean((m(x) - y) ** 2)
-            return mse + sparsity * regularization(m, x, measure="spread") if sparsity else mse, {"mse": mse}
+            total = mse + model_penalty(m)  # the model's own regulariser, e.g. gate entropy
+            return total + sparsity * regularization(m, x, measure="spread") if sparsity else total, {"mse": mse}
 
         config = TrainConfig(steps=n if optimizer == "adam" else 0, lbfgs_steps=n if optimizer == "lbfgs" else 0,
                              learning_rate=1e-2 if learning_rate is None else float(learning_rate),

@@ -11,7 +11,7 @@ counter the spectral bias of plain MLPs on multiscale solutions.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -71,7 +71,9 @@ class MLP(nnx.Module):
 
     Args:
         hidden: hidden-layer widths, e.g. ``(32, 64)``; ``()`` gives one linear map.
-        activation: one of :data:`ACTIVATIONS` (between layers, not after the last).
+        activation: one of :data:`ACTIVATIONS` (between layers, not after the last), a
+            callable (a function, or a module with parameters of its own such as the gated
+            mixtures of :mod:`sciml.library.gates`), or one callable per hidden layer.
         fourier_features, fourier_scale: number and scale (or scales, sharing the features
             evenly) of random Fourier features (0: none).
         fourier_frequencies: fixed Fourier features besides the random ones, one row of
@@ -88,7 +90,7 @@ class MLP(nnx.Module):
         out_features: int,
         *,
         hidden: Sequence[int] = (32, 32, 32),
-        activation: str = "tanh",
+        activation: str | Callable | Sequence[Callable] = "tanh",
         fourier_features: int = 0,
         fourier_scale: float | Sequence[float] = 1.0,
         fourier_frequencies: Sequence[Sequence[float]] = (),
@@ -97,7 +99,7 @@ class MLP(nnx.Module):
         final_scale: float = 1.0,
         rngs: nnx.Rngs,
     ):
-        if activation not in ACTIVATIONS:
+        if isinstance(activation, str) and activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
@@ -105,6 +107,14 @@ class MLP(nnx.Module):
         if any(h < 1 for h in hidden):
             raise ValueError(f"hidden widths must be positive integers such as (32, 32), got {hidden}")
         self.in_features, self.out_features = in_features, out_features
+        if isinstance(activation, (list, tuple)):
+            if len(activation) != len(hidden) or not all(callable(a) for a in activation):
+                raise ValueError(f"activation as a sequence needs one callable per hidden layer ({len(hidden)}), "
+                                 f"got {len(activation)}")
+            activation = nnx.List(activation)
+        elif not isinstance(activation, str) and not callable(activation):
+            raise ValueError(f"activation must be a name, a callable or one callable per hidden layer, got "
+                             f"{type(activation).__name__}")
         self.activation = activation
         n_embedded = fourier_features + len(fourier_frequencies)
         self.embedding = (FourierFeatures(in_features, fourier_features, fourier_scale, rngs=rngs,
@@ -118,9 +128,14 @@ class MLP(nnx.Module):
             self.layers[-1].kernel[...] = self.layers[-1].kernel[...] * final_scale
 
     def __call__(self, z: jax.Array) -> jax.Array:
-        act = ACTIVATIONS[self.activation]
+        if isinstance(self.activation, str):
+            acts = [ACTIVATIONS[self.activation]] * (len(self.layers) - 1)
+        elif isinstance(self.activation, nnx.List):
+            acts = list(self.activation)
+        else:
+            acts = [self.activation] * (len(self.layers) - 1)
         h = self.embedding(z) if self.embedding is not None else z
-        for layer in self.layers[:-1]:
+        for layer, act in zip(self.layers[:-1], acts):
             h = act(layer(h))
         return self.layers[-1](h)
 

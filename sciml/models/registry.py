@@ -2,7 +2,8 @@
 
 A *surrogate* is a :class:`flax.nnx.Module` that maps a batch of coordinates
 ``(..., in_features)`` to a batch of field values ``(..., out_features)``. Nothing else is
-required; optional hooks (``edges()`` for KAN inspection, ``constrain`` for hard conditions)
+required; optional hooks (``edges()`` for KAN inspection, ``constrain`` for hard conditions,
+``penalty()`` on any submodule for a regulariser of its own, summed by :func:`model_penalty`)
 are discovered with ``hasattr``. Every surrogate is built through :func:`build_model`, so the
 command line, problem files and the trainer never import a concrete model class.
 
@@ -36,7 +37,8 @@ _REGISTRY: dict[str, tuple[ModelFactory, str, str]] = {}
 _KINDS = {"field": "model", "trajectory": "trajectory model", "graph": "atomistic model"}
 _USES = {"field": "a surrogate for PDE and ODE problems", "trajectory": "a trajectory model for ODE problems",
          "graph": "a potential for atomistic problems"}
-_BUILTIN = {"field": ("sciml.models.mlp", "sciml.models.kan"), "trajectory": ("sciml.dynamics.models",),
+_BUILTIN = {"field": ("sciml.models.mlp", "sciml.models.kan", "sciml.library.hybrid"),
+            "trajectory": ("sciml.dynamics.models", "sciml.library.hybrid"),
             "graph": ("sciml.atomistic.models",)}
 
 
@@ -93,6 +95,20 @@ def build_model(
         return factory(in_features, out_features, rngs=nnx.Rngs(seed), **options)
     except TypeError as err:
         raise ValueError(f"model {name!r} does not accept these options {sorted(options)}: {err}") from None
+
+
+def model_penalty(model: nnx.Module):
+    """The sum of ``penalty()`` over ``model``'s submodules that define one (0.0 when none do).
+
+    A model part with a regulariser of its own (the gate entropy of a hybrid network,
+    :mod:`sciml.library.gates`) declares it as a method ``penalty() -> scalar``; every training
+    loop adds this sum to its loss, so no trainer needs to know what the part is.
+    """
+    total = 0.0
+    for _, node in nnx.iter_graph(model):
+        if isinstance(node, nnx.Module) and callable(getattr(node, "penalty", None)):
+            total = total + node.penalty()
+    return total
 
 
 def _load_builtin_models(kind: str | None) -> None:

@@ -33,6 +33,7 @@ from flax import nnx
 
 from sciml.dsl.terms import DEFAULT_COUNTS
 from sciml.losses.weighting import global_norm, make_policy
+from sciml.models.registry import model_penalty
 from sciml.training.callbacks import ModelCallback
 from sciml.training.checkpoint import restore_tree
 from sciml.training.config import TrainConfig
@@ -111,7 +112,9 @@ class Trainer(Batches):
         """The weighted sum of the problem's terms, and the terms, on ``batch``."""
         model = nnx.merge(self.graphdef, trainable["model"], self.rest)
         terms = self.compiled.loss_terms(model, trainable["parameters"], batch["points"], self.reduce_residual)
-        total = sum(batch["weights"][k] * v for k, v in terms.items())
+        # A model's own regulariser (e.g. a hybrid network's gate entropy) is not a physics
+        # term: it is added unweighted and kept out of the weighted terms.
+        total = sum(batch["weights"][k] * v for k, v in terms.items()) + model_penalty(model)
         return total, terms
 
     def _jit(self, name, make):

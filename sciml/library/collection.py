@@ -1,0 +1,104 @@
+"""A named, ordered collection of library primitives, and the built-in one.
+
+:class:`PrimitiveLibrary` is what the hybrid networks choose their nonlinearities from and what
+a library file holds (:mod:`sciml.library.store`). Its members also extend the symbolic stage:
+:meth:`PrimitiveLibrary.symbolic_primitives` gives them as
+:class:`sciml.symbolic.primitives.Primitive` objects (the new ones as undefined sympy
+functions named after them), so per-edge fits and suggestions can choose a discovered shape.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import sympy as sp
+
+from sciml.library.primitive import PortablePrimitive, from_symbolic
+
+__all__ = ["STANDARD_MEMBERS", "PrimitiveLibrary", "standard_library"]
+
+STANDARD_MEMBERS = ("tanh", "sin", "gaussian", "x^2")
+"""The members of the built-in library ``"standard"``: symbolic primitives as activations."""
+
+# A discovered primitive enters a formula as one named function: about the cost of tanh.
+_DISCOVERED_COMPLEXITY = 3
+
+
+class PrimitiveLibrary:
+    """Ordered, name-indexed :class:`~sciml.library.primitive.PortablePrimitive` members.
+
+    Args:
+        name: the library's name (what ``--model mlp-lib`` options and file names use).
+        members: the primitives, with distinct names.
+    """
+
+    def __init__(self, name: str, members: Iterable[PortablePrimitive] = ()):
+        self.name = str(name)
+        self._members: dict[str, PortablePrimitive] = {}
+        for member in members:
+            self.add(member)
+
+    def add(self, member: PortablePrimitive) -> "PrimitiveLibrary":
+        """Add ``member``; its name must be new to the library."""
+        if not isinstance(member, PortablePrimitive):
+            raise TypeError(f"a library holds PortablePrimitive members, got {type(member).__name__}")
+        if member.name in self._members:
+            raise ValueError(f"library {self.name!r} already has a member {member.name!r}; rename one "
+                             "(PortablePrimitive.with_name)")
+        self._members[member.name] = member
+        return self
+
+    def subset(self, names: Iterable[str]) -> "PrimitiveLibrary":
+        """The members named ``names`` (in that order), as a library of the same name."""
+        return PrimitiveLibrary(self.name, (self[n] for n in names))
+
+    def __getitem__(self, name: str) -> PortablePrimitive:
+        try:
+            return self._members[name]
+        except KeyError:
+            raise KeyError(f"library {self.name!r} has no member {name!r}; it has {self.names}") from None
+
+    def __iter__(self) -> Iterator[PortablePrimitive]:
+        return iter(self._members.values())
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __contains__(self, name) -> bool:
+        return name in self._members
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PrimitiveLibrary) and (self.name, list(self)) == (other.name, list(other))
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(self)))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._members)
+
+    def symbolic_primitives(self):
+        """The members as :class:`sciml.symbolic.primitives.Primitive` objects.
+
+        A member with an exact form keeps it (``c f(a z + b) + d`` in sympy); a new one becomes
+        ``Function(name)(z)``, evaluated by its portable form.
+        """
+        from sciml.symbolic.primitives import DEFAULT_LIBRARY, Primitive, edge_formula
+
+        out = []
+        for member in self:
+            if member.exact is not None:
+                known = DEFAULT_LIBRARY[member.exact.primitive]
+                sympy_fn = (lambda z, k=known, p=member.exact.affine: edge_formula(k, p, z))
+                out.append(Primitive(member.name, member, sympy_fn, known.complexity))
+            else:
+                out.append(Primitive(member.name, member, sp.Function(member.name), _DISCOVERED_COMPLEXITY))
+        return out
+
+    def __repr__(self) -> str:
+        return f"PrimitiveLibrary({self.name!r}, {self.names})"
+
+
+def standard_library() -> PrimitiveLibrary:
+    """The built-in library ``"standard"``: :data:`STANDARD_MEMBERS` in their exact forms."""
+    return PrimitiveLibrary("standard", (from_symbolic(n) for n in STANDARD_MEMBERS))

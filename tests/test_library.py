@@ -1,0 +1,152 @@
+"""The primitive library: portable forms, files, deduplication, hybrid networks, hunger."""
+
+from __future__ import annotations
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sciml.library import (LibraryFileError, PrimitiveLibrary, Provenance, deduplicate, from_samples,
+                           from_symbolic, harvest, load_library, save_library)
+from sciml.library.gates import GateAnnealing, GatedActivation, gate_entropy, harden, set_temperature
+from sciml.library.hunger import measure_hunger
+from sciml.models import build_model
+from sciml.models.registry import model_penalty
+
+
+def _edge(x, y, layer=0):
+    return from_samples("e", x, y, provenance=Provenance("constructed", layer, 0, 0, 0.0, (0.0, 0.0), 0.0, 1.0))
+
+
+# ----------------------------------------------------------------------------- portable form
+def test_portable_form_normalises_and_continues_linearly():
+    x = np.linspace(-3.0, 3.0, 201)
+    member = _edge(x, 2.0 * np.sin(x) + 5.0)
+    t = 2.0 * (x - x.min()) / np.ptp(x) - 1.0
+    target = (2.0 * np.sin(x) + 5.0 - 5.0) / np.std(2.0 * np.sin(x))
+    assert np.max(np.abs(np.asarray(member(t)) - target)) < 1e-3
+    assert member.provenance[0].x_range == (-3.0, 3.0) and abs(member.provenance[0].y_mean - 5.0) < 1e-9
+    # beyond [-1, 1]: straight lines with the end slopes, inside the Lipschitz bound
+    outside = np.asarray(member(jnp.asarray([1.0, 2.0, 3.0])))
+    assert abs((outside[2] - outside[1]) - (outside[1] - outside[0])) < 1e-5
+    assert abs(outside[2] - outside[1]) <= member.lipschitz
+    with pytest.raises(ValueError, match="constant"):
+        _edge(x, np.ones_like(x))
+
+
+# ----------------------------------------------------------------------------- files
+def test_library_file_round_trips_and_is_found_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_LIBRARY_DIR", str(tmp_path))
+    x = np.linspace(-1.0, 2.0, 101)
+    library = PrimitiveLibrary("mine", [from_symbolic("tanh", a=2.0), _edge(x, np.tanh(3 * x) + 0.4 * np.sin(5 * x))
+                                        .with_name("p0")])
+    path = save_library(library)
+    assert path == tmp_path / "mine.json"
+    loaded = load_library("mine")
+    assert loaded == library and load_library(path) == library
+    t = jnp.linspace(-1.5, 1.5, 37)
+    for a, b in zip(library, loaded):
+        np.testing.assert_allclose(np.asarray(b(t)), np.asarray(a(t)), rtol=1e-6, atol=1e-6)
+        assert b.provenance == a.provenance and b.cost == a.cost
+
+
+def test_library_file_of_another_version_or_malformed_is_refused(tmp_path):
+    path = save_library(PrimitiveLibrary("mine", [from_symbolic("sin")]), tmp_path / "mine.json")
+    document = json.loads(path.read_text())
+    for change, message in [({"version": 2}, "version 2 library file; this sciml reads version 1"),
+                            ({"format": "other"}, "is not a primitive library")]:
+        (tmp_path / "bad.json").write_text(json.dumps({**document, **change}))
+        with pytest.raises(LibraryFileError, match=message):
+            load_library(tmp_path / "bad.json")
+    # names are data: an exact form may only name one of the symbolic stage's primitives
+    bad = json.loads(path.read_text())
+    bad["primitives"][0]["exact"]["primitive"] = "__import__('os').system('true')"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(LibraryFileError, match="not a primitive of the symbolic stage"):
+        load_library(tmp_path / "bad.json")
+    bad = json.loads(path.read_text())
+    bad["primitives"][0]["chebyshev"][0] = "1e3"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(LibraryFileError, match="not a finite number"):
+        load_library(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="letters, digits"):
+        load_library("../../etc/passwd")
+    with pytest.raises(FileNotFoundError, match="no primitive library"):
+        load_library(tmp_path / "absent.json")
+
+
+# ----------------------------------------------------------------------------- dedup
+def test_dedup_merges_affine_equivalent_edges_and_names_known_ones():
+    x1, x2, x3, x4 = (np.linspace(*r, 101) for r in [(-2.0, 1.0), (-3.0, 3.0), (-1.0, 2.0), (-1.0, 1.0)])
+    edges = [_edge(x1, 3 * np.sin(2 * x1 + 1) + 0.5, layer=0),  # sin over [-3, 3], stretched and shifted
+             _edge(x2, np.sin(x2), layer=1),
+             _edge(x3, x3**2, layer=2),
+             _edge(x4, np.tanh(3 * x4) + 0.4 * np.sin(5 * x4), layer=3)]  # no symbolic primitive
+    library = deduplicate(edges, name="constructed", prefix="new")
+    assert sorted(library.names) == ["new0", "sin", "x^2"]
+    assert sorted(p.layer for p in library["sin"].provenance) == [0, 1]
+    assert [p.layer for p in library["x^2"].provenance] == [2]
+    assert library["new0"].exact is None and library["sin"].exact.primitive == "sin"
+
+
+# ----------------------------------------------------------------------------- harvest
+def test_harvest_of_a_trained_kan_finds_its_edges():
+    from sciml.models.kan_train import fit_data
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.0, 1.0, (200, 2))
+    y = np.sin(3 * x[:, :1]) + x[:, 1:] ** 2
+    kan = fit_data(build_model("kan", 2, 1, hidden=(), grid=8), x, y, steps=40, grid_updates=2).model
+    found = harvest(kan, problem="toy", samples=x)
+    assert sorted((p.provenance[0].layer, p.provenance[0].input) for p in found) == [(0, 0), (0, 1)]
+    assert all(p.fit_r2 > 0.9999 and p.provenance[0].problem == "toy" for p in found)
+    library = deduplicate(found, into=PrimitiveLibrary("lib", [from_symbolic("tanh")]))
+    assert library.names == ["tanh", "x^2", "sin"] or library.names == ["tanh", "sin", "x^2"]
+
+
+# ----------------------------------------------------------------------------- hybrid networks
+def test_mlp_lib_gates_penalty_and_hardening():
+    model = build_model("mlp-lib", 2, 1, hidden=(8, 8), gating="neuron", entropy_weight=0.5)
+    x = jnp.linspace(-1.0, 1.0, 10).reshape(5, 2)
+    assert model(x).shape == (5, 1)
+    assert 0.99 < gate_entropy(model) <= 1.0 and abs(float(model_penalty(model)) - 2 * 0.5 * gate_entropy(model)) < 1e-5
+    # a cold gate is its arg-max member: hardening then leaves the function unchanged
+    for gate in [m for m in model.activation]:
+        gate.logits[...] = gate.logits[...].at[:, 0].add(5.0).at[:3, 1].add(10.0)
+    set_temperature(model, 0.01)
+    hard = harden(model)
+    np.testing.assert_allclose(np.asarray(hard(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+    assert hard.activation[0].names == ["sin"] * 3 + ["tanh"] * 5
+    assert model_penalty(hard) == 0.0
+    GateAnnealing([(10, 0.5)])(model, 10, x)
+    assert all(float(g.temperature[...]) == 0.5 for g in model.activation)
+    with pytest.raises(ValueError, match="gating"):
+        build_model("mlp-lib", 2, 1, gating="edge")
+
+
+def test_cfc_lib_forecaster_runs_with_gated_backbone():
+    from sciml.models.registry import model_factory
+
+    class System:
+        states = ["u", "v"]
+
+    ys = np.random.default_rng(0).normal(size=(2, 6, 2)).astype(np.float32)
+    model = model_factory("cfc-lib", "trajectory")(System(), ys, units=4, backbone_units=8, gating="neuron")
+    assert isinstance(model.rnn.cell.activation[0], GatedActivation) and model.rnn.config_json is None
+    out = model.teacher_forced(jnp.arange(6.0), jnp.asarray(ys))
+    assert out.shape == (2, 5, 2) and np.all(np.isfinite(np.asarray(out)))
+    hard = harden(model)
+    assert np.all(np.isfinite(np.asarray(hard.rollout(jnp.arange(6.0), jnp.asarray(ys[:, 0])))))
+
+
+# ----------------------------------------------------------------------------- hunger
+def test_hunger_rises_when_the_task_needs_a_missing_primitive():
+    library = PrimitiveLibrary("tanh-square", [from_symbolic("tanh"), from_symbolic("x^2")])
+    x = np.linspace(-1.0, 1.0, 100)[:, None]
+    served = measure_hunger(library, x, np.tanh(2 * x))
+    starving = measure_hunger(library, x, np.sin(np.pi * x))
+    assert not served.hungry and served.closest == ("tanh",)
+    assert starving.hungry and starving.score > served.score + 0.05
+    assert "discover" in starving.proposal()
