@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["float32", "float64"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--devices", type=int, metavar="N",
-                   help="split the collocation batch over N of this machine's devices (default: all)")
+                   help="split the work over N of this machine's devices (default: all): the collocation "
+                        "batch (PDE), the structure batch (atomistic) or an ensemble's members "
+                        "(ODE, --train members=M)")
     p.add_argument("--distributed", action="store_true",
                    help="one process of a multi-host run: join the others (jax.distributed, from "
                         "SLURM / Open MPI or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID); "

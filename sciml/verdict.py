@@ -60,6 +60,9 @@ THRESHOLDS = {
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
     "extrapolation": 0.05,   # share of fresh points where an unknown term's inputs leave their data's range
+    # RMS spread of an ensemble's members about their mean / data standard deviation: an
+    # ensemble whose members part by a tenth of what the data span was not pinned by them.
+    "disagreement": 0.1,
 }
 EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
@@ -152,6 +155,8 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
         check(value, limits["condition"], f"condition {name} (RMS miss / RMS field)")
     for name, value in indicators.get("data", {}).items():
         check(value, limits["data"], f"{name} (RMS misfit / data std)")
+    for name, value in indicators.get("disagreement", {}).items():
+        check(value, limits["disagreement"], f"{name} (RMS spread about their mean / data std)")
     for name, share in indicators.get("unknown_outside_data", {}).items():
         check(share, limits["extrapolation"], f"the share of points where the inputs of learned term {name!r} leave "
                                               "the range the data constrain (an extrapolation there)")

@@ -140,6 +140,34 @@ def test_atomistic_training_same_on_one_and_four_devices():
         assert abs(one[key] - four[key]) <= 1e-4 * abs(one[key]), (key, one, four)
 
 
+ENSEMBLE = """
+import json, sciml
+from sciml.solver import load_problem, problem_path
+problem = load_problem(problem_path("lotka_volterra_ude"))
+out = {}
+for devices in (1, 4):
+    res = sciml.solve(problem, model="node", steps=20, seed=0, lbfgs_steps=0, members=4, devices=devices,
+                      rtol=1e-7, atol=1e-9, progress=False)
+    out[devices] = res.metrics["member_loss"]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_ode_ensemble_same_on_one_and_four_devices():
+    """Four members of a neural-ODE ensemble, one per device: each member's loss as on one.
+    (A tight ODE tolerance: round-off that differs between layouts may otherwise tip an
+    adaptive step, which moves a trajectory by up to the tolerance.)"""
+    env = {**os.environ, "XLA_FLAGS": FOUR_HOST_DEVICES, "JAX_PLATFORMS": "cpu"}
+    res = subprocess.run([sys.executable, "-c", ENSEMBLE], capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    figures = json.loads(res.stdout.strip().splitlines()[-1])
+    one, four = figures["1"], figures["4"]
+    assert len(one) == 4 and len(set(one)) == 4  # four different members
+    for a, b in zip(one, four):
+        assert abs(a - b) <= 1e-4 * abs(a), (one, four)
+
+
 @pytest.mark.slow
 def test_gpu_script_dry_run_writes_every_section(root, tmp_path):
     """benchmarks/gpu.sh --dry-run: every part of the GPU run at toy sizes on the CPU."""

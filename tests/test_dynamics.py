@@ -1,5 +1,6 @@
 """ODE problems in the DSL, neural ODE / UDE fitting, invariants, sparse regression, Hamiltonian flows."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -173,6 +174,36 @@ def test_multiple_shooting_runs_and_reduces_loss():
     hist = fit_trajectories(node, ds.time.values, ys, trajectory_config(30, 1e-2), shooting=2)
     assert hist["loss"][-1] < hist["loss"][0]
     assert hist["shooting_starts"].shape == (2, 2, 2)
+
+
+def test_an_ensemble_trains_each_member_as_it_would_train_alone():
+    """Members in one vmapped program, each with its own clipped Adam: the same parameters as
+    separate runs (to the round-off a tight ODE tolerance leaves)."""
+    from flax import nnx
+
+    ds = data.nonlinear_oscillator(2, np.linspace(0, 2, 6))
+    ys = np.stack([ds.y1.values, ds.y2.values], -1)
+    make = lambda seed: NeuralODE(NeuralField(2, hidden=(8,), seed=seed), ODESolver(rtol=1e-7, atol=1e-9))  # noqa: E731
+    config = trajectory_config(3, 1e-2, clip=0.5)  # a clip that acts
+    alone = [make(seed) for seed in (0, 1)]
+    alone_u0 = [fit_trajectories(m, ds.time.values, ys, config, curriculum=(1.0,))["u0"] for m in alone]
+    together = [make(seed) for seed in (0, 1)]
+    hist = fit_trajectories(together, ds.time.values, ys, config, curriculum=(1.0,))
+    assert hist["u0"].shape == (2, 2, 2) and hist["member_loss"].shape == (2,)
+    for a, b, u0, k in zip(alone, together, alone_u0, range(2)):
+        for x, y in zip(jax.tree.leaves(nnx.state(a, nnx.Param)), jax.tree.leaves(nnx.state(b, nnx.Param))):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=2e-6)
+        np.testing.assert_allclose(hist["u0"][k], u0, atol=2e-6)
+    first = jax.tree.leaves(nnx.state(together[0], nnx.Param))[0]
+    assert not np.allclose(first, jax.tree.leaves(nnx.state(together[1], nnx.Param))[0])  # two seeds
+
+
+def test_members_that_disagree_make_the_verdict_doubtful():
+    from sciml.verdict import judge
+
+    assert judge({"disagreement": {"members' predictions of x": 0.02}}) == []
+    reasons = judge({"disagreement": {"members' predictions of x": 0.4}})
+    assert len(reasons) == 1 and "members' predictions of x" in reasons[0]
 
 
 def test_known_initial_state_is_held_fixed_and_first_observation_may_be_missing():

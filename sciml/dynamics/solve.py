@@ -60,10 +60,11 @@ _DEFAULTS: dict[str, Any] = {
     "symbolify": False,
     "progress": False,
     "optimizer": None,
+    "members": 1,  # an ensemble of this many networks (seeds seed, seed+1, ...), trained together
 }
 # TrainConfig fields a trajectory fit takes besides those above (the rest are collocation's).
 ENGINE_OPTIONS = {"final_learning_rate", "schedule", "clip", "ema_decay", "time_budget", "chunk", "quasi_newton",
-                  "lbfgs_memory", "progress_seconds"}
+                  "lbfgs_memory", "progress_seconds", "devices"}
 # Options of each model's networks (the rest are training options).
 _NETWORK_KEYS = {
     "node": {"hidden", "activation"},
@@ -117,6 +118,9 @@ def solve_ode_problem(
     ``invariant_weight``, ``solver``, ``rtol``, ``atol``, ``max_steps``, ``symbolify``, ``progress``,
     ``optimizer`` (an optax ``GradientTransformation`` for the first-order phase) and the
     engine's settings in :data:`ENGINE_OPTIONS` (``time_budget``, ``final_learning_rate``, ...);
+    ``members`` (an ensemble of that many networks, seeds ``seed, seed + 1, ...``, trained
+    in one program with their members split over ``devices``; the prediction is their mean and
+    the verdict weighs their disagreement);
     the networks' options: ``hidden`` (widths) and ``activation`` for ``node``, the KAN's for
     ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
     ``ltc`` / ``cfc``.
@@ -137,14 +141,22 @@ def solve_ode_problem(
     states = problem.state_names
     ts, ys = trajectory_arrays(problem.observations, states)
     # The sequence models' learning rate (seq_lr) is a training option that rides with theirs.
-    field = factory(problem, ys, seed=seed, **{k: v for k, v in opts["network_options"].items() if k != "seq_lr"})
+    network_options = {k: v for k, v in opts["network_options"].items() if k != "seq_lr"}
+    field = factory(problem, ys, seed=seed, **network_options)
+    members = int(opts["members"])
+    if members < 1:
+        raise ValueError(f"members must be a positive number of ensemble members; got {opts['members']!r}")
     if isinstance(field, SequenceForecaster):
+        if members > 1:
+            raise ValueError(f"members={members}: ensembles train neural ODE fields (--model node or kan-ode), "
+                             f"not {model}; train {model} with several --seed values instead")
         return solve_sequence(problem, model, field, steps, seed, opts, ts, ys, start)
 
     compiled = problem.compile()
     solver = ODESolver(opts["solver"], rtol=opts["rtol"], atol=opts["atol"], max_steps=opts["max_steps"])
     kind = "ude" if isinstance(field, UDEField) else "black-box"
-    node = NeuralODE(field, solver)
+    fields = [field] + [factory(problem, ys, seed=seed + k, **network_options) for k in range(1, members)]
+    nodes = [NeuralODE(f, solver) for f in fields]
     # Invariant penalties use the initial guesses of identified parameters (held fixed).
     theta0 = jnp.asarray(list(problem.identify.values()), jnp.float32)
     invariants = {n: (lambda u, g=g: g(u, theta0)) for n, g in compiled.invariants.items()}
@@ -152,22 +164,36 @@ def solve_ode_problem(
                             lbfgs_steps=opts["lbfgs_steps"], progress=bool(opts["progress"]), **opts["train"])
     # A declared initial condition is known exactly: held fixed in training and in the law refit.
     known_u0 = None if problem.initial is None else np.broadcast_to(problem.initial_state(), ys[:, 0].shape)
-    hist = fit_trajectories(node, ts, ys, cfg, curriculum=tuple(opts["curriculum"]), shooting=opts["shooting"],
-                            invariant_weight=opts["invariant_weight"], invariants=invariants,
-                            initial_states=known_u0, optimizer=opts["optimizer"])
+    hist = fit_trajectories(nodes if members > 1 else nodes[0], ts, ys, cfg, curriculum=tuple(opts["curriculum"]),
+                            shooting=opts["shooting"], invariant_weight=opts["invariant_weight"],
+                            invariants=invariants, initial_states=known_u0, optimizer=opts["optimizer"])
+    u0s = np.asarray(hist["u0"]).reshape(members, *ys[:, 0].shape)
+    # The member that fits its data best carries the law (symbolify) and the saved model.
+    best = int(np.argmin(hist["member_loss"])) if members > 1 else 0
+    node, u0 = nodes[best], u0s[best]
 
     metrics = training_metrics(model, kind, hist, seed, node)
     if problem.identify:
-        metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, np.asarray(field.theta[...]))}
-    u0 = np.asarray(hist["u0"])
-    # Roll out from the fitted initial state: the model never sees the clean one.
+        thetas = np.stack([np.asarray(f.theta[...]) for f in fields])
+        metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, thetas.mean(axis=0))}
+        if members > 1:
+            metrics["identified_spread"] = {str(p): float(v) for p, v in zip(problem.identify, thetas.std(axis=0))}
+    if members > 1:
+        metrics.update(members=members, member_loss=[float(v) for v in hist["member_loss"]], best_member=best)
+
+    # Roll out from the fitted initial states (the model never sees the clean one); an
+    # ensemble predicts the mean of its members.
+    def member_rollouts(times):
+        return np.stack([np.asarray(_rollout(n, times, jnp.asarray(u, jnp.float32))) for n, u in zip(nodes, u0s)])
+
     def predict(times):
-        return _rollout(node, times, jnp.asarray(u0, jnp.float32))
+        return member_rollouts(times).mean(axis=0) if members > 1 else _rollout(node, times, jnp.asarray(u0, jnp.float32))
 
     ds, tr, yr = evaluate(problem, compiled, ts, ys, lambda tr, yr: predict(tr), metrics, field)
     learned = (dict(zip(problem.unknown_names, compiled.unknown_inputs)) if kind == "ude"
                else {"right-hand side": lambda t, u: u})
-    verdict = assess_trajectories(problem, ts, ys, predict, hist["loss"], learned, check_equations=False)
+    verdict = assess_trajectories(problem, ts, ys, predict, hist["loss"], learned, check_equations=False,
+                                  members=member_rollouts if members > 1 else None)
     law = laws = None
     if opts["symbolify"]:
         law, laws, rhs = recover_law(problem, node, ts, ys, u0, fit_initial=known_u0 is None, seed=seed)

@@ -62,7 +62,7 @@ def _segments(n_time: int, n_seg: int) -> list[tuple[int, int]]:
 
 
 def fit_trajectories(
-    model: nnx.Module,
+    model: nnx.Module | Sequence[nnx.Module],
     ts: np.ndarray,
     ys: np.ndarray,
     config: TrainConfig | None = None,
@@ -82,6 +82,10 @@ def fit_trajectories(
 
     Args:
         model: trajectory model; called as ``model(ts, u0)`` with ``u0`` of shape ``(B, n)``.
+            A list of models of one structure (e.g. built with different seeds) trains them
+            as an ensemble in one program: the members' losses are summed, each member has
+            its own first-order optimiser state, and ``config.devices`` splits the members
+            over the devices (:func:`sciml.training.engine.fit` with ``members``).
         ts: ``(T,)`` shared observation times.
         ys: ``(B, T, n)`` observations, ``NaN`` where not observed. The initial state of each
             trajectory is ``ys[:, 0]`` (must be fully observed); with multiple shooting the
@@ -104,7 +108,9 @@ def fit_trajectories(
             each stage); default Adam as ``config`` says.
 
     Returns:
-        history ``{"loss": [...], "wall_s": float, "steps": int, "u0": fitted initial states}``.
+        history ``{"loss": [...], "wall_s": float, "steps": int, "u0": fitted initial states}``
+        (for an ensemble, ``u0`` and ``shooting_starts`` have a leading member axis and
+        ``member_loss`` holds each member's final loss).
 
     Raises:
         sciml.training.engine.TrainingDiverged: the loss became NaN or infinite (e.g. an ODE
@@ -128,7 +134,13 @@ def fit_trajectories(
     n_time = ts.shape[0]
     inv = dict(invariants or {}) if invariant_weight else {}
 
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    ensemble = isinstance(model, (list, tuple))
+    models = list(model) if ensemble else [model]
+    parts = [nnx.split(m, nnx.Param, ...) for m in models]
+    graphdef = parts[0][0]
+    stack = lambda trees: jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)  # noqa: E731
+    params = stack([p for _, p, _ in parts]) if ensemble else parts[0][1]
+    rest = stack([r for _, _, r in parts]) if ensemble else parts[0][2]
 
     def invariant_drift(pred):
         tot = 0.0
@@ -143,7 +155,7 @@ def fit_trajectories(
             total = total + terms["extra"]
         return total, terms
 
-    def single_loss(p, n_use):
+    def single_loss(p, n_use, rest):
         m = nnx.merge(graphdef, p["model"], rest)
         pred = m(ts[:n_use], p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
         terms = {"data": masked_mse(pred, ys[:, :n_use])}
@@ -155,7 +167,7 @@ def fit_trajectories(
 
     segs = _segments(n_time, shooting) if shooting and shooting > 1 else None
 
-    def shooting_loss(p, _n_use):
+    def shooting_loss(p, _n_use, rest):
         m = nnx.merge(graphdef, p["model"], rest)
         data, drift, cont = 0.0, 0.0, 0.0
         starts = p["starts"]  # (S, B, n)
@@ -171,15 +183,22 @@ def fit_trajectories(
         return with_extra(m, total, terms)
 
     p = {"model": params}
+    copies = (lambda a: jnp.broadcast_to(a, (len(models), *a.shape))) if ensemble else (lambda a: a)  # noqa: E731
     if fit_initial and segs is None and known_u0 is None:
-        p["u0"] = ys[:, 0]
+        p["u0"] = copies(ys[:, 0])
     if segs is not None:
         # Start states initialised from the data (NaN-free by linear fill along time).
         y_fill = fill_nan(np.asarray(ys))
-        p["starts"] = jnp.stack([jnp.asarray(y_fill[:, a]) for a, _ in segs])
-        loss_fn, stages = shooting_loss, [n_time]
+        p["starts"] = copies(jnp.stack([jnp.asarray(y_fill[:, a]) for a, _ in segs]))
+        member_loss, stages = shooting_loss, [n_time]
     else:
-        loss_fn, stages = single_loss, [max(2, int(round(f * n_time))) for f in curriculum]
+        member_loss, stages = single_loss, [max(2, int(round(f * n_time))) for f in curriculum]
+    if ensemble:
+        def loss_fn(q, n_use):  # the sum of the members' losses, each term summed too
+            totals, terms = jax.vmap(member_loss, in_axes=(0, None, 0))(q, n_use, rest)
+            return jnp.sum(totals), {k: jnp.sum(v) for k, v in terms.items()}
+    else:
+        loss_fn = lambda q, n_use: member_loss(q, n_use, rest)  # noqa: E731
 
     history: list[float] = []
     wall = 0.0
@@ -192,16 +211,22 @@ def fit_trajectories(
                                     time_budget=budget)
         if n_steps == 0 and stage.lbfgs_steps == 0:
             continue
-        outcome = fit(lambda q, _batch, n_use=n_use: loss_fn(q, n_use), p, stage, optimizer=optimizer)
+        outcome = fit(lambda q, _batch, n_use=n_use: loss_fn(q, n_use), p, stage, optimizer=optimizer,
+                      members=len(models) if ensemble else 0)
         p, wall = outcome.params, wall + outcome.wall_s
         history.extend(outcome.history["loss"].tolist())
-    nnx.update(model, p["model"])
+    for k, m in enumerate(models):
+        nnx.update(m, jax.tree.map(lambda a, k=k: a[k], p["model"]) if ensemble else p["model"])
     out = {"loss": history, "wall_s": wall, "steps": len(history)}
+    if ensemble:
+        out["member_loss"] = np.asarray(jax.jit(jax.vmap(member_loss, in_axes=(0, None, 0)),
+                                                static_argnums=1)(p, stages[-1], rest)[0])
     if segs is not None:
         out["shooting_starts"] = np.asarray(p["starts"])
-        out["u0"] = np.asarray(p["starts"][0])
+        out["u0"] = np.asarray(p["starts"][:, 0] if ensemble else p["starts"][0])
     else:
-        out["u0"] = np.asarray(p["u0"] if "u0" in p else (ys[:, 0] if known_u0 is None else known_u0))
+        fixed = ys[:, 0] if known_u0 is None else known_u0
+        out["u0"] = np.asarray(p["u0"] if "u0" in p else (copies(fixed) if ensemble else fixed))
     return out
 
 

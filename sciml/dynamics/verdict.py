@@ -11,6 +11,9 @@ model can be checked: along its prediction on a dense grid over the problem's ti
   problem's unknown terms for a universal differential equation; the whole right-hand side
   (inputs: the states) for a black-box neural ODE or a sequence forecaster. Outside that
   range nothing but the network's extrapolation drives the prediction;
+* **members' disagreement** (an ensemble, ``members > 1``): per state, the RMS deviation of
+  the members' predictions from their mean along the dense grid, over the observations'
+  standard deviation: where independently started networks part, the data did not decide;
 * **equations along the prediction** (models that do not carry the equations, ``ltc`` and
   ``cfc``, on problems with no unknown or learned parameter): per equation, the RMS of
   ``du/dt - rhs`` over the RMS of its largest term (``du/dt`` by second-order finite
@@ -34,7 +37,8 @@ DENSE_TIMES = 1001  # points of the grid the prediction is checked on
 
 
 def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callable, losses,
-                        learned: Mapping[str, Callable], check_equations: bool) -> Verdict:
+                        learned: Mapping[str, Callable], check_equations: bool,
+                        members: Callable | None = None) -> Verdict:
     """The verdict on a trained trajectory model (see the module docstring).
 
     Args:
@@ -45,6 +49,8 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
         losses: the training losses recorded.
         learned: the learned terms, ``{name: inputs(t, u) -> (..., n_inputs)}``.
         check_equations: whether to measure the equations' balance along the prediction.
+        members: for an ensemble, ``members(times) -> (member, trajectory, len(times), state)``,
+            each member's prediction; their disagreement is then an indicator.
     """
     losses = np.asarray(losses, np.float64)
     end = max(float(ts[-1]), problem.span[1] if problem.span else float(ts[-1]))
@@ -66,14 +72,22 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
         for name, inputs in learned.items()}
     if check_equations and indicators["prediction_finite"]:
         indicators["residual"] = _balance(problem, dense, along)
+    if members is not None and indicators["prediction_finite"]:
+        each = np.asarray(members(dense), np.float64)
+        indicators["disagreement"] = {
+            f"members' predictions of {s}": _misfit(each[..., k], np.broadcast_to(along[..., k], each.shape[:-1]),
+                                                    scale=ys[..., k])
+            for k, s in enumerate(problem.state_names)}
     return verdict_from(indicators)
 
 
-def _misfit(pred: np.ndarray, data: np.ndarray) -> float:
+def _misfit(pred: np.ndarray, data: np.ndarray, scale: np.ndarray | None = None) -> float:
+    """RMS of ``pred - data`` over the standard deviation of ``scale`` (default ``data``)."""
     ok = np.isfinite(data)
     if not np.all(np.isfinite(pred[ok])):
         return float("inf")
-    std = float(np.std(data[ok])) or 1.0
+    reference = np.asarray(data if scale is None else scale)
+    std = float(np.std(reference[np.isfinite(reference)])) or 1.0
     return float(np.sqrt(np.mean((pred[ok] - data[ok]) ** 2)) / std)
 
 

@@ -179,8 +179,8 @@ def _with_learning_rate(opt_state, rate: float):
     def put(state):
         if isinstance(state, optax.InjectStatefulHyperparamsState) and "learning_rate" in state.hyperparams:
             old = state.hyperparams["learning_rate"]
-            return state._replace(hyperparams={**state.hyperparams,
-                                               "learning_rate": jnp.asarray(rate, old.dtype)})
+            return state._replace(hyperparams={**state.hyperparams,  # (per member, see per_member)
+                                               "learning_rate": jnp.full(jnp.shape(old), rate, old.dtype)})
         return state
 
     return jax.tree.map(put, opt_state, is_leaf=lambda x: isinstance(x, optax.InjectStatefulHyperparamsState))
@@ -208,6 +208,15 @@ def averaged(optimizer: optax.GradientTransformation, decay: float) -> optax.Gra
         return updates, AveragedState(inner, average)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def per_member(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
+    """``optimizer`` applied to each member of an ensemble on its own: every leaf of the
+    parameters carries a leading member axis, and the state and update are vmapped over it, so
+    a global-norm clip or a line of Adam's statistics never mixes two members."""
+    return optax.GradientTransformation(
+        jax.vmap(optimizer.init),
+        lambda updates, state, params=None: jax.vmap(optimizer.update)(updates, state, params))
 
 
 def averaged_params(opt_state, params):
@@ -254,7 +263,7 @@ class FitOutcome:
 def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
         optimizer: optax.GradientTransformation | None = None, callbacks: Sequence[Callback] = (),
         checkpoint: str | Path | None = None, settings: dict | None = None, resume: bool = False,
-        describe: Callable[[Any], str] | None = None) -> FitOutcome:
+        describe: Callable[[Any], str] | None = None, members: int = 0) -> FitOutcome:
     """Minimise ``loss_fn(params, batch) -> (total, {term: value})`` (see the module docstring).
 
     Args:
@@ -271,6 +280,11 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
         resume: continue from ``checkpoint``, which must then exist.
         describe: ``describe(params) -> str``, a note on the parameters for the message of a
             divergence (e.g. the values of identified physical constants).
+        members: train an ensemble: every leaf of ``params`` has a leading axis of this many
+            independent members, ``loss_fn`` returns the sum of their losses, the default
+            optimiser runs on each member alone (:func:`per_member`), and the member axis is
+            split over ``config.devices`` when they divide it. The quasi-Newton phase, if any,
+            minimises the sum (one line search for all).
 
     Raises:
         TrainingDiverged: a loss term became NaN or infinite.
@@ -281,8 +295,10 @@ def fit(loss_fn: Callable, params, config, *, batches: Batches | None = None,
                         f"got {type(optimizer).__name__}")
     # The default optimiser's schedule may follow the run's progress in time (stretch_schedule).
     stretched = optimizer is None and stretches_schedule(config)
-    run = _Run(loss_fn, params, config, batches or Batches(), optimizer or default_optimizer(config),
-               tuple(callbacks), Path(checkpoint) if checkpoint else None, settings or {}, describe, stretched)
+    if optimizer is None:
+        optimizer = per_member(default_optimizer(config)) if members else default_optimizer(config)
+    run = _Run(loss_fn, params, config, batches or Batches(), optimizer, tuple(callbacks),
+               Path(checkpoint) if checkpoint else None, settings or {}, describe, stretched, members)
     with jax.default_matmul_precision("highest"), _StopSignals() as stop:
         run.stop = stop
         return run.fit(resume)
@@ -292,14 +308,18 @@ class _Run:
     """One call of :func:`fit`: its compiled chunks, its state, its checkpoints."""
 
     def __init__(self, loss_fn, params, config, batches, optimizer, callbacks, checkpoint, settings, describe,
-                 stretched: bool):
+                 stretched: bool, members: int = 0):
         self.loss_fn, self.params, self.config = loss_fn, params, config
         self.stretched = stretched
         self.batches, self.optimizer, self.callbacks = batches, optimizer, callbacks
         self.checkpoint, self.describe = checkpoint, describe
         self.settings = {**settings, "train": config.to_dict()}
         self.quasi_newton = quasi_newton(config.quasi_newton, memory=config.lbfgs_memory)
-        self.mesh, _, self.replicated = batch_sharding(config.devices)
+        self.mesh, split, self.replicated = batch_sharding(config.devices)
+        # An ensemble's member axis is split over the devices when they divide it.
+        n_devices = self.mesh.devices.size
+        self._split = split if members and n_devices > 1 and members % n_devices == 0 else None
+        self.members = members
         self._jitted: dict[str, Any] = {}
         self._schedule = learning_rate_schedule(config)
         # The first-order steps at which a callback acts (ascending).
@@ -350,14 +370,18 @@ class _Run:
         return float(self._jitted["held_out"](params, batch))
 
     def _replicate(self, *trees):
-        """Commit states to the replicated sharding with strong dtypes.
+        """Commit states to the replicated sharding (an ensemble's members to their devices)
+        with strong dtypes.
 
         That is how the compiled chunks return them; a fresh state (uncommitted, weakly typed
         scalars in optax's line-search info) would otherwise compile every chunk twice, which
         for a small network costs more than its training.
         """
         strong = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.asarray(a).dtype), trees)
-        return jax.device_put(strong, self.replicated)
+        if self._split is None:
+            return jax.device_put(strong, self.replicated)
+        return jax.tree.map(lambda a: jax.device_put(a, self._split if a.ndim and a.shape[0] == self.members
+                                                     else self.replicated), strong)
 
 
     def _call_back(self, step: int, replay: bool = False) -> bool:
@@ -743,4 +767,4 @@ def _progress(total: int, initial: int, enabled: bool):
 
 
 __all__ = ["Batches", "Callback", "FitOutcome", "Progress", "TrainingDiverged", "TrainingInterrupted",
-           "averaged", "averaged_params", "batch_sharding", "default_optimizer", "fit"]
+           "averaged", "averaged_params", "batch_sharding", "default_optimizer", "fit", "per_member"]
