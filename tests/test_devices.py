@@ -185,3 +185,36 @@ def test_gpu_script_dry_run_writes_every_section(root, tmp_path):
     for model in ("nequip", "mace"):
         assert report["atomistic"][model]["structures_per_s"] > 0
     assert "skipped" in report["atomistic"]["mace-torch"]
+
+
+def test_each_process_draws_only_the_blocks_of_its_devices(monkeypatch):
+    """Past its first block a set of points is drawn block by block from streams of its own:
+    a process that keeps half the rows draws the blocks there, the same as a full draw, and
+    leaves the rest zero; the first block is the batch's one stream, as for a small batch."""
+    import numpy as np
+
+    from sciml.dsl import compile as compile_module
+    from sciml.solver import load_problem, problem_path
+
+    compiled = compile_module.compile_problem(load_problem(problem_path("heat")))
+    counts = {"interior": 300, "boundary": 130}
+    small = compiled.sample(np.random.default_rng([0, 5]), {"interior": 64, "boundary": 64})
+    monkeypatch.setattr(compile_module, "BLOCK", 64)
+    full = compiled.sample(np.random.default_rng([0, 5]), counts)
+    half = compiled.sample(np.random.default_rng([0, 5]), counts, needed=lambda n: [(0, n // 2)])
+    z_full, z_half = full["interior"]["z"], half["interior"]["z"]
+    assert z_full.shape == z_half.shape == (300, 2)
+    np.testing.assert_array_equal(z_full[:64], small["interior"]["z"])  # the one stream first
+    np.testing.assert_array_equal(z_half[:192], z_full[:192])  # blocks 0-2 hold rows 0-149
+    assert not z_half[192:].any() and z_full[192:].all()
+    assert len(np.unique(z_full, axis=0)) == 300  # every block its own points
+    for name in full:
+        assert jax_tree_equal_shapes(full[name], half[name])
+
+
+def jax_tree_equal_shapes(a, b) -> bool:
+    import jax
+
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        x.shape == y.shape for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+

@@ -40,6 +40,11 @@ from sciml.dsl.terms import (
 )
 from sciml.dsl.unknowns import UnknownTerm
 
+BLOCK = 65536
+"""Points of a sampled set drawn from the batch's one stream; a larger set continues in blocks
+of this many, each from its own stream (:meth:`CompiledProblem.sample`), so that the processes
+of a multi-host run draw only the blocks of their own devices."""
+
 
 def derivative_chains(needed: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     """Fewest nested-jvp chains (axis tuples) whose sub-multisets cover every needed derivative.
@@ -270,15 +275,40 @@ class CompiledProblem:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, rng: np.random.Generator, counts: dict[str, int], method: str = "uniform", dtype=np.float32,
-               refined: np.ndarray | None = None) -> dict:
+               refined: np.ndarray | None = None, needed: Callable[[int], list[tuple[int, int]]] | None = None) -> dict:
         """A batch (host side): the interior points, then those of each term that draws its own,
         under the term's name (see :mod:`sciml.dsl.terms`). ``refined`` points (residual-adaptive
-        refinement) join the interior points drawn."""
+        refinement) join the interior points drawn.
+
+        Each set's first :data:`BLOCK` points come from ``rng``; a larger set continues in
+        blocks of :data:`BLOCK` points, each from its own stream (keyed by ``rng``'s seed, the
+        set and the block), so that ``needed(n) -> [(start, stop), ...]``, the rows of an
+        ``n``-row set one process keeps (its devices' shards), draws only those blocks; the
+        rows of the others are left zero. The batch is the same whoever draws it.
+        """
         count = lambda key: counts.get(key, DEFAULT_COUNTS.get(key))  # noqa: E731
-        batch = {INTERIOR: {"z": self.problem.space_time.sample(count(INTERIOR), rng, method)}}
-        for term in self.terms:
+        key = list(np.atleast_1d(rng.bit_generator.seed_seq.entropy))
+
+        def draw(number: int, sampler, n):
+            first = sampler(min(n, BLOCK) if n is not None else n, rng, method)
+            rows = len(jax.tree.leaves(first)[0])
+            if n is None or n <= BLOCK or rows != BLOCK:  # small, or data that ignore the count
+                return first
+            keep = needed(n) if needed is not None else [(0, n)]
+            blocks = [first]
+            for start in range(BLOCK, n, BLOCK):
+                stop = min(start + BLOCK, n)
+                if any(a < stop and start < b for a, b in keep):
+                    blocks.append(sampler(stop - start, np.random.default_rng([*key, number, start]), method))
+                else:
+                    blocks.append(jax.tree.map(lambda a, size=stop - start: np.zeros((size, *a.shape[1:]), a.dtype),
+                                               first))
+            return jax.tree.map(lambda *parts: np.concatenate(parts), *blocks)
+
+        batch = {INTERIOR: {"z": draw(0, self.problem.space_time.sample, count(INTERIOR))}}
+        for number, term in enumerate(self.terms, start=1):
             if isinstance(term, SampledTerm) and term.count is not None:
-                batch[term.name] = term.sample(count(term.count), rng, method)
+                batch[term.name] = draw(number, term.sample, count(term.count))
         batch = jax.tree.map(lambda a: np.asarray(a, dtype=dtype), batch)
         if refined is not None and len(refined):
             batch[INTERIOR]["z"] = np.concatenate([batch[INTERIOR]["z"], refined.astype(dtype)])

@@ -155,14 +155,25 @@ class Trainer(Batches):
         counts = self.config.points
         if growth != 1:
             counts = {k: int(v) * growth for k, v in {**DEFAULT_COUNTS, **counts}.items()}
+        # Each process draws the rows of its own devices' shards (all of them in one process).
+        needed = self._local_rows if jax.process_count() > 1 else None
         return self._place(self.compiled.sample(rng, counts, self.config.sampling, dtype=self.dtype,
-                                                refined=extra))
+                                                refined=extra, needed=needed))
+
+    def _local_rows(self, n: int) -> list[tuple[int, int]]:
+        """The rows of an ``n``-row set of points that this process's devices hold."""
+        if n % self._n_devices:
+            return [(0, n)]  # replicated
+        shards = self.points_sharding.addressable_devices_indices_map((n,)).values()
+        return [(index[0].start or 0, n if index[0].stop is None else index[0].stop) for index in shards]
 
     def _place(self, batch: dict) -> dict:
         def put(a):
-            if a.ndim and a.shape[0] % self._n_devices == 0:
-                return jax.device_put(a, self.points_sharding)
-            return jax.device_put(a, self.replicated)
+            sharding = self.points_sharding if a.ndim and a.shape[0] % self._n_devices == 0 else self.replicated
+            if jax.process_count() == 1:
+                return jax.device_put(a, sharding)
+            # Across processes each one hands over only its own devices' rows.
+            return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
 
         return jax.tree.map(put, batch)
 
