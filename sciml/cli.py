@@ -70,6 +70,9 @@ def cmd_solve(args) -> int:
         initialize()
     from sciml.solver import load_problem, problem_path, solve
 
+    from sciml.discover_command import register_library
+
+    register_library(args.library)
     problem = load_problem(problem_path(args.problem))
     model_options = _key_values(args.option, "--option")
     for key in ("hidden", "width"):
@@ -175,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (JSON value)")
     p.add_argument("--train", action="append", metavar="KEY=VALUE", help="training option (JSON value)")
     p.add_argument("--symbolify", action="store_true", help="distil the learned surrogate into a law")
+    from sciml.discover_command import add_library_argument
+
+    add_library_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_solve)
 

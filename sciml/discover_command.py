@@ -58,6 +58,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="without units, skip the structure tests on a fitted surrogate "
                              "(separability, symmetries, homogeneity; record.structure in law.json)")
     parser.add_argument("--no-report", action="store_true", help="write law.json only")
+    add_library_argument(parser)
+
+
+def add_library_argument(parser: argparse.ArgumentParser) -> None:
+    """``--library``: a primitive library whose discovered members the symbolic stage may use."""
+    parser.add_argument("--library", default=None, metavar="NAME",
+                        help="a primitive library (a name saved under ~/.sciml/library, or a .json path) "
+                             "whose discovered members laws may be written with")
+
+
+def register_library(name: str | None) -> None:
+    """Register the discovered members of library ``name`` with the symbolic stage (if given)."""
+    if name:
+        from sciml.library import load_library
+
+        added = load_library(name).register()
+        print(f"library {name}: {len(added)} discovered primitive(s) for the symbolic stage"
+              + (f" ({', '.join(added)})" if added else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         out = _writable_folder(pathlib.Path(args.out))
+        register_library(args.library)
         law = _discover(args)
     except (ValueError, TypeError, FileNotFoundError, BackendUnavailable) as e:
         return _error(e)

@@ -150,3 +150,34 @@ def test_hunger_rises_when_the_task_needs_a_missing_primitive():
     assert not served.hungry and served.closest == ("tanh",)
     assert starving.hungry and starving.score > served.score + 0.05
     assert "discover" in starving.proposal()
+
+
+def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch):
+    """A shape no symbolic primitive has, once registered, is what the edge fit chooses, and
+    a law naming it evaluates through its portable form."""
+    import sympy as sp
+
+    from sciml.symbolic import primitives
+    from sciml.symbolic.fit import fit_edges, select
+
+    monkeypatch.setattr(primitives.DEFAULT_LIBRARY, "_prims", dict(primitives.DEFAULT_LIBRARY._prims))
+    monkeypatch.setattr(primitives, "NUMERIC_FUNCTIONS", {})
+    shape = lambda x: np.sin(3 * x) / (1 + x**2)  # noqa: E731
+    grid = np.linspace(-2, 2, 201)
+    member = from_samples("wiggle", grid, shape(grid))
+    x = np.linspace(-3, 3, 400)
+    edge = 2.0 * shape(0.5 * x + 0.1) + 1.0
+    before = select(fit_edges(x, edge))[0]
+    assert before.name != "wiggle" and before.r2 < 0.999
+
+    library = PrimitiveLibrary("mine", [member])
+    assert library.register() == ["wiggle"] and library.register() == []
+    after = select(fit_edges(x, edge))[0]
+    assert after.name == "wiggle" and after.r2 > 0.9999
+
+    z = sp.Symbol("z")
+    law = sp.lambdify(z, 3 * sp.Function("wiggle")(z / 2) - 1, modules=primitives.numeric_modules("numpy"))
+    t = np.linspace(-1, 1, 7)
+    np.testing.assert_allclose(np.asarray(law(t)), 3 * np.asarray(member(t / 2)) - 1, rtol=1e-6)
+    with pytest.raises(ValueError, match="already known"):
+        PrimitiveLibrary("other", [from_samples("wiggle", grid, np.exp(-grid**2) * grid)]).register()

@@ -95,6 +95,31 @@ class PrimitiveLibrary:
                 out.append(Primitive(member.name, member, sp.Function(member.name), _DISCOVERED_COMPLEXITY))
         return out
 
+    def register(self) -> list[str]:
+        """Make the discovered members (those without an exact form) primitives of the symbolic
+        stage for this process: every later ``discover``, ``--symbolify`` and KAN-edge fit may
+        name a law with them, and laws naming them evaluate through their portable forms.
+        Returns the names added. Registering the same library twice adds nothing.
+
+        Raises:
+            ValueError: a member's name is taken by a different primitive (rename the member).
+        """
+        from sciml.symbolic.primitives import DEFAULT_LIBRARY, NUMERIC_FUNCTIONS, register_primitive
+
+        added = []
+        for primitive in self.symbolic_primitives():
+            member = self[primitive.name]
+            if member.exact is not None:
+                continue  # its shape is a known primitive already
+            if primitive.name in DEFAULT_LIBRARY.names:
+                if NUMERIC_FUNCTIONS.get(primitive.name) == member:
+                    continue
+                raise ValueError(f"library {self.name!r}: a primitive named {primitive.name!r} is already known to "
+                                 "the symbolic stage; rename the member before registering")
+            register_primitive(primitive.name, member, primitive.sympy_fn, primitive.complexity, numeric=member)
+            added.append(primitive.name)
+        return added
+
     def __repr__(self) -> str:
         return f"PrimitiveLibrary({self.name!r}, {self.names})"
 

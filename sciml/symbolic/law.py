@@ -186,7 +186,9 @@ class Law:
         """A jit-able ``f(X) -> y`` on arrays of shape ``(..., len(inputs))``."""
         import jax.numpy as jnp
 
-        g = sp.lambdify(list(self.symbols), self.expr, modules="jax")
+        from .primitives import numeric_modules
+
+        g = sp.lambdify(list(self.symbols), self.expr, modules=numeric_modules("jax"))
 
         def f(X):
             X = jnp.asarray(X)

@@ -24,7 +24,8 @@ from typing import Callable, Iterable, Iterator
 import jax.numpy as jnp
 import sympy as sp
 
-__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "register_primitive", "default_library",
+__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "NUMERIC_FUNCTIONS", "numeric_modules", "register_primitive",
+           "default_library",
            "edge_formula"]
 
 _TINY = 1e-6  # distance from a singularity kept by the safe variants
@@ -160,12 +161,31 @@ def default_library() -> Library:
     return Library(DEFAULT_LIBRARY)
 
 
+NUMERIC_FUNCTIONS: dict[str, Callable] = {}
+"""Implementations of the functions a law may name that sympy does not know (discovered
+primitives, :meth:`sciml.library.collection.PrimitiveLibrary.register`), by name."""
+
+
 def register_primitive(name: str, fn: Callable, sympy_fn: Callable, complexity: int,
-                       safe_fn: Callable | None = None) -> Primitive:
-    """Add a primitive to :data:`DEFAULT_LIBRARY` (used whenever no library is passed)."""
+                       safe_fn: Callable | None = None, *, numeric: Callable | None = None) -> Primitive:
+    """Add a primitive to :data:`DEFAULT_LIBRARY` (used whenever no library is passed).
+
+    ``numeric``: for a ``sympy_fn`` that is an undefined function (``sympy.Function(name)``),
+    its implementation on NumPy and JAX arrays, used wherever a law is evaluated.
+    """
     p = Primitive(name, fn, sympy_fn, complexity, safe_fn)
+    if numeric is not None:
+        if not name.isidentifier():
+            raise ValueError(f"a primitive evaluated by name needs an identifier for a name, got {name!r}")
+        NUMERIC_FUNCTIONS[name] = numeric
     DEFAULT_LIBRARY.add(p)
     return p
+
+
+def numeric_modules(backend: str) -> list:
+    """``modules`` for :func:`sympy.lambdify` on ``backend`` (``"numpy"`` or ``"jax"``) that
+    also knows :data:`NUMERIC_FUNCTIONS`."""
+    return [dict(NUMERIC_FUNCTIONS), backend] if NUMERIC_FUNCTIONS else [backend]
 
 
 # f(a z) = a^k f(z) for the power laws: c f(a z + b) = (c a^k) f(z + b / a)

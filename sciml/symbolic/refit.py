@@ -40,6 +40,8 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
+from .primitives import numeric_modules
+
 __all__ = ["refit", "round_constants", "prune_terms", "clean", "simplify", "evaluate", "CleanResult"]
 
 _HUGE = 1e20  # residual given to rows where a trial formula is undefined (LM then rejects it)
@@ -58,7 +60,7 @@ def _parametrise(expr, symbols):
 
 def _compile(templ, symbols, params):
     """``g(X, theta) -> (N,)`` float64 NumPy predictions (NaN where undefined)."""
-    f = sp.lambdify(list(symbols) + list(params), templ, modules="numpy")
+    f = sp.lambdify(list(symbols) + list(params), templ, modules=numeric_modules("numpy"))
 
     def g(X, theta):
         with np.errstate(all="ignore"):

@@ -45,6 +45,7 @@ import sympy as sp
 from .discover import discover
 from .law import Candidate, Law, complexity, law_json
 from .names import display
+from .primitives import numeric_modules
 from .refit import evaluate
 
 __all__ = ["DOUBT_FLOOR", "DOUBT_RATIO", "Equation", "distil_unknowns", "law_is_doubtful", "law_record",
@@ -279,7 +280,7 @@ class _FieldEquation:
         return float(np.mean(values**2))  # the term's mean square
 
     def residual(self, name, expr, symbols):
-        fn = sp.lambdify(symbols, expr, modules="jax")
+        fn = sp.lambdify(symbols, expr, modules=numeric_modules("jax"))
         network = self.solution.compiled.unknown_networks[name]
         return self._residual({name: _Formula(network.inputs, fn)}), expr
 
