@@ -211,14 +211,14 @@ def solve(
             raise ProblemError(f"solve() needs a sciml Problem or AtomisticProblem, got {type(problem).__name__}")
         from sciml.atomistic.result import solve_atomistic_problem
 
-        if resume:  # refused before the folder is touched: atomistic runs write no checkpoint
-            raise ValueError(f"resume=True (--resume) continues runs of sciml Problems only; a "
-                             f"{type(problem).__name__} trains from the start: rerun without it")
+        if resume and folder is None:
+            raise ValueError("resume=True needs out=... (the folder of the run to continue)")
         if folder and primary:
-            folder.prepare(overwrite=overwrite)
+            folder.prepare(resume=resume, overwrite=overwrite)
         return solve_atomistic_problem(problem, model=model, steps=steps, seed=seed,
                                        out=folder.path if folder and primary else None,
-                                       options={**(model_options or {}), **train_options})
+                                       options={**(model_options or {}), **train_options},
+                                       checkpoint=folder.checkpoint if folder else None, resume=resume)
     model = model or default_model(problem)
     if check_model(problem, model) == "trajectory":
         from sciml.dynamics.problem import ode_system

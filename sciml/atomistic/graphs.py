@@ -188,40 +188,30 @@ class GraphBatcher:
             parts.append(graph)
         return jax.tree.map(lambda *leaves: np.stack(leaves), *parts)
 
+    def plan(self, indices, rng: np.random.Generator | None = None) -> list[np.ndarray]:
+        """The structures of each batch of one pass over ``indices``: in order, or shuffled by
+        ``rng``. Over a store the shuffle keeps each batch inside as few chunks as it can (the
+        chunks in random order, the structures of each chunk in random order, a shuffle
+        buffer of one chunk), so a batch costs one read of the file; in memory it is a plain
+        permutation."""
+        indices = np.asarray(indices).ravel()
+        if rng is not None:
+            if self._block is not None:
+                indices = rng.permutation(indices)
+            else:
+                chunks = indices // self.chunk
+                indices = np.concatenate([rng.permutation(indices[chunks == c])
+                                          for c in rng.permutation(np.unique(chunks))])
+        return [indices[k:k + self.batch_size] for k in range(0, len(indices), self.batch_size)]
+
     def batches(self, indices, *, shuffle: bool = False, rng: np.random.Generator | None = None,
                 dtype=np.float32, shards: int = 0):
-        """Iterate over padded batches covering ``indices`` (the last one may be smaller); with
-        ``shards``, each split for that many devices (:meth:`sharded_batch`)."""
-        indices = np.asarray(indices).ravel()
-        finish = (lambda block: self._sharded(block, shards, dtype)) if shards else \
-            (lambda block: pad_graph(block.graph(), self.pad, dtype))
-        if not shuffle or self._block is not None:
-            if shuffle:
-                indices = (rng or np.random.default_rng()).permutation(indices)
-            for k in range(0, len(indices), self.batch_size):
-                yield finish(self._take(indices[k:k + self.batch_size]))
-            return
-        rng = rng or np.random.default_rng()
-        held: list[GraphBlock] = []  # structures of earlier chunks still waiting for a batch
-        for c in rng.permutation(np.unique(indices // self.chunk)):
-            mine = rng.permutation(indices[indices // self.chunk == c])
-            block = self._read(mine)
-            start = 0
-            if held:  # complete the waiting batch first
-                start = self.batch_size - sum(len(b) for b in held)
-                held.append(block.take(np.arange(min(start, len(block)))))
-                if sum(len(b) for b in held) < self.batch_size:
-                    continue
-                yield finish(GraphBlock.join(held))
-                held = []
-            for k in range(start, len(block), self.batch_size):
-                part = block.take(np.arange(k, min(k + self.batch_size, len(block))))
-                if len(part) < self.batch_size:
-                    held = [part]
-                else:
-                    yield finish(part)
-        if held:
-            yield finish(GraphBlock.join(held))
+        """Iterate over padded batches covering ``indices`` (the last one may be smaller),
+        shuffled when asked (:meth:`plan`); with ``shards``, each split for that many devices
+        (:meth:`sharded_batch`)."""
+        rng = (rng or np.random.default_rng()) if shuffle else None
+        for part in self.plan(indices, rng):
+            yield self.sharded_batch(part, shards, dtype) if shards else self.batch(part, dtype=dtype)
 
     def mean_neighbors(self) -> float:
         """Average number of neighbours per atom (normalises message sums)."""

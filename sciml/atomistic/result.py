@@ -135,8 +135,9 @@ class AtomisticResult:
 
 
 def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: dict,
-                       log=print, optimizer=None) -> AtomisticResult:
-    """Fit shifts, build and train ``model`` on ``problem``; evaluate on val and test."""
+                       log=print, optimizer=None, checkpoint=None, resume: bool = False) -> AtomisticResult:
+    """Fit shifts, build and train ``model`` on ``problem``; evaluate on val and test. With a
+    ``checkpoint`` path training is saved as it goes and ``resume`` continues it."""
     t_start = time.perf_counter()
     net_opts, tr = problem.settings(model, options)
     structures, split = problem.data()
@@ -176,8 +177,10 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
     )
     train_config = potential_config(steps, tr["learning_rate"], tr["final_learning_rate"], ema_decay=tr["ema_decay"],
                                     time_budget=tr["time_budget"], seed=seed, devices=int(tr["devices"]))
+    settings = {"problem": problem.name, "model": model, "model_options": net_opts, "seed": seed,
+                "precision": "float32", "n_train": len(train_idx)}
     fitted = fit(potential, batcher, train_idx, split["val"], train_config, weights=weights, eval_every=tr["eval_every"],
-                 optimizer=optimizer, log=log)
+                 optimizer=optimizer, log=log, checkpoint=checkpoint, settings=settings, resume=resume)
     evaluate = make_evaluator(batcher, problem.targets)
     val = evaluate(fitted.potential, split["val"]) if len(split["val"]) else {}
     test, pred = evaluate(fitted.potential, split["test"], return_predictions=True)
@@ -219,14 +222,16 @@ def _force_rms(structures, indices, chunk: int = 4096) -> float:
 
 
 def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | None = None, seed: int = 0,
-                            out: Path | None = None, options: dict | None = None):
+                            out: Path | None = None, options: dict | None = None, checkpoint: Path | None = None,
+                            resume: bool = False):
     """Train ``model`` (default ``problem.model``) on ``problem`` (an
     :class:`~sciml.atomistic.problem.AtomisticProblem`) and evaluate it on the test split; what
     :func:`sciml.solve` does with one.
 
     ``options`` may hold network options (e.g. ``channels``, ``lmax``) and training options
     (:data:`~sciml.atomistic.problem.TRAIN_OPTIONS`). Returns an :class:`AtomisticResult`, also
-    written to ``out`` when given.
+    written to ``out`` when given. Training is saved to ``checkpoint`` (when given) as it goes;
+    ``resume`` continues from it.
     """
     options = dict(options or {})
     # Of the options sciml.solve takes for every problem, progress is a log here; precision
@@ -235,7 +240,7 @@ def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | N
     options.pop("precision", None)
     optimizer = options.pop("optimizer", None)
     result = train_and_evaluate(problem, model=model or problem.model, steps=steps or problem.steps, seed=seed,
-                                options=options, log=log, optimizer=optimizer)
+                                options=options, log=log, optimizer=optimizer, checkpoint=checkpoint, resume=resume)
     if out is not None:
         result.write(Path(out))
     return result

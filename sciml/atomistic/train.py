@@ -110,28 +110,31 @@ def potential_config(steps: int, learning_rate: float = 5e-3, final_learning_rat
     return TrainConfig.from_options({
         "steps": int(steps), "learning_rate": learning_rate, "final_learning_rate": final_learning_rate,
         "schedule": "cosine", "stretch_schedule": True, "clip": 10.0, "ema_decay": ema_decay, "time_budget": float(time_budget or 0.0),
-        "seed": seed, "chunk": 1, "checkpoint_seconds": 0.0, "progress": False, **options})
+        "seed": seed, "chunk": 1, "progress": False, **options})
 
 
 class _Shuffled(Batches):
-    """One batch of training structures per step, reshuffled every epoch, split into one padded
-    shard per device of the run's mesh (data parallel: the compiler reduces the gradients)."""
+    """One batch of training structures per step (chunk of one step), reshuffled every epoch,
+    split into one padded shard per device of the run's mesh (data parallel: the compiler
+    reduces the gradients). Epoch ``e`` is shuffled by a generator seeded ``(seed, e)``, so the
+    batch of any step is known from the step alone and a resumed run sees the batches an
+    uninterrupted one would."""
 
     def __init__(self, batcher: G.GraphBatcher, indices, seed: int, devices: int = 0):
-        self.batcher, self.indices, self.rng = batcher, indices, np.random.default_rng(seed)
+        self.batcher, self.indices, self.seed = batcher, np.asarray(indices), seed
         mesh, self.sharding, _ = batch_sharding(devices)
         self.shards = mesh.devices.size
-        self.epoch = iter(())
+        self.per_epoch = -(-len(self.indices) // batcher.batch_size)
+        self._epoch: tuple[int, list] = (-1, [])
         self.first_trained = None  # when the first step (its compilation included) had run
 
     def __call__(self, step, params):
-        if step == 1:
+        if self.first_trained is None and step >= 1:
             self.first_trained = time.perf_counter()
-        sharded = next(self.epoch, None)
-        if sharded is None:
-            self.epoch = iter(self.batcher.batches(self.indices, shuffle=True, rng=self.rng, shards=self.shards))
-            sharded = next(self.epoch)
-        return jax.device_put(sharded, self.sharding)
+        epoch, k = divmod(step, self.per_epoch)
+        if self._epoch[0] != epoch:
+            self._epoch = (epoch, self.batcher.plan(self.indices, np.random.default_rng([self.seed, epoch])))
+        return jax.device_put(self.batcher.sharded_batch(self._epoch[1][k], self.shards), self.sharding)
 
 
 @dataclasses.dataclass
@@ -151,6 +154,8 @@ class _Validation:
         "val_property_mae": []})
 
     def __call__(self, progress: Progress):
+        if progress.replay:  # a resumed run passing the step it stopped at: measured before
+            return None
         pot = self.merge(averaged_params(progress.opt_state, progress.params))
         m = self.evaluate(pot, self.val_idx) if len(self.val_idx) else {}
         tl = float(np.mean(progress.history["loss"][-self.every:]))
@@ -175,9 +180,15 @@ def fit(
     eval_every: int = 500,
     optimizer: optax.GradientTransformation | None = None,
     log: Callable[[str], None] | None = print,
+    checkpoint=None,
+    settings: dict | None = None,
+    resume: bool = False,
 ) -> FitResult:
     """Train ``potential`` for ``config.steps`` batches (or until ``config.time_budget`` runs out)
-    on the training engine (settings: :func:`potential_config`).
+    on the training engine (settings: :func:`potential_config`). With a ``checkpoint`` path the
+    run is saved on the config's schedule, at the end and on SIGINT/SIGTERM, and ``resume``
+    continues it (``settings``: what the run is, compared on resume); the validation history
+    then starts at the resumed step.
 
     Returns the averaged parameters merged into a potential (the last ones when the optimiser
     keeps no average), the training history and the throughput in structures per second
@@ -194,7 +205,8 @@ def fit(
     validation = _Validation(tuple(range(eval_every, config.steps, eval_every)), eval_every,
                              make_evaluator(batcher, targets), merge, np.asarray(val_idx), log)
     batches = _Shuffled(batcher, train_idx, config.seed, config.devices)
-    outcome = train(loss_fn, params, config, batches=batches, optimizer=optimizer, callbacks=[validation])
+    outcome = train(loss_fn, params, config, batches=batches, optimizer=optimizer, callbacks=[validation],
+                    checkpoint=checkpoint, settings=settings, resume=resume)
     done_at = time.perf_counter()
     final = outcome.history["loss"]
     validation(Progress(outcome.steps, outcome.params, outcome.opt_state, {"loss": list(final)}, outcome.wall_s))
