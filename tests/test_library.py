@@ -179,5 +179,9 @@ def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch):
     law = sp.lambdify(z, 3 * sp.Function("wiggle")(z / 2) - 1, modules=primitives.numeric_modules("numpy"))
     t = np.linspace(-1, 1, 7)
     np.testing.assert_allclose(np.asarray(law(t)), 3 * np.asarray(member(t / 2)) - 1, rtol=1e-6)
+    from sciml.symbolic.law import law_from_dict
+
+    saved = law_from_dict({"expression": "3*wiggle(z/2) - 1", "inputs": ["z"], "target": "y"})
+    np.testing.assert_allclose(saved(t[:, None]), 3 * np.asarray(member(t / 2)) - 1, rtol=1e-6)
     with pytest.raises(ValueError, match="already known"):
         PrimitiveLibrary("other", [from_samples("wiggle", grid, np.exp(-grid**2) * grid)]).register()

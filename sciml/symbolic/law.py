@@ -279,7 +279,11 @@ def law_from_dict(record: Mapping[str, Any]) -> Law:
         raise ValueError("not a law: expected a JSON object with an 'expression' string")
     inputs, symbols = _law_symbols(dict(record))
     by_name = {s.name: s for s in symbols}
-    functions = {**FUNCTIONS, **_numeric_functions(record.get("numeric_functions") or [])}
+    # Discovered primitives this process registered (a library the user loaded) are known too.
+    from .primitives import NUMERIC_FUNCTIONS
+
+    functions = {**FUNCTIONS, **{name: sp.Function(name) for name in NUMERIC_FUNCTIONS},
+                 **_numeric_functions(record.get("numeric_functions") or [])}
 
     def parsed(text):
         return parse_formula(text, by_name, functions=functions)
