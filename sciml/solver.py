@@ -224,14 +224,14 @@ def solve(
         from sciml.dynamics.problem import ode_system
         from sciml.dynamics.solve import solve_ode_problem
 
-        if resume:  # refused before the folder is touched: trajectory models write no checkpoint
-            raise ValueError(f"resume=True (--resume) continues collocation runs only; --model {model} trains "
-                             "from the start: rerun without it")
+        if resume and folder is None:
+            raise ValueError("resume=True needs out=... (the folder of the run to continue)")
         system = ode_system(problem)
         if folder and primary:
-            folder.prepare(overwrite=overwrite)
+            folder.prepare(resume=resume, overwrite=overwrite)
         result = solve_ode_problem(system, model=model, steps=steps, seed=seed,
-                                   options={**(model_options or {}), **train_options})
+                                   options={**(model_options or {}), **train_options},
+                                   checkpoint=folder.checkpoint if folder else None, resume=resume)
         _warn_if_doubtful(result.verdict)
         if folder and primary:
             result.write(folder.path)

@@ -198,6 +198,48 @@ def test_an_ensemble_trains_each_member_as_it_would_train_alone():
     assert not np.allclose(first, jax.tree.leaves(nnx.state(together[1], nnx.Param))[0])  # two seeds
 
 
+def test_an_interrupted_trajectory_fit_resumes_in_its_stage(tmp_path):
+    """SIGINT in the second curriculum stage: the checkpoint knows its stage and the losses
+    before it; resumed, the fit ends where an uninterrupted one does."""
+    import os
+    import signal
+
+    from flax import nnx
+
+    from sciml.training.engine import TrainingInterrupted
+
+    ds = data.nonlinear_oscillator(2, np.linspace(0, 2, 6))
+    ys = np.stack([ds.y1.values, ds.y2.values], -1)
+    make = lambda: NeuralODE(NeuralField(2, hidden=(8,), seed=0), ODESolver(rtol=1e-7, atol=1e-9))  # noqa: E731
+    config = trajectory_config(8, 1e-2, chunk=1)
+    calls = {"n": 0, "stop_at": 0}
+
+    def tick():
+        calls["n"] += 1
+        if calls["n"] == calls["stop_at"]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def run(**kw):
+        model = make()
+        hist = fit_trajectories(model, ds.time.values, ys, config, curriculum=(0.5, 1.0),
+                                extra_loss=lambda m: (jax.debug.callback(tick), 0.0)[1], **kw)
+        return hist, [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))]
+
+    straight, params = run()
+    straight_calls = calls["n"]
+    path = tmp_path / "checkpoint.msgpack"
+    calls.update(n=0, stop_at=straight_calls * 5 // 8)  # inside the second stage
+    with pytest.raises(TrainingInterrupted):
+        run(checkpoint=path)
+    calls.update(n=0, stop_at=0)
+    resumed, params_resumed = run(checkpoint=path, resume=True)
+    assert 0 < calls["n"] < straight_calls / 2  # it went on from the checkpoint, not from the start
+    assert len(resumed["loss"]) == len(straight["loss"]) == 8
+    np.testing.assert_allclose(resumed["loss"], straight["loss"], rtol=1e-6)
+    for a, b in zip(params, params_resumed):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
 def test_members_that_disagree_make_the_verdict_doubtful():
     from sciml.verdict import judge
 

@@ -80,9 +80,11 @@ def forecaster_config(steps: int = 1000, learning_rate: float = 3e-3, **options)
 
 
 def fit_forecaster(model: SequenceForecaster, ts, ys, config: TrainConfig | None = None, *, invariants=None,
-                   invariant_weight: float = 0.0, optimizer: optax.GradientTransformation | None = None) -> dict:
+                   invariant_weight: float = 0.0, optimizer: optax.GradientTransformation | None = None,
+                   checkpoint=None, settings: dict | None = None, resume: bool = False) -> dict:
     """Teacher-forced training on ``ys`` ``(B, T, n)`` (``NaN`` = unobserved), on the training
-    engine (default settings :func:`forecaster_config`)."""
+    engine (default settings :func:`forecaster_config`; ``checkpoint``, ``settings`` and
+    ``resume`` as for :func:`sciml.training.engine.fit`)."""
     config = forecaster_config() if config is None else config
     ts = jnp.asarray(ts, jnp.float32)
     model.step.value = jnp.asarray(np.median(np.diff(np.asarray(ts))), jnp.float32)
@@ -101,12 +103,14 @@ def fit_forecaster(model: SequenceForecaster, ts, ys, config: TrainConfig | None
             loss = loss + invariant_weight * terms["invariant"]
         return loss, terms
 
-    outcome = fit(loss_fn, params, config, optimizer=optimizer)
+    outcome = fit(loss_fn, params, config, optimizer=optimizer, checkpoint=checkpoint, settings=settings,
+                  resume=resume)
     nnx.update(model, outcome.params)
     return {"loss": outcome.history["loss"].tolist(), "wall_s": outcome.wall_s, "steps": outcome.steps}
 
 
-def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, opts, ts, ys, start):
+def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, opts, ts, ys, start, *,
+                   checkpoint=None, settings: dict | None = None, resume: bool = False):
     """Train and evaluate the forecaster ``model`` (``--model ltc|cfc``, from :mod:`sciml.dynamics.solve`)."""
     net = opts["network_options"]
     compiled = problem.compile()
@@ -115,7 +119,7 @@ def solve_sequence(problem, model_name, model: SequenceForecaster, steps, seed, 
     config = forecaster_config(1000 if steps is None else int(steps), net.get("seq_lr", 3e-3),
                                progress=bool(opts["progress"]), **opts["train"])
     hist = fit_forecaster(model, ts, ys, config, invariants=invariants, invariant_weight=opts["invariant_weight"],
-                          optimizer=opts["optimizer"])
+                          optimizer=opts["optimizer"], checkpoint=checkpoint, settings=settings, resume=resume)
     metrics = training_metrics(model_name, "sequence", hist, seed, model)
     rollout = jax.jit(model.rollout)
     ds, _, _ = evaluate(problem, compiled, ts, ys, lambda tr, yr: rollout(jnp.asarray(tr, jnp.float32),

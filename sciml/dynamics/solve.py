@@ -110,6 +110,8 @@ def solve_ode_problem(
     steps: int | None = None,
     seed: int = 0,
     options: dict | None = None,
+    checkpoint=None,
+    resume: bool = False,
 ) -> DynamicsResult:
     """Train the trajectory model ``model`` on ``problem.observations`` (an
     :func:`~sciml.dynamics.problem.ode_system`) and evaluate it (see module docstring).
@@ -124,6 +126,9 @@ def solve_ode_problem(
     the networks' options: ``hidden`` (widths) and ``activation`` for ``node``, the KAN's for
     ``kan-ode``; ``units``, ``wiring``, ``mode`` and ``seq_lr`` (their Adam rate, 3e-3) for
     ``ltc`` / ``cfc``.
+
+    Training is saved to ``checkpoint`` (a file; when given) as it goes, and ``resume``
+    continues from it.
     """
     from sciml.dynamics.forecast import SequenceForecaster, solve_sequence
     from sciml.models.registry import model_factory
@@ -146,11 +151,14 @@ def solve_ode_problem(
     members = int(opts["members"])
     if members < 1:
         raise ValueError(f"members must be a positive number of ensemble members; got {opts['members']!r}")
+    settings = {"problem": problem.name, "model": model, "model_options": opts["network_options"], "seed": seed,
+                "precision": "float32", "members": members}
     if isinstance(field, SequenceForecaster):
         if members > 1:
             raise ValueError(f"members={members}: ensembles train neural ODE fields (--model node or kan-ode), "
                              f"not {model}; train {model} with several --seed values instead")
-        return solve_sequence(problem, model, field, steps, seed, opts, ts, ys, start)
+        return solve_sequence(problem, model, field, steps, seed, opts, ts, ys, start, checkpoint=checkpoint,
+                              settings=settings, resume=resume)
 
     compiled = problem.compile()
     solver = ODESolver(opts["solver"], rtol=opts["rtol"], atol=opts["atol"], max_steps=opts["max_steps"])
@@ -166,7 +174,8 @@ def solve_ode_problem(
     known_u0 = None if problem.initial is None else np.broadcast_to(problem.initial_state(), ys[:, 0].shape)
     hist = fit_trajectories(nodes if members > 1 else nodes[0], ts, ys, cfg, curriculum=tuple(opts["curriculum"]),
                             shooting=opts["shooting"], invariant_weight=opts["invariant_weight"],
-                            invariants=invariants, initial_states=known_u0, optimizer=opts["optimizer"])
+                            invariants=invariants, initial_states=known_u0, optimizer=opts["optimizer"],
+                            checkpoint=checkpoint, settings=settings, resume=resume)
     u0s = np.asarray(hist["u0"]).reshape(members, *ys[:, 0].shape)
     # The member that fits its data best carries the law (symbolify) and the saved model.
     best = int(np.argmin(hist["member_loss"])) if members > 1 else 0

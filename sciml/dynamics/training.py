@@ -45,7 +45,7 @@ def trajectory_config(steps: int = 1000, learning_rate: float = 3e-3, **options)
     then ``lbfgs_steps`` of L-BFGS on the full trajectories; ``options`` override any field."""
     return TrainConfig.from_options({
         "steps": int(steps), "learning_rate": learning_rate, "final_learning_rate": 0.1 * learning_rate,
-        "schedule": "cosine", "clip": 10.0, "checkpoint_seconds": 0.0, "progress": False, **options})
+        "schedule": "cosine", "clip": 10.0, "progress": False, **options})
 
 
 def masked_mse(pred: jax.Array, obs: jax.Array) -> jax.Array:
@@ -76,6 +76,9 @@ def fit_trajectories(
     extra_loss: Callable | None = None,
     initial_states: np.ndarray | None = None,
     optimizer: optax.GradientTransformation | None = None,
+    checkpoint=None,
+    settings: dict | None = None,
+    resume: bool = False,
 ) -> dict:
     """Fit ``model(ts, u0) -> u(ts)`` (e.g. :class:`~sciml.dynamics.node.NeuralODE`) in place,
     on the training engine (:func:`sciml.training.engine.fit`, once per curriculum stage).
@@ -106,6 +109,12 @@ def fit_trajectories(
             first observation is then only an observation.
         optimizer: the first-order phase (an optax ``GradientTransformation``, restarted at
             each stage); default Adam as ``config`` says.
+        checkpoint: a file the fit is saved to as it goes (on ``config``'s schedule, at the
+            end of each stage and on SIGINT/SIGTERM); it holds the stage it belongs to and
+            the losses of the stages before.
+        settings: what the run is (compared on resume, see :func:`sciml.training.engine.fit`).
+        resume: continue from ``checkpoint``: the stages before its stage are done, its stage
+            goes on where it stopped, the later ones follow.
 
     Returns:
         history ``{"loss": [...], "wall_s": float, "steps": int, "u0": fitted initial states}``
@@ -201,8 +210,12 @@ def fit_trajectories(
         loss_fn = lambda q, n_use: member_loss(q, n_use, rest)  # noqa: E731
 
     history: list[float] = []
-    wall = 0.0
+    wall, first_stage = 0.0, 0
+    if resume:
+        first_stage, history, wall = _stage_of(checkpoint)
     for i, n_use in enumerate(stages):
+        if i < first_stage:
+            continue
         last = i == len(stages) - 1
         n_steps = config.steps // len(stages) + (1 if i < config.steps % len(stages) else 0)
         # A time budget is the whole fit's: each stage has its share, the last what is left.
@@ -211,8 +224,10 @@ def fit_trajectories(
                                     time_budget=budget)
         if n_steps == 0 and stage.lbfgs_steps == 0:
             continue
+        record = {**(settings or {}), "stage": i, "losses_before": history, "wall_before": wall}
         outcome = fit(lambda q, _batch, n_use=n_use: loss_fn(q, n_use), p, stage, optimizer=optimizer,
-                      members=len(models) if ensemble else 0)
+                      members=len(models) if ensemble else 0, checkpoint=checkpoint, settings=record,
+                      resume=resume and i == first_stage)
         p, wall = outcome.params, wall + outcome.wall_s
         history.extend(outcome.history["loss"].tolist())
     for k, m in enumerate(models):
@@ -228,6 +243,21 @@ def fit_trajectories(
         fixed = ys[:, 0] if known_u0 is None else known_u0
         out["u0"] = np.asarray(p["u0"] if "u0" in p else (copies(fixed) if ensemble else fixed))
     return out
+
+
+def _stage_of(checkpoint) -> tuple[int, list[float], float]:
+    """The stage a trajectory fit's checkpoint belongs to, the losses and the wall time of the
+    stages before it."""
+    import json
+
+    from sciml.training.checkpoint import CheckpointError, load_checkpoint
+
+    values = load_checkpoint(checkpoint)["values"]
+    record = json.loads(values.get("settings") or "{}")
+    if "stage" not in record:
+        raise CheckpointError(f"checkpoint {checkpoint} is not a trajectory fit's; resume it with the model that "
+                              "wrote it, or start afresh with --overwrite")
+    return int(record["stage"]), [float(v) for v in record["losses_before"]], float(record["wall_before"])
 
 
 def fill_nan(y: np.ndarray) -> np.ndarray:
