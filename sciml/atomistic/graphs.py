@@ -114,7 +114,8 @@ class GraphBatcher:
     memory) one pass in chunks counts each structure's atoms and edges (for the pad sizes)
     and keeps nothing else; batches are built from the file when drawn. A shuffled epoch over
     a store visits its chunks in random order and each chunk's structures in random order (a
-    shuffle buffer of one chunk), so each chunk is read in a single pass.
+    shuffle buffer of one chunk, :meth:`plan`), so a batch reads one span of the file (two
+    where it straddles chunks).
 
     Args:
         structures: the data.
