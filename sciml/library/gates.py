@@ -114,11 +114,18 @@ class HardActivation(nnx.Module):
             return [self.members[self.choice].name]
         return [self.members[c].name for c in self.choice]
 
+    @property
+    def contiguous(self) -> bool:
+        """Each member's neurons form one run, in member order (see :func:`harden`)."""
+        return isinstance(self.choice, tuple) and list(self.choice) == sorted(self.choice)
+
     def __call__(self, h: jax.Array) -> jax.Array:
         if isinstance(self.choice, int):
             return self.members[self.choice](h)
         if len(self.groups) == 1:
             return self.members[self.groups[0][0]](h)
+        if self.contiguous:  # slices, no gather
+            return jnp.concatenate([self.members[k](h[..., idx[0]:idx[-1] + 1]) for k, idx in self.groups], axis=-1)
         parts = [self.members[k](h[..., np.asarray(idx)]) for k, idx in self.groups]
         return jnp.concatenate(parts, axis=-1)[..., np.asarray(self.inverse)]
 
@@ -145,7 +152,9 @@ def harden(model: nnx.Module) -> nnx.Module:
     """A copy of ``model`` with every gate replaced by its arg-max :class:`HardActivation`.
 
     The function changes by the gates' remaining softness: anneal the temperature low (or let
-    the entropy penalty work) before hardening.
+    the entropy penalty work) before hardening. In an MLP the hidden neurons of a layer gated
+    per neuron are then reordered (the layer's outputs and the next layer's inputs permuted
+    alike, which leaves the function as it is) so that each member acts on one slice.
     """
     model = nnx.clone(model)
     found = [(path, node) for path, node in nnx.iter_graph(model) if isinstance(node, GatedActivation)]
@@ -158,7 +167,23 @@ def harden(model: nnx.Module) -> nnx.Module:
             parent[key] = gate.hardened()
         else:
             setattr(parent, key, gate.hardened())
+    if isinstance(getattr(model, "activation", None), nnx.List) and hasattr(model, "layers"):
+        _sort_neurons(model)
     return model
+
+
+def _sort_neurons(mlp) -> None:
+    """Permute each per-neuron hardened layer of ``mlp`` so its members' neurons are contiguous."""
+    for i, act in enumerate(mlp.activation):
+        if not isinstance(act, HardActivation) or not isinstance(act.choice, tuple) or act.contiguous:
+            continue
+        order = np.argsort(np.asarray(act.choice), kind="stable")
+        before, after = mlp.layers[i], mlp.layers[i + 1]
+        before.kernel[...] = before.kernel[...][:, order]
+        if before.bias is not None:
+            before.bias[...] = before.bias[...][order]
+        after.kernel[...] = after.kernel[...][order, :]
+        mlp.activation[i] = HardActivation(act.members, tuple(act.choice[j] for j in order))
 
 
 class GateAnnealing:
