@@ -186,3 +186,17 @@ def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch):
     np.testing.assert_allclose(saved(t[:, None]), 3 * np.asarray(member(t / 2)) - 1, rtol=1e-6)
     with pytest.raises(ValueError, match="already known"):
         PrimitiveLibrary("other", [from_samples("wiggle", grid, np.exp(-grid**2) * grid)]).register()
+
+
+def test_gates_anneal_on_the_schedule_a_solve_is_given():
+    import sciml
+    from sciml.solver import load_problem, problem_path
+
+    problem = load_problem(problem_path("heat"))
+    solution = sciml.solve(problem, model="mlp-lib", steps=30, seed=0, lbfgs_steps=0, progress=False,
+                           points={"interior": 64, "boundary": 16}, chunk=10, model_options={"hidden": [8, 8]},
+                           gate_schedule=[[10, 0.5], [20, 0.05]])
+    temperatures = [float(g.temperature[...]) for g in solution.model.activation]
+    assert len(temperatures) == 2 and all(abs(t - 0.05) < 1e-6 for t in temperatures)
+    with pytest.raises(ValueError, match="gate_schedule"):
+        sciml.solve(problem, model="mlp-lib", steps=5, gate_schedule=[["x"]], progress=False)

@@ -61,6 +61,10 @@ class TrainConfig:
             moments restart on the new parameters while its step count (and so the
             learning-rate schedule) carries on. Applied by the models package's callback
             :class:`~sciml.models.kan_grid.GridExtension`.
+        gate_schedule: for hybrid networks (``mlp-lib``), ``[[step, temperature], ...]``: at
+            each step every library gate's softmax temperature is set, so the gates anneal
+            towards a hard choice (:class:`sciml.library.gates.GateAnnealing`; as after any
+            model callback, Adam's moments restart there).
         causal_epsilon: for evolution equations, weigh the residual causally in time with this
             strictness (Wang, Sankaran & Perdikaris 2022; :mod:`sciml.losses.causal`; 0: off).
         causal_bins: time bins of the causal weighting.
@@ -104,6 +108,7 @@ class TrainConfig:
     progress_seconds: float = 30.0
     precision: str = "float32"
     grid_schedule: list = field(default_factory=list)
+    gate_schedule: list = field(default_factory=list)
     causal_epsilon: float = 0.0
     causal_bins: int = 32
     time_budget: float = 0.0
@@ -126,6 +131,10 @@ class TrainConfig:
             cfg.grid_schedule = sorted((int(s), int(g)) for s, g in cfg.grid_schedule)
         except (TypeError, ValueError):
             raise ValueError(f"grid_schedule must be [[step, G], ...], got {cfg.grid_schedule!r}") from None
+        try:
+            cfg.gate_schedule = sorted((int(s), float(t)) for s, t in cfg.gate_schedule)
+        except (TypeError, ValueError):
+            raise ValueError(f"gate_schedule must be [[step, temperature], ...], got {cfg.gate_schedule!r}") from None
         for name in ("steps", "lbfgs_steps", "checkpoint_every", "resample_every", "rar_every", "rar_add",
                      "stall_window", "devices"):
             _check_count(name, getattr(cfg, name), minimum=0)

@@ -286,12 +286,17 @@ class _ModelStep:
 
 
 def _config_callbacks(config: TrainConfig) -> tuple[ModelCallback, ...]:
-    """The model callbacks the configuration asks for, from the models package that owns them."""
-    if not config.grid_schedule:
-        return ()
-    from sciml.models import GridExtension
+    """The model callbacks the configuration asks for, from the packages that own them."""
+    callbacks = []
+    if config.grid_schedule:
+        from sciml.models import GridExtension
 
-    return (GridExtension(config.grid_schedule),)
+        callbacks.append(GridExtension(config.grid_schedule))
+    if config.gate_schedule:
+        from sciml.library.gates import GateAnnealing
+
+        callbacks.append(GateAnnealing(config.gate_schedule))
+    return tuple(callbacks)
 
 
 def _causal(compiled, config: TrainConfig):
