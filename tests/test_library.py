@@ -98,7 +98,7 @@ def test_harvest_of_a_trained_kan_finds_its_edges():
     rng = np.random.default_rng(0)
     x = rng.uniform(-1.0, 1.0, (200, 2))
     y = np.sin(3 * x[:, :1]) + x[:, 1:] ** 2
-    kan = fit_data(build_model("kan", 2, 1, hidden=(), grid=8), x, y, steps=40, grid_updates=2).model
+    kan = fit_data(build_model("kan", 2, 1, hidden=(), grid=8), x, y, steps=80, grid_updates=2).model
     found = harvest(kan, problem="toy", samples=x)
     assert sorted((p.provenance[0].layer, p.provenance[0].input) for p in found) == [(0, 0), (0, 1)]
     assert all(p.fit_r2 > 0.9999 and p.provenance[0].problem == "toy" for p in found)
