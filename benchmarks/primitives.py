@@ -335,8 +335,17 @@ def main() -> None:
     parser.add_argument("--library", default="standard", help="(--cost) the library to time")
     parser.add_argument("--parts", default="mlp,cfc", help="(family) mlp, cfc or both")
     parser.add_argument("--seeds", type=int, default=None, help="(family) override the number of seeds")
+    parser.add_argument("--table-only", action="store_true", help="(family) print the tables of the last run")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    if args.table_only:
+        result = json.loads((RESULTS / ("primitives_family_quick.json" if args.quick else
+                                        "primitives_family.json")).read_text())
+        for part in ("mlp", "cfc"):
+            if part in result:
+                print(f"{part} (library better on {result[part]['wins']} of {len(result['held_out'])}):\n")
+                print(markdown_table(result, part))
+        return
     if args.cost:
         settings = {"hidden": (32, 32), "batch": 1024, "repeats": 20} if args.quick else {}
         result = run_cost(args.library, **settings)
