@@ -19,7 +19,7 @@ Every task and activation shares the same settings; nothing is tuned per task. A
 a win when the library's error (seed mean, geometric mean over training-set sizes) is below
 every baseline's.
 
-    python benchmarks/primitives.py --quick      # 1 held-out task, 2 seeds, short fits (minutes)
+    python benchmarks/primitives.py --quick      # 1 held-out task, 2 seeds, short fits (4 min on 2 cores)
     python benchmarks/primitives.py              # the full table (results/primitives_family.json)
     python benchmarks/primitives.py --cost [--quick]   # training-step cost of mlp-lib against tanh
 
