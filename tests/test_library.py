@@ -200,3 +200,28 @@ def test_gates_anneal_on_the_schedule_a_solve_is_given():
     assert len(temperatures) == 2 and all(abs(t - 0.05) < 1e-6 for t in temperatures)
     with pytest.raises(ValueError, match="gate_schedule"):
         sciml.solve(problem, model="mlp-lib", steps=5, gate_schedule=[["x"]], progress=False)
+
+
+# ----------------------------------------------------------------------------- PAU baseline
+def test_pade_activation_starts_as_leaky_relu_has_finite_gradients_and_fits_a_rational():
+    import jax
+    from flax import nnx
+
+    from sciml.library.pade import PadeActivation
+    from sciml.models.kan_train import fit_data
+
+    pau = PadeActivation()
+    x = jnp.linspace(-3.0, 3.0, 60).reshape(6, 10)
+    assert pau(x).shape == (6, 10)
+    assert float(jnp.max(jnp.abs(pau(x) - jax.nn.leaky_relu(x, 0.01)))) < 0.1
+    grads = nnx.grad(lambda m: jnp.sum(m(jnp.concatenate([x.ravel(), jnp.zeros(1)])) ** 2))(pau)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(grads))
+    # One hidden neuron: w2 s(w1 x + b1) + b2 can be a bump only if s can.
+    t = np.linspace(-2.0, 2.0, 81)[:, None].astype(np.float32)
+    y = 1.0 / (1.0 + 4.0 * t**2)
+    errors = {}
+    for name, act in [("tanh", "tanh"), ("pau", [PadeActivation()])]:
+        model = build_model("mlp", 1, 1, hidden=(1,), activation=act, seed=0)
+        fitted = fit_data(model, t, y, steps=200).model
+        errors[name] = float(np.mean((np.asarray(fitted(jnp.asarray(t))) - y) ** 2))
+    assert errors["pau"] < 0.1 * errors["tanh"], errors

@@ -14,7 +14,10 @@ The flow (one concept per module):
   temperature annealing and hardening;
 - :mod:`~sciml.library.hybrid`: ``mlp-lib`` and ``cfc-lib`` in the one model registry;
 - :mod:`~sciml.library.hunger`: whether a task needs a primitive the library lacks, and the
-  KAN discovery that feeds it.
+  KAN discovery that feeds it;
+- :mod:`~sciml.library.pade`: the learnable rational activation (PAU) the library is compared with;
+- :mod:`~sciml.library.family`: ten planar vector fields, five to discover primitives on, five
+  held out to reuse them.
 """
 
 from sciml.library.collection import STANDARD_MEMBERS, PrimitiveLibrary, standard_library
