@@ -56,6 +56,9 @@ class RunFolder:
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"output folder {self.path} is a file; choose another --out")
+        if resume and not self.checkpoint.is_file():  # refused before anything is created
+            raise RunFolderError(f"nothing to resume in {self.path}: it has no {CHECKPOINT}; "
+                                 "run without --resume to start afresh")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-"):
@@ -64,9 +67,6 @@ class RunFolder:
             raise RunFolderError(f"cannot write to the output folder {self.path} ({err.strerror or err}); "
                                  "choose another --out") from None
         if resume:
-            if not self.checkpoint.is_file():
-                raise RunFolderError(f"nothing to resume in {self.path}: it has no {CHECKPOINT}; "
-                                     "run without --resume to start afresh")
             return
         if self.started and not overwrite:
             what = "a finished run (metrics.json)" if self.finished else f"an unfinished run ({CHECKPOINT})"

@@ -92,10 +92,13 @@ def test_flags_reach_a_problems_own_solver_as_solve_options(root, tmp_path, monk
     assert seen == options
 
 
-@pytest.mark.parametrize("file", ["lotka_volterra_ude.py", "ethanol_md.py"])
-def test_resume_is_refused_before_the_folder_for_problems_with_their_own_solver(root, tmp_path, capsys, file):
+@pytest.mark.parametrize("file", ["heat.py", "lotka_volterra_ude.py", "ethanol_md.py"])
+def test_resume_without_a_checkpoint_is_refused_before_the_folder_for_every_kind(root, tmp_path, capsys, file):
+    """Collocation, trajectory models and potentials all resume; with nothing to resume from
+    the run is refused before the folder is created."""
     out = tmp_path / "run"
-    assert main(["solve", str(root / "problems" / file), "--resume", "--out", str(out)]) == 2
+    args = ["--model", "node"] if file.startswith("lotka") else []
+    assert main(["solve", str(root / "problems" / file), *args, "--resume", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: resume=True (--resume)") and "rerun without it" in err
+    assert "nothing to resume" in err and "run without --resume" in err
     assert not out.exists()
