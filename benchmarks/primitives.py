@@ -246,6 +246,21 @@ def _summary(errors: dict, sizes) -> dict:
             "library_better": bool(score["library"] < score[best_baseline]), "library_better_per_size": wins_per_size}
 
 
+
+def _compare(part: str, tasks, sizes, seeds: int, error) -> dict:
+    """``error(task, network, n, seed, hardened)`` of every network at every size and seed, per
+    task, summarised (``hardened`` collects the library network's error after hardening)."""
+    out = {}
+    for task in tasks:
+        t0 = time.perf_counter()
+        hardened: list = []
+        errors = {name: {str(n): [error(task, name, n, seed, hardened) for seed in range(seeds)] for n in sizes}
+                  for name in ("library", *BASELINES)}
+        out[task.name] = _summary(errors, sizes) | {"library_hardened_by_size_then_seed": hardened,
+                                                    "seconds": time.perf_counter() - t0}
+        _print_task(part, task.name, out[task.name], sizes)
+    return out
+
 def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
@@ -276,29 +291,17 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None) -> dict:
               "held_out": [t.name for t in tasks]}
     if "mlp" in parts:
         widths, counts = matched_widths(settings["width"], library)
-        result["mlp"] = {"widths": widths, "parameters": counts, "tasks": {}}
-        for task in tasks:
-            t0 = time.perf_counter()
-            hardened: list = []
-            errors = {name: {str(n): [mlp_error(task, name, widths[name], n, s, library, settings, hardened)
-                                      for s in range(settings["seeds"])] for n in settings["sizes"]}
-                      for name in ("library", *BASELINES)}
-            result["mlp"]["tasks"][task.name] = _summary(errors, settings["sizes"]) | {
-                "library_hardened_by_size_then_seed": hardened, "seconds": time.perf_counter() - t0}
-            _print_task("mlp", task.name, result["mlp"]["tasks"][task.name], settings["sizes"])
+        result["mlp"] = {"widths": widths, "parameters": counts, "tasks": _compare(
+            "mlp", tasks, settings["sizes"], settings["seeds"],
+            lambda task, name, n, seed, hardened: mlp_error(task, name, widths[name], n, seed, library, settings,
+                                                            hardened))}
         result["mlp"]["wins"] = sum(v["library_better"] for v in result["mlp"]["tasks"].values())
     if "cfc" in parts:
         widths, counts = cfc_matched(settings, library)
-        result["cfc"] = {"backbone_widths": widths, "parameters": counts, "tasks": {}}
-        for task in tasks:
-            t0 = time.perf_counter()
-            hardened: list = []
-            errors = {name: {str(n): [cfc_error(task, name, widths[name], n, s, library, settings, hardened)
-                                      for s in range(settings["seeds"])] for n in settings["cfc_sizes"]}
-                      for name in ("library", *BASELINES)}
-            result["cfc"]["tasks"][task.name] = _summary(errors, settings["cfc_sizes"]) | {
-                "library_hardened_by_size_then_seed": hardened, "seconds": time.perf_counter() - t0}
-            _print_task("cfc", task.name, result["cfc"]["tasks"][task.name], settings["cfc_sizes"])
+        result["cfc"] = {"backbone_widths": widths, "parameters": counts, "tasks": _compare(
+            "cfc", tasks, settings["cfc_sizes"], settings["seeds"],
+            lambda task, name, n, seed, hardened: cfc_error(task, name, widths[name], n, seed, library, settings,
+                                                            hardened))}
         result["cfc"]["wins"] = sum(v["library_better"] for v in result["cfc"]["tasks"].values())
     result["machine"]["load_average_end"] = list(os.getloadavg())
     result["seconds"] = time.perf_counter() - start
