@@ -50,13 +50,16 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
         learned: the learned terms, ``{name: inputs(t, u) -> (..., n_inputs)}``.
         check_equations: whether to measure the equations' balance along the prediction.
         members: for an ensemble, ``members(times) -> (member, trajectory, len(times), state)``,
-            each member's prediction; their disagreement is then an indicator.
+            each member's prediction (``rollout`` is then their mean and is not called); their
+            disagreement is then an indicator.
     """
     losses = np.asarray(losses, np.float64)
     end = max(float(ts[-1]), problem.span[1] if problem.span else float(ts[-1]))
     dense = np.linspace(float(ts[0]), end, DENSE_TIMES)
     times = np.union1d(ts, dense)  # one rollout (one compilation) for both
-    prediction = np.asarray(rollout(times), np.float64)
+    # An ensemble's members are rolled out once: their mean is the prediction.
+    each = None if members is None else np.asarray(members(times), np.float64)
+    prediction = np.asarray(rollout(times), np.float64) if each is None else each.mean(axis=0)
     at_data, along = prediction[:, np.searchsorted(times, ts)], prediction[:, np.searchsorted(times, dense)]
     indicators: dict = {"loss_finite": bool(np.all(np.isfinite(losses))),
                         "prediction_finite": bool(np.all(np.isfinite(along)))}
@@ -73,7 +76,7 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
     if check_equations and indicators["prediction_finite"]:
         indicators["residual"] = _balance(problem, dense, along)
     if members is not None and indicators["prediction_finite"]:
-        each = np.asarray(members(dense), np.float64)
+        each = each[:, :, np.searchsorted(times, dense)]
         indicators["disagreement"] = {
             f"members' predictions of {s}": _misfit(each[..., k], np.broadcast_to(along[..., k], each.shape[:-1]),
                                                     scale=ys[..., k])
