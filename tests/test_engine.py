@@ -152,3 +152,24 @@ def test_a_stretched_schedule_finishes_its_decay_within_the_time_budget():
     assert float(rate) < 2e-3  # the decay ran to (near) its end in the time there was
     plain = fit(quadratic, {"w": jnp.zeros(3)}, config(**cfg), batches=Slow())
     assert rates(plain.opt_state) == []  # without stretching: the step-count schedule, no injected rate
+
+
+def test_the_quasi_newton_phase_ends_at_its_time_budget_however_long_its_chunks():
+    import time
+
+    @jax.custom_jvp
+    def slow(w):  # 10 ms per loss evaluation, on the host: a chunk of 10^5 iterations is 1000 s or more
+        return jax.pure_callback(lambda w: (time.sleep(0.01), np.float32(0.0))[1],
+                                 jax.ShapeDtypeStruct((), jnp.float32), w)
+
+    slow.defjvp(lambda primals, tangents: (slow(*primals), jnp.zeros((), jnp.float32)))
+
+    def loss(params, batch):
+        value = jnp.sum((params["w"] - TARGET) ** 2) + slow(params["w"])
+        return value, {"fit": value}
+
+    start = time.perf_counter()
+    out = fit(loss, {"w": jnp.zeros(3)},
+              config(steps=1, lbfgs_steps=10**6, chunk=10**5, time_budget=2.0, quasi_newton="bfgs"))
+    assert time.perf_counter() - start < 20.0 and "time budget" in out.stopped
+    assert 0 < out.lbfgs_steps < 1000 and len(out.history["loss"]) == 1 + out.lbfgs_steps

@@ -55,7 +55,8 @@ ADAM_SHARE = 0.5  # with a time budget and a quasi-Newton phase, the first phase
 MAX_REFRESHES = 20  # rounds of the quasi-Newton phase on fresh points after stalls
 OVERFIT_RATIO = 2.0  # held-out loss this many times the batch's: the points, not the equations, are fitted
 MAX_POINT_GROWTH = 8  # the quasi-Newton phase's batches grow at most this many times
-TAIL_CHUNK = 10  # quasi-Newton iterations per chunk once a full chunk would overrun the time budget
+MAX_EVALUATIONS = 2**30  # loss evaluations per quasi-Newton chunk when no time budget bounds them
+PROBE_ITERATIONS = 10  # the first quasi-Newton chunk under a time budget, which measures their cost
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -345,23 +346,36 @@ class _Run:
     def _quasi_newton_chunk(self):
         # optax's zoom line search (strong Wolfe, first guess 1) after the L-BFGS or dense BFGS
         # direction; with optax.value_and_grad_from_state the search's last evaluation is reused.
+        # A chunk ends after ``n_steps`` iterations or once it has spent ``max_evaluations``
+        # loss evaluations, whichever comes first: near the precision floor the line search
+        # takes up to 20 evaluations an iteration, and a chunk sized by the iterations alone
+        # then overran the time budget by minutes (the cavity: 100 iterations in 110 s).
         if "lbfgs" not in self._jitted:
-            opt, loss_fn = self.quasi_newton, self.loss_fn
+            opt, loss_fn, length = self.quasi_newton, self.loss_fn, self.config.chunk
 
-            def chunk(params, opt_state, batch, n_steps):
+            def chunk(params, opt_state, batch, n_steps, max_evaluations):
                 value_fn = lambda p: loss_fn(p, batch)[0]  # noqa: E731
 
-                def body(carry, _):
-                    p, st = carry
+                def more(carry):
+                    _, _, done, evaluations, _ = carry
+                    return (done < n_steps) & (evaluations < max_evaluations)
+
+                def body(carry):
+                    p, st, done, evaluations, values = carry
                     value, grads = optax.value_and_grad_from_state(value_fn)(p, state=st)
                     updates, st = opt.update(grads, st, p, value=value, grad=grads, value_fn=value_fn)
-                    return (optax.apply_updates(p, updates), st), value
+                    searched = optax.tree_utils.tree_get(st, "num_linesearch_steps")
+                    return (optax.apply_updates(p, updates), st, done + 1,
+                            evaluations + 1 + jnp.asarray(searched, jnp.int32), values.at[done].set(value))
 
-                (p, st), values = jax.lax.scan(body, (params, opt_state), None, length=n_steps)
+                values = jnp.zeros((length,), jnp.result_type(*jax.tree.leaves(params)))
+                zero = jnp.zeros((), jnp.int32)
+                p, st, done, evaluations, values = jax.lax.while_loop(
+                    more, body, (params, opt_state, zero, zero, values))
                 _, terms = loss_fn(p, batch)
-                return (p, st), (values, terms)
+                return (p, st), (values, terms, done, evaluations)
 
-            self._jitted["lbfgs"] = jax.jit(chunk, static_argnums=3)
+            self._jitted["lbfgs"] = jax.jit(chunk)
         return self._jitted["lbfgs"]
 
     def _held_out_loss(self, params, batch) -> float:
@@ -586,7 +600,7 @@ class _Run:
         validation = [self._held_out_loss(self.params, held_out)] if held_out is not None else []
         best = (validation[0], self.params) if validation else None
         round_start = best[0] if best else None
-        seconds_per_iteration, first_chunk = 0.0, True
+        seconds_per_evaluation = 0.0  # measured on every chunk, for the next one
         batch_loss = float("inf")  # the training loss after the last chunk, on its batch
         while self.qn_done < cfg.lbfgs_steps:
             stopped = _early_stop(cfg, validation, agree(self._elapsed()))
@@ -600,6 +614,7 @@ class _Run:
                 self.refreshes += 1
                 if overfitted:
                     self.growth *= 2
+                    seconds_per_evaluation *= 2  # an evaluation on twice the points
                 log.info("quasi-Newton %s at step %d; fresh points (%d, %dx as many) from the best parameters",
                          stopped, self.qn_done, self.refreshes, self.growth)
                 self.params, round_start = best[1], best[0]
@@ -616,27 +631,31 @@ class _Run:
                 self.stopped = stopped
                 break
             n = min(cfg.chunk, cfg.lbfgs_steps - self.qn_done)
-            if cfg.time_budget and seconds_per_iteration:
-                # End near the budget, not a whole chunk past it: short chunks (one more
-                # compiled length) once a full one would overrun.
-                if agree(cfg.time_budget - self._elapsed() < n * seconds_per_iteration):
-                    n = min(n, TAIL_CHUNK)
+            max_evaluations = MAX_EVALUATIONS
+            if cfg.time_budget and seconds_per_evaluation:
+                # End at the budget: the chunk stops once its evaluations would overrun it.
+                left = agree(cfg.time_budget - self._elapsed())
+                max_evaluations = int(min(MAX_EVALUATIONS, max(1.0, left / seconds_per_evaluation)))
+            elif cfg.time_budget:
+                n = min(n, PROBE_ITERATIONS)  # no cost known yet: a short first chunk measures it
             chunk_start = time.perf_counter()
-            (params, state), (values, terms) = self._quasi_newton_chunk()(
-                *self._replicate(self.params, self.qn_state), self.batch, n)
+            (params, state), (values, terms, done, evaluations) = self._quasi_newton_chunk()(
+                *self._replicate(self.params, self.qn_state), self.batch, jnp.asarray(n, jnp.int32),
+                jnp.asarray(max_evaluations, jnp.int32))
+            done = int(done)
+            values = values[:done]
             self._check(values, terms, start_step + self.qn_done, "L-BFGS")
             self.params, self.qn_state = params, state
-            self._record(values, {k: jnp.full((n,), v) for k, v in terms.items()}, "lbfgs")
-            self.qn_done += n
+            self._record(values, {k: jnp.full((done,), v) for k, v in terms.items()}, "lbfgs")
+            self.qn_done += done
             batch_loss = float(values[-1])
-            if n == cfg.chunk and not first_chunk:  # (the first one's time includes compilation)
-                seconds_per_iteration = (time.perf_counter() - chunk_start) / n
-            first_chunk = False
+            # (The first chunk's time includes compilation: an overestimate, on the safe side.)
+            seconds_per_evaluation = (time.perf_counter() - chunk_start) / max(int(evaluations), 1)
             if held_out is not None:
-                validation.extend([self._held_out_loss(self.params, held_out)] * n)
+                validation.extend([self._held_out_loss(self.params, held_out)] * done)
                 if validation[-1] < best[0]:
                     best = (validation[-1], self.params)
-            self.bar.update(n)
+            self.bar.update(done)
             self._after_chunk(start_step + self.qn_done, terms, "L-BFGS")
         if best is not None and best[0] < validation[-1]:
             self.params = best[1]
