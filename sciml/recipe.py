@@ -232,12 +232,15 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     from sciml.dsl.conditions import Dirichlet, Initial
     from sciml.dsl.errors import ProblemError
     from sciml.dsl.problem import jump_points
+    from sciml.dsl.symmetries import DivergenceFree
 
     learned = set(problem.unknown_parameters)
+    # Fields built from a stream function cannot also be built by a distance factor.
+    streamed = {n for s in problem.symmetries if isinstance(s, DivergenceFree) and s.hard for n in s.field_names}
 
     def candidate(c) -> bool:
         return (not c.hard and isinstance(c, (Dirichlet, Initial)) and c.weight == 1.0
-                and not (sp.sympify(c.value).free_symbols & learned))
+                and c.field_name not in streamed and not (sp.sympify(c.value).free_symbols & learned))
 
     # Near a point where boundary data jump (a driven lid against still walls) every field of
     # the exact solution is singular; an exact piece through it (u = G + D N, D vanishing on

@@ -206,3 +206,16 @@ def test_an_overfitted_quasi_newton_round_goes_on_with_more_points(tmp_path):
     assert len(sol.collocation) > 6  # the last batch holds more points than configured
     resumed = sciml.solve(poisson(3), out=tmp_path / "run", resume=True, **kw)  # a finished run stays
     assert resumed.metrics["stopped"] == sol.metrics["stopped"]
+
+
+
+def test_fields_built_from_a_stream_function_keep_their_conditions_as_loss_terms():
+    from sciml.dsl import DivergenceFree
+
+    box = Box({x: (0, 1), y: (0, 1)})
+    a, b, q = Field("a", x, y), Field("b", x, y), Field("q", x, y)
+    flow = Problem("flow", box, [a * a.diff(x) + q.diff(x) - a.diff(x, 2), a * b.diff(x) + q.diff(y) - b.diff(y, 2)],
+                   symmetries=[DivergenceFree([a, b], [x, y], hard=True)],
+                   conditions=[Dirichlet(a, 0, on=box.boundary), Dirichlet(b, 0, on=box.boundary),
+                               Dirichlet(q, 0, on=box.piece("y_min"))])
+    assert [c.hard for c in choose(flow).problem.conditions] == [False, False, True]

@@ -60,3 +60,47 @@ def test_hard_reflection_is_exact():
     zr = z * np.array([-1, 1], np.float32)
     np.testing.assert_allclose(np.asarray(c.predict(model, zr)), -np.asarray(c.predict(model, z)), atol=1e-6)
     assert "reflection#0" not in c.term_names  # exact: no loss term needed
+
+
+def _flow(**kw):
+    from sciml.dsl import DivergenceFree, Rectangle
+
+    X, Y = Coordinate("X"), Coordinate("Y")
+    box = Rectangle(X, Y, (0, 2), (-1, 1))
+    a, b, q = Field("a", X, Y), Field("b", X, Y), Field("q", X, Y)
+    equations = [a * a.diff(X) + q.diff(X) - a.diff(Y, 2), a * b.diff(X) + q.diff(Y) - b.diff(X, 2)]
+    return Problem("flow", box, equations, symmetries=[DivergenceFree([a, b], [X, Y], **kw)],
+                   conditions=[Dirichlet(a, 1, on=box.top)]), (a, b, X, Y)
+
+
+def test_hard_divergence_free_fields_have_no_divergence():
+    import jax
+
+    from sciml.models import build_model
+
+    problem, _ = _flow(hard=True)
+    c = compile_problem(problem)
+    fn = c.field_function(build_model("mlp", 2, 3, hidden=(16, 16), seed=2))
+    fa, fb = problem.field_names.index("a"), problem.field_names.index("b")
+    z = np.random.default_rng(0).uniform([0, -1], [2, 1], (64, 2)).astype(np.float32)
+    jac = np.asarray(jax.vmap(jax.jacfwd(fn))(jnp.asarray(z)))  # (n, fields, coordinates)
+    divergence = jac[:, fa, 0] + jac[:, fb, 1]
+    scale = np.sqrt(np.mean(jac[:, fa, 0] ** 2 + jac[:, fb, 1] ** 2))
+    assert scale > 1e-2 and np.max(np.abs(divergence)) < 1e-5 * scale
+    assert "divergencefree#0" not in c.term_names  # exact: no loss term needed
+    # Soft: the same network's divergence is a loss term, zero only for a divergence-free field.
+    soft = compile_problem(_flow()[0])
+    assert "divergencefree#0" in soft.term_names
+
+
+def test_a_hard_divergence_free_pair_refuses_exact_conditions_on_its_fields():
+    from sciml.dsl import DivergenceFree, ProblemError, Rectangle
+
+    X, Y = Coordinate("X"), Coordinate("Y")
+    box = Rectangle(X, Y, (0, 1), (0, 1))
+    a, b = Field("a", X, Y), Field("b", X, Y)
+    with pytest.raises(ProblemError, match="make those soft"):
+        Problem("flow", box, [a.diff(X, 2) + b.diff(Y, 2)], symmetries=[DivergenceFree([a, b], [X, Y], hard=True)],
+                conditions=[Dirichlet(a, 0, on=box.boundary, hard=True)])
+    with pytest.raises(ProblemError, match="two different fields"):
+        Problem("flow", box, [a.diff(X, 2) + b.diff(Y, 2)], symmetries=[DivergenceFree([a, a], [X, Y])])

@@ -28,7 +28,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import relative_l2_up_to_constant
 from sciml.dsl.problem import Problem, observation_points
 from sciml.dsl.symbols import Coordinate, Field, Parameter
-from sciml.dsl.symmetries import Conserved, Reflection, Symmetry, Translation
+from sciml.dsl.symmetries import Conserved, DivergenceFree, Reflection, Symmetry, Translation
 from sciml.dsl.unknowns import Unknown
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Coordinate",
     "Dirichlet",
     "Disk",
+    "DivergenceFree",
     "Domain",
     "Eq",
     "Field",

@@ -34,7 +34,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.networks import UnknownNetwork, missing_network, unknown_inputs
 from sciml.dsl.problem import Problem, observation_points, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
-from sciml.dsl.symmetries import Reflection
+from sciml.dsl.symmetries import DivergenceFree, Reflection
 from sciml.dsl.terms import (
     DEFAULT_COUNTS, INTERIOR, CompileContext, DataTerm, FieldFunction, Params, ResidualTerm, SampledTerm, Term,
 )
@@ -411,7 +411,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
 
     hard_symmetries = []
     for i, sym in enumerate(problem.symmetries):
-        if isinstance(sym, Reflection) and sym.hard:
+        if isinstance(sym, (Reflection, DivergenceFree)) and sym.hard:
             # Built into the surrogate: the loss term would be identically zero.
             hard_symmetries.append(sym)
         elif sym.weight:  # weight 0 declares without training, and 0 * NaN (log of a negative) is NaN
@@ -419,7 +419,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
 
     terms += [DataTerm.of(name, fields.index(name), pts, vals) for name, (pts, vals) in observations.items()]
 
-    transform = _output_transform(problem, hard, hard_symmetries)
+    transform = _output_transform(problem, hard, hard_symmetries, upper - lower)
     compiled = CompiledProblem(
         problem=problem,
         coordinate_names=problem.coordinate_names,
@@ -555,7 +555,7 @@ def _exact_field(problem: Problem, fi: int, conds: list, lam) -> ExactField:
     return ExactField(fi, lam(base, learned), lam(factor, ()), learned)
 
 
-def _output_transform(problem: Problem, hard: dict, hard_symmetries: list):
+def _output_transform(problem: Problem, hard: dict, hard_symmetries: list, extent):
     """The map ``(net, z, params) -> fields`` that builds exact conditions and symmetries in."""
     coords = problem.coordinates
     fields = problem.field_names
@@ -568,12 +568,31 @@ def _output_transform(problem: Problem, hard: dict, hard_symmetries: list):
         e = e.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in e.free_symbols if isinstance(s, Parameter)})
         return sp.lambdify(zs + [sp.Symbol(f"_p_{p}") for p in parameters], e, modules="jax")
 
-    symmetric = []
+    symmetric, streams = [], []
     for sym in hard_symmetries:
-        symmetric.append((fields.index(field_name(sym.field)), sym.reflect(coords), sym.sign))
+        if isinstance(sym, DivergenceFree):
+            f1, f2, c1, c2 = sym.stream(problem)
+            # The network's output for f1 is the stream function in units of f1 times half the
+            # extents' mean: its derivatives are then of f1's scale (the inputs span [-1, 1]).
+            streams.append((f1, f2, c1, c2, 0.25 * float(extent[c1] + extent[c2])))
+        else:
+            symmetric.append((fields.index(field_name(sym.field)), sym.reflect(coords), sym.sign))
     exact = [_exact_field(problem, fi, hard[name], lam) for fi, name in enumerate(fields) if hard[name]]
 
+    def with_streams(net):
+        if not streams:
+            return net
+
+        def fields_of(z):
+            jacobian, out = jax.jacfwd(lambda z: (lambda o: (o, o))(net(z)), has_aux=True)(z)
+            for f1, f2, c1, c2, length in streams:
+                out = out.at[f1].set(length * jacobian[f1, c2]).at[f2].set(-length * jacobian[f1, c1])
+            return out
+
+        return fields_of
+
     def transform(net, z, params):
+        net = with_streams(net)
         out = net(z)
         for fi, reflect, sign in symmetric:
             out = out.at[fi].set(0.5 * (out[fi] + sign * net(reflect(z))[fi]))

@@ -228,7 +228,7 @@ def validate(problem: Problem) -> None:
 
     for s in problem.symmetries:
         if not isinstance(s, Symmetry):
-            raise ProblemError(f"{s!r} is not a symmetry; use Reflection, Translation or Conserved")
+            raise ProblemError(f"{s!r} is not a symmetry; use Reflection, Translation, Conserved or DivergenceFree")
         s.check(problem)
         for q in s.quantities():
             check_expression(q, s.describe(), coords, names)

@@ -4,6 +4,8 @@ construction of the surrogate).
 * :class:`Reflection` — ``u(R z) = sign · u(z)`` for an involution ``R`` (parity, mirror).
 * :class:`Translation` — ``u(z + s) = u(z)`` for a shift ``s`` along a coordinate.
 * :class:`Conserved` — ``∫ q dΩ`` over the given coordinates is the same at every time.
+* :class:`DivergenceFree` — ``∂f₁/∂c₁ + ∂f₂/∂c₂ = 0`` (incompressible flow in a plane); built in
+  by a stream function, ``f₁ = ∂ψ/∂c₂``, ``f₂ = -∂ψ/∂c₁``, when ``hard``.
 
 Each symmetry compiles itself (:meth:`Symmetry.compile`) into a
 :class:`~sciml.dsl.terms.SampledTerm` defined beside it.
@@ -237,3 +239,83 @@ class ConservedTerm(SymmetryTerm):
     def evaluate(self, field_fn, params, points):
         q = jax.vmap(jax.vmap(lambda p: self.quantity(field_fn, params, p)))(points["z"])
         return jnp.var(jnp.sum(q * points["w"], axis=1))
+
+
+@dataclass(frozen=True, eq=False)
+class DivergenceFree(Symmetry):
+    """``∂f₁/∂c₁ + ∂f₂/∂c₂ = 0``: a planar field without sources, e.g. the velocity of an
+    incompressible flow, ``DivergenceFree([u, v], [x, y])``.
+
+    Args:
+        fields: the two fields ``(f₁, f₂)``.
+        coordinates: the coordinates ``(c₁, c₂)`` they are differentiated along.
+        hard: build it into the surrogate with a stream function ``ψ`` (the network's output
+            for ``f₁``): ``f₁ = ∂ψ/∂c₂``, ``f₂ = -∂ψ/∂c₁``, so the divergence vanishes
+            identically and the loss term is reported but zero. Conditions on the two fields
+            then stay loss terms (the stream function carries them).
+    """
+
+    fields: tuple = ()
+    coordinates: tuple = ()
+    hard: bool = False
+
+    def __init__(self, fields, coordinates, *, hard=False, weight=1.0):
+        object.__setattr__(self, "fields", tuple(fields))
+        object.__setattr__(self, "coordinates", tuple(coordinates))
+        object.__setattr__(self, "hard", bool(hard))
+        object.__setattr__(self, "weight", float(weight))
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(field_name(f) for f in self.fields)
+
+    @property
+    def divergence(self) -> sp.Expr:
+        return sum(sp.diff(f, c) for f, c in zip(self.fields, self.coordinates))
+
+    def describe(self) -> str:
+        terms = " + ".join(f"d{n}/d{c}" for n, c in zip(self.field_names, self.coordinates))
+        return f"DivergenceFree({terms} = 0)"
+
+    def check(self, problem) -> None:
+        if len(self.fields) != 2 or len(self.coordinates) != 2:
+            raise ProblemError(f"{self.describe()}: give two fields and two coordinates (a plane); a "
+                               "divergence in more dimensions is an equation of the problem")
+        missing = [n for n in self.field_names if n not in problem.field_names]
+        if missing or len(set(self.field_names)) != 2:
+            raise ProblemError(f"{self.describe()}: the fields must be two different fields of the problem "
+                               f"{tuple(problem.field_names)}")
+        if len(set(self.coordinates)) != 2 or any(c not in problem.coordinates for c in self.coordinates):
+            raise ProblemError(f"{self.describe()}: the coordinates must be two different coordinates of the "
+                               f"problem {tuple(problem.coordinates)}")
+        if self.hard:
+            clashes = [c.describe() for c in problem.conditions
+                       if c.hard and c.field_name in self.field_names and c.kind != "periodic"]
+            clashes += [s.describe() for s in problem.symmetries
+                        if isinstance(s, Reflection) and s.hard and field_name(s.field) in self.field_names]
+            if clashes:
+                raise ProblemError(f"{self.describe()} with hard=True builds {', '.join(self.field_names)} from a "
+                                   f"stream function, which cannot also impose {', '.join(clashes)} exactly; make "
+                                   "those soft (hard=False) or this one soft")
+
+    def quantities(self):
+        return (self.divergence,)
+
+    def compile(self, index, context):
+        return DivergenceTerm(self.term_name(index), self.weight, context.expression(self.divergence))
+
+    def stream(self, problem) -> tuple[int, int, int, int]:
+        """``(f₁, f₂, c₁, c₂)`` as indices of the problem's fields and coordinates."""
+        names, coords = tuple(problem.field_names), tuple(problem.coordinates)
+        return (names.index(self.field_names[0]), names.index(self.field_names[1]),
+                coords.index(self.coordinates[0]), coords.index(self.coordinates[1]))
+
+
+@dataclass(frozen=True)
+class DivergenceTerm(SymmetryTerm):
+    """``mean (∂f₁/∂c₁ + ∂f₂/∂c₂)²`` at the interior points."""
+
+    divergence: Callable  # (field_fn, params, z) -> value
+
+    def evaluate(self, field_fn, params, points):
+        return jnp.mean(jax.vmap(lambda p: self.divergence(field_fn, params, p))(points["z"]) ** 2)
