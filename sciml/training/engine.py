@@ -13,7 +13,10 @@ between problems comes in through two small protocols:
   a callback may replace the parameters, new shapes allowed.
 
 The first-order phase runs in compiled chunks (``jax.lax.scan`` over ``config.chunk`` steps)
-so per-step Python overhead vanishes. After every chunk the engine applies one policy:
+so per-step Python overhead vanishes; a quasi-Newton chunk (a ``jax.lax.while_loop``) also
+ends once it has spent the loss evaluations the time budget has left, at the cost per
+evaluation measured on the chunk before: its line search may take one evaluation an
+iteration or twenty. After every chunk the engine applies one policy:
 
 * a NaN or infinite loss raises :class:`TrainingDiverged`, naming the term, step and phase;
 * the progress bar (or, without one, a log line every ``progress_seconds``) is refreshed;
