@@ -173,3 +173,15 @@ def test_the_quasi_newton_phase_ends_at_its_time_budget_however_long_its_chunks(
               config(steps=1, lbfgs_steps=10**6, chunk=10**5, time_budget=2.0, quasi_newton="bfgs"))
     assert time.perf_counter() - start < 20.0 and "time budget" in out.stopped
     assert 0 < out.lbfgs_steps < 1000 and len(out.history["loss"]) == 1 + out.lbfgs_steps
+
+
+@pytest.mark.parametrize("method", ["ssbfgs", "lbfgs"])
+def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
+    # A cliff just past the start along the descent direction: no step decreases the loss, and
+    # optax's search then takes its last try (1e6 here); the engine stays where it was.
+    def cliff(params, batch):
+        value = jnp.sum((params["w"] - TARGET) ** 2) + 1e6 * (jnp.dot(params["w"], TARGET) > 1e-12)
+        return value, {"fit": value}
+
+    out = fit(cliff, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=10, quasi_newton=method))
+    assert np.all(out.history["loss"] <= 14.0 + 1e-4) and out.lbfgs_steps == 10

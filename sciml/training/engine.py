@@ -60,6 +60,7 @@ OVERFIT_RATIO = 2.0  # held-out loss this many times the batch's: the points, no
 MAX_POINT_GROWTH = 8  # the quasi-Newton phase's batches grow at most this many times
 MAX_EVALUATIONS = 2**30  # loss evaluations per quasi-Newton chunk when no time budget bounds them
 PROBE_ITERATIONS = 10  # the first quasi-Newton chunk under a time budget, which measures their cost
+REFUSED_INCREASE = 1e-3  # a quasi-Newton step that raises the loss by more than this fraction is refused
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -368,8 +369,16 @@ class _Run:
                     value, grads = optax.value_and_grad_from_state(value_fn)(p, state=st)
                     updates, st = opt.update(grads, st, p, value=value, grad=grads, value_fn=value_fn)
                     searched = optax.tree_utils.tree_get(st, "num_linesearch_steps")
-                    return (optax.apply_updates(p, updates), st, done + 1,
-                            evaluations + 1 + jnp.asarray(searched, jnp.int32), values.at[done].set(value))
+                    # A search that fails without a step of sufficient decrease still takes its
+                    # last step, whatever the value there (optax 0.2.8): Burgers went from 1e-7
+                    # to 1e9 that way after fresh points. Such a step is refused and the
+                    # optimiser restarted at ``p`` (its curvature estimate led there).
+                    reached = optax.tree_utils.tree_get(st, "value")
+                    failed = ~(reached <= value + REFUSED_INCREASE * jnp.abs(value))
+                    p, st = jax.lax.cond(failed, lambda: (p, _like(opt.init(p), st)),
+                                         lambda: (optax.apply_updates(p, updates), st))
+                    return (p, st, done + 1, evaluations + 1 + jnp.asarray(searched, jnp.int32),
+                            values.at[done].set(value))
 
                 values = jnp.zeros((length,), jnp.result_type(*jax.tree.leaves(params)))
                 zero = jnp.zeros((), jnp.int32)
@@ -668,6 +677,11 @@ class _Run:
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _like(tree, template):
+    """``tree`` with the dtypes of ``template`` (a fresh optimiser state, as a running one)."""
+    return jax.tree.map(lambda a, b: jax.lax.convert_element_type(a, jnp.asarray(b).dtype), tree, template)
+
+
 def _local(tree):
     """A tree of a multi-process run's global arrays, whole, as this process's own arrays (a
     collective: every process calls it at the same point)."""
