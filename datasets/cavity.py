@@ -21,7 +21,11 @@ tangential speed). The steady equations are solved directly by Newton's method w
 exact sparse Jacobian (no pseudo-time). The pressure then solves :math:`\nabla p = \mathbf G
 = -(\mathbf u\cdot\nabla)\mathbf u + \tfrac1{Re}(-\omega_y, \omega_x)` in the least-squares
 sense along every grid edge (no boundary data needed), normalised to :math:`p(0, 0) = 0`. It
-is singular (like :math:`1/r`) at the lid's corners, so its errors are measured away from them.
+is singular (like :math:`1/r`) at the lid's corners, so its errors are measured away from them:
+it is not even square-integrable there (:math:`\int (1/r)^2\, r\,dr` diverges), and within
+:data:`PRESSURE_UNVERIFIED` of each lid corner no grid resolves it — the finest grid differs
+from the extrapolation by 3.5% (relative L2) over the whole square against 0.7% beyond that
+radius. The shipped pressure is NaN there, so no score rests on values nothing verifies.
 
 :func:`verify` records the refinement study (grids 50, 100, 200 and their Richardson
 extrapolation, which is the shipped solution) and the deviation from the centre-line tables
@@ -46,6 +50,9 @@ from sciml.dsl.metrics import relative_l2_up_to_constant
 RE = 100.0
 """Reynolds number (lid speed 1, side 1)."""
 
+PRESSURE_UNVERIFIED = 0.05
+"""Distance from a lid corner within which the shipped pressure is NaN (not verified)."""
+
 GRIDS = (50, 100, 200)
 """Cells per side of the refinement study; the shipped solution extrapolates the last two,
 on the nodes of the second-to-last (100 cells: the shipped 101 x 101 grid)."""
@@ -62,7 +69,7 @@ GHIA_V = np.array([0.0, -0.05906, -0.07391, -0.08864, -0.10313, -0.16914, -0.224
                    0.17527, 0.17507, 0.16077, 0.12317, 0.10890, 0.10091, 0.09233, 0.0])
 """Ghia et al. (1982), table II, Re = 100: ``v(GHIA_X, 0.5)``."""
 
-__all__ = ["GHIA_U", "GHIA_V", "GHIA_X", "GHIA_Y", "GRIDS", "RE", "cavity_reference", "cavity_solve",
+__all__ = ["GHIA_U", "GHIA_V", "GHIA_X", "GHIA_Y", "GRIDS", "PRESSURE_UNVERIFIED", "RE", "cavity_reference", "cavity_solve",
            "ghia_deviation", "verify"]
 
 
@@ -234,9 +241,11 @@ def _package(best: xr.Dataset, nx: int) -> xr.Dataset:
     for corner in (dict(x=0, y=-1), dict(x=-1, y=-1)):
         for name in ("u", "v", "p"):
             ds[name][corner] = np.nan
+    ds["p"] = ds.p.where(_lid_corner_distance(ds) >= PRESSURE_UNVERIFIED)
     ds.u.attrs = {"long_name": "horizontal velocity; NaN at the lid corners", "units": "1"}
     ds.v.attrs = {"long_name": "vertical velocity; NaN at the lid corners", "units": "1"}
-    ds.p.attrs = {"long_name": "pressure, p(0, 0) = 0; NaN at the singular lid corners", "units": "1"}
+    ds.p.attrs = {"long_name": f"pressure, p(0, 0) = 0; NaN within {PRESSURE_UNVERIFIED} of the lid corners "
+                               "(singular like 1/r, not verified there)", "units": "1"}
     ds.x.attrs = {"long_name": "position", "units": "1"}
     ds.y.attrs = {"long_name": "position", "units": "1"}
     ds.attrs = {
@@ -253,6 +262,10 @@ def _package(best: xr.Dataset, nx: int) -> xr.Dataset:
         "references": "Ghia, Ghia & Shin (1982) JCP 48 387-411",
     }
     return ds
+
+
+def _lid_corner_distance(ds: xr.Dataset) -> xr.DataArray:
+    return np.minimum(np.hypot(ds.x, ds.y - 1), np.hypot(ds.x - 1, ds.y - 1))
 
 
 def verify() -> tuple[dict[str, float], xr.Dataset]:
@@ -295,6 +308,11 @@ def verify() -> tuple[dict[str, float], xr.Dataset]:
     figures["extrapolation_velocity_rel_l2"] = float(np.sqrt(
         (((coarser.u - ref.u) ** 2 + (coarser.v - ref.v) ** 2).sum() / (ref.u**2 + ref.v**2).sum()).item()))
     figures["extrapolation_pressure_rel_l2"] = relative_l2_up_to_constant(coarser.p.values[away], ref.p.values[away])
+    finest = solves[GRIDS[-1]].interp(x=best.x, y=best.y)
+    distance = _lid_corner_distance(best).values
+    for label, keep in (("shipped", distance >= PRESSURE_UNVERIFIED), ("everywhere", distance > 0)):
+        figures[f"pressure_rel_l2_{GRIDS[-1]}_{label}"] = relative_l2_up_to_constant(finest.p.values[keep],
+                                                                                       best.p.values[keep])
     return figures, best
 
 
@@ -319,5 +337,8 @@ if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datas
         "verified_pressure_rel_l2_<n>), 0.1 away from the lid corners; the same for the "
         "extrapolation of the two coarser grids (verified_extrapolation_velocity_change, "
         "verified_extrapolation_velocity_rel_l2 over the whole square, "
-        "verified_extrapolation_pressure_rel_l2)",
+        "verified_extrapolation_pressure_rel_l2); the finest grid's pressure against the "
+        f"extrapolation beyond {PRESSURE_UNVERIFIED} of the lid corners, where the file has one "
+        f"(verified_pressure_rel_l2_{GRIDS[-1]}_shipped), and at every node but the corners "
+        f"(verified_pressure_rel_l2_{GRIDS[-1]}_everywhere: the reason the neighbourhood is NaN)",
     )

@@ -101,10 +101,12 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
     train_options = dict(train_options or {})
     # A choice of the recipe's problem rewrite, not a training option (True unless said otherwise).
     exact_conditions = train_options.pop("exact_conditions", None)
+    corner_flows = train_options.pop("corner_flows", None)
     if not per_model and model in ("mlp", "kan"):
         from sciml.recipe import choose
 
-        recipe = choose(problem, model, exact_conditions=exact_conditions is not False)
+        recipe = choose(problem, model, exact_conditions=exact_conditions is not False,
+                        corner_flows=corner_flows is not False)
         problem, base_options, base_train = recipe.problem, recipe.model_options, recipe.train
     options = {**base_options, **(model_options or {})}
     train = {**defaults.get("train", {}), **base_train, **(train_options or {})}
@@ -113,6 +115,7 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
     if not per_model and model in ("mlp", "kan"):
         record = recipe.record(options, train)
         record["exact_conditions"] = exact_conditions is not False
+        record["corner_flows"] = corner_flows is not False
         if "output_scales" in train:  # given explicitly: the recipe does not estimate them
             record["output_scales"] = train["output_scales"]
     return model, options, train, problem, record
@@ -299,8 +302,9 @@ def load_solution(folder: str | Path, problem):
     if isinstance(recipe, dict):  # trained on the recipe's version of the problem
         from sciml.recipe import choose
 
-        # Runs recorded before exact conditions were a recipe choice trained the file's own.
-        problem = choose(problem, model_name, exact_conditions=recipe.get("exact_conditions") is True).problem
+        # Runs recorded before exact conditions (corner flows) were a recipe choice trained without.
+        problem = choose(problem, model_name, exact_conditions=recipe.get("exact_conditions") is True,
+                         corner_flows=recipe.get("corner_flows") is True).problem
     solution, _ = _Run(problem, model_name, options, train, folder, recipe).train(resume=True)
     return solution
 

@@ -139,10 +139,12 @@ def test_references_may_leave_singular_or_outside_points_blank(root):
 
     problem = load(root, "cavity")
     ref = problem.reference
-    # the lid's corners, where p is infinite and the velocity has no value (its data jump there)
-    assert np.isnan(ref.p.values).sum() == 2 and np.isnan(ref.u.values).sum() == 2
+    # the lid's corners, where the velocity has no value (its data jump there), and their
+    # neighbourhood for the pressure (~ 1/r there: no grid resolves it)
+    blank_p = int(np.isnan(ref.p.values).sum())
+    assert np.isnan(ref.u.values).sum() == 2 and 2 < blank_p < 0.01 * ref.p.size
     points = observation_points(problem, ref, role="reference")
-    assert len(points["p"][0]) == ref.p.size - 2 and len(points["u"][0]) == ref.u.size - 2
+    assert len(points["p"][0]) == ref.p.size - blank_p and len(points["u"][0]) == ref.u.size - 2
     blank = ref.assign(p=ref.p * np.nan)
     with pytest.raises(sciml.dsl.ProblemError, match="no finite value"):
         observation_points(problem, blank, role="reference")

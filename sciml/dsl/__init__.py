@@ -24,6 +24,7 @@ from sciml.dsl.domains import (
     Rectangle,
     TimeInterval,
 )
+from sciml.dsl.corner_flow import StokesCorner
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import relative_l2_up_to_constant
 from sciml.dsl.problem import Problem, observation_points
@@ -57,6 +58,7 @@ __all__ = [
     "Rectangle",
     "Reflection",
     "Robin",
+    "StokesCorner",
     "Symmetry",
     "TimeInterval",
     "Translation",

@@ -578,6 +578,10 @@ def _output_transform(problem: Problem, hard: dict, hard_symmetries: list, exten
         else:
             symmetric.append((fields.index(field_name(sym.field)), sym.reflect(coords), sym.sign))
     exact = [_exact_field(problem, fi, hard[name], lam) for fi, name in enumerate(fields) if hard[name]]
+    # Known singular parts (a viscous corner's local flow) join last, on top of exact conditions:
+    # the recipe keeps the pieces near them soft, and elsewhere they have decayed.
+    enrichments = [(e, [fields.index(f) for f in e.field_names], [problem.coordinate_names.index(c) for c in e.coordinates])
+                   for e in problem.enrichments]
 
     def with_streams(net):
         if not streams:
@@ -598,6 +602,9 @@ def _output_transform(problem: Problem, hard: dict, hard_symmetries: list, exten
             out = out.at[fi].set(0.5 * (out[fi] + sign * net(reflect(z))[fi]))
         for e in exact:
             out = out.at[e.field].set(e(z, out[e.field], params))
+        for e, columns, axes in enrichments:
+            for column, value in zip(columns, e(z[jnp.asarray(axes)])):
+                out = out.at[column].add(value.astype(out.dtype))
         return out
 
     return transform

@@ -50,6 +50,8 @@ class Problem:
         exact: closed-form solutions ``{field: expression}``, used as reference when given.
         description: one line for the catalogue.
         defaults: defaults for :func:`sciml.solve` (``model``, ``steps``, ``model_options``, ...).
+        enrichments: known singular parts added to the surrogate's output, e.g.
+            :class:`~sciml.dsl.corner_flow.StokesCorner` (the recipe finds them itself).
     """
 
     name: str
@@ -63,6 +65,7 @@ class Problem:
     exact: Mapping[Any, Any] | None = None
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    enrichments: Sequence[Any] = ()
 
     def __post_init__(self):
         validate(self)
@@ -232,6 +235,10 @@ def validate(problem: Problem) -> None:
         s.check(problem)
         for q in s.quantities():
             check_expression(q, s.describe(), coords, names)
+    for e in problem.enrichments:
+        if not callable(getattr(e, "check", None)) or not hasattr(e, "field_names"):
+            raise ProblemError(f"{e!r} is not an enrichment; use sciml.dsl.StokesCorner")
+        e.check(problem)
 
     if problem.data is not None:
         observation_points(problem, problem.data, role="observations")
