@@ -148,6 +148,8 @@ def describe(recipe: dict | None) -> str:
     if reasons.get("exact_conditions", "").startswith("imposed exactly"):
         parts.append("exact conditions" + (" (some kept soft)" if "kept as loss terms" in reasons["exact_conditions"]
                                            else ""))
+    if "corner_flows" in reasons:
+        parts.append("Stokes corner flows")
     parts.append(train.get("quasi_newton", "lbfgs"))
     scales = recipe.get("output_scales")
     if scales:

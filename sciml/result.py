@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -83,13 +84,40 @@ class Solution:
         phys = self.compiled.physical_parameters(self.raw_parameters)
         return {n: float(phys[n]) for n in self.compiled.unknown_parameters}
 
-    def predict(self, points: np.ndarray) -> np.ndarray:
-        """Fields ``(n, n_fields)`` at points ``(n, n_coordinates)``, evaluated in batches."""
-        points = np.asarray(points)
+    def predict(self, points) -> np.ndarray:
+        """Fields ``(n, n_fields)``, columns in ``compiled.field_names`` order, evaluated in batches.
+
+        ``points``: an ``(n, n_coordinates)`` array, columns in ``compiled.coordinate_names``
+        order, or a mapping ``{coordinate name: values}`` (values broadcast against each other).
+        """
+        points = self._points(points)
         dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
         fn = self._predict_fn
         chunks = [np.asarray(fn(jnp.asarray(points[i : i + 65536], dtype))) for i in range(0, len(points), 65536)]
         return np.concatenate(chunks) if chunks else np.zeros((0, len(self.compiled.field_names)))
+
+    def _points(self, points) -> np.ndarray:
+        names = tuple(self.compiled.coordinate_names)
+        if isinstance(points, Mapping):
+            given = tuple(str(k) for k in points)
+            if set(given) != set(names):
+                raise ValueError(f"points name the coordinates {given}; give exactly {names}")
+            try:
+                columns = np.broadcast_arrays(*(np.asarray(points[k], dtype=float) for k in names))
+            except ValueError as err:
+                raise ValueError(f"the coordinates' values do not broadcast together ({err})") from None
+            return np.stack([c.ravel() for c in columns], axis=1)
+        try:
+            array = np.asarray(points, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"points must be numbers: an (n, {len(names)}) array with columns {names}, or "
+                             "{name: values}") from None
+        if array.ndim == 1 and len(names) == 1:
+            array = array[:, None]
+        if array.ndim != 2 or array.shape[1] != len(names):
+            raise ValueError(f"points have shape {array.shape}; give an (n, {len(names)}) array with columns {names} "
+                             "(or {name: values})")
+        return array
 
     @cached_property
     def _predict_fn(self):

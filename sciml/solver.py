@@ -103,7 +103,7 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
     exact_conditions = train_options.pop("exact_conditions", None)
     corner_flows = train_options.pop("corner_flows", None)
     if not per_model and model in ("mlp", "kan"):
-        from sciml.recipe import choose
+        from sciml.recipe import choose, rewrite_record
 
         recipe = choose(problem, model, exact_conditions=exact_conditions is not False,
                         corner_flows=corner_flows is not False)
@@ -116,6 +116,7 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
         record = recipe.record(options, train)
         record["exact_conditions"] = exact_conditions is not False
         record["corner_flows"] = corner_flows is not False
+        record["rewrite"] = rewrite_record(problem)
         if "output_scales" in train:  # given explicitly: the recipe does not estimate them
             record["output_scales"] = train["output_scales"]
     return model, options, train, problem, record
@@ -300,11 +301,16 @@ def load_solution(folder: str | Path, problem):
         train["unknown_network"] = network
     recipe = meta.get("recipe")
     if isinstance(recipe, dict):  # trained on the recipe's version of the problem
-        from sciml.recipe import choose
+        from sciml.recipe import apply_rewrite, choose
 
-        # Runs recorded before exact conditions (corner flows) were a recipe choice trained without.
-        problem = choose(problem, model_name, exact_conditions=recipe.get("exact_conditions") is True,
-                         corner_flows=recipe.get("corner_flows") is True).problem
+        if "rewrite" in recipe:  # rebuilt as recorded, whatever the recipe would choose today
+            try:
+                problem = apply_rewrite(problem, recipe["rewrite"])
+            except ValueError as err:
+                raise RunFolderError(f"{folder.path}/metrics.json: {err}") from None
+        else:  # recorded before the rewrite was: exact conditions (corner flows) were chosen, or not
+            problem = choose(problem, model_name, exact_conditions=recipe.get("exact_conditions") is True,
+                             corner_flows=recipe.get("corner_flows") is True).problem
     solution, _ = _Run(problem, model_name, options, train, folder, recipe).train(resume=True)
     return solution
 

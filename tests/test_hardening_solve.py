@@ -360,6 +360,12 @@ def test_a_finished_run_reloads_and_predicts_anywhere(tmp_path):
     again = sciml.load_solution(out, poisson1d())
     points = np.linspace(0, 1, 7)[:, None]
     np.testing.assert_array_equal(sol.predict(points), again.predict(points))
+    # by coordinate name too, and wrong shapes or names are told apart from a model failure
+    np.testing.assert_array_equal(again.predict({"x": points[:, 0]}), again.predict(points[:, 0]))
+    with pytest.raises(ValueError, match=r"give exactly \('x',\)"):
+        again.predict({"y": points[:, 0]})
+    with pytest.raises(ValueError, match=r"give an \(n, 1\) array with columns \('x',\)"):
+        again.predict(np.zeros((3, 2)))
     with pytest.raises(RunFolderError, match="holds a run of 'p1', not of 'other'"):
         sciml.load_solution(out, poisson1d("other"))
     with pytest.raises(RunFolderError, match="holds no finished run"):
