@@ -118,6 +118,10 @@ def test_an_enrichment_must_name_the_problems_fields():
     problem = cavity()
     with pytest.raises(ProblemError, match="does not have"):
         dataclasses.replace(problem, enrichments=[bad])
+    for wrong in (dict(direction=(0.6, 0.6)), dict(wall_speeds=(1.0,)), dict(corner=(0.0, float("nan")))):
+        with pytest.raises(ProblemError, match="unit vector|finite numbers"):
+            dataclasses.replace(problem, enrichments=[dataclasses.replace(choose(problem).problem.enrichments[0],
+                                                                          **wrong)])
     with pytest.raises(ProblemError, match="not an enrichment"):
         dataclasses.replace(problem, enrichments=["lid"])
 

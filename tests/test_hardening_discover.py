@@ -528,7 +528,7 @@ def _check_law(folder: pathlib.Path):
     assert_no_markup_from_data(render_html(law, figures=False))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 @given(tables())
 def test_fuzz_discover_on_random_csv(case):
     """Random CSVs through the whole command, the search replaced by :class:`Proposes` and the
@@ -536,8 +536,21 @@ def test_fuzz_discover_on_random_csv(case):
 
     Every outcome is a law (exit 0 or 1; law.json parsed by sympify and load_law; the reports
     of the found law and of the reloaded one without markup from the data) or a one-line
-    error with exit 2; nothing is ever executed.
+    error with exit 2; nothing is ever executed. 50 tables here (about 50 s); 300 in the slow
+    run (:func:`test_fuzz_discover_on_random_csv_at_length`).
     """
+    _discover_on(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(tables())
+def test_fuzz_discover_on_random_csv_at_length(case):
+    """:func:`test_fuzz_discover_on_random_csv` on 300 tables (about 5 minutes)."""
+    _discover_on(case)
+
+
+def _discover_on(case):
     content, target, inputs, units = case
     with tempfile.TemporaryDirectory() as d:
         d = pathlib.Path(d)

@@ -121,6 +121,16 @@ class StokesCorner:
                 f"{self.wall_speeds[0]:g} and {self.wall_speeds[1]:g}, viscosity {self.viscosity:g})")
 
     def check(self, problem) -> None:
+        pairs = (self.velocity, self.coordinates, self.corner, self.direction, self.wall_speeds)
+        try:
+            numbers = np.asarray([*self.corner, *self.direction, *self.wall_speeds, self.angle, self.viscosity,
+                                  self.radius], float)
+            shaped = all(len(pair) == 2 for pair in pairs) and bool(np.all(np.isfinite(numbers)))
+        except (TypeError, ValueError):
+            shaped = False
+        if not shaped:
+            raise ProblemError(f"{self!r}: give two velocity fields, two coordinates, and a corner, a direction "
+                               "and wall speeds of two finite numbers each")
         missing = [n for n in self.field_names if n not in problem.field_names]
         missing += [n for n in self.coordinates if n not in problem.coordinate_names]
         if missing:
@@ -129,6 +139,8 @@ class StokesCorner:
         if not (0 < self.angle < 2 * np.pi) or self.radius <= 0 or self.viscosity <= 0:
             raise ProblemError(f"{self.describe()}: the angle must lie in (0, 2 pi) and the radius and viscosity "
                                "be positive")
+        if abs(np.hypot(*self.direction) - 1) > 1e-9:
+            raise ProblemError(f"{self.describe()}: direction {self.direction} must be a unit vector")
 
 
 def _number(expr) -> float | None:
