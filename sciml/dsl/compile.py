@@ -29,8 +29,8 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.dsl.conditions import Dirichlet, Initial, Periodic, resolve_piece
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.exact import ExactConditions, InputMap
 from sciml.dsl.networks import UnknownNetwork, missing_network, unknown_inputs
 from sciml.dsl.problem import Problem, observation_points, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
@@ -136,47 +136,6 @@ class PointExpression:
             values.append(network(params[name], network.inputs.values(z, known[()])))
         result = self._fn(*z, *values, *(params[p] for p in self.parameters))
         return jnp.asarray(result, dtype=z.dtype)
-
-
-@dataclass(frozen=True)
-class PeriodicEmbedding:
-    """Exact periodicity in one coordinate: ``z_axis -> (cos 2πk(z-a)/L, sin 2πk(z-a)/L)_{k<=K}``."""
-
-    axis: int
-    lower: float
-    period: float
-    modes: int
-
-    def __call__(self, z: jax.Array) -> jax.Array:
-        k = jnp.arange(1, self.modes + 1, dtype=z.dtype)
-        phase = 2 * jnp.pi * k * (z[..., self.axis : self.axis + 1] - self.lower) / self.period
-        return jnp.concatenate([jnp.cos(phase), jnp.sin(phase)], axis=-1)
-
-
-@dataclass(frozen=True)
-class InputMap:
-    """What the surrogate sees of a point: every coordinate scaled from the domain's bounding
-    box to ``[-1, 1]`` (what networks train best on), except the coordinates with exact
-    periodicity, each replaced in place by its :class:`PeriodicEmbedding`. Works on one point
-    ``(d,)`` or a batch ``(n, d)``."""
-
-    lower: np.ndarray
-    upper: np.ndarray
-    periodic: tuple[PeriodicEmbedding, ...] = ()
-
-    @property
-    def dimension(self) -> int:
-        """Number of surrogate inputs."""
-        return len(self.lower) + sum(2 * e.modes - 1 for e in self.periodic)
-
-    def __call__(self, z: jax.Array) -> jax.Array:
-        lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
-        scaled = 2.0 * (z - lo) / (hi - lo) - 1.0
-        if not self.periodic:
-            return scaled
-        embedded = {e.axis: e for e in self.periodic}
-        columns = [embedded[a](z) if a in embedded else scaled[..., a : a + 1] for a in range(len(self.lower))]
-        return jnp.concatenate(columns, axis=-1)
 
 
 @dataclass
@@ -402,12 +361,12 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
     proximity = singular_point_proximity(problem)
     context = CompileContext(problem, expr)
 
-    hard = {f: [] for f in fields}
+    exact = ExactConditions(problem)
     for i, cond in enumerate(problem.conditions):
-        if not cond.hard:
+        if cond.hard:
+            cond.impose(exact)
+        else:
             terms.append(cond.compile(i, context))
-        elif not isinstance(cond, Periodic):  # exact periodicity is built into the inputs instead
-            hard[cond.field_name].append(cond)
 
     hard_symmetries = []
     for i, sym in enumerate(problem.symmetries):
@@ -419,7 +378,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
 
     terms += [DataTerm.of(name, fields.index(name), pts, vals) for name, (pts, vals) in observations.items()]
 
-    transform = _output_transform(problem, hard, hard_symmetries, upper - lower)
+    transform = _output_transform(problem, exact, hard_symmetries, upper - lower)
     compiled = CompiledProblem(
         problem=problem,
         coordinate_names=problem.coordinate_names,
@@ -429,7 +388,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         terms=terms,
         known_parameters={p.name: p.value for p in params_all if not p.learn},
         unknown_parameters={p.name: p for p in params_all if p.learn},
-        inputs=_input_map(problem),
+        inputs=exact.input_map(),
         _residuals=residuals,
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
@@ -475,87 +434,7 @@ def _output_scales(fields: tuple[str, ...], scales: Mapping[str, float] | None) 
     return values
 
 
-def _input_map(problem: Problem) -> InputMap:
-    """Scaling of every coordinate, and the embedding of each exactly periodic one."""
-    lower, upper = problem.space_time.bounds()
-    axes = {}
-    for cond in problem.conditions:
-        if isinstance(cond, Periodic) and cond.hard:
-            axis = problem.coordinates.index(cond.coordinate)
-            modes = max(cond.modes, axes[axis].modes) if axis in axes else cond.modes
-            axes[axis] = PeriodicEmbedding(axis, float(lower[axis]), float(upper[axis] - lower[axis]), modes)
-    return InputMap(lower, upper, tuple(axes[a] for a in sorted(axes)))
-
-
-@dataclass(frozen=True)
-class ExactField:
-    r"""The output transform of one field with exact conditions, as functions of the point.
-
-    .. math::
-
-        u = G + (u_0 - G_0) + (t - t_0)\,(u_1 - \partial_t G_0) + \tau^{m} D\, N,
-
-    where ``G`` blends the hard Dirichlet data and vanishes nowhere it is not needed, ``D`` is
-    the product of the pieces' distances (zero on them), ``N`` the surrogate's output,
-    ``τ = (t - t₀)/(t₁ - t₀)``, ``G₀ = G(·, t₀)``, ``∂ₜG₀ = ∂ₜG(·, t₀)``, and ``m`` one more
-    than the highest hard initial order (0 without one). Each term is absent when its
-    condition is: at ``t₀`` the value is ``u₀`` and, since ``τ^m`` with ``m = 2`` has a double
-    root, the time derivative is ``u₁``; on a Dirichlet piece ``D = 0`` leaves ``G``.
-
-    Known parameters are constants of ``base``; the learned ones it reads (``parameters``,
-    in argument order) are passed at evaluation, so training moves them here as in the
-    residuals.
-    """
-
-    field: int
-    base: Callable  # (*z, *learned parameters) -> G + (u0 - G0) + (t - t0)(u1 - dG0/dt)
-    factor: Callable  # (*z) -> tau^m D
-    parameters: tuple[str, ...] = ()
-
-    def __call__(self, z: jax.Array, free: jax.Array, params: Params) -> jax.Array:
-        base = self.base(*z, *(params[p] for p in self.parameters))
-        return jnp.asarray(base, z.dtype) + jnp.asarray(self.factor(*z), z.dtype) * free
-
-
-def _exact_field(problem: Problem, fi: int, conds: list, lam) -> ExactField:
-    """``lam(expr, parameters)``: a JAX function of the point and those learned parameters."""
-    name = problem.field_names[fi]
-    known = {p: p.value for p in problem.parameters if not p.learn}
-    initial = {c.order: c for c in conds if isinstance(c, Initial)}
-    dirichlet = [c for c in conds if isinstance(c, Dirichlet)]
-    if sum(isinstance(c, Initial) for c in conds) > len(initial):
-        raise ProblemError(f"{name} has two hard initial conditions of the same order; keep one")
-    g_exprs, d_exprs = [], []
-    for c in dirichlet:
-        g_exprs.append(sp.sympify(c.value).xreplace(known))
-        d_exprs.append(resolve_piece(problem, c.on).distance)
-    if len(d_exprs) == 1:
-        G = g_exprs[0]
-    elif d_exprs:
-        # Blend: on piece i every other product vanishes, so G = g_i there.
-        prods = [sp.Mul(*[d for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
-        G = sum(g * p for g, p in zip(g_exprs, prods)) / (sum(prods) + sp.Float(1e-12))
-    else:
-        G = sp.Integer(0)
-    base, factor = G, sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
-    if initial:
-        time = problem.space_time.time
-        t, t0 = time.coordinates[0], time.a
-        u0 = sp.sympify(initial[0].value).xreplace(known)
-        base = base + u0 - G.xreplace({t: t0})
-        if 1 in initial:
-            u1 = sp.sympify(initial[1].value).xreplace(known)
-            base = base + (t - t0) * (u1 - sp.diff(G, t).xreplace({t: t0}))
-        factor = factor * ((t - t0) / (time.b - time.a)) ** (max(initial) + 1)
-        if d_exprs:
-            _check_compatible(problem, name, dirichlet, u0, G, time)
-            if 1 in initial:
-                _check_compatible(problem, name, dirichlet, u1, sp.diff(G, t), time, what="initial velocity")
-    learned = tuple(p.name for p in problem.parameters if p.learn and p in base.free_symbols)
-    return ExactField(fi, lam(base, learned), lam(factor, ()), learned)
-
-
-def _output_transform(problem: Problem, hard: dict, hard_symmetries: list, extent):
+def _output_transform(problem: Problem, exact_conditions: ExactConditions, hard_symmetries: list, extent):
     """The map ``(net, z, params) -> fields`` that builds exact conditions and symmetries in."""
     coords = problem.coordinates
     fields = problem.field_names
@@ -577,7 +456,7 @@ def _output_transform(problem: Problem, hard: dict, hard_symmetries: list, exten
             streams.append((f1, f2, c1, c2, 0.25 * float(extent[c1] + extent[c2])))
         else:
             symmetric.append((fields.index(field_name(sym.field)), sym.reflect(coords), sym.sign))
-    exact = [_exact_field(problem, fi, hard[name], lam) for fi, name in enumerate(fields) if hard[name]]
+    exact = exact_conditions.fields(lam)
     # Known singular parts (a viscous corner's local flow) join last, on top of exact conditions:
     # the recipe keeps the pieces near them soft, and elsewhere they have decayed.
     enrichments = [(e, [fields.index(f) for f in e.field_names], [problem.coordinate_names.index(c) for c in e.coordinates])
@@ -608,25 +487,3 @@ def _output_transform(problem: Problem, hard: dict, hard_symmetries: list, exten
         return out
 
     return transform
-
-
-def _check_compatible(problem, name, dirichlet, u0, G, time, what="initial condition"):
-    """Exact initial and boundary conditions must agree where they meet, for any value of
-    the learned parameters: checked at their initial guesses and at other positive values."""
-    rng = np.random.default_rng(0)
-    coords = problem.coordinates
-    t = time.coordinates[0]
-    learned = [p for p in problem.parameters if p.learn]
-    trials = [{p: p.value for p in learned}, {p: 1.5 * abs(p.value) + 0.5 for p in learned}] if learned else [{}]
-    for c in dirichlet:
-        z = resolve_piece(problem, c.on).sample(64, rng, "uniform")
-        z[:, coords.index(t)] = time.a
-        gap = 0.0
-        for values in trials:
-            f = sp.lambdify(coords, (u0 - G).xreplace(values), "numpy")
-            gap = max(gap, np.max(np.abs(np.asarray(f(*z.T), float) * np.ones(len(z)))))
-        if gap > 1e-6:
-            raise ProblemError(
-                f"the hard {what} of {name} and its hard condition {c.describe()} disagree "
-                f"by {gap:.2e} where they meet; make them compatible or use hard=False for one of them"
-            )

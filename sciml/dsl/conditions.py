@@ -9,8 +9,9 @@ Gauge conditions (:class:`Pin`, :class:`MeanValue`) fix the constant that the eq
 free in a field they only differentiate, such as the pressure of incompressible flow.
 
 A condition imposed by a loss term compiles itself (:meth:`Condition.compile`) into a
-:class:`~sciml.dsl.terms.SampledTerm` defined beside it: a new kind of condition is one
-description class and one term class here.
+:class:`~sciml.dsl.terms.SampledTerm` defined beside it; one imposed exactly records itself on
+the compiler's :class:`~sciml.dsl.exact.ExactConditions` (:meth:`Condition.impose`). A new kind
+of condition is one description class and one term class here.
 """
 
 from __future__ import annotations
@@ -117,11 +118,15 @@ class Condition:
     on: BoundaryPiece | str | None = None
     weight: float = 1.0
     hard: bool = False
-    may_be_hard: ClassVar[bool] = False  # can be imposed exactly: by the output transform or the input map
 
     @property
     def field_name(self) -> str:
         return field_name(self.field)
+
+    @property
+    def may_be_hard(self) -> bool:
+        """Whether the condition can be imposed exactly (its class defines :meth:`impose`)."""
+        return type(self).impose is not Condition.impose
 
     @property
     def kind(self) -> str:
@@ -146,6 +151,11 @@ class Condition:
         """The loss term imposing the ``index``-th condition of ``context.problem``."""
         raise ProblemError(f"{self.describe()} cannot be imposed by a loss term")
 
+    def impose(self, exact) -> None:
+        """Record the condition on ``exact`` (:class:`~sciml.dsl.exact.ExactConditions`), which
+        builds it into the field function so that it holds by construction."""
+        raise ProblemError(f"{self.describe()} cannot be imposed exactly; use hard=False")
+
     def _on_piece(self, term: type[BoundaryTerm], index: int, context: CompileContext, piece: BoundaryPiece | None = None,
                   **extra) -> BoundaryTerm:
         return term(self.term_name(index), self.weight, context.field_index(self.field_name), context.expression(self.value),
@@ -156,10 +166,11 @@ class Condition:
 class Dirichlet(Condition):
     """``u = value`` on the piece."""
 
-    may_be_hard: ClassVar[bool] = True
-
     def compile(self, index, context):
         return self._on_piece(ValueTerm, index, context)
+
+    def impose(self, exact):
+        exact.value_on(self, resolve_piece(exact.problem, self.on))
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,8 +203,6 @@ class Initial(Condition):
     """
 
     order: int = 0
-    may_be_hard: ClassVar[bool] = True
-
     def check(self, problem) -> None:
         where, time = self.describe(), problem.space_time.time
         if time is None:
@@ -217,6 +226,9 @@ class Initial(Condition):
         time = context.problem.space_time.time
         return self._on_piece(ValueTerm, index, context, context.problem.space_time.lift(time.start),
                               directions=(context.unit(time.coordinates[0]),) * self.order)
+
+    def impose(self, exact):
+        exact.initial(self, self.order)
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,8 +257,6 @@ class Periodic(Condition):
     coordinate: sp.Symbol | None = None
     derivatives: int = 1
     modes: int = 1
-    may_be_hard: ClassVar[bool] = True
-
     def check(self, problem) -> None:
         factor = next((d for d in problem.space_time.factors if self.coordinate in d.coordinates), None)
         if not isinstance(factor, Interval) or factor.is_time:
@@ -265,6 +275,12 @@ class Periodic(Condition):
         factor = next(d for d in domain.factors if self.coordinate in d.coordinates)
         return PeriodicTerm(self.term_name(index), self.weight, context.field_index(self.field_name), domain,
                             context.axis(self.coordinate), float(factor.a), float(factor.b), self.derivatives)
+
+    def impose(self, exact):
+        # On the coordinate, not the field: the input map embeds it for every field alike.
+        lower, upper = exact.problem.space_time.bounds()
+        axis = exact.problem.coordinates.index(self.coordinate)
+        exact.periodic(axis, float(lower[axis]), float(upper[axis] - lower[axis]), self.modes)
 
 
 @dataclass(frozen=True)
