@@ -344,6 +344,19 @@ def test_points_where_boundary_data_jump_are_singular_and_continuous_data_are_no
     hot = Problem("hot", space_time, [w.diff(t) - w.diff(x, 2)],
                   conditions=[Initial(w, 1), Dirichlet(w, 0, on=space_time.factors[0].boundary)])
     assert sorted(np.round(point, 2).tolist() for _, point in singular_points(hot)) == [[0.0, 0.0], [1.0, 0.0]]
+    # On a 2-D face the samples nearest an edge lie ~1/45 of the side away: smooth initial data
+    # that vanish on the walls must not pass for a jump there (they did, 29 points, before the
+    # samples were moved onto the edge to be judged), and a hot start must jump along every edge.
+    h = Field("h", x, y, t)
+    box_time = square * TimeInterval(t, 0, 1)
+    walls = Dirichlet(h, 0, on=square.boundary)
+    smooth_start = Problem("heat2d", box_time, [h.diff(t) - h.diff(x, 2) - h.diff(y, 2)],
+                           conditions=[Initial(h, sp.sin(sp.pi * x) * sp.sin(2 * sp.pi * y)), walls])
+    assert singular_points(smooth_start) == []
+    hot_start = Problem("hot2d", box_time, [h.diff(t) - h.diff(x, 2) - h.diff(y, 2)], conditions=[Initial(h, 1), walls])
+    edges = np.array([point for _, point in singular_points(hot_start)])
+    assert len(edges) > 20 and np.allclose(edges[:, 2], 0)
+    assert np.allclose(np.min(np.stack([edges[:, 0], 1 - edges[:, 0], edges[:, 1], 1 - edges[:, 1]]), axis=0), 0, atol=1e-9)
 
 
 @pytest.mark.parametrize("method", ["uniform", "sobol"])

@@ -326,23 +326,45 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
         return np.asarray(f(*z.T), float) * np.ones(len(z))
 
     z = condition_piece(problem, a).sample(2000, rng, "uniform")
-    gap_to_b = np.abs(values(sp.sympify(condition_piece(problem, b).distance), z))
+    distance_b = sp.sympify(condition_piece(problem, b).distance)
+    gap_to_b = np.abs(values(distance_b, z))
     near = gap_to_b < 1e-2 * size
     if not near.any():
         return []
-    jump = np.abs(values(data_a - data_b, z))
     scale = max(1e-12, float(np.max(np.abs(values(data_a, z)))), float(np.max(np.abs(values(data_b, z)))))
-    # Judged at the sample nearest the other piece, one per neighbourhood: continuous data
-    # differ there by their slope times the sample spacing, data that jump by the jump.
+    # Judged where the pieces meet: each sample near b's piece is moved onto it (Newton steps
+    # on b's distance function). There continuous data agree and jumping data differ by the
+    # jump. At the sample itself continuous data would differ by their slope times its gap,
+    # which on a 2-D face (samples ~ size / 45 apart) can pass for a jump.
+    onto_b = _onto_zero_set(distance_b, coords, z, size)
+    jump = np.abs(values(data_a - data_b, onto_b))
     seen: list[np.ndarray] = []
     found: list[np.ndarray] = []
     for k in np.flatnonzero(near)[np.argsort(gap_to_b[near])]:
-        if any(np.linalg.norm(z[k] - q) <= radius for q in seen):
+        if any(np.linalg.norm(onto_b[k] - q) <= radius for q in seen):
             continue
-        seen.append(z[k])
+        seen.append(onto_b[k])
         if jump[k] > JUMP * scale:
-            found.append(z[k])
+            found.append(onto_b[k])
     return found
+
+
+def _onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.ndarray:
+    """Each point of ``z`` moved onto the zero set of ``distance`` by a few Newton steps along
+    its gradient; a point the steps do not bring there, or carry further than a quarter of
+    ``size`` (a runaway step where the gradient nearly vanishes), stays."""
+    d = sp.lambdify(coords, distance, "numpy")
+    grad = [sp.lambdify(coords, sp.diff(distance, c), "numpy") for c in coords]
+    moved = z.astype(np.float64, copy=True)
+    for _ in range(8):
+        value = np.asarray(d(*moved.T), float) * np.ones(len(moved))
+        g = np.stack([np.asarray(f(*moved.T), float) * np.ones(len(moved)) for f in grad], axis=1)
+        norm2 = np.sum(g * g, axis=1)
+        step = np.where(norm2 > 0, value / np.where(norm2 > 0, norm2, 1.0), 0.0)
+        moved = moved - step[:, None] * g
+    residual = np.abs(np.asarray(d(*moved.T), float) * np.ones(len(moved)))
+    ok = (residual <= 1e-9 * size) & (np.linalg.norm(moved - z, axis=1) <= 0.25 * size)
+    return np.where(ok[:, None], moved, z)
 
 
 def jump_points(problem: Problem, rng: np.random.Generator | None = None) -> list[np.ndarray]:
