@@ -267,9 +267,14 @@ def _exact_conditions(problem, reasons: dict) -> Any:
         return dataclasses.replace(problem, conditions=tuple(
             dataclasses.replace(c, hard=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
 
+    why_soft = ("pieces through a point where data jump, data that disagree with the boundary data at the start, "
+                "are not periodic where the problem is, or hold a learned parameter")
+    soft = [c.describe() for c in problem.conditions if not c.hard and isinstance(c, (Dirichlet, Initial))]
     # Initial data that disagree with the boundary data at the start of time stay soft.
     for promote in (promote | initial, promote):
         if not promote:
+            if soft and "exact_conditions" not in reasons:
+                reasons["exact_conditions"] = f"kept as loss terms ({why_soft}): {', '.join(soft)}"
             return problem
         exact = rewritten(promote)
         try:
@@ -284,10 +289,7 @@ def _exact_conditions(problem, reasons: dict) -> Any:
             if i not in promote and not c.hard and isinstance(c, (Dirichlet, Initial))]
     reasons["exact_conditions"] = ("imposed exactly by the output transform (a distance factor times the "
                                    "network), not penalised: " + ", ".join(made)
-                                   + (f"; kept as loss terms (pieces through a point where data jump, data that disagree with the "
-                                      f"boundary data at the start, are not periodic where the problem is, or hold a "
-                                      f"learned parameter): {', '.join(kept)}"
-                                      if kept else ""))
+                                   + (f"; kept as loss terms ({why_soft}): {', '.join(kept)}" if kept else ""))
     return exact
 
 
