@@ -12,6 +12,7 @@ error against its verified reference, the recipe's choices, the wall time and th
     python benchmarks/pde_suite.py --starved             # 100-step runs that calibrate the verdict
     python benchmarks/pde_suite.py --deepxde             # and DeepXDE's examples, in the same run
     python benchmarks/pde_suite.py --deepxde-only --seeds 0   # DeepXDE alone (keeps sciml's rows)
+    python benchmarks/pde_suite.py --outside --seeds 0   # the problems outside the suite (see below)
 
 With ``--deepxde``, each problem where DeepXDE has an example (burgers, wave1d, schrodinger,
 poisson_lshape; settings and sources in benchmarks/deepxde_suite.py) is also trained by DeepXDE
@@ -20,6 +21,11 @@ with that example's settings, right after sciml's run of the same problem, at th
 and scored against the same reference on the same grid. Its rel L2 and wall time (the DeepXDE
 process's, start to exit, like a `sciml solve` row's) fill the table's DeepXDE column; full records go to benchmarks/results/deepxde_suite.json. DeepXDE runs in
 its own venv (``DEEPXDE_PYTHON``, default /work/benchenv-dde/bin/python).
+
+``--outside`` runs, instead of the suite, the problems in benchmarks/outside_suite/: PDEs
+written from the README alone, as a new user would (heat 2-D, Helmholtz, Klein-Gordon, a
+boundary layer, pure Neumann with a mean value, Allen-Cahn, advection, Poisson on a disk and in
+3-D), never used to choose the recipe's settings; rows go to results/pde_outside.json.
 
 Runs one training process at a time (time them on a quiet machine) and writes
 benchmarks/results/pde_suite.json after every run (rows carry the load average), so an
@@ -48,6 +54,17 @@ LIMIT_S = 900  # a run that takes longer has failed the suite's 10-minute goal a
 GOOD = 1e-2  # the suite's accuracy goal, and the line the verdict must draw
 
 
+OUTSIDE = ROOT / "benchmarks" / "outside_suite"
+"""Problems outside the suite, written from the README as a new user would (not tuned for):
+``--outside`` runs them through the same recipe, into ``results/pde_outside.json``."""
+
+
+def problem_file(problem: str) -> pathlib.Path:
+    """The catalogue's file of ``problem``, else the one outside the suite."""
+    catalogue = ROOT / "problems" / f"{problem}.py"
+    return catalogue if catalogue.exists() else OUTSIDE / f"{problem}.py"
+
+
 STARVED = ["--steps", "100", "--train", "lbfgs_steps=0"]  # runs that cannot have converged
 DEEPXDE = ["burgers", "wave1d", "schrodinger", "poisson_lshape"]  # problems with a DeepXDE example
 
@@ -55,7 +72,7 @@ DEEPXDE = ["burgers", "wave1d", "schrodinger", "poisson_lshape"]  # problems wit
 def run(problem: str, seed: int, model: str, starved: bool = False) -> dict:
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"suite-{problem}-"))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "sciml.cli", "--quiet", "solve", str(ROOT / "problems" / f"{problem}.py"),
+    proc = subprocess.run([sys.executable, "-m", "sciml.cli", "--quiet", "solve", str(problem_file(problem)),
                            "--model", model, "--seed", str(seed), "--no-progress", "--out", str(out / "run"),
                            *(STARVED if starved else [])],
                           capture_output=True, text=True, timeout=LIMIT_S)
@@ -193,7 +210,11 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated problems (default: the whole suite)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--model", default="mlp")
-    parser.add_argument("--out", default=str(RESULTS / "pde_suite.json"))
+    parser.add_argument("--out", help="results file (default results/pde_suite.json, with --outside "
+                                      "results/pde_outside.json)")
+    parser.add_argument("--outside", action="store_true",
+                        help=f"the problems outside the suite ({OUTSIDE.relative_to(ROOT)}/), written from the README "
+                             "and not tuned for, instead of the suite")
     parser.add_argument("--table-only", action="store_true")
     parser.add_argument("--starved", action="store_true",
                         help="instead: 100 Adam steps and no quasi-Newton phase per problem and seed, runs that "
@@ -214,10 +235,14 @@ def main() -> None:
                              "out of the table")
     args = parser.parse_args()
     args.deepxde = args.deepxde or args.deepxde_only
-    out = pathlib.Path(args.out)
+    out = pathlib.Path(args.out or RESULTS / ("pde_outside.json" if args.outside else "pde_suite.json"))
     rows = json.loads(out.read_text())["runs"] if out.exists() else []
     if not args.table_only:
-        problems = args.only.split(",") if args.only else SUITE
+        everything = sorted(f.stem for f in OUTSIDE.glob("*.py")) if args.outside else SUITE
+        problems = args.only.split(",") if args.only else everything
+        missing = [p for p in problems if not problem_file(p).exists()]
+        if missing:
+            parser.error(f"no problem file for {', '.join(missing)} (in problems/ or {OUTSIDE.relative_to(ROOT)}/)")
         seeds = [int(s) for s in args.seeds.split(",")]
         kind = "starved" if args.starved else "recipe"
         key = lambda r: (r["problem"], r["model"], r["seed"], r.get("kind", "recipe"))  # noqa: E731

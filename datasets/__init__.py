@@ -1,4 +1,5 @@
-"""Reference solutions for the catalogue problems, computed with classical methods.
+"""Reference solutions for the catalogue problems (and the benchmarks' problems outside the
+suite), computed with classical methods.
 
 Each recipe computes an ``xarray.Dataset`` (variable ``u`` on named coordinates ``x``, ``t``
 or ``x``, ``y``; attributes name the method and its verified accuracy) and ships a small
@@ -15,6 +16,7 @@ name           problem                                   recipe
 ``cavity``     lid-driven cavity, Re = 100               :func:`cavity_reference` (FD Newton)
 ``lshape``     Poisson on the L-shaped domain            :func:`lshape_reference` (P2 FEM)
 ``fisher_kpp`` Fisher–KPP travelling front, D = 0.01     :func:`fisher_kpp_reference` (MOL Radau)
+``allen_cahn`` Allen–Cahn, eps = 1e-4, x^2 cos(pi x)     :func:`allen_cahn_reference` (spectral ETDRK4)
 =============  ========================================  ==================================
 
 ``load(name)`` reads a shipped file; ``python -m sciml.datasets.<module>`` regenerates it.
@@ -40,6 +42,7 @@ _LAZY = {
     "poisson_forcing": ("poisson", "poisson_forcing"),
     "poisson_reference": ("poisson", "poisson_reference"),
     "kdv_reference": ("kdv", "kdv_reference"),
+    "allen_cahn_reference": ("allen_cahn", "allen_cahn_reference"),
     "nls_reference": ("schrodinger", "nls_reference"),
     "cavity_reference": ("cavity", "cavity_reference"),
     "lshape_reference": ("lshape", "lshape_reference"),
@@ -59,6 +62,7 @@ __all__ = [  # noqa: RUF022 - the loader first, then the recipes
     "poisson_forcing",
     "poisson_reference",
     "kdv_reference",
+    "allen_cahn_reference",
     "nls_reference",
     "cavity_reference",
     "lshape_reference",
@@ -80,7 +84,7 @@ def __dir__():
 _FILES = {
     "burgers": "burgers.nc", "poisson2d": "poisson2d.nc", "heat": "heat.nc", "kdv": "kdv.nc",
     "schrodinger": "schrodinger.nc", "cavity": "cavity.nc", "lshape": "lshape.nc",
-    "fisher_kpp": "fisher_kpp.nc",
+    "fisher_kpp": "fisher_kpp.nc", "allen_cahn": "allen_cahn.nc",
 }
 _ALIASES = {"poisson": "poisson2d", "burgers1d": "burgers", "heat1d": "heat", "nls": "schrodinger",
             "poisson_lshape": "lshape"}

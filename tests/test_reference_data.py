@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from sciml.datasets import burgers, cavity, fisher_kpp, heat, kdv, lshape, poisson, schrodinger
+from sciml.datasets import allen_cahn, burgers, cavity, fisher_kpp, heat, kdv, lshape, poisson, schrodinger
 
 from sciml import datasets
 
@@ -202,7 +202,8 @@ def test_heat_file_matches_recipe_and_conditions():
 
 
 def test_load_names_and_errors():
-    assert set(datasets.available()) == {"burgers", "poisson2d", "heat", "kdv", "schrodinger", "cavity", "lshape", "fisher_kpp"}
+    assert set(datasets.available()) == {"burgers", "poisson2d", "heat", "kdv", "schrodinger", "cavity", "lshape", "fisher_kpp",
+                                           "allen_cahn"}
     with pytest.raises(ValueError, match="unknown reference dataset 'navier'.*burgers"):
         datasets.load("navier")
     with pytest.raises(TypeError, match="must be a str"):
@@ -239,6 +240,36 @@ def test_kdv_file_matches_a_fresh_solve():
     ds = datasets.load("kdv").isel(t=[0, 25])
     fresh = kdv._evaluate(kdv.kdv_solve(ds.t.values), ds.x.values, kdv.MODES).T
     np.testing.assert_allclose(ds.u.values, fresh, atol=1e-12)
+
+
+def test_allen_cahn_file_layout_and_recorded_convergence():
+    ds = datasets.load("allen_cahn")
+    assert ds.u.dims == ("x", "t") and ds.u.shape == (257, 101)
+    assert ds.x.values[[0, -1]].tolist() == [-1.0, 1.0] and ds.t.values[[0, -1]].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(ds.u.isel(x=0), ds.u.isel(x=-1), atol=1e-12)  # periodic
+    # The start's slope jumps across the period (u_x(+-1, 0) = -+2): a truncated Fourier series
+    # of it rings, so t = 0 is checked away from the ends; later the corner has diffused.
+    inner = np.abs(ds.x.values) < 0.9
+    np.testing.assert_allclose(ds.u.isel(t=0).values[inner], (ds.x**2 * np.cos(np.pi * ds.x)).values[inner], atol=2e-3)
+    # Spatial error: at most 1e-3 at the diffusing corner, 1e-5 relative over the grid.
+    assert ds.attrs["verified_modes_doubled"] < 1e-3 and ds.attrs["verified_rel_l2_modes_doubled"] < 1e-5
+    assert ds.attrs["verified_dt_halved"] < 1e-6
+    assert ds.attrs["verified_modes_halved"] > ds.attrs["verified_modes_doubled"]
+    assert float(np.abs(ds.u).max()) <= 1.0 + 1e-3  # the phases are u = +-1
+    assert all(ds[c].attrs["units"] for c in ("x", "t", "u"))
+
+
+def test_allen_cahn_solution_satisfies_the_pde():
+    """Spectral x-derivatives and 4th-order differences in time: u_t = eps u_xx + 5 u - 5 u^3."""
+    n, dt = allen_cahn.MODES, allen_cahn.DT
+    times = 0.5 + dt * np.array([-2, -1, 0, 1, 2])
+    coefficients = allen_cahn.allen_cahn_solve(times)
+    u = np.fft.irfft(coefficients, n=n)
+    u_t = np.array([1, -8, 0, 8, -1]) @ u / (12 * dt)
+    _, u_xx = _spectral_x_derivatives(coefficients[2], n, 2.0, True)[:2]
+    terms = [u_t, allen_cahn.EPSILON * u_xx, 5 * u[2], 5 * u[2] ** 3]
+    residual = terms[0] - terms[1] - terms[2] + terms[3]
+    assert np.abs(residual).max() < 1e-5 * max(np.abs(t).max() for t in terms)
 
 
 def test_kdv_solution_satisfies_the_pde():
