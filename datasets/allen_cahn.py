@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from sciml.datasets.record import space_time_dataset
 from sciml.datasets.spectral import etdrk4, fourier_interpolate, wavenumbers
 
 EPSILON = 1e-4
@@ -64,10 +65,8 @@ def allen_cahn_reference(nx: int = 257, nt: int = 101, *, modes: int = MODES, dt
     x = np.linspace(LOWER, LOWER + PERIOD, nx)
     t = np.linspace(0.0, T_END, nt)
     u = _evaluate(allen_cahn_solve(t, modes=modes, dt=dt), x, modes).T
-    return xr.Dataset(
-        {"u": (("x", "t"), u, {"long_name": "order parameter", "units": "1"})},
-        coords={"x": ("x", x, {"long_name": "position", "units": "1"}),
-                "t": ("t", t, {"long_name": "time", "units": "1"})},
+    return space_time_dataset(
+        {"u": (u, "order parameter")}, x, t,
         attrs={
             "title": "Allen-Cahn reference solution",
             "equation": "u_t = epsilon*u_xx + 5*u - 5*u**3",

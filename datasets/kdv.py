@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from sciml.datasets.record import space_time_dataset
 from sciml.datasets.spectral import etdrk4, fourier_interpolate, wavenumbers
 
 DELTA = 0.022
@@ -64,10 +65,8 @@ def kdv_reference(nx: int = 257, nt: int = 101, *, modes: int = MODES, dt: float
     x = np.linspace(LOWER, LOWER + PERIOD, nx)
     t = np.linspace(0.0, T_END, nt)
     u = _evaluate(kdv_solve(t, modes=modes, dt=dt), x, modes).T
-    return xr.Dataset(
-        {"u": (("x", "t"), u, {"long_name": "wave amplitude", "units": "1"})},
-        coords={"x": ("x", x, {"long_name": "position", "units": "1"}),
-                "t": ("t", t, {"long_name": "time", "units": "1"})},
+    return space_time_dataset(
+        {"u": (u, "wave amplitude")}, x, t,
         attrs={
             "title": "Korteweg-de Vries reference solution",
             "equation": "u_t + u*u_x + delta**2*u_xxx = 0",

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
 import xarray as xr
+
+
+def space_time_dataset(fields: dict[str, tuple[np.ndarray, str]], x: np.ndarray, t: np.ndarray,
+                       attrs: dict) -> xr.Dataset:
+    """Fields ``{name: (values (len(x), len(t)), long name)}`` of a dimensionless 1-D evolution
+    problem on the grid ``x`` x ``t``, with ``attrs`` (title, equation, method, ...)."""
+    return xr.Dataset(
+        {name: (("x", "t"), values, {"long_name": long_name, "units": "1"}) for name, (values, long_name) in fields.items()},
+        coords={"x": ("x", x, {"long_name": "position", "units": "1"}),
+                "t": ("t", t, {"long_name": "time", "units": "1"})},
+        attrs=attrs,
+    )
 
 
 def write_verified(ds: xr.Dataset, name: str, figures: dict[str, float], estimated_max_abs_error: float,

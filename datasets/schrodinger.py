@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 import xarray as xr
+from sciml.datasets.record import space_time_dataset
 from sciml.datasets.spectral import etdrk4, fourier_interpolate, wavenumbers
 
 LOWER, PERIOD, T_END = -5.0, 10.0, math.pi / 2
@@ -68,12 +69,8 @@ def nls_reference(nx: int = 257, nt: int = 101, *, modes: int = MODES, steps: in
     x = np.linspace(LOWER, LOWER + PERIOD, nx)
     t = np.linspace(0.0, T_END, nt)
     h = _evaluate(nls_solve(nt, modes=modes, steps=steps), x, modes).T
-    coords = {"x": ("x", x, {"long_name": "position", "units": "1"}),
-              "t": ("t", t, {"long_name": "time", "units": "1"})}
-    return xr.Dataset(
-        {"u": (("x", "t"), h.real, {"long_name": "real part of h", "units": "1"}),
-         "v": (("x", "t"), h.imag, {"long_name": "imaginary part of h", "units": "1"})},
-        coords=coords,
+    return space_time_dataset(
+        {"u": (h.real, "real part of h"), "v": (h.imag, "imaginary part of h")}, x, t,
         attrs={
             "title": "Nonlinear Schroedinger reference solution",
             "equation": "i*h_t + 0.5*h_xx + |h|**2*h = 0, h = u + i*v",

@@ -222,6 +222,15 @@ def _spectral_x_derivatives(u_hat: np.ndarray, n: int, period: float, real: bool
     return [back((1j * k) ** m * u_hat) for m in orders]
 
 
+def _around_half_time(solve, n: int, dt: float):
+    """``(u, u_t, rfft coefficients)`` of a real periodic solve at t = 0.5; ``u_t`` by fourth-order
+    central differences over steps of ``dt``."""
+    times = 0.5 + dt * np.array([-2, -1, 0, 1, 2])
+    coefficients = solve(times)
+    u = np.fft.irfft(coefficients, n=n)
+    return u[2], np.array([1, -8, 0, 8, -1]) @ u / (12 * dt), coefficients[2]
+
+
 def test_kdv_file_layout_and_recorded_convergence():
     ds = datasets.load("kdv")
     assert ds.u.dims == ("x", "t") and ds.u.shape == (257, 101)
@@ -261,26 +270,20 @@ def test_allen_cahn_file_layout_and_recorded_convergence():
 
 def test_allen_cahn_solution_satisfies_the_pde():
     """Spectral x-derivatives and 4th-order differences in time: u_t = eps u_xx + 5 u - 5 u^3."""
-    n, dt = allen_cahn.MODES, allen_cahn.DT
-    times = 0.5 + dt * np.array([-2, -1, 0, 1, 2])
-    coefficients = allen_cahn.allen_cahn_solve(times)
-    u = np.fft.irfft(coefficients, n=n)
-    u_t = np.array([1, -8, 0, 8, -1]) @ u / (12 * dt)
-    _, u_xx = _spectral_x_derivatives(coefficients[2], n, 2.0, True)[:2]
-    terms = [u_t, allen_cahn.EPSILON * u_xx, 5 * u[2], 5 * u[2] ** 3]
+    n = allen_cahn.MODES
+    u, u_t, coefficients = _around_half_time(allen_cahn.allen_cahn_solve, n, allen_cahn.DT)
+    _, u_xx = _spectral_x_derivatives(coefficients, n, 2.0, True)[:2]
+    terms = [u_t, allen_cahn.EPSILON * u_xx, 5 * u, 5 * u**3]
     residual = terms[0] - terms[1] - terms[2] + terms[3]
     assert np.abs(residual).max() < 1e-5 * max(np.abs(t).max() for t in terms)
 
 
 def test_kdv_solution_satisfies_the_pde():
     """Spectral x-derivatives and 4th-order differences in time: u_t + u u_x + d^2 u_xxx = 0."""
-    n, dt = kdv.MODES, kdv.DT
-    times = 0.5 + dt * np.array([-2, -1, 0, 1, 2])
-    coefficients = kdv.kdv_solve(times)
-    u = np.fft.irfft(coefficients, n=n)
-    u_t = np.array([1, -8, 0, 8, -1]) @ u / (12 * dt)
-    u_x, _, u_xxx = _spectral_x_derivatives(coefficients[2], n, 2.0, True)
-    terms = [u_t, u[2] * u_x, kdv.DELTA**2 * u_xxx]
+    n = kdv.MODES
+    u, u_t, coefficients = _around_half_time(kdv.kdv_solve, n, kdv.DT)
+    u_x, _, u_xxx = _spectral_x_derivatives(coefficients, n, 2.0, True)
+    terms = [u_t, u * u_x, kdv.DELTA**2 * u_xxx]
     assert np.abs(sum(terms)).max() < 1e-6 * max(np.abs(t).max() for t in terms)
 
 
