@@ -203,6 +203,7 @@ class Initial(Condition):
     """
 
     order: int = 0
+
     def check(self, problem) -> None:
         where, time = self.describe(), problem.space_time.time
         if time is None:
@@ -257,6 +258,7 @@ class Periodic(Condition):
     coordinate: sp.Symbol | None = None
     derivatives: int = 1
     modes: int = 1
+
     def check(self, problem) -> None:
         factor = next((d for d in problem.space_time.factors if self.coordinate in d.coordinates), None)
         if not isinstance(factor, Interval) or factor.is_time:

@@ -336,11 +336,12 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     # on b's distance function). There continuous data agree and jumping data differ by the
     # jump. At the sample itself continuous data would differ by their slope times its gap,
     # which on a 2-D face (samples ~ size / 45 apart) can pass for a jump.
+    z, gap_to_b = z[near], gap_to_b[near]
     onto_b = _onto_zero_set(distance_b, coords, z, size)
     jump = np.abs(values(data_a - data_b, onto_b))
     seen: list[np.ndarray] = []
     found: list[np.ndarray] = []
-    for k in np.flatnonzero(near)[np.argsort(gap_to_b[near])]:
+    for k in np.argsort(gap_to_b):
         if any(np.linalg.norm(onto_b[k] - q) <= radius for q in seen):
             continue
         seen.append(onto_b[k])
