@@ -229,6 +229,57 @@ def _describe_grid(points: dict) -> str:
             f" ({'/'.join(map(str, n_valid))} points in the domain)" if len(shapes) == 1 else str(shapes))
 
 
+def _check_name(name: str) -> None:
+    if name not in EXAMPLES:
+        raise KeyError(f"no DeepXDE example for {name!r}; known: {', '.join(EXAMPLES)}")
+
+
+def export_points(name: str, points_file: str | pathlib.Path) -> dict:
+    """Write the points where ``name`` is scored (``{field: (n, d)}``, in the domain) to
+    ``points_file`` for a worker; returns the scoring points (``evaluation_points``)."""
+    import numpy as np
+
+    _check_name(name)
+    points = evaluation_points(_load_problem(name))
+    np.savez(points_file, **{f: p[0][p[2]] for f, p in points.items()})
+    return points
+
+
+def worker_command(name: str, seed: int, points_file, pred_file, *, python: str = DEFAULT_PYTHON,
+                   steps_scale: float = 1.0, smoke: bool = False) -> list[str]:
+    """The command that trains DeepXDE's example for ``name`` and writes its predictions at
+    ``points_file`` to ``pred_file``; it needs DeepXDE and its backend, not sciml, so it can run
+    on another machine (``--export``/``--collect``). Set ``DDE_BACKEND`` (``EXAMPLES``) for it."""
+    return [python, str(pathlib.Path(__file__).resolve()), "--worker", name, "--seed", str(seed),
+            "--steps-scale", repr(steps_scale), "--points", str(points_file), "--predictions", str(pred_file),
+            *(["--smoke"] if smoke else [])]
+
+
+def collect(name: str, stdout: str, pred_file, points: dict) -> dict:
+    """Score a finished worker: its figures (the last ``MARKER`` line of ``stdout``) and its
+    predictions in ``pred_file``, against ``points`` (``evaluation_points``).
+
+    Raises:
+        RuntimeError: ``stdout`` holds no figures (the worker failed or was stopped).
+    """
+    import numpy as np
+
+    lines = [ln for ln in stdout.splitlines() if ln.startswith(MARKER)]
+    if not lines:
+        raise RuntimeError(f"DeepXDE run {name} left no figures; the end of its output:\n{stdout[-3000:]}")
+    figures = json.loads(lines[-1][len(MARKER):])
+    outputs = EXAMPLES[name]["outputs"]
+    with np.load(pred_file) as pred:
+        predicted = {}
+        for f, (_, values, valid, _) in points.items():
+            full = np.full(values.shape, np.nan)
+            full[valid] = pred[f][:, outputs.index(f)]
+            predicted[f] = full
+    figures.update(score(name, predicted, points))
+    figures["reference"] = f"{EXAMPLES[name]['file']} problem's reference, {_describe_grid(points)}"
+    return figures
+
+
 def run_deepxde(name: str, seed: int = 0, *, steps_scale: float = 1.0, smoke: bool = False,
                 python: str = DEFAULT_PYTHON, timeout: float | None = None) -> dict:
     """Train DeepXDE's example for problem ``name`` in the benchmark venv and score it.
@@ -240,45 +291,48 @@ def run_deepxde(name: str, seed: int = 0, *, steps_scale: float = 1.0, smoke: bo
         FileNotFoundError: ``python`` (the venv interpreter) does not exist.
         RuntimeError: the subprocess failed; the message holds the end of its output.
     """
-    import numpy as np
-
-    if name not in EXAMPLES:
-        raise KeyError(f"no DeepXDE example for {name!r}; known: {', '.join(EXAMPLES)}")
+    _check_name(name)
     if not pathlib.Path(python).exists():
         raise FileNotFoundError(
             f"no interpreter at {python}; create the benchmark venv with `python -m venv "
             "--system-site-packages /work/benchenv-dde && /work/benchenv-dde/bin/pip install "
             "deepxde torch==2.13.0`, or pass python=... (or set DEEPXDE_PYTHON)")
     load_start = list(os.getloadavg())
-    points = evaluation_points(_load_problem(name))
-    spec = EXAMPLES[name]
-    env = dict(os.environ, DDE_BACKEND=spec["backend"],
+    env = dict(os.environ, DDE_BACKEND=EXAMPLES[name]["backend"],
                JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
     with tempfile.TemporaryDirectory(prefix=f"dde-{name}-") as tmp:
         pts_file, pred_file = pathlib.Path(tmp) / "points.npz", pathlib.Path(tmp) / "pred.npz"
-        np.savez(pts_file, **{f: p[0][p[2]] for f, p in points.items()})
-        cmd = [python, str(pathlib.Path(__file__).resolve()), "--worker", name, "--seed", str(seed),
-               "--steps-scale", repr(steps_scale), "--points", str(pts_file), "--predictions", str(pred_file),
-               *(["--smoke"] if smoke else [])]
+        points = export_points(name, pts_file)
+        cmd = worker_command(name, seed, pts_file, pred_file, python=python, steps_scale=steps_scale, smoke=smoke)
         start = time.perf_counter()
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=timeout)
         process_s = time.perf_counter() - start
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
-        if proc.returncode != 0 or not lines:
-            tail = (proc.stdout + proc.stderr)[-3000:]
-            raise RuntimeError(f"DeepXDE run {name} failed (exit {proc.returncode}):\n{tail}")
-        figures = json.loads(lines[-1][len(MARKER):])
-        with np.load(pred_file) as pred:
-            predicted = {}
-            for f, (_, values, valid, _) in points.items():
-                full = np.full(values.shape, np.nan)
-                full[valid] = pred[f][:, spec["outputs"].index(f)]
-                predicted[f] = full
-    figures.update(score(name, predicted, points))
-    figures["reference"] = f"{spec['file']} problem's reference, {_describe_grid(points)}"
+        if proc.returncode != 0:
+            raise RuntimeError(f"DeepXDE run {name} failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
+        figures = collect(name, proc.stdout, pred_file, points)
     figures["process_wall_s"] = process_s
     figures["load_average_start"] = load_start
     figures["load_average_end"] = list(os.getloadavg())
+    return figures
+
+
+def collect_exported(name: str, directory: str | pathlib.Path) -> dict:
+    """Score a worker that ran elsewhere from ``--export DIR``'s files: ``DIR/<name>.points.npz``
+    (re-derived here and checked against the exported one), the worker's output
+    ``DIR/<name>.log``, its predictions ``DIR/<name>.pred.npz``, and, if present,
+    ``DIR/<name>.wall`` (the worker process's wall seconds, measured where it ran)."""
+    import numpy as np
+
+    directory = pathlib.Path(directory)
+    points = evaluation_points(_load_problem(name))
+    with np.load(directory / f"{name}.points.npz") as sent:
+        for f, p in points.items():
+            if not np.array_equal(sent[f], p[0][p[2]]):
+                raise ValueError(f"{directory / name}.points.npz was exported from another grid than {name}'s now")
+    figures = collect(name, (directory / f"{name}.log").read_text(errors="replace"), directory / f"{name}.pred.npz",
+                      points)
+    wall = directory / f"{name}.wall"
+    figures["process_wall_s"] = float(wall.read_text().split()[0]) if wall.exists() else figures["wall_s"]
     return figures
 
 
@@ -602,7 +656,9 @@ def _train(name: str, seed: int, steps_scale: float, smoke: bool, points_file: s
 
         versions["torch"] = torch.__version__
         n_params = int(sum(p.numel() for p in model.net.parameters() if p.requires_grad))
-        devices, threads = ["cpu"], torch.get_num_threads()
+        # DeepXDE's PyTorch backend makes CUDA its default device when torch sees one
+        devices = [torch.cuda.get_device_name(0)] if torch.cuda.is_available() else ["cpu"]
+        threads = torch.get_num_threads()
     return {
         "name": f"deepxde_{name}",
         "problem": name,
@@ -673,6 +729,12 @@ def main(argv: list[str] | None = None) -> dict | None:
                              "per phase: checks the plumbing and scoring only")
     parser.add_argument("--python", default=DEFAULT_PYTHON, help="benchmark venv interpreter")
     parser.add_argument("--out", default=str(RESULTS / "deepxde_suite.json"))
+    parser.add_argument("--export", metavar="DIR",
+                        help="write each problem's scoring points to DIR and print the worker commands that "
+                             "train there (another machine, e.g. a GPU, with DeepXDE and its backend only)")
+    parser.add_argument("--collect", metavar="DIR",
+                        help="score the workers run from --export DIR (DIR/<problem>.log, .pred.npz, .wall) "
+                             "and merge them into --out")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--points", help=argparse.SUPPRESS)
     parser.add_argument("--predictions", help=argparse.SUPPRESS)
@@ -682,6 +744,25 @@ def main(argv: list[str] | None = None) -> dict | None:
         print(MARKER + json.dumps(figures), flush=True)
         return None
     names = args.only.split(",") if args.only else SUITE_EXAMPLES
+    if args.export:
+        directory = pathlib.Path(args.export)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            export_points(name, directory / f"{name}.points.npz")
+            cmd = worker_command(name, args.seed[0], directory / f"{name}.points.npz", f"$OUT/{name}.pred.npz",
+                                 python=args.python, steps_scale=args.steps_scale, smoke=args.smoke)
+            cmd[1] = str(pathlib.Path(__file__).resolve().relative_to(ROOT))
+            cmd[cmd.index("--points") + 1] = str((directory / f"{name}.points.npz").resolve().relative_to(ROOT))
+            print(f"DDE_BACKEND={EXAMPLES[name]['backend']} " + " ".join(cmd) + f" > $OUT/{name}.log")
+        return None
+    if args.collect:
+        runs = []
+        for name in names:
+            figures = collect_exported(name, args.collect)
+            print(summary(figures), flush=True)
+            runs = save(figures, args.out)
+        print(f"wrote {args.out}")
+        return {"runs": runs}
     if args.smoke and args.out == parser.get_default("out"):  # no smoke run among the figures
         args.out = str(RESULTS / "deepxde_suite_smoke.json")
     runs: list[dict] = []

@@ -22,6 +22,12 @@ and scored against the same reference on the same grid. Its rel L2 and wall time
 process's, start to exit, like a `sciml solve` row's) fill the table's DeepXDE column; full records go to benchmarks/results/deepxde_suite.json. DeepXDE runs in
 its own venv (``DEEPXDE_PYTHON``, default /work/benchenv-dde/bin/python).
 
+The long examples can train on another machine (a GPU) that has DeepXDE and its backend but not
+sciml: ``python benchmarks/deepxde_suite.py --only wave1d,schrodinger --export DIR`` writes the
+scoring points and prints the worker commands to run there; with their outputs copied back into
+DIR, ``python benchmarks/pde_suite.py --only wave1d,schrodinger --deepxde-collect DIR`` scores
+them, adds the rows (their ``device`` named in the table) and merges the full records.
+
 ``--outside`` runs, instead of the suite, the problems in benchmarks/outside_suite/: PDEs
 written from the README alone, as a new user would (heat 2-D, Helmholtz, Klein-Gordon, a
 boundary layer, pure Neumann with a mean value, Allen-Cahn, advection, Poisson on a disk and in
@@ -89,6 +95,20 @@ def run(problem: str, seed: int, model: str, starved: bool = False) -> dict:
             "recipe": recipe if isinstance(recipe, dict) else None, "verdict": m.get("verdict")}
 
 
+def deepxde_row(problem: str, seed: int, figures: dict, steps_scale: float = 1.0, smoke: bool = False) -> dict:
+    """A suite row from DeepXDE's figures (``deepxde_suite.run_deepxde`` or ``collect_exported``);
+    ``device`` names the accelerator where it trained ("cpu" if none)."""
+    f = figures
+    # wall: the DeepXDE process from start to exit, as a `sciml solve` row's is its process's
+    return {"problem": problem, "model": "deepxde", "seed": seed, "kind": "deepxde", "smoke": smoke,
+            "steps_scale": steps_scale, "wall_s": round(f["process_wall_s"], 1),
+            "load": f.get("load_average_end") or f["machine"].get("load_average"), "rel_l2": f["rel_l2"],
+            "rel_l2_by_field": f["rel_l2_by_field"], "rel_l2_derived": f.get("rel_l2_derived"),
+            "train_s": round(f["train_s"], 1), "ms_per_step": f["ms_per_step"], "steps": f["steps"],
+            "backend": f["backend"], "source": f["source"], "deepxde": f["versions"]["deepxde"],
+            "device": ", ".join(f.get("devices") or ["cpu"])}
+
+
 def run_deepxde(problem: str, seed: int, steps_scale: float = 1.0, smoke: bool = False,
                 deepxde_out: pathlib.Path = RESULTS / "deepxde_suite.json") -> dict:
     """DeepXDE's example for ``problem`` (benchmarks/deepxde_suite.py), as a suite row; the full
@@ -96,20 +116,15 @@ def run_deepxde(problem: str, seed: int, steps_scale: float = 1.0, smoke: bool =
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import deepxde_suite
 
-    row = {"problem": problem, "model": "deepxde", "seed": seed, "kind": "deepxde", "smoke": smoke,
-           "steps_scale": steps_scale}
     start = time.perf_counter()
     try:
         f = deepxde_suite.run_deepxde(problem, seed, steps_scale=steps_scale, smoke=smoke)
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-        return {**row, "wall_s": round(time.perf_counter() - start, 1), "load": os.getloadavg(),
+        return {"problem": problem, "model": "deepxde", "seed": seed, "kind": "deepxde", "smoke": smoke,
+                "steps_scale": steps_scale, "wall_s": round(time.perf_counter() - start, 1), "load": os.getloadavg(),
                 "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300] if str(err).strip() else ''}"}
     deepxde_suite.save(f, deepxde_out)
-    # wall: the DeepXDE process from start to exit, as a `sciml solve` row's is its process's
-    return {**row, "wall_s": round(f["process_wall_s"], 1), "load": os.getloadavg(), "rel_l2": f["rel_l2"],
-            "rel_l2_by_field": f["rel_l2_by_field"], "rel_l2_derived": f.get("rel_l2_derived"),
-            "train_s": round(f["train_s"], 1), "ms_per_step": f["ms_per_step"], "steps": f["steps"],
-            "backend": f["backend"], "source": f["source"], "deepxde": f["versions"]["deepxde"]}
+    return deepxde_row(problem, seed, f, steps_scale, smoke)
 
 
 def deepxde_cell(rows: list[dict], problem: str) -> str:
@@ -128,6 +143,7 @@ def deepxde_cell(rows: list[dict], problem: str) -> str:
     derived = [r["rel_l2_derived"]["h"] for r in rs if (r.get("rel_l2_derived") or {}).get("h") is not None]
     return (f"{statistics.median(errs):.2e}" + (f" (\\|h\\| {statistics.median(derived):.2e})" if derived else "")
             + f", {statistics.median(r['wall_s'] for r in rs):.0f} s"
+            + "".join(sorted({f" on {r['device']}" for r in rs if r.get("device", "cpu") != "cpu"}))
             + (f", {len(rs)} seeds" if len(rs) > 1 else "")
             + ("" if scale == {1.0} else f", steps x{'/'.join(f'{x:g}' for x in sorted(scale))}"))
 
@@ -230,6 +246,9 @@ def main() -> None:
     parser.add_argument("--deepxde-seeds", help="seeds for DeepXDE (default: the first of --seeds)")
     parser.add_argument("--deepxde-steps-scale", type=float, default=1.0,
                         help="multiply every DeepXDE phase's iterations (rows marked; default: the example's)")
+    parser.add_argument("--deepxde-collect", metavar="DIR",
+                        help="score DeepXDE workers run elsewhere from `deepxde_suite.py --export DIR` "
+                             "(problems of --only) and add their rows; trains nothing")
     parser.add_argument("--deepxde-smoke", action="store_true",
                         help="DeepXDE at most 50 Adam / 5 L-BFGS iterations per phase: plumbing only, rows left "
                              "out of the table")
@@ -237,7 +256,20 @@ def main() -> None:
     args.deepxde = args.deepxde or args.deepxde_only
     out = pathlib.Path(args.out or RESULTS / ("pde_outside.json" if args.outside else "pde_suite.json"))
     rows = json.loads(out.read_text())["runs"] if out.exists() else []
-    if not args.table_only:
+    if args.deepxde_collect:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import deepxde_suite
+
+        for problem in (args.only.split(",") if args.only else DEEPXDE):
+            f = deepxde_suite.collect_exported(problem, args.deepxde_collect)
+            deepxde_suite.save(f, out.parent / "deepxde_suite.json")
+            new = deepxde_row(problem, f["seed"], f, f.get("steps_scale", 1.0), bool(f.get("smoke")))
+            rows = [r for r in rows if not (r.get("kind") == "deepxde" and r["problem"] == problem
+                                            and r["seed"] == new["seed"] and bool(r.get("smoke")) == new["smoke"]
+                                            and r.get("steps_scale", 1.0) == new["steps_scale"])] + [new]
+            print(deepxde_suite.summary(f), flush=True)
+        out.write_text(json.dumps({"runs": rows}, indent=1))
+    elif not args.table_only:
         everything = sorted(f.stem for f in OUTSIDE.glob("*.py")) if args.outside else SUITE
         problems = args.only.split(",") if args.only else everything
         missing = [p for p in problems if not problem_file(p).exists()]
