@@ -82,3 +82,36 @@ def test_suite_table_has_the_deepxde_column(root):
     assert lines["schrodinger (mlp)"].endswith("| 2.00e-03 (\\|h\\| 1.50e-03), 900 s |")
     assert lines["heat (mlp)"].endswith("| no example |")
     assert lines["wave1d (mlp)"].endswith("| not measured |")  # smoke runs are no figure
+
+
+def test_a_worker_run_elsewhere_is_scored_as_here(root, dde, tmp_path):
+    """--export / --collect: the scoring points travel out, a worker's log and predictions come
+    back; the figures are scored on the same grid, and a grid changed since the export is refused."""
+    points = dde.export_points("wave1d", tmp_path / "wave1d.points.npz")
+    pts, values, valid, _ = points["u"]
+    with np.load(tmp_path / "wave1d.points.npz") as sent:
+        np.testing.assert_array_equal(sent["u"], pts[valid])
+    np.savez(tmp_path / "wave1d.pred.npz", u=(1.05 * values[valid])[:, None])  # the worker's (n, outputs)
+    figures = {"seed": 0, "wall_s": 12.0, "devices": ["NVIDIA H200"]}
+    (tmp_path / "wave1d.log").write_text("Using backend: pytorch\n" + dde.MARKER + __import__("json").dumps(figures))
+    (tmp_path / "wave1d.wall").write_text("13.5\n")
+    f = dde.collect_exported("wave1d", tmp_path)
+    assert f["rel_l2"] == pytest.approx(0.05) and f["process_wall_s"] == 13.5 and f["devices"] == ["NVIDIA H200"]
+    (tmp_path / "wave1d.log").write_text("Traceback ...\nRuntimeError: CUDA out of memory\n")  # no figures
+    with pytest.raises(RuntimeError, match="(?s)left no figures.*out of memory"):
+        dde.collect_exported("wave1d", tmp_path)
+    np.savez(tmp_path / "wave1d.points.npz", u=pts[valid][::2])
+    with pytest.raises(ValueError, match="another grid"):
+        dde.collect_exported("wave1d", tmp_path)
+
+
+def test_the_cell_names_the_device_a_row_trained_on(root):
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        suite = importlib.import_module("pde_suite")
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    row = {"problem": "wave1d", "model": "deepxde", "kind": "deepxde", "seed": 0, "rel_l2": 0.6, "wall_s": 550.0,
+           "steps_scale": 1.0, "device": "NVIDIA H200"}
+    assert suite.deepxde_cell([row], "wave1d") == "6.00e-01, 550 s on NVIDIA H200"
+    assert suite.deepxde_cell([{**row, "device": "cpu"}], "wave1d") == "6.00e-01, 550 s"
