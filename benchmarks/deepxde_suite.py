@@ -695,13 +695,23 @@ def _train(name: str, seed: int, steps_scale: float, smoke: bool, points_file: s
 # ---------------------------------------------------------------------------------------------
 
 
+def device_of(run: dict) -> str:
+    """Where a run trained: a record's ``devices`` or a suite row's ``device`` ("cpu" if none)."""
+    return run.get("device") or ", ".join(run.get("devices") or ["cpu"])
+
+
+def run_key(run: dict) -> tuple:
+    """What makes two runs the same measurement: problem, seed, length (smoke, steps scale) and
+    device (a CPU and a GPU figure of one example are kept side by side)."""
+    return run["problem"], run["seed"], bool(run.get("smoke")), run.get("steps_scale", 1.0), device_of(run)
+
+
 def save(figures: dict, out: str | pathlib.Path = RESULTS / "deepxde_suite.json") -> list[dict]:
     """Merge one run's figures into ``out`` (``{"runs": [...]}``), replacing an earlier run of
-    the same problem, seed and length (smoke / steps scale); returns every run."""
+    the same problem, seed, length and device (``run_key``); returns every run."""
     out = pathlib.Path(out)
     runs = json.loads(out.read_text())["runs"] if out.exists() else []
-    key = lambda r: (r["problem"], r["seed"], bool(r.get("smoke")), r.get("steps_scale", 1.0))  # noqa: E731
-    runs = [r for r in runs if key(r) != key(figures)] + [figures]
+    runs = [r for r in runs if run_key(r) != run_key(figures)] + [figures]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
     return runs

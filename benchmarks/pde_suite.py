@@ -50,6 +50,9 @@ import sys
 import tempfile
 import time
 
+import deepxde_suite  # benchmarks/, beside this file
+from deepxde_suite import device_of, run_key
+
 from sciml.provenance import CODE_PATHS, git_revision
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -113,9 +116,6 @@ def run_deepxde(problem: str, seed: int, steps_scale: float = 1.0, smoke: bool =
                 deepxde_out: pathlib.Path = RESULTS / "deepxde_suite.json") -> dict:
     """DeepXDE's example for ``problem`` (benchmarks/deepxde_suite.py), as a suite row; the full
     record is merged into ``deepxde_out``."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import deepxde_suite
-
     start = time.perf_counter()
     try:
         f = deepxde_suite.run_deepxde(problem, seed, steps_scale=steps_scale, smoke=smoke)
@@ -138,12 +138,19 @@ def deepxde_cell(rows: list[dict], problem: str) -> str:
         return "failed (error in the JSON)" if tried else "not measured"
     full = [r for r in rs if r.get("steps_scale", 1.0) == 1.0]
     rs = full or rs  # the example's own length when measured; shortened runs only otherwise
+    devices = sorted({device_of(r) for r in rs}, key=lambda d: (d != "cpu", d))  # this suite's CPU first
+    return "; ".join(_deepxde_figure([r for r in rs if device_of(r) == d]) for d in devices)
+
+
+def _deepxde_figure(rs: list[dict]) -> str:
+    """Median rel L2 (and |h|) and wall of runs on one device, the device named unless a CPU."""
     scale = {r.get("steps_scale", 1.0) for r in rs}
     errs = [r["rel_l2"] for r in rs]
     derived = [r["rel_l2_derived"]["h"] for r in rs if (r.get("rel_l2_derived") or {}).get("h") is not None]
+    device = device_of(rs[0])
     return (f"{statistics.median(errs):.2e}" + (f" (\\|h\\| {statistics.median(derived):.2e})" if derived else "")
             + f", {statistics.median(r['wall_s'] for r in rs):.0f} s"
-            + "".join(sorted({f" on {r['device']}" for r in rs if r.get("device", "cpu") != "cpu"}))
+            + ("" if device == "cpu" else f" on {device}")
             + (f", {len(rs)} seeds" if len(rs) > 1 else "")
             + ("" if scale == {1.0} else f", steps x{'/'.join(f'{x:g}' for x in sorted(scale))}"))
 
@@ -257,16 +264,11 @@ def main() -> None:
     out = pathlib.Path(args.out or RESULTS / ("pde_outside.json" if args.outside else "pde_suite.json"))
     rows = json.loads(out.read_text())["runs"] if out.exists() else []
     if args.deepxde_collect:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        import deepxde_suite
-
         for problem in (args.only.split(",") if args.only else DEEPXDE):
             f = deepxde_suite.collect_exported(problem, args.deepxde_collect)
             deepxde_suite.save(f, out.parent / "deepxde_suite.json")
             new = deepxde_row(problem, f["seed"], f, f.get("steps_scale", 1.0), bool(f.get("smoke")))
-            rows = [r for r in rows if not (r.get("kind") == "deepxde" and r["problem"] == problem
-                                            and r["seed"] == new["seed"] and bool(r.get("smoke")) == new["smoke"]
-                                            and r.get("steps_scale", 1.0) == new["steps_scale"])] + [new]
+            rows = [r for r in rows if not (r.get("kind") == "deepxde" and run_key(r) == run_key(new))] + [new]
             print(deepxde_suite.summary(f), flush=True)
         out.write_text(json.dumps({"runs": rows}, indent=1))
     elif not args.table_only:
@@ -280,7 +282,6 @@ def main() -> None:
         key = lambda r: (r["problem"], r["model"], r["seed"], r.get("kind", "recipe"))  # noqa: E731
         done = {key(r) for r in rows}
         dde_seeds = [int(s) for s in args.deepxde_seeds.split(",")] if args.deepxde_seeds else seeds[:1]
-        dde_key = lambda r: (r["problem"], r["seed"], bool(r.get("smoke")), r.get("steps_scale", 1.0))  # noqa: E731
         for seed in seeds:  # seed-major: a partial suite still covers every problem once
             for problem in problems:
                 measured = []
@@ -292,12 +293,13 @@ def main() -> None:
                     out.write_text(json.dumps({"runs": rows}, indent=1))
                 this = (problem, seed, args.deepxde_smoke, args.deepxde_steps_scale)
                 if (args.deepxde and not args.starved and problem in DEEPXDE and seed in dde_seeds and not
-                        (args.skip_done and any(r.get("kind") == "deepxde" and dde_key(r) == this
+                        (args.skip_done and any(r.get("kind") == "deepxde" and run_key(r)[:4] == this
                                                 and r.get("rel_l2") is not None for r in rows))):
-                    rows = [r for r in rows if not (r.get("kind") == "deepxde" and dde_key(r) == this)]
-                    measured.append(run_deepxde(problem, seed, args.deepxde_steps_scale, args.deepxde_smoke,
-                                                out.parent / "deepxde_suite.json"))
-                    rows.append(measured[-1])
+                    new = run_deepxde(problem, seed, args.deepxde_steps_scale, args.deepxde_smoke,
+                                      out.parent / "deepxde_suite.json")
+                    rows = [r for r in rows if not (r.get("kind") == "deepxde" and run_key(r) == run_key(new))]
+                    measured.append(new)
+                    rows.append(new)
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps({"runs": rows}, indent=1))
                 for row in measured:

@@ -115,3 +115,6 @@ def test_the_cell_names_the_device_a_row_trained_on(root):
            "steps_scale": 1.0, "device": "NVIDIA H200"}
     assert suite.deepxde_cell([row], "wave1d") == "6.00e-01, 550 s on NVIDIA H200"
     assert suite.deepxde_cell([{**row, "device": "cpu"}], "wave1d") == "6.00e-01, 550 s"
+    cpu = {**row, "rel_l2": 0.8, "wall_s": 1000.0}
+    cpu.pop("device")  # rows measured before devices were recorded ran on this suite's CPUs
+    assert suite.deepxde_cell([row, cpu], "wave1d") == "8.00e-01, 1000 s; 6.00e-01, 550 s on NVIDIA H200"
