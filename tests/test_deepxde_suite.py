@@ -18,6 +18,15 @@ def dde(root):
     sys.path.remove(str(root / "benchmarks"))
 
 
+@pytest.fixture(scope="module")
+def suite(root):
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        yield importlib.import_module("pde_suite")
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+
+
 def problem(root, name):
     return sciml.load_problem(root / "problems" / f"{name}.py")
 
@@ -65,12 +74,7 @@ def test_missing_venv_is_a_clear_error(dde):
         dde.run_deepxde("wave1d", python="/nonexistent/python")
 
 
-def test_suite_table_has_the_deepxde_column(root):
-    sys.path.insert(0, str(root / "benchmarks"))
-    try:
-        suite = importlib.import_module("pde_suite")
-    finally:
-        sys.path.remove(str(root / "benchmarks"))
+def test_suite_table_has_the_deepxde_column(suite):
     recipe = {"kind": "recipe", "model": "mlp", "seed": 0, "rel_l2": 1e-3, "wall_s": 100.0,
               "verdict": {"status": "trusted"}, "recipe": None}
     rows = [{**recipe, "problem": "schrodinger"}, {**recipe, "problem": "heat"}, {**recipe, "problem": "wave1d"},
@@ -105,12 +109,7 @@ def test_a_worker_run_elsewhere_is_scored_as_here(root, dde, tmp_path):
         dde.collect_exported("wave1d", tmp_path)
 
 
-def test_the_cell_names_the_device_a_row_trained_on(root):
-    sys.path.insert(0, str(root / "benchmarks"))
-    try:
-        suite = importlib.import_module("pde_suite")
-    finally:
-        sys.path.remove(str(root / "benchmarks"))
+def test_the_cell_names_the_device_a_row_trained_on(suite):
     row = {"problem": "wave1d", "model": "deepxde", "kind": "deepxde", "seed": 0, "rel_l2": 0.6, "wall_s": 550.0,
            "steps_scale": 1.0, "device": "NVIDIA H200"}
     assert suite.deepxde_cell([row], "wave1d") == "6.00e-01, 550 s on NVIDIA H200"
