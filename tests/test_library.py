@@ -36,6 +36,24 @@ def test_portable_form_normalises_and_continues_linearly():
         _edge(x, np.ones_like(x))
 
 
+def test_unit_slope_activations_keep_the_shape_and_tame_steep_members():
+    from sciml.library.family import as_activations
+
+    x = np.linspace(-1.0, 1.0, 401)
+    wiggly = _edge(x, np.sin(12.0 * x))  # unit spread, slope about 17
+    exact = from_symbolic("sin", a=3.0)
+    assert wiggly.rms_slope() > 10.0
+    library = as_activations(PrimitiveLibrary("t", [wiggly, exact, from_symbolic("x")]), unit_slope=True)
+    assert [m.name for m in library] == ["e", "sin"]  # the linear member dropped
+    for before, after in zip((wiggly, exact), library):
+        assert after.rms_slope() == pytest.approx(1.0, rel=1e-3)
+        ratio = np.asarray(after(jnp.asarray(x))) / np.where(np.abs(before(x)) > 0.1, before(x), np.nan)
+        assert np.nanstd(ratio) < 1e-4 * np.nanmean(np.abs(ratio))  # the same shape, scaled
+    assert list(library)[1].exact.affine[2] == pytest.approx(1.0 / exact.rms_slope())
+    with pytest.raises(ValueError, match="non-zero"):
+        exact.scaled(0.0)
+
+
 # ----------------------------------------------------------------------------- files
 def test_library_file_round_trips_and_is_found_by_name(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIML_LIBRARY_DIR", str(tmp_path))

@@ -182,15 +182,20 @@ def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: in
 _ENTIRE = {"sin", "cos", "tanh", "gaussian", "exp", "x^2", "x^3", "x^4", "x^5", "abs"}
 
 
-def as_activations(library: PrimitiveLibrary, name: str | None = None) -> PrimitiveLibrary:
+def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = False) -> PrimitiveLibrary:
     """``library`` made safe to use as activations: linear members dropped (they add no
     nonlinearity), and members whose exact form is not finite on the real line evaluated by
-    their portable Chebyshev form (continued linearly) instead."""
+    their portable Chebyshev form (continued linearly) instead. With ``unit_slope`` each member
+    is also divided by its RMS slope over ``[-1, 1]``: harvested shapes come normalised to unit
+    spread, which makes the wiggly ones steep (slopes of 10-100), and a layer of them multiplies
+    the signal and its gradients by that much."""
     members = []
     for member in library:
         if member.exact is not None and member.exact.primitive in ("x", "0"):
             continue
         if member.exact is not None and member.exact.primitive not in _ENTIRE:
             member = member.with_name(member.name, None)
+        if unit_slope:
+            member = member.scaled(1.0 / member.rms_slope())
         members.append(member)
     return PrimitiveLibrary(name or library.name, members)

@@ -137,6 +137,22 @@ class PortablePrimitive:
     def with_name(self, name: str, exact: ExactForm | None = None) -> "PortablePrimitive":
         return dataclasses.replace(self, name=name, exact=exact)
 
+    def scaled(self, factor: float) -> "PortablePrimitive":
+        """``factor * g``: the Chebyshev form and the exact form (its ``c`` and ``d``) scaled alike."""
+        factor = float(factor)
+        if not (np.isfinite(factor) and factor != 0.0):
+            raise ValueError(f"primitive {self.name!r}: scale factor must be finite and non-zero, got {factor}")
+        exact = None
+        if self.exact is not None:
+            a, b, c, d = self.exact.affine
+            exact = ExactForm(self.exact.primitive, (a, b, c * factor, d * factor))
+        return dataclasses.replace(self, coefficients=tuple(c * factor for c in self.coefficients), exact=exact)
+
+    def rms_slope(self, points: int = 1001) -> float:
+        """The root-mean-square slope of ``g`` over ``[-1, 1]`` (central differences on a grid)."""
+        t = np.linspace(-1.0, 1.0, int(points))
+        return float(np.sqrt(np.mean(np.gradient(np.asarray(self(jnp.asarray(t)), np.float64), t) ** 2)))
+
 
 def chebyshev_series(coefficients, t):
     """``sum_k c_k T_k(t)`` by Clenshaw's recurrence, continued linearly outside ``[-1, 1]``.
