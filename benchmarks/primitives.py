@@ -261,7 +261,8 @@ def _compare(part: str, tasks, sizes, seeds: int, error) -> dict:
         _print_task(part, task.name, out[task.name], sizes)
     return out
 
-def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slope: bool = False) -> dict:
+def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slope: bool = False,
+               max_roughness: float | None = None) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
     import platform
@@ -271,7 +272,7 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slop
 
     start = time.perf_counter()
     found_library, edges = discover_library(DISCOVERY, steps=settings["discovery_steps"])
-    library = as_activations(found_library, "family", unit_slope=unit_slope)
+    library = as_activations(found_library, "family", unit_slope=unit_slope, max_roughness=max_roughness)
     where = save_library(library, pathlib.Path(library_dir or RESULTS) / "primitives_family_library.json")
     discovery_s = time.perf_counter() - start
     print(f"discovery {discovery_s:.0f} s: {len(edges)} edges -> {found_library.names} -> activations "
@@ -279,7 +280,7 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slop
     tasks = HELD_OUT[: settings["tasks"]] if settings["tasks"] else HELD_OUT
     result = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
               "gating": GATING, "library_evaluated_as": "trained soft mixture",
-              "members_scaled_to_unit_slope": unit_slope, "baselines": list(BASELINES),
+              "members_scaled_to_unit_slope": unit_slope, "max_roughness": max_roughness, "baselines": list(BASELINES),
               "machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "cpus": os.cpu_count(), "device": jax.devices()[0].device_kind,
                           "load_average_start": list(os.getloadavg())},
@@ -346,6 +347,8 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true", help="(family) print the tables of the last run")
     parser.add_argument("--unit-slope", action="store_true",
                         help="(family) divide each library member by its RMS slope on [-1, 1] (as_activations)")
+    parser.add_argument("--max-roughness", type=float,
+                        help="(family) drop library members rougher than this (RMS curvature / RMS slope on [-1, 1])")
     parser.add_argument("--out", help="(family) results file (default results/primitives_family[_quick].json)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -371,7 +374,7 @@ def main() -> None:
     if args.seeds:
         settings["seeds"] = args.seeds
     parts = tuple(p for p in args.parts.split(",") if p)
-    result = run_family(settings, parts, unit_slope=args.unit_slope)
+    result = run_family(settings, parts, unit_slope=args.unit_slope, max_roughness=args.max_roughness)
     result["overrides"] = {"seeds": args.seeds} if args.seeds else {}
     out = pathlib.Path(args.out) if args.out else RESULTS / ("primitives_family_quick.json" if args.quick else
                                                              "primitives_family.json")

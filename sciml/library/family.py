@@ -182,16 +182,20 @@ def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: in
 _ENTIRE = {"sin", "cos", "tanh", "gaussian", "exp", "x^2", "x^3", "x^4", "x^5", "abs"}
 
 
-def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = False) -> PrimitiveLibrary:
+def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = False,
+                   max_roughness: float | None = None) -> PrimitiveLibrary:
     """``library`` made safe to use as activations: linear members dropped (they add no
     nonlinearity), and members whose exact form is not finite on the real line evaluated by
     their portable Chebyshev form (continued linearly) instead. With ``unit_slope`` each member
     is also divided by its RMS slope over ``[-1, 1]``: harvested shapes come normalised to unit
     spread, which makes the wiggly ones steep (slopes of 10-100), and a layer of them multiplies
-    the signal and its gradients by that much."""
+    the signal and its gradients by that much. Members rougher than ``max_roughness``
+    (:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are dropped."""
     members = []
     for member in library:
         if member.exact is not None and member.exact.primitive in ("x", "0"):
+            continue
+        if max_roughness is not None and member.roughness() > max_roughness:
             continue
         if member.exact is not None and member.exact.primitive not in _ENTIRE:
             member = member.with_name(member.name, None)
