@@ -46,6 +46,7 @@ import optax
 from flax import nnx
 
 from sciml.library import load_library
+from sciml.library.family import MAX_ROUGHNESS
 from sciml.library.gates import HardActivation, harden
 from sciml.models import build_model
 
@@ -261,8 +262,8 @@ def _compare(part: str, tasks, sizes, seeds: int, error) -> dict:
         _print_task(part, task.name, out[task.name], sizes)
     return out
 
-def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slope: bool = False,
-               max_roughness: float | None = None) -> dict:
+def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slope: bool = True,
+               max_roughness: float | None = MAX_ROUGHNESS) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
     import platform
@@ -345,10 +346,12 @@ def main() -> None:
     parser.add_argument("--parts", default="mlp,cfc", help="(family) mlp, cfc or both")
     parser.add_argument("--seeds", type=int, default=None, help="(family) override the number of seeds")
     parser.add_argument("--table-only", action="store_true", help="(family) print the tables of the last run")
-    parser.add_argument("--unit-slope", action="store_true",
-                        help="(family) divide each library member by its RMS slope on [-1, 1] (as_activations)")
-    parser.add_argument("--max-roughness", type=float,
-                        help="(family) drop library members rougher than this (RMS curvature / RMS slope on [-1, 1])")
+    parser.add_argument("--raw-members", action="store_true",
+                        help="(family) use the members as harvested (unit spread): no scaling to unit slope, "
+                             "no roughness bound (how the first runs were made)")
+    parser.add_argument("--max-roughness", type=float, default=MAX_ROUGHNESS,
+                        help="(family) drop library members rougher than this (RMS curvature / RMS slope on "
+                             "[-1, 1]; default 2 pi)")
     parser.add_argument("--out", help="(family) results file (default results/primitives_family[_quick].json)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -374,7 +377,8 @@ def main() -> None:
     if args.seeds:
         settings["seeds"] = args.seeds
     parts = tuple(p for p in args.parts.split(",") if p)
-    result = run_family(settings, parts, unit_slope=args.unit_slope, max_roughness=args.max_roughness)
+    result = run_family(settings, parts, unit_slope=not args.raw_members,
+                        max_roughness=None if args.raw_members else args.max_roughness)
     result["overrides"] = {"seeds": args.seeds} if args.seeds else {}
     out = pathlib.Path(args.out) if args.out else RESULTS / ("primitives_family_quick.json" if args.quick else
                                                              "primitives_family.json")

@@ -43,7 +43,7 @@ def test_unit_slope_activations_keep_the_shape_and_tame_steep_members():
     wiggly = _edge(x, np.sin(12.0 * x))  # unit spread, slope about 17
     exact = from_symbolic("sin", a=3.0)
     assert wiggly.rms_slope() > 10.0
-    library = as_activations(PrimitiveLibrary("t", [wiggly, exact, from_symbolic("x")]), unit_slope=True)
+    library = as_activations(PrimitiveLibrary("t", [wiggly, exact, from_symbolic("x")]), max_roughness=None)
     assert [m.name for m in library] == ["e", "sin"]  # the linear member dropped
     for before, after in zip((wiggly, exact), library):
         assert after.rms_slope() == pytest.approx(1.0, rel=1e-3)
@@ -52,6 +52,10 @@ def test_unit_slope_activations_keep_the_shape_and_tame_steep_members():
     assert list(library)[1].exact.affine[2] == pytest.approx(1.0 / exact.rms_slope())
     with pytest.raises(ValueError, match="non-zero"):
         exact.scaled(0.0)
+    # by default members wigglier than sin(2 pi t) are dropped: sin(12 t) goes, sin(3 t) stays
+    assert wiggly.roughness() == pytest.approx(12.0, rel=0.1) and exact.roughness() == pytest.approx(3.0, rel=0.1)
+    assert as_activations(PrimitiveLibrary("t", [wiggly, exact])).names == ["sin"]
+    assert from_symbolic("tanh").roughness() < 1.0 and from_symbolic("x").roughness() < 1e-2
 
 
 # ----------------------------------------------------------------------------- files

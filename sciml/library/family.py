@@ -182,8 +182,14 @@ def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: in
 _ENTIRE = {"sin", "cos", "tanh", "gaussian", "exp", "x^2", "x^3", "x^4", "x^5", "abs"}
 
 
-def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = False,
-                   max_roughness: float | None = None) -> PrimitiveLibrary:
+MAX_ROUGHNESS = 2 * np.pi
+"""Members wigglier than ``sin(2 pi t)`` (one full period per unit of input; see
+:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are no activations: on the family
+such shapes are fits of what an additive KAN cannot express (Lotka-Volterra's product)."""
+
+
+def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = True,
+                   max_roughness: float | None = MAX_ROUGHNESS) -> PrimitiveLibrary:
     """``library`` made safe to use as activations: linear members dropped (they add no
     nonlinearity), and members whose exact form is not finite on the real line evaluated by
     their portable Chebyshev form (continued linearly) instead. With ``unit_slope`` each member
