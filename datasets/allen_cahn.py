@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from sciml.datasets.record import space_time_dataset
-from sciml.datasets.spectral import etdrk4, fourier_interpolate, wavenumbers
+from sciml.datasets.spectral import etdrk4, fourier_interpolate, refinement_study, wavenumbers
 
 EPSILON = 1e-4
 """Diffusion coefficient :math:`\\varepsilon`."""
@@ -96,16 +96,7 @@ def verify(nx: int = 257, nt: int = 101) -> dict[str, float]:
     """
     x = np.linspace(LOWER, LOWER + PERIOD, nx)
     t = np.linspace(0.0, T_END, nt)
-    base = _evaluate(allen_cahn_solve(t), x, MODES)
-    finer = _evaluate(allen_cahn_solve(t, modes=2 * MODES), x, 2 * MODES)
-    figures = {
-        "modes_doubled": np.abs(base - finer).max(),
-        "rel_l2_modes_doubled": np.linalg.norm(base - finer) / np.linalg.norm(finer),
-        "modes_halved": np.abs(base - _evaluate(allen_cahn_solve(t, modes=MODES // 2), x, MODES // 2)).max(),
-        "dt_halved": np.abs(base - _evaluate(allen_cahn_solve(t, dt=DT / 2), x, MODES)).max(),
-        "dt_doubled": np.abs(base - _evaluate(allen_cahn_solve(t, dt=2 * DT), x, MODES)).max(),
-    }
-    return {k: float(v) for k, v in figures.items()}
+    return refinement_study(lambda m, f: _evaluate(allen_cahn_solve(t, modes=m, dt=DT * f), x, m), MODES)
 
 
 if __name__ == "__main__":  # regenerate the shipped file: python -m sciml.datasets.allen_cahn

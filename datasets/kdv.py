@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from sciml.datasets.record import space_time_dataset
-from sciml.datasets.spectral import etdrk4, fourier_interpolate, wavenumbers
+from sciml.datasets.spectral import etdrk4, fourier_interpolate, refinement_study, wavenumbers
 
 DELTA = 0.022
 """Dispersion length :math:`\\delta` (the equation's coefficient is :math:`\\delta^2`)."""
@@ -96,13 +96,7 @@ def verify(nx: int = 257, nt: int = 101) -> dict[str, float]:
     """
     x = np.linspace(LOWER, LOWER + PERIOD, nx)
     t = np.linspace(0.0, T_END, nt)
-    base = _evaluate(kdv_solve(t), x, MODES)
-    figures = {
-        "modes_doubled": np.abs(base - _evaluate(kdv_solve(t, modes=2 * MODES), x, 2 * MODES)).max(),
-        "modes_halved": np.abs(base - _evaluate(kdv_solve(t, modes=MODES // 2), x, MODES // 2)).max(),
-        "dt_halved": np.abs(base - _evaluate(kdv_solve(t, dt=DT / 2), x, MODES)).max(),
-        "dt_doubled": np.abs(base - _evaluate(kdv_solve(t, dt=2 * DT), x, MODES)).max(),
-    }
+    figures = refinement_study(lambda m, f: _evaluate(kdv_solve(t, modes=m, dt=DT * f), x, m), MODES)
     grid = kdv_solve(np.array([0.0, T_END]))
     u = np.fft.irfft(grid, n=MODES, axis=-1)
     figures["mass_drift"] = abs(u[1].mean() - u[0].mean())  # the initial mean is 0

@@ -32,7 +32,7 @@ import math
 import numpy as np
 import xarray as xr
 from sciml.datasets.record import space_time_dataset
-from sciml.datasets.spectral import etdrk4, fourier_interpolate, wavenumbers
+from sciml.datasets.spectral import etdrk4, fourier_interpolate, refinement_study, wavenumbers
 
 LOWER, PERIOD, T_END = -5.0, 10.0, math.pi / 2
 MODES, STEPS = 512, 10000
@@ -104,13 +104,7 @@ def verify(nx: int = 257, nt: int = 101) -> dict[str, float]:
       the output times.
     """
     x = np.linspace(LOWER, LOWER + PERIOD, nx)
-    base = _evaluate(nls_solve(nt), x, MODES)
-    figures = {
-        "modes_doubled": np.abs(base - _evaluate(nls_solve(nt, modes=2 * MODES), x, 2 * MODES)).max(),
-        "modes_halved": np.abs(base - _evaluate(nls_solve(nt, modes=MODES // 2), x, MODES // 2)).max(),
-        "dt_halved": np.abs(base - _evaluate(nls_solve(nt, steps=2 * STEPS), x, MODES)).max(),
-        "dt_doubled": np.abs(base - _evaluate(nls_solve(nt, steps=STEPS // 2), x, MODES)).max(),
-    }
+    figures = refinement_study(lambda m, f: _evaluate(nls_solve(nt, modes=m, steps=round(STEPS / f)), x, m), MODES)
     mass, hamiltonian = _invariants(nls_solve(nt), MODES)
     figures["mass_drift"] = np.abs(mass / mass[0] - 1).max()
     figures["hamiltonian_drift"] = np.abs(hamiltonian / hamiltonian[0] - 1).max()

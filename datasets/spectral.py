@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["etdrk4", "fourier_interpolate", "wavenumbers"]
+__all__ = ["etdrk4", "fourier_interpolate", "refinement_study", "wavenumbers"]
 
 
 def wavenumbers(n: int, period: float, real: bool) -> np.ndarray:
@@ -114,3 +114,29 @@ def fourier_interpolate(coefficients: np.ndarray, x, *, lower: float, period: fl
         m = np.concatenate([m[: n // 2], [n // 2], m[n // 2 + 1 :], [-n // 2]])
     phase = np.exp(2j * np.pi * np.outer(m, x - lower) / period)
     return c @ phase
+
+
+def refinement_study(values: Callable[[int, float], np.ndarray], modes: int) -> dict[str, float]:
+    """How far the shipped discretisation is from finer and coarser ones, on one output grid.
+
+    Args:
+        values: ``values(m, f)`` is the solution on the output grid computed with ``m`` Fourier
+            modes and the time step multiplied by ``f``.
+        modes: the shipped number of modes (step factor 1).
+
+    Returns:
+        Max absolute differences against twice the modes (``modes_doubled``: the spatial error;
+        also as a relative L2 error over the grid, ``rel_l2_modes_doubled``) and half the step
+        (``dt_halved``: the temporal error), and against the coarser ``modes_halved`` and
+        ``dt_doubled``, which show the convergence.
+    """
+    base = values(modes, 1.0)
+    finer = values(2 * modes, 1.0)
+    figures = {
+        "modes_doubled": np.abs(base - finer).max(),
+        "rel_l2_modes_doubled": np.linalg.norm(base - finer) / np.linalg.norm(finer),
+        "modes_halved": np.abs(base - values(modes // 2, 1.0)).max(),
+        "dt_halved": np.abs(base - values(modes, 0.5)).max(),
+        "dt_doubled": np.abs(base - values(modes, 2.0)).max(),
+    }
+    return {k: float(v) for k, v in figures.items()}
