@@ -27,12 +27,5 @@ problem = AtomisticProblem(
     cutoff=4.5,
     symmetry="E(3)",
     model="nequip",
-    model_options={
-        "nequip": {"channels": 16, "lmax": 1, "n_layers": 2},
-        "mace": {"channels": 16, "lmax": 1, "hidden_lmax": 1, "correlation": 2, "n_layers": 2},
-    },
-    steps=3000,
-    train_options={"batch_size": 4, "learning_rate": 5e-3, "eval_every": 500,
-                   "time_budget": 300.0},
     description=__doc__.splitlines()[0],
 )

@@ -25,12 +25,5 @@ problem = AtomisticProblem(
     cutoff=5.0,
     symmetry="E(3)",
     model="nequip",
-    model_options={
-        "nequip": {"channels": 32, "lmax": 2, "n_layers": 2},
-        "mace": {"channels": 32, "lmax": 1, "hidden_lmax": 1, "correlation": 3, "n_layers": 2},
-    },
-    steps=8000,
-    train_options={"batch_size": 10, "learning_rate": 1e-2, "force_weight": 100.0,
-                   "eval_every": 1000, "time_budget": 540.0},
     description=__doc__.splitlines()[0],
 )

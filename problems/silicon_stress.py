@@ -28,12 +28,5 @@ problem = AtomisticProblem(
     cutoff=4.0,
     symmetry="E(3)",
     model="nequip",
-    model_options={
-        "nequip": {"channels": 16, "lmax": 1, "n_layers": 2},
-        "mace": {"channels": 16, "lmax": 1, "hidden_lmax": 1, "correlation": 2, "n_layers": 2},
-    },
-    steps=3000,
-    train_options={"batch_size": 4, "learning_rate": 5e-3, "force_weight": 100.0,
-                   "stress_weight": 1000.0, "eval_every": 500, "time_budget": 180.0},
     description=__doc__.splitlines()[0],
 )

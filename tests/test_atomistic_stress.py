@@ -109,6 +109,9 @@ def test_silicon_problem_learns_stress():
     spec.loader.exec_module(module)
     structures, split = module.problem.data()
     assert "stress" in module.problem.targets and structures.has("stress")
-    _, train = module.problem.settings("nequip", {})
+    from sciml.atomistic.recipe import choose
+
+    recipe, _ = choose(module.problem, "nequip", structures, split["train"])
+    _, train = module.problem.settings("nequip", {}, recipe)
     assert train["stress_weight"] > 0
     assert len(split["test"]) and not set(split["train"]) & set(split["test"])

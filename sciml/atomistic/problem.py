@@ -40,6 +40,8 @@ def _check_renamed(options) -> None:
             raise ValueError(f"training option {k!r} was renamed: use {RENAMED[k]}")
 
 
+# Training options and their values where neither the recipe (:mod:`sciml.atomistic.recipe`,
+# which chooses the batch, rates, weights and budget from the structures) nor the user sets them.
 TRAIN_OPTIONS = {
     "batch_size": 10,
     "learning_rate": 1e-2,
@@ -69,9 +71,11 @@ class AtomisticProblem:
         split: ``{"train", "val", "test"}`` index arrays; random 80/10/10 if omitted.
         cutoff: neighbour radius (A).
         symmetry: the declared symmetry group; only ``"E(3)"`` is supported (and built in).
-        model: default network name; ``model_options`` maps a network name to its defaults.
-        steps: default number of training steps; ``train_options`` override
-            :data:`TRAIN_OPTIONS`.
+        model: default network name.
+        model_options, steps, train_options: fixed settings (``model_options`` maps a network
+            name to its options; ``train_options`` names :data:`TRAIN_OPTIONS`) that take the
+            place of the recipe's choices (:mod:`sciml.atomistic.recipe`); leave them out and
+            the settings are chosen from the structures.
         description: one line for catalogues.
     """
 
@@ -83,7 +87,7 @@ class AtomisticProblem:
     symmetry: str = "E(3)"
     model: str = "nequip"
     model_options: dict = dataclasses.field(default_factory=dict)
-    steps: int = 5000
+    steps: int | None = None
     train_options: dict = dataclasses.field(default_factory=dict)
     description: str = ""
 
@@ -146,13 +150,15 @@ class AtomisticProblem:
             raise ValueError("the training split is empty")
         return split
 
-    def settings(self, model: str, options: dict) -> tuple[dict, dict]:
-        """Split user ``options`` into (network options, training options) over defaults."""
+    def settings(self, model: str, options: dict, recipe=None) -> tuple[dict, dict]:
+        """``(network options, training options)``: user ``options`` over the problem's fixed
+        settings, over the ``recipe``'s choices (a :class:`~sciml.recipe.Recipe`, when given),
+        over :data:`TRAIN_OPTIONS`."""
         from .models import network_options
 
         valid_net = set(network_options(model))
-        net = dict(self.model_options.get(model, {}))
-        train = dict(TRAIN_OPTIONS, **self.train_options)
+        net = {**(recipe.model_options if recipe else {}), **self.model_options.get(model, {})}
+        train = {**TRAIN_OPTIONS, **(recipe.train if recipe else {}), **self.train_options}
         _check_renamed(options)
         for k, v in options.items():
             if k in valid_net:

@@ -134,18 +134,25 @@ class AtomisticResult:
         plt.close(fig)
 
 
-def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: dict,
+def train_and_evaluate(problem, *, model: str, steps: int | None, seed: int, options: dict,
                        log=print, optimizer=None, checkpoint=None, resume: bool = False) -> AtomisticResult:
-    """Fit shifts, build and train ``model`` on ``problem``; evaluate on val and test. With a
-    ``checkpoint`` path training is saved as it goes and ``resume`` continues it."""
+    """Fit shifts, build and train ``model`` on ``problem``; evaluate on val and test. Settings
+    not given (``steps`` None, ``options``, the problem's own) are chosen from the training
+    split (:mod:`sciml.atomistic.recipe`). With a ``checkpoint`` path training is saved as it
+    goes and ``resume`` continues it."""
+    from .recipe import choose
+
     t_start = time.perf_counter()
-    net_opts, tr = problem.settings(model, options)
+    _, given = problem.settings(model, options)  # validates the options before the data load
     structures, split = problem.data()
     train_idx = split["train"]
-    if tr["n_train"] is not None:
-        if not 0 < int(tr["n_train"]) <= len(train_idx):
-            raise ValueError(f"n_train must be in 1..{len(train_idx)}; got {tr['n_train']}")
-        train_idx = np.random.default_rng(seed).permutation(train_idx)[: int(tr["n_train"])]
+    if given["n_train"] is not None:
+        if not 0 < int(given["n_train"]) <= len(train_idx):
+            raise ValueError(f"n_train must be in 1..{len(train_idx)}; got {given['n_train']}")
+        train_idx = np.random.default_rng(seed).permutation(train_idx)[: int(given["n_train"])]
+    recipe, recipe_steps = choose(problem, model, structures, train_idx)
+    net_opts, tr = problem.settings(model, options, recipe)
+    steps = int(steps or problem.steps or recipe_steps)
     batcher = G.GraphBatcher(structures, problem.cutoff, int(tr["batch_size"]))
 
     # Per-species shifts and the energy scale from the training split only (per-structure
@@ -199,6 +206,7 @@ def train_and_evaluate(problem, *, model: str, steps: int, seed: int, options: d
         wall_s=round(time.perf_counter() - t_start, 2),
         structures_per_s=round(fitted.structures_per_s, 1),
         batch_size=int(tr["batch_size"]), cutoff=problem.cutoff,
+        recipe={**recipe.record(net_opts, tr), "steps": recipe_steps},
         units={"energy_mae": "meV", "energy_mae_per_atom": "meV/atom", "force_mae": "meV/A",
                "stress_mae": "meV/A^3", "property_mae": "meV/atom"},
         versions=versions(), machine={"platform": platform.platform(),
@@ -239,7 +247,7 @@ def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | N
     log = print if options.pop("progress", True) else None
     options.pop("precision", None)
     optimizer = options.pop("optimizer", None)
-    result = train_and_evaluate(problem, model=model or problem.model, steps=steps or problem.steps, seed=seed,
+    result = train_and_evaluate(problem, model=model or problem.model, steps=steps, seed=seed,
                                 options=options, log=log, optimizer=optimizer, checkpoint=checkpoint, resume=resume)
     if out is not None:
         result.write(Path(out))

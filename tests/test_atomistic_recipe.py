@@ -1,0 +1,82 @@
+"""The atomistic recipe: training settings chosen from the structures, recorded, overridable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import sciml
+from sciml.atomistic import AtomisticProblem
+from sciml.atomistic.data import load
+from sciml.atomistic.recipe import ATOMS_PER_BATCH, EPOCHS, LEARNING_RATE, MIN_STEPS_PER_EPOCH, choose
+from sciml.atomistic.structures import Structure, Structures
+from sciml.solver import load_problem
+
+
+def _cells(n: int, atoms: int, edge: float, stress: bool = True) -> Structures:
+    """``n`` cubic cells of ``atoms`` atoms and side ``edge`` (A), labelled."""
+    rng = np.random.default_rng(0)
+    return Structures([
+        Structure(numbers=np.full(atoms, 14), positions=rng.uniform(0, edge, (atoms, 3)), cell=np.eye(3) * edge,
+                  pbc=np.ones(3, bool), energy=float(rng.normal()), forces=rng.normal(size=(atoms, 3)),
+                  stress=np.eye(3) * 0.01 if stress else None)
+        for _ in range(n)])
+
+
+def test_batch_holds_about_a_fixed_number_of_atoms_and_an_epoch_several_steps():
+    small = _cells(400, 8, 5.0)
+    problem = AtomisticProblem(name="cells", structures=small, targets=("energy", "forces"))
+    recipe, steps = choose(problem, "nequip", small, np.arange(400))
+    assert recipe.train["batch_size"] == ATOMS_PER_BATCH // 8
+    assert steps == EPOCHS * -(-400 // recipe.train["batch_size"])
+    assert recipe.train["learning_rate"] == LEARNING_RATE
+    # Few structures: the batch shrinks so an epoch keeps its steps, and the rate with it.
+    recipe, _ = choose(problem, "nequip", small, np.arange(40))
+    assert recipe.train["batch_size"] == 40 // MIN_STEPS_PER_EPOCH
+    assert recipe.train["learning_rate"] == pytest.approx(LEARNING_RATE * np.sqrt(4 * 8 / ATOMS_PER_BATCH))
+    big = _cells(50, 200, 12.0)
+    recipe, _ = choose(problem, "nequip", big, np.arange(50))
+    assert recipe.train["batch_size"] == 1
+
+
+def test_stress_is_weighted_by_the_volume_per_atom_squared_and_only_when_learned():
+    cells = _cells(20, 8, 4.0)  # 64 A^3 over 8 atoms: 8 A^3 per atom
+    with_stress = AtomisticProblem(name="s", structures=cells, targets=("energy", "forces", "stress"))
+    recipe, _ = choose(with_stress, "nequip", cells, np.arange(20))
+    assert recipe.train["stress_weight"] == pytest.approx(64.0)
+    assert "8 A^3" in recipe.reasons["stress_weight"]
+    without = AtomisticProblem(name="e", structures=cells, targets=("energy",))
+    recipe, _ = choose(without, "nequip", cells, np.arange(20))
+    assert "stress_weight" not in recipe.train and "force_weight" not in recipe.train
+
+
+def test_the_network_grows_with_the_labels():
+    cells = _cells(400, 8, 5.0)
+    problem = AtomisticProblem(name="c", structures=cells, targets=("energy", "forces"))
+    few, _ = choose(problem, "nequip", cells, np.arange(40))  # 40 + 960 labels
+    many, _ = choose(problem, "nequip", cells, np.arange(400))  # 400 + 9600 labels
+    assert few.model_options["channels"] < many.model_options["channels"]
+    assert "fewer than" in few.reasons["network"] and "at least" in many.reasons["network"]
+
+
+@pytest.mark.parametrize("name", ["ethanol_md", "alloy_formation", "silicon_stress"])
+def test_catalogue_problems_carry_no_training_settings(root, name):
+    problem = load_problem(root / "problems" / f"{name}.py")
+    assert problem.steps is None and not problem.train_options and not problem.model_options
+
+
+def test_a_run_records_the_recipe_and_what_the_user_overrode(tmp_path):
+    structures, _ = load("ethanol")
+    split = {"train": np.arange(30), "val": np.arange(30, 34), "test": np.arange(34, 40)}
+    problem = AtomisticProblem(name="ethanol_tiny", structures=structures[np.arange(40)], split=split, cutoff=4.0)
+    sciml.solve(problem, model="nequip", steps=4, seed=0, out=tmp_path, progress=False, channels=4, lmax=1,
+                n_layers=1, n_basis=4, radial_hidden=8, batch_size=5, time_budget=60.0)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    recipe = metrics["recipe"]
+    assert recipe["train"]["batch_size"] == 3 and metrics["batch_size"] == 5  # 30 // 10 chosen, 5 asked
+    assert {"batch_size", "channels", "n_layers", "time_budget"} <= set(recipe["overridden"])
+    assert "lmax" not in recipe["overridden"]  # asked for what the recipe chose
+    assert metrics["steps"] == 4 and recipe["steps"] == EPOCHS * 10
+    assert set(recipe["reasons"]) >= {"batch_size", "learning_rate", "network", "force_weight", "steps"}
