@@ -10,6 +10,7 @@ import pytest
 
 from sciml.library import (LibraryFileError, PrimitiveLibrary, Provenance, deduplicate, from_samples,
                            from_symbolic, harvest, load_library, save_library)
+from sciml.library.collection import as_activations
 from sciml.library.gates import GateAnnealing, GatedActivation, gate_entropy, harden, set_temperature
 from sciml.library.hunger import measure_hunger
 from sciml.models import build_model
@@ -37,8 +38,6 @@ def test_portable_form_normalises_and_continues_linearly():
 
 
 def test_unit_slope_activations_keep_the_shape_and_tame_steep_members():
-    from sciml.library.family import as_activations
-
     x = np.linspace(-1.0, 1.0, 401)
     wiggly = _edge(x, np.sin(12.0 * x))  # unit spread, slope about 17
     exact = from_symbolic("sin", a=3.0)
@@ -147,6 +146,21 @@ def test_mlp_lib_gates_penalty_and_hardening():
     assert all(float(g.temperature[...]) == 0.5 for g in model.activation)
     with pytest.raises(ValueError, match="gating"):
         build_model("mlp-lib", 2, 1, gating="edge")
+
+
+def test_hybrids_tame_the_library_they_are_given():
+    """A harvested library passed by name or object is made safe as activations by the network
+    itself: linear and very rough members dropped, the rest at unit RMS slope."""
+    x = np.linspace(-1.0, 1.0, 401)
+    library = PrimitiveLibrary("h", [_edge(x, np.sin(12.0 * x)).with_name("rough"), from_symbolic("x"),
+                                     from_symbolic("sin", a=3.0)])
+    gate = build_model("mlp-lib", 2, 1, hidden=(4,), library=library).activation[0]
+    assert [m.name for m in gate.members] == ["sin"] and gate.members[0].rms_slope() == pytest.approx(1.0, rel=1e-3)
+    assert as_activations(PrimitiveLibrary("h", gate.members)) == PrimitiveLibrary("h", gate.members)  # idempotent
+    raw = build_model("mlp-lib", 2, 1, hidden=(4,), library=library, tame=False).activation[0]
+    assert [m.name for m in raw.members] == ["rough", "x", "sin"]
+    with pytest.raises(ValueError, match="no member usable as an activation"):
+        build_model("mlp-lib", 2, 1, hidden=(4,), library=PrimitiveLibrary("lin", [from_symbolic("x")]))
 
 
 def test_cfc_lib_forecaster_runs_with_gated_backbone():

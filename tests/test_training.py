@@ -133,10 +133,12 @@ def test_kan_grid_schedule_extends_during_training_and_resumes_exactly(tmp_path)
     assert straight.model.layers[0].grid_size == 6 if hasattr(straight.model.layers[0], "grid_size") else True
     n_before = sum(np.size(p) for p in params_of(solve(poisson1d(), steps=20, **{**kw, "grid_schedule": []})))
     assert sum(np.size(p) for p in params_of(straight)) > n_before
-    solve(poisson1d(), steps=60, out=tmp_path / "b", **kw)
-    resumed = solve(poisson1d(), steps=80, out=tmp_path / "b", resume=True, **kw)
-    for pa, pb in zip(params_of(straight), params_of(resumed)):
-        np.testing.assert_array_equal(pa, pb)
+    # Stopped after the extension, and exactly at its step (the checkpoint precedes it).
+    for stop in (60, 40):
+        solve(poisson1d(), steps=stop, out=tmp_path / f"b{stop}", **kw)
+        resumed = solve(poisson1d(), steps=80, out=tmp_path / f"b{stop}", resume=True, **kw)
+        for pa, pb in zip(params_of(straight), params_of(resumed)):
+            np.testing.assert_array_equal(pa, pb)
 
 
 def test_model_callbacks_change_the_surrogate_at_their_steps():
@@ -169,6 +171,28 @@ def test_model_callbacks_change_the_surrogate_at_their_steps():
     cfg = TrainConfig(steps=20, chunk=10, progress=False, points=points, grid_schedule=[[10, 6]])
     with pytest.raises(ValueError, match="grid_schedule needs a KAN surrogate, got MLP"):
         Trainer(c, build_model("mlp", 1, 1, hidden=(8,)), cfg).run()
+
+
+def test_refinement_and_resampling_happen_at_their_steps_whatever_the_chunk(monkeypatch):
+    """RAR and resampling are engine callbacks: the compiled chunks end at their steps, so a
+    schedule that is no multiple of the chunk is kept exactly."""
+    from sciml.dsl.compile import compile_problem
+    from sciml.models import build_model
+    from sciml.training.config import TrainConfig
+    from sciml.training.trainer import Trainer
+
+    draws, refined = [], []
+    sample, refine = Trainer._sample, Trainer._refine
+    monkeypatch.setattr(Trainer, "_sample", lambda self, index, extra, growth=1: (
+        draws.append((index, len(extra))), sample(self, index, extra, growth))[1])
+    monkeypatch.setattr(Trainer, "_refine", lambda self, trainable, step: (
+        refined.append(step), refine(self, trainable, step))[1])
+    cfg = TrainConfig(steps=90, chunk=25, progress=False, points={"interior": 64, "boundary": 8},
+                      resample_every=30, rar_every=45, rar_add=4, rar_candidates=64)
+    out = Trainer(compile_problem(poisson1d()), build_model("mlp", 1, 1, hidden=(8,)), cfg).run()
+    assert refined == [45]
+    # step 0, 30, 45 (the refined set on the same draw), 60; the last batch carries the 4 added points
+    assert draws[:4] == [(0, 0), (1, 0), (1, 4), (2, 4)] and len(out.history["loss"]) == 90
 
 
 def test_lbfgs_memory_is_validated_and_used():

@@ -9,13 +9,14 @@ functions named after them), so per-edge fits and suggestions can choose a disco
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Iterator
 
 import sympy as sp
 
 from sciml.library.primitive import PortablePrimitive, from_symbolic
 
-__all__ = ["STANDARD_MEMBERS", "PrimitiveLibrary", "standard_library"]
+__all__ = ["MAX_ROUGHNESS", "STANDARD_MEMBERS", "PrimitiveLibrary", "as_activations", "standard_library"]
 
 STANDARD_MEMBERS = ("tanh", "sin", "gaussian", "x^2")
 """The members of the built-in library ``"standard"``: symbolic primitives as activations."""
@@ -127,3 +128,49 @@ class PrimitiveLibrary:
 def standard_library() -> PrimitiveLibrary:
     """The built-in library ``"standard"``: :data:`STANDARD_MEMBERS` in their exact forms."""
     return PrimitiveLibrary("standard", (from_symbolic(n) for n in STANDARD_MEMBERS))
+
+
+# Symbolic primitives finite on the whole real line: their exact forms stay usable as
+# activations beyond the harvested interval. The others (1/x, log, sqrt, ...) have a pole or an
+# edge of their domain just outside it, where a pre-activation would blow up.
+_ENTIRE = {"sin", "cos", "tanh", "gaussian", "exp", "x^2", "x^3", "x^4", "x^5", "abs"}
+
+
+MAX_ROUGHNESS = 2 * math.pi
+"""Members wigglier than ``sin(2 pi t)`` (one full period per unit of input; see
+:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are no activations: on the
+discovery family of :mod:`sciml.library.family` such shapes are fits of what an additive KAN
+cannot express (Lotka-Volterra's product)."""
+
+
+def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = True,
+                   max_roughness: float | None = MAX_ROUGHNESS) -> PrimitiveLibrary:
+    """``library`` made safe to use as activations (what the hybrid networks do to the library
+    they are given): linear members dropped (they add no nonlinearity), and members whose
+    exact form is not finite on the real line evaluated by their portable Chebyshev form
+    (continued linearly) instead. With ``unit_slope`` each member is also divided by its RMS
+    slope over ``[-1, 1]``: harvested shapes come normalised to unit spread, which makes the
+    wiggly ones steep (slopes of 10-100), and a layer of them multiplies the signal and its
+    gradients by that much. Members rougher than ``max_roughness``
+    (:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are dropped. Applying it
+    twice changes nothing more.
+
+    Raises:
+        ValueError: no member is left to use as an activation.
+    """
+    members = []
+    for member in library:
+        if member.exact is not None and member.exact.primitive in ("x", "0"):
+            continue
+        if max_roughness is not None and member.roughness() > max_roughness:
+            continue
+        if member.exact is not None and member.exact.primitive not in _ENTIRE:
+            member = member.with_name(member.name, None)
+        slope = member.rms_slope()
+        if unit_slope and abs(slope - 1.0) > 1e-9:  # a member at unit slope already stays as it is
+            member = member.scaled(1.0 / slope)
+        members.append(member)
+    if not members:
+        raise ValueError(f"library {library.name!r} has no member usable as an activation (linear ones and ones "
+                         f"rougher than {max_roughness} are dropped); add nonlinear members or use 'standard'")
+    return PrimitiveLibrary(name or library.name, members)

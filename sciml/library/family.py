@@ -20,9 +20,10 @@ from typing import Callable
 import jax.numpy as jnp
 import numpy as np
 
-from sciml.library.collection import PrimitiveLibrary
+from sciml.library.collection import MAX_ROUGHNESS, PrimitiveLibrary, as_activations
 
-__all__ = ["DISCOVERY", "HELD_OUT", "TASKS", "VectorFieldTask", "as_activations", "discover_library"]
+__all__ = ["DISCOVERY", "HELD_OUT", "MAX_ROUGHNESS", "TASKS", "VectorFieldTask", "as_activations",
+           "discover_library"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,38 +175,3 @@ def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: in
     library = deduplicate(found, name=name, tolerance=tolerance)
     keep = [m for m in library if len(m.provenance) >= int(min_support)]
     return PrimitiveLibrary(name, keep), found
-
-
-# Symbolic primitives finite on the whole real line: their exact forms stay usable as
-# activations beyond the harvested interval. The others (1/x, log, sqrt, ...) have a pole or an
-# edge of their domain just outside it, where a pre-activation would blow up.
-_ENTIRE = {"sin", "cos", "tanh", "gaussian", "exp", "x^2", "x^3", "x^4", "x^5", "abs"}
-
-
-MAX_ROUGHNESS = 2 * np.pi
-"""Members wigglier than ``sin(2 pi t)`` (one full period per unit of input; see
-:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are no activations: on the family
-such shapes are fits of what an additive KAN cannot express (Lotka-Volterra's product)."""
-
-
-def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = True,
-                   max_roughness: float | None = MAX_ROUGHNESS) -> PrimitiveLibrary:
-    """``library`` made safe to use as activations: linear members dropped (they add no
-    nonlinearity), and members whose exact form is not finite on the real line evaluated by
-    their portable Chebyshev form (continued linearly) instead. With ``unit_slope`` each member
-    is also divided by its RMS slope over ``[-1, 1]``: harvested shapes come normalised to unit
-    spread, which makes the wiggly ones steep (slopes of 10-100), and a layer of them multiplies
-    the signal and its gradients by that much. Members rougher than ``max_roughness``
-    (:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are dropped."""
-    members = []
-    for member in library:
-        if member.exact is not None and member.exact.primitive in ("x", "0"):
-            continue
-        if max_roughness is not None and member.roughness() > max_roughness:
-            continue
-        if member.exact is not None and member.exact.primitive not in _ENTIRE:
-            member = member.with_name(member.name, None)
-        if unit_slope:
-            member = member.scaled(1.0 / member.rms_slope())
-        members.append(member)
-    return PrimitiveLibrary(name or library.name, members)

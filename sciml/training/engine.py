@@ -464,8 +464,10 @@ class _Run:
         step = int(values["step"])
         _check_same_run(self.settings, values.get("settings"), self.checkpoint, step, int(values["lbfgs_step"]),
                         self.adam_cut >= 0)
+        # Shapes of changed parameters (a KAN's finer grid), before the values. A checkpoint at
+        # step s precedes the callbacks of s (they open the next chunk), so those run afresh.
         for s in self._callback_steps:
-            if s <= step:  # shapes of changed parameters (a KAN's finer grid), before the values
+            if s < step:
                 self._call_back(s, replay=True)
         self.params = restore_tree(self.params, trees["trainable"], "parameters")
         self.opt_state = restore_tree(self.opt_state, trees["adam"], "first-order optimiser state")

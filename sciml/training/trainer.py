@@ -4,9 +4,9 @@ The trainer turns a compiled problem into what :func:`sciml.training.engine.fit`
 weighted loss of its named terms over the surrogate's and the learned physical parameters,
 and the collocation batches (:class:`~sciml.training.engine.Batches`). Every batch is drawn
 from a generator seeded by ``(seed, index)``, so a resumed run sees exactly the batches an
-uninterrupted one would and reproduces it bit for bit on CPU. On schedule, points are
-resampled or refined (RAR) and term weights rebalanced at the start of a chunk; model
-callbacks (:mod:`sciml.training.callbacks`, e.g. a KAN's grid extension, owned by the models
+uninterrupted one would and reproduces it bit for bit on CPU. Points are resampled and refined
+(RAR) by engine callbacks at their exact steps, term weights rebalanced at the start of a chunk;
+model callbacks (:mod:`sciml.training.callbacks`, e.g. a KAN's grid extension, owned by the models
 package: the trainer knows no model class) change the surrogate. Optimisation, the NaN/Inf
 policy, checkpoints, signals, progress and the time budget are the engine's.
 
@@ -185,23 +185,15 @@ class Trainer(Batches):
         worst = candidates[np.argsort(magnitude)[-cfg.rar_add :]]
         self.extra = np.concatenate([self.extra, worst]) if len(self.extra) else worst
 
-    def points(self, step: int, trainable) -> dict:
-        """The collocation points of the chunk starting at ``step``: refined (RAR) and
-        resampled on schedule, once per step."""
-        cfg = self.config
-        if self._points_step != step:
-            self._points_step = step
-            if step > 0 and cfg.rar_every and step % cfg.rar_every == 0:
-                self._refine(trainable, step)
-                self._points = None
-            if step > 0 and cfg.resample_every and step % cfg.resample_every == 0:
-                self._points = None
+    def points(self, step: int) -> dict:
+        """The collocation points of the chunk starting at ``step`` (drawn afresh after a
+        refinement or a resampling callback)."""
         if self._points is None:
             self._points = self._sample(self._batch_index(step), self.extra)
         return self._points
 
     def __call__(self, step: int, trainable) -> dict:
-        points = self.points(step, trainable)
+        points = self.points(step)
         if step > 0 and self.policy.needs_gradients:
             norms = self._grad_norms(trainable, points)
             self.weights = self.policy.update(self.weights, {k: float(v) for k, v in norms.items()}, self.base_weights)
@@ -223,7 +215,7 @@ class Trainer(Batches):
         self.rest = restore_tree(self.rest, trees["rest"], "model state")
         self.extra = np.asarray(values["extra"], self.dtype).reshape(-1, self.extra.shape[1])
         self.weights = {k: float(v) for k, v in values["weights"].items()}
-        self._points, self._points_step = None, None
+        self._points = None
 
     # ------------------------------------------------------------------ training
     def run(self, resume: bool = False) -> TrainOutcome:
@@ -237,10 +229,12 @@ class Trainer(Batches):
         if cfg.precision == "float64" and not jax.config.jax_enable_x64:
             raise ValueError("precision='float64' needs jax_enable_x64 set before the model is built; use sciml.solve")
         self.extra = np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
-        self._points, self._points_step = None, None
+        self._points = None
         self._jitted.clear()
+        # Point callbacks first: a model callback then sees the points of its step.
+        callbacks = [*_point_callbacks(self), *(_ModelStep(self, c) for c in self.callbacks)]
         outcome = fit(self.loss, self.trainable, cfg, batches=self, optimizer=self.optimizer,
-                      callbacks=[_ModelStep(self, c) for c in self.callbacks], checkpoint=self.checkpoint,
+                      callbacks=callbacks, checkpoint=self.checkpoint,
                       settings=self.settings, resume=resume, describe=self._parameter_note)
         history = {"loss": [], "phase": [], **{n: [] for n in self.compiled.term_names}, **outcome.history}
         if outcome.batch is None:  # nothing left to train (no steps, or a finished run resumed)
@@ -278,11 +272,47 @@ class _ModelStep:
     def __call__(self, progress: Progress):
         tr, trainable = self.trainer, progress.params
         model = nnx.merge(tr.graphdef, trainable["model"], tr.rest)
-        points = tr.compiled.interior_points(tr.points(progress.step, trainable))
+        points = tr.compiled.interior_points(tr.points(progress.step))
         model = self.callback(model, progress.step, tr.compiled.scale(jnp.asarray(points)))
         tr.graphdef, params, tr.rest = nnx.split(model, nnx.Param, ...)
         tr._jitted.clear()
         return {"model": params, "parameters": trainable["parameters"]}
+
+
+class _Refinement:
+    """Residual-based adaptive refinement (RAR) as an engine callback: at each of its steps the
+    worst of fresh candidate points (by residual) join the collocation set for good. A resumed
+    run replays nothing here: the refined points come back with the checkpoint."""
+
+    def __init__(self, trainer: Trainer, steps):
+        self.trainer, self.steps = trainer, tuple(steps)
+
+    def __call__(self, progress: Progress):
+        if not progress.replay:
+            self.trainer._refine(progress.params, progress.step)
+            self.trainer._points = None
+
+
+class _Resampling:
+    """Fresh collocation points at each of its steps (an engine callback): the draw of step
+    ``s`` comes from a generator seeded by ``(seed, s // every)``."""
+
+    def __init__(self, trainer: Trainer, steps):
+        self.trainer, self.steps = trainer, tuple(steps)
+
+    def __call__(self, progress: Progress):
+        self.trainer._points = None
+
+
+def _point_callbacks(trainer: Trainer) -> list:
+    """The refinement and resampling the configuration asks for, at their exact steps (the
+    engine ends its compiled chunks there)."""
+    cfg, out = trainer.config, []
+    if cfg.rar_every:
+        out.append(_Refinement(trainer, range(cfg.rar_every, cfg.steps, cfg.rar_every)))
+    if cfg.resample_every:
+        out.append(_Resampling(trainer, range(cfg.resample_every, cfg.steps, cfg.resample_every)))
+    return out
 
 
 def _config_callbacks(config: TrainConfig) -> tuple[ModelCallback, ...]:
