@@ -137,25 +137,26 @@ def _activation(name: str, layers: int):
     return [PadeActivation() for _ in range(layers)] if name == "pau" else name
 
 
-def _mlp(name: str, width: int, seed: int, library):
+def _mlp(name: str, width: int, seed: int, library, gating: str = GATING):
     if name == "library":
-        return build_model("mlp-lib", 2, 2, seed=seed, hidden=(width, width), library=library, gating=GATING)
+        return build_model("mlp-lib", 2, 2, seed=seed, hidden=(width, width), library=library, gating=gating)
     return build_model("mlp", 2, 2, seed=seed, hidden=(width, width), activation=_activation(name, 2))
 
 
-def matched_widths(width: int, library) -> tuple[dict, dict]:
+def matched_widths(width: int, library, gating: str = GATING) -> tuple[dict, dict]:
     """Per activation, the hidden width whose trained parameter count (gate logits and PAU
     coefficients included) is closest to the tanh network's at ``width``."""
     target = _count(_mlp("tanh", width, 0, library))
     widths, counts = {}, {}
     for name in ("library", *BASELINES):
-        w = min(range(max(2, width - 4), width + 5),
-                key=lambda w: (abs(_count(_mlp(name, w, 0, library)) - target), abs(w - width)))
-        widths[name], counts[name] = w, _count(_mlp(name, w, 0, library))
+        w = min(range(max(2, width - 6), width + 7),
+                key=lambda w: (abs(_count(_mlp(name, w, 0, library, gating)) - target), abs(w - width)))
+        widths[name], counts[name] = w, _count(_mlp(name, w, 0, library, gating))
     return widths, {"target": target, "trained": counts}
 
 
-def mlp_error(task, name: str, width: int, n: int, seed: int, library, settings: dict, hardened: list):
+def mlp_error(task, name: str, width: int, n: int, seed: int, library, settings: dict, hardened: list,
+              gating: str = GATING):
     """Relative L2 test error of one MLP regression of ``task``'s field from ``n`` samples
     (the library network's error after hardening is appended to ``hardened``)."""
     import numpy as np
@@ -169,7 +170,7 @@ def mlp_error(task, name: str, width: int, n: int, seed: int, library, settings:
     mean, std = y.mean(0), y.std(0) + 1e-12
     target = ((y - mean) / std).astype(np.float32)
 
-    model = fit_data(_mlp(name, width, seed, library), scale(x), target, steps=settings["steps"]).model
+    model = fit_data(_mlp(name, width, seed, library, gating), scale(x), target, steps=settings["steps"]).model
 
     def error(model):
         pred = np.asarray(model(jnp.asarray(scale(xt))), float) * std + mean
@@ -184,19 +185,19 @@ class _System:
     states = ["u", "v"]
 
 
-def _cfc(name: str, ys, seed: int, settings: dict, library, backbone: int):
+def _cfc(name: str, ys, seed: int, settings: dict, library, backbone: int, gating: str = GATING):
     from sciml.models.registry import model_factory
 
     options = {"units": settings["cfc_units"], "backbone_units": backbone, "backbone_layers": 1}
     if name == "library":
-        return model_factory("cfc-lib", "trajectory")(_System(), ys, seed=seed, library=library, gating=GATING,
+        return model_factory("cfc-lib", "trajectory")(_System(), ys, seed=seed, library=library, gating=gating,
                                                        **options)
     act = _activation(name, 1) if name == "pau" else [{"tanh": jnp.tanh, "relu": jax.nn.relu,
                                                         "silu": jax.nn.silu}[name]]
     return model_factory("cfc", "trajectory")(_System(), ys, seed=seed, activation=act, **options)
 
 
-def cfc_matched(settings: dict, library) -> tuple[dict, dict]:
+def cfc_matched(settings: dict, library, gating: str = GATING) -> tuple[dict, dict]:
     """Backbone width per activation matching the tanh CfC's trained parameter count."""
     import numpy as np
 
@@ -205,13 +206,14 @@ def cfc_matched(settings: dict, library) -> tuple[dict, dict]:
     widths, counts = {}, {}
     base = settings["cfc_backbone"]
     for name in ("library", *BASELINES):
-        w = min(range(max(2, base - 4), base + 5),
-                key=lambda w: (abs(_count(_cfc(name, ys, 0, settings, library, w)) - target), abs(w - base)))
-        widths[name], counts[name] = w, _count(_cfc(name, ys, 0, settings, library, w))
+        w = min(range(max(2, base - 6), base + 7),
+                key=lambda w: (abs(_count(_cfc(name, ys, 0, settings, library, w, gating)) - target), abs(w - base)))
+        widths[name], counts[name] = w, _count(_cfc(name, ys, 0, settings, library, w, gating))
     return widths, {"target": target, "trained": counts}
 
 
-def cfc_error(task, name: str, backbone: int, n: int, seed: int, library, settings: dict, hardened: list):
+def cfc_error(task, name: str, backbone: int, n: int, seed: int, library, settings: dict, hardened: list,
+              gating: str = GATING):
     """Relative L2 error of closed-loop CfC rollouts of ``task`` from fresh initial states,
     after teacher-forced training on ``n`` trajectories (hardened library error appended to ``hardened``)."""
     import numpy as np
@@ -221,7 +223,7 @@ def cfc_error(task, name: str, backbone: int, n: int, seed: int, library, settin
     ts, ys = task.trajectories(n, 1000 * seed + n, settings["points"])
     _, yt = task.trajectories(16, 10**6 + 1, settings["points"])
 
-    model = _cfc(name, ys, seed, settings, library, backbone)
+    model = _cfc(name, ys, seed, settings, library, backbone, gating)
     fit_forecaster(model, ts, ys, forecaster_config(settings["cfc_steps"]))
 
     def error(model):
@@ -263,7 +265,7 @@ def _compare(part: str, tasks, sizes, seeds: int, error) -> dict:
     return out
 
 def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slope: bool = True,
-               max_roughness: float | None = MAX_ROUGHNESS) -> dict:
+               max_roughness: float | None = MAX_ROUGHNESS, gating: str = GATING, grow: str | None = None) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
     import platform
@@ -272,7 +274,8 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slop
     from sciml.library.family import DISCOVERY, HELD_OUT, as_activations, discover_library
 
     start = time.perf_counter()
-    found_library, edges = discover_library(DISCOVERY, steps=settings["discovery_steps"])
+    found_library, edges = discover_library(DISCOVERY, steps=settings["discovery_steps"],
+                                            into=load_library(grow) if grow else None)
     library = as_activations(found_library, "family", unit_slope=unit_slope, max_roughness=max_roughness)
     where = save_library(library, pathlib.Path(library_dir or RESULTS) / "primitives_family_library.json")
     discovery_s = time.perf_counter() - start
@@ -280,7 +283,7 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slop
           f"{library.names} ({where})", flush=True)
     tasks = HELD_OUT[: settings["tasks"]] if settings["tasks"] else HELD_OUT
     result = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-              "gating": GATING, "library_evaluated_as": "trained soft mixture",
+              "gating": gating, "grown_from": grow, "library_evaluated_as": "trained soft mixture",
               "members_scaled_to_unit_slope": unit_slope, "max_roughness": max_roughness, "baselines": list(BASELINES),
               "machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "cpus": os.cpu_count(), "device": jax.devices()[0].device_kind,
@@ -293,18 +296,18 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slop
                             "activations": library.names, "file": str(where)},
               "held_out": [t.name for t in tasks]}
     if "mlp" in parts:
-        widths, counts = matched_widths(settings["width"], library)
+        widths, counts = matched_widths(settings["width"], library, gating)
         result["mlp"] = {"widths": widths, "parameters": counts, "tasks": _compare(
             "mlp", tasks, settings["sizes"], settings["seeds"],
             lambda task, name, n, seed, hardened: mlp_error(task, name, widths[name], n, seed, library, settings,
-                                                            hardened))}
+                                                            hardened, gating))}
         result["mlp"]["wins"] = sum(v["library_better"] for v in result["mlp"]["tasks"].values())
     if "cfc" in parts:
-        widths, counts = cfc_matched(settings, library)
+        widths, counts = cfc_matched(settings, library, gating)
         result["cfc"] = {"backbone_widths": widths, "parameters": counts, "tasks": _compare(
             "cfc", tasks, settings["cfc_sizes"], settings["seeds"],
             lambda task, name, n, seed, hardened: cfc_error(task, name, widths[name], n, seed, library, settings,
-                                                            hardened))}
+                                                            hardened, gating))}
         result["cfc"]["wins"] = sum(v["library_better"] for v in result["cfc"]["tasks"].values())
     result["machine"]["load_average_end"] = list(os.getloadavg())
     result["seconds"] = time.perf_counter() - start
@@ -352,6 +355,11 @@ def main() -> None:
     parser.add_argument("--max-roughness", type=float, default=MAX_ROUGHNESS,
                         help="(family) drop library members rougher than this (RMS curvature / RMS slope on "
                              "[-1, 1]; default 2 pi)")
+    parser.add_argument("--gating", default=GATING, choices=("layer", "neuron"),
+                        help="(family) one gate per layer or per neuron in the library networks")
+    parser.add_argument("--grow", default=None,
+                        help="(family) grow this library (e.g. standard) with the discovered members instead of "
+                             "starting from none")
     parser.add_argument("--out", help="(family) results file (default results/primitives_family[_quick].json)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -378,8 +386,10 @@ def main() -> None:
         settings["seeds"] = args.seeds
     parts = tuple(p for p in args.parts.split(",") if p)
     result = run_family(settings, parts, unit_slope=not args.raw_members,
-                        max_roughness=None if args.raw_members else args.max_roughness)
-    result["overrides"] = {"seeds": args.seeds} if args.seeds else {}
+                        max_roughness=None if args.raw_members else args.max_roughness, gating=args.gating,
+                        grow=args.grow)
+    result["overrides"] = {k: v for k, v in (("seeds", args.seeds), ("gating", args.gating != GATING and args.gating),
+                                             ("grow", args.grow)) if v}
     out = pathlib.Path(args.out) if args.out else RESULTS / ("primitives_family_quick.json" if args.quick else
                                                              "primitives_family.json")
     out.write_text(json.dumps(result, indent=2))

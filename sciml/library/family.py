@@ -143,7 +143,7 @@ HELD_OUT = tuple(t for t in TASKS if t.role == "held-out")
 
 def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: int = 8, steps: int = 200,
                      seed: int = 0, tolerance: float = 1e-2, min_support: int = 1,
-                     name: str = "family") -> tuple[PrimitiveLibrary, list]:
+                     name: str = "family", into: PrimitiveLibrary | None = None) -> tuple[PrimitiveLibrary, list]:
     """Fit a KAN to each task's samples (through :func:`sciml.models.kan_train.fit_data`),
     harvest its active edges and deduplicate them all into one library.
 
@@ -153,7 +153,10 @@ def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: in
     Args:
         tolerance: affine distance under which two edges are one primitive (see
             :func:`sciml.library.dedup.deduplicate`).
-        min_support: keep members harvested from at least this many edges.
+        min_support: keep members harvested from at least this many edges (``into``'s
+            members are kept whatever their support).
+        into: a library to grow (e.g. the built-in ``standard``): its members come first and
+            absorb the edges equivalent to them.
 
     Returns:
         The library and every harvested edge (before deduplication).
@@ -172,6 +175,8 @@ def discover_library(tasks=DISCOVERY, *, samples: int = 400, hidden=(), grid: in
         kan = build_model("kan", 2, 2, seed=seed, hidden=tuple(hidden), grid=grid)
         kan = fit_data(kan, x.astype(np.float32), y.astype(np.float32), steps=steps, grid_updates=2).model
         found += harvest(kan, problem=task.name, samples=x.astype(np.float32))
-    library = deduplicate(found, name=name, tolerance=tolerance)
-    keep = [m for m in library if len(m.provenance) >= int(min_support)]
+    library = deduplicate(found, name=name, tolerance=tolerance,
+                          into=None if into is None else PrimitiveLibrary(name, into))
+    start = set(into.names) if into is not None else set()
+    keep = [m for m in library if m.name in start or len(m.provenance) >= int(min_support)]
     return PrimitiveLibrary(name, keep), found
