@@ -264,7 +264,7 @@ def _compare(part: str, tasks, sizes, seeds: int, error) -> dict:
         _print_task(part, task.name, out[task.name], sizes)
     return out
 
-def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slope: bool = True,
+def run_family(settings: dict, parts=("mlp", "cfc"), library_file=None, unit_slope: bool = True,
                max_roughness: float | None = MAX_ROUGHNESS, gating: str = GATING, grow: str | None = None) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
@@ -277,7 +277,7 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_dir=None, unit_slop
     found_library, edges = discover_library(DISCOVERY, steps=settings["discovery_steps"],
                                             into=load_library(grow) if grow else None)
     library = as_activations(found_library, "family", unit_slope=unit_slope, max_roughness=max_roughness)
-    where = save_library(library, pathlib.Path(library_dir or RESULTS) / "primitives_family_library.json")
+    where = save_library(library, pathlib.Path(library_file or RESULTS / "primitives_family_library.json"))
     discovery_s = time.perf_counter() - start
     print(f"discovery {discovery_s:.0f} s: {len(edges)} edges -> {found_library.names} -> activations "
           f"{library.names} ({where})", flush=True)
@@ -385,13 +385,13 @@ def main() -> None:
     if args.seeds:
         settings["seeds"] = args.seeds
     parts = tuple(p for p in args.parts.split(",") if p)
-    result = run_family(settings, parts, unit_slope=not args.raw_members,
+    out = pathlib.Path(args.out) if args.out else RESULTS / ("primitives_family_quick.json" if args.quick else
+                                                             "primitives_family.json")
+    result = run_family(settings, parts, out.with_name(out.stem + "_library.json"), unit_slope=not args.raw_members,
                         max_roughness=None if args.raw_members else args.max_roughness, gating=args.gating,
                         grow=args.grow)
     result["overrides"] = {k: v for k, v in (("seeds", args.seeds), ("gating", args.gating != GATING and args.gating),
                                              ("grow", args.grow)) if v}
-    out = pathlib.Path(args.out) if args.out else RESULTS / ("primitives_family_quick.json" if args.quick else
-                                                             "primitives_family.json")
     out.write_text(json.dumps(result, indent=2))
     for part in parts:
         print(f"\n{part}: relative L2 test error, mean ± std over {settings['seeds']} seeds\n")
