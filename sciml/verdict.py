@@ -26,6 +26,11 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   inputs leave the range they take at the observations (by more than 5% of it). There the
   term's network is fixed by nothing but the equations it sits in, which it can always balance:
   its values, and the fields they drive, are extrapolations no residual can check;
+* **forecasts beyond the data** (problems with unknown terms): the share of the time interval
+  asked about that lies before the first observation or after the last. There the learned
+  terms drive the evolution with nothing to check them: even where their inputs stay in range
+  (an oscillator on its cycle) their small errors add up over time (a drifting phase), which no
+  residual sees. A forecast longer than the extrapolation threshold's share is doubtful;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -46,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-__all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_outside", "verdict_from"]
+__all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond", "share_outside", "verdict_from"]
 
 # Calibrated on catalogue runs, full and starved (benchmarks/verdict_calibration.py): runs with
 # rel L2 <= 1e-3 left 4e-3 to 7e-3 of their equations unbalanced; runs with rel L2 >= 1.6e-2
@@ -59,7 +64,8 @@ THRESHOLDS = {
     "condition": 3e-3,     # RMS condition miss / RMS of the fields
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
-    "extrapolation": 0.05,   # share of fresh points where an unknown term's inputs leave their data's range
+    "extrapolation": 0.05,   # share of fresh points where an unknown term's inputs leave their data's range,
+                             # and share of the time interval beyond the observations (a forecast)
     # RMS spread of an ensemble's members about their mean / data standard deviation: an
     # ensemble whose members part by a tenth of what the data span was not pinned by them.
     "disagreement": 0.1,
@@ -160,6 +166,10 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
     for name, share in indicators.get("unknown_outside_data", {}).items():
         check(share, limits["extrapolation"], f"the share of points where the inputs of learned term {name!r} leave "
                                               "the range the data constrain (an extrapolation there)")
+    if "forecast_beyond_data" in indicators:
+        check(indicators["forecast_beyond_data"], limits["extrapolation"],
+              "the share of the time interval beyond the observations, where learned terms drive the solution "
+              "unchecked by data (a forecast)")
     return reasons
 
 
@@ -229,6 +239,12 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     outside = _unknowns_outside_data(compiled, model, params, jnp.asarray(fresh), fields)
     if outside:
         indicators["unknown_outside_data"] = outside
+    time = compiled.problem.space_time.time
+    observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
+    if compiled.unknown_networks and observed and time is not None:
+        axis = compiled.problem.coordinates.index(time.coordinates[0])
+        indicators["forecast_beyond_data"] = share_beyond(np.concatenate(observed)[:, axis], float(time.a),
+                                                          float(time.b))
     return indicators
 
 
@@ -244,6 +260,17 @@ def _unknowns_outside_data(compiled, model, params, fresh, fields) -> dict[str, 
     for name, network in compiled.unknown_networks.items():
         shares[name] = share_outside(network.inputs.values(at, seen_fields), network.inputs.values(fresh, fields))
     return shares
+
+
+def share_beyond(observed_times, start: float, end: float) -> float:
+    """The share of the time interval ``[start, end]`` before the first of ``observed_times``
+    or after the last."""
+    times = np.asarray(observed_times, np.float64)
+    times = times[np.isfinite(times)]
+    if not times.size or end <= start:
+        return 1.0 if not times.size else 0.0
+    outside = max(0.0, min(times.min(), end) - start) + max(0.0, end - max(times.max(), start))
+    return float(min(1.0, outside / (end - start)))
 
 
 def share_outside(seen, used) -> float:

@@ -69,3 +69,34 @@ def test_a_well_trained_ude_inside_its_data_is_trusted():
     verdict = result.metrics["verdict"]
     assert verdict["status"] == "trusted", verdict["reasons"]
     assert set(verdict["indicators"]["unknown_outside_data"]) == {"U"}
+
+
+def test_a_forecast_beyond_the_last_observation_is_doubtful_even_inside_the_data_range():
+    """An oscillator observed over one period and asked about three: its states stay where the
+    data were, so the learned term never leaves its inputs' range, yet its errors add up over
+    the two unobserved periods (a drifting phase) with nothing to check them."""
+    from sciml.verdict import judge, share_beyond
+
+    y = Field("y", t)
+    ts = np.linspace(0.0, 1.0, 41)
+
+    def verdict(t_end):
+        problem = Problem(name="cycle", domain=TimeInterval(t, 0, t_end),
+                          equations=[x.diff(t) - y, y.diff(t) - Unknown("U", inputs=[x])],
+                          data=xr.Dataset({"x": (("trajectory", "t"), np.sin(2 * np.pi * ts)[None]),
+                                           "y": (("trajectory", "t"), 2 * np.pi * np.cos(2 * np.pi * ts)[None])},
+                                          coords={"t": ts}))
+        system = ode_system(problem)
+        ys = np.stack([system.observations[s].values for s in ("x", "y")], -1)
+        exact = lambda times: np.stack([np.sin(2 * np.pi * np.asarray(times)),  # noqa: E731
+                                        2 * np.pi * np.cos(2 * np.pi * np.asarray(times))], -1)[None]
+        return assess_trajectories(system, ts, ys, exact, (1.0, 1e-3), {"U": lambda t, u: u[..., :1]}, False)
+
+    inside, forecast = verdict(1.0), verdict(3.0)
+    assert inside.trusted, inside.reasons
+    assert forecast.indicators["unknown_outside_data"]["U"] < 0.05
+    assert forecast.indicators["forecast_beyond_data"] == pytest.approx(2 / 3)
+    assert len(forecast.reasons) == 1 and "beyond the observations" in forecast.reasons[0]
+    # before the first observation counts too; a forecast within the threshold does not
+    assert share_beyond([0.5, 1.0], 0.0, 1.0) == pytest.approx(0.5) and share_beyond([0, 1], 0, 1.02) < 0.05
+    assert not judge({"forecast_beyond_data": 0.02}) and judge({"forecast_beyond_data": 0.5})

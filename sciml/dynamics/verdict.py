@@ -11,6 +11,9 @@ model can be checked: along its prediction on a dense grid over the problem's ti
   problem's unknown terms for a universal differential equation; the whole right-hand side
   (inputs: the states) for a black-box neural ODE or a sequence forecaster. Outside that
   range nothing but the network's extrapolation drives the prediction;
+* **forecast beyond the data**: the share of the problem's time interval after the last
+  observation (or before the first), where the learned terms drive the prediction unchecked
+  (:func:`sciml.verdict.share_beyond`); their small errors add up along it;
 * **members' disagreement** (an ensemble, ``members > 1``): per state, the RMS deviation of
   the members' predictions from their mean along the dense grid, over the observations'
   standard deviation: where independently started networks part, the data did not decide;
@@ -29,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from sciml.verdict import Verdict, share_outside, verdict_from
+from sciml.verdict import Verdict, share_beyond, share_outside, verdict_from
 
 __all__ = ["DENSE_TIMES", "assess_trajectories"]
 
@@ -73,6 +76,9 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
         name: share_outside(inputs(jnp.asarray(times_observed), jnp.asarray(ys[observed])),
                             inputs(jnp.asarray(dense), jnp.asarray(along)))
         for name, inputs in learned.items()}
+    if learned:
+        start = problem.span[0] if problem.span else float(ts[0])
+        indicators["forecast_beyond_data"] = share_beyond(times_observed, start, end)
     if check_equations and indicators["prediction_finite"]:
         indicators["residual"] = _balance(problem, dense, along)
     if members is not None and indicators["prediction_finite"]:
