@@ -574,6 +574,7 @@ def _discover_on(case):
     assert not _SENTINEL.exists()
 
 
+@pytest.mark.slow  # 125 s (ten full reports with figures); .ci/run runs it after the default suite
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(_names, min_size=2, max_size=3, unique=True))
 def test_fuzz_report_figures_with_random_names(names):
