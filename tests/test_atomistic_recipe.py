@@ -80,3 +80,22 @@ def test_a_run_records_the_recipe_and_what_the_user_overrode(tmp_path):
     assert "lmax" not in recipe["overridden"]  # asked for what the recipe chose
     assert metrics["steps"] == 4 and recipe["steps"] == EPOCHS * 10
     assert set(recipe["reasons"]) >= {"batch_size", "learning_rate", "network", "force_weight", "steps"}
+    assert metrics["verdict"]["status"] in ("trusted", "doubtful") and "val_force_mae_over_shifts_only" in metrics["verdict"]["indicators"]
+
+
+def test_a_network_no_better_than_the_species_shifts_is_doubtful():
+    """The atomistic verdict: validation MAE over that of the per-species shifts alone."""
+    from sciml.atomistic.potential import fit_species_shifts
+    from sciml.atomistic.result import _verdict
+
+    cells = _cells(20, 8, 5.0)
+    idx = np.arange(20)
+    shifts = fit_species_shifts(cells.composition(idx), cells.energies(idx))
+    base_energy = 1e3 * np.mean(np.abs(cells.composition(idx) @ shifts - cells.energies(idx)))
+    base_force = 1e3 * np.mean(np.abs(cells.rows(idx)["forces"]))
+    good = _verdict({"energy_mae": 0.1 * base_energy, "force_mae": 0.1 * base_force}, cells, idx, shifts,
+                    ("energy", "forces"))
+    assert good["status"] == "trusted" and good["indicators"]["val_energy_mae_over_shifts_only"] == pytest.approx(0.1)
+    bad = _verdict({"energy_mae": 2 * base_energy, "force_mae": 0.1 * base_force}, cells, idx, shifts,
+                   ("energy", "forces"))
+    assert bad["status"] == "doubtful" and len(bad["reasons"]) == 1 and "val_energy_mae is 2.00x" in bad["reasons"][0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import platform
 import time
 from pathlib import Path
@@ -193,6 +194,7 @@ def train_and_evaluate(problem, *, model: str, steps: int | None, seed: int, opt
     test, pred = evaluate(fitted.potential, split["test"], return_predictions=True)
     metrics = dict(test)
     metrics.update({f"val_{k}": v for k, v in val.items()})
+    metrics["verdict"] = _verdict(val, structures, split["val"], shifts, problem.targets)
     if "property" in problem.targets:
         # The per-species shifts alone (a composition-linear fit): what the network adds to.
         test_idx = split["test"]
@@ -216,6 +218,31 @@ def train_and_evaluate(problem, *, model: str, steps: int | None, seed: int, opt
               "test_indices": split["test"].tolist()}
     return AtomisticResult(problem.name, metrics, pred, structures[split["test"]],
                            fitted.history, fitted.potential, config)
+
+
+def _verdict(val: dict, structures, val_idx, shifts, targets) -> dict:
+    """Is the network better than the per-species shifts alone (a composition-linear energy,
+    zero forces and stress) on the validation split? Per target, the indicator is the
+    network's validation MAE over the shifts' MAE; at 1 or above it learnt nothing there that
+    the shifts did not (an energy per atom can be fitted by the forces' network and still miss
+    the volume dependence that no force sees), and the run is doubtful."""
+    if not len(val_idx):
+        return {"status": "doubtful", "reasons": ["no validation structures: nothing checks the network"],
+                "indicators": {}}
+    shifted = structures.composition(val_idx) @ shifts
+    n = structures.n_atoms(val_idx)
+    baseline = {}
+    if "energy" in targets:
+        baseline["energy_mae"] = 1e3 * float(np.mean(np.abs(shifted - structures.energies(val_idx))))
+    if "property" in targets:
+        baseline["property_mae"] = 1e3 * float(np.mean(np.abs(shifted / n - structures.properties(val_idx))))
+    if "forces" in targets:
+        baseline["force_mae"] = 1e3 * float(np.mean(np.abs(structures.rows(np.sort(val_idx))["forces"])))
+    ratios = {f"val_{k}_over_shifts_only": val[k] / max(v, 1e-12) for k, v in baseline.items() if k in val}
+    reasons = [f"{k.removesuffix('_over_shifts_only')} is {r:.2f}x that of the per-species shifts alone (>= 1: the "
+               "network adds nothing there)" for k, r in ratios.items() if not r < 1.0]
+    return {"status": "doubtful" if reasons else "trusted", "reasons": reasons,
+            "indicators": {**ratios, "shifts_only": baseline}}
 
 
 def _force_rms(structures, indices, chunk: int = 4096) -> float:
@@ -249,6 +276,9 @@ def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | N
     optimizer = options.pop("optimizer", None)
     result = train_and_evaluate(problem, model=model or problem.model, steps=steps, seed=seed,
                                 options=options, log=log, optimizer=optimizer, checkpoint=checkpoint, resume=resume)
+    verdict = result.metrics["verdict"]
+    if verdict["status"] != "trusted":
+        logging.getLogger("sciml").warning("the result is doubtful: %s", "; ".join(verdict["reasons"]))
     if out is not None:
         result.write(Path(out))
     return result
