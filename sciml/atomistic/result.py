@@ -237,7 +237,7 @@ def _verdict(val: dict, structures, val_idx, shifts, targets) -> dict:
     if "property" in targets:
         baseline["property_mae"] = 1e3 * float(np.mean(np.abs(shifted / n - structures.properties(val_idx))))
     if "forces" in targets:
-        baseline["force_mae"] = 1e3 * float(np.mean(np.abs(structures.rows(np.sort(val_idx))["forces"])))
+        baseline["force_mae"] = 1e3 * _force_moments(structures, val_idx)[0]
     ratios = {f"val_{k}_over_shifts_only": val[k] / max(v, 1e-12) for k, v in baseline.items() if k in val}
     reasons = [f"{k.removesuffix('_over_shifts_only')} is {r:.2f}x that of the per-species shifts alone (>= 1: the "
                "network adds nothing there)" for k, r in ratios.items() if not r < 1.0]
@@ -245,15 +245,21 @@ def _verdict(val: dict, structures, val_idx, shifts, targets) -> dict:
             "indicators": {**ratios, "shifts_only": baseline}}
 
 
-def _force_rms(structures, indices, chunk: int = 4096) -> float:
-    """Root mean square of the force components of ``indices``, read ``chunk`` structures at
-    a time."""
-    total, count = 0.0, 0
+def _force_rms(structures, indices) -> float:
+    """Root mean square of the force components of ``indices``."""
+    return _force_moments(structures, indices)[1]
+
+
+def _force_moments(structures, indices, chunk: int = 4096) -> tuple[float, float]:
+    """Mean absolute value and root mean square of the force components of ``indices``, read
+    ``chunk`` structures at a time."""
+    total_abs, total_sq, count = 0.0, 0.0, 0
     indices = np.sort(indices)  # in file order: each chunk is one span of a store
     for start in range(0, len(indices), chunk):
         forces = structures.rows(indices[start:start + chunk])["forces"]
-        total, count = total + float(np.sum(forces ** 2)), count + forces.size
-    return float(np.sqrt(total / count))
+        total_abs, total_sq = total_abs + float(np.sum(np.abs(forces))), total_sq + float(np.sum(forces ** 2))
+        count += forces.size
+    return total_abs / count, float(np.sqrt(total_sq / count))
 
 
 def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | None = None, seed: int = 0,
