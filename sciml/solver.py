@@ -219,10 +219,12 @@ def solve(
             raise ValueError("resume=True needs out=... (the folder of the run to continue)")
         if folder and primary:
             folder.prepare(resume=resume, overwrite=overwrite)
-        return solve_atomistic_problem(problem, model=model, steps=steps, seed=seed,
-                                       out=folder.path if folder and primary else None,
-                                       options={**(model_options or {}), **train_options},
-                                       checkpoint=folder.checkpoint if folder else None, resume=resume)
+        result = solve_atomistic_problem(problem, model=model, steps=steps, seed=seed,
+                                         out=folder.path if folder and primary else None,
+                                         options={**(model_options or {}), **train_options},
+                                         checkpoint=folder.checkpoint if folder else None, resume=resume)
+        _warn_if_doubtful(result.verdict)
+        return result
     model = model or default_model(problem)
     if check_model(problem, model) == "trajectory":
         from sciml.dynamics.problem import ode_system

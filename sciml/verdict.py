@@ -236,30 +236,25 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["condition"] = conditions
     if data:
         indicators["data"] = data
-    outside = _unknowns_outside_data(compiled, model, params, jnp.asarray(fresh), fields)
-    if outside:
-        indicators["unknown_outside_data"] = outside
-    time = compiled.problem.space_time.time
     observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
-    if compiled.unknown_networks and observed and time is not None:
-        axis = compiled.problem.coordinates.index(time.coordinates[0])
-        indicators["forecast_beyond_data"] = share_beyond(np.concatenate(observed)[:, axis], float(time.a),
-                                                          float(time.b))
+    if compiled.unknown_networks and observed:
+        observed = np.concatenate(observed)
+        indicators["unknown_outside_data"] = _unknowns_outside_data(compiled, model, params, jnp.asarray(fresh),
+                                                                    fields, observed)
+        time = compiled.problem.space_time.time
+        if time is not None:
+            axis = compiled.problem.coordinates.index(time.coordinates[0])
+            indicators["forecast_beyond_data"] = share_beyond(observed[:, axis], float(time.a), float(time.b))
     return indicators
 
 
-def _unknowns_outside_data(compiled, model, params, fresh, fields) -> dict[str, float]:
-    """``{unknown: share of fresh points where its inputs leave their range at the observations}``;
-    empty without unknown terms or data."""
-    observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
-    if not compiled.unknown_networks or not observed:
-        return {}
-    at = jnp.asarray(np.concatenate(observed), fresh.dtype)
+def _unknowns_outside_data(compiled, model, params, fresh, fields, observed: np.ndarray) -> dict[str, float]:
+    """``{unknown: share of fresh points where its inputs leave their range at the ``observed``
+    points (the data's coordinates)}``."""
+    at = jnp.asarray(observed, fresh.dtype)
     seen_fields = compiled.predict(model, at, params)
-    shares = {}
-    for name, network in compiled.unknown_networks.items():
-        shares[name] = share_outside(network.inputs.values(at, seen_fields), network.inputs.values(fresh, fields))
-    return shares
+    return {name: share_outside(network.inputs.values(at, seen_fields), network.inputs.values(fresh, fields))
+            for name, network in compiled.unknown_networks.items()}
 
 
 def share_beyond(observed_times, start: float, end: float) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import platform
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from flax import nnx
 
 from sciml.provenance import versions
+from sciml.verdict import Verdict
 
 from . import graphs as G
 from .models import build_network
@@ -41,6 +41,7 @@ class AtomisticResult:
     history: dict
     potential: Potential
     config: dict
+    verdict: Verdict | None = None  # the network against the per-species shifts alone (validation split)
 
     def to_xarray(self):
         """Test-set predictions and references on named coordinates, plus the history."""
@@ -217,7 +218,7 @@ def train_and_evaluate(problem, *, model: str, steps: int | None, seed: int, opt
     config = {"model": model, "network": net_opts, "training": tr,
               "test_indices": split["test"].tolist()}
     return AtomisticResult(problem.name, metrics, pred, structures[split["test"]],
-                           fitted.history, fitted.potential, config)
+                           fitted.history, fitted.potential, config, Verdict(**metrics["verdict"]))
 
 
 def _verdict(val: dict, structures, val_idx, shifts, targets) -> dict:
@@ -282,9 +283,6 @@ def solve_atomistic_problem(problem, *, model: str | None = None, steps: int | N
     optimizer = options.pop("optimizer", None)
     result = train_and_evaluate(problem, model=model or problem.model, steps=steps, seed=seed,
                                 options=options, log=log, optimizer=optimizer, checkpoint=checkpoint, resume=resume)
-    verdict = result.metrics["verdict"]
-    if verdict["status"] != "trusted":
-        logging.getLogger("sciml").warning("the result is doubtful: %s", "; ".join(verdict["reasons"]))
     if out is not None:
         result.write(Path(out))
     return result

@@ -279,20 +279,6 @@ class _ModelStep:
         return {"model": params, "parameters": trainable["parameters"]}
 
 
-class _Refinement:
-    """Residual-based adaptive refinement (RAR) as an engine callback: at each of its steps the
-    worst of fresh candidate points (by residual) join the collocation set for good. A resumed
-    run replays nothing here: the refined points come back with the checkpoint."""
-
-    def __init__(self, trainer: Trainer, steps):
-        self.trainer, self.steps = trainer, tuple(steps)
-
-    def __call__(self, progress: Progress):
-        if not progress.replay:
-            self.trainer._refine(progress.params, progress.step)
-            self.trainer._points = None
-
-
 class _Resampling:
     """Fresh collocation points at each of its steps (an engine callback): the draw of step
     ``s`` comes from a generator seeded by ``(seed, s // every)``."""
@@ -302,6 +288,17 @@ class _Resampling:
 
     def __call__(self, progress: Progress):
         self.trainer._points = None
+
+
+class _Refinement(_Resampling):
+    """Residual-based adaptive refinement (RAR) as an engine callback: at each of its steps the
+    worst of fresh candidate points (by residual) join the collocation set for good. A resumed
+    run replays nothing here: the refined points come back with the checkpoint."""
+
+    def __call__(self, progress: Progress):
+        if not progress.replay:
+            self.trainer._refine(progress.params, progress.step)
+            super().__call__(progress)
 
 
 def _point_callbacks(trainer: Trainer) -> list:
