@@ -99,3 +99,43 @@ def test_a_network_no_better_than_the_species_shifts_is_doubtful():
     bad = _verdict({"energy_mae": 2 * base_energy, "force_mae": 0.1 * base_force}, cells, idx, shifts,
                    ("energy", "forces"))
     assert bad["status"] == "doubtful" and len(bad["reasons"]) == 1 and "val_energy_mae is 2.00x" in bad["reasons"][0]
+
+
+def test_energies_with_forces_weigh_most_in_a_last_stage():
+    from sciml.atomistic.recipe import FINAL_ENERGY_FACTOR, FINAL_STAGE, FORCE_WEIGHT
+    from sciml.atomistic.train import LossWeights
+
+    cells = _cells(40, 8, 5.0)
+    both = AtomisticProblem(name="b", structures=cells, targets=("energy", "forces"))
+    recipe, _ = choose(both, "nequip", cells, np.arange(40))
+    assert recipe.train["final_energy_weight"] == FINAL_ENERGY_FACTOR * FORCE_WEIGHT
+    assert recipe.train["final_stage"] == FINAL_STAGE and "no force sees" in recipe.reasons["final_energy_weight"]
+    for targets in (("energy",), ("forces",)):
+        alone = AtomisticProblem(name="a", structures=cells, targets=targets)
+        assert "final_energy_weight" not in choose(alone, "nequip", cells, np.arange(40))[0].train
+    weights = LossWeights(energy=1.0, forces=100.0, final_energy=1000.0, final_stage=0.25)
+    assert [weights.energy_at(f) for f in (0.0, 0.74, 0.75, 1.0)] == [1.0, 1.0, 1000.0, 1000.0]
+    assert LossWeights(energy=1.0, final_energy=1000.0).energy_at(1.0) == 1.0  # no stage without its share
+    assert LossWeights(energy=0.0, final_energy=1000.0, final_stage=0.5).energy_at(1.0) == 0.0  # not a target
+
+
+def test_the_batches_carry_the_energy_weight_of_the_stage_the_run_is_in():
+    from sciml.atomistic.graphs import GraphBatcher
+    from sciml.atomistic.models import build_network
+    from sciml.atomistic.potential import Potential
+    from sciml.atomistic.train import LossWeights, _Shuffled, loss_terms
+
+    structures, _ = load("ethanol")
+    structures = structures[np.arange(10)]
+    weights = LossWeights(energy=1.0, forces=100.0, final_energy=1000.0, final_stage=0.25)
+    batches = _Shuffled(GraphBatcher(structures, 4.0, 5), np.arange(10), 0, weights)
+    network = build_network("nequip", len(structures.species), seed=0, cutoff=4.0, avg_neighbors=4.0, channels=4,
+                            lmax=1, n_layers=1, n_basis=4, radial_hidden=8)
+    potential = Potential(network, structures.species, np.zeros(len(structures.species)), 1.0)
+    terms = {}
+    for fraction in (0.5, 0.8):
+        batches.fraction = fraction
+        graph, energy_weight = batches(0, None)
+        terms[fraction] = {k: float(v) for k, v in loss_terms(potential, graph, weights, energy_weight).items()}
+    assert terms[0.8]["energy"] == pytest.approx(1000 * terms[0.5]["energy"], rel=1e-5)
+    assert terms[0.8]["forces"] == terms[0.5]["forces"]

@@ -136,7 +136,11 @@ def test_a_stretched_schedule_finishes_its_decay_within_the_time_budget():
     from sciml.training.engine import Batches
 
     class Slow(Batches):  # a machine slower than the step count assumed: 20 ms per step
+        def __init__(self):
+            self.seen = []
+
         def __call__(self, step, params):
+            self.seen.append((step, self.fraction))
             time.sleep(0.02)
             return None
 
@@ -146,12 +150,29 @@ def test_a_stretched_schedule_finishes_its_decay_within_the_time_budget():
                 if isinstance(s, injected)]
 
     cfg = dict(steps=100000, learning_rate=0.1, final_learning_rate=1e-3, schedule="cosine", chunk=1, time_budget=3.0)
-    out = fit(quadratic, {"w": jnp.zeros(3)}, config(stretch_schedule=True, **cfg), batches=Slow())
+    slow = Slow()
+    out = fit(quadratic, {"w": jnp.zeros(3)}, config(stretch_schedule=True, **cfg), batches=slow)
     assert out.steps < 1000 and "time budget" in out.stopped
+    # The batches are told how far the run is: by the clock here, not by the steps.
+    fractions = [f for _, f in slow.seen]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.9 and slow.seen[-1][0] / 100000 < 0.01
     (rate,) = rates(out.opt_state)
     assert float(rate) < 2e-3  # the decay ran to (near) its end in the time there was
     plain = fit(quadratic, {"w": jnp.zeros(3)}, config(**cfg), batches=Slow())
     assert rates(plain.opt_state) == []  # without stretching: the step-count schedule, no injected rate
+
+
+def test_without_a_time_budget_the_batches_are_told_the_share_of_steps_done():
+    from sciml.training.engine import Batches
+
+    class Recording(Batches):
+        seen = []
+
+        def __call__(self, step, params):
+            self.seen.append((step, self.fraction))
+
+    fit(quadratic, {"w": jnp.zeros(3)}, config(steps=40, chunk=10), batches=Recording())
+    assert Recording.seen == [(0, 0.0), (10, 0.25), (20, 0.5), (30, 0.75)]
 
 
 def test_the_quasi_newton_phase_ends_at_its_time_budget_however_long_its_chunks():

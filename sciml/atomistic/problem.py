@@ -51,6 +51,8 @@ TRAIN_OPTIONS = {
     "time_budget": None,
     "n_train": None,
     "energy_weight": 1.0,
+    "final_energy_weight": None,  # the energy's weight over the last final_stage of the run (None: unchanged)
+    "final_stage": 0.0,
     "force_weight": 100.0,
     "stress_weight": 0.0,
     "property_weight": 0.0,

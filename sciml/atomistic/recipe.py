@@ -17,6 +17,11 @@ chosen here, from what the training split shows:
   (the convention of MACE and NequIP in eV and eV/A), and stress -- where it is a target --
   weighted as the energy per atom it amounts to: stress times the volume per atom is an energy
   per atom per unit strain, so its weight is the energy's times (volume per atom)^2;
+* **energies with forces** add a last stage (MACE's second): over the last
+  :data:`FINAL_STAGE` of the run the energy per atom weighs :data:`FINAL_ENERGY_FACTOR` times
+  the forces. Forces fix the energy surface only up to what no force sees -- a homogeneous
+  strain of a periodic cell, a change of composition beyond the per-species shifts -- and at a
+  hundredth of the forces' weight the energies would not set it within the run;
 * **epochs** set the steps (:data:`EPOCHS` passes over the training split), capped by the time
   budget of every sciml run (:data:`sciml.recipe.TIME_BUDGET`), over which the cosine decay of
   the rate is stretched, so a run ended by the clock still finishes its decay.
@@ -44,6 +49,8 @@ LABELS_FOR_WIDE = 10_000  # training labels from which the wider network is chos
 EPOCHS = 300  # passes over the training split, unless the time budget ends the run first
 EVALUATIONS = 20  # validation errors recorded over a run
 FORCE_WEIGHT = 100.0  # force (eV/A)^2 against energy per atom (eV)^2
+FINAL_STAGE = 0.25  # share of the run (steps or time budget) in which the energies weigh most
+FINAL_ENERGY_FACTOR = 10.0  # the energy per atom's weight there, in force weights
 VOLUME_SAMPLE = 256  # periodic training cells read for the volume per atom
 
 NETWORKS = {  # (narrow, wide)
@@ -97,6 +104,11 @@ def choose(problem, model: str, structures, train_idx) -> tuple[Recipe, int]:
     if "forces" in problem.targets:
         train["force_weight"] = FORCE_WEIGHT
         reasons["force_weight"] = f"{FORCE_WEIGHT:g} x the energy per atom's (eV/A against eV per atom)"
+        if "energy" in problem.targets:
+            train["final_energy_weight"], train["final_stage"] = FINAL_ENERGY_FACTOR * FORCE_WEIGHT, FINAL_STAGE
+            reasons["final_energy_weight"] = (
+                f"{FINAL_ENERGY_FACTOR * FORCE_WEIGHT:g} over the last {FINAL_STAGE:.0%} of the run: forces fix "
+                "the energy only up to what no force sees (a homogeneous strain, a change of composition)")
     if "stress" in problem.targets:
         volume = _volume_per_atom(structures, train_idx)
         train["stress_weight"] = volume**2

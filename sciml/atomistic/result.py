@@ -183,6 +183,7 @@ def train_and_evaluate(problem, *, model: str, steps: int | None, seed: int, opt
         forces=tr["force_weight"] if "forces" in problem.targets else 0.0,
         stress=tr["stress_weight"] if "stress" in problem.targets else 0.0,
         property=(tr["property_weight"] or 1.0) if "property" in problem.targets else 0.0,
+        final_energy=tr["final_energy_weight"], final_stage=float(tr["final_stage"]),
     )
     train_config = potential_config(steps, tr["learning_rate"], tr["final_learning_rate"], ema_decay=tr["ema_decay"],
                                     time_budget=tr["time_budget"], seed=seed, devices=int(tr["devices"]))

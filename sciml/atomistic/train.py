@@ -43,10 +43,24 @@ from .potential import Potential, predict
 
 @dataclasses.dataclass(frozen=True)
 class LossWeights:
+    """The weight of each loss term (0: not trained), and the energy's in a last stage: over
+    the last ``final_stage`` share of the run (in steps or time, whichever is further) the
+    energy per atom weighs ``final_energy`` (MACE's second stage: once the forces have shaped
+    the surface, the energies set what no force sees -- the energy of a homogeneous strain, of
+    a change of composition)."""
+
     energy: float = 1.0
     forces: float = 10.0
     stress: float = 0.0
     property: float = 0.0
+    final_energy: float | None = None
+    final_stage: float = 0.0
+
+    def energy_at(self, fraction: float) -> float:
+        """The energy's weight when ``fraction`` of the run is done."""
+        staged = (self.energy and self.final_energy is not None and self.final_stage > 0
+                  and fraction >= 1.0 - self.final_stage)
+        return float(self.final_energy if staged else self.energy)
 
 
 def loss_sums(potential: Potential, graph: G.GraphsTuple, weights: LossWeights) -> dict:
@@ -80,12 +94,14 @@ def loss_sums(potential: Potential, graph: G.GraphsTuple, weights: LossWeights) 
     return sums
 
 
-def loss_terms(potential: Potential, sharded: G.GraphsTuple, weights: LossWeights) -> dict:
+def loss_terms(potential: Potential, sharded: G.GraphsTuple, weights: LossWeights, energy_weight=None) -> dict:
     """Named loss terms, each a weighted mean squared error times its weight, on a batch of
     shards stacked along the first axis (:meth:`~sciml.atomistic.graphs.GraphBatcher.sharded_batch`):
-    the shards' sums are added before dividing, so the loss does not depend on the split."""
+    the shards' sums are added before dividing, so the loss does not depend on the split.
+    ``energy_weight`` (a traced scalar: the stage's) replaces ``weights.energy`` in the sum."""
     sums = jax.vmap(lambda g: loss_sums(potential, g, weights))(sharded)
-    return {name: getattr(weights, name) * jnp.sum(s[:, 0]) / jnp.maximum(jnp.sum(s[:, 1]), 1.0)
+    factor = {**dataclasses.asdict(weights), **({} if energy_weight is None else {"energy": energy_weight})}
+    return {name: factor[name] * jnp.sum(s[:, 0]) / jnp.maximum(jnp.sum(s[:, 1]), 1.0)
             for name, s in sums.items()}
 
 
@@ -116,12 +132,12 @@ def potential_config(steps: int, learning_rate: float = 5e-3, final_learning_rat
 class _Shuffled(Batches):
     """One batch of training structures per step (chunk of one step), reshuffled every epoch,
     split into one padded shard per device of the run's mesh (data parallel: the compiler
-    reduces the gradients). Epoch ``e`` is shuffled by a generator seeded ``(seed, e)``, so the
-    batch of any step is known from the step alone and a resumed run sees the batches an
-    uninterrupted one would."""
+    reduces the gradients), with the energy's weight at this point of the run. Epoch ``e`` is
+    shuffled by a generator seeded ``(seed, e)``, so the batch of any step is known from the
+    step alone and a resumed run sees the batches an uninterrupted one would."""
 
-    def __init__(self, batcher: G.GraphBatcher, indices, seed: int, devices: int = 0):
-        self.batcher, self.indices, self.seed = batcher, np.asarray(indices), seed
+    def __init__(self, batcher: G.GraphBatcher, indices, seed: int, weights: LossWeights, devices: int = 0):
+        self.batcher, self.indices, self.seed, self.weights = batcher, np.asarray(indices), seed, weights
         mesh, self.sharding, _ = batch_sharding(devices)
         self.shards = mesh.devices.size
         self.per_epoch = -(-len(self.indices) // batcher.batch_size)
@@ -134,7 +150,8 @@ class _Shuffled(Batches):
         epoch, k = divmod(step, self.per_epoch)
         if self._epoch[0] != epoch:
             self._epoch = (epoch, self.batcher.plan(self.indices, np.random.default_rng([self.seed, epoch])))
-        return jax.device_put(self.batcher.sharded_batch(self._epoch[1][k], self.shards), self.sharding)
+        graph = jax.device_put(self.batcher.sharded_batch(self._epoch[1][k], self.shards), self.sharding)
+        return graph, np.float32(self.weights.energy_at(self.fraction))
 
 
 @dataclasses.dataclass
@@ -196,15 +213,16 @@ def fit(
     """
     graphdef, params, rest = nnx.split(potential, nnx.Param, ...)
 
-    def loss_fn(p, sharded):
-        terms = loss_terms(nnx.merge(graphdef, p, rest), sharded, weights)
+    def loss_fn(p, batch):
+        sharded, energy_weight = batch
+        terms = loss_terms(nnx.merge(graphdef, p, rest), sharded, weights, energy_weight)
         return sum(terms.values()), terms
 
     targets = [k for k in ("energy", "forces", "stress", "property") if getattr(weights, k)]
     merge = lambda p: nnx.merge(graphdef, p, rest)  # noqa: E731
     validation = _Validation(tuple(range(eval_every, config.steps, eval_every)), eval_every,
                              make_evaluator(batcher, targets), merge, np.asarray(val_idx), log)
-    batches = _Shuffled(batcher, train_idx, config.seed, config.devices)
+    batches = _Shuffled(batcher, train_idx, config.seed, weights, config.devices)
     outcome = train(loss_fn, params, config, batches=batches, optimizer=optimizer, callbacks=[validation],
                     checkpoint=checkpoint, settings=settings, resume=resume)
     done_at = time.perf_counter()

@@ -92,6 +92,12 @@ class Batches:
     that a resumed run sees the batches an uninterrupted one would.
     """
 
+    #: How far the first-order phase is when the engine asks for a batch, from 0 to 1: its
+    #: steps done over its step count or, under a time budget, the budget spent, whichever is
+    #: further (what a stretched schedule follows). Set by the engine before every call, so a
+    #: source can change what it serves over a run (e.g. loss weights in a last stage).
+    fraction: float = 0.0
+
     def __init__(self, batch=None):
         self.batch = batch
 
@@ -579,10 +585,11 @@ class _Run:
             # previous one, so a resumed run performs exactly what an uninterrupted one does.
             if step in callback_steps:
                 self._call_back(step)
+            spent = min(1.0, agree(self._elapsed()) / (share * cfg.time_budget)) if cfg.time_budget else 0.0
+            self.batches.fraction = max(step / max(cfg.steps, 1), spent)
             self.batch = self.batches(step, self.params)
             if self.stretched:  # the decay follows the run's progress in time as well as in steps
-                budget = share * cfg.time_budget
-                at = max(step, cfg.steps * min(1.0, agree(self._elapsed()) / budget))
+                at = max(step, cfg.steps * spent)
                 self.opt_state = _with_learning_rate(self.opt_state, float(self._schedule(at)))
             upcoming = callback_steps[bisect.bisect_right(callback_steps, step):][:1]
             n = min(cfg.chunk, adam_steps - step, *(s - step for s in upcoming))
