@@ -49,7 +49,7 @@ def plot_solution(solution, path: str | Path) -> Path:
     ds = solution.to_xarray()
     fields = solution.compiled.field_names
     has_ref = any(f"{f}_reference" in ds for f in fields)
-    ncols = 3 if has_ref else 1
+    ncols = 3 if has_ref else 2 if solution.parameters else 1  # the parameters' text needs a second column
     fig, axes = plt.subplots(len(fields) + 1, ncols, figsize=(4.6 * ncols, 3.6 * (len(fields) + 1)), squeeze=False)
     for row, f in enumerate(fields):
         _panel(axes[row, 0], ds[f], f"{f}: prediction")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from sciml.dsl.symbols import field_name
 
 from sciml.provenance import json_default as _json_default  # noqa: E402
 from sciml.provenance import versions  # noqa: E402,F401
+
+log = logging.getLogger("sciml")
 
 
 def count_parameters(model: nnx.Module) -> int:
@@ -269,7 +272,11 @@ class Solution:
         ds.attrs["rel_l2"] = float(self.metrics.get("rel_l2", float("nan")))
         ds.to_netcdf(out / "solution.nc", engine="h5netcdf")
         self.history_dataset().to_netcdf(out / "history.nc", engine="h5netcdf")
-        plot_solution(self, out / "plot.png")
+        try:
+            plot_solution(self, out / "plot.png")
+        except Exception as error:  # a figure that cannot be drawn must not cost the run's results
+            log.warning("plot.png not written (%s: %s); the results are in solution.nc and metrics.json",
+                        type(error).__name__, error)
         # metrics.json marks a finished run (sciml.run_folder): written last, atomically.
         tmp = out / "metrics.json.tmp"
         tmp.write_text(json.dumps(self.metrics, indent=2, default=_json_default) + "\n")

@@ -274,6 +274,8 @@ def share_outside(seen, used) -> float:
     ``seen`` are left out; a non-finite row of ``used`` counts as outside)."""
     seen, used = np.asarray(seen, np.float64), np.asarray(used, np.float64)
     seen = seen[np.all(np.isfinite(seen), axis=-1)]
+    if not len(seen):  # nothing constrains the inputs: every use is an extrapolation
+        return 1.0
     lo, hi = seen.min(axis=0), seen.max(axis=0)
     margin = EXTRAPOLATION_MARGIN * (hi - lo)
     inside = np.all((used >= lo - margin) & (used <= hi + margin), axis=-1)

@@ -64,6 +64,27 @@ def test_solve_writes_solution_metrics_and_plot(tmp_path, root):
     assert (out / "checkpoint.msgpack").exists()
 
 
+def test_an_ode_with_learned_parameters_and_no_reference_is_plotted_and_written(tmp_path):
+    """A time-only problem solved by collocation, with learned parameters and data but no
+    reference: the figure holds the prediction and the parameters (it once failed to draw,
+    and the run's metrics were not written)."""
+    import numpy as np
+
+    import sciml
+    from sciml.dsl import Coordinate, Field, Initial, Parameter, Problem, TimeInterval
+
+    t = Coordinate("t")
+    x = Field("x", t)
+    ts = np.linspace(0, 1, 11)
+    problem = Problem("decay", TimeInterval(t, 0, 1), [x.diff(t) + Parameter("k", 0.2, learn=True) * x],
+                      conditions=[Initial(x, 1.0)],
+                      data=xr.Dataset({"x": ("t", np.exp(-0.5 * ts))}, coords={"t": ts}))
+    sciml.solve(problem, model="mlp", steps=20, lbfgs_steps=0, model_options={"hidden": (8,)}, progress=False,
+                out=tmp_path)
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    assert "k" in json.loads((tmp_path / "metrics.json").read_text())["parameters"]
+
+
 class _Reached(Exception):
     """Raised by a stand-in solver: the command got as far as a problem's own solver."""
 

@@ -100,3 +100,28 @@ def test_a_forecast_beyond_the_last_observation_is_doubtful_even_inside_the_data
     # before the first observation counts too; a forecast within the threshold does not
     assert share_beyond([0.5, 1.0], 0.0, 1.0) == pytest.approx(0.5) and share_beyond([0, 1], 0, 1.02) < 0.05
     assert not judge({"forecast_beyond_data": 0.02}) and judge({"forecast_beyond_data": 0.5})
+
+
+def test_a_state_never_measured_is_carried_by_the_equations_not_judged_as_a_misfit():
+    """Only x of an oscillator is measured (an epidemic counted by its infected alone): y has
+    no misfit to judge, and a learned term of y takes its range at the observations from the
+    prediction there."""
+    import warnings
+
+    y = Field("y", t)
+    ts = np.linspace(0.0, 1.0, 41)
+    problem = Problem(name="half_seen", domain=TimeInterval(t, 0, 1),
+                      equations=[x.diff(t) - Unknown("U", inputs=[y]), y.diff(t) + 4 * np.pi**2 * x],
+                      data=xr.Dataset({"x": (("trajectory", "t"), np.sin(2 * np.pi * ts)[None])}, coords={"t": ts}))
+    system = ode_system(problem)
+    ys = np.stack([system.observations[s].values if s in system.observations else np.full((1, ts.size), np.nan)
+                   for s in ("x", "y")], -1)
+    assert np.isnan(ys[..., 1]).all()
+    exact = lambda times: np.stack([np.sin(2 * np.pi * np.asarray(times)),  # noqa: E731
+                                    2 * np.pi * np.cos(2 * np.pi * np.asarray(times))], -1)[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no mean of an empty slice on the way
+        verdict = assess_trajectories(system, ts, ys, exact, (1.0, 1e-3), {"U": lambda t, u: u[..., 1:]}, False)
+    assert verdict.trusted, verdict.reasons
+    assert verdict.indicators["unmeasured_states"] == ["y"] and list(verdict.indicators["data"]) == ["observations of x"]
+    assert verdict.indicators["unknown_outside_data"]["U"] < 0.05

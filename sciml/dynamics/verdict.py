@@ -68,12 +68,19 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
                         "prediction_finite": bool(np.all(np.isfinite(along)))}
     if losses.size and indicators["loss_finite"]:  # recorded for the reader, not judged
         indicators["loss_drop"] = float(losses[-1] / max(losses[0], 1e-300))
+    # A state never measured (an epidemic's susceptibles when only the infected are counted)
+    # has no misfit: the equations alone carry it, and the other indicators judge them.
+    measured = np.isfinite(ys).any(axis=tuple(range(ys.ndim - 1)))
     indicators["data"] = {f"observations of {s}": _misfit(at_data[..., k], ys[..., k])
-                          for k, s in enumerate(problem.state_names)}
-    observed = np.all(np.isfinite(ys), axis=-1)
+                          for k, s in enumerate(problem.state_names) if measured[k]}
+    if not measured.all():
+        indicators["unmeasured_states"] = [s for k, s in enumerate(problem.state_names) if not measured[k]]
+    # The states at the observations: measured where they were, else as predicted there.
+    observed = np.any(np.isfinite(ys), axis=-1)
     times_observed = np.broadcast_to(ts, ys.shape[:-1])[observed]
+    states_observed = np.where(np.isfinite(ys), ys, at_data)[observed]
     indicators["unknown_outside_data"] = {
-        name: share_outside(inputs(jnp.asarray(times_observed), jnp.asarray(ys[observed])),
+        name: share_outside(inputs(jnp.asarray(times_observed), jnp.asarray(states_observed)),
                             inputs(jnp.asarray(dense), jnp.asarray(along)))
         for name, inputs in learned.items()}
     if learned:
@@ -85,7 +92,7 @@ def assess_trajectories(problem, ts: np.ndarray, ys: np.ndarray, rollout: Callab
         each = each[:, :, np.searchsorted(times, dense)]
         indicators["disagreement"] = {
             f"members' predictions of {s}": _misfit(each[..., k], np.broadcast_to(along[..., k], each.shape[:-1]),
-                                                    scale=ys[..., k])
+                                                    scale=ys[..., k] if measured[k] else along[..., k])
             for k, s in enumerate(problem.state_names)}
     return verdict_from(indicators)
 
