@@ -36,6 +36,18 @@ def _panel(ax, da: xr.DataArray, title: str, cmap: str = "viridis", symmetric: b
     ax.set_title(title)
 
 
+def _observations(ax, prediction: xr.DataArray, observed: xr.DataArray | None) -> None:
+    """The observations of a field drawn over its prediction where both are curves of the same
+    coordinate (an ODE's states against time)."""
+    if observed is None or _as_2d(prediction).ndim != 1:
+        return
+    observed = observed.squeeze(drop=True)
+    if observed.dims != _as_2d(prediction).dims:
+        return
+    ax.plot(observed[observed.dims[0]].values, observed.values, ".", color="k", ms=3, label="observations")
+    ax.legend(fontsize=7)
+
+
 def loss_title(phases) -> str:
     """Title of the loss panel, naming only the optimisers that ran."""
     ran = [p for p in ("adam", "lbfgs") if p in set(np.asarray(phases).tolist())]
@@ -51,12 +63,17 @@ def plot_solution(solution, path: str | Path) -> Path:
     has_ref = any(f"{f}_reference" in ds for f in fields)
     ncols = 3 if has_ref else 2 if solution.parameters else 1  # the parameters' text needs a second column
     fig, axes = plt.subplots(len(fields) + 1, ncols, figsize=(4.6 * ncols, 3.6 * (len(fields) + 1)), squeeze=False)
+    data = getattr(solution.problem, "data", None)
     for row, f in enumerate(fields):
         _panel(axes[row, 0], ds[f], f"{f}: prediction")
+        _observations(axes[row, 0], ds[f], data[f] if data is not None and f in data else None)
         if has_ref and f"{f}_reference" in ds:
             _panel(axes[row, 1], ds[f"{f}_reference"], f"{f}: reference")
             rel = solution.metrics.get("rel_l2_by_field", {}).get(f)
             _panel(axes[row, 2], ds[f"{f}_error"], f"{f}: error (rel. L2 {rel:.2e})" if rel is not None else f"{f}: error", cmap="RdBu_r", symmetric=True)
+        else:
+            for empty in axes[row, 1:]:
+                empty.axis("off")
     ax = axes[-1, 0]
     hist = solution.history
     steps = np.arange(1, len(hist["loss"]) + 1)
