@@ -61,6 +61,13 @@ def test_solve_records_the_verdict_and_a_starved_run_is_doubtful(model, caplog):
     assert verdict["status"] == "doubtful" and verdict["reasons"]
     assert verdict["indicators"]["data"]["observations of x"] > 0.1
     assert "the result is doubtful" in caplog.text
+    # Without a reference the prediction is still saved, over the problem's whole interval.
+    from sciml.dynamics.result import PREDICTION_TIMES
+
+    ds = starved.to_xarray()
+    assert ds["x_predicted"].dims == ("trajectory", "time_prediction")
+    assert ds.sizes["time_prediction"] == PREDICTION_TIMES and float(ds["time_prediction"][-1]) == 1.0
+    assert np.isfinite(ds["x_predicted"].values).all()
 
 
 @pytest.mark.slow  # 75 s

@@ -59,6 +59,9 @@ def trajectory_metrics(tr, yr, pred, t_train_end, prefix) -> dict:
     }
 
 
+PREDICTION_TIMES = 401  # times of the saved prediction where the problem has no reference
+
+
 def invariant_metrics(compiled, pred, field) -> dict:
     """Largest relative drift of each declared invariant along the predicted trajectories."""
     out = {}
@@ -78,14 +81,22 @@ def training_metrics(model_name: str, kind: str, hist: dict, seed: int, model) -
 
 
 def evaluate(problem, compiled, ts, ys, predict, metrics: dict, field):
-    """The observations and, where ``problem`` has a reference ``(tr, yr)``, the prediction
-    ``predict(tr, yr)`` against it, as one dataset; error and invariant-drift figures go into
-    ``metrics``. Returns ``(dataset, tr, yr)`` (``tr, yr`` are ``None`` without a reference).
+    """The observations and the prediction ``predict(times, states)`` (from the initial states
+    at ``states[:, 0]``) as one dataset. Where ``problem`` has a reference ``(tr, yr)`` the
+    prediction is made on its times (coordinate ``time_ref``) and compared, error and
+    invariant-drift figures going into ``metrics``; without one, on a grid of
+    :data:`PREDICTION_TIMES` over the problem's interval (coordinate ``time_prediction``) from
+    the observations' first states. Returns ``(dataset, tr, yr)`` (``tr, yr`` are ``None``
+    without a reference).
     """
     states = problem.state_names
     ds = xr.Dataset(coords={"time": ts, "trajectory": np.arange(ys.shape[0])})
     add_trajectory(ds, states, "observed", ys, dim="time")
     if problem.reference is None:
+        end = max(float(ts[-1]), problem.span[1] if problem.span else float(ts[-1]))
+        times = np.linspace(float(ts[0]), end, PREDICTION_TIMES)
+        ds = ds.assign_coords(time_prediction=times)
+        add_trajectory(ds, states, "predicted", np.asarray(predict(times, ys)), dim="time_prediction")
         return ds, None, None
     tr, yr = trajectory_arrays(problem.reference, states)
     ds = ds.assign_coords(time_ref=tr)
@@ -162,7 +173,8 @@ class DynamicsResult:
             if f"{s}_reference" in ds:
                 ax.plot(ds["time_ref"], ds[f"{s}_reference"].isel(trajectory=0), "k-", lw=1, label="reference")
             if f"{s}_predicted" in ds:
-                ax.plot(ds["time_ref"], ds[f"{s}_predicted"].isel(trajectory=0), "C0--", label="model")
+                times = ds["time_ref"] if "time_ref" in ds.coords else ds["time_prediction"]
+                ax.plot(times, ds[f"{s}_predicted"].isel(trajectory=0), "C0--", label="model")
             if f"{s}_law" in ds:
                 ax.plot(ds["time_ref"], ds[f"{s}_law"].isel(trajectory=0), "C3:", label="recovered law")
             if f"{s}_observed" in ds:
