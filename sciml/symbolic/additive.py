@@ -228,6 +228,7 @@ def _targets(X, y, symbols):
     return out
 
 
+TIE = 1.25  # errors within this factor of each other count as tied (the data cannot rank them)
 _ZERO_EDGE = EdgeChoice("0", (0.0, 0.0, 0.0, 0.0), 1.0, 0, [])
 
 
@@ -241,7 +242,7 @@ def _best_per_target(scored, n, per_target=1, depth=None):
     key = lambda s: s[0]  # noqa: E731
     if depth is not None and scored:
         best = max(min(s[0] for s in scored), 1e-300)
-        key = lambda s: (math.floor(math.log(max(s[0], best) / best) / math.log(1.25)),  # noqa: E731
+        key = lambda s: (math.floor(math.log(max(s[0], best) / best) / math.log(TIE)),  # noqa: E731
                          depth(s[2]), s[0])
     out, seen = [], {}
     for s in sorted(scored, key=key):
@@ -313,9 +314,19 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     best_raw = min(s[0] for s in raw)
     # The pool: the best structures per target (near-exact spline fits differ by rounding
     # noise, and the target whose edges are simple primitives need not be the first).
-    pool = _best_per_target([s for s in raw if s[0] <= keep_factor * max(best_raw, 1e-10)], n_raw)
+    near = [s for s in raw if s[0] <= keep_factor * max(best_raw, 1e-10)]
+    pool = _best_per_target(near, n_raw)
     pool += _best_per_target([s for s in scored if s[2] != 0 and s[0] < 0.1 * best_raw], n_pairs,
                              per_target=4, depth=lambda k: int(k >= first))
+    # Targets whose spline errors are tied with the pool's (within TIE of the best: on noisy
+    # data they all sit at the noise floor) but left out of it: which n_raw of them came first
+    # was the noise's choice, and the outer function whose edges are simple primitives (log y
+    # of an Arrhenius rate, exp(-b/T)) would be missed by chance. They are distilled too, and
+    # their best join the candidates (never in place of the pool's).
+    pooled = {id(s) for s in pool}
+    extra = [s for s in _best_per_target(near, 4 * n_raw) if id(s) not in pooled and s[0] <= TIE * best_raw]
+    n_pool = len(pool)
+    pool += extra
     # every learned edge of every pooled structure in one batched fit
     xs = np.concatenate([structures[k][2].T for _, _, k, _, _ in pool])
     ys = np.concatenate([curves for _, _, _, curves, _ in pool])
@@ -344,5 +355,6 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
         cost = sum(ch.complexity for ch in edges if not ch.numeric)
         bucket = math.floor(math.log10(max(worst_edge, err) + 1e-16) / 3)  # three decades wide
         ranked.append(((n_numeric, bucket, cost, err), (f"{target}:{label}", inverse(s), 1.0 - err)))
-    out = [c for _, c in sorted(ranked, key=lambda r: r[0])[:n_out]]
-    return out
+    first_choice = sorted(ranked[:n_pool], key=lambda r: r[0])[:n_out]
+    tied_extra = sorted(ranked[n_pool:], key=lambda r: r[0])[:n_out // 2]
+    return [c for _, c in first_choice + tied_extra]

@@ -228,7 +228,7 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
 
 
 def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, time_budget,
-                   keep: int = 3, max_clean: int = 8) -> tuple[list[sp.Expr], bool]:
+                   keep: int = 3, max_clean: int = 12) -> tuple[list[sp.Expr], bool]:
     """Formulas for one leaf of a decomposition, best first, and whether the first is within
     the noise of the leaf's values.
 
