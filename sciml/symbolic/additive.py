@@ -264,7 +264,9 @@ def additive_candidates(X, y, symbols, library: Library | None = None, *,
     (:func:`input_structures`); the raw structures within ``keep_factor`` of the best spline error
     and the ``n_pairs`` best pair structures (if they beat the raw ones) are distilled. Edges
     whose best primitive fit is below ``r2_threshold`` are left out of that candidate (the joint
-    refit then decides how good the remaining formula is).
+    refit then decides how good the remaining formula is). Returns the ``n_out`` best of the
+    pool and the ``n_out // 2`` best of the raw structures tied with it at the noise floor
+    that it left out.
     """
     from .primitives import DEFAULT_LIBRARY
 
