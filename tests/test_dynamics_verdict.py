@@ -132,3 +132,14 @@ def test_a_state_never_measured_is_carried_by_the_equations_not_judged_as_a_misf
     assert verdict.trusted, verdict.reasons
     assert verdict.indicators["unmeasured_states"] == ["y"] and list(verdict.indicators["data"]) == ["observations of x"]
     assert verdict.indicators["unknown_outside_data"]["U"] < 0.05
+
+
+@pytest.mark.slow  # 50 s: the symbolic stage
+def test_without_a_reference_the_recovered_law_is_predicted_beside_the_model(tmp_path):
+    result = sciml.solve(_decay(unknown=True), model="node", steps=60, progress=False, symbolify=True)
+    ds = result.to_xarray()
+    assert ds["x_law"].dims == ds["x_predicted"].dims == ("trajectory", "time_prediction")
+    # dx/dt = -x/2 recovered: its prediction follows the model's over the interval
+    np.testing.assert_allclose(ds["x_law"].values, ds["x_predicted"].values, rtol=0.02)
+    result.write(tmp_path)
+    assert (tmp_path / "plot.png").stat().st_size > 10_000

@@ -169,14 +169,14 @@ class DynamicsResult:
         ds = self.dataset
         states = list(ds.attrs.get("states", "").split(",")) if ds.attrs.get("states") else []
         fig, axes = plt.subplots(len(states) or 1, 1, figsize=(8, 2.4 * max(1, len(states))), squeeze=False)
+        times = ds["time_ref"] if "time_ref" in ds.coords else ds.coords.get("time_prediction")
         for ax, s in zip(axes[:, 0], states):
             if f"{s}_reference" in ds:
-                ax.plot(ds["time_ref"], ds[f"{s}_reference"].isel(trajectory=0), "k-", lw=1, label="reference")
+                ax.plot(times, ds[f"{s}_reference"].isel(trajectory=0), "k-", lw=1, label="reference")
             if f"{s}_predicted" in ds:
-                times = ds["time_ref"] if "time_ref" in ds.coords else ds["time_prediction"]
                 ax.plot(times, ds[f"{s}_predicted"].isel(trajectory=0), "C0--", label="model")
             if f"{s}_law" in ds:
-                ax.plot(ds["time_ref"], ds[f"{s}_law"].isel(trajectory=0), "C3:", label="recovered law")
+                ax.plot(times, ds[f"{s}_law"].isel(trajectory=0), "C3:", label="recovered law")
             if f"{s}_observed" in ds:
                 ax.plot(ds["time"], ds[f"{s}_observed"].isel(trajectory=0), "o", ms=3, color="C2", label="data")
             ax.set_ylabel(s)

@@ -212,6 +212,10 @@ def solve_ode_problem(
             lm = trajectory_metrics(tr, yr, law_pred, ts[-1], prefix="law_")
             metrics.update(lm)
             law["metrics"] = lm
+        else:  # the law's prediction beside the model's, on the same times
+            times = ds["time_prediction"].values
+            add_trajectory(ds, states, "law", _law_rollout(problem, rhs, times, np.asarray(law["initial_state"])),
+                           dim="time_prediction")
     return finish(problem, model, metrics, ds, start, verdict, law=law, laws=laws, model=node)
 
 
