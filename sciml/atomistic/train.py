@@ -100,9 +100,10 @@ def loss_terms(potential: Potential, sharded: G.GraphsTuple, weights: LossWeight
     the shards' sums are added before dividing, so the loss does not depend on the split.
     ``energy_weight`` (a traced scalar: the stage's) replaces ``weights.energy`` in the sum."""
     sums = jax.vmap(lambda g: loss_sums(potential, g, weights))(sharded)
-    factor = {**dataclasses.asdict(weights), **({} if energy_weight is None else {"energy": energy_weight})}
-    return {name: factor[name] * jnp.sum(s[:, 0]) / jnp.maximum(jnp.sum(s[:, 1]), 1.0)
-            for name, s in sums.items()}
+    def weight(name):
+        return energy_weight if name == "energy" and energy_weight is not None else getattr(weights, name)
+
+    return {name: weight(name) * jnp.sum(s[:, 0]) / jnp.maximum(jnp.sum(s[:, 1]), 1.0) for name, s in sums.items()}
 
 
 @dataclasses.dataclass
