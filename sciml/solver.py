@@ -123,11 +123,13 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
 
 
 def default_model(problem) -> str:
-    """The problem file's model, else ``node`` for an ODE problem (it keeps no collocation
-    settings of its own) and ``mlp`` for a PDE problem."""
+    """The problem file's model, else ``node`` for an ODE problem with data (it keeps no
+    collocation settings of its own) and ``mlp`` for a PDE problem or an ODE problem without
+    data (nothing for a trajectory model to learn from: collocation solves it from its equations)."""
     from sciml.dynamics.problem import is_ode
 
-    return (getattr(problem, "defaults", None) or {}).get("model") or ("node" if is_ode(problem) else "mlp")
+    ode_with_data = is_ode(problem) and problem.data is not None
+    return (getattr(problem, "defaults", None) or {}).get("model") or ("node" if ode_with_data else "mlp")
 
 
 def check_model(problem, model: str) -> str:

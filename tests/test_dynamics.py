@@ -29,7 +29,9 @@ def _ode(equations, t_end=1.0, **kw):
 
 # ----------------------------------------------------------------------------- problem DSL
 @pytest.mark.parametrize("equations, kw, match", [
-    ([x.diff(t, 2) + x], {"data": _obs().drop_vars("y")}, r"derivative of order 2; write the system in first order"),
+    ([x.diff(t, 2) + x], {"data": _obs().drop_vars("y")}, r"do not measure 'x_t', .*\(Initial\(field, value\), and order=1"),
+    ([x.diff(t, 2) + x], {"conditions": [Initial(x, 1.0)]}, r"initial value of 'x_t' \(Initial\(x, value, order=1\)\)"),
+    ([x.diff(t, 2) + x, x.diff(t) - 1], {"data": _obs().drop_vars("y")}, r"equation 2 .* no time derivative"),
     ([x.diff(t) - y, x - y], {"data": _obs()}, r"equation 2 .* no time derivative of a field"),
     ([x.diff(t) + y.diff(t), y.diff(t) - x], {"data": _obs()}, r"time derivatives of x and y; .* one equation per"),
     ([x.diff(t) - y, x.diff(t) + y], {"data": _obs()}, r"equations 1 and 2 both give dx/dt"),
@@ -43,6 +45,26 @@ def _ode(equations, t_end=1.0, **kw):
 def test_a_problem_that_is_no_first_order_system_is_refused_with_the_fix(equations, kw, match):
     with pytest.raises(ProblemError, match=match):
         _ode(equations, **kw)
+
+
+def test_a_second_order_equation_is_read_as_a_first_order_system_of_the_field_and_its_rate():
+    # x'' + 2 zeta w x' + w^2 x = 0 (as a physicist writes it), y' = x' coupled to the rate.
+    zeta, w = Parameter("zeta", 0.1), Parameter("w", 2.0)
+    p = _ode([x.diff(t, 2) + 2 * zeta * w * x.diff(t) + w**2 * x, y.diff(t) - x.diff(t) * x],
+             conditions=[Initial(x, 1.0), Initial(x, 0.5, order=1), Initial(y, 0.0)],
+             symmetries=[Conserved(x.diff(t) ** 2 / 2 + w**2 * x**2 / 2, over=[])])
+    assert p.state_names == ("x", "x_t", "y")
+    assert p.initial == {sp.Symbol("x"): 1.0, sp.Symbol("x_t"): 0.5, sp.Symbol("y"): 0.0}
+    c = p.compile()
+    u = jnp.array([[0.3, -0.7, 2.0]])
+    np.testing.assert_allclose(np.asarray(c.rhs(0.0, u, jnp.zeros(0), jnp.zeros(0))),
+                               [[-0.7, -2 * 0.1 * 2.0 * -0.7 - 4.0 * 0.3, -0.7 * 0.3]], rtol=1e-6)
+    assert float(c.invariants["conserved#0"](u, jnp.zeros(0))[0]) == pytest.approx(0.7**2 / 2 + 2 * 0.3**2)
+    # The derivative's state name must not be taken by a field.
+    x_t = Field("x_t", t)
+    with pytest.raises(ProblemError, match="'x_t' .* is also the name of a field; rename"):
+        _ode([x.diff(t, 2) + x, x_t.diff(t) - x], conditions=[Initial(x, 1.0), Initial(x, 0.0, order=1),
+                                                           Initial(x_t, 0.0)])
 
 
 def test_a_pde_problem_is_no_ode_system():

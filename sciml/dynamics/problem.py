@@ -152,74 +152,123 @@ def ode_system(problem) -> ODESystem:
                            "one with --model mlp or kan")
     t = time.coordinates[0]
     fields = {field_name(f): f for r in problem.residuals for f in r.atoms(AppliedUndef)}
-    states = {name: sp.Symbol(name) for name in problem.field_names}
-    to_state = {f: states[name] for name, f in fields.items()}
+    top = _orders(problem, fields)
+    chains = _state_chains(problem, t, top)  # field -> its state symbols, derivative orders 0 .. top - 1
+    # Derivatives below a field's highest order are states; the highest is what an equation gives.
+    lower = {fields[n].diff(t, k): chain[k] for n, chain in chains.items() if n in fields
+             for k in range(1, len(chain))}
+    to_state = {**lower, **{f: chains[n][0] for n, f in fields.items()}}
     rhs: dict[str, sp.Expr] = {}
     for k, r in enumerate(problem.residuals):
-        name, value = _rate(r, k, t, fields)
-        if name in rhs:
-            raise ProblemError(f"equations {list(rhs).index(name) + 1} and {k + 1} both give d{name}/d{t}; an ODE "
-                               f"system has one equation per field: merge them into {name}.diff({t}) - (...)")
-        rhs[name] = value.xreplace(to_state)
-    missing = [n for n in states if n not in rhs]
+        name, value = _rate(r.xreplace(lower), k, t, fields, top)
+        state = str(chains[name][-1])
+        if state in rhs:
+            raise ProblemError(f"equations {list(rhs).index(state) + 1} and {k + 1} both give "
+                               f"{_derivative_text(name, t, top[name])}; an ODE system has one equation per "
+                               f"field: merge them into {name}.diff({_order_args(t, top[name])}) - (...)")
+        rhs[state] = value.xreplace(to_state)
+    missing = [n for n in problem.field_names if str(chains[n][-1]) not in rhs]
     if missing:
         raise ProblemError(f"field {missing[0]!r} has no equation giving {missing[0]}.diff({t}); add one, e.g. "
                            f"{missing[0]}.diff({t}) - (...)")
-    order = list(rhs)  # the states in the order of their equations
-    exprs = tuple(rhs[n] for n in order)
+    # A field of order n > 1 adds n - 1 states, its derivatives: d(x)/dt = x_t, d(x_t)/dt = x_tt, ...
+    states = {}
+    for state in rhs:
+        chain = next(c for c in chains.values() if str(c[-1]) == state)
+        states.update({str(c): c for c in chain})
+    rhs = {**{str(a): b for c in chains.values() for a, b in zip(c, c[1:])}, **rhs}
+    exprs = tuple(rhs[n] for n in states)  # the states in the order of their equations
     return ODESystem(
-        name=problem.name, description=problem.description, time=t, states=tuple(states[n] for n in order),
+        name=problem.name, description=problem.description, time=t, states=tuple(states.values()),
         rhs=exprs, parameters={p: p.value for p in problem.parameters if not p.learn},
         identify={p: p.value for p in problem.parameters if p.learn},
         unknowns=tuple(sorted({u for e in exprs for u in unknown_terms(e)}, key=lambda u: u.name)),
-        initial=_initial_values(problem, states), invariants=_invariants(problem, to_state),
+        initial=_initial_values(problem, chains, t), invariants=_invariants(problem, to_state),
         observations=_trajectories(problem.data, t, "data"), reference=_trajectories(problem.reference, t, "reference"),
         span=(float(time.a), float(time.b)))
 
 
-def _rate(r: sp.Expr, k: int, t, fields: dict) -> tuple[str, sp.Expr]:
-    """``(field, expression of its rate)`` from the equation ``r = 0``."""
-    where = f"equation {k + 1} ({r} = 0)"
-    derivatives = sorted(r.atoms(sp.Derivative), key=str)
-    for d in derivatives:
-        if d.derivative_count > 1:
+def _orders(problem, fields: dict) -> dict[str, int]:
+    """Each field's highest time derivative in the equations (0 where none appears)."""
+    top = dict.fromkeys(problem.field_names, 0)
+    for r in problem.residuals:
+        for d in r.atoms(sp.Derivative):
             name = field_name(d.expr)
-            raise ProblemError(f"{where}: {d} is a derivative of order {d.derivative_count}; write the system in "
-                               f"first order: a field v = Field('v', {t}) with {name}.diff({t}) - v and "
-                               f"v.diff({t}) - (...)")
-    names = sorted({field_name(d.expr) for d in derivatives})
+            top[name] = max(top[name], d.derivative_count)
+    return top
+
+
+def _state_chains(problem, t, top: dict) -> dict[str, tuple[sp.Symbol, ...]]:
+    """``{field: (x, x_t, x_tt, ...)}``: the field and its derivatives below the highest order."""
+    chains, taken = {}, set(problem.field_names)
+    for name in problem.field_names:
+        extra = [f"{name}_{str(t) * k}" for k in range(1, max(top[name], 1))]
+        clash = [e for e in extra if e in taken]
+        if clash:
+            raise ProblemError(f"field {name!r} appears with derivatives up to order {top[name]}, whose state "
+                               f"{clash[0]!r} (d{name}/d{t}) is also the name of a field; rename that field")
+        taken.update(extra)
+        chains[name] = tuple(sp.Symbol(n) for n in (name, *extra))
+    return chains
+
+
+def _derivative_text(name: str, t, order: int) -> str:
+    return f"d{name}/d{t}" if order == 1 else f"d^{order}{name}/d{t}^{order}"
+
+
+def _order_args(t, order: int) -> str:
+    return f"{t}" if order == 1 else f"{t}, {order}"
+
+
+def _rate(r: sp.Expr, k: int, t, fields: dict, top: dict) -> tuple[str, sp.Expr]:
+    """``(field, expression of its highest derivative)`` from the equation ``r = 0``, whose lower
+    derivatives are already states."""
+    where = f"equation {k + 1} ({r} = 0)"
+    names = sorted({field_name(d.expr) for d in r.atoms(sp.Derivative)})
     if len(names) != 1:
         raise ProblemError(f"{where}: " + (f"no time derivative of a field; each equation of an ODE system gives "
                                            f"one field's rate, e.g. x.diff({t}) - (...)" if not names else
-                                           f"time derivatives of {' and '.join(names)}; each equation gives one "
-                                           f"field's rate: write one equation per field, e.g. "
-                                           f"{names[0]}.diff({t}) - (...)"))
-    rate = sp.Dummy("rate")
-    solutions = sp.solve(r.xreplace({fields[names[0]].diff(t): rate}), rate, dict=False)
+                                           f"highest time derivatives of {' and '.join(names)}; each equation "
+                                           f"gives one field's: write one equation per field, e.g. "
+                                           f"{names[0]}.diff({_order_args(t, top[names[0]])}) - (...)"))
+    name, rate = names[0], sp.Dummy("rate")
+    highest = _derivative_text(name, t, top[name])
+    solutions = sp.solve(r.xreplace({fields[name].diff(t, top[name]): rate}), rate, dict=False)
     if len(solutions) != 1 or solutions[0].has(rate):
-        raise ProblemError(f"{where} does not give d{names[0]}/d{t} as one expression (solutions: {solutions}); "
-                           f"write it as {names[0]}.diff({t}) - (...)")
-    return names[0], solutions[0]
+        raise ProblemError(f"{where} does not give {highest} as one expression (solutions: {solutions}); "
+                           f"write it as {name}.diff({_order_args(t, top[name])}) - (...)")
+    return name, solutions[0]
 
 
-def _initial_values(problem, states: dict) -> dict | None:
+def _initial_values(problem, chains: dict, t) -> dict | None:
     values = {}
     for c in problem.conditions:
-        if not isinstance(c, Initial) or c.order != 0:
-            raise ProblemError(f"{c.describe()}: a trajectory model takes initial values only (Initial(x, value)); "
+        chain = chains.get(getattr(c, "field_name", None), ())
+        if not isinstance(c, Initial) or c.order >= len(chain):
+            raise ProblemError(f"{c.describe()}: a trajectory model takes initial values only (Initial(x, value), "
+                               f"and Initial(x, value, order=1) for a field whose equation holds d^2x/d{t}^2); "
                                "drop this condition, or solve with --model mlp or kan, which take any condition")
         value = sp.sympify(c.value).subs({p: p.value for p in problem.parameters if not p.learn})
         if not value.is_number:
             raise ProblemError(f"{c.describe()}: the initial value {c.value} is not a number; give a number or "
                                "known parameters")
-        values[states[c.field_name]] = float(value)
+        values[chain[c.order]] = float(value)
+    states = [s for chain in chains.values() for s in chain]
     if values and len(values) != len(states):
-        missing = [n for n, s in states.items() if s not in values]
-        raise ProblemError(f"the initial value of {missing[0]!r} is missing; give every field's "
+        missing = next(s for s in states if s not in values)
+        field, order = next((n, c.index(missing)) for n, c in chains.items() if missing in c)
+        what = "" if order == 0 else f" (Initial({field}, value, order={order}))"
+        raise ProblemError(f"the initial value of {str(missing)!r}{what} is missing; give every field's "
                            "(Initial(field, value)) or none (the first observation is the initial state)")
     if not values and problem.data is None:
         raise ProblemError(f"problem {problem.name!r} has neither initial values nor data to start from; add "
                            "Initial(field, value) for every field or observations (data=...)")
+    if not values:
+        unmeasured = [str(s) for s in states if str(s) not in problem.data]
+        if unmeasured:
+            raise ProblemError(f"the data do not measure {', '.join(map(repr, unmeasured))}, so the first "
+                               "observation cannot be the initial state; declare the initial values "
+                               "(Initial(field, value), and order=1 for a derivative)")
     return values or None
 
 
