@@ -169,6 +169,29 @@ def test_saturating_ratios_are_among_the_one_term_laws():
     assert abs(best[("n", 1)] + 2.0) < 0.05 and abs(best[("d", 1)] - 1.0) < 0.05
 
 
+def test_two_term_laws_closest_to_the_samples_join_the_candidates_but_those_on_the_front():
+    # A spring force x + x^3 as a network learned it (a small smooth error), and a front whose
+    # two-term law is a x + b sin x: the equation must also see a x + b x^3.
+    from types import SimpleNamespace
+
+    from sciml.symbolic.law import Candidate
+    from sciml.symbolic.unknowns import _two_terms
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1.5, 1.5, (400, 1))
+    y = X[:, 0] + X[:, 0] ** 3 + 0.02 * np.sin(5 * X[:, 0])
+    s = sp.Symbol("x")
+    on_front = Candidate(8 * s - 7 * sp.sin(s), "sparse", 6, 0.0, 0.0, 1.0)
+    found = SimpleNamespace(details={"X": X, "y": y}, symbols=[s], pareto=[on_front])
+    laws = _two_terms(found, 3)
+    assert len(laws) == 3 and all(c.source == "sparse: two terms" for c in laws)
+    assert all(set(sp.Add.make_args(c.expr)) != set(sp.Add.make_args(on_front.expr)) for c in laws)
+    forms = [{t.as_coeff_Mul()[1]: float(t.as_coeff_Mul()[0]) for t in sp.Add.make_args(c.expr)} for c in laws]
+    (truth,) = [f for f in forms if set(f) == {s, s**3}]  # among the closest few, not necessarily first
+    assert abs(truth[s] - 1) < 0.05 and abs(truth[s**3] - 1) < 0.05, laws
+    assert laws[0].mse_test < 1e-3 and [c.mse_test for c in laws] == sorted(c.mse_test for c in laws)
+
+
 def test_a_ratio_has_only_the_constants_the_data_can_fix():
     # c u / (1 + b u): the 1 only scales the term, which has its own constant c; an implicit
     # coefficient 1 (u / (1 + u) from rounding) is still refitted.
@@ -181,3 +204,23 @@ def test_a_ratio_has_only_the_constants_the_data_can_fix():
         assert len(constants) == n, template
         same = template.subs(dict(zip(constants, values))) - expr
         assert all(abs(float(same.subs(w, v))) < 1e-12 for v in (0.3, 1.7)), template
+
+
+@pytest.mark.slow
+def test_a_spring_force_is_recovered_from_positions_alone_in_second_order(tmp_path):
+    # x'' + 0.2 x' + F(x) = 0 as a physicist writes it, F(x) = x + x^3 unknown, positions
+    # measured at 60 times with noise 0.01; the rate x_t is a state no datum measures.
+    ts = np.linspace(0.0, 10.0, 60)
+    exact = solve_ivp(lambda s, y: [y[1], -0.2 * y[1] - y[0] - y[0] ** 3], (0.0, 10.0), [1.5, 0.0], t_eval=ts,
+                      rtol=1e-10, atol=1e-10, method="DOP853").y[0]
+    noisy = exact + 0.01 * np.random.default_rng(1).standard_normal(ts.size)
+    problem = Problem(name="spring", domain=TimeInterval(t, 0, 10),
+                      equations=[u.diff(t, 2) + 0.2 * u.diff(t) + Unknown("F", [u])],
+                      conditions=[Initial(u, 1.5), Initial(u, 0.0, order=1)],
+                      data=xr.Dataset({"u": ("t", noisy)}, coords={"t": ts}))
+    result = sciml.solve(problem, seed=0, out=tmp_path / "run", symbolify=True, progress=False)
+    assert result.metrics["model"] == "node" and result.verdict.status == "trusted"
+    assert result.verdict.indicators["unmeasured_states"] == ["u_t"]
+    got = coefficients(result.laws["F"].expr, result.laws["F"].symbols[0])
+    assert set(got) == {("n", 1), ("n", 3)}, result.laws["F"].expr
+    assert abs(got[("n", 1)] - 1.0) < 0.03 and abs(got[("n", 3)] - 1.0) < 0.03, result.laws["F"].expr

@@ -107,9 +107,10 @@ def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000,
 
     ``single_terms``: the equation also judges that many one-term laws, ``c phi`` of the sparse
     regression's dictionary (:func:`~sciml.symbolic.sparse.dictionary`) and saturating ratios
-    ``c phi / (1 + b psi)``, those closest to the samples: where the network learned its term
-    only roughly (few noisy data), the right term may be off the samples' front while the
-    equation can still tell it.
+    ``c phi / (1 + b psi)``, and as many two-term laws ``a phi + b psi``, those closest to the
+    samples: where the network learned its term only roughly (few noisy data), the right term
+    may be off the samples' front while the equation can still tell it (a spring force
+    ``x + x^3`` learned from positions alone came out on the front as ``a x + b sin x``).
     """
     rng = np.random.default_rng([seed, 7]) if rng is None else rng
     laws = {}
@@ -152,7 +153,39 @@ def _single_terms(found: Law, n: int) -> list[Candidate]:
             expr = sp.Float(float(f"{c:.6g}")) * num.expr / (1 + sp.Float(float(f"{b:.6g}")) * den.expr)
             keep(expr, c * num.values / denominator, "rational: one term")
     on_front = {c.expr.as_coeff_Mul()[1] for c in found.pareto}
-    return [c for c in sorted(fits, key=lambda c: c.mse_test) if c.expr.as_coeff_Mul()[1] not in on_front][:n]
+    one = [c for c in sorted(fits, key=lambda c: c.mse_test) if c.expr.as_coeff_Mul()[1] not in on_front][:n]
+    return one + _two_terms(found, n)
+
+
+def _two_terms(found: Law, n: int) -> list[Candidate]:
+    """The ``n`` laws ``a phi + b psi`` over the sparse dictionary closest to the samples (least
+    squares for every pair at once, from the dictionary's Gram matrix), but those on the front."""
+    from .sparse import dictionary
+
+    X, y = found.details["X"], found.details["y"]
+    terms = dictionary(X, found.symbols) if n else []
+    if len(terms) < 2:
+        return []
+    A = np.stack([t.values for t in terms], axis=1)
+    G, r = A.T @ A, A.T @ y
+    i, j = np.triu_indices(len(terms), k=1)
+    det = G[i, i] * G[j, j] - G[i, j] ** 2
+    ok = det > 1e-10 * G[i, i] * G[j, j]  # nearly collinear pairs say nothing new
+    i, j, det = i[ok], j[ok], det[ok]
+    a = (G[j, j] * r[i] - G[i, j] * r[j]) / det
+    b = (G[i, i] * r[j] - G[i, j] * r[i]) / det
+    mse = (y @ y - a * r[i] - b * r[j]) / len(y)
+    on_front = {frozenset(t.as_coeff_Mul()[1] for t in sp.Add.make_args(c.expr)) for c in found.pareto}
+    out = []
+    for k in np.argsort(mse):
+        if frozenset((terms[i[k]].expr, terms[j[k]].expr)) in on_front:
+            continue
+        expr = (sp.Float(float(f"{a[k]:.6g}")) * terms[i[k]].expr + sp.Float(float(f"{b[k]:.6g}")) * terms[j[k]].expr)
+        m = float(max(mse[k], 0.0))
+        out.append(Candidate(expr, "sparse: two terms", complexity(expr), m, m, 1.0 - m / max(np.var(y), 1e-300)))
+        if len(out) == n:
+            break
+    return out
 
 
 def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: list[Candidate], seen,
