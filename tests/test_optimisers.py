@@ -88,6 +88,17 @@ def test_adam_on_quadratic_and_rosenbrock(float64):
     assert fn({"x": jnp.asarray(x)}) < 1e-2 * fn(x0)
 
 
+@pytest.mark.parametrize("method", ["bfgs", "ssbfgs"])
+def test_dense_bfgs_takes_the_same_steps_whatever_the_loss_units(float64, method):
+    # The same problem in other units (loss x 1e10, data in cells/mL): the first step, on
+    # H_0 = I, is at most of unit length, and the rest follows from curvature pairs.
+    fn, x0, x_star = rosenbrock()
+    steps = {c: run_quasi_newton(quasi_newton(method), lambda p, c=c: c * fn(p), x0, iterations=12)
+             for c in (1.0, 1e10)}
+    np.testing.assert_allclose(steps[1e10], steps[1.0], rtol=1e-6)
+    assert np.max(np.abs(run_quasi_newton(quasi_newton(method), lambda p: 1e10 * fn(p), x0, 100) - x_star)) < 1e-6
+
+
 def test_self_scaling_converges_no_slower_on_the_quadratic(float64):
     fn, x0, x_star = quadratic()
     errors = {m: np.linalg.norm(run_quasi_newton(quasi_newton(m), fn, x0, iterations=60) - x_star) for m in ("bfgs", "ssbfgs")}

@@ -75,6 +75,12 @@ def scale_by_bfgs(self_scaling: bool = True, curvature_tolerance: float | None =
         tolerance = 10 * float(jnp.finfo(x.dtype).eps) if curvature_tolerance is None else curvature_tolerance
         h, usable = _updated_inverse(state, x, g, self_scaling, tolerance)
         direction = -h @ g
+        # The very first step, on H_0 = I, is a gradient step whose length grows with the
+        # loss's units; like scipy's BFGS, make it at most of unit length so that a loss of
+        # 1e10 (data in cells/mL) starts where the same problem in other units does.
+        first = (state.count == 0) & ~state.scaled
+        norm = jnp.linalg.norm(g)
+        direction = jnp.where(first & (norm > 1.0), direction / jnp.where(norm > 1.0, norm, 1.0), direction)
         # Near the precision floor rounding can break the estimate: restart from the identity
         # scaled like the current one, which always gives a descent direction.
         broken = ~(jnp.all(jnp.isfinite(direction)) & (jnp.dot(direction, g) < 0)) & jnp.any(g != 0)
