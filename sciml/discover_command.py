@@ -13,7 +13,10 @@ Writes ``DIR/law.json`` and ``DIR/report.html`` (self-contained, offline). In ``
 - ``verdict``: ``"law found"`` or ``"no law found"`` (nothing beats the mean on held-out data;
   the command then exits with status 1), with ``verdict_rule``.
 - ``r2_test``, ``r2_train``, ``rmse_test``, ``complexity``, ``pareto`` (each entry with
-  ``expression`` and ``display_expression``), ``expressions``/``display_expressions`` for
+  ``expression`` and ``display_expression``), ``alternatives`` (structurally different formulas
+  as well supported by held-out data as the chosen one, each with ``expression``,
+  ``display_expression``, ``complexity``, ``mse_test``, ``r2_test``, ``source``; empty when the
+  law is not ambiguous, else also an ``ambiguity`` sentence), ``expressions``/``display_expressions`` for
   several targets, ``metrics`` and ``record``; ``record.data`` says which text columns were
   skipped and how many rows with NaN/inf were dropped; without units, ``record.structure``
   holds the decomposition tree found on a fitted surrogate, each step and the tests behind it.
@@ -119,6 +122,10 @@ def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
     print(f"{quoted(law.target)} = {law.display_expression()}")
     print(f"r2_test={_number(law.metrics['formula']['r2_test'])} complexity={law.complexity} "
           f"-> {out / 'law.json'}")
+    if law.alternatives:
+        simplest = law.alternatives[0]
+        print(f"ambiguous: {law.ambiguity}. Simplest other: {law.display_expression(simplest.expr)} "
+              f"(complexity {simplest.complexity}); all in law.json 'alternatives'")
     if report:
         from sciml.report import write_report
 

@@ -1,6 +1,7 @@
 """The law-extraction report: one offline HTML file a scientist can check and archive.
 
-Sections: the formula (presentation MathML, rendered natively by browsers), the error table
+Sections: the formula (presentation MathML, rendered natively by browsers), the structurally
+different formulas the data support as well (when there are any), the error table
 (formula vs network vs data, train and test), the Pareto front with the selection rule, residual
 plots, the structure found without units (the decomposition tree, the step taken at each node
 and the tests behind it), the network diagram with each edge's samples and fitted symbolic form (KAN laws), and
@@ -248,6 +249,7 @@ def render_html(law, title: str | None = None, figures: bool = True) -> str:
 &nbsp; complexity {law.complexity}</p>
 {_verdict(law)}
 {extra}
+{_alternatives(law)}
 <h2>Errors: formula vs network vs data</h2>
 {_error_table(law)}
 <h2>Pareto front (complexity vs held-out error)</h2>
@@ -308,6 +310,25 @@ def _structure_node(node: dict, max_tests: int) -> str:
     if children:
         out.append("<ul>" + "".join(_structure_node(c, max_tests) for c in children) + "</ul>")
     return "".join(out) + "</li>"
+
+
+def _alternatives(law) -> str:
+    """The structurally different formulas the data support as well as the chosen law
+    (``law.alternatives``), with the ambiguity note; nothing when there are none. Formulas,
+    sources and the note name columns, which come from the data: all escaped."""
+    if not law.alternatives:
+        return ""
+    chosen = [c for c in law.pareto if c.expr == law.expr][:1]  # its row, for comparison
+    rows = "".join(
+        f"<tr{' class=chosen' if c in chosen else ''}><td>{c.complexity}</td><td>{_fmt(c.mse_test)}</td>"
+        f"<td>{_fmt(c.r2_test)}</td><td class=l>{html.escape(c.source)}</td>"
+        f"<td class=l><code>{html.escape(law.display_expression(c.expr))}</code></td></tr>"
+        for c in chosen + law.alternatives)
+    return ("<h2>Equally supported alternatives</h2>"
+            f"<p>{html.escape(law.ambiguity[:1].upper() + law.ambiguity[1:])}. The chosen law "
+            "(shaded) stays; the others fit the held-out data as well.</p>"
+            "<table id=alternatives><tr><th>complexity</th><th>held-out MSE</th><th>R² test</th>"
+            "<th class=l>source</th><th class=l>formula</th></tr>" + rows + "</table>")
 
 
 def _verdict(law) -> str:

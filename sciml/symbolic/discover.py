@@ -18,7 +18,8 @@ import sympy as sp
 from .backends import Backend, get_backend
 from .compose import distil_kan
 from .dimensionless import reduce_dimensions
-from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto
+from .alternatives import alternatives, ambiguity_note, wider_inputs
+from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto, selection_bound
 from . import names
 from .names import safe_identifiers
 from .primitives import Library
@@ -126,8 +127,10 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
             max_clean=None):
     """Candidates from ``proposals`` and the ``backends`` (each only while nothing so far is
     exact to ``exact_tol`` relative MSE), pruned on noisy data, and the law chosen from their
-    Pareto front. ``scored`` are candidates already measured on the same split (the same
-    ``rng`` state); ``judge`` is the rounding test (:func:`~sciml.symbolic.refit.round_constants`).
+    Pareto front: ``(law, front, (train, test), candidates)``, ``candidates`` every formula
+    scored (the front's and the dominated ones, which may still be as well supported).
+    ``scored`` are candidates already measured on the same split (the same ``rng`` state);
+    ``judge`` is the rounding test (:func:`~sciml.symbolic.refit.round_constants`).
     ``max_clean`` keeps only that many of each backend's candidates for the costly
     simplify-refit-round step (:func:`_worth_cleaning`; errors within ``exact_tol`` count as
     tied).
@@ -164,9 +167,10 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
             if pruned != c.expr:
                 cands.append(_score(pruned, f"{c.source} (pruned)", symbols, Xtr, ytr, Xte, yte,
                                     units, target_units, do_clean=False))
-        front = pareto([c for c in cands if c is not None])
+        cands = [c for c in cands if c is not None]
+        front = pareto(cands)
     law = choose(front, n_test, float(np.var(ytr)))
-    return law, front, (tr, te)
+    return law, front, (tr, te), cands
 
 
 def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns):
@@ -176,9 +180,9 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     homogeneity (:mod:`sciml.symbolic.structure`); each leaf of the decomposition is searched
     on its own variables (half the time budget shared among the leaves), the leaf formulas
     recombined into proposals, and the global searches (genetic programming: pyoperon, PySR)
-    run with those proposals and the quick searches' front, for at least half the budget.
+    run with those proposals and the quick searches' candidates, for at least half the budget.
     Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`). Returns
-    ``(law, front, split, record)``, ``record`` saying what was found and why.
+    ``(law, front, split, candidates, record)``, ``record`` saying what was found and why.
     """
     from .backends import OperonBackend, PySRBackend
     from .structure import decompose
@@ -192,11 +196,11 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
                        units=None, target_units=None, rng=np.random.default_rng(seed),
                        judge="noise", **kw)
 
-    law, front, (tr, te) = search(cheap, time_budget=time_budget, prune=False)
+    law, front, (tr, te), cands = search(cheap, time_budget=time_budget, prune=False)
     best = min(front, key=lambda c: c.mse_test, default=None)
     if _exact_enough(best, y):
-        return law, front, (tr, te), {"used": False, "why": "the quick searches are exact on held-out "
-                                      "rows; no structure needed"}
+        return law, front, (tr, te), cands, {"used": False, "why": "the quick searches are exact "
+                                             "on held-out rows; no structure needed"}
     record = {"used": True}
     proposals = []
     try:
@@ -222,9 +226,11 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
             record["tree"] = dec.root.as_dict(lambda e: names.display(e, columns))
             record["n_proposals"] = len(proposals)
     remaining = None if time_budget is None else max(0.5 * time_budget, time_budget - (time.time() - t0))
-    law, front, split = search(rest, time_budget=remaining, proposals=proposals, scored=front)
+    # all the quick candidates, not only their front: the front (and so the law) is the same,
+    # and the dominated ones stay available as alternatives
+    law, front, split, cands = search(rest, time_budget=remaining, proposals=proposals, scored=cands)
     record["seconds"] = time.time() - t0
-    return law, front, split, record
+    return law, front, split, cands, record
 
 
 def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, time_budget,
@@ -243,10 +249,10 @@ def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, t
     n_test = max(2, int(round(test_fraction * len(y))))
     slack = 1.0 + 2.0 * math.sqrt(2.0 / n_test)
     var_y = max(float(np.var(y)), 1e-300)
-    law, front, _ = _search(X, y, symbols, backends, seed=seed, test_fraction=test_fraction,
-                            time_budget=time_budget, units=None, target_units=None,
-                            rng=np.random.default_rng(seed), judge="noise", prune=False,
-                            exact_tol=max(1e-12, noise_var * slack / var_y), max_clean=max_clean)
+    _, front, _, _ = _search(X, y, symbols, backends, seed=seed, test_fraction=test_fraction,
+                             time_budget=time_budget, units=None, target_units=None,
+                             rng=np.random.default_rng(seed), judge="noise", prune=False,
+                             exact_tol=max(1e-12, noise_var * slack / var_y), max_clean=max_clean)
     best = min(c.mse_test for c in front)
     noise_bound = max(noise_var * slack, 1e-12 * var_y)
     bound = max(best * slack, noise_bound)
@@ -289,9 +295,9 @@ def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_unit
     if not (np.all(np.isfinite(Xr)) and np.all(np.isfinite(yr))):
         return []
     pis = _symbols([f"pi{j + 1}" for j in range(Xr.shape[1])], Xr)
-    _, front, _ = _search(Xr, yr, pis, backends, seed=seed, test_fraction=test_fraction,
-                          time_budget=time_budget, units=None, target_units=None,
-                          rng=np.random.default_rng(seed))
+    _, front, _, _ = _search(Xr, yr, pis, backends, seed=seed, test_fraction=test_fraction,
+                             time_budget=time_budget, units=None, target_units=None,
+                             rng=np.random.default_rng(seed))
     back = dict(zip(pis, red.group_exprs(symbols)))
     s = red.scale_expr(symbols)
     return [(f"pi-groups:{c.source}", s * c.expr.xreplace(back)) for c in front]
@@ -402,10 +408,10 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     columns = {s.name: c for s, c in zip(symbols, inputs)}
     for k, t in enumerate(targets):
         if column_units is None and structure:
-            chosen, front, (tr, te), structures[t] = _structure_search(
+            chosen, front, (tr, te), cands, structures[t] = _structure_search(
                 X, Y[:, k], symbols, backends, seed=seed, test_fraction=test_fraction,
                 time_budget=time_budget, columns=columns)
-            laws[t] = (chosen, front, tr, te)
+            laws[t] = (chosen, front, tr, te, cands)
             continue
         tu = None if column_units is None else column_units[t]
         start = time.time()
@@ -413,14 +419,15 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
                                              units, tu, seed=seed, test_fraction=test_fraction,
                                              time_budget=time_budget)
         budget = time_budget if time_budget is None else max(5.0, time_budget - (time.time() - start))
-        chosen, front, (tr, te) = _search(X, Y[:, k], symbols, backends, seed=seed,
-                                          test_fraction=test_fraction, time_budget=budget,
-                                          units=units, target_units=tu,
-                                          rng=np.random.default_rng(seed), proposals=proposals)
-        laws[t] = (chosen, front, tr, te)
+        chosen, front, (tr, te), cands = _search(X, Y[:, k], symbols, backends, seed=seed,
+                                                 test_fraction=test_fraction, time_budget=budget,
+                                                 units=units, target_units=tu,
+                                                 rng=np.random.default_rng(seed), proposals=proposals)
+        laws[t] = (chosen, front, tr, te, cands)
     t = targets[0]
-    chosen, front, tr, te = laws[t]
+    chosen, front, tr, te, cands = laws[t]
     y = Y[:, 0]
+    others, ambiguity = _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs)
     pred = evaluate(chosen.expr, symbols, X)
     metrics = {"formula": _side(pred[tr], y[tr], pred[te], y[te]), "network": None}
     record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
@@ -434,7 +441,20 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     return Law(expr=chosen.expr, symbols=symbols, inputs=inputs, target=t, pareto=front,
                metrics=metrics,
                expressions={k: v[0].expr for k, v in laws.items()} if len(targets) > 1 else {},
-               record=record, details=details)
+               record=record, details=details, alternatives=others, ambiguity=ambiguity)
+
+
+def _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs) -> tuple[list, str]:
+    """Structurally different formulas among all scored ``cands`` within the selection rule's
+    noise bound (:func:`~sciml.symbolic.alternatives.alternatives`), and the sentence saying
+    so, naming the inputs whose wider range would separate them."""
+    bound = selection_bound(front, len(te), float(np.var(y[tr])))
+    found = alternatives(chosen, cands, bound)
+    if not found:
+        return [], ""
+    noise = min(c.mse_test for c in front)
+    wider = wider_inputs(chosen.expr, [c.expr for c in found], symbols, X[tr], noise)
+    return found, ambiguity_note(len(found), [inputs[i] for i in wider])
 
 
 def symbolify(model_or_result, X=None, y=None, *, inputs=None, target: str = "y",

@@ -15,6 +15,10 @@ error of a mean of ``n`` squared Gaussian residuals, so the rule accepts simpler
 are statistically indistinguishable from the best at two standard errors (and, on noiseless
 data, anything within 1e-6 relative RMS error). Dimensionally inconsistent candidates (when
 units are given) are kept on the front for inspection but never chosen.
+
+Structurally different formulas within the same bound are the law's *alternatives*
+(:mod:`sciml.symbolic.alternatives`): the chosen law stays, and ``law.json`` says the data
+cannot choose between them.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from sympy.core.function import AppliedUndef
 from . import names
 from .parse import FUNCTIONS, parse_formula
 
-__all__ = ["Law", "Candidate", "complexity", "choose", "law_json", "load_law", "verdict",
-           "SELECTION_RULE", "VERDICT_RULE"]
+__all__ = ["Law", "Candidate", "complexity", "choose", "selection_bound", "law_json", "load_law",
+           "verdict", "SELECTION_RULE", "VERDICT_RULE"]
 
 SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes + 3 per unrounded "
                   "fitted constant + 1 per further 4 bits of an exact rational's numerator and "
@@ -101,6 +105,13 @@ class Candidate:
                 "error": _finite(self.mse_test), "r2_test": _finite(self.r2_test),
                 "source": self.source, "dimensionally_consistent": self.consistent}
 
+    def alternative_dict(self, columns: Mapping[str, str] | None = None) -> dict:
+        """The entry of ``law.json``'s ``alternatives`` for this candidate."""
+        return {"expression": str(self.expr),
+                "display_expression": names.display(self.expr, columns or {}),
+                "complexity": self.complexity, "mse_test": _finite(self.mse_test),
+                "r2_test": _finite(self.r2_test), "source": self.source}
+
 
 def _finite(v):
     return float(v) if v is not None and math.isfinite(v) else None
@@ -116,14 +127,26 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
     return front
 
 
-def choose(front: list[Candidate], n_test: int, var_y: float) -> Candidate:
-    """Apply :data:`SELECTION_RULE` to a Pareto front."""
+def _eligible(front: list[Candidate]) -> list[Candidate]:
+    """The candidates the rule may choose: the consistent ones, or all when none is."""
     ok = [c for c in front if c.consistent] or front
     if not ok:
         raise ValueError("no candidate formula could be evaluated on the data")
-    best = min(c.mse_test for c in ok)
-    bound = best * (1.0 + 2.0 * math.sqrt(2.0 / max(n_test, 1))) + 1e-12 * var_y
-    return min((c for c in ok if c.mse_test <= bound), key=lambda c: (c.complexity, c.mse_test))
+    return ok
+
+
+def selection_bound(front: list[Candidate], n_test: int, var_y: float) -> float:
+    """The held-out MSE :data:`SELECTION_RULE` accepts: the best eligible error plus two
+    standard errors of a mean of ``n_test`` squared residuals, plus ``1e-12 Var(y)``."""
+    best = min(c.mse_test for c in _eligible(front))
+    return best * (1.0 + 2.0 * math.sqrt(2.0 / max(n_test, 1))) + 1e-12 * var_y
+
+
+def choose(front: list[Candidate], n_test: int, var_y: float) -> Candidate:
+    """Apply :data:`SELECTION_RULE` to a Pareto front."""
+    bound = selection_bound(front, n_test, var_y)
+    return min((c for c in _eligible(front) if c.mse_test <= bound),
+               key=lambda c: (c.complexity, c.mse_test))
 
 
 @dataclasses.dataclass
@@ -141,6 +164,10 @@ class Law:
         expressions: target name -> formula, when there are several outputs.
         record: run record (data hash, seed, versions, backend, rule, wall time, data notes).
         details: extra material for the report (edge fits, residuals).
+        alternatives: structurally different formulas the data support as well as ``expr``
+            (:mod:`sciml.symbolic.alternatives`), simplest first; empty when the law is not
+            ambiguous.
+        ambiguity: a plain sentence saying so when there are alternatives, else ``""``.
     """
 
     expr: sp.Expr
@@ -152,6 +179,8 @@ class Law:
     expressions: dict = dataclasses.field(default_factory=dict)
     record: dict = dataclasses.field(default_factory=dict)
     details: dict = dataclasses.field(default_factory=dict)
+    alternatives: list[Candidate] = dataclasses.field(default_factory=list)
+    ambiguity: str = ""
 
     @property
     def columns(self) -> dict[str, str]:
@@ -165,7 +194,8 @@ class Law:
 
     def numeric_functions(self) -> list[str]:
         """Names of the undefined functions (numeric KAN edges) in any formula of the law."""
-        exprs = [self.expr, *self.expressions.values(), *(c.expr for c in self.pareto)]
+        exprs = [self.expr, *self.expressions.values(),
+                 *(c.expr for c in (*self.pareto, *self.alternatives))]
         return sorted({f.func.__name__ for e in exprs for f in e.atoms(AppliedUndef)})
 
     def display_expression(self, expr: sp.Expr | None = None) -> str:
@@ -226,10 +256,13 @@ class Law:
             "rmse_test": f.get("rmse_test"),
             "complexity": self.complexity,
             "pareto": [c.as_dict(columns) for c in self.pareto],
+            "alternatives": [c.alternative_dict(columns) for c in self.alternatives],
             "selection_rule": SELECTION_RULE,
             "metrics": self.metrics,
             "record": self.record,
         }
+        if self.ambiguity:
+            out["ambiguity"] = self.ambiguity
         if self.expressions:
             out["expressions"] = {k: str(v) for k, v in self.expressions.items()}
             out["display_expressions"] = {k: names.display(v, columns) for k, v in self.expressions.items()}
@@ -264,9 +297,9 @@ def _law_symbols(record: dict) -> tuple[list[str], list[sp.Symbol]]:
     return columns, symbols
 
 
-def _candidate(item: dict, parsed) -> Candidate:
+def _candidate(item: dict, parsed, error_key: str = "error") -> Candidate:
     expr = parsed(item["expression"])
-    err, r2 = item.get("error"), item.get("r2_test")
+    err, r2 = item.get(error_key), item.get("r2_test")
     return Candidate(expr, str(item.get("source", "")), complexity(expr),
                      math.nan, math.inf if err is None else float(err),
                      math.nan if r2 is None else float(r2), bool(item.get("dimensionally_consistent", True)))
@@ -294,7 +327,9 @@ def law_from_dict(record: Mapping[str, Any]) -> Law:
                pareto=[_candidate(c, parsed) for c in record.get("pareto") or []],
                metrics=dict(record.get("metrics") or {}),
                expressions={str(k): parsed(v) for k, v in expressions.items()},
-               record=dict(record.get("record") or {}))
+               record=dict(record.get("record") or {}),
+               alternatives=[_candidate(c, parsed, "mse_test") for c in record.get("alternatives") or []],
+               ambiguity=str(record.get("ambiguity") or ""))
 
 
 def _numeric_functions(function_names) -> dict:
