@@ -27,6 +27,8 @@ def test_skeleton_ignores_constants_and_their_placement():
     assert skeleton(ARRHENIUS) == skeleton(c * sp.exp(F(6.9) - F(2000.0) / T))  # folded prefactor
     assert skeleton(ARRHENIUS) != skeleton(CUBIC)
     assert skeleton(T + F(1.5)) != skeleton(T)  # an offset is structure
+    assert skeleton(sp.sqrt(T)) != skeleton(1 / T) != skeleton(T**2)  # so is an exact exponent
+    assert skeleton(T ** F(2.1)) == skeleton(T ** F(1.9))  # a fitted one is a constant
 
 
 def test_alternatives_keep_only_different_equally_supported_formulas():

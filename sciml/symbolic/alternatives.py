@@ -38,7 +38,8 @@ _PLACEHOLDER = "#"  # stands for any number in a skeleton
 
 
 def skeleton(expr: sp.Expr):
-    """A hashable shape of ``expr`` with every number (and ``pi``, ``E``) a placeholder.
+    """A hashable shape of ``expr`` with every number (and ``pi``, ``E``) a placeholder, but
+    exact exponents (``x**2``, ``sqrt(x)``, ``1/x`` keep theirs).
 
     A product's numeric factor is dropped altogether (``x`` and ``2.5*x`` are one skeleton:
     a coefficient that rounds to 1 disappears from the tree). An additive number stays a
@@ -63,6 +64,10 @@ def _shape(e):
         args = [a for a in args if not a.is_number]
         if len(args) == 1:
             return _shape(args[0])
+    if e.is_Pow and e.exp.is_Rational:
+        # An exact power is structure (sqrt(x), 1/x and x**2 are different laws); a fitted
+        # (float) exponent is a constant like any other.
+        return ("Pow", (_shape(e.base), str(e.exp)))
     shapes = [_shape(a) for a in args]
     if e.is_Add or e.is_Mul:
         shapes = sorted(shapes, key=repr)
