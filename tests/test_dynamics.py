@@ -67,6 +67,17 @@ def test_a_second_order_equation_is_read_as_a_first_order_system_of_the_field_an
                                                            Initial(x_t, 0.0)])
 
 
+@pytest.mark.parametrize("model", ["ltc", "cfc"])
+def test_a_forecaster_refuses_a_state_no_datum_measures(model):
+    import sciml
+
+    problem = Problem(name="osc", domain=TimeInterval(t, 0, 1), equations=[x.diff(t, 2) + x],
+                      conditions=[Initial(x, 1.0), Initial(x, 0.0, order=1)], data=_obs().drop_vars("y"))
+    with pytest.raises(ValueError, match=f"{model} forecasts the measured states .* never measure 'x_t'; choose "
+                                         "--model node or kan-ode"):
+        sciml.solve(problem, model=model, steps=2)
+
+
 def test_a_pde_problem_is_no_ode_system():
     s = Coordinate("s")
     u = Field("u", s, t)

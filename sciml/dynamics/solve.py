@@ -145,6 +145,11 @@ def solve_ode_problem(
     start = _time.perf_counter()
     states = problem.state_names
     ts, ys = trajectory_arrays(problem.observations, states)
+    unmeasured = [s for k, s in enumerate(states) if not np.isfinite(ys[..., k]).any()]
+    if unmeasured and model in ("ltc", "cfc", "cfc-lib"):
+        raise ValueError(f"{model} forecasts the measured states step by step, but the data never measure "
+                         f"{', '.join(map(repr, unmeasured))}; choose --model node or kan-ode (the equations "
+                         "carry an unmeasured state), or add its observations")
     # The sequence models' learning rate (seq_lr) is a training option that rides with theirs.
     network_options = {k: v for k, v in opts["network_options"].items() if k != "seq_lr"}
     field = factory(problem, ys, seed=seed, **network_options)
