@@ -221,6 +221,8 @@ def test_a_spring_force_is_recovered_from_positions_alone_in_second_order(tmp_pa
     result = sciml.solve(problem, seed=0, out=tmp_path / "run", symbolify=True, progress=False)
     assert result.metrics["model"] == "node" and result.verdict.status == "trusted"
     assert result.verdict.indicators["unmeasured_states"] == ["u_t"]
+    saved = result.to_xarray()
+    assert "u_observed" in saved and "u_t_observed" not in saved and "u_t_predicted" in saved
     got = coefficients(result.laws["F"].expr, result.laws["F"].symbols[0])
     assert set(got) == {("n", 1), ("n", 3)}, result.laws["F"].expr
     assert abs(got[("n", 1)] - 1.0) < 0.03 and abs(got[("n", 3)] - 1.0) < 0.03, result.laws["F"].expr

@@ -91,7 +91,8 @@ def evaluate(problem, compiled, ts, ys, predict, metrics: dict, field):
     """
     states = problem.state_names
     ds = xr.Dataset(coords={"time": ts, "trajectory": np.arange(ys.shape[0])})
-    add_trajectory(ds, states, "observed", ys, dim="time")
+    measured = [k for k in range(len(states)) if np.isfinite(ys[..., k]).any()]  # a rate no datum measures: none
+    add_trajectory(ds, [states[k] for k in measured], "observed", ys[..., measured], dim="time")
     if problem.reference is None:
         end = max(float(ts[-1]), problem.span[1] if problem.span else float(ts[-1]))
         times = np.linspace(float(ts[0]), end, PREDICTION_TIMES)
