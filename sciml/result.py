@@ -269,7 +269,8 @@ class Solution:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         ds = self.to_xarray()
-        ds.attrs["rel_l2"] = float(self.metrics.get("rel_l2", float("nan")))
+        if self.metrics.get("rel_l2") is not None:  # without a reference there is no error to record
+            ds.attrs["rel_l2"] = float(self.metrics["rel_l2"])
         ds.to_netcdf(out / "solution.nc", engine="h5netcdf")
         self.history_dataset().to_netcdf(out / "history.nc", engine="h5netcdf")
         try:
