@@ -59,6 +59,7 @@ def trajectory_metrics(tr, yr, pred, t_train_end, prefix) -> dict:
     }
 
 
+MAX_TRAJECTORIES_DRAWN = 4  # beyond that the panels are a tangle: solution.nc holds them all
 PREDICTION_TIMES = 401  # times of the saved prediction where the problem has no reference
 
 
@@ -171,15 +172,25 @@ class DynamicsResult:
         states = list(ds.attrs.get("states", "").split(",")) if ds.attrs.get("states") else []
         fig, axes = plt.subplots(len(states) or 1, 1, figsize=(8, 2.4 * max(1, len(states))), squeeze=False)
         times = ds["time_ref"] if "time_ref" in ds.coords else ds.coords.get("time_prediction")
+        shown = min(ds.sizes.get("trajectory", 1), MAX_TRAJECTORIES_DRAWN)
         for ax, s in zip(axes[:, 0], states):
-            if f"{s}_reference" in ds:
-                ax.plot(times, ds[f"{s}_reference"].isel(trajectory=0), "k-", lw=1, label="reference")
-            if f"{s}_predicted" in ds:
-                ax.plot(times, ds[f"{s}_predicted"].isel(trajectory=0), "C0--", label="model")
-            if f"{s}_law" in ds:
-                ax.plot(times, ds[f"{s}_law"].isel(trajectory=0), "C3:", label="recovered law")
-            if f"{s}_observed" in ds:
-                ax.plot(ds["time"], ds[f"{s}_observed"].isel(trajectory=0), "o", ms=3, color="C2", label="data")
+            for j in range(shown):
+                # One trajectory: the roles' colours; several: one colour per trajectory, the
+                # roles told apart by line style (legend of the first).
+                colour = (lambda role: role) if shown == 1 else (lambda role, j=j: f"C{j}")
+                first = j == 0
+                if f"{s}_reference" in ds:
+                    ax.plot(times, ds[f"{s}_reference"].isel(trajectory=j), "-", lw=1,
+                            color="k" if shown == 1 else f"C{j}", label="reference" if first else None)
+                if f"{s}_predicted" in ds:
+                    ax.plot(times, ds[f"{s}_predicted"].isel(trajectory=j), "--", color=colour("C0"),
+                            label="model" if first else None)
+                if f"{s}_law" in ds:
+                    ax.plot(times, ds[f"{s}_law"].isel(trajectory=j), ":", color=colour("C3"),
+                            label="recovered law" if first else None)
+                if f"{s}_observed" in ds:
+                    ax.plot(ds["time"], ds[f"{s}_observed"].isel(trajectory=j), "o", ms=3, color=colour("C2"),
+                            label="data" if first else None)
             ax.set_ylabel(s)
             if f"{s}_reference" in ds:
                 r = ds[f"{s}_reference"].values
@@ -187,7 +198,10 @@ class DynamicsResult:
                 ax.set_ylim(np.nanmin(r) - 0.5 * span, np.nanmax(r) + 0.5 * span)
         axes[0, 0].legend(loc="upper right", fontsize=8)
         axes[-1, 0].set_xlabel("time")
-        fig.suptitle(ds.attrs.get("title", ""))
+        total = ds.sizes.get("trajectory", 1)
+        drawn = "" if total == 1 else (f" ({total} trajectories, one colour each" +
+                                       (f"; the first {shown} drawn)" if shown < total else ")"))
+        fig.suptitle(ds.attrs.get("title", "") + drawn)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
