@@ -89,7 +89,7 @@ def cmd_solve(args) -> int:
         value = getattr(args, attr)
         if value is not None:
             train[key] = value
-    if args.no_progress:
+    if args.no_progress or args.quiet:  # --quiet: warnings and errors only, no bar either
         train["progress"] = False
     from sciml.dsl.problem import Problem
     from sciml.solver import check_model, default_model

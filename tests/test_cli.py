@@ -113,6 +113,20 @@ def test_flags_reach_a_problems_own_solver_as_solve_options(root, tmp_path, monk
     assert seen == options
 
 
+def test_quiet_means_no_progress_bar_either(root, tmp_path, monkeypatch):
+    seen = {}
+
+    def stand_in(*args, options, **kwargs):
+        seen.update(options)
+        raise _Reached
+
+    monkeypatch.setattr(importlib.import_module("sciml.dynamics.solve"), "solve_ode_problem", stand_in)
+    with pytest.raises(_Reached):
+        main(["--debug", "--quiet", "solve", str(root / "problems" / "lotka_volterra_ude.py"),
+              "--out", str(tmp_path / "run")])
+    assert seen["progress"] is False
+
+
 @pytest.mark.parametrize("file", ["heat.py", "lotka_volterra_ude.py", "ethanol_md.py"])
 def test_resume_without_a_checkpoint_is_refused_before_the_folder_for_every_kind(root, tmp_path, capsys, file):
     """Collocation, trajectory models and potentials all resume; with nothing to resume from
