@@ -482,6 +482,16 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
             f"{UNKNOWN_NETWORK['hidden']} ({UNKNOWN_NETWORK['activation']}; last layer scaled by "
             f"{UNKNOWN_NETWORK['final_scale']:g} so training starts from the known physics): a closure of a few "
             "inputs is smooth and low-dimensional, and a small network keeps it identifiable from the data")
+    if feats.has_data:
+        from sciml.verdict import THRESHOLDS
+
+        train["residual_target"] = THRESHOLDS["residual"]
+        reasons["data_and_equations"] = (
+            "data compete with the equations, and with weights of one their trade depends on the units (noise "
+            "fitted at the equations' expense): when the quasi-Newton phase stalls with an equation left "
+            f"unbalanced by more than {train['residual_target']:g} of its largest term on fresh points (the "
+            "verdict's bound), the residual weights are raised to aim well inside it and training goes on "
+            "(Trainer.constrain; --train residual_target=0 turns it off)")
     if feats.learned_parameters or feats.unknowns:
         train["stall_window"] = 2000
         reasons["identification"] = (f"{feats.learned_parameters} parameter(s) and {feats.unknowns} unknown term(s) "

@@ -410,6 +410,8 @@ class _Run:
             lbfgs_steps=outcome.lbfgs_steps,
             collocation=outcome.collocation,
             extra_metrics={"stopped": outcome.stopped,
+                           **({"residual_weight_raised": list(outcome.raises), "loss_weights": outcome.weights}
+                              if outcome.raises else {}),
                            "recipe": self.recipe or "the problem file's settings for this model",
                            **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {})},
         )

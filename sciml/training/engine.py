@@ -115,6 +115,12 @@ class Batches:
         """Points never trained on, that judge the quasi-Newton phase (None: no stall test)."""
         return None
 
+    def constrain(self, params) -> str:
+        """Called when the quasi-Newton phase stalls, with its best parameters: change the
+        loss (e.g. raise a penalty's weight) and say why, so the phase goes on with the changed
+        loss; or ``""`` to leave it as it is."""
+        return ""
+
     def state(self) -> tuple[dict, dict]:
         """``(pytrees, plain values)`` to save with a checkpoint."""
         return {}, {}
@@ -630,6 +636,20 @@ class _Run:
             # Poisson and the lid-driven cavity, which stalled this way with time to spare).
             overfitted = (stopped.startswith("stalled") and self.growth < MAX_POINT_GROWTH
                           and validation[-1] > OVERFIT_RATIO * batch_loss)
+            changed = (self.batches.constrain(best[1]) if stopped.startswith("stalled")
+                       and self.refreshes < MAX_REFRESHES else "")
+            if changed:
+                # A new loss: its own held-out judge and best, from the best parameters so far.
+                self.refreshes += 1
+                log.info("quasi-Newton %s at step %d; %s", stopped, self.qn_done, changed)
+                self.params = best[1]
+                self.batch = self.batches.quasi_newton(self.refreshes, self.growth, self.params,
+                                                       start_step, self.qn_done)
+                self.qn_state = for_new_batch(cfg.quasi_newton, self.qn_state, self.params, cfg.lbfgs_memory)
+                held_out = self.batches.held_out()
+                validation = [self._held_out_loss(self.params, held_out)]
+                best, round_start = (validation[0], self.params), validation[0]
+                continue
             if stopped.startswith("stalled") and self.refreshes < MAX_REFRESHES and (
                     self.refreshes == 0 or overfitted or best[0] < round_start * (1.0 - cfg.stall_tolerance)):
                 self.refreshes += 1
