@@ -636,8 +636,10 @@ class _Run:
             # Poisson and the lid-driven cavity, which stalled this way with time to spare).
             overfitted = (stopped.startswith("stalled") and self.growth < MAX_POINT_GROWTH
                           and validation[-1] > OVERFIT_RATIO * batch_loss)
-            changed = (self.batches.constrain(best[1]) if stopped.startswith("stalled")
-                       and self.refreshes < MAX_REFRESHES else "")
+            changed = ""
+            if stopped.startswith("stalled") and self.refreshes < MAX_REFRESHES:
+                # Every process reaches a stall together (agreed clock): each judges whole arrays.
+                changed = self.batches.constrain(_local(best[1]) if multi_process() else best[1])
             if changed:
                 # A new loss: its own held-out judge and best, from the best parameters so far.
                 self.refreshes += 1
