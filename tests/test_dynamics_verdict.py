@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import sciml
-from sciml.dsl import Coordinate, Field, Parameter, Problem, TimeInterval, Unknown
+from sciml.dsl import Coordinate, Field, Initial, Parameter, Problem, TimeInterval, Unknown
 from sciml.dynamics.problem import ode_system
 from sciml.dynamics.verdict import assess_trajectories
 
@@ -119,6 +119,7 @@ def test_a_state_never_measured_is_carried_by_the_equations_not_judged_as_a_misf
     ts = np.linspace(0.0, 1.0, 41)
     problem = Problem(name="half_seen", domain=TimeInterval(t, 0, 1),
                       equations=[x.diff(t) - Unknown("U", inputs=[y]), y.diff(t) + 4 * np.pi**2 * x],
+                      conditions=[Initial(x, 0.0), Initial(y, 2 * np.pi)],  # y's start: no datum gives it
                       data=xr.Dataset({"x": (("trajectory", "t"), np.sin(2 * np.pi * ts)[None])}, coords={"t": ts}))
     system = ode_system(problem)
     ys = np.stack([system.observations[s].values if s in system.observations else np.full((1, ts.size), np.nan)
