@@ -152,15 +152,17 @@ def ode_system(problem) -> ODESystem:
                            "one with --model mlp or kan")
     t = time.coordinates[0]
     fields = {field_name(f): f for r in problem.residuals for f in r.atoms(AppliedUndef)}
-    top = _orders(problem, fields)
+    top = _orders(problem)
     chains = _state_chains(problem, t, top)  # field -> its state symbols, derivative orders 0 .. top - 1
     # Derivatives below a field's highest order are states; the highest is what an equation gives.
     lower = {fields[n].diff(t, k): chain[k] for n, chain in chains.items() if n in fields
              for k in range(1, len(chain))}
     to_state = {**lower, **{f: chains[n][0] for n, f in fields.items()}}
     rhs: dict[str, sp.Expr] = {}
+    by_equation = []  # the fields in the order of their equations
     for k, r in enumerate(problem.residuals):
         name, value = _rate(r.xreplace(lower), k, t, fields, top)
+        by_equation.append(name)
         state = str(chains[name][-1])
         if state in rhs:
             raise ProblemError(f"equations {list(rhs).index(state) + 1} and {k + 1} both give "
@@ -172,10 +174,7 @@ def ode_system(problem) -> ODESystem:
         raise ProblemError(f"field {missing[0]!r} has no equation giving {missing[0]}.diff({t}); add one, e.g. "
                            f"{missing[0]}.diff({t}) - (...)")
     # A field of order n > 1 adds n - 1 states, its derivatives: d(x)/dt = x_t, d(x_t)/dt = x_tt, ...
-    states = {}
-    for state in rhs:
-        chain = next(c for c in chains.values() if str(c[-1]) == state)
-        states.update({str(c): c for c in chain})
+    states = {str(s): s for name in by_equation for s in chains[name]}
     rhs = {**{str(a): b for c in chains.values() for a, b in zip(c, c[1:])}, **rhs}
     exprs = tuple(rhs[n] for n in states)  # the states in the order of their equations
     return ODESystem(
@@ -188,7 +187,7 @@ def ode_system(problem) -> ODESystem:
         span=(float(time.a), float(time.b)))
 
 
-def _orders(problem, fields: dict) -> dict[str, int]:
+def _orders(problem) -> dict[str, int]:
     """Each field's highest time derivative in the equations (0 where none appears)."""
     top = dict.fromkeys(problem.field_names, 0)
     for r in problem.residuals:
