@@ -180,8 +180,8 @@ class DynamicsResult:
                 colour = (lambda role: role) if shown == 1 else (lambda role, j=j: f"C{j}")
                 first = j == 0
                 if f"{s}_reference" in ds:
-                    ax.plot(times, ds[f"{s}_reference"].isel(trajectory=j), "-", lw=1,
-                            color="k" if shown == 1 else f"C{j}", label="reference" if first else None)
+                    ax.plot(times, ds[f"{s}_reference"].isel(trajectory=j), "-", lw=1, color=colour("k"),
+                            label="reference" if first else None)
                 if f"{s}_predicted" in ds:
                     ax.plot(times, ds[f"{s}_predicted"].isel(trajectory=j), "--", color=colour("C0"),
                             label="model" if first else None)
