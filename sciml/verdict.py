@@ -182,6 +182,17 @@ def _away_from(proximity, points: dict) -> dict:
     return {k: np.asarray(v)[keep] for k, v in points.items()} if keep.any() else points
 
 
+def away_from_singular_points(compiled, points: np.ndarray, keep_all_if_none: bool = False) -> np.ndarray:
+    """``points`` (rows) without those in the neighbourhood of a singular point of the problem,
+    where no smooth network balances the equations (all of them with ``keep_all_if_none`` and
+    every one near)."""
+    proximity = compiled.singular_proximity
+    if proximity is None:
+        return points
+    keep = proximity(np.asarray(points)) > 1
+    return points if keep_all_if_none and not keep.any() else points[keep]
+
+
 def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     """The indicators of a solution, on fresh points (see the module docstring)."""
     compiled, model, raw = solution.compiled, solution.model, solution.raw_parameters
@@ -200,12 +211,10 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     collocation = getattr(solution, "collocation", None)
     collocation = np.asarray(collocation if collocation is not None else fresh[:0], dtype=dtype)[:n_points]
     proximity = compiled.singular_proximity
+    fresh_balance_points = away_from_singular_points(compiled, fresh)
     if proximity is not None:
-        keep_fresh, keep_trained = proximity(np.asarray(fresh)) > 1, proximity(np.asarray(collocation)) > 1
-        indicators["excluded_near_singular_points"] = int(np.sum(~keep_fresh))
-        fresh_balance_points, collocation = fresh[keep_fresh], collocation[keep_trained]
-    else:
-        fresh_balance_points = fresh
+        indicators["excluded_near_singular_points"] = int(len(fresh) - len(fresh_balance_points))
+        collocation = away_from_singular_points(compiled, collocation)
     balance, *trained = equation_balance(compiled, model, raw, fresh_balance_points,
                                          *([collocation] if len(collocation) else []))
     indicators["residual"] = [b["ratio"] for b in balance]

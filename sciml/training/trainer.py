@@ -225,7 +225,7 @@ class Trainer(Batches):
         equation's balance open, and the same problem in cells/mL more, since the trade depends
         on the units). When the quasi-Newton phase stalls with the equations left unbalanced by
         more than ``config.residual_target`` of their largest term (the verdict's measure, on
-        fresh points), the residual weights are multiplied by ``(AIM ratio / target)^2`` (at most
+        fresh points away from singular points), the residual weights are multiplied by ``(AIM ratio / target)^2`` (at most
         :data:`MAX_RAISE`; the penalty method's continuation, the data then fitted within the
         equations) and the phase goes on. Not with user-given residual weights, another
         weighting policy, or no data; at most :data:`MAX_RAISES` times.
@@ -236,11 +236,12 @@ class Trainer(Batches):
                 or any(n in cfg.weights for n in residuals)
                 or not any(t.kind == "data" for t in self.compiled.terms)):
             return ""
-        from sciml.verdict import equation_balance
+        from sciml.verdict import away_from_singular_points, equation_balance
 
         model = nnx.merge(self.graphdef, params["model"], self.rest)
         rng = np.random.default_rng([cfg.seed, BALANCE_INDEX])
         points = self.compiled.problem.space_time.sample(BALANCE_POINTS, rng, "uniform").astype(self.dtype)
+        points = away_from_singular_points(self.compiled, points, keep_all_if_none=True)  # as the verdict
         (balance,) = equation_balance(self.compiled, model, params["parameters"], points)
         ratio = max((b["ratio"] for b in balance if math.isfinite(b["ratio"])), default=0.0)
         if not ratio > cfg.residual_target:
