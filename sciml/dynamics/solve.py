@@ -75,6 +75,8 @@ _NETWORK_KEYS = {
                 "backbone_layers"},
 }
 
+FORECASTERS = ("ltc", "cfc", "cfc-lib")  # sequence models of the measured states, not of the equations
+
 
 def _normalise_options(options: dict, model: str) -> dict:
     """Merge user options with the defaults; the network's options go to ``network_options``.
@@ -138,7 +140,7 @@ def solve_ode_problem(
         raise ValueError(f"problem {problem.name!r} has no data to train {model} on; pass data=... (an xarray "
                          "Dataset with the time coordinate) or choose --model mlp or kan")
     opts = _normalise_options(options or {}, model)
-    if opts["symbolify"] and model in ("ltc", "cfc", "cfc-lib"):
+    if opts["symbolify"] and model in FORECASTERS:
         raise ValueError("symbolify needs a UDE model (--model node or kan-ode); ltc/cfc forecast trajectories only")
     if opts["symbolify"] and not problem.unknowns:
         raise ValueError("symbolify distils unknown terms into laws: declare Unknown(...) terms in the problem")
@@ -146,7 +148,7 @@ def solve_ode_problem(
     states = problem.state_names
     ts, ys = trajectory_arrays(problem.observations, states)
     unmeasured = [s for k, s in enumerate(states) if not np.isfinite(ys[..., k]).any()]
-    if unmeasured and model in ("ltc", "cfc", "cfc-lib"):
+    if unmeasured and model in FORECASTERS:
         raise ValueError(f"{model} forecasts the measured states step by step, but the data never measure "
                          f"{', '.join(map(repr, unmeasured))}; choose --model node or kan-ode (the equations "
                          "carry an unmeasured state), or add its observations")
