@@ -42,6 +42,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -112,10 +113,12 @@ BASELINES = ("tanh", "relu", "silu", "pau")
 SETTINGS = {  # the same for every task and every activation
     "full": {"sizes": (32, 128, 512), "seeds": 5, "steps": 200, "width": 16, "test": 2000,
              "cfc_sizes": (8,), "cfc_steps": 300, "cfc_units": 8, "cfc_backbone": 16, "points": 41,
-             "discovery_steps": 200, "tasks": None},
+             "discovery_steps": 200, "tasks": None,
+             "pde_steps": 1000, "pde_lbfgs": 500, "pde_seeds": 3, "pde_width": 32, "pde_tasks": None},
     "quick": {"sizes": (32, 128), "seeds": 2, "steps": 100, "width": 16, "test": 1000,
               "cfc_sizes": (8,), "cfc_steps": 100, "cfc_units": 8, "cfc_backbone": 16, "points": 21,
-              "discovery_steps": 60, "tasks": 1},
+              "discovery_steps": 60, "tasks": 1,
+             "pde_steps": 200, "pde_lbfgs": 50, "pde_seeds": 1, "pde_width": 32, "pde_tasks": 1},
 }
 # mlp-lib and cfc-lib train with their gates (temperature 1, the default entropy penalty) for
 # the same steps as every baseline, and are evaluated as trained. Annealed hardening was tried
@@ -137,21 +140,27 @@ def _activation(name: str, layers: int):
     return [PadeActivation() for _ in range(layers)] if name == "pau" else name
 
 
-def _mlp(name: str, width: int, seed: int, library, gating: str = GATING):
+def _mlp_options(name: str, width: int, library, gating: str = GATING, depth: int = 2) -> tuple[str, dict]:
+    """The registered model and its options for network ``name`` (``library`` or a baseline)."""
     if name == "library":
-        return build_model("mlp-lib", 2, 2, seed=seed, hidden=(width, width), library=library, gating=gating)
-    return build_model("mlp", 2, 2, seed=seed, hidden=(width, width), activation=_activation(name, 2))
+        return "mlp-lib", {"hidden": (width,) * depth, "library": library, "gating": gating}
+    return "mlp", {"hidden": (width,) * depth, "activation": _activation(name, depth)}
 
 
-def matched_widths(width: int, library, gating: str = GATING) -> tuple[dict, dict]:
+def _mlp(name: str, width: int, seed: int, library, gating: str = GATING, depth: int = 2, features=(2, 2)):
+    model, options = _mlp_options(name, width, library, gating, depth)
+    return build_model(model, *features, seed=seed, **options)
+
+
+def matched_widths(width: int, library, gating: str = GATING, depth: int = 2, features=(2, 2)) -> tuple[dict, dict]:
     """Per activation, the hidden width whose trained parameter count (gate logits and PAU
     coefficients included) is closest to the tanh network's at ``width``."""
-    target = _count(_mlp("tanh", width, 0, library))
+    count = lambda name, w: _count(_mlp(name, w, 0, library, gating, depth, features))  # noqa: E731
+    target = count("tanh", width)
     widths, counts = {}, {}
     for name in ("library", *BASELINES):
-        w = min(range(max(2, width - 6), width + 7),
-                key=lambda w: (abs(_count(_mlp(name, w, 0, library, gating)) - target), abs(w - width)))
-        widths[name], counts[name] = w, _count(_mlp(name, w, 0, library, gating))
+        w = min(range(max(2, width - 6), width + 7), key=lambda w: (abs(count(name, w) - target), abs(w - width)))
+        widths[name], counts[name] = w, count(name, w)
     return widths, {"target": target, "trained": counts}
 
 
@@ -268,7 +277,6 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_file=None, unit_slo
                max_roughness: float | None = MAX_ROUGHNESS, gating: str = GATING, grow: str | None = None) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
-    import platform
 
     from sciml.library import save_library
     from sciml.library.family import DISCOVERY, HELD_OUT, as_activations, discover_library
@@ -285,9 +293,7 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_file=None, unit_slo
     result = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
               "gating": gating, "grown_from": grow, "library_evaluated_as": "trained soft mixture",
               "members_scaled_to_unit_slope": unit_slope, "max_roughness": max_roughness, "baselines": list(BASELINES),
-              "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "cpus": os.cpu_count(), "device": jax.devices()[0].device_kind,
-                          "load_average_start": list(os.getloadavg())},
+              "machine": _machine(),
               "discovery": {"tasks": [t.name for t in DISCOVERY], "edges": len(edges), "seconds": discovery_s,
                             "members": [{"name": m.name, "exact": m.exact.primitive if m.exact else None,
                                          "fit_r2": m.fit_r2, "support": len(m.provenance),
@@ -317,6 +323,117 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_file=None, unit_slo
     return result
 
 
+def _machine() -> dict:
+    import os
+    import platform
+
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+            "device": jax.devices()[0].device_kind, "load_average_start": list(os.getloadavg())}
+
+
+# ----------------------------------------------------------------------------- the PDE family
+# u_t = D u_xx + R(u) on x in [0, 1], t in [0, 3], no-flux walls, a front (1 - tanh((x - 0.2)/0.05))/2
+# invading u = 0: five reaction terms, each as a function of u and a module (numpy or sciml.dsl)
+# and its derivative (the reference solver's Jacobian).
+REACTIONS = {
+    "fisher": ("discovery", lambda u, m: u * (1 - u), lambda u: 1 - 2 * u),
+    "zeldovich": ("discovery", lambda u, m: 2 * u**2 * (1 - u), lambda u: 4 * u - 6 * u**2),
+    "nagumo": ("discovery", lambda u, m: 4 * u * (1 - u) * (u - 0.25), lambda u: -12 * u**2 + 10 * u - 1),
+    "sine": ("held-out", lambda u, m: 0.5 * m.sin(m.pi * u), lambda u: 0.5 * np.pi * np.cos(np.pi * u)),
+    "arrhenius": ("held-out", lambda u, m: 3 * u * (1 - u) * m.exp(2 * (u - 1)),
+                  lambda u: 3 * np.exp(2 * (u - 1)) * (1 - 2 * u + 2 * u * (1 - u))),
+}
+DIFFUSIVITY, HORIZON = 0.01, 3.0
+
+
+def reaction_diffusion(name: str):
+    """The DSL problem of reaction ``name`` with its reference solution (method of lines,
+    :func:`sciml.datasets.fisher_kpp.fisher_kpp_solve`, 800 cells, on 101 x 31 points)."""
+    import xarray as xr
+
+    from sciml.datasets.fisher_kpp import fisher_kpp_solve
+    import sciml.dsl as dsl
+    from sciml.dsl import Coordinate, Field, Initial, Interval, Neumann, Problem, TimeInterval, tanh
+
+    _, reaction, slope = REACTIONS[name]
+    ts = np.linspace(0.0, HORIZON, 31)
+    xs, us = fisher_kpp_solve(ts, cells=800, d=DIFFUSIVITY, reaction=lambda u: reaction(u, np), reaction_slope=slope)
+    reference = xr.Dataset({"u": (("x", "t"), us[::8])}, coords={"x": xs[::8], "t": ts})
+    x, t = Coordinate("x"), Coordinate("t")
+    space = Interval(x, 0, 1)
+    u = Field("u", x, t)
+    return Problem(name=f"reaction_diffusion_{name}", description=f"front of u_t = D u_xx + R(u), R: {name}",
+                   domain=space * TimeInterval(t, 0, HORIZON),
+                   equations=[u.diff(t) - DIFFUSIVITY * u.diff(x, 2) - reaction(u, dsl)],
+                   conditions=[Initial(u, (1 - tanh((x - 0.2) / 0.05)) / 2), Neumann(u, 0, on=space.boundary)],
+                   reference=reference)
+
+
+def _solve_pde(problem, model: str, options: dict, seed: int, settings: dict):
+    import sciml
+
+    return sciml.solve(problem, model=model, seed=seed, model_options=options, steps=settings["pde_steps"],
+                       lbfgs_steps=settings["pde_lbfgs"], time_budget=0)
+
+
+def run_pde_family(settings: dict, library_file) -> dict:
+    """Discovery by KAN solves of the discovery reactions (their field surrogates' edges harvested),
+    then every network on each held-out reaction through ``sciml.solve`` with the same settings:
+    the recipe's MLP depth (4 hidden layers) at widths matching the tanh network's parameter count."""
+    import jax
+
+    from sciml.library import save_library
+    from sciml.library.collection import as_activations
+    from sciml.library.dedup import deduplicate
+    from sciml.library.harvest import harvest
+
+    import os
+
+    start, load_start = time.perf_counter(), list(os.getloadavg())
+    found = []
+    for name, (role, _, _) in REACTIONS.items():
+        if role != "discovery":
+            continue
+        problem = reaction_diffusion(name)
+        solution = _solve_pde(problem, "kan", {}, 0, settings)
+        points = np.random.default_rng(0).uniform((0.0, 0.0), (1.0, HORIZON), (2000, 2)).astype(np.float32)
+        inputs = np.asarray(jax.vmap(solution.compiled.scale)(jnp.asarray(points)))
+        found += harvest(solution.model, problem=problem.name, samples=inputs)
+        print(f"[pde] discovery {name}: KAN rel L2 {solution.metrics['rel_l2']:.3g}, {len(found)} edges so far",
+              flush=True)
+    raw = deduplicate(found, name="reaction-diffusion", tolerance=1e-2)
+    library = as_activations(raw)
+    where = save_library(library, pathlib.Path(library_file))
+    discovery_s = time.perf_counter() - start
+    print(f"[pde] discovery {discovery_s:.0f} s: {len(found)} edges -> {raw.names} -> activations {library.names}",
+          flush=True)
+    widths, counts = matched_widths(settings["pde_width"], library, depth=4, features=(2, 1))
+    tasks = [n for n, (role, _, _) in REACTIONS.items() if role == "held-out"][: settings["pde_tasks"] or None]
+    out = {}
+    for name in tasks:
+        problem, t0 = reaction_diffusion(name), time.perf_counter()
+        errors, verdicts = {}, {}
+        for net in ("library", *BASELINES):
+            model, options = _mlp_options(net, widths[net], library, depth=4)
+            runs = [_solve_pde(problem, model, options, seed, settings) for seed in range(settings["pde_seeds"])]
+            errors[net] = {"front": [float(r.metrics["rel_l2"]) for r in runs]}
+            verdicts[net] = [r.verdict.status for r in runs]
+        out[name] = _summary(errors, ("front",)) | {"verdicts": verdicts, "seconds": time.perf_counter() - t0}
+        _print_task("pde", name, out[name], ("front",))
+    import os
+
+    wins = sum(v["library_better"] for v in out.values())
+    machine = _machine() | {"load_average_start": load_start, "load_average_end": list(os.getloadavg())}
+    return {"settings": {k: v for k, v in settings.items() if k.startswith("pde_")}, "machine": machine,
+            "baselines": list(BASELINES), "library_evaluated_as": "trained soft mixture",
+            "discovery": {"tasks": [n for n, (r, _, _) in REACTIONS.items() if r == "discovery"],
+                          "edges": len(found), "members": raw.names, "activations": library.names,
+                          "file": str(where), "seconds": discovery_s},
+            "held_out": tasks, "pde": {"widths": widths, "parameters": counts, "tasks": out, "wins": wins,
+                                       "target_met": bool(len(tasks) == 2 and wins == 2)},
+            "seconds": time.perf_counter() - start}
+
+
 def _print_task(part: str, name: str, summary: dict, sizes) -> None:
     cells = "  ".join(f"{a}: " + "/".join(f"{summary['errors'][a][str(n)]['mean']:.3g}" for n in sizes)
                       for a in summary["errors"])
@@ -325,9 +442,8 @@ def _print_task(part: str, name: str, summary: dict, sizes) -> None:
 
 
 def markdown_table(result: dict, part: str) -> str:
-    """The table of one part (mlp or cfc): mean ± std of the relative L2 error per task and size."""
-    key = "sizes" if part == "mlp" else "cfc_sizes"
-    sizes = result["settings"][key]
+    """The table of one part (mlp, cfc or pde): mean ± std of the relative L2 error per task and size."""
+    sizes = {"mlp": result["settings"]["sizes"], "cfc": result["settings"]["cfc_sizes"], "pde": ("front",)}[part]
     names = ["library", *BASELINES]
     head = "| task | n | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names) + "\n"
     rows = []
@@ -346,7 +462,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (minutes)")
     parser.add_argument("--cost", action="store_true", help="the training-step cost benchmark instead")
     parser.add_argument("--library", default="standard", help="(--cost) the library to time")
-    parser.add_argument("--parts", default="mlp,cfc", help="(family) mlp, cfc or both")
+    parser.add_argument("--parts", default="mlp,cfc,pde",
+                        help="(family) comma-separated: mlp, cfc (the vector fields), pde (reaction-diffusion)")
     parser.add_argument("--seeds", type=int, default=None, help="(family) override the number of seeds")
     parser.add_argument("--table-only", action="store_true", help="(family) print the tables of the last run")
     parser.add_argument("--raw-members", action="store_true",
@@ -366,10 +483,13 @@ def main() -> None:
     if args.table_only:
         result = json.loads((RESULTS / ("primitives_family_quick.json" if args.quick else
                                         "primitives_family.json")).read_text())
-        for part in ("mlp", "cfc"):
-            if part in result:
-                print(f"{part} (library better on {result[part]['wins']} of {len(result['held_out'])}):\n")
-                print(markdown_table(result, part))
+        for name in ("family", "pde"):
+            path = RESULTS / f"primitives_{name}{'_quick' if args.quick else ''}.json"
+            result = json.loads(path.read_text()) if path.exists() else {}
+            for part in ("mlp", "cfc", "pde"):
+                if part in result:
+                    print(f"{part} (library better on {result[part]['wins']} of {len(result['held_out'])}):\n")
+                    print(markdown_table(result, part))
         return
     if args.cost:
         settings = {"hidden": (32, 32), "batch": 1024, "repeats": 20} if args.quick else {}
@@ -383,10 +503,21 @@ def main() -> None:
         return
     settings = dict(SETTINGS["quick" if args.quick else "full"])
     if args.seeds:
-        settings["seeds"] = args.seeds
+        settings["seeds"] = settings["pde_seeds"] = args.seeds
     parts = tuple(p for p in args.parts.split(",") if p)
-    out = pathlib.Path(args.out) if args.out else RESULTS / ("primitives_family_quick.json" if args.quick else
-                                                             "primitives_family.json")
+    if not parts or set(parts) - {"mlp", "cfc", "pde"}:
+        parser.error(f"--parts takes mlp, cfc and pde, comma-separated; got {args.parts!r}")
+    suffix = "_quick" if args.quick else ""
+    if "pde" in parts:
+        out = RESULTS / f"primitives_pde{suffix}.json"
+        result = run_pde_family(settings, out.with_name(out.stem + "_library.json"))
+        out.write_text(json.dumps(result, indent=2))
+        _print_part(result, "pde", settings["pde_seeds"])
+        print(f"{result['seconds']:.0f} s; load average {result['machine']['load_average_end']}; written to {out}")
+    parts = tuple(p for p in parts if p != "pde")
+    if not parts:
+        return
+    out = pathlib.Path(args.out) if args.out else RESULTS / f"primitives_family{suffix}.json"
     result = run_family(settings, parts, out.with_name(out.stem + "_library.json"), unit_slope=not args.raw_members,
                         max_roughness=None if args.raw_members else args.max_roughness, gating=args.gating,
                         grow=args.grow)
@@ -394,12 +525,16 @@ def main() -> None:
                                              ("grow", args.grow)) if v}
     out.write_text(json.dumps(result, indent=2))
     for part in parts:
-        print(f"\n{part}: relative L2 test error, mean ± std over {settings['seeds']} seeds\n")
-        print(markdown_table(result, part))
-        print(f"library better on {result[part]['wins']} of {len(result['held_out'])} held-out tasks "
-              f"(target >= 4 of 5): {'met' if result[part]['target_met'] else 'not met'}")
+        _print_part(result, part, settings["seeds"])
     print(f"{result['seconds']:.0f} s; load average {result['machine']['load_average_end']}; written to {out}")
 
+
+def _print_part(result: dict, part: str, seeds: int) -> None:
+    held_out = len(result["held_out"])
+    print(f"\n{part}: relative L2 test error, mean ± std over {seeds} seeds\n")
+    print(markdown_table(result, part))
+    print(f"library better on {result[part]['wins']} of {held_out} held-out tasks "
+          f"(target: >= 4 of 5, all of 2 on the PDE family): {'met' if result[part]['target_met'] else 'not met'}")
 
 if __name__ == "__main__":
     main()

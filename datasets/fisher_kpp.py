@@ -40,7 +40,7 @@ CELLS = 1600
 """Grid intervals of the shipped solve (see :func:`verify` for its error)."""
 RTOL = 1e-10
 
-__all__ = ["D", "T", "fisher_kpp_initial", "fisher_kpp_reference", "fisher_kpp_solve", "verify"]
+__all__ = ["D", "T", "fisher_kpp_initial", "fisher_kpp_reference", "fisher_kpp_solve", "logistic", "logistic_slope", "verify"]
 
 
 def fisher_kpp_initial(x) -> np.ndarray:
@@ -48,19 +48,29 @@ def fisher_kpp_initial(x) -> np.ndarray:
     return 0.5 * (1.0 - np.tanh((np.asarray(x, dtype=np.float64) - FRONT) / WIDTH))
 
 
-def _rhs(d: float, h: float):
+def logistic(u):
+    """The Fisher-KPP reaction ``u (1 - u)``."""
+    return u * (1 - u)
+
+
+def logistic_slope(u):
+    """Its derivative ``1 - 2 u`` (for the Jacobian)."""
+    return 1 - 2 * u
+
+
+def _rhs(d: float, h: float, reaction):
     def rhs(_, u):
         # Neumann u_x = 0 by mirror points: u[-1] = u[1], u[n+1] = u[n-1].
         lap = np.empty_like(u)
         lap[1:-1] = u[2:] - 2 * u[1:-1] + u[:-2]
         lap[0] = 2 * (u[1] - u[0])
         lap[-1] = 2 * (u[-2] - u[-1])
-        return d * lap / h**2 + u * (1 - u)
+        return d * lap / h**2 + reaction(u)
 
     return rhs
 
 
-def _jacobian(d: float, h: float):
+def _jacobian(d: float, h: float, reaction_slope):
     """The sparse (tridiagonal) Jacobian of :func:`_rhs`, so Radau factorises in O(n)."""
     from scipy.sparse import diags
 
@@ -68,23 +78,30 @@ def _jacobian(d: float, h: float):
         upper = np.full(len(u) - 1, d / h**2)
         lower = upper.copy()
         upper[0] = lower[-1] = 2 * d / h**2  # the mirrored neighbours count twice
-        return diags([lower, -2 * d / h**2 + 1 - 2 * u, upper], [-1, 0, 1], format="csc")
+        return diags([lower, -2 * d / h**2 + reaction_slope(u), upper], [-1, 0, 1], format="csc")
 
     return jac
 
 
-def fisher_kpp_solve(t_out, *, cells: int = CELLS, rtol: float = RTOL, d: float = D) -> tuple[np.ndarray, np.ndarray]:
+def fisher_kpp_solve(t_out, *, cells: int = CELLS, rtol: float = RTOL, d: float = D, reaction=logistic,
+                     reaction_slope=logistic_slope, initial=None) -> tuple[np.ndarray, np.ndarray]:
     """``(x, u)``: the solution on ``cells + 1`` uniform points of ``[0, 1]`` at ``t_out``
-    (``u`` of shape ``(x, t)``)."""
+    (``u`` of shape ``(x, t)``).
+
+    ``reaction`` (with its derivative ``reaction_slope``, both NumPy functions of ``u``) and
+    ``initial`` (a function of ``x``; default :func:`fisher_kpp_initial`) solve any scalar
+    reaction-diffusion equation ``u_t = d u_xx + reaction(u)`` with the same no-flux walls.
+    """
     if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 4:
         raise ValueError(f"cells must be an int >= 4, got {cells!r}")
     x = np.linspace(0.0, 1.0, cells + 1)
     h = 1.0 / cells
     t_out = np.asarray(t_out, dtype=np.float64)
-    sol = solve_ivp(_rhs(d, h), (0.0, float(t_out[-1])), fisher_kpp_initial(x), method="Radau", t_eval=t_out,
-                    rtol=rtol, atol=rtol * 1e-2, jac=_jacobian(d, h))
+    u0 = (initial or fisher_kpp_initial)(x)
+    sol = solve_ivp(_rhs(d, h, reaction), (0.0, float(t_out[-1])), u0, method="Radau", t_eval=t_out,
+                    rtol=rtol, atol=rtol * 1e-2, jac=_jacobian(d, h, reaction_slope))
     if not sol.success:
-        raise RuntimeError(f"the Fisher-KPP solve failed: {sol.message}")
+        raise RuntimeError(f"the reaction-diffusion solve failed: {sol.message}")
     return x, sol.y
 
 

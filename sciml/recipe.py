@@ -367,8 +367,13 @@ def _corner_flows(problem, reasons: dict) -> Any:
     return problem
 
 
-def choose(problem, model: str | None = None, *, exact_conditions: bool = True, corner_flows: bool = True) -> Recipe:
+def choose(problem, model: str | None = None, *, exact_conditions: bool = True, corner_flows: bool = True,
+           model_options: dict | None = None) -> Recipe:
     """The generic recipe for ``problem`` and surrogate ``model`` (``"mlp"`` by default).
+
+    For ``mlp`` and ``kan`` the recipe chooses the architecture; any other registered field
+    surrogate (``mlp-lib``, one a user registers) keeps its own, built with ``model_options``,
+    and gets the same rewrite, points and optimiser settings, sized by its parameter count.
 
     ``exact_conditions=False`` keeps the Dirichlet and initial conditions as the problem states
     them (soft unless marked ``hard``) instead of imposing them exactly where the data allow;
@@ -431,7 +436,8 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
                                        "a smooth solution of a linear problem needs few, local edges")
 
     n_points = 2000 * max(feats.dimension - 1, 1) + (2000 if hard_front else 0)
-    parameters = _network_parameters(compiled, model, options)
+    parameters = _network_parameters(compiled, model, options if model in ("mlp", "kan") else
+                                     dict(model_options or {}))
     # More residual equations than unknowns, so the network cannot interpolate a point set.
     enough = POINTS_PER_PARAMETER * parameters / max(len(problem.residuals), 1)
     # And enough points per period of the finest visible frequency along every coordinate.

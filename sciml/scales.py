@@ -68,7 +68,11 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     magnitudes = _prescribed_magnitudes(compiled)
     scales = {}
     for k, name in enumerate(compiled.field_names):
-        ratio = max(residual_ratio, magnitudes.get(name, 0.0) / max(_rms(outputs[:, k]), 1e-12))
+        if not _rms(outputs[:, k]) > 0:
+            # A network that starts at zero (a read-out initialised to zeros) shows no magnitude
+            # to compare: nothing is estimated and its outputs stay unscaled.
+            continue
+        ratio = max(residual_ratio, magnitudes.get(name, 0.0) / _rms(outputs[:, k]))
         if ratio > DWARF and math.isfinite(ratio):
             scales[name] = _round(ratio)
     return scales

@@ -102,17 +102,22 @@ def resolve_settings(problem, model: str | None, steps: int | None, model_option
     # A choice of the recipe's problem rewrite, not a training option (True unless said otherwise).
     exact_conditions = train_options.pop("exact_conditions", None)
     corner_flows = train_options.pop("corner_flows", None)
-    if not per_model and model in ("mlp", "kan"):
+    from sciml.models.registry import available_models
+
+    # Every field surrogate gets the recipe (exact conditions, points, optimiser); mlp and kan
+    # also get its architecture.
+    recipe_applies = not per_model and model in available_models("field")
+    if recipe_applies:
         from sciml.recipe import choose, rewrite_record
 
         recipe = choose(problem, model, exact_conditions=exact_conditions is not False,
-                        corner_flows=corner_flows is not False)
+                        corner_flows=corner_flows is not False, model_options=model_options)
         problem, base_options, base_train = recipe.problem, recipe.model_options, recipe.train
     options = {**base_options, **(model_options or {})}
     train = {**defaults.get("train", {}), **base_train, **(train_options or {})}
     if steps is not None:
         train["steps"] = int(steps)
-    if not per_model and model in ("mlp", "kan"):
+    if recipe_applies:
         record = recipe.record(options, train)
         record["exact_conditions"] = exact_conditions is not False
         record["corner_flows"] = corner_flows is not False

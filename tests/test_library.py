@@ -57,6 +57,21 @@ def test_unit_slope_activations_keep_the_shape_and_tame_steep_members():
     assert from_symbolic("tanh").roughness() < 1.0 and from_symbolic("x").roughness() < 1e-2
 
 
+def test_activations_keep_built_in_then_the_most_supported_members():
+    import dataclasses
+
+    x = np.linspace(-1.0, 1.0, 201)
+    found = [_edge(x, np.tanh((1.0 + 0.3 * k) * x) + 0.1 * k * x**2).with_name(f"p{k}") for k in range(5)]
+    found = [dataclasses.replace(m, provenance=m.provenance * (1 + (k * 3) % 5)) for k, m in enumerate(found)]
+    support = {m.name: len(m.provenance) for m in found}  # p0 1, p1 4, p2 2, p3 5, p4 3
+    built_in = from_symbolic("sin")
+    kept = as_activations(PrimitiveLibrary("t", [*found, built_in]), max_members=3)
+    assert kept.names == ["p1", "p3", "sin"]  # library order; the two most supported and the built-in one
+    assert as_activations(kept, max_members=3) == kept
+    assert len(as_activations(PrimitiveLibrary("t", found), max_members=None)) == 5
+    assert support["p3"] == 5
+
+
 # ----------------------------------------------------------------------------- files
 def test_library_file_round_trips_and_is_found_by_name(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIML_LIBRARY_DIR", str(tmp_path))

@@ -16,7 +16,7 @@ import sympy as sp
 
 from sciml.library.primitive import PortablePrimitive, from_symbolic
 
-__all__ = ["MAX_ROUGHNESS", "STANDARD_MEMBERS", "PrimitiveLibrary", "as_activations", "standard_library"]
+__all__ = ["MAX_ACTIVATIONS", "MAX_ROUGHNESS", "STANDARD_MEMBERS", "PrimitiveLibrary", "as_activations", "standard_library"]
 
 STANDARD_MEMBERS = ("tanh", "sin", "gaussian", "x^2")
 """The members of the built-in library ``"standard"``: symbolic primitives as activations."""
@@ -142,9 +142,16 @@ MAX_ROUGHNESS = 2 * math.pi
 discovery family of :mod:`sciml.library.family` such shapes are fits of what an additive KAN
 cannot express (Lotka-Volterra's product)."""
 
+MAX_ACTIVATIONS = 8
+"""At most this many members are kept as activations: a soft mixture evaluates every member, so
+its cost grows with their number, and a KAN with hidden layers yields dozens of distinct shapes
+(the reaction-diffusion family's field KANs: 23 from one problem). Built-in members (no
+provenance) come first, then the discovered ones harvested from the most edges."""
+
 
 def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_slope: bool = True,
-                   max_roughness: float | None = MAX_ROUGHNESS) -> PrimitiveLibrary:
+                   max_roughness: float | None = MAX_ROUGHNESS,
+                   max_members: int | None = MAX_ACTIVATIONS) -> PrimitiveLibrary:
     """``library`` made safe to use as activations (what the hybrid networks do to the library
     they are given): linear members dropped (they add no nonlinearity), and members whose
     exact form is not finite on the real line evaluated by their portable Chebyshev form
@@ -152,8 +159,9 @@ def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_s
     slope over ``[-1, 1]``: harvested shapes come normalised to unit spread, which makes the
     wiggly ones steep (slopes of 10-100), and a layer of them multiplies the signal and its
     gradients by that much. Members rougher than ``max_roughness``
-    (:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are dropped. Applying it
-    twice changes nothing more.
+    (:meth:`~sciml.library.primitive.PortablePrimitive.roughness`) are dropped, and of the rest at
+    most ``max_members`` are kept (:data:`MAX_ACTIVATIONS`: built-in members, then the most
+    supported discovered ones, in library order). Applying it twice changes nothing more.
 
     Raises:
         ValueError: no member is left to use as an activation.
@@ -167,9 +175,13 @@ def as_activations(library: PrimitiveLibrary, name: str | None = None, *, unit_s
         if member.exact is not None and member.exact.primitive not in _ENTIRE:
             member = member.with_name(member.name, None)
         slope = member.rms_slope()
-        if unit_slope and abs(slope - 1.0) > 1e-9:  # a member at unit slope already stays as it is
+        if unit_slope and abs(slope - 1.0) > 1e-5:  # at unit slope already (to float32 evaluation): as it is
             member = member.scaled(1.0 / slope)
         members.append(member)
+    if max_members is not None and len(members) > int(max_members):
+        support = {m.name: len(m.provenance) if m.provenance else math.inf for m in members}
+        kept = set(sorted(support, key=lambda n: -support[n])[: int(max_members)])  # stable: library order on ties
+        members = [m for m in members if m.name in kept]
     if not members:
         raise ValueError(f"library {library.name!r} has no member usable as an activation (linear ones and ones "
                          f"rougher than {max_roughness} are dropped); add nonlinear members or use 'standard'")
