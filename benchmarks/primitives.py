@@ -443,7 +443,7 @@ def _print_task(part: str, name: str, summary: dict, sizes) -> None:
 
 def markdown_table(result: dict, part: str) -> str:
     """The table of one part (mlp, cfc or pde): mean ± std of the relative L2 error per task and size."""
-    sizes = {"mlp": result["settings"]["sizes"], "cfc": result["settings"]["cfc_sizes"], "pde": ("front",)}[part]
+    sizes = ("front",) if part == "pde" else result["settings"]["sizes" if part == "mlp" else "cfc_sizes"]
     names = ["library", *BASELINES]
     head = "| task | n | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names) + "\n"
     rows = []
