@@ -479,3 +479,20 @@ def test_fisher_kpp_file_matches_fresh_computation():
     fresh = fisher_kpp.fisher_kpp_reference(nt=11)  # every 5th time of the shipped grid
     np.testing.assert_allclose(fresh.u.values, shipped.sel(t=fresh.t.values, method="nearest").u.values,
                                rtol=0, atol=1e-8)
+
+
+def test_reaction_diffusion_solver_takes_any_reaction():
+    # A uniform state only reacts: u' = -u/2 exactly, whatever the diffusion.
+    t = np.linspace(0.0, 2.0, 5)
+    _, u = fisher_kpp.fisher_kpp_solve(t, cells=64, reaction=lambda u: -0.5 * u, reaction_slope=lambda u: -0.5 + 0 * u,
+                                       initial=np.ones_like)
+    np.testing.assert_allclose(u, np.broadcast_to(np.exp(-0.5 * t), u.shape), rtol=1e-7)
+    # The bistable (Nagumo) front u_t = D u_xx + k u (1 - u)(u - a) travels at the exact speed
+    # sqrt(D k / 2) (1 - 2 a) (McKean 1970).
+    d, k, a = 0.01, 4.0, 0.25
+    t = np.array([0.0, 3.0, 6.0])  # once the initial front has relaxed to the wave's own width
+    x, u = fisher_kpp.fisher_kpp_solve(t, cells=800, d=d, reaction=lambda u: k * u * (1 - u) * (u - a),
+                                       reaction_slope=lambda u: k * (-3 * u**2 + 2 * (1 + a) * u - a))
+    middle = [np.interp(-0.5, -u[:, i], x) for i in (1, 2)]  # where u falls through 1/2 (u decreases in x)
+    speed = (middle[1] - middle[0]) / 3.0
+    assert speed == pytest.approx(np.sqrt(d * k / 2) * (1 - 2 * a), rel=1e-2)
