@@ -79,8 +79,15 @@ def _check_input(name: str, s) -> None:
     what = ("a parameter (a constant: use it in the equation itself)" if isinstance(s, Parameter) else
             "a derivative" if isinstance(s, sp.Derivative) else
             "another unknown term" if isinstance(s, UnknownTerm) else f"{type(s).__name__} {s!r}")
+    hint = ""
+    if isinstance(s, sp.Derivative) and isinstance(s.expr, AppliedUndef):
+        # A law of a derivative (friction F(x'), a flux of u_x) is common: say how to write it.
+        f, wrt = field_name(s.expr), "".join(str(v) for v, n in s.variable_count for _ in range(n))
+        hint = (f"; to learn a term of {f}_{wrt}, make it a field of its own (g = Field('g', ...)), add the "
+                f"equation g - {f}.diff(...) and use Unknown({name!r}, inputs=[g])")
     raise ProblemError(f"unknown term {name!r}: input {s} is {what}; inputs must be fields "
-                       f"(Field('u', x, t)) or coordinates (Coordinate('x')), e.g. Unknown({name!r}, inputs=[u])")
+                       f"(Field('u', x, t)) or coordinates (Coordinate('x')), e.g. Unknown({name!r}, inputs=[u])"
+                       + hint)
 
 
 def unknown_terms(expr: sp.Expr) -> list[UnknownTerm]:
