@@ -13,14 +13,21 @@ deduplicated into a library (saved as JSON beside the results). On each held-out
     hardening its gates (arg-max member, no further training) is recorded beside it;
 (b) CfC trajectory forecasting (the ``cfc`` forecaster, teacher-forced training, closed-loop
     rollouts from fresh initial states): ``cfc-lib`` against the CfC backbone with tanh, ReLU,
-    SiLU and PAU.
+    SiLU and PAU;
+(c) the same comparison on a PDE family through ``sciml.solve`` (``--parts pde``, its own
+    results file): fronts of ``u_t = D u_xx + R(u)`` with five reaction terms (Fisher,
+    Zeldovich, Nagumo for discovery; sine, Arrhenius-like held out). The library is harvested
+    from the field KANs the recipe trains on the discovery problems; on each held-out problem
+    ``mlp-lib`` and the MLP with each baseline activation (the recipe's depth, widths matched in
+    parameters) train with the same fixed steps, scored by the relative L2 error to a
+    method-of-lines reference.
 
 Every task and activation shares the same settings; nothing is tuned per task. A task counts as
 a win when the library's error (seed mean, geometric mean over training-set sizes) is below
 every baseline's.
 
-    python benchmarks/primitives.py --quick      # 1 held-out task, 2 seeds, short fits (4 min on 2 cores)
-    python benchmarks/primitives.py              # the full table (results/primitives_family.json)
+    python benchmarks/primitives.py --quick      # 1 held-out task, 2 seeds (PDE: 1), short fits (about 15 min on 2 cores)
+    python benchmarks/primitives.py              # the full tables (results/primitives_{family,pde}.json)
     python benchmarks/primitives.py --cost [--quick]   # training-step cost of mlp-lib against tanh
 
 The cost benchmark: the acceptance bound of the discovered-primitives issue is that after
