@@ -141,9 +141,16 @@ def _count(model) -> int:
     return int(count_parameters(model))
 
 
-def _activation(name: str, layers: int):
+def _activation(name: str, layers: int, library=None):
+    """A baseline's activation, or ``member:NAME``: that library member alone in every layer
+    (as activations: :func:`~sciml.library.collection.as_activations`)."""
+    from sciml.library.collection import as_activations
     from sciml.library.pade import PadeActivation
 
+    if name.startswith("member:"):
+        members = list(as_activations(load_library(library)))
+        k = [m.name for m in members].index(name.removeprefix("member:"))
+        return [HardActivation(members, k) for _ in range(layers)]
     return [PadeActivation() for _ in range(layers)] if name == "pau" else name
 
 
@@ -151,7 +158,7 @@ def _mlp_options(name: str, width: int, library, gating: str = GATING, depth: in
     """The registered model and its options for network ``name`` (``library`` or a baseline)."""
     if name == "library":
         return "mlp-lib", {"hidden": (width,) * depth, "library": library, "gating": gating}
-    return "mlp", {"hidden": (width,) * depth, "activation": _activation(name, depth)}
+    return "mlp", {"hidden": (width,) * depth, "activation": _activation(name, depth, library)}
 
 
 def _mlp(name: str, width: int, seed: int, library, gating: str = GATING, depth: int = 2, features=(2, 2)):
@@ -266,22 +273,24 @@ def _summary(errors: dict, sizes) -> dict:
 
 
 
-def _compare(part: str, tasks, sizes, seeds: int, error) -> dict:
-    """``error(task, network, n, seed, hardened)`` of every network at every size and seed, per
-    task, summarised (``hardened`` collects the library network's error after hardening)."""
+def _compare(part: str, tasks, sizes, seeds: int, error, extra=()) -> dict:
+    """``error(task, network, n, seed, hardened)`` of every network (and the ``extra`` ones) at
+    every size and seed, per task, summarised (``hardened`` collects the library network's error
+    after hardening)."""
     out = {}
     for task in tasks:
         t0 = time.perf_counter()
         hardened: list = []
         errors = {name: {str(n): [error(task, name, n, seed, hardened) for seed in range(seeds)] for n in sizes}
-                  for name in ("library", *BASELINES)}
+                  for name in ("library", *BASELINES, *extra)}
         out[task.name] = _summary(errors, sizes) | {"library_hardened_by_size_then_seed": hardened,
                                                     "seconds": time.perf_counter() - t0}
         _print_task(part, task.name, out[task.name], sizes)
     return out
 
 def run_family(settings: dict, parts=("mlp", "cfc"), library_file=None, unit_slope: bool = True,
-               max_roughness: float | None = MAX_ROUGHNESS, gating: str = GATING, grow: str | None = None) -> dict:
+               max_roughness: float | None = MAX_ROUGHNESS, gating: str = GATING, grow: str | None = None,
+               members_alone: bool = False) -> dict:
     """Discover the library, then compare on the held-out tasks (see the module docstring)."""
     import os
 
@@ -310,10 +319,14 @@ def run_family(settings: dict, parts=("mlp", "cfc"), library_file=None, unit_slo
               "held_out": [t.name for t in tasks]}
     if "mlp" in parts:
         widths, counts = matched_widths(settings["width"], library, gating)
+        # Each member alone in every layer has the tanh network's parameters: what the best
+        # hard choice per task could reach (chosen after the fact, so no rule could do better).
+        alone = tuple(f"member:{m.name}" for m in library) if members_alone else ()
+        widths |= {name: widths["tanh"] for name in alone}
         result["mlp"] = {"widths": widths, "parameters": counts, "tasks": _compare(
             "mlp", tasks, settings["sizes"], settings["seeds"],
             lambda task, name, n, seed, hardened: mlp_error(task, name, widths[name], n, seed, library, settings,
-                                                            hardened, gating))}
+                                                            hardened, gating), alone)}
         result["mlp"]["wins"] = sum(v["library_better"] for v in result["mlp"]["tasks"].values())
     if "cfc" in parts:
         widths, counts = cfc_matched(settings, library, gating)
@@ -451,7 +464,8 @@ def _print_task(part: str, name: str, summary: dict, sizes) -> None:
 def markdown_table(result: dict, part: str) -> str:
     """The table of one part (mlp, cfc or pde): mean ± std of the relative L2 error per task and size."""
     sizes = ("front",) if part == "pde" else result["settings"]["sizes" if part == "mlp" else "cfc_sizes"]
-    names = ["library", *BASELINES]
+    first = next(iter(result[part]["tasks"].values()))["errors"]
+    names = ["library", *BASELINES, *(a for a in first if a not in ("library", *BASELINES))]
     head = "| task | n | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names) + "\n"
     rows = []
     for task, summary in result[part]["tasks"].items():
@@ -484,6 +498,8 @@ def main() -> None:
     parser.add_argument("--grow", default=None,
                         help="(family) grow this library (e.g. standard) with the discovered members instead of "
                              "starting from none")
+    parser.add_argument("--members-alone", action="store_true",
+                        help="(mlp) also each library member alone in every layer (the best hard choice's reach)")
     parser.add_argument("--out", help="(family) results file (default results/primitives_family[_quick].json)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -527,7 +543,7 @@ def main() -> None:
     out = pathlib.Path(args.out) if args.out else RESULTS / f"primitives_family{suffix}.json"
     result = run_family(settings, parts, out.with_name(out.stem + "_library.json"), unit_slope=not args.raw_members,
                         max_roughness=None if args.raw_members else args.max_roughness, gating=args.gating,
-                        grow=args.grow)
+                        grow=args.grow, members_alone=args.members_alone)
     result["overrides"] = {k: v for k, v in (("seeds", args.seeds), ("gating", args.gating != GATING and args.gating),
                                              ("grow", args.grow)) if v}
     out.write_text(json.dumps(result, indent=2))
