@@ -389,6 +389,34 @@ def reaction_diffusion(name: str):
                    reference=reference)
 
 
+def _fingerprint(library) -> str:
+    """A digest of the members' names and coefficients."""
+    import hashlib
+
+    text = json.dumps([(m.name, list(m.coefficients), m.exact and list(m.exact.affine)) for m in library])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _FinishedRuns:
+    """The runs of an interrupted PDE comparison, kept in ``path`` (JSON) after each one and
+    reused by the next invocation when ``key`` (settings and library) is the same: an hour of
+    solves is not lost to a stopped job."""
+
+    def __init__(self, path: pathlib.Path, key: dict):
+        self.path, self.key = path, json.loads(json.dumps(key))
+        old = json.loads(path.read_text()) if path.exists() else {}
+        self.runs = old.get("runs", {}) if old.get("key") == self.key else {}
+
+    def run(self, name: str, solve) -> dict:
+        if name not in self.runs:
+            start = time.perf_counter()
+            solution = solve()
+            self.runs[name] = {"rel_l2": float(solution.metrics["rel_l2"]), "verdict": solution.verdict.status,
+                               "seconds": time.perf_counter() - start}
+            self.path.write_text(json.dumps({"key": self.key, "runs": self.runs}, indent=1))
+        return self.runs[name]
+
+
 def _solve_pde(problem, model: str, options: dict, seed: int, settings: dict):
     import sciml
 
@@ -428,6 +456,9 @@ def run_pde_family(settings: dict, library_file) -> dict:
     print(f"[pde] discovery {discovery_s:.0f} s: {len(found)} edges -> {raw.names} -> activations {library.names}",
           flush=True)
     widths, counts = matched_widths(settings["pde_width"], library, depth=4, features=(2, 1))
+    done = _FinishedRuns(pathlib.Path(library_file).with_name(pathlib.Path(library_file).stem + "_runs.json"),
+                         {"settings": {k: v for k, v in settings.items() if k.startswith("pde_") and k != "pde_seeds"},
+                          "library": _fingerprint(library)})
     tasks = [n for n, (role, _, _) in REACTIONS.items() if role == "held-out"][: settings["pde_tasks"] or None]
     out = {}
     for name in tasks:
@@ -435,9 +466,10 @@ def run_pde_family(settings: dict, library_file) -> dict:
         errors, verdicts = {}, {}
         for net in ("library", *BASELINES):
             model, options = _mlp_options(net, widths[net], library, depth=4)
-            runs = [_solve_pde(problem, model, options, seed, settings) for seed in range(settings["pde_seeds"])]
-            errors[net] = {"front": [float(r.metrics["rel_l2"]) for r in runs]}
-            verdicts[net] = [r.verdict.status for r in runs]
+            runs = [done.run(f"{name}/{net}/{seed}", lambda: _solve_pde(problem, model, options, seed, settings))
+                    for seed in range(settings["pde_seeds"])]
+            errors[net] = {"front": [r["rel_l2"] for r in runs]}
+            verdicts[net] = [r["verdict"] for r in runs]
         out[name] = _summary(errors, ("front",)) | {"verdicts": verdicts, "seconds": time.perf_counter() - t0}
         _print_task("pde", name, out[name], ("front",))
     import os
