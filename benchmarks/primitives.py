@@ -142,13 +142,12 @@ def _count(model) -> int:
 
 
 def _activation(name: str, layers: int, library=None):
-    """A baseline's activation, or ``member:NAME``: that library member alone in every layer
-    (as activations: :func:`~sciml.library.collection.as_activations`)."""
-    from sciml.library.collection import as_activations
+    """A baseline's activation, or ``member:NAME``: that member of ``library`` (already made
+    activations by :func:`run_family`, as ``mlp-lib`` sees it) alone in every layer."""
     from sciml.library.pade import PadeActivation
 
     if name.startswith("member:"):
-        members = list(as_activations(load_library(library)))
+        members = list(load_library(library))
         k = [m.name for m in members].index(name.removeprefix("member:"))
         return [HardActivation(members, k) for _ in range(layers)]
     return [PadeActivation() for _ in range(layers)] if name == "pau" else name
