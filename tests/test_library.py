@@ -37,6 +37,41 @@ def test_portable_form_normalises_and_continues_linearly():
         _edge(x, np.ones_like(x))
 
 
+def test_series_derivatives_of_every_order_in_t_and_in_the_coefficients():
+    """The series' custom derivatives against numpy's chebder/chebval in float64: inside
+    [-1, 1] up to third order, the constant end slope and zero curvature outside, and the
+    gradient in the coefficients (T_k(t), continued linearly), mixed with a t-derivative."""
+    import jax
+    from numpy.polynomial import chebyshev as C
+
+    from sciml.library.primitive import chebyshev_series
+
+    c = np.random.default_rng(0).standard_normal(17) / (1.0 + np.arange(17))
+    coefficients = jnp.asarray(c, jnp.float32)
+    inside = np.linspace(-0.999, 0.999, 401)
+    g = lambda t: chebyshev_series(coefficients, t)  # noqa: E731
+    for order in range(4):
+        exact = C.chebval(inside, C.chebder(c, order) if order else c)
+        got = np.asarray(jax.vmap(g)(jnp.asarray(inside, jnp.float32)), np.float64)
+        assert np.max(np.abs(got - exact)) <= 2e-5 * max(1.0, np.max(np.abs(exact))), order
+        g = jax.grad(g)
+    outside = jnp.asarray([1.5, 2.5, -1.5, -3.0], jnp.float32)
+    slope = jax.vmap(jax.grad(lambda t: chebyshev_series(coefficients, t)))(outside)
+    ends = C.chebval(np.array([1.0, 1.0, -1.0, -1.0]), C.chebder(c))
+    np.testing.assert_allclose(np.asarray(slope), ends, rtol=1e-4)
+    curvature = jax.vmap(jax.grad(jax.grad(lambda t: chebyshev_series(coefficients, t))))(outside)
+    assert np.all(np.asarray(curvature) == 0.0)
+    t = jnp.asarray([-2.0, -0.3, 0.4, 1.7], jnp.float32)
+    basis = np.stack([C.chebval(np.clip(np.asarray(t), -1, 1), np.eye(17)[k]) for k in range(17)], axis=1)
+    ends = np.where(np.asarray(t)[:, None] > 1, np.arange(17.0) ** 2, (-1.0) ** (np.arange(17) + 1) * np.arange(17.0) ** 2)
+    basis = basis + ends * (np.asarray(t) - np.clip(np.asarray(t), -1, 1))[:, None]
+    gradient = jax.jacobian(lambda cc: chebyshev_series(cc, t))(coefficients)
+    np.testing.assert_allclose(np.asarray(gradient), basis, rtol=1e-5, atol=1e-5)
+    mixed = jax.grad(lambda cc: jnp.sum(jax.vmap(jax.grad(lambda s: chebyshev_series(cc, s)))(t)))(coefficients)
+    derivative_basis = np.stack([C.chebval(np.clip(np.asarray(t), -1, 1), C.chebder(np.eye(17)[k])) for k in range(17)], 1)
+    np.testing.assert_allclose(np.asarray(mixed), derivative_basis.sum(0), rtol=1e-5, atol=1e-3)
+
+
 def test_unit_slope_activations_keep_the_shape_and_tame_steep_members():
     x = np.linspace(-1.0, 1.0, 401)
     wiggly = _edge(x, np.sin(12.0 * x))  # unit spread, slope about 17

@@ -17,13 +17,14 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from sciml import trig
 from sciml.models.registry import register_model
 
 ACTIVATIONS = {
     "tanh": jnp.tanh,
     "silu": jax.nn.silu,
     "gelu": jax.nn.gelu,
-    "sin": jnp.sin,
+    "sin": trig.sin,  # XLA's CPU sine costs 1.5x tanh in a training step; this one 1.1x
     "softplus": jax.nn.softplus,
     "relu": jax.nn.relu,
     "rbf": lambda x: jnp.exp(-(x**2)),  # the radial activation of Rackauckas et al. 2020
