@@ -14,8 +14,8 @@ this project's 2-core CPU).
 Each function's derivative is the other one (custom JVPs), so derivatives of every order, as
 a PINN's residuals take them, are as accurate as the functions. Networks use them (the MLP's
 ``"sin"`` activation, library members ``sin`` and ``cos``); the symbolic stage fits laws with
-XLA's own, exact at any argument. Inputs that are not float32
-(float64 under ``jax_enable_x64``, float16, ...) go to ``jnp.sin`` / ``jnp.cos`` unchanged.
+XLA's own, exact at any argument. Inputs that are not float32 (float64 under
+``jax_enable_x64``, float16, ...) go to ``jnp.sin`` / ``jnp.cos`` unchanged.
 """
 
 from __future__ import annotations
