@@ -213,7 +213,7 @@ def solve(
         sciml.run_folder.RunFolderError: ``out`` cannot be written, holds a run that would be
             overwritten, or has nothing to resume — checked before any training.
     """
-    from sciml.dsl.problem import Problem
+    from sciml.dsl.problem import Problem, check_determined
 
     folder = RunFolder(out) if out else None
     primary = is_primary()  # in a multi-process run, process 0 alone writes the folder
@@ -232,6 +232,7 @@ def solve(
                                          checkpoint=folder.checkpoint if folder else None, resume=resume)
         _warn_if_doubtful(result.verdict)
         return result
+    check_determined(problem)
     model = model or default_model(problem)
     if check_model(problem, model) == "trajectory":
         from sciml.dynamics.problem import ode_system

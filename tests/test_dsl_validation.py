@@ -157,3 +157,29 @@ def test_parameters_of_the_same_name_stay_distinct_across_problems():
     b = heat(equations=[u.diff(t) - learned * u.diff(x, 2)])
     assert [p.learn for p in a.parameters] == [False]
     assert [(p.learn, p.value) for p in b.parameters] == [(True, 0.5)]
+
+
+def test_solving_a_problem_its_conditions_leave_undetermined_is_refused():
+    """Without data, a field advanced in time needs its initial value (and rate, at second
+    order), and one with second derivatives in space some boundary condition; sciml.solve
+    refuses otherwise, naming the condition to add, before any training. The problem itself
+    may still be built (partial problems are compiled and inspected)."""
+    import sciml
+    from sciml.dsl.problem import check_determined
+
+    wall = Dirichlet(u, 0, on=space.boundary)
+    cases = [
+        (heat(conditions=[wall]), r"first order in t but has no initial value.*add Initial\(u, \.\.\.\)"),
+        (heat(conditions=[Initial(u, 0)]), r"second derivatives in x but no boundary condition.*Periodic\(u, coordinate=x\)"),
+        (heat(equations=[u.diff(t, 2) - u.diff(x, 2)], conditions=[Initial(u, sp.sin(sp.pi * x)), wall]),
+         r"second order in t but has no initial rate.*order=1\)"),
+    ]
+    for problem, message in cases:
+        with pytest.raises(ProblemError, match=message):
+            check_determined(problem)
+    with pytest.raises(ProblemError, match="has no initial value"):
+        sciml.solve(cases[0][0], steps=1, lbfgs_steps=0, progress=False)
+    check_determined(heat())  # complete
+    # observations may determine what the conditions leave open (an inverse problem)
+    data = xr.Dataset({"u": (("x", "t"), np.zeros((3, 2)))}, coords={"x": [-0.5, 0.0, 0.5], "t": [0.0, 0.5]})
+    check_determined(heat(conditions=[wall], data=data))

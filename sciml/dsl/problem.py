@@ -250,6 +250,64 @@ def validate(problem: Problem) -> None:
         check_expression(sp.sympify(e), f"exact solution of {field_name(f)}", coords, {}, allow_fields=False)
 
 
+def _highest_orders(problem: Problem) -> dict[str, dict[sp.Symbol, int]]:
+    """Per field, the highest order of each coordinate's derivative in the equations."""
+    orders: dict[str, dict[sp.Symbol, int]] = {n: {} for n in problem.field_names}
+    for r in problem.residuals:
+        for d in r.atoms(sp.Derivative):
+            if isinstance(d.expr, AppliedUndef) and field_name(d.expr) in orders:
+                seen = orders[field_name(d.expr)]
+                for var, count in d.variable_count:
+                    seen[var] = max(seen.get(var, 0), int(count))
+    return orders
+
+
+def check_determined(problem: Problem) -> None:
+    """Refuse to solve a problem that leaves a field undetermined for lack of conditions (and of
+    data, which may pin a field down instead): a field advanced in time needs its value at the
+    start, and its rate too when the equation is second order in time; a field with second
+    derivatives in space needs some boundary condition. Otherwise a network finds one of
+    infinitely many solutions (a heat equation without an initial state is solved by zero) and
+    its small residuals would read as a success. Called by :func:`sciml.solve`, not on
+    construction: a partial problem is still a valid object to compile and inspect.
+
+    Raises:
+        ProblemError: naming the field and the condition to add.
+    """
+    if problem.data is not None:
+        return
+    time = problem.space_time.time
+    t = time.coordinates[0] if time is not None else None
+    for name, orders in _highest_orders(problem).items():
+        own = [c for c in problem.conditions if c.field_name == name]
+        if t is not None and orders.get(t, 0) >= 1:
+            given = {c.order for c in own if isinstance(c, Initial)}
+            needed = set(range(orders[t]))
+            if not needed <= given:
+                if orders[t] > 2:
+                    fix = ("initial conditions prescribe the value and the rate only; give observations "
+                           "(data=...) or write the equation as a first-order system")
+                else:
+                    fix = " and ".join(f"Initial({name}, ..." + (", order=1)" if k else ")")
+                                       for k in sorted(needed - given))
+                    fix = f"add {fix}"
+                missing = " and ".join(("initial value", "initial rate")[k] for k in sorted(needed - given)
+                                       if k < 2) or "initial conditions of its higher rates"
+                raise ProblemError(
+                    f"problem {problem.name!r}: field {name!r} is {_ordinal(orders[t])} order in {t} but has no "
+                    f"{missing}, so the equations do not determine it; {fix}")
+        spatial = [c for c, k in orders.items() if c != t and k >= 2]
+        if spatial and not [c for c in own if not isinstance(c, Initial)]:
+            raise ProblemError(
+                f"problem {problem.name!r}: field {name!r} has second derivatives in {spatial[0]} but no "
+                "boundary condition, so the equations do not determine it; add Dirichlet, Neumann or "
+                f"Robin on the boundary (e.g. on=space.boundary), or Periodic({name}, coordinate={spatial[0]})")
+
+
+def _ordinal(k: int) -> str:
+    return {1: "first", 2: "second", 3: "third", 4: "fourth"}.get(k, f"{k}th")
+
+
 def _expressions_outside_equations(problem: Problem):
     """``(expression, where)`` of the conditions, symmetries and exact solutions."""
     for c in problem.conditions:
