@@ -232,9 +232,10 @@ def solve(
                                          checkpoint=folder.checkpoint if folder else None, resume=resume)
         _warn_if_doubtful(result.verdict)
         return result
-    check_determined(problem)
     model = model or default_model(problem)
-    if check_model(problem, model) == "trajectory":
+    kind = check_model(problem, model)
+    check_determined(problem)
+    if kind == "trajectory":
         from sciml.dynamics.problem import ode_system
         from sciml.dynamics.solve import solve_ode_problem
 

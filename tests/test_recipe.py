@@ -118,7 +118,8 @@ def test_causal_weights_order_the_time_bins():
 
 
 def test_causal_training_runs_on_an_evolution_problem():
-    heat = Problem("h", line * time, [w.diff(t) - 0.1 * w.diff(x, 2)], conditions=[Initial(w, sp.sin(sp.pi * x))])
+    heat = Problem("h", line * time, [w.diff(t) - 0.1 * w.diff(x, 2)],
+                   conditions=[Initial(w, sp.sin(sp.pi * x)), Dirichlet(w, 0, on=line.boundary)])
     sol = sciml.solve(heat, steps=40, lbfgs_steps=0, causal_epsilon=1.0, causal_bins=8, chunk=20,
                       model_options={"hidden": (8,)}, points={"interior": 128, "boundary": 16}, progress=False)
     assert np.isfinite(sol.metrics["loss"])
