@@ -184,7 +184,7 @@ def chebyshev_series(coefficients, t):
     ``T_k'(1) = k^2`` and ``T_k'(-1) = (-1)^(k+1) k^2``. Derivatives of every order, in ``t``
     and in the coefficients, are series again (custom JVP): differentiating through the
     recurrence would keep every one of its steps for the backward pass, which made a network
-    with a degree-16 member cost 8x its tanh twin per training step (1.0x this way).
+    with a degree-16 member cost 8x its tanh twin per training step (1.3x this way).
     """
     t = jnp.asarray(t)
     return _series(jnp.asarray(coefficients, t.dtype), t)
