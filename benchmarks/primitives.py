@@ -53,41 +53,17 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
 from sciml.library import load_library
 from sciml.library.family import MAX_ROUGHNESS
 from sciml.library.gates import HardActivation, harden
 from sciml.models import build_model
 
+from kan_speed import nnx_step  # noqa: E402  (benchmarks/ is on the path: the one timed Adam step)
+
 RESULTS = pathlib.Path(__file__).parent / "results"
 DISCOVERED = RESULTS / "primitives_family_library.json"  # the family run's library
 BOUND = 1.3
-
-
-def training_step(model: nnx.Module, x: jax.Array, y: jax.Array):
-    """A compiled training step of ``model`` (loss, gradient, Adam update), already run once;
-    calling it runs one more step and waits for it."""
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    optimizer = optax.adam(1e-3)
-    state = [params, optimizer.init(params)]
-
-    @jax.jit
-    def step(params, opt_state):
-        def loss(p):
-            return jnp.mean((nnx.merge(graphdef, p, rest)(x) - y) ** 2)
-
-        value, grads = jax.value_and_grad(loss)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
-
-    def run():
-        state[0], state[1], value = step(*state)
-        value.block_until_ready()
-
-    run()  # compile
-    return run
 
 
 def interleaved_timings(steps: dict, repeats: int, rounds: int) -> dict:
@@ -125,8 +101,10 @@ def run_cost(library: str = "standard", hidden=(128, 128, 128), batch: int = 409
     networks["per neuron interleaved (gathers; not as harden leaves it)"] = build_model(
         "mlp", 2, 1, hidden=hidden, activation=[HardActivation(members, c) for c in shares])
     networks["hardened mlp-lib (arg-max of its gates)"] = harden(soft)
-    timings = interleaved_timings({name: training_step(model, x, y) for name, model in networks.items()},
-                                  repeats, rounds)
+    steps = {name: nnx_step(model, x, y) for name, model in networks.items()}
+    for run in steps.values():
+        run()  # compile
+    timings = interleaved_timings(steps, repeats, rounds)
     ratios = {k: v / timings["tanh"] for k, v in timings.items()}
     hardened = {k: r for k, r in ratios.items() if k.startswith("hard")}
     return {"library": str(library), "members": [m.name for m in members], "hidden": list(hidden), "batch": batch,
