@@ -122,7 +122,7 @@ def measure(name: str, path: pathlib.Path, model: str, seed: int, *, time_budget
             # surrogate of t but are not part of it: counted apart, and in the total.
             "n_params": int(m["n_params"]) + unknown_params,
             "n_params_unknowns": unknown_params if m.get("unknowns") else None,
-            "library_rel_l2": m.get("rel_l2", m.get("rel_l2_full")),
+            "library_rel_l2": m.get("rel_l2"),
             "steps": m.get("steps"), "lbfgs_steps": m.get("lbfgs_steps"), "stopped": m.get("stopped"),
             "verdict": verdict if isinstance(verdict, dict) else None,
             "status": verdict["status"] if isinstance(verdict, dict) else "no verdict reported",

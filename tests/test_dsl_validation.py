@@ -105,6 +105,14 @@ def test_problem_with_no_equations():
         heat(equations=[])
 
 
+def test_a_lone_equation_or_condition_instead_of_a_list():
+    with pytest.raises(ProblemError, match=r"equations must be a list, got a single Add; write equations=\["):
+        heat(equations=u.diff(t) - u.diff(x, 2))
+    with pytest.raises(ProblemError, match=r"conditions must be a list, got a single Initial"):
+        heat(conditions=Initial(u, sp.sin(sp.pi * x)))
+    assert heat(conditions=(Initial(u, sp.sin(sp.pi * x)), Dirichlet(u, 0, on=space.boundary))).field_names == ("u",)
+
+
 def test_field_with_wrong_coordinates():
     w = Field("w", x)
     with pytest.raises(ProblemError, match="must depend on exactly the problem's coordinates"):

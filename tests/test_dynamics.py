@@ -338,6 +338,19 @@ def test_an_ode_problem_is_solved_by_a_collocation_or_a_trajectory_model(model):
     assert "x" in result.to_xarray() or "x_observed" in result.to_xarray()
 
 
+@pytest.mark.parametrize("model", ["mlp", "node"])
+def test_collocation_and_trajectory_runs_report_error_and_parameters_under_one_name(model):
+    import sciml
+
+    ts = np.linspace(0, 1, 11)
+    problem = Problem(name="decay", domain=TimeInterval(t, 0, 1), equations=[x.diff(t) + Parameter("k", 0.2, learn=True) * x],
+                      data=xr.Dataset({"x": ("t", np.exp(-0.5 * ts))}, coords={"t": ts}),
+                      reference=xr.Dataset({"x": ("t", np.exp(-0.5 * ts))}, coords={"t": ts}))
+    metrics = sciml.solve(problem, model=model, steps=3, lbfgs_steps=0, progress=False).metrics
+    assert set(metrics["parameters"]) == {"k"} and np.isfinite(metrics["parameters"]["k"])
+    assert np.isfinite(metrics["rel_l2"]) and metrics["rel_l2"] > 0
+
+
 def test_a_model_that_does_not_fit_the_problem_is_refused_with_those_that_do():
     import sciml
 

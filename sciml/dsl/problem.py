@@ -176,6 +176,14 @@ def validate(problem: Problem) -> None:
             f"problem {problem.name!r}: domain must be a sciml Domain such as "
             f"Interval(x, 0, 1) * TimeInterval(t, 0, 1), got {type(problem.domain).__name__}"
         )
+    for what, value, item in (("equations", problem.equations, "u.diff(t) - u.diff(x, 2)"),
+                              ("conditions", problem.conditions, "Initial(u, u0)"),
+                              ("symmetries", problem.symmetries, "Reflection(...)"),
+                              ("enrichments", problem.enrichments, "StokesCorner(...)")):
+        # A lone expression or condition would be iterated into its pieces (or fail deep inside).
+        if not isinstance(value, (list, tuple)):
+            raise ProblemError(f"problem {problem.name!r}: {what} must be a list, got a single "
+                               f"{type(value).__name__}; write {what}=[{item}, ...]")
     if not problem.equations:
         raise ProblemError(
             f"problem {problem.name!r} has no equations; pass equations=[...] with at least one "

@@ -189,11 +189,12 @@ def solve_ode_problem(
     node, u0 = nodes[best], u0s[best]
 
     metrics = training_metrics(model, kind, hist, seed, node)
+    metrics["parameters"] = {}  # the identified parameters, under the key a collocation run uses
     if problem.identify:
         thetas = np.stack([np.asarray(f.theta[...]) for f in fields])
-        metrics["identified"] = {str(p): float(v) for p, v in zip(problem.identify, thetas.mean(axis=0))}
+        metrics["parameters"] = {str(p): float(v) for p, v in zip(problem.identify, thetas.mean(axis=0))}
         if members > 1:
-            metrics["identified_spread"] = {str(p): float(v) for p, v in zip(problem.identify, thetas.std(axis=0))}
+            metrics["parameters_spread"] = {str(p): float(v) for p, v in zip(problem.identify, thetas.std(axis=0))}
     if members > 1:
         metrics.update(members=members, member_loss=[float(v) for v in hist["member_loss"]], best_member=best)
 
