@@ -261,3 +261,42 @@ def test_the_verdict_doubts_an_unknown_term_used_beyond_its_data():
         assert (share > 0.6) if end < 1 else (share == 0.0), (end, share)
     assert reasons[0.2] and "leave the range the data constrain" in reasons[0.2][0]
     assert reasons[1.0] == []
+
+
+def test_free_constants_keeps_the_structure_and_frees_every_weight():
+    from sciml.symbolic.unknowns import free_constants
+
+    v = sp.Symbol("v")
+    template, constants, values = free_constants(v - v**2)
+    assert len(constants) == 2 and sorted(values) == [-1.0, 1.0]
+    assert sp.Poly(template, v).total_degree() == 2  # the power stays, the weights are free
+    template, constants, values = free_constants(sp.sin(sp.Rational(7, 4) * sp.sqrt(sp.pi) * v) + 2)
+    assert len(constants) == 3 and sorted(values) == [1.0, 1.75, 2.0]  # amplitude, frequency, offset
+    frequency_to_pi = {2.0: 2.0, 1.0: 1.0, 1.75: float(sp.sqrt(sp.pi))}  # 7/4 sqrt(pi) -> pi
+    moved = template.subs({c: frequency_to_pi[value] for c, value in zip(constants, values)})
+    assert abs(float(moved.subs(v, 0.5)) - (np.sin(np.pi * 0.5) + 2)) < 1e-12
+
+
+def test_with_data_an_unknown_law_is_judged_by_the_data_not_by_the_trained_field(tmp_path):
+    """-u'' = S(x) with S = sin(pi x) + 2 seen through 60 noisy samples of u: the network's S is
+    a few % off, and formulas that follow it fit the trained field best; refitted with the field,
+    sin(pi x) + 2 fits the data as well as the network and is the simplest that does."""
+    from sciml.symbolic.unknowns import symbolify_unknowns
+
+    xs = np.sort(np.random.default_rng(7).uniform(0, 1, 60))
+    exact = np.sin(np.pi * xs) / np.pi**2 + xs * (1 - xs)
+    noisy = exact * (1 + 0.005 * np.random.default_rng(8).standard_normal(xs.size))
+    line = Interval(x, 0, 1)
+    w = Field("w", x)
+    problem = Problem(name="source", domain=line, equations=[-w.diff(x, 2) - Unknown("S", inputs=[x])],
+                      conditions=[Dirichlet(w, 0, on=line.boundary)],
+                      data=xr.Dataset({"w": ("x", noisy)}, coords={"x": xs}))
+    solution = sciml.solve(problem, seed=0, progress=False, steps=1000, lbfgs_steps=500)
+    law = symbolify_unknowns(solution, tmp_path, seed=0)["S"]
+    record = law.record["equation"]
+    assert record["residual"] == "data misfit after refitting the field with the law"
+    assert record["verdict"] == "law found" and record["law_residual_mse"] <= 2 * record["network_residual_mse"]
+    assert law.expr.atoms(sp.sin) and not law.expr.atoms(sp.exp)
+    grid = np.linspace(0, 1, 101)
+    values = np.asarray(sp.lambdify(law.symbols, law.expr)(grid), float)
+    assert np.linalg.norm(values - np.sin(np.pi * grid) - 2) / np.linalg.norm(np.sin(np.pi * grid) + 2) < 0.02

@@ -17,15 +17,18 @@ sampled and how a formula is judged in its equation; an :class:`Equation` suppli
    against held-out error.
 3. **Selection in the equation.** The samples carry no noise, only the network's own error,
    which longer formulas imitate; what a law is *for* is the equation. Every candidate of the
-   front is put into the equation in place of the network and its residual measured (a PDE:
-   on collocation points held out from training, with the trained fields; an ODE: the misfit
-   to the data once the formula's constants are refitted through the ODE). A PDE's law is the
-   simplest candidate within two standard errors of the best residual (the rule of
-   :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's residual as the error); an
-   ODE's, fitted to the very data it is judged on, the one of least BIC.
+   front is put into the equation in place of the network and its residual measured (a PDE
+   with data: the misfit to the data once the formula's constants and the field are refitted
+   together, :class:`_DataEquation`; a PDE without: the residual on collocation points held
+   out from training, with the trained fields; an ODE: the misfit to the data once the
+   formula's constants are refitted through the ODE). A PDE's law is the simplest candidate
+   within two standard errors of the best residual or within :data:`DOUBT_RATIO` of the
+   network's (the rule of :data:`~sciml.symbolic.law.SELECTION_RULE`, with the equation's
+   residual as the error); an ODE's, fitted to the very data it is judged on, the one of least
+   BIC.
 4. **Doubt.** A law whose residual exceeds the network's by more than :data:`DOUBT_RATIO`, by
    an amount that is not negligible (over :data:`DOUBT_FLOOR` of the equation's scale: the
-   term's mean square for a PDE, the data's for an ODE; a law 1% off the term shows there,
+   term's mean square for a PDE without data, the data's with data and for an ODE; a law 1% off the term shows there,
    while two residuals at the fields' own error floor may differ by any ratio), is reported as
    doubtful, with both figures.
 """
