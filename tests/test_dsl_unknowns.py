@@ -277,6 +277,7 @@ def test_free_constants_keeps_the_structure_and_frees_every_weight():
     assert abs(float(moved.subs(v, 0.5)) - (np.sin(np.pi * 0.5) + 2)) < 1e-12
 
 
+@pytest.mark.slow  # ~160 s on 2 cores: a solve, the search, and a refit per candidate tried
 def test_with_data_an_unknown_law_is_judged_by_the_data_not_by_the_trained_field(tmp_path):
     """-u'' = S(x) with S = sin(pi x) + 2 seen through 60 noisy samples of u: the network's S is
     a few % off, and formulas that follow it fit the trained field best; refitted with the field,

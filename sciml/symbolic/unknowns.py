@@ -455,6 +455,7 @@ class _DataEquation(_FieldEquation):
     def residual(self, name, expr, symbols):
         from sciml.dsl.compile import compile_problem
         from sciml.training.config import TrainConfig
+        from sciml.training.engine import TrainingDiverged
         from sciml.training.trainer import Trainer
 
         solution, compiled = self.solution, self.solution.compiled
@@ -477,8 +478,8 @@ class _DataEquation(_FieldEquation):
                                            name: trainer.trainable["parameters"][name]}
         try:
             outcome = trainer.run()
-        except (FloatingPointError, ValueError, ArithmeticError):
-            return math.inf, expr  # a law the field cannot follow (its loss diverged)
+        except TrainingDiverged:
+            return math.inf, expr  # a law the field cannot follow
         fitted = np.asarray(outcome.raw_parameters[name]["constants"][...], np.float64)
         if not np.all(np.isfinite(fitted)):
             return math.inf, expr
