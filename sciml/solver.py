@@ -235,6 +235,13 @@ def solve(
     model = model or default_model(problem)
     kind = check_model(problem, model)
     check_determined(problem)
+    learned = [p.name for p in problem.parameters if p.learn] + [u.name for u in problem.unknowns]
+    if learned and problem.data is None:
+        # Legitimate where the conditions fix them (an eigenvalue with a normalisation); usually
+        # not, and then what comes back is one of many values that solve the equations alike.
+        log.warning("%s: %s learned without data: only the equations and conditions can determine them, "
+                    "and where they do not, the values returned are arbitrary; give observations (data=...)",
+                    problem.name, ", ".join(learned))
     if kind == "trajectory":
         from sciml.dynamics.problem import ode_system
         from sciml.dynamics.solve import solve_ode_problem

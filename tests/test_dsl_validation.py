@@ -191,3 +191,15 @@ def test_solving_a_problem_its_conditions_leave_undetermined_is_refused():
     # observations may determine what the conditions leave open (an inverse problem)
     data = xr.Dataset({"u": (("x", "t"), np.zeros((3, 2)))}, coords={"x": [-0.5, 0.0, 0.5], "t": [0.0, 0.5]})
     check_determined(heat(conditions=[wall], data=data))
+
+
+def test_a_parameter_learned_without_data_is_warned_of(caplog):
+    import logging
+
+    import sciml
+
+    k = Parameter("k", 0.5, learn=True)
+    with caplog.at_level(logging.WARNING, logger="sciml"):
+        sciml.solve(heat(equations=[u.diff(t) - k * u.diff(x, 2)]), model="mlp", steps=1, lbfgs_steps=0,
+                    progress=False, model_options={"hidden": (4,)})
+    assert any("k learned without data" in r.getMessage() for r in caplog.records)
