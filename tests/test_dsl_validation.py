@@ -203,3 +203,19 @@ def test_a_parameter_learned_without_data_is_warned_of(caplog):
         sciml.solve(heat(equations=[u.diff(t) - k * u.diff(x, 2)]), model="mlp", steps=1, lbfgs_steps=0,
                     progress=False, model_options={"hidden": (4,)})
     assert any("k learned without data" in r.getMessage() for r in caplog.records)
+
+
+def test_polygon_edges_keep_the_names_of_the_order_given():
+    from sciml.dsl import Polygon
+
+    rng = np.random.default_rng(0)
+    for vertices in ([(0, 0), (0, 1), (1, 0)], [(0, 0), (1, 0), (0, 1)]):  # clockwise, counter-clockwise
+        triangle = Polygon(x, y, vertices)
+        for k, (a, b) in enumerate(zip(vertices, vertices[1:] + vertices[:1])):
+            edge = triangle.piece(f"edge{k}")
+            points = edge.sample(5, rng)
+            # on the segment from the given vertex k to k + 1, the normal pointing out of the triangle
+            cross = (np.subtract(b, a)[0] * (points[:, 1] - a[1]) - np.subtract(b, a)[1] * (points[:, 0] - a[0]))
+            assert np.allclose(cross, 0, atol=1e-12)
+            inside = np.mean(np.asarray(vertices, float), axis=0)
+            assert np.all(np.sum((points - inside) * edge.normal(points), axis=1) > 0)

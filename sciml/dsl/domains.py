@@ -326,7 +326,7 @@ class Polygon(Domain):
     r"""A simple polygon in the plane, e.g. the L-shape ``[-1, 1]² \ [0, 1]²``.
 
     Vertices are given in order (either orientation; stored counter-clockwise). Pieces:
-    ``edge0 … edge{n-1}`` (from vertex ``i`` to ``i + 1``) and ``boundary`` (all edges,
+    ``edge0 … edge{n-1}`` (from vertex ``i`` to ``i + 1`` in the order given) and ``boundary`` (all edges,
     sampled in proportion to their lengths). Interior points are uniform, drawn triangle by
     triangle from an ear-clipping triangulation, so no point is rejected.
 
@@ -358,6 +358,9 @@ class Polygon(Domain):
             )
         self.coordinates = (x, y)
         self.vertices = v if _signed_area(v) > 0 else v[::-1].copy()
+        # Edges keep the names of the order given: edge k runs between the user's vertices k and
+        # k + 1 whichever way round the vertices are stored.
+        self._reversed = bool(_signed_area(v) < 0)
         self.triangles = _ear_clip(self.vertices)
         areas = np.array([abs(_signed_area(tri)) for tri in self.triangles])
         if not np.isclose(areas.sum(), abs(_signed_area(v)), rtol=1e-9):
@@ -449,10 +452,11 @@ class Polygon(Domain):
         f = ((x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)) / length
         trim = ((length / 2) ** 2 - (x - (x1 + x2) / 2) ** 2 - (y - (y1 + y2) / 2) ** 2) / length
         phi = sp.sqrt(f**2 + ((sp.sqrt(trim**2 + f**4) - trim) / 2) ** 2)
-        return BoundaryPiece(self, f"edge{k}", sample, normal, phi)
+        n = len(self.vertices)
+        return BoundaryPiece(self, f"edge{(n - 2 - k) % n if self._reversed else k}", sample, normal, phi)
 
     def pieces(self):
-        edges = [self._edge(k) for k in range(len(self.vertices))]
+        edges = sorted((self._edge(k) for k in range(len(self.vertices))), key=lambda e: int(e.name[4:]))
         lengths = np.linalg.norm(np.roll(self.vertices, -1, axis=0) - self.vertices, axis=1)
         boundary = _union(self, "boundary", edges, lengths)
         # The union's product of edge distances would do, but the R-equivalence keeps the
