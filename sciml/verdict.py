@@ -159,8 +159,16 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
         check(gap, limits["generalisation"], "the residual on fresh points over the residual on training points")
     for name, value in indicators.get("condition", {}).items():
         check(value, limits["condition"], f"condition {name} (RMS miss / RMS field)")
+    learned = indicators.get("learned_parameters") or {}
     for name, value in indicators.get("data", {}).items():
+        before = len(reasons)
         check(value, limits["data"], f"{name} (RMS misfit / data std)")
+        if len(reasons) > before and learned:
+            # The fields then solve the equations for the wrong constants: a Helmholtz wavenumber
+            # started at 3 for a truth of 5 stops at 2.5, short of the resonance k^2 = 2 pi^2.
+            values = ", ".join(f"{k} = {v:.4g}" for k, v in learned.items())
+            reasons[-1] += (f"; the parameters learned ({values}) may sit in a local minimum the data do not "
+                            "support: try other initial guesses")
     for name, value in indicators.get("disagreement", {}).items():
         check(value, limits["disagreement"], f"{name} (RMS spread about their mean / data std)")
     for name, share in indicators.get("unknown_outside_data", {}).items():
@@ -245,6 +253,8 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["condition"] = conditions
     if data:
         indicators["data"] = data
+        if compiled.unknown_parameters:
+            indicators["learned_parameters"] = {n: float(params[n]) for n in compiled.unknown_parameters}
     observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
     if compiled.unknown_networks and observed:
         observed = np.concatenate(observed)
