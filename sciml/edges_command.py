@@ -103,21 +103,16 @@ def _network_inputs(solution, n: int) -> np.ndarray:
 
 
 def _continue_training(solution, model, steps: int):
-    from sciml.training.config import TrainConfig
     from sciml.training.trainer import Trainer
 
-    options = dict(solution.train_config)
-    options.update(steps=int(steps), lbfgs_steps=0, grid_schedule=[], progress=False, time_budget=0.0)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig.from_options({k: v for k, v in options.items() if k in known})
-    trainer = Trainer(solution.compiled, model, config)
-    if solution.raw_parameters and isinstance(getattr(trainer, "trainable", None), dict):
-        trainer.trainable["parameters"] = solution.raw_parameters  # identified values carry on
+    # identified values carry on
+    trainer = Trainer.continuing(solution.compiled, model, solution.train_config, solution.raw_parameters,
+                                 steps=int(steps), lbfgs_steps=0, grid_schedule=[], progress=False, time_budget=0.0)
     outcome = trainer.run()
     return dataclasses.replace(
         solution, model=outcome.model, raw_parameters=outcome.raw_parameters, history=outcome.history,
         wall_s=outcome.wall_s, steps=outcome.steps, lbfgs_steps=outcome.lbfgs_steps,
-        train_config=config.to_dict(),
+        train_config=trainer.config.to_dict(),
     )
 
 

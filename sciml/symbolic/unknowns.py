@@ -437,9 +437,7 @@ class _DataEquation(_FieldEquation):
     def __init__(self, solution, held_out: np.ndarray):
         self.solution, self.held_out = solution, held_out
         self.names = tuple(solution.compiled.unknown_networks)
-        observations = solution.compiled.observations
-        self.n_points = int(sum(len(v) for _, v in observations.values()))
-        self.data_scale = float(np.mean([np.mean(np.asarray(v, np.float64) ** 2) for _, v in observations.values()]))
+        self.n_points = int(sum(len(v) for _, v in solution.compiled.observations.values()))
         self.network_residual = self._data_misfit(solution.model, solution.raw_parameters)
         self.rule = ("candidates of the Pareto front put into the equation in place of the network, their constants "
                      f"and the field refitted together ({self.refit_steps} quasi-Newton steps of the run's loss from "
@@ -454,7 +452,6 @@ class _DataEquation(_FieldEquation):
 
     def residual(self, name, expr, symbols):
         from sciml.dsl.compile import compile_problem
-        from sciml.training.config import TrainConfig
         from sciml.training.engine import TrainingDiverged
         from sciml.training.trainer import Trainer
 
@@ -468,14 +465,10 @@ class _DataEquation(_FieldEquation):
         scales = (None if compiled.output_scales is None
                   else dict(zip(compiled.field_names, (float(v) for v in compiled.output_scales))))
         refit = compile_problem(compiled.problem, output_scales=scales, unknown_networks=modules)
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        options = {k: v for k, v in solution.train_config.items() if k in known}
-        options.update(steps=0, lbfgs_steps=self.refit_steps, grid_schedule=[], gate_schedule=[], progress=False,
-                       time_budget=0.0, residual_target=0.0, checkpoint_seconds=0.0)
-        trainer = Trainer(refit, nnx.clone(solution.model), TrainConfig.from_options(options))
-        start = refit.initial_parameters()
-        trainer.trainable["parameters"] = {**{k: v for k, v in solution.raw_parameters.items() if k in start},
-                                           name: trainer.trainable["parameters"][name]}
+        trained = {k: v for k, v in solution.raw_parameters.items() if k != name}  # the formula's constants: its own
+        trainer = Trainer.continuing(refit, nnx.clone(solution.model), solution.train_config, trained, steps=0,
+                                     lbfgs_steps=self.refit_steps, grid_schedule=[], gate_schedule=[], progress=False,
+                                     time_budget=0.0, residual_target=0.0, checkpoint_seconds=0.0)
         try:
             outcome = trainer.run()
         except TrainingDiverged:

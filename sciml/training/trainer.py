@@ -21,8 +21,8 @@ the loss, with parameters replicated — the standard data-parallel layout of ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import math
@@ -115,6 +115,20 @@ class Trainer(Batches):
         self.mesh, self.points_sharding, self.replicated = batch_sharding(config.devices)
         self._n_devices = self.mesh.devices.size
         self._jitted: dict = {}
+
+    @classmethod
+    def continuing(cls, compiled, model: nnx.Module, train_config: Mapping, raw_parameters: Mapping | None = None,
+                   **changes) -> "Trainer":
+        """A trainer that goes on from a finished run: its saved settings (``train_config``, as
+        :meth:`TrainConfig.to_dict` wrote them) with ``changes``, and its learned parameters
+        (``raw_parameters``) wherever ``compiled`` has a parameter of the same name."""
+        known = {f.name for f in fields(TrainConfig)}
+        options = {k: v for k, v in {**train_config, **changes}.items() if k in known}
+        trainer = cls(compiled, model, TrainConfig.from_options(options))
+        current = trainer.trainable["parameters"]
+        trainer.trainable["parameters"] = {**current, **{k: v for k, v in (raw_parameters or {}).items()
+                                                         if k in current}}
+        return trainer
 
     # ------------------------------------------------------------------ the loss
     def loss(self, trainable, batch):
