@@ -476,12 +476,12 @@ class _DataEquation(_FieldEquation):
         fitted = np.asarray(outcome.raw_parameters[name]["constants"][...], np.float64)
         if not np.all(np.isfinite(fitted)):
             return math.inf, expr
-        law = template.xreplace({c: sp.Float(float(f"{v:.6g}")) for c, v in zip(constants, fitted)})
+        law = template.xreplace({c: sp.Float(float(v)) for c, v in zip(constants, fitted)})
         # Every constant is fitted now: fold the numbers the search wrote exactly (sqrt(pi)) into them.
         law = law.xreplace({a: sp.Float(float(a)) for a in law.atoms(sp.NumberSymbol)})
         if law.is_polynomial(*symbols):  # c0 x (c1 - c2 x): the factor is redundant once fitted
             law = sp.expand(law)
-        law = law.xreplace({f: sp.Float(float(f"{float(f):.6g}")) for f in law.atoms(sp.Float)})
+        law = law.xreplace({f: sp.Float(float(f"{float(f):.6g}")) for f in law.atoms(sp.Float)})  # 6 digits, once
         return self._data_misfit(outcome.model, outcome.raw_parameters), law
 
     def _data_misfit(self, model, raw) -> float:
