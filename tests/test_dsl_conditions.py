@@ -416,3 +416,11 @@ def test_polygon_errors():
         Polygon(x, y, [(0, 0), (2, 0), (2, 2), (1, -1), (0, 2)])
     with pytest.raises(ProblemError, match="share exactly one corner"):
         Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((-0.5, 0.5), (-0.5, 0.5)))
+    with pytest.raises(ProblemError, match="not an axis-aligned rectangle"):
+        Polygon.difference(x, y, [(-1, -1), (1, -1), (0, 1)], ((0, 1), (0, 1)))
+
+
+def test_polygon_difference_takes_rectangles_by_their_corners():
+    by_extent = Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((0, 1), (0, 1)))
+    by_corners = Polygon.difference(x, y, [(-1, -1), (1, -1), (1, 1), (-1, 1)], [(0, 1), (0, 0), (1, 0), (1, 1)])
+    np.testing.assert_array_equal(by_corners.vertices, by_extent.vertices)

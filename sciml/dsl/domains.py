@@ -322,6 +322,25 @@ class Disk(Domain):
         return f"Disk(({self.coordinates[0]}, {self.coordinates[1]}), {tuple(self.center)}, {self.radius})"
 
 
+def _rectangle_extent(rectangle, role: str) -> tuple:
+    """``((x0, x1), (y0, y1))`` of an axis-aligned rectangle given so or by its four corners."""
+    try:
+        points = np.asarray(rectangle, dtype=float)
+    except (TypeError, ValueError):
+        points = None
+    if points is not None and points.shape == (2, 2):
+        return tuple(map(tuple, points))
+    if points is not None and points.shape == (4, 2):
+        (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+        corners = {(x0, y0), (x1, y0), (x1, y1), (x0, y1)}
+        if {tuple(p) for p in points} == corners and x0 < x1 and y0 < y1:
+            return (x0, x1), (y0, y1)
+    raise ProblemError(
+        f"Polygon.difference: the {role} {rectangle!r} is not an axis-aligned rectangle; give it as "
+        "((x0, x1), (y0, y1)) or by its four corners (other shapes: Polygon(x, y, vertices))"
+    )
+
+
 class Polygon(Domain):
     r"""A simple polygon in the plane, e.g. the L-shape ``[-1, 1]² \ [0, 1]²``.
 
@@ -370,9 +389,10 @@ class Polygon(Domain):
     @classmethod
     def difference(cls, x: sp.Symbol, y: sp.Symbol, outer: tuple, hole: tuple) -> Polygon:
         """``outer \\ hole`` of two rectangles ``((x0, x1), (y0, y1))`` that share a corner,
-        e.g. the L-shape ``Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((0, 1), (0, 1)))``."""
-        (ox0, ox1), (oy0, oy1) = outer
-        (hx0, hx1), (hy0, hy1) = hole
+        e.g. the L-shape ``Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((0, 1), (0, 1)))``.
+        Either rectangle may also be given by its four corners, ``[(0, 0), (1, 0), (1, 1), (0, 1)]``."""
+        (ox0, ox1), (oy0, oy1) = _rectangle_extent(outer, "outer")
+        (hx0, hx1), (hy0, hy1) = _rectangle_extent(hole, "hole")
         corners = [(ox0, oy0), (ox1, oy0), (ox1, oy1), (ox0, oy1)]
         hole_corners = [(hx0, hy0), (hx1, hy0), (hx1, hy1), (hx0, hy1)]
         shared = [k for k, c in enumerate(corners) if c in hole_corners]

@@ -41,6 +41,7 @@ import sympy as sp
 from scipy.optimize import least_squares
 
 from .primitives import numeric_modules
+from .rounding import COINCIDENCE, NoiseTest
 
 __all__ = ["refit", "round_constants", "prune_terms", "clean", "simplify", "evaluate", "CleanResult"]
 
@@ -165,6 +166,14 @@ _PI_POWERS = [(sp.Integer(1), 1.0), (sp.pi, math.pi), (1 / sp.pi, 1 / math.pi),
 _MAX_DEN, _MAX_NUM = 12, 64
 
 
+def _cost(numerator: int, denominator: int, times_pi_power: bool, root: bool = False) -> int:
+    """Bits, roughly, of ``numerator/denominator`` (times a power of pi, or under a square
+    root): a denominator past 4 costs more than a factor pi, so pi/2 comes before 11/7, and
+    sqrt(2) costs what 3/2 does while sqrt(7/11) costs more."""
+    return (1 + (denominator != 1) + (denominator > 4) + times_pi_power + root
+            + len(str(abs(numerator))) // 2)
+
+
 def _candidates(v: float, max_den: int = _MAX_DEN, rel: float = 0.02) -> list[tuple[int, sp.Expr, float]]:
     """Simple numbers near ``v`` as ``(cost, sympy value, float value)``, cheapest first."""
     out = [(0, sp.Integer(0), 0.0)]
@@ -174,21 +183,42 @@ def _candidates(v: float, max_den: int = _MAX_DEN, rel: float = 0.02) -> list[tu
             continue
         val = float(fr) * bval
         if abs(val - v) <= rel * abs(v):
-            # a denominator past 4 costs more bits than a factor pi: pi/2 before 11/7
-            cost = (1 + (fr.denominator != 1) + (fr.denominator > 4) + (bval != 1.0)
-                    + len(str(abs(fr.numerator))) // 2)
+            cost = _cost(fr.numerator, fr.denominator, bval != 1.0)
             out.append((cost, sp.Rational(fr.numerator, fr.denominator) * basis, val))
     fr = Fraction(v * v).limit_denominator(max_den)
     if 0 < fr.numerator <= max_den and abs(math.copysign(math.sqrt(float(fr)), v) - v) <= rel * abs(v):
         root = sp.sqrt(sp.Rational(fr.numerator, fr.denominator))
         if not root.is_Rational:
-            out.append((3, sp.sign(v) * root, math.copysign(math.sqrt(float(fr)), v)))
+            out.append((_cost(fr.numerator, fr.denominator, False, root=True), sp.sign(v) * root,
+                        math.copysign(math.sqrt(float(fr)), v)))
     seen, uniq = set(), []
     for c in sorted(out, key=lambda t: (t[0], abs(t[2] - v))):
         if c[2] not in seen:
             seen.add(c[2])
             uniq.append(c)
     return uniq
+
+
+def candidate_density(v: float, cost: int, rel: float = 0.1) -> float:
+    """How many numbers the rounding could propose at ``cost`` or less lie, per unit length,
+    within ``rel |v|`` of ``v``: the chance that a constant known to ``+-w`` sits within
+    ``w`` of one of them by coincidence is about ``2 w`` times this."""
+    half = rel * abs(v)
+    lo, hi = v - half, v + half
+    values = set()
+    for _, bval in _PI_POWERS:
+        max_num = _MAX_NUM if bval == 1.0 else _MAX_DEN
+        for den in range(1, _MAX_DEN + 1):
+            first, last = math.ceil(lo * den / bval), math.floor(hi * den / bval)
+            for num in range(max(first, -max_num), min(last, max_num) + 1):
+                if num != 0 and math.gcd(num, den) == 1 and _cost(num, den, bval != 1.0) <= cost:
+                    values.add(round(num / den * bval, 12))
+    for num in range(1, _MAX_DEN + 1):
+        for den in range(1, _MAX_DEN + 1):
+            root = math.copysign(math.sqrt(num / den), v)
+            if math.gcd(num, den) == 1 and lo <= root <= hi and _cost(num, den, False, root=True) <= cost:
+                values.add(round(root, 12))
+    return len(values) / (2 * half) if half > 0 else math.inf
 
 
 def nearest_simple(expr: sp.Expr) -> sp.Expr:
@@ -266,13 +296,19 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
 
     noise_test = None
     if judge == "noise" and n_val >= 2:
-        from .rounding import NoiseTest
-
         with np.errstate(all="ignore"):
             fit_sq = (prob.predict(theta) - prob.y) ** 2
         fit_ok, val_ok = np.isfinite(fit_sq), np.isfinite(ref_sq)  # rows the reference defines
         if val_ok.sum() >= 2:
             noise_test = NoiseTest.from_residuals(fit_sq[fit_ok], ref_sq[val_ok], float(np.var(y)))
+            errors = _standard_errors(prob, theta, noise_test.noise_var)
+
+    def coincidental(i: int, cost: int) -> float:
+        """Chance that constant ``i`` lies this close to a number of this ``cost`` by coincidence
+        (0 without the noise-aware test: the paired test has no standard errors)."""
+        if noise_test is None:
+            return 0.0
+        return noise_test.coincidence(errors[i], candidate_density(float(theta[i]), cost))
 
     def free(trial, q: int) -> bool:
         """Is ``trial`` (``q`` constants fixed) not measurably worse than the refitted constants?"""
@@ -290,15 +326,18 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     # (x1^2 - 2 x1 x2 + x2^2 under a square root) can only be rounded together — rounding
     # one alone leaves the formula undefined on part of the data or visibly worse.
     nearest = [next((c for c in _candidates(float(t)) if c[2] != 0.0), None) for t in theta]
-    if all(c is not None for c in nearest) and k > 1:
+    if (all(c is not None for c in nearest) and k > 1
+            and math.prod(coincidental(i, c[0]) for i, c in enumerate(nearest)) <= COINCIDENCE):
         trial = np.array([c[2] for c in nearest])
         if free(trial, k):
             trial, values = _drop_zeros(trial, {i: c[1] for i, c in enumerate(nearest)},
                                         lambda t: free(t, k))
             return prob.expr(trial, values), _mean_sq(prob.predict(trial, X) - y)
 
-    def attempt(i, value, fval) -> bool:
+    def attempt(i, value, fval, cost=0) -> bool:
         nonlocal theta, mask
+        if fval != 0.0 and coincidental(i, cost) > COINCIDENCE:
+            return False  # within the noise, but numbers this simple are that close too often
         trial, m = theta.copy(), mask.copy()
         trial[i], m[i] = fval, 0.0
         if m.any():
@@ -320,12 +359,35 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
                                      for c in _candidates(theta[i])))
     for i in order:
         for cost, value, fval in [c for c in _candidates(float(theta[i])) if c[2] != 0.0][:max_tries]:
-            if attempt(i, value, fval):
+            if attempt(i, value, fval, cost):
                 break
     if n_val and mask.any():  # the constants left free get every row for their final values
         full = _Problem(expr, symbols, X, y, steps)
         theta, _ = full.solve(theta, mask)
     return prob.expr(theta, exact), _mean_sq(prob.predict(theta, X) - y)
+
+
+def _standard_errors(prob: _Problem, theta, noise_var: float) -> np.ndarray:
+    """Standard errors of the fitted constants, ``sqrt(diag(noise_var (J^T J)^-1))`` with the
+    Jacobian ``J`` of the predictions on the fitting rows by central differences (rows where
+    the formula is undefined left out); infinite where the data do not determine a constant."""
+    theta = np.asarray(theta, dtype=np.float64)
+    columns = []
+    for i in range(len(theta)):
+        step = 1e-6 * max(abs(theta[i]), 1e-3)
+        up, down = theta.copy(), theta.copy()
+        up[i] += step
+        down[i] -= step
+        columns.append((prob.predict(up) - prob.predict(down)) / (2 * step))
+    jacobian = np.stack(columns, axis=1)
+    jacobian = jacobian[np.all(np.isfinite(jacobian), axis=1)]
+    with np.errstate(all="ignore"):
+        try:
+            covariance = noise_var * np.linalg.inv(jacobian.T @ jacobian)
+        except np.linalg.LinAlgError:
+            return np.full(len(theta), np.inf)
+    variance = np.diag(covariance)
+    return np.where(np.isfinite(variance) & (variance >= 0), np.sqrt(np.abs(variance)), np.inf)
 
 
 def _drop_zeros(theta, values: dict, free) -> tuple[np.ndarray, dict]:

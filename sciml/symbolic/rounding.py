@@ -15,6 +15,16 @@ unrounded formula there: on noisy data this is the noise level itself, and on no
 it is the formula's (tiny) approximation error, floored at ``1e-14 Var(y)`` so that changes at
 the level of floating-point rounding are not called significant.
 
+Passing the test is necessary, not sufficient: the simple numbers are dense (fractions with
+denominators up to 12 times nine powers of pi lie about 1% apart near 0.2), so a constant
+known to 0.06% meets one of them inside the test's window about one time in three by pure
+coincidence (a drag coefficient 0.235 would become ``5/(12 sqrt(pi))``). This is the
+look-elsewhere effect; :meth:`NoiseTest.coincidence` estimates that chance from the constant's
+standard error (the refit's Jacobian and the held-out noise) and the density of numbers at
+most as costly as the candidate near it, and a rounding whose chance exceeds ``COINCIDENCE``
+is refused: the constant stays as fitted. Roundings to zero (is the term needed?) have a
+single candidate and are judged by the test alone.
+
 The rounding is accepted only when ``F`` stays below the ``1 - alpha`` quantile of
 ``F(q, n_val)`` (``alpha = 0.01``): the data cannot tell the rounded formula from the
 unrounded one. A rounding that is distinguishable is never accepted, however simple the
@@ -31,10 +41,13 @@ import math
 
 from scipy.stats import f as f_distribution
 
-__all__ = ["NoiseTest", "ALPHA", "NOISE_FLOOR"]
+__all__ = ["NoiseTest", "ALPHA", "NOISE_FLOOR", "COINCIDENCE"]
 
 ALPHA = 0.01  # probability of rejecting a rounding to the true value (Gaussian noise)
 NOISE_FLOOR = 1e-14  # relative to Var(y): floating-point rounding, not noise
+# Largest accepted chance that a constant known this precisely lies within the test's window of
+# a number this simple by coincidence (see NoiseTest.coincidence).
+COINCIDENCE = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +89,12 @@ class NoiseTest:
     def threshold(self, q: int) -> float:
         """The ``1 - alpha`` quantile of ``F(q, n_val)``."""
         return float(f_distribution.ppf(1.0 - self.alpha, max(q, 1), self.n_val))
+
+    def coincidence(self, standard_error: float, density: float) -> float:
+        """The chance that a constant with this standard error lies inside the test's window
+        (``+-sqrt(threshold(1))`` standard errors) of one of the simple numbers, ``density`` of
+        them per unit length near it, by coincidence: the window's width times the density."""
+        return 2.0 * math.sqrt(self.threshold(1)) * standard_error * density
 
     def indistinguishable(self, rss: float, q: int) -> bool:
         """True when fixing ``q`` constants is not detectable at the noise level."""
