@@ -71,10 +71,18 @@ def load_problem(path: str | Path):
         raise ProblemError(f"{path}: {err}") from None
     except Exception as err:  # a user's file: report the error in their terms
         raise ProblemError(f"{path} failed to run: {type(err).__name__}: {err}") from err
+    from sciml.dsl.problem import Problem
+
     problem = getattr(module, "problem", None)
     if problem is None:
-        raise ProblemError(f"{path} defines no module-level `problem`; assign one, e.g. problem = Problem(...)")
-    from sciml.dsl.problem import Problem
+        # A file with one problem under another name (`beam = Problem(...)`) means that one.
+        found = {key: value for key, value in vars(module).items()
+                 if not key.startswith("_") and (isinstance(value, Problem) or _is_atomistic(value))}
+        if len(found) != 1:
+            among = f" (it defines {len(found)}: {', '.join(sorted(found))})" if found else ""
+            raise ProblemError(f"{path} defines no module-level `problem`{among}; assign the one to solve, "
+                               "e.g. problem = Problem(...)")
+        problem = next(iter(found.values()))
 
     if not isinstance(problem, Problem) and not _is_atomistic(problem):
         raise ProblemError(
@@ -213,7 +221,7 @@ def solve(
         sciml.run_folder.RunFolderError: ``out`` cannot be written, holds a run that would be
             overwritten, or has nothing to resume — checked before any training.
     """
-    from sciml.dsl.problem import Problem, check_determined
+    from sciml.dsl.problem import Problem, check_determined, underdetermined_boundary
 
     folder = RunFolder(out) if out else None
     primary = is_primary()  # in a multi-process run, process 0 alone writes the folder
@@ -235,6 +243,8 @@ def solve(
     model = model or default_model(problem)
     kind = check_model(problem, model)
     check_determined(problem)
+    for sentence in underdetermined_boundary(problem):  # a warning: the equation may degenerate there
+        log.warning("%s: %s", problem.name, sentence)
     learned = [p.name for p in problem.parameters if p.learn] + [u.name for u in problem.unknowns]
     if learned and problem.data is None:
         # Legitimate where the conditions fix them (an eigenvalue with a normalisation); usually

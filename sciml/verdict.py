@@ -31,6 +31,10 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   terms drive the evolution with nothing to check them: even where their inputs stay in range
   (an oscillator on its cycle) their small errors add up over time (a drifting phase), which no
   residual sees. A forecast longer than the extrapolation threshold's share is doubtful;
+* **enough conditions** (problems without data): every boundary point has as many conditions
+  as the equations' order asks for (``m // 2`` for order ``m`` in space: a beam's ``u_xxxx``
+  needs value and slope at a clamped end; :func:`sciml.dsl.problem.underdetermined_boundary`).
+  With fewer, small residuals show one of many solutions;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -50,6 +54,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
+
+from sciml.dsl.problem import underdetermined_boundary
 
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond", "share_outside", "verdict_from"]
 
@@ -147,6 +153,7 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
 
     if not indicators.get("loss_finite", True):
         reasons.append("the loss was not finite during training")
+    reasons += indicators.get("underdetermined", [])
     if not indicators.get("prediction_finite", True):
         reasons.append("the prediction is not finite over the span asked about (it blows up)")
     residual = indicators.get("residual", [])
@@ -231,6 +238,10 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     if len(collocation):
         indicators["generalisation"] = [f["rms_residual"] / max(t["rms_residual"], 1e-30)
                                         for f, t in zip(balance, trained[0])]
+
+    undetermined = underdetermined_boundary(compiled.problem)
+    if undetermined:  # small residuals then show one of many solutions
+        indicators["underdetermined"] = undetermined
 
     params = compiled.physical_parameters(raw)
     fields = compiled.predict(model, jnp.asarray(fresh), params)

@@ -219,3 +219,67 @@ def test_polygon_edges_keep_the_names_of_the_order_given():
             assert np.allclose(cross, 0, atol=1e-12)
             inside = np.mean(np.asarray(vertices, float), axis=0)
             assert np.all(np.sum((points - inside) * edge.normal(points), axis=1) > 0)
+
+
+def test_too_few_boundary_conditions_for_the_order_are_found():
+    """A beam's u_xxxx needs value and slope at each end, a Poisson equation one condition at
+    every boundary point; where the equation degenerates (S = 0 of Black-Scholes) or a term is
+    singular (r = 0 of a radial Laplacian) none is needed."""
+    from sciml.dsl.problem import underdetermined_boundary
+
+    s = Coordinate("s")
+    w = Field("w", s)
+    bar = Interval(s, 0, 1)
+    clamped = [Dirichlet(w, 0, on=bar.boundary), Neumann(w, 0, on=bar.boundary)]
+    assert underdetermined_boundary(Problem("beam", bar, [w.diff(s, 4) - 1], conditions=clamped)) == []
+    (short,) = underdetermined_boundary(Problem("beam", bar, [w.diff(s, 4) - 1], conditions=clamped[:1]))
+    assert "fourth order in s" in short and "needs 2 boundary conditions" in short and "has 1" in short
+    (short,) = underdetermined_boundary(Problem("rod", bar, [w.diff(s, 2) + 1], conditions=[Dirichlet(w, 0, on=bar.left)]))
+    assert "has 0 at (s = 1)" in short
+    assert underdetermined_boundary(
+        Problem("radial", bar, [w.diff(s, 2) + 2 / s * w.diff(s) + 1], conditions=[Dirichlet(w, 0, on=bar.right)])) == []
+    assert underdetermined_boundary(
+        Problem("degenerate", bar, [s**2 * w.diff(s, 2) + s * w.diff(s) - w], conditions=[Dirichlet(w, 1, on=bar.right)])) == []
+    assert underdetermined_boundary(heat()) == []
+    assert underdetermined_boundary(heat(conditions=[Initial(u, sp.sin(sp.pi * x)), Periodic(u, coordinate=x)])) == []
+    data = xr.Dataset({"w": ("s", np.zeros(3))}, coords={"s": [0.0, 0.5, 1.0]})
+    assert underdetermined_boundary(Problem("beam", bar, [w.diff(s, 4) - 1], conditions=clamped[:1], data=data)) == []
+
+
+def test_a_run_with_too_few_boundary_conditions_is_warned_of_and_doubtful(caplog):
+    import logging
+
+    import sciml
+
+    s = Coordinate("s")
+    w = Field("w", s)
+    bar = Interval(s, 0, 1)
+    beam = Problem("beam", bar, [w.diff(s, 4) - 1], conditions=[Dirichlet(w, 0, on=bar.boundary)])
+    with caplog.at_level(logging.WARNING, logger="sciml"):
+        result = sciml.solve(beam, model="mlp", steps=1, lbfgs_steps=0, progress=False, model_options={"hidden": (4,)})
+    assert any("needs 2 boundary conditions" in r.getMessage() for r in caplog.records)
+    assert result.verdict.status == "doubtful"
+    assert any("needs 2 boundary conditions" in reason for reason in result.verdict.reasons)
+
+
+def test_a_piece_of_an_equal_domain_built_apart_is_accepted():
+    s = Coordinate("s")
+    w = Field("w", s)
+    problem = Problem("rod", Interval(s, 0, 1), [w.diff(s, 2) + 1], conditions=[Dirichlet(w, 0, on=Interval(s, 0, 1).boundary)])
+    compile_problem(problem)
+    with pytest.raises(ProblemError, match="not part of"):
+        compile_problem(Problem("rod", Interval(s, 0, 1), [w.diff(s, 2) + 1],
+                                conditions=[Dirichlet(w, 0, on=Interval(s, 0, 2).boundary)]))
+
+
+def test_a_problem_file_with_one_problem_under_another_name_is_read(tmp_path):
+    from sciml.solver import load_problem
+
+    body = ("from sciml.dsl import Coordinate, Field, Interval, Problem, Dirichlet\n"
+            "s = Coordinate('s')\nw = Field('w', s)\nbar = Interval(s, 0, 1)\n"
+            "beam = Problem('rod', bar, [w.diff(s, 2) + 1], conditions=[Dirichlet(w, 0, on=bar.boundary)])\n")
+    (tmp_path / "one.py").write_text(body)
+    assert load_problem(tmp_path / "one.py").name == "rod"
+    (tmp_path / "two.py").write_text(body + "other = beam\n")
+    with pytest.raises(ProblemError, match=r"defines no module-level `problem` \(it defines 2: beam, other\)"):
+        load_problem(tmp_path / "two.py")

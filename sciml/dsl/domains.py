@@ -567,8 +567,15 @@ class ProductDomain(Domain):
         return {}
 
     def lift(self, piece: BoundaryPiece) -> BoundaryPiece:
-        """The piece of a factor, crossed with the interiors of the other factors."""
-        if piece.domain not in self.parts:
+        """The piece of a factor, crossed with the interiors of the other factors.
+
+        A piece of an equal domain built apart (``Interval(x, 0, 1).left`` written twice) is
+        the piece of the factor it equals: domains are compared by type and definition."""
+        if not any(p is piece.domain for p in self.parts):
+            equal = [p for p in self.parts if type(p) is type(piece.domain) and repr(p) == repr(piece.domain)]
+            if equal and piece.name in equal[0].pieces():
+                piece = equal[0].pieces()[piece.name]
+        if not any(p is piece.domain for p in self.parts):
             raise ProblemError(
                 f"boundary piece {piece.label} belongs to {piece.domain!r}, which is not part of "
                 f"this problem's domain {self!r}; use a piece of one of its factors: "

@@ -312,6 +312,93 @@ def check_determined(problem: Problem) -> None:
                 f"Robin on the boundary (e.g. on=space.boundary), or Periodic({name}, coordinate={spatial[0]})")
 
 
+def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
+    """Where the boundary conditions are too few for the equations' order, one sentence each.
+
+    An equation of order ``m`` in space needs ``m // 2`` conditions at every boundary point (one
+    for the heat and Poisson equations, two for a beam's ``u_xxxx``: value and slope of a clamped
+    end); with fewer, the equations and conditions admit a family of solutions and the network
+    returns one of them, residuals small. Points of each spatial factor's boundary are sampled
+    and the conditions whose piece holds them counted; a point where the highest derivative's
+    coefficient vanishes or another term is singular (``r = 0`` of a radial Laplacian, ``S = 0``
+    of Black-Scholes) needs no condition and is not counted. Empty with data, which may pin the
+    solution down instead, and for fields with no second derivative in space.
+    """
+    if problem.data is not None:
+        return []
+    rng = np.random.default_rng(0)
+    values = {p: p.value for p in problem.parameters}
+    out = []
+    for name, orders in _highest_orders(problem).items():
+        own = [c for c in problem.conditions if c.field_name == name and not isinstance(c, (Initial, *GAUGE_CONDITIONS))]
+        for factor in problem.space_time.factors:
+            order = max((orders.get(c, 0) for c in factor.coordinates), default=0)
+            piece = factor.pieces().get("boundary") if not factor.is_time else None
+            if order < 2 or piece is None:
+                continue
+            points = piece.sample(samples, rng)
+            counts = np.zeros(len(points), dtype=int)
+            lower, upper = factor.bounds()
+            scale = 1e-6 * float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+            for condition in own:
+                if isinstance(condition, Periodic):
+                    if condition.coordinate in factor.coordinates:
+                        axis = factor.coordinates.index(condition.coordinate)
+                        ends = (np.abs(points[:, axis] - lower[axis]) <= scale) | (np.abs(points[:, axis] - upper[axis]) <= scale)
+                        counts[ends] += order  # values and derivatives matched: every condition
+                    continue
+                distance = resolve_piece(problem, condition.on).distance
+                if not sp.sympify(distance).free_symbols <= set(factor.coordinates):
+                    continue
+                with np.errstate(all="ignore"):  # distance functions divide by zero on their piece
+                    d = sp.lambdify(factor.coordinates, distance, "numpy")(*points.T)
+                counts[np.abs(np.broadcast_to(d, counts.shape)) <= scale] += 1
+            short = [k for k in np.flatnonzero(counts < order // 2) if not _degenerate_at(problem, name, factor, order,
+                                                                                        points[k], values)]
+            if short:
+                k = short[0]
+                where = ", ".join(f"{c} = {v:.4g}" for c, v in zip(factor.coordinates, points[k]))
+                out.append(f"field {name!r} is {_ordinal(order)} order in {', '.join(map(str, factor.coordinates))} and "
+                           f"needs {order // 2} boundary condition{'s' * (order // 2 > 1)} at every boundary point, but "
+                           f"has {counts[k]} at ({where}) ({len(short)} of {len(points)} sampled boundary points are short); "
+                           "the equations then admit many solutions" + (
+                               " (add Neumann beside Dirichlet there: a clamped end)" if order >= 4 else
+                               " (add Dirichlet, Neumann or Robin there)"))
+    return out
+
+
+def _degenerate_at(problem: Problem, name: str, factor: Domain, order: int, point, values) -> bool:
+    """Whether the equations need no condition at ``point``: every highest derivative of the
+    field has a vanishing coefficient there, or some term is singular (regularity, not a
+    condition, then selects the solution)."""
+    stand_ins, k = {}, 0
+    for r in problem.residuals:
+        for atom in sorted(r.atoms(sp.Derivative), key=str) + sorted(r.atoms(AppliedUndef), key=str):
+            if atom not in stand_ins:
+                stand_ins[atom] = sp.Dummy(f"s{k}")
+                k += 1
+    at = {**dict(zip(factor.coordinates, map(float, point))), **values}
+    highest = [a for a in stand_ins if isinstance(a, sp.Derivative) and isinstance(a.expr, AppliedUndef)
+               and field_name(a.expr) == name and sum(int(n) for v, n in a.variable_count if v in factor.coordinates) == order]
+    ones = dict.fromkeys(stand_ins.values(), 0.5)
+    coefficient_seen = False
+    for r in problem.residuals:
+        plain = r.xreplace(stand_ins)
+        try:
+            whole = complex(plain.subs(at).subs(ones).evalf())
+        except (TypeError, ValueError):
+            continue  # other coordinates (time) or unknown terms remain: no verdict from this equation
+        if not np.isfinite(whole):
+            return True
+        for atom in highest:
+            if atom in r.atoms(sp.Derivative):
+                coefficient_seen = True
+                c = complex(sp.diff(plain, stand_ins[atom]).subs(at).subs(ones).evalf())
+                if abs(c) > 1e-12:
+                    return False
+    return coefficient_seen
+
+
 def _ordinal(k: int) -> str:
     return {1: "first", 2: "second", 3: "third", 4: "fourth"}.get(k, f"{k}th")
 
