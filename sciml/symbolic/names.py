@@ -76,6 +76,10 @@ def quoted(column: str) -> str:
     return column if is_safe_identifier(column) else "`" + column.replace("`", "``") + "`"
 
 
+DISPLAY_DIGITS = 6  # significant digits of a fitted constant where people read it (the
+# `expression` of law.json keeps every digit, for evaluation)
+
+
 class _DisplayPrinter(StrPrinter):
     def __init__(self, columns: Mapping[str, str]):
         super().__init__()
@@ -83,6 +87,9 @@ class _DisplayPrinter(StrPrinter):
 
     def _print_Symbol(self, expr):
         return quoted(self._columns.get(expr.name, expr.name))
+
+    def _print_Float(self, expr):
+        return super()._print_Float(sp.Float(expr, DISPLAY_DIGITS))
 
 
 def display(expr: sp.Expr, columns: Mapping[str, str]) -> str:
@@ -128,6 +135,9 @@ class _LatexPrinter(LatexPrinter):
         if _IDENTIFIER.fullmatch(name):
             return super()._print_Symbol(sp.Symbol(name), style)
         return r"\text{" + "".join(_LATEX_SPECIAL.get(c, c) for c in name) + "}"
+
+    def _print_Float(self, expr):
+        return super()._print_Float(sp.Float(expr, DISPLAY_DIGITS))
 
 
 def latex(expr: sp.Expr, columns: Mapping[str, str]) -> str:

@@ -301,14 +301,18 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
         fit_ok, val_ok = np.isfinite(fit_sq), np.isfinite(ref_sq)  # rows the reference defines
         if val_ok.sum() >= 2:
             noise_test = NoiseTest.from_residuals(fit_sq[fit_ok], ref_sq[val_ok], float(np.var(y)))
-            errors = _standard_errors(prob, theta, noise_test.noise_var)
 
     def coincidental(i: int, cost: int) -> float:
         """Chance that constant ``i`` lies this close to a number of this ``cost`` by coincidence
-        (0 without the noise-aware test: the paired test has no standard errors)."""
+        (0 without the noise-aware test: the paired test has no standard errors). Its standard
+        error is taken with the constants fixed so far held fixed: a prefactor beside a free
+        exponent is known far less well than once the exponent is an integer."""
         if noise_test is None:
             return 0.0
-        return noise_test.coincidence(errors[i], candidate_density(float(theta[i]), cost))
+        # Infinite for a constant redundant with others (a * b * x): it is left for the
+        # simplification to fold into them, and the folded constant is rounded on its own.
+        error = _standard_errors(prob, theta, noise_test.noise_var, mask)[i]
+        return noise_test.coincidence(error, candidate_density(float(theta[i]), cost))
 
     def free(trial, q: int) -> bool:
         """Is ``trial`` (``q`` constants fixed) not measurably worse than the refitted constants?"""
@@ -367,13 +371,18 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     return prob.expr(theta, exact), _mean_sq(prob.predict(theta, X) - y)
 
 
-def _standard_errors(prob: _Problem, theta, noise_var: float) -> np.ndarray:
-    """Standard errors of the fitted constants, ``sqrt(diag(noise_var (J^T J)^-1))`` with the
-    Jacobian ``J`` of the predictions on the fitting rows by central differences (rows where
-    the formula is undefined left out); infinite where the data do not determine a constant."""
+def _standard_errors(prob: _Problem, theta, noise_var: float, mask) -> np.ndarray:
+    """Standard errors of the free constants (``mask`` 1; the others are held fixed, error 0),
+    ``sqrt(diag(noise_var (J^T J)^-1))`` with the Jacobian ``J`` of the predictions on the
+    fitting rows by central differences (rows where the formula is undefined left out);
+    infinite where the data do not determine a constant."""
     theta = np.asarray(theta, dtype=np.float64)
+    free = np.flatnonzero(np.asarray(mask) > 0)
+    errors = np.zeros(len(theta))
+    if len(free) == 0:
+        return errors
     columns = []
-    for i in range(len(theta)):
+    for i in free:
         step = 1e-6 * max(abs(theta[i]), 1e-3)
         up, down = theta.copy(), theta.copy()
         up[i] += step
@@ -385,9 +394,11 @@ def _standard_errors(prob: _Problem, theta, noise_var: float) -> np.ndarray:
         try:
             covariance = noise_var * np.linalg.inv(jacobian.T @ jacobian)
         except np.linalg.LinAlgError:
-            return np.full(len(theta), np.inf)
+            errors[free] = np.inf
+            return errors
     variance = np.diag(covariance)
-    return np.where(np.isfinite(variance) & (variance >= 0), np.sqrt(np.abs(variance)), np.inf)
+    errors[free] = np.where(np.isfinite(variance) & (variance >= 0), np.sqrt(np.abs(variance)), np.inf)
+    return errors
 
 
 def _drop_zeros(theta, values: dict, free) -> tuple[np.ndarray, dict]:
@@ -542,8 +553,10 @@ class CleanResult:
     mse: float
 
 
-def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 2, judge: str = "paired") -> CleanResult:
-    """simplify -> joint refit -> round (twice): the formula's final form and its errors.
+def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 6, judge: str = "paired") -> CleanResult:
+    """simplify -> joint refit -> round (while the formula changes, at most ``rounds`` times):
+    the formula's final form and its errors. A round's zeros can leave constants redundant
+    (``a (b x + 0.0003 cos(x)) -> a b x``); the next round rounds them once folded.
 
     ``judge`` is passed to :func:`round_constants` (``"paired"`` or ``"noise"``)."""
     X = np.asarray(X, dtype=np.float64)

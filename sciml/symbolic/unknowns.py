@@ -211,11 +211,14 @@ def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: l
     choose = getattr(equation, "choose", None) or partial(_simplest_within_noise, network=equation.network_residual)
     chosen, expr, residual = choose(scored, equation.n_points)
     doubtful = law_is_doubtful(residual, equation.network_residual, scale)
+    unique: dict[str, float] = {}  # one entry per formula: refits can bring candidates to the same one
+    for _, e, r in scored:
+        unique.setdefault(display(e, found.columns), r)
     record = {"network_residual_mse": equation.network_residual, "law_residual_mse": residual,
               "residual": equation.residual_name, "scale_mean_square": scale,
               "n_points": equation.n_points, "rule": equation.rule,
               "verdict": "doubtful" if doubtful else "law found",
-              "candidates": [{"expression": display(e, found.columns), "residual_mse": r} for _, e, r in scored],
+              "candidates": [{"expression": k, "residual_mse": r} for k, r in unique.items()],
               "input_range": {c: [float(lo), float(hi)] for c, lo, hi in zip(found.inputs, *seen)}}
     if doubtful:
         record["why"] = (f"the law's {equation.residual_name} {residual:.3e} exceeds the network's "
