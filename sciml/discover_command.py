@@ -10,8 +10,10 @@ Writes ``DIR/law.json`` and ``DIR/report.html`` (self-contained, offline). In ``
   data's column names (``inputs``) and the identifiers.
 - ``display_expression``: the formula with the column names, in backticks where they are not
   identifiers (``2*`a b` + x``); ``latex`` likewise.
-- ``verdict``: ``"law found"`` or ``"no law found"`` (nothing beats the mean on held-out data;
-  the command then exits with status 1), with ``verdict_rule``.
+- ``verdict``: ``"law found"``, ``"doubtful"`` (a small MLP fitted to the same rows predicts
+  the held-out rows clearly better: ``metrics.surrogate``) or ``"no law found"`` (nothing beats
+  the mean on held-out data); the command exits with status 1 unless a law was found. With
+  ``verdict_rule``.
 - ``r2_test``, ``r2_train``, ``rmse_test``, ``complexity``, ``pareto`` (each entry with
   ``expression`` and ``display_expression``), ``alternatives`` (structurally different formulas
   as well supported by held-out data as the chosen one, each with ``expression``,
@@ -21,7 +23,8 @@ Writes ``DIR/law.json`` and ``DIR/report.html`` (self-contained, offline). In ``
   skipped and how many rows with NaN/inf were dropped; without units, ``record.structure``
   holds the decomposition tree found on a fitted surrogate, each step and the tests behind it.
 
-Exit status: 0 a law was found, 1 no law found, 2 an error (one line naming the culprit).
+Exit status: 0 a law was found, 1 no law found or a doubtful one, 2 an error (one line naming
+the culprit).
 """
 
 from __future__ import annotations
@@ -93,6 +96,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         return _error(f"cannot read {e.filename or args.data}: {e.strerror or e}")
     _write_outputs(law, out, report=not args.no_report)
+    if law.verdict == "doubtful":
+        s = law.metrics["surrogate"]
+        print(f"sciml discover: doubtful: a small MLP fitted to the same rows predicts the held-out rows "
+              f"{s['ratio']:.3g} times better than {law.display_expression()} (mean squared error "
+              f"{s['mse_test']:.3g} against {s['formula_mse_test']:.3g}): the data hold structure the formula "
+              "misses; law.json says verdict \"doubtful\". Give more inputs, more data, more time "
+              "(--time-budget) or a --library with the missing shape", file=sys.stderr)
+        return 1
     if law.verdict != "law found":
         r2 = law.metrics["formula"]["r2_test"]
         print(f"sciml discover: no law found: no formula beats the mean of {law.target!r} on "

@@ -138,3 +138,32 @@ def test_arrhenius_over_a_narrow_range_is_reported_ambiguous(tmp_path, capsys):
     if law.alternatives:
         assert "wider range of T" in record["ambiguity"]
         assert "structurally different" in capsys.readouterr().out
+
+
+def test_a_formula_a_surrogate_beats_clearly_is_doubtful():
+    from sciml.symbolic.law import surrogate_comparison, verdict
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=400) ** 2
+    # the formula misses structure: its squared residuals are the noise's plus a systematic part
+    missed = surrogate_comparison(noise + 2.0 * rng.uniform(0.5, 1.5, 400), noise, "MLP")
+    assert missed["formula_clearly_worse"] and missed["ratio"] > 2
+    assert verdict(0.9, missed) == "doubtful" and verdict(-0.1, missed) == "no law found"
+    # beaten, but by less than half: an approximant close to the noise level stands
+    assert not surrogate_comparison(noise + 0.5, noise, "MLP")["formula_clearly_worse"]
+    # a law at the noise level, or one the surrogate beats by a fluctuation, stands
+    level = surrogate_comparison(rng.normal(size=400) ** 2, rng.normal(size=400) ** 2, "MLP")
+    assert not level["formula_clearly_worse"] and verdict(0.9, level) == "law found"
+    assert verdict(0.9) == "law found"
+
+
+def test_discover_compares_the_law_with_a_surrogate_on_held_out_rows():
+    from sciml.symbolic import discover
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, 300)
+    exact = discover({"x": x, "y": 3 * x**2 + 0.01 * rng.normal(size=300)}, target="y", backend="builtin",
+                     time_budget=10, structure=False)
+    assert exact.verdict == "law found" and exact.metrics["surrogate"]["ratio"] < 2
+    record = exact.to_dict()
+    assert record["verdict"] == "law found" and "doubtful" in record["verdict_rule"]

@@ -19,7 +19,7 @@ from .backends import Backend, get_backend
 from .compose import distil_kan
 from .dimensionless import reduce_dimensions
 from .alternatives import alternatives, ambiguity_note, wider_inputs
-from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto, selection_bound
+from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto, selection_bound, surrogate_comparison
 from . import names
 from .names import safe_identifiers
 from .primitives import Library
@@ -358,7 +358,7 @@ def _backends(backend, library, operon_options):
 def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed: int = 0,
              test_fraction: float = 0.25, time_budget: float | None = 120.0,
              library: Library | None = None, units: dict | None = None,
-             operon_options: dict | None = None, structure: bool = True) -> Law:
+             operon_options: dict | None = None, structure: bool = True, surrogate_check: bool = True) -> Law:
     """Discover a closed-form law ``target = f(inputs)`` from a table of samples.
 
     Args:
@@ -385,6 +385,11 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
             (:mod:`sciml.symbolic.structure`; the tree and the reason for each step are in
             ``record["structure"]``); constants are then rounded only when the noise cannot
             tell them from the fitted ones (:mod:`sciml.symbolic.rounding`).
+        surrogate_check: fit a small MLP to the training rows and compare it with the law on
+            the held-out rows (``metrics["surrogate"]``): a law it beats clearly is
+            ``"doubtful"`` (:data:`~sciml.symbolic.law.VERDICT_RULE`). Off where the rows are a
+            network's own noiseless samples, which any smooth surrogate follows closer than the
+            true law does.
 
     Returns:
         the :class:`Law`; ``law.verdict`` is ``"no law found"`` when nothing beats the mean on
@@ -430,6 +435,8 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     others, ambiguity = _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs)
     pred = evaluate(chosen.expr, symbols, X)
     metrics = {"formula": _side(pred[tr], y[tr], pred[te], y[te]), "network": None}
+    if surrogate_check and len(tr) >= 20 and len(te) >= 10:
+        metrics["surrogate"] = _surrogate_check(X, y, pred, tr, te, seed)
     record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
               "backend": backend if isinstance(backend, str) else type(backend).__name__,
               "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
@@ -442,6 +449,22 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
                metrics=metrics,
                expressions={k: v[0].expr for k, v in laws.items()} if len(targets) > 1 else {},
                record=record, details=details, alternatives=others, ambiguity=ambiguity)
+
+
+def _surrogate_check(X, y, pred, tr, te, seed: int) -> dict:
+    """The law against a flexible surrogate fitted to the training rows, on the held-out rows
+    (:func:`~sciml.symbolic.law.surrogate_comparison`): a formula that misses structure the
+    data hold (a Bessel function written as a polynomial) predicts clearly worse."""
+    from .structure import fit_surrogate
+
+    hidden = (32, 32)
+    try:
+        surrogate = fit_surrogate(X[tr], y[tr], hidden=hidden, seed=seed)
+    except ValueError as e:  # too few rows, a diverged fit: no comparison, said so
+        return {"model": f"MLP, tanh, hidden {list(hidden)}", "skipped": str(e), "formula_clearly_worse": False}
+    with np.errstate(all="ignore"):
+        law_sq, surrogate_sq = (pred[te] - y[te]) ** 2, (surrogate(X[te]) - y[te]) ** 2
+    return surrogate_comparison(law_sq, surrogate_sq, f"MLP, tanh, hidden {list(hidden)}, float64, L-BFGS")
 
 
 def _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs) -> tuple[list, str]:

@@ -38,7 +38,7 @@ from . import names
 from .parse import FUNCTIONS, parse_formula
 
 __all__ = ["Law", "Candidate", "complexity", "choose", "selection_bound", "law_json", "load_law",
-           "verdict", "SELECTION_RULE", "VERDICT_RULE"]
+           "verdict", "surrogate_comparison", "SELECTION_RULE", "VERDICT_RULE"]
 
 SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes + 3 per unrounded "
                   "fitted constant + 1 per further 4 bits of an exact rational's numerator and "
@@ -48,12 +48,31 @@ SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes
 
 
 VERDICT_RULE = ("'no law found' when the chosen formula does not beat the mean of the training data "
-                "on held-out data (R² test <= 0 or not finite); otherwise 'law found'")
+                "on held-out data (R² test <= 0 or not finite); 'doubtful' when a flexible surrogate (an "
+                "MLP fitted to the same training rows) predicts the held-out rows clearly better: its mean "
+                "squared error below half the formula's, the difference beyond two standard errors of the "
+                "paired squared residuals (the data hold structure the formula misses); otherwise 'law found'")
 
 
-def verdict(r2_test: float | None) -> str:
-    """``"law found"`` or ``"no law found"`` by :data:`VERDICT_RULE`."""
-    return "law found" if r2_test is not None and math.isfinite(r2_test) and r2_test > 0 else "no law found"
+def verdict(r2_test: float | None, surrogate: dict | None = None) -> str:
+    """``"law found"``, ``"doubtful"`` or ``"no law found"`` by :data:`VERDICT_RULE`;
+    ``surrogate`` is the comparison :func:`surrogate_comparison` records."""
+    if r2_test is None or not math.isfinite(r2_test) or r2_test <= 0:
+        return "no law found"
+    return "doubtful" if surrogate and surrogate.get("formula_clearly_worse") else "law found"
+
+
+def surrogate_comparison(law_sq, surrogate_sq, model: str) -> dict:
+    """The formula's and a surrogate's squared residuals on the same held-out rows, compared
+    as :data:`VERDICT_RULE` says (``formula_clearly_worse``)."""
+    law_sq, surrogate_sq = np.asarray(law_sq, np.float64), np.asarray(surrogate_sq, np.float64)
+    ok = np.isfinite(law_sq) & np.isfinite(surrogate_sq)
+    d = law_sq[ok] - surrogate_sq[ok]
+    law_mse, surrogate_mse = float(np.mean(law_sq[ok])), float(np.mean(surrogate_sq[ok]))
+    standard_error = float(np.std(d)) / math.sqrt(max(len(d), 1))
+    worse = bool(len(d) >= 10 and surrogate_mse < 0.5 * law_mse and float(np.mean(d)) > 2.0 * standard_error)
+    return {"model": model, "mse_test": surrogate_mse, "formula_mse_test": law_mse,
+            "ratio": law_mse / max(surrogate_mse, 1e-300), "formula_clearly_worse": worse}
 
 
 FLOAT_COST = 3  # extra nodes charged for each fitted real constant that could not be rounded
@@ -189,8 +208,8 @@ class Law:
 
     @property
     def verdict(self) -> str:
-        """``"law found"`` or ``"no law found"`` (:data:`VERDICT_RULE`)."""
-        return verdict(self.metrics.get("formula", {}).get("r2_test"))
+        """``"law found"``, ``"doubtful"`` or ``"no law found"`` (:data:`VERDICT_RULE`)."""
+        return verdict(self.metrics.get("formula", {}).get("r2_test"), self.metrics.get("surrogate"))
 
     def numeric_functions(self) -> list[str]:
         """Names of the undefined functions (numeric KAN edges) in any formula of the law."""
