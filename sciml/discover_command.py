@@ -1,4 +1,4 @@
-"""``sciml discover DATA --target y [--inputs a,b,c] [--units U] [--out DIR] [--seed S] [--backend B]``.
+"""``sciml discover DATA --target y [--inputs a,b,c] [--units U] [--out DIR [--overwrite]] [--seed S] [--backend B]``.
 
 Writes ``DIR/law.json`` and ``DIR/report.html`` (self-contained, offline). In ``law.json``:
 
@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", default=None,
                         help="comma-separated input columns (default: all other numeric columns)")
     parser.add_argument("--out", default="discover-out", help="output folder (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the law.json and report.html an earlier run left in --out")
     parser.add_argument("--seed", type=int, default=0, help="train/test split and search seed")
     parser.add_argument("--backend", default="auto",
                         choices=["auto", "builtin", "operon", "pysr"],
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from sciml.symbolic.backends import BackendUnavailable
 
     try:
-        out = _writable_folder(pathlib.Path(args.out))
+        out = _writable_folder(pathlib.Path(args.out), overwrite=args.overwrite)
         register_library(args.library)
         law = _discover(args)
     except (ValueError, TypeError, FileNotFoundError, BackendUnavailable) as e:
@@ -152,10 +154,14 @@ def _error(e) -> int:
     return 2
 
 
-def _writable_folder(out: pathlib.Path) -> pathlib.Path:
-    """``--out``, checked before any search: a folder, or one that can be made, writable."""
+def _writable_folder(out: pathlib.Path, overwrite: bool = False) -> pathlib.Path:
+    """``--out``, checked before any search: a folder, or one that can be made, writable, that
+    holds no earlier law unless ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a folder for law.json and report.html")
+    if (out / "law.json").exists() and not overwrite:
+        raise ValueError(f"--out {out} already holds a law (law.json) from an earlier run; pass --overwrite to "
+                         "replace it, or give another --out")
     existing = next(p for p in (out, *out.absolute().parents) if p.exists())
     if not existing.is_dir():
         raise ValueError(f"--out {out} cannot be made: {existing} is a file; give another folder")

@@ -634,3 +634,18 @@ def test_load_law_keeps_recorded_numeric_kan_edges(tmp_path):
     (tmp_path / "law.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="not safe identifiers"):
         load_law(tmp_path / "law.json")
+
+
+def test_an_earlier_law_is_not_replaced_without_overwrite(tmp_path):
+    r = np.random.default_rng(0)
+    a = r.uniform(1, 2, 60)
+    data = write_csv(tmp_path / "d.csv", ["a", "y"], [(p, 3 * p * p) for p in a])
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "law.json").write_text("{}")
+    status, _, err = sciml_discover(data, "--target", "y", "--out", tmp_path / "o", "--no-report")
+    assert status == 2 and "already holds a law" in err and "--overwrite" in err
+    assert (tmp_path / "o" / "law.json").read_text() == "{}"
+    with proposing(lambda s: 3 * s[0] ** 2):
+        status, _, err = sciml_discover(data, "--target", "y", "--out", tmp_path / "o", "--no-report", "--overwrite")
+    assert status == 0, err
+    assert json.loads((tmp_path / "o" / "law.json").read_text())["inputs"] == ["a"]

@@ -182,7 +182,8 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     recombined into proposals, and the global searches (genetic programming: pyoperon, PySR)
     run with those proposals and the quick searches' candidates, for at least half the budget.
     Constants are rounded by the noise-aware test (:mod:`sciml.symbolic.rounding`). Returns
-    ``(law, front, split, candidates, record)``, ``record`` saying what was found and why.
+    ``(law, front, split, candidates, record, surrogate)``, ``record`` saying what was found
+    and why, ``surrogate`` the one fitted to the training rows (``None`` without structure tests).
     """
     from .backends import OperonBackend, PySRBackend
     from .structure import decompose
@@ -200,7 +201,7 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     best = min(front, key=lambda c: c.mse_test, default=None)
     if _exact_enough(best, y):
         return law, front, (tr, te), cands, {"used": False, "why": "the quick searches are exact "
-                                             "on held-out rows; no structure needed"}
+                                             "on held-out rows; no structure needed"}, None
     record = {"used": True}
     proposals = []
     try:
@@ -230,7 +231,7 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
     # and the dominated ones stay available as alternatives
     law, front, split, cands = search(rest, time_budget=remaining, proposals=proposals, scored=cands)
     record["seconds"] = time.time() - t0
-    return law, front, split, cands, record
+    return law, front, split, cands, record, None if dec is None else dec.surrogate
 
 
 def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, time_budget,
@@ -409,11 +410,11 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     # consistency checks and the pi-group reduction read units by symbol name
     units = None if column_units is None else {s.name: column_units[c] for s, c in zip(symbols, inputs)}
     backends = _backends(backend, library, operon_options)
-    laws, structures = {}, {}
+    laws, structures, surrogates = {}, {}, {}
     columns = {s.name: c for s, c in zip(symbols, inputs)}
     for k, t in enumerate(targets):
         if column_units is None and structure:
-            chosen, front, (tr, te), cands, structures[t] = _structure_search(
+            chosen, front, (tr, te), cands, structures[t], surrogates[t] = _structure_search(
                 X, Y[:, k], symbols, backends, seed=seed, test_fraction=test_fraction,
                 time_budget=time_budget, columns=columns)
             laws[t] = (chosen, front, tr, te, cands)
@@ -436,7 +437,10 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     pred = evaluate(chosen.expr, symbols, X)
     metrics = {"formula": _side(pred[tr], y[tr], pred[te], y[te]), "network": None}
     if surrogate_check and len(tr) >= 20 and len(te) >= 10:
-        metrics["surrogate"] = _surrogate_check(X, y, pred, tr, te, seed)
+        if _exact_enough(min(front, key=lambda c: c.mse_test, default=None), y):
+            metrics["surrogate"] = {"skipped": "the formula is exact on held-out rows", "formula_clearly_worse": False}
+        else:
+            metrics["surrogate"] = _surrogate_check(X, y, pred, tr, te, seed, surrogates.get(t))
     record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
               "backend": backend if isinstance(backend, str) else type(backend).__name__,
               "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
@@ -451,15 +455,17 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
                record=record, details=details, alternatives=others, ambiguity=ambiguity)
 
 
-def _surrogate_check(X, y, pred, tr, te, seed: int) -> dict:
-    """The law against a flexible surrogate fitted to the training rows, on the held-out rows
+def _surrogate_check(X, y, pred, tr, te, seed: int, surrogate=None) -> dict:
+    """The law against a flexible surrogate fitted to the training rows (the structure stage's
+    when it ran, else one fitted here), on the held-out rows
     (:func:`~sciml.symbolic.law.surrogate_comparison`): a formula that misses structure the
-    data hold (a Bessel function written as a polynomial) predicts clearly worse."""
+    data hold predicts clearly worse."""
     from .structure import fit_surrogate
 
     hidden = (32, 32)
     try:
-        surrogate = fit_surrogate(X[tr], y[tr], hidden=hidden, seed=seed)
+        if surrogate is None:
+            surrogate = fit_surrogate(X[tr], y[tr], hidden=hidden, seed=seed)
     except ValueError as e:  # too few rows, a diverged fit: no comparison, said so
         return {"model": f"MLP, tanh, hidden {list(hidden)}", "skipped": str(e), "formula_clearly_worse": False}
     with np.errstate(all="ignore"):

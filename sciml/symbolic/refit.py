@@ -276,6 +276,9 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     module docstring) or ``"noise"`` (the extra-sum-of-squares F-test of
     :mod:`sciml.symbolic.rounding`: the effect measured on the fitting rows against the noise
     variance estimated from the held-out rows; ``discover`` uses it when no units are given).
+    Either way a rounding is also refused where numbers that simple lie that close to a
+    constant known that well too often by coincidence (the look-elsewhere guard of
+    :mod:`sciml.symbolic.rounding`).
     """
     if judge not in ("paired", "noise"):
         raise ValueError(f"judge must be 'paired' or 'noise', got {judge!r}")
@@ -294,8 +297,8 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
     floor = 1e-15 * float(np.var(y))
     ref_sq = (prob.predict(theta, Xv) - yv) ** 2
 
-    noise_test = None
-    if judge == "noise" and n_val >= 2:
+    noise_test = None  # the noise level of the held-out rows: the F-test's, and the guard's
+    if n_val >= 2:
         with np.errstate(all="ignore"):
             fit_sq = (prob.predict(theta) - prob.y) ** 2
         fit_ok, val_ok = np.isfinite(fit_sq), np.isfinite(ref_sq)  # rows the reference defines
@@ -304,9 +307,10 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
 
     def coincidental(i: int, cost: int) -> float:
         """Chance that constant ``i`` lies this close to a number of this ``cost`` by coincidence
-        (0 without the noise-aware test: the paired test has no standard errors). Its standard
-        error is taken with the constants fixed so far held fixed: a prefactor beside a free
-        exponent is known far less well than once the exponent is an integer."""
+        (0 without held-out rows to measure the noise on; either judge is guarded alike, with
+        the F-test's window). Its standard error is taken with the constants fixed so far held
+        fixed: a prefactor beside a free exponent is known far less well than once the exponent
+        is an integer."""
         if noise_test is None:
             return 0.0
         # Infinite for a constant redundant with others (a * b * x): it is left for the
@@ -316,7 +320,7 @@ def round_constants(expr: sp.Expr, symbols, X, y, *, steps: int = 50, max_tries:
 
     def free(trial, q: int) -> bool:
         """Is ``trial`` (``q`` constants fixed) not measurably worse than the refitted constants?"""
-        if noise_test is not None:
+        if judge == "noise" and noise_test is not None:
             with np.errstate(all="ignore"):
                 sq = (prob.predict(trial) - prob.y)[fit_ok] ** 2
                 defined = np.isfinite(prob.predict(trial, Xv))[val_ok]

@@ -609,6 +609,7 @@ class Decomposition:
     var_y: float
     n_heldout: int
     seconds: float
+    surrogate: Surrogate | None = None  # fitted to the rows given: it never saw other rows
 
     @property
     def has_structure(self) -> bool:
@@ -1001,4 +1002,4 @@ def decompose(X, y, symbols, *, seed: int = 0, surrogate: Surrogate | None = Non
     root = _Node(sur, X, lambda g: g(X[val]), y, list(symbols))
     max_small = max_small_for_many if X.shape[1] > 6 else None
     tree = _grow(root, ctx, rng, 0, max_depth, deadline, max_small)
-    return Decomposition(tree, sur.noise_var, float(np.var(y)), len(val), time.time() - t0)
+    return Decomposition(tree, sur.noise_var, float(np.var(y)), len(val), time.time() - t0, sur)
