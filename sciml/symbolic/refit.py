@@ -573,10 +573,18 @@ def clean(expr: sp.Expr, symbols, X, y, *, rounds: int = 6, judge: str = "paired
         e, m = round_constants(e, symbols, X, y, refit_first=True, judge=judge)
         refit_mse = m if refit_mse is None else refit_mse
         e = simplify(e)
-        if e == prev or not e.atoms(sp.Float):
-            break  # nothing new for another round
+        if _shape(e) == _shape(prev) or not e.atoms(sp.Float):
+            break  # nothing new for another round (refitted floats move in their last digits)
     e = _reround_products(e, symbols, X, y, judge)
     return CleanResult(e, before, refit_mse, _mse(e, symbols, X, y))
+
+
+def _shape(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every float replaced by one placeholder: its form, whatever the values."""
+    return expr.xreplace({f: _PLACEHOLDER for f in expr.atoms(sp.Float)})
+
+
+_PLACEHOLDER = sp.Symbol("_constant")
 
 
 def _unusual(r: sp.Rational) -> bool:
