@@ -353,9 +353,9 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
                 with np.errstate(all="ignore"):  # distance functions divide by zero on their piece
                     d = sp.lambdify(factor.coordinates, distance, "numpy")(*points.T)
                 counts[np.abs(np.broadcast_to(d, counts.shape)) <= scale] += 1
-            short = [k for k in np.flatnonzero(counts < order // 2) if not _degenerate_at(problem, name, factor, order,
-                                                                                        points[k], values)]
-            if short:
+            below = np.flatnonzero(counts < order // 2)
+            short = below[~_degenerate_at(problem, name, factor, order, points[below], values)] if len(below) else below
+            if len(short):
                 k = short[0]
                 where = ", ".join(f"{c} = {v:.4g}" for c, v in zip(factor.coordinates, points[k]))
                 out.append(f"field {name!r} is {_ordinal(order)} order in {', '.join(map(str, factor.coordinates))} and "
@@ -367,36 +367,40 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
     return out
 
 
-def _degenerate_at(problem: Problem, name: str, factor: Domain, order: int, point, values) -> bool:
-    """Whether the equations need no condition at ``point``: every highest derivative of the
-    field has a vanishing coefficient there, or some term is singular (regularity, not a
-    condition, then selects the solution)."""
-    stand_ins, k = {}, 0
+def _degenerate_at(problem: Problem, name: str, factor: Domain, order: int, points, values) -> np.ndarray:
+    """For each of ``points``, whether the equations need no condition there: every highest
+    derivative of the field has a vanishing coefficient, or some term is singular (regularity,
+    not a condition, then selects the solution). An equation left with other coordinates
+    (time) or unknown terms decides nothing."""
+    stand_ins = {}
     for r in problem.residuals:
         for atom in sorted(r.atoms(sp.Derivative), key=str) + sorted(r.atoms(AppliedUndef), key=str):
-            if atom not in stand_ins:
-                stand_ins[atom] = sp.Dummy(f"s{k}")
-                k += 1
-    at = {**dict(zip(factor.coordinates, map(float, point))), **values}
+            stand_ins.setdefault(atom, sp.Dummy(f"s{len(stand_ins)}"))
     highest = [a for a in stand_ins if isinstance(a, sp.Derivative) and isinstance(a.expr, AppliedUndef)
                and field_name(a.expr) == name and sum(int(n) for v, n in a.variable_count if v in factor.coordinates) == order]
-    ones = dict.fromkeys(stand_ins.values(), 0.5)
-    coefficient_seen = False
+    halves = dict.fromkeys(stand_ins.values(), 0.5)
+    coordinates = set(factor.coordinates)
+    # complex arithmetic: sqrt of a negative value is not a singularity, a division by zero is
+    z = np.asarray(points, dtype=complex).T
+
+    def at_points(expr: sp.Expr) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(sp.lambdify(factor.coordinates, expr, "numpy")(*z), (len(points),))
+
+    decided = np.zeros(len(points), dtype=bool)
+    degenerate = np.zeros(len(points), dtype=bool)
+    seen = False
     for r in problem.residuals:
-        plain = r.xreplace(stand_ins)
-        try:
-            whole = complex(plain.subs(at).subs(ones).evalf())
-        except (TypeError, ValueError):
-            continue  # other coordinates (time) or unknown terms remain: no verdict from this equation
-        if not np.isfinite(whole):
-            return True
-        for atom in highest:
-            if atom in r.atoms(sp.Derivative):
-                coefficient_seen = True
-                c = complex(sp.diff(plain, stand_ins[atom]).subs(at).subs(ones).evalf())
-                if abs(c) > 1e-12:
-                    return False
-    return coefficient_seen
+        plain = r.xreplace(stand_ins).subs(values)
+        if not plain.subs(halves).free_symbols <= coordinates:
+            continue
+        singular = ~np.isfinite(at_points(plain.subs(halves))) & ~decided
+        degenerate |= singular
+        decided |= singular
+        for atom in (a for a in highest if a in r.atoms(sp.Derivative)):
+            seen = True
+            decided |= np.abs(at_points(sp.diff(plain, stand_ins[atom]).subs(halves))) > 1e-12
+    return np.where(decided, degenerate, seen)
 
 
 def _ordinal(k: int) -> str:
