@@ -246,6 +246,39 @@ def test_too_few_boundary_conditions_for_the_order_are_found():
     assert underdetermined_boundary(Problem("beam", bar, [w.diff(s, 4) - 1], conditions=clamped[:1], data=data)) == []
 
 
+def test_transport_without_an_inflow_condition_is_found():
+    """A first-order equation carries its field along v = a / a_t: a condition is needed where v
+    points into the domain and nowhere else; a speed that depends on the solution decides nothing."""
+    from sciml.dsl.problem import underdetermined_boundary
+
+    s, t = Coordinate("s"), Coordinate("t")
+    line = Interval(s, 0, 1)
+    q = Field("q", s, t)
+
+    def transport(equation, *conditions):
+        return Problem("transport", line * TimeInterval(t, 0, 1), [equation],
+                       conditions=[Initial(q, sp.sin(sp.pi * s)), *conditions])
+
+    right_moving = q.diff(t) + 2 * q.diff(s)
+    assert underdetermined_boundary(transport(right_moving, Dirichlet(q, 0, on=line.left))) == []
+    (short,) = underdetermined_boundary(transport(right_moving, Dirichlet(q, 0, on=line.right)))
+    assert "flows in" in short and "at (s = 0)" in short
+    # the sign of the whole equation does not matter, that of the speed does
+    assert underdetermined_boundary(transport(-right_moving, Dirichlet(q, 0, on=line.left))) == []
+    (short,) = underdetermined_boundary(transport(q.diff(t) - 2 * q.diff(s), Dirichlet(q, 0, on=line.left)))
+    assert "at (s = 1)" in short
+    assert underdetermined_boundary(transport(right_moving, Periodic(q, coordinate=s))) == []
+    # a speed s - 1/2 leaves through both ends: no inflow, no condition needed; 1/2 - s enters through both
+    assert underdetermined_boundary(transport(q.diff(t) + (s - sp.Rational(1, 2)) * q.diff(s))) == []
+    (short,) = underdetermined_boundary(transport(q.diff(t) + (sp.Rational(1, 2) - s) * q.diff(s), Dirichlet(q, 0, on=line.left)))
+    assert "at (s = 1)" in short
+    assert underdetermined_boundary(transport(q.diff(t) + q * q.diff(s))) == []  # inviscid Burgers: sign unknown
+    w = Field("w", s)
+    (short,) = underdetermined_boundary(Problem("steady", line, [w.diff(s) - 1]))
+    assert "characteristics" in short
+    assert underdetermined_boundary(Problem("steady", line, [w.diff(s) - 1], conditions=[Dirichlet(w, 0, on=line.right)])) == []
+
+
 def test_a_run_with_too_few_boundary_conditions_is_warned_of_and_doubtful(caplog):
     import logging
 

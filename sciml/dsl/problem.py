@@ -334,7 +334,7 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
         for factor in problem.space_time.factors:
             order = max((orders.get(c, 0) for c in factor.coordinates), default=0)
             piece = factor.pieces().get("boundary") if not factor.is_time else None
-            if order < 2 or piece is None:
+            if order < 1 or piece is None:
                 continue
             points = piece.sample(samples, rng)
             counts = np.zeros(len(points), dtype=int)
@@ -353,6 +353,9 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
                 with np.errstate(all="ignore"):  # distance functions divide by zero on their piece
                     d = sp.lambdify(factor.coordinates, distance, "numpy")(*points.T)
                 counts[np.abs(np.broadcast_to(d, counts.shape)) <= scale] += 1
+            if order == 1:
+                out += _uncovered_inflow(problem, name, factor, points, piece.normal(points), counts, values)
+                continue
             below = np.flatnonzero(counts < order // 2)
             short = below[~_degenerate_at(problem, name, factor, order, points[below], values)] if len(below) else below
             if len(short):
@@ -365,6 +368,83 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
                                " (add Neumann beside Dirichlet there: a clamped end)" if order >= 4 else
                                " (add Dirichlet, Neumann or Robin there)"))
     return out
+
+
+def _uncovered_inflow(problem: Problem, name: str, factor: Domain, points, normals, counts, values) -> list[str]:
+    """For a field transported by a first-order equation, a sentence when some boundary point
+    where its characteristics enter carries no condition (none when the equation decides nothing).
+
+    ``a_t u_t + a . grad u + ... = 0`` with coefficients of the coordinates alone carries ``u``
+    along ``v = a / a_t``: the boundary data are needed where ``v . n < 0`` (``n`` the outward
+    normal), and nowhere else. Without a time derivative (steady transport ``a . grad u = f``)
+    a characteristic may be started at either end, so some point where ``a . n != 0`` must carry
+    a condition. Systems (another field's derivative in the same equation), coefficients that
+    depend on the solution (inviscid Burgers) or on time, and a field in several first-order
+    equations are left alone: the sign of the speed is not known from the problem.
+    """
+    mine = [r for r in problem.residuals if any(isinstance(d.expr, AppliedUndef) and field_name(d.expr) == name
+                                                 for d in r.atoms(sp.Derivative))]
+    if len(mine) != 1:
+        return []
+    (residual,) = mine
+    derivatives = sorted(residual.atoms(sp.Derivative), key=str)
+    if any(not isinstance(d.expr, AppliedUndef) or field_name(d.expr) != name for d in derivatives):
+        return []
+    first = {d.variable_count[0][0]: d for d in derivatives if len(d.variable_count) == 1 and d.variable_count[0][1] == 1}
+    time = problem.space_time.time
+    coordinates = set(factor.coordinates)
+    stand_ins = {atom: sp.Dummy(f"s{k}") for k, atom in enumerate(derivatives + sorted(residual.atoms(AppliedUndef), key=str))}
+    plain = residual.xreplace(stand_ins).subs(values)
+
+    def coefficient(atom) -> np.ndarray | None:
+        expr = sp.diff(plain, stand_ins[atom])
+        if not expr.free_symbols <= coordinates:
+            return None  # depends on the solution, time, an unknown term or a learned parameter
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(sp.lambdify(factor.coordinates, expr, "numpy")(*points.T), float),
+                                   (len(points),))
+
+    speed = []
+    for c in factor.coordinates:
+        a = coefficient(first[c]) if c in first else np.zeros(len(points))
+        if a is None:
+            return []
+        speed.append(a)
+    speed = np.stack(speed, axis=-1)
+    t = time.coordinates[0] if time is not None else None
+    if t is not None and any(t in d.variables for d in derivatives) and t not in first:
+        return []  # second order in time (or mixed): not a transport equation
+    steady = t not in first
+    if not steady:
+        rate = coefficient(first[t])
+        if rate is None:
+            return []
+        with np.errstate(all="ignore"):
+            speed = speed / rate[:, None]
+    flux = np.sum(speed * normals, axis=-1)
+    if not np.all(np.isfinite(flux)):
+        return []
+    field = f"field {name!r} is carried by a first-order equation in {', '.join(map(str, factor.coordinates))}"
+    if steady:
+        crossing = np.abs(flux) > 1e-12
+        if crossing.any() and not np.any(counts[crossing] > 0):
+            return [f"{field} and needs a condition where its characteristics cross the boundary, but has none; "
+                    "the equations then admit many solutions (add Dirichlet at an end of each characteristic)"]
+        return []
+    short = np.flatnonzero((flux < -1e-12) & (counts < 1))
+    if not len(short):
+        return []
+    k = short[0]
+    where = ", ".join(f"{c} = {v:.4g}" for c, v in zip(factor.coordinates, points[k]))
+    inflow = int(np.sum(flux < -1e-12))
+    return [f"{field} and needs a boundary condition where it flows in (the speed {_number(speed[k])} points "
+            f"inward), but has none at ({where}) ({len(short)} of {inflow} sampled inflow points are short); the "
+            "equations then admit many solutions (add Dirichlet there; the outflow side needs none)"]
+
+
+def _number(vector) -> str:
+    vector = np.atleast_1d(vector)
+    return f"{vector[0]:.4g}" if vector.size == 1 else "(" + ", ".join(f"{v:.4g}" for v in vector) + ")"
 
 
 def _degenerate_at(problem: Problem, name: str, factor: Domain, order: int, points, values) -> np.ndarray:
