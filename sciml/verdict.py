@@ -35,6 +35,11 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   as the equations' order asks for (``m // 2`` for order ``m`` in space: a beam's ``u_xxxx``
   needs value and slope at a clamped end; :func:`sciml.dsl.problem.underdetermined_boundary`).
   With fewer, small residuals show one of many solutions;
+* **a classical integration** (forward ODE problems: a time interval alone, an initial state,
+  nothing learned): the equations are integrated by a float64 Dopri8 (tolerances 1e-10) and
+  the surrogate's distance from it, relative L2 per field over the interval, is an error, not
+  an indicator of one; above the suite's 1e-2 line the run is doubtful. An integration that
+  fails (a blow-up, a stiff system's step budget) checks nothing and says so in the notes;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run).
 
@@ -75,7 +80,9 @@ THRESHOLDS = {
     # RMS spread of an ensemble's members about their mean / data standard deviation: an
     # ensemble whose members part by a tenth of what the data span was not pinned by them.
     "disagreement": 0.1,
+    "classical": 1e-2,     # relative L2 distance from a classical integration (forward ODEs)
 }
+CLASSICAL_TIMES = 1001  # where a forward ODE's surrogate is compared with the classical solution
 EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
 
@@ -181,6 +188,9 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
     for name, share in indicators.get("unknown_outside_data", {}).items():
         check(share, limits["extrapolation"], f"the share of points where the inputs of learned term {name!r} leave "
                                               "the range the data constrain (an extrapolation there)")
+    for name, value in indicators.get("classical", {}).items():
+        check(value, limits["classical"], f"the distance of {name} from a classical integration of the same "
+                                          "equations (relative L2 over the interval)")
     if "forecast_beyond_data" in indicators:
         check(indicators["forecast_beyond_data"], limits["extrapolation"],
               "the share of the time interval beyond the observations, where learned terms drive the solution "
@@ -247,6 +257,11 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     fields = compiled.predict(model, jnp.asarray(fresh), params)
     field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
     indicators["field_rms"] = field_scale
+    classical, note = _classical_distance(compiled, model, params, dtype)
+    if classical:
+        indicators["classical"] = classical
+    if note:
+        indicators.setdefault("notes", []).append(note)
     if proximity is not None:  # condition points near singular points are left out too
         condition_names = {term.name for term in compiled.terms if term.kind == "condition"}
         batch = {name: _away_from(proximity, points) if name in condition_names else points
@@ -276,6 +291,38 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
             axis = compiled.problem.coordinates.index(time.coordinates[0])
             indicators["forecast_beyond_data"] = share_beyond(observed[:, axis], float(time.a), float(time.b))
     return indicators
+
+
+def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float], str | None]:
+    """Per field of a forward ODE problem, the relative L2 distance of the surrogate from the
+    classical integration on :data:`CLASSICAL_TIMES` times (empty for other problems), and a
+    note when the integration failed."""
+    from sciml.dsl.errors import ProblemError
+    from sciml.dynamics.problem import is_ode, ode_system
+
+    problem = compiled.problem
+    if not is_ode(problem):
+        return {}, None
+    try:
+        system = ode_system(problem)
+    except ProblemError:  # not an initial-value problem (a condition at the end, an implicit equation)
+        return {}, None
+    if not system.is_forward:
+        return {}, None
+    start, end = system.span
+    times = np.linspace(start, end, CLASSICAL_TIMES)
+    reference = system.integrate(times)
+    failed = ~np.all(np.isfinite(reference), axis=1)
+    if failed.any():
+        return {}, (f"the classical integration failed from t = {times[np.argmax(failed)]:.4g} on (a blow-up or a "
+                    "stiff system), so the surrogate was not checked against it")
+    predicted = np.asarray(compiled.predict(model, jnp.asarray(times[:, None], dtype), params), np.float64)
+    out = {}
+    for k, name in enumerate(compiled.field_names):
+        if name in system.state_names:
+            ref = reference[:, system.state_names.index(name)]
+            out[name] = float(np.linalg.norm(predicted[:, k] - ref) / max(np.linalg.norm(ref), 1e-30))
+    return out, None
 
 
 def _unknowns_outside_data(compiled, model, params, fresh, fields, observed: np.ndarray) -> dict[str, float]:

@@ -11,3 +11,33 @@ def test_a_data_misfit_with_learned_parameters_names_them_and_suggests_other_gue
     # fitted data, or no learned parameter: nothing is added
     assert judge({"data": {"data:u": 0.01}, "learned_parameters": {"k": 5.0}}) == []
     assert "initial guesses" not in judge({"data": {"data:u": 0.6}})[0]
+
+
+def test_a_forward_ode_is_checked_against_a_classical_integration():
+    """On a time interval alone with nothing learned, the verdict's ``classical`` indicator is the
+    surrogate's true error (the integrator's is ~1e-9), judged at the suite's 1e-2 line."""
+    import numpy as np
+    import sympy as sp
+
+    import sciml
+    from sciml.dsl import Field, Initial, Problem, TimeInterval
+    from sciml.dynamics.problem import ode_system
+
+    t = sp.Symbol("t")
+    x = Field("x", t)
+    decay = Problem("decay", TimeInterval(t, 0, 2), [x.diff(t) + 1.5 * x], conditions=[Initial(x, 1.0)])
+    solution = sciml.solve(decay, model="mlp", steps=200, lbfgs_steps=50, seed=0)
+    times = np.linspace(0, 2, 1001)
+    truth = np.exp(-1.5 * times)
+    predicted = solution.predict({"t": times})[:, 0]
+    error = np.linalg.norm(predicted - truth) / np.linalg.norm(truth)
+    classical = solution.verdict.indicators["classical"]["x"]
+    assert abs(classical - error) <= 1e-3 * error + 1e-7
+    assert solution.verdict.trusted == (classical <= 1e-2)
+
+    (reason,) = judge({"classical": {"x": 0.05}})
+    assert "classical integration" in reason and "5.00e-02" in reason
+    # a solution that blows up inside the interval cannot be integrated: inf from there on
+    blow_up = ode_system(Problem("blow-up", TimeInterval(t, 0, 2), [x.diff(t) - x**2], conditions=[Initial(x, 1.0)]))
+    ys = blow_up.integrate(np.linspace(0, 2, 21))
+    assert np.all(np.isfinite(ys[:10])) and not np.any(np.isfinite(ys[-5:]))

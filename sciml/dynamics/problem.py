@@ -99,6 +99,29 @@ class ODESystem:
         first = np.stack([self.observations[n].isel(time=0).values for n in self.state_names], axis=-1)
         return np.atleast_2d(first)
 
+    @property
+    def is_forward(self) -> bool:
+        """Whether the system is fixed by itself: a declared initial state, no learned parameter,
+        no unknown term (then a classical integrator solves it, :meth:`integrate`)."""
+        return self.initial is not None and not self.identify and not self.unknowns
+
+    def integrate(self, times) -> np.ndarray:
+        """The classical solution of a forward system at ``times`` (float64 Dopri8, tolerances
+        1e-10; see :func:`sciml.dynamics.node.integrate_exact`): ``(len(times), n_states)``,
+        ``inf`` from where the integration fails (a blow-up, a stiff system's step budget)."""
+        import jax.numpy as jnp
+
+        from sciml.dynamics.node import integrate_exact
+
+        if not self.is_forward:
+            raise ValueError(f"{self.name!r} is not a forward system (it needs a declared initial state and no "
+                             "learned parameter or unknown term)")
+        rhs = self.compile().rhs
+        empty = jnp.zeros((0,))
+        ys = integrate_exact(lambda t, u, args: rhs(t, u, empty, empty), self.initial_state(), np.asarray(times, float),
+                             max_steps=200_000, throw=False)
+        return ys[0]
+
     def compile(self) -> CompiledODE:
         """Lambdify the right-hand side, unknown inputs and invariants to ``jax.numpy``."""
         import jax.numpy as jnp
