@@ -248,3 +248,16 @@ def test_saved_files_are_data():
             found = [f for f in found if not f.startswith("import_module(")]
         problems += [f"{module}: {f}" for f in found]
     assert not problems, "\n".join(problems)
+
+
+def test_every_subpackage_is_installed():
+    """``pyproject.toml`` lists the packages a regular (non-editable) install copies: a folder
+    missing there imports in a development checkout and is absent from a wheel."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {".".join(("sciml", *p.parent.relative_to(ROOT / "sciml").parts)).rstrip(".")
+             for p in (ROOT / "sciml").rglob("__init__.py")}
+    found |= set(config["package-dir"]) - {""}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
