@@ -35,9 +35,18 @@ def count_parameters(model: nnx.Module) -> int:
 
 def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     """Where a solution is evaluated and compared: the reference dataset if there is one, else
-    the exact solution on a grid over the domain's bounding box (points outside are NaN)."""
+    the exact solution on a grid over the domain's bounding box (points outside are NaN), else,
+    for a forward ODE problem, its classical integration on 1001 times
+    (:func:`sciml.dynamics.problem.classical_reference`; ``attrs["source"]`` says so)."""
     if problem.reference is not None:
         return problem.reference
+    time = problem.space_time.time
+    if not problem.exact and time is not None and len(problem.coordinates) == 1:
+        from sciml.dynamics.problem import classical_reference
+
+        classical, _ = classical_reference(problem, np.linspace(float(time.a), float(time.b), 1001))
+        if classical is not None:
+            return classical
     lower, upper = problem.space_time.bounds()
     n = n_per_axis if len(lower) <= 2 else 41
     axes = {name: np.linspace(lo, hi, n) for name, lo, hi in zip(problem.coordinate_names, lower, upper)}
@@ -133,7 +142,8 @@ class Solution:
         problem = self.problem
         ref = evaluation_set(problem)
         names = problem.coordinate_names
-        out = xr.Dataset(attrs={"problem": problem.name, "model": self.model_name, "seed": self.seed})
+        out = xr.Dataset(attrs={"problem": problem.name, "model": self.model_name, "seed": self.seed,
+                                **({"reference": ref.attrs["source"]} if ref is not None and "source" in ref.attrs else {})})
         if ref is None or not ref.data_vars:
             grid = ref if ref is not None else evaluation_set(problem)
             mesh = np.meshgrid(*(grid[n].values for n in names), indexing="ij")
@@ -229,6 +239,7 @@ class Solution:
             "problem": self.problem.name,
             "model": self.model_name,
             **self.error_metrics(),
+            **({"reference": self._evaluation.attrs["reference"]} if "reference" in self._evaluation.attrs else {}),
             "losses": final,
             "loss": float(self.history["loss"][-1]) if len(self.history["loss"]) else None,
             "parameters": self.parameters,

@@ -297,32 +297,19 @@ def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float
     """Per field of a forward ODE problem, the relative L2 distance of the surrogate from the
     classical integration on :data:`CLASSICAL_TIMES` times (empty for other problems), and a
     note when the integration failed."""
-    from sciml.dsl.errors import ProblemError
-    from sciml.dynamics.problem import is_ode, ode_system
+    from sciml.dynamics.problem import classical_reference
 
-    problem = compiled.problem
-    if not is_ode(problem):
+    time = compiled.problem.space_time.time
+    if time is None:
         return {}, None
-    try:
-        system = ode_system(problem)
-    except ProblemError:  # not an initial-value problem (a condition at the end, an implicit equation)
-        return {}, None
-    if not system.is_forward:
-        return {}, None
-    start, end = system.span
-    times = np.linspace(start, end, CLASSICAL_TIMES)
-    reference = system.integrate(times)
-    failed = ~np.all(np.isfinite(reference), axis=1)
-    if failed.any():
-        return {}, (f"the classical integration failed from t = {times[np.argmax(failed)]:.4g} on (a blow-up or a "
-                    "stiff system), so the surrogate was not checked against it")
+    times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)
+    reference, failure = classical_reference(compiled.problem, times)
+    if reference is None:
+        return {}, failure and f"{failure}, so the surrogate was not checked against it"
     predicted = np.asarray(compiled.predict(model, jnp.asarray(times[:, None], dtype), params), np.float64)
-    out = {}
-    for k, name in enumerate(compiled.field_names):
-        if name in system.state_names:
-            ref = reference[:, system.state_names.index(name)]
-            out[name] = float(np.linalg.norm(predicted[:, k] - ref) / max(np.linalg.norm(ref), 1e-30))
-    return out, None
+    return {name: float(np.linalg.norm(predicted[:, k] - reference[name].values)
+                        / max(np.linalg.norm(reference[name].values), 1e-30))
+            for k, name in enumerate(compiled.field_names) if name in reference}, None
 
 
 def _unknowns_outside_data(compiled, model, params, fresh, fields, observed: np.ndarray) -> dict[str, float]:

@@ -424,3 +424,61 @@ def test_polygon_difference_takes_rectangles_by_their_corners():
     by_extent = Polygon.difference(x, y, ((-1, 1), (-1, 1)), ((0, 1), (0, 1)))
     by_corners = Polygon.difference(x, y, [(-1, -1), (1, -1), (1, 1), (-1, 1)], [(0, 1), (0, 0), (1, 0), (1, 1)])
     np.testing.assert_array_equal(by_corners.vertices, by_extent.vertices)
+
+
+def test_a_domain_with_a_hole_samples_names_and_imposes_its_boundaries():
+    """``outer - hole``: points and normals of the annulus, its two circles apart in every
+    description, and exact Dirichlet data on both (1 inside, 0 outside)."""
+    from sciml.dsl import Disk
+
+    outer, inner = Disk(x, y, (0, 0), 2.0), Disk(x, y, (0, 0), 1.0)
+    ring = outer - inner
+    rng = np.random.default_rng(0)
+    for method in ("uniform", "sobol"):
+        r = np.linalg.norm(ring.sample(500, rng, method), axis=1)
+        assert len(r) == 500 and r.min() >= 1.0 and r.max() <= 2.0
+    assert ring.contains(np.array([[1.5, 0.0], [0.5, 0.0], [1.0, 0.0], [2.5, 0.0]])).tolist() == [True, False, True, False]
+    pieces = ring.pieces()
+    assert {"hole_boundary", "outer_boundary", "boundary"} <= set(pieces)
+    on_hole = pieces["hole_boundary"].sample(50, rng)
+    np.testing.assert_allclose(np.linalg.norm(on_hole, axis=1), 1.0)
+    np.testing.assert_allclose(pieces["hole_boundary"].normal(on_hole), -on_hole)  # out of the ring: into the hole
+    on_all = pieces["boundary"].sample(300, rng)
+    assert np.mean(np.isclose(np.linalg.norm(on_all, axis=1), 2.0)) == pytest.approx(2 / 3, abs=0.02)  # by length
+    distance = sp.lambdify((x, y), pieces["boundary"].distance, "numpy")
+    assert (distance(*ring.sample(500, rng).T) > 0).all() and np.abs(distance(*on_all.T)).max() < 1e-12
+
+    u = Field("u", x, y)
+    problem = Problem("annulus", ring, [u.diff(x, 2) + u.diff(y, 2)],
+                      conditions=[Dirichlet(u, 1, on=inner.boundary, hard=True),
+                                  Dirichlet(u, 0, on=outer.boundary, hard=True)])
+    assert [c.describe() for c in problem.conditions] == ["Dirichlet(u on x×y.hole_boundary)",
+                                                          "Dirichlet(u on x×y.outer_boundary)"]
+    c = compile_problem(problem)
+    f = jax.vmap(c.field_function(network(c)))
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(on_hole))), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(pieces["outer_boundary"].sample(50, rng)))), 0.0, atol=1e-6)
+
+
+def test_holes_taken_out_one_after_another_and_their_corners():
+    from sciml.dsl import Disk
+
+    plate = Rectangle(x, y, (0, 2), (0, 1))
+    first, second = Disk(x, y, (0.6, 0.5), 0.2), Rectangle(x, y, (1.3, 1.7), (0.3, 0.7))
+    holed = plate - first - second
+    assert {"hole_boundary", "hole2_boundary", "outer_boundary", "left"} <= set(holed.pieces())
+    assert holed.own(second.boundary).name == "hole2_boundary" and holed.own(first.boundary).name == "hole_boundary"
+    points = holed.sample(2000, np.random.default_rng(1))
+    assert not np.any(np.linalg.norm(points - [0.6, 0.5], axis=1) < 0.2)
+    assert not np.any((np.abs(points[:, 0] - 1.5) < 0.2) & (np.abs(points[:, 1] - 0.5) < 0.2))
+    # a square hole's corners turn into the domain: the solution is singular there
+    np.testing.assert_allclose(sorted(map(tuple, holed.reentrant_corners())),
+                               [(1.3, 0.3), (1.3, 0.7), (1.7, 0.3), (1.7, 0.7)])
+    with pytest.raises(ProblemError, match="does not meet"):
+        plate - Disk(x, y, (5, 5), 1)
+    with pytest.raises(ProblemError, match="less than 1%"):
+        plate - Disk(x, y, (1, 0.5), 5)
+    with pytest.raises(ProblemError, match="same coordinates"):
+        plate - Disk(Coordinate("a"), Coordinate("b"), (1, 0.5), 0.1)
+    with pytest.raises(ProblemError, match="spatial domain"):
+        plate - TimeInterval(Coordinate("t"), 0, 1)

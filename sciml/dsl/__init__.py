@@ -16,6 +16,7 @@ from sciml.dsl.conditions import (
 from sciml.dsl.domains import (
     BoundaryPiece,
     Box,
+    Difference,
     Disk,
     Domain,
     Interval,
@@ -38,6 +39,7 @@ __all__ = [
     "Condition",
     "Conserved",
     "Coordinate",
+    "Difference",
     "Dirichlet",
     "Disk",
     "DivergenceFree",

@@ -9,6 +9,7 @@ the host in NumPy (uniform or scrambled Sobol); nothing here depends on JAX.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,11 @@ class Domain:
         if not isinstance(other, Domain):
             return NotImplemented
         return ProductDomain((*self.factors, *other.factors))
+
+    def __sub__(self, other: Domain) -> Difference:
+        if not isinstance(other, Domain):
+            return NotImplemented
+        return Difference(self, other)
 
     def __getattr__(self, name: str) -> BoundaryPiece:
         # `space.left`, `box.boundary`, `time.start`: boundary pieces read as attributes.
@@ -399,7 +405,8 @@ class Polygon(Domain):
         if len(shared) != 1 or not (ox0 <= hx0 < hx1 <= ox1 and oy0 <= hy0 < hy1 <= oy1):
             raise ProblemError(
                 f"Polygon.difference: the hole {hole} must lie inside {outer} and share exactly "
-                "one corner with it (build other shapes with Polygon(x, y, vertices))"
+                "one corner with it (build other shapes with Polygon(x, y, vertices); a hole inside: "
+                "Rectangle(x, y, ...) - Rectangle(x, y, ...))"
             )
         k = shared[0]
         # Replace the shared corner by the hole's three other corners, in boundary order.
@@ -521,6 +528,157 @@ def _in_triangle(q, a, b, c) -> bool:
     return cross(a, b, q) >= 0 and cross(b, c, q) >= 0 and cross(c, a, q) >= 0
 
 
+class Difference(Domain):
+    """``outer`` with ``hole`` taken out, written ``outer - hole``: an annulus
+    (``Disk(x, y, (0, 0), 2) - Disk(x, y, (0, 0), 1)``), a plate with a hole, a channel around an
+    obstacle. Holes may be taken out one after another (``plate - hole1 - hole2``).
+
+    Interior points are ``outer``'s with those inside the hole rejected. Pieces: ``outer``'s
+    (the parts outside the hole: a side the hole cuts keeps its name), the hole's under
+    ``hole_<name>`` (``hole2_<name>`` for a second hole, ...; normals pointing into the hole,
+    out of this domain), ``outer_boundary`` and ``boundary``, all of them. A piece of ``outer`` or of the hole
+    themselves — ``Dirichlet(u, 1, on=inner.boundary)`` — means the same piece of this domain.
+    """
+
+    def __init__(self, outer: Domain, hole: Domain):
+        for role, part in (("outer", outer), ("hole", hole)):
+            if not isinstance(part, Domain) or isinstance(part, ProductDomain) or part.is_time:
+                raise ProblemError(f"{role} of a difference must be a spatial domain (Disk, Rectangle, Polygon, "
+                                   f"Box, ...), got {part!r}; take holes out before multiplying by time")
+        if tuple(hole.coordinates) != tuple(outer.coordinates):
+            raise ProblemError(f"a hole must live on the same coordinates as its domain: {outer!r} is on "
+                               f"{outer.coordinates}, {hole!r} on {hole.coordinates}")
+        self.outer, self.hole = outer, hole
+        self.coordinates = tuple(outer.coordinates)
+        self.holes = getattr(outer, "holes", 0) + 1
+        self.prefix = "hole_" if self.holes == 1 else f"hole{self.holes}_"
+        probe = outer.sample(4096, np.random.default_rng(0))
+        self.kept_fraction = float(np.mean(~self._in_hole(probe)))
+        if self.kept_fraction == 1.0 and not np.any(hole.contains(probe)):
+            raise ProblemError(f"the hole {hole!r} does not meet {outer!r}: nothing is taken out; check its "
+                               "position and size")
+        if self.kept_fraction < 0.01:
+            raise ProblemError(f"the hole {hole!r} covers (almost) all of {outer!r}: less than 1% of it is left")
+
+    def _in_hole(self, points: np.ndarray) -> np.ndarray:
+        """Strictly inside the hole (its boundary belongs to this domain)."""
+        points = np.asarray(points, float)
+        inside = self.hole.contains(points)
+        rim = sp.lambdify(self.coordinates, self.hole.pieces()["boundary"].distance, "numpy")
+        with np.errstate(all="ignore"):
+            depth = np.abs(np.broadcast_to(rim(*points.T), (len(points),)))
+        return inside & (depth > 1e-9)
+
+    def _keep(self, draw: Callable[[int], np.ndarray], keep: Callable[[np.ndarray], np.ndarray], n: int,
+              what: str) -> np.ndarray:
+        """``n`` points of ``draw`` that ``keep`` accepts (drawn in growing rounds)."""
+        kept, total, m = [], 0, max(16, n)
+        for _ in range(40):
+            pts = draw(m)
+            pts = pts[keep(pts)]
+            kept.append(pts)
+            total += len(pts)
+            if total >= n:
+                return np.concatenate(kept)[:n]
+            m *= 2
+        raise ProblemError(f"could not sample {n} points of {what} of {self!r}: the hole leaves (almost) none of it")
+
+    def sample(self, n, rng, method="uniform"):
+        return self._keep(lambda m: self.outer.sample(m, rng, method), lambda p: ~self._in_hole(p), n, "the interior")
+
+    def bounds(self):
+        return self.outer.bounds()
+
+    def contains(self, points):
+        return self.outer.contains(points) & ~self._in_hole(points)
+
+    def reentrant_corners(self) -> np.ndarray:
+        """``outer``'s re-entrant corners outside the hole, and the hole's convex corners (a
+        polygon's or rectangle's) inside ``outer``: seen from outside the hole they turn inwards."""
+        corners = self.outer.reentrant_corners()
+        corners = corners[~self._in_hole(corners)] if len(corners) else corners
+        if isinstance(self.hole, Polygon):
+            hole_corners = self.hole.vertices
+            concave = self.hole.reentrant_corners()
+            hole_corners = np.array([v for v in hole_corners if not any(np.allclose(v, c) for c in concave)])
+        elif isinstance(self.hole, Box) and len(self.coordinates) == 2:
+            (x0, y0), (x1, y1) = self.hole.bounds()
+            hole_corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], float)
+        else:
+            hole_corners = np.zeros((0, len(self.coordinates)))
+        if len(hole_corners):
+            outer_rim = sp.lambdify(self.coordinates, self.outer.pieces()["boundary"].distance, "numpy")
+            with np.errstate(all="ignore"):
+                inner = self.outer.contains(hole_corners) & (np.abs(outer_rim(*hole_corners.T)) > 1e-9)
+            hole_corners = hole_corners[inner]
+        return np.concatenate([corners.reshape(-1, len(self.coordinates)),
+                               hole_corners.reshape(-1, len(self.coordinates))])
+
+    def _outer_piece(self, piece: BoundaryPiece, name: str | None = None) -> BoundaryPiece:
+        def sample(n, rng, method="uniform"):
+            return self._keep(lambda m: piece.sample(m, rng, method), lambda p: ~self._in_hole(p), n, piece.label)
+
+        return BoundaryPiece(self, name or piece.name, sample, piece.normal, piece.distance)
+
+    def _hole_piece(self, piece: BoundaryPiece) -> BoundaryPiece:
+        def sample(n, rng, method="uniform"):
+            return self._keep(lambda m: piece.sample(m, rng, method), self.outer.contains, n, piece.label)
+
+        def normal(points):
+            return -piece.normal(points)
+
+        # Positive in this domain: a disk's distance is positive inside the disk, so outside it flips.
+        inside = self.sample(64, np.random.default_rng(0))
+        with np.errstate(all="ignore"):
+            values = np.broadcast_to(sp.lambdify(self.coordinates, piece.distance, "numpy")(*inside.T), (64,))
+        distance = -piece.distance if np.nanmedian(values) < 0 else piece.distance
+        return BoundaryPiece(self, self.prefix + piece.name, sample, normal, distance)
+
+    def pieces(self):
+        outer = {name: self._outer_piece(p, name) for name, p in self.outer.pieces().items() if name != "boundary"}
+        holes = {p.name: p for p in (self._hole_piece(q) for q in self.hole.pieces().values())}
+        rim = self._outer_piece(self.outer.pieces()["boundary"], "outer_boundary")
+        outer.setdefault("outer_boundary", rim)  # taken out one after another: the first domain's rim
+        parts = [rim, holes[self.prefix + "boundary"]]
+        boundary = _union(self, "boundary", parts, [_perimeter(self.outer), _perimeter(self.hole)])
+        boundary.distance = parts[0].distance * parts[1].distance
+        return {**outer, **holes, "boundary": boundary}
+
+    def own(self, piece: BoundaryPiece) -> BoundaryPiece | None:
+        """This domain's piece for a piece of ``outer`` or of the hole (or of an equal domain)."""
+        def same(a: Domain, b: Domain) -> bool:
+            return a is b or (type(a) is type(b) and repr(a) == repr(b))
+
+        if same(piece.domain, self.hole):
+            return self.pieces().get(self.prefix + piece.name)
+        if same(piece.domain, self.outer):
+            return self.pieces().get(piece.name if piece.name != "boundary" else "outer_boundary")
+        if isinstance(self.outer, Difference):
+            found = self.outer.own(piece)
+            return None if found is None else self.pieces().get(found.name)
+        return None
+
+    @property
+    def label(self) -> str:
+        return "×".join(str(c) for c in self.coordinates)
+
+    def __repr__(self):
+        return f"({self.outer!r} - {self.hole!r})"
+
+
+def _perimeter(domain: Domain) -> float:
+    """A domain's boundary length (area in 3-D: its bounding box's), to share boundary samples."""
+    if isinstance(domain, Disk):
+        return 2 * math.pi * domain.radius
+    if isinstance(domain, Polygon):
+        return float(np.sum(np.linalg.norm(np.roll(domain.vertices, -1, axis=0) - domain.vertices, axis=1)))
+    if isinstance(domain, Difference):
+        return _perimeter(domain.outer) + _perimeter(domain.hole)
+    lo, hi = domain.bounds()
+    sides = np.asarray(hi, float) - np.asarray(lo, float)
+    return float(2 * np.sum(sides)) if len(sides) == 2 else float(2 * np.sum(sides * np.roll(sides, 1)))
+
+
 @dataclass(eq=False)
 class ProductDomain(Domain):
     """The Cartesian product of domains (e.g. space × time)."""
@@ -576,6 +734,10 @@ class ProductDomain(Domain):
             if equal and piece.name in equal[0].pieces():
                 piece = equal[0].pieces()[piece.name]
         if not any(p is piece.domain for p in self.parts):
+            # a piece of a hole, or of the domain a hole was taken out of
+            owned = [q for q in (p.own(piece) for p in self.parts if isinstance(p, Difference)) if q is not None]
+            piece = owned[0] if owned else piece
+        if not any(p is piece.domain for p in self.parts):
             raise ProblemError(
                 f"boundary piece {piece.label} belongs to {piece.domain!r}, which is not part of "
                 f"this problem's domain {self!r}; use a piece of one of its factors: "
@@ -619,5 +781,7 @@ def _map_unit(domain: Domain, u: np.ndarray) -> np.ndarray:
         return lo + (hi - lo) * u
     if isinstance(domain, (Disk, Polygon)):
         return domain.from_unit(u)
-    # A new geometry without a unit-cube map still works with its own sampler.
-    return domain.sample(len(u), np.random.default_rng(0), "uniform")
+    # A geometry without a unit-cube map (a domain with a hole) uses its own sampler, on a
+    # stream keyed by the samples so that every batch differs.
+    seed = int.from_bytes(hashlib.sha256(np.ascontiguousarray(u).tobytes()).digest()[:8], "little")
+    return domain.sample(len(u), np.random.default_rng(seed), "uniform")

@@ -26,7 +26,7 @@ from sciml.dsl.conditions import (
     Periodic,
     resolve_piece,
 )
-from sciml.dsl.domains import BoundaryPiece, Domain, ProductDomain, as_product
+from sciml.dsl.domains import BoundaryPiece, Difference, Domain, ProductDomain, as_product
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
@@ -68,6 +68,9 @@ class Problem:
     enrichments: Sequence[Any] = ()
 
     def __post_init__(self):
+        # A piece of a hole (or of the domain it was cut from) is written as that domain's own
+        # piece, so that two circles both called "boundary" stay apart in every description.
+        object.__setattr__(self, "conditions", tuple(_own_pieces(self.domain, self.conditions)))
         validate(self)
 
     # Derived views (cheap, recomputed on demand so the dataclass stays a plain description).
@@ -256,6 +259,17 @@ def validate(problem: Problem) -> None:
         if field_name(f) not in names:
             raise ProblemError(f"exact solution given for {field_name(f)!r}, which is not a field {tuple(names)}")
         check_expression(sp.sympify(e), f"exact solution of {field_name(f)}", coords, {}, allow_fields=False)
+
+
+def _own_pieces(domain, conditions):
+    differences = [f for f in as_product(domain).factors if isinstance(f, Difference)]
+    for c in conditions:
+        on = getattr(c, "on", None)
+        if differences and isinstance(on, BoundaryPiece) and not any(on.domain is f for f in as_product(domain).factors):
+            owned = next((q for q in (f.own(on) for f in differences) if q is not None), None)
+            if owned is not None:
+                c = replace(c, on=owned)
+        yield c
 
 
 def _highest_orders(problem: Problem) -> dict[str, dict[sp.Symbol, int]]:

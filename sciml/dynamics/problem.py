@@ -210,6 +210,36 @@ def ode_system(problem) -> ODESystem:
         span=(float(time.a), float(time.b)))
 
 
+CLASSICAL = "classical integration: float64 Dopri8, relative and absolute tolerance 1e-10"
+
+
+def classical_reference(problem, times) -> tuple[Any, str | None]:
+    """A forward ODE problem (a time interval alone, its initial state declared, nothing learned)
+    integrated classically at ``times``: ``(dataset, None)`` with one variable per field, or
+    ``(None, why)`` when the integration failed (a blow-up, a stiff system's step budget), or
+    ``(None, None)`` for any other problem (PDE, inverse, unknown terms, a condition at the end)."""
+    import xarray as xr
+
+    if not is_ode(problem):
+        return None, None
+    try:
+        system = ode_system(problem)
+    except ProblemError:  # not an initial-value problem in explicit form
+        return None, None
+    if not system.is_forward:
+        return None, None
+    times = np.asarray(times, float)
+    states = system.integrate(times)
+    failed = ~np.all(np.isfinite(states), axis=1)
+    if failed.any():
+        return None, (f"the classical integration failed from {system.time} = {times[np.argmax(failed)]:.4g} on "
+                      "(a blow-up or a stiff system)")
+    t = str(system.time)
+    data = {name: (t, states[:, system.state_names.index(name)], {"long_name": f"{name} ({CLASSICAL})"})
+            for name in problem.field_names if name in system.state_names}
+    return xr.Dataset(data, coords={t: times}, attrs={"source": CLASSICAL}), None
+
+
 def _orders(problem) -> dict[str, int]:
     """Each field's highest time derivative in the equations (0 where none appears)."""
     top = dict.fromkeys(problem.field_names, 0)
