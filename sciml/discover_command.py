@@ -37,7 +37,7 @@ import pathlib
 import sys
 import warnings
 
-from sciml.symbolic.law import law_json
+from sciml.symbolic.law import doubt, law_json
 from sciml.symbolic.names import quoted
 
 __all__ = ["add_arguments", "read_units", "run"]
@@ -99,12 +99,9 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"cannot read {e.filename or args.data}: {e.strerror or e}")
     _write_outputs(law, out, report=not args.no_report)
     if law.verdict == "doubtful":
-        s = law.metrics["surrogate"]
-        print(f"sciml discover: doubtful: a small MLP fitted to the same rows predicts the held-out rows "
-              f"{s['ratio']:.3g} times better than {law.display_expression()} (mean squared error "
-              f"{s['mse_test']:.3g} against {s['formula_mse_test']:.3g}): the data hold structure the formula "
-              "misses; law.json says verdict \"doubtful\". Give more inputs, more data, more time "
-              "(--time-budget) or a --library with the missing shape", file=sys.stderr)
+        print(f"sciml discover: doubtful: {law.display_expression()}: {doubt(law.metrics)}: the data hold "
+              "structure the formula misses; law.json says verdict \"doubtful\". Give more inputs, more data, "
+              "more time (--time-budget) or a --library with the missing shape", file=sys.stderr)
         return 1
     if law.verdict != "law found":
         r2 = law.metrics["formula"]["r2_test"]

@@ -57,7 +57,8 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     for f, expr in (problem.exact or {}).items():
         known = {p: p.value for p in problem.parameters}
         fn = sp.lambdify(problem.coordinates, sp.sympify(expr).xreplace(known), "numpy")
-        values = np.asarray(fn(*mesh), float) * np.ones(mesh[0].shape)
+        with np.errstate(all="ignore"):  # outside the domain (a hole's centre) it may be singular
+            values = np.asarray(fn(*mesh), float) * np.ones(mesh[0].shape)
         data[field_name(f)] = (tuple(axes), np.where(inside, values, np.nan))
     if not data:
         return xr.Dataset(coords=axes)
@@ -149,6 +150,7 @@ class Solution:
             mesh = np.meshgrid(*(grid[n].values for n in names), indexing="ij")
             pts = np.stack([m.ravel() for m in mesh], axis=1)
             pred = self.predict(pts)
+            pred[~problem.space_time.contains(pts)] = np.nan  # a disk's corners, a hole: not the domain
             for i, f in enumerate(self.compiled.field_names):
                 out[f] = (names, pred[:, i].reshape(mesh[0].shape))
             return out.assign_coords({n: grid[n].values for n in names})

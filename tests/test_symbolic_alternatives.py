@@ -167,3 +167,27 @@ def test_discover_compares_the_law_with_a_surrogate_on_held_out_rows():
     assert exact.verdict == "law found" and exact.metrics["surrogate"]["ratio"] < 2
     record = exact.to_dict()
     assert record["verdict"] == "law found" and "doubtful" in record["verdict_rule"]
+
+
+def test_a_formula_above_the_noise_a_gaussian_process_finds_is_doubtful():
+    """The noise variance of a Gaussian process fitted to the training rows is the data's; a
+    true law's held-out error is that noise, an approximant's is more."""
+    from sciml.symbolic.law import doubt, verdict
+    from sciml.symbolic.noise import noise_comparison, noise_reference
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0.5, 2.0, (400, 3))
+    clean = np.tanh(X[:, 0] * X[:, 1]) + X[:, 2] ** 2
+    y = clean + 0.01 * rng.normal(size=400)
+    train, test = np.arange(300), np.arange(300, 400)
+    reference = noise_reference(X[train], y[train])
+    assert 0.5e-4 < reference.noise_variance < 2e-4  # the truth is 1e-4
+    law = noise_comparison((clean[test] - y[test]) ** 2, reference)
+    assert not law["formula_above_noise"] and verdict(0.99, None, law) == "law found"
+    # tanh(ab) written as a line in ab: close, but its error is well above the noise
+    slope, offset = np.polyfit(X[train, 0] * X[train, 1], y[train] - X[train, 2] ** 2, 1)
+    approximant = slope * X[test, 0] * X[test, 1] + offset + X[test, 2] ** 2
+    missed = noise_comparison((approximant - y[test]) ** 2, reference)
+    assert missed["formula_above_noise"] and verdict(0.99, None, missed) == "doubtful"
+    assert "times the noise variance" in doubt({"noise": missed})
+    assert noise_reference(X[:20], y[:20]) is None  # too few rows to tell noise from wiggles

@@ -20,6 +20,7 @@ import pathlib
 
 import numpy as np
 
+from sciml.symbolic.law import doubt
 from sciml.symbolic.names import quoted
 
 __all__ = ["render_html", "write_report"]
@@ -335,11 +336,9 @@ def _verdict(law) -> str:
     if law.verdict == "law found":
         return ""
     if law.verdict == "doubtful":
-        s = law.metrics.get("surrogate", {})
-        return ('<p class="verdict"><strong>Doubtful:</strong> a flexible surrogate fitted to the same '
-                f"training rows predicts the held-out rows {s.get('ratio', float('nan')):.3g} times better "
-                "(mean squared error); the data hold structure this formula misses. It is the best "
-                "candidate found, not a law.</p>")
+        return ('<p class="verdict"><strong>Doubtful:</strong> '
+                f"{html.escape(doubt(law.metrics))}; the data hold structure this formula misses. It is the "
+                "best candidate found, not a law.</p>")
     return ('<p class="verdict"><strong>No law found:</strong> no formula beats the mean of the '
             "target on held-out data (R² test &le; 0). The formula above is the best candidate, "
             "not a law.</p>")

@@ -440,7 +440,9 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
         if _exact_enough(min(front, key=lambda c: c.mse_test, default=None), y):
             metrics["surrogate"] = {"skipped": "the formula is exact on held-out rows", "formula_clearly_worse": False}
         else:
-            metrics["surrogate"] = _surrogate_check(X, y, pred, tr, te, seed, surrogates.get(t))
+            metrics["surrogate"], noise = _surrogate_check(X, y, pred, tr, te, seed, surrogates.get(t))
+            if noise is not None:
+                metrics["noise"] = noise
     record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
               "backend": backend if isinstance(backend, str) else type(backend).__name__,
               "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
@@ -455,22 +457,39 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
                record=record, details=details, alternatives=others, ambiguity=ambiguity)
 
 
-def _surrogate_check(X, y, pred, tr, te, seed: int, surrogate=None) -> dict:
-    """The law against a flexible surrogate fitted to the training rows (the structure stage's
-    when it ran, else one fitted here), on the held-out rows
-    (:func:`~sciml.symbolic.law.surrogate_comparison`): a formula that misses structure the
-    data hold predicts clearly worse."""
+def _surrogate_check(X, y, pred, tr, te, seed: int, surrogate=None) -> tuple[dict, dict | None]:
+    """The law against flexible references fitted to the training rows, on the held-out rows:
+    the structure stage's MLP (or one fitted here) and a Gaussian process
+    (:func:`~sciml.symbolic.law.surrogate_comparison`, recorded for the one that predicts
+    better; a formula clearly behind either misses structure the data hold), and the noise
+    variance of the Gaussian process (:func:`~sciml.symbolic.noise.noise_comparison`: a law's
+    error is the noise)."""
+    from .noise import noise_comparison, noise_reference
     from .structure import fit_surrogate
 
     hidden = (32, 32)
+    with np.errstate(all="ignore"):
+        law_sq = (pred[te] - y[te]) ** 2
+    comparisons = []
     try:
         if surrogate is None:  # a third of the structure stage's fit: enough to see a clear miss
             surrogate = fit_surrogate(X[tr], y[tr], hidden=hidden, steps=400, rounds=2, seed=seed)
+        with np.errstate(all="ignore"):
+            comparisons.append(surrogate_comparison(law_sq, (surrogate(X[te]) - y[te]) ** 2,
+                                                    f"MLP, tanh, hidden {list(hidden)}, float64, L-BFGS"))
     except ValueError as e:  # too few rows, a diverged fit: no comparison, said so
-        return {"model": f"MLP, tanh, hidden {list(hidden)}", "skipped": str(e), "formula_clearly_worse": False}
-    with np.errstate(all="ignore"):
-        law_sq, surrogate_sq = (pred[te] - y[te]) ** 2, (surrogate(X[te]) - y[te]) ** 2
-    return surrogate_comparison(law_sq, surrogate_sq, f"MLP, tanh, hidden {list(hidden)}, float64, L-BFGS")
+        skipped = {"model": f"MLP, tanh, hidden {list(hidden)}", "skipped": str(e), "formula_clearly_worse": False}
+    reference = noise_reference(X[tr], y[tr], seed=seed)
+    if reference is not None:
+        with np.errstate(all="ignore"):
+            comparisons.append(surrogate_comparison(law_sq, (reference.predict(X[te]) - y[te]) ** 2, reference.model))
+    if not comparisons:
+        return skipped, None
+    best = dict(min(comparisons, key=lambda c: c["mse_test"]))
+    best["formula_clearly_worse"] = any(c["formula_clearly_worse"] for c in comparisons)
+    best["references"] = [{"model": c["model"], "mse_test": c["mse_test"],
+                           "formula_clearly_worse": c["formula_clearly_worse"]} for c in comparisons]
+    return best, None if reference is None else noise_comparison(law_sq, reference)
 
 
 def _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs) -> tuple[list, str]:

@@ -38,7 +38,7 @@ from . import names
 from .parse import FUNCTIONS, parse_formula
 
 __all__ = ["Law", "Candidate", "complexity", "choose", "selection_bound", "law_json", "load_law",
-           "verdict", "surrogate_comparison", "SELECTION_RULE", "VERDICT_RULE"]
+           "verdict", "doubt", "surrogate_comparison", "SELECTION_RULE", "VERDICT_RULE"]
 
 SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes + 3 per unrounded "
                   "fitted constant + 1 per further 4 bits of an exact rational's numerator and "
@@ -49,17 +49,40 @@ SELECTION_RULE = ("simplest formula on the Pareto front (complexity = tree nodes
 
 VERDICT_RULE = ("'no law found' when the chosen formula does not beat the mean of the training data "
                 "on held-out data (R² test <= 0 or not finite); 'doubtful' when a flexible surrogate (an "
-                "MLP fitted to the same training rows) predicts the held-out rows clearly better: its mean "
-                "squared error below half the formula's, the difference beyond two standard errors of the "
-                "paired squared residuals (the data hold structure the formula misses); otherwise 'law found'")
+                "MLP or a Gaussian process fitted to the same training rows) predicts the held-out rows clearly "
+                "better: its mean squared error below half the formula's, the difference beyond two standard "
+                "errors of the paired squared residuals (the data hold structure the formula misses), or when "
+                "the formula's held-out mean squared error, less two standard errors, exceeds 1.5 times the "
+                "noise variance the Gaussian process finds (a law leaves the noise and nothing else); otherwise "
+                "'law found'")
 
 
-def verdict(r2_test: float | None, surrogate: dict | None = None) -> str:
+def verdict(r2_test: float | None, surrogate: dict | None = None, noise: dict | None = None) -> str:
     """``"law found"``, ``"doubtful"`` or ``"no law found"`` by :data:`VERDICT_RULE`;
-    ``surrogate`` is the comparison :func:`surrogate_comparison` records."""
+    ``surrogate`` is the comparison :func:`surrogate_comparison` records, ``noise`` that of
+    :func:`sciml.symbolic.noise.noise_comparison`."""
     if r2_test is None or not math.isfinite(r2_test) or r2_test <= 0:
         return "no law found"
-    return "doubtful" if surrogate and surrogate.get("formula_clearly_worse") else "law found"
+    if (surrogate and surrogate.get("formula_clearly_worse")) or (noise and noise.get("formula_above_noise")):
+        return "doubtful"
+    return "law found"
+
+
+def doubt(metrics: Mapping[str, Any]) -> str:
+    """Why a law is doubtful, in one sentence of numbers (empty when it is not)."""
+    surrogate, noise = metrics.get("surrogate") or {}, metrics.get("noise") or {}
+    out = []
+    if surrogate.get("formula_clearly_worse"):
+        worse = [c for c in surrogate.get("references", [surrogate]) if c.get("formula_clearly_worse")]
+        model = worse[0].get("model", "a flexible surrogate") if worse else surrogate.get("model", "")
+        out.append(f"a flexible surrogate ({model}) fitted to the same training rows predicts the held-out rows "
+                   f"{surrogate.get('ratio', float('nan')):.3g} times better (mean squared error "
+                   f"{surrogate.get('mse_test', float('nan')):.3g} against {surrogate.get('formula_mse_test', float('nan')):.3g})")
+    if noise.get("formula_above_noise"):
+        out.append(f"the formula's held-out mean squared error is {noise.get('ratio', float('nan')):.3g} times the "
+                   f"noise variance of the data ({noise.get('noise_variance', float('nan')):.3g}, from a Gaussian "
+                   "process)")
+    return "; ".join(out)
 
 
 def surrogate_comparison(law_sq, surrogate_sq, model: str) -> dict:
@@ -209,7 +232,8 @@ class Law:
     @property
     def verdict(self) -> str:
         """``"law found"``, ``"doubtful"`` or ``"no law found"`` (:data:`VERDICT_RULE`)."""
-        return verdict(self.metrics.get("formula", {}).get("r2_test"), self.metrics.get("surrogate"))
+        return verdict(self.metrics.get("formula", {}).get("r2_test"), self.metrics.get("surrogate"),
+                       self.metrics.get("noise"))
 
     def numeric_functions(self) -> list[str]:
         """Names of the undefined functions (numeric KAN edges) in any formula of the law."""
