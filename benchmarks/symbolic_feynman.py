@@ -105,12 +105,12 @@ def run_sciml(eq, ds, seed, budget, generations, cap, units=None):
                        operon_options={"generations": generations}, units=units)
         # Columns such as `gamma` get safe identifiers in a law (gamma_): compare by column.
         expr = law.expr.xreplace({s: sp.Symbol(name) for s, name in zip(law.symbols, law.inputs)})
-        source = law.record.get("chosen_from")
+        source, verdict = law.record.get("chosen_from"), law.verdict
     except WallCapExceeded:
-        expr, source = sp.nan, f"stopped at the {cap:.0f} s cap"
+        expr, source, verdict = sp.nan, f"stopped at the {cap:.0f} s cap", None
     finally:
         _disarm()
-    return expr, time.time() - t0, time.process_time() - c0, source
+    return expr, time.time() - t0, time.process_time() - c0, source, verdict
 
 
 def run_operon(eq, ds, seed, budget, generations):
@@ -212,14 +212,14 @@ def main(argv=None):
             rng = np.random.default_rng(1234)
             method = "sciml+units" if args.units else "sciml"
             if (eq.id, noise, method) not in done:
-                expr, wall, cpu, source = run_sciml(eq, ds, args.seed, args.time_budget,
+                expr, wall, cpu, source, verdict = run_sciml(eq, ds, args.seed, args.time_budget,
                                                     args.generations, args.cap,
                                                     eq_units(eq) if args.units else None)
                 ok, err = exact(expr, texpr, tsyms, eq, rng)
                 rows.append({"id": eq.id, "noise": noise, "method": method, "exact": ok,
                              "max_rel_err": err, "wall_s": wall, "cpu_s": cpu, "expression": str(expr),
-                             "source": source, "load_avg": os.getloadavg()[0]})
-                print(f"{eq.id:9s} noise={noise:<5} {method}  exact={ok!s:5} err={err:.1e} "
+                             "source": source, "verdict": verdict, "load_avg": os.getloadavg()[0]})
+                print(f"{eq.id:9s} noise={noise:<5} {method}  exact={ok!s:5} err={err:.1e} {verdict} "
                       f"{wall:6.1f}s [{source}] {str(expr)[:70]}", flush=True)
                 save()
             if not args.skip_operon and (eq.id, noise, "operon") not in done:

@@ -564,7 +564,9 @@ class Difference(Domain):
         """Strictly inside the hole (its boundary belongs to this domain)."""
         points = np.asarray(points, float)
         inside = self.hole.contains(points)
-        rim = sp.lambdify(self.coordinates, self.hole.pieces()["boundary"].distance, "numpy")
+        if "_rim" not in self.__dict__:
+            self._rim = sp.lambdify(self.coordinates, self.hole.pieces()["boundary"].distance, "numpy")
+        rim = self._rim
         with np.errstate(all="ignore"):
             depth = np.abs(np.broadcast_to(rim(*points.T), (len(points),)))
         return inside & (depth > 1e-9)
@@ -635,6 +637,11 @@ class Difference(Domain):
         return BoundaryPiece(self, self.prefix + piece.name, sample, normal, distance)
 
     def pieces(self):
+        if "_pieces" not in self.__dict__:  # built once: sampling and distances are fixed by the parts
+            self._pieces = self._build_pieces()
+        return dict(self._pieces)
+
+    def _build_pieces(self):
         outer = {name: self._outer_piece(p, name) for name, p in self.outer.pieces().items() if name != "boundary"}
         holes = {p.name: p for p in (self._hole_piece(q) for q in self.hole.pieces().values())}
         rim = self._outer_piece(self.outer.pieces()["boundary"], "outer_boundary")
