@@ -33,6 +33,9 @@ def _panel(ax, da: xr.DataArray, title: str, cmap: str = "viridis", symmetric: b
             kw = dict(vmin=-vmax, vmax=vmax)
         # Time (if any) goes on the horizontal axis, as is customary for space–time plots.
         da.plot.pcolormesh(ax=ax, x="t" if "t" in da.dims else da.dims[0], cmap=cmap, **kw)
+        spans = [float(np.ptp(da[d].values)) for d in da.dims]
+        if "t" not in da.dims and min(spans) > 0 and max(spans) / min(spans) <= 5:
+            ax.set_aspect("equal")  # space in its true proportions: a disk stays round
     ax.set_title(title)
 
 
