@@ -34,6 +34,10 @@ def test_a_forward_ode_is_checked_against_a_classical_integration():
     classical = solution.verdict.indicators["classical"]["x"]
     assert abs(classical - error) <= 1e-3 * error + 1e-7
     assert solution.verdict.trusted == (classical <= 1e-2)
+    # without an exact solution the integration is the reference of the error and of solution.nc
+    assert solution.metrics["reference"].startswith("classical integration")
+    assert abs(solution.metrics["rel_l2"] - classical) <= 1e-3 * classical + 1e-7
+    assert {"x_reference", "x_error"} <= set(solution.to_xarray().data_vars)
 
     (reason,) = judge({"classical": {"x": 0.05}})
     assert "classical integration" in reason and "5.00e-02" in reason
