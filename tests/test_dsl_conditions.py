@@ -482,3 +482,19 @@ def test_holes_taken_out_one_after_another_and_their_corners():
         plate - Disk(Coordinate("a"), Coordinate("b"), (1, 0.5), 0.1)
     with pytest.raises(ProblemError, match="spatial domain"):
         plate - TimeInterval(Coordinate("t"), 0, 1)
+
+
+def test_an_exact_condition_on_a_square_hole_pins_the_field_on_the_hole_only():
+    """A box side's line distance vanishes along the whole line, which crosses the domain
+    beside a square hole; the hole's pieces vanish on its sides alone."""
+    plate, hole = Rectangle(x, y, (0, 3), (0, 3)), Rectangle(x, y, (1, 2), (1, 2))
+    u = Field("u", x, y)
+    problem = Problem("square hole", plate - hole, [u.diff(x, 2) + u.diff(y, 2)],
+                      conditions=[Dirichlet(u, 1, on=hole.boundary, hard=True),
+                                  Dirichlet(u, 0, on=plate.boundary, hard=True)])
+    c = compile_problem(problem)
+    on_hole = jnp.asarray((plate - hole).pieces()["hole_boundary"].sample(40, np.random.default_rng(0)))
+    beside = jnp.asarray([[1.0, 0.5], [1.0, 2.5], [0.5, 2.0], [2.5, 1.0]])  # on the sides' lines, not on the hole
+    values = [jax.vmap(c.field_function(network(c, seed)))(beside) for seed in (0, 1)]
+    np.testing.assert_allclose(np.asarray(jax.vmap(c.field_function(network(c)))(on_hole)), 1.0, atol=1e-6)
+    assert np.all(np.abs(np.asarray(values[0]) - np.asarray(values[1])) > 1e-6)  # free there: the network decides

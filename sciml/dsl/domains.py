@@ -630,11 +630,31 @@ class Difference(Domain):
             return -piece.normal(points)
 
         # Positive in this domain: a disk's distance is positive inside the disk, so outside it flips.
+        distance = self._hole_distance(piece)
         inside = self.sample(64, np.random.default_rng(0))
         with np.errstate(all="ignore"):
-            values = np.broadcast_to(sp.lambdify(self.coordinates, piece.distance, "numpy")(*inside.T), (64,))
-        distance = -piece.distance if np.nanmedian(values) < 0 else piece.distance
+            values = np.broadcast_to(sp.lambdify(self.coordinates, distance, "numpy")(*inside.T), (64,))
+        distance = -distance if np.nanmedian(values) < 0 else distance
         return BoundaryPiece(self, self.prefix + piece.name, sample, normal, distance)
+
+    def _hole_distance(self, piece: BoundaryPiece) -> sp.Expr:
+        """A distance that vanishes on the hole's ``piece`` and nowhere else in this domain.
+
+        A box's sides are lines, and their distances vanish along the lines' extensions too,
+        which cross the domain around a rectangular hole (an exact condition would pin the
+        field there): a 2-D box hole takes the trimmed edge distances of the equal polygon."""
+        if not (isinstance(self.hole, Box) and len(self.coordinates) == 2):
+            return piece.distance
+        (x0, y0), (x1, y1) = self.hole.bounds()
+        edges = Polygon(*self.coordinates, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]).pieces()
+        if piece.name == "boundary":
+            return edges["boundary"].distance
+        points = piece.sample(8, np.random.default_rng(0))
+        for name, edge in edges.items():
+            on = np.broadcast_to(sp.lambdify(self.coordinates, edge.distance, "numpy")(*points.T), (len(points),))
+            if name != "boundary" and np.max(np.abs(on)) < 1e-9:
+                return edge.distance
+        return piece.distance
 
     def pieces(self):
         if "_pieces" not in self.__dict__:  # built once: sampling and distances are fixed by the parts
