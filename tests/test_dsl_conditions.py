@@ -482,6 +482,11 @@ def test_holes_taken_out_one_after_another_and_their_corners():
         plate - Disk(Coordinate("a"), Coordinate("b"), (1, 0.5), 0.1)
     with pytest.raises(ProblemError, match="spatial domain"):
         plate - TimeInterval(Coordinate("t"), 0, 1)
+    from sciml.dsl import Box
+
+    z = Coordinate("z")
+    with pytest.raises(ProblemError, match="3 dimensions is not supported"):
+        Box({x: (0, 1), y: (0, 1), z: (0, 1)}) - Box({x: (0.2, 0.4), y: (0.2, 0.4), z: (0.2, 0.4)})
 
 
 def test_an_exact_condition_on_a_square_hole_pins_the_field_on_the_hole_only():

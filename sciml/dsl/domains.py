@@ -548,6 +548,11 @@ class Difference(Domain):
         if tuple(hole.coordinates) != tuple(outer.coordinates):
             raise ProblemError(f"a hole must live on the same coordinates as its domain: {outer!r} is on "
                                f"{outer.coordinates}, {hole!r} on {hole.coordinates}")
+        if isinstance(hole, Box) and len(hole.coordinates) > 2:
+            # its faces' plane distances vanish across the domain, and no trimmed 3-D form is built yet
+            raise ProblemError(f"a box-shaped hole in {len(hole.coordinates)} dimensions is not supported: exact "
+                               "conditions on it would hold on whole planes through the domain; holes are taken out "
+                               "of planar domains (Rectangle, Disk, Polygon)")
         self.outer, self.hole = outer, hole
         self.coordinates = tuple(outer.coordinates)
         self.holes = getattr(outer, "holes", 0) + 1
