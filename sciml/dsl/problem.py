@@ -70,7 +70,8 @@ class Problem:
     def __post_init__(self):
         # A piece of a hole (or of the domain it was cut from) is written as that domain's own
         # piece, so that two circles both called "boundary" stay apart in every description.
-        object.__setattr__(self, "conditions", tuple(_own_pieces(self.domain, self.conditions)))
+        if isinstance(self.conditions, (list, tuple)):  # anything else: validate names the mistake
+            object.__setattr__(self, "conditions", type(self.conditions)(_own_pieces(self.domain, self.conditions)))
         validate(self)
 
     # Derived views (cheap, recomputed on demand so the dataclass stays a plain description).
