@@ -487,7 +487,7 @@ def _surrogate_check(X, y, pred, tr, te, seed: int, surrogate=None) -> tuple[dic
         return skipped, None
     best = dict(min(comparisons, key=lambda c: c["mse_test"]))
     best["formula_clearly_worse"] = any(c["formula_clearly_worse"] for c in comparisons)
-    best["references"] = [{"model": c["model"], "mse_test": c["mse_test"],
+    best["references"] = [{"model": c["model"], "mse_test": c["mse_test"], "ratio": c["ratio"],
                            "formula_clearly_worse": c["formula_clearly_worse"]} for c in comparisons]
     return best, None if reference is None else noise_comparison(law_sq, reference)
 

@@ -73,11 +73,11 @@ def doubt(metrics: Mapping[str, Any]) -> str:
     surrogate, noise = metrics.get("surrogate") or {}, metrics.get("noise") or {}
     out = []
     if surrogate.get("formula_clearly_worse"):
-        worse = [c for c in surrogate.get("references", [surrogate]) if c.get("formula_clearly_worse")]
-        model = worse[0].get("model", "a flexible surrogate") if worse else surrogate.get("model", "")
-        out.append(f"a flexible surrogate ({model}) fitted to the same training rows predicts the held-out rows "
-                   f"{surrogate.get('ratio', float('nan')):.3g} times better (mean squared error "
-                   f"{surrogate.get('mse_test', float('nan')):.3g} against {surrogate.get('formula_mse_test', float('nan')):.3g})")
+        worse = [c for c in surrogate.get("references", [surrogate]) if c.get("formula_clearly_worse")] or [surrogate]
+        nan = float("nan")
+        out.append(f"a flexible surrogate ({worse[0].get('model', '')}) fitted to the same training rows predicts the "
+                   f"held-out rows {worse[0].get('ratio', nan):.3g} times better (mean squared error "
+                   f"{worse[0].get('mse_test', nan):.3g} against {surrogate.get('formula_mse_test', nan):.3g})")
     if noise.get("formula_above_noise"):
         out.append(f"the formula's held-out mean squared error is {noise.get('ratio', float('nan')):.3g} times the "
                    f"noise variance of the data ({noise.get('noise_variance', float('nan')):.3g}, from a Gaussian "
