@@ -336,8 +336,9 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
     returns one of them, residuals small. Points of each spatial factor's boundary are sampled
     and the conditions whose piece holds them counted; a point where the highest derivative's
     coefficient vanishes or another term is singular (``r = 0`` of a radial Laplacian, ``S = 0``
-    of Black-Scholes) needs no condition and is not counted. Empty with data, which may pin the
-    solution down instead, and for fields with no second derivative in space.
+    of Black-Scholes) needs no condition and is not counted. A field carried by a first-order
+    equation needs one where it flows in (:func:`_uncovered_inflow`). Empty with data, which may
+    pin the solution down instead.
     """
     if problem.data is not None:
         return []
