@@ -536,8 +536,9 @@ class Difference(Domain):
     Interior points are ``outer``'s with those inside the hole rejected. Pieces: ``outer``'s
     (the parts outside the hole: a side the hole cuts keeps its name), the hole's under
     ``hole_<name>`` (``hole2_<name>`` for a second hole, ...; normals pointing into the hole,
-    out of this domain), ``outer_boundary`` and ``boundary``, all of them. A piece of ``outer`` or of the hole
-    themselves — ``Dirichlet(u, 1, on=inner.boundary)`` — means the same piece of this domain.
+    out of this domain), ``outer_boundary`` and ``boundary`` (all of them). A piece of ``outer``
+    or of the hole themselves — ``Dirichlet(u, 1, on=inner.boundary)`` — means the same piece of
+    this domain.
     """
 
     def __init__(self, outer: Domain, hole: Domain):
@@ -558,11 +559,11 @@ class Difference(Domain):
         self.holes = getattr(outer, "holes", 0) + 1
         self.prefix = "hole_" if self.holes == 1 else f"hole{self.holes}_"
         probe = outer.sample(4096, np.random.default_rng(0))
-        self.kept_fraction = float(np.mean(~self._in_hole(probe)))
-        if self.kept_fraction == 1.0 and not np.any(hole.contains(probe)):
+        kept = float(np.mean(~self._in_hole(probe)))
+        if kept == 1.0 and not np.any(hole.contains(probe)):
             raise ProblemError(f"the hole {hole!r} does not meet {outer!r}: nothing is taken out; check its "
                                "position and size")
-        if self.kept_fraction < 0.01:
+        if kept < 0.01:
             raise ProblemError(f"the hole {hole!r} covers (almost) all of {outer!r}: less than 1% of it is left")
 
     def _in_hole(self, points: np.ndarray) -> np.ndarray:
