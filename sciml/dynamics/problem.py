@@ -19,6 +19,7 @@ the sympy description into pure ``jax.numpy`` functions (:class:`CompiledODE`).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -211,13 +212,25 @@ def ode_system(problem) -> ODESystem:
 
 
 CLASSICAL = "classical integration: float64 Dopri8, relative and absolute tolerance 1e-10"
+# The evaluation grid and the verdict ask for the same integration of the same problem.
+_INTEGRATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def classical_reference(problem, times) -> tuple[Any, str | None]:
     """A forward ODE problem (a time interval alone, its initial state declared, nothing learned)
     integrated classically at ``times``: ``(dataset, None)`` with one variable per field, or
     ``(None, why)`` when the integration failed (a blow-up, a stiff system's step budget), or
-    ``(None, None)`` for any other problem (PDE, inverse, unknown terms, a condition at the end)."""
+    ``(None, None)`` for any other problem (PDE, inverse, unknown terms, a condition at the end).
+    Remembered per problem and times."""
+    times = np.asarray(times, float)
+    done = _INTEGRATED.setdefault(problem, {})
+    key = times.tobytes()
+    if key not in done:
+        done[key] = _integrated(problem, times)
+    return done[key]
+
+
+def _integrated(problem, times: np.ndarray) -> tuple[Any, str | None]:
     import xarray as xr
 
     if not is_ode(problem):
@@ -228,7 +241,6 @@ def classical_reference(problem, times) -> tuple[Any, str | None]:
         return None, None
     if not system.is_forward:
         return None, None
-    times = np.asarray(times, float)
     states = system.integrate(times)
     failed = ~np.all(np.isfinite(states), axis=1)
     if failed.any():
