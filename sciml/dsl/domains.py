@@ -679,24 +679,22 @@ class Difference(Domain):
 
     def own(self, piece: BoundaryPiece) -> BoundaryPiece | None:
         """This domain's piece for a piece of ``outer`` or of the hole (or of an equal domain)."""
-        def same(a: Domain, b: Domain) -> bool:
-            return a is b or (type(a) is type(b) and repr(a) == repr(b))
-
-        if same(piece.domain, self.hole):
+        if same_domain(piece.domain, self.hole):
             return self.pieces().get(self.prefix + piece.name)
-        if same(piece.domain, self.outer):
+        if same_domain(piece.domain, self.outer):
             return self.pieces().get(piece.name if piece.name != "boundary" else "outer_boundary")
         if isinstance(self.outer, Difference):
             found = self.outer.own(piece)
             return None if found is None else self.pieces().get(found.name)
         return None
 
-    @property
-    def label(self) -> str:
-        return "×".join(str(c) for c in self.coordinates)
-
     def __repr__(self):
         return f"({self.outer!r} - {self.hole!r})"
+
+
+def same_domain(a: Domain, b: Domain) -> bool:
+    """The same object, or an equal domain built apart (compared by type and definition)."""
+    return a is b or (type(a) is type(b) and repr(a) == repr(b))
 
 
 def _perimeter(domain: Domain) -> float:
@@ -757,19 +755,24 @@ class ProductDomain(Domain):
     def pieces(self):
         return {}
 
+    def own_piece(self, piece: BoundaryPiece) -> BoundaryPiece | None:
+        """The factor's own piece for ``piece``: itself when it belongs to a factor, the equal
+        piece of a factor equal to its domain, or a domain-with-a-hole's piece for a piece of
+        the hole or of the domain it was cut from; ``None`` when no factor owns it."""
+        if any(p is piece.domain for p in self.parts):
+            return piece
+        equal = [p for p in self.parts if same_domain(p, piece.domain)]
+        if equal and piece.name in equal[0].pieces():
+            return equal[0].pieces()[piece.name]
+        owned = (p.own(piece) for p in self.parts if isinstance(p, Difference))
+        return next((q for q in owned if q is not None), None)
+
     def lift(self, piece: BoundaryPiece) -> BoundaryPiece:
         """The piece of a factor, crossed with the interiors of the other factors.
 
         A piece of an equal domain built apart (``Interval(x, 0, 1).left`` written twice) is
         the piece of the factor it equals: domains are compared by type and definition."""
-        if not any(p is piece.domain for p in self.parts):
-            equal = [p for p in self.parts if type(p) is type(piece.domain) and repr(p) == repr(piece.domain)]
-            if equal and piece.name in equal[0].pieces():
-                piece = equal[0].pieces()[piece.name]
-        if not any(p is piece.domain for p in self.parts):
-            # a piece of a hole, or of the domain a hole was taken out of
-            owned = [q for q in (p.own(piece) for p in self.parts if isinstance(p, Difference)) if q is not None]
-            piece = owned[0] if owned else piece
+        piece = self.own_piece(piece) or piece
         if not any(p is piece.domain for p in self.parts):
             raise ProblemError(
                 f"boundary piece {piece.label} belongs to {piece.domain!r}, which is not part of "

@@ -263,14 +263,14 @@ def validate(problem: Problem) -> None:
 
 
 def _own_pieces(domain, conditions):
-    differences = [f for f in as_product(domain).factors if isinstance(f, Difference)]
+    space_time = as_product(domain)
+    if not any(isinstance(f, Difference) for f in space_time.factors):
+        yield from conditions
+        return
     for c in conditions:
         on = getattr(c, "on", None)
-        if differences and isinstance(on, BoundaryPiece) and not any(on.domain is f for f in as_product(domain).factors):
-            owned = next((q for q in (f.own(on) for f in differences) if q is not None), None)
-            if owned is not None:
-                c = replace(c, on=owned)
-        yield c
+        owned = space_time.own_piece(on) if isinstance(on, BoundaryPiece) else None
+        yield c if owned is None or owned is on else replace(c, on=owned)
 
 
 def _highest_orders(problem: Problem) -> dict[str, dict[sp.Symbol, int]]:
