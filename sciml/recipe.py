@@ -50,6 +50,10 @@ FOURIER_FEATURES = 64  # random Fourier features, when they are called for
 POINTS_PER_PARAMETER = 1.0  # interior points per network parameter and equation, at least
 RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
 POINTS_PER_PERIOD = 10.0  # interior points per period of a visible frequency, along each coordinate
+# Time marching of a forward ODE: each stage adds this many of the fastest time scales of the
+# linearisation at the initial state (pendulum from 2.5 rad over [0, 5], 14 time scales: at once,
+# rel L2 1.9; 4 stages 3e-4 in one run and 1.6 in another; 8 stages 1.2e-3).
+TIME_SCALES_PER_STAGE = 2.0
 # The network of each unknown term: a closure of a few inputs is a smooth, low-dimensional
 # function, which two tanh layers of 16 represent; its last layer starts small, so training
 # begins from the known physics rather than from a random term of order one.
@@ -343,6 +347,40 @@ def apply_rewrite(problem, record: Any) -> Any:
     return dataclasses.replace(problem, conditions=tuple(conditions), enrichments=tuple(enrichments))
 
 
+def _duration(problem) -> float:
+    time = problem.space_time.time
+    return float(time.b) - float(time.a)
+
+
+def _marching_stages(problem) -> tuple[int, float]:
+    """``(stages, rate)``: the time-marching stages of a forward ODE system (a declared initial
+    state, nothing learned) and the largest modulus of the eigenvalues of its Jacobian at the
+    initial state; ``(1, 0.0)`` for any other problem. Forcing that depends on time explicitly
+    is not seen by the linearisation."""
+    from sciml.dsl.errors import ProblemError
+    from sciml.dynamics.problem import is_ode, ode_system
+    from sciml.training.config import MAX_TIME_STAGES
+
+    if not is_ode(problem):
+        return 1, 0.0
+    try:
+        system = ode_system(problem)
+    except ProblemError:
+        return 1, 0.0
+    if not system.is_forward:
+        return 1, 0.0
+    at = {**system.parameters, **system.initial, system.time: problem.space_time.time.a}
+    try:
+        jacobian = np.array(sp.Matrix(system.rhs).jacobian(system.states).subs(at).evalf(), dtype=float)
+        rate = float(np.max(np.abs(np.linalg.eigvals(jacobian))))
+    except (TypeError, ValueError, np.linalg.LinAlgError):  # symbols left, or not finite there
+        return 1, 0.0
+    if not math.isfinite(rate):
+        return 1, 0.0
+    stages = math.ceil(rate * _duration(problem) / TIME_SCALES_PER_STAGE)
+    return max(1, min(stages, MAX_TIME_STAGES)), rate
+
+
 def _network_parameters(compiled, model: str, options: dict) -> int:
     """Trainable parameters of the surrogate the options describe, on the compiled problem's inputs."""
     from sciml.models import build_model
@@ -481,6 +519,15 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         reasons["refinement"] = ("nonlinear equations: residual-based refinement (250 worst of 10000 "
                                  "candidates every 1000 steps) where "
                                  + ("fronts form" if hard_front else "boundary and shear layers form"))
+    stages, rate = _marching_stages(problem)
+    if stages > 1:
+        train["time_marching"] = stages
+        reasons["time_marching"] = (
+            f"the interval spans {rate * _duration(problem):.1f} time scales of the equations linearised at the "
+            f"initial state (fastest rate {rate:.3g}): collocated at once, an evolution can settle on a wrong "
+            f"trajectory that balances its equations almost everywhere; the collocation points grow from the "
+            f"initial state in {stages} stages of {TIME_SCALES_PER_STAGE:g} time scales, one per stall of the "
+            "quasi-Newton phase (time marching)")
     if feats.unknowns:
         train["unknown_network"] = dict(UNKNOWN_NETWORK)
         reasons["unknowns"] = (

@@ -437,7 +437,9 @@ class _Run:
                            **({"residual_weight_raised": list(outcome.raises), "loss_weights": outcome.weights}
                               if outcome.raises else {}),
                            "recipe": self.recipe or "the problem file's settings for this model",
-                           **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {})},
+                           **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {}),
+                           **({"time_marching": {"stages": outcome.time_stages[1], "reached": outcome.time_stages[0]}}
+                              if outcome.time_stages else {})},
         )
         return solution, outcome.new_steps
 

@@ -33,6 +33,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from sciml.dsl.compile import INTERIOR
 from sciml.dsl.terms import DEFAULT_COUNTS
 from sciml.losses.weighting import global_norm, make_policy
 from sciml.models.registry import model_penalty
@@ -63,6 +64,7 @@ class TrainOutcome:
     new_steps: int = 0  # steps taken by this call (0 when a finished run was resumed)
     stopped: str = "steps"  # why training ended: "steps", "time budget" or "stalled"
     raises: tuple[str, ...] = ()  # why the residual weights were raised (Trainer.constrain), each time
+    time_stages: tuple[int, int] | None = None  # time marching: (stages reached, stages)
 
 
 class Trainer(Batches):
@@ -112,6 +114,8 @@ class Trainer(Batches):
         self.weights = self.policy.init(compiled.term_names, base)
         self.raises: list[str] = []  # why constrain() raised the residual weights, each time
         self.reduce_residual = _causal(compiled, config)
+        self.time_span = _time_span(compiled, config)  # (time axis, t0, t1) when time marching
+        self.stage = 1  # of config.time_marching: the collocation points cover its first stages
         self.mesh, self.points_sharding, self.replicated = batch_sharding(config.devices)
         self._n_devices = self.mesh.devices.size
         self._jitted: dict = {}
@@ -180,8 +184,31 @@ class Trainer(Batches):
             counts = {k: int(v) * growth for k, v in {**DEFAULT_COUNTS, **counts}.items()}
         # Each process draws the rows of its own devices' shards (all of them in one process).
         needed = self._local_rows if jax.process_count() > 1 else None
-        return self._place(self.compiled.sample(rng, counts, self.config.sampling, dtype=self.dtype,
-                                                refined=extra, needed=needed))
+        batch = self.compiled.sample(rng, counts, self.config.sampling, dtype=self.dtype, needed=needed)
+        # Refined points were found inside the span of their time: they join as they are.
+        batch[INTERIOR]["z"] = np.concatenate([self._within_span(batch[INTERIOR]["z"]), extra.astype(self.dtype)])
+        return self._place(batch)
+
+    def _within_span(self, z: np.ndarray) -> np.ndarray:
+        """Points drawn over the whole interval, moved into the time span of the stages reached
+        so far (``config.time_marching``): ``t -> t0 + (t - t0) * stage / stages``."""
+        if self.time_span is None or self.stage >= self.config.time_marching:
+            return z
+        axis, t0, _ = self.time_span
+        z = np.array(z)
+        z[:, axis] = t0 + (z[:, axis] - t0) * (self.stage / self.config.time_marching)
+        return z
+
+    def _advance(self) -> str:
+        """The next stage of time marching, if any is left ('' otherwise)."""
+        if self.time_span is None or self.stage >= self.config.time_marching:
+            return ""
+        self.stage += 1
+        axis, t0, t1 = self.time_span
+        reached = t0 + (t1 - t0) * self.stage / self.config.time_marching
+        name = self.compiled.coordinate_names[axis]
+        return f"time marching: the collocation points now cover {name} in [{t0:g}, {reached:g}] " \
+               f"(stage {self.stage} of {self.config.time_marching})"
 
     def _local_rows(self, n: int) -> list[tuple[int, int]]:
         """The rows of an ``n``-row set of points that this process's devices hold."""
@@ -203,7 +230,8 @@ class Trainer(Batches):
     def _refine(self, trainable, step: int) -> None:
         cfg = self.config
         rng = np.random.default_rng([cfg.seed, 10_000_000 + step])
-        candidates = self.compiled.problem.space_time.sample(cfg.rar_candidates, rng, "uniform").astype(self.dtype)
+        candidates = self._within_span(self.compiled.problem.space_time.sample(cfg.rar_candidates, rng, "uniform")
+                                       ).astype(self.dtype)
         magnitude = np.asarray(self._residual_magnitude(trainable, jnp.asarray(candidates)))
         worst = candidates[np.argsort(magnitude)[-cfg.rar_add :]]
         self.extra = np.concatenate([self.extra, worst]) if len(self.extra) else worst
@@ -232,7 +260,9 @@ class Trainer(Batches):
         return {"points": self._sample(HELD_OUT_INDEX, self.extra[:0]), "weights": self.weights}
 
     def constrain(self, params) -> str:
-        """Raise the residual terms' weights when data pull the fields off their equations.
+        """On a stall of the quasi-Newton phase: the next stage of time marching while one is
+        left (``config.time_marching``), else raise the residual terms' weights when data pull
+        the fields off their equations.
 
         With noisy data and weights of one, a network can buy a smaller data misfit with an
         unbalanced equation (a logistic growth fitted through 3% noise left 23% of its
@@ -245,6 +275,9 @@ class Trainer(Batches):
         weighting policy, or no data; at most :data:`MAX_RAISES` times.
         """
         cfg = self.config
+        advanced = self._advance()
+        if advanced:
+            return advanced
         residuals = [t.name for t in self.compiled.terms if t.kind == "residual"]
         if (not cfg.residual_target or len(self.raises) >= MAX_RAISES or cfg.weighting != "fixed" or not residuals
                 or any(n in cfg.weights for n in residuals)
@@ -268,13 +301,15 @@ class Trainer(Batches):
         return self.raises[-1]
 
     def state(self) -> tuple[dict, dict]:
-        return {"rest": self.rest}, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises)}
+        return {"rest": self.rest}, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises),
+                                     "stage": self.stage}
 
     def restore(self, trees: dict, values: dict) -> None:
         self.rest = restore_tree(self.rest, trees["rest"], "model state")
         self.extra = np.asarray(values["extra"], self.dtype).reshape(-1, self.extra.shape[1])
         self.weights = {k: float(v) for k, v in values["weights"].items()}
         self.raises = [str(r) for r in values.get("raises", [])]
+        self.stage = int(values.get("stage", 1))
         self._points = None
 
     # ------------------------------------------------------------------ training
@@ -289,6 +324,7 @@ class Trainer(Batches):
         if cfg.precision == "float64" and not jax.config.jax_enable_x64:
             raise ValueError("precision='float64' needs jax_enable_x64 set before the model is built; use sciml.solve")
         self.extra = np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
+        self.stage = 1
         self._points = None
         self._jitted.clear()
         # Point callbacks first: a model callback then sees the points of its step.
@@ -313,6 +349,7 @@ class Trainer(Batches):
             new_steps=outcome.new_steps,
             stopped=outcome.stopped,
             raises=tuple(self.raises),
+            time_stages=(self.stage, cfg.time_marching) if self.time_span is not None else None,
         )
 
     def _parameter_note(self, trainable) -> str:
@@ -385,6 +422,17 @@ def _config_callbacks(config: TrainConfig) -> tuple[ModelCallback, ...]:
 
         callbacks.append(GateAnnealing(config.gate_schedule))
     return tuple(callbacks)
+
+
+def _time_span(compiled, config: TrainConfig) -> tuple[int, float, float] | None:
+    """``(time axis, t0, t1)`` of a problem trained by time marching (None without it)."""
+    if config.time_marching <= 1:
+        return None
+    time = compiled.problem.space_time.time
+    if time is None:
+        raise ValueError("time_marching grows the time span of the collocation points, but this problem has no "
+                         "TimeInterval")
+    return compiled.problem.coordinates.index(time.coordinates[0]), float(time.a), float(time.b)
 
 
 def _causal(compiled, config: TrainConfig):
