@@ -438,8 +438,7 @@ class _Run:
                               if outcome.raises else {}),
                            "recipe": self.recipe or "the problem file's settings for this model",
                            **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {}),
-                           **({"time_marching": {"stages": outcome.time_stages[1], "reached": outcome.time_stages[0]}}
-                              if outcome.time_stages else {})},
+                           **({"time_marching": outcome.marching} if outcome.marching else {})},
         )
         return solution, outcome.new_steps
 

@@ -161,6 +161,9 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
     if not indicators.get("loss_finite", True):
         reasons.append("the loss was not finite during training")
     reasons += indicators.get("underdetermined", [])
+    if indicators.get("time_marching_reached", 1.0) < 1.0:
+        reasons.append(f"time marching ended with {indicators['time_marching_reached']:.0%} of the time interval "
+                       "reached (the time budget or the iteration limit was spent first)")
     if not indicators.get("prediction_finite", True):
         reasons.append("the prediction is not finite over the span asked about (it blows up)")
     residual = indicators.get("residual", [])
@@ -252,6 +255,9 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     undetermined = underdetermined_boundary(compiled.problem)
     if undetermined:  # small residuals then show one of many solutions
         indicators["underdetermined"] = undetermined
+    marching = solution.extra_metrics.get("time_marching")
+    if marching:  # the share of the time interval the collocation points reached
+        indicators["time_marching_reached"] = float(marching["reached"])
 
     params = compiled.physical_parameters(raw)
     fields = compiled.predict(model, jnp.asarray(fresh), params)

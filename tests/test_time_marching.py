@@ -11,7 +11,7 @@ from sciml.dsl.compile import compile_problem
 from sciml.models import build_model
 from sciml.recipe import choose
 from sciml.training.config import MAX_TIME_STAGES, TrainConfig
-from sciml.training.trainer import Trainer
+from sciml.training.trainer import MARCH_HALVINGS, Trainer
 
 
 def oscillator(t1=2.0, omega=1.0, amplitude=1.0):
@@ -40,36 +40,50 @@ def test_time_marching_needs_the_stalls_that_pace_it():
         Trainer(compile_problem(steady), build_model("mlp", 1, 1, hidden=(8,)), marching_config())
 
 
-def test_collocation_points_cover_the_stages_reached():
+def test_spans_grow_on_balanced_stalls_and_go_back_on_unbalanced_ones():
     compiled = compile_problem(oscillator(t1=2.0))
     trainer = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config())
-    trainer.stage, trainer.extra = 1, np.zeros((0, 1), np.float32)
-    first = np.asarray(compiled.interior_points(trainer._sample(0, trainer.extra)))
-    assert first.min() >= 0 and first.max() <= 0.5 and first.max() > 0.45
-    held_out = np.asarray(compiled.interior_points(trainer.held_out()["points"]))
-    assert held_out.max() <= 0.5  # the stall is judged on the span being fitted
-    note = trainer.constrain(trainer.trainable)
-    assert "t in [0, 1]" in note and "stage 2 of 4" in note
-    # Points refined in an earlier stage stay where they were found.
-    trainer.extra = np.asarray([[0.25]], np.float32)
-    second = np.asarray(compiled.interior_points(trainer._sample(0, trainer.extra)))
-    assert 0.5 < second[:-1].max() <= 1.0 and second[-1, 0] == pytest.approx(0.25)
+    trainer.extra = np.zeros((0, 1), np.float32)
+    tmax = lambda: np.asarray(compiled.interior_points(trainer._sample(0, trainer.extra[:0]))).max()  # noqa: E731
+    assert 0.45 < tmax() <= 0.5
+    assert np.asarray(compiled.interior_points(trainer.held_out()["points"])).max() <= 0.5  # judged on the span
+    balanced, unbalanced = {"model": 1}, {"model": 2}  # stand-ins: only their identity matters here
+    trainer._span_balance = lambda params: 0.0 if params is balanced else 1.0
+    note = trainer.constrain(balanced)
+    assert "reach t = 1" in note and 0.95 < tmax() <= 1.0 and trainer.restart(unbalanced) is unbalanced
+    # Points refined in an earlier span stay where they were found.
+    second = np.asarray(compiled.interior_points(trainer._sample(0, np.asarray([[0.25]], np.float32))))
+    assert second[-1, 0] == pytest.approx(0.25)
+    # A span left unbalanced: back to the last accepted parameters, half the step.
+    note = trainer.constrain(unbalanced)
+    assert "back to the fit up to t = 0.5, on to t = 0.75" in note
+    assert trainer.restart(unbalanced) is balanced and 0.7 < tmax() <= 0.75
     _, values = trainer.state()
-    trainer.stage = 1
+    trees, _ = trainer.state()
+    assert trees["accepted"] is balanced
+    trainer.span = 1.0
     trainer.restore({"rest": trainer.rest}, values)
-    assert trainer.stage == 2  # a resumed run goes on from the stage it reached
-    while trainer.stage < 4:
-        assert trainer.constrain(trainer.trainable)
-    whole = np.asarray(compiled.interior_points(trainer._sample(0, trainer.extra[:0])))
-    assert whole.max() > 1.9  # every stage reached: the whole interval
-    assert trainer.constrain(trainer.trainable) == ""  # nothing left to grow, no data to weigh
+    assert trainer.span == 0.375 and trainer.rejected == 1  # a resumed run goes on from where it was
+    for _ in range(10):
+        if not trainer.constrain(balanced):
+            break
+    assert trainer.marched and tmax() > 1.9  # the whole interval, accepted
+    assert trainer.constrain(balanced) == ""  # nothing left to grow, no data to weigh
+    # The step halves at most MARCH_HALVINGS times: then an unbalanced span is accepted.
+    stubborn = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(time_marching=2))
+    stubborn._span_balance = lambda params: 1.0
+    assert "reach t = 2" in stubborn.constrain(unbalanced)  # the first span: nothing to go back to
+    notes = [stubborn.constrain(unbalanced) for _ in range(MARCH_HALVINGS + 1)]
+    assert all("back to" in n for n in notes[:-1]) and "reach" in notes[-1]
+    assert stubborn.span == pytest.approx(0.5 + 0.5 / 2**MARCH_HALVINGS + 0.5 / 2 ** (MARCH_HALVINGS - 1))
 
 
 def test_a_run_marches_to_the_end_of_the_interval():
     solution = sciml.solve(oscillator(t1=2.0), model="mlp", model_options={"hidden": (16,)},
                            steps=50, lbfgs_steps=1500, stall_window=25, time_marching=3, progress=False,
                            points={"interior": 128})
-    assert solution.metrics["time_marching"] == {"stages": 3, "reached": 3}
+    marching = solution.metrics["time_marching"]
+    assert marching["whole_interval"] and marching["reached"] == 1.0
     assert solution.metrics["verdict"]["indicators"]["classical"]["x"] < 1e-2
 
 

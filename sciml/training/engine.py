@@ -118,8 +118,12 @@ class Batches:
     def constrain(self, params) -> str:
         """Called when the quasi-Newton phase stalls, with its best parameters: change the
         loss (e.g. raise a penalty's weight) and say why, so the phase goes on with the changed
-        loss; or ``""`` to leave it as it is."""
+        loss; or ``""`` to leave it as it is. Bounds itself: the engine calls it on every stall."""
         return ""
+
+    def restart(self, params):
+        """The parameters the loss :meth:`constrain` changed starts from, given the best so far."""
+        return params
 
     def state(self) -> tuple[dict, dict]:
         """``(pytrees, plain values)`` to save with a checkpoint."""
@@ -637,14 +641,15 @@ class _Run:
             overfitted = (stopped.startswith("stalled") and self.growth < MAX_POINT_GROWTH
                           and validation[-1] > OVERFIT_RATIO * batch_loss)
             changed = ""
-            if stopped.startswith("stalled") and self.refreshes < MAX_REFRESHES:
+            if stopped.startswith("stalled"):
                 # Every process reaches a stall together (agreed clock): each judges whole arrays.
                 changed = self.batches.constrain(_local(best[1]) if multi_process() else best[1])
             if changed:
-                # A new loss: its own held-out judge and best, from the best parameters so far.
+                # A new loss: its own held-out judge and best, from the best parameters so far
+                # (or those the batches go back to).
                 self.refreshes += 1
                 log.info("quasi-Newton %s at step %d; %s", stopped, self.qn_done, changed)
-                self.params = best[1]
+                self.params = self.batches.restart(best[1])
                 self.batch = self.batches.quasi_newton(self.refreshes, self.growth, self.params,
                                                        start_step, self.qn_done)
                 self.qn_state = for_new_batch(cfg.quasi_newton, self.qn_state, self.params, cfg.lbfgs_memory)

@@ -48,6 +48,10 @@ BALANCE_INDEX = 2**31 - 2  # batch index of the fresh points that measure the eq
 BALANCE_POINTS = 2048
 MAX_RAISES = 3  # times the residual weights may be raised in one run
 MAX_RAISE = 1e3  # the most one raise multiplies them by
+# Time marching accepts a span whose equations are balanced within this share of their largest
+# term (a tenth of the verdict's bound), and halves a rejected span's step at most this often.
+MARCH_BALANCE = 1e-3
+MARCH_HALVINGS = 3
 AIM = 3.0  # a raise aims the balance this far inside the target, so that other fresh points pass too
 
 
@@ -64,7 +68,7 @@ class TrainOutcome:
     new_steps: int = 0  # steps taken by this call (0 when a finished run was resumed)
     stopped: str = "steps"  # why training ended: "steps", "time budget" or "stalled"
     raises: tuple[str, ...] = ()  # why the residual weights were raised (Trainer.constrain), each time
-    time_stages: tuple[int, int] | None = None  # time marching: (stages reached, stages)
+    marching: dict | None = None  # time marching: the share of the interval reached, the spans rejected
 
 
 class Trainer(Batches):
@@ -115,7 +119,7 @@ class Trainer(Batches):
         self.raises: list[str] = []  # why constrain() raised the residual weights, each time
         self.reduce_residual = _causal(compiled, config)
         self.time_span = _time_span(compiled, config)  # (time axis, t0, t1) when time marching
-        self.stage = 1  # of config.time_marching: the collocation points cover its first stages
+        self._start_marching()
         self.mesh, self.points_sharding, self.replicated = batch_sharding(config.devices)
         self._n_devices = self.mesh.devices.size
         self._jitted: dict = {}
@@ -190,25 +194,66 @@ class Trainer(Batches):
         return self._place(batch)
 
     def _within_span(self, z: np.ndarray) -> np.ndarray:
-        """Points drawn over the whole interval, moved into the time span of the stages reached
-        so far (``config.time_marching``): ``t -> t0 + (t - t0) * stage / stages``."""
-        if self.time_span is None or self.stage >= self.config.time_marching:
+        """Points drawn over the whole interval, moved into the time span reached so far by time
+        marching (``config.time_marching``): ``t -> t0 + (t - t0) * span``."""
+        if self.time_span is None or self.span >= 1.0:
             return z
         axis, t0, _ = self.time_span
         z = np.array(z)
-        z[:, axis] = t0 + (z[:, axis] - t0) * (self.stage / self.config.time_marching)
+        z[:, axis] = t0 + (z[:, axis] - t0) * self.span
         return z
 
-    def _advance(self) -> str:
-        """The next stage of time marching, if any is left ('' otherwise)."""
-        if self.time_span is None or self.stage >= self.config.time_marching:
+    def _march(self, params) -> str:
+        """Time marching on a stall: accept the span just fitted and grow it, or reject it.
+
+        A span is accepted when its equations are balanced on fresh points within
+        :data:`MARCH_BALANCE` of their largest term (a tenth of the verdict's bound), or when
+        its step can be halved no more (:data:`MARCH_HALVINGS`); a rejected span goes back to the
+        parameters of the last one accepted with half the step — a fast transient the time scale
+        chosen beforehand did not foresee (a relaxation oscillation's jump). After an acceptance
+        the step doubles again, up to ``1 / time_marching`` of the interval. Returns why the
+        loss changed ('' once the whole interval is accepted).
+        """
+        if self.time_span is None or self.marched:
             return ""
-        self.stage += 1
+        ratio = self._span_balance(params)
         axis, t0, t1 = self.time_span
-        reached = t0 + (t1 - t0) * self.stage / self.config.time_marching
-        name = self.compiled.coordinate_names[axis]
-        return f"time marching: the collocation points now cover {name} in [{t0:g}, {reached:g}] " \
-               f"(stage {self.stage} of {self.config.time_marching})"
+        at = lambda span: f"{self.compiled.coordinate_names[axis]} = {t0 + (t1 - t0) * span:.4g}"  # noqa: E731
+        smallest = 1.0 / (self.config.time_marching * 2**MARCH_HALVINGS)
+        if ratio > MARCH_BALANCE and self.accepted is not None and self.step_fraction > smallest * 1.5:
+            tried = self.span
+            self.span -= self.step_fraction
+            self.step_fraction /= 2
+            self.restart_from = self.accepted
+            note = (f"time marching: up to {at(tried)} the equations were left unbalanced by {ratio:.2e} of their "
+                    f"largest term; back to the fit up to {at(self.span)}, on to {at(self.span + self.step_fraction)}")
+            self.span += self.step_fraction
+            self.rejected += 1
+            return note
+        self.accepted, self.restart_from = params, None
+        if self.span >= 1.0:
+            self.marched = True
+            return ""
+        self.step_fraction = min(2 * self.step_fraction, 1.0 / self.config.time_marching)
+        self.span = min(1.0, self.span + self.step_fraction)
+        return f"time marching: the collocation points now reach {at(self.span)}"
+
+    def _span_balance(self, params) -> float:
+        """The largest share of its largest term an equation leaves unbalanced on fresh points of
+        the current span (the verdict's measure; infinite where it cannot be evaluated)."""
+        from sciml.verdict import away_from_singular_points, equation_balance
+
+        model = nnx.merge(self.graphdef, params["model"], self.rest)
+        rng = np.random.default_rng([self.config.seed, BALANCE_INDEX, self.rejected, int(self.span * 2**20)])
+        points = self._within_span(self.compiled.problem.space_time.sample(BALANCE_POINTS, rng, "uniform"))
+        points = away_from_singular_points(self.compiled, points.astype(self.dtype), keep_all_if_none=True)
+        (balance,) = equation_balance(self.compiled, model, params["parameters"], points)
+        return max((b["ratio"] if math.isfinite(b["ratio"]) else math.inf for b in balance), default=0.0)
+
+    def restart(self, params):
+        """The parameters a changed loss starts from: after a rejected time-marching span, those
+        of the last span accepted; else ``params`` (the best so far)."""
+        return params if self.restart_from is None else self.restart_from
 
     def _local_rows(self, n: int) -> list[tuple[int, int]]:
         """The rows of an ``n``-row set of points that this process's devices hold."""
@@ -226,6 +271,15 @@ class Trainer(Batches):
             return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
 
         return jax.tree.map(put, batch)
+
+    def _start_marching(self) -> None:
+        marching = self.time_span is not None
+        self.span = 1.0 / self.config.time_marching if marching else 1.0  # the share of the interval sampled
+        self.step_fraction = self.span  # its last growth
+        self.marched = not marching  # the whole interval accepted
+        self.accepted = None  # parameters of the last span accepted
+        self.restart_from = None  # parameters a rejected span restarts from
+        self.rejected = 0
 
     def _refine(self, trainable, step: int) -> None:
         cfg = self.config
@@ -275,9 +329,9 @@ class Trainer(Batches):
         weighting policy, or no data; at most :data:`MAX_RAISES` times.
         """
         cfg = self.config
-        advanced = self._advance()
-        if advanced:
-            return advanced
+        marched = self._march(params)
+        if marched:
+            return marched
         residuals = [t.name for t in self.compiled.terms if t.kind == "residual"]
         if (not cfg.residual_target or len(self.raises) >= MAX_RAISES or cfg.weighting != "fixed" or not residuals
                 or any(n in cfg.weights for n in residuals)
@@ -301,15 +355,21 @@ class Trainer(Batches):
         return self.raises[-1]
 
     def state(self) -> tuple[dict, dict]:
-        return {"rest": self.rest}, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises),
-                                     "stage": self.stage}
+        trees = {"rest": self.rest, **({"accepted": self.accepted} if self.accepted is not None else {})}
+        return trees, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises),
+                       "marching": [self.span, self.step_fraction, self.marched, self.rejected]}
 
     def restore(self, trees: dict, values: dict) -> None:
         self.rest = restore_tree(self.rest, trees["rest"], "model state")
         self.extra = np.asarray(values["extra"], self.dtype).reshape(-1, self.extra.shape[1])
         self.weights = {k: float(v) for k, v in values["weights"].items()}
         self.raises = [str(r) for r in values.get("raises", [])]
-        self.stage = int(values.get("stage", 1))
+        if "marching" in values:
+            span, step_fraction, marched, rejected = values["marching"]
+            self.span, self.step_fraction = float(span), float(step_fraction)
+            self.marched, self.rejected = bool(marched), int(rejected)
+        if "accepted" in trees:
+            self.accepted = restore_tree(self.trainable, trees["accepted"], "time marching's accepted parameters")
         self._points = None
 
     # ------------------------------------------------------------------ training
@@ -324,7 +384,7 @@ class Trainer(Batches):
         if cfg.precision == "float64" and not jax.config.jax_enable_x64:
             raise ValueError("precision='float64' needs jax_enable_x64 set before the model is built; use sciml.solve")
         self.extra = np.zeros((0, len(self.compiled.coordinate_names)), self.dtype)
-        self.stage = 1
+        self._start_marching()
         self._points = None
         self._jitted.clear()
         # Point callbacks first: a model callback then sees the points of its step.
@@ -349,7 +409,8 @@ class Trainer(Batches):
             new_steps=outcome.new_steps,
             stopped=outcome.stopped,
             raises=tuple(self.raises),
-            time_stages=(self.stage, cfg.time_marching) if self.time_span is not None else None,
+            marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
+                       "rejected": self.rejected} if self.time_span is not None else None),
         )
 
     def _parameter_note(self, trainable) -> str:
