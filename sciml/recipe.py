@@ -52,7 +52,9 @@ RESAMPLE_EVERY = 500  # Adam steps between fresh collocation points
 POINTS_PER_PERIOD = 10.0  # interior points per period of a visible frequency, along each coordinate
 # Time marching of a forward ODE: each stage adds this many of the fastest time scales of the
 # linearisation at the initial state (pendulum from 2.5 rad over [0, 5], 14 time scales: at once,
-# rel L2 1.9; 4 stages 3e-4 in one run and 1.6 in another; 8 stages 1.2e-3).
+# rel L2 1.9; 4 stages of equal size 3e-4 in one run and 1.6 in another; 8 stages 1.2e-3). The
+# trainer halves a stage whose equations are left unbalanced (a fast transient the linearisation
+# at the start does not see).
 TIME_SCALES_PER_STAGE = 2.0
 # The network of each unknown term: a closure of a few inputs is a smooth, low-dimensional
 # function, which two tanh layers of 16 represent; its last layer starts small, so training
@@ -527,7 +529,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
             f"initial state (fastest rate {rate:.3g}): collocated at once, an evolution can settle on a wrong "
             f"trajectory that balances its equations almost everywhere; the collocation points grow from the "
             f"initial state in {stages} stages of {TIME_SCALES_PER_STAGE:g} time scales, one per stall of the "
-            "quasi-Newton phase (time marching)")
+            "quasi-Newton phase, each kept only when its equations are balanced (time marching)")
     if feats.unknowns:
         train["unknown_network"] = dict(UNKNOWN_NETWORK)
         reasons["unknowns"] = (

@@ -71,16 +71,18 @@ class TrainConfig:
             strictness (Wang, Sankaran & Perdikaris 2022; :mod:`sciml.losses.causal`; 0: off).
         causal_bins: time bins of the causal weighting.
         time_marching: for a problem on a time interval ``[t0, t1]``, grow the time span of the
-            collocation points in this many equal stages (0 or 1: the whole interval at once).
-            Adam and the quasi-Newton phase start on ``[t0, t0 + (t1 - t0) / time_marching]``;
-            each time the quasi-Newton phase stalls, the span grows by one stage, from the best
-            parameters, until it covers the interval. An evolution fitted all at once can
-            settle on a wrong trajectory that balances its equations almost everywhere (a
-            pendulum released from 2.5 rad, collocated over 1.5 periods, climbs towards the
-            inverted state); grown from the initial state, each stage starts from a fit of the
-            one before (time marching: Wight & Zhao 2020, Krishnapriyan et al. 2021). The
-            interior and held-out points follow the span; condition and data points do not.
-            Needs ``lbfgs_steps`` and ``stall_window`` (the stalls set the pace).
+            collocation points from ``t0``, ``1 / time_marching`` of the interval at a time
+            (0 or 1: the whole interval at once). Adam and the quasi-Newton phase start on the
+            first span; at each stall of the quasi-Newton phase the span is kept when its
+            equations are balanced on fresh points (within 1e-2 of their largest term, the verdict's bound), and
+            grows; otherwise training goes back to the last span kept, with half the step (see
+            ``Trainer.constrain``). An evolution fitted all at once can settle on a wrong
+            trajectory that balances its equations almost everywhere (a pendulum released from
+            2.5 rad, collocated over 1.5 periods, climbs towards the inverted state); grown from
+            the initial state, each span starts from a fit of the one before (time marching:
+            Wight & Zhao 2020, Krishnapriyan et al. 2021). The interior, refinement and held-out
+            points follow the span; condition and data points do not. Needs ``lbfgs_steps`` and
+            ``stall_window`` (the stalls set the pace).
         time_budget: wall-clock seconds for the whole run (0: none). When L-BFGS follows, Adam
             stops once half of it is spent (so a slow machine still gets a quasi-Newton phase);
             L-BFGS stops when it is all spent.
