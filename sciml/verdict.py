@@ -41,7 +41,9 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   an indicator of one; above the suite's 1e-2 line the run is doubtful. An integration that
   fails (a blow-up, a stiff system's step budget) checks nothing and says so in the notes;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
-  floored by noisy data falls little in a perfectly good run).
+  floored by noisy data falls little in a perfectly good run), and, under time marching, the
+  share of the time interval its collocation points reached (``time_marching_reached``): short
+  of the end, the rest is an extrapolation and the run is doubtful.
 
 A run is ``trusted`` only when every indicator is below its threshold
 (:data:`THRESHOLDS`); otherwise it is ``doubtful``, with one reason per failing indicator.
