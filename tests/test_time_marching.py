@@ -78,6 +78,7 @@ def test_spans_grow_on_balanced_stalls_and_go_back_on_unbalanced_ones():
     assert stubborn.span == pytest.approx(0.5 + 0.5 / 2**MARCH_HALVINGS + 0.5 / 2 ** (MARCH_HALVINGS - 1))
 
 
+@pytest.mark.slow  # ~30 s of training; the default suite is near its 15-minute line
 def test_a_run_marches_to_the_end_of_the_interval():
     solution = sciml.solve(oscillator(t1=2.0), model="mlp", model_options={"hidden": (16,)},
                            steps=50, lbfgs_steps=1500, stall_window=25, time_marching=3, progress=False,
