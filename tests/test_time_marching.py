@@ -48,7 +48,7 @@ def test_spans_grow_on_balanced_stalls_and_go_back_on_unbalanced_ones():
     assert 0.45 < tmax() <= 0.5
     assert np.asarray(compiled.interior_points(trainer.held_out()["points"])).max() <= 0.5  # judged on the span
     balanced, unbalanced = {"model": 1}, {"model": 2}  # stand-ins: only their identity matters here
-    trainer._span_balance = lambda params: 0.0 if params is balanced else 1.0
+    trainer._balance = lambda params, *key: 0.0 if params is balanced else 1.0
     note = trainer.constrain(balanced)
     assert "reach t = 1" in note and 0.95 < tmax() <= 1.0 and trainer.restart(unbalanced) is unbalanced
     # Points refined in an earlier span stay where they were found.
@@ -71,7 +71,7 @@ def test_spans_grow_on_balanced_stalls_and_go_back_on_unbalanced_ones():
     assert trainer.constrain(balanced) == ""  # nothing left to grow, no data to weigh
     # The step halves at most MARCH_HALVINGS times: then an unbalanced span is accepted.
     stubborn = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(time_marching=2))
-    stubborn._span_balance = lambda params: 1.0
+    stubborn._balance = lambda params, *key: 1.0
     assert "reach t = 2" in stubborn.constrain(unbalanced)  # the first span: nothing to go back to
     notes = [stubborn.constrain(unbalanced) for _ in range(MARCH_HALVINGS + 1)]
     assert all("back to" in n for n in notes[:-1]) and "reach" in notes[-1]

@@ -218,7 +218,7 @@ class Trainer(Batches):
         """
         if self.time_span is None or self.marched:
             return ""
-        ratio = self._span_balance(params)
+        ratio = self._balance(params, self.rejected, int(self.span * 2**20))
         axis, t0, t1 = self.time_span
         at = lambda span: f"{self.compiled.coordinate_names[axis]} = {t0 + (t1 - t0) * span:.4g}"  # noqa: E731
         smallest = 1.0 / (self.config.time_marching * 2**MARCH_HALVINGS)
@@ -240,17 +240,18 @@ class Trainer(Batches):
         self.span = min(1.0, self.span + self.step_fraction)
         return f"time marching: the collocation points now reach {at(self.span)}"
 
-    def _span_balance(self, params) -> float:
-        """The largest share of its largest term an equation leaves unbalanced on fresh points of
-        the current span (the verdict's measure; infinite where it cannot be evaluated)."""
+    def _balance(self, params, *key: int) -> float:
+        """The largest share of its largest term an equation leaves unbalanced (the verdict's
+        measure) on fresh points of the time span sampled, away from singular points, drawn
+        from ``(seed, BALANCE_INDEX, *key)``; equations without a scale of their own left out."""
         from sciml.verdict import away_from_singular_points, equation_balance
 
         model = nnx.merge(self.graphdef, params["model"], self.rest)
-        rng = np.random.default_rng([self.config.seed, BALANCE_INDEX, self.rejected, int(self.span * 2**20)])
+        rng = np.random.default_rng([self.config.seed, BALANCE_INDEX, *key])
         points = self._within_span(self.compiled.problem.space_time.sample(BALANCE_POINTS, rng, "uniform"))
         points = away_from_singular_points(self.compiled, points.astype(self.dtype), keep_all_if_none=True)
         (balance,) = equation_balance(self.compiled, model, params["parameters"], points)
-        return max((b["ratio"] if math.isfinite(b["ratio"]) else math.inf for b in balance), default=0.0)
+        return max((b["ratio"] for b in balance if math.isfinite(b["ratio"])), default=0.0)
 
     def restart(self, params):
         """The parameters a changed loss starts from: after a rejected time-marching span, those
@@ -339,14 +340,7 @@ class Trainer(Batches):
                 or any(n in cfg.weights for n in residuals)
                 or not any(t.kind == "data" for t in self.compiled.terms)):
             return ""
-        from sciml.verdict import away_from_singular_points, equation_balance
-
-        model = nnx.merge(self.graphdef, params["model"], self.rest)
-        rng = np.random.default_rng([cfg.seed, BALANCE_INDEX])
-        points = self.compiled.problem.space_time.sample(BALANCE_POINTS, rng, "uniform").astype(self.dtype)
-        points = away_from_singular_points(self.compiled, points, keep_all_if_none=True)  # as the verdict
-        (balance,) = equation_balance(self.compiled, model, params["parameters"], points)
-        ratio = max((b["ratio"] for b in balance if math.isfinite(b["ratio"])), default=0.0)
+        ratio = self._balance(params)  # marching is over: the whole interval
         if not ratio > cfg.residual_target:
             return ""
         factor = float(f"{min(MAX_RAISE, (AIM * ratio / cfg.residual_target) ** 2):.2g}")
