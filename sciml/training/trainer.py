@@ -481,25 +481,26 @@ def _config_callbacks(config: TrainConfig) -> tuple[ModelCallback, ...]:
     return tuple(callbacks)
 
 
+def _time_axis(compiled, needs: str) -> tuple[int, float, float]:
+    """``(time axis, t0, t1)`` of the problem; ``needs`` says which option asked, for the error."""
+    time = compiled.problem.space_time.time
+    if time is None:
+        raise ValueError(f"{needs}, but this problem has no TimeInterval")
+    return compiled.problem.coordinates.index(time.coordinates[0]), float(time.a), float(time.b)
+
+
 def _time_span(compiled, config: TrainConfig) -> tuple[int, float, float] | None:
     """``(time axis, t0, t1)`` of a problem trained by time marching (None without it)."""
     if config.time_marching <= 1:
         return None
-    time = compiled.problem.space_time.time
-    if time is None:
-        raise ValueError("time_marching grows the time span of the collocation points, but this problem has no "
-                         "TimeInterval")
-    return compiled.problem.coordinates.index(time.coordinates[0]), float(time.a), float(time.b)
+    return _time_axis(compiled, "time_marching grows the time span of the collocation points")
 
 
 def _causal(compiled, config: TrainConfig):
     """The causal residual reduction the configuration asks for (None: the plain mean)."""
     if not config.causal_epsilon:
         return None
-    time = compiled.problem.space_time.time
-    if time is None:
-        raise ValueError("causal_epsilon weighs residuals along time, but this problem has no TimeInterval")
+    axis, t0, t1 = _time_axis(compiled, "causal_epsilon weighs residuals along time")
     from sciml.losses.causal import causal_reduction
 
-    axis = compiled.problem.coordinates.index(time.coordinates[0])
-    return causal_reduction(axis, float(time.a), float(time.b), config.causal_bins, config.causal_epsilon)
+    return causal_reduction(axis, t0, t1, config.causal_bins, config.causal_epsilon)
