@@ -8,6 +8,7 @@ classical integration the verdict runs (float64 Dopri8, tolerances 1e-10).
 
     python benchmarks/time_marching.py                 # every problem, seed 0
     python benchmarks/time_marching.py --only pendulum --seeds 0 1
+    python benchmarks/time_marching.py --marching-only   # keep the saved runs without marching
 
 Rows go to ``benchmarks/results/time_marching.json`` after every run, with the revision and
 the load average (time nothing else beside it).
@@ -68,14 +69,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="problem names (files in benchmarks/outside_odes/)")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument("--table-only", action="store_true", help="print the table of the saved rows")
+    parser.add_argument("--marching-only", action="store_true",
+                        help="rerun the runs with time marching only (the others do not depend on it)")
     args = parser.parse_args()
     rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     if not args.table_only:
         names = args.only or sorted(p.stem for p in PROBLEMS.glob("*.py"))
-        rows = [r for r in rows if r["problem"] not in names or r["seed"] not in args.seeds]
+        modes = (True,) if args.marching_only else (True, False)
+        rows = [r for r in rows if r["problem"] not in names or r["seed"] not in args.seeds or r["marching"] not in modes]
         for name in names:
             for seed in args.seeds:
-                for marching in (True, False):
+                for marching in modes:
                     rows.append(run(name, seed, marching))
                     RESULTS.parent.mkdir(parents=True, exist_ok=True)
                     RESULTS.write_text(json.dumps(rows, indent=1))

@@ -506,7 +506,8 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
     reasons["optimiser"] = (f"Adam {train['steps']} steps, rate {train['learning_rate']:g} decaying tenfold, "
                             f"then {method}, until its loss on held-out points stalls (< 1% better "
                             f"over 1000 iterations; the best parameters are kept) or {TIME_BUDGET:g} s "
-                            "have passed (Adam stops at half of them)")
+                            "have passed (Adam stops at half of them, or sooner when its loss has stalled and "
+                            "it would not finish in that half)")
     train["resample_every"] = RESAMPLE_EVERY
     reasons["points"] = (f"{n_points} interior points, fresh every {RESAMPLE_EVERY} Adam steps"
                          + (f" (at least {POINTS_PER_PARAMETER:g} residual equations per network parameter, "

@@ -162,6 +162,53 @@ def test_a_stretched_schedule_finishes_its_decay_within_the_time_budget():
     assert rates(plain.opt_state) == []  # without stretching: the step-count schedule, no injected rate
 
 
+def test_a_stalled_first_phase_the_budget_would_cut_hands_over_early():
+    import time
+
+    from sciml.training.engine import ADAM_STALL_STEPS, Batches
+
+    class Slow(Batches):  # 1 ms a step: 10^5 Adam steps would need far more than the budget
+        def __call__(self, step, params):
+            time.sleep(0.02)
+
+    # Adam at a rate of 1e-7 hardly moves the quadratic: its loss stalls from the start.
+    stalled = dict(learning_rate=1e-7, lbfgs_steps=50, time_budget=60.0, quasi_newton="bfgs")
+    out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=10**5, **stalled), batches=Slow())
+    assert out.steps == 2 * ADAM_STALL_STEPS and "Adam cut at step 1000" in out.stopped
+    assert out.history["loss"][-1] < 1e-8  # the quasi-Newton phase then solves it
+    # Within its share of the budget the first phase runs to its last step, stalled or not.
+    whole = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=1200, **stalled), batches=Slow())
+    assert whole.steps == 1200 and "Adam cut" not in whole.stopped
+
+
+def test_the_batches_may_change_the_loss_between_stalls():
+    from sciml.training.engine import Batches
+
+    class Advancing(Batches):  # moves the target once, the first time it is asked between stalls
+        def __init__(self):
+            super().__init__({"target": TARGET})
+            self.asked = []
+
+        def held_out(self):
+            return self.batch
+
+        def advance(self, params):
+            self.asked.append(len(self.asked))
+            if len(self.asked) == 1:
+                self.batch = {"target": -TARGET}
+                return "the target moved"
+            return ""
+
+    def loss(params, batch):
+        value = jnp.sum((params["w"] - batch["target"]) ** 2)
+        return value, {"fit": value}
+
+    batches = Advancing()
+    out = fit(loss, {"w": jnp.zeros(3)}, config(steps=1, lbfgs_steps=400, stall_window=50, chunk=5,
+                                                quasi_newton="bfgs", learning_rate=1e-3), batches=batches)
+    assert batches.asked and np.allclose(out.params["w"], -TARGET, atol=1e-4)  # the changed loss, minimised
+
+
 def test_without_a_time_budget_the_batches_are_told_the_share_of_steps_done():
     from sciml.training.engine import Batches
 

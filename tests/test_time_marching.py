@@ -11,7 +11,7 @@ from sciml.dsl.compile import compile_problem
 from sciml.models import build_model
 from sciml.recipe import choose
 from sciml.training.config import MAX_TIME_STAGES, TrainConfig
-from sciml.training.trainer import MARCH_HALVINGS, Trainer
+from sciml.training.trainer import MARCH_EARLY, MARCH_HALVINGS, Trainer
 
 
 def oscillator(t1=2.0, omega=1.0, amplitude=1.0):
@@ -76,6 +76,18 @@ def test_spans_grow_on_balanced_stalls_and_go_back_on_unbalanced_ones():
     notes = [stubborn.constrain(unbalanced) for _ in range(MARCH_HALVINGS + 1)]
     assert all("back to" in n for n in notes[:-1]) and "reach" in notes[-1]
     assert stubborn.span == pytest.approx(0.5 + 0.5 / 2**MARCH_HALVINGS + 0.5 / 2 ** (MARCH_HALVINGS - 1))
+
+
+def test_a_span_balanced_well_before_a_stall_is_kept_at_once():
+    compiled = compile_problem(oscillator(t1=2.0))
+    trainer = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config())
+    params = {"model": 1}
+    trainer._balance = lambda params, *key: 3 * MARCH_EARLY  # within the stall's bound, not the early one
+    assert trainer.advance(params) == "" and trainer.span == 0.25  # waits for the stall
+    trainer._balance = lambda params, *key: MARCH_EARLY / 2
+    assert "reach t = 1" in trainer.advance(params) and trainer.accepted is params
+    trainer.span = 1.0  # the last span is judged at its stall, where a rejection can still go back
+    assert trainer.advance(params) == "" and not trainer.marched
 
 
 @pytest.mark.slow  # ~30 s of training; the default suite is near its 15-minute line

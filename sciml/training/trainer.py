@@ -54,6 +54,9 @@ MAX_RAISE = 1e3  # the most one raise multiplies them by
 # and halves a rejected span's step at most this often.
 MARCH_BALANCE = 1e-2
 MARCH_HALVINGS = 3
+# Between stalls a span balanced within a tenth of that is kept at once: waiting for the stall
+# polishes a span the next ones are fitted together with anyway.
+MARCH_EARLY = 1e-3
 AIM = 3.0  # a raise aims the balance this far inside the target, so that other fresh points pass too
 
 
@@ -205,7 +208,15 @@ class Trainer(Batches):
         z[:, axis] = t0 + (z[:, axis] - t0) * self.span
         return z
 
-    def _march(self, params) -> str:
+    def advance(self, params) -> str:
+        """Between stalls: the next time-marching span as soon as the one fitted so far is
+        balanced within :data:`MARCH_EARLY` of its largest term (see :meth:`_march`)."""
+        if self.time_span is None or self.marched or self.span >= 1.0:
+            return ""
+        ratio = self._balance(params, self.rejected, int(self.span * 2**20))
+        return self._march(params, ratio) if ratio <= MARCH_EARLY else ""
+
+    def _march(self, params, ratio: float | None = None) -> str:
         """Time marching on a stall: accept the span just fitted and grow it, or reject it.
 
         A span is accepted when its equations are balanced on fresh points within
@@ -218,7 +229,8 @@ class Trainer(Batches):
         """
         if self.time_span is None or self.marched:
             return ""
-        ratio = self._balance(params, self.rejected, int(self.span * 2**20))
+        if ratio is None:
+            ratio = self._balance(params, self.rejected, int(self.span * 2**20))
         axis, t0, t1 = self.time_span
         at = lambda span: f"{self.compiled.coordinate_names[axis]} = {t0 + (t1 - t0) * span:.4g}"  # noqa: E731
         smallest = 1.0 / (self.config.time_marching * 2**MARCH_HALVINGS)
