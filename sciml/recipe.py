@@ -356,9 +356,12 @@ def _duration(problem) -> float:
 
 def _marching_stages(problem) -> tuple[int, float]:
     """``(stages, rate)``: the time-marching stages of a forward ODE system (a declared initial
-    state, nothing learned) and the largest modulus of the eigenvalues of its Jacobian at the
-    initial state; ``(1, 0.0)`` for any other problem. Forcing that depends on time explicitly
-    is not seen by the linearisation."""
+    state, nothing learned) and the fastest rate of its Jacobian's eigenvalues at the initial
+    state that carries the initial state forward: an oscillation's frequency ``|Im|`` or a
+    growth rate ``Re > 0``; ``(1, 0.0)`` for any other problem. A decaying mode forgets the
+    initial state, so its rate does not count (a relaxation ``y' = -50 (y - cos t)`` over [0, 3],
+    all at once: 1.95e-4 from the classical integration in 30 s; in 16 stages: 6.7e-5 in 269 s).
+    Forcing that depends on time explicitly is not seen by the linearisation."""
     from sciml.dsl.errors import ProblemError
     from sciml.dynamics.problem import is_ode, ode_system
     from sciml.training.config import MAX_TIME_STAGES
@@ -374,7 +377,8 @@ def _marching_stages(problem) -> tuple[int, float]:
     at = {**system.parameters, **system.initial, system.time: problem.space_time.time.a}
     try:
         jacobian = np.array(sp.Matrix(system.rhs).jacobian(system.states).subs(at).evalf(), dtype=float)
-        rate = float(np.max(np.abs(np.linalg.eigvals(jacobian))))
+        eigenvalues = np.linalg.eigvals(jacobian)
+        rate = float(np.max(np.maximum(np.abs(eigenvalues.imag), eigenvalues.real), initial=0.0))
     except (TypeError, ValueError, np.linalg.LinAlgError):  # symbols left, or not finite there
         return 1, 0.0
     if not math.isfinite(rate):
@@ -527,7 +531,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         train["time_marching"] = stages
         reasons["time_marching"] = (
             f"the interval spans {rate * _duration(problem):.1f} time scales of the equations linearised at the "
-            f"initial state (fastest rate {rate:.3g}): collocated at once, an evolution can settle on a wrong "
+            f"initial state (fastest oscillation or growth rate {rate:.3g}): collocated at once, an evolution can settle on a wrong "
             f"trajectory that balances its equations almost everywhere; the collocation points grow from the "
             f"initial state in {stages} stages of {TIME_SCALES_PER_STAGE:g} time scales, one per stall of the "
             "quasi-Newton phase, each kept only when its equations are balanced (time marching)")

@@ -106,3 +106,13 @@ def test_recipe_marches_a_forward_ode_over_many_time_scales_only():
     assert long.train["time_marching"] == 7
     assert "time scales" in long.reasons["time_marching"]
     assert "time_marching" not in choose(oscillator(t1=1.0), "mlp").train  # 0.74 time scales
+
+
+def test_recipe_does_not_march_a_fast_decay_onto_a_slow_drive():
+    t = Coordinate("t")
+    y = Field("y", t)
+    relaxation = Problem("relaxation", TimeInterval(t, 0, 3), [y.diff(t) + 50 * (y - sp.cos(t))],
+                         conditions=[Initial(y, 0)])
+    assert "time_marching" not in choose(relaxation, "mlp").train  # rate -50: it forgets its start
+    growth = Problem("growth", TimeInterval(t, 0, 3), [y.diff(t) - 5 * y], conditions=[Initial(y, 1)])
+    assert choose(growth, "mlp").train["time_marching"] == 8  # rate +5 over 3: 15 time scales
