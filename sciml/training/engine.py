@@ -676,7 +676,7 @@ class _Run:
         validation = [self._held_out_loss(self.params, held_out)] if held_out is not None else []
         best = (validation[0], self.params) if validation else None
         round_start = best[0] if best else None
-        advanced = 0  # iterations since the loss last changed at which `advance` was last asked
+        advanced = 0  # the held-out record's length when `advance` was last asked (0: not since a change)
         seconds_per_evaluation = 0.0  # measured on every chunk, for the next one
         batch_loss = float("inf")  # the training loss after the last chunk, on its batch
         while self.qn_done < cfg.lbfgs_steps:

@@ -213,8 +213,12 @@ class Trainer(Batches):
         balanced within :data:`MARCH_EARLY` of its largest term (see :meth:`_march`)."""
         if self.time_span is None or self.marched or self.span >= 1.0:
             return ""
-        ratio = self._balance(params, self.rejected, int(self.span * 2**20))
+        ratio = self._span_balance(params)
         return self._march(params, ratio) if ratio <= MARCH_EARLY else ""
+
+    def _span_balance(self, params) -> float:
+        """:meth:`_balance` on the span sampled now (its own fresh points for every span tried)."""
+        return self._balance(params, self.rejected, int(self.span * 2**20))
 
     def _march(self, params, ratio: float | None = None) -> str:
         """Time marching on a stall: accept the span just fitted and grow it, or reject it.
@@ -230,7 +234,7 @@ class Trainer(Batches):
         if self.time_span is None or self.marched:
             return ""
         if ratio is None:
-            ratio = self._balance(params, self.rejected, int(self.span * 2**20))
+            ratio = self._span_balance(params)
         axis, t0, t1 = self.time_span
         at = lambda span: f"{self.compiled.coordinate_names[axis]} = {t0 + (t1 - t0) * span:.4g}"  # noqa: E731
         smallest = 1.0 / (self.config.time_marching * 2**MARCH_HALVINGS)
