@@ -533,8 +533,9 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
             f"the interval spans {rate * _duration(problem):.1f} time scales of the equations linearised at the "
             f"initial state (fastest oscillation or growth rate {rate:.3g}): collocated at once, an evolution can settle on a wrong "
             f"trajectory that balances its equations almost everywhere; the collocation points grow from the "
-            f"initial state in {stages} stages of {TIME_SCALES_PER_STAGE:g} time scales, one per stall of the "
-            "quasi-Newton phase, each kept only when its equations are balanced (time marching)")
+            f"initial state in {stages} stages of {TIME_SCALES_PER_STAGE:g} time scales, each kept only when its "
+            "equations are balanced: at once within 1e-3 of their largest term, else at a stall of the "
+            "quasi-Newton phase within 1e-2 (time marching)")
     if feats.unknowns:
         train["unknown_network"] = dict(UNKNOWN_NETWORK)
         reasons["unknowns"] = (

@@ -1,5 +1,6 @@
-"""Time marching: the collocation points grow over the time interval in stages, one per stall of
-the quasi-Newton phase, and the recipe asks for it on forward ODEs that span many time scales."""
+"""Time marching: the collocation points grow over the time interval in stages, each kept once
+balanced (early, or at a stall of the quasi-Newton phase), and the recipe asks for it on forward
+ODEs that span many time scales."""
 
 import numpy as np
 import pytest

@@ -9,8 +9,9 @@ from typing import Any
 from sciml.training.quasi_newton import METHODS as QUASI_NEWTON
 
 SCHEDULES = ("exponential", "cosine")
-# Each stage waits for a stall of the quasi-Newton phase (200-500 iterations): 16 stages of a
-# compact network already fill the recipe's 480 s budget on a 2-core CPU (predator-prey, 2026-12-06).
+# Each stage takes a few hundred quasi-Newton iterations (to a balance of 1e-3, or to a stall):
+# 16 stages of a compact network about fill the recipe's 480 s budget on a 2-core CPU
+# (predator-prey, 2026-12-06).
 MAX_TIME_STAGES = 16
 
 
