@@ -30,15 +30,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sciml.dsl.metrics import rms
+
 __all__ = ["DWARF", "estimate_output_scales"]
 
 DWARF = 10.0  # a term larger than this multiple of what the network contributes dwarfs it
 N_POINTS = 1024
-
-
-def _rms(a) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    return float(np.sqrt(np.mean(a**2))) if a.size else 0.0
 
 
 def _round(value: float) -> float:
@@ -61,18 +58,18 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     zero = lambda inputs: jnp.zeros(inputs.shape[:-1] + (len(compiled.field_names),), inputs.dtype)  # noqa: E731
     r0 = np.asarray(compiled.residual_values(compiled.field_function(zero), params, z))
     r1 = np.asarray(compiled.residual_values(compiled.field_function(model), params, z))
-    contribution = _rms(r1 - r0)
-    needed = _rms(r0)
+    contribution = rms(r1 - r0)
+    needed = rms(r0)
     residual_ratio = needed / contribution if contribution > 0 and math.isfinite(needed) else 1.0
     outputs = np.asarray(jax.vmap(lambda p: model(compiled.inputs(p)))(z))
     magnitudes = _prescribed_magnitudes(compiled)
     scales = {}
     for k, name in enumerate(compiled.field_names):
-        if not _rms(outputs[:, k]) > 0:
+        if not rms(outputs[:, k]) > 0:
             # A network that starts at zero (a read-out initialised to zeros) shows no magnitude
             # to compare: nothing is estimated and its outputs stay unscaled.
             continue
-        ratio = max(residual_ratio, magnitudes.get(name, 0.0) / _rms(outputs[:, k]))
+        ratio = max(residual_ratio, magnitudes.get(name, 0.0) / rms(outputs[:, k]))
         if ratio > DWARF and math.isfinite(ratio):
             scales[name] = _round(ratio)
     return scales
@@ -102,9 +99,9 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
             vals = np.broadcast_to(np.asarray(fn(*pts.T), dtype=np.float64), (pts.shape[0],))
         except Exception:  # noqa: BLE001 - a value we cannot evaluate here gives no magnitude
             continue
-        out[name] = max(out.get(name, 0.0), _rms(vals))
+        out[name] = max(out.get(name, 0.0), rms(vals))
     if problem.data is not None:
         for name in compiled.field_names:
             if name in problem.data:
-                out[name] = max(out.get(name, 0.0), _rms(np.asarray(problem.data[name].values)))
+                out[name] = max(out.get(name, 0.0), rms(np.asarray(problem.data[name].values)))
     return out

@@ -11,9 +11,12 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
 
   the fraction of the equation's balance that is left unbalanced: about 1 for a network that
   ignores the physics, whatever the equation's units, and small when every term is matched;
-* **conditions and data relative to the field's own size**: the RMS miss of every soft
-  initial/boundary/gauge condition over the RMS of the fields in the domain, and the RMS data
-  misfit over the data's standard deviation;
+* **conditions and data relative to their own size**: the RMS miss of every soft
+  initial/boundary/gauge condition over the size of what it prescribes, in its own units — the
+  RMS of the fields in the domain for a value, the RMS across the domain of the derivative it
+  prescribes for a flux or an initial rate (at least the fields' RMS over the domain's extent;
+  a Robin condition: the larger of its two terms) — and the RMS data misfit over the data's
+  standard deviation;
 * **generalisation**: the residual on fresh points over the residual on the training points
   (a network that satisfies the equation only where it was asked to has learnt the points, not
   the solution);
@@ -62,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
+from sciml.dsl.metrics import rms
 from sciml.dsl.problem import underdetermined_boundary
 
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond", "share_outside", "verdict_from"]
@@ -74,7 +78,7 @@ __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond"
 # data by 0.96% balanced its equation to 8e-4 and still ended 2.6% from the reference).
 THRESHOLDS = {
     "residual": 1e-2,      # unbalanced fraction of an equation, on fresh points
-    "condition": 3e-3,     # RMS condition miss / RMS of the fields
+    "condition": 3e-3,     # RMS condition miss / the size of what it prescribes (ConditionTerm.miss_scale)
     "data": 0.5,           # RMS data misfit / data standard deviation (noise allows a fit below 1)
     "generalisation": 10.0,  # fresh-point residual / training-point residual
     "extrapolation": 0.05,   # share of fresh points where an unknown term's inputs leave their data's range,
@@ -177,7 +181,7 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
     for gap in indicators.get("generalisation", []):
         check(gap, limits["generalisation"], "the residual on fresh points over the residual on training points")
     for name, value in indicators.get("condition", {}).items():
-        check(value, limits["condition"], f"condition {name} (RMS miss / RMS field)")
+        check(value, limits["condition"], f"condition {name} (RMS miss / its scale)")
     learned = indicators.get("learned_parameters") or {}
     for name, value in indicators.get("data", {}).items():
         before = len(reasons)
@@ -263,7 +267,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
 
     params = compiled.physical_parameters(raw)
     fields = compiled.predict(model, jnp.asarray(fresh), params)
-    field_scale = float(np.sqrt(np.mean(np.asarray(fields, np.float64) ** 2)))
+    field_scale = rms(fields)
     indicators["field_rms"] = field_scale
     classical, note = _classical_distance(compiled, model, params, dtype)
     if classical:
@@ -275,14 +279,18 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         batch = {name: _away_from(proximity, points) if name in condition_names else points
                  for name, points in batch.items()}
     terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))
+    field_fn = compiled.field_function(model, params)
+    lower, upper = compiled.problem.space_time.bounds()
+    diameter = float(np.linalg.norm(np.asarray(upper, np.float64) - np.asarray(lower, np.float64)))
     conditions, data = {}, {}
     for term in compiled.terms:
-        rms = math.sqrt(max(float(terms[term.name]), 0.0))
+        miss = math.sqrt(max(float(terms[term.name]), 0.0))
         if term.kind == "condition":
-            conditions[term.name] = rms / max(field_scale, 1e-30)
+            scale = term.miss_scale(field_fn, jnp.asarray(fresh), term.points(batch), field_scale, diameter)
+            conditions[term.name] = miss / max(scale, 1e-30)
         elif term.kind == "data":
             std = float(np.std(np.asarray(term.points(batch)["u"], np.float64))) or 1.0
-            data[term.name] = rms / std
+            data[term.name] = miss / std
     if conditions:
         indicators["condition"] = conditions
     if data:

@@ -45,3 +45,37 @@ def test_a_forward_ode_is_checked_against_a_classical_integration():
     blow_up = ode_system(Problem("blow-up", TimeInterval(t, 0, 2), [x.diff(t) - x**2], conditions=[Initial(x, 1.0)]))
     ys = blow_up.integrate(np.linspace(0, 2, 21))
     assert np.all(np.isfinite(ys[:10])) and not np.any(np.isfinite(ys[-5:]))
+
+
+def test_a_flux_miss_is_judged_in_the_units_of_the_flux():
+    """A Neumann condition prescribes a derivative, so its miss is measured against the size of
+    that derivative across the domain: the same relative flux error reads the same on a rod of
+    1 cm and of 50 m (against the field's size it read 5000 times larger on the short one)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from sciml.dsl import Coordinate, Dirichlet, Field, Interval, Neumann, Problem
+    from sciml.dsl.compile import compile_problem
+
+    def flux_miss(length: float, field) -> float:
+        x = Coordinate("x")
+        rod, u = Interval(x, 0, length), Field("u", x)
+        compiled = compile_problem(Problem("rod", rod, [u.diff(x, 2) + 1],
+                                           conditions=[Dirichlet(u, 0, on=rod.left), Neumann(u, 0, on=rod.right)]))
+        (term,) = [term for term in compiled.terms if term.name.startswith("neumann")]
+        rng = np.random.default_rng(0)
+        points = term.sample(8, rng, "uniform")
+        z = jnp.asarray(rod.sample(2000, rng, "uniform"), jnp.float32)
+        field_fn = lambda p: jnp.stack([field(p[0] / length)])  # noqa: E731
+        field_rms = float(jnp.sqrt(jnp.mean(jax.vmap(field_fn)(z) ** 2)))
+        miss = float(jnp.sqrt(term.evaluate(field_fn, {}, jax.tree.map(jnp.asarray, points))))
+        return miss / term.miss_scale(field_fn, z, points, field_rms, length)
+
+    # sin(pi s / 2) has no slope at the end; 0.01 s adds a slope of 0.01 / length there
+    misses = [flux_miss(length, lambda s: jnp.sin(jnp.pi * s / 2) + 0.01 * s) for length in (0.01, 1.0, 50.0)]
+    assert np.allclose(misses, misses[0], rtol=1e-3) and 5e-3 < misses[0] < 1e-2
+    # a nearly uniform field has nearly no slope: its flux miss is judged against the slope a
+    # field of its size would have across the rod, not against the tiny slope it has
+    flat = flux_miss(50.0, lambda s: 1 + 1e-4 * s)
+    assert 5e-5 < flat < 2e-4

@@ -27,6 +27,7 @@ import sympy as sp
 
 from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.metrics import rms
 from sciml.dsl.symbols import field_name
 from sciml.dsl.terms import CompileContext, SampledTerm, nested_derivative
 
@@ -53,6 +54,18 @@ class ConditionTerm(SampledTerm):
     def evaluate(self, field_fn, params, points):
         return jnp.mean(self.misfit(field_fn, params, points) ** 2)
 
+    def miss_scale(self, field_fn, z: jax.Array, points: dict, field_rms: float, diameter: float) -> float:
+        """The size a miss of the condition is judged against, in the units of its left side.
+
+        ``z``: points across the domain; ``points``: the condition's own sample; ``field_rms``:
+        the RMS of the fields over ``z``; ``diameter``: the extent of the domain. A value
+        condition is judged against the fields' size (this default); a derivative condition
+        against the size of that derivative across the domain, at least ``field_rms /
+        diameter`` per order (the slope of a field of its size varying over the whole domain:
+        a field with nearly no gradient must not turn every tiny flux miss into a large one).
+        """
+        return field_rms
+
 
 @dataclass(frozen=True)
 class BoundaryTerm(ConditionTerm):
@@ -73,6 +86,13 @@ class BoundaryTerm(ConditionTerm):
     def normal_derivative(self, field_fn, z, normals) -> jax.Array:
         return jax.vmap(lambda p, v: jax.jvp(field_fn, (p,), (v.astype(p.dtype),))[1])(z, normals)[:, self.field]
 
+    def normal_derivative_scale(self, field_fn, z, points, field_rms, diameter) -> float:
+        """RMS across the domain of the field's derivative along the piece's normals (borrowed
+        from the condition's sample, in turn), at least ``field_rms / diameter``."""
+        normals = np.resize(np.asarray(points["n"]), (len(z), np.shape(points["n"])[-1]))
+        size = rms(self.normal_derivative(field_fn, jnp.asarray(z), jnp.asarray(normals, z.dtype)))
+        return max(size, field_rms / diameter)
+
     def misfit(self, field_fn, params, points):
         z = points["z"]
         g = jax.vmap(lambda p: self.value(field_fn, params, p))(z)
@@ -88,6 +108,12 @@ class ValueTerm(BoundaryTerm):
     def left_side(self, field_fn, z, normals):
         return jax.vmap(nested_derivative(field_fn, self.directions))(z)[:, self.field]
 
+    def miss_scale(self, field_fn, z, points, field_rms, diameter):
+        if not self.directions:
+            return field_rms
+        size = rms(self.left_side(field_fn, jnp.asarray(z), None))
+        return max(size, field_rms / diameter ** len(self.directions))
+
 
 @dataclass(frozen=True)
 class NormalDerivativeTerm(BoundaryTerm):
@@ -95,6 +121,9 @@ class NormalDerivativeTerm(BoundaryTerm):
 
     def left_side(self, field_fn, z, normals):
         return self.normal_derivative(field_fn, z, normals)
+
+    def miss_scale(self, field_fn, z, points, field_rms, diameter):
+        return self.normal_derivative_scale(field_fn, z, points, field_rms, diameter)
 
 
 @dataclass(frozen=True)
@@ -107,6 +136,11 @@ class RobinTerm(BoundaryTerm):
     def left_side(self, field_fn, z, normals):
         u = jax.vmap(field_fn)(z)[:, self.field]
         return self.a * u + self.b * self.normal_derivative(field_fn, z, normals)
+
+    def miss_scale(self, field_fn, z, points, field_rms, diameter):
+        # the larger of its two terms, as an equation is judged against its largest term
+        return max(abs(self.a) * field_rms,
+                   abs(self.b) * self.normal_derivative_scale(field_fn, z, points, field_rms, diameter))
 
 
 @dataclass(frozen=True, eq=False)

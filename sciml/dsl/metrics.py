@@ -20,7 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["relative_l2_up_to_constant", "remove_constant_offset"]
+__all__ = ["relative_l2_up_to_constant", "remove_constant_offset", "rms"]
+
+
+def rms(values) -> float:
+    """The root mean square of ``values`` in float64 (0 for none)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.sqrt(np.mean(values**2))) if values.size else 0.0
 
 
 def _finite_weights(pred: np.ndarray, ref: np.ndarray, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
