@@ -91,6 +91,20 @@ def test_a_span_balanced_well_before_a_stall_is_kept_at_once():
     assert trainer.advance(params) == "" and not trainer.marched
 
 
+def test_a_run_cut_off_in_an_unbalanced_span_returns_the_last_span_kept():
+    compiled = compile_problem(oscillator(t1=2.0))
+    trainer = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config())
+    kept, tried = {"model": 1}, {"model": 2}  # stand-ins: only their identity matters here
+    trainer._balance = lambda params, *key: 0.0 if params is kept else 1.0
+    trainer.constrain(kept)  # [0, 0.5] kept, [0, 1] tried when the budget runs out
+    assert trainer._marched_params(tried) is kept and trainer.span == 0.25  # what was kept, not tried
+    trainer.span = 0.5
+    assert trainer._marched_params(kept) is kept and trainer.span == 0.5  # the span tried is balanced too
+    first = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config())
+    first._balance = lambda params, *key: 1.0
+    assert first._marched_params(tried) is tried and first.span == 0.0  # nothing kept: nothing reached
+
+
 @pytest.mark.slow  # ~30 s of training; the default suite is near its 15-minute line
 def test_a_run_marches_to_the_end_of_the_interval():
     solution = sciml.solve(oscillator(t1=2.0), model="mlp", model_options={"hidden": (16,)},

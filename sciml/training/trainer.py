@@ -405,13 +405,14 @@ class Trainer(Batches):
                       callbacks=callbacks, checkpoint=self.checkpoint,
                       settings=self.settings, resume=resume, describe=self._parameter_note)
         history = {"loss": [], "phase": [], **{n: [] for n in self.compiled.term_names}, **outcome.history}
+        params = self._marched_params(outcome.params)
         if outcome.batch is None:  # nothing left to train (no steps, or a finished run resumed)
             points = self._sample(self._batch_index(max(outcome.steps - 1, 0)), self.extra)
         else:
             points = outcome.batch["points"]
         return TrainOutcome(
-            model=nnx.merge(self.graphdef, outcome.params["model"], self.rest),
-            raw_parameters=outcome.params["parameters"],
+            model=nnx.merge(self.graphdef, params["model"], self.rest),
+            raw_parameters=params["parameters"],
             history={k: np.asarray(v) for k, v in history.items()},
             weights=self.weights,
             wall_s=outcome.wall_s,
@@ -424,6 +425,19 @@ class Trainer(Batches):
             marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
                        "rejected": self.rejected} if self.time_span is not None else None),
         )
+
+    def _marched_params(self, params):
+        """The parameters to return when training ended before time marching reached the end of
+        its interval: the last span kept unless the span tried since is balanced too. A span
+        left unbalanced when the budget ran out is often a wrong trajectory over the whole
+        span, the part already kept included (the optimiser flattens the fit it started from
+        to lower the new part's large residuals); ``self.span`` then says what was kept."""
+        if self.time_span is None or self.marched:
+            return params
+        if self._span_balance(params) <= MARCH_BALANCE:
+            return params
+        self.span -= self.step_fraction  # the end of the last span kept (0 if none was)
+        return params if self.accepted is None else self.accepted
 
     def _parameter_note(self, trainable) -> str:
         values = {k: v for k, v in self.compiled.physical_parameters(trainable["parameters"]).items()
