@@ -17,7 +17,8 @@ as the ratio of what the equations ask for to what the network contributes:
 
 with :math:`R[\cdot]` the equation residuals at collocation points for the network part of
 every field set to zero or to the untrained network, and :math:`g_f` the values the
-conditions and data prescribe for field ``f``. Only mismatches beyond an order of magnitude
+conditions and data prescribe for field ``f`` (for a forward ODE, also the values its classical
+integration reaches: a trajectory can grow far beyond its initial state). Only mismatches beyond an order of magnitude
 (:data:`DWARF`) are corrected; within it the network adapts by itself and scales of one keep
 well-posed problems exactly as they were.
 """
@@ -76,7 +77,12 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
 
 
 def _prescribed_magnitudes(compiled) -> dict[str, float]:
-    """RMS of the values conditions and data prescribe, per field."""
+    """RMS of the values conditions and data prescribe, per field; for a forward ODE, also the
+    RMS its classical integration reaches over the interval (the verdict's reference, computed
+    once): a solution may grow far beyond its initial state (Lorenz from (1, 1, 1) reaches
+    z = 46), and a network scaled to the initial state must then grow its weights to follow
+    — time marching's spans were left unbalanced one after another on such a growth. Only the
+    size is taken, never the trajectory."""
     import sympy as sp
 
     from sciml.dsl.conditions import Dirichlet, Initial
@@ -100,8 +106,25 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - a value we cannot evaluate here gives no magnitude
             continue
         out[name] = max(out.get(name, 0.0), rms(vals))
+    reference = _classical_reference(problem)
+    for name in compiled.field_names:
+        if reference is not None and name in reference:
+            out[name] = max(out.get(name, 0.0), rms(reference[name].values))
     if problem.data is not None:
         for name in compiled.field_names:
             if name in problem.data:
                 out[name] = max(out.get(name, 0.0), rms(np.asarray(problem.data[name].values)))
     return out
+
+
+def _classical_reference(problem):
+    """The verdict's classical integration of a forward ODE problem (None for any other problem,
+    or when it failed)."""
+    from sciml.dynamics.problem import classical_reference
+    from sciml.verdict import CLASSICAL_TIMES
+
+    time = problem.space_time.time
+    if time is None:
+        return None
+    reference, _ = classical_reference(problem, np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES))
+    return reference

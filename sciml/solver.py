@@ -402,8 +402,9 @@ class _Run:
             recipe.setdefault("reasons", {})["output_scales"] = (
                 "network outputs of order one balance the equations and conditions at initialisation"
                 if not scales else
-                f"network outputs multiplied by {scales}: the equations' terms and prescribed values exceed "
-                "what the untrained network contributes by more than tenfold")
+                f"network outputs multiplied by {scales}: the equations' terms and prescribed values (a forward "
+                "ODE's: the sizes its classical integration reaches) exceed what the untrained network "
+                "contributes by more than tenfold")
             if scales:
                 self.compiled = self.compiled.with_output_scales(scales)
         settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,

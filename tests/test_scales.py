@@ -53,6 +53,21 @@ def test_large_prescribed_values_call_for_a_scale():
     assert scales_of(hot)["u"] > 100
 
 
+def test_a_forward_ode_is_scaled_to_the_size_its_solution_reaches():
+    """Growth from x(0) = 1 to e^5: the scale follows the classical integration's RMS over the
+    interval (sqrt((e^10 - 1) / 10) = 46.9), not the initial state."""
+    from sciml.scales import _prescribed_magnitudes
+
+    y = Field("y", t)
+    growth = Problem("growth", TimeInterval(t, 0, 5), [y.diff(t) - y], conditions=[Initial(y, 1)])
+    assert _prescribed_magnitudes(compile_problem(growth))["y"] == pytest.approx(np.sqrt((np.exp(10) - 1) / 10), rel=1e-2)
+    assert scales_of(growth)["y"] > 100  # the untrained network's outputs are well below one
+    # a PDE, or an ODE with something learned, is not integrated: its initial state is all there is
+    k = sciml.dsl.Parameter("k", 0.5, learn=True)
+    learned = Problem("learned", TimeInterval(t, 0, 5), [y.diff(t) - k * y], conditions=[Initial(y, 1)])
+    assert _prescribed_magnitudes(compile_problem(learned))["y"] == pytest.approx(1.0)
+
+
 def test_scales_multiply_the_network_outputs_exactly():
     plain, scaled = compile_problem(poisson()), compile_problem(poisson(), output_scales={"u": 7.0})
     net = build_model("mlp", 1, 1, seed=0, hidden=(8,))
