@@ -36,7 +36,7 @@ def count_parameters(model: nnx.Module) -> int:
 def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     """Where a solution is evaluated and compared: the reference dataset if there is one, else
     the exact solution on a grid over the domain's bounding box (points outside are NaN), else,
-    for a forward ODE problem, its classical integration on 1001 times
+    for a forward ODE problem, its classical integration on ``CLASSICAL_TIMES`` times
     (:func:`sciml.dynamics.problem.classical_reference`; ``attrs["source"]`` says so)."""
     if problem.reference is not None:
         return problem.reference
@@ -44,7 +44,7 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     if not problem.exact and time is not None and len(problem.coordinates) == 1:
         from sciml.dynamics.problem import classical_reference
 
-        classical, _ = classical_reference(problem, np.linspace(float(time.a), float(time.b), 1001))
+        classical, _ = classical_reference(problem)
         if classical is not None:
             return classical
     lower, upper = problem.space_time.bounds()

@@ -86,6 +86,7 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
     import sympy as sp
 
     from sciml.dsl.conditions import Dirichlet, Initial
+    from sciml.dynamics.problem import classical_reference
 
     problem = compiled.problem
     out: dict[str, float] = {}
@@ -106,7 +107,7 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - a value we cannot evaluate here gives no magnitude
             continue
         out[name] = max(out.get(name, 0.0), rms(vals))
-    reference = _classical_reference(problem)
+    reference, _ = classical_reference(problem)  # (None for any other problem, or a failed one)
     for name in compiled.field_names:
         if reference is not None and name in reference:
             out[name] = max(out.get(name, 0.0), rms(reference[name].values))
@@ -115,16 +116,3 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
             if name in problem.data:
                 out[name] = max(out.get(name, 0.0), rms(np.asarray(problem.data[name].values)))
     return out
-
-
-def _classical_reference(problem):
-    """The verdict's classical integration of a forward ODE problem (None for any other problem,
-    or when it failed)."""
-    from sciml.dynamics.problem import classical_reference
-    from sciml.verdict import CLASSICAL_TIMES
-
-    time = problem.space_time.time
-    if time is None:
-        return None
-    reference, _ = classical_reference(problem, np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES))
-    return reference

@@ -67,6 +67,7 @@ import sympy as sp
 
 from sciml.dsl.metrics import rms
 from sciml.dsl.problem import underdetermined_boundary
+from sciml.dynamics.problem import CLASSICAL_TIMES  # where a forward ODE is compared with its integration
 
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond", "share_outside", "verdict_from"]
 
@@ -88,7 +89,6 @@ THRESHOLDS = {
     "disagreement": 0.1,
     "classical": 1e-2,     # relative L2 distance from a classical integration (forward ODEs)
 }
-CLASSICAL_TIMES = 1001  # where a forward ODE's surrogate is compared with the classical solution
 EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
 

@@ -216,12 +216,21 @@ CLASSICAL = "classical integration: float64 Dopri8, relative and absolute tolera
 _INTEGRATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def classical_reference(problem, times) -> tuple[Any, str | None]:
+CLASSICAL_TIMES = 1001  # the times of the classical integration the evaluation grid, the verdict and the scales share
+
+
+def classical_reference(problem, times=None) -> tuple[Any, str | None]:
     """A forward ODE problem (a time interval alone, its initial state declared, nothing learned)
-    integrated classically at ``times``: ``(dataset, None)`` with one variable per field, or
-    ``(None, why)`` when the integration failed (a blow-up, a stiff system's step budget), or
-    ``(None, None)`` for any other problem (PDE, inverse, unknown terms, a condition at the end).
-    Remembered per problem and times."""
+    integrated classically at ``times`` (default: :data:`CLASSICAL_TIMES` evenly over its
+    interval): ``(dataset, None)`` with one variable per field, or ``(None, why)`` when the
+    integration failed (a blow-up, a stiff system's step budget), or ``(None, None)`` for any
+    other problem (PDE, inverse, unknown terms, a condition at the end). Remembered per problem
+    and times."""
+    if times is None:
+        time = problem.space_time.time
+        if time is None:
+            return None, None
+        times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)
     times = np.asarray(times, float)
     done = _INTEGRATED.setdefault(problem, {})
     key = times.tobytes()
