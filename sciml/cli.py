@@ -121,6 +121,9 @@ def cmd_solve(args) -> int:
                 print(f"{name}({', '.join(law.inputs)}) = {law.display_expression()}  [{equation['verdict']}; "
                       f"{equation['residual']} {equation['law_residual_mse']:.3e}, network "
                       f"{equation['network_residual_mse']:.3e}]")
+                if equation.get("ambiguity"):
+                    print(f"  {equation['ambiguity']}: " + "; ".join(
+                        f"{a['expression']} ({a['residual_mse']:.3e})" for a in equation["alternatives"]))
             write_report(next(iter(laws.values())), out / "report.html")
         elif not own_solver:
             from sciml.symbolic.solution import symbolify_solution

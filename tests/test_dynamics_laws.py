@@ -226,3 +226,55 @@ def test_a_spring_force_is_recovered_from_positions_alone_in_second_order(tmp_pa
     got = coefficients(result.laws["F"].expr, result.laws["F"].symbols[0])
     assert set(got) == {("n", 1), ("n", 3)}, result.laws["F"].expr
     assert abs(got[("n", 1)] - 1.0) < 0.03 and abs(got[("n", 3)] - 1.0) < 0.03, result.laws["F"].expr
+
+
+class _TwoLaws:
+    """An equation that cannot tell ``-0.2 w - 0.1 w^3`` from ``-0.85 w + 0.65 sin w`` over
+    ``w`` in [-1.3, 0.8] (a friction law seen through a pendulum's data): every formula's
+    residual is a noise floor plus its distance from the cubic there. Judged as a PDE with data
+    is (``stops_within_network``: from the simplest up, to the first within 2x the network)."""
+
+    names = ("F",)
+    n_points = 160
+    network_residual = 1e-4
+    rule = "test"
+    residual_name = "data misfit after refit"
+    stops_within_network = True
+
+    def residual(self, name, expr, symbols):
+        grid = np.linspace(-1.3, 0.8, 200)
+        values = np.broadcast_to(sp.lambdify(symbols, expr, "numpy")(grid), grid.shape)
+        return 1e-4 + float(np.mean((values - (-0.2 * grid - 0.1 * grid**3)) ** 2)), expr
+
+
+def test_formulas_the_equation_cannot_tell_from_the_law_are_listed_as_its_alternatives():
+    from sciml.symbolic.discover import discover
+    from sciml.symbolic.law import Candidate, complexity
+    from sciml.symbolic.unknowns import _choose_in_equation, law_record
+
+    w = np.random.default_rng(0).uniform(-1.3, 0.8, 300)
+    found = discover({"w": w, "F": -0.2 * w - 0.1 * w**3}, target="F", inputs=["w"], time_budget=5,
+                     surrogate_check=False)
+    (s,) = found.symbols
+    forms = [-0.28 * s, -0.85 * s + 0.65 * sp.sin(s), -0.2 * s - 0.1 * s**3,
+             -0.85 * s + 0.65 * sp.sin(s) + 0.001 * s**2]  # the last: the chosen law plus a term
+    candidates = [Candidate(e, "test", complexity(e), 0.0, 0.0, 1.0) for e in forms]
+    law = _choose_in_equation(_TwoLaws(), "F", found, candidates, (np.array([-1.3]), np.array([0.8])), 1.0)
+    assert law.expr == forms[1]  # the simplest within the network's misfit
+    record = law_record({"F": law})["unknowns"]["F"]
+    # The cubic was beyond the first law within the network's misfit, yet judged: it fits as well.
+    assert [a["expression"] for a in record["alternatives"]] == ["-0.1*w**3 - 0.2*w"]
+    assert record["ambiguity"].startswith("the data cannot choose between the chosen law and 1 ")
+    assert [c.expr for c in law.alternatives] == [forms[2]]
+
+
+def test_an_ode_law_ties_with_the_forms_within_two_of_the_least_bic():
+    from sciml.dynamics.solve import _Trajectories
+
+    x = sp.Symbol("x")
+    n = 100
+    scored = [("a", 0.5 * x, 1.00e-4), ("b", 0.4 * sp.sin(x), 1.005e-4), ("c", 0.5 * x + 0.01, 0.99e-4),
+              ("d", 0.3 * x**2, 2e-4)]
+    # b: the same constants, n log(1.005) = 0.5 more; c: one more constant, log(100) = 4.6 more,
+    # less n log(1/0.99) = 1.0; d: a misfit twice as large.
+    assert [s[0] for s in _Trajectories.ties(scored, scored[0], n)] == ["a", "b"]

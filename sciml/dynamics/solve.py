@@ -228,6 +228,12 @@ def solve_ode_problem(
 
 
 # ----------------------------------------------------------------------------- helpers
+def _bic(scored, n_points: int) -> float:
+    """``n log(misfit) + k log(n)`` of a judged candidate ``(candidate, formula, misfit)``, ``k``
+    its refitted constants."""
+    return n_points * np.log(max(scored[2], 1e-300)) + len(_parametrised(scored[1])[2]) * np.log(n_points)
+
+
 def _rollout(node, ts, u0):
     return jax.jit(lambda t, y: node(t, y))(jnp.asarray(ts, jnp.float32), u0)
 
@@ -329,10 +335,15 @@ class _Trajectories:
         trajectory); within the tie the data cannot tell the forms apart, and the simpler is
         the better bet (a 3-constant ``atan`` form edged out ``-2 u / (1 + u)`` by 1.0 on 61
         noisy points)."""
-        bic = [n_points * np.log(max(s[2], 1e-300)) + len(_parametrised(s[1])[2]) * np.log(n_points) for s in scored]
-        best = min(bic)
-        tied = [(s, b) for s, b in zip(scored, bic) if b <= best + BIC_TIE]
-        return min(tied, key=lambda pair: (pair[0][0].complexity, pair[1]))[0]
+        tied = _Trajectories.ties(scored, None, n_points)
+        return min(tied, key=lambda s: (s[0].complexity, _bic(s, n_points)))
+
+    @staticmethod
+    def ties(scored, chosen, n_points):
+        """The candidates the data cannot tell apart: BIC within :data:`BIC_TIE` of the least
+        (the set :meth:`choose` picks from; ``chosen`` is among them)."""
+        best = min(_bic(s, n_points) for s in scored)
+        return [s for s in scored if _bic(s, n_points) <= best + BIC_TIE]
 
     def residual(self, name, expr, symbols):
         misfit, exprs, _, _ = self.refit({name: (expr, symbols)}, networks=False)

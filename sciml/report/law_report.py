@@ -20,7 +20,7 @@ import pathlib
 
 import numpy as np
 
-from sciml.symbolic.law import doubt
+from sciml.symbolic.law import Candidate, complexity, doubt
 from sciml.symbolic.names import quoted
 
 __all__ = ["render_html", "write_report"]
@@ -320,6 +320,12 @@ def _alternatives(law) -> str:
     if not law.alternatives:
         return ""
     chosen = [c for c in law.pareto if c.expr == law.expr][:1]  # its row, for comparison
+    # An unknown term's law and its alternatives are judged in their equation, not on held-out rows.
+    equation = law.record.get("equation") or {}
+    judged = equation.get("residual")
+    if judged:
+        residual = float(equation.get("law_residual_mse", float("nan")))
+        chosen = [Candidate(law.expr, "chosen in the equation", complexity(law.expr), residual, residual, math.nan)]
     rows = "".join(
         f"<tr{' class=chosen' if c in chosen else ''}><td>{c.complexity}</td><td>{_fmt(c.mse_test)}</td>"
         f"<td>{_fmt(c.r2_test)}</td><td class=l>{html.escape(c.source)}</td>"
@@ -327,8 +333,9 @@ def _alternatives(law) -> str:
         for c in chosen + law.alternatives)
     return ("<h2>Equally supported alternatives</h2>"
             f"<p>{html.escape(law.ambiguity[:1].upper() + law.ambiguity[1:])}. The chosen law "
-            "(shaded) stays; the others fit the held-out data as well.</p>"
-            "<table id=alternatives><tr><th>complexity</th><th>held-out MSE</th><th>R² test</th>"
+            f"(shaded) stays; the others fit {'their equation' if judged else 'the held-out data'} as well.</p>"
+            f"<table id=alternatives><tr><th>complexity</th><th>{html.escape(judged or 'held-out MSE')}</th>"
+            "<th>R² test</th>"
             "<th class=l>source</th><th class=l>formula</th></tr>" + rows + "</table>")
 
 

@@ -162,11 +162,11 @@ def _disagreement(a, b, symbols, X, evaluate) -> tuple[float, float]:
     return math.sqrt(mse / max(scale, 1e-300)), mse
 
 
-def ambiguity_note(n: int, inputs: Sequence[str]) -> str:
+def ambiguity_note(n: int, inputs: Sequence[str], within: str = "within the noise") -> str:
     """The plain sentence ``law.json`` and the report carry when there are alternatives."""
     s = "formula" if n == 1 else "formulas"
     note = (f"the data cannot choose between the chosen law and {n} structurally different "
-            f"{s} within the noise")
+            f"{s} {within}")
     if inputs:
         note += f"; data over a wider range of {', '.join(inputs)} would"
     return note

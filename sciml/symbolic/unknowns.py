@@ -47,6 +47,7 @@ import numpy as np
 import sympy as sp
 from flax import nnx
 
+from .alternatives import COMPLEXITY_SLACK, alternatives, ambiguity_note, wider_inputs
 from .discover import discover
 from .law import Candidate, Law, complexity, law_json
 from .names import display
@@ -210,6 +211,18 @@ def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: l
         raise ValueError(f"no candidate formula for {name!r} could be evaluated in the equation")
     choose = getattr(equation, "choose", None) or partial(_simplest_within_noise, network=equation.network_residual)
     chosen, expr, residual = choose(scored, equation.n_points)
+    if stop:
+        # Formulas a little more complex than the chosen one were not judged: those that could
+        # be its alternatives are (one more fitted constant at most, :data:`COMPLEXITY_SLACK`).
+        judged = {id(c) for c, *_ in scored}
+        for cand in sorted(candidates, key=lambda c: c.complexity):
+            if id(cand) not in judged and cand.complexity <= chosen.complexity + COMPLEXITY_SLACK:
+                r, e = equation.residual(name, cand.expr, found.symbols)
+                if math.isfinite(r):
+                    scored.append((cand, e, r))
+    ties = getattr(equation, "ties", None) or _within_noise_of
+    others = _alternatives_in_equation((chosen, expr, residual), ties(scored, (chosen, expr, residual),
+                                                                       equation.n_points), found)
     doubtful = law_is_doubtful(residual, equation.network_residual, scale)
     unique: dict[str, float] = {}  # one entry per formula: refits can bring candidates to the same one
     for _, e, r in scored:
@@ -220,13 +233,48 @@ def _choose_in_equation(equation: Equation, name: str, found: Law, candidates: l
               "verdict": "doubtful" if doubtful else "law found",
               "candidates": [{"expression": k, "residual_mse": r} for k, r in unique.items()],
               "input_range": {c: [float(lo), float(hi)] for c, lo, hi in zip(found.inputs, *seen)}}
+    if others:
+        record["alternatives"] = [{"expression": display(c.expr, found.columns), "residual_mse": c.mse_test}
+                                  for c in others]
+        record["ambiguity"] = _ambiguity(expr, others, found)
     if doubtful:
         record["why"] = (f"the law's {equation.residual_name} {residual:.3e} exceeds the network's "
                          f"{equation.network_residual:.3e} by more than {DOUBT_RATIO:g}x, and by more than "
                          f"{DOUBT_FLOOR:g} of the scale ({scale:.3e}): it fits clearly worse than "
                          "the network it came from")
-    found = dataclasses.replace(found, record={**found.record, "chosen_from": chosen.source, "equation": record})
+    # The law is chosen in its equation, and so are its alternatives: the samples' own (formulas
+    # as close to the network's values) say nothing about what the data support.
+    found = dataclasses.replace(found, record={**found.record, "chosen_from": chosen.source, "equation": record},
+                                alternatives=others, ambiguity=record.get("ambiguity", ""))
     return restate(found, expr)
+
+
+def _within_noise_of(scored, chosen, n_points: int):
+    """The judged candidates whose residual is within two standard errors of the chosen law's
+    (or below it): those the equation supports as well (the default of ``Equation.ties``)."""
+    bound = chosen[2] * (1.0 + 2.0 * math.sqrt(2.0 / n_points))
+    return [s for s in scored if s[2] <= bound]
+
+
+def _alternatives_in_equation(chosen, tied, found: Law) -> list[Candidate]:
+    """Structurally different formulas among ``tied`` (``(candidate, formula as judged,
+    residual)``), as :func:`~sciml.symbolic.alternatives.alternatives` keeps them for
+    ``discover``: a skeleton other than the chosen law's, not the law plus terms, at most one
+    more fitted constant; each with its residual in the equation as its error."""
+    def judged(cand, expr, residual):
+        return Candidate(expr, f"{cand.source}, judged in the equation", complexity(expr), residual, residual,
+                         math.nan)
+
+    return alternatives(judged(*chosen), [judged(*s) for s in tied if s[1] != chosen[1]], math.inf)
+
+
+def _ambiguity(expr: sp.Expr, others: list[Candidate], found: Law) -> str:
+    """:func:`~sciml.symbolic.alternatives.ambiguity_note`, naming the inputs over whose wider
+    range the formulas part by more than the chosen law's distance from the network."""
+    X = found.details["X"]
+    noise = float(np.mean((evaluate(expr, found.symbols, X) - found.details["y"]) ** 2))
+    wider = wider_inputs(expr, [c.expr for c in others], found.symbols, X, noise)
+    return ambiguity_note(len(others), [found.inputs[i] for i in wider], "within the noise, judged in the equation")
 
 
 def _simplest_within_noise(scored, n_points: int, network: float = math.nan):
