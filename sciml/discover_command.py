@@ -132,6 +132,10 @@ def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
     print(f"{quoted(law.target)} = {law.display_expression()}")
     print(f"r2_test={_number(law.metrics['formula']['r2_test'])} complexity={law.complexity} "
           f"-> {out / 'law.json'}")
+    units = law.record.get("units") or {}
+    if units.get("note") or units.get("constant_units"):
+        print("units: " + "; ".join(filter(None, [units.get("note"), units.get("constant_units") and
+                                                  f"the fitted constant carries {units['constant_units']}"])))
     if law.alternatives:
         simplest = law.alternatives[0]
         print(f"ambiguous: {law.ambiguity}. Simplest other: {law.display_expression(simplest.expr)} "

@@ -382,6 +382,25 @@ def test_discover_with_units_searches_the_pi_groups():
     assert min(errors) < 1e-8, proposals
     law = discover(ds, target="F", inputs=names, backend="builtin", units=u)
     np.testing.assert_allclose(evaluate(law.expr, law.symbols, X), y, rtol=1e-8)
+    record = law.record["units"]  # law.json says what the search started in
+    assert len(record["groups"]) == 1 and "constant_units" not in record, record
+
+
+def test_a_law_whose_units_need_a_missing_constant_says_so_and_names_the_constants_units():
+    from sciml.symbolic.units import constant_units, parse_units, unit_text
+
+    # Kepler's third law from the semi-major axis and the mass alone: G is not among the inputs.
+    rng = np.random.default_rng(0)
+    a, m = 10 ** rng.uniform(10, 12, 120), 10 ** rng.uniform(29, 31, 120)
+    period = 2 * np.pi * np.sqrt(a**3 / (6.674e-11 * m))
+    u = {"a": parse_units("m"), "M": parse_units("kg"), "T": parse_units("s")}
+    law = discover({"a": a, "M": m, "T": period}, target="T", backend="builtin", units=u)
+    record = law.record["units"]
+    assert record["groups"] is None and "not a product of powers of the inputs'" in record["note"]
+    assert parse_units(record["constant_units"]) == {"kg": 0.5, "s": 1, "m": -1.5}, record
+    assert unit_text({"m": 2, "s": -1}) == "m^2 s^(-1)" and unit_text({}) == "1"
+    c = sp.Symbol("c")
+    assert constant_units(sp.Float(2.0) * c, {"c": {"m": 1}}, {"m": 1}) is None  # a dimensionless factor
 
 
 # ------------------------------------------------------------------ backends

@@ -26,7 +26,7 @@ from .primitives import Library
 from .refit import clean, evaluate, prune_terms
 from .structure import STRUCTURE_RULE
 from .table import load_table, select_samples, source_name
-from .units import is_consistent, parse_units
+from .units import constant_units, is_consistent, parse_units, unit_text
 
 __all__ = ["discover", "symbolify", "load_table"]
 
@@ -304,6 +304,30 @@ def _dimensionless_proposals(X, y, inputs, symbols, backends, units, target_unit
     return [(f"pi-groups:{c.source}", s * c.expr.xreplace(back)) for c in front]
 
 
+def _units_record(X, symbols, units, target_units, expr, columns) -> dict:
+    """What the dimensional analysis did, for ``law.json``: the scale and dimensionless groups
+    the search started in, or why there are none; and the units a law's one fitted constant
+    carries when it is not dimensionless (a physical constant the data did not name)."""
+    name = lambda e: names.display(e, columns)  # noqa: E731
+    red = reduce_dimensions([s.name for s in symbols], units, target_units)
+    if red is None:
+        dims = sorted({d for s in symbols for d, e in units[s.name].items() if e})
+        out = {"groups": None,
+               "note": (f"the target's units ({unit_text(target_units)}) are not a product of powers of the inputs' "
+                        f"({', '.join(dims) or 'all dimensionless'}): no dimensionless groups without a dimensional "
+                        "constant, so the search ran on the inputs as given and a fitted constant carries the missing "
+                        "dimension")}
+    else:
+        red = red.oriented(X)
+        out = {"scale": name(red.scale_expr(symbols)), "groups": [name(g) for g in red.group_exprs(symbols)]}
+        if not red.groups:
+            out["note"] = "no dimensionless group: a consistent law is a number times the scale"
+    carried = constant_units(expr, units, target_units)
+    if carried is not None:
+        out["constant_units"] = unit_text(carried)
+    return out
+
+
 def _check_units(units, inputs, targets, columns):
     """Units as ``{column: {dimension: exponent}}`` for the inputs and targets, checked.
 
@@ -450,6 +474,8 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
               "wall_s": time.time() - t0, "versions": _versions()}
     if t in structures:
         record["structure"] = structures[t]
+    if units is not None:
+        record["units"] = _units_record(X, symbols, units, column_units[t], chosen.expr, columns)
     details = {"X": X, "y": y, "pred": pred, "train_index": tr, "test_index": te}
     return Law(expr=chosen.expr, symbols=symbols, inputs=inputs, target=t, pareto=front,
                metrics=metrics,

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-__all__ = ["dimension", "is_consistent", "parse_units"]
+__all__ = ["constant_units", "dimension", "is_consistent", "parse_units", "unit_text"]
 
 _WILD = "wild"
 
@@ -88,6 +88,32 @@ def is_consistent(expr: sp.Expr, units: dict, target_units: dict | None = None) 
     if target_units is None or d == _WILD:
         return True
     return d == _norm({k: Fraction(v) for k, v in target_units.items()})
+
+
+def unit_text(d: dict) -> str:
+    """``{"s": 1, "kg": 1/2, "m": -3/2}`` -> ``"s kg^(1/2) m^(-3/2)"`` (what :func:`parse_units`
+    reads back); ``"1"`` when dimensionless. Positive powers first."""
+    parts = sorted(((k, Fraction(v)) for k, v in d.items() if v), key=lambda kv: (kv[1] < 0, kv[0]))
+    if not parts:
+        return "1"
+    return " ".join(k if v == 1 else f"{k}^{v}" if v.denominator == 1 and v > 0 else f"{k}^({v})"
+                    for k, v in parts)
+
+
+def constant_units(expr: sp.Expr, units: dict, target_units: dict) -> dict | None:
+    """The units the fitted constant of ``c * rest`` must carry for the law to have the target's
+    (``rest`` free of fitted numbers); ``None`` for any other form, or a dimensionless constant."""
+    coeff, rest = expr.as_coeff_Mul()
+    if not isinstance(coeff, sp.Float) or rest.atoms(sp.Float):
+        return None
+    try:
+        d = dimension(rest, units)
+    except Inconsistent:
+        return None
+    if d == _WILD:
+        return None
+    need = _norm({k: Fraction(target_units.get(k, 0)) - Fraction(d.get(k, 0)) for k in {*target_units, *d}})
+    return need or None
 
 
 # derived SI units written out in base dimensions; any other name is a base dimension of its own
