@@ -76,7 +76,9 @@ class Equation(Protocol):
 
     An equation may also define ``choose(scored, n_points)``, picking one ``(candidate, formula,
     residual)`` of ``scored`` (default: the simplest within two standard errors of the best,
-    for residuals on held-out points).
+    for residuals on held-out points), and ``ties(scored, chosen, n_points)``, the judged
+    candidates it cannot tell from the chosen one, whose structurally different members are the
+    law's alternatives (default: a residual within two standard errors of the chosen law's).
     """
 
     names: tuple[str, ...]
