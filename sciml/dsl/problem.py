@@ -735,7 +735,8 @@ def observation_points(problem: Problem, data: xr.Dataset, role: str = "observat
         if outside.any():
             raise ProblemError(
                 f"{role}: {int(outside.sum())} points of {var!r} lie outside the domain "
-                f"{problem.space_time!r}"
+                f"{problem.space_time!r} (the first at {dict(zip(names, points[outside][0].tolist()))}); "
+                "select those inside (e.g. ds.sel(x=slice(lo, hi))) or widen the domain"
             )
         out[var] = (points, values)
     return out
