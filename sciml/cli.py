@@ -128,7 +128,12 @@ def cmd_solve(args) -> int:
         elif not own_solver:
             from sciml.symbolic.solution import symbolify_solution
 
-            write_report(symbolify_solution(solution, out), out / "report.html")
+            law = symbolify_solution(solution, out)
+            compared = json.loads((out / "law.json").read_text(encoding="utf-8")).get("reference_rel_l2", {})
+            for field, expr in (law.expressions or {law.target: law.expr}).items():
+                against = f"; rel L2 {compared[field]:.3e} from the reference" if field in compared else ""
+                print(f"{field}({', '.join(law.inputs)}) = {law.display_expression(expr)}  [{law.verdict}{against}]")
+            write_report(law, out / "report.html")
     summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
     print(json.dumps(summary, default=str))
     print(f"results in {out}/ (solution.nc, metrics.json, plot.png)")

@@ -602,24 +602,6 @@ def test_symbolify_awkward_input_names_escaped():
     assert "`a b`" in law.display_expression()
 
 
-def test_solution_law_json_in_coordinates_reads_back(tmp_path):
-    """``sciml solve --symbolify`` rewrites the law to the coordinates; load_law reads it."""
-    from sciml.symbolic.solution import physical_record
-
-    xs, ts = sp.Symbol("x_scaled", real=True), sp.Symbol("t_scaled", real=True)
-    front = [Candidate(sp.Float(0.5), "constant", 1, 1.0, 1.0, 0.0),
-             Candidate(xs * ts, "kan", 3, 0.0, 0.0, 1.0)]
-    law = Law(expr=xs * ts, symbols=[xs, ts], inputs=["x_scaled", "t_scaled"], target="u",
-              pareto=front, metrics={"formula": {"r2_test": 1.0}})
-    record = physical_record(law, ["x", "lambda"], [0.0, 0.0], [2.0, 4.0])
-    (tmp_path / "law.json").write_text(json.dumps(record))
-    loaded = load_law(tmp_path / "law.json")
-    assert loaded.inputs == ["x", "lambda"] and "`lambda`" in record["display_expression"]
-    X = np.array([[2.0, 4.0], [1.0, 2.0], [0.0, 0.0]])
-    np.testing.assert_allclose(loaded(X), (X[:, 0] - 1) * (X[:, 1] / 2 - 1))
-    assert record["expression_scaled"] == "t_scaled*x_scaled"
-
-
 def test_load_law_keeps_recorded_numeric_kan_edges(tmp_path):
     """A KAN law with numeric edges (undefined functions) reads back when they are recorded."""
     x = sp.Symbol("x", real=True)
@@ -649,3 +631,26 @@ def test_an_earlier_law_is_not_replaced_without_overwrite(tmp_path):
         status, _, err = sciml_discover(data, "--target", "y", "--out", tmp_path / "o", "--no-report", "--overwrite")
     assert status == 0, err
     assert json.loads((tmp_path / "o" / "law.json").read_text())["inputs"] == ["a"]
+
+
+def test_a_solved_field_is_distilled_into_a_law_in_its_coordinates(tmp_path):
+    """``sciml solve --symbolify`` on a field: the law of the field itself (exact conditions
+    included), in the coordinates, compared with the exact solution, and read back by load_law."""
+    import sciml
+    from sciml.dsl import Coordinate, Dirichlet, Field, Interval, Problem, pi, sin
+    from sciml.symbolic.solution import symbolify_solution
+
+    x = Coordinate("x")
+    rod = Interval(x, 0, 1)
+    u = Field("u", x)
+    problem = Problem("rod", rod, [-u.diff(x, 2) - pi**2 * sin(pi * x)],
+                      conditions=[Dirichlet(u, 0, on=rod.boundary)], exact={u: sin(pi * x)})
+    solution = sciml.solve(problem, model="mlp", steps=300, lbfgs_steps=300, progress=False,
+                         model_options={"hidden": [16, 16]})
+    law = symbolify_solution(solution, tmp_path, n_samples=400, time_budget=10)
+    record = json.loads((tmp_path / "law.json").read_text())
+    assert record["inputs"] == ["x"] and "the solved field u" in record["applies_to"]
+    assert record["reference_rel_l2"]["u"] < 1e-3, record["display_expression"]
+    xs = np.linspace(0, 1, 11)[:, None]
+    np.testing.assert_allclose(load_law(tmp_path / "law.json")(xs), np.sin(np.pi * xs[:, 0]), atol=1e-3)
+    assert law.verdict == "law found"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
@@ -173,7 +174,7 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     return law, front, (tr, te), cands
 
 
-def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns):
+def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns, given=()):
     """The search without units: quick searches first; when they are not exact, structure.
 
     A surrogate is fitted to the training rows and tested for separability, symmetries and
@@ -197,7 +198,7 @@ def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budg
                        units=None, target_units=None, rng=np.random.default_rng(seed),
                        judge="noise", **kw)
 
-    law, front, (tr, te), cands = search(cheap, time_budget=time_budget, prune=False)
+    law, front, (tr, te), cands = search(cheap, time_budget=time_budget, prune=False, proposals=given)
     best = min(front, key=lambda c: c.mse_test, default=None)
     if _exact_enough(best, y):
         return law, front, (tr, te), cands, {"used": False, "why": "the quick searches are exact "
@@ -383,7 +384,8 @@ def _backends(backend, library, operon_options):
 def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed: int = 0,
              test_fraction: float = 0.25, time_budget: float | None = 120.0,
              library: Library | None = None, units: dict | None = None,
-             operon_options: dict | None = None, structure: bool = True, surrogate_check: bool = True) -> Law:
+             operon_options: dict | None = None, structure: bool = True, surrogate_check: bool = True,
+             proposals: Sequence[tuple[str, sp.Expr]] = ()) -> Law:
     """Discover a closed-form law ``target = f(inputs)`` from a table of samples.
 
     Args:
@@ -400,6 +402,9 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
         test_fraction: share of rows held out for choosing and reporting the law.
         time_budget: seconds for the global (genetic) search backends.
         library: primitives for the built-in search.
+        proposals: ``(source, formula)`` candidates of the (first) target to score beside the
+            searches' (e.g. a KAN's composed edges), written in symbols named like the input
+            columns.
         units: optional ``{column: units}`` for every input and the target, each a
             ``{dimension: exponent}`` dict or a string such as ``"kg m2 s-2"`` or ``"m/s"``
             (:func:`sciml.symbolic.units.parse_units`; ``"1"`` for dimensionless);
@@ -436,23 +441,27 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     backends = _backends(backend, library, operon_options)
     laws, structures, surrogates = {}, {}, {}
     columns = {s.name: c for s, c in zip(symbols, inputs)}
+    by_name = {s.name: s for s in symbols}
+    given = [(source, e.xreplace({v: by_name[v.name] for v in e.free_symbols if v.name in by_name}))
+             for source, e in proposals]
     for k, t in enumerate(targets):
+        extra = given if k == 0 else []
         if column_units is None and structure:
             chosen, front, (tr, te), cands, structures[t], surrogates[t] = _structure_search(
                 X, Y[:, k], symbols, backends, seed=seed, test_fraction=test_fraction,
-                time_budget=time_budget, columns=columns)
+                time_budget=time_budget, columns=columns, given=extra)
             laws[t] = (chosen, front, tr, te, cands)
             continue
         tu = None if column_units is None else column_units[t]
         start = time.time()
-        proposals = _dimensionless_proposals(X, Y[:, k], [s.name for s in symbols], symbols, backends,
+        pi_proposals = _dimensionless_proposals(X, Y[:, k], [s.name for s in symbols], symbols, backends,
                                              units, tu, seed=seed, test_fraction=test_fraction,
                                              time_budget=time_budget)
         budget = time_budget if time_budget is None else max(5.0, time_budget - (time.time() - start))
         chosen, front, (tr, te), cands = _search(X, Y[:, k], symbols, backends, seed=seed,
                                                  test_fraction=test_fraction, time_budget=budget,
                                                  units=units, target_units=tu,
-                                                 rng=np.random.default_rng(seed), proposals=proposals)
+                                                 rng=np.random.default_rng(seed), proposals=[*extra, *pi_proposals])
         laws[t] = (chosen, front, tr, te, cands)
     t = targets[0]
     chosen, front, tr, te, cands = laws[t]
