@@ -128,12 +128,13 @@ def cmd_solve(args) -> int:
         elif not own_solver:
             from sciml.symbolic.solution import symbolify_solution
 
-            law = symbolify_solution(solution, out)
-            compared = json.loads((out / "law.json").read_text(encoding="utf-8")).get("reference_rel_l2", {})
-            for field, expr in (law.expressions or {law.target: law.expr}).items():
-                against = f"; rel L2 {compared[field]:.3e} from the reference" if field in compared else ""
-                print(f"{field}({', '.join(law.inputs)}) = {law.display_expression(expr)}  [{law.verdict}{against}]")
-            write_report(law, out / "report.html")
+            laws = symbolify_solution(solution, out)
+            fields = json.loads((out / "law.json").read_text(encoding="utf-8"))["fields"]
+            for name, law in laws.items():
+                compared = fields[name].get("reference_rel_l2")
+                against = "" if compared is None else f"; rel L2 {compared:.3e} from the reference"
+                print(f"{name}({', '.join(law.inputs)}) = {law.display_expression()}  [{law.verdict}{against}]")
+            write_report(next(iter(laws.values())), out / "report.html")
     summary = {k: metrics[k] for k in ("rel_l2", "parameters", "wall_s", "n_params", "steps") if k in metrics}
     print(json.dumps(summary, default=str))
     print(f"results in {out}/ (solution.nc, metrics.json, plot.png)")

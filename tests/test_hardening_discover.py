@@ -12,6 +12,7 @@ import contextlib
 import csv
 import html.parser
 import io
+import dataclasses
 import json
 import pathlib
 import sys
@@ -647,10 +648,20 @@ def test_a_solved_field_is_distilled_into_a_law_in_its_coordinates(tmp_path):
                       conditions=[Dirichlet(u, 0, on=rod.boundary)], exact={u: sin(pi * x)})
     solution = sciml.solve(problem, model="mlp", steps=300, lbfgs_steps=300, progress=False,
                          model_options={"hidden": [16, 16]})
-    law = symbolify_solution(solution, tmp_path, n_samples=400, time_budget=10)
+    law = symbolify_solution(solution, tmp_path, n_samples=400, time_budget=10)["u"]
     record = json.loads((tmp_path / "law.json").read_text())
     assert record["inputs"] == ["x"] and "the solved field u" in record["applies_to"]
-    assert record["reference_rel_l2"]["u"] < 1e-3, record["display_expression"]
+    assert record["fields"]["u"]["reference_rel_l2"] < 1e-3, record["display_expression"]
     xs = np.linspace(0, 1, 11)[:, None]
     np.testing.assert_allclose(load_law(tmp_path / "law.json")(xs), np.sin(np.pi * xs[:, 0]), atol=1e-3)
-    assert law.verdict == "law found"
+    # Sampled at the network's resolution, the law is the solution, not an imitation of its error.
+    assert law.expr == sp.sin(sp.pi * law.symbols[0]), law.expr
+    assert law.verdict == "law found" and record["fields"]["u"]["verdict"] == "law found"
+    # A formula close to the field that does not solve its equation is told apart by the equation.
+    from sciml.symbolic.solution import _equation_balance
+
+    (s,) = law.symbols
+    points = np.linspace(0.05, 0.95, 50)[:, None]
+    assert _equation_balance(solution, {"u": law}, points) < 1e-12
+    parabola = dataclasses.replace(law, expr=4 * s * (1 - s))  # within 6% of sin(pi x)
+    assert _equation_balance(solution, {"u": parabola}, points) > 0.1

@@ -57,13 +57,16 @@ VERDICT_RULE = ("'no law found' when the chosen formula does not beat the mean o
                 "'law found'")
 
 
-def verdict(r2_test: float | None, surrogate: dict | None = None, noise: dict | None = None) -> str:
+def verdict(r2_test: float | None, surrogate: dict | None = None, noise: dict | None = None,
+            equation: dict | None = None) -> str:
     """``"law found"``, ``"doubtful"`` or ``"no law found"`` by :data:`VERDICT_RULE`;
     ``surrogate`` is the comparison :func:`surrogate_comparison` records, ``noise`` that of
-    :func:`sciml.symbolic.noise.noise_comparison`."""
+    :func:`sciml.symbolic.noise.noise_comparison`, ``equation`` (a solved field's law) whether
+    the law leaves its equations unbalanced."""
     if r2_test is None or not math.isfinite(r2_test) or r2_test <= 0:
         return "no law found"
-    if (surrogate and surrogate.get("formula_clearly_worse")) or (noise and noise.get("formula_above_noise")):
+    if ((surrogate and surrogate.get("formula_clearly_worse")) or (noise and noise.get("formula_above_noise"))
+            or (equation and equation.get("formula_unbalanced"))):
         return "doubtful"
     return "law found"
 
@@ -82,6 +85,10 @@ def doubt(metrics: Mapping[str, Any]) -> str:
         out.append(f"the formula's held-out mean squared error is {noise.get('ratio', float('nan')):.3g} times the "
                    f"noise variance of the data ({noise.get('noise_variance', float('nan')):.3g}, from a Gaussian "
                    "process)")
+    equation = metrics.get("equation") or {}
+    if equation.get("formula_unbalanced"):
+        out.append(f"with the law in place its equations are left unbalanced by {equation.get('law_balance'):.3g} of "
+                   f"their largest term (the network: {equation.get('network_balance'):.3g})")
     return "; ".join(out)
 
 
@@ -233,7 +240,7 @@ class Law:
     def verdict(self) -> str:
         """``"law found"``, ``"doubtful"`` or ``"no law found"`` (:data:`VERDICT_RULE`)."""
         return verdict(self.metrics.get("formula", {}).get("r2_test"), self.metrics.get("surrogate"),
-                       self.metrics.get("noise"))
+                       self.metrics.get("noise"), self.metrics.get("equation"))
 
     def numeric_functions(self) -> list[str]:
         """Names of the undefined functions (numeric KAN edges) in any formula of the law."""

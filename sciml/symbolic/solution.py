@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,91 +13,169 @@ from .law import law_json
 from .names import safe_identifiers
 
 
+# The finest relative resolution granted to a float32 network's field (its outputs' precision).
+FLOAT32_RESOLUTION = 1e-7
+BALANCE_POINTS = 2000  # fresh points on which a law's equations are balanced
+DOUBT_RATIO = 2.0  # a law may leave its equations this much less balanced than the network did
+
+
 def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: int = 0,
-                       time_budget: float = 60.0):
-    """Distil the fields of a solved problem into closed forms in the problem's coordinates.
+                       time_budget: float = 60.0) -> dict:
+    """Distil each field of a solved problem into a closed form in the problem's coordinates.
 
     What a scientist asks of ``--symbolify`` on a field is the field: ``u(x) = sin(pi x)``.
     The solved field — exact conditions and output scales included — is sampled uniformly over
-    the domain and its values go through :func:`~sciml.symbolic.discover.discover` (its quick
-    searches, structure tests, genetic search, rounding and held-out selection; one law per
-    field). A KAN's edges, fitted by primitives and composed (:func:`symbolify`), join as one
-    more candidate when the network is the field itself (no exact conditions, no output scale);
-    composed through two hidden layers they are seldom the simplest law. The law is compared
-    with the network on held-out samples (``metrics``), with a flexible surrogate (``doubtful``
-    when one predicts the samples clearly better), and, when the problem has an exact solution
-    or a reference, with it (``reference_rel_l2``). Writes ``law.json`` to ``out`` and returns
-    the :class:`~sciml.symbolic.Law` (the command line adds its report).
+    the domain and its values go through :func:`~sciml.symbolic.discover.discover` (quick
+    searches, structure tests, genetic search, rounding and held-out selection), one field at a
+    time. A KAN's edges, fitted by primitives and composed (:func:`symbolify`), join as one
+    more candidate when the network is the field itself (no exact conditions, no output scale).
+
+    **The network's resolution.** The samples carry the network's own error, smooth and
+    systematic, which a longer formula can imitate to float precision (a heat solution
+    ``exp(-0.1 pi^2 t) sin(pi x)`` came back as ``607041 sin(3.14159 x)/(607041 exp(0.986962 t)
+    + 1)``), and which no noise test sees. The network knows its field only as well as it
+    balances its equations: the samples are dithered with Gaussian noise of that size (the
+    verdict's fresh-point residual ratio times the field's RMS, at least
+    :data:`FLOAT32_RESOLUTION`), so the search's noise-aware rules (rounding, the simplest
+    formula within the noise) work at the network's resolution (that heat solution:
+    ``exp(-pi^2 t/10) sin(pi x)``). A law whose held-out error exceeds the dither (by the rule of
+    ``discover``'s noise test, with the dither's known variance) is doubtful; the law is also
+    compared with the exact solution or reference when there is one (``reference_rel_l2``).
+
+    Writes ``law.json`` to ``out`` (the first field's law in full, every field's under
+    ``fields``) and returns ``{field: Law}``.
     """
     from sciml.models.kan import KAN
     from sciml.result import evaluation_set
     from sciml.symbolic.discover import discover, symbolify
+    from sciml.symbolic.noise import NoiseReference, noise_comparison
+    from sciml.verdict import THRESHOLDS
 
     compiled, problem = solution.compiled, solution.problem
     coords, fields = list(compiled.coordinate_names), list(compiled.field_names)
     rng = np.random.default_rng(seed)
     z = problem.space_time.sample(n_samples, rng, "uniform")
     values = np.asarray(solution.predict(z), np.float64)
-    proposals, kan_note = [], "the surrogate is not a KAN"
-    if isinstance(solution.model, KAN):
-        inner = [c.describe() for c in problem.conditions if c.hard] + [
-            s.describe() for s in problem.symmetries if getattr(s, "hard", False)]
-        if inner or compiled.output_scales is not None:
-            kan_note = ("the KAN is the network N inside the exact-condition transform or an output scale ("
-                        + "; ".join(inner or ["output scales"]) + "): its edges describe N, not the field")
-        else:
-            scaled = 2 * (z - compiled.lower) / (compiled.upper - compiled.lower) - 1
-            try:
-                edges = symbolify(solution.model, X=scaled, inputs=[f"{c}_scaled" for c in coords],
-                                  target=fields[0], seed=seed)
-                expr = _physical(edges.expr, edges.symbols, coords, compiled.lower, compiled.upper)
-            except (ValueError, ArithmeticError) as e:  # the field's own search goes on without them
-                expr, kan_note = None, f"the KAN's edges could not be composed ({e})"
-            if expr is not None and not expr.atoms(sp.core.function.AppliedUndef):
-                proposals.append(("kan edges", expr))
-                kan_note = "the KAN's composed edges were one candidate"
-            elif expr is not None:
-                kan_note = "the KAN's composed edges keep edges no primitive fits: not a candidate"
-    data = {**{c: z[:, k] for k, c in enumerate(coords)}, **{f: values[:, k] for k, f in enumerate(fields)}}
-    law = discover(data, target=fields if len(fields) > 1 else fields[0], inputs=coords, seed=seed,
-                   time_budget=time_budget, proposals=proposals)
-    record = law.to_dict()
-    record["applies_to"] = (f"the solved field{'s' if len(fields) > 1 else ''} {', '.join(fields)}, sampled at "
-                            f"{n_samples} uniform points of the domain; {kan_note}")
+    ratios = [r for r in solution.verdict.indicators.get("residual", []) if np.isfinite(r)]
+    resolution = max([FLOAT32_RESOLUTION, *ratios])
+    kan_note, proposals = _kan_candidates(solution, z, coords, fields[0], seed, KAN, symbolify)
     reference = evaluation_set(problem)
-    compared = _against_reference(law, reference, coords, fields)
-    if compared:
-        record["reference_rel_l2"] = compared
+    laws, summaries = {}, {}
+    for k, name in enumerate(fields):
+        sigma = resolution * float(np.sqrt(np.mean(values[:, k] ** 2)))
+        dithered = values[:, k] + sigma * rng.standard_normal(len(z))
+        data = {**{c: z[:, j] for j, c in enumerate(coords)}, name: dithered}
+        law = discover(data, target=name, inputs=coords, seed=seed, time_budget=time_budget,
+                       proposals=proposals if k == 0 else (), surrogate_check=False)
+        held_out = law.details["test_index"]
+        dither = NoiseReference(sigma**2, None, "the dither added to the samples (the network's resolution)", len(z))
+        noise = noise_comparison((law.details["pred"][held_out] - dithered[held_out]) ** 2, dither)
+        law = dataclasses.replace(law, metrics={**law.metrics, "noise": noise})
+        laws[name] = law
+        summaries[name] = {"expression": str(law.expr), "display_expression": law.display_expression(),
+                           "verdict": law.verdict, "dither_rms": sigma}
+        compared = _against_reference(law, reference, coords, name)
+        if compared is not None:
+            summaries[name]["reference_rel_l2"] = compared
+    # A formula within the samples' resolution is a fit; a law also balances the equations. Judged
+    # on fresh points by the verdict's measure, against the network's own balance there.
+    balance = _equation_balance(solution, laws, problem.space_time.sample(BALANCE_POINTS, rng, "uniform"))
+    network = max(ratios, default=0.0)
+    bound = max(DOUBT_RATIO * network, THRESHOLDS["residual"])
+    for name, law in laws.items():
+        summaries[name]["equation_balance"] = {"law": balance, "network": network, "bound": bound}
+        if not balance <= bound:
+            laws[name] = law = dataclasses.replace(law, metrics={**law.metrics, "equation": {
+                "law_balance": balance, "network_balance": network, "formula_unbalanced": True}})
+            summaries[name]["verdict"] = law.verdict
+            summaries[name]["why"] = (f"with the laws in place the equations are left unbalanced by {balance:.3g} of "
+                                      f"their largest term on fresh points (the network: {network:.3g}; bound "
+                                      f"{bound:.3g}): a fit to the field's samples, not a solution of its equations")
+    record = next(iter(laws.values())).to_dict()
+    record["fields"] = summaries
+    record["applies_to"] = (f"the solved field{'s' if len(fields) > 1 else ''} {', '.join(fields)}, sampled at "
+                            f"{n_samples} uniform points of the domain and dithered at the network's resolution "
+                            f"({resolution:.2g} of each field's RMS: its equations' fresh-point imbalance); {kan_note}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "law.json").write_text(law_json(record) + "\n", encoding="utf-8")
-    return law
+    return laws
 
 
-def _against_reference(law, reference, coords: list[str], fields: list[str]) -> dict[str, float]:
-    """Relative L2 distance of each field's law from the reference (or exact solution) where it
-    is defined; empty without one."""
+def _equation_balance(solution, laws: dict, points: np.ndarray) -> float:
+    """The largest share of its largest term an equation leaves unbalanced (the verdict's
+    measure: RMS of the residual over the RMS of its largest additive term) with every field
+    replaced by its law, on ``points``; ``inf`` where a law cannot be differentiated or
+    evaluated there."""
+    from sciml.dsl.metrics import rms
+
+    problem = solution.problem
+    coords = list(problem.coordinates)
+    values = {p: p.value for p in problem.parameters} | {
+        p: solution.parameters[str(p)] for p in problem.parameters if str(p) in solution.parameters}
+    worst = 0.0
+    for residual in problem.residuals:
+        terms = []
+        for term in sp.Add.make_args(residual):
+            for applied in term.atoms(sp.core.function.AppliedUndef):
+                law = laws.get(applied.func.__name__)
+                if law is None:
+                    return math.inf
+                by_name = {str(c): c for c in coords}
+                formula = law.expr.xreplace({s: by_name[s.name] for s in law.symbols if s.name in by_name})
+                term = term.replace(applied.func, sp.Lambda(tuple(applied.args), formula.xreplace(
+                    dict(zip(coords, applied.args)))))
+            try:
+                fn = sp.lambdify(coords, term.doit().xreplace(values), "numpy")
+                with np.errstate(all="ignore"):
+                    terms.append(np.broadcast_to(np.asarray(fn(*points.T), np.float64), (len(points),)))
+            except (TypeError, ValueError, NameError, ZeroDivisionError):
+                return math.inf
+        largest = max(rms(t) for t in terms)
+        ratio = rms(np.sum(terms, axis=0)) / largest if largest > 0 else 0.0
+        if not math.isfinite(ratio):
+            return math.inf
+        worst = max(worst, ratio)
+    return worst
+
+
+def _kan_candidates(solution, z, coords, field, seed, kan_class, symbolify) -> tuple[str, list]:
+    """``(what became of the KAN's edges, [("kan edges", formula in the coordinates)])``."""
+    compiled, problem = solution.compiled, solution.problem
+    if not isinstance(solution.model, kan_class):
+        return "the surrogate is not a KAN", []
+    inner = [c.describe() for c in problem.conditions if c.hard] + [
+        s.describe() for s in problem.symmetries if getattr(s, "hard", False)]
+    if inner or compiled.output_scales is not None:
+        return ("the KAN is the network N inside the exact-condition transform or an output scale ("
+                + "; ".join(inner or ["output scales"]) + "): its edges describe N, not the field"), []
+    scaled = 2 * (z - compiled.lower) / (compiled.upper - compiled.lower) - 1
+    try:
+        edges = symbolify(solution.model, X=scaled, inputs=[f"{c}_scaled" for c in coords], target=field, seed=seed)
+        expr = _physical(edges.expr, edges.symbols, coords, compiled.lower, compiled.upper)
+    except (ValueError, ArithmeticError) as e:  # the field's own search goes on without them
+        return f"the KAN's edges could not be composed ({e})", []
+    if expr.atoms(sp.core.function.AppliedUndef):
+        return "the KAN's composed edges keep edges no primitive fits: not a candidate", []
+    return "the KAN's composed edges were one candidate", [("kan edges", expr)]
+
+
+def _against_reference(law, reference, coords: list[str], field: str) -> float | None:
+    """Relative L2 distance of a field's law from the reference (or exact solution) on its grid
+    where both are defined; ``None`` without one."""
     from sciml.symbolic.refit import evaluate
 
-    if reference is None or not all(c in reference.dims for c in coords):  # a grid over the coordinates
-        return {}
-    grid = reference[[f for f in fields if f in reference]] if any(f in reference for f in fields) else None
-    if grid is None:
-        return {}
+    if reference is None or field not in reference or not all(c in reference[field].dims for c in coords):
+        return None
     mesh = np.meshgrid(*(reference[c].values for c in coords), indexing="ij")
     points = np.stack([m.ravel() for m in mesh], axis=1)
-    exprs = law.expressions or {fields[0]: law.expr}
-    out = {}
-    for name, expr in exprs.items():
-        if name not in grid:
-            continue
-        truth = grid[name].transpose(*coords).values.ravel()
-        with np.errstate(all="ignore"):
-            pred = evaluate(expr, law.symbols, points)
-        ok = np.isfinite(truth) & np.isfinite(pred)
-        if ok.any():
-            out[name] = float(np.linalg.norm(pred[ok] - truth[ok]) / max(np.linalg.norm(truth[ok]), 1e-300))
-    return out
+    truth = reference[field].transpose(*coords).values.ravel()
+    with np.errstate(all="ignore"):
+        pred = evaluate(law.expr, law.symbols, points)
+    ok = np.isfinite(truth) & np.isfinite(pred)
+    if not ok.any():
+        return None
+    return float(np.linalg.norm(pred[ok] - truth[ok]) / max(np.linalg.norm(truth[ok]), 1e-300))
 
 
 def _physical(expr, symbols, coordinates: list[str], lower, upper) -> sp.Expr:
