@@ -350,13 +350,20 @@ def share_beyond(observed_times, start: float, end: float) -> float:
 
 def share_outside(seen, used) -> float:
     """The share of the rows of ``used`` (points, inputs) outside the range the rows of ``seen``
-    span by more than :data:`EXTRAPOLATION_MARGIN` of it in some input (non-finite rows of
-    ``seen`` are left out; a non-finite row of ``used`` counts as outside)."""
+    span by more than a margin in some input (non-finite rows of ``seen`` are left out; a
+    non-finite row of ``used`` counts as outside).
+
+    The margin is :data:`EXTRAPOLATION_MARGIN` of the range, or the data's own spacing in that
+    input (the median gap between neighbouring observed values) when larger: sensors on a grid
+    whose outermost row stands one spacing inside the walls (a plate read at 12 x 12 interior
+    points) leave a strip no wider than the gaps interpolated across everywhere else, and a
+    spatial unknown there is no more an extrapolation than between the sensors."""
     seen, used = np.asarray(seen, np.float64), np.asarray(used, np.float64)
     seen = seen[np.all(np.isfinite(seen), axis=-1)]
     if not len(seen):  # nothing constrains the inputs: every use is an extrapolation
         return 1.0
     lo, hi = seen.min(axis=0), seen.max(axis=0)
-    margin = EXTRAPOLATION_MARGIN * (hi - lo)
+    spacing = np.array([np.median(np.diff(v)) if len(v := np.unique(column)) > 1 else 0.0 for column in seen.T])
+    margin = np.maximum(EXTRAPOLATION_MARGIN * (hi - lo), spacing)
     inside = np.all((used >= lo - margin) & (used <= hi + margin), axis=-1)
     return float(np.mean(~inside))

@@ -1,5 +1,7 @@
 """The verdict's reasons say what to try where they can."""
 
+import numpy as np
+
 from sciml.verdict import judge
 
 
@@ -79,3 +81,17 @@ def test_a_flux_miss_is_judged_in_the_units_of_the_flux():
     # field of its size would have across the rod, not against the tiny slope it has
     flat = flux_miss(50.0, lambda s: 1 + 1e-4 * s)
     assert 5e-5 < flat < 2e-4
+
+
+def test_a_strip_no_wider_than_the_sensors_spacing_is_not_an_extrapolation():
+    from sciml.verdict import share_outside
+
+    grid = np.linspace(1 / 13, 12 / 13, 12)  # 12 x 12 sensors, the outermost one spacing from the walls
+    seen = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    used = np.random.default_rng(0).uniform(0, 1, (4000, 2))
+    assert share_outside(seen, used) == 0.0
+    # Twice that distance beyond the last sensor is outside; so is anything outside a range of
+    # densely observed values (a field's values along a trajectory) by more than 5% of it.
+    assert 0.2 < share_outside(seen, np.random.default_rng(1).uniform(-0.2, 1.2, (4000, 2))) < 0.5
+    values = np.random.default_rng(2).uniform(0, 1, (500, 1))
+    assert share_outside(values, np.array([[1.04], [1.06], [-0.06]])) == 2 / 3
