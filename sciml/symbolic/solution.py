@@ -16,7 +16,6 @@ from .names import safe_identifiers
 # The finest relative resolution granted to a float32 network's field (its outputs' precision).
 FLOAT32_RESOLUTION = 1e-7
 BALANCE_POINTS = 2000  # fresh points on which a law's equations are balanced
-DOUBT_RATIO = 2.0  # a law may leave its equations this much less balanced than the network did
 
 
 def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: int = 0,
@@ -39,8 +38,11 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
     :data:`FLOAT32_RESOLUTION`), so the search's noise-aware rules (rounding, the simplest
     formula within the noise) work at the network's resolution (that heat solution:
     ``exp(-pi^2 t/10) sin(pi x)``). A law whose held-out error exceeds the dither (by the rule of
-    ``discover``'s noise test, with the dither's known variance) is doubtful; the law is also
-    compared with the exact solution or reference when there is one (``reference_rel_l2``).
+    ``discover``'s noise test, with the dither's known variance) is doubtful, and so is one that,
+    put into the equations in place of the fields, leaves them unbalanced beyond the verdict's
+    bound (:func:`_equation_balance`): within a coarse resolution a fit can follow a field whose
+    solution has no closed form. The law is also compared with the exact solution or reference
+    when there is one (``reference_rel_l2``).
 
     Writes ``law.json`` to ``out`` (the first field's law in full, every field's under
     ``fields``) and returns ``{field: Law}``.
@@ -77,11 +79,12 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
         compared = _against_reference(law, reference, coords, name)
         if compared is not None:
             summaries[name]["reference_rel_l2"] = compared
-    # A formula within the samples' resolution is a fit; a law also balances the equations. Judged
-    # on fresh points by the verdict's measure, against the network's own balance there.
+    # A formula within the samples' resolution is a fit; a law also balances the equations: on
+    # fresh points, by the verdict's measure and within its bound, as a trusted network must (a
+    # law from a doubtful network is held to the same bound, not to the network's imbalance).
     balance = _equation_balance(solution, laws, problem.space_time.sample(BALANCE_POINTS, rng, "uniform"))
     network = max(ratios, default=0.0)
-    bound = max(DOUBT_RATIO * network, THRESHOLDS["residual"])
+    bound = THRESHOLDS["residual"]
     for name, law in laws.items():
         summaries[name]["equation_balance"] = {"law": balance, "network": network, "bound": bound}
         if not balance <= bound:
