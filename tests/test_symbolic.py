@@ -549,3 +549,21 @@ def test_nearest_simple_prefers_fewer_bits():
     assert nearest_simple(sp.Float(0.1668) * x) == x / 6
     assert nearest_simple(sp.Float(0.501) * x) == x / 2
     assert nearest_simple(sp.Float(1e-4) * x).atoms(sp.Float)
+
+
+def test_damped_oscillations_and_decays_of_one_input_are_candidates():
+    from sciml.symbolic.modes import mode_candidates
+
+    t = np.random.default_rng(0).uniform(0, 6, 400)
+    s = sp.Symbol("t", positive=True)
+    w = np.sqrt(16 - 0.04)
+    spring = np.exp(-0.2 * t) * (np.cos(w * t) + 0.2 / w * np.sin(w * t))  # x'' + 0.4 x' + 16 x = 0
+    chain = 2 * np.exp(-t) - np.exp(-3 * t) + 0.5  # a decay chain over a background
+    for y in (spring, chain):
+        errors = [np.sqrt(np.mean((sp.lambdify(s, e)(t) - y) ** 2)) for _, e in mode_candidates(t[:, None], y, [s])]
+        assert min(errors) < 1e-8 * np.sqrt(np.mean(y**2)), errors
+    law = discover({"t": t, "x": spring}, target="x", backend="builtin", time_budget=5)
+    (sym,) = law.symbols
+    np.testing.assert_allclose(evaluate(law.expr, law.symbols, t[:, None]), spring, atol=1e-8)
+    assert law.expr.has(sp.exp(-sym / 5)), law.expr
+    assert mode_candidates(np.stack([t, t], 1), spring, [s, s]) == []  # one input only

@@ -5,7 +5,8 @@ caller (:func:`sciml.symbolic.discover`) refits and rounds every candidate, meas
 held-out data and picks the law by the Pareto rule of :mod:`sciml.symbolic.law`.
 
 - ``builtin``: the separable-under-a-transform search of :mod:`sciml.symbolic.additive`,
-  plus sparse and rational regression over term dictionaries (:mod:`sciml.symbolic.sparse`)
+  plus sparse and rational regression over term dictionaries (:mod:`sciml.symbolic.sparse`),
+  and for one input damped oscillations and exponentials (:mod:`sciml.symbolic.modes`)
   (fast, deterministic, exact on separable, few-term and rational laws, no dependencies).
 - ``operon``: genetic programming with local constant optimisation, ``pyoperon`` (C++,
   offline). Burlacu et al., *Operon C++* (GECCO 2020).
@@ -27,6 +28,7 @@ import sympy as sp
 
 from .additive import additive_candidates
 from .parse import FUNCTIONS, FormulaError, parse_formula
+from .modes import mode_candidates
 from .primitives import Library
 from .ratio import ratio_candidates
 from .sparse import linear_candidates, rational_candidates
@@ -67,6 +69,7 @@ class BuiltinBackend(Backend):
         with np.errstate(all="ignore"):  # dictionary terms overflow on wide-ranging inputs
             cands += linear_candidates(X, y, symbols) + rational_candidates(X, y, symbols)
             cands += ratio_candidates(X, y, symbols, self.library)
+            cands += mode_candidates(X, y, symbols)
         return [(f"builtin:{label}", e) for label, e in cands]
 
 
