@@ -47,9 +47,8 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
     Writes ``law.json`` to ``out`` (the first field's law in full, every field's under
     ``fields``) and returns ``{field: Law}``.
     """
-    from sciml.models.kan import KAN
     from sciml.result import evaluation_set
-    from sciml.symbolic.discover import discover, symbolify
+    from sciml.symbolic.discover import discover
     from sciml.symbolic.noise import NoiseReference, noise_comparison
     from sciml.verdict import THRESHOLDS
 
@@ -60,7 +59,7 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
     values = np.asarray(solution.predict(z), np.float64)
     ratios = [r for r in solution.verdict.indicators.get("residual", []) if np.isfinite(r)]
     resolution = max([FLOAT32_RESOLUTION, *ratios])
-    kan_note, proposals = _kan_candidates(solution, z, coords, fields[0], seed, KAN, symbolify)
+    kan_note, proposals = _kan_candidates(solution, z, coords, fields[0], seed)
     reference = evaluation_set(problem)
     laws, summaries = {}, {}
     for k, name in enumerate(fields):
@@ -116,6 +115,7 @@ def _equation_balance(solution, laws: dict, points: np.ndarray) -> float:
     coords = list(problem.coordinates)
     values = {p: p.value for p in problem.parameters} | {
         p: solution.parameters[str(p)] for p in problem.parameters if str(p) in solution.parameters}
+    by_name = {str(c): c for c in coords}
     worst = 0.0
     for residual in problem.residuals:
         terms = []
@@ -124,7 +124,6 @@ def _equation_balance(solution, laws: dict, points: np.ndarray) -> float:
                 law = laws.get(applied.func.__name__)
                 if law is None:
                     return math.inf
-                by_name = {str(c): c for c in coords}
                 formula = law.expr.xreplace({s: by_name[s.name] for s in law.symbols if s.name in by_name})
                 term = term.replace(applied.func, sp.Lambda(tuple(applied.args), formula.xreplace(
                     dict(zip(coords, applied.args)))))
@@ -142,10 +141,13 @@ def _equation_balance(solution, laws: dict, points: np.ndarray) -> float:
     return worst
 
 
-def _kan_candidates(solution, z, coords, field, seed, kan_class, symbolify) -> tuple[str, list]:
+def _kan_candidates(solution, z, coords, field, seed) -> tuple[str, list]:
     """``(what became of the KAN's edges, [("kan edges", formula in the coordinates)])``."""
+    from sciml.models.kan import KAN
+    from sciml.symbolic.discover import symbolify
+
     compiled, problem = solution.compiled, solution.problem
-    if not isinstance(solution.model, kan_class):
+    if not isinstance(solution.model, KAN):
         return "the surrogate is not a KAN", []
     inner = [c.describe() for c in problem.conditions if c.hard] + [
         s.describe() for s in problem.symmetries if getattr(s, "hard", False)]
