@@ -14,6 +14,8 @@ candidate formula; the caller refits, rounds and judges it like any other.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
@@ -33,9 +35,13 @@ def _design(t, rates, freqs, offset: bool) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
+def _split(theta, n_modes, oscillating):
+    """``(rates, angular frequencies)`` of ``theta``; a mode that does not oscillate has 0."""
+    return theta[:n_modes], np.where(oscillating, theta[n_modes:], 0.0)
+
+
 def _residual(theta, t, y, n_modes, oscillating, offset):
-    rates, freqs = theta[:n_modes], np.where(oscillating, theta[n_modes:], 0.0)
-    A = _design(t, rates, freqs, offset)
+    A = _design(t, *_split(theta, n_modes, oscillating), offset)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     return A @ coef - y
 
@@ -52,7 +58,7 @@ def _start_frequencies(t, y, n: int) -> list[float]:
 
 
 def _expression(t_symbol, theta, t, y, n_modes, oscillating, offset) -> sp.Expr:
-    rates, freqs = theta[:n_modes], np.where(oscillating, theta[n_modes:], 0.0)
+    rates, freqs = _split(theta, n_modes, oscillating)
     coef, *_ = np.linalg.lstsq(_design(t, rates, freqs, offset), y, rcond=None)
     terms, k = [], 0
     if offset:
@@ -81,7 +87,9 @@ def mode_candidates(X: np.ndarray, y: np.ndarray, symbols) -> list[tuple[str, sp
     if span <= 0 or not np.all(np.isfinite(t)):
         return []
     starts = _start_frequencies(t, y, _PEAKS)
-    shapes = [(1, (True,)), (1, (False,)), (2, (True, True)), (2, (True, False)), (2, (False, False))]
+    # Which modes oscillate: (T,), (F,), (T, T), (T, F), (F, F) for two modes at most.
+    shapes = [(n, flags) for n in range(1, MAX_MODES + 1)
+              for flags in itertools.combinations_with_replacement((True, False), n)]
     out = []
     for n_modes, oscillating in shapes:
         osc = np.array(oscillating)

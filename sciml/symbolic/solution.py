@@ -75,7 +75,7 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
         laws[name] = law
         summaries[name] = {"expression": str(law.expr), "display_expression": law.display_expression(),
                            "verdict": law.verdict, "dither_rms": sigma}
-        compared = _against_reference(law, reference, coords, name)
+        compared = _against_reference(law, reference, coords, name, name in problem.gauge_fixed_fields)
         if compared is not None:
             summaries[name]["reference_rel_l2"] = compared
     # A formula within the samples' resolution is a fit; a law also balances the equations: on
@@ -165,9 +165,11 @@ def _kan_candidates(solution, z, coords, field, seed) -> tuple[str, list]:
     return "the KAN's composed edges were one candidate", [("kan edges", expr)]
 
 
-def _against_reference(law, reference, coords: list[str], field: str) -> float | None:
+def _against_reference(law, reference, coords: list[str], field: str, up_to_constant: bool) -> float | None:
     """Relative L2 distance of a field's law from the reference (or exact solution) on its grid
-    where both are defined; ``None`` without one."""
+    where both are defined (up to a constant for a field the equations fix only up to one, as
+    the solve's own error is); ``None`` without one."""
+    from sciml.dsl.metrics import relative_l2_up_to_constant
     from sciml.symbolic.refit import evaluate
 
     if reference is None or field not in reference or not all(c in reference[field].dims for c in coords):
@@ -180,6 +182,8 @@ def _against_reference(law, reference, coords: list[str], field: str) -> float |
     ok = np.isfinite(truth) & np.isfinite(pred)
     if not ok.any():
         return None
+    if up_to_constant:
+        return relative_l2_up_to_constant(pred[ok], truth[ok])
     return float(np.linalg.norm(pred[ok] - truth[ok]) / max(np.linalg.norm(truth[ok]), 1e-300))
 
 
