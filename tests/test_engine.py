@@ -11,7 +11,7 @@ import xarray as xr
 import sciml
 from sciml.dsl import Coordinate, Dirichlet, Field, Interval, Parameter, Problem, TimeInterval
 from sciml.training.config import TrainConfig
-from sciml.training.engine import TrainingDiverged, averaged, averaged_params, fit
+from sciml.training.engine import STUCK_ITERATIONS, TrainingDiverged, averaged, averaged_params, fit
 
 TARGET = jnp.array([1.0, -2.0, 3.0])
 
@@ -46,7 +46,9 @@ PDE = dict(model_options={"hidden": (8,)}, points={"interior": 64, "boundary": 8
 def test_adam_then_lbfgs_minimise_a_quadratic():
     out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=200, learning_rate=0.1, lbfgs_steps=10))
     np.testing.assert_allclose(np.asarray(out.params["w"]), TARGET, atol=1e-5)
-    assert out.steps == 200 and out.lbfgs_steps == 10 and len(out.history["loss"]) == 210
+    # At the minimum no step changes the loss any more: the quasi-Newton phase ends there.
+    assert out.steps == 200 and out.lbfgs_steps < 10 and out.stopped.startswith("stuck")
+    assert len(out.history["loss"]) == 200 + out.lbfgs_steps
     assert list(out.history["phase"][[0, -1]]) == ["adam", "lbfgs"] and "fit" in out.history
 
 
@@ -204,7 +206,9 @@ def test_the_batches_may_change_the_loss_between_stalls():
         return value, {"fit": value}
 
     batches = Advancing()
-    out = fit(loss, {"w": jnp.zeros(3)}, config(steps=1, lbfgs_steps=400, stall_window=50, chunk=5,
+    # Asked after every second iteration (a fifth of the window, one iteration a chunk): before
+    # the quadratic is solved and the steps stop changing its loss.
+    out = fit(loss, {"w": jnp.zeros(3)}, config(steps=1, lbfgs_steps=400, stall_window=5, chunk=1,
                                                 quasi_newton="bfgs", learning_rate=1e-3), batches=batches)
     assert batches.asked and np.allclose(out.params["w"], -TARGET, atol=1e-4)  # the changed loss, minimised
 
@@ -225,9 +229,12 @@ def test_without_a_time_budget_the_batches_are_told_the_share_of_steps_done():
 def test_the_quasi_newton_phase_ends_at_its_time_budget_however_long_its_chunks():
     import time
 
+    evaluations = iter(range(10**9))
+
     @jax.custom_jvp
     def slow(w):  # 10 ms per loss evaluation, on the host: a chunk of 10^5 iterations is 1000 s or more
-        return jax.pure_callback(lambda w: (time.sleep(0.01), np.float32(0.0))[1],
+        # and a little lower each time, so that no iteration leaves the loss as it was
+        return jax.pure_callback(lambda w: (time.sleep(0.01), np.float32(-1e-3 * next(evaluations)))[1],
                                  jax.ShapeDtypeStruct((), jnp.float32), w)
 
     slow.defjvp(lambda primals, tangents: (slow(*primals), jnp.zeros((), jnp.float32)))
@@ -252,4 +259,17 @@ def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
         return value, {"fit": value}
 
     out = fit(cliff, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=10, quasi_newton=method))
-    assert np.all(out.history["loss"] <= 14.0 + 1e-4) and out.lbfgs_steps == 10
+    assert np.all(out.history["loss"] <= 14.0 + 1e-4)
+    # Restarted at unchanged parameters an iteration repeats the one before: the phase ends on
+    # the third such iteration in a row, and a stall test ends the round there too.
+    assert out.lbfgs_steps == STUCK_ITERATIONS and out.stopped.startswith("stuck (no step changed the loss")
+    from sciml.training.engine import Batches
+
+    class Judged(Batches):  # held-out points: the phase has a stall test
+        def held_out(self):
+            return self.batch
+
+    judged = fit(cliff, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=400, stall_window=50,
+                                                   quasi_newton=method), batches=Judged({}))
+    assert judged.lbfgs_steps == 2 * STUCK_ITERATIONS  # a round on fresh points, then the end
+    assert "no step changed the loss" in judged.stopped and "after 1 round on fresh points" in judged.stopped
