@@ -63,10 +63,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import sympy as sp
 
 from sciml.dsl.metrics import rms
 from sciml.dsl.problem import underdetermined_boundary
+from sciml.dsl.terms import additive_terms
 from sciml.dynamics.problem import CLASSICAL_TIMES  # where a forward ODE is compared with its integration
 
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond", "share_outside", "verdict_from"]
@@ -110,13 +110,6 @@ class Verdict:
                 "thresholds": dict(THRESHOLDS)}
 
 
-def _terms(residual: sp.Expr) -> tuple[sp.Expr, ...]:
-    terms = sp.Add.make_args(residual)
-    if len(terms) < 2:
-        terms = sp.Add.make_args(sp.expand(residual))
-    return terms
-
-
 def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -> list[list[dict[str, float]]]:
     """For each set of points, per equation: RMS residual, RMS of the largest term, their ratio.
 
@@ -131,7 +124,7 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
     out: list[list[dict[str, float]]] = [[] for _ in point_sets]
     for residual in problem.residuals:
         terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames, compiled.unknown_networks)
-                 for t in _terms(residual)]
+                 for t in additive_terms(residual)]
         per_point = jax.jit(jax.vmap(lambda p, terms=terms: jnp.stack([t(field_fn, params, p) for t in terms])))
         for balance, points in zip(out, point_sets):
             values = np.asarray(per_point(jnp.asarray(points)), dtype=np.float64)
@@ -286,7 +279,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
     for term in compiled.terms:
         miss = math.sqrt(max(float(terms[term.name]), 0.0))
         if term.kind == "condition":
-            scale = term.miss_scale(field_fn, jnp.asarray(fresh), term.points(batch), field_scale, diameter)
+            scale = term.miss_scale(field_fn, params, jnp.asarray(fresh), term.points(batch), field_scale, diameter)
             conditions[term.name] = miss / max(scale, 1e-30)
         elif term.kind == "data":
             std = float(np.std(np.asarray(term.points(batch)["u"], np.float64))) or 1.0

@@ -503,3 +503,64 @@ def test_an_exact_condition_on_a_square_hole_pins_the_field_on_the_hole_only():
     values = [jax.vmap(c.field_function(network(c, seed)))(beside) for seed in (0, 1)]
     np.testing.assert_allclose(np.asarray(jax.vmap(c.field_function(network(c)))(on_hole)), 1.0, atol=1e-6)
     assert np.all(np.abs(np.asarray(values[0]) - np.asarray(values[1])) > 1e-6)  # free there: the network decides
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundary equations: any relation of fields, derivatives and the outward normal
+
+
+def test_a_boundary_equation_measures_the_flow_through_a_wall():
+    from sciml.dsl import BoundaryEquation, Disk, Normal
+
+    u, v = Field("u", x, y), Field("v", x, y)
+    disk = Disk(x, y, (0, 0), 1)
+    wall = BoundaryEquation(u * Normal(x) + v * Normal(y), on=disk.boundary)
+    c = compile_problem(Problem("flow", disk, [u.diff(x) + v.diff(y), u.diff(y) - v.diff(x)],
+                                conditions=[wall, Pin(u, 0, at={x: 0, y: 0})]))
+    (term,) = [term for term in c.terms if term.name.startswith("boundaryequation")]
+    assert term.name == "boundaryequation:u,v#0" and wall.fields == ("u", "v")
+    points = term.sample(64, np.random.default_rng(0), "uniform")
+    z = jnp.asarray(points["z"])
+    # the strain flow (x, -y) crosses the unit circle at the rate x^2 - y^2 = cos(2 theta)
+    strain = Formula(c, lambda x_, y_: jnp.stack([x_, -y_]))
+    np.testing.assert_allclose(term.misfit(strain, {}, points), z[:, 0] ** 2 - z[:, 1] ** 2, atol=1e-12)
+    # a rotation runs along it: nothing passes, and the miss is judged against the terms' size
+    rotation = Formula(c, lambda x_, y_: jnp.stack([-y_, x_]))
+    assert float(term.evaluate(rotation, {}, points)) < 1e-24
+    across = jnp.asarray(disk.sample(256, np.random.default_rng(1), "uniform"))
+    scale = term.miss_scale(rotation, {}, across, points, 1.0, 2.0)
+    assert 0.3 < scale < 1.0  # the RMS of max(|y n_x|, |x n_y|) on and inside the circle
+
+
+def test_a_radiating_end_is_solved_to_its_nonlinear_balance():
+    from scipy.optimize import brentq
+
+    import sciml
+    from sciml.dsl import BoundaryEquation, Normal
+
+    u = Field("u", x)
+    rod = Interval(x, 0, 1)
+    # u'' = 0, u(0) = 1, and at x = 1 the flux out balances a radiation-like loss u^4 / 2
+    problem = Problem("radiating_rod", rod, [u.diff(x, 2)],
+                      conditions=[Dirichlet(u, 1, on=rod.left),
+                                  BoundaryEquation(u.diff(x) * Normal(x) + sp.Rational(1, 2) * u**4, on=rod.right)])
+    slope = brentq(lambda s: s + 0.5 * (1 + s) ** 4, -1, 0)
+    solution = sciml.solve(problem, steps=300, lbfgs_steps=200, progress=False, time_budget=0)
+    ds = solution.to_xarray()
+    np.testing.assert_allclose(ds["u"].values, 1 + slope * ds["x"].values, atol=1e-3)
+    assert solution.metrics["verdict"]["indicators"]["condition"]["boundaryequation:u#1"] < 3e-3
+
+
+def test_boundary_equation_errors_name_the_fix():
+    from sciml.dsl import BoundaryEquation, Normal
+
+    u = Field("u", x)
+    rod = Interval(x, 0, 1)
+    with pytest.raises(ProblemError, match="holds no field"):
+        Problem("p", rod, [u.diff(x, 2)], conditions=[BoundaryEquation(x * Normal(x), on=rod.right)])
+    with pytest.raises(ProblemError, match="belongs in a BoundaryEquation only"):
+        Problem("p", rod, [u.diff(x, 2) + Normal(x)], conditions=[Dirichlet(u, 0, on=rod.boundary)])
+    with pytest.raises(ProblemError, match="'w' is not a field"):
+        Problem("p", rod, [u.diff(x, 2)], conditions=[BoundaryEquation(u + Field("w", x), on=rod.boundary)])
+    with pytest.raises(ProblemError, match="names no coordinate"):
+        Problem("p", rod, [u.diff(x, 2)], conditions=[BoundaryEquation(u * Normal(y), on=rod.boundary)])

@@ -72,7 +72,7 @@ def test_a_flux_miss_is_judged_in_the_units_of_the_flux():
         field_fn = lambda p: jnp.stack([field(p[0] / length)])  # noqa: E731
         field_rms = float(jnp.sqrt(jnp.mean(jax.vmap(field_fn)(z) ** 2)))
         miss = float(jnp.sqrt(term.evaluate(field_fn, {}, jax.tree.map(jnp.asarray, points))))
-        return miss / term.miss_scale(field_fn, z, points, field_rms, length)
+        return miss / term.miss_scale(field_fn, {}, z, points, field_rms, length)
 
     # sin(pi s / 2) has no slope at the end; 0.01 s adds a slope of 0.01 / length there
     misses = [flux_miss(length, lambda s: jnp.sin(jnp.pi * s / 2) + 0.01 * s) for length in (0.01, 1.0, 50.0)]

@@ -4,6 +4,7 @@ plain Python (sympy underneath); :func:`compile_problem` turns them into JAX fun
 from sympy import Eq, cos, cosh, diff, exp, log, pi, sech, sin, sinh, sqrt, tanh
 
 from sciml.dsl.conditions import (
+    BoundaryEquation,
     Condition,
     Dirichlet,
     Initial,
@@ -29,11 +30,12 @@ from sciml.dsl.corner_flow import StokesCorner
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import relative_l2_up_to_constant
 from sciml.dsl.problem import Problem, observation_points
-from sciml.dsl.symbols import Coordinate, Field, Parameter
+from sciml.dsl.symbols import Coordinate, Field, Normal, Parameter
 from sciml.dsl.symmetries import Conserved, DivergenceFree, Reflection, Symmetry, Translation
 from sciml.dsl.unknowns import Unknown
 
 __all__ = [
+    "BoundaryEquation",
     "BoundaryPiece",
     "Box",
     "Condition",
@@ -50,6 +52,7 @@ __all__ = [
     "Interval",
     "MeanValue",
     "Neumann",
+    "Normal",
     "Parameter",
     "Periodic",
     "Pin",

@@ -86,11 +86,12 @@ class PointExpression:
     Each field ``u(x, t)``, derivative ``Derivative(u(x, t), x, 2)`` and unknown term
     ``R(u(x, t))`` is replaced by a placeholder symbol; the rest is turned into a JAX function
     by ``sympy.lambdify``. An unknown term is its network (``unknowns[name]``) of its inputs,
-    with the network's parameters read from ``params[name]``.
+    with the network's parameters read from ``params[name]``. ``extra`` symbols (a boundary's
+    normal, :class:`~sciml.dsl.symbols.Normal`) take the values passed after ``z``.
     """
 
     def __init__(self, expr: sp.Expr, coordinates: tuple[sp.Symbol, ...], field_names: tuple[str, ...], parameters: tuple[str, ...],
-                 unknowns: Mapping[str, UnknownNetwork] | None = None):
+                 unknowns: Mapping[str, UnknownNetwork] | None = None, extra: tuple[sp.Symbol, ...] = ()):
         expr = sp.sympify(expr)
         self.unknowns: list[tuple[str, UnknownNetwork | None]] = []  # in placeholder order
         replace_unknowns: dict[sp.Expr, sp.Symbol] = {}
@@ -116,12 +117,12 @@ class PointExpression:
         body = body.xreplace(dict(zip(coordinates, symbols)))
         param_syms = [sp.Symbol(f"_p_{p}") for p in parameters]
         body = body.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in body.free_symbols if isinstance(s, Parameter)})
-        args = symbols + [replace[k] for k in replace] + param_syms
+        args = symbols + [replace[k] for k in replace] + param_syms + list(extra)
         self._fn = sp.lambdify(args, body, modules="jax")
         self.parameters = parameters
         self.expr = expr
 
-    def __call__(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
+    def __call__(self, field_fn: FieldFunction, params: Params, z: jax.Array, *extra: jax.Array) -> jax.Array:
         known: dict[tuple[int, ...], jax.Array] = {}
         for chain in self._chains:
             for key, value in chain_derivatives(field_fn, z, chain).items():
@@ -134,7 +135,7 @@ class PointExpression:
             if network is None:
                 missing_network(name)()
             values.append(network(params[name], network.inputs.values(z, known[()])))
-        result = self._fn(*z, *values, *(params[p] for p in self.parameters))
+        result = self._fn(*z, *values, *(params[p] for p in self.parameters), *extra)
         return jnp.asarray(result, dtype=z.dtype)
 
 
@@ -352,7 +353,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
     pnames = tuple(p.name for p in params_all)
     observations = observation_points(problem, problem.data) if problem.data is not None else {}
     networks, unknown_initial = _unknown_networks(problem, unknown_networks or {}, observations)
-    expr = lambda e: PointExpression(e, coords, fields, pnames, networks)
+    expr = lambda e, extra=(): PointExpression(e, coords, fields, pnames, networks, extra)
     lower, upper = problem.space_time.bounds()
 
     residuals = [expr(r) for r in problem.residuals]

@@ -24,12 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import rms
-from sciml.dsl.symbols import field_name
-from sciml.dsl.terms import CompileContext, SampledTerm, nested_derivative
+from sciml.dsl.symbols import Normal, check_expression, field_name
+from sciml.dsl.terms import CompileContext, SampledTerm, additive_terms, nested_derivative
 
 
 def resolve_piece(problem, on: BoundaryPiece | str) -> BoundaryPiece:
@@ -54,11 +55,12 @@ class ConditionTerm(SampledTerm):
     def evaluate(self, field_fn, params, points):
         return jnp.mean(self.misfit(field_fn, params, points) ** 2)
 
-    def miss_scale(self, field_fn, z: jax.Array, points: dict, field_rms: float, diameter: float) -> float:
+    def miss_scale(self, field_fn, params, z: jax.Array, points: dict, field_rms: float, diameter: float) -> float:
         """The size a miss of the condition is judged against, in the units of its left side.
 
-        ``z``: points across the domain; ``points``: the condition's own sample; ``field_rms``:
-        the RMS of the fields over ``z``; ``diameter``: the extent of the domain. A value
+        ``params``: the physical parameters; ``z``: points across the domain; ``points``: the
+        condition's own sample; ``field_rms``: the RMS of the fields over ``z``; ``diameter``:
+        the extent of the domain. A value
         condition is judged against the fields' size (this default); a derivative condition
         against the size of that derivative across the domain, at least ``field_rms /
         diameter`` per order (the slope of a field of its size varying over the whole domain:
@@ -108,7 +110,7 @@ class ValueTerm(BoundaryTerm):
     def left_side(self, field_fn, z, normals):
         return jax.vmap(nested_derivative(field_fn, self.directions))(z)[:, self.field]
 
-    def miss_scale(self, field_fn, z, points, field_rms, diameter):
+    def miss_scale(self, field_fn, params, z, points, field_rms, diameter):
         if not self.directions:
             return field_rms
         size = rms(self.left_side(field_fn, jnp.asarray(z), None))
@@ -122,7 +124,7 @@ class NormalDerivativeTerm(BoundaryTerm):
     def left_side(self, field_fn, z, normals):
         return self.normal_derivative(field_fn, z, normals)
 
-    def miss_scale(self, field_fn, z, points, field_rms, diameter):
+    def miss_scale(self, field_fn, params, z, points, field_rms, diameter):
         return self.normal_derivative_scale(field_fn, z, points, field_rms, diameter)
 
 
@@ -137,7 +139,7 @@ class RobinTerm(BoundaryTerm):
         u = jax.vmap(field_fn)(z)[:, self.field]
         return self.a * u + self.b * self.normal_derivative(field_fn, z, normals)
 
-    def miss_scale(self, field_fn, z, points, field_rms, diameter):
+    def miss_scale(self, field_fn, params, z, points, field_rms, diameter):
         # the larger of its two terms, as an equation is judged against its largest term
         return max(abs(self.a) * field_rms,
                    abs(self.b) * self.normal_derivative_scale(field_fn, z, points, field_rms, diameter))
@@ -165,6 +167,15 @@ class Condition:
     @property
     def kind(self) -> str:
         return type(self).__name__.lower()
+
+    def expressions(self):
+        """The sympy expressions the condition holds (its value; a relation's sides)."""
+        yield sp.sympify(self.value)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Names of the fields the condition constrains."""
+        return (self.field_name,)
 
     def describe(self) -> str:
         where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
@@ -224,6 +235,92 @@ class Robin(Condition):
 
     def compile(self, index, context):
         return self._on_piece(RobinTerm, index, context, a=self.a, b=self.b)
+
+
+@dataclass(frozen=True, eq=False)
+class BoundaryEquation(Condition):
+    """``relation = value`` on the piece, for any relation of the fields, their derivatives,
+    the coordinates, parameters and the outward normal (:class:`~sciml.dsl.symbols.Normal`).
+
+    What the other conditions cannot say: a wall no flow passes through,
+    ``BoundaryEquation(u * Normal(x) + v * Normal(y), on=cylinder.boundary)``; a radiating
+    surface, ``BoundaryEquation(-k * u.diff(x) * Normal(x) - eps * sigma * (u**4 - T**4), on=...)``;
+    a flux through a conductivity that depends on the field. Always a loss term, judged by the
+    verdict as an equation is, against its largest term.
+    """
+
+    @property
+    def relation(self) -> sp.Expr:
+        return sp.sympify(self.field)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Names of the fields in the relation, sorted."""
+        return tuple(sorted({field_name(f) for f in self.relation.atoms(AppliedUndef)}))
+
+    @property
+    def field_name(self) -> str:
+        return self.fields[0] if self.fields else ""
+
+    def expressions(self):
+        yield self.relation
+        yield sp.sympify(self.value)
+
+    def describe(self) -> str:
+        where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
+        return f"BoundaryEquation({self.relation} = {self.value} on {where})"
+
+    def term_name(self, index: int) -> str:
+        return f"{self.kind}:{','.join(self.fields)}#{index}"
+
+    def check(self, problem) -> None:
+        super().check(problem)
+        where = self.describe()
+        if not self.fields:
+            raise ProblemError(f"{where}: the relation holds no field; a condition constrains fields, e.g. "
+                               "BoundaryEquation(u.diff(x) * Normal(x) + u, on=...)")
+        # the problem's fields as the relation applies them; check_expression names any other
+        own = {f: f for f in self.relation.atoms(AppliedUndef) if tuple(f.args) == tuple(problem.coordinates)}
+        names = {field_name(f): f for f in own if field_name(f) in problem.field_names}
+        check_expression(self.relation, where, set(problem.coordinates), names, allow_normals=True)
+
+    def compile(self, index, context):
+        normals = tuple(Normal(c) for c in context.problem.coordinates)
+        relation = self.relation - sp.sympify(self.value)
+        parts = tuple(context.expression(t, normals) for t in additive_terms(relation))
+        return RelationTerm(self.term_name(index), self.weight, context.expression(relation, normals), parts,
+                            resolve_piece(context.problem, self.on))
+
+
+@dataclass(frozen=True)
+class RelationTerm(ConditionTerm):
+    """``relation(u, ∂u, z, n)`` at points of a boundary piece, ``n`` the outward normal; its
+    additive ``parts`` give the scale a miss is judged against."""
+
+    relation: Callable  # (field_fn, params, z, *n) -> value
+    parts: tuple[Callable, ...]
+    piece: BoundaryPiece
+
+    def sample(self, n, rng, method):
+        z = self.piece.sample(n, rng, method)
+        return {"z": z, "n": self.piece.normal(z)}
+
+    def misfit(self, field_fn, params, points):
+        z = points["z"]
+        return jax.vmap(lambda p, n: self.relation(field_fn, params, p, *n))(z, points["n"].astype(z.dtype))
+
+    def miss_scale(self, field_fn, params, z, points, field_rms, diameter):
+        # As an equation is judged: the RMS of its largest term, at its own points and, with their
+        # normals borrowed, across the domain (a wall where every term vanishes, as the flow
+        # through it should, must not turn a tiny miss into a large one).
+        def largest(at, normals):
+            values = jax.vmap(lambda p, n: jnp.stack([part(field_fn, params, p, *n) for part in self.parts]))(
+                at, normals.astype(at.dtype))
+            return rms(jnp.max(jnp.abs(values), axis=1))
+
+        own = jnp.asarray(points["z"])
+        borrowed = np.resize(np.asarray(points["n"]), (len(z), np.shape(points["n"])[-1]))
+        return max(largest(own, jnp.asarray(points["n"])), largest(jnp.asarray(z), jnp.asarray(borrowed)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -137,7 +137,7 @@ class Problem:
     def _all_expressions(self):
         yield from self.residuals
         for c in self.conditions:
-            yield sp.sympify(c.value)
+            yield from c.expressions()
         for s in self.symmetries:
             yield from s.quantities()
         for e in (self.exact or {}).values():
@@ -227,11 +227,13 @@ def validate(problem: Problem) -> None:
     for c in problem.conditions:
         if not isinstance(c, Condition):
             raise ProblemError(
-                f"{c!r} is not a condition; use Dirichlet, Neumann, Robin, Initial, Periodic, Pin or MeanValue"
+                f"{c!r} is not a condition; use Dirichlet, Neumann, Robin, Initial, Periodic, Pin, MeanValue "
+                "or BoundaryEquation"
             )
         where = c.describe()
-        if c.field_name not in names:
-            raise ProblemError(f"{where}: {c.field_name!r} is not a field of the problem {tuple(names)}")
+        for name in c.fields:
+            if name not in names:
+                raise ProblemError(f"{where}: {name!r} is not a field of the problem {tuple(names)}")
         check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
         c.check(problem)
         if c.hard and not c.may_be_hard:
@@ -302,7 +304,7 @@ def check_determined(problem: Problem) -> None:
     time = problem.space_time.time
     t = time.coordinates[0] if time is not None else None
     for name, orders in _highest_orders(problem).items():
-        own = [c for c in problem.conditions if c.field_name == name]
+        own = [c for c in problem.conditions if name in c.fields]
         if t is not None and orders.get(t, 0) >= 1:
             given = {c.order for c in own if isinstance(c, Initial)}
             needed = set(range(orders[t]))
@@ -346,7 +348,7 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
     values = {p: p.value for p in problem.parameters}
     out = []
     for name, orders in _highest_orders(problem).items():
-        own = [c for c in problem.conditions if c.field_name == name and not isinstance(c, (Initial, *GAUGE_CONDITIONS))]
+        own = [c for c in problem.conditions if name in c.fields and not isinstance(c, (Initial, *GAUGE_CONDITIONS))]
         for factor in problem.space_time.factors:
             order = max((orders.get(c, 0) for c in factor.coordinates), default=0)
             piece = factor.pieces().get("boundary") if not factor.is_time else None
@@ -507,7 +509,7 @@ def _expressions_outside_equations(problem: Problem):
     """``(expression, where)`` of the conditions, symmetries and exact solutions."""
     for c in problem.conditions:
         if isinstance(c, Condition):
-            yield sp.sympify(c.value), c.describe()
+            yield from ((e, c.describe()) for e in c.expressions())
     for s in problem.symmetries:
         yield from ((q, s.describe()) for q in s.quantities())
     for f, e in (problem.exact or {}).items():

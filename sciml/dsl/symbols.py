@@ -76,6 +76,29 @@ class Parameter(sp.Symbol):
         return (self.name, self.value), {"learn": self.learn, "positive": self.positive}
 
 
+class Normal(sp.Symbol):
+    """The component along ``coordinate`` of the boundary's outward unit normal, written in a
+    :class:`~sciml.dsl.conditions.BoundaryEquation`: ``u * Normal(x) + v * Normal(y)`` is the
+    flow through a wall, ``u.diff(x) * Normal(x) + u.diff(y) * Normal(y)`` the normal derivative.
+    """
+
+    coordinate: Coordinate
+
+    def __new__(cls, coordinate: Coordinate):
+        if not isinstance(coordinate, Coordinate):
+            raise ProblemError(f"Normal({coordinate!r}): give a coordinate of the problem, e.g. Normal(x)")
+        obj = sp.Symbol.__xnew__(cls, f"n_{coordinate.name}", real=True)
+        obj.coordinate = coordinate
+        return obj
+
+    def _hashable_content(self):
+        # not the same symbol as a plain one that happens to be named n_x
+        return super()._hashable_content() + (type(self).__name__, self.coordinate)
+
+    def __getnewargs_ex__(self):
+        return (self.coordinate,), {}
+
+
 def Field(name: str, *coordinates: sp.Symbol, units: str | None = None) -> sp.Expr:
     """An unknown function of the coordinates, e.g. ``u = Field("u", x, t)`` gives ``u(x, t)``.
 
@@ -127,14 +150,24 @@ def _check_name(name: str, kind: str) -> None:
         raise ProblemError(f"{kind} name {name!r} must be a valid identifier such as 'u' or 'nu'")
 
 
-def check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True) -> None:
+def check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow_fields: bool = True,
+                     allow_normals: bool = False) -> None:
     """Raise a :class:`ProblemError` (``where`` names the culprit) unless ``expr`` holds only
-    coordinates ``coords``, parameters and, if ``allow_fields``, the ``fields`` (name -> field)
-    applied to their own coordinates and their derivatives."""
+    coordinates ``coords``, parameters, if ``allow_normals`` the boundary's normal along them
+    (:class:`Normal`) and, if ``allow_fields``, the ``fields`` (name -> field) applied to their
+    own coordinates and their derivatives."""
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise ProblemError(f"{where}: the expression {expr} is infinite or undefined (a division by zero?)")
     for s in expr.free_symbols:
         if s in coords or isinstance(s, Parameter):
+            continue
+        if isinstance(s, Normal):
+            if not allow_normals:
+                raise ProblemError(f"{where}: Normal({s.coordinate}) is the boundary's normal; it belongs in a "
+                                   "BoundaryEquation only")
+            if s.coordinate not in coords:
+                raise ProblemError(f"{where}: Normal({s.coordinate}) names no coordinate of the problem "
+                                   f"(coordinates: {sorted(map(str, coords))})")
             continue
         raise ProblemError(
             f"{where}: undefined symbol {s!r}; declare it as Parameter({str(s)!r}, value) or make "

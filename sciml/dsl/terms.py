@@ -31,6 +31,15 @@ DEFAULT_COUNTS = {INTERIOR: 1000, "boundary": 200, "times": 32}
 """Points drawn for each count a batch's point counts leave out."""
 
 
+def additive_terms(expr) -> tuple:
+    """The terms of a sympy sum (expanded when written as one product): what an equation or a
+    relation balances, each judged against the largest of them."""
+    import sympy as sp
+
+    terms = sp.Add.make_args(expr)
+    return terms if len(terms) > 1 else sp.Add.make_args(sp.expand(expr))
+
+
 def nested_derivative(fn: FieldFunction, directions: tuple[jax.Array, ...]) -> FieldFunction:
     """``z -> D_{v1} D_{v2} ... fn(z)`` by nested forward-mode products."""
 
