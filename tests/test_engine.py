@@ -46,7 +46,7 @@ PDE = dict(model_options={"hidden": (8,)}, points={"interior": 64, "boundary": 8
 def test_adam_then_lbfgs_minimise_a_quadratic():
     out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=200, learning_rate=0.1, lbfgs_steps=10))
     np.testing.assert_allclose(np.asarray(out.params["w"]), TARGET, atol=1e-5)
-    # At the minimum no step changes the loss any more: the quasi-Newton phase ends there.
+    # At the minimum no step moves the parameters any more: the quasi-Newton phase ends there.
     assert out.steps == 200 and out.lbfgs_steps < 10 and out.stopped.startswith("stuck")
     assert len(out.history["loss"]) == 200 + out.lbfgs_steps
     assert list(out.history["phase"][[0, -1]]) == ["adam", "lbfgs"] and "fit" in out.history
@@ -229,18 +229,15 @@ def test_without_a_time_budget_the_batches_are_told_the_share_of_steps_done():
 def test_the_quasi_newton_phase_ends_at_its_time_budget_however_long_its_chunks():
     import time
 
-    evaluations = iter(range(10**9))
-
     @jax.custom_jvp
     def slow(w):  # 10 ms per loss evaluation, on the host: a chunk of 10^5 iterations is 1000 s or more
-        # and a little lower each time, so that no iteration leaves the loss as it was
-        return jax.pure_callback(lambda w: (time.sleep(0.01), np.float32(-1e-3 * next(evaluations)))[1],
+        return jax.pure_callback(lambda w: (time.sleep(0.01), np.float32(0.0))[1],
                                  jax.ShapeDtypeStruct((), jnp.float32), w)
 
     slow.defjvp(lambda primals, tangents: (slow(*primals), jnp.zeros((), jnp.float32)))
 
-    def loss(params, batch):
-        value = jnp.sum((params["w"] - TARGET) ** 2) + slow(params["w"])
+    def loss(params, batch):  # no minimum: every iteration moves the parameters
+        value = jnp.sum(params["w"]) + slow(params["w"])
         return value, {"fit": value}
 
     start = time.perf_counter()
@@ -262,7 +259,7 @@ def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
     assert np.all(out.history["loss"] <= 14.0 + 1e-4)
     # Restarted at unchanged parameters an iteration repeats the one before: the phase ends on
     # the third such iteration in a row, and a stall test ends the round there too.
-    assert out.lbfgs_steps == STUCK_ITERATIONS and out.stopped.startswith("stuck (no step changed the loss")
+    assert out.lbfgs_steps == STUCK_ITERATIONS and out.stopped.startswith("stuck (no step moved the parameters")
     from sciml.training.engine import Batches
 
     class Judged(Batches):  # held-out points: the phase has a stall test
@@ -272,4 +269,4 @@ def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
     judged = fit(cliff, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=400, stall_window=50,
                                                    quasi_newton=method), batches=Judged({}))
     assert judged.lbfgs_steps == 2 * STUCK_ITERATIONS  # a round on fresh points, then the end
-    assert "no step changed the loss" in judged.stopped and "after 1 round on fresh points" in judged.stopped
+    assert "no step moved the parameters" in judged.stopped and "after 1 round on fresh points" in judged.stopped

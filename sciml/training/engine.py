@@ -65,10 +65,10 @@ MAX_POINT_GROWTH = 8  # the quasi-Newton phase's batches grow at most this many 
 MAX_EVALUATIONS = 2**30  # loss evaluations per quasi-Newton chunk when no time budget bounds them
 PROBE_ITERATIONS = 10  # the first quasi-Newton chunk under a time budget, which measures their cost
 REFUSED_INCREASE = 1e-3  # a quasi-Newton step that raises the loss by more than this fraction is refused
-# Iterations in a row whose step left the loss exactly as it was (refused, or of no effect) after
-# which the quasi-Newton phase counts as stalled at once: an iteration restarted at unchanged
-# parameters repeats the one before it, so waiting for the held-out stall test only spends time
-# (a driven oscillator's time marching spent 16% of its iterations in such repeats).
+# Iterations in a row that left the parameters as they were (a step refused, or of length zero)
+# after which the quasi-Newton phase counts as stalled at once: an iteration restarted at
+# unchanged parameters repeats the one before it, so waiting for the held-out stall test only
+# spends time (a driven oscillator's time marching spent 16% of its iterations in such repeats).
 STUCK_ITERATIONS = 3
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
@@ -409,7 +409,10 @@ class _Run:
                     failed = ~(reached <= value + REFUSED_INCREASE * jnp.abs(value))
                     p, st = jax.lax.cond(failed, lambda: (p, _like(opt.init(p), st)),
                                          lambda: (optax.apply_updates(p, updates), st))
-                    still = jnp.where(failed | (reached == value), still + 1, 0)
+                    # Refused, or a step of length zero: the parameters are as they were. (A step
+                    # that moves them without changing the loss's float is still progress.)
+                    unmoved = failed | jnp.all(jnp.stack([jnp.all(u == 0) for u in jax.tree.leaves(updates)]))
+                    still = jnp.where(unmoved, still + 1, 0)
                     return (p, st, done + 1, evaluations + 1 + jnp.asarray(searched, jnp.int32),
                             values.at[done].set(value), still)
 
@@ -685,11 +688,11 @@ class _Run:
         advanced = 0  # the held-out record's length when `advance` was last asked (0: not since a change)
         seconds_per_evaluation = 0.0  # measured on every chunk, for the next one
         batch_loss = float("inf")  # the training loss after the last chunk, on its batch
-        stuck = False  # the last chunk ended on STUCK_ITERATIONS steps in a row that changed nothing
+        stuck = False  # the last chunk ended on STUCK_ITERATIONS iterations in a row that moved nothing
         while self.qn_done < cfg.lbfgs_steps:
             stopped = _early_stop(cfg, validation, agree(self._elapsed()))
             if stuck and not stopped:  # without held-out points (no stall test) the phase simply ends
-                stopped = (f"{'stalled' if validation else 'stuck'} (no step changed the loss, "
+                stopped = (f"{'stalled' if validation else 'stuck'} (no step moved the parameters, "
                            f"{STUCK_ITERATIONS} iterations in a row)")
             stuck = False
             # A held-out loss well above the batch's says the points were fitted rather than
