@@ -270,3 +270,28 @@ def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
                                                    quasi_newton=method), batches=Judged({}))
     assert judged.lbfgs_steps == 2 * STUCK_ITERATIONS  # a round on fresh points, then the end
     assert "no step moved the parameters" in judged.stopped and "after 1 round on fresh points" in judged.stopped
+
+
+def test_a_plateau_of_the_loss_float_is_judged_without_waiting_for_the_chunk_to_end():
+    from sciml.training.engine import FLAT_ITERATIONS, Batches
+
+    class Judged(Batches):
+        def held_out(self):
+            return self.batch
+
+    @jax.custom_jvp
+    def level(w):  # a loss of one everywhere whose gradient says it falls along -w
+        return jnp.ones((), w.dtype)
+
+    level.defjvp(lambda primals, tangents: (level(*primals), jnp.sum(tangents[0])))
+
+    def plateau(params, batch):  # moves with every step, its float never changes
+        value = level(params["w"])
+        return value, {"fit": value}
+
+    out = fit(plateau, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=10**4, stall_window=200,
+                                                   chunk=100, quasi_newton="bfgs"), batches=Judged({}))
+    # the held-out judge sees the plateau a fifth of its window in (plus a chunk of FLAT_ITERATIONS),
+    # on the first round and on one round of fresh points, where whole chunks of 100 made it 200
+    assert out.stopped.startswith("stalled (best held-out loss")
+    assert FLAT_ITERATIONS < 100 and out.lbfgs_steps <= 2 * (200 // 5 + 2 * FLAT_ITERATIONS) < 200

@@ -70,6 +70,11 @@ REFUSED_INCREASE = 1e-3  # a quasi-Newton step that raises the loss by more than
 # unchanged parameters repeats the one before it, so waiting for the held-out stall test only
 # spends time (a driven oscillator's time marching spent 16% of its iterations in such repeats).
 STUCK_ITERATIONS = 3
+# A chunk also ends after this many iterations in a row that left the loss's float as it was, so
+# that the held-out judge looks at once: a chunk's held-out loss is taken once, at its end, and
+# a plateau at the precision floor otherwise ran a chunk or two (100-200 iterations) before the
+# stall tests could see it. Whether the plateau is a stall stays the held-out points' call.
+FLAT_ITERATIONS = 10
 
 # Settings that make a run what it is: resuming a checkpoint under other values is refused.
 # The rest of a configuration (steps, learning rates, ...) may change on resume, with a note.
@@ -393,12 +398,14 @@ class _Run:
                 value_fn = lambda p: loss_fn(p, batch)[0]  # noqa: E731
 
                 def more(carry):
-                    _, _, done, evaluations, _, still = carry
-                    return (done < n_steps) & (evaluations < max_evaluations) & (still < STUCK_ITERATIONS)
+                    _, _, done, evaluations, _, still, flat = carry
+                    return ((done < n_steps) & (evaluations < max_evaluations) & (still < STUCK_ITERATIONS)
+                            & (flat < FLAT_ITERATIONS))
 
                 def body(carry):
-                    p, st, done, evaluations, values, still = carry
+                    p, st, done, evaluations, values, still, flat = carry
                     value, grads = optax.value_and_grad_from_state(value_fn)(p, state=st)
+                    flat = jnp.where((done > 0) & (value == values[jnp.maximum(done - 1, 0)]), flat + 1, 0)
                     updates, st = opt.update(grads, st, p, value=value, grad=grads, value_fn=value_fn)
                     searched = optax.tree_utils.tree_get(st, "num_linesearch_steps")
                     # A search that fails without a step of sufficient decrease still takes its
@@ -414,12 +421,12 @@ class _Run:
                     unmoved = failed | jnp.all(jnp.stack([jnp.all(u == 0) for u in jax.tree.leaves(updates)]))
                     still = jnp.where(unmoved, still + 1, 0)
                     return (p, st, done + 1, evaluations + 1 + jnp.asarray(searched, jnp.int32),
-                            values.at[done].set(value), still)
+                            values.at[done].set(value), still, flat)
 
                 values = jnp.zeros((length,), jnp.result_type(*jax.tree.leaves(params)))
                 zero = jnp.zeros((), jnp.int32)
-                p, st, done, evaluations, values, still = jax.lax.while_loop(
-                    more, body, (params, opt_state, zero, zero, values, zero))
+                p, st, done, evaluations, values, still, _ = jax.lax.while_loop(
+                    more, body, (params, opt_state, zero, zero, values, zero, zero))
                 _, terms = loss_fn(p, batch)
                 return (p, st), (values, terms, done, evaluations, still >= STUCK_ITERATIONS)
 
