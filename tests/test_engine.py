@@ -46,7 +46,7 @@ PDE = dict(model_options={"hidden": (8,)}, points={"interior": 64, "boundary": 8
 def test_adam_then_lbfgs_minimise_a_quadratic():
     out = fit(quadratic, {"w": jnp.zeros(3)}, config(steps=200, learning_rate=0.1, lbfgs_steps=10))
     np.testing.assert_allclose(np.asarray(out.params["w"]), TARGET, atol=1e-5)
-    # At the minimum no step moves the parameters any more: the quasi-Newton phase ends there.
+    # At the minimum no step changes the loss any more: the quasi-Newton phase ends there.
     assert out.steps == 200 and out.lbfgs_steps < 10 and out.stopped.startswith("stuck")
     assert len(out.history["loss"]) == 200 + out.lbfgs_steps
     assert list(out.history["phase"][[0, -1]]) == ["adam", "lbfgs"] and "fit" in out.history
@@ -259,7 +259,7 @@ def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
     assert np.all(out.history["loss"] <= 14.0 + 1e-4)
     # Restarted at unchanged parameters an iteration repeats the one before: the phase ends on
     # the third such iteration in a row, and a stall test ends the round there too.
-    assert out.lbfgs_steps == STUCK_ITERATIONS and out.stopped.startswith("stuck (no step moved the parameters")
+    assert out.lbfgs_steps == STUCK_ITERATIONS and out.stopped.startswith("stuck (no step changed the loss")
     from sciml.training.engine import Batches
 
     class Judged(Batches):  # held-out points: the phase has a stall test
@@ -269,11 +269,11 @@ def test_a_failed_line_search_step_that_raises_the_loss_is_refused(method):
     judged = fit(cliff, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=400, stall_window=50,
                                                    quasi_newton=method), batches=Judged({}))
     assert judged.lbfgs_steps == 2 * STUCK_ITERATIONS  # a round on fresh points, then the end
-    assert "no step moved the parameters" in judged.stopped and "after 1 round on fresh points" in judged.stopped
+    assert "no step changed the loss" in judged.stopped and "after 1 round on fresh points" in judged.stopped
 
 
-def test_a_plateau_of_the_loss_float_is_judged_without_waiting_for_the_chunk_to_end():
-    from sciml.training.engine import FLAT_ITERATIONS, Batches
+def test_a_plateau_of_the_loss_float_is_a_stall_at_once():
+    from sciml.training.engine import Batches
 
     class Judged(Batches):
         def held_out(self):
@@ -285,13 +285,13 @@ def test_a_plateau_of_the_loss_float_is_judged_without_waiting_for_the_chunk_to_
 
     level.defjvp(lambda primals, tangents: (level(*primals), jnp.sum(tangents[0])))
 
-    def plateau(params, batch):  # moves with every step, its float never changes
+    def plateau(params, batch):  # every step moves the parameters, none changes the loss's float
         value = level(params["w"])
         return value, {"fit": value}
 
     out = fit(plateau, {"w": jnp.zeros(3)}, config(steps=1, learning_rate=1e-30, lbfgs_steps=10**4, stall_window=200,
                                                    chunk=100, quasi_newton="bfgs"), batches=Judged({}))
-    # the held-out judge sees the plateau a fifth of its window in (plus a chunk of FLAT_ITERATIONS),
-    # on the first round and on one round of fresh points, where whole chunks of 100 made it 200
-    assert out.stopped.startswith("stalled (best held-out loss")
-    assert FLAT_ITERATIONS < 100 and out.lbfgs_steps <= 2 * (200 // 5 + 2 * FLAT_ITERATIONS) < 200
+    # the first round and one on fresh points, each ended on its third such iteration, where the
+    # held-out test saw the plateau only at the end of a chunk of 100
+    assert np.any(out.params["w"] != 0) and out.lbfgs_steps == 2 * STUCK_ITERATIONS
+    assert out.stopped.startswith("stalled (no step changed the loss")
