@@ -564,3 +564,8 @@ def test_boundary_equation_errors_name_the_fix():
         Problem("p", rod, [u.diff(x, 2)], conditions=[BoundaryEquation(u + Field("w", x), on=rod.boundary)])
     with pytest.raises(ProblemError, match="names no coordinate"):
         Problem("p", rod, [u.diff(x, 2)], conditions=[BoundaryEquation(u * Normal(y), on=rod.boundary)])
+    # the prescribed side may hold the normal too (a flow given through a wall), a Dirichlet value may not
+    Problem("p", rod, [u.diff(x, 2)], conditions=[BoundaryEquation(u.diff(x) * Normal(x), 2 * Normal(x), on=rod.boundary),
+                                                  Dirichlet(u, 0, on=rod.left)])
+    with pytest.raises(ProblemError, match="belongs in a BoundaryEquation only"):
+        Problem("p", rod, [u.diff(x, 2)], conditions=[Dirichlet(u, Normal(x), on=rod.boundary)])

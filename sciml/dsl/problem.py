@@ -20,6 +20,7 @@ from sympy.core.function import AppliedUndef
 
 from sciml.dsl.conditions import (
     GAUGE_CONDITIONS,
+    BoundaryEquation,
     Condition,
     Dirichlet,
     Initial,
@@ -234,7 +235,8 @@ def validate(problem: Problem) -> None:
         for name in c.fields:
             if name not in names:
                 raise ProblemError(f"{where}: {name!r} is not a field of the problem {tuple(names)}")
-        check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False)
+        check_expression(sp.sympify(c.value), where, coords, {}, allow_fields=False,
+                         allow_normals=isinstance(c, BoundaryEquation))
         c.check(problem)
         if c.hard and not c.may_be_hard:
             raise ProblemError(

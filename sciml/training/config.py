@@ -92,8 +92,9 @@ class TrainConfig:
             fresh batch it never trains on): it stops when the best held-out loss of the last
             ``stall_window`` iterations improved on the best before them by less than the
             relative ``stall_tolerance``, or did not improve at all over a fifth of the window,
-            and ends on the parameters with the lowest held-out loss (``stall_window`` 0: plain
-            L-BFGS on its batch).
+            or three iterations in a row left its training loss as it was, and ends on the
+            parameters with the lowest held-out loss (``stall_window`` 0: plain L-BFGS on its
+            batch, which the third such iteration ends).
         residual_target: with data competing with the equations, the share of its largest term
             an equation may leave unbalanced on fresh points (0: no target). When the
             quasi-Newton phase stalls above it, the residual terms' weights are raised and

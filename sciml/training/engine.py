@@ -22,7 +22,8 @@ iteration or twenty. After every chunk the engine applies one policy:
 * the progress bar (or, without one, a log line every ``progress_seconds``) is refreshed;
 * a checkpoint is written on schedule, and SIGINT/SIGTERM stop training after one
   (:class:`TrainingInterrupted`);
-* the time budget and, in the quasi-Newton phase, the held-out stall test may end training.
+* the time budget and, in the quasi-Newton phase, the held-out stall test may end training
+  (as do :data:`STUCK_ITERATIONS` iterations in a row that leave the loss as it was).
 
 A resumed run restores the parameters, both optimiser states, the history and the batch
 source's own state, and so reproduces an uninterrupted run bit for bit on CPU.
