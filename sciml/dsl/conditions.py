@@ -60,11 +60,11 @@ class ConditionTerm(SampledTerm):
 
         ``params``: the physical parameters; ``z``: points across the domain; ``points``: the
         condition's own sample; ``field_rms``: the RMS of the fields over ``z``; ``diameter``:
-        the extent of the domain. A value
-        condition is judged against the fields' size (this default); a derivative condition
-        against the size of that derivative across the domain, at least ``field_rms /
-        diameter`` per order (the slope of a field of its size varying over the whole domain:
-        a field with nearly no gradient must not turn every tiny flux miss into a large one).
+        the extent of the domain. A value condition is judged against the fields' size (this
+        default); a derivative condition against the size of that derivative across the
+        domain, at least ``field_rms / diameter`` per order (the slope of a field of its size
+        varying over the whole domain: a field with nearly no gradient must not turn every tiny
+        flux miss into a large one).
         """
         return field_rms
 
@@ -279,9 +279,9 @@ class BoundaryEquation(Condition):
         if not self.fields:
             raise ProblemError(f"{where}: the relation holds no field; a condition constrains fields, e.g. "
                                "BoundaryEquation(u.diff(x) * Normal(x) + u, on=...)")
-        # the problem's fields as the relation applies them; check_expression names any other
-        own = {f: f for f in self.relation.atoms(AppliedUndef) if tuple(f.args) == tuple(problem.coordinates)}
-        names = {field_name(f): f for f in own if field_name(f) in problem.field_names}
+        # the problem's fields, applied to its coordinates; check_expression names any other
+        names = {field_name(f): f for f in self.relation.atoms(AppliedUndef)
+                 if field_name(f) in problem.field_names and tuple(f.args) == tuple(problem.coordinates)}
         check_expression(self.relation, where, set(problem.coordinates), names, allow_normals=True)
 
     def compile(self, index, context):
