@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+import sympy as sp
 
 FieldFunction = Callable[[jax.Array], jax.Array]  # z (d,) -> (n_fields,)
 Params = dict[str, jax.Array]
@@ -34,8 +35,6 @@ DEFAULT_COUNTS = {INTERIOR: 1000, "boundary": 200, "times": 32}
 def additive_terms(expr) -> tuple:
     """The terms of a sympy sum (expanded when written as one product): what an equation or a
     relation balances, each judged against the largest of them."""
-    import sympy as sp
-
     terms = sp.Add.make_args(expr)
     return terms if len(terms) > 1 else sp.Add.make_args(sp.expand(expr))
 
