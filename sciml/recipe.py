@@ -299,15 +299,63 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     return exact
 
 
+def _positive_states(problem, reasons: dict) -> Any:
+    """The problem with the initial condition of every state of a forward ODE system that stays
+    positive marked ``positive`` (represented as ``u0 exp(tau N)``; see
+    :class:`~sciml.dsl.conditions.Initial`).
+
+    A state stays positive when its initial value is positive and its rate vanishes wherever the
+    state does (``du/dt = u g(...)``: populations, concentrations consumed in proportion to
+    themselves, a logistic or exponential decay): ``u = 0`` is then a solution the trajectory
+    cannot cross. Its hard initial condition is the only one on the field. Such a state may
+    fall by orders of magnitude between peaks (predator and prey: 12 down to 0.02), where a
+    network of the field itself must resolve a thousandth of its peak; its logarithm changes by
+    a few units."""
+    from sciml.dsl.conditions import Initial
+    from sciml.dsl.errors import ProblemError
+    from sciml.dynamics.problem import is_ode, ode_system
+
+    if not is_ode(problem):
+        return problem
+    try:
+        system = ode_system(problem)
+    except ProblemError:
+        return problem
+    if not system.is_forward:
+        return problem
+    chosen = []
+    for i, c in enumerate(problem.conditions):
+        if not (isinstance(c, Initial) and c.hard and c.order == 0 and not c.positive):
+            continue
+        if sum(d.field_name == c.field_name and d.hard for d in problem.conditions) > 1:
+            continue
+        state = system.states[system.state_names.index(c.field_name)]
+        rate = system.rhs[system.states.index(state)].subs(system.parameters)
+        value = sp.sympify(c.value).subs({p: p.value for p in problem.parameters})
+        if value.is_number and value.is_positive and sp.simplify(rate.subs(state, 0)) == 0:
+            chosen.append(i)
+    if not chosen:
+        return problem
+    names = [problem.conditions[i].field_name for i in chosen]
+    reasons["positive_states"] = (
+        f"{', '.join(names)} start positive and their rates vanish with them (du/dt = u g): they stay positive, "
+        "and may fall by orders of magnitude between peaks; represented as u0 exp(tau N), the network learns "
+        "their logarithms, and each equation's residual is judged against its own terms at each point")
+    return dataclasses.replace(problem, conditions=tuple(
+        dataclasses.replace(c, positive=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
+
+
 def rewrite_record(problem) -> dict[str, Any]:
     """What the recipe changed in a problem, as plain data for ``metrics.json``: the conditions
-    it trains as hard (index, and Fourier modes of an exact periodic one) and its enrichments.
+    it trains as hard (index, and Fourier modes of an exact periodic one), the initial ones it
+    represents as positive (index) and its enrichments.
     A finished run is rebuilt from this record (:func:`apply_rewrite`), not by choosing again:
     a later recipe may choose otherwise."""
     from sciml.dsl.conditions import Periodic
 
     return {"hard": [[i, c.modes if isinstance(c, Periodic) else None] for i, c in enumerate(problem.conditions)
                      if c.hard],
+            "positive": [i for i, c in enumerate(problem.conditions) if getattr(c, "positive", False)],
             "enrichments": [{"kind": "stokes_corner", **dataclasses.asdict(e)} for e in problem.enrichments]}
 
 
@@ -315,14 +363,14 @@ def apply_rewrite(problem, record: Any) -> Any:
     """``problem`` as a run recorded by :func:`rewrite_record` trained it. The record is data
     from a file: every entry is checked against the problem and rebuilt from plain numbers and
     names; anything else is refused with a ``ValueError``."""
-    from sciml.dsl.conditions import Periodic
+    from sciml.dsl.conditions import Initial, Periodic
     from sciml.dsl.corner_flow import StokesCorner
 
     def refuse(what: str):
         raise ValueError(f"the run's recorded problem rewrite {what}; it was not trained on this problem")
 
     if not isinstance(record, dict) or not isinstance(record.get("hard"), list) or not isinstance(
-            record.get("enrichments"), list):
+            record.get("enrichments"), list) or set(record) - {"hard", "positive", "enrichments"}:
         refuse("is not a record of hard conditions and enrichments")
     conditions = list(problem.conditions)
     for entry in record["hard"]:
@@ -333,6 +381,14 @@ def apply_rewrite(problem, record: Any) -> Any:
         if isinstance(c, Periodic) != (entry[1] is not None):
             refuse(f"makes condition {entry[0]} ({c.describe()}) hard in a way it cannot be")
         conditions[entry[0]] = dataclasses.replace(c, hard=True, **({"modes": entry[1]} if entry[1] else {}))
+    positive = record.get("positive", [])  # (absent from the records of earlier runs)
+    if not isinstance(positive, list):
+        refuse("holds positive states that are not a list of condition numbers")
+    for entry in positive:
+        if not (type(entry) is int and 0 <= entry < len(conditions) and isinstance(conditions[entry], Initial)
+                and conditions[entry].hard):
+            refuse(f"marks a condition {entry!r} positive that is not a hard initial condition of the problem")
+        conditions[entry] = dataclasses.replace(conditions[entry], positive=True)
     names = [f.name for f in dataclasses.fields(StokesCorner)]
     enrichments = []
     for entry in record["enrichments"]:
@@ -432,6 +488,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         target = _corner_flows(target, reasons)
     if exact_conditions:
         target = _exact_conditions(target, reasons)
+        target = _positive_states(target, reasons)
     compiled = compile_problem(target)
     wide = feats.dimension > 2
     hard_front = feats.nonlinear and feats.time_dependent
@@ -526,6 +583,8 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         reasons["refinement"] = ("nonlinear equations: residual-based refinement (250 worst of 10000 "
                                  "candidates every 1000 steps) where "
                                  + ("fronts form" if hard_front else "boundary and shear layers form"))
+    if any(getattr(c, "positive", False) for c in target.conditions):
+        train["residual_scale"] = "local"
     stages, rate = _marching_stages(problem)
     if stages > 1:
         train["time_marching"] = stages

@@ -70,7 +70,7 @@ class RunFolder:
             return
         if self.started and not overwrite:
             what = "a finished run (metrics.json)" if self.finished else f"an unfinished run ({CHECKPOINT})"
-            hint = "" if self.finished else " --resume to continue it, or"
+            hint = "" if self.finished else " --resume to continue it,"
             raise RunFolderError(f"{self.path} already holds {what}; choose another --out,{hint} "
                                  "or pass --overwrite to replace it")
         if overwrite:

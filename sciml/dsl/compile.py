@@ -37,8 +37,13 @@ from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import DivergenceFree, Reflection
 from sciml.dsl.terms import (
     DEFAULT_COUNTS, INTERIOR, CompileContext, DataTerm, FieldFunction, Params, ResidualTerm, SampledTerm, Term,
+    additive_terms,
 )
 from sciml.dsl.unknowns import UnknownTerm
+
+LOCAL_SCALE_FLOOR = 1e-3
+"""Least size of an equation's terms at a point, relative to their RMS over the points, that a
+locally scaled residual is judged against (:meth:`CompiledProblem.locally_scaled_residuals`)."""
 
 BLOCK = 65536
 """Points of a sampled set drawn from the batch's one stream; a larger set continues in blocks
@@ -153,6 +158,8 @@ class CompiledProblem:
     unknown_parameters: dict[str, Parameter]
     inputs: InputMap
     _residuals: list[PointExpression] = field(repr=False)
+    # per equation, its additive terms as one vector expression (None: a single term)
+    _residual_terms: list[PointExpression | None] = field(repr=False)
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
     # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
@@ -285,18 +292,64 @@ class CompiledProblem:
         per_point = lambda p: jnp.stack([r(field_fn, params, p) for r in self._residuals])
         return jax.vmap(per_point)(z)
 
-    def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None) -> dict[str, jax.Array]:
+    def locally_scaled_residuals(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
+        """All equation residuals at points ``z (n, d)``, each divided by the size of its
+        equation's terms at its point (their root sum of squares) -> ``(n, n_equations)``,
+        dimensionless.
+
+        An imbalance counts against the terms where it is, not against the largest terms
+        anywhere: where a population is in its trough, 500 times below its peak, its growth rate
+        is learned as closely as at the peak. The sizes are differentiated like the rest (held
+        constant, they would make the loss a function its gradient does not describe, and the
+        quasi-Newton line search would stall at once), and each point's share is bounded by the
+        number of terms however large the fields grow: a step that inflates the terms does not
+        inflate the loss. No point's size counts below :data:`LOCAL_SCALE_FLOOR` of the terms' RMS
+        over the points (a state at rest, where every term vanishes). An equation of a single
+        term keeps its plain residual.
+        """
+        columns = []
+        for residual, size in self._residuals_and_sizes(field_fn, params, z):
+            columns.append(residual if size is None else residual / _floored_size(size))
+        return jnp.stack(columns, axis=1)
+
+    def local_balance(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
+        """Per equation, the RMS over points ``z`` of its residual relative to the size of its
+        terms at each point (as :meth:`locally_scaled_residuals` measures them); NaN for an
+        equation of a single term -> ``(n_equations,)``."""
+        ratios = []
+        for residual, size in self._residuals_and_sizes(field_fn, params, z):
+            ratios.append(jnp.asarray(jnp.nan, z.dtype) if size is None
+                          else jnp.sqrt(jnp.mean((residual / _floored_size(size)) ** 2)))
+        return jnp.stack(ratios)
+
+    def _residuals_and_sizes(self, field_fn, params, z) -> list[tuple[jax.Array, jax.Array | None]]:
+        """Per equation, its residual at points ``z`` and the size of its terms there, their root
+        sum of squares (None for an equation of a single term)."""
+        out = []
+        for whole, terms in zip(self._residuals, self._residual_terms):
+            if terms is None:
+                out.append((jax.vmap(lambda p, r=whole: r(field_fn, params, p))(z), None))
+            else:
+                values = jax.vmap(lambda p, t=terms: t(field_fn, params, p))(z)  # (n, terms)
+                out.append((jnp.sum(values, axis=1), _norm(values)))
+        return out
+
+    def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None,
+                   local_scale: bool = False) -> dict[str, jax.Array]:
         """Mean squared residual of every term, by name (unweighted; residuals fade out near
         singular points, see :meth:`fade`).
 
         ``reduce_residual(squared (n,), points (n, d)) -> scalar`` replaces the plain mean for
-        the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`).
+        the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`);
+        ``local_scale`` judges each residual against its terms' size at its point
+        (:meth:`locally_scaled_residuals`).
         """
         params = self.physical_parameters(raw_params)
         field_fn = self.field_function(model, params)
         out: dict[str, jax.Array] = {}
         z = self.interior_points(batch)
-        res = self.residual_values(field_fn, params, z) * self.fade(z)[:, None]
+        residuals = self.locally_scaled_residuals if local_scale else self.residual_values
+        res = residuals(field_fn, params, z) * self.fade(z)[:, None]
         for term in self.terms:
             if isinstance(term, ResidualTerm):
                 squared = res[:, term.equation] ** 2
@@ -326,6 +379,24 @@ class CompiledProblem:
     @property
     def weights(self) -> dict[str, float]:
         return {t.name: t.weight for t in self.terms}
+
+
+def _norm(values: jax.Array, axis: int = 1) -> jax.Array:
+    """Root sum of squares along ``axis``, scaled by the largest entry so that squares of terms
+    of 1e20 do not overflow float32 (the scale cancels in value and gradient)."""
+    largest = jax.lax.stop_gradient(jnp.max(jnp.abs(values), axis=axis, keepdims=True))
+    largest = jnp.where(largest > 0, largest, 1.0)
+    total = jnp.sum((values / largest) ** 2, axis=axis)
+    # Zero where every term is (a state at rest), with a zero gradient there, not sqrt's infinite one.
+    root = jnp.where(total > 0, jnp.sqrt(jnp.where(total > 0, total, 1.0)), 0.0)
+    return jnp.squeeze(largest, axis) * root
+
+
+def _floored_size(size: jax.Array) -> jax.Array:
+    """The size of an equation's terms at each point ``(n,)``, at least :data:`LOCAL_SCALE_FLOOR`
+    of its RMS over the points (which the gradient does not see: it only lifts points at rest)."""
+    floor = LOCAL_SCALE_FLOOR * jax.lax.stop_gradient(_norm(size[None, :]) / jnp.sqrt(size.shape[0]))
+    return jnp.hypot(size, floor)
 
 
 # ============================================================================================
@@ -391,6 +462,8 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         unknown_parameters={p.name: p for p in params_all if p.learn},
         inputs=exact.input_map(),
         _residuals=residuals,
+        _residual_terms=[expr(sp.Tuple(*t)) if len(t) > 1 else None
+                         for t in map(additive_terms, problem.residuals)],
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
         singular_proximity=proximity,

@@ -331,9 +331,15 @@ class Initial(Condition):
     ``u = G + (u₀ - G₀) + (t - t₀)(u₁ - ∂ₜG₀) + τᵏ⁺¹ D N`` (``G``, ``D``: hard Dirichlet data
     and distance, ``τ`` the scaled time, ``k`` the highest hard order); a hard first-order
     condition needs the value (order 0) to be hard too.
+
+    ``positive=True`` (with ``hard=True``, a positive constant value, no other hard condition
+    on the field) says the field stays positive, and represents it so: ``u = u₀ exp(τ N)``.
+    A population or a concentration that falls 500-fold between peaks is then a network
+    output of a few units, not one that must resolve 1e-3 of its peak.
     """
 
     order: int = 0
+    positive: bool = False
 
     def check(self, problem) -> None:
         where, time = self.describe(), problem.space_time.time
@@ -349,12 +355,20 @@ class Initial(Condition):
                 f"{where}: order={self.order!r}; initial conditions prescribe the value (order=0) or the "
                 "first time derivative (order=1)"
             )
+        if self.positive:
+            value = sp.sympify(self.value).subs({p: p.value for p in problem.parameters if not p.learn})
+            if self.order != 0 or not (value.is_number and value.is_positive):
+                raise ProblemError(f"{where}: positive=True represents the field as u0 exp(tau N), which needs a "
+                                   f"positive constant value (order 0), got {self.value!r}; drop positive=")
 
     def describe(self) -> str:
         what = self.field_name if self.order == 0 else f"d{self.field_name}/dt"
         return f"Initial({what} at the start)"
 
     def compile(self, index, context):
+        if self.positive:
+            raise ProblemError(f"{self.describe()}: positive=True is a representation of the field that imposes "
+                               "the initial value exactly; pass hard=True as well")
         time = context.problem.space_time.time
         return self._on_piece(ValueTerm, index, context, context.problem.space_time.lift(time.start),
                               directions=(context.unit(time.coordinates[0]),) * self.order)

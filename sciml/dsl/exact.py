@@ -62,6 +62,11 @@ class InputMap:
         return jnp.concatenate(columns, axis=-1)
 
 
+LOG_BOUND = 30.0
+"""A positive field stays within ``exp(±LOG_BOUND)`` (1e13) times its initial value (see
+:class:`ExactField`): products of such fields stay finite in float32."""
+
+
 @dataclass(frozen=True)
 class ExactField:
     r"""The output transform of one field with exact conditions, as functions of the point.
@@ -80,16 +85,26 @@ class ExactField:
     Known parameters are constants of ``base``; the learned ones it reads (``parameters``,
     in argument order) are passed at evaluation, so training moves them here as in the
     residuals.
+
+    A positive field (``Initial(..., positive=True)``) is ``exp`` of that expression, with
+    ``log u₀`` in place of ``u₀`` (and no Dirichlet data): ``u = u₀ exp(τ N)``, its logarithm
+    bounded smoothly by :data:`LOG_BOUND`.
     """
 
     field: int
     base: Callable  # (*z, *learned parameters) -> G + (u0 - G0) + (t - t0)(u1 - dG0/dt)
     factor: Callable  # (*z) -> tau^m D
     parameters: tuple[str, ...] = ()
+    exponential: bool = False
 
     def __call__(self, z: jax.Array, free: jax.Array, params: Params) -> jax.Array:
-        base = self.base(*z, *(params[p] for p in self.parameters))
-        return jnp.asarray(base, z.dtype) + jnp.asarray(self.factor(*z), z.dtype) * free
+        base = jnp.asarray(self.base(*z, *(params[p] for p in self.parameters)), z.dtype)
+        change = jnp.asarray(self.factor(*z), z.dtype) * free
+        if not self.exponential:
+            return base + change
+        # Bounded smoothly to |log(u / u0)| < LOG_BOUND: a trial step of the quasi-Newton line
+        # search that throws the logarithm far out must give a large loss, not an overflow.
+        return jnp.exp(base + LOG_BOUND * jnp.tanh(change / LOG_BOUND))
 
 
 class ExactConditions:
@@ -149,6 +164,14 @@ class ExactConditions:
         else:
             G = sp.Integer(0)
         base, factor = G, sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
+        if 0 in initial and initial[0].positive:
+            if pieces or 1 in initial:
+                raise ProblemError(f"{name}: a positive initial condition (u = u0 exp(tau N)) leaves no room for "
+                                   "other hard conditions on the field; drop positive= or make them soft")
+            time = problem.space_time.time
+            t, t0 = time.coordinates[0], time.a
+            u0 = sp.sympify(initial[0].value).xreplace(known)
+            return ExactField(fi, lam(sp.log(u0), ()), lam((t - t0) / (time.b - time.a), ()), (), exponential=True)
         if initial:
             time = problem.space_time.time
             t, t0 = time.coordinates[0], time.a

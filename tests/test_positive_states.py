@@ -1,0 +1,118 @@
+"""States that stay positive: represented by their logarithms (``Initial(..., positive=True)``,
+chosen by the recipe where the equations prove it), with each equation's residual judged
+against its own terms at each point (``residual_scale="local"``)."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import sciml
+from sciml.dsl import Coordinate, Field, Initial, Problem, ProblemError, TimeInterval
+from sciml.dsl.compile import compile_problem
+from sciml.recipe import apply_rewrite, choose, rewrite_record
+
+
+def predator_prey(x0=10.0):
+    t = Coordinate("t")
+    x, y = Field("x", t), Field("y", t)
+    return Problem("predator_prey", TimeInterval(t, 0, 8),
+                   [x.diff(t) - (1.5 * x - x * y), y.diff(t) - (-3 * y + x * y)],
+                   conditions=[Initial(x, x0), Initial(y, 5.0)])
+
+
+def decay(rate=5.0, **initial):
+    t = Coordinate("t")
+    y = Field("y", t)
+    return Problem("decay", TimeInterval(t, 0, 3), [y.diff(t) + rate * y], conditions=[Initial(y, 1.0, **initial)])
+
+
+def test_a_residual_in_proportion_to_its_terms_counts_alike_at_every_point():
+    compiled = compile_problem(decay(5.0))
+    params = compiled.physical_parameters(compiled.initial_parameters())
+    wrong_rate = lambda z: jnp.exp(-4.0 * z[:1])  # noqa: E731  y' + 5y = y, against the terms -4y and 5y
+    z = jnp.linspace(0.0, 1.0, 64)[:, None]
+    plain = np.asarray(compiled.residual_values(wrong_rate, params, z))[:, 0]
+    local = np.asarray(compiled.locally_scaled_residuals(wrong_rate, params, z))[:, 0]
+    assert plain[0] / plain[-1] > 50  # the start dominates the plain residual; here every point counts alike
+    np.testing.assert_allclose(local, 1 / math.sqrt(41), rtol=1e-3)  # (the floor lifts the tail by 2e-4)
+    balance = np.asarray(compiled.local_balance(wrong_rate, params, z))
+    np.testing.assert_allclose(balance, [1 / math.sqrt(41)], rtol=1e-3)
+
+
+def test_a_state_at_rest_is_judged_against_the_floor_not_against_nothing():
+    compiled = compile_problem(decay(5.0))
+    params = compiled.physical_parameters(compiled.initial_parameters())
+    # Every term vanishes for t > 1: the residual there is weighed as at a thousandth of the RMS size.
+    stops = lambda z: jnp.where(z[:1] < 1.0, (1.0 - z[:1]) ** 2, 0.0)  # noqa: E731
+    z = jnp.linspace(0.0, 3.0, 61)[:, None]
+    local = np.asarray(compiled.locally_scaled_residuals(stops, params, z))
+    assert np.all(np.isfinite(local)) and np.all(local[np.asarray(z[:, 0]) > 1.0] == 0.0)
+    gradient = jax.grad(lambda c: jnp.sum(compiled.locally_scaled_residuals(
+        lambda p: c * stops(p), params, z) ** 2))(1.0)
+    assert np.isfinite(gradient)
+
+
+def test_recipe_represents_states_that_stay_positive_by_their_logarithms():
+    recipe = choose(predator_prey(), "mlp")
+    assert [c.positive for c in recipe.problem.conditions] == [True, True]
+    assert recipe.train["residual_scale"] == "local" and "stay positive" in recipe.reasons["positive_states"]
+    record = rewrite_record(recipe.problem)
+    assert record["positive"] == [0, 1]
+    rebuilt = apply_rewrite(predator_prey(), record)
+    assert [c.positive and c.hard for c in rebuilt.conditions] == [True, True]
+    with pytest.raises(ValueError, match="not a hard initial condition"):
+        apply_rewrite(predator_prey(), {"hard": [], "positive": [0], "enrichments": []})
+    # A rate that does not vanish with the state, a state that starts at zero or below: as they are.
+    t = Coordinate("t")
+    y = Field("y", t)
+    fed = Problem("fed", TimeInterval(t, 0, 3), [y.diff(t) - (1 - y)], conditions=[Initial(y, 0.5)])
+    assert "residual_scale" not in choose(fed, "mlp").train
+    assert choose(decay(5.0), "mlp").problem.conditions[0].positive  # y' = -5 y from 1
+    below = Problem("below", TimeInterval(t, 0, 3), [y.diff(t) + 2 * y], conditions=[Initial(y, -1.0)])
+    assert not any(c.positive for c in choose(below, "mlp").problem.conditions)
+    assert "residual_scale" not in choose(below, "mlp").train
+
+
+def test_a_positive_state_is_its_initial_value_times_an_exponential():
+    problem = apply_rewrite(predator_prey(x0=10.0), {"hard": [[0, None], [1, None]], "positive": [0, 1],
+                                                    "enrichments": []})
+    compiled = compile_problem(problem)
+    params = compiled.physical_parameters(compiled.initial_parameters())
+    huge_negative = lambda inputs: -50.0 * jnp.ones(inputs.shape[:-1] + (2,))  # noqa: E731
+    fields = compiled.predict(huge_negative, jnp.asarray([[0.0], [4.0], [8.0]]), params)
+    np.testing.assert_allclose(np.asarray(fields[0]), [10.0, 5.0], rtol=1e-6)
+    assert np.all(np.asarray(fields) > 0)  # positive however negative the network's output
+
+
+def test_positive_initial_conditions_say_what_they_need():
+    t = Coordinate("t")
+    y = Field("y", t)
+    with pytest.raises(ProblemError, match="positive constant value"):
+        Problem("d", TimeInterval(t, 0, 1), [y.diff(t) + y], conditions=[Initial(y, -1.0, positive=True, hard=True)])
+    with pytest.raises(ProblemError, match="pass hard=True"):
+        compile_problem(decay(positive=True))
+    with pytest.raises(ProblemError, match="positive constant value"):
+        Problem("d", TimeInterval(t, 0, 1), [y.diff(t, 2) + y],
+                conditions=[Initial(y, 1.0, hard=True), Initial(y, 1.0, order=1, hard=True, positive=True)])
+    with pytest.raises(ProblemError, match="no room for other hard conditions"):
+        compile_problem(Problem("d", TimeInterval(t, 0, 1), [y.diff(t, 2) + y],
+                                conditions=[Initial(y, 1.0, hard=True, positive=True),
+                                            Initial(y, 0.0, order=1, hard=True)]))
+
+
+def test_a_decay_over_five_orders_is_learned_to_its_tail():
+    # y' = -4 y over [0, 3]: y falls to 6e-6 of its start; the recipe's representation follows it.
+    t = Coordinate("t")
+    y = Field("y", t)
+    problem = Problem("decay", TimeInterval(t, 0, 3), [y.diff(t) + 4 * y], conditions=[Initial(y, 1.0)])
+    recipe = choose(problem, "mlp")
+    assert recipe.problem.conditions[0].positive
+    solution = sciml.solve(recipe.problem, model="mlp", model_options={"hidden": (8,)}, steps=200, lbfgs_steps=300,
+                           quasi_newton="ssbfgs", residual_scale="local", progress=False,
+                           points={"interior": 128})
+    times = np.linspace(0.0, 3.0, 7)
+    predicted = np.asarray(solution.predict(times[:, None]))[:, 0]
+    np.testing.assert_allclose(predicted, np.exp(-4 * times), rtol=1e-2)
