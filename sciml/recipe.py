@@ -329,10 +329,10 @@ def _positive_states(problem, reasons: dict) -> Any:
             continue
         if sum(d.field_name == c.field_name and d.hard for d in problem.conditions) > 1:
             continue
-        state = system.states[system.state_names.index(c.field_name)]
-        rate = system.rhs[system.states.index(state)].subs(system.parameters)
+        k = system.state_names.index(c.field_name)
+        rate = system.rhs[k].subs(system.parameters)
         value = sp.sympify(c.value).subs({p: p.value for p in problem.parameters})
-        if value.is_number and value.is_positive and sp.simplify(rate.subs(state, 0)) == 0:
+        if value.is_number and value.is_positive and sp.simplify(rate.subs(system.states[k], 0)) == 0:
             chosen.append(i)
     if not chosen:
         return problem
@@ -340,7 +340,7 @@ def _positive_states(problem, reasons: dict) -> Any:
     reasons["positive_states"] = (
         f"{', '.join(names)} start positive and their rates vanish with them (du/dt = u g): they stay positive, "
         "and may fall by orders of magnitude between peaks; represented as u0 exp(tau N), the network learns "
-        "their logarithms, and each equation's residual is judged against its own terms at each point")
+        "their logarithms, and each equation's residual is judged against the size of its rates at each point")
     return dataclasses.replace(problem, conditions=tuple(
         dataclasses.replace(c, positive=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
 

@@ -42,7 +42,7 @@ from sciml.dsl.terms import (
 from sciml.dsl.unknowns import UnknownTerm
 
 LOCAL_SCALE_FLOOR = 1e-3
-"""Least size of an equation's terms at a point, relative to their RMS over the points, that a
+"""Least size of an equation's rates at a point, relative to their RMS over the points, that a
 locally scaled residual is judged against (:meth:`CompiledProblem.locally_scaled_residuals`)."""
 
 BLOCK = 65536
@@ -158,8 +158,8 @@ class CompiledProblem:
     unknown_parameters: dict[str, Parameter]
     inputs: InputMap
     _residuals: list[PointExpression] = field(repr=False)
-    # per equation, its additive terms as one vector expression (None: a single term)
-    _residual_terms: list[PointExpression | None] = field(repr=False)
+    # per equation, (residual, *its terms free of derivatives) as one vector expression (None: no such term)
+    _residual_rates: list[PointExpression | None] = field(repr=False)
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
     # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
@@ -294,18 +294,21 @@ class CompiledProblem:
 
     def locally_scaled_residuals(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
         """All equation residuals at points ``z (n, d)``, each divided by the size of its
-        equation's terms at its point (their root sum of squares) -> ``(n, n_equations)``,
-        dimensionless.
+        equation's rates at its point -> ``(n, n_equations)``, dimensionless. The rates are the
+        terms free of derivatives (``f`` of ``u' = f(u)``), their size the root sum of their
+        squares (a logistic rate ``r u - r u^2 / K`` near its capacity is judged against its
+        two terms, not against their difference).
 
-        An imbalance counts against the terms where it is, not against the largest terms
+        An imbalance counts against the rates where it is, not against the largest terms
         anywhere: where a population is in its trough, 500 times below its peak, its growth rate
-        is learned as closely as at the peak. The sizes are differentiated like the rest (held
-        constant, they would make the loss a function its gradient does not describe, and the
-        quasi-Newton line search would stall at once), and each point's share is bounded by the
-        number of terms however large the fields grow: a step that inflates the terms does not
-        inflate the loss. No point's size counts below :data:`LOCAL_SCALE_FLOOR` of the terms' RMS
-        over the points (a state at rest, where every term vanishes). An equation of a single
-        term keeps its plain residual.
+        is learned as closely as at the peak (for ``u = u0 exp(w)``, ``(u' - u g) / |u g|`` is
+        ``(w' - g) / |g|``). Judged against all the terms, derivative included, the share
+        would saturate at one wherever a wrong derivative dwarfs the rates, and its gradient
+        vanish there (an epidemic's recovered count, scaled to its final size, stuck at the
+        start). The sizes are differentiated like the rest: held constant, they would make the
+        loss a function its gradient does not describe, and the quasi-Newton line search would
+        stall at once. No point's size counts below :data:`LOCAL_SCALE_FLOOR` of its RMS over
+        the points (a state at rest). An equation without such a term keeps its plain residual.
         """
         columns = []
         for residual, size in self._residuals_and_sizes(field_fn, params, z):
@@ -314,8 +317,8 @@ class CompiledProblem:
 
     def local_balance(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
         """Per equation, the RMS over points ``z`` of its residual relative to the size of its
-        terms at each point (as :meth:`locally_scaled_residuals` measures them); NaN for an
-        equation of a single term -> ``(n_equations,)``."""
+        rates at each point (as :meth:`locally_scaled_residuals` measures them); NaN for an
+        equation without rates -> ``(n_equations,)``."""
         ratios = []
         for residual, size in self._residuals_and_sizes(field_fn, params, z):
             ratios.append(jnp.asarray(jnp.nan, z.dtype) if size is None
@@ -323,15 +326,15 @@ class CompiledProblem:
         return jnp.stack(ratios)
 
     def _residuals_and_sizes(self, field_fn, params, z) -> list[tuple[jax.Array, jax.Array | None]]:
-        """Per equation, its residual at points ``z`` and the size of its terms there, their root
-        sum of squares (None for an equation of a single term)."""
+        """Per equation, its residual at points ``z`` and the size of its rates there (the root
+        sum of squares of its terms free of derivatives; None for an equation without one)."""
         out = []
-        for whole, terms in zip(self._residuals, self._residual_terms):
-            if terms is None:
+        for whole, rates in zip(self._residuals, self._residual_rates):
+            if rates is None:
                 out.append((jax.vmap(lambda p, r=whole: r(field_fn, params, p))(z), None))
             else:
-                values = jax.vmap(lambda p, t=terms: t(field_fn, params, p))(z)  # (n, terms)
-                out.append((jnp.sum(values, axis=1), _norm(values)))
+                values = jax.vmap(lambda p, t=rates: t(field_fn, params, p))(z)  # (n, 1 + rates)
+                out.append((values[:, 0], _norm(values[:, 1:])))
         return out
 
     def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None,
@@ -381,6 +384,12 @@ class CompiledProblem:
         return {t.name: t.weight for t in self.terms}
 
 
+def _rates(residual) -> tuple:
+    """The additive terms of an equation free of derivatives: what ``u' = f(u)`` balances its
+    derivative against, the size an imbalance is judged against locally."""
+    return tuple(t for t in additive_terms(residual) if not t.has(sp.Derivative))
+
+
 def _norm(values: jax.Array, axis: int = 1) -> jax.Array:
     """Root sum of squares along ``axis``, scaled by the largest entry so that squares of terms
     of 1e20 do not overflow float32 (the scale cancels in value and gradient)."""
@@ -393,7 +402,7 @@ def _norm(values: jax.Array, axis: int = 1) -> jax.Array:
 
 
 def _floored_size(size: jax.Array) -> jax.Array:
-    """The size of an equation's terms at each point ``(n,)``, at least :data:`LOCAL_SCALE_FLOOR`
+    """The size of an equation's rates at each point ``(n,)``, at least :data:`LOCAL_SCALE_FLOOR`
     of its RMS over the points (which the gradient does not see: it only lifts points at rest)."""
     floor = LOCAL_SCALE_FLOOR * jax.lax.stop_gradient(_norm(size[None, :]) / jnp.sqrt(size.shape[0]))
     return jnp.hypot(size, floor)
@@ -462,8 +471,8 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         unknown_parameters={p.name: p for p in params_all if p.learn},
         inputs=exact.input_map(),
         _residuals=residuals,
-        _residual_terms=[expr(sp.Tuple(*t)) if len(t) > 1 else None
-                         for t in map(additive_terms, problem.residuals)],
+        _residual_rates=[expr(sp.Tuple(r, *rates)) if rates else None
+                         for r, rates in zip(problem.residuals, map(_rates, problem.residuals))],
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
         singular_proximity=proximity,

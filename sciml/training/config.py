@@ -98,7 +98,8 @@ class TrainConfig:
             batch, which the third such iteration ends).
         residual_scale: what an equation's residual at a point is judged against: ``"global"``
             (as it is: every point against the terms' size over the whole domain) or
-            ``"local"`` (against its terms' size at that point, a dimensionless share; see
+            ``"local"`` (against the size of its rates, the terms free of derivatives, at that
+            point: a dimensionless share; see
             :meth:`~sciml.dsl.compile.CompiledProblem.locally_scaled_residuals`). The recipe
             chooses it for states that stay positive (:func:`sciml.recipe.choose`).
         residual_target: with data competing with the equations, the share of its largest term
