@@ -340,7 +340,8 @@ def _positive_states(problem, reasons: dict) -> Any:
     reasons["positive_states"] = (
         f"{', '.join(names)} start positive and their rates vanish with them (du/dt = u g): they stay positive, "
         "and may fall by orders of magnitude between peaks; represented as u0 exp(tau N), the network learns "
-        "their logarithms, and each equation's residual is judged against the size of its rates at each point")
+        "their logarithms, and their equations are divided by them (w' = g for w = log u), so a growth rate in a "
+        "trough counts as much as one at a peak")
     return dataclasses.replace(problem, conditions=tuple(
         dataclasses.replace(c, positive=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
 
@@ -583,8 +584,6 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         reasons["refinement"] = ("nonlinear equations: residual-based refinement (250 worst of 10000 "
                                  "candidates every 1000 steps) where "
                                  + ("fronts form" if hard_front else "boundary and shear layers form"))
-    if any(getattr(c, "positive", False) for c in target.conditions):
-        train["residual_scale"] = "local"
     stages, rate = _marching_stages(problem)
     if stages > 1:
         train["time_marching"] = stages

@@ -122,7 +122,7 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
     pnames = tuple(p.name for p in problem.parameters)
     field_fn = compiled.field_function(model, params)
     out: list[list[dict[str, float]]] = [[] for _ in point_sets]
-    for residual in problem.residuals:
+    for residual in problem.balanced_residuals:
         terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames, compiled.unknown_networks)
                  for t in additive_terms(residual)]
         per_point = jax.jit(jax.vmap(lambda p, terms=terms: jnp.stack([t(field_fn, params, p) for t in terms])))

@@ -1,12 +1,11 @@
 """States that stay positive: represented by their logarithms (``Initial(..., positive=True)``,
-chosen by the recipe where the equations prove it), with each equation's residual judged
-against its own terms at each point (``residual_scale="local"``)."""
+chosen by the recipe where the equations prove it), their equations divided by them
+(``Problem.balanced_residuals``)."""
 
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import sympy as sp
 
 import sciml
 from sciml.dsl import Coordinate, Field, Initial, Problem, ProblemError, TimeInterval
@@ -28,36 +27,33 @@ def decay(rate=5.0, **initial):
     return Problem("decay", TimeInterval(t, 0, 3), [y.diff(t) + rate * y], conditions=[Initial(y, 1.0, **initial)])
 
 
-def test_a_residual_in_proportion_to_its_terms_counts_alike_at_every_point():
-    compiled = compile_problem(decay(5.0))
-    params = compiled.physical_parameters(compiled.initial_parameters())
-    wrong_rate = lambda z: jnp.exp(-4.0 * z[:1])  # noqa: E731  y' + 5y = y, against the rate 5y
-    z = jnp.linspace(0.0, 1.0, 64)[:, None]
-    plain = np.asarray(compiled.residual_values(wrong_rate, params, z))[:, 0]
-    local = np.asarray(compiled.locally_scaled_residuals(wrong_rate, params, z))[:, 0]
-    assert plain[0] / plain[-1] > 50  # the start dominates the plain residual; here every point counts alike
-    np.testing.assert_allclose(local, 0.2, rtol=1e-3)  # (the floor lifts the tail by 2e-4)
-    balance = np.asarray(compiled.local_balance(wrong_rate, params, z))
-    np.testing.assert_allclose(balance, [0.2], rtol=1e-3)
+def test_the_equation_of_a_positive_state_is_balanced_in_its_logarithm():
+    t = Coordinate("t")
+    x, y, r = Field("x", t), Field("y", t), Field("r", t)
+    problem = Problem("marked", TimeInterval(t, 0, 8),
+                      [x.diff(t) - (1.5 * x - x * y), y.diff(t) - (-3 * y + x * y), r.diff(t) - y],
+                      conditions=[Initial(x, 10.0, hard=True, positive=True), Initial(y, 5.0), Initial(r, 0.0)])
+    balanced = problem.balanced_residuals
+    assert sp.simplify(balanced[0] - (x.diff(t) / x - 1.5 + y)) == 0  # w' - g for w = log x
+    assert balanced[1:] == problem.residuals[1:]  # states not marked positive: as written
+    assert predator_prey().balanced_residuals == predator_prey().residuals
 
 
-def test_a_state_at_rest_is_judged_against_the_floor_not_against_nothing():
-    compiled = compile_problem(decay(5.0))
+def test_a_trough_counts_as_much_as_a_peak():
+    # The same growth-rate error (x' = 1.4 x instead of 1.5 x) at the peak and deep in a trough.
+    problem = apply_rewrite(predator_prey(), {"hard": [[0, None], [1, None]], "positive": [0, 1], "enrichments": []})
+    compiled = compile_problem(problem)
     params = compiled.physical_parameters(compiled.initial_parameters())
-    # Every term vanishes for t > 1: the residual there is weighed as at a thousandth of the RMS size.
-    stops = lambda z: jnp.where(z[:1] < 1.0, (1.0 - z[:1]) ** 2, 0.0)  # noqa: E731
-    z = jnp.linspace(0.0, 3.0, 61)[:, None]
-    local = np.asarray(compiled.locally_scaled_residuals(stops, params, z))
-    assert np.all(np.isfinite(local)) and np.all(local[np.asarray(z[:, 0]) > 1.0] == 0.0)
-    gradient = jax.grad(lambda c: jnp.sum(compiled.locally_scaled_residuals(
-        lambda p: c * stops(p), params, z) ** 2))(1.0)
-    assert np.isfinite(gradient)
+    for size in (12.0, 0.02):
+        wrong = lambda z, size=size: jnp.stack([size * jnp.exp(1.4 * z[0]), jnp.zeros_like(z[0])])  # noqa: E731
+        residual = np.asarray(compiled.residual_values(wrong, params, jnp.zeros((1, 1))))[0, 0]
+        np.testing.assert_allclose(residual, -0.1, rtol=1e-5)  # 1.4 - 1.5, whatever the size
 
 
 def test_recipe_represents_states_that_stay_positive_by_their_logarithms():
     recipe = choose(predator_prey(), "mlp")
     assert [c.positive for c in recipe.problem.conditions] == [True, True]
-    assert recipe.train["residual_scale"] == "local" and "stay positive" in recipe.reasons["positive_states"]
+    assert "stay positive" in recipe.reasons["positive_states"]
     record = rewrite_record(recipe.problem)
     assert record["positive"] == [0, 1]
     rebuilt = apply_rewrite(predator_prey(), record)
@@ -68,11 +64,10 @@ def test_recipe_represents_states_that_stay_positive_by_their_logarithms():
     t = Coordinate("t")
     y = Field("y", t)
     fed = Problem("fed", TimeInterval(t, 0, 3), [y.diff(t) - (1 - y)], conditions=[Initial(y, 0.5)])
-    assert "residual_scale" not in choose(fed, "mlp").train
+    assert not any(c.positive for c in choose(fed, "mlp").problem.conditions)
     assert choose(decay(5.0), "mlp").problem.conditions[0].positive  # y' = -5 y from 1
     below = Problem("below", TimeInterval(t, 0, 3), [y.diff(t) + 2 * y], conditions=[Initial(y, -1.0)])
     assert not any(c.positive for c in choose(below, "mlp").problem.conditions)
-    assert "residual_scale" not in choose(below, "mlp").train
 
 
 def test_a_positive_state_is_its_initial_value_times_an_exponential():
@@ -110,7 +105,7 @@ def test_a_decay_over_five_orders_is_learned_to_its_tail():
     recipe = choose(problem, "mlp")
     assert recipe.problem.conditions[0].positive
     solution = sciml.solve(recipe.problem, model="mlp", model_options={"hidden": (8,)}, steps=200, lbfgs_steps=300,
-                           quasi_newton="ssbfgs", residual_scale="local", progress=False,
+                           quasi_newton="ssbfgs", progress=False,
                            points={"interior": 128})
     times = np.linspace(0.0, 3.0, 7)
     predicted = np.asarray(solution.predict(times[:, None]))[:, 0]

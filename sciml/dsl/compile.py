@@ -37,13 +37,8 @@ from sciml.dsl.symbols import Parameter, field_name
 from sciml.dsl.symmetries import DivergenceFree, Reflection
 from sciml.dsl.terms import (
     DEFAULT_COUNTS, INTERIOR, CompileContext, DataTerm, FieldFunction, Params, ResidualTerm, SampledTerm, Term,
-    additive_terms,
 )
 from sciml.dsl.unknowns import UnknownTerm
-
-LOCAL_SCALE_FLOOR = 1e-3
-"""Least size of an equation's rates at a point, relative to their RMS over the points, that a
-locally scaled residual is judged against (:meth:`CompiledProblem.locally_scaled_residuals`)."""
 
 BLOCK = 65536
 """Points of a sampled set drawn from the batch's one stream; a larger set continues in blocks
@@ -158,8 +153,6 @@ class CompiledProblem:
     unknown_parameters: dict[str, Parameter]
     inputs: InputMap
     _residuals: list[PointExpression] = field(repr=False)
-    # per equation, (residual, *its terms free of derivatives) as one vector expression (None: no such term)
-    _residual_rates: list[PointExpression | None] = field(repr=False)
     _transform: Callable = field(repr=False)
     output_scales: np.ndarray | None = None  # per field: the surrogate's outputs are multiplied by it
     # points -> proximity to a singular point (dsl.problem.singular_point_proximity), or None
@@ -292,67 +285,18 @@ class CompiledProblem:
         per_point = lambda p: jnp.stack([r(field_fn, params, p) for r in self._residuals])
         return jax.vmap(per_point)(z)
 
-    def locally_scaled_residuals(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
-        """All equation residuals at points ``z (n, d)``, each divided by the size of its
-        equation's rates at its point -> ``(n, n_equations)``, dimensionless. The rates are the
-        terms free of derivatives (``f`` of ``u' = f(u)``), their size the root sum of their
-        squares (a logistic rate ``r u - r u^2 / K`` near its capacity is judged against its
-        two terms, not against their difference).
-
-        An imbalance counts against the rates where it is, not against the largest terms
-        anywhere: where a population is in its trough, 500 times below its peak, its growth rate
-        is learned as closely as at the peak (for ``u = u0 exp(w)``, ``(u' - u g) / |u g|`` is
-        ``(w' - g) / |g|``). Judged against all the terms, derivative included, the share
-        would saturate at one wherever a wrong derivative dwarfs the rates, and its gradient
-        vanish there (an epidemic's recovered count, scaled to its final size, stuck at the
-        start). The sizes are differentiated like the rest: held constant, they would make the
-        loss a function its gradient does not describe, and the quasi-Newton line search would
-        stall at once. No point's size counts below :data:`LOCAL_SCALE_FLOOR` of its RMS over
-        the points (a state at rest). An equation without such a term keeps its plain residual.
-        """
-        columns = []
-        for residual, size in self._residuals_and_sizes(field_fn, params, z):
-            columns.append(residual if size is None else residual / _floored_size(size))
-        return jnp.stack(columns, axis=1)
-
-    def local_balance(self, field_fn: FieldFunction, params: Params, z: jax.Array) -> jax.Array:
-        """Per equation, the RMS over points ``z`` of its residual relative to the size of its
-        rates at each point (as :meth:`locally_scaled_residuals` measures them); NaN for an
-        equation without rates -> ``(n_equations,)``."""
-        ratios = []
-        for residual, size in self._residuals_and_sizes(field_fn, params, z):
-            ratios.append(jnp.asarray(jnp.nan, z.dtype) if size is None
-                          else jnp.sqrt(jnp.mean((residual / _floored_size(size)) ** 2)))
-        return jnp.stack(ratios)
-
-    def _residuals_and_sizes(self, field_fn, params, z) -> list[tuple[jax.Array, jax.Array | None]]:
-        """Per equation, its residual at points ``z`` and the size of its rates there (the root
-        sum of squares of its terms free of derivatives; None for an equation without one)."""
-        out = []
-        for whole, rates in zip(self._residuals, self._residual_rates):
-            if rates is None:
-                out.append((jax.vmap(lambda p, r=whole: r(field_fn, params, p))(z), None))
-            else:
-                values = jax.vmap(lambda p, t=rates: t(field_fn, params, p))(z)  # (n, 1 + rates)
-                out.append((values[:, 0], _norm(values[:, 1:])))
-        return out
-
-    def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None,
-                   local_scale: bool = False) -> dict[str, jax.Array]:
+    def loss_terms(self, model, raw_params: dict, batch: dict, reduce_residual=None) -> dict[str, jax.Array]:
         """Mean squared residual of every term, by name (unweighted; residuals fade out near
         singular points, see :meth:`fade`).
 
         ``reduce_residual(squared (n,), points (n, d)) -> scalar`` replaces the plain mean for
-        the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`);
-        ``local_scale`` judges each residual against its terms' size at its point
-        (:meth:`locally_scaled_residuals`).
+        the equation residuals (e.g. :func:`sciml.losses.causal.causal_reduction`).
         """
         params = self.physical_parameters(raw_params)
         field_fn = self.field_function(model, params)
         out: dict[str, jax.Array] = {}
         z = self.interior_points(batch)
-        residuals = self.locally_scaled_residuals if local_scale else self.residual_values
-        res = residuals(field_fn, params, z) * self.fade(z)[:, None]
+        res = self.residual_values(field_fn, params, z) * self.fade(z)[:, None]
         for term in self.terms:
             if isinstance(term, ResidualTerm):
                 squared = res[:, term.equation] ** 2
@@ -384,30 +328,6 @@ class CompiledProblem:
         return {t.name: t.weight for t in self.terms}
 
 
-def _rates(residual) -> tuple:
-    """The additive terms of an equation free of derivatives: what ``u' = f(u)`` balances its
-    derivative against, the size an imbalance is judged against locally."""
-    return tuple(t for t in additive_terms(residual) if not t.has(sp.Derivative))
-
-
-def _norm(values: jax.Array, axis: int = 1) -> jax.Array:
-    """Root sum of squares along ``axis``, scaled by the largest entry so that squares of terms
-    of 1e20 do not overflow float32 (the scale cancels in value and gradient)."""
-    largest = jax.lax.stop_gradient(jnp.max(jnp.abs(values), axis=axis, keepdims=True))
-    largest = jnp.where(largest > 0, largest, 1.0)
-    total = jnp.sum((values / largest) ** 2, axis=axis)
-    # Zero where every term is (a state at rest), with a zero gradient there, not sqrt's infinite one.
-    root = jnp.where(total > 0, jnp.sqrt(jnp.where(total > 0, total, 1.0)), 0.0)
-    return jnp.squeeze(largest, axis) * root
-
-
-def _floored_size(size: jax.Array) -> jax.Array:
-    """The size of an equation's rates at each point ``(n,)``, at least :data:`LOCAL_SCALE_FLOOR`
-    of its RMS over the points (which the gradient does not see: it only lifts points at rest)."""
-    floor = LOCAL_SCALE_FLOOR * jax.lax.stop_gradient(_norm(size[None, :]) / jnp.sqrt(size.shape[0]))
-    return jnp.hypot(size, floor)
-
-
 # ============================================================================================
 # Compilation
 # ============================================================================================
@@ -436,7 +356,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
     expr = lambda e, extra=(): PointExpression(e, coords, fields, pnames, networks, extra)
     lower, upper = problem.space_time.bounds()
 
-    residuals = [expr(r) for r in problem.residuals]
+    residuals = [expr(r) for r in problem.balanced_residuals]
     single = len(residuals) == 1
     terms: list[Term] = [ResidualTerm("residual" if single else f"residual:{i}", 1.0, i) for i in range(len(residuals))]
     proximity = singular_point_proximity(problem)
@@ -471,8 +391,6 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         unknown_parameters={p.name: p for p in params_all if p.learn},
         inputs=exact.input_map(),
         _residuals=residuals,
-        _residual_rates=[expr(sp.Tuple(r, *rates)) if rates else None
-                         for r, rates in zip(problem.residuals, map(_rates, problem.residuals))],
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),
         singular_proximity=proximity,

@@ -97,6 +97,29 @@ class Problem:
         return tuple(_as_residual(e) for e in self.equations)
 
     @property
+    def balanced_residuals(self) -> tuple[sp.Expr, ...]:
+        """The residuals training balances and the verdict judges: :attr:`residuals`, with the
+        equation of each positive state (``Initial(u, u0, positive=True)``, the only field
+        differentiated in it) divided by that state.
+
+        For ``u' = u g`` that is ``w' - g`` with ``w = log u``: the network learns ``w``, and an
+        imbalance in a trough (a population 500 times below its peak) counts as much as one at
+        the peak, where the plain residual weighs it by ``u``; and a state thrown far off (a
+        logistic curve overshooting its capacity) still feels the full pull of its rate, where
+        a residual judged relative to its terms' size would saturate and lose its gradient.
+        """
+        positive = {c.field_name for c in self.conditions if isinstance(c, Initial) and c.positive}
+        if not positive:
+            return self.residuals
+        fields = {field_name(f): f for f in _fields(self)}
+        out = []
+        for r in self.residuals:
+            differentiated = {field_name(d.expr) for d in r.atoms(sp.Derivative) if isinstance(d.expr, AppliedUndef)}
+            (name,) = differentiated if len(differentiated) == 1 else (None,)
+            out.append(sp.expand(r / fields[name]) if name in positive else r)
+        return tuple(out)
+
+    @property
     def parameters(self) -> tuple[Parameter, ...]:
         found: dict[str, Parameter] = {}
         for expr in self._all_expressions():

@@ -9,7 +9,6 @@ from typing import Any
 from sciml.training.quasi_newton import METHODS as QUASI_NEWTON
 
 SCHEDULES = ("exponential", "cosine")
-RESIDUAL_SCALES = ("global", "local")
 # Each stage takes a few hundred quasi-Newton iterations (to a balance of 1e-3, or to a stall):
 # 16 stages of a compact network about fill the recipe's 480 s budget on a 2-core CPU
 # (predator-prey, 2026-12-06).
@@ -96,12 +95,6 @@ class TrainConfig:
             or three iterations in a row left its training loss as it was, and ends on the
             parameters with the lowest held-out loss (``stall_window`` 0: plain L-BFGS on its
             batch, which the third such iteration ends).
-        residual_scale: what an equation's residual at a point is judged against: ``"global"``
-            (as it is: every point against the terms' size over the whole domain) or
-            ``"local"`` (against the size of its rates, the terms free of derivatives, at that
-            point: a dimensionless share; see
-            :meth:`~sciml.dsl.compile.CompiledProblem.locally_scaled_residuals`). The recipe
-            chooses it for states that stay positive (:func:`sciml.recipe.choose`).
         residual_target: with data competing with the equations, the share of its largest term
             an equation may leave unbalanced on fresh points (0: no target). When the
             quasi-Newton phase stalls above it, the residual terms' weights are raised and
@@ -144,7 +137,6 @@ class TrainConfig:
     time_budget: float = 0.0
     stall_window: int = 0
     stall_tolerance: float = 1e-2
-    residual_scale: str = "global"
     residual_target: float = 0.0
     seed: int = 0
     progress: bool = True
@@ -192,8 +184,6 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
         if not _is_number(cfg.ema_decay) or not 0 <= cfg.ema_decay < 1:
             raise ValueError(f"ema_decay must be a number in [0, 1), got {cfg.ema_decay!r}")
-        if cfg.residual_scale not in RESIDUAL_SCALES:
-            raise ValueError(f"residual_scale must be one of {', '.join(RESIDUAL_SCALES)}, got {cfg.residual_scale!r}")
         if cfg.quasi_newton not in QUASI_NEWTON:
             raise ValueError(f"quasi_newton must be one of {', '.join(QUASI_NEWTON)}, got {cfg.quasi_newton!r}")
         if cfg.time_marching > 1 and not (cfg.lbfgs_steps and cfg.stall_window):

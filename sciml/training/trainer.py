@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import math
 
 import jax
 import jax.numpy as jnp
@@ -146,8 +147,7 @@ class Trainer(Batches):
     def loss(self, trainable, batch):
         """The weighted sum of the problem's terms, and the terms, on ``batch``."""
         model = nnx.merge(self.graphdef, trainable["model"], self.rest)
-        terms = self.compiled.loss_terms(model, trainable["parameters"], batch["points"], self.reduce_residual,
-                                          local_scale=self.config.residual_scale == "local")
+        terms = self.compiled.loss_terms(model, trainable["parameters"], batch["points"], self.reduce_residual)
         # A model's own regulariser (e.g. a hybrid network's gate entropy) is not a physics
         # term: it is added unweighted and kept out of the weighted terms.
         total = sum(batch["weights"][k] * v for k, v in terms.items()) + model_penalty(model)
@@ -176,9 +176,7 @@ class Trainer(Batches):
                 model = nnx.merge(self.graphdef, trainable["model"], self.rest)
                 params = self.compiled.physical_parameters(trainable["parameters"])
                 field_fn = self.compiled.field_function(model, params)
-                residuals = (self.compiled.locally_scaled_residuals if self.config.residual_scale == "local"
-                             else self.compiled.residual_values)
-                return jnp.sum(residuals(field_fn, params, z) ** 2, axis=1)
+                return jnp.sum(self.compiled.residual_values(field_fn, params, z) ** 2, axis=1)
             return magnitude
 
         return self._jit("rar", make)(trainable, z)
@@ -260,30 +258,16 @@ class Trainer(Batches):
 
     def _balance(self, params, *key: int) -> float:
         """The largest share of its largest term an equation leaves unbalanced (the verdict's
-        measure; with locally scaled residuals, the RMS of each point's share of its own terms)
-        on fresh points of the time span sampled, away from singular points, drawn from
-        ``(seed, BALANCE_INDEX, *key)``; equations without a scale of their own left out."""
+        measure) on fresh points of the time span sampled, away from singular points, drawn
+        from ``(seed, BALANCE_INDEX, *key)``; equations without a scale of their own left out."""
         from sciml.verdict import away_from_singular_points, equation_balance
 
         model = nnx.merge(self.graphdef, params["model"], self.rest)
         rng = np.random.default_rng([self.config.seed, BALANCE_INDEX, *key])
         points = self._within_span(self.compiled.problem.space_time.sample(BALANCE_POINTS, rng, "uniform"))
         points = away_from_singular_points(self.compiled, points.astype(self.dtype), keep_all_if_none=True)
-        if self.config.residual_scale == "local":
-            ratios = np.asarray(self._local_balance(params, jnp.asarray(points)), dtype=np.float64)
-        else:
-            (balance,) = equation_balance(self.compiled, model, params["parameters"], points)
-            ratios = np.array([b["ratio"] for b in balance])
-        return float(np.max(ratios[np.isfinite(ratios)], initial=0.0))
-
-    def _local_balance(self, params, z):
-        def make():
-            def balance(params, z):
-                model = nnx.merge(self.graphdef, params["model"], self.rest)
-                physical = self.compiled.physical_parameters(params["parameters"])
-                return self.compiled.local_balance(self.compiled.field_function(model, physical), physical, z)
-            return balance
-        return self._jit("local_balance", make)(params, z)
+        (balance,) = equation_balance(self.compiled, model, params["parameters"], points)
+        return max((b["ratio"] for b in balance if math.isfinite(b["ratio"])), default=0.0)
 
     def restart(self, params):
         """The parameters a changed loss starts from: after a rejected time-marching span, those
