@@ -346,6 +346,45 @@ def _positive_states(problem, reasons: dict) -> Any:
         dataclasses.replace(c, positive=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
 
 
+def _equation_weights(problem) -> dict[str, float]:
+    """``{residual term: weight}`` that put the equations of a forward ODE system with positive
+    states on one footing: ``1 / s²``, ``s`` the RMS of an equation's largest balanced term along
+    the classical integration (the verdict's reference; only its size is taken). A positive
+    state's equation, divided by the state, is a rate of order one; its neighbours' (an
+    epidemic's recovered count, ``R' = gamma I``) keep the units of their states, and without
+    weights they dominate the loss (SIR: 20% of the interval reached, doubtful). Empty for a
+    single equation, a system of higher order or a failed integration."""
+    from sympy.core.function import AppliedUndef
+
+    from sciml.dsl.symbols import field_name
+    from sciml.dsl.terms import additive_terms
+    from sciml.dynamics.problem import classical_reference, ode_system
+
+    residuals = problem.balanced_residuals
+    if len(residuals) < 2:
+        return {}
+    system = ode_system(problem)
+    reference, _ = classical_reference(problem)
+    if reference is None or len(system.states) != len(problem.field_names):
+        return {}
+    t = system.time
+    fields = {field_name(f): f for r in problem.residuals for f in r.atoms(AppliedUndef)}
+    states = dict(zip(system.state_names, system.states))
+    rates = {fields[n].diff(t): rate for n, rate in zip(system.state_names, system.rhs)}
+    values = [reference[n].values for n in system.state_names]
+    weights = {}
+    for k, r in enumerate(residuals):
+        terms = [sp.sympify(term).xreplace(rates).xreplace({f: states[n] for n, f in fields.items()})
+                 .subs(system.parameters) for term in additive_terms(r)]
+        sizes = np.abs(np.array([np.broadcast_to(sp.lambdify([t, *system.states], term, "numpy")(
+            reference[str(t)].values, *values), values[0].shape) for term in terms], dtype=float))
+        size = float(np.sqrt(np.mean(np.max(sizes, axis=0) ** 2)))
+        if not (math.isfinite(size) and size > 0):
+            return {}
+        weights[f"residual:{k}"] = float(f"{size ** -2:.2g}")
+    return weights
+
+
 def rewrite_record(problem) -> dict[str, Any]:
     """What the recipe changed in a problem, as plain data for ``metrics.json``: the conditions
     it trains as hard (index, and Fourier modes of an exact periodic one), the initial ones it
@@ -584,6 +623,14 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         reasons["refinement"] = ("nonlinear equations: residual-based refinement (250 worst of 10000 "
                                  "candidates every 1000 steps) where "
                                  + ("fronts form" if hard_front else "boundary and shear layers form"))
+    if any(getattr(c, "positive", False) for c in target.conditions):
+        weights = _equation_weights(target)
+        if weights:
+            train["weights"] = weights
+            reasons["equation_weights"] = (
+                "the equations of positive states are divided by them (rates of order one) and their neighbours' "
+                "keep their units: each equation weighted by 1/s^2, s the RMS of its largest term along the classical "
+                "integration (only its size is taken): " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
     stages, rate = _marching_stages(problem)
     if stages > 1:
         train["time_marching"] = stages

@@ -110,3 +110,17 @@ def test_a_decay_over_five_orders_is_learned_to_its_tail():
     times = np.linspace(0.0, 3.0, 7)
     predicted = np.asarray(solution.predict(times[:, None]))[:, 0]
     np.testing.assert_allclose(predicted, np.exp(-4 * times), rtol=1e-2)
+
+
+def test_equations_of_positive_states_and_their_neighbours_are_put_on_one_footing():
+    t = Coordinate("t")
+    s, i, r = Field("S", t), Field("I", t), Field("R", t)
+    sir = Problem("sir", TimeInterval(t, 0, 100),
+                  [s.diff(t) + 0.5 * s * i / 1000, i.diff(t) - (0.5 * s * i / 1000 - 0.1 * i), r.diff(t) - 0.1 * i],
+                  conditions=[Initial(s, 999.0), Initial(i, 1.0), Initial(r, 0.0)])
+    recipe = choose(sir, "mlp")
+    assert [c.positive for c in recipe.problem.conditions] == [True, True, False]  # R starts at zero
+    weights = recipe.train["weights"]
+    # S and I balanced as rates of order 0.1-1; R' = 0.1 I in people per day, up to 48.
+    assert weights["residual:2"] < 1e-2 < 1 < weights["residual:1"] < weights["residual:0"]
+    assert "residual:0" in recipe.reasons["equation_weights"]
