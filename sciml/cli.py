@@ -207,12 +207,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A handler that writes to ``sys.stderr`` as it is at each message: a caller that runs the
+    command line in-process more than once may have replaced (and closed) the stream the first
+    run saw, and a message must not end in logging's own traceback."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ assigns one; the current one is always used
+        pass
+
+
 def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     """Messages of the ``sciml`` logger on stderr, one line each: INFO by default."""
     logger = logging.getLogger("sciml")
     logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
     if not any(getattr(h, "_sciml", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("sciml: %(message)s"))
         handler._sciml = True
         logger.addHandler(handler)

@@ -137,3 +137,20 @@ def test_resume_without_a_checkpoint_is_refused_before_the_folder_for_every_kind
     err = capsys.readouterr().err
     assert "nothing to resume" in err and "run without --resume" in err
     assert not out.exists()
+
+
+def test_messages_go_to_the_stderr_of_the_moment(monkeypatch):
+    import io
+    import logging
+
+    from sciml.cli import configure_logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging()
+    logging.getLogger("sciml").info("one")
+    first.close()  # a caller running the command line in-process again replaced and closed it
+    monkeypatch.setattr(sys, "stderr", second)
+    configure_logging()
+    logging.getLogger("sciml").info("two")
+    assert second.getvalue() == "sciml: two\n"
