@@ -356,14 +356,18 @@ def _equation_weights(problem) -> dict[str, float]:
     single equation, a system of higher order or a failed integration."""
     from sympy.core.function import AppliedUndef
 
+    from sciml.dsl.errors import ProblemError
     from sciml.dsl.symbols import field_name
     from sciml.dsl.terms import additive_terms
-    from sciml.dynamics.problem import classical_reference, ode_system
+    from sciml.dynamics.problem import classical_reference, is_ode, ode_system
 
     residuals = problem.balanced_residuals
-    if len(residuals) < 2:
+    if len(residuals) < 2 or not is_ode(problem):
         return {}
-    system = ode_system(problem)
+    try:  # (a state marked positive by hand may belong to any problem)
+        system = ode_system(problem)
+    except ProblemError:
+        return {}
     reference, _ = classical_reference(problem)
     if reference is None or len(system.states) != len(problem.field_names):
         return {}

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 import sciml
-from sciml.dsl import Coordinate, Field, Initial, Problem, ProblemError, TimeInterval
+from sciml.dsl import Coordinate, Field, Initial, Interval, Periodic, Problem, ProblemError, TimeInterval
 from sciml.dsl.compile import compile_problem
 from sciml.recipe import apply_rewrite, choose, rewrite_record
 
@@ -124,3 +124,14 @@ def test_equations_of_positive_states_and_their_neighbours_are_put_on_one_footin
     # S and I balanced as rates of order 0.1-1; R' = 0.1 I in people per day, up to 48.
     assert weights["residual:2"] < 1e-2 < 1 < weights["residual:1"] < weights["residual:0"]
     assert "residual:0" in recipe.reasons["equation_weights"]
+
+
+def test_a_state_marked_positive_by_hand_in_a_field_problem_gets_no_ode_weights():
+    x, t = Coordinate("x"), Coordinate("t")
+    u, v = Field("u", x, t), Field("v", x, t)
+    domain = Interval(x, 0, 1) * TimeInterval(t, 0, 1)
+    problem = Problem("two", domain, [u.diff(t) - u.diff(x, 2) + u * v, v.diff(t) - v.diff(x, 2)],
+                      conditions=[Initial(u, 1.0, positive=True), Initial(v, 0.5),
+                                  Periodic(u, coordinate=x), Periodic(v, coordinate=x)])
+    recipe = choose(problem, "mlp")
+    assert "weights" not in recipe.train and recipe.problem.conditions[0].positive
