@@ -312,16 +312,9 @@ def _positive_states(problem, reasons: dict) -> Any:
     network of the field itself must resolve a thousandth of its peak; its logarithm changes by
     a few units."""
     from sciml.dsl.conditions import Initial
-    from sciml.dsl.errors import ProblemError
-    from sciml.dynamics.problem import is_ode, ode_system
 
-    if not is_ode(problem):
-        return problem
-    try:
-        system = ode_system(problem)
-    except ProblemError:
-        return problem
-    if not system.is_forward:
+    system = _forward_system(problem)
+    if system is None:
         return problem
     chosen = []
     for i, c in enumerate(problem.conditions):
@@ -356,17 +349,13 @@ def _equation_weights(problem) -> dict[str, float]:
     single equation, a system of higher order or a failed integration."""
     from sympy.core.function import AppliedUndef
 
-    from sciml.dsl.errors import ProblemError
     from sciml.dsl.symbols import field_name
     from sciml.dsl.terms import additive_terms
-    from sciml.dynamics.problem import classical_reference, is_ode, ode_system
+    from sciml.dynamics.problem import classical_reference
 
     residuals = problem.balanced_residuals
-    if len(residuals) < 2 or not is_ode(problem):
-        return {}
-    try:  # (a state marked positive by hand may belong to any problem)
-        system = ode_system(problem)
-    except ProblemError:
+    system = _forward_system(problem)  # (a state marked positive by hand may belong to any problem)
+    if len(residuals) < 2 or system is None:
         return {}
     reference, _ = classical_reference(problem)
     if reference is None or len(system.states) != len(problem.field_names):
@@ -454,6 +443,21 @@ def _duration(problem) -> float:
     return float(time.b) - float(time.a)
 
 
+def _forward_system(problem):
+    """The explicit ODE system of a forward ODE problem (a time interval alone, its initial
+    state declared, nothing learned), or None for any other problem."""
+    from sciml.dsl.errors import ProblemError
+    from sciml.dynamics.problem import is_ode, ode_system
+
+    if not is_ode(problem):
+        return None
+    try:
+        system = ode_system(problem)
+    except ProblemError:
+        return None
+    return system if system.is_forward else None
+
+
 def _marching_stages(problem) -> tuple[int, float]:
     """``(stages, rate)``: the time-marching stages of a forward ODE system (a declared initial
     state, nothing learned) and the fastest rate of its Jacobian's eigenvalues at the initial
@@ -462,17 +466,10 @@ def _marching_stages(problem) -> tuple[int, float]:
     initial state, so its rate does not count (a relaxation ``y' = -50 (y - cos t)`` over [0, 3],
     all at once: 1.95e-4 from the classical integration in 30 s; in 16 stages: 6.7e-5 in 269 s).
     Forcing that depends on time explicitly is not seen by the linearisation."""
-    from sciml.dsl.errors import ProblemError
-    from sciml.dynamics.problem import is_ode, ode_system
     from sciml.training.config import MAX_TIME_STAGES
 
-    if not is_ode(problem):
-        return 1, 0.0
-    try:
-        system = ode_system(problem)
-    except ProblemError:
-        return 1, 0.0
-    if not system.is_forward:
+    system = _forward_system(problem)
+    if system is None:
         return 1, 0.0
     at = {**system.parameters, **system.initial, system.time: problem.space_time.time.a}
     try:
