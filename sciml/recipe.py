@@ -624,7 +624,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         reasons["refinement"] = ("nonlinear equations: residual-based refinement (250 worst of 10000 "
                                  "candidates every 1000 steps) where "
                                  + ("fronts form" if hard_front else "boundary and shear layers form"))
-    if any(getattr(c, "positive", False) for c in target.conditions):
+    if target.positive_fields:
         weights = _equation_weights(target)
         if weights:
             train["weights"] = weights

@@ -67,9 +67,8 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     scales = {}
     # A positive field's network output is the logarithm's change (u = u0 exp(tau N)), of a few
     # units whatever the field's size.
-    logarithmic = {c.field_name for c in compiled.problem.conditions if getattr(c, "positive", False)}
     for k, name in enumerate(compiled.field_names):
-        if name in logarithmic or not rms(outputs[:, k]) > 0:
+        if name in compiled.problem.positive_fields or not rms(outputs[:, k]) > 0:
             # A network that starts at zero (a read-out initialised to zeros) shows no magnitude
             # to compare: nothing is estimated and its outputs stay unscaled.
             continue

@@ -97,6 +97,11 @@ class Problem:
         return tuple(_as_residual(e) for e in self.equations)
 
     @property
+    def positive_fields(self) -> frozenset[str]:
+        """The fields represented as ``u0 exp(tau N)`` (``Initial(u, u0, positive=True)``)."""
+        return frozenset(c.field_name for c in self.conditions if isinstance(c, Initial) and c.positive)
+
+    @property
     def balanced_residuals(self) -> tuple[sp.Expr, ...]:
         """The residuals training balances and the verdict judges: :attr:`residuals`, with the
         equation of each positive state (``Initial(u, u0, positive=True)``, the only field
@@ -108,7 +113,7 @@ class Problem:
         logistic curve overshooting its capacity) still feels the full pull of its rate, where
         a residual judged relative to its terms' size would saturate and lose its gradient.
         """
-        positive = {c.field_name for c in self.conditions if isinstance(c, Initial) and c.positive}
+        positive = self.positive_fields
         if not positive:
             return self.residuals
         fields = {field_name(f): f for f in _fields(self)}
