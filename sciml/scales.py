@@ -20,7 +20,9 @@ every field set to zero or to the untrained network, and :math:`g_f` the values 
 conditions and data prescribe for field ``f`` (for a forward ODE, also the values its classical
 integration reaches: a trajectory can grow far beyond its initial state). Only mismatches beyond an order of magnitude
 (:data:`DWARF`) are corrected; within it the network adapts by itself and scales of one keep
-well-posed problems exactly as they were.
+well-posed problems exactly as they were. A scale below one is set only for a forward ODE,
+whose solution's size its classical integration tells: where the equations and that size
+both ask for outputs a tenth of the untrained network's or less, the outputs shrink to fit.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     residual_ratio = needed / contribution if contribution > 0 and math.isfinite(needed) else 1.0
     outputs = np.asarray(jax.vmap(lambda p: model(compiled.inputs(p)))(z))
     magnitudes = _prescribed_magnitudes(compiled)
+    integrated = _integrated_sizes(compiled.problem)
     scales = {}
     # A positive field's network output is the logarithm's change (u = u0 exp(tau N)), of a few
     # units whatever the field's size.
@@ -75,7 +78,22 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
         ratio = max(residual_ratio, magnitudes.get(name, 0.0) / rms(outputs[:, k]))
         if ratio > DWARF and math.isfinite(ratio):
             scales[name] = _round(ratio)
+        elif integrated.get(name, 0.0) > 0 and ratio < 1 / DWARF:
+            # The whole solution's size is known only from a classical integration: a state
+            # that stays a hundred-thousandth (Robertson's intermediate, 1e-5) leaves the
+            # untrained network's outputs of order 0.1 dwarfing every term of its equation,
+            # and a network that must shrink its outputs 1e4-fold learns nothing else first.
+            scales[name] = _round(ratio)
     return scales
+
+
+def _integrated_sizes(problem) -> dict[str, float]:
+    """RMS over the interval of each field of a forward ODE's classical integration (empty for
+    any other problem, or when the integration failed)."""
+    from sciml.dynamics.problem import classical_reference
+
+    reference, _ = classical_reference(problem)
+    return {} if reference is None else {name: rms(reference[name].values) for name in reference.data_vars}
 
 
 def _prescribed_magnitudes(compiled) -> dict[str, float]:
@@ -88,7 +106,6 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
     import sympy as sp
 
     from sciml.dsl.conditions import Dirichlet, Initial
-    from sciml.dynamics.problem import classical_reference
 
     problem = compiled.problem
     out: dict[str, float] = {}
@@ -109,10 +126,9 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - a value we cannot evaluate here gives no magnitude
             continue
         out[name] = max(out.get(name, 0.0), rms(vals))
-    reference, _ = classical_reference(problem)  # (None for any other problem, or a failed one)
-    for name in compiled.field_names:
-        if reference is not None and name in reference:
-            out[name] = max(out.get(name, 0.0), rms(reference[name].values))
+    for name, size in _integrated_sizes(problem).items():
+        if name in compiled.field_names:
+            out[name] = max(out.get(name, 0.0), size)
     if problem.data is not None:
         for name in compiled.field_names:
             if name in problem.data:

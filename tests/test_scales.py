@@ -92,3 +92,26 @@ def test_scales_are_recorded_and_restored_with_a_saved_run(tmp_path):
     explicit = sciml.solve(problem, steps=5, lbfgs_steps=0, progress=False, model_options={"hidden": (8, 8)},
                            points={"interior": 64, "boundary": 8}, output_scales={})
     assert explicit.metrics["recipe"]["output_scales"] == {}
+
+
+def test_a_forward_ode_state_that_stays_tiny_is_scaled_down():
+    """Robertson's kinetics: the intermediate y2 stays below 4e-5 while the untrained network's
+    outputs are of order 0.1, so its equation's 3e7 y2^2 dwarfs every other term. Its scale
+    follows the classical integration's size (about 2e-5); y1 and y3, of order one, keep theirs.
+    A PDE whose conditions are all zero has no known size and is never scaled down."""
+    y1, y2, y3 = Field("y1", t), Field("y2", t), Field("y3", t)
+    robertson = Problem("robertson", TimeInterval(t, 0, 40),
+                        [y1.diff(t) - (-0.04 * y1 + 1e4 * y2 * y3),
+                         y2.diff(t) - (0.04 * y1 - 1e4 * y2 * y3 - 3e7 * y2**2),
+                         y3.diff(t) - 3e7 * y2**2],
+                        conditions=[Initial(y1, 1.0), Initial(y2, 0.0), Initial(y3, 0.0)])
+    compiled = compile_problem(robertson)
+    net = build_model("mlp", compiled.input_dimension, 3, seed=0, hidden=(16, 16))
+    scales = estimate_output_scales(compiled, net)
+    times = jax.numpy.linspace(0.0, 40.0, 101)[:, None]
+    outputs = float(np.sqrt(np.mean(np.asarray(jax.vmap(lambda p: net(compiled.inputs(p)))(times))[:, 1] ** 2)))
+    assert 1e-5 < scales["y2"] * outputs < 4e-5
+    assert scales.get("y1", 1.0) >= 1 and scales.get("y3", 1.0) >= 1
+    u = Field("u", x)
+    small = Problem("small", line, [u.diff(x, 2) + 1e-4], conditions=[Dirichlet(u, 0, on=line.boundary)])
+    assert all(s >= 1 for s in scales_of(small).values())
