@@ -61,8 +61,15 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     zero = lambda inputs: jnp.zeros(inputs.shape[:-1] + (len(compiled.field_names),), inputs.dtype)  # noqa: E731
     r0 = np.asarray(compiled.residual_values(compiled.field_function(zero), params, z))
     r1 = np.asarray(compiled.residual_values(compiled.field_function(model), params, z))
-    contribution = rms(r1 - r0)
-    needed = rms(r0)
+    # A positive state's equation is balanced as its logarithm's (``w' = g``): its terms are
+    # rates whatever the fields' units, and they speak for no other field's outputs (a dose's
+    # absorption rate 1.2/h would otherwise scale up a concentration of 1e-5).
+    problem = compiled.problem
+    kept = [k for k, (plain, balanced) in enumerate(zip(problem.residuals, problem.balanced_residuals))
+            if plain == balanced]
+    r0, r1 = r0[:, kept], r1[:, kept]
+    contribution = rms(r1 - r0) if kept else 0.0
+    needed = rms(r0) if kept else 0.0
     residual_ratio = needed / contribution if contribution > 0 and math.isfinite(needed) else 1.0
     outputs = np.asarray(jax.vmap(lambda p: model(compiled.inputs(p)))(z))
     magnitudes = _prescribed_magnitudes(compiled)

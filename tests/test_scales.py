@@ -115,3 +115,20 @@ def test_a_forward_ode_state_that_stays_tiny_is_scaled_down():
     u = Field("u", x)
     small = Problem("small", line, [u.diff(x, 2) + 1e-4], conditions=[Dirichlet(u, 0, on=line.boundary)])
     assert all(s >= 1 for s in scales_of(small).values())
+
+
+def test_a_positive_states_rates_do_not_scale_another_field():
+    """An oral dose: the gut's content decays (a positive state, balanced as its logarithm's
+    equation ``w' = -ka``), the blood's concentration stays near 1e-5. The absorption rate
+    ka = 1.2 in the gut's balanced equation is no term the blood's outputs must match: the
+    blood's scale follows its own equation and size, below one."""
+    from sciml.recipe import choose
+
+    gut, blood = Field("gut", t), Field("blood", t)
+    dose = Problem("dose", TimeInterval(t, 0, 24),
+                   [gut.diff(t) + 1.2 * gut, blood.diff(t) - (1.2 * gut / 40 - 0.15 * blood)],
+                   conditions=[Initial(gut, 5e-4), Initial(blood, 0.0)])
+    rewritten = choose(dose).problem
+    assert rewritten.positive_fields == {"gut"}
+    scales = scales_of(rewritten)
+    assert "gut" not in scales and scales["blood"] < 1 / DWARF
