@@ -339,6 +339,57 @@ def _positive_states(problem, reasons: dict) -> Any:
         dataclasses.replace(c, positive=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
 
 
+def _nonnegative_states(problem, reasons: dict) -> Any:
+    """The problem with the initial condition of every state of a forward ODE system that starts
+    at zero and can never turn negative marked ``nonnegative`` (represented as ``tau softplus(N)``;
+    see :class:`~sciml.dsl.conditions.Initial`).
+
+    A system is essentially nonnegative when each state's rate, where that state is zero and the
+    others are not negative, is not negative either: mass-action kinetics, epidemics,
+    compartments. Read from the equations: with the state set to zero its rate must be a
+    polynomial in states of the same kind with positive coefficients (or zero), the set found by
+    striking out states until every remaining one passes. A state of it that starts at zero (a
+    reaction's product, a recovered count) may otherwise be fitted through negative values: on
+    Robertson's kinetics a network stalled with the intermediate below zero, where ``3e7 y2^2``
+    is as large as above it."""
+    from sciml.dsl.conditions import Initial
+
+    system = _forward_system(problem)
+    if system is None:
+        return problem
+    known = {p: p.value for p in problem.parameters}
+    starts = {c.field_name: (i, sp.sympify(c.value).subs(known)) for i, c in enumerate(problem.conditions)
+              if isinstance(c, Initial) and c.hard and c.order == 0}
+    states = dict(zip(system.state_names, system.states))
+    inner = {n for n, (_, v) in starts.items() if n in states and v.is_number and v >= 0}
+    gains = {}
+    for name in inner:
+        k = system.state_names.index(name)
+        gains[name] = sp.expand(system.rhs[k].subs(system.parameters).subs(states[name], 0))
+    changed = True
+    while changed:  # strike out states whose gain could be negative, given the states left
+        changed = False
+        for name in sorted(inner):
+            gain = gains[name]
+            symbols = {states[n] for n in inner}
+            ok = gain == 0 or (gain.free_symbols <= symbols and gain.is_polynomial(*symbols)
+                              and all(c.is_number and c > 0 for c in sp.Poly(gain, *symbols).coeffs()))
+            if not ok:
+                inner.discard(name)
+                changed = True
+    chosen = [starts[n][0] for n in sorted(inner) if starts[n][1].is_zero and not problem.conditions[starts[n][0]].positive
+              and sum(d.field_name == n and d.hard for d in problem.conditions) == 1]
+    if not chosen:
+        return problem
+    names = [problem.conditions[i].field_name for i in chosen]
+    reasons["nonnegative_states"] = (
+        f"{', '.join(names)} start at zero in a system whose rates are never negative where a state is zero (the "
+        "others not negative): they never turn negative; represented as tau softplus(N), the network cannot "
+        "fit them through negative values")
+    return dataclasses.replace(problem, conditions=tuple(
+        dataclasses.replace(c, nonnegative=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
+
+
 def _equation_weights(problem) -> dict[str, float]:
     """``{residual term: weight}`` that put the equations of a forward ODE system with positive
     states on one footing: ``1 / s²``, ``s`` the RMS of an equation's largest balanced term along
@@ -381,7 +432,7 @@ def _equation_weights(problem) -> dict[str, float]:
 def rewrite_record(problem) -> dict[str, Any]:
     """What the recipe changed in a problem, as plain data for ``metrics.json``: the conditions
     it trains as hard (index, and Fourier modes of an exact periodic one), the initial ones it
-    represents as positive (index) and its enrichments.
+    represents as positive or nonnegative (index) and its enrichments.
     A finished run is rebuilt from this record (:func:`apply_rewrite`), not by choosing again:
     a later recipe may choose otherwise."""
     from sciml.dsl.conditions import Periodic
@@ -389,6 +440,7 @@ def rewrite_record(problem) -> dict[str, Any]:
     return {"hard": [[i, c.modes if isinstance(c, Periodic) else None] for i, c in enumerate(problem.conditions)
                      if c.hard],
             "positive": [i for i, c in enumerate(problem.conditions) if getattr(c, "positive", False)],
+            "nonnegative": [i for i, c in enumerate(problem.conditions) if getattr(c, "nonnegative", False)],
             "enrichments": [{"kind": "stokes_corner", **dataclasses.asdict(e)} for e in problem.enrichments]}
 
 
@@ -403,7 +455,7 @@ def apply_rewrite(problem, record: Any) -> Any:
         raise ValueError(f"the run's recorded problem rewrite {what}; it was not trained on this problem")
 
     if not isinstance(record, dict) or not isinstance(record.get("hard"), list) or not isinstance(
-            record.get("enrichments"), list) or set(record) - {"hard", "positive", "enrichments"}:
+            record.get("enrichments"), list) or set(record) - {"hard", "positive", "nonnegative", "enrichments"}:
         refuse("is not a record of hard conditions and enrichments")
     conditions = list(problem.conditions)
     for entry in record["hard"]:
@@ -414,14 +466,15 @@ def apply_rewrite(problem, record: Any) -> Any:
         if isinstance(c, Periodic) != (entry[1] is not None):
             refuse(f"makes condition {entry[0]} ({c.describe()}) hard in a way it cannot be")
         conditions[entry[0]] = dataclasses.replace(c, hard=True, **({"modes": entry[1]} if entry[1] else {}))
-    positive = record.get("positive", [])  # (absent from the records of earlier runs)
-    if not isinstance(positive, list):
-        refuse("holds positive states that are not a list of condition numbers")
-    for entry in positive:
-        if not (type(entry) is int and 0 <= entry < len(conditions) and isinstance(conditions[entry], Initial)
-                and conditions[entry].hard):
-            refuse(f"marks a condition {entry!r} positive that is not a hard initial condition of the problem")
-        conditions[entry] = dataclasses.replace(conditions[entry], positive=True)
+    for flag in ("positive", "nonnegative"):
+        marked = record.get(flag, [])  # (absent from the records of earlier runs)
+        if not isinstance(marked, list):
+            refuse(f"holds {flag} states that are not a list of condition numbers")
+        for entry in marked:
+            if not (type(entry) is int and 0 <= entry < len(conditions) and isinstance(conditions[entry], Initial)
+                    and conditions[entry].hard):
+                refuse(f"marks a condition {entry!r} {flag} that is not a hard initial condition of the problem")
+            conditions[entry] = dataclasses.replace(conditions[entry], **{flag: True})
     names = [f.name for f in dataclasses.fields(StokesCorner)]
     enrichments = []
     for entry in record["enrichments"]:
@@ -530,6 +583,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
     if exact_conditions:
         target = _exact_conditions(target, reasons)
         target = _positive_states(target, reasons)
+        target = _nonnegative_states(target, reasons)
     compiled = compile_problem(target)
     wide = feats.dimension > 2
     hard_front = feats.nonlinear and feats.time_dependent

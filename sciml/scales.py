@@ -59,7 +59,7 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     z = jnp.asarray(compiled.interior_points(batch), jnp.float32)
     params = compiled.physical_parameters(compiled.initial_parameters())
     zero = lambda inputs: jnp.zeros(inputs.shape[:-1] + (len(compiled.field_names),), inputs.dtype)  # noqa: E731
-    r0 = np.asarray(compiled.residual_values(compiled.field_function(zero), params, z))
+    r0 = np.asarray(compiled.residual_values(compiled.field_function(zero, rectify=False), params, z))
     r1 = np.asarray(compiled.residual_values(compiled.field_function(model), params, z))
     # A positive state's equation is balanced as its logarithm's (``w' = g``): its terms are
     # rates whatever the fields' units, and they speak for no other field's outputs (a dose's
@@ -71,7 +71,7 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     contribution = rms(r1 - r0) if kept else 0.0
     needed = rms(r0) if kept else 0.0
     residual_ratio = needed / contribution if contribution > 0 and math.isfinite(needed) else 1.0
-    outputs = np.asarray(jax.vmap(lambda p: model(compiled.inputs(p)))(z))
+    outputs = np.asarray(jax.vmap(lambda p: compiled.surrogate_outputs(model, p))(z))
     magnitudes = _prescribed_magnitudes(compiled)
     integrated = _integrated_sizes(compiled.problem)
     scales = {}

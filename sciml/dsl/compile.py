@@ -213,21 +213,31 @@ class CompiledProblem:
         (``{field: scale}``; see :func:`compile_problem`), without compiling again."""
         return dataclasses.replace(self, output_scales=_output_scales(self.field_names, scales))
 
-    def field_function(self, model: Callable[[jax.Array], jax.Array], params: Params | None = None) -> FieldFunction:
+    def field_function(self, model: Callable[[jax.Array], jax.Array], params: Params | None = None, *,
+                       rectify: bool = True) -> FieldFunction:
         """Per-point field function of a surrogate, with hard conditions and symmetries.
 
         ``params`` are the physical parameter values the hard conditions read, the same the
         residuals get (:meth:`physical_parameters`); by default the known values and the
-        initial guesses of the learned ones.
+        initial guesses of the learned ones. ``rectify=False`` passes the surrogate's outputs
+        of nonnegative fields as they are (a surrogate of zeros is then no change at all).
         """
         if params is None:
             params = self.physical_parameters(self.initial_parameters())
-        if self.output_scales is None:
-            net = lambda z: model(self.inputs(z))
-        else:
-            scales = jnp.asarray(self.output_scales)
-            net = lambda z: model(self.inputs(z)) * scales.astype(z.dtype)
-        return lambda z: self._transform(net, z, params)
+        return lambda z: self._transform(lambda z: self.surrogate_outputs(model, z, rectify=rectify), z, params)
+
+    def surrogate_outputs(self, model: Callable[[jax.Array], jax.Array], z: jax.Array, *,
+                          rectify: bool = True) -> jax.Array:
+        """The surrogate's outputs at the point ``z`` as the output transform takes them: those of
+        nonnegative fields made positive (softplus), then each multiplied by its output scale.
+        The softplus comes first: a scale of 1e-4 inside it would leave ``softplus(0) = log 2``."""
+        out = model(self.inputs(z))
+        nonnegative = [k for k, name in enumerate(self.field_names) if name in self.problem.nonnegative_fields]
+        if nonnegative and rectify:
+            out = out.at[..., jnp.asarray(nonnegative)].set(jax.nn.softplus(out[..., jnp.asarray(nonnegative)]))
+        if self.output_scales is not None:
+            out = out * jnp.asarray(self.output_scales).astype(z.dtype)
+        return out
 
     def predict(self, model, points: jax.Array, params: Params | None = None) -> jax.Array:
         """Fields at many points: ``(n, d) -> (n, n_fields)`` (``params`` as in :meth:`field_function`)."""

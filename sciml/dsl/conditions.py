@@ -336,10 +336,15 @@ class Initial(Condition):
     on the field) says the field stays positive, and represents it so: ``u = u₀ exp(τ N)``.
     A population or a concentration that falls 500-fold between peaks is then a network
     output of a few units, not one that must resolve 1e-3 of its peak.
+
+    ``nonnegative=True`` (with ``hard=True``, the value zero, no other hard condition on the
+    field) says the field, starting at zero, never turns negative (a product of a reaction,
+    a recovered count), and represents it so: ``u = τ softplus(N)``.
     """
 
     order: int = 0
     positive: bool = False
+    nonnegative: bool = False
 
     def check(self, problem) -> None:
         where, time = self.describe(), problem.space_time.time
@@ -360,14 +365,21 @@ class Initial(Condition):
             if self.order != 0 or not (value.is_number and value.is_positive):
                 raise ProblemError(f"{where}: positive=True represents the field as u0 exp(tau N), which needs a "
                                    f"positive constant value (order 0), got {self.value!r}; drop positive=")
+        if self.nonnegative:
+            value = sp.sympify(self.value).subs({p: p.value for p in problem.parameters if not p.learn})
+            if self.order != 0 or self.positive or not (value.is_number and value.is_zero):
+                raise ProblemError(f"{where}: nonnegative=True represents the field as tau softplus(N), which "
+                                   f"starts at zero (order 0), got {self.value!r}; drop nonnegative= (a positive "
+                                   "start: positive=True)")
 
     def describe(self) -> str:
         what = self.field_name if self.order == 0 else f"d{self.field_name}/dt"
         return f"Initial({what} at the start)"
 
     def compile(self, index, context):
-        if self.positive:
-            raise ProblemError(f"{self.describe()}: positive=True is a representation of the field that imposes "
+        if self.positive or self.nonnegative:
+            flag = "positive" if self.positive else "nonnegative"
+            raise ProblemError(f"{self.describe()}: {flag}=True is a representation of the field that imposes "
                                "the initial value exactly; pass hard=True as well")
         time = context.problem.space_time.time
         return self._on_piece(ValueTerm, index, context, context.problem.space_time.lift(time.start),

@@ -88,7 +88,8 @@ class ExactField:
 
     A positive field (``Initial(..., positive=True)``) is ``exp`` of that expression, with
     ``log u₀`` in place of ``u₀`` (and no Dirichlet data): ``u = u₀ exp(τ N)``, its logarithm
-    bounded smoothly by :data:`LOG_BOUND`.
+    bounded smoothly by :data:`LOG_BOUND`. A nonnegative field (``Initial(u, 0, nonnegative=True)``)
+    is ``τ N`` with ``N`` the surrogate's output made positive (:meth:`CompiledProblem.field_function`).
     """
 
     field: int
@@ -164,10 +165,12 @@ class ExactConditions:
         else:
             G = sp.Integer(0)
         base, factor = G, sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
+        if 0 in initial and (initial[0].positive or initial[0].nonnegative) and (pieces or 1 in initial):
+            form = "u = u0 exp(tau N)" if initial[0].positive else "u = tau softplus(N)"
+            raise ProblemError(f"{name}: a {'positive' if initial[0].positive else 'nonnegative'} initial condition "
+                               f"({form}) leaves no room for other hard conditions on the field; drop it or make "
+                               "them soft")
         if 0 in initial and initial[0].positive:
-            if pieces or 1 in initial:
-                raise ProblemError(f"{name}: a positive initial condition (u = u0 exp(tau N)) leaves no room for "
-                                   "other hard conditions on the field; drop positive= or make them soft")
             time = problem.space_time.time
             t, t0 = time.coordinates[0], time.a
             u0 = sp.sympify(initial[0].value).xreplace(known)

@@ -102,6 +102,11 @@ class Problem:
         return frozenset(c.field_name for c in self.conditions if isinstance(c, Initial) and c.positive)
 
     @property
+    def nonnegative_fields(self) -> frozenset[str]:
+        """The fields represented as ``tau softplus(N)`` (``Initial(u, 0, nonnegative=True)``)."""
+        return frozenset(c.field_name for c in self.conditions if isinstance(c, Initial) and c.nonnegative)
+
+    @property
     def balanced_residuals(self) -> tuple[sp.Expr, ...]:
         """The residuals training balances and the verdict judges: :attr:`residuals`, with the
         equation of each positive state (``Initial(u, u0, positive=True)``, the only field
