@@ -135,3 +135,52 @@ def test_a_state_marked_positive_by_hand_in_a_field_problem_gets_no_ode_weights(
                                   Periodic(u, coordinate=x), Periodic(v, coordinate=x)])
     recipe = choose(problem, "mlp")
     assert "weights" not in recipe.train and recipe.problem.conditions[0].positive
+
+
+def robertson():
+    t = Coordinate("t")
+    y1, y2, y3 = Field("y1", t), Field("y2", t), Field("y3", t)
+    return Problem("robertson", TimeInterval(t, 0, 40),
+                   [y1.diff(t) - (-0.04 * y1 + 1e4 * y2 * y3),
+                    y2.diff(t) - (0.04 * y1 - 1e4 * y2 * y3 - 3e7 * y2**2),
+                    y3.diff(t) - 3e7 * y2**2],
+                   conditions=[Initial(y1, 1.0), Initial(y2, 0.0), Initial(y3, 0.0)])
+
+
+def test_states_that_start_at_zero_in_a_nonnegative_system_are_marked_nonnegative():
+    """Robertson's rates are never negative where a state is zero and the others are not
+    (y1: 1e4 y2 y3, y2: 0.04 y1, y3: 3e7 y2^2), so the products starting at zero are marked;
+    y1 starts at one and keeps its plain representation. A gain that can be negative, or
+    that depends on time, keeps a state off the set."""
+    recipe = choose(robertson(), "mlp")
+    assert recipe.problem.nonnegative_fields == {"y2", "y3"} and not recipe.problem.positive_fields
+    assert "never turn negative" in recipe.reasons["nonnegative_states"]
+    record = rewrite_record(recipe.problem)
+    assert record["nonnegative"] == [1, 2]
+    assert apply_rewrite(robertson(), record).nonnegative_fields == {"y2", "y3"}
+    t = Coordinate("t")
+    x, y = Field("x", t), Field("y", t)
+    for rate_of_x in (y - 1, sp.sin(t) + y, y**2 - 2 * y + x):  # -1, sin t, -2 y: negative for small y > 0
+        problem = Problem("p", TimeInterval(t, 0, 1), [x.diff(t) - rate_of_x, y.diff(t) - x],
+                          conditions=[Initial(x, 0.0), Initial(y, 0.0)])
+        assert choose(problem, "mlp").problem.nonnegative_fields == frozenset(), rate_of_x
+
+
+def test_a_nonnegative_state_is_zero_at_the_start_and_never_below():
+    problem = apply_rewrite(robertson(), {"hard": [[0, None], [1, None], [2, None]], "nonnegative": [1, 2],
+                                          "enrichments": []})
+    compiled = compile_problem(problem, output_scales={"y2": 1e-4})
+    times = jnp.linspace(0.0, 40.0, 41)[:, None]
+    for level in (-30.0, 0.0, 5.0):  # a surrogate far below zero leaves the states at zero, not below
+        fields = np.asarray(compiled.predict(lambda z, level=level: jnp.full((3,), level), times))
+        assert np.all(fields[:, 1:] >= 0) and np.all(fields[0, 1:] == 0)
+    assert fields[-1, 1] == pytest.approx(1e-4 * np.log1p(np.exp(5.0)), rel=1e-5)  # tau = 1: scale * softplus
+
+
+def test_nonnegative_initial_conditions_say_what_they_need():
+    t = Coordinate("t")
+    y = Field("y", t)
+    for condition, words in ((Initial(y, 1.0, hard=True, nonnegative=True), "starts at zero"),
+                             (Initial(y, 0.0, nonnegative=True), "pass hard=True")):
+        with pytest.raises(ProblemError, match=words):
+            compile_problem(Problem("p", TimeInterval(t, 0, 1), [y.diff(t) - 1], conditions=[condition]))
