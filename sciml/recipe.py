@@ -372,13 +372,13 @@ def _nonnegative_states(problem, reasons: dict) -> Any:
         for name in sorted(inner):
             gain = gains[name]
             symbols = {states[n] for n in inner}
-            ok = gain == 0 or (gain.free_symbols <= symbols and gain.is_polynomial(*symbols)
-                              and all(c.is_number and c > 0 for c in sp.Poly(gain, *symbols).coeffs()))
+            ok = gain.is_zero or (gain.free_symbols <= symbols and gain.is_polynomial(*symbols)
+                                  and all(c.is_number and c > 0 for c in sp.Poly(gain, *symbols).coeffs()))
             if not ok:
                 inner.discard(name)
                 changed = True
-    chosen = [starts[n][0] for n in sorted(inner) if starts[n][1].is_zero and not problem.conditions[starts[n][0]].positive
-              and sum(d.field_name == n and d.hard for d in problem.conditions) == 1]
+    alone = {n for n in inner if sum(d.field_name == n and d.hard for d in problem.conditions) == 1}
+    chosen = [starts[n][0] for n in sorted(alone) if starts[n][1].is_zero]  # (a positive start is never zero)
     if not chosen:
         return problem
     names = [problem.conditions[i].field_name for i in chosen]
