@@ -327,16 +327,22 @@ def _positive_states(problem, reasons: dict) -> Any:
         value = sp.sympify(c.value).subs({p: p.value for p in problem.parameters})
         if value.is_number and value.is_positive and sp.simplify(rate.subs(system.states[k], 0)) == 0:
             chosen.append(i)
+    return _mark_initial(problem, chosen, "positive", reasons, (
+        "start positive and their rates vanish with them (du/dt = u g): they stay positive, and may fall by orders "
+        "of magnitude between peaks; represented as u0 exp(tau N), the network learns their logarithms, and their "
+        "equations are divided by them (w' = g for w = log u), so a growth rate in a trough counts as much as one "
+        "at a peak"))
+
+
+def _mark_initial(problem, chosen: list[int], flag: str, reasons: dict, why: str) -> Any:
+    """``problem`` with the initial conditions numbered ``chosen`` given ``flag=True`` (a
+    representation of their fields), and ``reasons[f"{flag}_states"]`` naming the fields and ``why``."""
     if not chosen:
         return problem
     names = [problem.conditions[i].field_name for i in chosen]
-    reasons["positive_states"] = (
-        f"{', '.join(names)} start positive and their rates vanish with them (du/dt = u g): they stay positive, "
-        "and may fall by orders of magnitude between peaks; represented as u0 exp(tau N), the network learns "
-        "their logarithms, and their equations are divided by them (w' = g for w = log u), so a growth rate in a "
-        "trough counts as much as one at a peak")
+    reasons[f"{flag}_states"] = f"{', '.join(names)} {why}"
     return dataclasses.replace(problem, conditions=tuple(
-        dataclasses.replace(c, positive=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
+        dataclasses.replace(c, **{flag: True}) if i in chosen else c for i, c in enumerate(problem.conditions)))
 
 
 def _nonnegative_states(problem, reasons: dict) -> Any:
@@ -379,15 +385,10 @@ def _nonnegative_states(problem, reasons: dict) -> Any:
                 changed = True
     alone = {n for n in inner if sum(d.field_name == n and d.hard for d in problem.conditions) == 1}
     chosen = [starts[n][0] for n in sorted(alone) if starts[n][1].is_zero]  # (a positive start is never zero)
-    if not chosen:
-        return problem
-    names = [problem.conditions[i].field_name for i in chosen]
-    reasons["nonnegative_states"] = (
-        f"{', '.join(names)} start at zero in a system whose rates are never negative where a state is zero (the "
-        "others not negative): they never turn negative; represented as tau softplus(N), the network cannot "
-        "fit them through negative values")
-    return dataclasses.replace(problem, conditions=tuple(
-        dataclasses.replace(c, nonnegative=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
+    return _mark_initial(problem, chosen, "nonnegative", reasons, (
+        "start at zero in a system whose rates are never negative where a state is zero (the others not "
+        "negative): they never turn negative; represented as tau softplus(N), the network cannot fit them through "
+        "negative values"))
 
 
 def _equation_weights(problem) -> dict[str, float]:
