@@ -451,6 +451,7 @@ def apply_rewrite(problem, record: Any) -> Any:
     names; anything else is refused with a ``ValueError``."""
     from sciml.dsl.conditions import Initial, Periodic
     from sciml.dsl.corner_flow import StokesCorner
+    from sciml.dsl.errors import ProblemError
 
     def refuse(what: str):
         raise ValueError(f"the run's recorded problem rewrite {what}; it was not trained on this problem")
@@ -489,7 +490,10 @@ def apply_rewrite(problem, record: Any) -> Any:
                 refuse(f"holds a StokesCorner {name} that is not plain numbers or names")
             values[name] = tuple(value) if isinstance(value, list) else value
         enrichments.append(StokesCorner(**values))
-    return dataclasses.replace(problem, conditions=tuple(conditions), enrichments=tuple(enrichments))
+    try:  # a representation the condition cannot take (a nonzero start marked nonnegative) is the record's fault
+        return dataclasses.replace(problem, conditions=tuple(conditions), enrichments=tuple(enrichments))
+    except ProblemError as error:
+        refuse(f"does not fit the problem ({error})")
 
 
 def _duration(problem) -> float:

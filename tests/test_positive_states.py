@@ -158,6 +158,8 @@ def test_states_that_start_at_zero_in_a_nonnegative_system_are_marked_nonnegativ
     record = rewrite_record(recipe.problem)
     assert record["nonnegative"] == [1, 2]
     assert apply_rewrite(robertson(), record).nonnegative_fields == {"y2", "y3"}
+    with pytest.raises(ValueError, match="does not fit the problem.*starts at zero"):  # y1 starts at one
+        apply_rewrite(robertson(), {**record, "nonnegative": [0]})
     t = Coordinate("t")
     x, y = Field("x", t), Field("y", t)
     for rate_of_x in (y - 1, sp.sin(t) + y, y**2 - 2 * y + x):  # -1, sin t, -2 y: negative for small y > 0
