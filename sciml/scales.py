@@ -72,8 +72,8 @@ def estimate_output_scales(compiled, model, seed: int = 0) -> dict[str, float]:
     needed = rms(r0) if kept else 0.0
     residual_ratio = needed / contribution if contribution > 0 and math.isfinite(needed) else 1.0
     outputs = np.asarray(jax.vmap(lambda p: compiled.surrogate_outputs(model, p))(z))
-    magnitudes = _prescribed_magnitudes(compiled)
     integrated = _integrated_sizes(compiled.problem)
+    magnitudes = _prescribed_magnitudes(compiled, integrated)
     scales = {}
     # A positive field's network output is the logarithm's change (u = u0 exp(tau N)), of a few
     # units whatever the field's size.
@@ -103,13 +103,14 @@ def _integrated_sizes(problem) -> dict[str, float]:
     return {} if reference is None else {name: rms(reference[name].values) for name in reference.data_vars}
 
 
-def _prescribed_magnitudes(compiled) -> dict[str, float]:
+def _prescribed_magnitudes(compiled, integrated: dict[str, float] | None = None) -> dict[str, float]:
     """RMS of the values conditions and data prescribe, per field; for a forward ODE, also the
     RMS its classical integration reaches over the interval (the verdict's reference, computed
     once): a solution may grow far beyond its initial state (Lorenz from (1, 1, 1) reaches
     z = 46), and a network scaled to the initial state must then grow its weights to follow
     — time marching's spans were left unbalanced one after another on such a growth. Only the
-    size is taken, never the trajectory."""
+    size is taken, never the trajectory (``integrated``: those sizes, when already measured by
+    :func:`_integrated_sizes`)."""
     import sympy as sp
 
     from sciml.dsl.conditions import Dirichlet, Initial
@@ -133,7 +134,7 @@ def _prescribed_magnitudes(compiled) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - a value we cannot evaluate here gives no magnitude
             continue
         out[name] = max(out.get(name, 0.0), rms(vals))
-    for name, size in _integrated_sizes(problem).items():
+    for name, size in (_integrated_sizes(problem) if integrated is None else integrated).items():
         if name in compiled.field_names:
             out[name] = max(out.get(name, 0.0), size)
     if problem.data is not None:

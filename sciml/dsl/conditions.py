@@ -360,13 +360,13 @@ class Initial(Condition):
                 f"{where}: order={self.order!r}; initial conditions prescribe the value (order=0) or the "
                 "first time derivative (order=1)"
             )
-        if self.positive:
+        if self.positive or self.nonnegative:
             value = sp.sympify(self.value).subs({p: p.value for p in problem.parameters if not p.learn})
+        if self.positive:
             if self.order != 0 or not (value.is_number and value.is_positive):
                 raise ProblemError(f"{where}: positive=True represents the field as u0 exp(tau N), which needs a "
                                    f"positive constant value (order 0), got {self.value!r}; drop positive=")
         if self.nonnegative:
-            value = sp.sympify(self.value).subs({p: p.value for p in problem.parameters if not p.learn})
             if self.order != 0 or self.positive or not (value.is_number and value.is_zero):
                 raise ProblemError(f"{where}: nonnegative=True represents the field as tau softplus(N), which "
                                    f"starts at zero (order 0), got {self.value!r}; drop nonnegative= (a positive "

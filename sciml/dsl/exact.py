@@ -89,7 +89,7 @@ class ExactField:
     A positive field (``Initial(..., positive=True)``) is ``exp`` of that expression, with
     ``log u₀`` in place of ``u₀`` (and no Dirichlet data): ``u = u₀ exp(τ N)``, its logarithm
     bounded smoothly by :data:`LOG_BOUND`. A nonnegative field (``Initial(u, 0, nonnegative=True)``)
-    is ``τ N`` with ``N`` the surrogate's output made positive (:meth:`CompiledProblem.field_function`).
+    is ``τ N`` with ``N`` the surrogate's output made positive (:meth:`CompiledProblem.surrogate_outputs`).
     """
 
     field: int
