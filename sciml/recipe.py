@@ -39,6 +39,8 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from sciml.functions import lambdify
+
 __all__ = ["Features", "Recipe", "features", "choose"]
 
 TIME_BUDGET = 480.0  # seconds per run: the quasi-Newton phase stops when it is spent
@@ -184,7 +186,7 @@ def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
 
 def _values(expr, symbols, *columns) -> np.ndarray:
     """``expr`` of ``symbols`` at the points given by ``columns`` (a constant broadcast too)."""
-    f = sp.lambdify(symbols, sp.sympify(expr), "numpy")
+    f = lambdify(symbols, sp.sympify(expr), "numpy")
     return np.asarray(f(*columns), float) * np.ones(len(columns[0]))
 
 
@@ -421,7 +423,7 @@ def _equation_weights(problem) -> dict[str, float]:
     for k, r in enumerate(residuals):
         terms = [sp.sympify(term).xreplace(rates).xreplace({f: states[n] for n, f in fields.items()})
                  .subs(system.parameters) for term in additive_terms(r)]
-        sizes = np.abs(np.array([np.broadcast_to(sp.lambdify([t, *system.states], term, "numpy")(
+        sizes = np.abs(np.array([np.broadcast_to(lambdify([t, *system.states], term, "numpy")(
             reference[str(t)].values, *values), values[0].shape) for term in terms], dtype=float))
         size = float(np.sqrt(np.mean(np.max(sizes, axis=0) ** 2)))
         if not (math.isfinite(size) and size > 0):
@@ -718,6 +720,17 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
             f"unbalanced by more than {train['residual_target']:g} of its largest term on fresh points (the "
             "verdict's bound), the residual weights are raised to aim well inside it and training goes on "
             "(Trainer.constrain; --train residual_target=0 turns it off)")
+    soft = [c.describe() for c in target.conditions if not c.hard]
+    if soft:
+        from sciml.verdict import THRESHOLDS
+
+        train["condition_target"] = THRESHOLDS["condition"]
+        reasons["conditions_and_equations"] = (
+            f"{len(soft)} condition(s) kept as loss terms trade against the equations, and with weights of one "
+            "their trade depends on the units (a clamped beam's slope of 1e-3 against a residual of 1e3): when "
+            "the quasi-Newton phase stalls with a condition missed on fresh points by more than "
+            f"{train['condition_target']:g} of what it prescribes (the verdict's bound), its weight is raised to "
+            "aim well inside it and training goes on (Trainer.constrain; --train condition_target=0 turns it off)")
     if feats.learned_parameters or feats.unknowns:
         train["stall_window"] = 2000
         reasons["identification"] = (f"{feats.learned_parameters} parameter(s) and {feats.unknowns} unknown term(s) "

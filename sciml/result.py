@@ -20,6 +20,7 @@ from flax import nnx
 
 from sciml.dsl.metrics import remove_constant_offset
 from sciml.dsl.symbols import field_name
+from sciml.functions import lambdify
 
 
 from sciml.provenance import json_default as _json_default  # noqa: E402
@@ -56,7 +57,7 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     data = {}
     for f, expr in (problem.exact or {}).items():
         known = {p: p.value for p in problem.parameters}
-        fn = sp.lambdify(problem.coordinates, sp.sympify(expr).xreplace(known), "numpy")
+        fn = lambdify(problem.coordinates, sp.sympify(expr).xreplace(known), "numpy")
         with np.errstate(all="ignore"):  # outside the domain (a hole's centre) it may be singular
             values = np.asarray(fn(*mesh), float) * np.ones(mesh[0].shape)
         data[field_name(f)] = (tuple(axes), np.where(inside, values, np.nan))

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sciml.dsl.metrics import rms
+from sciml.functions import lambdify
 
 __all__ = ["DWARF", "estimate_output_scales"]
 
@@ -128,7 +129,7 @@ def _prescribed_magnitudes(compiled, integrated: dict[str, float] | None = None)
             coords = problem.coordinates
             if expr.free_symbols - set(coords):
                 continue
-            fn = sp.lambdify(coords, expr, "numpy")
+            fn = lambdify(coords, expr, "numpy")
             pts = problem.space_time.sample(256, rng, "uniform")
             vals = np.broadcast_to(np.asarray(fn(*pts.T), dtype=np.float64), (pts.shape[0],))
         except Exception:  # noqa: BLE001 - a value we cannot evaluate here gives no magnitude

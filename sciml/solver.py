@@ -436,8 +436,11 @@ class _Run:
             lbfgs_steps=outcome.lbfgs_steps,
             collocation=outcome.collocation,
             extra_metrics={"stopped": outcome.stopped,
-                           **({"residual_weight_raised": list(outcome.raises), "loss_weights": outcome.weights}
-                              if outcome.raises else {}),
+                           **({"residual_weight_raised": list(outcome.raises)} if outcome.raises else {}),
+                           **({"condition_weight_raised": list(outcome.condition_raises)}
+                              if outcome.condition_raises else {}),
+                           **({"loss_weights": outcome.weights}
+                              if outcome.raises or outcome.condition_raises else {}),
                            "recipe": self.recipe or "the problem file's settings for this model",
                            **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {}),
                            **({"time_marching": outcome.marching} if outcome.marching else {})},

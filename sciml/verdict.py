@@ -267,6 +267,35 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         indicators["classical"] = classical
     if note:
         indicators.setdefault("notes", []).append(note)
+    conditions, data = fresh_misses(compiled, model, raw, batch, fresh, field_scale)
+    if conditions:
+        indicators["condition"] = conditions
+    if data:
+        indicators["data"] = data
+        if compiled.unknown_parameters:
+            indicators["learned_parameters"] = {n: float(params[n]) for n in compiled.unknown_parameters}
+    observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
+    if compiled.unknown_networks and observed:
+        observed = np.concatenate(observed)
+        indicators["unknown_outside_data"] = _unknowns_outside_data(compiled, model, params, jnp.asarray(fresh),
+                                                                    fields, observed)
+        time = compiled.problem.space_time.time
+        if time is not None:
+            axis = compiled.problem.coordinates.index(time.coordinates[0])
+            indicators["forecast_beyond_data"] = share_beyond(observed[:, axis], float(time.a), float(time.b))
+    return indicators
+
+
+def fresh_misses(compiled, model, raw, batch: dict, fresh: np.ndarray,
+                 field_scale: float | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """``(conditions, data)``: the RMS miss of every soft condition over the size of what it
+    prescribes (:meth:`~sciml.dsl.conditions.ConditionTerm.miss_scale`; condition points near
+    singular points left out) and the RMS misfit of every data term over the data's spread, on
+    the sample ``batch`` whose interior points are ``fresh``."""
+    params = compiled.physical_parameters(raw)
+    if field_scale is None:
+        field_scale = rms(compiled.predict(model, jnp.asarray(fresh), params))
+    proximity = compiled.singular_proximity
     if proximity is not None:  # condition points near singular points are left out too
         condition_names = {term.name for term in compiled.terms if term.kind == "condition"}
         batch = {name: _away_from(proximity, points) if name in condition_names else points
@@ -284,22 +313,7 @@ def measure(solution, n_points: int = 4096) -> dict[str, Any]:
         elif term.kind == "data":
             std = float(np.std(np.asarray(term.points(batch)["u"], np.float64))) or 1.0
             data[term.name] = miss / std
-    if conditions:
-        indicators["condition"] = conditions
-    if data:
-        indicators["data"] = data
-        if compiled.unknown_parameters:
-            indicators["learned_parameters"] = {n: float(params[n]) for n in compiled.unknown_parameters}
-    observed = [np.asarray(t.z) for t in compiled.terms if t.kind == "data"]
-    if compiled.unknown_networks and observed:
-        observed = np.concatenate(observed)
-        indicators["unknown_outside_data"] = _unknowns_outside_data(compiled, model, params, jnp.asarray(fresh),
-                                                                    fields, observed)
-        time = compiled.problem.space_time.time
-        if time is not None:
-            axis = compiled.problem.coordinates.index(time.coordinates[0])
-            indicators["forecast_beyond_data"] = share_beyond(observed[:, axis], float(time.a), float(time.b))
-    return indicators
+    return conditions, data
 
 
 def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float], str | None]:

@@ -239,7 +239,7 @@ def test_hunger_rises_when_the_task_needs_a_missing_primitive():
     assert "discover" in starving.proposal()
 
 
-def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch):
+def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch, request):
     """A shape no symbolic primitive has, once registered, is what the edge fit chooses, and
     a law naming it evaluates through its portable form."""
     import sympy as sp
@@ -248,7 +248,10 @@ def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch):
     from sciml.symbolic.fit import fit_edges, select
 
     monkeypatch.setattr(primitives.DEFAULT_LIBRARY, "_prims", dict(primitives.DEFAULT_LIBRARY._prims))
-    monkeypatch.setattr(primitives, "NUMERIC_FUNCTIONS", {})
+    from sciml.functions import NUMERIC_FUNCTIONS, numeric_modules
+
+    assert "wiggle" not in NUMERIC_FUNCTIONS
+    request.addfinalizer(lambda: NUMERIC_FUNCTIONS.pop("wiggle", None))
     shape = lambda x: np.sin(3 * x) / (1 + x**2)  # noqa: E731
     grid = np.linspace(-2, 2, 201)
     member = from_samples("wiggle", grid, shape(grid))
@@ -263,7 +266,7 @@ def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch):
     assert after.name == "wiggle" and after.r2 > 0.9999
 
     z = sp.Symbol("z")
-    law = sp.lambdify(z, 3 * sp.Function("wiggle")(z / 2) - 1, modules=primitives.numeric_modules("numpy"))
+    law = sp.lambdify(z, 3 * sp.Function("wiggle")(z / 2) - 1, modules=numeric_modules("numpy"))
     t = np.linspace(-1, 1, 7)
     np.testing.assert_allclose(np.asarray(law(t)), 3 * np.asarray(member(t / 2)) - 1, rtol=1e-6)
     from sciml.symbolic.law import law_from_dict

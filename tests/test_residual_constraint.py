@@ -1,5 +1,6 @@
-"""Data competing with the equations: the residual weights are raised when a run stalls with
-its equations unbalanced (``Trainer.constrain``), so noisy data are fitted within the physics."""
+"""Terms competing in units: the residual weights are raised when a run stalls with its equations
+unbalanced while data pull (``Trainer.constrain``), so noisy data are fitted within the physics;
+a soft condition's weight when the stall leaves it missed."""
 
 import numpy as np
 import pytest
@@ -63,3 +64,43 @@ def test_the_weights_stand_without_data_with_the_users_weights_or_balanced_equat
     for _ in range(3):
         untrained.constrain(untrained.trainable)
     assert len(untrained.raises) == 3  # at most MAX_RAISES times
+
+
+def beam() -> Problem:
+    """A clamped beam in SI units, EI w_xxxx = q: deflections of a millimetre, a load of 1e3."""
+    from sciml.dsl import Dirichlet, Interval, Neumann
+
+    x = Coordinate("x", units="m")
+    span = Interval(x, 0, 2)
+    w = Field("w", x, units="m")
+    return Problem("beam", span, [2.0e4 * w.diff(x, 4) - 1.0e3],
+                   conditions=[Dirichlet(w, 0, on=span.boundary, hard=True), Neumann(w, 0, on=span.boundary)])
+
+
+def test_a_missed_condition_is_weighted_up_at_a_stall_unless_the_user_weighted_it():
+    from sciml.dsl.compile import compile_problem
+    from sciml.models import build_model
+    from sciml.training.config import TrainConfig
+    from sciml.training.trainer import MAX_RAISES, Trainer
+
+    compiled = compile_problem(beam())
+    (slope,) = [t.name for t in compiled.terms if t.kind == "condition"]
+
+    def trainer(condition_target=3e-3, **train):
+        model = build_model("mlp", 1, 1, hidden=[8], seed=0)
+        return Trainer(compiled, model, TrainConfig(steps=1, progress=False, condition_target=condition_target,
+                                                    **train))
+
+    untrained = trainer()  # an untrained network misses the clamped slope by far: raised 1000x
+    note = untrained.constrain(untrained.trainable)
+    assert slope in note and "weight x1000" in note and untrained.weights[slope] == 1000.0
+    assert untrained.weights["residual"] == 1.0 and untrained.condition_raises == [note]
+    for _ in range(MAX_RAISES):
+        untrained.constrain(untrained.trainable)
+    assert len(untrained.condition_raises) == MAX_RAISES and untrained.weights[slope] == 1000.0 ** MAX_RAISES
+    off = trainer(condition_target=0.0)
+    assert off.constrain(off.trainable) == "" and off.weights[slope] == 1.0
+    users = trainer(weights={slope: 5.0})
+    assert users.constrain(users.trainable) == "" and users.weights[slope] == 5.0
+    lax = trainer(condition_target=1e6)  # within a (lax) target: left alone
+    assert lax.constrain(lax.trainable) == "" and lax.weights[slope] == 1.0

@@ -39,6 +39,7 @@ from sciml.dsl.terms import (
     DEFAULT_COUNTS, INTERIOR, CompileContext, DataTerm, FieldFunction, Params, ResidualTerm, SampledTerm, Term,
 )
 from sciml.dsl.unknowns import UnknownTerm
+from sciml.functions import lambdify
 
 BLOCK = 65536
 """Points of a sampled set drawn from the batch's one stream; a larger set continues in blocks
@@ -118,7 +119,7 @@ class PointExpression:
         param_syms = [sp.Symbol(f"_p_{p}") for p in parameters]
         body = body.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in body.free_symbols if isinstance(s, Parameter)})
         args = symbols + [replace[k] for k in replace] + param_syms + list(extra)
-        self._fn = sp.lambdify(args, body, modules="jax")
+        self._fn = lambdify(args, body, "jax")
         self.parameters = parameters
         self.expr = expr
 
@@ -456,7 +457,7 @@ def _output_transform(problem: Problem, exact_conditions: ExactConditions, hard_
         # Parameters renamed like the residuals' (PointExpression), clear of lambdify's names.
         e = sp.sympify(e).xreplace(to_z)
         e = e.xreplace({s: sp.Symbol(f"_p_{s.name}") for s in e.free_symbols if isinstance(s, Parameter)})
-        return sp.lambdify(zs + [sp.Symbol(f"_p_{p}") for p in parameters], e, modules="jax")
+        return lambdify(zs + [sp.Symbol(f"_p_{p}") for p in parameters], e, "jax")
 
     symmetric, streams = [], []
     for sym in hard_symmetries:

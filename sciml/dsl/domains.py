@@ -19,6 +19,7 @@ import sympy as sp
 from scipy.stats import qmc
 
 from sciml.dsl.errors import ProblemError
+from sciml.functions import lambdify
 
 SAMPLING_METHODS = ("uniform", "sobol")
 
@@ -151,7 +152,7 @@ def _union(domain: Domain, name: str, parts: Sequence[BoundaryPiece], weights: S
         pts = [p.sample(int(c), rng, method) for p, c in zip(parts, counts) if c > 0]
         return np.concatenate(pts, axis=0)
 
-    distances = [sp.lambdify(domain.coordinates, p.distance, "numpy") for p in parts]
+    distances = [lambdify(domain.coordinates, p.distance, "numpy") for p in parts]
 
     def normal(points):
         # The nearest part decides: evaluate every part's distance and pick the smallest.
@@ -571,7 +572,7 @@ class Difference(Domain):
         points = np.asarray(points, float)
         inside = self.hole.contains(points)
         if "_rim" not in self.__dict__:
-            self._rim = sp.lambdify(self.coordinates, self.hole.pieces()["boundary"].distance, "numpy")
+            self._rim = lambdify(self.coordinates, self.hole.pieces()["boundary"].distance, "numpy")
         rim = self._rim
         with np.errstate(all="ignore"):
             depth = np.abs(np.broadcast_to(rim(*points.T), (len(points),)))
@@ -615,7 +616,7 @@ class Difference(Domain):
         else:
             hole_corners = np.zeros((0, len(self.coordinates)))
         if len(hole_corners):
-            outer_rim = sp.lambdify(self.coordinates, self.outer.pieces()["boundary"].distance, "numpy")
+            outer_rim = lambdify(self.coordinates, self.outer.pieces()["boundary"].distance, "numpy")
             with np.errstate(all="ignore"):
                 inner = self.outer.contains(hole_corners) & (np.abs(outer_rim(*hole_corners.T)) > 1e-9)
             hole_corners = hole_corners[inner]
@@ -639,7 +640,7 @@ class Difference(Domain):
         distance = self._hole_distance(piece)
         inside = self.sample(64, np.random.default_rng(0))
         with np.errstate(all="ignore"):
-            values = np.broadcast_to(sp.lambdify(self.coordinates, distance, "numpy")(*inside.T), (64,))
+            values = np.broadcast_to(lambdify(self.coordinates, distance, "numpy")(*inside.T), (64,))
         distance = -distance if np.nanmedian(values) < 0 else distance
         return BoundaryPiece(self, self.prefix + piece.name, sample, normal, distance)
 
@@ -657,7 +658,7 @@ class Difference(Domain):
             return edges["boundary"].distance
         points = piece.sample(8, np.random.default_rng(0))
         for name, edge in edges.items():
-            on = np.broadcast_to(sp.lambdify(self.coordinates, edge.distance, "numpy")(*points.T), (len(points),))
+            on = np.broadcast_to(lambdify(self.coordinates, edge.distance, "numpy")(*points.T), (len(points),))
             if name != "boundary" and np.max(np.abs(on)) < 1e-9:
                 return edge.distance
         return piece.distance

@@ -19,6 +19,7 @@ import sympy as sp
 
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.terms import Params
+from sciml.functions import lambdify
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class ExactConditions:
             z[:, coords.index(t)] = time.a
             gap = 0.0
             for values in trials:
-                f = sp.lambdify(coords, (u0 - G).xreplace(values), "numpy")
+                f = lambdify(coords, (u0 - G).xreplace(values), "numpy")
                 gap = max(gap, np.max(np.abs(np.asarray(f(*z.T), float) * np.ones(len(z)))))
             if gap > 1e-6:
                 raise ProblemError(

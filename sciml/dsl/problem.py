@@ -32,6 +32,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
+from sciml.functions import lambdify
 
 
 @dataclass(frozen=True, eq=False)
@@ -404,7 +405,7 @@ def underdetermined_boundary(problem: Problem, samples: int = 64) -> list[str]:
                 if not sp.sympify(distance).free_symbols <= set(factor.coordinates):
                     continue
                 with np.errstate(all="ignore"):  # distance functions divide by zero on their piece
-                    d = sp.lambdify(factor.coordinates, distance, "numpy")(*points.T)
+                    d = lambdify(factor.coordinates, distance, "numpy")(*points.T)
                 counts[np.abs(np.broadcast_to(d, counts.shape)) <= scale] += 1
             if order == 1:
                 out += _uncovered_inflow(problem, name, factor, points, piece.normal(points), counts, values)
@@ -454,7 +455,7 @@ def _uncovered_inflow(problem: Problem, name: str, factor: Domain, points, norma
         if not expr.free_symbols <= coordinates:
             return None  # depends on the solution, time, an unknown term or a learned parameter
         with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(sp.lambdify(factor.coordinates, expr, "numpy")(*points.T), float),
+            return np.broadcast_to(np.asarray(lambdify(factor.coordinates, expr, "numpy")(*points.T), float),
                                    (len(points),))
 
     speed = []
@@ -518,7 +519,7 @@ def _degenerate_at(problem: Problem, name: str, factor: Domain, order: int, poin
 
     def at_points(expr: sp.Expr) -> np.ndarray:
         with np.errstate(all="ignore"):
-            return np.broadcast_to(sp.lambdify(factor.coordinates, expr, "numpy")(*z), (len(points),))
+            return np.broadcast_to(lambdify(factor.coordinates, expr, "numpy")(*z), (len(points),))
 
     decided = np.zeros(len(points), dtype=bool)
     degenerate = np.zeros(len(points), dtype=bool)
@@ -612,7 +613,7 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
         return []
 
     def values(expr, z):
-        f = sp.lambdify(coords, expr, "numpy")
+        f = lambdify(coords, expr, "numpy")
         return np.asarray(f(*z.T), float) * np.ones(len(z))
 
     z = condition_piece(problem, a).sample(2000, rng, "uniform")
@@ -644,8 +645,8 @@ def _onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.
     """Each point of ``z`` moved onto the zero set of ``distance`` by a few Newton steps along
     its gradient; a point the steps do not bring there, or carry further than a quarter of
     ``size`` (a runaway step where the gradient nearly vanishes), stays."""
-    d = sp.lambdify(coords, distance, "numpy")
-    grad = [sp.lambdify(coords, sp.diff(distance, c), "numpy") for c in coords]
+    d = lambdify(coords, distance, "numpy")
+    grad = [lambdify(coords, sp.diff(distance, c), "numpy") for c in coords]
     moved = z.astype(np.float64, copy=True)
     for _ in range(8):
         value = np.asarray(d(*moved.T), float) * np.ones(len(moved))

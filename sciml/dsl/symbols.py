@@ -13,6 +13,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from sciml.dsl.errors import ProblemError
+from sciml.functions import SUPPORTED_FUNCTIONS, unsupported_functions
 
 
 class Coordinate(sp.Symbol):
@@ -158,6 +159,14 @@ def check_expression(expr: sp.Expr, where: str, coords: set, fields: dict, allow
     own coordinates and their derivatives."""
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise ProblemError(f"{where}: the expression {expr} is infinite or undefined (a division by zero?)")
+    unsupported = unsupported_functions(expr)
+    if unsupported:
+        known = ", ".join(sorted({f.__name__ for f in SUPPORTED_FUNCTIONS}))
+        raise ProblemError(
+            f"{where}: sciml cannot evaluate {', '.join(unsupported)}; write the expression with "
+            f"{known} (Bessel functions of integer order); a solution known only by its values "
+            "is given as reference=<xarray.Dataset>"
+        )
     for s in expr.free_symbols:
         if s in coords or isinstance(s, Parameter):
             continue

@@ -26,6 +26,7 @@ from sciml.dsl.domains import Domain
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import check_expression, field_name
 from sciml.dsl.terms import CompileContext, SampledTerm
+from sciml.functions import lambdify
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Reflection(Symmetry):
         """The map ``z -> R z`` of points ``(d,)`` with these coordinates."""
         zs = [sp.Symbol(f"_z{i}") for i in range(len(coordinates))]
         exprs = [sp.sympify(self.mapping.get(c, c)).xreplace(dict(zip(coordinates, zs))) for c in coordinates]
-        fn = sp.lambdify(zs, exprs, modules="jax")
+        fn = lambdify(zs, exprs, "jax")
         return lambda z: jnp.stack([jnp.asarray(v, z.dtype) * jnp.ones((), z.dtype) for v in fn(*z)])
 
     def compile(self, index, context):

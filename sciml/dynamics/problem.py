@@ -31,6 +31,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import field_name
 from sciml.dsl.symmetries import Conserved
 from sciml.dsl.unknowns import unknown_terms
+from sciml.functions import lambdify
 
 __all__ = ["is_ode", "ode_system", "ODESystem", "CompiledODE"]
 
@@ -132,7 +133,7 @@ class ODESystem:
         usyms = sp.symbols(f"_U0:{len(self.unknowns)}") if self.unknowns else ()
         to_theta = dict(zip(self.identify, theta))
         exprs = [e.xreplace(dict(zip(self.unknowns, usyms))).subs(self.parameters).subs(to_theta) for e in self.rhs]
-        f = sp.lambdify((t, self.states, theta, usyms), exprs, modules="jax")
+        f = lambdify((t, self.states, theta, usyms), exprs, "jax")
 
         def stacked(values, u):
             return jnp.stack([jnp.broadcast_to(jnp.asarray(v, u.dtype), jnp.shape(u)[:-1]) for v in values], -1)
@@ -142,11 +143,11 @@ class ODESystem:
 
         inputs = []
         for un in self.unknowns:
-            g = sp.lambdify((t, self.states), list(un.args), modules="jax")
+            g = lambdify((t, self.states), list(un.args), "jax")
             inputs.append(lambda tt, u, g=g: stacked(g(tt, _unstack(u)), u))
         invs = {}
         for name, expr in self.invariants.items():
-            g = sp.lambdify((self.states, theta), expr.subs(self.parameters).subs(to_theta), modules="jax")
+            g = lambdify((self.states, theta), expr.subs(self.parameters).subs(to_theta), "jax")
             invs[name] = lambda u, th, g=g: g(_unstack(u), _unstack(th))
         return CompiledODE(states=self.state_names, unknowns=self.unknown_names,
                            identified=tuple(str(p) for p in self.identify), rhs=rhs, unknown_inputs=tuple(inputs),

@@ -357,13 +357,13 @@ class _Trajectories:
         Returns ``(misfit, {name: expr}, theta, initial states)``."""
         from scipy.optimize import least_squares
 
-        from sciml.symbolic.primitives import numeric_modules
+        from sciml.functions import lambdify
 
         compiled, nets = self.field.compiled, self.field.nets
         fns, start = {}, []
         for name, (expr, symbols) in formulas.items():
             template, consts, values = _parametrised(expr)
-            fn = sp.lambdify([list(symbols), consts], template, modules=numeric_modules("jax"))
+            fn = lambdify([list(symbols), consts], template, "jax")
             fns[name] = (fn, slice(len(start), len(start) + len(consts)), template, consts)
             start += values
         k, m = len(start), len(self.theta0)
@@ -461,9 +461,9 @@ def _round(expr, digits: int = 6):
 
 def _law_rollout(problem, rhs, tr, y0):
     """Integrate the recovered right-hand sides ``rhs`` (float64, tight tolerance) from ``y0``."""
-    from sciml.symbolic.primitives import numeric_modules
+    from sciml.functions import lambdify
 
-    f = sp.lambdify((problem.time, problem.states), rhs, modules=numeric_modules("jax"))
+    f = lambdify((problem.time, problem.states), rhs, "jax")
 
     def vf(t, u, a):
         return jnp.stack([jnp.broadcast_to(v, ()) for v in f(t, [u[i] for i in range(len(problem.states))])])

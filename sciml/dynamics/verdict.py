@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
+from sciml.functions import lambdify
 from sciml.verdict import Verdict, share_beyond, share_outside, verdict_from
 
 __all__ = ["DENSE_TIMES", "assess_trajectories"]
@@ -115,7 +116,7 @@ def _balance(problem, times: np.ndarray, u: np.ndarray) -> list[float]:
     ratios = []
     for k, rhs in enumerate(problem.rhs):
         terms = sp.Add.make_args(sp.expand(rhs.subs(problem.parameters)))
-        f = sp.lambdify((problem.time, problem.states), list(terms), modules="numpy")
+        f = lambdify((problem.time, problem.states), list(terms), "numpy")
         values = np.stack([np.broadcast_to(v, u.shape[:-1]) for v in
                            f(t, [u[..., i] for i in range(u.shape[-1])])], -1).astype(np.float64)
         residual = rate[..., k] - values.sum(-1)

@@ -105,7 +105,8 @@ class PrimitiveLibrary:
         Raises:
             ValueError: a member's name is taken by a different primitive (rename the member).
         """
-        from sciml.symbolic.primitives import DEFAULT_LIBRARY, NUMERIC_FUNCTIONS, register_primitive
+        from sciml.functions import NUMERIC_FUNCTIONS
+        from sciml.symbolic.primitives import DEFAULT_LIBRARY, register_primitive
 
         added = []
         for primitive in self.symbolic_primitives():

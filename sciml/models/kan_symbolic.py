@@ -100,9 +100,9 @@ def edge_callable(key: str) -> Callable:
         return _library()[key].fn
     expr = _expression(key)
     symbol = next(iter(expr.free_symbols), _X)
-    from sciml.symbolic.primitives import numeric_modules
+    from sciml.functions import lambdify
 
-    g = sp.lambdify(symbol, expr, modules=numeric_modules("jax"))
+    g = lambdify(symbol, expr, "jax")
     return lambda u: g(u) + jnp.zeros_like(u)  # a constant expression still maps arrays to arrays
 
 

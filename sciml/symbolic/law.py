@@ -266,9 +266,9 @@ class Law:
         """A jit-able ``f(X) -> y`` on arrays of shape ``(..., len(inputs))``."""
         import jax.numpy as jnp
 
-        from .primitives import numeric_modules
+        from sciml.functions import lambdify
 
-        g = sp.lambdify(list(self.symbols), self.expr, modules=numeric_modules("jax"))
+        g = lambdify(list(self.symbols), self.expr, "jax")
 
         def f(X):
             X = jnp.asarray(X)
@@ -363,7 +363,7 @@ def law_from_dict(record: Mapping[str, Any]) -> Law:
     inputs, symbols = _law_symbols(dict(record))
     by_name = {s.name: s for s in symbols}
     # Discovered primitives this process registered (a library the user loaded) are known too.
-    from .primitives import NUMERIC_FUNCTIONS
+    from sciml.functions import NUMERIC_FUNCTIONS
 
     functions = {**FUNCTIONS, **{name: sp.Function(name) for name in NUMERIC_FUNCTIONS},
                  **_numeric_functions(record.get("numeric_functions") or [])}

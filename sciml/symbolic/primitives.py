@@ -24,9 +24,9 @@ from typing import Callable, Iterable, Iterator
 import jax.numpy as jnp
 import sympy as sp
 
-__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "NUMERIC_FUNCTIONS", "numeric_modules", "register_primitive",
-           "default_library",
-           "edge_formula"]
+from sciml.functions import NUMERIC_FUNCTIONS
+
+__all__ = ["Primitive", "Library", "DEFAULT_LIBRARY", "register_primitive", "default_library", "edge_formula"]
 
 _TINY = 1e-6  # distance from a singularity kept by the safe variants
 
@@ -161,11 +161,6 @@ def default_library() -> Library:
     return Library(DEFAULT_LIBRARY)
 
 
-NUMERIC_FUNCTIONS: dict[str, Callable] = {}
-"""Implementations of the functions a law may name that sympy does not know (discovered
-primitives, :meth:`sciml.library.collection.PrimitiveLibrary.register`), by name."""
-
-
 def register_primitive(name: str, fn: Callable, sympy_fn: Callable, complexity: int,
                        safe_fn: Callable | None = None, *, numeric: Callable | None = None) -> Primitive:
     """Add a primitive to :data:`DEFAULT_LIBRARY` (used whenever no library is passed).
@@ -180,12 +175,6 @@ def register_primitive(name: str, fn: Callable, sympy_fn: Callable, complexity: 
         NUMERIC_FUNCTIONS[name] = numeric
     DEFAULT_LIBRARY.add(p)
     return p
-
-
-def numeric_modules(backend: str) -> list:
-    """``modules`` for :func:`sympy.lambdify` on ``backend`` (``"numpy"`` or ``"jax"``) that
-    also knows :data:`NUMERIC_FUNCTIONS`."""
-    return [dict(NUMERIC_FUNCTIONS), backend] if NUMERIC_FUNCTIONS else [backend]
 
 
 # f(a z) = a^k f(z) for the power laws: c f(a z + b) = (c a^k) f(z + b / a)

@@ -40,7 +40,8 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
-from .primitives import numeric_modules
+from sciml.functions import lambdify
+
 from .rounding import COINCIDENCE, NoiseTest
 
 __all__ = ["refit", "round_constants", "prune_terms", "clean", "simplify", "evaluate", "CleanResult"]
@@ -61,7 +62,7 @@ def _parametrise(expr, symbols):
 
 def _compile(templ, symbols, params):
     """``g(X, theta) -> (N,)`` float64 NumPy predictions (NaN where undefined)."""
-    f = sp.lambdify(list(symbols) + list(params), templ, modules=numeric_modules("numpy"))
+    f = lambdify(list(symbols) + list(params), templ, "numpy")
 
     def g(X, theta):
         with np.errstate(all="ignore"):

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from sciml.functions import lambdify
+
 from .law import law_json
 from .names import safe_identifiers
 
@@ -128,7 +130,7 @@ def _equation_balance(solution, laws: dict, points: np.ndarray) -> float:
                 term = term.replace(applied.func, sp.Lambda(tuple(applied.args), formula.xreplace(
                     dict(zip(coords, applied.args)))))
             try:
-                fn = sp.lambdify(coords, term.doit().xreplace(values), "numpy")
+                fn = lambdify(coords, term.doit().xreplace(values), "numpy")
                 with np.errstate(all="ignore"):
                     terms.append(np.broadcast_to(np.asarray(fn(*points.T), np.float64), (len(points),)))
             except (TypeError, ValueError, NameError, ZeroDivisionError):

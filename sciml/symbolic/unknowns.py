@@ -47,11 +47,12 @@ import numpy as np
 import sympy as sp
 from flax import nnx
 
+from sciml.functions import lambdify
+
 from .alternatives import COMPLEXITY_SLACK, alternatives, ambiguity_note, wider_inputs
 from .discover import discover
 from .law import Candidate, Law, complexity, law_json
 from .names import display
-from .primitives import numeric_modules
 from .refit import evaluate
 
 __all__ = ["DOUBT_FLOOR", "DOUBT_RATIO", "Equation", "distil_unknowns", "law_is_doubtful", "law_record",
@@ -388,7 +389,7 @@ class _FieldEquation:
         return float(np.mean(values**2))  # the term's mean square
 
     def residual(self, name, expr, symbols):
-        fn = sp.lambdify(symbols, expr, modules=numeric_modules("jax"))
+        fn = lambdify(symbols, expr, "jax")
         network = self.solution.compiled.unknown_networks[name]
         return self._residual({name: _Formula(network.inputs, fn)}), expr
 
@@ -510,7 +511,7 @@ class _DataEquation(_FieldEquation):
 
         solution, compiled = self.solution, self.solution.compiled
         template, constants, values = free_constants(expr)
-        fn = sp.lambdify(list(symbols) + constants, template, modules=numeric_modules("jax"))
+        fn = lambdify(list(symbols) + constants, template, "jax")
         network = compiled.unknown_networks[name]
         modules = {n: nnx.merge(net.graphdef, solution.raw_parameters[n], net.rest)
                    for n, net in compiled.unknown_networks.items() if n != name}

@@ -99,6 +99,8 @@ class TrainConfig:
             an equation may leave unbalanced on fresh points (0: no target). When the
             quasi-Newton phase stalls above it, the residual terms' weights are raised and
             training goes on (a penalty method's continuation; see ``Trainer.constrain``).
+        condition_target: the miss a soft condition may leave on fresh points, relative to what
+            it prescribes (0: no target); above it at a stall, its weight is raised likewise.
         seed: seeds the network initialisation and every sampled batch.
         progress: show a progress bar with the loss terms.
         devices: how many of this process's devices the collocation batch is split over, with
@@ -138,6 +140,7 @@ class TrainConfig:
     stall_window: int = 0
     stall_tolerance: float = 1e-2
     residual_target: float = 0.0
+    condition_target: float = 0.0
     seed: int = 0
     progress: bool = True
     devices: int = 0
@@ -172,7 +175,7 @@ class TrainConfig:
         for name, n in cfg.points.items():
             _check_count(f"points[{name!r}]", n, minimum=1)
         for name in ("learning_rate", "checkpoint_seconds", "progress_seconds", "time_budget", "stall_tolerance",
-                     "causal_epsilon", "clip", "residual_target"):
+                     "causal_epsilon", "clip", "residual_target", "condition_target"):
             value = getattr(cfg, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0 or (name == "learning_rate" and value == 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'learning_rate' else 'non-negative'} "

@@ -60,6 +60,12 @@ MARCH_EARLY = 1e-3
 AIM = 3.0  # a raise aims the balance this far inside the target, so that other fresh points pass too
 
 
+def _raise_factor(miss: float, target: float) -> float:
+    """What a weight is multiplied by when its term misses ``target`` by ``miss`` (the loss is
+    quadratic in the miss), at most :data:`MAX_RAISE`; two significant digits, as recorded."""
+    return float(f"{min(MAX_RAISE, (AIM * miss / target) ** 2):.2g}")
+
+
 @dataclass
 class TrainOutcome:
     model: nnx.Module
@@ -73,6 +79,7 @@ class TrainOutcome:
     new_steps: int = 0  # steps taken by this call (0 when a finished run was resumed)
     stopped: str = "steps"  # why training ended: "steps", "time budget" or "stalled"
     raises: tuple[str, ...] = ()  # why the residual weights were raised (Trainer.constrain), each time
+    condition_raises: tuple[str, ...] = ()  # why condition weights were raised (Trainer.constrain), each time
     marching: dict | None = None  # time marching: the share of the interval reached, the spans rejected
 
 
@@ -122,6 +129,7 @@ class Trainer(Batches):
         self.base_weights = base
         self.weights = self.policy.init(compiled.term_names, base)
         self.raises: list[str] = []  # why constrain() raised the residual weights, each time
+        self.condition_raises: list[str] = []  # why constrain() raised condition weights, each time
         self.reduce_residual = _causal(compiled, config)
         self.time_span = _time_span(compiled, config)  # (time axis, t0, t1) when time marching
         self._start_marching()
@@ -334,8 +342,9 @@ class Trainer(Batches):
 
     def constrain(self, params) -> str:
         """On a stall of the quasi-Newton phase: the next stage of time marching while one is
-        left (``config.time_marching``), else raise the residual terms' weights when data pull
-        the fields off their equations.
+        left (``config.time_marching``), else raise the weights of the terms the verdict would
+        find missed: the residuals' when data pull the fields off their equations, else the
+        soft conditions'.
 
         With noisy data and weights of one, a network can buy a smaller data misfit with an
         unbalanced equation (a logistic growth fitted through 3% noise left 23% of its
@@ -346,11 +355,22 @@ class Trainer(Batches):
         :data:`MAX_RAISE`; the penalty method's continuation, the data then fitted within the
         equations) and the phase goes on. Not with user-given residual weights, another
         weighting policy, or no data; at most :data:`MAX_RAISES` times.
+
+        Conditions kept as loss terms trade against the equations the same way, in units: a
+        clamped beam in SI units (``EI w_xxxx = q``, ``EI = 2e4``, deflections of a millimetre)
+        balanced its equation to 4e-5 and missed its slope condition by 1.6 times the slope's
+        size, a residual of 1e3 outweighing a slope of 1e-3. A condition whose miss on fresh
+        points exceeds ``config.condition_target`` of what it prescribes (the verdict's measure)
+        has its weight raised by the same rule, each condition by its own miss; at most
+        :data:`MAX_RAISES` times, never for a condition the user gave a weight.
         """
-        cfg = self.config
         marched = self._march(params)
         if marched:
             return marched
+        return self._raise_residuals(params) or self._raise_conditions(params)
+
+    def _raise_residuals(self, params) -> str:
+        cfg = self.config
         residuals = [t.name for t in self.compiled.terms if t.kind == "residual"]
         if (not cfg.residual_target or len(self.raises) >= MAX_RAISES or cfg.weighting != "fixed" or not residuals
                 or any(n in cfg.weights for n in residuals)
@@ -359,16 +379,40 @@ class Trainer(Batches):
         ratio = self._balance(params)  # marching is over: the whole interval
         if not ratio > cfg.residual_target:
             return ""
-        factor = float(f"{min(MAX_RAISE, (AIM * ratio / cfg.residual_target) ** 2):.2g}")
+        factor = _raise_factor(ratio, cfg.residual_target)
         self.weights = {n: w * factor if n in residuals else w for n, w in self.weights.items()}
         self.raises.append(f"the equations were left unbalanced by {ratio:.2e} of their largest term on fresh "
                            f"points (more than {cfg.residual_target:g}) while data compete: residual weights "
                            f"x{factor:g}")
         return self.raises[-1]
 
+    def _raise_conditions(self, params) -> str:
+        from sciml.verdict import fresh_misses
+
+        cfg = self.config
+        conditions = [t.name for t in self.compiled.terms if t.kind == "condition" and t.name not in cfg.weights]
+        if (not cfg.condition_target or len(self.condition_raises) >= MAX_RAISES or cfg.weighting != "fixed"
+                or not conditions):
+            return ""
+        model = nnx.merge(self.graphdef, params["model"], self.rest)
+        rng = np.random.default_rng([cfg.seed, BALANCE_INDEX, 1])
+        batch = self.compiled.sample(rng, {**cfg.points, "interior": BALANCE_POINTS}, "uniform", dtype=self.dtype)
+        misses, _ = fresh_misses(self.compiled, model, params["parameters"], batch,
+                                 self.compiled.interior_points(batch))
+        missed = {n: misses[n] for n in conditions if misses.get(n, 0.0) > cfg.condition_target}
+        if not missed:
+            return ""
+        factors = {n: _raise_factor(miss, cfg.condition_target) for n, miss in missed.items()}
+        self.weights = {n: w * factors.get(n, 1.0) for n, w in self.weights.items()}
+        self.condition_raises.append(
+            f"conditions missed on fresh points by more than {cfg.condition_target:g} of what they prescribe: "
+            + ", ".join(f"{n} {missed[n]:.2e} (weight x{factors[n]:g})" for n in missed))
+        return self.condition_raises[-1]
+
     def state(self) -> tuple[dict, dict]:
         trees = {"rest": self.rest, **({"accepted": self.accepted} if self.accepted is not None else {})}
         return trees, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises),
+                       "condition_raises": list(self.condition_raises),
                        "marching": [self.span, self.step_fraction, self.marched, self.rejected]}
 
     def restore(self, trees: dict, values: dict) -> None:
@@ -376,6 +420,7 @@ class Trainer(Batches):
         self.extra = np.asarray(values["extra"], self.dtype).reshape(-1, self.extra.shape[1])
         self.weights = {k: float(v) for k, v in values["weights"].items()}
         self.raises = [str(r) for r in values.get("raises", [])]
+        self.condition_raises = [str(r) for r in values.get("condition_raises", [])]
         if "marching" in values:
             span, step_fraction, marched, rejected = values["marching"]
             self.span, self.step_fraction = float(span), float(step_fraction)
@@ -422,6 +467,7 @@ class Trainer(Batches):
             new_steps=outcome.new_steps,
             stopped=outcome.stopped,
             raises=tuple(self.raises),
+            condition_raises=tuple(self.condition_raises),
             marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
                        "rejected": self.rejected} if self.time_span is not None else None),
         )
