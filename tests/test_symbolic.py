@@ -513,6 +513,24 @@ def test_discover_command_with_units(tmp_path, capsys):
     assert "not for ['m_0', 'm']" in capsys.readouterr().err
 
 
+def test_a_dimension_without_coordinates_numbers_rows_and_is_no_input(tmp_path):
+    """A table of measurements stored as ("row", values) variables: "row" is not an input (with
+    --units attrs it would be a column without units); a grid's coordinates are inputs."""
+    import xarray as xr
+
+    from sciml.discover_command import read_units
+    from sciml.symbolic.table import load_table
+
+    v = np.linspace(1.0, 3.0, 20)
+    measured = xr.Dataset({"v": ("row", v, {"units": "m/s"}), "E": ("row", 0.5 * 2.0 * v**2, {"units": "J"})})
+    path = tmp_path / "measured.nc"
+    measured.to_netcdf(path)
+    assert sorted(load_table(path).columns) == ["E", "v"]
+    assert read_units("attrs", path) == {"v": "m/s", "E": "J"}
+    grid = xr.Dataset({"u": (("x", "t"), np.zeros((3, 2)))}, coords={"x": [0.0, 0.5, 1.0], "t": [0.0, 1.0]})
+    assert sorted(load_table(grid).columns) == ["t", "u", "x"] and len(load_table(grid)) == 6
+
+
 def test_law_to_jax_latex_mathml(hello_law):
     import jax
     X = np.random.default_rng(0).uniform(-1, 1, (300, 2))

@@ -62,9 +62,9 @@ def load_table(data):
     if isinstance(data, (str, pathlib.Path)):
         table = _read_file(pathlib.Path(data))
     elif isinstance(data, xr.DataArray):
-        table = data.to_dataset(name=data.name or "y").to_dataframe().reset_index()
+        table = _flatten(data.to_dataset(name=data.name or "y"))
     elif isinstance(data, xr.Dataset):
-        table = data.to_dataframe().reset_index()
+        table = _flatten(data)
     elif isinstance(data, pd.DataFrame):
         table = data
     elif isinstance(data, dict):
@@ -77,6 +77,13 @@ def load_table(data):
         raise TypeError(f"cannot read data of type {type(data).__name__}: pass a CSV/NetCDF path, "
                         "an xarray.Dataset, a pandas.DataFrame or a dict of 1-D arrays")
     return table.set_axis([str(c) for c in table.columns], axis=1)
+
+
+def _flatten(ds):
+    """One row per point of the dataset's grid. A dimension without a coordinate variable only
+    numbers the rows (``("row", values)`` of a table of measurements): it is not an input."""
+    table = ds.to_dataframe().reset_index()
+    return table.drop(columns=[str(d) for d in ds.dims if d not in ds.coords and str(d) in table.columns])
 
 
 def _read_file(path: pathlib.Path):
