@@ -269,12 +269,18 @@ def solve(
             result.write(folder.path)
         return result
     optimizer = train_options.pop("optimizer", None)  # an object, not a recorded setting
+    from sciml.verdict import exact_mismatches
+
+    mismatches = exact_mismatches(problem)  # the problem as written, before the recipe rewrites it
+    for sentence in mismatches:
+        log.warning("%s: %s", problem.name, sentence)
     model_name, options, train, problem, recipe = resolve_settings(problem, model, steps, model_options,
                                                                    train_options)
     train["seed"] = seed
     if resume and folder is None:
         raise ValueError("resume=True needs out=... (the folder of the run to continue)")
     run = _Run(problem, model_name, options, train, folder, recipe, optimizer)  # validates every setting first
+    run.exact_mismatches = mismatches
     if folder and primary:
         folder.prepare(resume=resume, overwrite=overwrite)
     log.info("%s: %s", problem.name, run.plan())
@@ -380,6 +386,7 @@ class _Run:
 
         self.problem, self.model_name, self.options, self.folder = problem, model_name, options, folder
         self.recipe = recipe
+        self.exact_mismatches: list[str] = []  # what the problem's exact solution does not satisfy
         train = dict(train)
         scales = train.pop("output_scales", None)
         self.unknown_network = _unknown_network_options(problem, train.pop("unknown_network", None))
@@ -441,6 +448,8 @@ class _Run:
                               if outcome.condition_raises else {}),
                            **({"loss_weights": outcome.weights}
                               if outcome.raises or outcome.condition_raises else {}),
+                           **({"exact_solution_mismatch": list(self.exact_mismatches)}
+                              if self.exact_mismatches else {}),
                            "recipe": self.recipe or "the problem file's settings for this model",
                            **({"unknowns": self._unknowns_record()} if self.unknown_network is not None else {}),
                            **({"time_marching": outcome.marching} if outcome.marching else {})},

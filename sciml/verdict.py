@@ -63,6 +63,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import sympy as sp
 
 from sciml.dsl.metrics import rms
 from sciml.dsl.problem import underdetermined_boundary
@@ -115,12 +116,16 @@ def equation_balance(compiled, model, raw_parameters, *point_sets: np.ndarray) -
 
     The terms of every equation are compiled once and evaluated on all the sets.
     """
+    params = compiled.physical_parameters(raw_parameters)
+    return field_balance(compiled, compiled.field_function(model, params), params, *point_sets)
+
+
+def field_balance(compiled, field_fn, params, *point_sets: np.ndarray) -> list[list[dict[str, float]]]:
+    """:func:`equation_balance` of any field function (physical point -> fields)."""
     from sciml.dsl.compile import PointExpression
 
     problem = compiled.problem
-    params = compiled.physical_parameters(raw_parameters)
     pnames = tuple(p.name for p in problem.parameters)
-    field_fn = compiled.field_function(model, params)
     out: list[list[dict[str, float]]] = [[] for _ in point_sets]
     for residual in problem.balanced_residuals:
         terms = [PointExpression(t, problem.coordinates, compiled.field_names, pnames, compiled.unknown_networks)
@@ -314,6 +319,61 @@ def fresh_misses(compiled, model, raw, batch: dict, fresh: np.ndarray,
             std = float(np.std(np.asarray(term.points(batch)["u"], np.float64))) or 1.0
             data[term.name] = miss / std
     return conditions, data
+
+
+EXACT_TOLERANCE = 1e-3  # a closed form balances its equations to rounding; this leaves room for float32
+
+
+def exact_mismatches(problem, n_points: int = 512) -> list[str]:
+    """What a problem's exact solution does not satisfy as the problem is written, one sentence
+    each: an equation left unbalanced by more than :data:`EXACT_TOLERANCE` of its largest term,
+    a soft condition missed by more than that share of what it prescribes (the verdict's
+    measures, on fresh points). Errors against such a solution measure the distance from another
+    problem (a flux with the wrong sign). Empty without an exact solution of every field, and
+    with learned parameters or unknown terms: the solution then holds the true values, the
+    problem its initial guesses."""
+    from sciml.dsl.compile import compile_problem
+    from sciml.dsl.symbols import field_name
+    from sciml.functions import lambdify
+
+    if not problem.exact or problem.unknown_parameters or problem.unknowns:
+        return []
+    compiled = compile_problem(problem)
+    exact = {field_name(f): e for f, e in problem.exact.items()}
+    if set(exact) != set(compiled.field_names):
+        return []
+    known = {p: p.value for p in problem.parameters}
+    fns = [lambdify(problem.coordinates, sp.sympify(exact[name]).xreplace(known), "jax")
+           for name in compiled.field_names]
+
+    def field_fn(z):
+        return jnp.stack([jnp.asarray(f(*z), z.dtype) * jnp.ones((), z.dtype) for f in fns])
+
+    dtype = np.float64 if jax.config.jax_enable_x64 else np.float32
+    batch = compiled.sample(np.random.default_rng(FRESH_SEED), {"interior": n_points, "boundary": n_points // 4},
+                            "uniform", dtype=dtype)
+    fresh = jnp.asarray(away_from_singular_points(compiled, compiled.interior_points(batch), keep_all_if_none=True))
+    params = compiled.physical_parameters(compiled.initial_parameters())
+    found = []
+    (balance,) = field_balance(compiled, field_fn, params, np.asarray(fresh))
+    for k, b in enumerate(balance):
+        if b["ratio"] > EXACT_TOLERANCE:
+            found.append(f"the exact solution leaves equation {k + 1} unbalanced by {b['ratio']:.2e} of its "
+                         "largest term")
+    field_scale = rms(np.asarray(jax.vmap(field_fn)(fresh)))
+    lower, upper = problem.space_time.bounds()
+    diameter = float(np.linalg.norm(np.asarray(upper, np.float64) - np.asarray(lower, np.float64)))
+    for term in compiled.terms:
+        if term.kind != "condition":
+            continue
+        points = jax.tree.map(jnp.asarray, term.points(batch))
+        miss = math.sqrt(max(float(term.evaluate(field_fn, params, points)), 0.0))
+        scale = term.miss_scale(field_fn, params, fresh, points, field_scale, diameter)
+        if miss > EXACT_TOLERANCE * max(scale, 1e-30):
+            found.append(f"the exact solution misses condition {term.name} by {miss / max(scale, 1e-30):.2e} of "
+                         "what it prescribes")
+    return [f"{s}: errors against it measure the distance from another problem; check the exact solution "
+            "and the problem's signs and values" for s in found]
 
 
 def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float], str | None]:
