@@ -569,3 +569,20 @@ def test_boundary_equation_errors_name_the_fix():
                                                   Dirichlet(u, 0, on=rod.left)])
     with pytest.raises(ProblemError, match="belongs in a BoundaryEquation only"):
         Problem("p", rod, [u.diff(x, 2)], conditions=[Dirichlet(u, Normal(x), on=rod.boundary)])
+
+
+def test_exact_data_of_pieces_that_meet_hold_at_their_corners():
+    """Dirichlet data on three sides of a plate, agreeing where the sides meet: the field takes
+    them on each side and at the corners (a plate held at 293 K once read 0 K at two corners)."""
+    x, y = Coordinate("x"), Coordinate("y")
+    plate = Rectangle(x, y, (0, 0.2), (0, 0.1))
+    T = Field("T", x, y)
+    problem = Problem("plate", plate, [T.diff(x, 2) + T.diff(y, 2)],
+                      conditions=[Dirichlet(T, 293 + 100 * y, on=plate.left, hard=True),
+                                  Dirichlet(T, 293 + 50 * x, on=plate.bottom, hard=True),
+                                  Dirichlet(T, 303 + 100 * y, on=plate.right, hard=True)])
+    c = compile_problem(problem)
+    f = c.field_function(network(c))
+    points = jnp.array([[0.0, 0.0], [0.2, 0.0], [0.0, 0.07], [0.13, 0.0], [0.2, 0.04]], jnp.float32)
+    expected = np.array([293.0, 303.0, 300.0, 299.5, 307.0])
+    np.testing.assert_allclose(np.asarray(jax.vmap(f)(points))[:, 0], expected, rtol=1e-6)

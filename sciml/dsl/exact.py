@@ -21,6 +21,8 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.terms import Params
 from sciml.functions import lambdify
 
+CORNER_SHIFT = 1e-9  # of the domain's extent: added to each distance in the blend of boundary data
+
 
 @dataclass(frozen=True)
 class PeriodicEmbedding:
@@ -160,9 +162,15 @@ class ExactConditions:
         if len(d_exprs) == 1:
             G = g_exprs[0]
         elif d_exprs:
-            # Blend: on piece i every other product vanishes, so G = g_i there.
-            prods = [sp.Mul(*[d for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
-            G = sum(g * p for g, p in zip(g_exprs, prods)) / (sum(prods) + sp.Float(1e-12))
+            # Blend: on piece i every other product holds the factor d_i + shift = shift, so G = g_i
+            # there to a part in 1e9. The shift keeps the weights apart from zero where pieces meet
+            # (without it every product vanishes at a corner of two pieces, and G with them: a plate
+            # held at 293 K read 0 K at its corners); there G is the mean of the meeting pieces' data,
+            # which agree (data that jump keep their conditions soft).
+            lower, upper = problem.space_time.bounds()
+            shift = sp.Float(CORNER_SHIFT * float(np.max(np.asarray(upper, float) - np.asarray(lower, float))))
+            prods = [sp.Mul(*[d + shift for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
+            G = sum(g * p for g, p in zip(g_exprs, prods)) / sum(prods)
         else:
             G = sp.Integer(0)
         base, factor = G, sp.Mul(*d_exprs) if d_exprs else sp.Integer(1)
