@@ -307,8 +307,7 @@ def fresh_misses(compiled, model, raw, batch: dict, fresh: np.ndarray,
                  for name, points in batch.items()}
     terms = compiled.loss_terms(model, raw, jax.tree.map(jnp.asarray, batch))
     field_fn = compiled.field_function(model, params)
-    lower, upper = compiled.problem.space_time.bounds()
-    diameter = float(np.linalg.norm(np.asarray(upper, np.float64) - np.asarray(lower, np.float64)))
+    diameter = _diameter(compiled.problem)
     conditions, data = {}, {}
     for term in compiled.terms:
         miss = math.sqrt(max(float(terms[term.name]), 0.0))
@@ -319,6 +318,13 @@ def fresh_misses(compiled, model, raw, batch: dict, fresh: np.ndarray,
             std = float(np.std(np.asarray(term.points(batch)["u"], np.float64))) or 1.0
             data[term.name] = miss / std
     return conditions, data
+
+
+def _diameter(problem) -> float:
+    """The diagonal of the problem's bounding box: a derivative condition's miss is judged
+    against at least the slope of a field of its size varying across it."""
+    lower, upper = problem.space_time.bounds()
+    return float(np.linalg.norm(np.asarray(upper, np.float64) - np.asarray(lower, np.float64)))
 
 
 EXACT_TOLERANCE = 1e-3  # a closed form balances its equations to rounding; this leaves room for float32
@@ -361,8 +367,7 @@ def exact_mismatches(problem, n_points: int = 512) -> list[str]:
             found.append(f"the exact solution leaves equation {k + 1} unbalanced by {b['ratio']:.2e} of its "
                          "largest term")
     field_scale = rms(np.asarray(jax.vmap(field_fn)(fresh)))
-    lower, upper = problem.space_time.bounds()
-    diameter = float(np.linalg.norm(np.asarray(upper, np.float64) - np.asarray(lower, np.float64)))
+    diameter = _diameter(problem)
     for term in compiled.terms:
         if term.kind != "condition":
             continue
