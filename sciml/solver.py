@@ -279,8 +279,8 @@ def solve(
     train["seed"] = seed
     if resume and folder is None:
         raise ValueError("resume=True needs out=... (the folder of the run to continue)")
-    run = _Run(problem, model_name, options, train, folder, recipe, optimizer)  # validates every setting first
-    run.exact_mismatches = mismatches
+    run = _Run(problem, model_name, options, train, folder, recipe, optimizer,  # validates every setting first
+               exact_mismatches=mismatches)
     if folder and primary:
         folder.prepare(resume=resume, overwrite=overwrite)
     log.info("%s: %s", problem.name, run.plan())
@@ -378,7 +378,7 @@ class _Run:
     """A problem, a surrogate and settings, built and checked, ready to train or to restore."""
 
     def __init__(self, problem, model_name: str, options: dict, train: dict, folder: RunFolder | None,
-                 recipe: dict | None = None, optimizer=None):
+                 recipe: dict | None = None, optimizer=None, exact_mismatches: list[str] = ()):
         from sciml.dsl.compile import compile_problem
         from sciml.models import build_model
         from sciml.training.config import TrainConfig
@@ -386,7 +386,7 @@ class _Run:
 
         self.problem, self.model_name, self.options, self.folder = problem, model_name, options, folder
         self.recipe = recipe
-        self.exact_mismatches: list[str] = []  # what the problem's exact solution does not satisfy
+        self.exact_mismatches = list(exact_mismatches)  # what the problem's exact solution does not satisfy
         train = dict(train)
         scales = train.pop("output_scales", None)
         self.unknown_network = _unknown_network_options(problem, train.pop("unknown_network", None))

@@ -67,8 +67,10 @@ import sympy as sp
 
 from sciml.dsl.metrics import rms
 from sciml.dsl.problem import underdetermined_boundary
+from sciml.dsl.symbols import field_name
 from sciml.dsl.terms import additive_terms
 from sciml.dynamics.problem import CLASSICAL_TIMES  # where a forward ODE is compared with its integration
+from sciml.functions import lambdify
 
 __all__ = ["Verdict", "THRESHOLDS", "assess", "judge", "measure", "share_beyond", "share_outside", "verdict_from"]
 
@@ -339,8 +341,6 @@ def exact_mismatches(problem, n_points: int = 512) -> list[str]:
     with learned parameters or unknown terms: the solution then holds the true values, the
     problem its initial guesses."""
     from sciml.dsl.compile import compile_problem
-    from sciml.dsl.symbols import field_name
-    from sciml.functions import lambdify
 
     if not problem.exact or problem.unknown_parameters or problem.unknowns:
         return []
