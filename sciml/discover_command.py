@@ -39,6 +39,8 @@ import warnings
 
 from sciml.symbolic.law import doubt, law_json
 from sciml.symbolic.names import quoted
+from sciml.symbolic.noise import NOISE_FORMS
+from sciml.report.law_report import proportional_note
 
 __all__ = ["add_arguments", "read_units", "run"]
 
@@ -65,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-structure", action="store_true",
                         help="without units, skip the structure tests on a fitted surrogate "
                              "(separability, symmetries, homogeneity; record.structure in law.json)")
+    parser.add_argument("--noise", choices=NOISE_FORMS, default="auto",
+                        help="the target's noise: additive, proportional to the target (a relative error: laws "
+                             "are then chosen by their error in log|target|), or auto (the data decide; "
+                             "record.noise_form in law.json) (default: %(default)s)")
     parser.add_argument("--no-report", action="store_true", help="write law.json only")
     add_library_argument(parser)
 
@@ -123,7 +129,7 @@ def _discover(args: argparse.Namespace):
     with _data_messages():
         return discover(args.data, target=targets if len(targets) > 1 else targets[0], inputs=inputs,
                         backend=args.backend, seed=args.seed, time_budget=args.time_budget, units=units,
-                        structure=not args.no_structure)
+                        structure=not args.no_structure, noise=args.noise)
 
 
 def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
@@ -136,6 +142,8 @@ def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
     if units.get("note") or units.get("constant_units"):
         print("units: " + "; ".join(filter(None, [units.get("note"), units.get("constant_units") and
                                                   f"the fitted constant carries {units['constant_units']}"])))
+    if proportional_note(law):
+        print("noise: " + proportional_note(law))
     if law.alternatives:
         simplest = law.alternatives[0]
         print(f"ambiguous: {law.ambiguity}. Simplest other: {law.display_expression(simplest.expr)} "

@@ -105,7 +105,7 @@ def _pareto_figure(law):
     ax.set_yscale("log")
     ax.set_ylim(bottom=floor / 3)
     ax.set_xlabel("complexity (tree nodes)")
-    ax.set_ylabel("held-out MSE")
+    ax.set_ylabel("held-out MSE" + (f" of log|{law.target}|" if proportional_note(law) else ""))
     ax.legend()
     ax.set_title("Pareto front")
     return fig
@@ -255,6 +255,7 @@ def render_html(law, title: str | None = None, figures: bool = True) -> str:
 {_error_table(law)}
 <h2>Pareto front (complexity vs held-out error)</h2>
 <p class="small">Selection rule: {html.escape(SELECTION_RULE)}.</p>
+{_noise_form(law)}
 {_pareto(law, figures)}
 <h2>Residuals</h2>
 {_residuals(law, figures)}
@@ -337,6 +338,25 @@ def _alternatives(law) -> str:
             f"<table id=alternatives><tr><th>complexity</th><th>{html.escape(judged or 'held-out MSE')}</th>"
             "<th>R² test</th>"
             "<th class=l>source</th><th class=l>formula</th></tr>" + rows + "</table>")
+
+
+def proportional_note(law) -> str:
+    """One sentence when the law was chosen by its error in ``log|target|`` (noise proportional
+    to the target, ``record["noise_form"]``), else ``""``."""
+    form = law.record.get("noise_form") or {}
+    if form.get("form") != "proportional":
+        return ""
+    evidence = form.get("log_evidence")
+    why = ("as asked" if evidence is None else
+           f"the rows are {evidence['proportional'] - evidence['additive']:.0f} nats likelier so than with "
+           "additive noise")
+    return (f"The noise is proportional to {quoted(law.target)} ({why}): formulas were searched, chosen and "
+            f"judged by their error in log|{quoted(law.target)}| (the Pareto front's held-out errors are of it).")
+
+
+def _noise_form(law) -> str:
+    note = proportional_note(law)
+    return f'<p class="small">{html.escape(note)}</p>' if note else ""
 
 
 def _verdict(law) -> str:

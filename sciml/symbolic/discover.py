@@ -8,6 +8,7 @@ held-out data, and the law is chosen from the Pareto front by the rule in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -23,6 +24,7 @@ from .alternatives import alternatives, ambiguity_note, wider_inputs
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto, selection_bound, surrogate_comparison
 from . import names
 from .names import safe_identifiers
+from .noise import NOISE_FORMS
 from .primitives import Library
 from .refit import clean, evaluate, prune_terms
 from .structure import STRUCTURE_RULE
@@ -172,6 +174,110 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
         front = pareto(cands)
     law = choose(front, n_test, float(np.var(ytr)))
     return law, front, (tr, te), cands
+
+
+@dataclasses.dataclass
+class _Found:
+    """One target's search: the chosen candidate, the front, the ``(train, test)`` split, every
+    candidate scored, the structure record and surrogate (``None`` without structure tests),
+    the noise form (:func:`~sciml.symbolic.noise.noise_form`); ``sign`` is 0 when the
+    candidates are formulas of the target, else +-1 and they are formulas of ``log(sign y)``."""
+
+    chosen: Candidate
+    front: list
+    split: tuple
+    candidates: list
+    structure: dict | None
+    surrogate: object
+    noise_form: dict
+    sign: int = 0
+
+    def transform(self, values):
+        """Target values (or predictions) in the space the candidates were measured in."""
+        return values if not self.sign else np.log(self.sign * np.asarray(values, np.float64))
+
+    def law(self, expr: sp.Expr) -> sp.Expr:
+        """A candidate's formula as a formula of the target."""
+        return expr if not self.sign else self.sign * sp.expand_power_exp(sp.exp(expr))
+
+    def in_target(self, cands: list) -> list:
+        """Candidates as formulas of the target, one per formula (two formulas of ``log|y|``
+        can be one of ``y``)."""
+        if not self.sign:
+            return cands
+        out = {}
+        for c in cands:
+            expr = self.law(c.expr)
+            out.setdefault(str(expr), dataclasses.replace(c, expr=expr, complexity=complexity(expr)))
+        return list(out.values())
+
+
+LOG_PROPOSALS = 12  # formulas of the target carried into the search in log|target| (_worth_cleaning)
+
+
+def _noise_form(noise: str, X, y, seed: int) -> dict:
+    """The noise form ``discover(noise=...)`` asks for, or the one the data show (``"auto"``)."""
+    from .noise import NOISE_FORM_RULE, noise_form
+
+    if noise == "auto":
+        return noise_form(X, y, seed=seed)
+    if noise == "proportional" and not (np.all(y > 0) or np.all(y < 0)):
+        raise ValueError("noise='proportional' needs a target of one sign and never zero (its error is a "
+                         f"share of its value); this target ranges over [{np.min(y):.4g}, {np.max(y):.4g}]: "
+                         "give noise='additive' or 'auto'")
+    return {"form": noise, "why": "given", "rule": NOISE_FORM_RULE}
+
+
+def _target_search(X, y, symbols, backends, form: dict, *, seed, test_fraction, time_budget, columns,
+                   given, units, target_units, structure) -> _Found:
+    """The law of one target. With additive noise the search of :func:`_space_search`; with noise
+    proportional to the target, that search on half the budget, then one in ``log|y|`` (where
+    such noise is additive and every row weighs alike) with the first one's formulas among its
+    proposals, on the other half. The law is chosen in ``log|y|``: a least-squares fit of the
+    target itself is decided by its largest rows and can prefer a wrong formula that follows
+    them."""
+    proportional = form["form"] == "proportional"
+    budget = time_budget if time_budget is None or not proportional else 0.5 * time_budget
+    kw = dict(seed=seed, test_fraction=test_fraction, columns=columns, form=form)
+    found = _space_search(X, y, symbols, backends, time_budget=budget, given=given, units=units,
+                          target_units=target_units, structure=structure, **kw)
+    if not proportional:
+        return found
+    sign = 1 if y[0] > 0 else -1
+    z = np.log(sign * y)
+    tr, te = found.split
+    logs = [(f"{c.source} (in log)", sp.expand_log(sp.log(sign * c.expr)))
+            for c in found.candidates if c.source != "constant"]
+    logs = _worth_cleaning(logs, symbols, X[tr], z[tr], LOG_PROPOSALS)
+    in_log = _space_search(X, z, symbols, backends, time_budget=budget, given=logs, units=None,
+                           target_units=None, structure=structure and units is None, **kw)
+    in_log.sign = sign
+    if units is not None:  # consistency is a property of the target's formula
+        for c in in_log.candidates:
+            c.consistent = is_consistent(in_log.law(c.expr), units, target_units)
+        in_log.front = pareto(in_log.candidates)
+        in_log.chosen = choose(in_log.front, len(te), float(np.var(z[tr])))
+    return in_log
+
+
+def _space_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns, given, units,
+                  target_units, structure, form) -> _Found:
+    """Without units (and with ``structure``), :func:`_structure_search`; with units, the search
+    in the dimensionless groups first, then :func:`_search` with their formulas proposed."""
+    if units is None and structure:
+        chosen, front, split, cands, record, surrogate = _structure_search(
+            X, y, symbols, backends, seed=seed, test_fraction=test_fraction, time_budget=time_budget,
+            columns=columns, given=given)
+        return _Found(chosen, front, split, cands, record, surrogate, form)
+    start = time.time()
+    pi_proposals = _dimensionless_proposals(X, y, [s.name for s in symbols], symbols, backends, units,
+                                            target_units, seed=seed, test_fraction=test_fraction,
+                                            time_budget=time_budget)
+    budget = time_budget if time_budget is None else max(5.0, time_budget - (time.time() - start))
+    chosen, front, split, cands = _search(X, y, symbols, backends, seed=seed, test_fraction=test_fraction,
+                                          time_budget=budget, units=units, target_units=target_units,
+                                          rng=np.random.default_rng(seed), proposals=[*given, *pi_proposals])
+    return _Found(chosen, front, split, cands, None, None, form)
 
 
 def _structure_search(X, y, symbols, backends, *, seed, test_fraction, time_budget, columns, given=()):
@@ -385,7 +491,7 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
              test_fraction: float = 0.25, time_budget: float | None = 120.0,
              library: Library | None = None, units: dict | None = None,
              operon_options: dict | None = None, structure: bool = True, surrogate_check: bool = True,
-             proposals: Sequence[tuple[str, sp.Expr]] = ()) -> Law:
+             proposals: Sequence[tuple[str, sp.Expr]] = (), noise: str = "auto") -> Law:
     """Discover a closed-form law ``target = f(inputs)`` from a table of samples.
 
     Args:
@@ -420,6 +526,12 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
             ``"doubtful"`` (:data:`~sciml.symbolic.law.VERDICT_RULE`). Off where the rows are a
             network's own noiseless samples, which any smooth surrogate follows closer than the
             true law does.
+        noise: ``"auto"`` (the data decide between the two below:
+            :func:`~sciml.symbolic.noise.noise_form`, recorded as ``record["noise_form"]``),
+            ``"additive"`` (every row's error alike: least squares on the target) or
+            ``"proportional"`` (an error that is a share of the value, for a target of one sign:
+            laws are searched, chosen and judged by their error in ``log|target|``, where the
+            Pareto front's errors then are).
 
     Returns:
         the :class:`Law`; ``law.verdict`` is ``"no law found"`` when nothing beats the mean on
@@ -431,6 +543,8 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     t0 = time.time()
     if not 0.0 < test_fraction < 0.9:
         raise ValueError(f"test_fraction must be in (0, 0.9), got {test_fraction}")
+    if noise not in NOISE_FORMS:
+        raise ValueError(f"noise must be one of {list(NOISE_FORMS)}, got {noise!r}")
     table = load_table(data)
     samples = select_samples(table, target, inputs, source_name(data))
     inputs, targets, X, Y = samples.inputs, samples.targets, samples.X, samples.Y
@@ -439,57 +553,51 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     # consistency checks and the pi-group reduction read units by symbol name
     units = None if column_units is None else {s.name: column_units[c] for s, c in zip(symbols, inputs)}
     backends = _backends(backend, library, operon_options)
-    laws, structures, surrogates = {}, {}, {}
+    laws = {}
     columns = {s.name: c for s, c in zip(symbols, inputs)}
     by_name = {s.name: s for s in symbols}
     given = [(source, e.xreplace({v: by_name[v.name] for v in e.free_symbols if v.name in by_name}))
              for source, e in proposals]
     for k, t in enumerate(targets):
-        extra = given if k == 0 else []
-        if column_units is None and structure:
-            chosen, front, (tr, te), cands, structures[t], surrogates[t] = _structure_search(
-                X, Y[:, k], symbols, backends, seed=seed, test_fraction=test_fraction,
-                time_budget=time_budget, columns=columns, given=extra)
-            laws[t] = (chosen, front, tr, te, cands)
-            continue
-        tu = None if column_units is None else column_units[t]
-        start = time.time()
-        pi_proposals = _dimensionless_proposals(X, Y[:, k], [s.name for s in symbols], symbols, backends,
-                                             units, tu, seed=seed, test_fraction=test_fraction,
-                                             time_budget=time_budget)
-        budget = time_budget if time_budget is None else max(5.0, time_budget - (time.time() - start))
-        chosen, front, (tr, te), cands = _search(X, Y[:, k], symbols, backends, seed=seed,
-                                                 test_fraction=test_fraction, time_budget=budget,
-                                                 units=units, target_units=tu,
-                                                 rng=np.random.default_rng(seed), proposals=[*extra, *pi_proposals])
-        laws[t] = (chosen, front, tr, te, cands)
+        form = _noise_form(noise, X, Y[:, k], seed)
+        laws[t] = _target_search(X, Y[:, k], symbols, backends, form, seed=seed, test_fraction=test_fraction,
+                                 time_budget=time_budget, columns=columns, given=given if k == 0 else [],
+                                 units=units, target_units=None if column_units is None else column_units[t],
+                                 structure=structure)
     t = targets[0]
-    chosen, front, tr, te, cands = laws[t]
+    found = laws[t]
+    chosen, tr, te = found.chosen, found.split[0], found.split[1]
     y = Y[:, 0]
-    others, ambiguity = _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs)
-    pred = evaluate(chosen.expr, symbols, X)
+    # the alternatives and the checks in the space the law was chosen in (log|y| for a relative error)
+    z = found.transform(y)
+    others, ambiguity = _alternatives(chosen, found.front, found.candidates, X, z, tr, te, symbols, inputs)
+    law_expr = found.law(chosen.expr)
+    pred = evaluate(law_expr, symbols, X)
     metrics = {"formula": _side(pred[tr], y[tr], pred[te], y[te]), "network": None}
     if surrogate_check and len(tr) >= 20 and len(te) >= 10:
-        if _exact_enough(min(front, key=lambda c: c.mse_test, default=None), y):
+        if _exact_enough(min(found.front, key=lambda c: c.mse_test, default=None), z):
             metrics["surrogate"] = {"skipped": "the formula is exact on held-out rows", "formula_clearly_worse": False}
         else:
-            metrics["surrogate"], noise = _surrogate_check(X, y, pred, tr, te, seed, surrogates.get(t))
-            if noise is not None:
-                metrics["noise"] = noise
+            with np.errstate(all="ignore"):
+                pred_z = found.transform(pred)
+            metrics["surrogate"], noise_check = _surrogate_check(X, z, pred_z, tr, te, seed, found.surrogate)
+            if noise_check is not None:
+                metrics["noise"] = noise_check
     record = {"data_hash": _data_hash(X, Y), "n_samples": int(len(X)), "seed": int(seed),
               "backend": backend if isinstance(backend, str) else type(backend).__name__,
               "chosen_from": chosen.source, "selection_rule": SELECTION_RULE,
               "test_fraction": test_fraction, "data": samples.notes,
               "wall_s": time.time() - t0, "versions": _versions()}
-    if t in structures:
-        record["structure"] = structures[t]
+    record["noise_form"] = found.noise_form
+    if found.structure is not None:
+        record["structure"] = found.structure
     if units is not None:
-        record["units"] = _units_record(X, symbols, units, column_units[t], chosen.expr, columns)
+        record["units"] = _units_record(X, symbols, units, column_units[t], law_expr, columns)
     details = {"X": X, "y": y, "pred": pred, "train_index": tr, "test_index": te}
-    return Law(expr=chosen.expr, symbols=symbols, inputs=inputs, target=t, pareto=front,
+    return Law(expr=law_expr, symbols=symbols, inputs=inputs, target=t, pareto=found.in_target(found.front),
                metrics=metrics,
-               expressions={k: v[0].expr for k, v in laws.items()} if len(targets) > 1 else {},
-               record=record, details=details, alternatives=others, ambiguity=ambiguity)
+               expressions={k: v.law(v.chosen.expr) for k, v in laws.items()} if len(targets) > 1 else {},
+               record=record, details=details, alternatives=found.in_target(others), ambiguity=ambiguity)
 
 
 def _surrogate_check(X, y, pred, tr, te, seed: int, surrogate=None) -> tuple[dict, dict | None]:

@@ -69,7 +69,8 @@ def symbolify_solution(solution, out: str | Path, n_samples: int = 1000, seed: i
         dithered = values[:, k] + sigma * rng.standard_normal(len(z))
         data = {**{c: z[:, j] for j, c in enumerate(coords)}, name: dithered}
         law = discover(data, target=name, inputs=coords, seed=seed, time_budget=time_budget,
-                       proposals=proposals if k == 0 else (), surrogate_check=False)
+                       proposals=proposals if k == 0 else (), surrogate_check=False,
+                       noise="additive")  # the dither is additive
         held_out = law.details["test_index"]
         dither = NoiseReference(sigma**2, None, "the dither added to the samples (the network's resolution)", len(z))
         noise = noise_comparison((law.details["pred"][held_out] - dithered[held_out]) ** 2, dither)

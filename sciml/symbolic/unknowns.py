@@ -127,7 +127,8 @@ def distil_unknowns(equation: Equation, *, seed: int = 0, n_samples: int = 1000,
         X, y, columns, seen = equation.samples(name, n_samples, rng)
         data = {**{c: X[:, k] for k, c in enumerate(columns)}, name: y}
         found = discover(data, target=name, inputs=columns, backend=backend, seed=seed, time_budget=time_budget,
-                         structure=len(columns) > 1, surrogate_check=False)  # the equation judges instead
+                         structure=len(columns) > 1, surrogate_check=False,  # the equation judges instead
+                         noise="additive")  # a trained network's values, not a measurement's
         candidates = found.pareto + _single_terms(found, single_terms)
         laws[name] = _choose_in_equation(equation, name, found, candidates, seen,
                                          equation.scale(name, found.details["y"]))
