@@ -94,7 +94,8 @@ def plot_solution(solution, path: str | Path) -> Path:
     for extra in axes[-1, 1:]:
         extra.axis("off")
     if solution.parameters:
-        txt = "\n".join(f"{k} = {v:.6g}" for k, v in solution.parameters.items())
+        units = {p.name: p.units for p in getattr(getattr(solution, "problem", None), "parameters", ()) if p.units}
+        txt = "\n".join(f"{k} = {v:.6g}" + (f" {units[k]}" if k in units else "") for k, v in solution.parameters.items())
         axes[-1, 1].text(0.05, 0.9, "identified parameters\n" + txt, va="top", family="monospace")
     fig.suptitle(f"{solution.problem.name} — {solution.model_name}")
     fig.tight_layout()

@@ -246,6 +246,8 @@ class Solution:
             "losses": final,
             "loss": float(self.history["loss"][-1]) if len(self.history["loss"]) else None,
             "parameters": self.parameters,
+            **({"parameter_units": units} if (units := {p.name: p.units for p in self.problem.parameters
+                                                         if p.learn and p.units}) else {}),
             "wall_s": round(self.wall_s, 3),
             # every trained scalar: the surrogate's, the unknown terms' networks, learned parameters
             "n_params": count_parameters(self.model) + sum(int(np.size(a)) for a in jax.tree.leaves(self.raw_parameters)),

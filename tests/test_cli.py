@@ -76,13 +76,14 @@ def test_an_ode_with_learned_parameters_and_no_reference_is_plotted_and_written(
     t = Coordinate("t")
     x = Field("x", t)
     ts = np.linspace(0, 1, 11)
-    problem = Problem("decay", TimeInterval(t, 0, 1), [x.diff(t) + Parameter("k", 0.2, learn=True) * x],
+    problem = Problem("decay", TimeInterval(t, 0, 1), [x.diff(t) + Parameter("k", 0.2, learn=True, units="1/s") * x],
                       conditions=[Initial(x, 1.0)],
                       data=xr.Dataset({"x": ("t", np.exp(-0.5 * ts))}, coords={"t": ts}))
     sciml.solve(problem, model="mlp", steps=20, lbfgs_steps=0, model_options={"hidden": (8,)}, progress=False,
                 out=tmp_path)
     assert (tmp_path / "plot.png").stat().st_size > 10_000
-    assert "k" in json.loads((tmp_path / "metrics.json").read_text())["parameters"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "k" in metrics["parameters"] and metrics["parameter_units"] == {"k": "1/s"}
 
 
 class _Reached(Exception):

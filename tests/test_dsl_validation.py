@@ -167,6 +167,17 @@ def test_parameters_of_the_same_name_stay_distinct_across_problems():
     assert [(p.learn, p.value) for p in b.parameters] == [(True, 0.5)]
 
 
+def test_a_parameter_carries_its_units_as_a_label():
+    import pickle
+
+    nu = Parameter("nu", 0.1, learn=True, units="m^2/s")
+    assert nu.units == "m^2/s" and Parameter("nu", 0.1, learn=True).units is None
+    assert Parameter("nu", 0.1, learn=True) != nu  # a different declaration, a different symbol
+    assert pickle.loads(pickle.dumps(nu)).units == "m^2/s"
+    with pytest.raises(ProblemError, match="parameter 'nu': units must be a short printable string"):
+        Parameter("nu", 0.1, units=3)
+
+
 def test_solving_a_problem_its_conditions_leave_undetermined_is_refused():
     """Without data, a field advanced in time needs its initial value (and rate, at second
     order), and one with second derivatives in space some boundary condition; sciml.solve

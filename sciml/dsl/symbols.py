@@ -44,14 +44,19 @@ class Parameter(sp.Symbol):
         learn: if true the parameter is identified from data (an inverse problem).
         positive: learn ``log(value)`` instead of ``value`` so the estimate stays positive —
             the natural choice for viscosities, diffusivities and rates.
+        units: a label (e.g. ``"m^2/s"``), written beside a learned value in ``metrics.json``
+            (``parameter_units``), as a coordinate's or field's units are.
     """
 
     value: float
     learn: bool
     positive: bool
+    units: str | None
 
-    def __new__(cls, name: str, value: float, *, learn: bool = False, positive: bool = False):
+    def __new__(cls, name: str, value: float, *, learn: bool = False, positive: bool = False,
+                units: str | None = None):
         _check_name(name, "parameter")
+        units = _check_units(units, f"parameter {name!r}")
         try:
             value = float(value)
         except (TypeError, ValueError):
@@ -64,17 +69,17 @@ class Parameter(sp.Symbol):
         if positive and value <= 0:
             raise ProblemError(f"parameter {name!r} is declared positive but its value is {value}")
         obj = sp.Symbol.__xnew__(cls, name, real=True)
-        obj.value, obj.learn, obj.positive = value, bool(learn), bool(positive)
+        obj.value, obj.learn, obj.positive, obj.units = value, bool(learn), bool(positive), units
         return obj
 
     def _hashable_content(self):
         # Two parameters of the same name but different values or roles are different
         # symbols; otherwise sympy's expression cache would hand one problem's parameter to
         # another problem built in the same process.
-        return super()._hashable_content() + (self.value, self.learn, self.positive)
+        return super()._hashable_content() + (self.value, self.learn, self.positive, self.units)
 
     def __getnewargs_ex__(self):
-        return (self.name, self.value), {"learn": self.learn, "positive": self.positive}
+        return (self.name, self.value), {"learn": self.learn, "positive": self.positive, "units": self.units}
 
 
 class Normal(sp.Symbol):

@@ -197,8 +197,13 @@ class _Found:
         return values if not self.sign else np.log(self.sign * np.asarray(values, np.float64))
 
     def law(self, expr: sp.Expr) -> sp.Expr:
-        """A candidate's formula as a formula of the target."""
-        return expr if not self.sign else self.sign * sp.expand_power_exp(sp.exp(expr))
+        """A candidate's formula as a formula of the target; a constant term of ``log|y|``
+        becomes a factor written as a number (``exp(59/10)``, a rounding in ``log|y|``, is
+        365.037)."""
+        if not self.sign:
+            return expr
+        law = self.sign * sp.expand_power_exp(sp.exp(expr))
+        return law.xreplace({e: sp.Float(e.evalf(15), 15) for e in law.atoms(sp.exp) if e.args[0].is_number})
 
     def in_target(self, cands: list) -> list:
         """Candidates as formulas of the target, one per formula (two formulas of ``log|y|``

@@ -104,7 +104,8 @@ def mode_candidates(X: np.ndarray, y: np.ndarray, symbols) -> list[tuple[str, sp
                     theta0[:n_modes] = decay * (1 + np.arange(n_modes))  # distinct rates for pure exponentials
                     theta0[n_modes:][osc] = ws
                     try:
-                        fit = least_squares(_residual, theta0, args=(t, y, n_modes, osc, offset), max_nfev=200)
+                        with np.errstate(over="ignore", invalid="ignore"):  # a diverging trial rate
+                            fit = least_squares(_residual, theta0, args=(t, y, n_modes, osc, offset), max_nfev=200)
                     except (ValueError, np.linalg.LinAlgError):
                         continue
                     if np.all(np.isfinite(fit.x)) and (best is None or fit.cost < best.cost):

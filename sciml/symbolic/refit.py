@@ -126,8 +126,9 @@ class _Problem:
             return np.where(np.isfinite(r), r, _HUGE)
 
         try:
-            sol = least_squares(resid, theta[free], method="lm", xtol=1e-13, ftol=1e-13,
-                                gtol=1e-13, max_nfev=(steps or self.steps) * (len(free) + 1))
+            with np.errstate(over="ignore", invalid="ignore"):  # _HUGE residuals square to inf: a bad step
+                sol = least_squares(resid, theta[free], method="lm", xtol=1e-13, ftol=1e-13,
+                                    gtol=1e-13, max_nfev=(steps or self.steps) * (len(free) + 1))
         except (ValueError, FloatingPointError, OverflowError):  # MINPACK refuses NaN starts
             return theta, start
         trial = theta.copy()
