@@ -33,6 +33,17 @@ def test_proportional_noise_is_told_from_additive_noise():
     assert found["log_evidence"]["additive"] > found["log_evidence"]["proportional"]
 
 
+def test_an_input_sampled_over_decades_is_compared_on_its_log_scale():
+    """Michaelis-Menten over substrate 0.01-100 (log-uniform), 2% proportional noise: on the
+    linear scale one length scale cannot follow log(rate) near S = 0 and additive noise won by
+    200 nats; on the log scale of S the proportional form wins."""
+    rng = np.random.default_rng(36)
+    S = np.exp(rng.uniform(np.log(0.01), np.log(100), 150))
+    rate = 4.0 * S / (0.7 + S)
+    assert noise_form(S[:, None], rate * (1 + 0.02 * rng.standard_normal(150)))["form"] == "proportional"
+    assert noise_form(S[:, None], np.abs(rate + 0.02 * rng.standard_normal(150)))["form"] == "additive"
+
+
 def test_a_target_of_both_signs_or_few_rows_keeps_additive_noise():
     x = np.linspace(0, 6, 100)
     found = noise_form(x[:, None], np.sin(x) * (1 + 0.02 * np.random.default_rng(0).standard_normal(100)))
