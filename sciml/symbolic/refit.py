@@ -393,7 +393,8 @@ def _standard_errors(prob: _Problem, theta, noise_var: float, mask) -> np.ndarra
         up, down = theta.copy(), theta.copy()
         up[i] += step
         down[i] -= step
-        columns.append((prob.predict(up) - prob.predict(down)) / (2 * step))
+        with np.errstate(all="ignore"):  # rows where the formula is undefined are dropped below
+            columns.append((prob.predict(up) - prob.predict(down)) / (2 * step))
     jacobian = np.stack(columns, axis=1)
     jacobian = jacobian[np.all(np.isfinite(jacobian), axis=1)]
     with np.errstate(all="ignore"):
