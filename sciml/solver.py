@@ -402,9 +402,11 @@ class _Run:
                                seed=seed, **options)
         if scales is None and isinstance(recipe, dict):
             # The recipe's non-dimensionalisation, measured on this untrained network.
-            from sciml.scales import estimate_output_scales
+            from sciml.scales import SIBLINGS, estimate_output_scales
 
-            scales = estimate_output_scales(self.compiled, self.net, seed=seed)
+            siblings = [build_model(model_name, self.compiled.input_dimension, len(self.compiled.field_names),
+                                    seed=seed + 1 + k, **options) for k in range(SIBLINGS)]
+            scales = estimate_output_scales(self.compiled, self.net, seed=seed, siblings=siblings)
             recipe["output_scales"] = scales
             recipe.setdefault("reasons", {})["output_scales"] = (
                 "network outputs of order one balance the equations and conditions at initialisation"

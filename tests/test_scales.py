@@ -132,3 +132,31 @@ def test_a_positive_states_rates_do_not_scale_another_field():
     assert rewritten.positive_fields == {"gut"}
     scales = scales_of(rewritten)
     assert "gut" not in scales and scales["blood"] < 1 / DWARF
+
+
+def test_the_starting_size_is_the_architectures_not_one_draws():
+    """An orbit of radius 30 (two fields over a time interval): one network's field output is a
+    single draw of its last layer (RMS 0.002-0.35 across seeds), and scales measured on it
+    ranged over two decades with the seed; measured over the network and its siblings (16
+    draws of a field's output) they agree within a factor of two (1.9-2.0 over these seeds)."""
+    t = Coordinate("t")
+    px, py = Field("x", t), Field("y", t)
+    orbit = Problem("orbit", TimeInterval(t, 0, 6), [px.diff(t) + py, py.diff(t) - px],
+                    conditions=[Initial(px, 30.0), Initial(py, 0.0)])
+    compiled = compile_problem(orbit)
+
+    def net(seed):
+        return build_model("mlp", 1, 2, seed=seed, hidden=(32, 32))
+
+    from sciml.scales import SIBLINGS
+
+    alone, pooled = [], []
+    for seed in range(6):
+        alone.append(estimate_output_scales(compiled, net(seed), seed=seed, siblings=()))
+        pooled.append(estimate_output_scales(compiled, net(seed), seed=seed,
+                                             siblings=[net(100 + 10 * seed + k) for k in range(SIBLINGS)]))
+    for name in ("x", "y"):
+        values = [s[name] for s in pooled]
+        assert max(values) < 2.5 * min(values), pooled
+    spread = [s.get("x", 1.0) for s in alone]
+    assert max(values) / min(values) < max(spread) / min(spread), (alone, pooled)
