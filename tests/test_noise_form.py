@@ -62,6 +62,7 @@ def test_proportional_noise_on_a_target_of_both_signs_is_refused():
         discover({"x": x, "y": x**3}, target="y", backend="builtin", noise="relative")
 
 
+@pytest.mark.slow  # ~40 s: two searches and their simplification
 def test_a_rate_law_with_a_relative_error_is_found_over_four_decades(tmp_path, capsys):
     """2% proportional noise on k = 2e7 exp(-6000/T): least squares on k is decided by the hottest
     rows and once chose a formula negative at the cold end; the error in log k finds the law,

@@ -114,6 +114,7 @@ def test_discover_summary_mentions_the_alternatives(tmp_path, capsys):
     assert "1 structurally different formula" in out and "exp(-2002.5/`T<K>`)" in out
 
 
+@pytest.mark.slow  # ~35 s: a search in the rate and in its logarithm
 def test_arrhenius_over_a_narrow_range_is_reported_ambiguous(tmp_path, capsys):
     """rate = 1000 conc exp(-2000/T), 250-400 K, 1% noise: a cubic in T fits as well (~35 s).
 
