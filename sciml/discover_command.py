@@ -142,8 +142,9 @@ def _write_outputs(law, out: pathlib.Path, report: bool) -> None:
     if units.get("note") or units.get("constant_units"):
         print("units: " + "; ".join(filter(None, [units.get("note"), units.get("constant_units") and
                                                   f"the fitted constant carries {units['constant_units']}"])))
-    if proportional_note(law):
-        print("noise: " + proportional_note(law))
+    noise_note = proportional_note(law)
+    if noise_note:
+        print("noise: " + noise_note)
     if law.alternatives:
         simplest = law.alternatives[0]
         print(f"ambiguous: {law.ambiguity}. Simplest other: {law.display_expression(simplest.expr)} "

@@ -96,7 +96,9 @@ def plot_solution(solution, path: str | Path) -> Path:
     if solution.parameters:
         units = {p.name: p.units for p in getattr(getattr(solution, "problem", None), "parameters", ()) if p.units}
         txt = "\n".join(f"{k} = {v:.6g}" + (f" {units[k]}" if k in units else "") for k, v in solution.parameters.items())
-        axes[-1, 1].text(0.05, 0.9, "identified parameters\n" + txt, va="top", family="monospace")
+        # a unit label is the user's text, never mathtext ("$" stays a dollar sign)
+        axes[-1, 1].text(0.05, 0.9, "identified parameters\n" + txt, va="top", family="monospace",
+                         parse_math=False)
     fig.suptitle(f"{solution.problem.name} — {solution.model_name}")
     fig.tight_layout()
     path = Path(path)

@@ -24,7 +24,7 @@ from .alternatives import alternatives, ambiguity_note, wider_inputs
 from .law import SELECTION_RULE, Candidate, Law, choose, complexity, pareto, selection_bound, surrogate_comparison
 from . import names
 from .names import safe_identifiers
-from .noise import NOISE_FORMS
+from .noise import NOISE_FORM_RULE, NOISE_FORMS, noise_form
 from .primitives import Library
 from .refit import clean, evaluate, prune_terms
 from .structure import STRUCTURE_RULE
@@ -222,8 +222,6 @@ LOG_PROPOSALS = 12  # formulas of the target carried into the search in log|targ
 
 def _noise_form(noise: str, X, y, seed: int) -> dict:
     """The noise form ``discover(noise=...)`` asks for, or the one the data show (``"auto"``)."""
-    from .noise import NOISE_FORM_RULE, noise_form
-
     if noise == "auto":
         return noise_form(X, y, seed=seed)
     if noise == "proportional" and not (np.all(y > 0) or np.all(y < 0)):
