@@ -256,9 +256,8 @@ def _target_search(X, y, symbols, backends, form: dict, *, seed, test_fraction, 
                            target_units=None, structure=structure and units is None, **kw)
     in_log.sign = sign
     if units is not None:  # consistency is a property of the target's formula
-        for c in in_log.candidates:
+        for c in in_log.candidates:  # the front (by error and complexity) stays; the choice may not
             c.consistent = is_consistent(in_log.law(c.expr), units, target_units)
-        in_log.front = pareto(in_log.candidates)
         in_log.chosen = choose(in_log.front, len(te), float(np.var(z[tr])))
     return in_log
 
