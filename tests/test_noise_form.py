@@ -96,5 +96,17 @@ def test_a_noise_form_given_is_taken_as_given():
 
     T, k = _rate_table(relative=0.02)
     for form in ("additive", "proportional"):
-        assert _noise_form(form, T[:, None], k, 0)["form"] == form
-    assert _noise_form("auto", T[:, None], k, 0)["form"] == "proportional"
+        assert _noise_form(form, T[:, None], k, 0, 0.25)["form"] == form
+    assert _noise_form("auto", T[:, None], k, 0, 0.25)["form"] == "proportional"
+
+
+def test_the_noise_form_is_decided_on_the_training_rows_alone():
+    """The held-out rows judge formulas in the space the noise form chose: they take no part in
+    choosing it (the rows of the search's own split)."""
+    from sciml.symbolic.discover import _noise_form, _split
+
+    T, k = _rate_table(relative=0.02)
+    found = _noise_form("auto", T[:, None], k, 3, 0.25)
+    tr, te = _split(len(k), np.random.default_rng(3), 0.25)
+    assert found["rows"] == len(tr) == len(k) - 30
+    assert found == noise_form(T[tr, None], k[tr], seed=3)

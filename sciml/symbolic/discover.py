@@ -125,6 +125,13 @@ def _worth_cleaning(found, symbols, X, y, n: int, tie: float = 0.0) -> list:
     return [found[k] for k in keep]
 
 
+def _split(n: int, rng, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` row indices: a random ``test_fraction`` of ``n`` rows (at least two) held out."""
+    perm = rng.permutation(n)
+    n_test = max(2, int(round(test_fraction * n)))
+    return perm[n_test:], perm[:n_test]
+
+
 def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units, target_units,
             rng, proposals=(), scored=(), exact_tol=1e-12, judge="paired", prune=True,
             max_clean=None):
@@ -138,10 +145,8 @@ def _search(X, y, symbols, backends, *, seed, test_fraction, time_budget, units,
     simplify-refit-round step (:func:`_worth_cleaning`; errors within ``exact_tol`` count as
     tied).
     """
-    n = len(y)
-    perm = rng.permutation(n)
-    n_test = max(2, int(round(test_fraction * n)))
-    te, tr = perm[:n_test], perm[n_test:]
+    tr, te = _split(len(y), rng, test_fraction)
+    n_test = len(te)
     Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
     cands = [_score(sp.Float(float(ytr.mean())), "constant", symbols, Xtr, ytr, Xte, yte,
                     units, target_units, do_clean=False)]
@@ -220,10 +225,14 @@ class _Found:
 LOG_PROPOSALS = 12  # formulas of the target carried into the search in log|target| (_worth_cleaning)
 
 
-def _noise_form(noise: str, X, y, seed: int) -> dict:
-    """The noise form ``discover(noise=...)`` asks for, or the one the data show (``"auto"``)."""
+def _noise_form(noise: str, X, y, seed: int, test_fraction: float) -> dict:
+    """The noise form ``discover(noise=...)`` asks for, or the one the training rows show
+    (``"auto"``: the held-out rows then judge formulas in that space, unseen by the choice)."""
     if noise == "auto":
-        return noise_form(X, y, seed=seed)
+        if not (np.all(y > 0) or np.all(y < 0)):  # a held-out row of the other sign rules out log|y|
+            return noise_form(X, y, seed=seed)
+        tr, _ = _split(len(y), np.random.default_rng(seed), test_fraction)
+        return noise_form(X[tr], y[tr], seed=seed)
     if noise == "proportional" and not (np.all(y > 0) or np.all(y < 0)):
         raise ValueError("noise='proportional' needs a target of one sign and never zero (its error is a "
                          f"share of its value); this target ranges over [{np.min(y):.4g}, {np.max(y):.4g}]: "
@@ -561,7 +570,7 @@ def discover(data, target, inputs=None, *, backend: str | Backend = "auto", seed
     given = [(source, e.xreplace({v: by_name[v.name] for v in e.free_symbols if v.name in by_name}))
              for source, e in proposals]
     for k, t in enumerate(targets):
-        form = _noise_form(noise, X, Y[:, k], seed)
+        form = _noise_form(noise, X, Y[:, k], seed, test_fraction)
         laws[t] = _target_search(X, Y[:, k], symbols, backends, form, seed=seed, test_fraction=test_fraction,
                                  time_budget=time_budget, columns=columns, given=given if k == 0 else [],
                                  units=units, target_units=None if column_units is None else column_units[t],
