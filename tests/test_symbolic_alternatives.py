@@ -56,6 +56,26 @@ def test_alternatives_at_most_three_simplest_first():
     assert alternatives(chosen, [chosen], 1.05) == []
 
 
+def test_a_sub_expression_constant_over_the_data_is_a_number_there():
+    """Stokes settling over radii of micrometres: ``exp(0.78 cos(r))`` is 2.18 to twelve digits
+    there, so the formula is the chosen law with another constant, not an alternative; a
+    constant that a difference amplifies (``cos(r) - 1``) is kept."""
+    from sciml.symbolic.alternatives import constants_over_data
+
+    r, d, mu = sp.symbols("r drho mu", positive=True)
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.uniform(1e-6, 5e-6, 150), rng.uniform(100, 1000, 150), rng.uniform(1e-3, 2e-3, 150)]
+    chosen = cand(F(2.18254) * d * r**2 / mu, 1.0)
+    twin = cand(d * r**2 * sp.exp(F(0.78) * sp.cos(r)) / mu, 1.0)
+    assert alternatives(chosen, [twin], 1.05) == [twin]  # the shapes alone differ
+    assert alternatives(chosen, [twin], 1.05, data=((r, d, mu), X)) == []
+    assert skeleton(constants_over_data(twin.expr, (r, d, mu), X)) == skeleton(chosen.expr)
+    amplified = d * (sp.cos(r) - 1) / r**2
+    assert constants_over_data(amplified, (r, d, mu), X) == amplified
+    varying = d * r**2 * sp.exp(F(0.78) * sp.cos(r * F(1e6))) / mu  # cos varies over the data
+    assert constants_over_data(varying, (r, d, mu), X) == varying
+
+
 def test_wider_range_of_the_temperature_would_tell_them_apart():
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.uniform(250, 400, 200), rng.uniform(0.1, 2.0, 200)])

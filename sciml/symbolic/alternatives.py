@@ -10,11 +10,14 @@ dominated on the Pareto front by the chosen one can still be equally supported),
 Two formulas are *structurally different* when their skeletons differ: the tree with every
 number replaced by one placeholder and each product's numeric factor dropped, so that
 ``2.1*x*exp(-3/y)`` and ``x*exp(-2.9/y)`` are the same law with different constants
-(:func:`skeleton`).
+(:func:`skeleton`). A sub-expression constant over the data is a number there
+(``exp(0.78 cos(r))`` over radii of micrometres is ``2.18`` to twelve digits): skeletons are
+compared after :func:`constants_over_data` has made it one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -23,7 +26,7 @@ import sympy as sp
 
 from .law import FLOAT_COST, Candidate
 
-__all__ = ["skeleton", "alternatives", "wider_inputs", "ambiguity_note", "COMPLEXITY_SLACK",
+__all__ = ["skeleton", "constants_over_data", "alternatives", "wider_inputs", "ambiguity_note", "COMPLEXITY_SLACK",
            "MAX_ALTERNATIVES"]
 
 # An alternative may cost at most one more fitted constant than the chosen law: a node and its
@@ -74,6 +77,54 @@ def _shape(e):
     return (type(e).__name__, tuple(shapes))
 
 
+# A sub-expression is constant over the data when its values there spread by less than this
+# share of their size, and the formula with it replaced by its mean predicts the same to
+# COLLAPSE_AGREEMENT (relative RMS): a constant that a difference amplifies, cos(r) in
+# (cos(r) - 1) r^-2, is kept.
+CONSTANT_SPREAD = 1e-9
+COLLAPSE_AGREEMENT = 1e-6
+_ROWS = 200  # rows enough to see a sub-expression vary
+
+
+def constants_over_data(expr: sp.Expr, symbols, X: np.ndarray) -> sp.Expr:
+    """``expr`` with every sub-expression that is constant over the rows of ``X`` replaced by
+    its value (outermost first), when the formula then predicts the same
+    (:data:`CONSTANT_SPREAD`, :data:`COLLAPSE_AGREEMENT`); otherwise ``expr`` unchanged."""
+    from .refit import evaluate
+
+    X = np.asarray(X, dtype=np.float64)[:_ROWS]
+
+    def values(e):
+        with np.errstate(all="ignore"):
+            try:
+                v = evaluate(e, symbols, X)
+            except Exception:  # noqa: BLE001 - a sub-expression that cannot be evaluated stays
+                return None
+        return v if np.all(np.isfinite(v)) else None
+
+    def collapse(e):
+        if e.is_number or e.is_Symbol or not e.free_symbols:
+            return e
+        v = values(e)
+        if v is not None:
+            size = float(np.max(np.abs(v)))
+            if float(np.ptp(v)) <= CONSTANT_SPREAD * size or size == 0.0:
+                return sp.Float(float(np.mean(v)))
+        new = [collapse(a) for a in e.args]
+        return e.func(*new) if any(a is not b for a, b in zip(new, e.args)) else e
+
+    flat = collapse(expr)
+    if flat is expr:
+        return expr
+    before, after = values(expr), values(flat)
+    if before is None or after is None:
+        return expr
+    scale = math.sqrt(float(np.mean(before**2)))
+    if math.sqrt(float(np.mean((after - before) ** 2))) > COLLAPSE_AGREEMENT * max(scale, 1e-300):
+        return expr
+    return flat
+
+
 def _terms(expr: sp.Expr) -> set:
     """Skeletons of the additive terms, after distributing a top-level product over a sum
     (``x*(a + b*y)`` has the terms ``x`` and ``x*y``)."""
@@ -88,7 +139,8 @@ def _adds_terms_only(cand: Candidate, chosen: Candidate) -> bool:
 
 
 def alternatives(chosen: Candidate, candidates: Sequence[Candidate], bound: float, *,
-                 slack: int = COMPLEXITY_SLACK, keep: int = MAX_ALTERNATIVES) -> list[Candidate]:
+                 slack: int = COMPLEXITY_SLACK, keep: int = MAX_ALTERNATIVES,
+                 data: tuple | None = None) -> list[Candidate]:
     """Candidates as well supported as ``chosen`` but structurally different, simplest first.
 
     Kept: held-out MSE ``<= bound`` (the selection rule's noise bound,
@@ -96,17 +148,25 @@ def alternatives(chosen: Candidate, candidates: Sequence[Candidate], bound: floa
     other than the chosen law's and not the chosen law with extra terms
     (:func:`_adds_terms_only`), dimensionally consistent when the chosen law is (an
     inconsistent formula is never chosen, so it competes with nothing). One per skeleton, the
-    lowest held-out error; at most ``keep``.
+    lowest held-out error; at most ``keep``. With ``data = (symbols, X)`` the shapes are those
+    of the formulas over the data (:func:`constants_over_data`).
     """
-    mine = skeleton(chosen.expr)
+    def over_data(c: Candidate) -> Candidate:
+        if data is None:
+            return c
+        flat = constants_over_data(c.expr, *data)
+        return c if flat is c.expr else dataclasses.replace(c, expr=flat)
+
+    mine = over_data(chosen)
     best: dict = {}
     for c in candidates:
         if not (math.isfinite(c.mse_test) and c.mse_test <= bound
                 and c.complexity <= chosen.complexity + slack
                 and (c.consistent or not chosen.consistent)):
             continue
-        shape = skeleton(c.expr)
-        if shape == mine or _adds_terms_only(c, chosen):
+        flat = over_data(c)
+        shape = skeleton(flat.expr)
+        if shape == skeleton(mine.expr) or _adds_terms_only(flat, mine):
             continue
         if shape not in best or c.mse_test < best[shape].mse_test:
             best[shape] = c

@@ -651,7 +651,7 @@ def _alternatives(chosen, front, cands, X, y, tr, te, symbols, inputs) -> tuple[
     noise bound (:func:`~sciml.symbolic.alternatives.alternatives`), and the sentence saying
     so, naming the inputs whose wider range would separate them."""
     bound = selection_bound(front, len(te), float(np.var(y[tr])))
-    found = alternatives(chosen, cands, bound)
+    found = alternatives(chosen, cands, bound, data=(symbols, X[tr]))
     if not found:
         return [], ""
     noise = min(c.mse_test for c in front)
