@@ -22,9 +22,10 @@ its architecture drawn with other seeds: one field of one network is a single dr
 layer), and :math:`g_f` the values the conditions and data prescribe for field ``f`` (for a forward ODE, also the values its classical
 integration reaches: a trajectory can grow far beyond its initial state). Only mismatches beyond an order of magnitude
 (:data:`DWARF`) are corrected; within it the network adapts by itself and scales of one keep
-well-posed problems exactly as they were. A scale below one is set only for a forward ODE,
-whose solution's size its classical integration tells: where the equations and that size
-both ask for outputs a tenth of the untrained network's or less, the outputs shrink to fit.
+well-posed problems exactly as they were. A scale below one is set for a forward ODE, whose
+solution's size its classical integration tells, where the equations and that size both ask
+for outputs a tenth of the untrained network's or less; and for a field no condition or datum
+gives a size (homogeneous conditions) where the equations' sources ask for that little.
 """
 
 from __future__ import annotations
@@ -98,6 +99,13 @@ def estimate_output_scales(compiled, model, seed: int = 0, siblings=()) -> dict[
             continue
         ratio = max(residual_ratio, magnitudes.get(name, 0.0) / start)
         if ratio > DWARF and math.isfinite(ratio):
+            scales[name] = _round(ratio)
+        elif ratio < 1 / DWARF and residual_ratio > 0 and not magnitudes.get(name, 0.0):
+            # Nothing prescribes a size (homogeneous conditions, no data) and the equations'
+            # sources ask for outputs a tenth of the untrained network's or less: a plate in SI
+            # units, D lap^2 w = q with D = 1e4, deflects by 2.6e-4 m; a network of outputs 0.1
+            # balanced its equation and missed its boundary condition by 25% (a term 1e5 below
+            # the residual's) until that weight was raised 1e9-fold (1.7e-4); scaled, 3.5e-6.
             scales[name] = _round(ratio)
         elif integrated.get(name, 0.0) > 0 and ratio < 1 / DWARF:
             # The whole solution's size is known only from a classical integration: a state

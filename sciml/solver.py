@@ -413,8 +413,8 @@ class _Run:
                 if not scales else
                 f"network outputs multiplied by {scales}: the equations' terms and prescribed values (a forward "
                 "ODE's: the sizes its classical integration reaches) exceed what the untrained network "
-                "contributes by more than tenfold (a scale below one: a forward ODE's state stays below a tenth "
-                "of it)")
+                "contributes by more than tenfold (a scale below one: a forward ODE's state, or the sources of "
+                "a field no condition or datum gives a size, ask for outputs below a tenth of it)")
             if scales:
                 self.compiled = self.compiled.with_output_scales(scales)
         settings = {"problem": problem_signature(problem), "model": model_name, "model_options": options,
