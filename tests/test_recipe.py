@@ -40,6 +40,18 @@ def test_two_scales_of_fourier_features_for_a_multiscale_source():
     assert "1 period(s) also there" in choose(problem).reasons["fourier_features"]
 
 
+def test_modes_of_a_negligible_amplitude_are_not_visible():
+    """A series written to many modes: those below a hundredth of the largest term's amplitude
+    ask for no resolution (a membrane's 39-mode series asked for 38,500 points)."""
+    series = sum(sp.sin(m * sp.pi * x) / m**3 for m in range(1, 40, 2))  # 1, 1/27, 1/125, 1/343 ...
+    problem = Problem("series", line, [u.diff(x, 2) + 1], conditions=[Dirichlet(u, 0, on=line.boundary)],
+                      exact={u: series})
+    assert features(problem).spectrum["x"] == (0.5, 1.5)  # amplitudes 1, 3.7e-2; 8e-3 < 1e-2 from m = 5 on
+    scaled = Problem("series", line, [u.diff(x, 2) + 1], conditions=[Dirichlet(u, 0, on=line.boundary)],
+                     exact={u: 7 * series})
+    assert features(scaled).spectrum == features(problem).spectrum  # relative to the largest term
+
+
 def test_points_resolve_the_finest_visible_frequency():
     v = Field("v", x, y)
     square = Box({x: (0, 1), y: (0, 1)})
