@@ -26,8 +26,8 @@ import sympy as sp
 
 from .law import FLOAT_COST, Candidate
 
-__all__ = ["skeleton", "constants_over_data", "alternatives", "wider_inputs", "ambiguity_note", "COMPLEXITY_SLACK",
-           "MAX_ALTERNATIVES"]
+__all__ = ["skeleton", "constants_over_data", "alternatives", "wider_inputs", "ambiguity_note",
+           "COMPLEXITY_SLACK", "MAX_ALTERNATIVES"]
 
 # An alternative may cost at most one more fitted constant than the chosen law: a node and its
 # unrounded number (1 + FLOAT_COST). The chosen law is the simplest within the noise, so an
@@ -158,6 +158,7 @@ def alternatives(chosen: Candidate, candidates: Sequence[Candidate], bound: floa
         return c if flat is c.expr else dataclasses.replace(c, expr=flat)
 
     mine = over_data(chosen)
+    mine_shape = skeleton(mine.expr)
     best: dict = {}
     for c in candidates:
         if not (math.isfinite(c.mse_test) and c.mse_test <= bound
@@ -166,7 +167,7 @@ def alternatives(chosen: Candidate, candidates: Sequence[Candidate], bound: floa
             continue
         flat = over_data(c)
         shape = skeleton(flat.expr)
-        if shape == skeleton(mine.expr) or _adds_terms_only(flat, mine):
+        if shape == mine_shape or _adds_terms_only(flat, mine):
             continue
         if shape not in best or c.mse_test < best[shape].mse_test:
             best[shape] = c
