@@ -102,10 +102,12 @@ def constants_over_data(expr: sp.Expr, symbols, X: np.ndarray) -> sp.Expr:
                 return None
         return v if np.all(np.isfinite(v)) else None
 
+    before = values(expr)
+
     def collapse(e):
         if e.is_number or e.is_Symbol or not e.free_symbols:
             return e
-        v = values(e)
+        v = before if e is expr else values(e)
         if v is not None:
             size = float(np.max(np.abs(v)))
             if float(np.ptp(v)) <= CONSTANT_SPREAD * size or size == 0.0:
@@ -116,7 +118,7 @@ def constants_over_data(expr: sp.Expr, symbols, X: np.ndarray) -> sp.Expr:
     flat = collapse(expr)
     if flat is expr:
         return expr
-    before, after = values(expr), values(flat)
+    after = values(flat)
     if before is None or after is None:
         return expr
     scale = math.sqrt(float(np.mean(before**2)))

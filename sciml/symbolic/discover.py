@@ -125,10 +125,15 @@ def _worth_cleaning(found, symbols, X, y, n: int, tie: float = 0.0) -> list:
     return [found[k] for k in keep]
 
 
+def _held_out_count(n: int, test_fraction: float) -> int:
+    """Rows held out of ``n``: ``test_fraction`` of them, at least two."""
+    return max(2, int(round(test_fraction * n)))
+
+
 def _split(n: int, rng, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, test)`` row indices: a random ``test_fraction`` of ``n`` rows (at least two) held out."""
+    """``(train, test)`` row indices: a random :func:`_held_out_count` of ``n`` rows held out."""
     perm = rng.permutation(n)
-    n_test = max(2, int(round(test_fraction * n)))
+    n_test = _held_out_count(n, test_fraction)
     return perm[n_test:], perm[:n_test]
 
 
@@ -228,12 +233,13 @@ LOG_PROPOSALS = 12  # formulas of the target carried into the search in log|targ
 def _noise_form(noise: str, X, y, seed: int, test_fraction: float) -> dict:
     """The noise form ``discover(noise=...)`` asks for, or the one the training rows show
     (``"auto"``: the held-out rows then judge formulas in that space, unseen by the choice)."""
+    one_sign = bool(np.all(y > 0) or np.all(y < 0))
     if noise == "auto":
-        if not (np.all(y > 0) or np.all(y < 0)):  # a held-out row of the other sign rules out log|y|
+        if not one_sign:  # a held-out row of the other sign rules out log|y|
             return noise_form(X, y, seed=seed)
         tr, _ = _split(len(y), np.random.default_rng(seed), test_fraction)
         return noise_form(X[tr], y[tr], seed=seed)
-    if noise == "proportional" and not (np.all(y > 0) or np.all(y < 0)):
+    if noise == "proportional" and not one_sign:
         raise ValueError("noise='proportional' needs a target of one sign and never zero (its error is a "
                          f"share of its value); this target ranges over [{np.min(y):.4g}, {np.max(y):.4g}]: "
                          "give noise='additive' or 'auto'")
@@ -365,7 +371,7 @@ def _leaf_formulas(X, y, symbols, noise_var, backends, *, seed, test_fraction, t
     backend's candidates the ``max_clean`` closest as proposed are cleaned (the cost of a
     leaf search is mostly simplification, and a leaf's formulas are only proposals).
     """
-    n_test = max(2, int(round(test_fraction * len(y))))
+    n_test = _held_out_count(len(y), test_fraction)
     slack = 1.0 + 2.0 * math.sqrt(2.0 / n_test)
     var_y = max(float(np.var(y)), 1e-300)
     _, front, _, _ = _search(X, y, symbols, backends, seed=seed, test_fraction=test_fraction,
@@ -695,9 +701,7 @@ def symbolify(model_or_result, X=None, y=None, *, inputs=None, target: str = "y"
     net = np.asarray(model(X), dtype=np.float64).reshape(len(X), -1)
     Y = net if y is None else np.asarray(y, dtype=np.float64).reshape(len(X), -1)
     raw, samples, fits, choices = distil_kan(model, X, symbols, library, r2_threshold=r2_threshold)
-    perm = rng.permutation(len(X))
-    n_test = max(2, int(round(test_fraction * len(X))))
-    te, tr = perm[:n_test], perm[n_test:]
+    tr, te = _split(len(X), rng, test_fraction)
     exprs, fronts = [], []
     for k, e in enumerate(raw):
         cands = []
@@ -708,7 +712,7 @@ def symbolify(model_or_result, X=None, y=None, *, inputs=None, target: str = "y"
                                Y[te, k], None, None, do_clean=False)
                 cands += [c for c in (c, raw_c) if c is not None]
         front = pareto(cands)
-        exprs.append(choose(front, n_test, float(np.var(Y[tr, k]))).expr if front else e)
+        exprs.append(choose(front, len(te), float(np.var(Y[tr, k]))).expr if front else e)
         fronts.append(front)
     pred = evaluate(exprs[0], symbols, X) if not exprs[0].atoms(sp.core.function.AppliedUndef) \
         else np.full(len(X), np.nan)
