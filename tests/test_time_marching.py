@@ -10,9 +10,9 @@ import sciml
 from sciml.dsl import Coordinate, Dirichlet, Field, Initial, Interval, Parameter, Problem, TimeInterval
 from sciml.dsl.compile import compile_problem
 from sciml.models import build_model
-from sciml.recipe import choose
+from sciml.recipe import _marching_stages, choose
 from sciml.training.config import MAX_TIME_STAGES, TrainConfig
-from sciml.training.trainer import MARCH_EARLY, MARCH_HALVINGS, Trainer
+from sciml.training.trainer import MARCH_BALANCE, MARCH_EARLY, MARCH_HALVINGS, Trainer
 
 
 def oscillator(t1=2.0, omega=1.0, amplitude=1.0):
@@ -91,6 +91,29 @@ def test_a_span_balanced_well_before_a_stall_is_kept_at_once():
     assert trainer.advance(params) == "" and not trainer.marched
 
 
+def test_marching_when_unbalanced_waits_for_a_stall_over_the_whole_interval():
+    compiled = compile_problem(oscillator(t1=2.0))
+    tmax = lambda trainer: np.asarray(  # noqa: E731
+        compiled.interior_points(trainer._sample(0, np.zeros((0, 1), np.float32)))).max()
+    balanced = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(march_when_unbalanced=True))
+    assert tmax(balanced) > 1.9  # the whole interval at once
+    balanced._balance = lambda params, *key: 0.5 * MARCH_BALANCE
+    assert balanced.constrain({"model": 1}) == "" and balanced.marched and tmax(balanced) > 1.9
+    assert balanced.constrain({"model": 1}) == ""  # balanced at its first stall: it never marches
+    unbalanced = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(march_when_unbalanced=True))
+    unbalanced._balance = lambda params, *key: 3 * MARCH_BALANCE
+    note = unbalanced.constrain({"model": 1})
+    assert "unbalanced by 3.00e-02" in note and "up to t = 0.5" in note and 0.45 < tmax(unbalanced) <= 0.5
+    unbalanced.extra = np.zeros((0, 1), np.float32)
+    _, values = unbalanced.state()
+    resumed = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(march_when_unbalanced=True))
+    resumed.extra = unbalanced.extra
+    resumed.restore({"rest": resumed.rest}, values)
+    assert not resumed.deferred and resumed.span == 0.25 and resumed.unbalanced_at_once == pytest.approx(0.03)
+    unbalanced._balance = lambda params, *key: 0.0
+    assert "reach t = 1" in unbalanced.constrain({"model": 1})  # then it marches as usual
+
+
 def test_a_run_cut_off_in_an_unbalanced_span_returns_the_last_span_kept():
     compiled = compile_problem(oscillator(t1=2.0))
     trainer = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config())
@@ -131,3 +154,44 @@ def test_recipe_does_not_march_a_fast_decay_onto_a_slow_drive():
     assert "time_marching" not in choose(relaxation, "mlp").train  # rate -50: it forgets its start
     growth = Problem("growth", TimeInterval(t, 0, 3), [y.diff(t) - 5 * y], conditions=[Initial(y, 1)])
     assert choose(growth, "mlp").train["time_marching"] == 8  # rate +5 over 3: 15 time scales
+
+
+X, T = Coordinate("x"), Coordinate("t")
+
+
+def _evolution(equations, conditions, t1=1.0):
+    return Problem("evolution", Interval(X, -1, 1) * TimeInterval(T, 0, t1), equations, conditions=conditions)
+
+
+
+def test_recipe_marches_a_pde_by_the_rates_of_its_local_terms():
+    u, v = Field("u", X, T), Field("v", X, T)
+    # Allen-Cahn: the reaction 5 u - 5 u^3 grows at rate 5 where u0 = 0; 5 time scales over [0, 1].
+    allen_cahn = _evolution([u.diff(T) - 1e-4 * u.diff(X, 2) - 5 * u + 5 * u**3],
+                            [Initial(u, X**2 * sp.cos(sp.pi * X))])
+    assert _marching_stages(allen_cahn) == (3, pytest.approx(5.0))
+    assert "spatial derivative" in choose(allen_cahn, "mlp").reasons["time_marching"]
+    # A phase rotation u_t = -8 v, v_t = 8 u: 16 time scales over [0, 2], whatever diffuses beside it.
+    rotation = _evolution([u.diff(T) + 8 * v - 0.05 * u.diff(X, 2), v.diff(T) - 8 * u - 0.05 * v.diff(X, 2)],
+                          [Initial(u, sp.cos(X)), Initial(v, 0)], t1=2.0)
+    assert _marching_stages(rotation) == (8, pytest.approx(8.0))
+    # Second order in time: u_tt = u_xx - sin u oscillates at rate cos(u0)^(1/2) = 1; 10 time scales.
+    sine_gordon = _evolution([u.diff(T, 2) - u.diff(X, 2) + sp.sin(u)],
+                             [Initial(u, 0), Initial(u, 1 / sp.cosh(X), order=1)], t1=10.0)
+    assert _marching_stages(sine_gordon) == (5, pytest.approx(1.0))
+
+
+def test_recipe_does_not_march_transport_diffusion_or_what_it_cannot_read():
+    u = Field("u", X, T)
+    burgers = _evolution([u.diff(T) + u * u.diff(X) - 0.01 * u.diff(X, 2)], [Initial(u, -sp.sin(sp.pi * X))])
+    decay = _evolution([u.diff(T) - u.diff(X, 2) + 50 * u], [Initial(u, sp.cos(X))])
+    assert _marching_stages(burgers) == (1, 0.0)  # u u_x moves the state: not a local rate
+    assert _marching_stages(decay) == (1, 0.0)  # -50 u forgets the start
+    growth = [u.diff(T) - 5 * u]
+    no_start = _evolution(growth, [Dirichlet(u, 0, on=Interval(X, -1, 1).boundary)])
+    mixed = _evolution([u.diff(T) - u.diff(X, T) - 5 * u], [Initial(u, 1)])
+    rate = Parameter("r", 5.0, learn=True)
+    learned = _evolution([u.diff(T) - rate * u], [Initial(u, 1)])
+    for problem in (no_start, mixed, learned):
+        assert _marching_stages(problem) == (1, 0.0)
+    assert _marching_stages(_evolution(growth, [Initial(u, 1)])) == (3, pytest.approx(5.0))

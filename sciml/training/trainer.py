@@ -239,6 +239,8 @@ class Trainer(Batches):
         the step doubles again, up to ``1 / time_marching`` of the interval. Returns why the
         loss changed ('' once the whole interval is accepted).
         """
+        if self.deferred:
+            return self._march_if_unbalanced(params)
         if self.time_span is None or self.marched:
             return ""
         if ratio is None:
@@ -263,6 +265,21 @@ class Trainer(Batches):
         self.step_fraction = min(2 * self.step_fraction, 1.0 / self.config.time_marching)
         self.span = min(1.0, self.span + self.step_fraction)
         return f"time marching: the collocation points now reach {at(self.span)}"
+
+    def _march_if_unbalanced(self, params) -> str:
+        """At the first stall of a run that marches only when needed (``config.march_when_unbalanced``):
+        begin time marching from the parameters reached when the equations are left unbalanced
+        over the whole interval by more than :data:`MARCH_BALANCE`; else never march."""
+        self.deferred = False
+        ratio = self._balance(params)
+        if not ratio > MARCH_BALANCE:
+            return ""
+        self.span = self.step_fraction = 1.0 / self.config.time_marching
+        self.marched, self.unbalanced_at_once = False, ratio
+        axis, t0, t1 = self.time_span
+        return (f"time marching: over the whole interval at once the equations were left unbalanced by {ratio:.2e} "
+                f"of their largest term; the collocation points start again from {t0:.4g}, up to "
+                f"{self.compiled.coordinate_names[axis]} = {t0 + (t1 - t0) * self.span:.4g}")
 
     def _balance(self, params, *key: int) -> float:
         """The largest share of its largest term an equation leaves unbalanced (the verdict's
@@ -301,12 +318,14 @@ class Trainer(Batches):
 
     def _start_marching(self) -> None:
         marching = self.time_span is not None
-        self.span = 1.0 / self.config.time_marching if marching else 1.0  # the share of the interval sampled
+        self.deferred = marching and self.config.march_when_unbalanced  # waiting for an unbalanced stall
+        self.span = 1.0 / self.config.time_marching if marching and not self.deferred else 1.0  # the share sampled
         self.step_fraction = self.span  # its last growth
-        self.marched = not marching  # the whole interval accepted
+        self.marched = not marching or self.deferred  # the whole interval accepted
         self.accepted = None  # parameters of the last span accepted
         self.restart_from = None  # parameters a rejected span restarts from
         self.rejected = 0
+        self.unbalanced_at_once = None  # the balance that started deferred marching
 
     def _refine(self, trainable, step: int) -> None:
         cfg = self.config
@@ -418,7 +437,8 @@ class Trainer(Batches):
         trees = {"rest": self.rest, **({"accepted": self.accepted} if self.accepted is not None else {})}
         return trees, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises),
                        "condition_raises": list(self.condition_raises),
-                       "marching": [self.span, self.step_fraction, self.marched, self.rejected]}
+                       "marching": [self.span, self.step_fraction, self.marched, self.rejected, self.deferred,
+                                    self.unbalanced_at_once or 0.0]}  # numbers only: a checkpoint holds arrays
 
     def restore(self, trees: dict, values: dict) -> None:
         self.rest = restore_tree(self.rest, trees["rest"], "model state")
@@ -427,9 +447,11 @@ class Trainer(Batches):
         self.raises = [str(r) for r in values.get("raises", [])]
         self.condition_raises = [str(r) for r in values.get("condition_raises", [])]
         if "marching" in values:
-            span, step_fraction, marched, rejected = values["marching"]
+            span, step_fraction, marched, rejected, *deferral = values["marching"]
             self.span, self.step_fraction = float(span), float(step_fraction)
             self.marched, self.rejected = bool(marched), int(rejected)
+            if deferral:
+                self.deferred, self.unbalanced_at_once = bool(deferral[0]), float(deferral[1]) or None
         if "accepted" in trees:
             self.accepted = restore_tree(self.trainable, trees["accepted"], "time marching's accepted parameters")
         self._points = None
@@ -474,7 +496,9 @@ class Trainer(Batches):
             raises=tuple(self.raises),
             condition_raises=tuple(self.condition_raises),
             marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
-                       "rejected": self.rejected} if self.time_span is not None else None),
+                       "rejected": self.rejected,
+                       **({"when_unbalanced": True, "unbalanced_at_once": self.unbalanced_at_once}
+                          if cfg.march_when_unbalanced else {})} if self.time_span is not None else None),
         )
 
     def _marched_params(self, params):
