@@ -34,6 +34,8 @@ def test_time_marching_needs_the_stalls_that_pace_it():
         TrainConfig.from_options({"time_marching": 3})
     with pytest.raises(ValueError, match=f"at most {MAX_TIME_STAGES}"):
         marching_config(time_marching=MAX_TIME_STAGES + 1)
+    with pytest.raises(ValueError, match="march_when_unbalanced must be true or false"):
+        marching_config(march_when_unbalanced="no")
     x = Coordinate("x")
     u = Field("u", x)
     steady = Problem("steady", Interval(x, 0, 1), [u.diff(x, 2) + 1], conditions=[Dirichlet(u, 0, on=Interval(x, 0, 1).boundary)])

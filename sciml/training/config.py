@@ -198,6 +198,8 @@ class TrainConfig:
         if cfg.time_marching > 1 and not (cfg.lbfgs_steps and cfg.stall_window):
             raise ValueError("time_marching grows the time span each time the quasi-Newton phase stalls: it needs "
                              "lbfgs_steps > 0 and stall_window > 0")
+        if not isinstance(cfg.march_when_unbalanced, bool):
+            raise ValueError(f"march_when_unbalanced must be true or false, got {cfg.march_when_unbalanced!r}")
         if cfg.time_marching > MAX_TIME_STAGES:
             raise ValueError(f"time_marching must be at most {MAX_TIME_STAGES} stages, got {cfg.time_marching}")
         if cfg.lbfgs_memory < 1:
