@@ -815,9 +815,9 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
             "equations are balanced: at once within 1e-3 of their largest term, else at a stall of the "
             "quasi-Newton phase within 1e-2 (time marching)"
             + ("; a PDE is first trained over the whole interval at once and marches only when the first stall "
-               "leaves its equations unbalanced beyond 1e-2 (Gray-Scott from a bump: 0.157 at once, doubtful, "
-               "2.7e-4 in 9 stages; the nonlinear Schrodinger, balanced at once: 9.4e-4, in 6 stages 1.16e-3 in "
-               "three times the time)" if evolution_pde else ""))
+               "leaves its equations unbalanced beyond 1e-2 (Gray-Scott from a bump: 0.157 at once, doubtful; "
+               "marched after its first stall, 4.8e-4; the nonlinear Schrodinger, balanced at once: 9.4e-4, "
+               "marched from the start 1.16e-3 in three times the time)" if evolution_pde else ""))
     if feats.unknowns:
         train["unknown_network"] = dict(UNKNOWN_NETWORK)
         reasons["unknowns"] = (

@@ -497,7 +497,8 @@ class Trainer(Batches):
             condition_raises=tuple(self.condition_raises),
             marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
                        "rejected": self.rejected,
-                       **({"when_unbalanced": True, "unbalanced_at_once": self.unbalanced_at_once}
+                       **({"when_unbalanced": True, "started": self.unbalanced_at_once is not None,
+                           "unbalanced_at_once": self.unbalanced_at_once}
                           if cfg.march_when_unbalanced else {})} if self.time_span is not None else None),
         )
 
