@@ -102,6 +102,7 @@ def test_marching_when_unbalanced_waits_for_a_stall_over_the_whole_interval():
     balanced._balance = lambda params, *key: 0.5 * MARCH_BALANCE
     assert balanced.constrain({"model": 1}) == "" and balanced.marched and tmax(balanced) > 1.9
     assert balanced.constrain({"model": 1}) == ""  # balanced at its first stall: it never marches
+    assert balanced.balance_at_first_stall == pytest.approx(0.5 * MARCH_BALANCE)  # recorded either way
     unbalanced = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(march_when_unbalanced=True))
     unbalanced._balance = lambda params, *key: 3 * MARCH_BALANCE
     note = unbalanced.constrain({"model": 1})
@@ -111,7 +112,7 @@ def test_marching_when_unbalanced_waits_for_a_stall_over_the_whole_interval():
     resumed = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(march_when_unbalanced=True))
     resumed.extra = unbalanced.extra
     resumed.restore({"rest": resumed.rest}, values)
-    assert not resumed.deferred and resumed.span == 0.25 and resumed.unbalanced_at_once == pytest.approx(0.03)
+    assert not resumed.deferred and resumed.span == 0.25 and resumed.balance_at_first_stall == pytest.approx(0.03)
     unbalanced._balance = lambda params, *key: 0.0
     assert "reach t = 1" in unbalanced.constrain({"model": 1})  # then it marches as usual
 

@@ -271,11 +271,11 @@ class Trainer(Batches):
         begin time marching from the parameters reached when the equations are left unbalanced
         over the whole interval by more than :data:`MARCH_BALANCE`; else never march."""
         self.deferred = False
-        ratio = self._balance(params)
+        ratio = self.balance_at_first_stall = self._balance(params)
         if not ratio > MARCH_BALANCE:
             return ""
         self.span = self.step_fraction = 1.0 / self.config.time_marching
-        self.marched, self.unbalanced_at_once = False, ratio
+        self.marched = False
         axis, t0, t1 = self.time_span
         return (f"time marching: over the whole interval at once the equations were left unbalanced by {ratio:.2e} "
                 f"of their largest term; the collocation points start again from {t0:.4g}, up to "
@@ -325,7 +325,7 @@ class Trainer(Batches):
         self.accepted = None  # parameters of the last span accepted
         self.restart_from = None  # parameters a rejected span restarts from
         self.rejected = 0
-        self.unbalanced_at_once = None  # the balance that started deferred marching
+        self.balance_at_first_stall = math.nan  # what deferred marching was decided on (nan: not yet)
 
     def _refine(self, trainable, step: int) -> None:
         cfg = self.config
@@ -438,7 +438,7 @@ class Trainer(Batches):
         return trees, {"extra": self.extra, "weights": self.weights, "raises": list(self.raises),
                        "condition_raises": list(self.condition_raises),
                        "marching": [self.span, self.step_fraction, self.marched, self.rejected, self.deferred,
-                                    self.unbalanced_at_once or 0.0]}  # numbers only: a checkpoint holds arrays
+                                    self.balance_at_first_stall]}
 
     def restore(self, trees: dict, values: dict) -> None:
         self.rest = restore_tree(self.rest, trees["rest"], "model state")
@@ -451,7 +451,7 @@ class Trainer(Batches):
             self.span, self.step_fraction = float(span), float(step_fraction)
             self.marched, self.rejected = bool(marched), int(rejected)
             if deferral:
-                self.deferred, self.unbalanced_at_once = bool(deferral[0]), float(deferral[1]) or None
+                self.deferred, self.balance_at_first_stall = bool(deferral[0]), float(deferral[1])
         if "accepted" in trees:
             self.accepted = restore_tree(self.trainable, trees["accepted"], "time marching's accepted parameters")
         self._points = None
@@ -497,8 +497,9 @@ class Trainer(Batches):
             condition_raises=tuple(self.condition_raises),
             marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
                        "rejected": self.rejected,
-                       **({"when_unbalanced": True, "started": self.unbalanced_at_once is not None,
-                           "unbalanced_at_once": self.unbalanced_at_once}
+                       **({"when_unbalanced": True, "started": self.balance_at_first_stall > MARCH_BALANCE,
+                           **({"balance_at_first_stall": self.balance_at_first_stall}
+                              if math.isfinite(self.balance_at_first_stall) else {})}
                           if cfg.march_when_unbalanced else {})} if self.time_span is not None else None),
         )
 
