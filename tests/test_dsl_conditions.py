@@ -532,6 +532,7 @@ def test_a_boundary_equation_measures_the_flow_through_a_wall():
     assert 0.3 < scale < 1.0  # the RMS of max(|y n_x|, |x n_y|) on and inside the circle
 
 
+@pytest.mark.slow  # ~20 s alone, ~50 s in the parallel suite; CI runs it in its slow list
 def test_a_radiating_end_is_solved_to_its_nonlinear_balance():
     from scipy.optimize import brentq
 

@@ -634,6 +634,7 @@ def test_an_earlier_law_is_not_replaced_without_overwrite(tmp_path):
     assert json.loads((tmp_path / "o" / "law.json").read_text())["inputs"] == ["a"]
 
 
+@pytest.mark.slow  # ~40 s in the parallel suite; CI runs it in its slow list
 def test_a_solved_field_is_distilled_into_a_law_in_its_coordinates(tmp_path):
     """``sciml solve --symbolify`` on a field: the law of the field itself (exact conditions
     included), in the coordinates, compared with the exact solution, and read back by load_law."""
