@@ -1,6 +1,7 @@
 """The verdict's reasons say what to try where they can."""
 
 import numpy as np
+import pytest
 
 from sciml.verdict import judge
 
@@ -95,3 +96,26 @@ def test_a_strip_no_wider_than_the_sensors_spacing_is_not_an_extrapolation():
     assert 0.2 < share_outside(seen, np.random.default_rng(1).uniform(-0.2, 1.2, (4000, 2))) < 0.5
     values = np.random.default_rng(2).uniform(0, 1, (500, 1))
     assert share_outside(values, np.array([[1.04], [1.06], [-0.06]])) == 2 / 3
+
+
+def test_an_evolution_over_many_time_scales_is_held_to_a_residual_bound_divided_by_them():
+    import sympy as sp
+
+    from sciml.dsl import Coordinate, Field, Initial, Interval, Neumann, Problem, TimeInterval
+    from sciml.time_scales import local_time_scales
+
+    x, t = Coordinate("x"), Coordinate("t")
+    u = Field("u", x, t)
+    line = Interval(x, 0, 1)
+    # Fisher-KPP: the reaction u (1 - u) grows at rate 1 where u = 0; 10 time scales over [0, 10].
+    front = Problem("front", line * TimeInterval(t, 0, 10), [u.diff(t) - 1e-3 * u.diff(x, 2) - u * (1 - u)],
+                    conditions=[Initial(u, sp.exp(-(x / 0.05) ** 2)), Neumann(u, 0, on=line.boundary)])
+    assert local_time_scales(front) == pytest.approx(10.0)
+    # Balanced to 5.9e-3 this front travelled 6% too slowly: within 1e-2, not within 1e-2 / 10.
+    assert judge({"residual": [5.9e-3]}) == []
+    (reason,) = judge({"residual": [5.9e-3], "time_scales": 10.0})
+    assert "over the 10.0 time scales" in reason
+    assert judge({"residual": [5.9e-4], "time_scales": 10.0}) == []
+    heat = Problem("heat", line * TimeInterval(t, 0, 10), [u.diff(t) - u.diff(x, 2)],
+                   conditions=[Initial(u, sp.cos(sp.pi * x)), Neumann(u, 0, on=line.boundary)])
+    assert local_time_scales(heat) == 0.0  # diffusion damps: nothing adds up
