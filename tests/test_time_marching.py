@@ -198,3 +198,13 @@ def test_recipe_does_not_march_transport_diffusion_or_what_it_cannot_read():
     for problem in (no_start, mixed, learned):
         assert _marching_stages(problem) == (1, 0.0)
     assert _marching_stages(_evolution(growth, [Initial(u, 1)])) == (3, pytest.approx(5.0))
+
+
+def test_a_deferred_decision_is_recorded_in_the_run():
+    compiled = compile_problem(oscillator(t1=2.0))
+    trainer = Trainer(compiled, build_model("mlp", 1, 1, hidden=(8,)), marching_config(march_when_unbalanced=True))
+    assert trainer._marching_record()["started"] is False and "balance_at_first_stall" not in trainer._marching_record()
+    trainer._balance = lambda params, *key: 3 * MARCH_BALANCE
+    trainer.constrain({"model": 1})
+    record = trainer._marching_record()
+    assert record["started"] and record["balance_at_first_stall"] == pytest.approx(3 * MARCH_BALANCE)

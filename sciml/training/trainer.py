@@ -495,13 +495,20 @@ class Trainer(Batches):
             stopped=outcome.stopped,
             raises=tuple(self.raises),
             condition_raises=tuple(self.condition_raises),
-            marching=({"stages": cfg.time_marching, "reached": self.span, "whole_interval": self.marched,
-                       "rejected": self.rejected,
-                       **({"when_unbalanced": True, "started": self.balance_at_first_stall > MARCH_BALANCE,
-                           **({"balance_at_first_stall": self.balance_at_first_stall}
-                              if math.isfinite(self.balance_at_first_stall) else {})}
-                          if cfg.march_when_unbalanced else {})} if self.time_span is not None else None),
+            marching=self._marching_record(),
         )
+
+    def _marching_record(self) -> dict | None:
+        """What time marching did, for ``metrics.json["time_marching"]`` (None without it)."""
+        if self.time_span is None:
+            return None
+        record = {"stages": self.config.time_marching, "reached": self.span, "whole_interval": self.marched,
+                  "rejected": self.rejected}
+        if self.config.march_when_unbalanced:
+            record.update(when_unbalanced=True, started=self.balance_at_first_stall > MARCH_BALANCE)
+            if math.isfinite(self.balance_at_first_stall):
+                record["balance_at_first_stall"] = self.balance_at_first_stall
+        return record
 
     def _marched_params(self, params):
         """The parameters to return when training ended before time marching reached the end of
