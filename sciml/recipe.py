@@ -732,7 +732,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
             train["march_when_unbalanced"] = True
         reasons["time_marching"] = (
             f"the interval spans {rate * _duration(problem):.1f} time scales of the equations"
-            f"{' (their terms without a spatial derivative)' if len(problem.coordinates) > 1 else ''} linearised at "
+            f"{' (their terms without a spatial derivative)' if evolution_pde else ''} linearised at "
             f"the initial state (fastest oscillation or growth rate {rate:.3g}): collocated at once, an evolution can settle on a wrong "
             f"trajectory that balances its equations almost everywhere; the collocation points grow from the "
             f"initial state in {stages} stages of {TIME_SCALES_PER_STAGE:g} time scales, each kept only when its "

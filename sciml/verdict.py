@@ -10,18 +10,18 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   .. math:: \rho = \frac{\lVert r \rVert_2}{\lVert \max_i |T_i| \rVert_2},
 
   the fraction of the equation's balance that is left unbalanced: about 1 for a network that
-  ignores the physics, whatever the equation's units, and small when every term is matched;
+  ignores the physics, whatever the equation's units, and small when every term is matched.
+  For an evolution PDE whose local terms (those without a spatial derivative), linearised at
+  the initial state, carry it forward over ``n > 1`` time scales (:mod:`sciml.time_scales`),
+  the residual bound is divided by ``n``: an error in the rates adds up over every time scale.
+  A Fisher-KPP front over 10 time scales of growth balanced its equation to 5.9e-3 and
+  travelled 6% too slowly (rel L2 5.2e-2); Gray-Scott over 16 balanced to 4.3e-4 for 4.8e-4;
 * **conditions and data relative to their own size**: the RMS miss of every soft
   initial/boundary/gauge condition over the size of what it prescribes, in its own units — the
   RMS of the fields in the domain for a value, the RMS across the domain of the derivative it
   prescribes for a flux or an initial rate (at least the fields' RMS over the domain's extent;
   a Robin condition: the larger of its two terms) — and the RMS data misfit over the data's
   standard deviation;
-  For an evolution PDE whose local terms (those without a spatial derivative), linearised at
-  the initial state, carry it forward over ``n > 1`` time scales (:mod:`sciml.time_scales`),
-  the residual bound is divided by ``n``: an error in the rates adds up over every time scale.
-  A Fisher-KPP front over 10 time scales of growth balanced its equation to 5.9e-3 and
-  travelled 6% too slowly (rel L2 5.2e-2); Gray-Scott over 16 balanced to 4.3e-4 for 4.8e-4;
 * **generalisation**: the residual on fresh points over the residual on the training points
   (a network that satisfies the equation only where it was asked to has learnt the points, not
   the solution);
