@@ -27,7 +27,8 @@ import scipy.special as ssp
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "lambdify", "numeric_modules", "unsupported_functions"]
+__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "lambdify", "numeric_modules", "unsupported_functions",
+           "values_at"]
 
 _NODES = 160
 _ANGLES = 2 * np.pi * np.arange(_NODES) / _NODES
@@ -83,6 +84,13 @@ def numeric_modules(backend: str) -> list:
 def lambdify(args, expr, backend: str = "numpy") -> Callable:
     """:func:`sympy.lambdify` of ``expr`` in ``args`` on ``backend`` (``"numpy"`` or ``"jax"``)."""
     return sp.lambdify(args, expr, modules=numeric_modules(backend))
+
+
+def values_at(expr, symbols, points) -> np.ndarray:
+    """``expr`` of ``symbols`` at ``points`` (rows, one column per symbol) as floats, a constant
+    broadcast to every point."""
+    points = np.asarray(points)
+    return np.asarray(lambdify(symbols, sp.sympify(expr), "numpy")(*points.T), float) * np.ones(len(points))
 
 
 def unsupported_functions(expr: sp.Expr) -> list[str]:

@@ -39,7 +39,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.functions import lambdify
+from sciml.functions import lambdify, values_at
 from sciml.time_scales import carrying_rate, local_rate
 
 __all__ = ["Features", "Recipe", "features", "choose"]
@@ -210,12 +210,6 @@ def _exact_periodic(problem, feats: Features, reasons: dict) -> Any:
     return exact
 
 
-def _values(expr, symbols, *columns) -> np.ndarray:
-    """``expr`` of ``symbols`` at the points given by ``columns`` (a constant broadcast too)."""
-    f = lambdify(symbols, sp.sympify(expr), "numpy")
-    return np.asarray(f(*columns), float) * np.ones(len(columns[0]))
-
-
 def _touches(problem, condition, points) -> bool:
     """Whether ``condition``'s piece passes through (within 1% of the domain's extent of) one of
     ``points``."""
@@ -223,7 +217,7 @@ def _touches(problem, condition, points) -> bool:
 
     if not points:
         return False
-    distance = _values(condition_piece(problem, condition).distance, problem.coordinates, *np.asarray(points).T)
+    distance = values_at(condition_piece(problem, condition).distance, problem.coordinates, points)
     return bool(np.min(np.abs(distance)) < 1e-2 * domain_extent(problem))
 
 
@@ -243,8 +237,8 @@ def _periodic_data(problem, condition, derivatives: int = 2) -> bool:
         at = {o: ends[o][0] + (ends[o][1] - ends[o][0]) * z[:, k] for k, o in enumerate(others)}
         for order in range(derivatives + 1):
             expr = sp.diff(value, c, order) if order else value
-            left = _values(expr, [c, *others], np.full(len(z), ends[c][0]), *at.values())
-            right = _values(expr, [c, *others], np.full(len(z), ends[c][1]), *at.values())
+            left = values_at(expr, [c, *others], np.column_stack([np.full(len(z), ends[c][0]), *at.values()]))
+            right = values_at(expr, [c, *others], np.column_stack([np.full(len(z), ends[c][1]), *at.values()]))
             scale = max(1.0, float(np.max(np.abs(left))))
             if np.max(np.abs(left - right)) > 1e-6 * scale:
                 return False

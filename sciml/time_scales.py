@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.functions import lambdify
+from sciml.functions import values_at
 
 __all__ = ["carrying_rate", "local_rate", "local_time_scales"]
 
@@ -87,8 +87,7 @@ def local_rate(problem) -> float:
     points = problem.space_time.sample(LOCAL_RATE_POINTS, np.random.default_rng(0))
     points[:, problem.coordinates.index(t)] = float(time.a)
     try:
-        entries = [np.asarray(lambdify(problem.coordinates, e, "numpy")(*points.T), float) * np.ones(len(points))
-                   for e in jacobian]
+        entries = [values_at(e, problem.coordinates, points) for e in jacobian]
         matrices = np.stack(entries, axis=-1).reshape(len(points), *jacobian.shape)
         return carrying_rate(np.linalg.eigvals(matrices[np.all(np.isfinite(matrices), axis=(1, 2))]))
     except (TypeError, ValueError, NameError, np.linalg.LinAlgError):  # symbols left

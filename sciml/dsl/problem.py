@@ -32,7 +32,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
-from sciml.functions import lambdify
+from sciml.functions import lambdify, values_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -612,24 +612,21 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     if (data_a.free_symbols | data_b.free_symbols) - set(coords):
         return []
 
-    def values(expr, z):
-        f = lambdify(coords, expr, "numpy")
-        return np.asarray(f(*z.T), float) * np.ones(len(z))
-
     z = condition_piece(problem, a).sample(2000, rng, "uniform")
     distance_b = sp.sympify(condition_piece(problem, b).distance)
-    gap_to_b = np.abs(values(distance_b, z))
+    gap_to_b = np.abs(values_at(distance_b, coords, z))
     near = gap_to_b < 1e-2 * size
     if not near.any():
         return []
-    scale = max(1e-12, float(np.max(np.abs(values(data_a, z)))), float(np.max(np.abs(values(data_b, z)))))
+    scale = max(1e-12, float(np.max(np.abs(values_at(data_a, coords, z)))),
+                float(np.max(np.abs(values_at(data_b, coords, z)))))
     # Judged where the pieces meet: each sample near b's piece is moved onto it (Newton steps
     # on b's distance function). There continuous data agree and jumping data differ by the
     # jump. At the sample itself continuous data would differ by their slope times its gap,
     # which on a 2-D face (samples ~ size / 45 apart) can pass for a jump.
     z, gap_to_b = z[near], gap_to_b[near]
     onto_b = _onto_zero_set(distance_b, coords, z, size)
-    jump = np.abs(values(data_a - data_b, onto_b))
+    jump = np.abs(values_at(data_a - data_b, coords, onto_b))
     seen: list[np.ndarray] = []
     found: list[np.ndarray] = []
     for k in np.argsort(gap_to_b):
