@@ -38,14 +38,17 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     """Where a solution is evaluated and compared: the reference dataset if there is one, else
     the exact solution on a grid over the domain's bounding box (points outside are NaN), else,
     for a forward ODE problem, its classical integration on ``CLASSICAL_TIMES`` times
-    (:func:`sciml.dynamics.problem.classical_reference`; ``attrs["source"]`` says so)."""
+    (:func:`sciml.dynamics.problem.classical_reference`), for a forward evolution PDE on an
+    interval, its method-of-lines solution (:func:`sciml.method_of_lines.lines_reference`;
+    ``attrs["source"]`` says which)."""
     if problem.reference is not None:
         return problem.reference
     time = problem.space_time.time
-    if not problem.exact and time is not None and len(problem.coordinates) == 1:
+    if not problem.exact and time is not None:
         from sciml.dynamics.problem import classical_reference
+        from sciml.method_of_lines import lines_reference
 
-        classical, _ = classical_reference(problem)
+        classical, _ = (classical_reference if len(problem.coordinates) == 1 else lines_reference)(problem)
         if classical is not None:
             return classical
     lower, upper = problem.space_time.bounds()

@@ -8,6 +8,7 @@ adds up over every time scale it spans.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ from sympy.core.function import AppliedUndef
 
 from sciml.functions import values_at
 
-__all__ = ["carrying_rate", "local_rate", "local_time_scales"]
+__all__ = ["Evolution", "carrying_rate", "evolution", "local_rate", "local_time_scales"]
 
 
 def carrying_rate(eigenvalues: np.ndarray) -> float:
@@ -30,62 +31,97 @@ def carrying_rate(eigenvalues: np.ndarray) -> float:
 LOCAL_RATE_POINTS = 512
 
 
-def local_rate(problem) -> float:
-    """The fastest rate of a forward evolution PDE's local terms linearised at its initial state,
-    over :data:`LOCAL_RATE_POINTS` points of it; 0 for any other problem.
+@dataclasses.dataclass(frozen=True)
+class Evolution:
+    """A forward evolution PDE solved for each field's highest time derivative.
+
+    Attributes:
+        time: the time coordinate.
+        chains: ``{field: (u, u_t, ...)}``, each field and its time derivatives below the highest.
+        states: a symbol for every member of the chains.
+        spatial: a symbol for every spatial derivative in the equations (``u_x``, ``u_xx``, ...).
+        rates: ``{field: F}``, its highest time derivative as an expression of the states, the
+            spatial symbols and the coordinates (known parameters substituted).
+        initial: ``{state symbol: its initial value}``, an expression of the coordinates.
+    """
+
+    time: sp.Symbol
+    chains: dict[str, tuple[sp.Expr, ...]]
+    states: dict[sp.Expr, sp.Dummy]
+    spatial: dict[sp.Derivative, sp.Dummy]
+    rates: dict[str, sp.Expr]
+    initial: dict[sp.Dummy, sp.Expr]
+
+
+def evolution(problem) -> Evolution | None:
+    """The problem as a forward evolution PDE (:class:`Evolution`), or ``None`` when it is not one.
 
     A forward evolution PDE gives each field's highest time derivative from one equation
-    (``u_t = F``, ``u_tt = F``), declares every initial value and learns nothing. Its local terms
-    are the additive terms of ``F`` without a spatial derivative (reaction, a nonlinear phase
-    rotation ``|h|^2 h``): they carry the state forward pointwise, at rates the linearisation
-    shows; transport and diffusion are left out (diffusion damps; transport moves the state
-    rather than changing it). Gray-Scott from a bump over [0, 200]: fastest growth 0.082, 16
-    time scales, 9 stages; collocated at once rel L2 0.157 (doubtful), marched 2.7e-4."""
+    (``u_t = F``, ``u_tt = F``; no mixed derivative), declares every initial value and learns
+    nothing (no data, no unknown term or parameter)."""
     from sciml.dsl.conditions import Initial
     from sciml.dsl.symbols import field_name
 
     time = problem.space_time.time
     if (time is None or len(problem.coordinates) < 2 or problem.data is not None or problem.unknowns
             or problem.unknown_parameters):
-        return 0.0
+        return None
     t = time.coordinates[0]
     fields = {field_name(f): f for r in problem.residuals for f in r.atoms(AppliedUndef)}
     timed = {d for r in problem.residuals for d in r.atoms(sp.Derivative) if t in d.variables}
     if any(set(d.variables) != {t} for d in timed):  # a mixed derivative: no explicit evolution
-        return 0.0
+        return None
     top = {n: max((d.derivative_count for d in timed if field_name(d.expr) == n), default=0) for n in fields}
-    chains = {n: [f] + [f.diff(t, k) for k in range(1, top[n])] for n, f in fields.items() if top[n]}
-    states = {s: sp.Dummy() for chain in chains.values() for s in chain}
+    chains = {n: (f, *(f.diff(t, k) for k in range(1, top[n]))) for n, f in fields.items() if top[n]}
+    states = {s: sp.Dummy(str(s.func) if k == 0 else f"{s.expr.func}_{'t' * k}")
+              for chain in chains.values() for k, s in enumerate(chain)}
     spatial = {d: sp.Dummy() for r in problem.residuals for d in r.atoms(sp.Derivative) if t not in d.variables}
-    held = set(spatial.values())
+    known = {p: p.value for p in problem.parameters if not p.learn}
     rates: dict[str, sp.Expr] = {}
     for r in problem.residuals:
         names = {field_name(d.expr) for d in r.atoms(sp.Derivative) if d in timed}
         if len(names) != 1 or (name := names.pop()) in rates or name not in chains:
-            return 0.0
+            return None
         highest, rate = fields[name].diff(t, top[name]), sp.Dummy()
         equation = r.xreplace({highest: rate})
         slope = sp.diff(equation, rate)
         if slope == 0 or slope.has(rate):  # not solvable for the highest derivative as one expression
-            return 0.0
-        value = (-equation.subs(rate, 0) / slope).xreplace(spatial).xreplace(states)
-        rates[name] = sp.Add(*(term for term in sp.Add.make_args(sp.expand(value, power_exp=False, log=False))
-                               if not term.free_symbols & held))
+            return None
+        rates[name] = (-equation.subs(rate, 0) / slope).xreplace(spatial).xreplace(states).subs(known)
     if set(rates) != set(chains):
-        return 0.0
-    # d(u)/dt = u_t, ..., d(u_t^(n-1))/dt = the local terms of the equation
-    flow = [states[chain[k + 1]] if k + 1 < len(chain) else rates[n] for n, chain in chains.items()
-            for k in range(len(chain))]
+        return None
     initial = {}
     for c in problem.conditions:
         if isinstance(c, Initial) and c.field_name in chains and c.order < len(chains[c.field_name]):
-            initial[states[chains[c.field_name][c.order]]] = sp.sympify(c.value)
+            initial[states[chains[c.field_name][c.order]]] = sp.sympify(c.value).subs(known)
     if len(initial) != len(states):
+        return None
+    return Evolution(t, chains, states, spatial, rates, initial)
+
+
+def local_rate(problem) -> float:
+    """The fastest rate of a forward evolution PDE's local terms linearised at its initial state,
+    over :data:`LOCAL_RATE_POINTS` points of it; 0 for any other problem.
+
+    A forward evolution PDE is one :func:`evolution` reads. Its local terms are the additive
+    terms of ``F`` in ``u_t = F`` without a spatial derivative (reaction, a nonlinear phase
+    rotation ``|h|^2 h``): they carry the state forward pointwise, at rates the linearisation
+    shows; transport and diffusion are left out (diffusion damps; transport moves the state
+    rather than changing it). Gray-Scott from a bump over [0, 200]: fastest growth 0.082, 16
+    time scales, 9 stages; collocated at once rel L2 0.157 (doubtful), marched 2.7e-4."""
+    found = evolution(problem)
+    if found is None:
         return 0.0
-    known = {p: p.value for p in problem.parameters if not p.learn}
-    jacobian = sp.Matrix(flow).jacobian(list(states.values())).xreplace(initial).subs(known)
+    held = set(found.spatial.values())
+    local = {name: sp.Add(*(term for term in sp.Add.make_args(sp.expand(rate, power_exp=False, log=False))
+                            if not term.free_symbols & held)) for name, rate in found.rates.items()}
+    states = found.states
+    # d(u)/dt = u_t, ..., d(u_t^(n-1))/dt = the local terms of the equation
+    flow = [states[chain[k + 1]] if k + 1 < len(chain) else local[n] for n, chain in found.chains.items()
+            for k in range(len(chain))]
+    jacobian = sp.Matrix(flow).jacobian(list(states.values())).xreplace(found.initial)
     points = problem.space_time.sample(LOCAL_RATE_POINTS, np.random.default_rng(0))
-    points[:, problem.coordinates.index(t)] = float(time.a)
+    points[:, problem.coordinates.index(found.time)] = float(problem.space_time.time.a)
     try:
         entries = [values_at(e, problem.coordinates, points) for e in jacobian]
         matrices = np.stack(entries, axis=-1).reshape(len(points), *jacobian.shape)

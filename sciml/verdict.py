@@ -96,7 +96,7 @@ THRESHOLDS = {
     # RMS spread of an ensemble's members about their mean / data standard deviation: an
     # ensemble whose members part by a tenth of what the data span was not pinned by them.
     "disagreement": 0.1,
-    "classical": 1e-2,     # relative L2 distance from a classical integration (forward ODEs)
+    "classical": 1e-2,     # relative L2 distance from a classical solution (forward ODEs, 1-D evolution PDEs)
 }
 EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
@@ -208,7 +208,7 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
                                               "the range the data constrain (an extrapolation there)")
     for name, value in indicators.get("classical", {}).items():
         check(value, limits["classical"], f"the distance of {name} from a classical integration of the same "
-                                          "equations (relative L2 over the interval)")
+                                          "equations (relative L2 over the domain)")
     if "forecast_beyond_data" in indicators:
         check(indicators["forecast_beyond_data"], limits["extrapolation"],
               "the share of the time interval beyond the observations, where learned terms drive the solution "
@@ -394,20 +394,31 @@ def exact_mismatches(problem, n_points: int = 512) -> list[str]:
 
 
 def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float], str | None]:
-    """Per field of a forward ODE problem, the relative L2 distance of the surrogate from the
-    classical integration on :data:`CLASSICAL_TIMES` times (empty for other problems), and a
-    note when the integration failed."""
+    """Per field, the relative L2 distance of the surrogate from a classical solution of the same
+    problem — a forward ODE problem's integration on :data:`CLASSICAL_TIMES` times, a forward
+    evolution PDE on an interval by the method of lines (:mod:`sciml.method_of_lines`) on its
+    times and grid — empty for other problems, with a note when the
+    classical solution failed or did not converge."""
     from sciml.dynamics.problem import classical_reference
+    from sciml.method_of_lines import lines_reference
 
-    time = compiled.problem.space_time.time
+    problem = compiled.problem
+    time = problem.space_time.time
     if time is None:
         return {}, None
-    times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)
-    reference, failure = classical_reference(compiled.problem, times)
+    if len(problem.coordinates) == 1:
+        times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)
+        reference, failure = classical_reference(problem, times)
+        points = times[:, None]
+    else:
+        reference, failure = lines_reference(problem)
+        if reference is not None:
+            grid = np.meshgrid(*(reference[str(c)].values for c in problem.coordinates), indexing="ij")
+            points = np.stack([g.ravel() for g in grid], axis=-1)
     if reference is None:
         return {}, failure and f"{failure}, so the surrogate was not checked against it"
-    predicted = np.asarray(compiled.predict(model, jnp.asarray(times[:, None], dtype), params), np.float64)
-    return {name: float(np.linalg.norm(predicted[:, k] - reference[name].values)
+    predicted = np.asarray(compiled.predict(model, jnp.asarray(points, dtype), params), np.float64)
+    return {name: float(np.linalg.norm(predicted[:, k] - reference[name].values.ravel())
                         / max(np.linalg.norm(reference[name].values), 1e-30))
             for k, name in enumerate(compiled.field_names) if name in reference}, None
 
