@@ -43,11 +43,15 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   as the equations' order asks for (``m // 2`` for order ``m`` in space: a beam's ``u_xxxx``
   needs value and slope at a clamped end; :func:`sciml.dsl.problem.underdetermined_boundary`).
   With fewer, small residuals show one of many solutions;
-* **a classical integration** (forward ODE problems: a time interval alone, an initial state,
-  nothing learned): the equations are integrated by a float64 Dopri8 (tolerances 1e-10) and
-  the surrogate's distance from it, relative L2 per field over the interval, is an error, not
-  an indicator of one; above the suite's 1e-2 line the run is doubtful. An integration that
-  fails (a blow-up, a stiff system's step budget) checks nothing and says so in the notes;
+* **a classical solution** (forward problems, nothing learned: an ODE system on a time
+  interval alone, or an evolution PDE on an interval of space): the ODEs are integrated by a
+  float64 Dopri8 (tolerances 1e-10), the PDE by the method of lines
+  (:mod:`sciml.method_of_lines`: Fourier or second-order differences, Radau, the grid refined
+  once and extrapolated, its own error estimated below 1e-3), and the surrogate's distance from
+  it, relative L2 per field over the domain, is an error, not an indicator of one; above the
+  suite's 1e-2 line the run is doubtful. A classical solution that fails (a blow-up, a stiff
+  system's step budget) or does not converge (a front thinner than its grid) checks nothing
+  and says so in the notes;
 * **health of the run**: finite losses (the fall of the loss is recorded, not judged: a loss
   floored by noisy data falls little in a perfectly good run), and, under time marching, the
   share of the time interval its collocation points reached (``time_marching_reached``): short
