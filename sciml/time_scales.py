@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
 from sciml.functions import values_at
 
@@ -60,43 +59,23 @@ def evolution(problem) -> Evolution | None:
     (``u_t = F``, ``u_tt = F``; no mixed derivative), declares every initial value and learns
     nothing (no data, no unknown term or parameter)."""
     from sciml.dsl.conditions import Initial
-    from sciml.dsl.symbols import field_name
+    from sciml.dsl.explicit import explicit_in
 
     time = problem.space_time.time
     if (time is None or len(problem.coordinates) < 2 or problem.data is not None or problem.unknowns
             or problem.unknown_parameters):
         return None
-    t = time.coordinates[0]
-    fields = {field_name(f): f for r in problem.residuals for f in r.atoms(AppliedUndef)}
-    timed = {d for r in problem.residuals for d in r.atoms(sp.Derivative) if t in d.variables}
-    if any(set(d.variables) != {t} for d in timed):  # a mixed derivative: no explicit evolution
+    found = explicit_in(problem, time.coordinates[0])
+    if found is None:
         return None
-    top = {n: max((d.derivative_count for d in timed if field_name(d.expr) == n), default=0) for n in fields}
-    chains = {n: (f, *(f.diff(t, k) for k in range(1, top[n]))) for n, f in fields.items() if top[n]}
-    states = {s: sp.Dummy(str(s.func) if k == 0 else f"{s.expr.func}_{'t' * k}")
-              for chain in chains.values() for k, s in enumerate(chain)}
-    spatial = {d: sp.Dummy() for r in problem.residuals for d in r.atoms(sp.Derivative) if t not in d.variables}
     known = {p: p.value for p in problem.parameters if not p.learn}
-    rates: dict[str, sp.Expr] = {}
-    for r in problem.residuals:
-        names = {field_name(d.expr) for d in r.atoms(sp.Derivative) if d in timed}
-        if len(names) != 1 or (name := names.pop()) in rates or name not in chains:
-            return None
-        highest, rate = fields[name].diff(t, top[name]), sp.Dummy()
-        equation = r.xreplace({highest: rate})
-        slope = sp.diff(equation, rate)
-        if slope == 0 or slope.has(rate):  # not solvable for the highest derivative as one expression
-            return None
-        rates[name] = (-equation.subs(rate, 0) / slope).xreplace(spatial).xreplace(states).subs(known)
-    if set(rates) != set(chains):
-        return None
     initial = {}
     for c in problem.conditions:
-        if isinstance(c, Initial) and c.field_name in chains and c.order < len(chains[c.field_name]):
-            initial[states[chains[c.field_name][c.order]]] = sp.sympify(c.value).subs(known)
-    if len(initial) != len(states):
+        if isinstance(c, Initial) and c.field_name in found.chains and c.order < len(found.chains[c.field_name]):
+            initial[found.states[found.chains[c.field_name][c.order]]] = sp.sympify(c.value).subs(known)
+    if len(initial) != len(found.states):
         return None
-    return Evolution(t, chains, states, spatial, rates, initial)
+    return Evolution(found.coordinate, found.chains, found.states, found.others, found.highest, initial)
 
 
 def local_rate(problem) -> float:

@@ -44,8 +44,10 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   needs value and slope at a clamped end; :func:`sciml.dsl.problem.underdetermined_boundary`).
   With fewer, small residuals show one of many solutions;
 * **a classical solution** (forward problems, nothing learned: an ODE system on a time
-  interval alone, or an evolution PDE on an interval of space): the ODEs are integrated by a
-  float64 Dopri8 (tolerances 1e-10), the PDE by the method of lines
+  interval alone, an evolution PDE on an interval of space, a steady problem on an interval):
+  the ODEs are integrated by a float64 Dopri8 (tolerances 1e-10), the steady problem solved as a
+  two-point boundary-value problem from the surrogate (:mod:`sciml.boundary_value`: of several
+  solutions, the one the surrogate is near), the evolution PDE by the method of lines
   (:mod:`sciml.method_of_lines`: Fourier or second-order differences, Radau, the grid doubled
   until two solutions agree and extrapolated, its own error estimated below 1e-3), and the surrogate's distance from
   it, relative L2 per field over the domain, is an error, not an indicator of one; above the
@@ -401,15 +403,21 @@ def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float
     """Per field, the relative L2 distance of the surrogate from a classical solution of the same
     problem — a forward ODE problem's integration on :data:`CLASSICAL_TIMES` times, a forward
     evolution PDE on an interval by the method of lines (:mod:`sciml.method_of_lines`) on its
-    times and grid — empty for other problems, with a note when the
+    times and grid, a steady problem on an interval by a boundary-value solve started from the
+    surrogate (:mod:`sciml.boundary_value`) — empty for other problems, with a note when the
     classical solution failed or did not converge."""
     from sciml.dynamics.problem import classical_reference
     from sciml.method_of_lines import lines_reference
 
     problem = compiled.problem
     time = problem.space_time.time
-    if time is None:
-        return {}, None
+    if time is None:  # a steady problem on an interval: a two-point boundary-value solve
+        from sciml.boundary_value import boundary_value_distance
+
+        order = [compiled.field_names.index(name) for name in problem.field_names]
+        distance, failure = boundary_value_distance(
+            problem, lambda at: np.asarray(compiled.predict(model, jnp.asarray(at, dtype), params))[:, order])
+        return distance, failure and f"{failure}, so the surrogate was not checked against it"
     if len(problem.coordinates) == 1:
         times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)
         reference, failure = classical_reference(problem, times)

@@ -1,0 +1,166 @@
+r"""A classical check of a steady problem on an interval: the two-point boundary-value solve.
+
+A forward ODE problem is integrated classically, an evolution PDE on an interval solved by the
+method of lines (:mod:`sciml.method_of_lines`); this module gives the remaining problems of one
+dimension the same check: a steady problem on an interval ``[a, b]`` (a rod, a beam, a fin)
+whose every equation gives one field's highest derivative (``-k T'' = q``, ``EI w'''' = q``,
+:func:`sciml.dsl.explicit.explicit_in`), with as many conditions at the two ends as the system's
+order — Dirichlet, Neumann, Robin or any :class:`~sciml.dsl.conditions.BoundaryEquation` (a
+radiating end, a flux through a conductivity that depends on the field) — and nothing learned.
+
+The first-order system is solved by scipy's ``solve_bvp`` (fourth-order collocation on a mesh it
+refines itself), on ``[0, 1]`` with every state scaled to unit size. It starts from the surrogate,
+so of several solutions of a nonlinear problem it converges to the one the surrogate is near,
+and it is solved twice (tolerances :data:`LOOSE` and :data:`TIGHT`): the two solutions' distance
+estimates the looser one's error, and a check whose estimate exceeds :data:`ACCURACY` is not made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from sciml.functions import lambdify
+
+__all__ = ["ACCURACY", "POINTS", "boundary_value_distance"]
+
+ACCURACY = 1e-3
+"""The largest estimated relative error of a solution that is used: a tenth of the verdict's line."""
+LOOSE, TIGHT = 1e-6, 1e-9
+"""``solve_bvp``'s tolerances of the two solves."""
+POINTS = 1001
+"""Points of the interval where the surrogate and the solution are compared."""
+MAX_NODES = 50_000
+
+
+def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | None]:
+    """Per field, the relative L2 distance of the surrogate from the boundary-value solution over
+    :data:`POINTS` points of the interval, ``({}, None)`` for a problem outside this module's
+    scope, ``({}, why)`` when the solve failed or did not converge.
+
+    ``predict``: ``points (n, 1) -> fields (n, n_fields)``, the surrogate (in the problem's
+    field order); it is also where the solve starts."""
+    system = _read(problem)
+    if system is None:
+        return {}, None
+    lower, upper, members, rates, conditions = system
+    length = upper - lower
+    x = np.linspace(lower, upper, POINTS)
+    predicted = np.asarray(predict(x[:, None]), np.float64)
+    if not np.all(np.isfinite(predicted)):
+        return {}, "the surrogate is not finite on the interval, so no boundary-value solve could start from it"
+    names = list(problem.field_names)
+    guess = []
+    for name, k in members:  # the surrogate's values and derivatives, as the solve's start
+        values = predicted[:, names.index(name)]
+        for _ in range(k):
+            values = np.gradient(values, x, edge_order=2)
+        guess.append(values)
+    guess = np.array(guess)
+    field_size = {name: _rms(predicted[:, names.index(name)]) for name in names}
+    scale = np.array([max(_rms(g), 1e-2 * field_size[name] / length**k, 1e-300)
+                      for g, (name, k) in zip(guess, members)])
+    ends = {0: lower, 1: upper}
+    # A condition's miss is judged against its largest term across the interval, as the verdict
+    # judges a condition (at its end alone, a wall's zero value would have no size).
+    weights = np.array([max(max((_rms(np.broadcast_to(part(x, *guess), x.shape)) for part in parts), default=0.0),
+                            1e-300) for _, _, parts in conditions])
+
+    def fun(xi, z):
+        y = z * scale[:, None]
+        at = lower + length * xi
+        out = [y[i + 1] if members[i + 1][0] == name and members[i + 1][1] == k + 1 else None
+               for i, (name, k) in enumerate(members[:-1])] + [None]
+        values = iter(rates(at, *y))
+        out = [next(values) if o is None else o for o in out]
+        return length * np.array([np.broadcast_to(o, xi.shape) for o in out]) / scale[:, None]
+
+    def bc(za, zb):
+        y = za * scale, zb * scale
+        return np.array([float(residual(ends[side], *y[side])) for side, residual, _ in conditions]) / weights
+
+    from scipy.integrate import solve_bvp
+
+    xi = np.linspace(0.0, 1.0, 201)
+    try:
+        with np.errstate(all="ignore"):
+            first = solve_bvp(fun, bc, xi, guess[:, ::5] / scale[:, None], tol=LOOSE, max_nodes=MAX_NODES)
+            second = solve_bvp(fun, bc, first.x, first.y, tol=TIGHT, max_nodes=MAX_NODES) if first.success else first
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        return {}, f"the boundary-value solve failed ({error})"
+    if not second.success:
+        return {}, f"the boundary-value solve from the surrogate did not converge ({second.message})"
+    positions = (x - lower) / length
+    fields = [i for i, (_, k) in enumerate(members) if k == 0]
+    loose, tight = first.sol(positions) * scale[:, None], second.sol(positions) * scale[:, None]
+    estimate = max(np.linalg.norm(loose[i] - tight[i]) / max(np.linalg.norm(tight[i]), 1e-300) for i in fields)
+    if not np.isfinite(estimate) or estimate > ACCURACY:
+        return {}, (f"the boundary-value solve did not converge (estimated error {estimate:.1e} > {ACCURACY:.0e})")
+    return {members[i][0]: float(np.linalg.norm(predicted[:, names.index(members[i][0])] - tight[i])
+                                 / max(np.linalg.norm(tight[i]), 1e-300)) for i in fields}, None
+
+
+def _rms(values) -> float:
+    return float(np.sqrt(np.mean(np.square(values))))
+
+
+def _read(problem):
+    """``(lower, upper, members, rates, conditions)`` of a steady problem on an interval, or
+    ``None``: ``members`` the states ``(field, derivative order)``, ``rates`` the highest
+    derivatives as a NumPy function of ``(x, *states)``, ``conditions`` ``(side, residual,
+    parts)`` with ``residual(x, *states)`` vanishing where it holds and ``parts`` its additive
+    terms (the size its miss is judged against)."""
+    from sciml.dsl.conditions import BoundaryEquation, Dirichlet, Neumann, Robin, resolve_piece
+    from sciml.dsl.domains import Interval
+    from sciml.dsl.explicit import explicit_in
+    from sciml.dsl.symbols import Normal
+
+    if (problem.space_time.time is not None or len(problem.coordinates) != 1 or problem.data is not None
+            or problem.unknowns or problem.unknown_parameters):
+        return None
+    (space,) = problem.space_time.factors if len(problem.space_time.factors) == 1 else (None,)
+    if not isinstance(space, Interval):
+        return None
+    x, lower, upper = space.coordinates[0], float(space.a), float(space.b)
+    found = explicit_in(problem, x)
+    if found is None:
+        return None
+    members = [(name, k) for name, chain in found.chains.items() for k in range(len(chain))]
+    symbols = [found.states[found.chains[name][k]] for name, k in members]
+    allowed = {*symbols, x}
+    if any(e.atoms(AppliedUndef) or not e.free_symbols <= allowed for e in found.highest.values()):
+        return None
+    known = {p: p.value for p in problem.parameters if not p.learn}
+    conditions = []
+    for c in problem.conditions:
+        if type(c) not in (Dirichlet, Neumann, Robin, BoundaryEquation):
+            return None
+        where = resolve_piece(problem, c.on).sample(16, np.random.default_rng(0), "uniform")[:, 0]
+        at_lower, at_upper = np.isclose(where, lower), np.isclose(where, upper)
+        if not np.all(at_lower | at_upper):
+            return None
+        for side, normal in ((0, -1), (1, 1)):
+            if not (at_lower if side == 0 else at_upper).any():
+                continue
+            if isinstance(c, BoundaryEquation):
+                relation = c.relation.xreplace({Normal(x): normal})
+            else:
+                chain = found.chains.get(c.field_name)
+                if chain is None or (len(chain) < 2 and not isinstance(c, Dirichlet)):
+                    return None
+                u = chain[0]
+                a, b = {Dirichlet: (1, 0), Neumann: (0, 1)}.get(type(c), (getattr(c, "a", 1), getattr(c, "b", 1)))
+                relation = a * u + b * normal * u.diff(x)
+            relation = (sp.sympify(relation) - sp.sympify(c.value)).subs(known)
+            if any(d not in found.states for d in relation.atoms(sp.Derivative)):
+                return None  # a derivative at or above the equation's order
+            relation = relation.xreplace(found.states)
+            if relation.atoms(AppliedUndef) or not relation.free_symbols <= allowed:
+                return None
+            parts = [lambdify((x, *symbols), term, "numpy") for term in sp.Add.make_args(sp.expand(relation))]
+            conditions.append((side, lambdify((x, *symbols), relation, "numpy"), parts))
+    if len(conditions) != len(members):
+        return None
+    rates = lambdify((x, *symbols), [found.highest[name] for name in found.chains], "numpy")
+    return lower, upper, members, rates, conditions
