@@ -61,11 +61,15 @@ class _OutOfTime(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class _End:
-    """``a u + b du/dn = value`` at one end of the interval (``b = 0``: a Dirichlet condition)."""
+    """One end of a field: its ``value`` (a Dirichlet condition) or its ``slope`` ``du/dx`` there
+    (a flux condition solved for it), an expression of ``x``, ``t`` and the end's value
+    :data:`_AT_END`."""
 
-    a: float
-    b: float
-    value: sp.Expr
+    value: sp.Expr | None = None
+    slope: sp.Expr | None = None
+
+
+_AT_END = sp.Dummy("u_end")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,17 +91,9 @@ def lines_reference(problem, times=None) -> tuple[object | None, str | None]:
     coordinates (space: the coarse grid's points; attribute ``estimated_error``), ``(None, why)``
     when the integration failed or did not converge, or ``(None, None)`` for any problem outside
     this module's scope. Remembered per problem and times."""
-    if times is None:
-        time = problem.space_time.time
-        if time is None:
-            return None, None
-        times = np.linspace(float(time.a), float(time.b), LINES_TIMES)
-    times = np.asarray(times, float)
-    done = _SOLVED.setdefault(problem, {})
-    key = times.tobytes()
-    if key not in done:
-        done[key] = _solve(problem, times)
-    return done[key]
+    from sciml.dynamics.problem import remembered
+
+    return remembered(_SOLVED, problem, times, LINES_TIMES, _solve)
 
 
 def _solve(problem, times: np.ndarray) -> tuple[object | None, str | None]:
@@ -143,7 +139,7 @@ def _solve(problem, times: np.ndarray) -> tuple[object | None, str | None]:
 
 def _read(problem) -> _Setup | None:
     """The problem's setup for the method of lines, or ``None`` when it is out of scope."""
-    from sciml.dsl.conditions import Dirichlet, Initial, Neumann, Periodic, Robin, resolve_piece
+    from sciml.dsl.conditions import BoundaryEquation, Dirichlet, Initial, Neumann, Periodic, Robin, resolve_piece
     from sciml.dsl.domains import Interval
     from sciml.dsl.symbols import field_name
 
@@ -170,19 +166,18 @@ def _read(problem) -> _Setup | None:
         if isinstance(c, Periodic) and c.coordinate == x and c.field_name in orders:
             periodic.add(c.field_name)
             continue
-        if type(c) not in (Dirichlet, Neumann, Robin) or c.field_name not in orders:
-            return None
-        a, b = {Dirichlet: (1.0, 0.0), Neumann: (0.0, 1.0)}.get(type(c), (getattr(c, "a", 1.0), getattr(c, "b", 1.0)))
-        value = sp.sympify(c.value).subs(known)
-        if a == b == 0 or not value.free_symbols <= {x, found.time}:
+        if type(c) not in (Dirichlet, Neumann, Robin, BoundaryEquation) or c.field_name not in orders:
             return None
         where = resolve_piece(problem, c.on).sample(16, np.random.default_rng(0), "uniform")[:, problem.coordinates.index(x)]
         at = [bool(np.any(np.isclose(where, end, rtol=0, atol=1e-9 * (upper - lower)))) for end in (lower, upper)]
         if not all(np.isclose(where, lower) | np.isclose(where, upper)):
             return None  # a condition inside the interval or at a time
-        for side in (0, 1):
+        for side, normal in ((0, -1), (1, 1)):
             if at[side]:
-                ends[c.field_name][side].append(_End(float(a), float(b), value))
+                end = _end(c, x, found.time, normal, known)
+                if end is None:
+                    return None
+                ends[c.field_name][side].append(end)
     diffusing = {name for name, order in orders.items() if order}
     if periodic:
         if periodic != diffusing or any(e for pair in ends.values() for e in pair):
@@ -193,6 +188,36 @@ def _read(problem) -> _Setup | None:
     if any(ends[n][0] or ends[n][1] for n in orders if n not in diffusing):
         return None
     return _Setup(found, x, lower, upper, False, orders, {n: (ends[n][0][0], ends[n][1][0]) for n in diffusing})
+
+
+def _end(condition, x, t, normal: int, known: dict) -> _End | None:
+    """The condition at the end whose outward normal is ``normal`` (-1 left, +1 right) as an
+    :class:`_End`, or ``None`` when it is not one of a field's value or slope there."""
+    from sciml.dsl.conditions import BoundaryEquation, Dirichlet, Neumann
+    from sciml.dsl.symbols import Normal
+
+    if isinstance(condition, Dirichlet):
+        value = sp.sympify(condition.value).subs(known)
+        return _End(value=value) if value.free_symbols <= {x, t} else None
+    if isinstance(condition, BoundaryEquation):
+        fields = condition.relation.atoms(AppliedUndef)
+        u = fields.pop() if len(fields) == 1 else None
+        relation = condition.relation.xreplace({Normal(x): normal})
+    else:  # Neumann, Robin: a u + b du/dn
+        u = condition.field
+        a, b = (0.0, 1.0) if isinstance(condition, Neumann) else (condition.a, condition.b)
+        if b == 0:
+            value = (sp.sympify(condition.value) / a).subs(known)
+            return _End(value=value) if value.free_symbols <= {x, t} else None
+        relation = a * u + b * normal * u.diff(x)
+    if u is None or any(d != u.diff(x) for d in relation.atoms(sp.Derivative)):
+        return None  # another field's or a higher derivative: not a slope at the end
+    slope = sp.Dummy("slope")
+    residual = (relation - sp.sympify(condition.value)).xreplace({u.diff(x): slope}).xreplace({u: _AT_END}).subs(known)
+    coefficient = sp.diff(residual, slope)
+    if coefficient == 0 or coefficient.has(slope) or not residual.free_symbols <= {x, t, slope, _AT_END}:
+        return None  # no flux, or one not solvable for the slope as one expression
+    return _End(slope=-residual.subs(slope, 0) / coefficient)
 
 
 def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,
@@ -217,28 +242,27 @@ def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,
     size = len(nodes)
     with jax.enable_x64(True):
         grid = jnp.asarray(nodes)
-        ends = {name: [(end, lambdify((x, t), [end.value, sp.diff(end.value, t)], "jax"), at)
-                       for end, at in zip(pair, (setup.lower, setup.upper))] for name, pair in setup.ends.items()}
+        ends = {name: [(end, at, lambdify((x, t), [end.value, sp.diff(end.value, t)], "jax") if end.slope is None
+                        else lambdify((_AT_END, x, t), end.slope, "jax")) for end, at in zip(pair, (setup.lower, setup.upper))]
+                for name, pair in setup.ends.items()}
         wave = 2 * np.pi / length * np.arange(n // 2 + 1)
 
         def with_ghosts(name, u, tt):
-            """The field's values and the two ghost values its end conditions imply."""
-            values = []
-            for side, (end, g, at) in enumerate(ends[name]):
-                g_value, g_rate = g(at, tt)
+            """The field's values, the two ghost values its end conditions imply and the rates of
+            its held ends (``None`` at a flux end)."""
+            ghosts, held = [], []
+            for side, (end, at, known) in enumerate(ends[name]):
                 inner = u[1] if side == 0 else u[-2]
-                boundary = u[0] if side == 0 else u[-1]
-                if end.b == 0:
-                    values.append((g_value / end.a, g_rate / end.a, 2 * g_value / end.a - inner))
-                else:  # a u + b du/dn = g, du/dn = -+(ghost - inner)/(2h) with a central difference
-                    ghost = inner + 2 * h * (g_value - end.a * boundary) / end.b
-                    values.append((None, None, ghost))
-            (left_value, left_rate, left_ghost), (right_value, right_rate, right_ghost) = values
-            if left_value is not None:
-                u = u.at[0].set(left_value)
-            if right_value is not None:
-                u = u.at[-1].set(right_value)
-            return u, (left_ghost, right_ghost), (left_rate, right_rate)
+                if end.slope is None:  # held at its value; the ghost only completes the stencil
+                    value, rate = known(at, tt)
+                    u = u.at[0 if side == 0 else -1].set(value)
+                    ghosts.append(2 * value - inner)
+                    held.append(rate)
+                else:  # du/dx at the end by a central difference over the ghost
+                    slope = known(u[0] if side == 0 else u[-1], at, tt)
+                    ghosts.append(inner - 2 * h * slope if side == 0 else inner + 2 * h * slope)
+                    held.append(None)
+            return u, tuple(ghosts), tuple(held)
 
         def rhs(tt, y):
             parts = {member: y[i * size:(i + 1) * size] for i, member in enumerate(members)}
@@ -300,9 +324,9 @@ def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,
                 continue
             field = solution.y[i * size:(i + 1) * size].T.copy()
             for side, index in ((0, 0), (1, -1)):
-                if name in ends and ends[name][side][0].b == 0:
-                    end, g, at = ends[name][side]
-                    field[:, index] = [float(g(at, tt)[0]) / end.a for tt in times]
+                if name in ends and ends[name][side][0].slope is None:
+                    _, at, known = ends[name][side]
+                    field[:, index] = [float(known(at, tt)[0]) for tt in times]
             values[name] = field
     return nodes, values
 

@@ -37,6 +37,20 @@ def test_flux_and_robin_ends_with_time_dependent_data_are_held_to_second_order()
     assert _distance_from(sp.exp(-t) * sp.cos(x), reference) < 1e-6
 
 
+def test_a_radiating_end_is_a_nonlinear_flux_solved_for_the_slope():
+    """u = 2 + e^-t sin x solves u_t = u_xx; at x = 1 a BoundaryEquation du/dn + u^4 = g(t)."""
+    from sciml.dsl import BoundaryEquation, Normal
+
+    exact = 2 + sp.exp(-t) * sp.sin(x)
+    space = Interval(x, 0, 1)
+    radiating = BoundaryEquation(u.diff(x) * Normal(x) + u**4, sp.exp(-t) * sp.cos(1) + exact.subs(x, 1) ** 4,
+                                 on=space.right)
+    problem = Problem("radiating-rod", space * TimeInterval(t, 0, 1), [u.diff(t) - u.diff(x, 2)],
+                      conditions=[Initial(u, exact.subs(t, 0)), Dirichlet(u, 2, on=space.left), radiating])
+    reference, note = lines_reference(problem)
+    assert note is None and _distance_from(exact, reference) < 1e-6
+
+
 def test_a_periodic_wave_of_second_order_in_time_by_fourier_collocation():
     space = Interval(x, 0, 2 * sp.pi)
     problem = Problem("wave", space * TimeInterval(t, 0, 2), [u.diff(t, 2) - u.diff(x, 2)],

@@ -227,16 +227,23 @@ def classical_reference(problem, times=None) -> tuple[Any, str | None]:
     integration failed (a blow-up, a stiff system's step budget), or ``(None, None)`` for any
     other problem (PDE, inverse, unknown terms, a condition at the end). Remembered per problem
     and times."""
+    return remembered(_INTEGRATED, problem, times, CLASSICAL_TIMES, _integrated)
+
+
+def remembered(cache, problem, times, count: int, solve) -> tuple[Any, str | None]:
+    """``solve(problem, times)``, remembered in ``cache`` (weak in the problem) per problem and
+    times; ``times`` by default ``count`` evenly over the problem's time interval (``(None,
+    None)`` without one)."""
     if times is None:
         time = problem.space_time.time
         if time is None:
             return None, None
-        times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)
+        times = np.linspace(float(time.a), float(time.b), count)
     times = np.asarray(times, float)
-    done = _INTEGRATED.setdefault(problem, {})
+    done = cache.setdefault(problem, {})
     key = times.tobytes()
     if key not in done:
-        done[key] = _integrated(problem, times)
+        done[key] = solve(problem, times)
     return done[key]
 
 
