@@ -6,16 +6,18 @@ PDE in one space dimension (:func:`sciml.time_scales.evolution`: each field's hi
 derivative from one equation, every initial value declared, nothing learned) the same check.
 
 Space is discretised on a uniform grid: by Fourier collocation when every field is periodic in
-``x``, by second-order central differences otherwise, with a Dirichlet, Neumann or Robin
-condition at each end of a field that diffuses (ghost points hold the flux conditions to second
-order). The system of ODEs is integrated in float64 by scipy's Radau IIA (order 5, L-stable: a
+``x``, by second-order central differences otherwise, with one condition at each end of a
+field that diffuses: its value (Dirichlet) or its slope — Neumann, Robin, or any
+:class:`~sciml.dsl.conditions.BoundaryEquation` of the field and its slope solvable for the
+slope (a radiating end, ``-k u_x n = eps sigma (u^4 - T^4)``), held to second order by a ghost
+point. The system of ODEs is integrated in float64 by scipy's Radau IIA (order 5, L-stable: a
 fine grid's diffusion is stiff) with its Jacobian from JAX. The grid doubles until two
 solutions agree — their distance estimates the reference's own error — or the finest grid
 (:data:`LARGEST_CELLS`, :data:`LARGEST_MODES`) is reached; a reference whose estimate still
 exceeds :data:`ACCURACY` (a shock thinner than the finest grid resolves) checks nothing and
 says so. Burgers at viscosity 0.01/pi: 1024 and 2048 intervals agree, within 3.4e-4 of the
-Cole-Hopf quadrature, in 6 s. Anything else — a second space dimension, a condition of another kind, a
-field that is only transported — gets no reference: ``(None, None)``.
+Cole-Hopf quadrature, in 6 s. Anything else — a second space dimension, a condition of another
+kind, a field that is only transported — gets no reference: ``(None, None)``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ largest value); the coarse grid's is ten times looser."""
 LINES_TIMES = 51
 """The times of a reference the evaluation grid and the verdict share."""
 TIME_BUDGET = 120.0
-"""Seconds the two integrations may take together before the check is given up."""
+"""Seconds the integrations may take together before the check is given up."""
 LINES = "method of lines: float64 Radau IIA, the grid doubled until two solutions agree"
 
 _SOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
