@@ -83,7 +83,6 @@ class _Setup:
     lower: float
     upper: float
     periodic: bool
-    orders: dict[str, int]  # each field's highest spatial derivative
     ends: dict[str, tuple[_End, _End]]  # (left, right) for every field of order 2 (not periodic)
 
 
@@ -184,12 +183,12 @@ def _read(problem) -> _Setup | None:
     if periodic:
         if periodic != diffusing or any(e for pair in ends.values() for e in pair):
             return None
-        return _Setup(found, x, lower, upper, True, orders, {})
+        return _Setup(found, x, lower, upper, True, {})
     if any(orders[n] != 2 or len(ends[n][0]) != 1 or len(ends[n][1]) != 1 for n in diffusing):
         return None  # transport needs an inflow side; a fourth order, two conditions an end
     if any(ends[n][0] or ends[n][1] for n in orders if n not in diffusing):
         return None
-    return _Setup(found, x, lower, upper, False, orders, {n: (ends[n][0][0], ends[n][1][0]) for n in diffusing})
+    return _Setup(found, x, lower, upper, False, {n: (ends[n][0][0], ends[n][1][0]) for n in diffusing})
 
 
 def _end(condition, x, t, normal: int, known: dict) -> _End | None:
