@@ -67,14 +67,15 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     weights = np.array([max(max((_rms(np.broadcast_to(part(x, *guess), x.shape)) for part in parts), default=0.0),
                             1e-300) for _, _, parts in conditions])
 
+    # The slope of a state is the next state of its field's chain; of the last, the equation's.
+    following = [i + 1 if i + 1 < len(members) and members[i + 1] == (name, k + 1) else None
+                 for i, (name, k) in enumerate(members)]
+
     def fun(xi, z):
         y = z * scale[:, None]
-        at = lower + length * xi
-        out = [y[i + 1] if members[i + 1][0] == name and members[i + 1][1] == k + 1 else None
-               for i, (name, k) in enumerate(members[:-1])] + [None]
-        values = iter(rates(at, *y))
-        out = [next(values) if o is None else o for o in out]
-        return length * np.array([np.broadcast_to(o, xi.shape) for o in out]) / scale[:, None]
+        highest = iter(rates(lower + length * xi, *y))
+        slopes = [y[j] if j is not None else next(highest) for j in following]
+        return length * np.array([np.broadcast_to(slope, xi.shape) for slope in slopes]) / scale[:, None]
 
     def bc(za, zb):
         y = za * scale, zb * scale
