@@ -130,7 +130,7 @@ def _solve(problem, times: np.ndarray) -> tuple[object | None, str | None]:
                       f"{ACCURACY:.0e})")
     if not setup.periodic:  # Richardson's extrapolation cancels the differences' second-order error
         fine_values = {n: v + (v - coarse_values[n]) / 3 for n, v in fine_values.items()}
-    t, x = str(setup.found.time), str(setup.x)
+    t, x = str(setup.found.coordinate), str(setup.x)
     dims = tuple(str(c) for c in problem.coordinates)
     data = {name: (dims, values if dims == (t, x) else values.T, {"long_name": f"{name} ({LINES})"})
             for name, values in fine_values.items()}
@@ -152,12 +152,12 @@ def _read(problem) -> _Setup | None:
         return None
     x, lower, upper = space[0].coordinates[0], float(space[0].a), float(space[0].b)
     orders = dict.fromkeys(found.chains, 0)
-    for d in found.spatial:
+    for d in found.others:
         if set(d.variables) != {x} or field_name(d.expr) not in orders:
             return None
         orders[field_name(d.expr)] = max(orders[field_name(d.expr)], d.derivative_count)
-    allowed = {*found.states.values(), *found.spatial.values(), x, found.time}
-    if any(r.atoms(AppliedUndef) or not r.free_symbols <= allowed for r in found.rates.values()):
+    allowed = {*found.states.values(), *found.others.values(), x, found.coordinate}
+    if any(r.atoms(AppliedUndef) or not r.free_symbols <= allowed for r in found.highest.values()):
         return None
     known = {p: p.value for p in problem.parameters if not p.learn}
     periodic, ends = set(), {name: [[], []] for name in orders}
@@ -175,7 +175,7 @@ def _read(problem) -> _Setup | None:
             return None  # a condition inside the interval or at a time
         for side, normal in ((0, -1), (1, 1)):
             if at[side]:
-                end = _end(c, x, found.time, normal, known)
+                end = _end(c, x, found.coordinate, normal, known)
                 if end is None:
                     return None
                 ends[c.field_name][side].append(end)
@@ -232,14 +232,14 @@ def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,
 
     from sciml.dsl.symbols import field_name
 
-    found, x, t = setup.found, setup.x, setup.found.time
+    found, x, t = setup.found, setup.x, setup.found.coordinate
     length = setup.upper - setup.lower
     nodes = setup.lower + length * np.arange(n) / n if setup.periodic else np.linspace(setup.lower, setup.upper, n + 1)
     h = length / n
     members = [(name, k) for name, chain in found.chains.items() for k in range(len(chain))]
     symbols = [found.states[found.chains[name][k]] for name, k in members]
-    spatial = list(found.spatial.items())
-    rates = lambdify((x, t, *symbols, *(s for _, s in spatial)), [found.rates[name] for name in found.chains], "jax")
+    spatial = list(found.others.items())
+    rates = lambdify((x, t, *symbols, *(s for _, s in spatial)), [found.highest[name] for name in found.chains], "jax")
     size = len(nodes)
     with jax.enable_x64(True):
         grid = jnp.asarray(nodes)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import sympy as sp
 
+from sciml.dsl.explicit import Explicit, explicit_in
 from sciml.functions import values_at
 
 __all__ = ["Evolution", "carrying_rate", "evolution", "local_rate", "local_time_scales"]
@@ -31,25 +32,13 @@ LOCAL_RATE_POINTS = 512
 
 
 @dataclasses.dataclass(frozen=True)
-class Evolution:
-    """A forward evolution PDE solved for each field's highest time derivative.
+class Evolution(Explicit):
+    """A forward evolution PDE: its equations solved for each field's highest time derivative
+    (:class:`~sciml.dsl.explicit.Explicit` in time: ``others`` the spatial derivatives,
+    ``highest`` the rates ``u_t = F``), and ``initial``, ``{state symbol: its initial value}``
+    as an expression of the coordinates."""
 
-    Attributes:
-        time: the time coordinate.
-        chains: ``{field: (u, u_t, ...)}``, each field and its time derivatives below the highest.
-        states: a symbol for every member of the chains.
-        spatial: a symbol for every spatial derivative in the equations (``u_x``, ``u_xx``, ...).
-        rates: ``{field: F}``, its highest time derivative as an expression of the states, the
-            spatial symbols and the coordinates (known parameters substituted).
-        initial: ``{state symbol: its initial value}``, an expression of the coordinates.
-    """
-
-    time: sp.Symbol
-    chains: dict[str, tuple[sp.Expr, ...]]
-    states: dict[sp.Expr, sp.Dummy]
-    spatial: dict[sp.Derivative, sp.Dummy]
-    rates: dict[str, sp.Expr]
-    initial: dict[sp.Dummy, sp.Expr]
+    initial: dict[sp.Dummy, sp.Expr] = dataclasses.field(default_factory=dict)
 
 
 def evolution(problem) -> Evolution | None:
@@ -59,7 +48,6 @@ def evolution(problem) -> Evolution | None:
     (``u_t = F``, ``u_tt = F``; no mixed derivative), declares every initial value and learns
     nothing (no data, no unknown term or parameter)."""
     from sciml.dsl.conditions import Initial
-    from sciml.dsl.explicit import explicit_in
 
     time = problem.space_time.time
     if (time is None or len(problem.coordinates) < 2 or problem.data is not None or problem.unknowns
@@ -75,7 +63,7 @@ def evolution(problem) -> Evolution | None:
             initial[found.states[found.chains[c.field_name][c.order]]] = sp.sympify(c.value).subs(known)
     if len(initial) != len(found.states):
         return None
-    return Evolution(found.coordinate, found.chains, found.states, found.others, found.highest, initial)
+    return Evolution(**{f.name: getattr(found, f.name) for f in dataclasses.fields(found)}, initial=initial)
 
 
 def local_rate(problem) -> float:
@@ -91,16 +79,16 @@ def local_rate(problem) -> float:
     found = evolution(problem)
     if found is None:
         return 0.0
-    held = set(found.spatial.values())
+    held = set(found.others.values())
     local = {name: sp.Add(*(term for term in sp.Add.make_args(sp.expand(rate, power_exp=False, log=False))
-                            if not term.free_symbols & held)) for name, rate in found.rates.items()}
+                            if not term.free_symbols & held)) for name, rate in found.highest.items()}
     states = found.states
     # d(u)/dt = u_t, ..., d(u_t^(n-1))/dt = the local terms of the equation
     flow = [states[chain[k + 1]] if k + 1 < len(chain) else local[n] for n, chain in found.chains.items()
             for k in range(len(chain))]
     jacobian = sp.Matrix(flow).jacobian(list(states.values())).xreplace(found.initial)
     points = problem.space_time.sample(LOCAL_RATE_POINTS, np.random.default_rng(0))
-    points[:, problem.coordinates.index(found.time)] = float(problem.space_time.time.a)
+    points[:, problem.coordinates.index(found.coordinate)] = float(problem.space_time.time.a)
     try:
         entries = [values_at(e, problem.coordinates, points) for e in jacobian]
         matrices = np.stack(entries, axis=-1).reshape(len(points), *jacobian.shape)
