@@ -21,6 +21,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from sciml.dsl.metrics import rms
 from sciml.functions import lambdify
 
 __all__ = ["ACCURACY", "POINTS", "boundary_value_distance"]
@@ -58,13 +59,13 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
             values = np.gradient(values, x, edge_order=2)
         guess.append(values)
     guess = np.array(guess)
-    field_size = {name: _rms(predicted[:, names.index(name)]) for name in names}
-    scale = np.array([max(_rms(g), 1e-2 * field_size[name] / length**k, 1e-300)
+    field_size = {name: rms(predicted[:, names.index(name)]) for name in names}
+    scale = np.array([max(rms(g), 1e-2 * field_size[name] / length**k, 1e-300)
                       for g, (name, k) in zip(guess, members)])
     ends = {0: lower, 1: upper}
     # A condition's miss is judged against its largest term across the interval, as the verdict
     # judges a condition (at its end alone, a wall's zero value would have no size).
-    weights = np.array([max(max((_rms(np.broadcast_to(part(x, *guess), x.shape)) for part in parts), default=0.0),
+    weights = np.array([max(max((rms(np.broadcast_to(part(x, *guess), x.shape)) for part in parts), default=0.0),
                             1e-300) for _, _, parts in conditions])
 
     # The slope of a state is the next state of its field's chain; of the last, the equation's.
@@ -102,20 +103,15 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
                                  / max(np.linalg.norm(tight[i]), 1e-300)) for i in fields}, None
 
 
-def _rms(values) -> float:
-    return float(np.sqrt(np.mean(np.square(values))))
-
-
 def _read(problem):
     """``(lower, upper, members, rates, conditions)`` of a steady problem on an interval, or
     ``None``: ``members`` the states ``(field, derivative order)``, ``rates`` the highest
     derivatives as a NumPy function of ``(x, *states)``, ``conditions`` ``(side, residual,
     parts)`` with ``residual(x, *states)`` vanishing where it holds and ``parts`` its additive
     terms (the size its miss is judged against)."""
-    from sciml.dsl.conditions import BoundaryEquation, Dirichlet, Neumann, Robin, resolve_piece
+    from sciml.dsl.conditions import ends_covered
     from sciml.dsl.domains import Interval
     from sciml.dsl.explicit import explicit_in
-    from sciml.dsl.symbols import Normal
 
     if (problem.space_time.time is not None or len(problem.coordinates) != 1 or problem.data is not None
             or problem.unknowns or problem.unknown_parameters):
@@ -135,25 +131,13 @@ def _read(problem):
     known = {p: p.value for p in problem.parameters if not p.learn}
     conditions = []
     for c in problem.conditions:
-        if type(c) not in (Dirichlet, Neumann, Robin, BoundaryEquation):
-            return None
-        where = resolve_piece(problem, c.on).sample(16, np.random.default_rng(0), "uniform")[:, 0]
-        at_lower, at_upper = np.isclose(where, lower), np.isclose(where, upper)
-        if not np.all(at_lower | at_upper):
-            return None
+        covered = ends_covered(problem, c.on, x, lower, upper) if c.at_end(x, -1) is not None else None
+        if covered is None:
+            return None  # a condition of another kind, or inside the interval
         for side, normal in ((0, -1), (1, 1)):
-            if not (at_lower if side == 0 else at_upper).any():
+            if not covered[side]:
                 continue
-            if isinstance(c, BoundaryEquation):
-                relation = c.relation.xreplace({Normal(x): normal})
-            else:
-                chain = found.chains.get(c.field_name)
-                if chain is None or (len(chain) < 2 and not isinstance(c, Dirichlet)):
-                    return None
-                u = chain[0]
-                a, b = {Dirichlet: (1, 0), Neumann: (0, 1)}.get(type(c), (getattr(c, "a", 1), getattr(c, "b", 1)))
-                relation = a * u + b * normal * u.diff(x)
-            relation = (sp.sympify(relation) - sp.sympify(c.value)).subs(known)
+            relation = c.at_end(x, normal).subs(known)
             if any(d not in found.states for d in relation.atoms(sp.Derivative)):
                 return None  # a derivative at or above the equation's order
             relation = relation.xreplace(found.states)

@@ -140,7 +140,7 @@ def _solve(problem, times: np.ndarray) -> tuple[object | None, str | None]:
 
 def _read(problem) -> _Setup | None:
     """The problem's setup for the method of lines, or ``None`` when it is out of scope."""
-    from sciml.dsl.conditions import BoundaryEquation, Dirichlet, Initial, Neumann, Periodic, Robin, resolve_piece
+    from sciml.dsl.conditions import Initial, Periodic, ends_covered
     from sciml.dsl.domains import Interval
     from sciml.dsl.symbols import field_name
 
@@ -167,15 +167,13 @@ def _read(problem) -> _Setup | None:
         if isinstance(c, Periodic) and c.coordinate == x and c.field_name in orders:
             periodic.add(c.field_name)
             continue
-        if type(c) not in (Dirichlet, Neumann, Robin, BoundaryEquation) or c.field_name not in orders:
-            return None
-        where = resolve_piece(problem, c.on).sample(16, np.random.default_rng(0), "uniform")[:, problem.coordinates.index(x)]
-        at = [bool(np.any(np.isclose(where, end, rtol=0, atol=1e-9 * (upper - lower)))) for end in (lower, upper)]
-        if not all(np.isclose(where, lower) | np.isclose(where, upper)):
-            return None  # a condition inside the interval or at a time
+        covered = (ends_covered(problem, c.on, x, lower, upper)
+                   if c.field_name in orders and c.at_end(x, -1) is not None else None)
+        if covered is None:
+            return None  # a condition of another kind, inside the interval or at a time
         for side, normal in ((0, -1), (1, 1)):
-            if at[side]:
-                end = _end(c, x, found.coordinate, normal, known)
+            if covered[side]:
+                end = _end(c.at_end(x, normal).subs(known), x, found.coordinate)
                 if end is None:
                     return None
                 ends[c.field_name][side].append(end)
@@ -191,34 +189,24 @@ def _read(problem) -> _Setup | None:
     return _Setup(found, x, lower, upper, False, {n: (ends[n][0][0], ends[n][1][0]) for n in diffusing})
 
 
-def _end(condition, x, t, normal: int, known: dict) -> _End | None:
-    """The condition at the end whose outward normal is ``normal`` (-1 left, +1 right) as an
-    :class:`_End`, or ``None`` when it is not one of a field's value or slope there."""
-    from sciml.dsl.conditions import BoundaryEquation, Dirichlet, Neumann
-    from sciml.dsl.symbols import Normal
+def _end(relation: sp.Expr, x: sp.Symbol, t: sp.Symbol) -> _End | None:
+    """A condition at an end (:meth:`~sciml.dsl.conditions.Condition.at_end`, known parameters
+    substituted) as the field's value or slope there, or ``None`` when it is neither."""
+    from sciml.dsl.explicit import solved_for
 
-    if isinstance(condition, Dirichlet):
-        value = sp.sympify(condition.value).subs(known)
-        return _End(value=value) if value.free_symbols <= {x, t} else None
-    if isinstance(condition, BoundaryEquation):
-        fields = condition.relation.atoms(AppliedUndef)
-        u = fields.pop() if len(fields) == 1 else None
-        relation = condition.relation.xreplace({Normal(x): normal})
-    else:  # Neumann, Robin: a u + b du/dn
-        u = condition.field
-        a, b = (0.0, 1.0) if isinstance(condition, Neumann) else (condition.a, condition.b)
-        if b == 0:
-            value = (sp.sympify(condition.value) / a).subs(known)
-            return _End(value=value) if value.free_symbols <= {x, t} else None
-        relation = a * u + b * normal * u.diff(x)
-    if u is None or any(d != u.diff(x) for d in relation.atoms(sp.Derivative)):
-        return None  # another field's or a higher derivative: not a slope at the end
-    slope = sp.Dummy("slope")
-    residual = (relation - sp.sympify(condition.value)).xreplace({u.diff(x): slope}).xreplace({u: _AT_END}).subs(known)
-    coefficient = sp.diff(residual, slope)
-    if coefficient == 0 or coefficient.has(slope) or not residual.free_symbols <= {x, t, slope, _AT_END}:
-        return None  # no flux, or one not solvable for the slope as one expression
-    return _End(slope=-residual.subs(slope, 0) / coefficient)
+    fields = relation.atoms(AppliedUndef)
+    if len(fields) != 1:
+        return None
+    u = fields.pop()
+    derivatives = relation.atoms(sp.Derivative)
+    if not derivatives:  # the field's value (Dirichlet; Robin without its flux)
+        value = solved_for(relation, u)
+        return _End(value=value) if value is not None and value.free_symbols <= {x, t} else None
+    if derivatives != {u.diff(x)}:
+        return None  # another or a higher derivative: not a slope at the end
+    symbol = sp.Dummy("slope")
+    slope = solved_for(relation.xreplace({u.diff(x): symbol}).xreplace({u: _AT_END}), symbol)
+    return _End(slope=slope) if slope is not None and slope.free_symbols <= {x, t, _AT_END} else None
 
 
 def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,

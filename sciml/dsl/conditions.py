@@ -43,6 +43,18 @@ def resolve_piece(problem, on: BoundaryPiece | str) -> BoundaryPiece:
     return domain.lift(on)
 
 
+def ends_covered(problem, on: BoundaryPiece | str, coordinate: sp.Symbol, lower: float,
+                 upper: float) -> tuple[bool, bool] | None:
+    """Whether the boundary piece ``on`` holds the end ``coordinate = lower`` and the end
+    ``coordinate = upper`` of an interval, or ``None`` when it also holds points between them (a
+    piece of time or of another coordinate)."""
+    where = resolve_piece(problem, on).sample(16, np.random.default_rng(0), "uniform")
+    where = where[:, problem.coordinates.index(coordinate)]
+    tolerance = 1e-9 * abs(upper - lower)
+    at_lower, at_upper = np.abs(where - lower) <= tolerance, np.abs(where - upper) <= tolerance
+    return (bool(at_lower.any()), bool(at_upper.any())) if np.all(at_lower | at_upper) else None
+
+
 @dataclass(frozen=True)
 class ConditionTerm(SampledTerm):
     """A condition's loss: the mean square of its :meth:`misfit` at its points."""
@@ -188,6 +200,13 @@ class Condition:
             raise ProblemError(f"{self.describe()}: say where it holds with on=, e.g. on=space.boundary")
         resolve_piece(problem, self.on)
 
+    def at_end(self, coordinate: sp.Symbol, normal: int) -> sp.Expr | None:
+        """The condition at an end of an interval in ``coordinate`` whose outward normal is
+        ``normal`` (-1 or +1): an expression of the field and its derivatives that vanishes where
+        it holds (``None``: a condition of another kind). Read by the classical checks of
+        one-dimensional problems."""
+        return None
+
     def term_name(self, index: int) -> str:
         """The loss term's name for the ``index``-th condition of a problem."""
         return f"{self.kind}:{self.field_name}#{index}"
@@ -211,6 +230,9 @@ class Condition:
 class Dirichlet(Condition):
     """``u = value`` on the piece."""
 
+    def at_end(self, coordinate, normal):
+        return self.field - sp.sympify(self.value)
+
     def compile(self, index, context):
         return self._on_piece(ValueTerm, index, context)
 
@@ -222,6 +244,9 @@ class Dirichlet(Condition):
 class Neumann(Condition):
     """``∂u/∂n = value`` on the piece (outward normal derivative)."""
 
+    def at_end(self, coordinate, normal):
+        return normal * self.field.diff(coordinate) - sp.sympify(self.value)
+
     def compile(self, index, context):
         return self._on_piece(NormalDerivativeTerm, index, context)
 
@@ -232,6 +257,9 @@ class Robin(Condition):
 
     a: float = 1.0
     b: float = 1.0
+
+    def at_end(self, coordinate, normal):
+        return self.a * self.field + self.b * normal * self.field.diff(coordinate) - sp.sympify(self.value)
 
     def compile(self, index, context):
         return self._on_piece(RobinTerm, index, context, a=self.a, b=self.b)
@@ -269,6 +297,9 @@ class BoundaryEquation(Condition):
     def describe(self) -> str:
         where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
         return f"BoundaryEquation({self.relation} = {self.value} on {where})"
+
+    def at_end(self, coordinate, normal):
+        return (self.relation - sp.sympify(self.value)).xreplace({Normal(coordinate): normal})
 
     def term_name(self, index: int) -> str:
         return f"{self.kind}:{','.join(self.fields)}#{index}"

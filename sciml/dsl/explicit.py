@@ -11,7 +11,7 @@ from sympy.core.function import AppliedUndef
 
 from sciml.dsl.symbols import field_name
 
-__all__ = ["Explicit", "explicit_in"]
+__all__ = ["Explicit", "explicit_in", "solved_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,11 +54,19 @@ def explicit_in(problem, coordinate: sp.Symbol) -> Explicit | None:
         if len(names) != 1 or (name := names.pop()) in highest or name not in chains:
             return None
         derivative, value = fields[name].diff(coordinate, top[name]), sp.Dummy()
-        equation = r.xreplace({derivative: value})
-        slope = sp.diff(equation, value)
-        if slope == 0 or slope.has(value):  # not solvable for the highest derivative as one expression
+        solved = solved_for(r.xreplace({derivative: value}), value)
+        if solved is None:
             return None
-        highest[name] = (-equation.subs(value, 0) / slope).xreplace(others).xreplace(states).subs(known)
+        highest[name] = solved.xreplace(others).xreplace(states).subs(known)
     if set(highest) != set(chains):
         return None
     return Explicit(coordinate, chains, states, others, highest)
+
+
+def solved_for(expression: sp.Expr, symbol: sp.Symbol) -> sp.Expr | None:
+    """The ``symbol`` at which ``expression`` vanishes, when ``expression`` is linear in it (one
+    expression, whatever else it holds), else ``None``."""
+    slope = sp.diff(expression, symbol)
+    if slope == 0 or slope.has(symbol):
+        return None
+    return -expression.subs(symbol, 0) / slope
