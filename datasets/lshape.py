@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from sciml.finite_elements import p2_values
+
 LEVELS = 5
 """Uniform refinements of the initial mesh (side 1/2) for the shipped solution."""
 
@@ -75,49 +77,12 @@ def lshape_solve(levels: int = LEVELS):
     return basis, u
 
 
-def _evaluate_p2(basis, u: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The P2 solution at ``points (2, n)`` (all inside the mesh).
-
-    A trapezoid-map search finds each point's triangle; the six Lagrange basis functions are
-    then ``λ_i (2 λ_i - 1)`` at the vertices and ``4 λ_i λ_j`` at the edge midpoints, in the
-    point's barycentric coordinates ``λ`` (each node identified by its own coordinates, so
-    no ordering convention of the library is assumed).
-    """
-    from matplotlib.tri import Triangulation
-
-    mesh = basis.mesh
-    element = Triangulation(*mesh.p, mesh.t.T).get_trifinder()(*points)
-    if (element < 0).any():
-        raise ValueError(f"{int((element < 0).sum())} points lie outside the mesh")
-    corners = mesh.p[:, mesh.t[:, element]]  # (2, 3, n)
-
-    def barycentric(q):  # q (2, n) -> (3, n)
-        a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-        det = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
-        l1 = ((q[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (q[1] - a[1])) / det
-        l2 = ((b[0] - a[0]) * (q[1] - a[1]) - (q[0] - a[0]) * (b[1] - a[1])) / det
-        return np.stack([1 - l1 - l2, l1, l2])
-
-    lam = barycentric(points)
-    dofs = basis.element_dofs[:, element]  # (6, n)
-    values = np.zeros(points.shape[1])
-    for k in range(dofs.shape[0]):
-        mu = np.round(2 * barycentric(basis.doflocs[:, dofs[k]])) / 2  # node: a vertex or a midpoint
-        at_vertex = mu.max(axis=0) == 1
-        order = np.argsort(mu, axis=0)
-        i, j = order[-1], order[-2]  # the vertex, or a midpoint's two (distinct) endpoints
-        li, lj = np.take_along_axis(lam, i[None], 0)[0], np.take_along_axis(lam, j[None], 0)[0]
-        phi = np.where(at_vertex, li * (2 * li - 1), 4 * li * lj)
-        values += u[dofs[k]] * phi
-    return values
-
-
 def _on_grid(basis, u, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Values at the grid's points inside the closed L; NaN in the open notch."""
     X, Y = np.meshgrid(x, y, indexing="ij")
     inside = ~((X > 0) & (Y > 0))
     values = np.full(X.shape, np.nan)
-    values[inside] = _evaluate_p2(basis, u, np.stack([X[inside], Y[inside]]))
+    values[inside] = p2_values(basis, u, np.stack([X[inside], Y[inside]]))
     on_boundary = inside & ((np.abs(X) >= 1) | (np.abs(Y) >= 1) | ((X >= 0) & (Y == 0)) | ((X == 0) & (Y >= 0)))
     values[on_boundary] = 0.0  # the condition, exactly
     return values

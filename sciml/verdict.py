@@ -44,10 +44,13 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   needs value and slope at a clamped end; :func:`sciml.dsl.problem.underdetermined_boundary`).
   With fewer, small residuals show one of many solutions;
 * **a classical solution** (forward problems, nothing learned: an ODE system on a time
-  interval alone, an evolution PDE on an interval of space, a steady problem on an interval):
-  the ODEs are integrated by a float64 Dopri8 (tolerances 1e-10), the steady problem solved as a
-  two-point boundary-value problem from the surrogate (:mod:`sciml.boundary_value`: of several
-  solutions, the one the surrogate is near), the evolution PDE by the method of lines
+  interval alone, an evolution PDE on an interval of space, a steady problem on an interval, a
+  steady elliptic equation of one field on a rectangle, polygon or disk): the ODEs are
+  integrated by a float64 Dopri8 (tolerances 1e-10), the steady problem on an interval solved as
+  a two-point boundary-value problem from the surrogate (:mod:`sciml.boundary_value`: of several
+  solutions, the one the surrogate is near), the elliptic one by P2 finite elements with Newton's
+  method from the surrogate (:mod:`sciml.finite_elements`: the mesh halved until two solutions
+  agree within 1e-3), the evolution PDE by the method of lines
   (:mod:`sciml.method_of_lines`: Fourier or second-order differences, Radau, the grid doubled
   until two solutions agree and extrapolated, its own error estimated below 1e-3), and the surrogate's distance from
   it, relative L2 per field over the domain, is an error, not an indicator of one; above the
@@ -102,7 +105,7 @@ THRESHOLDS = {
     # RMS spread of an ensemble's members about their mean / data standard deviation: an
     # ensemble whose members part by a tenth of what the data span was not pinned by them.
     "disagreement": 0.1,
-    "classical": 1e-2,     # relative L2 distance from a classical solution (forward ODEs, 1-D evolution PDEs)
+    "classical": 1e-2,     # relative L2 distance from a classical solution (ODEs, 1-D problems, 2-D elliptic ones)
 }
 EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
@@ -213,7 +216,7 @@ def judge(indicators: dict[str, Any], thresholds: dict[str, float] | None = None
         check(share, limits["extrapolation"], f"the share of points where the inputs of learned term {name!r} leave "
                                               "the range the data constrain (an extrapolation there)")
     for name, value in indicators.get("classical", {}).items():
-        check(value, limits["classical"], f"the distance of {name} from a classical integration of the same "
+        check(value, limits["classical"], f"the distance of {name} from a classical solution of the same "
                                           "equations (relative L2 over the domain)")
     if "forecast_beyond_data" in indicators:
         check(indicators["forecast_beyond_data"], limits["extrapolation"],
@@ -404,18 +407,21 @@ def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float
     problem — a forward ODE problem's integration on :data:`CLASSICAL_TIMES` times, a forward
     evolution PDE on an interval by the method of lines (:mod:`sciml.method_of_lines`) on its
     times and grid, a steady problem on an interval by a boundary-value solve started from the
-    surrogate (:mod:`sciml.boundary_value`) — empty for other problems, with a note when the
+    surrogate (:mod:`sciml.boundary_value`), a steady elliptic problem in the plane by finite
+    elements (:mod:`sciml.finite_elements`) — empty for other problems, with a note when the
     classical solution failed or did not converge."""
     from sciml.dynamics.problem import classical_reference
     from sciml.method_of_lines import lines_reference
 
     problem = compiled.problem
     time = problem.space_time.time
-    if time is None:  # a steady problem on an interval: a two-point boundary-value solve
+    if time is None:  # a steady problem: a two-point boundary-value solve, finite elements in the plane
         from sciml.boundary_value import boundary_value_distance
+        from sciml.finite_elements import finite_element_distance
 
         order = [compiled.field_names.index(name) for name in problem.field_names]
-        distance, failure = boundary_value_distance(
+        solve = boundary_value_distance if len(problem.coordinates) == 1 else finite_element_distance
+        distance, failure = solve(
             problem, lambda at: np.asarray(compiled.predict(model, jnp.asarray(at, dtype), params))[:, order])
         return distance, failure and f"{failure}, so the surrogate was not checked against it"
     if len(problem.coordinates) == 1:

@@ -231,6 +231,7 @@ def test_an_ensemble_trains_each_member_as_it_would_train_alone():
     assert not np.allclose(first, jax.tree.leaves(nnx.state(together[1], nnx.Param))[0])  # two seeds
 
 
+@pytest.mark.slow  # ~40 s in the parallel suite; CI runs it in its slow list
 def test_an_interrupted_trajectory_fit_resumes_in_its_stage(tmp_path):
     """SIGINT in the second curriculum stage: the checkpoint knows its stage and the losses
     before it; resumed, the fit ends where an uninterrupted one does."""

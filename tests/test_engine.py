@@ -67,7 +67,8 @@ def test_the_average_of_an_averaged_optimiser_trails_the_parameters():
     assert 0 < float(jnp.sum((average - TARGET) ** 2)) and not np.allclose(average, out.params["w"])
 
 
-@pytest.mark.parametrize("model", ["mlp", "node"])
+# the trajectory fit's two stages compile twice for each of the two solves: 40 s; CI's slow list runs it
+@pytest.mark.parametrize("model", ["mlp", pytest.param("node", marks=pytest.mark.slow)])
 def test_sciml_solve_passes_a_custom_optimiser_to_pde_and_ode_training(model):
     calls = []
     still = optax.set_to_zero()  # never moves the parameters

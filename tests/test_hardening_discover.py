@@ -436,6 +436,7 @@ def test_mathtext_in_column_names_does_not_break_the_figures():
     assert "$\\frac{a" in render_html(law)
 
 
+@pytest.mark.slow  # ~40 s in the parallel suite; CI runs it in its slow list
 def test_builtin_search_on_awkward_columns_end_to_end(tmp_path):
     """The real search (no stand-in) on the three hostile tables of the hardening check."""
     sentinel = tmp_path / "pwned"

@@ -55,6 +55,11 @@ def ends_covered(problem, on: BoundaryPiece | str, coordinate: sp.Symbol, lower:
     return (bool(at_lower.any()), bool(at_upper.any())) if np.all(at_lower | at_upper) else None
 
 
+def _normal_derivative(field: sp.Expr) -> sp.Expr:
+    """``∂u/∂n``: the field's gradient along the outward normal."""
+    return sp.Add(*(Normal(c) * field.diff(c) for c in field.args))
+
+
 @dataclass(frozen=True)
 class ConditionTerm(SampledTerm):
     """A condition's loss: the mean square of its :meth:`misfit` at its points."""
@@ -200,12 +205,19 @@ class Condition:
             raise ProblemError(f"{self.describe()}: say where it holds with on=, e.g. on=space.boundary")
         resolve_piece(problem, self.on)
 
-    def at_end(self, coordinate: sp.Symbol, normal: int) -> sp.Expr | None:
-        """The condition at an end of an interval in ``coordinate`` whose outward normal is
-        ``normal`` (-1 or +1): an expression of the field and its derivatives that vanishes where
-        it holds (``None``: a condition of another kind). Read by the classical checks of
-        one-dimensional problems."""
+    def on_boundary(self) -> sp.Expr | None:
+        """The condition where it holds: an expression of the field, its derivatives, the
+        coordinates and the outward normal (:class:`~sciml.dsl.symbols.Normal`) that vanishes
+        there (``None``: a condition of another kind). Read by the classical checks."""
         return None
+
+    def at_end(self, coordinate: sp.Symbol, normal: int) -> sp.Expr | None:
+        """:meth:`on_boundary` at an end of an interval in ``coordinate`` whose outward normal is
+        ``normal`` (-1 or +1; along every other coordinate the normal is zero)."""
+        relation = self.on_boundary()
+        if relation is None:
+            return None
+        return relation.xreplace({n: normal if n.coordinate == coordinate else 0 for n in relation.atoms(Normal)})
 
     def term_name(self, index: int) -> str:
         """The loss term's name for the ``index``-th condition of a problem."""
@@ -230,7 +242,7 @@ class Condition:
 class Dirichlet(Condition):
     """``u = value`` on the piece."""
 
-    def at_end(self, coordinate, normal):
+    def on_boundary(self):
         return self.field - sp.sympify(self.value)
 
     def compile(self, index, context):
@@ -244,8 +256,8 @@ class Dirichlet(Condition):
 class Neumann(Condition):
     """``∂u/∂n = value`` on the piece (outward normal derivative)."""
 
-    def at_end(self, coordinate, normal):
-        return normal * self.field.diff(coordinate) - sp.sympify(self.value)
+    def on_boundary(self):
+        return _normal_derivative(self.field) - sp.sympify(self.value)
 
     def compile(self, index, context):
         return self._on_piece(NormalDerivativeTerm, index, context)
@@ -258,8 +270,8 @@ class Robin(Condition):
     a: float = 1.0
     b: float = 1.0
 
-    def at_end(self, coordinate, normal):
-        return self.a * self.field + self.b * normal * self.field.diff(coordinate) - sp.sympify(self.value)
+    def on_boundary(self):
+        return self.a * self.field + self.b * _normal_derivative(self.field) - sp.sympify(self.value)
 
     def compile(self, index, context):
         return self._on_piece(RobinTerm, index, context, a=self.a, b=self.b)
@@ -298,8 +310,8 @@ class BoundaryEquation(Condition):
         where = self.on.label if isinstance(self.on, BoundaryPiece) else self.on
         return f"BoundaryEquation({self.relation} = {self.value} on {where})"
 
-    def at_end(self, coordinate, normal):
-        return (self.relation - sp.sympify(self.value)).xreplace({Normal(coordinate): normal})
+    def on_boundary(self):
+        return self.relation - sp.sympify(self.value)
 
     def term_name(self, index: int) -> str:
         return f"{self.kind}:{','.join(self.fields)}#{index}"

@@ -1,0 +1,149 @@
+"""A steady elliptic problem in the plane is checked against P2 finite elements: Newton's method
+from the surrogate, the mesh halved until two solutions agree."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from sciml.dsl import (BoundaryEquation, Coordinate, Dirichlet, Disk, Field, Interval, Neumann, Normal, Parameter,
+                       Polygon, Problem, Rectangle, Robin)
+from sciml.finite_elements import POINTS, finite_element_distance
+from sciml.functions import values_at
+
+x, y = Coordinate("x"), Coordinate("y")
+u = Field("u", x, y)
+square = Rectangle(x, y, (0, 1), (0, 1))
+
+
+def laplacian(f):
+    return f.diff(x, 2) + f.diff(y, 2)
+
+
+def _surrogate(expr, wobble=0.0):
+    """``expr`` at the points, times ``1 + wobble cos(x + 2y)``."""
+    def predict(points):
+        values = values_at(expr, (x, y), points) * np.ones(len(points))
+        return (values * (1 + wobble * np.cos(points[:, 0] + 2 * points[:, 1])))[:, None]
+    return predict
+
+
+def _expected(problem, expr, wobble) -> float:
+    """The relative L2 distance of ``_surrogate(expr, wobble)`` from ``expr`` at the check's points."""
+    points = problem.space_time.sample(POINTS, np.random.default_rng(0))
+    values = values_at(expr, (x, y), points) * np.ones(len(points))
+    return float(np.linalg.norm(_surrogate(expr, wobble)(points)[:, 0] - values) / np.linalg.norm(values))
+
+
+def test_poisson_on_a_square_measures_the_surrogates_error():
+    exact = sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
+    problem = Problem("poisson", square, [laplacian(u) + 2 * sp.pi**2 * exact],
+                      conditions=[Dirichlet(u, 0, on=square.boundary)])
+    assert finite_element_distance(problem, _surrogate(exact))[0]["u"] < 1e-4
+    distance, note = finite_element_distance(problem, _surrogate(exact, 0.02))
+    assert note is None and distance["u"] == pytest.approx(_expected(problem, exact, 0.02), rel=0.02)
+
+
+def test_a_rectangle_of_two_intervals_with_flux_and_robin_edges():
+    """u = cos(x) e^y on [0, 2] x [0, 1]: Laplace's equation; a Neumann edge, a Robin edge."""
+    plate = Interval(x, 0, 2) * Interval(y, 0, 1)
+    exact = sp.cos(x) * sp.exp(y)
+    problem = Problem("plate", plate, [laplacian(u)],
+                      conditions=[Dirichlet(u, exact, on="x.left"), Neumann(u, -sp.sin(2) * sp.exp(y), on="x.right"),
+                                  Dirichlet(u, exact, on="y.left"), Robin(u, 3 * sp.cos(x) * sp.E, on="y.right", a=2, b=1)])
+    distance, note = finite_element_distance(problem, _surrogate(exact, 0.01))
+    assert note is None and distance["u"] == pytest.approx(_expected(problem, exact, 0.01), rel=0.02)
+
+
+def test_a_conductivity_that_depends_on_the_field_and_a_radiating_edge():
+    """div((1 + u^2) grad u) = f for u = 1 + x^2 y, held at three edges and radiating at x = 1:
+    ``(1 + u^2) du/dn + u^4 = h`` — nonlinear in the interior and at the edge."""
+    exact = 1 + x**2 * y
+    k = 1 + u**2
+    equation = (k * u.diff(x)).diff(x) + (k * u.diff(y)).diff(y)
+    source = equation.subs(u, exact).doit()
+    flux = (1 + exact**2) * sp.diff(exact, x) + exact**4
+    problem = Problem("conductor", square, [equation - source],
+                      conditions=[Dirichlet(u, exact, on=square.left), Dirichlet(u, exact, on=square.bottom),
+                                  Dirichlet(u, exact, on=square.top),
+                                  BoundaryEquation(k * (u.diff(x) * Normal(x) + u.diff(y) * Normal(y)) + u**4,
+                                                   flux.subs(x, 1), on=square.right)])
+    assert finite_element_distance(problem, _surrogate(exact))[0]["u"] < 1e-5
+    distance, note = finite_element_distance(problem, _surrogate(exact, 0.03))
+    assert note is None and distance["u"] == pytest.approx(_expected(problem, exact, 0.03), rel=0.02)
+
+
+def test_a_disk_with_a_robin_rim():
+    """-lap u = 1 on the unit disk about (1, 0), u + du/dn = 0 on its rim: u = (1 - r^2)/4 + 1/2."""
+    disk = Disk(x, y, (1.0, 0.0), 1.0)
+    exact = (1 - (x - 1) ** 2 - y**2) / 4 + sp.Rational(1, 2)
+    problem = Problem("disk", disk, [-laplacian(u) - 1], conditions=[Robin(u, 0, on=disk.boundary)])
+    distance, note = finite_element_distance(problem, _surrogate(exact, 0.01))
+    assert note is None and distance["u"] == pytest.approx(_expected(problem, exact, 0.01), rel=0.05)
+
+
+def test_the_l_shape_agrees_with_its_graded_reference():
+    """The shipped L-shape solution (graded P2, datasets/lshape.py) as the surrogate: the check's
+    own mesh, graded towards the re-entrant corner, agrees with it."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    from sciml.datasets import load
+
+    lshape = Polygon(x, y, [(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)])
+    problem = Problem("lshape", lshape, [-laplacian(u) - 1], conditions=[Dirichlet(u, 0, on=lshape.boundary)])
+    reference = load("lshape")
+    grid = RegularGridInterpolator((reference.x.values, reference.y.values), np.nan_to_num(reference.u.values))
+    distance, note = finite_element_distance(problem, lambda points: grid(points)[:, None])
+    assert note is None and distance["u"] < 2e-3
+
+
+def test_a_surrogate_that_is_not_finite_is_said_to_be():
+    problem = Problem("poisson", square, [laplacian(u) + 1], conditions=[Dirichlet(u, 0, on=square.boundary)])
+    distance, note = finite_element_distance(problem, lambda points: np.full((len(points), 1), np.nan))
+    assert distance == {} and "not finite" in note
+
+
+@pytest.mark.parametrize("case", ["system", "learned", "tangential", "fluxes alone", "hole", "open edge",
+                                  "hyperbolic", "third order"])
+def test_problems_outside_its_scope_get_no_check(case):
+    domain, equations = square, [laplacian(u) + 1]
+    conditions = [Dirichlet(u, 0, on=square.boundary)]
+    if case == "system":
+        v = Field("v", x, y)
+        equations = [laplacian(u) + v, laplacian(v) + 1]
+        conditions = [*conditions, Dirichlet(v, 0, on=square.boundary)]
+    elif case == "learned":
+        equations = [Parameter("k", 1.0, learn=True) * laplacian(u) + 1]
+    elif case == "tangential":
+        conditions = [Dirichlet(u, 0, on=square.left), Dirichlet(u, 0, on=square.right),
+                      Dirichlet(u, 0, on=square.bottom), BoundaryEquation(u.diff(x), 0, on=square.top)]
+    elif case == "fluxes alone":
+        equations = [laplacian(u) + sp.cos(sp.pi * x)]
+        conditions = [Neumann(u, 0, on=square.boundary)]
+    elif case == "hole":
+        domain = square - Disk(x, y, (0.5, 0.5), 0.2)
+        conditions = [Dirichlet(u, 0, on=domain.boundary)]
+    elif case == "open edge":
+        conditions = [Dirichlet(u, 0, on=square.left)]
+    elif case == "hyperbolic":
+        equations = [u.diff(x, 2) - u.diff(y, 2) + 1]
+    else:
+        equations = [u.diff(x, 3) + u.diff(y, 2) + 1]
+    problem = Problem(case, domain, equations, conditions=conditions)
+    assert finite_element_distance(problem, _surrogate(x * (1 - x) * y * (1 - y))) == ({}, None)
+
+
+def test_the_verdict_measures_a_membrane_against_it():
+    """The verdict's ``classical`` indicator of a steady problem in the plane is its error against
+    the exact solution; above 1e-2 the run is doubtful for it."""
+    import sciml
+
+    exact = sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
+    problem = Problem("membrane", square, [laplacian(u) + 2 * sp.pi**2 * exact],
+                      conditions=[Dirichlet(u, 0, on=square.boundary)])
+    solution = sciml.solve(problem, model="mlp", steps=100, lbfgs_steps=0, seed=0)
+    classical = solution.verdict.indicators["classical"]["u"]
+    points = problem.space_time.sample(POINTS, np.random.default_rng(0))
+    predicted = solution.predict({"x": points[:, 0], "y": points[:, 1]})[:, 0]
+    truth = values_at(exact, (x, y), points)
+    assert classical == pytest.approx(np.linalg.norm(predicted - truth) / np.linalg.norm(truth), rel=1e-2)
+    assert (classical > 1e-2) == any("classical" in r for r in solution.verdict.reasons)
