@@ -36,12 +36,17 @@ from __future__ import annotations
 
 import dataclasses
 import time as clock
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from sciml.functions import lambdify
+
+if TYPE_CHECKING:
+    from sciml.dsl.domains import Domain
 
 __all__ = ["ACCURACY", "POINTS", "finite_element_distance", "p2_values"]
 
@@ -70,22 +75,29 @@ class _OutOfScope(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class _Edge:
+    """A condition of one field on part of the boundary: ``distance(x, y)`` to its piece (zero on
+    it), and either ``value(x, y, t) -> [g, g_t]`` (a Dirichlet value and its rate) or ``flux(x,
+    y, t, u, n_x, n_y) -> [(A ∇u)·n, its derivative in u]`` from the condition solved for the
+    normal derivative."""
+
+    distance: Callable
+    value: Callable | None = None
+    flux: Callable | None = None
+    anchors: bool = True
+    """Whether the condition ties the field's level: a value, or a flux that changes with it."""
+
+
+@dataclasses.dataclass(frozen=True)
 class _Setup:
-    """What :func:`_read` finds: the domain, the weak form's coefficients and the edges' conditions.
+    """What :func:`_read` finds in a steady problem: the domain, the weak form ``-∫F·∇v + ∫G v``
+    (``weak(x, y, u, u_x, u_y) -> ([F_x, F_y, G], their derivatives in u, u_x, u_y)``), the
+    conditions and ``ellipticity(x, y, u)``, the determinant of ``A``."""
 
-    ``flux`` and ``interior``: NumPy functions of ``(x, y, u, u_x, u_y)`` returning ``[F_x, F_y,
-    G]`` and their derivatives in ``u``, ``u_x``, ``u_y`` (the weak form ``-∫F·∇v + ∫G v``);
-    ``values``: per condition, ``g(x, y)`` of a value condition or ``None``; ``fluxes``: per
-    condition, ``a ∂u/∂n`` as a NumPy function of ``(x, y, u, n_x, n_y)`` and its derivative in
-    ``u``, or ``None``; ``distances``: per condition, the distance to its boundary piece."""
-
-    domain: object
-    coordinates: tuple[sp.Symbol, sp.Symbol]
-    weak: object
-    values: list
-    fluxes: list
-    distances: list
-    ellipticity: object
+    domain: Domain
+    weak: Callable
+    edges: list[_Edge]
+    ellipticity: Callable
 
 
 def finite_element_distance(problem, predict) -> tuple[dict[str, float], str | None]:
@@ -132,27 +144,88 @@ def finite_element_distance(problem, predict) -> tuple[dict[str, float], str | N
     return {name: float(np.linalg.norm(predicted - values) / max(np.linalg.norm(values), 1e-300))}, None
 
 
-def _read(problem) -> _Setup | None:
-    """The problem's weak form and conditions, or ``None`` when it is out of scope."""
-    from sciml.dsl.conditions import resolve_piece
-    from sciml.dsl.domains import Box, Disk, Interval, Polygon
+def _plane(problem) -> Domain | None:
+    """The problem's domain in space when finite elements here can mesh it (a rectangle, a
+    polygon, a disk), with its coordinates in the problem's order; else ``None``."""
+    from sciml.dsl.domains import Box, Disk, Interval, Polygon, ProductDomain
+
+    space = [f for f in problem.space_time.factors if not f.is_time]
+    if len(space) == 1 and isinstance(space[0], (Polygon, Disk, Box)) and len(space[0].coordinates) == 2:
+        domain = space[0]
+    elif len(space) == 2 and all(isinstance(f, Interval) for f in space):
+        domain = ProductDomain(tuple(space))  # a rectangle written as a product of two intervals
+    else:
+        return None  # a hole, a curved piece of another kind: no mesh here
+    order = [c for c in problem.coordinates if c in domain.coordinates]
+    return domain if tuple(order) == tuple(domain.coordinates) else None
+
+
+def _edges(problem, name: str, u: sp.Expr, A, t: sp.Symbol | None) -> list[_Edge] | None:
+    """The conditions of field ``name`` (applied as ``u``) on the boundary, or ``None`` when one is
+    of another kind: a value, or a flux where the principal part ``A`` is ``a I``."""
+    from sciml.dsl.conditions import Initial, resolve_piece
     from sciml.dsl.explicit import solved_for
     from sciml.dsl.symbols import Normal
 
+    x, y = (c for c in problem.coordinates if c != t)
+    time = (t,) if t is not None else ()
+    known = {p: p.value for p in problem.parameters if not p.learn}
+    isotropic = sp.simplify(A[0][1]) == 0 and sp.simplify(A[0][0] - A[1][1]) == 0
+    U, Px, Py, nx, ny, s = sp.symbols("U P_x P_y n_x n_y s", real=True)
+    symbols = {u.diff(x): Px, u.diff(y): Py}
+    edges = []
+    for c in problem.conditions:
+        if isinstance(c, Initial) or name not in c.fields:
+            continue
+        relation = c.on_boundary()
+        if relation is None or set(c.fields) != {name}:
+            return None
+        # a piece of space: the normal has no component in time
+        relation = relation.subs(known).xreplace({n: 0 for n in relation.atoms(Normal) if n.coordinate not in (x, y)})
+        if any(d not in symbols for d in relation.atoms(sp.Derivative)):
+            return None  # a derivative in time or of second order: not a value or a flux
+        relation = relation.xreplace(symbols).xreplace({u: U}).xreplace({Normal(x): nx, Normal(y): ny})
+        distance = resolve_piece(problem, c.on).distance
+        if not relation.free_symbols <= {x, y, *time, U, Px, Py, nx, ny} or not distance.free_symbols <= {x, y}:
+            return None
+        distance = lambdify((x, y), distance, "numpy")
+        if not relation.free_symbols & {Px, Py}:  # a value: Dirichlet, or a relation of u alone
+            value = solved_for(relation, U)
+            if value is None or not value.free_symbols <= {x, y, *time}:
+                return None
+            rate = sp.diff(value, t) if t is not None else sp.Integer(0)
+            edges.append(_Edge(distance, value=lambdify((x, y, t or sp.Dummy()), [value, rate], "numpy")))
+            continue
+        slope = solved_for(relation.xreplace({Px: s * nx, Py: s * ny}), s)
+        if not isotropic or slope is None or not _normal_only(relation, slope, (x, y, U, Px, Py, nx, ny, s), time):
+            return None  # a tangential derivative, or a flux of an anisotropic A: no natural condition here
+        normal_flux = A[0][0] * slope  # (A ∇u)·n with A = a I
+        edges.append(_Edge(distance, flux=lambdify((x, y, t or sp.Dummy(), U, nx, ny),
+                                                   [normal_flux, sp.diff(normal_flux, U)], "numpy"),
+                           anchors=sp.diff(normal_flux, U) != 0))
+    return edges
+
+
+def _principal(rate: sp.Expr, second, first):
+    """``(A, b, rest)`` of an expression linear in the second derivatives ``second`` (``u_xx,
+    u_xy, u_yy``): ``rate = Σ A_ij u_ij + rest``, ``b`` the coefficients of the first
+    derivatives ``first`` in ``rest``."""
+    Qxx, Qxy, Qyy = second
+    A = [[sp.diff(rate, Qxx), sp.diff(rate, Qxy) / 2], [sp.diff(rate, Qxy) / 2, sp.diff(rate, Qyy)]]
+    rest = rate.xreplace(dict.fromkeys(second, 0))
+    return A, [sp.diff(rest, p) for p in first], rest
+
+
+def _read(problem) -> _Setup | None:
+    """The problem's weak form and conditions, or ``None`` when it is out of scope."""
     if (problem.space_time.time is not None or len(problem.coordinates) != 2 or problem.data is not None
             or problem.unknowns or problem.unknown_parameters or len(problem.field_names) != 1
             or len(problem.residuals) != 1):
         return None
-    factors = problem.space_time.factors
-    if len(factors) == 1 and isinstance(factors[0], (Polygon, Disk, Box)):
-        domain = factors[0]
-    elif len(factors) == 2 and all(isinstance(f, Interval) for f in factors):
-        domain = problem.space_time  # a rectangle written as a product of two intervals
-    else:
-        return None  # a hole, a curved piece of another kind: no mesh here
-    x, y = problem.coordinates
-    if tuple(domain.coordinates) != (x, y):
+    domain = _plane(problem)
+    if domain is None:
         return None
+    x, y = problem.coordinates
     known = {p: p.value for p in problem.parameters if not p.learn}
     (residual,) = problem.residuals
     fields = residual.atoms(AppliedUndef)
@@ -166,60 +239,33 @@ def _read(problem) -> _Setup | None:
     equation = residual.subs(known).xreplace(symbols).xreplace({u: U})
     if not equation.free_symbols <= {x, y, U, Px, Py, Qxx, Qxy, Qyy}:
         return None
-    second = (Qxx, Qxy, Qyy)
-    A = [[sp.diff(equation, Qxx), sp.diff(equation, Qxy) / 2], [sp.diff(equation, Qxy) / 2, sp.diff(equation, Qyy)]]
+    second, gradient, z = (Qxx, Qxy, Qyy), (Px, Py), (x, y)
+    A, _, g = _principal(equation, second, gradient)
     if any(a.free_symbols & {Px, Py, *second} for row in A for a in row):
         return None  # not linear in the second derivatives, or their coefficients hold the slope
-    g = equation.xreplace(dict.fromkeys(second, 0))
-    gradient, z = (Px, Py), (x, y)
     flux = [A[i][0] * Px + A[i][1] * Py for i in range(2)]
     interior = g - sum((sp.diff(A[i][j], z[i]) + sp.diff(A[i][j], U) * gradient[i]) * gradient[j]
                        for i in range(2) for j in range(2))
     form = [*flux, interior]
     weak = lambdify((x, y, U, Px, Py), [form, [[sp.diff(e, s) for s in (U, Px, Py)] for e in form]], "numpy")
     ellipticity = lambdify((x, y, U), A[0][0] * A[1][1] - A[0][1] ** 2, "numpy")  # A definite, of either sign
-    isotropic = sp.simplify(A[0][1]) == 0 and sp.simplify(A[0][0] - A[1][1]) == 0
-    nx, ny, s = sp.symbols("n_x n_y s", real=True)
-    values, fluxes, distances = [], [], []
-    depends_on_u = bool(sp.diff(interior, U) != 0)
-    for c in problem.conditions:
-        relation = c.on_boundary()
-        if relation is None or set(c.fields) != {problem.field_names[0]}:
-            return None
-        relation = relation.subs(known)
-        if any(d not in symbols or symbols[d] in second for d in relation.atoms(sp.Derivative)):
-            return None
-        relation = relation.xreplace(symbols).xreplace({u: U}).xreplace({Normal(x): nx, Normal(y): ny})
-        if not relation.free_symbols <= {x, y, U, Px, Py, nx, ny}:
-            return None
-        distances.append(lambdify((x, y), resolve_piece(problem, c.on).distance, "numpy"))
-        if not relation.free_symbols & {Px, Py}:  # a value: Dirichlet, or a relation of u alone
-            value = solved_for(relation, U)
-            if value is None or not value.free_symbols <= {x, y}:
-                return None
-            values.append(lambdify((x, y), value, "numpy"))
-            fluxes.append(None)
-            continue
-        slope = solved_for(relation.xreplace({Px: s * nx, Py: s * ny}), s)
-        if not isotropic or slope is None or not _normal_only(relation, slope, (x, y, U, Px, Py, nx, ny, s)):
-            return None  # a tangential derivative, or a flux of an anisotropic A: no natural condition here
-        normal_flux = A[0][0] * slope  # (A ∇u)·n with A = a I
-        depends_on_u = depends_on_u or bool(sp.diff(normal_flux, U) != 0)
-        fluxes.append(lambdify((x, y, U, nx, ny), [normal_flux, sp.diff(normal_flux, U)], "numpy"))
-        values.append(None)
-    if not any(v is not None for v in values) and not depends_on_u:
+    edges = _edges(problem, problem.field_names[0], u, A, None)
+    if edges is None:
+        return None
+    if sp.diff(interior, U) == 0 and not any(e.anchors for e in edges):
         return None  # fluxes alone fix u up to a constant: no unique solution to compare with
-    return _Setup(domain, (x, y), weak, values, fluxes, distances, ellipticity)
+    return _Setup(domain, weak, edges, ellipticity)
 
 
-def _normal_only(relation: sp.Expr, slope: sp.Expr, symbols) -> bool:
+def _normal_only(relation: sp.Expr, slope: sp.Expr, symbols, time: tuple) -> bool:
     """Whether ``relation`` of the gradient holds exactly where the normal derivative is ``slope``,
     whatever the tangential derivative (checked at random values)."""
     x, y, U, Px, Py, nx, ny, s = symbols
     rng = np.random.default_rng(1)
     for _ in range(3):
         angle, tangential = rng.uniform(0, 2 * np.pi), rng.normal()
-        at = {x: rng.normal(), y: rng.normal(), U: rng.uniform(0.5, 1.5), nx: np.cos(angle), ny: np.sin(angle)}
+        at = {x: rng.normal(), y: rng.normal(), U: rng.uniform(0.5, 1.5), nx: np.cos(angle), ny: np.sin(angle),
+              **{t: rng.uniform() for t in time}}
         normal = complex(slope.xreplace({k: sp.Float(v) for k, v in at.items()}).evalf())
         if not np.isfinite(normal) or abs(normal.imag) > 1e-12:
             return False
@@ -230,15 +276,16 @@ def _normal_only(relation: sp.Expr, slope: sp.Expr, symbols) -> bool:
     return True
 
 
-def _mesh(domain, level: int):
-    """A triangle mesh of ``domain`` with cells of about ``1 / (CELLS 2^level)`` of its shorter
+def _mesh(domain, level: int, cells: int = CELLS):
+    """A triangle mesh of ``domain`` with cells of about ``1 / (cells 2^level)`` of its shorter
     side; polygons graded towards their re-entrant corners."""
     from skfem import MeshTri
 
     from sciml.dsl.domains import Disk, Polygon
 
     if isinstance(domain, Disk):
-        mesh = MeshTri.init_circle(2 + level)  # refined with its boundary nodes moved onto the circle
+        # refined with its boundary nodes moved onto the circle; 2 refinements: 8 cells across
+        mesh = MeshTri.init_circle(level + int(np.log2(cells)) - 1)
         return MeshTri(domain.center[:, None] + domain.radius * mesh.p, mesh.t)
     if isinstance(domain, Polygon):
         vertices = domain.vertices
@@ -246,7 +293,7 @@ def _mesh(domain, level: int):
                               for tri in domain.triangles])
         mesh = MeshTri(vertices.T.copy(), triangles.T.copy())
         lower, upper = domain.bounds()
-        while np.max(_edge_lengths(mesh)) > np.min(upper - lower) / CELLS:
+        while np.max(_edge_lengths(mesh)) > np.min(upper - lower) / cells:
             mesh = mesh.refined()
         mesh = mesh.refined(level) if level else mesh
         corners = domain.reentrant_corners()
@@ -260,8 +307,8 @@ def _mesh(domain, level: int):
         return mesh
     lower, upper = domain.bounds()
     extent = upper - lower
-    cells = [max(int(np.ceil(CELLS * 2**level * e / extent.min())), 1) for e in extent]
-    return MeshTri.init_tensor(*(np.linspace(lower[k], upper[k], cells[k] + 1) for k in range(2)))
+    counts = [max(int(np.ceil(cells * 2**level * e / extent.min())), 1) for e in extent]
+    return MeshTri.init_tensor(*(np.linspace(lower[k], upper[k], counts[k] + 1) for k in range(2)))
 
 
 def _edge_lengths(mesh) -> np.ndarray:
@@ -275,33 +322,39 @@ def _inside(mesh, points: np.ndarray) -> np.ndarray:
     return Triangulation(*mesh.p, mesh.t.T).get_trifinder()(*points.T) >= 0
 
 
+def _owners(mesh, edges: list[_Edge]) -> tuple[np.ndarray, np.ndarray]:
+    """``(facets, owner)``: the mesh's boundary facets and the index of the condition each lies
+    on (both its vertices on the condition's piece); :class:`_OutOfScope` when a facet lies on
+    no condition's piece or on two."""
+    boundary = mesh.boundary_facets()
+    ends = mesh.p[:, mesh.facets[:, boundary]]  # (2, 2, facets): each facet's two vertices
+    scale = float(np.max(np.ptp(mesh.p, axis=1)))
+    held_by = np.zeros((len(edges), boundary.size), bool)
+    for k, edge in enumerate(edges):
+        with np.errstate(all="ignore"):
+            held_by[k] = np.all([np.abs(edge.distance(*ends[:, i]) * np.ones(boundary.size)) <= 1e-9 * scale
+                                 for i in (0, 1)], axis=0)
+    if np.any(held_by.sum(axis=0) != 1):
+        raise _OutOfScope  # an edge under no condition, or under two
+    return boundary, np.argmax(held_by, axis=0)
+
+
 def _solve(setup: _Setup, mesh, points: np.ndarray, predict, started: float) -> np.ndarray:
     """The P2 solution on ``mesh`` at the comparison points, by Newton's method from the surrogate."""
     from skfem import Basis, BilinearForm, ElementTriP2, FacetBasis, LinearForm, condense, solve
 
     element = Basis(mesh, ElementTriP2())
-    boundary = mesh.boundary_facets()
-    ends = mesh.p[:, mesh.facets[:, boundary]]  # (2, 2, facets): each facet's two vertices
-    scale = float(np.max(np.ptp(mesh.p, axis=1)))
-    held_by = np.zeros((len(setup.distances), boundary.size), bool)
-    for k, distance in enumerate(setup.distances):
-        with np.errstate(all="ignore"):
-            held_by[k] = np.all([np.abs(distance(*ends[:, i]) * np.ones(boundary.size)) <= 1e-9 * scale
-                                 for i in (0, 1)], axis=0)
-    if np.any(held_by.sum(axis=0) != 1):
-        raise _OutOfScope  # an edge under no condition, or under two
-    owner = np.argmax(held_by, axis=0)
-
+    boundary, owner = _owners(mesh, setup.edges)
     u = np.asarray(predict(element.doflocs.T), np.float64)[:, 0].copy()
     held = []
-    for k, value in enumerate(setup.values):
-        if value is not None and np.any(owner == k):
+    for k, edge in enumerate(setup.edges):
+        if edge.value is not None and np.any(owner == k):
             dofs = element.get_dofs(facets=boundary[owner == k]).all()
-            u[dofs] = value(*element.doflocs[:, dofs]) * np.ones(dofs.size)
+            u[dofs] = edge.value(*element.doflocs[:, dofs], 0.0)[0] * np.ones(dofs.size)
             held.append(dofs)
     held = np.unique(np.concatenate(held)) if held else np.zeros(0, int)
-    edges = [(FacetBasis(mesh, ElementTriP2(), facets=boundary[owner == k]), flux)
-             for k, flux in enumerate(setup.fluxes) if flux is not None and np.any(owner == k)]
+    edges = [(FacetBasis(mesh, ElementTriP2(), facets=boundary[owner == k]), edge.flux)
+             for k, edge in enumerate(setup.edges) if edge.flux is not None and np.any(owner == k)]
 
     def parts(w):
         previous = w["previous"]
@@ -321,11 +374,11 @@ def _solve(setup: _Setup, mesh, points: np.ndarray, predict, started: float) -> 
     def edge_forms(flux):
         @LinearForm
         def edge_residual(v, w):
-            return flux(*w.x, w["previous"].value, *w.n)[0] * v
+            return flux(*w.x, 0.0, w["previous"].value, *w.n)[0] * v
 
         @BilinearForm
         def edge_jacobian(t, v, w):
-            return flux(*w.x, w["previous"].value, *w.n)[1] * t * v
+            return flux(*w.x, 0.0, w["previous"].value, *w.n)[1] * t * v
 
         return edge_residual, edge_jacobian
 
@@ -372,22 +425,11 @@ def p2_values(basis, u: np.ndarray, points: np.ndarray) -> np.ndarray:
     point's barycentric coordinates ``λ`` (each node identified by its own coordinates, so
     no ordering convention of the library is assumed).
     """
-    from matplotlib.tri import Triangulation
+    element, lam = _locate(basis.mesh, points.T)
 
-    mesh = basis.mesh
-    element = Triangulation(*mesh.p, mesh.t.T).get_trifinder()(*points)
-    if (element < 0).any():
-        raise ValueError(f"{int((element < 0).sum())} points lie outside the mesh")
-    corners = mesh.p[:, mesh.t[:, element]]  # (2, 3, n)
+    def barycentric(q):  # q (2, n) -> (3, n), in each point's triangle
+        return _barycentric(basis.mesh, element, q)
 
-    def barycentric(q):  # q (2, n) -> (3, n)
-        a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-        det = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
-        l1 = ((q[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (q[1] - a[1])) / det
-        l2 = ((b[0] - a[0]) * (q[1] - a[1]) - (q[0] - a[0]) * (b[1] - a[1])) / det
-        return np.stack([1 - l1 - l2, l1, l2])
-
-    lam = barycentric(points)
     dofs = basis.element_dofs[:, element]  # (6, n)
     values = np.zeros(points.shape[1])
     for k in range(dofs.shape[0]):
@@ -399,3 +441,320 @@ def p2_values(basis, u: np.ndarray, points: np.ndarray) -> np.ndarray:
         phi = np.where(at_vertex, li * (2 * li - 1), 4 * li * lj)
         values += u[dofs[k]] * phi
     return values
+
+
+# --- evolution in the plane: the method of lines on linear elements ----------------------------
+
+LINES_CELLS = 16
+"""Cells across the shorter side of the first mesh of an evolution (linear elements)."""
+LARGEST_NODES = 40_000
+"""The finest mesh of an evolution has at most this many nodes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Species:
+    """One field of an evolution ``u_t = F`` (or ``u_tt = F``), ``F = Σ A_ij u_ij + b·∇u + r``:
+    ``A(x, y)`` and ``b(x, y)`` as NumPy functions (``None`` for a field that does not spread),
+    ``reaction(x, y, t, *states) -> [r, dr/d state for each state]``, and its edges."""
+
+    name: str
+    order: int
+    A: Callable | None
+    b: Callable | None
+    reaction: Callable
+    edges: list[_Edge]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lines:
+    """What :func:`_read_evolution` finds."""
+
+    domain: Domain
+    space: tuple[sp.Symbol, sp.Symbol]
+    time: sp.Symbol
+    species: list[_Species]
+    members: list[tuple[str, int]]  # the states: (field, order of its time derivative)
+    initial: Callable  # (x, y) -> [each state's initial value]
+
+
+def lines_distance(problem, predict) -> tuple[dict[str, float], str | None]:
+    """The relative L2 distance of the surrogate from the method-of-lines solution of a forward
+    evolution PDE in the plane, over :data:`POINTS` points of the domain at
+    :data:`~sciml.method_of_lines.LINES_TIMES` times: ``({field: distance}, None)``; ``({}, None)``
+    for a problem outside this module's scope, ``({}, why)`` when the integration failed or did
+    not converge.
+
+    Space is discretised by linear elements with the mass lumped (second order, as the method of
+    lines on an interval is), the ODEs integrated by scipy's Radau with the exact sparse Jacobian;
+    the mesh halves until two solutions agree within :data:`ACCURACY` (a third of their distance,
+    the finer one's error; Richardson's extrapolation then improves it), at most
+    :data:`LARGEST_NODES` nodes."""
+    from sciml.method_of_lines import LINES_TIMES, TOLERANCE
+
+    setup = _read_evolution(problem)
+    if setup is None:
+        return {}, None
+    interval = problem.space_time.time
+    times = np.linspace(float(interval.a), float(interval.b), LINES_TIMES)
+    points = setup.domain.sample(POINTS, np.random.default_rng(0))
+    share = 1.0 if len(setup.domain.reentrant_corners()) else 1.0 / 3.0  # a singular corner: below second order
+    started = clock.monotonic()
+    try:
+        previous, level, estimate = None, 0, np.inf
+        while True:
+            mesh = _mesh(setup.domain, level, LINES_CELLS)
+            if previous is not None and mesh.nvertices > LARGEST_NODES:
+                break
+            if level == 0:
+                points = points[_inside(mesh, points)]
+            values = _integrate(setup, mesh, points, times, started, TOLERANCE if previous is not None else 10 * TOLERANCE)
+            if previous is not None:
+                estimate = max(share * np.linalg.norm(values[n] - previous[n]) / max(np.linalg.norm(values[n]), 1e-300)
+                               for n in values)
+                if not np.isfinite(estimate) or estimate <= ACCURACY:
+                    break
+            previous, level = values, level + 1
+    except _OutOfScope:
+        return {}, None
+    except _OutOfTime:
+        return {}, f"the method-of-lines integration took over {TIME_BUDGET:.0f} s"
+    except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        return {}, f"the method-of-lines integration failed ({error})"
+    if not np.isfinite(estimate) or estimate > ACCURACY:
+        return {}, (f"the method-of-lines integration did not converge on meshes of up to {LARGEST_NODES} nodes "
+                    f"(estimated error {estimate:.1e} > {ACCURACY:.0e})")
+    if share < 1:  # the second-order error cancels
+        values = {n: v + (v - previous[n]) / 3 for n, v in values.items()}
+    grid = np.insert(np.repeat(points, len(times), axis=0), problem.coordinates.index(setup.time),
+                     np.tile(times, len(points)), axis=1)  # each point at every time
+    predicted = np.asarray(predict(grid), np.float64)
+    names = list(problem.field_names)
+    return {n: float(np.linalg.norm(predicted[:, names.index(n)] - v.T.ravel()) / max(np.linalg.norm(v), 1e-300))
+            for n, v in values.items()}, None
+
+
+def _read_evolution(problem) -> _Lines | None:
+    """The evolution's fields, their spreading and reacting parts and conditions, or ``None``."""
+    from sciml.dsl.conditions import Initial
+    from sciml.dsl.symbols import field_name
+    from sciml.time_scales import evolution
+
+    found = evolution(problem)
+    if found is None or len(problem.coordinates) != 3:
+        return None
+    domain = _plane(problem)
+    if domain is None:
+        return None
+    x, y = domain.coordinates
+    t = found.coordinate
+    states = list(found.states.values())
+    members = [(name, k) for name, chain in found.chains.items() for k in range(len(chain))]
+    state_of = {(name, k): found.states[found.chains[name][k]] for name, k in members}
+    if any(not isinstance(c, Initial) and c.on_boundary() is None for c in problem.conditions):
+        return None  # periodic, pinned, a mean value: not here
+    species = []
+    for name, chain in found.chains.items():
+        u = chain[0]
+        own = {d: symbol for d, symbol in found.others.items() if field_name(d.expr) == name}
+        rate = found.highest[name]
+        if rate.free_symbols & (set(found.others.values()) - set(own.values())):
+            return None  # spreading that couples fields (cross-diffusion): not here
+        find = {(tuple(d.variables)): symbol for d, symbol in own.items()}
+        Qxx, Qxy, Qyy = (find.get((x, x)), find.get((x, y)) or find.get((y, x)), find.get((y, y)))
+        Px, Py = find.get((x,)), find.get((y,))
+        if set(own) - {d for d in own if tuple(d.variables) in ((x, x), (x, y), (y, x), (y, y), (x,), (y,))}:
+            return None  # a third or higher derivative
+        zero = sp.Dummy()
+        second = tuple(q if q is not None else zero for q in (Qxx, Qxy, Qyy))
+        first = tuple(p if p is not None else zero for p in (Px, Py))
+        A, b, rest = _principal(rate, second, first)
+        reaction = rest.xreplace(dict.fromkeys(first, 0))
+        allowed = {x, y}
+        if any(not e.free_symbols <= allowed for e in (*A[0], *A[1], *b)) or not reaction.free_symbols <= {x, y, t, *states}:
+            return None  # a coefficient of a derivative that changes with time or the fields
+        spreads = any(e != 0 for e in (*A[0], *A[1]))
+        if not spreads and any(e != 0 for e in b):
+            return None  # transport without diffusion needs an inflow side: not here
+        if spreads:
+            determinant = lambdify((x, y), [A[0][0], A[0][0] * A[1][1] - A[0][1] ** 2], "numpy")
+            at = domain.sample(256, np.random.default_rng(0))
+            if not all(np.all(np.asarray(v) * np.ones(len(at)) > 0) for v in determinant(*at.T)):
+                return None  # not a forward (parabolic or hyperbolic) spreading
+        edges = _edges(problem, name, u, A, t)
+        if edges is None or (not spreads and edges):
+            return None
+        divergence = [sp.diff(A[0][j], x) + sp.diff(A[1][j], y) for j in range(2)]
+        species.append(_Species(
+            name, len(chain),
+            lambdify((x, y), A, "numpy") if spreads else None,
+            lambdify((x, y), [b[j] + divergence[j] for j in range(2)], "numpy") if spreads else None,
+            lambdify((x, y, t, *[state_of[m] for m in members]),
+                     [reaction, [sp.diff(reaction, state_of[m]) for m in members]], "numpy"),
+            edges))
+    initial = lambdify((x, y), [found.initial[state_of[m]] for m in members], "numpy")
+    return _Lines(domain, (x, y), t, species, members, initial)
+
+
+def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, started: float,
+               tolerance: float) -> dict[str, np.ndarray]:
+    """``{field: values (times, points)}`` of the method of lines on ``mesh`` (linear elements,
+    lumped mass), integrated to the relative ``tolerance``."""
+    from scipy import sparse
+    from scipy.integrate import solve_ivp
+    from skfem import Basis, BilinearForm, ElementTriP1
+    from skfem.helpers import dot, grad
+
+    basis = Basis(mesh, ElementTriP1())
+    n = mesh.nvertices
+    mass = np.asarray(BilinearForm(lambda u, v, _: u * v).assemble(basis).sum(axis=1)).ravel()
+    operators, held, fluxes = {}, {}, {}
+    for species in setup.species:
+        if species.A is None:
+            continue
+        boundary, owner = _owners(mesh, species.edges)
+
+        @BilinearForm
+        def spreading(u, v, w, A=species.A, b=species.b):
+            a = [[np.asarray(e) * np.ones_like(w.x[0]) for e in row] for row in A(*w.x)]
+            c = [np.asarray(e) * np.ones_like(w.x[0]) for e in b(*w.x)]
+            # ∫ (Σ A_ij u_ij + b·∇u) v = -∫ (A ∇u)·∇v + ∫ ((b + div A)·∇u) v on the interior
+            flow = [a[i][0] * grad(u)[0] + a[i][1] * grad(u)[1] for i in range(2)]
+            return -(flow[0] * grad(v)[0] + flow[1] * grad(v)[1]) + dot(c, grad(u)) * v
+
+        operators[species.name] = spreading.assemble(basis)
+        held[species.name] = [(np.unique(mesh.facets[:, boundary[owner == k]]), edge.value)
+                              for k, edge in enumerate(species.edges) if edge.value is not None and np.any(owner == k)]
+        fluxes[species.name] = [_facet_quadrature(mesh, boundary[owner == k], edge.flux)
+                                for k, edge in enumerate(species.edges) if edge.flux is not None and np.any(owner == k)]
+    size = len(setup.members)
+    index = {m: slice(i * n, (i + 1) * n) for i, m in enumerate(setup.members)}
+    x, y = mesh.p
+
+    def held_values(tt, parts):
+        """The states with every Dirichlet node (and its rate's state) set to its condition."""
+        for species in setup.species:
+            for nodes, value in held.get(species.name, []):
+                g, rate = (np.asarray(v) * np.ones(nodes.size) for v in value(x[nodes], y[nodes], tt))
+                parts[(species.name, 0)][nodes] = g
+                if species.order == 2:
+                    parts[(species.name, 1)][nodes] = rate
+        return parts
+
+    def pieces(tt, state):
+        parts = held_values(tt, {m: state[index[m]].copy() for m in setup.members})
+        return parts, [parts[m] for m in setup.members]
+
+    def fun(tt, state):
+        if clock.monotonic() - started > TIME_BUDGET:
+            raise _OutOfTime
+        parts, ordered = pieces(tt, state)
+        out = np.empty_like(state)
+        for species in setup.species:
+            reaction = np.asarray(species.reaction(x, y, tt, *ordered)[0]) * np.ones(n)
+            rate = reaction
+            if species.A is not None:
+                u = parts[(species.name, 0)]
+                total = operators[species.name] @ u
+                for quadrature in fluxes[species.name]:
+                    total = total + quadrature(u, tt)[0]
+                rate = rate + total / mass
+            for k in range(species.order - 1):
+                out[index[(species.name, k)]] = parts[(species.name, k + 1)]
+            out[index[(species.name, species.order - 1)]] = rate
+            for nodes, _ in held.get(species.name, []):
+                for k in range(species.order):
+                    out[index[(species.name, k)]][nodes] = 0.0  # a held node is set, not evolved
+        return out
+
+    def jac(tt, state):
+        parts, ordered = pieces(tt, state)
+        blocks = [[None] * size for _ in range(size)]
+        for species in setup.species:
+            row = setup.members.index((species.name, species.order - 1))
+            for k in range(species.order - 1):
+                blocks[setup.members.index((species.name, k))][setup.members.index((species.name, k + 1))] = \
+                    sparse.identity(n, format="csr")
+            slopes = species.reaction(x, y, tt, *ordered)[1]
+            for column, slope in enumerate(slopes):
+                blocks[row][column] = sparse.diags(np.asarray(slope) * np.ones(n))
+            if species.A is not None:
+                u = parts[(species.name, 0)]
+                spread = operators[species.name]
+                for quadrature in fluxes[species.name]:
+                    spread = spread + quadrature(u, tt)[1]
+                column = setup.members.index((species.name, 0))
+                blocks[row][column] = blocks[row][column] + sparse.diags(1 / mass) @ spread
+        matrix = sparse.bmat(blocks, format="csr")
+        keep = np.ones(size * n)
+        for species in setup.species:
+            for nodes, _ in held.get(species.name, []):
+                for k in range(species.order):
+                    keep[index[(species.name, k)].start + nodes] = 0.0
+        keep = sparse.diags(keep)
+        return (keep @ matrix @ keep).tocsc()  # held nodes: neither evolved nor read
+
+    start = np.concatenate([np.asarray(v, float) * np.ones(n) for v in setup.initial(x, y)])
+    start = np.concatenate(pieces(float(times[0]), start)[1])
+    scale = max(float(np.max(np.abs(start), initial=0.0)), 1e-12)
+    with np.errstate(all="ignore"):
+        solution = solve_ivp(fun, (float(times[0]), float(times[-1])), start, method="Radau", t_eval=times,
+                             rtol=tolerance, atol=tolerance * scale, jac=jac)
+    if not solution.success or solution.y.shape[1] != len(times):
+        raise RuntimeError(solution.message)
+    element, weights = _locate(mesh, points)
+    corners = mesh.t[:, element]  # (3, points)
+    values = {}
+    for species in setup.species:
+        field = np.stack([pieces(tt, solution.y[:, i])[0][(species.name, 0)] for i, tt in enumerate(times)])
+        values[species.name] = np.einsum("tkp,kp->tp", field[:, corners], weights)
+    return values
+
+
+def _facet_quadrature(mesh, facets: np.ndarray, flux: Callable) -> Callable:
+    """``(u, t) -> (∮ flux φ_i, its Jacobian)`` over ``facets`` by two-point Gauss on each, the
+    field linear along the facet and the facet's outward normal."""
+    from scipy import sparse
+
+    first, second = mesh.facets[:, facets]
+    a, b = mesh.p[:, first], mesh.p[:, second]
+    length = np.linalg.norm(b - a, axis=0)
+    normal = np.array([b[1] - a[1], a[0] - b[0]]) / length
+    inside = mesh.p[:, mesh.t[:, mesh.f2t[0, facets]]].mean(axis=1)
+    normal = normal * np.where(np.sum(normal * ((a + b) / 2 - inside), axis=0) < 0, -1.0, 1.0)
+    n = mesh.nvertices
+    rows = []
+    for xi in (0.5 - 0.5 / np.sqrt(3), 0.5 + 0.5 / np.sqrt(3)):
+        shape = sparse.csr_matrix((np.concatenate([np.full(facets.size, 1 - xi), np.full(facets.size, xi)]),
+                                   (np.tile(np.arange(facets.size), 2), np.concatenate([first, second]))),
+                                  shape=(facets.size, n))
+        rows.append((a + xi * (b - a), shape))
+
+    def quadrature(u, t):
+        total, jacobian = np.zeros(n), sparse.csr_matrix((n, n))
+        for at, shape in rows:
+            value, slope = (np.asarray(v) * np.ones(facets.size) for v in flux(*at, t, shape @ u, *normal))
+            total = total + shape.T @ (length / 2 * value)
+            jacobian = jacobian + shape.T @ sparse.diags(length / 2 * slope) @ shape
+        return total, jacobian
+
+    return quadrature
+
+
+def _locate(mesh, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(element, barycentric (3, n))`` of ``points (n, 2)``, all inside ``mesh`` (straight
+    triangles)."""
+    from matplotlib.tri import Triangulation
+
+    element = Triangulation(*mesh.p, mesh.t.T).get_trifinder()(*points.T)
+    if (element < 0).any():
+        raise ValueError(f"{int((element < 0).sum())} points lie outside the mesh")
+    return element, _barycentric(mesh, element, points.T)
+
+
+def _barycentric(mesh, element: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The barycentric coordinates ``(3, n)`` of ``q (2, n)`` in the triangles ``element``."""
+    a, b, c = mesh.p[:, mesh.t[:, element]].transpose(1, 0, 2)
+    det = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
+    l1 = ((q[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (q[1] - a[1])) / det
+    l2 = ((b[0] - a[0]) * (q[1] - a[1]) - (q[0] - a[0]) * (b[1] - a[1])) / det
+    return np.stack([1 - l1 - l2, l1, l2])

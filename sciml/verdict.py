@@ -407,22 +407,25 @@ def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float
     problem — a forward ODE problem's integration on :data:`CLASSICAL_TIMES` times, a forward
     evolution PDE on an interval by the method of lines (:mod:`sciml.method_of_lines`) on its
     times and grid, a steady problem on an interval by a boundary-value solve started from the
-    surrogate (:mod:`sciml.boundary_value`), a steady elliptic problem in the plane by finite
-    elements (:mod:`sciml.finite_elements`) — empty for other problems, with a note when the
-    classical solution failed or did not converge."""
+    surrogate (:mod:`sciml.boundary_value`), a steady elliptic problem or an evolution in the plane
+    by finite elements (:mod:`sciml.finite_elements`) — empty for other problems, with a note when
+    the classical solution failed or did not converge."""
+    from sciml.boundary_value import boundary_value_distance
     from sciml.dynamics.problem import classical_reference
+    from sciml.finite_elements import finite_element_distance, lines_distance
     from sciml.method_of_lines import lines_reference
 
     problem = compiled.problem
     time = problem.space_time.time
-    if time is None:  # a steady problem: a two-point boundary-value solve, finite elements in the plane
-        from sciml.boundary_value import boundary_value_distance
-        from sciml.finite_elements import finite_element_distance
+    order = [compiled.field_names.index(name) for name in problem.field_names]
 
-        order = [compiled.field_names.index(name) for name in problem.field_names]
-        solve = boundary_value_distance if len(problem.coordinates) == 1 else finite_element_distance
-        distance, failure = solve(
-            problem, lambda at: np.asarray(compiled.predict(model, jnp.asarray(at, dtype), params))[:, order])
+    def predict(at):
+        return np.asarray(compiled.predict(model, jnp.asarray(at, dtype), params))[:, order]
+
+    if time is None or len(problem.coordinates) == 3:  # measured at points of the solvers' own choosing
+        solve = (lines_distance if time is not None else
+                 boundary_value_distance if len(problem.coordinates) == 1 else finite_element_distance)
+        distance, failure = solve(problem, predict)
         return distance, failure and f"{failure}, so the surrogate was not checked against it"
     if len(problem.coordinates) == 1:
         times = np.linspace(float(time.a), float(time.b), CLASSICAL_TIMES)

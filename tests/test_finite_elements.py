@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from sciml.dsl import (BoundaryEquation, Coordinate, Dirichlet, Disk, Field, Interval, Neumann, Normal, Parameter,
-                       Polygon, Problem, Rectangle, Robin)
-from sciml.finite_elements import POINTS, finite_element_distance
+from sciml.dsl import (BoundaryEquation, Coordinate, Dirichlet, Disk, Field, Initial, Interval, Neumann, Normal,
+                       Parameter, Periodic, Polygon, Problem, Rectangle, Robin, TimeInterval)
+from sciml.finite_elements import POINTS, finite_element_distance, lines_distance
 from sciml.functions import values_at
 
 x, y = Coordinate("x"), Coordinate("y")
@@ -146,4 +146,118 @@ def test_the_verdict_measures_a_membrane_against_it():
     predicted = solution.predict({"x": points[:, 0], "y": points[:, 1]})[:, 0]
     truth = values_at(exact, (x, y), points)
     assert classical == pytest.approx(np.linalg.norm(predicted - truth) / np.linalg.norm(truth), rel=1e-2)
+    assert (classical > 1e-2) == any("classical" in r for r in solution.verdict.reasons)
+
+
+# --- evolution in the plane: the method of lines on linear elements ----------------------------
+
+t = Coordinate("t")
+w, v = Field("w", x, y, t), Field("v", x, y, t)
+history = TimeInterval(t, 0, 1)
+
+
+def _moving(problem, **fields):
+    """The ``fields`` (name: expression) at the points, as a surrogate."""
+    return lambda points: np.stack([values_at(fields[name], problem.coordinates, points) * np.ones(len(points))
+                                    for name in problem.field_names], axis=1)
+
+
+def _expected_in_time(problem, expr, wrong) -> float:
+    """The relative L2 distance of ``wrong`` from ``expr`` at the check's points and times."""
+    points = problem.space_time.factors[0].sample(POINTS, np.random.default_rng(0))
+    grid = np.column_stack([np.repeat(points, 51, axis=0), np.tile(np.linspace(0, 1, 51), len(points))])
+    truth = values_at(expr, (x, y, t), grid)
+    return float(np.linalg.norm(values_at(wrong, (x, y, t), grid) - truth) / np.linalg.norm(truth))
+
+
+def test_heat_and_waves_on_a_square_and_a_disk():
+    heat = sp.exp(-2 * sp.pi**2 * t / 10) * sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
+    problem = Problem("heat2d", square * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
+                      conditions=[Dirichlet(w, 0, on=square.boundary), Initial(w, heat.subs(t, 0))])
+    assert lines_distance(problem, _moving(problem, w=heat))[0]["w"] < 1e-3
+    distance, note = lines_distance(problem, _moving(problem, w=heat * (1 + t / 20)))
+    assert note is None and distance["w"] == pytest.approx(_expected_in_time(problem, heat, heat * (1 + t / 20)), rel=0.05)
+    wave = sp.cos(sp.sqrt(2) * sp.pi * t) * sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
+    problem = Problem("wave2d", square * history, [w.diff(t, 2) - (w.diff(x, 2) + w.diff(y, 2))],
+                      conditions=[Dirichlet(w, 0, on=square.boundary), Initial(w, wave.subs(t, 0)),
+                                  Initial(w, 0, order=1)])
+    assert lines_distance(problem, _moving(problem, w=wave))[0]["w"] < 1e-3
+    disk = Disk(x, y, (0, 0), 1)  # a rim whose temperature rises: u = x^2 + y^2 + 4t/10 + e^(-t/10) sin x
+    warming = x**2 + y**2 + 4 * t / 10 + sp.exp(-t / 10) * sp.sin(x)
+    problem = Problem("disk", disk * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
+                      conditions=[Dirichlet(w, warming, on=disk.boundary), Initial(w, warming.subs(t, 0))])
+    assert lines_distance(problem, _moving(problem, w=warming))[0]["w"] < 1e-3
+
+
+def test_two_reacting_species_with_flux_and_radiating_edges():
+    """Manufactured: w = e^-t (1 + xy), v = cos t (x + y^2), coupled by w v; v insulated-like
+    (Neumann) below and above; then one field radiating at x = 1, -∂w/∂n = w^4 + h."""
+    we, ve = sp.exp(-t) * (1 + x * y), sp.cos(t) * (x + y**2)
+
+    def lap(f):
+        return f.diff(x, 2) + f.diff(y, 2)
+
+    fw = sp.diff(we, t) - lap(we) / 2 + we * ve
+    fv = sp.diff(ve, t) - lap(ve) / 5 - we * ve
+    problem = Problem("two", square * history, [w.diff(t) - lap(w) / 2 + w * v - fw, v.diff(t) - lap(v) / 5 - w * v - fv],
+                      conditions=[Dirichlet(w, we, on=square.boundary), Dirichlet(v, ve, on=square.left),
+                                  Dirichlet(v, ve, on=square.right), Neumann(v, -sp.diff(ve, y).subs(y, 0), on=square.bottom),
+                                  Neumann(v, sp.diff(ve, y).subs(y, 1), on=square.top),
+                                  Initial(w, we.subs(t, 0)), Initial(v, ve.subs(t, 0))])
+    distance, note = lines_distance(problem, _moving(problem, w=we, v=ve))
+    assert note is None and max(distance.values()) < 1e-3
+    we = 1 + sp.exp(-t) * x**2 * y / 2
+    radiated = (-sp.diff(we, x) - we**4).subs(x, 1)
+    problem = Problem("radiating", square * history, [w.diff(t) - lap(w) - (sp.diff(we, t) - lap(we))],
+                      conditions=[Dirichlet(w, we, on=square.left), Dirichlet(w, we, on=square.bottom),
+                                  Dirichlet(w, we, on=square.top),
+                                  BoundaryEquation(-(w.diff(x) * Normal(x) + w.diff(y) * Normal(y)) - w**4, radiated,
+                                                   on=square.right), Initial(w, we.subs(t, 0))])
+    assert lines_distance(problem, _moving(problem, w=we))[0]["w"] < 1e-3
+
+
+@pytest.mark.parametrize("case", ["periodic", "cross-diffusion", "transport", "backward", "learned", "steady"])
+def test_evolutions_outside_its_scope_get_no_check(case):
+    domain, equations = square, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2))]
+    conditions = [Dirichlet(w, 0, on=square.boundary), Initial(w, sp.sin(sp.pi * x) * sp.sin(sp.pi * y))]
+    if case == "periodic":
+        domain = Interval(x, 0, 1) * Interval(y, 0, 1)
+        conditions = [Periodic(w, coordinate=x), Dirichlet(w, 0, on="y.left"), Dirichlet(w, 0, on="y.right"),
+                      conditions[1]]
+    elif case == "cross-diffusion":
+        equations = [w.diff(t) - (w.diff(x, 2) + v.diff(y, 2)), v.diff(t) - (v.diff(x, 2) + v.diff(y, 2))]
+        conditions = [*conditions, Dirichlet(v, 0, on=square.boundary), Initial(v, 0)]
+    elif case == "transport":
+        equations = [w.diff(t) + w.diff(x)]
+        conditions = [Dirichlet(w, 0, on=square.left), conditions[1]]
+    elif case == "backward":
+        equations = [w.diff(t) + (w.diff(x, 2) + w.diff(y, 2))]
+    elif case == "learned":
+        equations = [w.diff(t) - Parameter("k", 1.0, learn=True) * (w.diff(x, 2) + w.diff(y, 2))]
+    else:  # a steady problem in (x, y, t) with time a plain coordinate: elliptic in none of its forms
+        problem = Problem(case, square * Interval(t, 0, 1), [w.diff(x, 2) + w.diff(y, 2) + w.diff(t, 2)],
+                          conditions=[Dirichlet(w, 0, on="boundary")])
+        assert lines_distance(problem, lambda points: np.zeros((len(points), 1))) == ({}, None)
+        return
+    problem = Problem(case, domain * history, equations, conditions=conditions)
+    assert lines_distance(problem, lambda points: np.zeros((len(points), len(problem.field_names)))) == ({}, None)
+
+
+@pytest.mark.slow  # ~30 s: a three-dimensional solve; CI runs it in its slow list
+def test_the_verdict_measures_a_heated_plate_against_it():
+    """The verdict's ``classical`` indicator of an evolution in the plane is its error against the
+    exact solution, measured by the method of lines."""
+    import sciml
+
+    heat = sp.exp(-2 * sp.pi**2 * t / 10) * sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
+    problem = Problem("plate", square * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
+                      conditions=[Dirichlet(w, 0, on=square.boundary), Initial(w, heat.subs(t, 0))])
+    solution = sciml.solve(problem, model="mlp", steps=100, lbfgs_steps=0, seed=0)
+    classical = solution.verdict.indicators["classical"]["w"]
+    points = square.sample(POINTS, np.random.default_rng(0))
+    times = np.linspace(0, 1, 51)
+    grid = np.column_stack([np.repeat(points, len(times), axis=0), np.tile(times, len(points))])
+    predicted = solution.predict({"x": grid[:, 0], "y": grid[:, 1], "t": grid[:, 2]})[:, 0]
+    truth = values_at(heat, (x, y, t), grid)
+    assert classical == pytest.approx(np.linalg.norm(predicted - truth) / np.linalg.norm(truth), rel=2e-2)
     assert (classical > 1e-2) == any("classical" in r for r in solution.verdict.reasons)
