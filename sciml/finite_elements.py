@@ -116,7 +116,7 @@ def finite_element_distance(problem, predict) -> tuple[dict[str, float], str | N
     try:
         previous, level, estimate = None, 0, np.inf
         while True:
-            mesh = _mesh(setup.domain, level)
+            mesh = _mesh(setup.domain, level, curved=True)
             if previous is not None and 2 * mesh.nelements > LARGEST_UNKNOWNS:
                 break  # P2 on triangles: about twice as many unknowns as triangles
             if level == 0:
@@ -276,17 +276,18 @@ def _normal_only(relation: sp.Expr, slope: sp.Expr, symbols, time: tuple) -> boo
     return True
 
 
-def _mesh(domain, level: int, cells: int = CELLS):
+def _mesh(domain, level: int, cells: int = CELLS, curved: bool = False):
     """A triangle mesh of ``domain`` with cells of about ``1 / (cells 2^level)`` of its shorter
-    side; polygons graded towards their re-entrant corners."""
-    from skfem import MeshTri
+    side; polygons graded towards their re-entrant corners; a disk's rim, if ``curved``, of
+    quadratic edges through points of the circle (isoparametric P2)."""
+    from skfem import MeshTri, MeshTri2
 
     from sciml.dsl.domains import Disk, Polygon
 
     if isinstance(domain, Disk):
         # refined with its boundary nodes moved onto the circle; 2 refinements: 8 cells across
-        mesh = MeshTri.init_circle(level + int(np.log2(cells)) - 1)
-        return MeshTri(domain.center[:, None] + domain.radius * mesh.p, mesh.t)
+        mesh = (MeshTri2 if curved else MeshTri).init_circle(level + int(np.log2(cells)) - 1)
+        return type(mesh)(domain.center[:, None] + domain.radius * mesh.doflocs, mesh.t)
     if isinstance(domain, Polygon):
         vertices = domain.vertices
         triangles = np.array([[int(np.argmin(np.linalg.norm(vertices - corner, axis=1))) for corner in tri]
@@ -417,30 +418,45 @@ def _solve(setup: _Setup, mesh, points: np.ndarray, predict, started: float) -> 
 
 
 def p2_values(basis, u: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The P2 solution ``u`` on ``basis`` (straight triangles) at ``points (2, n)``, all inside
-    the mesh.
+    """The P2 solution ``u`` on ``basis`` at ``points (2, n)``, all inside the mesh's straight
+    triangles (their corners).
 
-    A trapezoid-map search finds each point's triangle; the six Lagrange basis functions are
-    then ``λ_i (2 λ_i - 1)`` at the vertices and ``4 λ_i λ_j`` at the edge midpoints, in the
-    point's barycentric coordinates ``λ`` (each node identified by its own coordinates, so
-    no ordering convention of the library is assumed).
+    A trapezoid-map search finds each point's triangle; its reference coordinates come from
+    Newton's method on the element's quadratic map (affine for a straight triangle, curved at a
+    disk's rim), and the six Lagrange basis functions are ``λ_i (2 λ_i - 1)`` at the vertices and
+    ``4 λ_i λ_j`` at the edge midpoints, in the barycentric coordinates ``λ`` (each node identified
+    by where it lies, so no ordering convention of the library is assumed).
     """
-    element, lam = _locate(basis.mesh, points.T)
-
-    def barycentric(q):  # q (2, n) -> (3, n), in each point's triangle
-        return _barycentric(basis.mesh, element, q)
-
+    mesh = basis.mesh
+    element, lam = _locate(mesh, points.T)
     dofs = basis.element_dofs[:, element]  # (6, n)
-    values = np.zeros(points.shape[1])
+    nodes = basis.doflocs[:, dofs]  # (2, 6, n)
+    # each node's pair of barycentric indices: (i, i) at a vertex, (i, j) at the midpoint of i-j
+    pairs = []
     for k in range(dofs.shape[0]):
-        mu = np.round(2 * barycentric(basis.doflocs[:, dofs[k]])) / 2  # node: a vertex or a midpoint
-        at_vertex = mu.max(axis=0) == 1
+        mu = np.round(2 * _barycentric(mesh, element, nodes[:, k])) / 2
         order = np.argsort(mu, axis=0)
-        i, j = order[-1], order[-2]  # the vertex, or a midpoint's two (distinct) endpoints
-        li, lj = np.take_along_axis(lam, i[None], 0)[0], np.take_along_axis(lam, j[None], 0)[0]
-        phi = np.where(at_vertex, li * (2 * li - 1), 4 * li * lj)
-        values += u[dofs[k]] * phi
-    return values
+        pairs.append((order[-1], np.where(mu.max(axis=0) == 1, order[-1], order[-2])))
+    chain = np.array([[-1.0, -1.0], [1.0, 0.0], [0.0, 1.0]])  # dλ/d(λ1, λ2)
+
+    def shapes(lam):
+        """The six basis functions (6, n) and their derivatives in (λ1, λ2), (6, 2, n)."""
+        values, slopes = [], []
+        for i, j in pairs:
+            li, lj = np.take_along_axis(lam, i[None], 0)[0], np.take_along_axis(lam, j[None], 0)[0]
+            vertex = i == j
+            values.append(np.where(vertex, li * (2 * li - 1), 4 * li * lj))
+            di, dj = chain[i].T, chain[j].T  # (2, n)
+            slopes.append(np.where(vertex, (4 * li - 1) * di, 4 * (lj * di + li * dj)))
+        return np.array(values), np.array(slopes)
+
+    for _ in range(4):  # Newton on the element's map: exact at once where it is affine
+        values, slopes = shapes(lam)
+        miss = np.einsum("ckn,kn->cn", nodes, values) - points
+        jacobian = np.einsum("ckn,kdn->ncd", nodes, slopes)
+        step = np.linalg.solve(jacobian, -miss.T[..., None])[..., 0].T
+        lam = lam + np.array([-step[0] - step[1], step[0], step[1]])
+    return np.einsum("kn,kn->n", u[dofs], shapes(lam)[0])
 
 
 # --- evolution in the plane: the method of lines on linear elements ----------------------------
