@@ -45,12 +45,14 @@ written. The verdict instead measures, on *fresh* points the optimiser never saw
   With fewer, small residuals show one of many solutions;
 * **a classical solution** (forward problems, nothing learned: an ODE system on a time
   interval alone, an evolution PDE on an interval of space, a steady problem on an interval, a
-  steady elliptic equation of one field on a rectangle, polygon or disk): the ODEs are
+  steady elliptic equation of one field or an evolution of diffusing and reacting fields on a
+  rectangle, polygon or disk): the ODEs are
   integrated by a float64 Dopri8 (tolerances 1e-10), the steady problem on an interval solved as
   a two-point boundary-value problem from the surrogate (:mod:`sciml.boundary_value`: of several
   solutions, the one the surrogate is near), the elliptic one by P2 finite elements with Newton's
   method from the surrogate (:mod:`sciml.finite_elements`: the mesh halved until two solutions
-  agree within 1e-3), the evolution PDE by the method of lines
+  agree within 1e-3; an evolution in the plane by the method of lines on linear elements), the
+  evolution PDE on an interval by the method of lines
   (:mod:`sciml.method_of_lines`: Fourier or second-order differences, Radau, the grid doubled
   until two solutions agree and extrapolated, its own error estimated below 1e-3), and the surrogate's distance from
   it, relative L2 per field over the domain, is an error, not an indicator of one; above the
@@ -412,7 +414,7 @@ def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float
     the classical solution failed or did not converge."""
     from sciml.boundary_value import boundary_value_distance
     from sciml.dynamics.problem import classical_reference
-    from sciml.finite_elements import finite_element_distance, lines_distance
+    from sciml.finite_elements import finite_element_distance, evolution_distance
     from sciml.method_of_lines import lines_reference
 
     problem = compiled.problem
@@ -423,7 +425,7 @@ def _classical_distance(compiled, model, params, dtype) -> tuple[dict[str, float
         return np.asarray(compiled.predict(model, jnp.asarray(at, dtype), params))[:, order]
 
     if time is None or len(problem.coordinates) == 3:  # measured at points of the solvers' own choosing
-        solve = (lines_distance if time is not None else
+        solve = (evolution_distance if time is not None else
                  boundary_value_distance if len(problem.coordinates) == 1 else finite_element_distance)
         distance, failure = solve(problem, predict)
         return distance, failure and f"{failure}, so the surrogate was not checked against it"

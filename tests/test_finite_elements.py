@@ -7,7 +7,7 @@ import sympy as sp
 
 from sciml.dsl import (BoundaryEquation, Coordinate, Dirichlet, Disk, Field, Initial, Interval, Neumann, Normal,
                        Parameter, Periodic, Polygon, Problem, Rectangle, Robin, TimeInterval)
-from sciml.finite_elements import POINTS, finite_element_distance, lines_distance
+from sciml.finite_elements import POINTS, finite_element_distance, evolution_distance
 from sciml.functions import values_at
 
 x, y = Coordinate("x"), Coordinate("y")
@@ -174,19 +174,19 @@ def test_heat_and_waves_on_a_square_and_a_disk():
     heat = sp.exp(-2 * sp.pi**2 * t / 10) * sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
     problem = Problem("heat2d", square * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
                       conditions=[Dirichlet(w, 0, on=square.boundary), Initial(w, heat.subs(t, 0))])
-    assert lines_distance(problem, _moving(problem, w=heat))[0]["w"] < 1e-3
-    distance, note = lines_distance(problem, _moving(problem, w=heat * (1 + t / 20)))
+    assert evolution_distance(problem, _moving(problem, w=heat))[0]["w"] < 1e-3
+    distance, note = evolution_distance(problem, _moving(problem, w=heat * (1 + t / 20)))
     assert note is None and distance["w"] == pytest.approx(_expected_in_time(problem, heat, heat * (1 + t / 20)), rel=0.05)
     wave = sp.cos(sp.sqrt(2) * sp.pi * t) * sp.sin(sp.pi * x) * sp.sin(sp.pi * y)
     problem = Problem("wave2d", square * history, [w.diff(t, 2) - (w.diff(x, 2) + w.diff(y, 2))],
                       conditions=[Dirichlet(w, 0, on=square.boundary), Initial(w, wave.subs(t, 0)),
                                   Initial(w, 0, order=1)])
-    assert lines_distance(problem, _moving(problem, w=wave))[0]["w"] < 1e-3
+    assert evolution_distance(problem, _moving(problem, w=wave))[0]["w"] < 1e-3
     disk = Disk(x, y, (0, 0), 1)  # a rim whose temperature rises: u = x^2 + y^2 + 4t/10 + e^(-t/10) sin x
     warming = x**2 + y**2 + 4 * t / 10 + sp.exp(-t / 10) * sp.sin(x)
     problem = Problem("disk", disk * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
                       conditions=[Dirichlet(w, warming, on=disk.boundary), Initial(w, warming.subs(t, 0))])
-    assert lines_distance(problem, _moving(problem, w=warming))[0]["w"] < 1e-3
+    assert evolution_distance(problem, _moving(problem, w=warming))[0]["w"] < 1e-3
 
 
 def test_two_reacting_species_with_flux_and_radiating_edges():
@@ -204,7 +204,7 @@ def test_two_reacting_species_with_flux_and_radiating_edges():
                                   Dirichlet(v, ve, on=square.right), Neumann(v, -sp.diff(ve, y).subs(y, 0), on=square.bottom),
                                   Neumann(v, sp.diff(ve, y).subs(y, 1), on=square.top),
                                   Initial(w, we.subs(t, 0)), Initial(v, ve.subs(t, 0))])
-    distance, note = lines_distance(problem, _moving(problem, w=we, v=ve))
+    distance, note = evolution_distance(problem, _moving(problem, w=we, v=ve))
     assert note is None and max(distance.values()) < 1e-3
     we = 1 + sp.exp(-t) * x**2 * y / 2
     radiated = (-sp.diff(we, x) - we**4).subs(x, 1)
@@ -213,7 +213,7 @@ def test_two_reacting_species_with_flux_and_radiating_edges():
                                   Dirichlet(w, we, on=square.top),
                                   BoundaryEquation(-(w.diff(x) * Normal(x) + w.diff(y) * Normal(y)) - w**4, radiated,
                                                    on=square.right), Initial(w, we.subs(t, 0))])
-    assert lines_distance(problem, _moving(problem, w=we))[0]["w"] < 1e-3
+    assert evolution_distance(problem, _moving(problem, w=we))[0]["w"] < 1e-3
 
 
 @pytest.mark.parametrize("case", ["periodic", "cross-diffusion", "transport", "backward", "learned", "steady"])
@@ -237,10 +237,10 @@ def test_evolutions_outside_its_scope_get_no_check(case):
     else:  # a steady problem in (x, y, t) with time a plain coordinate: elliptic in none of its forms
         problem = Problem(case, square * Interval(t, 0, 1), [w.diff(x, 2) + w.diff(y, 2) + w.diff(t, 2)],
                           conditions=[Dirichlet(w, 0, on="boundary")])
-        assert lines_distance(problem, lambda points: np.zeros((len(points), 1))) == ({}, None)
+        assert evolution_distance(problem, lambda points: np.zeros((len(points), 1))) == ({}, None)
         return
     problem = Problem(case, domain * history, equations, conditions=conditions)
-    assert lines_distance(problem, lambda points: np.zeros((len(points), len(problem.field_names)))) == ({}, None)
+    assert evolution_distance(problem, lambda points: np.zeros((len(points), len(problem.field_names)))) == ({}, None)
 
 
 @pytest.mark.slow  # ~30 s: a three-dimensional solve; CI runs it in its slow list
