@@ -612,7 +612,7 @@ def _read_evolution(problem) -> _Lines | None:
         species.append(_Species(
             name, len(chain),
             lambdify((x, y), A, "numpy") if spreads else None,
-            lambdify((x, y), [b[j] + divergence[j] for j in range(2)], "numpy") if spreads else None,
+            lambdify((x, y), [b[j] - divergence[j] for j in range(2)], "numpy") if spreads else None,
             lambdify((x, y, t, *[state_of[m] for m in members]),
                      [reaction, [sp.diff(reaction, state_of[m]) for m in members]], "numpy"),
             edges))
@@ -642,7 +642,7 @@ def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, start
         def spreading(u, v, w, A=species.A, b=species.b):
             a = [[np.asarray(e) * np.ones_like(w.x[0]) for e in row] for row in A(*w.x)]
             c = [np.asarray(e) * np.ones_like(w.x[0]) for e in b(*w.x)]
-            # ∫ (Σ A_ij u_ij + b·∇u) v = -∫ (A ∇u)·∇v + ∫ ((b + div A)·∇u) v on the interior
+            # ∫ (Σ A_ij u_ij + b·∇u) v = -∫ (A ∇u)·∇v + ∫ ((b - div A)·∇u) v on the interior
             flow = [a[i][0] * grad(u)[0] + a[i][1] * grad(u)[1] for i in range(2)]
             return -(flow[0] * grad(v)[0] + flow[1] * grad(v)[1]) + dot(c, grad(u)) * v
 

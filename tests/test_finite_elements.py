@@ -182,6 +182,13 @@ def test_heat_and_waves_on_a_square_and_a_disk():
                       conditions=[Dirichlet(w, 0, on=square.boundary), Initial(w, wave.subs(t, 0)),
                                   Initial(w, 0, order=1)])
     assert evolution_distance(problem, _moving(problem, w=wave))[0]["w"] < 1e-3
+    conductivity = 1 + x * y / 2  # u_t = div(k grad u) + f, written out: k lap u + grad k . grad u
+    layered = sp.exp(-t) * sp.sin(sp.pi * x) * (1 + y)
+    spread = (conductivity * w.diff(x)).diff(x) + (conductivity * w.diff(y)).diff(y)
+    source = sp.diff(layered, t) - spread.subs(w, layered).doit()
+    problem = Problem("layered", square * history, [w.diff(t) - spread - source],
+                      conditions=[Dirichlet(w, layered, on=square.boundary), Initial(w, layered.subs(t, 0))])
+    assert evolution_distance(problem, _moving(problem, w=layered))[0]["w"] < 1e-3
     disk = Disk(x, y, (0, 0), 1)  # a rim whose temperature rises: u = x^2 + y^2 + 4t/10 + e^(-t/10) sin x
     warming = x**2 + y**2 + 4 * t / 10 + sp.exp(-t / 10) * sp.sin(x)
     problem = Problem("disk", disk * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
