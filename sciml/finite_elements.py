@@ -34,6 +34,7 @@ positive definite and ``A``, ``b`` depending on position only, ``r`` on anything
 (heat, waves, reaction–diffusion systems: Fisher, Gray–Scott, predator and prey), each spreading
 field's edges under a value or a flux as above: the method of lines on linear elements.
 
+Periodic sides of a rectangle (:class:`~sciml.dsl.conditions.Periodic`) are one set of nodes.
 A problem outside this scope — a steady system of fields, a domain with a curved hole, a
 condition of another kind — gets no check: ``({}, None)``.
 
@@ -95,6 +96,8 @@ class _Edge:
     flux: Callable | None = None
     anchors: bool = True
     """Whether the condition ties the field's level: a value, or a flux that changes with it."""
+    period: tuple[int, float, float] | None = None
+    """``(axis, a, b)`` of a periodic pair of sides: their nodes are one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +175,7 @@ def _plane(problem) -> Domain | None:
 def _edges(problem, name: str, u: sp.Expr, A, t: sp.Symbol | None) -> list[_Edge] | None:
     """The conditions of field ``name`` (applied as ``u``) on the boundary, or ``None`` when one is
     of another kind: a value, or a flux where the principal part ``A`` is ``a I``."""
-    from sciml.dsl.conditions import Initial, resolve_piece
+    from sciml.dsl.conditions import Initial, Periodic, resolve_piece
     from sciml.dsl.explicit import solved_for
     from sciml.dsl.symbols import Normal
 
@@ -185,6 +188,15 @@ def _edges(problem, name: str, u: sp.Expr, A, t: sp.Symbol | None) -> list[_Edge
     edges = []
     for c in problem.conditions:
         if isinstance(c, Initial) or name not in c.fields:
+            continue
+        if isinstance(c, Periodic):  # both sides, their nodes one (a factor Interval: a rectangle's sides)
+            axis = (x, y).index(c.coordinate) if c.coordinate in (x, y) else None
+            factor = next((f for f in problem.space_time.factors if c.coordinate in f.coordinates), None)
+            if axis is None or c.derivatives > 1:
+                return None
+            a, b = float(factor.a), float(factor.b)
+            edges.append(_Edge(lambdify((x, y), (c.coordinate - a) * (c.coordinate - b), "numpy"), anchors=False,
+                               period=(axis, a, b)))
             continue
         relation = c.on_boundary()
         if relation is None or set(c.fields) != {name}:
@@ -349,19 +361,48 @@ def _owners(mesh, edges: list[_Edge]) -> tuple[np.ndarray, np.ndarray]:
     return boundary, np.argmax(held_by, axis=0)
 
 
+def _tying(points: np.ndarray, edges: list[_Edge]):
+    """The sparse ``(nodes, kept)`` matrix copying each kept node's value to every node it is one
+    with across a periodic pair of sides (``points (2, nodes)``; the identity without one), and
+    the kept nodes' indices."""
+    from scipy import sparse
+
+    target = np.arange(points.shape[1])
+    scale = float(np.max(np.ptp(points, axis=1)))
+    for axis, a, b in {e.period for e in edges if e.period is not None}:
+        other = points[1 - axis]
+        lower = np.nonzero(np.abs(points[axis] - a) <= 1e-9 * scale)[0]
+        upper = np.nonzero(np.abs(points[axis] - b) <= 1e-9 * scale)[0]
+        partner = {round(float(other[i]) / scale, 9): i for i in lower}
+        for i in upper:
+            key = round(float(other[i]) / scale, 9)
+            if key not in partner:
+                raise _OutOfScope  # the two sides' nodes do not match
+            target[i] = partner[key]
+    while np.any(target[target] != target):  # a corner of two periodic pairs: follow both
+        target = target[target]
+    kept, column = np.unique(target, return_inverse=True)
+    return sparse.csr_matrix((np.ones(target.size), (np.arange(target.size), column)),
+                             shape=(target.size, kept.size)), kept
+
+
 def _solve(setup: _Setup, mesh, points: np.ndarray, predict, started: float) -> np.ndarray:
     """The P2 solution on ``mesh`` at the comparison points, by Newton's method from the surrogate."""
     from skfem import Basis, BilinearForm, ElementTriP2, FacetBasis, LinearForm, condense, solve
 
     element = Basis(mesh, ElementTriP2())
     boundary, owner = _owners(mesh, setup.edges)
+    tie, _ = _tying(element.doflocs, setup.edges)  # Newton's unknowns: one per set of tied nodes
     u = np.asarray(predict(element.doflocs.T), np.float64)[:, 0].copy()
-    held = []
+    held, held_values = [], []
     for k, edge in enumerate(setup.edges):
         if edge.value is not None and np.any(owner == k):
             dofs = element.get_dofs(facets=boundary[owner == k]).all()
-            u[dofs] = edge.value(*element.doflocs[:, dofs], 0.0)[0] * np.ones(dofs.size)
-            held.append(dofs)
+            held.append(tie.indices[dofs])
+            held_values.append(edge.value(*element.doflocs[:, dofs], 0.0)[0] * np.ones(dofs.size))
+    u = (tie.T @ u) / (tie.T @ np.ones(u.size))  # tied copies of the surrogate: their mean
+    for dofs, values in zip(held, held_values):
+        u[dofs] = values
     held = np.unique(np.concatenate(held)) if held else np.zeros(0, int)
     edges = [(FacetBasis(mesh, ElementTriP2(), facets=boundary[owner == k]), edge.flux)
              for k, edge in enumerate(setup.edges) if edge.flux is not None and np.any(owner == k)]
@@ -395,14 +436,15 @@ def _solve(setup: _Setup, mesh, points: np.ndarray, predict, started: float) -> 
     forms = [(basis, *edge_forms(flux)) for basis, flux in edges]
 
     def assembled(values):
+        values = tie @ values
         r = residual.assemble(element, previous=element.interpolate(values))
         J = jacobian.assemble(element, previous=element.interpolate(values))
         for basis, edge_residual, edge_jacobian in forms:
             r = r + edge_residual.assemble(basis, previous=basis.interpolate(values))
             J = J + edge_jacobian.assemble(basis, previous=basis.interpolate(values))
-        return r, J
+        return tie.T @ r, (tie.T @ J @ tie).tocsr()
 
-    free = np.setdiff1d(np.arange(element.N), held)
+    free = np.setdiff1d(np.arange(u.size), held)
     with np.errstate(all="ignore"):
         r, J = assembled(u)
         for _ in range(NEWTON_STEPS):
@@ -423,7 +465,7 @@ def _solve(setup: _Setup, mesh, points: np.ndarray, predict, started: float) -> 
                 break
         else:
             raise RuntimeError(f"Newton's method did not converge in {NEWTON_STEPS} steps")
-    return p2_values(element, u, points.T)
+    return p2_values(element, tie @ u, points.T)
 
 
 def p2_values(basis, u: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -560,7 +602,7 @@ def evolution_distance(problem, predict) -> tuple[dict[str, float], str | None]:
 
 def _read_evolution(problem) -> _Lines | None:
     """The evolution's fields, their spreading and reacting parts and conditions, or ``None``."""
-    from sciml.dsl.conditions import Initial
+    from sciml.dsl.conditions import Initial, Periodic
     from sciml.dsl.symbols import field_name
     from sciml.time_scales import evolution
 
@@ -575,8 +617,8 @@ def _read_evolution(problem) -> _Lines | None:
     states = list(found.states.values())
     members = [(name, k) for name, chain in found.chains.items() for k in range(len(chain))]
     state_of = {(name, k): found.states[found.chains[name][k]] for name, k in members}
-    if any(not isinstance(c, Initial) and c.on_boundary() is None for c in problem.conditions):
-        return None  # periodic, pinned, a mean value: not here
+    if any(not isinstance(c, (Initial, Periodic)) and c.on_boundary() is None for c in problem.conditions):
+        return None  # pinned, a mean value: not here
     species = []
     for name, chain in found.chains.items():
         u = chain[0]
@@ -630,8 +672,13 @@ def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, start
     from skfem.helpers import dot, grad
 
     basis = Basis(mesh, ElementTriP1())
-    n = mesh.nvertices
-    mass = np.asarray(BilinearForm(lambda u, v, _: u * v).assemble(basis).sum(axis=1)).ravel()
+    spreading_edges = [species.edges for species in setup.species if species.A is not None]
+    if len({frozenset(e.period for e in edges if e.period) for edges in spreading_edges}) > 1:
+        raise _OutOfScope  # fields periodic in different ways: no one set of nodes
+    # the states: one per set of nodes tied across periodic sides
+    tie, kept = _tying(mesh.p, spreading_edges[0] if spreading_edges else [])
+    n = kept.size
+    mass = tie.T @ np.asarray(BilinearForm(lambda u, v, _: u * v).assemble(basis).sum(axis=1)).ravel()
     operators, held, fluxes = {}, {}, {}
     for species in setup.species:
         if species.A is None:
@@ -646,14 +693,14 @@ def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, start
             flow = [a[i][0] * grad(u)[0] + a[i][1] * grad(u)[1] for i in range(2)]
             return -(flow[0] * grad(v)[0] + flow[1] * grad(v)[1]) + dot(c, grad(u)) * v
 
-        operators[species.name] = spreading.assemble(basis)
-        held[species.name] = [(np.unique(mesh.facets[:, boundary[owner == k]]), edge.value)
+        operators[species.name] = (tie.T @ spreading.assemble(basis) @ tie).tocsr()
+        held[species.name] = [(np.unique(tie.indices[mesh.facets[:, boundary[owner == k]]]), edge.value)
                               for k, edge in enumerate(species.edges) if edge.value is not None and np.any(owner == k)]
-        fluxes[species.name] = [_facet_quadrature(mesh, boundary[owner == k], edge.flux)
+        fluxes[species.name] = [_facet_quadrature(mesh, boundary[owner == k], edge.flux, tie)
                                 for k, edge in enumerate(species.edges) if edge.flux is not None and np.any(owner == k)]
     size = len(setup.members)
     index = {m: slice(i * n, (i + 1) * n) for i, m in enumerate(setup.members)}
-    x, y = mesh.p
+    x, y = mesh.p[:, kept]
 
     def held_values(tt, parts):
         """The states with every Dirichlet node (and its rate's state) set to its condition."""
@@ -730,14 +777,15 @@ def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, start
     corners = mesh.t[:, element]  # (3, points)
     values = {}
     for species in setup.species:
-        field = np.stack([pieces(tt, solution.y[:, i])[0][(species.name, 0)] for i, tt in enumerate(times)])
+        field = np.stack([tie @ pieces(tt, solution.y[:, i])[0][(species.name, 0)] for i, tt in enumerate(times)])
         values[species.name] = np.einsum("tkp,kp->tp", field[:, corners], weights)
     return values
 
 
-def _facet_quadrature(mesh, facets: np.ndarray, flux: Callable) -> Callable:
+def _facet_quadrature(mesh, facets: np.ndarray, flux: Callable, tie) -> Callable:
     """``(u, t) -> (∮ flux φ_i, its Jacobian)`` over ``facets`` by two-point Gauss on each, the
-    field linear along the facet and the facet's outward normal."""
+    field linear along the facet and the facet's outward normal; ``u`` on the nodes ``tie``
+    (:func:`_tying`) keeps."""
     from scipy import sparse
 
     first, second = mesh.facets[:, facets]
@@ -746,12 +794,12 @@ def _facet_quadrature(mesh, facets: np.ndarray, flux: Callable) -> Callable:
     normal = np.array([b[1] - a[1], a[0] - b[0]]) / length
     inside = mesh.p[:, mesh.t[:, mesh.f2t[0, facets]]].mean(axis=1)
     normal = normal * np.where(np.sum(normal * ((a + b) / 2 - inside), axis=0) < 0, -1.0, 1.0)
-    n = mesh.nvertices
+    n = tie.shape[1]
     rows = []
     for xi in (0.5 - 0.5 / np.sqrt(3), 0.5 + 0.5 / np.sqrt(3)):
         shape = sparse.csr_matrix((np.concatenate([np.full(facets.size, 1 - xi), np.full(facets.size, xi)]),
                                    (np.tile(np.arange(facets.size), 2), np.concatenate([first, second]))),
-                                  shape=(facets.size, n))
+                                  shape=(facets.size, tie.shape[0])) @ tie
         rows.append((a + xi * (b - a), shape))
 
     def quadrature(u, t):
