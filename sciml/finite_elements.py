@@ -124,36 +124,54 @@ def finite_element_distance(problem, predict) -> tuple[dict[str, float], str | N
         return {}, None
     (name,) = problem.field_names
     points = setup.domain.sample(POINTS, np.random.default_rng(0))
+    points = points[_inside(_mesh(setup.domain, 0, curved=True), points)]  # a disk's first mesh lies inside the finer
+    predicted = np.asarray(predict(points), np.float64)[:, 0]
+    if not np.all(np.isfinite(predicted)):
+        return {}, "the surrogate is not finite on the domain, so no finite-element solve could start from it"
+    if not np.all(setup.ellipticity(*points.T, predicted) > 0):
+        return {}, None  # not elliptic where the surrogate is: no Galerkin check
+    try:
+        values, _, failure = _until_agreed(
+            lambda level: _mesh(setup.domain, level, curved=True),
+            lambda mesh: 2 * mesh.nelements > LARGEST_UNKNOWNS,  # P2: about twice as many unknowns as triangles
+            lambda mesh, level, started: {name: _solve(setup, mesh, points, predict, started)},
+            1.0, "finite-element solve", f"{LARGEST_UNKNOWNS} unknowns")
+    except _OutOfScope:
+        return {}, None
+    if failure:
+        return {}, failure
+    return {name: float(np.linalg.norm(predicted - values[name]) / max(np.linalg.norm(values[name]), 1e-300))}, None
+
+
+def _until_agreed(mesh_at: Callable, too_fine: Callable, solve: Callable, share: float, what: str,
+                  largest: str) -> tuple[dict | None, dict | None, str | None]:
+    """Solve on ``mesh_at(0)``, ``mesh_at(1)``, ... (each about half the cells' size of the one
+    before) until two solutions agree within :data:`ACCURACY` — ``share`` of their relative
+    distance, the finer one's error estimate — or the next mesh is ``too_fine``: ``(finer values,
+    coarser values, None)``, or ``(None, None, why)`` when it failed, ran out of time or did not
+    converge. ``solve(mesh, level, started) -> {field: values}``."""
     started = clock.monotonic()
     try:
         previous, level, estimate = None, 0, np.inf
         while True:
-            mesh = _mesh(setup.domain, level, curved=True)
-            if previous is not None and 2 * mesh.nelements > LARGEST_UNKNOWNS:
-                break  # P2 on triangles: about twice as many unknowns as triangles
-            if level == 0:
-                points = points[_inside(mesh, points)]  # a disk's first mesh lies inside the finer ones
-                predicted = np.asarray(predict(points), np.float64)[:, 0]
-                if not np.all(np.isfinite(predicted)):
-                    return {}, "the surrogate is not finite on the domain, so no finite-element solve could start from it"
-                if not np.all(setup.ellipticity(*points.T, predicted) > 0):
-                    return {}, None  # not elliptic where the surrogate is: no Galerkin check
-            values = _solve(setup, mesh, points, predict, started)
+            mesh = mesh_at(level)
+            if previous is not None and too_fine(mesh):
+                break
+            values = solve(mesh, level, started)
             if previous is not None:
-                estimate = np.linalg.norm(values - previous) / max(np.linalg.norm(values), 1e-300)
+                estimate = max(share * np.linalg.norm(values[n] - previous[n]) / max(np.linalg.norm(values[n]), 1e-300)
+                               for n in values)
                 if not np.isfinite(estimate) or estimate <= ACCURACY:
                     break
             previous, level = values, level + 1
-    except _OutOfScope:
-        return {}, None
     except _OutOfTime:
-        return {}, f"the finite-element solve took over {TIME_BUDGET:.0f} s"
+        return None, None, f"the {what} took over {TIME_BUDGET:.0f} s"
     except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
-        return {}, f"the finite-element solve failed ({error})"
+        return None, None, f"the {what} failed ({error})"
     if not np.isfinite(estimate) or estimate > ACCURACY:
-        return {}, (f"the finite-element solve did not converge on meshes of up to {LARGEST_UNKNOWNS} unknowns "
-                    f"(estimated error {estimate:.1e} > {ACCURACY:.0e})")
-    return {name: float(np.linalg.norm(predicted - values) / max(np.linalg.norm(values), 1e-300))}, None
+        return None, None, (f"the {what} did not converge on meshes of up to {largest} "
+                            f"(estimated error {estimate:.1e} > {ACCURACY:.0e})")
+    return values, previous, None
 
 
 def _plane(problem) -> Domain | None:
@@ -565,31 +583,19 @@ def evolution_distance(problem, predict) -> tuple[dict[str, float], str | None]:
     times = np.linspace(float(interval.a), float(interval.b), LINES_TIMES)
     points = setup.domain.sample(POINTS, np.random.default_rng(0))
     share = 1.0 if len(setup.domain.reentrant_corners()) else 1.0 / 3.0  # a singular corner: below second order
-    started = clock.monotonic()
+    points = points[_inside(_mesh(setup.domain, 0, LINES_CELLS), points)]
     try:
-        previous, level, estimate = None, 0, np.inf
-        while True:
-            mesh = _mesh(setup.domain, level, LINES_CELLS)
-            if previous is not None and mesh.nvertices > LARGEST_NODES:
-                break
-            if level == 0:
-                points = points[_inside(mesh, points)]
-            values = _integrate(setup, mesh, points, times, started, TOLERANCE if previous is not None else 10 * TOLERANCE)
-            if previous is not None:
-                estimate = max(share * np.linalg.norm(values[n] - previous[n]) / max(np.linalg.norm(values[n]), 1e-300)
-                               for n in values)
-                if not np.isfinite(estimate) or estimate <= ACCURACY:
-                    break
-            previous, level = values, level + 1
+        values, previous, failure = _until_agreed(
+            lambda level: _mesh(setup.domain, level, LINES_CELLS),
+            lambda mesh: mesh.nvertices > LARGEST_NODES,
+            # the coarsest integration ten times looser in time: the distance holds the time error too
+            lambda mesh, level, started: _integrate(setup, mesh, points, times, started,
+                                                    TOLERANCE if level else 10 * TOLERANCE),
+            share, "method-of-lines integration", f"{LARGEST_NODES} nodes")
     except _OutOfScope:
         return {}, None
-    except _OutOfTime:
-        return {}, f"the method-of-lines integration took over {TIME_BUDGET:.0f} s"
-    except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
-        return {}, f"the method-of-lines integration failed ({error})"
-    if not np.isfinite(estimate) or estimate > ACCURACY:
-        return {}, (f"the method-of-lines integration did not converge on meshes of up to {LARGEST_NODES} nodes "
-                    f"(estimated error {estimate:.1e} > {ACCURACY:.0e})")
+    if failure:
+        return {}, failure
     if share < 1:  # the second-order error cancels
         values = {n: v + (v - previous[n]) / 3 for n, v in values.items()}
     grid = np.insert(np.repeat(points, len(times), axis=0), problem.coordinates.index(setup.time),
