@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import time as clock
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,8 @@ from sciml.functions import lambdify
 if TYPE_CHECKING:
     from sciml.dsl.domains import Domain
 
-__all__ = ["ACCURACY", "POINTS", "finite_element_distance", "p2_values"]
+__all__ = ["ACCURACY", "POINTS", "Evolved", "evolution_distance", "evolution_reference", "evolution_solution",
+           "finite_element_distance", "p2_values"]
 
 ACCURACY = 1e-3
 """The largest estimated relative error of a solution that is used: a tenth of the verdict's line."""
@@ -534,6 +536,7 @@ LINES_CELLS = 16
 """Cells across the shorter side of the first mesh of an evolution (linear elements)."""
 LARGEST_NODES = 40_000
 """The finest mesh of an evolution has at most this many nodes."""
+LINES_IN_THE_PLANE = "method of lines on linear elements, float64 Radau, the mesh halved until two solutions agree"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -562,48 +565,139 @@ class _Lines:
     initial: Callable  # (x, y) -> [each state's initial value]
 
 
-def evolution_distance(problem, predict) -> tuple[dict[str, float], str | None]:
-    """The relative L2 distance of the surrogate from the method-of-lines solution of a forward
-    evolution PDE in the plane, over :data:`POINTS` points of the domain at
-    :data:`~sciml.method_of_lines.LINES_TIMES` times: ``({field: distance}, None)``; ``({}, None)``
-    for a problem outside this module's scope, ``({}, why)`` when the integration failed or did
-    not converge.
+@dataclasses.dataclass(frozen=True)
+class Evolved:
+    """A method-of-lines solution in the plane (:func:`evolution_solution`): each field at the
+    nodes of the finest mesh and of the one before, at ``times``.
+
+    Attributes:
+        times: the times it was integrated to.
+        meshes: ``(finer, coarser)``, each ``(mesh, {field: values (times, all nodes)})``.
+        extrapolated: whether values are Richardson-extrapolated from the two (second order:
+            no re-entrant corner).
+        estimated_error: the finer mesh's estimated relative error.
+        points: the points of the domain where the two meshes were compared.
+    """
+
+    times: np.ndarray
+    meshes: tuple
+    extrapolated: bool
+    estimated_error: float
+    points: np.ndarray
+
+    def at(self, points: np.ndarray) -> dict[str, np.ndarray]:
+        """``{field: values (times, points)}`` at ``points (n, 2)`` of the domain."""
+        (fine, fine_values), (coarse, coarse_values) = self.meshes
+        at_fine, at_coarse = _interpolation(fine, points), _interpolation(coarse, points)
+        values = {}
+        for name, nodal in fine_values.items():
+            value = nodal @ at_fine.T
+            if self.extrapolated:  # the second-order error cancels
+                value = value + (value - coarse_values[name] @ at_coarse.T) / 3
+            values[name] = value
+        return values
+
+
+_EVOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def evolution_solution(problem) -> tuple[Evolved | None, str | None]:
+    """A forward evolution PDE in the plane solved by the method of lines on linear elements at
+    :data:`~sciml.method_of_lines.LINES_TIMES` times: ``(Evolved, None)``, ``(None, why)`` when the
+    integration failed or did not converge, ``(None, None)`` for a problem outside this module's
+    scope. Remembered per problem.
 
     Space is discretised by linear elements with the mass lumped (second order, as the method of
     lines on an interval is), the ODEs integrated by scipy's Radau with the exact sparse Jacobian;
-    the mesh halves until two solutions agree within :data:`ACCURACY` (a third of their distance,
-    the finer one's error; Richardson's extrapolation then improves it), at most
-    :data:`LARGEST_NODES` nodes."""
+    the mesh halves until two solutions agree within :data:`ACCURACY` at :data:`POINTS` points of
+    the domain (a third of their distance, the finer one's error; Richardson's extrapolation then
+    improves it), at most :data:`LARGEST_NODES` nodes."""
+    if problem not in _EVOLVED:
+        _EVOLVED[problem] = _evolve(problem)
+    return _EVOLVED[problem]
+
+
+def _evolve(problem) -> tuple[Evolved | None, str | None]:
     from sciml.method_of_lines import LINES_TIMES, TOLERANCE
 
     setup = _read_evolution(problem)
     if setup is None:
-        return {}, None
+        return None, None
     interval = problem.space_time.time
     times = np.linspace(float(interval.a), float(interval.b), LINES_TIMES)
     points = setup.domain.sample(POINTS, np.random.default_rng(0))
     share = 1.0 if len(setup.domain.reentrant_corners()) else 1.0 / 3.0  # a singular corner: below second order
     points = points[_inside(_mesh(setup.domain, 0, LINES_CELLS), points)]
+    solved = []
+
+    def solve(mesh, level, started):
+        # the coarsest integration ten times looser in time: the distance holds the time error too
+        nodal = _integrate(setup, mesh, times, started, TOLERANCE if level else 10 * TOLERANCE)
+        solved.append((mesh, nodal))
+        at = _interpolation(mesh, points)
+        return {name: values @ at.T for name, values in nodal.items()}
+
     try:
         values, previous, failure = _until_agreed(
-            lambda level: _mesh(setup.domain, level, LINES_CELLS),
-            lambda mesh: mesh.nvertices > LARGEST_NODES,
-            # the coarsest integration ten times looser in time: the distance holds the time error too
-            lambda mesh, level, started: _integrate(setup, mesh, points, times, started,
-                                                    TOLERANCE if level else 10 * TOLERANCE),
-            share, "method-of-lines integration", f"{LARGEST_NODES} nodes")
+            lambda level: _mesh(setup.domain, level, LINES_CELLS), lambda mesh: mesh.nvertices > LARGEST_NODES,
+            solve, share, "method-of-lines integration", f"{LARGEST_NODES} nodes")
     except _OutOfScope:
-        return {}, None
+        return None, None
     if failure:
+        return None, failure
+    estimate = max(share * np.linalg.norm(values[n] - previous[n]) / max(np.linalg.norm(values[n]), 1e-300)
+                   for n in values)
+    return Evolved(times, (solved[-1], solved[-2]), share < 1, float(estimate), points), None
+
+
+def evolution_distance(problem, predict) -> tuple[dict[str, float], str | None]:
+    """The relative L2 distance of the surrogate from :func:`evolution_solution` over its
+    comparison points at its times: ``({field: distance}, None)``; ``({}, None)`` for a problem
+    outside this module's scope, ``({}, why)`` when the integration failed or did not converge.
+
+    ``predict``: ``points (n, 3) -> fields (n, n_fields)``, the surrogate in the problem's
+    coordinate and field order."""
+    evolved, failure = evolution_solution(problem)
+    if evolved is None:
         return {}, failure
-    if share < 1:  # the second-order error cancels
-        values = {n: v + (v - previous[n]) / 3 for n, v in values.items()}
-    grid = np.insert(np.repeat(points, len(times), axis=0), problem.coordinates.index(setup.time),
+    time = next(c for c in problem.coordinates if c == problem.space_time.time.coordinates[0])
+    times, points = evolved.times, evolved.points
+    grid = np.insert(np.repeat(points, len(times), axis=0), problem.coordinates.index(time),
                      np.tile(times, len(points)), axis=1)  # each point at every time
     predicted = np.asarray(predict(grid), np.float64)
     names = list(problem.field_names)
     return {n: float(np.linalg.norm(predicted[:, names.index(n)] - v.T.ravel()) / max(np.linalg.norm(v), 1e-300))
-            for n, v in values.items()}, None
+            for n, v in evolved.at(points).items()}, None
+
+
+def evolution_reference(problem, points_per_axis: int = 41):
+    """:func:`evolution_solution` on a grid over the domain's bounding box (NaN outside) at its
+    times, as an xarray dataset on the problem's coordinates (attribute ``estimated_error``), or
+    ``None`` outside this module's scope or when it failed."""
+    import xarray as xr
+
+    evolved, _ = evolution_solution(problem)
+    if evolved is None:
+        return None
+    space = _plane(problem)
+    (x, y), time = space.coordinates, problem.space_time.time.coordinates[0]
+    lower, upper = space.bounds()
+    axes = [np.linspace(lower[k], upper[k], points_per_axis) for k in range(2)]
+    grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    mesh = evolved.meshes[0][0]
+    inside = _inside(mesh, grid)
+    data = {}
+    for name, values in evolved.at(grid[inside]).items():
+        full = np.full((len(evolved.times), len(grid)), np.nan)
+        full[:, inside] = values
+        cube = {str(time): None, str(x): None, str(y): None}
+        order = [str(c) for c in problem.coordinates]
+        array = full.reshape(len(evolved.times), points_per_axis, points_per_axis)  # (t, x, y)
+        array = np.transpose(array, [list(cube).index(c) for c in order])
+        data[name] = (tuple(order), array, {"long_name": f"{name} ({LINES_IN_THE_PLANE})"})
+    coords = {str(x): axes[0], str(y): axes[1], str(time): evolved.times}
+    return xr.Dataset(data, coords=coords, attrs={"source": LINES_IN_THE_PLANE,
+                                                  "estimated_error": evolved.estimated_error})
 
 
 def _read_evolution(problem) -> _Lines | None:
@@ -668,9 +762,8 @@ def _read_evolution(problem) -> _Lines | None:
     return _Lines(domain, (x, y), t, species, members, initial)
 
 
-def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, started: float,
-               tolerance: float) -> dict[str, np.ndarray]:
-    """``{field: values (times, points)}`` of the method of lines on ``mesh`` (linear elements,
+def _integrate(setup: _Lines, mesh, times: np.ndarray, started: float, tolerance: float) -> dict[str, np.ndarray]:
+    """``{field: values (times, nodes)}`` of the method of lines on ``mesh`` (linear elements,
     lumped mass), integrated to the relative ``tolerance``."""
     from scipy import sparse
     from scipy.integrate import solve_ivp
@@ -779,13 +872,17 @@ def _integrate(setup: _Lines, mesh, points: np.ndarray, times: np.ndarray, start
                              rtol=tolerance, atol=tolerance * scale, jac=jac)
     if not solution.success or solution.y.shape[1] != len(times):
         raise RuntimeError(solution.message)
+    return {species.name: np.stack([tie @ pieces(tt, solution.y[:, i])[0][(species.name, 0)]
+                                    for i, tt in enumerate(times)]) for species in setup.species}
+
+
+def _interpolation(mesh, points: np.ndarray):
+    """The sparse ``(points, nodes)`` matrix of linear interpolation on ``mesh``'s triangles."""
+    from scipy import sparse
+
     element, weights = _locate(mesh, points)
-    corners = mesh.t[:, element]  # (3, points)
-    values = {}
-    for species in setup.species:
-        field = np.stack([tie @ pieces(tt, solution.y[:, i])[0][(species.name, 0)] for i, tt in enumerate(times)])
-        values[species.name] = np.einsum("tkp,kp->tp", field[:, corners], weights)
-    return values
+    return sparse.csr_matrix((weights.T.ravel(), (np.repeat(np.arange(len(points)), 3), mesh.t[:, element].T.ravel())),
+                             shape=(len(points), mesh.nvertices))
 
 
 def _facet_quadrature(mesh, facets: np.ndarray, flux: Callable, tie) -> Callable:

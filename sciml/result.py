@@ -39,7 +39,8 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
     the exact solution on a grid over the domain's bounding box (points outside are NaN), else,
     for a forward ODE problem, its classical integration on ``CLASSICAL_TIMES`` times
     (:func:`sciml.dynamics.problem.classical_reference`), for a forward evolution PDE on an
-    interval, its method-of-lines solution (:func:`sciml.method_of_lines.lines_reference`;
+    interval or in the plane, its method-of-lines solution
+    (:func:`sciml.method_of_lines.lines_reference`, :func:`sciml.finite_elements.evolution_reference`;
     ``attrs["source"]`` says which)."""
     if problem.reference is not None:
         return problem.reference
@@ -49,6 +50,10 @@ def evaluation_set(problem, n_per_axis: int = 101) -> xr.Dataset | None:
         from sciml.method_of_lines import lines_reference
 
         classical, _ = (classical_reference if len(problem.coordinates) == 1 else lines_reference)(problem)
+        if classical is None and len(problem.coordinates) == 3:  # an evolution in the plane
+            from sciml.finite_elements import evolution_reference
+
+            classical = evolution_reference(problem)
         if classical is not None:
             return classical
     lower, upper = problem.space_time.bounds()

@@ -291,3 +291,29 @@ def test_the_verdict_measures_a_heated_plate_against_it():
     truth = values_at(heat, (x, y, t), grid)
     assert classical == pytest.approx(np.linalg.norm(predicted - truth) / np.linalg.norm(truth), rel=2e-2)
     assert (classical > 1e-2) == any("classical" in r for r in solution.verdict.reasons)
+
+
+def test_without_an_exact_solution_it_is_the_evaluation_set():
+    """A disk cooling through its rim, no exact solution given: the evaluation set is the method
+    of lines' solution on a grid (NaN outside the disk), within 1e-3 of the Bessel series."""
+    from scipy.special import j0, j1, jn_zeros
+
+    from sciml.result import evaluation_set
+
+    disk = Disk(x, y, (0, 0), 1)
+    problem = Problem("cooling", disk * history, [w.diff(t) - (w.diff(x, 2) + w.diff(y, 2)) / 10],
+                      conditions=[Dirichlet(w, 0, on=disk.boundary), Initial(w, 1 - x**2 - y**2)])
+    reference = evaluation_set(problem)
+    assert reference.attrs["source"].startswith("method of lines on linear elements")
+    assert reference["w"].dims == ("x", "y", "t")
+    X, Y = np.meshgrid(reference.x.values, reference.y.values, indexing="ij")
+    r = np.hypot(X, Y)
+    assert np.isnan(reference["w"].values[r > 1.01]).all() and np.isfinite(reference["w"].values[r < 0.99]).all()
+    # 1 - r^2 = sum 8 J0(a r) / (a^3 J1(a)) over the zeros a of J0; each decays at a^2 / 10
+    zeros = jn_zeros(0, 200)
+    T = reference.t.values
+    inside = r < 1
+    exact = np.einsum("k,kp,tk->pt", 8 / (zeros**3 * j1(zeros)), j0(np.outer(zeros, r[inside])),
+                      np.exp(-np.outer(T, zeros**2) / 10))
+    computed = reference["w"].values[inside]
+    assert np.linalg.norm(computed - exact) / np.linalg.norm(exact) < 1e-3
