@@ -121,7 +121,10 @@ def finite_element_distance(problem, predict) -> tuple[dict[str, float], str | N
 
     ``predict``: ``points (n, 2) -> fields (n, n_fields)``, the surrogate (in the problem's
     coordinate and field order); it is also where Newton's method starts."""
-    setup = _read(problem)
+    try:
+        setup = _read(problem)
+    except Exception as error:  # an auxiliary check: it says why, and never ends the run
+        return {}, f"the finite-element check could not read the problem ({type(error).__name__}: {error})"
     if setup is None:
         return {}, None
     (name,) = problem.field_names
@@ -170,6 +173,8 @@ def _until_agreed(mesh_at: Callable, too_fine: Callable, solve: Callable, share:
         return None, None, f"the {what} took over {TIME_BUDGET:.0f} s"
     except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
         return None, None, f"the {what} failed ({error})"
+    except (TypeError, KeyError, IndexError, NameError) as error:  # an expression numpy cannot evaluate
+        return None, None, f"the {what} failed ({type(error).__name__}: {error})"
     if not np.isfinite(estimate) or estimate > ACCURACY:
         return None, None, (f"the {what} did not converge on meshes of up to {largest} "
                             f"(estimated error {estimate:.1e} > {ACCURACY:.0e})")
@@ -620,7 +625,10 @@ def evolution_solution(problem) -> tuple[Evolved | None, str | None]:
 def _evolve(problem) -> tuple[Evolved | None, str | None]:
     from sciml.method_of_lines import LINES_TIMES, TOLERANCE
 
-    setup = _read_evolution(problem)
+    try:
+        setup = _read_evolution(problem)
+    except Exception as error:  # an auxiliary check: it says why, and never ends the run
+        return None, f"the method of lines could not read the problem ({type(error).__name__}: {error})"
     if setup is None:
         return None, None
     interval = problem.space_time.time
