@@ -50,7 +50,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; run without --resume to start afresh")
     try:
-        saved = serialization.msgpack_restore(path.read_bytes())
+        data = path.read_bytes()
+        try:
+            saved = serialization.msgpack_restore(data)
+        except TypeError:  # an array of strings, written as numpy names its dtype ('str5792'), not as it reads it
+            saved = _restore_text_arrays(data)
         if not isinstance(saved, dict) or not {"trees", "values"} <= set(saved):
             raise ValueError("it holds no sciml training state")
     except Exception as err:  # msgpack raises several types for damaged input
@@ -81,8 +85,32 @@ def restore_tree(template: Any, saved_leaves: dict[str, np.ndarray], what: str =
 def _plain(tree):
     if isinstance(tree, dict):
         return {str(k): _plain(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)) and tree and all(isinstance(v, str) for v in tree):
+        return list(tree)  # msgpack's own strings: a numpy array of them would not read back
     if isinstance(tree, (list, tuple)) and tree and not isinstance(tree[0], (int, float, str)):
         return {str(i): _plain(v) for i, v in enumerate(tree)}
     if hasattr(tree, "shape") or isinstance(tree, (list, tuple)):
         return np.asarray(tree)
     return tree
+
+
+def _restore_text_arrays(data: bytes) -> Any:
+    """:func:`flax.serialization.msgpack_restore` of a checkpoint holding numpy arrays of text,
+    whose dtypes were saved by name (``str5792``: 5792 bits of UCS-4, ``<U181``), which numpy does
+    not read back; every other array and value as flax reads it."""
+    import re
+
+    import msgpack
+
+    def text_array(code, payload):
+        if code == serialization._MsgpackExtType.ndarray:
+            shape, name, buffer = msgpack.unpackb(payload, raw=True)
+            match = re.fullmatch(rb"(str|bytes)(\d+)", name)
+            if match:
+                width = int(match.group(2)) // (32 if match.group(1) == b"str" else 8)
+                dtype = np.dtype(f"{'<U' if match.group(1) == b'str' else 'S'}{width}")
+                return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+        return serialization._msgpack_ext_unpack(code, payload)
+
+    tree = msgpack.unpackb(data, ext_hook=text_array, raw=False, strict_map_key=False)
+    return serialization._unchunk_array_leaves_in_place(tree)
