@@ -139,22 +139,23 @@ def finite_element_distance(problem, predict) -> tuple[dict[str, float], str | N
         values, _, failure = _until_agreed(
             lambda level: _mesh(setup.domain, level, curved=True),
             lambda mesh: 2 * mesh.nelements > LARGEST_UNKNOWNS,  # P2: about twice as many unknowns as triangles
-            lambda mesh, level, started: {name: _solve(setup, mesh, points, predict, started)},
-            1.0, "finite-element solve", f"{LARGEST_UNKNOWNS} unknowns")
+            lambda mesh, level, started: _solve(setup, mesh, points, predict, started),
+            lambda finer, coarser: np.linalg.norm(finer - coarser) / max(np.linalg.norm(finer), 1e-300),
+            "finite-element solve", f"{LARGEST_UNKNOWNS} unknowns")
     except _OutOfScope:
         return {}, None
     if failure:
         return {}, failure
-    return {name: float(np.linalg.norm(predicted - values[name]) / max(np.linalg.norm(values[name]), 1e-300))}, None
+    return {name: float(np.linalg.norm(predicted - values) / max(np.linalg.norm(values), 1e-300))}, None
 
 
-def _until_agreed(mesh_at: Callable, too_fine: Callable, solve: Callable, share: float, what: str,
-                  largest: str) -> tuple[dict | None, dict | None, str | None]:
+def _until_agreed(mesh_at: Callable, too_fine: Callable, solve: Callable, estimate_of: Callable, what: str,
+                  largest: str) -> tuple[object, object, str | None]:
     """Solve on ``mesh_at(0)``, ``mesh_at(1)``, ... (each about half the cells' size of the one
-    before) until two solutions agree within :data:`ACCURACY` — ``share`` of their relative
-    distance, the finer one's error estimate — or the next mesh is ``too_fine``: ``(finer values,
-    coarser values, None)``, or ``(None, None, why)`` when it failed, ran out of time or did not
-    converge. ``solve(mesh, level, started) -> {field: values}``."""
+    before) until two solutions agree — ``estimate_of(finer, coarser)``, the finer one's estimated
+    relative error, within :data:`ACCURACY` — or the next mesh is ``too_fine``: ``(finer,
+    coarser, None)``, or ``(None, None, why)`` when it failed, ran out of time or did not
+    converge. ``solve(mesh, level, started)`` gives a solution."""
     started = clock.monotonic()
     try:
         previous, level, estimate = None, 0, np.inf
@@ -164,8 +165,7 @@ def _until_agreed(mesh_at: Callable, too_fine: Callable, solve: Callable, share:
                 break
             values = solve(mesh, level, started)
             if previous is not None:
-                estimate = max(share * np.linalg.norm(values[n] - previous[n]) / max(np.linalg.norm(values[n]), 1e-300)
-                               for n in values)
+                estimate = estimate_of(values, previous)
                 if not np.isfinite(estimate) or estimate <= ACCURACY:
                     break
             previous, level = values, level + 1
@@ -581,7 +581,9 @@ class Evolved:
         extrapolated: whether values are Richardson-extrapolated from the two (second order:
             no re-entrant corner).
         estimated_error: the finer mesh's estimated relative error.
-        points: the points of the domain where the two meshes were compared.
+        points: where the two meshes were compared, the coarser one's nodes (kept by the finer
+            one: the extrapolated values there are free of interpolation error).
+        weights: each point's share of the domain's area.
     """
 
     times: np.ndarray
@@ -589,6 +591,7 @@ class Evolved:
     extrapolated: bool
     estimated_error: float
     points: np.ndarray
+    weights: np.ndarray
 
     def at(self, points: np.ndarray) -> dict[str, np.ndarray]:
         """``{field: values (times, points)}`` at ``points (n, 2)`` of the domain."""
@@ -614,9 +617,9 @@ def evolution_solution(problem) -> tuple[Evolved | None, str | None]:
 
     Space is discretised by linear elements with the mass lumped (second order, as the method of
     lines on an interval is), the ODEs integrated by scipy's Radau with the exact sparse Jacobian;
-    the mesh halves until two solutions agree within :data:`ACCURACY` at :data:`POINTS` points of
-    the domain (a third of their distance, the finer one's error; Richardson's extrapolation then
-    improves it), at most :data:`LARGEST_NODES` nodes."""
+    the mesh halves until two solutions agree within :data:`ACCURACY` at the coarser one's nodes (a
+    third of their distance, the finer one's error; Richardson's extrapolation then improves it),
+    at most :data:`LARGEST_NODES` nodes."""
     if problem not in _EVOLVED:
         _EVOLVED[problem] = _evolve(problem)
     return _EVOLVED[problem]
@@ -633,34 +636,51 @@ def _evolve(problem) -> tuple[Evolved | None, str | None]:
         return None, None
     interval = problem.space_time.time
     times = np.linspace(float(interval.a), float(interval.b), LINES_TIMES)
-    points = setup.domain.sample(POINTS, np.random.default_rng(0))
     share = 1.0 if len(setup.domain.reentrant_corners()) else 1.0 / 3.0  # a singular corner: below second order
-    points = points[_inside(_mesh(setup.domain, 0, LINES_CELLS), points)]
-    solved = []
 
     def solve(mesh, level, started):
         # the coarsest integration ten times looser in time: the distance holds the time error too
-        nodal = _integrate(setup, mesh, times, started, TOLERANCE if level else 10 * TOLERANCE)
-        solved.append((mesh, nodal))
-        at = _interpolation(mesh, points)
-        return {name: values @ at.T for name, values in nodal.items()}
+        return mesh, _integrate(setup, mesh, times, started, TOLERANCE if level else 10 * TOLERANCE)
+
+    def estimate_of(finer, coarser):
+        # at the coarser mesh's nodes, which the finer one keeps: no interpolation error in it
+        (fine, fine_values), (coarse, coarse_values) = finer, coarser
+        at, weights = _interpolation(fine, coarse.p.T), _node_areas(coarse)
+        return share * max(_relative(fine_values[n] @ at.T, coarse_values[n], weights) for n in fine_values)
 
     try:
-        values, previous, failure = _until_agreed(
+        finer, coarser, failure = _until_agreed(
             lambda level: _mesh(setup.domain, level, LINES_CELLS), lambda mesh: mesh.nvertices > LARGEST_NODES,
-            solve, share, "method-of-lines integration", f"{LARGEST_NODES} nodes")
+            solve, estimate_of, "method-of-lines integration", f"{LARGEST_NODES} nodes")
     except _OutOfScope:
         return None, None
     if failure:
         return None, failure
-    estimate = max(share * np.linalg.norm(values[n] - previous[n]) / max(np.linalg.norm(values[n]), 1e-300)
-                   for n in values)
-    return Evolved(times, (solved[-1], solved[-2]), share < 1, float(estimate), points), None
+    coarse = coarser[0]
+    return Evolved(times, (finer, coarser), share < 1, float(estimate_of(finer, coarser)), coarse.p.T.copy(),
+                   _node_areas(coarse)), None
+
+
+def _node_areas(mesh) -> np.ndarray:
+    """Each node's share of the area: a third of each triangle it is a corner of (the lumped mass)."""
+    a, b, c = mesh.p[:, mesh.t].transpose(1, 0, 2)
+    area = np.abs((b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])) / 2
+    shares = np.zeros(mesh.p.shape[1])
+    for corner in mesh.t:
+        np.add.at(shares, corner, area / 3)
+    return shares
+
+
+def _relative(values: np.ndarray, reference: np.ndarray, weights: np.ndarray) -> float:
+    """The relative L2 distance of ``values`` from ``reference`` (times, points), each point
+    weighted by its share of the area."""
+    return float(np.sqrt(np.sum(weights * (values - reference) ** 2) / max(np.sum(weights * reference**2), 1e-300)))
 
 
 def evolution_distance(problem, predict) -> tuple[dict[str, float], str | None]:
     """The relative L2 distance of the surrogate from :func:`evolution_solution` over its
-    comparison points at its times: ``({field: distance}, None)``; ``({}, None)`` for a problem
+    comparison points at its times, each point weighted by its share of the area: ``({field:
+    distance}, None)``; ``({}, None)`` for a problem
     outside this module's scope, ``({}, why)`` when the integration failed or did not converge.
 
     ``predict``: ``points (n, 3) -> fields (n, n_fields)``, the surrogate in the problem's
@@ -668,44 +688,40 @@ def evolution_distance(problem, predict) -> tuple[dict[str, float], str | None]:
     evolved, failure = evolution_solution(problem)
     if evolved is None:
         return {}, failure
-    time = next(c for c in problem.coordinates if c == problem.space_time.time.coordinates[0])
+    time = problem.space_time.time.coordinates[0]
     times, points = evolved.times, evolved.points
     grid = np.insert(np.repeat(points, len(times), axis=0), problem.coordinates.index(time),
                      np.tile(times, len(points)), axis=1)  # each point at every time
     predicted = np.asarray(predict(grid), np.float64)
     names = list(problem.field_names)
-    return {n: float(np.linalg.norm(predicted[:, names.index(n)] - v.T.ravel()) / max(np.linalg.norm(v), 1e-300))
+    return {n: _relative(predicted[:, names.index(n)].reshape(len(points), len(times)).T, v, evolved.weights)
             for n, v in evolved.at(points).items()}, None
 
 
-def evolution_reference(problem, points_per_axis: int = 41):
-    """:func:`evolution_solution` on a grid over the domain's bounding box (NaN outside) at its
-    times, as an xarray dataset on the problem's coordinates (attribute ``estimated_error``), or
-    ``None`` outside this module's scope or when it failed."""
+def evolution_reference(problem):
+    """:func:`evolution_solution` of an evolution on a rectangle at the nodes of its coarser mesh
+    (a grid: Richardson-extrapolated values there, free of interpolation error) and its times, as
+    an xarray dataset on the problem's coordinates (attribute ``estimated_error``); ``None`` on
+    other domains (their nodes make no grid), outside this module's scope or when it failed."""
     import xarray as xr
 
+    from sciml.dsl.domains import Box, ProductDomain
+
     evolved, _ = evolution_solution(problem)
-    if evolved is None:
-        return None
     space = _plane(problem)
+    if evolved is None or not isinstance(space, (Box, ProductDomain)):
+        return None
     (x, y), time = space.coordinates, problem.space_time.time.coordinates[0]
-    lower, upper = space.bounds()
-    axes = [np.linspace(lower[k], upper[k], points_per_axis) for k in range(2)]
+    axes = [np.unique(evolved.points[:, k]) for k in range(2)]
     grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
-    mesh = evolved.meshes[0][0]
-    inside = _inside(mesh, grid)
+    order = [str(c) for c in problem.coordinates]
     data = {}
-    for name, values in evolved.at(grid[inside]).items():
-        full = np.full((len(evolved.times), len(grid)), np.nan)
-        full[:, inside] = values
-        cube = {str(time): None, str(x): None, str(y): None}
-        order = [str(c) for c in problem.coordinates]
-        array = full.reshape(len(evolved.times), points_per_axis, points_per_axis)  # (t, x, y)
-        array = np.transpose(array, [list(cube).index(c) for c in order])
-        data[name] = (tuple(order), array, {"long_name": f"{name} ({LINES_IN_THE_PLANE})"})
-    coords = {str(x): axes[0], str(y): axes[1], str(time): evolved.times}
-    return xr.Dataset(data, coords=coords, attrs={"source": LINES_IN_THE_PLANE,
-                                                  "estimated_error": evolved.estimated_error})
+    for name, values in evolved.at(grid).items():
+        cube = values.reshape(len(evolved.times), len(axes[0]), len(axes[1]))  # (t, x, y)
+        cube = np.transpose(cube, [[str(time), str(x), str(y)].index(c) for c in order])
+        data[name] = (tuple(order), cube, {"long_name": f"{name} ({LINES_IN_THE_PLANE})"})
+    return xr.Dataset(data, coords={str(x): axes[0], str(y): axes[1], str(time): evolved.times},
+                      attrs={"source": LINES_IN_THE_PLANE, "estimated_error": evolved.estimated_error})
 
 
 def _read_evolution(problem) -> _Lines | None:
