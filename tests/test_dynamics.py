@@ -209,6 +209,7 @@ def test_multiple_shooting_runs_and_reduces_loss():
     assert hist["shooting_starts"].shape == (2, 2, 2)
 
 
+@pytest.mark.slow  # ~28 s in the parallel suite; CI runs it in its slow list
 def test_an_ensemble_trains_each_member_as_it_would_train_alone():
     """Members in one vmapped program, each with its own clipped Adam: the same parameters as
     separate runs (to the round-off a tight ODE tolerance leaves)."""

@@ -129,6 +129,7 @@ def test_markup_column_name_escaped_in_report():
     assert_no_markup_from_data(page)
 
 
+@pytest.mark.slow  # ~25 s in the parallel suite; CI runs it in its slow list
 def test_markup_target_and_expressions_escaped():
     r = np.random.default_rng(0)
     a = r.uniform(1, 2, 50)

@@ -229,6 +229,7 @@ def test_cfc_lib_forecaster_runs_with_gated_backbone():
 
 
 # ----------------------------------------------------------------------------- hunger
+@pytest.mark.slow  # ~20 s in the parallel suite; CI runs it in its slow list
 def test_hunger_rises_when_the_task_needs_a_missing_primitive():
     library = PrimitiveLibrary("tanh-square", [from_symbolic("tanh"), from_symbolic("x^2")])
     x = np.linspace(-1.0, 1.0, 100)[:, None]
@@ -277,6 +278,7 @@ def test_a_registered_discovery_names_an_edge_of_the_next_problem(monkeypatch, r
         PrimitiveLibrary("other", [from_samples("wiggle", grid, np.exp(-grid**2) * grid)]).register()
 
 
+@pytest.mark.slow  # ~30 s in the parallel suite; CI runs it in its slow list
 def test_gates_anneal_on_the_schedule_a_solve_is_given():
     import sciml
     from sciml.solver import load_problem, problem_path

@@ -15,7 +15,7 @@ NOTEBOOKS = [p for p in sorted((HERE.parent / "notebooks").glob("*.ipynb")) if p
 
 
 # Executed in CI after the default suite (`-m slow`), which it would otherwise push past 15 min.
-SLOW = {"kan_physics", "bring_your_own_pde", "primitives"}
+SLOW = {"kan_physics", "bring_your_own_pde", "primitives", "pinn_from_scratch"}
 CASES = [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW else p for p in NOTEBOOKS]
 
 
