@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from sciml.functions import lambdify
 from sciml.finite_elements.meshes import (
     OutOfScope, OutOfTime, TIME_BUDGET, interpolation, mesh_of, node_areas, owners, tying, until_agreed,
 )
 from sciml.finite_elements.reading import Edge, edges_of, plane, principal_part
+from sciml.functions import lambdify
 
 if TYPE_CHECKING:
     from sciml.dsl.domains import Domain

@@ -15,6 +15,7 @@ from sciml.functions import lambdify
 if TYPE_CHECKING:
     from sciml.dsl.domains import Domain
 
+
 @dataclasses.dataclass(frozen=True)
 class Edge:
     """A condition of one field on part of the boundary: ``distance(x, y)`` to its piece (zero on

@@ -11,11 +11,11 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.functions import lambdify
 from sciml.finite_elements.meshes import (
     OutOfScope, OutOfTime, TIME_BUDGET, inside, mesh_of, owners, p2_values, tying, until_agreed,
 )
 from sciml.finite_elements.reading import Edge, edges_of, plane, principal_part
+from sciml.functions import lambdify
 
 if TYPE_CHECKING:
     from sciml.dsl.domains import Domain
