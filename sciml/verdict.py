@@ -107,7 +107,7 @@ THRESHOLDS = {
     # RMS spread of an ensemble's members about their mean / data standard deviation: an
     # ensemble whose members part by a tenth of what the data span was not pinned by them.
     "disagreement": 0.1,
-    "classical": 1e-2,     # relative L2 distance from a classical solution (ODEs, 1-D problems, 2-D elliptic ones)
+    "classical": 1e-2,     # relative L2 distance from a classical solution (ODEs, 1-D problems, the plane)
 }
 EXTRAPOLATION_MARGIN = 0.05  # of an input's range at the observations, before it counts as outside
 FRESH_SEED = 2**31 - 7  # never a training seed: fresh points come from their own stream
