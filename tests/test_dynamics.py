@@ -331,7 +331,8 @@ def _decay(trajectories=1):
                    data=xr.Dataset({"x": (("trajectory", "t"), values)}, coords={"t": ts}))
 
 
-@pytest.mark.parametrize("model", ["mlp", "node", "ltc"])
+# node: ~25 s in the parallel suite; CI runs it in its slow list (ltc stands for the trajectory models here)
+@pytest.mark.parametrize("model", ["mlp", pytest.param("node", marks=pytest.mark.slow), "ltc"])
 def test_an_ode_problem_is_solved_by_a_collocation_or_a_trajectory_model(model):
     import sciml
 
@@ -340,7 +341,8 @@ def test_an_ode_problem_is_solved_by_a_collocation_or_a_trajectory_model(model):
     assert "x" in result.to_xarray() or "x_observed" in result.to_xarray()
 
 
-@pytest.mark.parametrize("model", ["mlp", "node"])
+# node: ~22 s in the parallel suite; CI runs it in its slow list
+@pytest.mark.parametrize("model", ["mlp", pytest.param("node", marks=pytest.mark.slow)])
 def test_collocation_and_trajectory_runs_report_error_and_parameters_under_one_name(model):
     import sciml
 

@@ -143,6 +143,7 @@ class _Stub:
         return 10 * self.network_residual, expr
 
 
+@pytest.mark.slow  # ~20 s in the parallel suite; CI runs it in its slow list
 def test_a_law_clearly_worse_than_its_network_is_doubtful_with_both_errors():
     from sciml.symbolic.unknowns import distil_unknowns, law_record
 

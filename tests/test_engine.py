@@ -85,6 +85,7 @@ def test_sciml_solve_passes_a_custom_optimiser_to_pde_and_ode_training(model):
         assert trained.metrics["final_loss"] < frozen.metrics["final_loss"]
 
 
+@pytest.mark.slow  # ~25 s in the parallel suite; CI runs it in its slow list
 def test_a_trajectory_fit_takes_the_engine_settings_by_their_names():
     result = sciml.solve(decay(), model="node", steps=10**6, time_budget=4.0, lbfgs_steps=0, progress=False)
     assert result.metrics["steps"] < 10**6 and result.metrics["train_wall_s"] < 30

@@ -178,6 +178,7 @@ def test_a_formula_a_surrogate_beats_clearly_is_doubtful():
     assert verdict(0.9) == "law found"
 
 
+@pytest.mark.slow  # ~23 s in the parallel suite; CI runs it in its slow list
 def test_discover_compares_the_law_with_a_surrogate_on_held_out_rows():
     from sciml.symbolic import discover
 
