@@ -104,13 +104,14 @@ def evolution_solution(problem) -> tuple[Evolved | None, str | None]:
     the mesh halves until two solutions agree within :data:`ACCURACY` at the coarser one's nodes (a
     third of their distance, the finer one's error; Richardson's extrapolation then improves it),
     at most :data:`LARGEST_NODES` nodes."""
-    if problem not in _EVOLVED:
-        _EVOLVED[problem] = _evolve(problem)
-    return _EVOLVED[problem]
+    from sciml.dynamics.problem import remembered
+    from sciml.method_of_lines import LINES_TIMES
+
+    return remembered(_EVOLVED, problem, None, LINES_TIMES, _evolve)
 
 
-def _evolve(problem) -> tuple[Evolved | None, str | None]:
-    from sciml.method_of_lines import LINES_TIMES, TOLERANCE
+def _evolve(problem, times: np.ndarray) -> tuple[Evolved | None, str | None]:
+    from sciml.method_of_lines import TOLERANCE
 
     try:
         setup = _read_evolution(problem)
@@ -118,8 +119,6 @@ def _evolve(problem) -> tuple[Evolved | None, str | None]:
         return None, f"the method of lines could not read the problem ({type(error).__name__}: {error})"
     if setup is None:
         return None, None
-    interval = problem.space_time.time
-    times = np.linspace(float(interval.a), float(interval.b), LINES_TIMES)
     share = 1.0 if len(setup.domain.reentrant_corners()) else 1.0 / 3.0  # a singular corner: below second order
 
     def solve(mesh, level, started):
