@@ -128,7 +128,7 @@ def _read(problem):
     allowed = {*symbols, x}
     if any(e.atoms(AppliedUndef) or not e.free_symbols <= allowed for e in found.highest.values()):
         return None
-    known = {p: p.value for p in problem.parameters if not p.learn}
+    known = problem.known_values
     conditions = []
     for c in problem.conditions:
         covered = ends_covered(problem, c.on, x, lower, upper) if c.at_end(x, -1) is not None else None

@@ -159,7 +159,7 @@ def _read(problem) -> _Setup | None:
     allowed = {*found.states.values(), *found.others.values(), x, found.coordinate}
     if any(r.atoms(AppliedUndef) or not r.free_symbols <= allowed for r in found.highest.values()):
         return None
-    known = {p: p.value for p in problem.parameters if not p.learn}
+    known = problem.known_values
     periodic, ends = set(), {name: [[], []] for name in orders}
     for c in problem.conditions:
         if isinstance(c, Initial):

@@ -56,7 +56,7 @@ def evolution(problem) -> Evolution | None:
     found = explicit_in(problem, time.coordinates[0])
     if found is None:
         return None
-    known = {p: p.value for p in problem.parameters if not p.learn}
+    known = problem.known_values
     initial = {}
     for c in problem.conditions:
         if isinstance(c, Initial) and c.field_name in found.chains and c.order < len(found.chains[c.field_name]):

@@ -404,7 +404,7 @@ class Initial(Condition):
                 "first time derivative (order=1)"
             )
         if self.positive or self.nonnegative:
-            value = sp.sympify(self.value).subs({p: p.value for p in problem.parameters if not p.learn})
+            value = sp.sympify(self.value).subs(problem.known_values)
         if self.positive:
             if self.order != 0 or not (value.is_number and value.is_positive):
                 raise ProblemError(f"{where}: positive=True represents the field as u0 exp(tau N), which needs a "

@@ -155,7 +155,7 @@ class ExactConditions:
     def _field(self, fi: int, lam: Callable) -> ExactField:
         problem = self.problem
         name = problem.field_names[fi]
-        known = {p: p.value for p in problem.parameters if not p.learn}
+        known = problem.known_values
         pieces, initial = self._pieces[name], self._initial[name]
         g_exprs = [sp.sympify(c.value).xreplace(known) for c, _ in pieces]
         d_exprs = [piece.distance for _, piece in pieces]

@@ -47,7 +47,7 @@ def explicit_in(problem, coordinate: sp.Symbol) -> Explicit | None:
     states = {s: sp.Dummy(str(s.func) if k == 0 else f"{s.expr.func}_{str(coordinate) * k}")
               for chain in chains.values() for k, s in enumerate(chain)}
     others = {d: sp.Dummy() for r in problem.residuals for d in r.atoms(sp.Derivative) if coordinate not in d.variables}
-    known = {p: p.value for p in problem.parameters if not p.learn}
+    known = problem.known_values
     highest: dict[str, sp.Expr] = {}
     for r in problem.residuals:
         names = {field_name(d.expr) for d in r.atoms(sp.Derivative) if d in along}

@@ -165,6 +165,11 @@ class Problem:
         return tuple(p for p in self.parameters if p.learn)
 
     @property
+    def known_values(self) -> dict[Parameter, float]:
+        """``{parameter: value}`` of the parameters not learned: what a classical solution substitutes."""
+        return {p: p.value for p in self.parameters if not p.learn}
+
+    @property
     def unknowns(self) -> tuple[UnknownTerm, ...]:
         """The unknown terms (:func:`sciml.dsl.Unknown`) of the equations, one per name, by name."""
         return check_unknowns(self.residuals, self.coordinates, {field_name(f): f for f in _fields(self)}, {})

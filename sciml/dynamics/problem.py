@@ -204,7 +204,7 @@ def ode_system(problem) -> ODESystem:
     exprs = tuple(rhs[n] for n in states)  # the states in the order of their equations
     return ODESystem(
         name=problem.name, description=problem.description, time=t, states=tuple(states.values()),
-        rhs=exprs, parameters={p: p.value for p in problem.parameters if not p.learn},
+        rhs=exprs, parameters=problem.known_values,
         identify={p: p.value for p in problem.parameters if p.learn},
         unknowns=tuple(sorted({u for e in exprs for u in unknown_terms(e)}, key=lambda u: u.name)),
         initial=_initial_values(problem, chains, t), invariants=_invariants(problem, to_state),
@@ -329,7 +329,7 @@ def _initial_values(problem, chains: dict, t) -> dict | None:
             raise ProblemError(f"{c.describe()}: a trajectory model takes initial values only (Initial(x, value), "
                                f"and Initial(x, value, order=1) for a field whose equation holds d^2x/d{t}^2); "
                                "drop this condition, or solve with --model mlp or kan, which take any condition")
-        value = sp.sympify(c.value).subs({p: p.value for p in problem.parameters if not p.learn})
+        value = sp.sympify(c.value).subs(problem.known_values)
         if not value.is_number:
             raise ProblemError(f"{c.describe()}: the initial value {c.value} is not a number; give a number or "
                                "known parameters")

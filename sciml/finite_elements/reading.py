@@ -57,7 +57,7 @@ def edges_of(problem, name: str, u: sp.Expr, A, t: sp.Symbol | None) -> list[Edg
 
     x, y = (c for c in problem.coordinates if c != t)
     time = (t,) if t is not None else ()
-    known = {p: p.value for p in problem.parameters if not p.learn}
+    known = problem.known_values
     isotropic = sp.simplify(A[0][1]) == 0 and sp.simplify(A[0][0] - A[1][1]) == 0
     U, Px, Py, nx, ny, s = sp.symbols("U P_x P_y n_x n_y s", real=True)
     symbols = {u.diff(x): Px, u.diff(y): Py}

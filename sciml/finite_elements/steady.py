@@ -90,7 +90,7 @@ def _read(problem) -> _Setup | None:
     if domain is None:
         return None
     x, y = problem.coordinates
-    known = {p: p.value for p in problem.parameters if not p.learn}
+    known = problem.known_values
     (residual,) = problem.residuals
     fields = residual.atoms(AppliedUndef)
     if len(fields) != 1 or tuple((u := fields.pop()).args) != (x, y):
