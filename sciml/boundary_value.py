@@ -45,7 +45,7 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     system = _read(problem)
     if system is None:
         return {}, None
-    lower, upper, members, rates, conditions = system
+    lower, upper, members, rates, conditions, joints = system
     length = upper - lower
     x = np.linspace(lower, upper, POINTS)
     predicted = np.asarray(predict(x[:, None]), np.float64)
@@ -62,7 +62,6 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     field_size = {name: rms(predicted[:, names.index(name)]) for name in names}
     scale = np.array([max(rms(g), 1e-2 * field_size[name] / length**k, 1e-300)
                       for g, (name, k) in zip(guess, members)])
-    ends = {0: lower, 1: upper}
     # A condition's miss is judged against its largest term across the interval, as the verdict
     # judges a condition (at its end alone, a wall's zero value would have no size).
     weights = np.array([max(max((rms(np.broadcast_to(part(x, *guess), x.shape)) for part in parts), default=0.0),
@@ -71,31 +70,60 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     # The slope of a state is the next state of its field's chain; of the last, the equation's.
     following = [i + 1 if i + 1 < len(members) and members[i + 1] == (name, k + 1) else None
                  for i, (name, k) in enumerate(members)]
+    # Where a coefficient jumps (a layered wall), the interval is solved in pieces, each mapped to
+    # [0, 1] with states of its own, joined by the value of every state below the last and the
+    # flux of every equation (dsl.interfaces): the strong form holds inside each piece alone.
+    edges = np.array([lower, *(p for p, _ in joints), upper])
+    m, pieces = len(members), len(edges) - 1
+    flux_weights = [np.array([max(rms(np.broadcast_to(flux(x, *guess), x.shape)), 1e-300) for flux in fluxes])
+                    for _, fluxes in joints]
 
     def fun(xi, z):
-        y = z * scale[:, None]
-        highest = iter(rates(lower + length * xi, *y))
-        slopes = [y[j] if j is not None else next(highest) for j in following]
-        return length * np.array([np.broadcast_to(slope, xi.shape) for slope in slopes]) / scale[:, None]
+        out = []
+        for r in range(pieces):
+            y = z[r * m:(r + 1) * m] * scale[:, None]
+            highest = iter(rates(edges[r] + (edges[r + 1] - edges[r]) * xi, *y))
+            slopes = [y[j] if j is not None else next(highest) for j in following]
+            out.append((edges[r + 1] - edges[r]) * np.array([np.broadcast_to(s, xi.shape) for s in slopes])
+                       / scale[:, None])
+        return np.concatenate(out)
 
     def bc(za, zb):
-        y = za * scale, zb * scale
-        return np.array([float(residual(ends[side], *y[side])) for side, residual, _ in conditions]) / weights
+        start, end = za[:m] * scale, zb[(pieces - 1) * m:] * scale
+        ends = {0: (lower, start), 1: (upper, end)}
+        out = [float(residual(ends[side][0], *ends[side][1])) / w
+               for (side, residual, _), w in zip(conditions, weights)]
+        for r, ((at, fluxes), fw) in enumerate(zip(joints, flux_weights)):
+            before, after = zb[r * m:(r + 1) * m] * scale, za[(r + 1) * m:(r + 2) * m] * scale
+            shift = 1e-12 * length  # each side's coefficient, not the one the jump itself takes
+            out += [(before[i] - after[i]) / scale[i] for i, j in enumerate(following) if j is not None]
+            out += [float(flux(at - shift, *before) - flux(at + shift, *after)) / w for flux, w in zip(fluxes, fw)]
+        return np.array(out)
 
     from scipy.integrate import solve_bvp
 
     xi = np.linspace(0.0, 1.0, 201)
+    start = np.concatenate([np.array([np.interp(edges[r] + (edges[r + 1] - edges[r]) * xi, x, g) for g in guess])
+                            for r in range(pieces)]) / np.tile(scale, pieces)[:, None]
     try:
         with np.errstate(all="ignore"):
-            first = solve_bvp(fun, bc, xi, guess[:, ::5] / scale[:, None], tol=LOOSE, max_nodes=MAX_NODES)
+            first = solve_bvp(fun, bc, xi, start, tol=LOOSE, max_nodes=MAX_NODES)
             second = solve_bvp(fun, bc, first.x, first.y, tol=TIGHT, max_nodes=MAX_NODES) if first.success else first
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
         return {}, f"the boundary-value solve failed ({error})"
     if not second.success:
         return {}, f"the boundary-value solve from the surrogate did not converge ({second.message})"
-    positions = (x - lower) / length
+
+    def values(solution):
+        out = np.zeros((m, len(x)))
+        for r in range(pieces):
+            inside = (x >= edges[r]) & (x <= edges[r + 1])
+            at = (x[inside] - edges[r]) / (edges[r + 1] - edges[r])
+            out[:, inside] = solution.sol(at)[r * m:(r + 1) * m] * scale[:, None]
+        return out
+
     fields = [i for i, (_, k) in enumerate(members) if k == 0]
-    loose, tight = first.sol(positions) * scale[:, None], second.sol(positions) * scale[:, None]
+    loose, tight = values(first), values(second)
     estimate = max(np.linalg.norm(loose[i] - tight[i]) / max(np.linalg.norm(tight[i]), 1e-300) for i in fields)
     if not np.isfinite(estimate) or estimate > ACCURACY:
         return {}, (f"the boundary-value solve did not converge (estimated error {estimate:.1e} > {ACCURACY:.0e})")
@@ -104,14 +132,19 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
 
 
 def _read(problem):
-    """``(lower, upper, members, rates, conditions)`` of a steady problem on an interval, or
-    ``None``: ``members`` the states ``(field, derivative order)``, ``rates`` the highest
+    """``(lower, upper, members, rates, conditions, joints)`` of a steady problem on an interval,
+    or ``None``: ``members`` the states ``(field, derivative order)``, ``rates`` the highest
     derivatives as a NumPy function of ``(x, *states)``, ``conditions`` ``(side, residual,
     parts)`` with ``residual(x, *states)`` vanishing where it holds and ``parts`` its additive
-    terms (the size its miss is judged against)."""
+    terms (the size its miss is judged against), ``joints`` ``(position, fluxes)`` for every
+    material interface inside the interval, ``fluxes`` each equation's flux there as a function
+    of ``(x, *states)``."""
     from sciml.dsl.conditions import ends_covered
     from sciml.dsl.domains import Interval
     from sciml.dsl.explicit import explicit_in
+
+    from sciml.dsl.interfaces import material_interfaces, normal_flux
+    from sciml.dsl.symbols import Normal
 
     if (problem.space_time.time is not None or len(problem.coordinates) != 1 or problem.data is not None
             or problem.unknowns or problem.unknown_parameters):
@@ -148,4 +181,11 @@ def _read(problem):
     if len(conditions) != len(members):
         return None
     rates = lambdify((x, *symbols), [found.highest[name] for name in found.chains], "numpy")
-    return lower, upper, members, rates, conditions
+    positions = sorted({round(float(p), 12) for i in material_interfaces(problem)
+                        for p in i.points(problem.space_time, 16, np.random.default_rng(0))[:, 0]})
+    fluxes = [normal_flux(r, (x,)).xreplace({Normal(x): 1}).subs(known).xreplace(found.states)
+              for r in problem.residuals]
+    if positions and any(f.atoms(AppliedUndef, sp.Derivative) or not f.free_symbols <= allowed for f in fluxes):
+        return None
+    fluxes = [lambdify((x, *symbols), f, "numpy") for f in fluxes if f != 0]
+    return lower, upper, members, rates, conditions, [(p, fluxes) for p in positions]

@@ -27,8 +27,8 @@ import scipy.special as ssp
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "lambdify", "numeric_modules", "unsupported_functions",
-           "values_at"]
+__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "jump_surfaces", "lambdify", "numeric_modules",
+           "unsupported_functions", "values_at"]
 
 _NODES = 160
 _ANGLES = 2 * np.pi * np.arange(_NODES) / _NODES
@@ -107,3 +107,23 @@ def unsupported_functions(expr: sp.Expr) -> list[str]:
         elif isinstance(f, (sp.besselj, sp.besseli)) and not f.args[0].is_integer:
             bad.add(f"{type(f).__name__} of order {f.args[0]}")
     return sorted(bad)
+
+
+def jump_surfaces(expr: sp.Expr, coordinates) -> list[sp.Expr]:
+    """``φ`` of every surface ``φ = 0`` of the ``coordinates`` where ``expr`` may jump: the
+    relations of its ``Piecewise`` conditions and the arguments of its ``Heaviside`` and
+    ``sign``, those that vary with the coordinates alone (whether ``expr`` does jump there is
+    for the caller to check: ``Piecewise((x, x < 0), (0, True))`` does not)."""
+    found: list[sp.Expr] = []
+    for piecewise in expr.atoms(sp.Piecewise):
+        for _, condition in piecewise.args:
+            relations = [condition] if isinstance(condition, sp.core.relational.Relational) else \
+                list(condition.atoms(sp.core.relational.Relational))
+            found += [sp.sympify(r.lhs - r.rhs) for r in relations]
+    found += [f.args[0] for f in expr.atoms(sp.Heaviside, sp.sign)]
+    out: list[sp.Expr] = []
+    for phi in found:
+        if phi.free_symbols and phi.free_symbols <= set(coordinates) \
+                and not any(sp.simplify(phi - f) == 0 or sp.simplify(phi + f) == 0 for f in out):
+            out.append(phi)
+    return out

@@ -144,9 +144,13 @@ def _read(problem) -> _Setup | None:
     from sciml.dsl.domains import Interval
     from sciml.dsl.symbols import field_name
 
+    from sciml.dsl.interfaces import material_interfaces
+
     found = evolution(problem)
     if found is None or len(problem.coordinates) != 2:
         return None
+    if material_interfaces(problem):
+        return None  # its differences of the strong form know no flux condition at a coefficient's jump
     space = [f for f in problem.space_time.factors if isinstance(f, Interval) and not f.is_time]
     if len(space) != 1:
         return None

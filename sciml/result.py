@@ -176,10 +176,16 @@ class Solution:
             out[f] = pred_da
             out[f"{f}_reference"] = da.assign_attrs(long_name=f"{f} (reference)")
             if f in self._gauge_fields:
-                # Defined only up to a constant: compare after removing the mean difference.
-                shifted = da.copy(data=remove_constant_offset(pred_da.values, da.values).reshape(da.shape))
+                # Defined only up to a constant (at each time, see _gauge_dims): compare after
+                # removing the mean difference.
+                over = self._gauge_dims(f, da)
+                if len(over) == len(da.dims):
+                    shifted = da.copy(data=remove_constant_offset(pred_da.values, da.values).reshape(da.shape))
+                else:
+                    shifted = pred_da - (pred_da - da).mean(dim=over, skipna=True)
                 out[f"{f}_error"] = (shifted - da).assign_attrs(
-                    long_name=f"{f} prediction - reference, up to an additive constant")
+                    long_name=f"{f} prediction - reference, up to an additive constant"
+                    + (" at each time" if len(over) < len(da.dims) else ""))
             else:
                 out[f"{f}_error"] = (pred_da - da).assign_attrs(long_name=f"{f} prediction - reference")
         return out
@@ -187,6 +193,20 @@ class Solution:
     @property
     def _gauge_fields(self) -> tuple[str, ...]:
         return tuple(getattr(self.problem, "gauge_fixed_fields", ()))
+
+    def _gauge_dims(self, name: str, da: xr.DataArray) -> list[str]:
+        """The dimensions over which a gauge field's constant is one: all of them, but in an
+        evolution whose equations hold the field only through derivatives in space (the pressure
+        of incompressible flow) its constant is free at each time (a function of time), so all
+        but time."""
+        time = self.problem.space_time.time
+        if time is None or str(time.coordinates[0]) not in da.dims:
+            return list(da.dims)
+        t = time.coordinates[0]
+        if any(t in d.variables and field_name(d.expr) == name for r in self.problem.residuals
+               for d in r.atoms(sp.Derivative)):
+            return list(da.dims)
+        return [d for d in da.dims if d != str(t)]
 
     def to_xarray(self) -> xr.Dataset:
         """Prediction, reference and error on the evaluation grid, with named coordinates.
@@ -230,10 +250,10 @@ class Solution:
             if f"{f}_error" not in ds:
                 continue
             e = np.nan_to_num(ds[f"{f}_error"].values)
-            r = ds[f"{f}_reference"].values
+            r = ds[f"{f}_reference"]
             if f in self._gauge_fields:  # the reference's own fluctuation, free of its constant
-                r = r - np.nanmean(r)
-            r = np.nan_to_num(r)
+                r = r - r.mean(dim=self._gauge_dims(f, r), skipna=True)
+            r = np.nan_to_num(r.values)
             out[f] = float(np.linalg.norm(e) / max(np.linalg.norm(r), 1e-300))
             num += float(np.sum(e**2))
             den += float(np.sum(r**2))

@@ -9,6 +9,7 @@ import sympy as sp
 from sciml.dsl import (
     Coordinate,
     Dirichlet,
+    Disk,
     Field,
     Initial,
     Interval,
@@ -87,6 +88,31 @@ def test_soft_periodic_keeps_its_loss_term():
     periodic = Formula(c, lambda x_, t_: jnp.stack([jnp.sin(2 * jnp.pi * x_ / 3) * t_, jnp.cos(2 * jnp.pi * x_ / 3)]))
     terms = c.loss_terms(periodic, {}, batch)
     assert max(float(v) for k, v in terms.items() if k.startswith("periodic")) < 1e-20
+
+
+def test_periodic_along_the_sides_of_a_rectangle():
+    # a doubly periodic box written as a Rectangle, as the flows on a torus are
+    u = Field("u", x, y, t)
+    box = Rectangle(x, y, (0, 2), (-1, 1))
+    soft = Problem("torus", box * TimeInterval(t, 0, 1), [u.diff(t) - u.diff(x, 2) - u.diff(y, 2)],
+                   conditions=[Initial(u, sp.sin(sp.pi * x)), Periodic(u, coordinate=x), Periodic(u, coordinate=y)])
+    c = compile_problem(soft)
+    batch = c.sample(np.random.default_rng(0), {"interior": 16, "boundary": 16, "initial": 16}, dtype=np.float64)
+    ends = {k: v for k, v in batch.items() if k.startswith("periodic")}
+    assert len(ends) == 2
+    for points in ends.values():  # each term pairs the two ends of its own side, every other coordinate free
+        left, right = np.asarray(points["left"]), np.asarray(points["right"])
+        moved = np.flatnonzero(np.any(left != right, axis=0))
+        assert len(moved) == 1 and sorted({left[0, moved[0]], right[0, moved[0]]}) in ([0.0, 2.0], [-1.0, 1.0])
+    hard = compile_problem(soft.with_exact_periodicity(2))
+    assert hard.input_dimension == 1 + 2 * 2 * 2  # t, and cos/sin of two modes of x and of y
+    f = hard.field_function(network(hard))
+    z = jnp.array([[0.3, -0.2, 0.5]])
+    for shift in ([2.0, 0.0, 0.0], [0.0, 2.0, 0.0]):
+        np.testing.assert_allclose(np.asarray(f(z)), np.asarray(f(z + jnp.array(shift))), atol=1e-12)
+    with pytest.raises(ProblemError, match="along which the domain is an interval"):
+        Problem("disk", Disk(x, y) * TimeInterval(t, 0, 1), [u.diff(t) - u.diff(x, 2)],
+                conditions=[Initial(u, 0), Periodic(u, coordinate=x)])
 
 
 def test_hard_periodicity_must_cover_every_field():

@@ -124,7 +124,7 @@ def test_bad_symmetry_and_condition_kinds():
         heat(symmetries=[Reflection(u, {x: -x}, sign=2)])
     with pytest.raises(ProblemError, match="only Dirichlet and initial"):
         heat(conditions=[Neumann(u, 0, on=space.left, hard=True)])
-    with pytest.raises(ProblemError, match="periodicity needs a coordinate"):
+    with pytest.raises(ProblemError, match="periodicity needs a spatial coordinate"):
         heat(conditions=[Periodic(u, coordinate=y)])
 
 

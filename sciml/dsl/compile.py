@@ -31,6 +31,7 @@ from sympy.core.function import AppliedUndef
 
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.exact import ExactConditions, InputMap
+from sciml.dsl.interfaces import interface_terms, material_interfaces
 from sciml.dsl.networks import UnknownNetwork, missing_network, unknown_inputs
 from sciml.dsl.problem import Problem, observation_points, singular_point_proximity
 from sciml.dsl.symbols import Parameter, field_name
@@ -388,6 +389,11 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         elif sym.weight:  # weight 0 declares without training, and 0 * NaN (log of a negative) is NaN
             terms.append(sym.compile(i, context))
 
+    # A coefficient that jumps across a surface (a layered wall): the fields may bend there, and
+    # each second-order equation's normal flux is the same on both sides (dsl.interfaces).
+    interfaces = material_interfaces(problem)
+    terms += interface_terms(problem, context, interfaces)
+
     terms += [DataTerm.of(name, fields.index(name), pts, vals) for name, (pts, vals) in observations.items()]
 
     transform = _output_transform(problem, exact, hard_symmetries, upper - lower)
@@ -400,7 +406,7 @@ def compile_problem(problem: Problem, output_scales: Mapping[str, float] | None 
         terms=terms,
         known_parameters={p.name: p.value for p in params_all if not p.learn},
         unknown_parameters={p.name: p for p in params_all if p.learn},
-        inputs=exact.input_map(),
+        inputs=exact.input_map(tuple(i.kink() for i in interfaces)),
         _residuals=residuals,
         _transform=transform,
         output_scales=_output_scales(fields, output_scales),

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.dsl.domains import BoundaryPiece, Domain, Interval, ProductDomain
+from sciml.dsl.domains import BoundaryPiece, Domain, ProductDomain
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import rms
 from sciml.dsl.symbols import Normal, check_expression, field_name
@@ -449,7 +449,7 @@ class Periodic(Condition):
     the coordinate, so a hard periodic coordinate must be declared periodic for every field.
 
     Args:
-        coordinate: the periodic coordinate; its factor must be an Interval.
+        coordinate: the periodic coordinate, along which the domain is an interval.
         derivatives: how many derivatives must also match (soft only; 1 makes the field
             C¹-periodic).
         modes: ``K``, the number of Fourier modes of the exact embedding (hard only).
@@ -460,11 +460,12 @@ class Periodic(Condition):
     modes: int = 1
 
     def check(self, problem) -> None:
-        factor = next((d for d in problem.space_time.factors if self.coordinate in d.coordinates), None)
-        if not isinstance(factor, Interval) or factor.is_time:
+        interval = problem.space_time.interval_along(self.coordinate)
+        if interval is None or interval.is_time:
             raise ProblemError(
-                f"{self.describe()}: periodicity needs a coordinate of a spatial Interval factor of the domain, "
-                f"got {self.coordinate!r}; pass coordinate=x for Interval(x, a, b)"
+                f"{self.describe()}: periodicity needs a spatial coordinate along which the domain is an "
+                f"interval (an Interval, or a side of a Rectangle or Box), got {self.coordinate!r} of "
+                f"{problem.space_time!r}; pass coordinate=x for Interval(x, a, b)"
             )
         if isinstance(self.modes, bool) or not isinstance(self.modes, int) or self.modes < 1:
             raise ProblemError(f"{self.describe()}: modes={self.modes!r}; the periodic embedding needs modes >= 1")
@@ -474,9 +475,9 @@ class Periodic(Condition):
 
     def compile(self, index, context):
         domain = context.problem.space_time
-        factor = next(d for d in domain.factors if self.coordinate in d.coordinates)
+        interval = domain.interval_along(self.coordinate)
         return PeriodicTerm(self.term_name(index), self.weight, context.field_index(self.field_name), domain,
-                            context.axis(self.coordinate), float(factor.a), float(factor.b), self.derivatives)
+                            context.axis(self.coordinate), float(interval.a), float(interval.b), self.derivatives)
 
     def impose(self, exact):
         # On the coordinate, not the field: the input map embeds it for every field alike.

@@ -98,6 +98,16 @@ class Domain:
     def factors(self) -> tuple[Domain, ...]:
         return (self,)
 
+    def interval_along(self, coordinate: sp.Symbol) -> Interval | None:
+        """The interval the domain spans along ``coordinate`` when it is a product of that
+        interval and the rest (an ``Interval``, a ``Box``'s side, a product's factor); else ``None``."""
+        for factor in self.factors:
+            if isinstance(factor, Interval) and factor.coordinates == (coordinate,):
+                return factor
+            if isinstance(factor, Box) and coordinate in factor.coordinates:
+                return factor.intervals[factor.coordinates.index(coordinate)]
+        return None
+
     @property
     def label(self) -> str:
         return "×".join(str(c) for c in self.coordinates)

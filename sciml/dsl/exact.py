@@ -43,25 +43,28 @@ class PeriodicEmbedding:
 class InputMap:
     """What the surrogate sees of a point: every coordinate scaled from the domain's bounding
     box to ``[-1, 1]`` (what networks train best on), except the coordinates with exact
-    periodicity, each replaced in place by its :class:`PeriodicEmbedding`. Works on one point
-    ``(d,)`` or a batch ``(n, d)``."""
+    periodicity, each replaced in place by its :class:`PeriodicEmbedding`; then one input per
+    material interface (``kinks``: ``z -> |φ(z)|`` scaled, see :mod:`sciml.dsl.interfaces`), in
+    which the fields may bend across it. Works on one point ``(d,)`` or a batch ``(n, d)``."""
 
     lower: np.ndarray
     upper: np.ndarray
     periodic: tuple[PeriodicEmbedding, ...] = ()
+    kinks: tuple[Callable, ...] = ()
 
     @property
     def dimension(self) -> int:
         """Number of surrogate inputs."""
-        return len(self.lower) + sum(2 * e.modes - 1 for e in self.periodic)
+        return len(self.lower) + sum(2 * e.modes - 1 for e in self.periodic) + len(self.kinks)
 
     def __call__(self, z: jax.Array) -> jax.Array:
         lo, hi = jnp.asarray(self.lower, z.dtype), jnp.asarray(self.upper, z.dtype)
         scaled = 2.0 * (z - lo) / (hi - lo) - 1.0
-        if not self.periodic:
+        if not self.periodic and not self.kinks:
             return scaled
         embedded = {e.axis: e for e in self.periodic}
         columns = [embedded[a](z) if a in embedded else scaled[..., a : a + 1] for a in range(len(self.lower))]
+        columns += [kink(z)[..., None] for kink in self.kinks]
         return jnp.concatenate(columns, axis=-1)
 
 
@@ -142,9 +145,9 @@ class ExactConditions:
             modes = max(modes, self._periodic[axis].modes)
         self._periodic[axis] = PeriodicEmbedding(axis, lower, period, modes)
 
-    def input_map(self) -> InputMap:
+    def input_map(self, kinks: tuple[Callable, ...] = ()) -> InputMap:
         lower, upper = self.problem.space_time.bounds()
-        return InputMap(lower, upper, tuple(self._periodic[a] for a in sorted(self._periodic)))
+        return InputMap(lower, upper, tuple(self._periodic[a] for a in sorted(self._periodic)), kinks)
 
     def fields(self, lam: Callable) -> list[ExactField]:
         """The transform of every field with a hard value or initial condition.

@@ -32,7 +32,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
-from sciml.functions import lambdify, values_at
+from sciml.functions import jump_surfaces, lambdify, values_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,11 +194,23 @@ class Problem:
 
 def _as_residual(eq: Any) -> sp.Expr:
     if isinstance(eq, sp.Equality):
-        return eq.lhs - eq.rhs
+        return _without_interface_deltas(eq.lhs - eq.rhs)
     try:
-        return sp.sympify(eq)
+        return _without_interface_deltas(sp.sympify(eq))
     except (sp.SympifyError, TypeError) as err:
         raise ProblemError(f"equation {eq!r} is not a sympy expression: {err}") from None
+
+
+def _without_interface_deltas(expr: sp.Expr) -> sp.Expr:
+    """``expr`` without the ``DiracDelta(φ)`` terms sympy writes when it differentiates a
+    coefficient that steps at ``φ = 0`` (``(1 + 4 Heaviside(x - 1/2)) T_x``): they say that the
+    flux is continuous across the surface, which its interface condition holds
+    (:mod:`sciml.dsl.interfaces`); the residuals are taken off the surface, where they vanish."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    steps = {h.args[0] for h in expr.atoms(sp.Heaviside)}
+    deltas = {d: sp.Integer(0) for d in expr.atoms(sp.DiracDelta) if d.args[0] in steps or -d.args[0] in steps}
+    return expr.xreplace(deltas) if deltas else expr
 
 
 def _fields(problem: Problem) -> tuple[sp.Expr, ...]:
@@ -630,7 +642,7 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     # jump. At the sample itself continuous data would differ by their slope times its gap,
     # which on a 2-D face (samples ~ size / 45 apart) can pass for a jump.
     z, gap_to_b = z[near], gap_to_b[near]
-    onto_b = _onto_zero_set(distance_b, coords, z, size)
+    onto_b = onto_zero_set(distance_b, coords, z, size)
     jump = np.abs(values_at(data_a - data_b, coords, onto_b))
     seen: list[np.ndarray] = []
     found: list[np.ndarray] = []
@@ -643,7 +655,7 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     return found
 
 
-def _onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.ndarray:
+def onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.ndarray:
     """Each point of ``z`` moved onto the zero set of ``distance`` by a few Newton steps along
     its gradient; a point the steps do not bring there, or carry further than a quarter of
     ``size`` (a runaway step where the gradient nearly vanishes), stays."""
@@ -661,14 +673,59 @@ def _onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.
     return np.where(ok[:, None], moved, z)
 
 
+def datum_jumps(problem: Problem, condition: Condition, rng: np.random.Generator) -> list[np.ndarray]:
+    """The points of a condition's piece where its own datum jumps: a step written with
+    ``Piecewise``, ``Heaviside`` or ``sign`` (a Riemann problem's start, a heater switched on),
+    one per neighbourhood. The datum is compared on the two sides of each surface where it may
+    jump (:func:`sciml.functions.jump_surfaces`), at points of the piece on that surface, as the
+    two sides close in (a jump stays; a continuous datum's difference shrinks with them)."""
+    coords = problem.coordinates
+    size = domain_extent(problem)
+    value = sp.sympify(condition.value).xreplace(problem.known_values)
+    if value.free_symbols - set(coords):
+        return []
+    surfaces = jump_surfaces(value, coords)
+    if not surfaces:
+        return []
+    piece = condition_piece(problem, condition)
+    z = piece.sample(2000, rng, "uniform")
+    scale = max(1e-12, float(np.max(np.abs(values_at(value, coords, z)))))
+    found: list[np.ndarray] = []
+    for phi in surfaces:
+        onto = onto_zero_set(phi, coords, z, size)
+        on = (np.abs(values_at(phi, coords, onto)) <= 1e-9 * size) \
+            & (np.abs(values_at(sp.sympify(piece.distance), coords, onto)) <= 1e-9 * size) \
+            & problem.space_time.contains(onto)
+        onto = onto[on]
+        if not len(onto):
+            continue
+        gradient = np.stack([values_at(sp.diff(phi, c), coords, onto) for c in coords], axis=1)
+        normal = gradient / np.maximum(np.linalg.norm(gradient, axis=1, keepdims=True), 1e-300)
+
+        def gap(offset):
+            return np.abs(values_at(value, coords, onto + offset * size * normal)
+                          - values_at(value, coords, onto - offset * size * normal))
+
+        near = gap(1e-8)
+        jumps = (near > JUMP * scale) & (near > 0.5 * gap(1e-6))
+        for q in onto[jumps]:
+            if all(np.linalg.norm(q - f) > CORNER_RADIUS * size for f in found):
+                found.append(q)
+    return found
+
+
 def jump_points(problem: Problem, rng: np.random.Generator | None = None) -> list[np.ndarray]:
-    """Every point where the Dirichlet or initial data of one field jump (:func:`data_jumps`),
-    one per neighbourhood."""
+    """Every point where the Dirichlet or initial data of one field jump, from one condition's
+    piece to another's (:func:`data_jumps`) or within one datum (:func:`datum_jumps`), one per
+    neighbourhood."""
     rng = rng if rng is not None else np.random.default_rng(0)
     data = [c for c in problem.conditions if isinstance(c, Dirichlet) or (isinstance(c, Initial) and c.order == 0)]
     radius = CORNER_RADIUS * domain_extent(problem)
     found: list[np.ndarray] = []
     for i, a in enumerate(data):
+        for q in datum_jumps(problem, a, rng):
+            if all(np.linalg.norm(q - f) > radius for f in found):
+                found.append(q)
         for b in data[i + 1:]:
             if a.field_name == b.field_name:
                 found += [q for q in data_jumps(problem, a, b, rng)

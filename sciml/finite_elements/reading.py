@@ -65,12 +65,12 @@ def edges_of(problem, name: str, u: sp.Expr, A, t: sp.Symbol | None) -> list[Edg
     for c in problem.conditions:
         if isinstance(c, Initial) or name not in c.fields:
             continue
-        if isinstance(c, Periodic):  # both sides, their nodes one (a factor Interval: a rectangle's sides)
+        if isinstance(c, Periodic):  # both sides, their nodes one (a rectangle's sides)
             axis = (x, y).index(c.coordinate) if c.coordinate in (x, y) else None
-            factor = next((f for f in problem.space_time.factors if c.coordinate in f.coordinates), None)
             if axis is None or c.derivatives > 1:
                 return None
-            a, b = float(factor.a), float(factor.b)
+            interval = problem.space_time.interval_along(c.coordinate)
+            a, b = float(interval.a), float(interval.b)
             edges.append(Edge(lambdify((x, y), (c.coordinate - a) * (c.coordinate - b), "numpy"), anchors=False,
                                period=(axis, a, b)))
             continue

@@ -1,0 +1,90 @@
+"""Material interfaces: a coefficient of the highest derivatives that jumps across a surface."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+
+from sciml.dsl import Coordinate, Dirichlet, Field, Initial, Interval, Problem, Rectangle, TimeInterval
+from sciml.dsl.compile import compile_problem
+from sciml.dsl.interfaces import InterfaceTerm, material_interfaces
+
+pytestmark = pytest.mark.usefixtures("float64")
+
+x, y, t = Coordinate("x"), Coordinate("y"), Coordinate("t")
+wall = Interval(x, 0, 1)
+T = Field("T", x)
+half = sp.Rational(1, 2)
+layered = sp.Piecewise((1, x < half), (5, True))
+flux = sp.Rational(5, 3)  # through conductivities 1 and 5, each over half the wall, from T = 1 to 0
+exact = sp.Piecewise((1 - flux * x, x < half), (flux * (1 - x) / 5, True))
+
+
+def wall_problem(k, source=0):
+    return Problem("wall", wall, [(k * T.diff(x)).diff(x) + source],
+                   conditions=[Dirichlet(T, 1, on=wall.left), Dirichlet(T, 0, on=wall.right)])
+
+
+def test_a_jump_of_the_conductivity_is_an_interface():
+    (interface,) = material_interfaces(wall_problem(layered))
+    assert sp.simplify(interface.level_set - (x - half)) == 0
+    # Heaviside says the same
+    (same,) = material_interfaces(wall_problem(1 + 4 * sp.Heaviside(x - half)))
+    assert sp.simplify(same.level_set - (x - half)) == 0
+
+
+def test_no_interface_where_the_coefficient_does_not_jump():
+    assert material_interfaces(wall_problem(1 + x**2)) == ()
+    # a source that jumps leaves the flux continuous by itself: the strong form holds it
+    assert material_interfaces(wall_problem(1, source=sp.Piecewise((1, x < half), (0, True)))) == ()
+    # a coefficient written piecewise but continuous across its pieces
+    assert material_interfaces(wall_problem(sp.Piecewise((1 + x, x < half), (3 * half, True)))) == ()
+    # a surface outside the domain
+    assert material_interfaces(wall_problem(sp.Piecewise((1, x < 2), (5, True)))) == ()
+
+
+def test_the_flux_condition_holds_for_the_layered_solution_only():
+    compiled = compile_problem(wall_problem(layered))
+    assert compiled.input_dimension == 2  # x, and |x - 1/2| for the kink
+    z = jnp.array([[0.0], [0.25], [0.5], [1.0]])
+    np.testing.assert_allclose(np.asarray(compiled.inputs(z))[:, 1], [1.0, 0.0, -1.0, 1.0], atol=1e-12)
+    (term,) = [term for term in compiled.terms if isinstance(term, InterfaceTerm)]
+    points = term.sample(16, np.random.default_rng(0), "uniform")
+    np.testing.assert_allclose(points["z"], 0.5)
+    np.testing.assert_allclose(np.abs(points["n"]), 1.0)
+    layered_field = sp.lambdify(x, exact, "jax")
+    kinked = term.misfit(lambda z: jnp.stack([layered_field(z[0])]), {}, points)
+    smooth = term.misfit(lambda z: jnp.stack([1 - z[0]]), {}, points)  # what the residuals alone allow
+    assert float(jnp.max(jnp.abs(kinked))) < 1e-9
+    np.testing.assert_allclose(np.abs(np.asarray(smooth)), 4.0, rtol=1e-9)  # 5 * 1 - 1 * 1
+
+
+def test_an_inclusion_in_a_plate():
+    u = Field("u", x, y, t)
+    plate = Rectangle(x, y, (-1, 1), (-1, 1))
+    k = sp.Piecewise((10, x**2 + y**2 < sp.Rational(1, 4)), (1, True))
+    problem = Problem("inclusion", plate * TimeInterval(t, 0, 1),
+                      [u.diff(t) - (k * u.diff(x)).diff(x) - (k * u.diff(y)).diff(y)],
+                      conditions=[Initial(u, 0), Dirichlet(u, 1, on=plate.boundary)])
+    (interface,) = material_interfaces(problem)
+    z = interface.points(problem.space_time, 64, np.random.default_rng(1))
+    np.testing.assert_allclose(np.hypot(z[:, 0], z[:, 1]), 0.5, atol=1e-9)
+    assert z[:, 2].min() >= 0 and z[:, 2].max() <= 1 and np.ptp(z[:, 2]) > 0.5  # every time
+    normals = interface.normals(z)
+    np.testing.assert_allclose(np.abs(np.sum(normals[:, :2] * z[:, :2], axis=1)), 0.5, atol=1e-9)  # radial
+    np.testing.assert_allclose(normals[:, 2], 0.0)
+    compiled = compile_problem(problem)
+    assert compiled.input_dimension == 4
+    assert sum(isinstance(term, InterfaceTerm) for term in compiled.terms) == 1
+
+
+def test_the_two_point_check_joins_the_layers_by_their_flux():
+    from sciml.boundary_value import boundary_value_distance
+
+    problem = wall_problem(layered)
+    layered_field = sp.lambdify(x, exact, "numpy")
+    distance, why = boundary_value_distance(problem, lambda z: np.asarray(layered_field(z[:, 0]))[:, None])
+    assert why is None and distance["T"] < 1e-9
+    # the smooth field the residuals alone allow is 43% away
+    distance, why = boundary_value_distance(problem, lambda z: 1 - z)
+    assert why is None and abs(distance["T"] - 0.4259) < 1e-3
