@@ -613,3 +613,34 @@ def test_exact_data_of_pieces_that_meet_hold_at_their_corners():
     points = jnp.array([[0.0, 0.0], [0.2, 0.0], [0.0, 0.07], [0.13, 0.0], [0.2, 0.04]], jnp.float32)
     expected = np.array([293.0, 303.0, 300.0, 299.5, 307.0])
     np.testing.assert_allclose(np.asarray(jax.vmap(f)(points))[:, 0], expected, rtol=1e-6)
+
+
+def test_a_pressure_of_an_evolution_is_compared_up_to_a_constant_at_each_time():
+    # p enters only through p_x: p + c(t) solves the equations for any c, and the pin fixes c(t)
+    # along x = 0, where the reference chose another c(t) = t^2
+    from flax import nnx
+
+    from sciml.result import Solution
+
+    u, p = Field("u", x, t), Field("p", x, t)
+    problem = Problem("gauge", Interval(x, 0, 1) * TimeInterval(t, 0, 1), [u.diff(t) + p.diff(x), u.diff(x)],
+                      conditions=[Initial(u, 0), Pin(p, 0, at={x: 0})], exact={u: -t, p: x + t**2})
+    compiled = compile_problem(problem)
+    columns = [compiled.field_names.index(n) for n in ("u", "p")]
+
+    class Pinned(nnx.Module):  # u = -t, p = x: the pinned solution (inputs scaled to [-1, 1])
+        def __init__(self):
+            self.unused = nnx.Param(jnp.zeros(1))
+
+        def __call__(self, s):
+            x_, t_ = (s[..., 0] + 1) / 2, (s[..., 1] + 1) / 2
+            out = jnp.stack([-t_, x_], axis=-1)[..., jnp.argsort(jnp.asarray(columns))]
+            return out + 0 * self.unused[...]
+
+    solution = Solution(problem=problem, compiled=compiled.with_output_scales(None), model=Pinned(),
+                        raw_parameters={}, history={"loss": np.array([1.0]), "phase": np.array(["adam"])},
+                        model_name="exact", model_options={}, train_config={}, seed=0, wall_s=0.0, steps=1,
+                        lbfgs_steps=0)
+    metrics = solution.error_metrics()
+    assert metrics["compared_up_to_constant"] == ["p"]
+    assert metrics["rel_l2_by_field"]["p"] < 1e-6 and metrics["rel_l2_by_field"]["u"] < 1e-6
