@@ -605,6 +605,7 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
     them (soft unless marked ``hard``) instead of imposing them exactly where the data allow;
     ``corner_flows=False`` adds no local Stokes flow at corners where wall velocities jump."""
     from sciml.dsl.compile import compile_problem
+    from sciml.dsl.interfaces import material_interfaces
 
     model = model or "mlp"
     feats = features(problem)
@@ -617,6 +618,13 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
         target = _positive_states(target, reasons)
         target = _nonnegative_states(target, reasons)
     compiled = compile_problem(target)
+    interfaces = material_interfaces(target)
+    if interfaces:
+        reasons["interfaces"] = (
+            "a coefficient of the highest derivatives jumps across " + ", ".join(i.describe() for i in interfaces)
+            + ": the network also sees the distance to each surface (the fields may bend there) and each "
+            "second-order equation's normal flux is held equal on both sides (a loss term); differentiated "
+            "piece by piece, the equations alone do not say so")
     wide = feats.dimension > 2
     hard_front = feats.nonlinear and feats.time_dependent
     max_periods = max(feats.periods.values(), default=0.0)

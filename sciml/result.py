@@ -245,22 +245,26 @@ class Solution:
 
     def error_metrics(self) -> dict[str, float]:
         ds = self._evaluation
-        out, num, den = {}, 0.0, 0.0
+        errors, references = {}, {}
         for f in self.compiled.field_names:
             if f"{f}_error" not in ds:
                 continue
-            e = np.nan_to_num(ds[f"{f}_error"].values)
             r = ds[f"{f}_reference"]
             if f in self._gauge_fields:  # the reference's own fluctuation, free of its constant
                 r = r - r.mean(dim=self._gauge_dims(f, r), skipna=True)
-            r = np.nan_to_num(r.values)
-            out[f] = float(np.linalg.norm(e) / max(np.linalg.norm(r), 1e-300))
-            num += float(np.sum(e**2))
-            den += float(np.sum(r**2))
-        if not out:
+            errors[f] = float(np.linalg.norm(np.nan_to_num(ds[f"{f}_error"].values)))
+            references[f] = float(np.linalg.norm(np.nan_to_num(r.values)))
+        if not errors:
             return {}
+        total = float(np.sqrt(sum(v**2 for v in references.values())))
+        # A field whose reference vanishes (the cross-stream velocity of a channel flow) has no size
+        # of its own: its error is measured against all the fields' together, and said so.
+        vanishing = [f for f, r in references.items() if r <= 1e-12 * total]
+        out = {f: errors[f] / max(total if f in vanishing else references[f], 1e-300) for f in errors}
         gauge = {"compared_up_to_constant": [f for f in out if f in self._gauge_fields]} if self._gauge_fields else {}
-        return {"rel_l2": float(np.sqrt(num / max(den, 1e-300))), "rel_l2_by_field": out, **gauge,
+        return {"rel_l2": float(np.sqrt(sum(e**2 for e in errors.values())) / max(total, 1e-300)),
+                "rel_l2_by_field": out, **gauge,
+                **({"relative_to_all_fields": vanishing} if vanishing else {}),
                 "max_abs_error": float(max(np.nanmax(np.abs(ds[f"{f}_error"].values)) for f in out))}
 
     @cached_property

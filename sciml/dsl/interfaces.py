@@ -177,6 +177,8 @@ def _order_in_space(problem, space) -> int:
 
 def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
     """For every equation of second order in space and every interface, its flux condition."""
+    if not interfaces:
+        return []
     space = [c for c in problem.coordinates if not problem.space_time.time or c not in problem.space_time.time.coordinates]
     normals = tuple(Normal(c) for c in problem.coordinates)
     known = problem.known_values
