@@ -125,7 +125,9 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
             if any(sp.simplify(level_set - f.level_set) == 0 or sp.simplify(level_set + f.level_set) == 0 for f in found):
                 continue
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
-            if _jumps_across(problem, interface, coefficient.xreplace(known)):
+            # a learned conductivity of one layer jumps too: judged at the initial guesses
+            guesses = {p: p.value for p in problem.unknown_parameters}
+            if _jumps_across(problem, interface, coefficient.xreplace(known).xreplace(guesses)):
                 found.append(interface)
     if found and _order_in_space(problem, space) > 2:
         return ()  # a beam's stiffness that jumps needs more than a flux at its joint: left alone
@@ -154,7 +156,7 @@ def _jumps_across(problem, interface: MaterialInterface, coefficient: sp.Expr) -
     held = {o: sp.Symbol(f"_held{k}") for k, o in enumerate(others)}
     expr = coefficient.xreplace(held)
     if expr.free_symbols - set(interface.coordinates) - set(held.values()):
-        return False  # a learned parameter in it: not a known coefficient
+        return False  # an unknown term's input or another symbol: not a coefficient of position
     fn = lambdify([*interface.coordinates, *held.values()], expr, "numpy")
     values = rng.uniform(0.5, 1.5, len(held))
     normals = interface.normals(z)
