@@ -125,9 +125,12 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
             if any(sp.simplify(level_set - f.level_set) == 0 or sp.simplify(level_set + f.level_set) == 0 for f in found):
                 continue
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
-            # a learned conductivity of one layer jumps too: judged at the initial guesses
-            guesses = {p: p.value for p in problem.unknown_parameters}
-            if _jumps_across(problem, interface, coefficient.xreplace(known).xreplace(guesses)):
+            # a learned conductivity of one layer jumps too: judged at the initial guesses and
+            # at other values (a guess may equal the other layer's value)
+            learned = problem.unknown_parameters
+            trials = [{p: p.value for p in learned}, {p: 1.5 * abs(p.value) + 0.5 for p in learned}]
+            if any(_jumps_across(problem, interface, coefficient.xreplace(known).xreplace(values))
+                   for values in trials[:1 + bool(learned)]):
                 found.append(interface)
     if found and _order_in_space(problem, space) > 2:
         return ()  # a beam's stiffness that jumps needs more than a flux at its joint: left alone
