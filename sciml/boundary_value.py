@@ -75,8 +75,8 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     # flux of every equation (dsl.interfaces): the strong form holds inside each piece alone.
     edges = np.array([lower, *(p for p, _ in joints), upper])
     m, pieces = len(members), len(edges) - 1
-    flux_weights = [np.array([max(rms(np.broadcast_to(flux(x, *guess), x.shape)), 1e-300) for flux in fluxes])
-                    for _, fluxes in joints]
+    flux_weights = [np.array([max(rms(np.broadcast_to(flux(x, *guess), x.shape)), abs(jump), 1e-300)
+                              for flux, jump in fluxes]) for _, fluxes in joints]
 
     def fun(xi, z):
         out = []
@@ -97,7 +97,8 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
             before, after = zb[r * m:(r + 1) * m] * scale, za[(r + 1) * m:(r + 2) * m] * scale
             shift = 1e-12 * length  # each side's coefficient, not the one the jump itself takes
             out += [(before[i] - after[i]) / scale[i] for i, j in enumerate(following) if j is not None]
-            out += [float(flux(at - shift, *before) - flux(at + shift, *after)) / w for flux, w in zip(fluxes, fw)]
+            out += [float(flux(at - shift, *before) - flux(at + shift, *after) - jump) / w
+                    for (flux, jump), w in zip(fluxes, fw)]
         return np.array(out)
 
     from scipy.integrate import solve_bvp
@@ -137,13 +138,13 @@ def _read(problem):
     derivatives as a NumPy function of ``(x, *states)``, ``conditions`` ``(side, residual,
     parts)`` with ``residual(x, *states)`` vanishing where it holds and ``parts`` its additive
     terms (the size its miss is judged against), ``joints`` ``(position, fluxes)`` for every
-    material interface inside the interval, ``fluxes`` each equation's flux there as a function
-    of ``(x, *states)``."""
+    material interface or surface source inside the interval, ``fluxes`` ``(flux, jump)`` for
+    each equation: its flux as a function of ``(x, *states)`` and what it jumps by there."""
     from sciml.dsl.conditions import ends_covered
     from sciml.dsl.domains import Interval
     from sciml.dsl.explicit import explicit_in
 
-    from sciml.dsl.interfaces import material_interfaces, normal_flux
+    from sciml.dsl.interfaces import material_interfaces, normal_flux, surface_sources
     from sciml.dsl.symbols import Normal
 
     if (problem.space_time.time is not None or len(problem.coordinates) != 1 or problem.data is not None
@@ -183,9 +184,19 @@ def _read(problem):
     rates = lambdify((x, *symbols), [found.highest[name] for name in found.chains], "numpy")
     positions = sorted({round(float(p), 12) for i in material_interfaces(problem)
                         for p in i.points(problem.space_time, 16, np.random.default_rng(0))[:, 0]})
-    fluxes = [normal_flux(r, (x,)).xreplace({Normal(x): 1}).subs(known).xreplace(found.states)
-              for r in problem.residuals]
-    if positions and any(f.atoms(AppliedUndef, sp.Derivative) or not f.free_symbols <= allowed for f in fluxes):
+    sources = surface_sources(problem)
+    fluxes = {k: normal_flux(r, (x,)).xreplace({Normal(x): 1}).subs(known).xreplace(found.states)
+              for k, r in enumerate(problem.residuals)}
+    fluxes = {k: f for k, f in fluxes.items() if f != 0}
+    if positions and any(f.atoms(AppliedUndef, sp.Derivative) or not f.free_symbols <= allowed for f in fluxes.values()):
         return None
-    fluxes = [lambdify((x, *symbols), f, "numpy") for f in fluxes if f != 0]
-    return lower, upper, members, rates, conditions, [(p, fluxes) for p in positions]
+    joints = []
+    for p in positions:
+        # the flux jumps by -s/|phi'| where the equation holds s * DiracDelta(phi), phi(p) = 0
+        jumps = {k: sum((s / sp.Abs(sp.diff(phi, x)) for e, phi, s in sources
+                         if e == k and abs(float(phi.subs(x, p))) <= 1e-9 * (upper - lower)), sp.Integer(0)).subs(x, p)
+                 for k in fluxes}
+        if any(not j.is_number for j in jumps.values()):
+            return None  # a source strength that depends on the field
+        joints.append((p, [(lambdify((x, *symbols), f, "numpy"), float(jumps[k])) for k, f in fluxes.items()]))
+    return lower, upper, members, rates, conditions, joints

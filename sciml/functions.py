@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 __all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "jump_surfaces", "lambdify", "numeric_modules",
-           "unsupported_functions", "values_at"]
+           "onto_zero_set", "unsupported_functions", "values_at"]
 
 _NODES = 160
 _ANGLES = 2 * np.pi * np.arange(_NODES) / _NODES
@@ -127,3 +127,21 @@ def jump_surfaces(expr: sp.Expr, coordinates) -> list[sp.Expr]:
                 and not any(sp.simplify(phi - f) == 0 or sp.simplify(phi + f) == 0 for f in out):
             out.append(phi)
     return out
+
+
+def onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.ndarray:
+    """Each point of ``z`` moved onto the zero set of ``distance`` by a few Newton steps along
+    its gradient; a point the steps do not bring there, or carry further than a quarter of
+    ``size`` (a runaway step where the gradient nearly vanishes), stays."""
+    d = lambdify(coords, distance, "numpy")
+    grad = [lambdify(coords, sp.diff(distance, c), "numpy") for c in coords]
+    moved = z.astype(np.float64, copy=True)
+    for _ in range(8):
+        value = np.asarray(d(*moved.T), float) * np.ones(len(moved))
+        g = np.stack([np.asarray(f(*moved.T), float) * np.ones(len(moved)) for f in grad], axis=1)
+        norm2 = np.sum(g * g, axis=1)
+        step = np.where(norm2 > 0, value / np.where(norm2 > 0, norm2, 1.0), 0.0)
+        moved = moved - step[:, None] * g
+    residual = np.abs(np.asarray(d(*moved.T), float) * np.ones(len(moved)))
+    ok = (residual <= 1e-9 * size) & (np.linalg.norm(moved - z, axis=1) <= 0.25 * size)
+    return np.where(ok[:, None], moved, z)

@@ -106,3 +106,40 @@ def test_a_learned_conductivity_of_one_layer_still_makes_an_interface():
     at_guess = compiled.physical_parameters({"k2": jnp.asarray(2.0)})  # another value
     wrong = term.misfit(lambda z: jnp.stack([layered_field(z[0])]), at_guess, points)
     np.testing.assert_allclose(np.abs(np.asarray(wrong)), 5 / 3 - 2 / 3, rtol=1e-6)  # 1 * 5/3 against 2 * 1/3
+
+
+def test_a_point_load_on_a_string():
+    # u'' = 2 delta(x - 1/4), u(0) = u(1) = 0: a kink at x = 1/4 where the slope jumps by 2
+    u = Field("u", x)
+    string = Problem("load", wall, [u.diff(x, 2) - 2 * sp.DiracDelta(x - sp.Rational(1, 4))],
+                     conditions=[Dirichlet(u, 0, on=wall.boundary)])
+    (interface,) = material_interfaces(string)
+    assert sp.simplify(interface.level_set - (x - sp.Rational(1, 4))) == 0
+    assert string.residuals[0] == u.diff(x, 2)  # the load holds on its point alone
+    kinked = sp.Piecewise((-3 * x / 2, x < sp.Rational(1, 4)), ((x - 1) / 2, True))
+    compiled = compile_problem(string)
+    (term,) = [term for term in compiled.terms if isinstance(term, InterfaceTerm)]
+    points = term.sample(4, np.random.default_rng(0), "uniform")
+    field = sp.lambdify(x, kinked, "jax")
+    assert float(jnp.max(jnp.abs(term.misfit(lambda z: jnp.stack([field(z[0])]), {}, points)))) < 1e-9
+    unloaded = term.misfit(lambda z: jnp.stack([0 * z[0]]), {}, points)
+    np.testing.assert_allclose(np.abs(np.asarray(unloaded)), 2.0)
+    from sciml.boundary_value import boundary_value_distance
+
+    numeric = sp.lambdify(x, kinked, "numpy")
+    distance, why = boundary_value_distance(string, lambda z: np.asarray(numeric(z[:, 0]))[:, None])
+    assert why is None and distance["u"] < 1e-9
+
+
+def test_sources_the_problem_cannot_hold_are_refused():
+    from sciml.dsl import ProblemError
+
+    u = Field("u", x, t)
+    rod = Interval(x, 0, 1) * TimeInterval(t, 0, 1)
+    conditions = [Initial(u, 0), Dirichlet(u, 0, on=wall.boundary)]
+    with pytest.raises(ProblemError, match="surface fixed in space"):
+        Problem("moving", rod, [u.diff(t) - u.diff(x, 2) - sp.DiracDelta(x - t / 2)], conditions=conditions)
+    with pytest.raises(ProblemError, match="second order in space"):
+        Problem("transport", rod, [u.diff(t) + u.diff(x) - sp.DiracDelta(x - half)], conditions=conditions[:1])
+    with pytest.raises(ProblemError, match="dipole"):
+        Problem("dipole", rod, [u.diff(t) - u.diff(x, 2) - sp.DiracDelta(x - half, 1)], conditions=conditions)

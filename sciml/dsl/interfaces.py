@@ -38,10 +38,11 @@ from sciml.dsl.conditions import RelationTerm
 from sciml.dsl.domains import BoundaryPiece
 from sciml.dsl.symbols import Normal, field_name
 from sciml.dsl.terms import additive_terms
-from sciml.dsl.problem import onto_zero_set
-from sciml.functions import jump_surfaces, lambdify
+from sciml.dsl.errors import ProblemError
+from sciml.functions import jump_surfaces, lambdify, onto_zero_set
 
-__all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "material_interfaces", "normal_flux"]
+__all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "material_interfaces", "normal_flux",
+           "surface_sources"]
 
 OFFSET = 1e-4
 """How far from the interface, in units of the domain's extent, each side's flux is taken."""
@@ -122,7 +123,7 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     found: list[MaterialInterface] = []
     for coefficient in _second_order_coefficients(problem, space):
         for level_set in jump_surfaces(coefficient.xreplace(known), space):  # fixed surfaces of space
-            if any(sp.simplify(level_set - f.level_set) == 0 or sp.simplify(level_set + f.level_set) == 0 for f in found):
+            if any(_same_surface(level_set, f.level_set) for f in found):
                 continue
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
             # a learned conductivity of one layer jumps too: judged at the initial guesses and
@@ -134,7 +135,59 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
                 found.append(interface)
     if found and _order_in_space(problem, space) > 2:
         return ()  # a beam's stiffness that jumps needs more than a flux at its joint: left alone
+    for _, level_set, _ in surface_sources(problem):
+        if not any(_same_surface(level_set, f.level_set) for f in found):
+            interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
+            if len(interface.points(problem.space_time, 4, np.random.default_rng(0))):
+                found.append(interface)
     return tuple(found)
+
+
+def _same_surface(a: sp.Expr, b: sp.Expr) -> bool:
+    return sp.simplify(a - b) == 0 or sp.simplify(a + b) == 0
+
+
+def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
+    """``(equation, φ, s)`` for every source ``s δ(φ)`` an equation holds on a surface ``φ = 0``
+    of space: a point load on a string (``u_xx = P δ(x - a)``), a line source in a plate. Its
+    interface condition is that the equation's normal flux jumps by ``-s / |∇φ|`` across it
+    (the pillbox integral of the equation). The ``δ`` that sympy writes when it differentiates a
+    ``Heaviside`` coefficient (a layer's step) is no source: it says the flux is continuous.
+
+    Raises :class:`ProblemError` for a ``DiracDelta`` the problem cannot hold: of a surface that
+    moves (with time or a learned parameter), a derivative of one, one that is not a term of the
+    equation, or one in an equation without second derivatives in space."""
+    space = tuple(c for c in problem.coordinates
+                  if not problem.space_time.time or c not in problem.space_time.time.coordinates)
+    known = problem.known_values
+    out = []
+    for k, equation in enumerate(problem.written_residuals):
+        deltas = [d for d in equation.atoms(sp.DiracDelta) if not d.args[0].atoms(AppliedUndef)]
+        if not deltas:
+            continue
+        steps = [h.args[0] for h in equation.atoms(sp.Heaviside)]
+        where = f"equation {k + 1} ({equation} = 0)"
+        for delta in deltas:
+            level_set = sp.sympify(delta.args[0]).xreplace(known)
+            if len(delta.args) > 1 and delta.args[1] != 0:
+                raise ProblemError(f"{where}: {delta} is a derivative of a delta (a dipole), which sciml cannot "
+                                   "hold; write sources as s * DiracDelta(phi)")
+            if not level_set.free_symbols or not level_set.free_symbols <= set(space):
+                raise ProblemError(f"{where}: {delta} must be a source on a surface fixed in space, "
+                                   f"DiracDelta(phi) with phi of {', '.join(map(str, space))} alone "
+                                   "(known parameters allowed)")
+            if any(_same_surface(level_set, step) for step in steps):
+                continue  # the derivative of a Heaviside coefficient: the flux is continuous
+            placeholder = sp.Dummy("delta")
+            strength = sp.diff(sp.expand(equation).xreplace({delta: placeholder}), placeholder)
+            if strength == 0 or strength.has(placeholder):
+                raise ProblemError(f"{where}: {delta} must enter the equation as a term s * DiracDelta(phi)")
+            if normal_flux(equation, space) == 0:
+                raise ProblemError(f"{where}: a source DiracDelta({level_set}) needs an equation of second order "
+                                   "in space (its flux jumps across the surface); this one has no second "
+                                   "derivative in space")
+            out.append((k, level_set, strength.xreplace(known)))
+    return out
 
 
 def _second_order_coefficients(problem, space) -> list[sp.Expr]:
@@ -188,6 +241,7 @@ def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
     normals = tuple(Normal(c) for c in problem.coordinates)
     known = problem.known_values
     extent = float(np.max(problem.space_time.bounds()[1] - problem.space_time.bounds()[0]))
+    sources = surface_sources(problem)
     terms = []
     for k, equation in enumerate(problem.residuals):
         flux = normal_flux(equation, space)
@@ -198,8 +252,12 @@ def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
         parts = tuple(context.expression(t, normals) for t in additive_terms(flux))
         for m, interface in enumerate(interfaces):
             name = f"interface:{','.join(fields)}#{k}.{m}"
+            gradient = sp.sqrt(sum(sp.diff(interface.level_set, c) ** 2 for c in space))
+            jump = sum((s / gradient for e, level_set, s in sources
+                        if e == k and _same_surface(level_set, interface.level_set)), sp.Integer(0))
             terms.append(InterfaceTerm(name, 1.0, context.expression(flux, normals), parts,
-                                       interface.piece(problem.space_time), OFFSET * extent))
+                                       interface.piece(problem.space_time), OFFSET * extent,
+                                       context.expression(jump, normals) if jump != 0 else None))
     return terms
 
 
@@ -220,17 +278,20 @@ def normal_flux(equation: sp.Expr, space) -> sp.Expr:
 
 @dataclass(frozen=True)
 class InterfaceTerm(RelationTerm):
-    """An equation's normal flux (``relation``) equal on both sides of a material interface
-    (``piece``): its value ``offset`` beyond the interface along the normal minus its value as
-    far before. Judged as a boundary relation is, against its largest term."""
+    """An equation's normal flux (``relation``) across an interface (``piece``): its value
+    ``offset`` beyond the interface along the normal, minus its value as far before, plus the
+    ``source`` the equation holds there (``s / |∇φ|`` of a term ``s δ(φ)``; none: the flux is
+    continuous). Judged as a boundary relation is, against its largest term."""
 
     offset: float
+    source: object = None  # (field_fn, params, z, *n) -> s / |grad phi|, or None
 
     def misfit(self, field_fn, params, points):
         z, normals = points["z"], points["n"].astype(points["z"].dtype)
 
         def jump(p, n):
-            return (self.relation(field_fn, params, p + self.offset * n, *n)
-                    - self.relation(field_fn, params, p - self.offset * n, *n))
+            out = (self.relation(field_fn, params, p + self.offset * n, *n)
+                   - self.relation(field_fn, params, p - self.offset * n, *n))
+            return out if self.source is None else out + self.source(field_fn, params, p, *n)
 
         return jax.vmap(jump)(z, normals)

@@ -29,10 +29,11 @@ from sciml.dsl.conditions import (
 )
 from sciml.dsl.domains import BoundaryPiece, Difference, Domain, ProductDomain, as_product
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.interfaces import surface_sources
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
-from sciml.functions import jump_surfaces, lambdify, values_at
+from sciml.functions import jump_surfaces, lambdify, onto_zero_set, values_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +96,14 @@ class Problem:
 
     @property
     def residuals(self) -> tuple[sp.Expr, ...]:
+        """The equations as expressions equal to zero, without the ``DiracDelta`` of a surface
+        (a point load, a line source, a layer's step differentiated): those hold on the surface
+        alone, where its interface condition carries them (:mod:`sciml.dsl.interfaces`)."""
+        return tuple(_without_surface_deltas(_as_residual(e)) for e in self.equations)
+
+    @property
+    def written_residuals(self) -> tuple[sp.Expr, ...]:
+        """The equations as expressions equal to zero, as written (``DiracDelta`` included)."""
         return tuple(_as_residual(e) for e in self.equations)
 
     @property
@@ -194,22 +203,20 @@ class Problem:
 
 def _as_residual(eq: Any) -> sp.Expr:
     if isinstance(eq, sp.Equality):
-        return _without_interface_deltas(eq.lhs - eq.rhs)
+        return eq.lhs - eq.rhs
     try:
-        return _without_interface_deltas(sp.sympify(eq))
+        return sp.sympify(eq)
     except (sp.SympifyError, TypeError) as err:
         raise ProblemError(f"equation {eq!r} is not a sympy expression: {err}") from None
 
 
-def _without_interface_deltas(expr: sp.Expr) -> sp.Expr:
-    """``expr`` without the ``DiracDelta(φ)`` terms sympy writes when it differentiates a
-    coefficient that steps at ``φ = 0`` (``(1 + 4 Heaviside(x - 1/2)) T_x``): they say that the
-    flux is continuous across the surface, which its interface condition holds
-    (:mod:`sciml.dsl.interfaces`); the residuals are taken off the surface, where they vanish."""
+def _without_surface_deltas(expr: sp.Expr) -> sp.Expr:
+    """``expr`` without its ``DiracDelta(φ)`` terms, ``φ`` free of fields: a surface's (see
+    :attr:`Problem.residuals`). Whether the problem can hold them as interface conditions is
+    checked by :func:`sciml.dsl.interfaces.surface_sources` when the problem is validated."""
     if not isinstance(expr, sp.Basic):
         return expr
-    steps = {h.args[0] for h in expr.atoms(sp.Heaviside)}
-    deltas = {d: sp.Integer(0) for d in expr.atoms(sp.DiracDelta) if d.args[0] in steps or -d.args[0] in steps}
+    deltas = {d: sp.Integer(0) for d in expr.atoms(sp.DiracDelta) if not d.args[0].atoms(AppliedUndef)}
     return expr.xreplace(deltas) if deltas else expr
 
 
@@ -268,6 +275,7 @@ def validate(problem: Problem) -> None:
     taken = {**{str(c): "coordinate" for c in coords}, **{n: "field" for n in names},
              **{p.name: "parameter" for p in problem.parameters}}
     check_unknowns(problem.residuals, problem.coordinates, names, taken)
+    surface_sources(problem)  # the DiracDelta an equation holds: each a source on a fixed surface
     for i, r in enumerate(problem.residuals):
         where = f"equation {i + 1} ({r} = 0)"
         check_expression(r, where, coords, names)
@@ -653,24 +661,6 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
         if jump[k] > JUMP * scale:
             found.append(onto_b[k])
     return found
-
-
-def onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.ndarray:
-    """Each point of ``z`` moved onto the zero set of ``distance`` by a few Newton steps along
-    its gradient; a point the steps do not bring there, or carry further than a quarter of
-    ``size`` (a runaway step where the gradient nearly vanishes), stays."""
-    d = lambdify(coords, distance, "numpy")
-    grad = [lambdify(coords, sp.diff(distance, c), "numpy") for c in coords]
-    moved = z.astype(np.float64, copy=True)
-    for _ in range(8):
-        value = np.asarray(d(*moved.T), float) * np.ones(len(moved))
-        g = np.stack([np.asarray(f(*moved.T), float) * np.ones(len(moved)) for f in grad], axis=1)
-        norm2 = np.sum(g * g, axis=1)
-        step = np.where(norm2 > 0, value / np.where(norm2 > 0, norm2, 1.0), 0.0)
-        moved = moved - step[:, None] * g
-    residual = np.abs(np.asarray(d(*moved.T), float) * np.ones(len(moved)))
-    ok = (residual <= 1e-9 * size) & (np.linalg.norm(moved - z, axis=1) <= 0.25 * size)
-    return np.where(ok[:, None], moved, z)
 
 
 def datum_jumps(problem: Problem, condition: Condition, rng: np.random.Generator) -> list[np.ndarray]:
