@@ -114,6 +114,7 @@ def jump_surfaces(expr: sp.Expr, coordinates) -> list[sp.Expr]:
     relations of its ``Piecewise`` conditions and the arguments of its ``Heaviside`` and
     ``sign``, those that vary with the coordinates alone (whether ``expr`` does jump there is
     for the caller to check: ``Piecewise((x, x < 0), (0, True))`` does not)."""
+    expr = sp.sympify(expr)
     found: list[sp.Expr] = []
     for piecewise in expr.atoms(sp.Piecewise):
         for _, condition in piecewise.args:

@@ -122,7 +122,8 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
     found: list[MaterialInterface] = []
     for coefficient in _second_order_coefficients(problem, space):
-        for level_set in jump_surfaces(coefficient.xreplace(known), space):  # fixed surfaces of space
+        coefficient = sp.sympify(coefficient.xreplace(known))  # a known parameter alone becomes a float
+        for level_set in jump_surfaces(coefficient, space):  # fixed surfaces of space
             if any(_same_surface(level_set, f.level_set) for f in found):
                 continue
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
@@ -130,7 +131,7 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
             # at other values (a guess may equal the other layer's value)
             learned = problem.unknown_parameters
             trials = [{p: p.value for p in learned}, {p: 1.5 * abs(p.value) + 0.5 for p in learned}]
-            if any(_jumps_across(problem, interface, coefficient.xreplace(known).xreplace(values))
+            if any(_jumps_across(problem, interface, sp.sympify(coefficient.xreplace(values)))
                    for values in trials[:1 + bool(learned)]):
                 found.append(interface)
     if found and _order_in_space(problem, space) > 2:
@@ -168,7 +169,7 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
         steps = [h.args[0] for h in equation.atoms(sp.Heaviside)]
         where = f"equation {k + 1} ({equation} = 0)"
         for delta in deltas:
-            level_set = sp.sympify(delta.args[0]).xreplace(known)
+            level_set = sp.sympify(sp.sympify(delta.args[0]).xreplace(known))
             if len(delta.args) > 1 and delta.args[1] != 0:
                 raise ProblemError(f"{where}: {delta} is a derivative of a delta (a dipole), which sciml cannot "
                                    "hold; write sources as s * DiracDelta(phi)")
@@ -186,7 +187,7 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
                 raise ProblemError(f"{where}: a source DiracDelta({level_set}) needs an equation of second order "
                                    "in space (its flux jumps across the surface); this one has no second "
                                    "derivative in space")
-            out.append((k, level_set, strength.xreplace(known)))
+            out.append((k, level_set, sp.sympify(strength.xreplace(known))))
     return out
 
 

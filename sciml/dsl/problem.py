@@ -184,7 +184,7 @@ class Problem:
         return check_unknowns(self.residuals, self.coordinates, {field_name(f): f for f in _fields(self)}, {})
 
     def _all_expressions(self):
-        yield from self.residuals
+        yield from self.written_residuals  # a source on a surface holds parameters too
         for c in self.conditions:
             yield from c.expressions()
         for s in self.symmetries:
