@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from sciml.functions import lambdify
+from sciml.functions import jump_surfaces, lambdify
 from sciml.time_scales import Evolution, evolution
 
 __all__ = ["ACCURACY", "LINES", "LINES_TIMES", "lines_reference"]
@@ -84,6 +84,7 @@ class _Setup:
     upper: float
     periodic: bool
     ends: dict[str, tuple[_End, _End]]  # (left, right) for every field of order 2 (not periodic)
+    switches: tuple[float, ...] = ()  # times where the equations or the end data jump
 
 
 def lines_reference(problem, times=None) -> tuple[object | None, str | None]:
@@ -182,15 +183,31 @@ def _read(problem) -> _Setup | None:
                     return None
                 ends[c.field_name][side].append(end)
     diffusing = {name for name, order in orders.items() if order}
+    t = found.coordinate
+    data = [*found.highest.values(), *(e.value if e.slope is None else e.slope for p in ends.values() for s in p for e in s)]
+    time = problem.space_time.time
+    switches = _switches(data, t, float(time.a), float(time.b))
     if periodic:
         if periodic != diffusing or any(e for pair in ends.values() for e in pair):
             return None
-        return _Setup(found, x, lower, upper, True, {})
+        return _Setup(found, x, lower, upper, True, {}, switches)
     if any(orders[n] != 2 or len(ends[n][0]) != 1 or len(ends[n][1]) != 1 for n in diffusing):
         return None  # transport needs an inflow side; a fourth order, two conditions an end
     if any(ends[n][0] or ends[n][1] for n in orders if n not in diffusing):
         return None
-    return _Setup(found, x, lower, upper, False, {n: (ends[n][0][0], ends[n][1][0]) for n in diffusing})
+    return _Setup(found, x, lower, upper, False, {n: (ends[n][0][0], ends[n][1][0]) for n in diffusing}, switches)
+
+
+def _switches(expressions, t: sp.Symbol, start: float, end: float) -> tuple[float, ...]:
+    """The times strictly inside ``(start, end)`` where one of ``expressions`` may jump in time
+    (``Heaviside(t - 1/2)``, a ``Piecewise`` in ``t``: :func:`sciml.functions.jump_surfaces`)."""
+    found = set()
+    for expr in expressions:
+        for phi in jump_surfaces(sp.sympify(expr), (t,)):
+            for root in sp.solve(phi, t):
+                if root.is_real and start < float(root) < end:
+                    found.add(float(root))
+    return tuple(sorted(found))
 
 
 def _end(relation: sp.Expr, x: sp.Symbol, t: sp.Symbol) -> _End | None:
@@ -306,16 +323,33 @@ def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,
 
         initial = np.concatenate([np.asarray(lambdify((x,), found.initial[s], "numpy")(nodes), float) * np.ones(size)
                                   for s in symbols])
-        scale = max(float(np.max(np.abs(initial), initial=0.0)), 1e-12)
-        solution = solve_ivp(fun, (float(times[0]), float(times[-1])), initial, method="Radau", t_eval=times,
-                             rtol=tolerance, atol=tolerance * scale, jac=jac)
-        if not solution.success or solution.y.shape[1] != len(times):
-            raise RuntimeError(solution.message)
+        # The absolute tolerance is relative to the states' size: the initial state's, or from a
+        # cold start (zero, a source switched on later) what the rates move it by over the span.
+        scale = float(np.max(np.abs(initial), initial=0.0))
+        if scale == 0.0:
+            span = float(times[-1] - times[0])
+            scale = max(max(float(np.max(np.abs(fun(tt, initial)))) for tt in times) * span, 1e-12)
+        # Integrated piece by piece between the times where the equations or end data jump (a
+        # heater switched on): across such a time no step size satisfies the error control.
+        edges = [float(times[0]), *(b for b in setup.switches if times[0] < b < times[-1]), float(times[-1])]
+        state, columns = initial, []
+        for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            last = k == len(edges) - 2
+            wanted = times[(times >= a) & ((times <= b) if last else (times < b))]
+            solution = solve_ivp(fun, (a, b), state, method="Radau", t_eval=np.unique(np.append(wanted, b)),
+                                 rtol=tolerance, atol=tolerance * scale, jac=jac)
+            if not solution.success:
+                raise RuntimeError(solution.message)
+            state = solution.y[:, -1]
+            columns.append(solution.y[:, :len(wanted)])
+        y = np.concatenate(columns, axis=1)
+        if y.shape[1] != len(times):
+            raise RuntimeError("the integration did not reach every time asked for")
         values = {}
         for i, (name, k) in enumerate(members):
             if k:
                 continue
-            field = solution.y[i * size:(i + 1) * size].T.copy()
+            field = y[i * size:(i + 1) * size].T.copy()
             for side, index in ((0, 0), (1, -1)):
                 if name in ends and ends[name][side][0].slope is None:
                     _, at, known = ends[name][side]

@@ -69,6 +69,21 @@ def test_a_dirichlet_end_follows_its_time_dependent_value():
     assert note is None and _distance_from(x + t, reference) < 1e-8
 
 
+def test_a_source_switched_on_from_a_cold_start():
+    """A rod at zero whose heater switches on at t = 1/2: the states' size comes from what the
+    source does, not the (zero) start, and the integration stops at the switch and goes on."""
+    space = Interval(x, 0, 1)
+    half = sp.Rational(1, 2)
+    problem = Problem("switched", space * TimeInterval(t, 0, 2),
+                      [u.diff(t) - u.diff(x, 2) / 10 - sp.Heaviside(t - half) * sp.sin(sp.pi * x)],
+                      conditions=[Initial(u, 0), Dirichlet(u, 0, on=space.boundary)])
+    rate = sp.pi**2 / 10
+    exact = sp.Piecewise((0, t < half), ((1 - sp.exp(-rate * (t - half))) / rate * sp.sin(sp.pi * x), True))
+    reference, note = lines_reference(problem)
+    assert note is None
+    assert _distance_from(exact, reference) < 1e-5
+
+
 def test_the_grid_is_refined_until_two_agree_and_a_front_thinner_than_the_finest_says_so(monkeypatch):
     """Burgers at viscosity 0.01/pi steepens into a front some 0.003 wide: 256 and 512 intervals
     disagree by 9e-3, 1024 and 2048 agree; on the catalogue's own grid the result is within
