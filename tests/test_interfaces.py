@@ -143,3 +143,18 @@ def test_sources_the_problem_cannot_hold_are_refused():
         Problem("transport", rod, [u.diff(t) + u.diff(x) - sp.DiracDelta(x - half)], conditions=conditions[:1])
     with pytest.raises(ProblemError, match="dipole"):
         Problem("dipole", rod, [u.diff(t) - u.diff(x, 2) - sp.DiracDelta(x - half, 1)], conditions=conditions)
+
+
+def test_finite_elements_leave_a_line_source_unchecked():
+    # their weak forms do not hold the load on the line: no check rather than a wrong one
+    from sciml.finite_elements import finite_element_distance
+
+    u = Field("u", x, y)
+    plate = Rectangle(x, y, (0, 1), (0, 1))
+    wire = Problem("wire", plate, [u.diff(x, 2) + u.diff(y, 2) + sp.sin(sp.pi * x) * sp.DiracDelta(y - half)],
+                   conditions=[Dirichlet(u, 0, on=plate.boundary)])
+    assert finite_element_distance(wire, lambda z: np.zeros((len(z), 1))) == ({}, None)
+    layered = Problem("layers", plate, [(sp.Piecewise((1, y < half), (4, True)) * u.diff(y)).diff(y) + u.diff(x, 2) + 1],
+                      conditions=[Dirichlet(u, 0, on=plate.boundary)])
+    distance, note = finite_element_distance(layered, lambda z: np.zeros((len(z), 1)))
+    assert note is None and distance["u"] > 0.99  # a layered plate's weak form they do hold

@@ -34,8 +34,14 @@ class Edge:
 
 def plane(problem) -> Domain | None:
     """The problem's domain in space when finite elements here can mesh it (a rectangle, a
-    polygon, a disk), with its coordinates in the problem's order; else ``None``."""
+    polygon, a disk), with its coordinates in the problem's order; else ``None``. So too for a
+    problem with a source on a surface (``DiracDelta``: a line load), which the weak forms here
+    do not hold; a coefficient that jumps they hold as written."""
     from sciml.dsl.domains import Box, Disk, Interval, Polygon, ProductDomain
+    from sciml.dsl.interfaces import surface_sources
+
+    if surface_sources(problem):
+        return None
 
     space = [f for f in problem.space_time.factors if not f.is_time]
     if len(space) == 1 and isinstance(space[0], (Polygon, Disk, Box)) and len(space[0].coordinates) == 2:
