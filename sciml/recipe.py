@@ -258,6 +258,7 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     not compile (data that disagree at the start of time), the problem is kept as written."""
     from sciml.dsl.compile import compile_problem
     from sciml.dsl.conditions import Dirichlet, Initial
+    from sciml.dsl.diffusion_front import DiffusionFront
     from sciml.dsl.errors import ProblemError
     from sciml.dsl.problem import jump_points
     from sciml.dsl.symmetries import DivergenceFree
@@ -266,9 +267,13 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     # Fields built from a stream function cannot also be built by a distance factor.
     streamed = {n for s in problem.symmetries if isinstance(s, DivergenceFree) and s.hard for n in s.field_names}
 
+    # A diffusion front's tail reaches the held values of its field: the network meets them.
+    fronted = {e.field for e in problem.enrichments if isinstance(e, DiffusionFront)}
+
     def candidate(c) -> bool:
         return (not c.hard and isinstance(c, (Dirichlet, Initial)) and c.weight == 1.0
-                and c.field_name not in streamed and not (sp.sympify(c.value).free_symbols & learned))
+                and c.field_name not in streamed and not (sp.sympify(c.value).free_symbols & learned)
+                and not (isinstance(c, Dirichlet) and c.field_name in fronted))
 
     # Near a point where boundary data jump (a driven lid against still walls) every field of
     # the exact solution is singular; an exact piece through it (u = G + D N, D vanishing on
@@ -464,7 +469,7 @@ def rewrite_record(problem) -> dict[str, Any]:
                      if c.hard],
             "positive": [i for i, c in enumerate(problem.conditions) if getattr(c, "positive", False)],
             "nonnegative": [i for i, c in enumerate(problem.conditions) if getattr(c, "nonnegative", False)],
-            "enrichments": [{"kind": "stokes_corner", **dataclasses.asdict(e)} for e in problem.enrichments]}
+            "enrichments": [{"kind": e.KIND, **dataclasses.asdict(e)} for e in problem.enrichments]}
 
 
 def apply_rewrite(problem, record: Any) -> Any:
@@ -473,6 +478,7 @@ def apply_rewrite(problem, record: Any) -> Any:
     names; anything else is refused with a ``ValueError``."""
     from sciml.dsl.conditions import Initial, Periodic
     from sciml.dsl.corner_flow import StokesCorner
+    from sciml.dsl.diffusion_front import DiffusionFront
     from sciml.dsl.errors import ProblemError
 
     def refuse(what: str):
@@ -499,19 +505,21 @@ def apply_rewrite(problem, record: Any) -> Any:
                     and conditions[entry].hard):
                 refuse(f"marks a condition {entry!r} {flag} that is not a hard initial condition of the problem")
             conditions[entry] = dataclasses.replace(conditions[entry], **{flag: True})
-    names = [f.name for f in dataclasses.fields(StokesCorner)]
+    kinds = {kind.KIND: kind for kind in (StokesCorner, DiffusionFront)}
     enrichments = []
     for entry in record["enrichments"]:
-        if not isinstance(entry, dict) or entry.get("kind") != "stokes_corner" or set(entry) != {"kind", *names}:
-            refuse(f"holds an enrichment {str(entry)[:80]!r} that is not a StokesCorner")
+        kind = kinds.get(entry.get("kind")) if isinstance(entry, dict) else None
+        names = [f.name for f in dataclasses.fields(kind)] if kind else []
+        if kind is None or set(entry) != {"kind", *names}:
+            refuse(f"holds an enrichment {str(entry)[:80]!r} that is not one sciml adds")
         values = {}
         for name in names:
             value = entry[name]
             items = value if isinstance(value, list) else [value]
             if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in items):
-                refuse(f"holds a StokesCorner {name} that is not plain numbers or names")
+                refuse(f"holds a {kind.__name__} {name} that is not plain numbers or names")
             values[name] = tuple(value) if isinstance(value, list) else value
-        enrichments.append(StokesCorner(**values))
+        enrichments.append(kind(**values))
     try:  # a representation the condition cannot take (a nonzero start marked nonnegative) is the record's fault
         return dataclasses.replace(problem, conditions=tuple(conditions), enrichments=tuple(enrichments))
     except ProblemError as error:
@@ -578,18 +586,25 @@ def _network_parameters(compiled, model: str, options: dict) -> int:
 
 
 def _corner_flows(problem, reasons: dict) -> Any:
-    """The problem with the local Stokes flow added at every corner where its wall velocities
-    jump (:func:`sciml.dsl.corner_flow.stokes_corners`), unless it declares enrichments itself."""
+    """The problem with the known singular parts added where its data jump, unless it declares
+    enrichments itself: the local Stokes flow at every corner where its wall velocities jump
+    (:func:`sciml.dsl.corner_flow.stokes_corners`), the diffusion front where a held end meets
+    another start (:func:`sciml.dsl.diffusion_front.diffusion_fronts`)."""
     from sciml.dsl.corner_flow import stokes_corners
+    from sciml.dsl.diffusion_front import diffusion_fronts
 
     if problem.enrichments:
         return problem
     corners, why = stokes_corners(problem)
+    fronts, why_fronts = diffusion_fronts(problem)
     if corners:
         # Measured on the lid-driven cavity (480 s): rel L2 4.3e-2 / 3.3e-2 without (seeds 0, 1),
         # 1.65e-3 / 1.73e-3 / 4.15e-3 with (seeds 0, 1, 2).
         reasons["corner_flows"] = why
-        return dataclasses.replace(problem, enrichments=tuple(corners))
+    if fronts:
+        reasons["diffusion_fronts"] = why_fronts
+    if corners or fronts:
+        return dataclasses.replace(problem, enrichments=(*corners, *fronts))
     return problem
 
 

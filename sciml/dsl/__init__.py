@@ -27,6 +27,7 @@ from sciml.dsl.domains import (
     TimeInterval,
 )
 from sciml.dsl.corner_flow import StokesCorner
+from sciml.dsl.diffusion_front import DiffusionFront
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import relative_l2_up_to_constant
 from sciml.dsl.problem import Problem, observation_points
@@ -42,6 +43,7 @@ __all__ = [
     "Conserved",
     "Coordinate",
     "Difference",
+    "DiffusionFront",
     "Dirichlet",
     "Disk",
     "DivergenceFree",

@@ -77,6 +77,8 @@ class StokesCorner:
     viscosity: float
     radius: float
 
+    KIND = "stokes_corner"
+
     @property
     def field_names(self) -> tuple[str, str, str]:
         return (*self.velocity, self.pressure)

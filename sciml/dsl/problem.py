@@ -312,7 +312,7 @@ def validate(problem: Problem) -> None:
             check_expression(q, s.describe(), coords, names)
     for e in problem.enrichments:
         if not callable(getattr(e, "check", None)) or not hasattr(e, "field_names"):
-            raise ProblemError(f"{e!r} is not an enrichment; use sciml.dsl.StokesCorner")
+            raise ProblemError(f"{e!r} is not an enrichment; use sciml.dsl.StokesCorner or DiffusionFront")
         e.check(problem)
 
     if problem.data is not None:
