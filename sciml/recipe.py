@@ -618,7 +618,8 @@ def choose(problem, model: str | None = None, *, exact_conditions: bool = True, 
 
     ``exact_conditions=False`` keeps the Dirichlet and initial conditions as the problem states
     them (soft unless marked ``hard``) instead of imposing them exactly where the data allow;
-    ``corner_flows=False`` adds no local Stokes flow at corners where wall velocities jump."""
+    ``corner_flows=False`` adds no known singular part: no local Stokes flow at corners where
+    wall velocities jump, no diffusion front where a held end meets another start."""
     from sciml.dsl.compile import compile_problem
     from sciml.dsl.interfaces import material_interfaces
 
