@@ -106,14 +106,14 @@ def diffusion_fronts(problem) -> tuple[list[DiffusionFront], str]:
         if diffusivity is None or len(starts) != 1 or any(
                 isinstance(c, Initial) and c.field_name == name and c.order > 0 for c in problem.conditions):
             continue
-        u0 = sp.sympify(starts[0].value).xreplace(known)
+        u0 = sp.sympify(sp.sympify(starts[0].value).xreplace(known))
         for held in (c for c in problem.conditions if isinstance(c, Dirichlet) and c.field_name == name):
             for point in data_jumps(problem, starts[0], held, rng):
                 end = lower if abs(point[0] - lower) <= abs(point[0] - upper) else upper
                 if abs(point[0] - end) > 1e-9 * (upper - lower):
                     continue  # not at an end of the interval
                 at = np.array([[end, float(time.a)]]) if problem.coordinates == (x, t) else np.array([[float(time.a), end]])
-                g = sp.sympify(held.value).xreplace(known)
+                g = sp.sympify(sp.sympify(held.value).xreplace(known))
                 jump = float(values_at(g, problem.coordinates, at)[0] - values_at(u0, problem.coordinates, at)[0])
                 inward = 1.0 if end == lower else -1.0
                 # the front feels the diffusivity at its end (of the layer there, if it jumps inside)

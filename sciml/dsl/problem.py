@@ -633,7 +633,7 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
     size = domain_extent(problem)
     radius = CORNER_RADIUS * size
     known = {q: q.value for q in problem.parameters if not q.learn}
-    data_a, data_b = (sp.sympify(c.value).xreplace(known) for c in (a, b))
+    data_a, data_b = (sp.sympify(sp.sympify(c.value).xreplace(known)) for c in (a, b))  # a parameter alone: a float
     if (data_a.free_symbols | data_b.free_symbols) - set(coords):
         return []
 
@@ -671,7 +671,7 @@ def datum_jumps(problem: Problem, condition: Condition, rng: np.random.Generator
     two sides close in (a jump stays; a continuous datum's difference shrinks with them)."""
     coords = problem.coordinates
     size = domain_extent(problem)
-    value = sp.sympify(condition.value).xreplace(problem.known_values)
+    value = sp.sympify(sp.sympify(condition.value).xreplace(problem.known_values))  # a parameter alone: a float
     if value.free_symbols - set(coords):
         return []
     surfaces = jump_surfaces(value, coords)
