@@ -27,6 +27,7 @@ time, or in an equation of higher order in space, is not an interface of this ki
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import jax
 import jax.numpy as jnp
@@ -37,8 +38,8 @@ from sympy.core.function import AppliedUndef
 from sciml.dsl.conditions import RelationTerm
 from sciml.dsl.domains import BoundaryPiece
 from sciml.dsl.symbols import Normal, field_name
-from sciml.dsl.terms import additive_terms
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.terms import additive_terms
 from sciml.functions import jump_surfaces, lambdify, onto_zero_set
 
 __all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "material_interfaces", "normal_flux",
@@ -66,7 +67,7 @@ class MaterialInterface:
         largest = self._largest
         return lambda z: 2.0 * jnp.abs(jnp.asarray(phi(*jnp.moveaxis(z, -1, 0)), z.dtype)) / largest - 1.0
 
-    @property
+    @cached_property
     def _largest(self) -> float:
         rng = np.random.default_rng(0)
         d = len(self.lower)
@@ -75,13 +76,16 @@ class MaterialInterface:
         values = np.abs(np.asarray(self._phi(*z.T), float) * np.ones(len(z)))
         return float(np.max(values)) or 1.0
 
-    @property
+    @cached_property
     def _phi(self):
         return lambdify(self.coordinates, self.level_set, "numpy")
 
+    @cached_property
+    def _gradient(self):
+        return lambdify(self.coordinates, [sp.diff(self.level_set, c) for c in self.coordinates], "numpy")
+
     def gradient(self, z: np.ndarray) -> np.ndarray:
-        grad = lambdify(self.coordinates, [sp.diff(self.level_set, c) for c in self.coordinates], "numpy")
-        return np.stack([np.asarray(g, float) * np.ones(len(z)) for g in grad(*z.T)], axis=1)
+        return np.stack([np.asarray(g, float) * np.ones(len(z)) for g in self._gradient(*z.T)], axis=1)
 
     def project(self, z: np.ndarray) -> np.ndarray:
         """Points ``z`` moved along the level set's gradient onto it, where Newton brings them."""
@@ -116,7 +120,7 @@ class MaterialInterface:
 
 def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     """The interfaces of a problem (see the module docstring), each once."""
-    space = tuple(c for c in problem.coordinates if not problem.space_time.time or c not in problem.space_time.time.coordinates)
+    space = _space(problem)
     known = problem.known_values
     lower, upper = problem.space_time.bounds()
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
@@ -144,6 +148,11 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     return tuple(found)
 
 
+def _space(problem) -> tuple[sp.Symbol, ...]:
+    time = problem.space_time.time
+    return tuple(c for c in problem.coordinates if time is None or c not in time.coordinates)
+
+
 def _same_surface(a: sp.Expr, b: sp.Expr) -> bool:
     return sp.simplify(a - b) == 0 or sp.simplify(a + b) == 0
 
@@ -158,8 +167,7 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
     Raises :class:`ProblemError` for a ``DiracDelta`` the problem cannot hold: of a surface that
     moves (with time or a learned parameter), a derivative of one, one that is not a term of the
     equation, or one in an equation without second derivatives in space."""
-    space = tuple(c for c in problem.coordinates
-                  if not problem.space_time.time or c not in problem.space_time.time.coordinates)
+    space = _space(problem)
     known = problem.known_values
     out = []
     for k, equation in enumerate(problem.written_residuals):
@@ -238,7 +246,7 @@ def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
     """For every equation of second order in space and every interface, its flux condition."""
     if not interfaces:
         return []
-    space = [c for c in problem.coordinates if not problem.space_time.time or c not in problem.space_time.time.coordinates]
+    space = _space(problem)
     normals = tuple(Normal(c) for c in problem.coordinates)
     known = problem.known_values
     extent = float(np.max(problem.space_time.bounds()[1] - problem.space_time.bounds()[0]))
