@@ -88,7 +88,7 @@ def diffusion_fronts(problem) -> tuple[list[DiffusionFront], str]:
     """The fronts a problem calls for (see the module docstring), and why (empty: none)."""
     from sciml.dsl.conditions import Dirichlet, Initial
     from sciml.dsl.domains import Interval
-    from sciml.dsl.problem import condition_piece, data_jumps
+    from sciml.dsl.problem import data_jumps
     from sciml.functions import values_at
 
     time = problem.space_time.time
@@ -118,7 +118,7 @@ def diffusion_fronts(problem) -> tuple[list[DiffusionFront], str]:
                 inward = 1.0 if end == lower else -1.0
                 # the front feels the diffusivity at its end (of the layer there, if it jumps inside)
                 kappa = float(diffusivity.subs(x, end + inward * 1e-9 * (upper - lower)))
-                if not np.isfinite(jump) or jump == 0 or not kappa > 0 or condition_piece(problem, held) is None:
+                if not np.isfinite(jump) or jump == 0 or not kappa > 0:
                     continue
                 fronts.append(DiffusionFront(name, (str(x), str(t)), end, inward, float(time.a), jump, kappa))
     why = ("where a held end and the start disagree (" + ", ".join(f.describe() for f in fronts)
