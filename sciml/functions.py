@@ -27,8 +27,8 @@ import scipy.special as ssp
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "jump_surfaces", "lambdify", "numeric_modules",
-           "onto_zero_set", "unsupported_functions", "values_at"]
+__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "jump_across", "jump_surfaces", "lambdify", "numeric_modules",
+           "onto_zero_set", "same_surface", "unsupported_functions", "values_at"]
 
 _NODES = 160
 _ANGLES = 2 * np.pi * np.arange(_NODES) / _NODES
@@ -124,10 +124,30 @@ def jump_surfaces(expr: sp.Expr, coordinates) -> list[sp.Expr]:
     found += [f.args[0] for f in expr.atoms(sp.Heaviside, sp.sign)]
     out: list[sp.Expr] = []
     for phi in found:
-        if phi.free_symbols and phi.free_symbols <= set(coordinates) \
-                and not any(sp.simplify(phi - f) == 0 or sp.simplify(phi + f) == 0 for f in out):
+        if phi.free_symbols and phi.free_symbols <= set(coordinates) and not any(same_surface(phi, f) for f in out):
             out.append(phi)
     return out
+
+
+def same_surface(a: sp.Expr, b: sp.Expr) -> bool:
+    """Whether ``a = 0`` and ``b = 0`` are one surface written alike or with the sign turned."""
+    return sp.simplify(a - b) == 0 or sp.simplify(a + b) == 0
+
+
+def jump_across(evaluate: Callable, z: np.ndarray, normals: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(jump, scale)`` of ``evaluate(points) -> values`` across a surface at its points ``z``
+    (unit ``normals``, ``size`` the domain's extent): how far the values differ from one side to
+    the other as the sides close in, zero where the difference shrinks with their distance (a
+    continuous function), and the larger side's size."""
+
+    def gap(offset):
+        before, after = (np.asarray(evaluate(z + sign * offset * size * normals), float) * np.ones(len(z))
+                         for sign in (-1, 1))
+        return np.abs(after - before), np.maximum(np.abs(after), np.abs(before))
+
+    near, scale = gap(1e-8)
+    far, _ = gap(1e-6)
+    return np.where(near > 0.5 * far, near, 0.0), scale
 
 
 def onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.ndarray:

@@ -40,7 +40,7 @@ from sciml.dsl.domains import BoundaryPiece
 from sciml.dsl.symbols import Normal, field_name
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.terms import additive_terms
-from sciml.functions import jump_surfaces, lambdify, onto_zero_set
+from sciml.functions import jump_across, jump_surfaces, lambdify, onto_zero_set, same_surface
 
 __all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "material_interfaces", "normal_flux",
            "surface_sources"]
@@ -128,7 +128,7 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     for coefficient in _second_order_coefficients(problem, space):
         coefficient = sp.sympify(coefficient.xreplace(known))  # a known parameter alone becomes a float
         for level_set in jump_surfaces(coefficient, space):  # fixed surfaces of space
-            if any(_same_surface(level_set, f.level_set) for f in found):
+            if any(same_surface(level_set, f.level_set) for f in found):
                 continue
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
             # a learned conductivity of one layer jumps too: judged at the initial guesses and
@@ -141,7 +141,7 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     if found and _order_in_space(problem, space) > 2:
         return ()  # a beam's stiffness that jumps needs more than a flux at its joint: left alone
     for _, level_set, _ in surface_sources(problem):
-        if not any(_same_surface(level_set, f.level_set) for f in found):
+        if not any(same_surface(level_set, f.level_set) for f in found):
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
             if len(interface.points(problem.space_time, 4, np.random.default_rng(0))):
                 found.append(interface)
@@ -151,10 +151,6 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
 def _space(problem) -> tuple[sp.Symbol, ...]:
     time = problem.space_time.time
     return tuple(c for c in problem.coordinates if time is None or c not in time.coordinates)
-
-
-def _same_surface(a: sp.Expr, b: sp.Expr) -> bool:
-    return sp.simplify(a - b) == 0 or sp.simplify(a + b) == 0
 
 
 def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
@@ -185,7 +181,7 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
                 raise ProblemError(f"{where}: {delta} must be a source on a surface fixed in space, "
                                    f"DiracDelta(phi) with phi of {', '.join(map(str, space))} alone "
                                    "(known parameters allowed)")
-            if any(_same_surface(level_set, step) for step in steps):
+            if any(same_surface(level_set, step) for step in steps):
                 continue  # the derivative of a Heaviside coefficient: the flux is continuous
             placeholder = sp.Dummy("delta")
             strength = sp.diff(sp.expand(equation).xreplace({delta: placeholder}), placeholder)
@@ -224,17 +220,9 @@ def _jumps_across(problem, interface: MaterialInterface, coefficient: sp.Expr) -
         return False  # an unknown term's input or another symbol: not a coefficient of position
     fn = lambdify([*interface.coordinates, *held.values()], expr, "numpy")
     values = rng.uniform(0.5, 1.5, len(held))
-    normals = interface.normals(z)
-
-    def gap(offset):
-        step = offset * float(np.max(interface.upper - interface.lower)) * normals
-        sides = [np.asarray(fn(*(z + s * step).T, *values), float) * np.ones(len(z)) for s in (1, -1)]
-        return np.abs(sides[0] - sides[1]), np.maximum(np.abs(sides[0]), np.abs(sides[1]))
-
-    # a jump stays as the two sides close in; a continuous coefficient's difference shrinks with them
-    near, size = gap(1e-8)
-    far, _ = gap(1e-6)
-    return bool(np.any((near > 1e-9 * np.maximum(size, 1e-300)) & (near > 0.5 * far)))
+    jump, scale = jump_across(lambda points: fn(*points.T, *values), z, interface.normals(z),
+                              float(np.max(interface.upper - interface.lower)))
+    return bool(np.any(jump > 1e-9 * np.maximum(scale, 1e-300)))
 
 
 def _order_in_space(problem, space) -> int:
@@ -263,7 +251,7 @@ def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
             name = f"interface:{','.join(fields)}#{k}.{m}"
             gradient = sp.sqrt(sum(sp.diff(interface.level_set, c) ** 2 for c in space))
             jump = sum((s / gradient for e, level_set, s in sources
-                        if e == k and _same_surface(level_set, interface.level_set)), sp.Integer(0))
+                        if e == k and same_surface(level_set, interface.level_set)), sp.Integer(0))
             terms.append(InterfaceTerm(name, 1.0, context.expression(flux, normals), parts,
                                        interface.piece(problem.space_time), OFFSET * extent,
                                        context.expression(jump, normals) if jump != 0 else None))

@@ -33,7 +33,7 @@ from sciml.dsl.interfaces import surface_sources
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
-from sciml.functions import jump_surfaces, lambdify, onto_zero_set, values_at
+from sciml.functions import jump_across, jump_surfaces, lambdify, onto_zero_set, values_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -691,13 +691,8 @@ def datum_jumps(problem: Problem, condition: Condition, rng: np.random.Generator
             continue
         gradient = np.stack([values_at(sp.diff(phi, c), coords, onto) for c in coords], axis=1)
         normal = gradient / np.maximum(np.linalg.norm(gradient, axis=1, keepdims=True), 1e-300)
-
-        def gap(offset):
-            return np.abs(values_at(value, coords, onto + offset * size * normal)
-                          - values_at(value, coords, onto - offset * size * normal))
-
-        near = gap(1e-8)
-        jumps = (near > JUMP * scale) & (near > 0.5 * gap(1e-6))
+        jump, _ = jump_across(lambda points: values_at(value, coords, points), onto, normal, size)
+        jumps = jump > JUMP * scale
         for q in onto[jumps]:
             if all(np.linalg.norm(q - f) > CORNER_RADIUS * size for f in found):
                 found.append(q)
