@@ -45,7 +45,7 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     system = _read(problem)
     if system is None:
         return {}, None
-    lower, upper, members, rates, conditions, joints = system
+    lower, upper, members, rates, conditions, joints, joined = system
     length = upper - lower
     x = np.linspace(lower, upper, POINTS)
     predicted = np.asarray(predict(x[:, None]), np.float64)
@@ -77,12 +77,20 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
     m, pieces = len(members), len(edges) - 1
     flux_weights = [np.array([max(rms(np.broadcast_to(flux(x, *guess), x.shape)), abs(jump), 1e-300)
                               for flux, jump in fluxes]) for _, fluxes in joints]
+    joins = [(i, joined.get(members[i], lambda at, *states, i=i: states[i]))
+             for i, j in enumerate(following) if j is not None]
+    # a joined state that carries a coefficient (a beam's moment EI w'') is weighed by its size
+    join_scale = {i: rms(np.broadcast_to(join(x, *guess), x.shape)) / max(rms(guess[i]), 1e-300) or 1.0
+                  for i, join in joins}
 
     def fun(xi, z):
         out = []
         for r in range(pieces):
             y = z[r * m:(r + 1) * m] * scale[:, None]
-            highest = iter(rates(edges[r] + (edges[r + 1] - edges[r]) * xi, *y))
+            # each piece's own coefficients up to its ends (a joint belongs to one piece only)
+            inside = np.clip(edges[r] + (edges[r + 1] - edges[r]) * xi, edges[r] + 1e-12 * length,
+                             edges[r + 1] - 1e-12 * length) if pieces > 1 else edges[r] + length * xi
+            highest = iter(rates(inside, *y))
             slopes = [y[j] if j is not None else next(highest) for j in following]
             out.append((edges[r + 1] - edges[r]) * np.array([np.broadcast_to(s, xi.shape) for s in slopes])
                        / scale[:, None])
@@ -96,7 +104,8 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
         for r, ((at, fluxes), fw) in enumerate(zip(joints, flux_weights)):
             before, after = zb[r * m:(r + 1) * m] * scale, za[(r + 1) * m:(r + 2) * m] * scale
             shift = 1e-12 * length  # each side's coefficient, not the one the jump itself takes
-            out += [(before[i] - after[i]) / scale[i] for i, j in enumerate(following) if j is not None]
+            out += [(join(at - shift, *before) - join(at + shift, *after)) / (scale[i] * join_scale[i])
+                    for i, join in joins]
             out += [float(flux(at - shift, *before) - flux(at + shift, *after) - jump) / w
                     for (flux, jump), w in zip(fluxes, fw)]
         return np.array(out)
@@ -133,19 +142,20 @@ def boundary_value_distance(problem, predict) -> tuple[dict[str, float], str | N
 
 
 def _read(problem):
-    """``(lower, upper, members, rates, conditions, joints)`` of a steady problem on an interval,
+    """``(lower, upper, members, rates, conditions, joints, joined)`` of a steady problem on an interval,
     or ``None``: ``members`` the states ``(field, derivative order)``, ``rates`` the highest
     derivatives as a NumPy function of ``(x, *states)``, ``conditions`` ``(side, residual,
     parts)`` with ``residual(x, *states)`` vanishing where it holds and ``parts`` its additive
     terms (the size its miss is judged against), ``joints`` ``(position, fluxes)`` for every
     material interface or surface source inside the interval, ``fluxes`` ``(flux, jump)`` for
-    each equation: its flux as a function of ``(x, *states)`` and what it jumps by there."""
+    each equation: its flux as a function of ``(x, *states)`` and what it jumps by there, and
+    ``joined`` ``{(field, k): relation}`` for states joined with a coefficient (a beam's moment)."""
     from sciml.dsl.conditions import ends_covered
     from sciml.dsl.domains import Interval
     from sciml.dsl.explicit import explicit_in
 
-    from sciml.dsl.interfaces import material_interfaces, normal_flux, surface_sources
-    from sciml.dsl.symbols import Normal
+    from sciml.dsl.interfaces import joined_derivatives, material_interfaces, normal_flux, surface_sources
+    from sciml.dsl.symbols import Normal, field_name
 
     if (problem.space_time.time is not None or len(problem.coordinates) != 1 or problem.data is not None
             or problem.unknowns or problem.unknown_parameters):
@@ -199,4 +209,11 @@ def _read(problem):
         if any(not j.is_number for j in jumps.values()):
             return None  # a source strength that depends on the field
         joints.append((p, [(lambdify((x, *symbols), f, "numpy"), float(jumps[k])) for k, f in fluxes.items()]))
-    return lower, upper, members, rates, conditions, joints
+    # what else joins the pieces: a state times a coefficient (a beam's moment EI w'')
+    joined = {}
+    for f, k, relation in joined_derivatives(problem) if joints else ():
+        relation = relation.xreplace({Normal(x): 1}).xreplace(found.states)
+        if relation.atoms(AppliedUndef, sp.Derivative) or not relation.free_symbols <= allowed:
+            return None
+        joined[(field_name(f), k)] = lambdify((x, *symbols), relation, "numpy")
+    return lower, upper, members, rates, conditions, joints, joined

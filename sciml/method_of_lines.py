@@ -323,9 +323,13 @@ def _integrate(setup: _Setup, n: int, times: np.ndarray, started: float,
 
         initial = np.concatenate([np.asarray(lambdify((x,), found.initial[s], "numpy")(nodes), float) * np.ones(size)
                                   for s in symbols])
-        # The absolute tolerance is relative to the states' size: the initial state's, or from a
-        # cold start (zero, a source switched on later) what the rates move it by over the span.
-        scale = float(np.max(np.abs(initial), initial=0.0))
+        # The absolute tolerance is relative to the states' size: the initial state's or the held
+        # ends' (a wall set oscillating from rest), or from a cold start (zero, a source switched
+        # on later) what the rates move it by over the span. Rates alone would take the size of
+        # an end's first pull on its neighbour, ~1/h^2 times too large: atol 1e-2 on a unit wave.
+        held = [abs(float(known(at, tt)[0])) for pair in ends.values() for end, at, known in pair
+                if end.slope is None for tt in times]
+        scale = max(float(np.max(np.abs(initial), initial=0.0)), max(held, default=0.0))
         if scale == 0.0:
             span = float(times[-1] - times[0])
             scale = max(max(float(np.max(np.abs(fun(tt, initial)))) for tt in times) * span, 1e-12)

@@ -84,6 +84,28 @@ def test_a_source_switched_on_from_a_cold_start():
     assert _distance_from(exact, reference) < 1e-5
 
 
+def test_a_wall_set_oscillating_from_rest():
+    """u_t = u_xx / 20 with u(0, t) = sin(2 pi t) from rest (Stokes' second problem in a slab).
+    The states' size is the held end's: the rates of the start, an end's pull on its neighbour
+    ~1/h^2, had made Radau's absolute tolerance 1e-2 and the grids never agreed."""
+    space = Interval(x, 0, 1)
+    nu, omega = 0.05, 2 * np.pi
+    problem = Problem("oscillating", space * TimeInterval(t, 0, 3), [u.diff(t) - nu * u.diff(x, 2)],
+                      conditions=[Initial(u, 0), Dirichlet(u, sp.sin(2 * sp.pi * t), on=space.left),
+                                  Dirichlet(u, 0, on=space.right)])
+    reference, note = lines_reference(problem)
+    assert note is None and reference.attrs["estimated_error"] < ACCURACY
+    # u = g(t) (1 - x) + sum b_n(t) sin(n pi x), b_n' = -nu (n pi)^2 b_n - 2 g'(t) / (n pi)
+    n = np.arange(1, 20001)[:, None]
+    rate = nu * (n * np.pi) ** 2
+    ts = reference["t"].values[None, :]
+    b = -2 * omega / (n * np.pi) * (rate * np.cos(omega * ts) + omega * np.sin(omega * ts)
+                                    - rate * np.exp(-rate * ts)) / (rate**2 + omega**2)
+    xs = reference["x"].values
+    series = np.sin(omega * ts) * (1 - xs[:, None]) + np.sin(np.pi * xs[:, None] * n.T) @ b
+    assert np.linalg.norm(reference["u"].values - series) / np.linalg.norm(series) < 1e-4
+
+
 def test_the_grid_is_refined_until_two_agree_and_a_front_thinner_than_the_finest_says_so(monkeypatch):
     """Burgers at viscosity 0.01/pi steepens into a front some 0.003 wide: 256 and 512 intervals
     disagree by 9e-3, 1024 and 2048 agree; on the catalogue's own grid the result is within

@@ -18,10 +18,18 @@ The compiled problem therefore
    on both sides, at points of the interface (:class:`InterfaceTerm`, judged by the verdict as
    a condition is).
 
+A source on a surface, ``s δ(φ)`` (:func:`surface_sources`), makes ``φ = 0`` an interface across
+which that flux jumps by ``-s/|∇φ|``; in an equation of higher order in space (a beam's point
+load, ``EI w'''' = -P δ(x - a)``) the flux is what its highest derivatives integrate to across the
+surface (the shear force), and the field's lower normal derivatives stay continuous.
+
 Interfaces are found from the equations (:func:`material_interfaces`): the conditions of a
-``Piecewise``, the arguments of ``Heaviside`` and ``sign`` in the coefficient of some second
-derivative in space, where that coefficient does jump across them. A coefficient that jumps in
-time, or in an equation of higher order in space, is not an interface of this kind.
+``Piecewise``, the arguments of ``Heaviside`` and ``sign`` in the coefficient of some field's
+highest derivatives in space, where that coefficient does jump across them. Of an equation of
+higher order on an interval (a stepped beam, ``(EI w'')'' = q``) the lower derivatives are
+joined too (:func:`joined_derivatives`); in the plane that is refused (a plate's bending moment
+holds Poisson's ratio, which its equation does not). A coefficient that jumps in time is not an
+interface of this kind.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.terms import additive_terms
 from sciml.functions import jump_across, jump_surfaces, lambdify, onto_zero_set, same_surface
 
-__all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "material_interfaces", "normal_flux",
+__all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "joined_derivatives", "material_interfaces", "normal_flux",
            "surface_sources"]
 
 OFFSET = 1e-4
@@ -125,7 +133,7 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     lower, upper = problem.space_time.bounds()
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
     found: list[MaterialInterface] = []
-    for coefficient in _second_order_coefficients(problem, space):
+    for coefficient in _highest_order_coefficients(problem, space):
         coefficient = sp.sympify(coefficient.xreplace(known))  # a known parameter alone becomes a float
         for level_set in jump_surfaces(coefficient, space):  # fixed surfaces of space
             if any(same_surface(level_set, f.level_set) for f in found):
@@ -138,8 +146,13 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
             if any(_jumps_across(problem, interface, sp.sympify(coefficient.xreplace(values)))
                    for values in trials[:1 + bool(learned)]):
                 found.append(interface)
-    if found and _order_in_space(problem, space) > 2:
-        return ()  # a beam's stiffness that jumps needs more than a flux at its joint: left alone
+    if found and len(space) > 1 and _order_in_space(problem, space) > 2:
+        # a plate's rigidity that jumps: what joins the pieces (the bending moment) holds Poisson's
+        # ratio, which the equation D ∇⁴w = q does not
+        raise ProblemError(f"a coefficient of the highest derivatives of an equation of order "
+                           f"{_order_in_space(problem, space)} in space jumps across {found[0].describe()}: sciml "
+                           "joins such pieces only on an interval (a stepped beam) or in equations of second "
+                           "order; solve each piece as a problem of its own")
     for _, level_set, _ in surface_sources(problem):
         if not any(same_surface(level_set, f.level_set) for f in found):
             interface = MaterialInterface(level_set, tuple(problem.coordinates), lower, upper)
@@ -189,18 +202,21 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
                 raise ProblemError(f"{where}: {delta} must enter the equation as a term s * DiracDelta(phi)")
             if normal_flux(equation, space) == 0:
                 raise ProblemError(f"{where}: a source DiracDelta({level_set}) needs an equation of second order "
-                                   "in space (its flux jumps across the surface); this one has no second "
-                                   "derivative in space")
+                                   "or more in space (its flux jumps across the surface); this one has no "
+                                   "second derivative in space")
             out.append((k, level_set, sp.sympify(strength.xreplace(known))))
     return out
 
 
-def _second_order_coefficients(problem, space) -> list[sp.Expr]:
-    """The coefficient of every second derivative in space of a field, in every equation."""
+def _highest_order_coefficients(problem, space) -> list[sp.Expr]:
+    """The coefficient of each field's highest derivatives in space (of order two or more), in
+    every equation."""
     out = []
     for equation in problem.residuals:
+        highest = _orders_in_space(equation, space)
         for d in equation.atoms(sp.Derivative):
-            if isinstance(d.expr, AppliedUndef) and sum(int(n) for _, n in d.variable_count) == 2 \
+            order = sum(int(n) for _, n in d.variable_count)
+            if isinstance(d.expr, AppliedUndef) and order >= 2 and order == highest.get(d.expr) \
                     and all(v in space for v, _ in d.variable_count):
                 out.append(sp.diff(equation, d))
     return out
@@ -231,7 +247,9 @@ def _order_in_space(problem, space) -> int:
 
 
 def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
-    """For every equation of second order in space and every interface, its flux condition."""
+    """For every equation of second order or more in space and every interface, its flux
+    condition; for every field of order ``m > 2``, its normal derivatives below the ``(m - 1)``th
+    continuous."""
     if not interfaces:
         return []
     space = _space(problem)
@@ -255,30 +273,88 @@ def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
             terms.append(InterfaceTerm(name, 1.0, context.expression(flux, normals), parts,
                                        interface.piece(problem.space_time), OFFSET * extent,
                                        context.expression(jump, normals) if jump != 0 else None))
+    # A field of order m > 2 in space (a beam's deflection under a point load) keeps its lower
+    # normal derivatives across the interface, which the surrogate's kink input would let jump.
+    for f, k, relation in joined_derivatives(problem):
+        parts = tuple(context.expression(t, normals) for t in additive_terms(relation))
+        for m, interface in enumerate(interfaces):
+            terms.append(InterfaceTerm(f"interface:{field_name(f)}:d{k}.{m}", 1.0,
+                                       context.expression(relation, normals), parts,
+                                       interface.piece(problem.space_time), OFFSET * extent))
     return terms
 
 
+def joined_derivatives(problem) -> list[tuple[sp.Expr, int, sp.Expr]]:
+    """``(field, k, relation)`` for every field of order ``m > 2`` in space and ``0 < k < m - 1``:
+    what stays continuous across an interface besides the field itself and the equations' fluxes.
+    It is the ``k``th normal derivative, from ``k = m/2`` on times the coefficient of the field's
+    highest derivative on an interval: a beam ``(EI w'')'' = q`` keeps its slope ``w'`` and its
+    bending moment ``EI w''`` where ``EI`` jumps (a stepped shaft), as the weak form says."""
+    space = _space(problem)
+    known = problem.known_values
+    highest: dict = {}  # field -> (order, equation)
+    for equation in problem.residuals:
+        for f, order in _orders_in_space(equation, space).items():
+            if order > highest.get(f, (0, None))[0]:
+                highest[f] = (order, equation)
+    out = []
+    for f, (order, equation) in highest.items():
+        coefficient = sp.diff(equation, f.diff(space[0], order)).xreplace(known) if len(space) == 1 else 1
+        for k in range(1, order - 1):
+            out.append((f, k, (coefficient if 2 * k >= order else 1) * _normal_derivative(f, space, k)))
+    return out
+
+
 def normal_flux(equation: sp.Expr, space) -> sp.Expr:
-    """``Σ_f Σ_ij A_ij n_i ∂_j f`` of an equation whose second derivatives in space are
-    ``Σ A_ij ∂_i ∂_j f`` (``A`` symmetric: a mixed derivative's coefficient split in halves)."""
+    """What an equation's highest derivatives in space integrate to across a thin pillbox about a
+    surface of normal ``n``: per field of order ``m ≥ 2`` in space, each derivative ``∂^α f`` of
+    that order with one of its ``m`` derivatives taken off along the normal, ``Σ_i (α_i / m) n_i
+    ∂^(α - e_i) f`` (shared alike among the axes it differentiates along). Of a second-order
+    equation ``Σ A_ij ∂_i ∂_j f`` it is the normal flux ``Σ A_ij n_i ∂_j f``; of a beam's ``EI
+    w''''`` the shear force ``EI n w'''``; of a plate's ``∇⁴w``, ``n·∇(∇²w)``."""
     flux = sp.Integer(0)
+    highest = _orders_in_space(equation, space)
     for d in equation.atoms(sp.Derivative):
         axes = [v for v, n in d.variable_count for _ in range(int(n))]
-        if not isinstance(d.expr, AppliedUndef) or len(axes) != 2 or not all(a in space for a in axes):
+        if (not isinstance(d.expr, AppliedUndef) or not all(a in space for a in axes)
+                or len(axes) < 2 or len(axes) != highest.get(d.expr)):
             continue
         c = sp.diff(equation, d)
-        i, j = axes
-        f = d.expr
-        flux += c * Normal(i) * f.diff(i) if i == j else c * (Normal(i) * f.diff(j) + Normal(j) * f.diff(i)) / 2
+        flux += c * sum(sp.Rational(axes.count(i), len(axes)) * Normal(i) * _taken_off(d.expr, axes, i)
+                        for i in dict.fromkeys(axes))
     return flux
+
+
+def _orders_in_space(equation: sp.Expr, space) -> dict:
+    """Each field's highest order of derivatives in space alone, in one equation."""
+    out: dict = {}
+    for d in equation.atoms(sp.Derivative):
+        if isinstance(d.expr, AppliedUndef) and all(v in space for v, _ in d.variable_count):
+            out[d.expr] = max(out.get(d.expr, 0), sum(int(n) for _, n in d.variable_count))
+    return out
+
+
+def _taken_off(f, axes: list, axis) -> sp.Expr:
+    rest = list(axes)
+    rest.remove(axis)
+    return f.diff(*rest)
+
+
+def _normal_derivative(f, space, order: int) -> sp.Expr:
+    """``(n·∇)^order f``, the normal's components as :class:`Normal` symbols."""
+    out = f
+    for _ in range(order):
+        out = sum(Normal(c) * out.diff(c) for c in space)
+    return sp.expand(out)
 
 
 @dataclass(frozen=True)
 class InterfaceTerm(RelationTerm):
-    """An equation's normal flux (``relation``) across an interface (``piece``): its value
-    ``offset`` beyond the interface along the normal, minus its value as far before, plus the
-    ``source`` the equation holds there (``s / |∇φ|`` of a term ``s δ(φ)``; none: the flux is
-    continuous). Judged as a boundary relation is, against its largest term."""
+    """An equation's normal flux (``relation``) across an interface (``piece``): its limit on the
+    side the normal points to (extrapolated from ``offset`` and twice that along the normal),
+    minus its limit on the other side, plus the ``source`` the equation holds there (``s / |∇φ|``
+    of a term ``s δ(φ)``; none: the flux is continuous). Judged as a boundary relation is,
+    against its largest term."""
 
     offset: float
     source: object = None  # (field_fn, params, z, *n) -> s / |grad phi|, or None
@@ -286,9 +362,15 @@ class InterfaceTerm(RelationTerm):
     def misfit(self, field_fn, params, points):
         z, normals = points["z"], points["n"].astype(points["z"].dtype)
 
+        def limit(p, n, side):
+            # each side's value at the interface, extrapolated linearly from two points on that
+            # side: the difference at +-offset alone would count offset x the relation's slope
+            # (a beam's curvature, as a jump of its slope) as a jump
+            near = self.relation(field_fn, params, p + side * self.offset * n, *n)
+            return 2 * near - self.relation(field_fn, params, p + 2 * side * self.offset * n, *n)
+
         def jump(p, n):
-            out = (self.relation(field_fn, params, p + self.offset * n, *n)
-                   - self.relation(field_fn, params, p - self.offset * n, *n))
+            out = limit(p, n, 1.0) - limit(p, n, -1.0)
             return out if self.source is None else out + self.source(field_fn, params, p, *n)
 
         return jax.vmap(jump)(z, normals)
