@@ -639,18 +639,20 @@ def data_jumps(problem: Problem, a: Condition, b: Condition, rng: np.random.Gene
 
     z = condition_piece(problem, a).sample(2000, rng, "uniform")
     distance_b = sp.sympify(condition_piece(problem, b).distance)
-    gap_to_b = np.abs(values_at(distance_b, coords, z))
-    near = gap_to_b < 1e-2 * size
-    if not near.any():
-        return []
     scale = max(1e-12, float(np.max(np.abs(values_at(data_a, coords, z)))),
                 float(np.max(np.abs(values_at(data_b, coords, z)))))
-    # Judged where the pieces meet: each sample near b's piece is moved onto it (Newton steps
-    # on b's distance function). There continuous data agree and jumping data differ by the
-    # jump. At the sample itself continuous data would differ by their slope times its gap,
-    # which on a 2-D face (samples ~ size / 45 apart) can pass for a jump.
-    z, gap_to_b = z[near], gap_to_b[near]
+    # Judged where the pieces meet: each sample is moved onto b's piece (Newton steps on b's
+    # distance function), and those it moves less than 1e-2 of the domain are near it. There
+    # continuous data agree and jumping data differ by the jump. At the sample itself continuous
+    # data would differ by their slope times its gap, which on a 2-D face (samples ~ size / 45
+    # apart) can pass for a jump. The distance function's value is no gap: a box's is a product
+    # over its faces, below 1e-2 through most of a cube.
     onto_b = onto_zero_set(distance_b, coords, z, size)
+    gap_to_b = np.linalg.norm(onto_b - z, axis=1)
+    near = (np.abs(values_at(distance_b, coords, onto_b)) <= 1e-9 * size) & (gap_to_b < 1e-2 * size)
+    if not near.any():
+        return []
+    onto_b, gap_to_b = onto_b[near], gap_to_b[near]
     jump = np.abs(values_at(data_a - data_b, coords, onto_b))
     seen: list[np.ndarray] = []
     found: list[np.ndarray] = []
