@@ -260,6 +260,7 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     from sciml.dsl.conditions import Dirichlet, Initial
     from sciml.dsl.diffusion_front import DiffusionFront
     from sciml.dsl.errors import ProblemError
+    from sciml.dsl.point_source import PointSource
     from sciml.dsl.problem import jump_points
     from sciml.dsl.symmetries import DivergenceFree
 
@@ -267,8 +268,9 @@ def _exact_conditions(problem, reasons: dict) -> Any:
     # Fields built from a stream function cannot also be built by a distance factor.
     streamed = {n for s in problem.symmetries if isinstance(s, DivergenceFree) and s.hard for n in s.field_names}
 
-    # A diffusion front's tail reaches the held values of its field: the network meets them.
-    fronted = {e.field for e in problem.enrichments if isinstance(e, DiffusionFront)}
+    # A diffusion front's tail (a point source's far field) reaches the held values of its
+    # field: the network meets them.
+    fronted = {e.field for e in problem.enrichments if isinstance(e, (DiffusionFront, PointSource))}
 
     def candidate(c) -> bool:
         return (not c.hard and isinstance(c, (Dirichlet, Initial)) and c.weight == 1.0
@@ -480,6 +482,7 @@ def apply_rewrite(problem, record: Any) -> Any:
     from sciml.dsl.corner_flow import StokesCorner
     from sciml.dsl.diffusion_front import DiffusionFront
     from sciml.dsl.errors import ProblemError
+    from sciml.dsl.point_source import PointSource
 
     def refuse(what: str):
         raise ValueError(f"the run's recorded problem rewrite {what}; it was not trained on this problem")
@@ -505,7 +508,7 @@ def apply_rewrite(problem, record: Any) -> Any:
                     and conditions[entry].hard):
                 refuse(f"marks a condition {entry!r} {flag} that is not a hard initial condition of the problem")
             conditions[entry] = dataclasses.replace(conditions[entry], **{flag: True})
-    kinds = {kind.KIND: kind for kind in (StokesCorner, DiffusionFront)}
+    kinds = {kind.KIND: kind for kind in (StokesCorner, DiffusionFront, PointSource)}
     enrichments = []
     for entry in record["enrichments"]:
         kind = kinds.get(entry.get("kind")) if isinstance(entry, dict) else None
@@ -589,22 +592,27 @@ def _corner_flows(problem, reasons: dict) -> Any:
     """The problem with the known singular parts added where its data jump, unless it declares
     enrichments itself: the local Stokes flow at every corner where its wall velocities jump
     (:func:`sciml.dsl.corner_flow.stokes_corners`), the diffusion front where a held end meets
-    another start (:func:`sciml.dsl.diffusion_front.diffusion_fronts`)."""
+    another start (:func:`sciml.dsl.diffusion_front.diffusion_fronts`), the free-space solution of
+    a source at a point (:func:`sciml.dsl.point_source.point_sources`)."""
     from sciml.dsl.corner_flow import stokes_corners
     from sciml.dsl.diffusion_front import diffusion_fronts
+    from sciml.dsl.point_source import point_sources
 
     if problem.enrichments:
         return problem
     corners, why = stokes_corners(problem)
     fronts, why_fronts = diffusion_fronts(problem)
+    sources, why_sources = point_sources(problem)
+    if sources:
+        reasons["point_sources"] = why_sources
     if corners:
         # Measured on the lid-driven cavity (480 s): rel L2 4.3e-2 / 3.3e-2 without (seeds 0, 1),
         # 1.65e-3 / 1.73e-3 / 4.15e-3 with (seeds 0, 1, 2).
         reasons["corner_flows"] = why
     if fronts:
         reasons["diffusion_fronts"] = why_fronts
-    if corners or fronts:
-        return dataclasses.replace(problem, enrichments=(*corners, *fronts))
+    if corners or fronts or sources:
+        return dataclasses.replace(problem, enrichments=(*corners, *fronts, *sources))
     return problem
 
 

@@ -30,6 +30,7 @@ from sciml.dsl.corner_flow import StokesCorner
 from sciml.dsl.diffusion_front import DiffusionFront
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.metrics import relative_l2_up_to_constant
+from sciml.dsl.point_source import PointSource
 from sciml.dsl.problem import Problem, observation_points
 from sciml.dsl.symbols import Coordinate, Field, Normal, Parameter
 from sciml.dsl.symmetries import Conserved, DivergenceFree, Reflection, Symmetry, Translation
@@ -58,6 +59,7 @@ __all__ = [
     "Parameter",
     "Periodic",
     "Pin",
+    "PointSource",
     "Polygon",
     "Problem",
     "ProblemError",

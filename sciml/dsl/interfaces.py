@@ -198,6 +198,8 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
                 continue  # the derivative of a Heaviside coefficient: the flux is continuous
             placeholder = sp.Dummy("delta")
             strength = sp.diff(sp.expand(equation).xreplace({delta: placeholder}), placeholder)
+            if any(not d.args[0].atoms(AppliedUndef) for d in strength.atoms(sp.DiracDelta)):
+                continue  # a delta along each coordinate: a source at a point (sciml.dsl.point_source)
             if strength == 0 or strength.has(placeholder):
                 raise ProblemError(f"{where}: {delta} must enter the equation as a term s * DiracDelta(phi)")
             if normal_flux(equation, space) == 0:

@@ -30,6 +30,7 @@ from sciml.dsl.conditions import (
 from sciml.dsl.domains import BoundaryPiece, Difference, Domain, ProductDomain, as_product
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.interfaces import surface_sources
+from sciml.dsl.point_source import point_sources, point_terms
 from sciml.dsl.symbols import Parameter, check_expression, field_name
 from sciml.dsl.symmetries import Symmetry
 from sciml.dsl.unknowns import UnknownTerm, check_unknowns
@@ -276,6 +277,7 @@ def validate(problem: Problem) -> None:
              **{p.name: "parameter" for p in problem.parameters}}
     check_unknowns(problem.residuals, problem.coordinates, names, taken)
     surface_sources(problem)  # the DiracDelta an equation holds: each a source on a fixed surface
+    point_sources(problem)  # or, one along each coordinate of space, at a point
     for i, r in enumerate(problem.residuals):
         where = f"equation {i + 1} ({r} = 0)"
         check_expression(r, where, coords, names)
@@ -312,7 +314,7 @@ def validate(problem: Problem) -> None:
             check_expression(q, s.describe(), coords, names)
     for e in problem.enrichments:
         if not callable(getattr(e, "check", None)) or not hasattr(e, "field_names"):
-            raise ProblemError(f"{e!r} is not an enrichment; use sciml.dsl.StokesCorner or DiffusionFront")
+            raise ProblemError(f"{e!r} is not an enrichment; use sciml.dsl.StokesCorner, DiffusionFront or PointSource")
         e.check(problem)
 
     if problem.data is not None:
@@ -725,13 +727,15 @@ def singular_points(problem: Problem) -> list[tuple[list[int], np.ndarray]]:
     position along those coordinates, the only ones the distance to it counts. They are the
     re-entrant corners of the spatial domains (:meth:`~sciml.dsl.domains.Domain.reentrant_corners`;
     ``u ~ r^(2/3)`` in an L-shape), in their domain's coordinates (at every time), and the points
-    where boundary (or initial) data jump (derivatives ``~ 1/r``), in all coordinates."""
+    where boundary (or initial) data jump (derivatives ``~ 1/r``) and sources at a point (``log r``)
+    lie, in all coordinates."""
     points = []
     for domain in problem.space_time.factors:
         columns = [problem.coordinates.index(c) for c in domain.coordinates]
         points += [(columns, corner) for corner in np.asarray(domain.reentrant_corners(), dtype=np.float64)]
     every = list(range(len(problem.coordinates)))
-    return points + [(every, q) for q in jump_points(problem)]
+    sources = [(every, np.asarray(at, np.float64)) for _, at, _ in point_terms(problem)]
+    return points + sources + [(every, q) for q in jump_points(problem)]
 
 
 def singular_point_proximity(problem: Problem):

@@ -35,12 +35,13 @@ class Edge:
 def plane(problem) -> Domain | None:
     """The problem's domain in space when finite elements here can mesh it (a rectangle, a
     polygon, a disk), with its coordinates in the problem's order; else ``None``. So too for a
-    problem with a source on a surface (``DiracDelta``: a line load), which the weak forms here
-    do not hold; a coefficient that jumps they hold as written."""
+    problem with a source on a surface or at a point (``DiracDelta``: a line load, a charge),
+    which the weak forms here do not hold; a coefficient that jumps they hold as written."""
     from sciml.dsl.domains import Box, Disk, Interval, Polygon, ProductDomain
     from sciml.dsl.interfaces import surface_sources
+    from sciml.dsl.point_source import point_terms
 
-    if surface_sources(problem):
+    if surface_sources(problem) or point_terms(problem):
         return None
 
     space = [f for f in problem.space_time.factors if not f.is_time]
