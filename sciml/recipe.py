@@ -303,7 +303,8 @@ def _exact_conditions(problem, reasons: dict) -> Any:
             dataclasses.replace(c, hard=True) if i in chosen else c for i, c in enumerate(problem.conditions)))
 
     why_soft = ("pieces through a point where data jump, data that disagree with the boundary data at the start, "
-                "are not periodic where the problem is, or hold a learned parameter")
+                "are not periodic where the problem is, hold a learned parameter, or hold a field whose added "
+                "singular part reaches them: a diffusion front, a point source")
     soft = [c.describe() for c in problem.conditions if not c.hard and isinstance(c, (Dirichlet, Initial))]
     # Initial data that disagree with the boundary data at the start of time stay soft.
     for promote in (promote | initial, promote):
