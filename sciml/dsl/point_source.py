@@ -31,7 +31,7 @@ from sympy.core.function import AppliedUndef
 
 from sciml.dsl.errors import ProblemError
 
-__all__ = ["PointSource", "point_sources"]
+__all__ = ["PointSource", "at_point_sources", "point_sources", "point_terms"]
 
 
 @dataclass(frozen=True)
@@ -168,3 +168,18 @@ def point_sources(problem) -> tuple[list[PointSource], str]:
            "sqrt(det A) rho) in space) is added to the network's output, which carries the smooth rest (the "
            "field's held values then stay loss terms)")
     return found, why
+
+
+def at_point_sources(problem, points: np.ndarray) -> np.ndarray:
+    """``(n,)``: whether each point (all coordinates, in the problem's order) lies within 1e-6 of
+    the domain's extent of a point source, where the exact solution is infinite and no value
+    of it — a reference's, or the free-space solution's, finite there — can be compared."""
+    found = point_terms(problem)
+    near = np.zeros(len(points), bool)
+    if not found:
+        return near
+    lower, upper = problem.space_time.bounds()
+    radius = 1e-6 * float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+    for _, at, _ in found:
+        near |= np.linalg.norm(np.asarray(points, float) - np.asarray(at, float), axis=1) <= radius
+    return near
