@@ -27,7 +27,7 @@ import scipy.special as ssp
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "jump_across", "jump_surfaces", "lambdify", "numeric_modules",
+__all__ = ["NUMERIC_FUNCTIONS", "SUPPORTED_FUNCTIONS", "finite_numbers", "jump_across", "jump_surfaces", "lambdify", "numeric_modules",
            "onto_zero_set", "same_surface", "unsupported_functions", "values_at"]
 
 _NODES = 160
@@ -166,3 +166,12 @@ def onto_zero_set(distance: sp.Expr, coords, z: np.ndarray, size: float) -> np.n
     residual = np.abs(np.asarray(d(*moved.T), float) * np.ones(len(moved)))
     ok = (residual <= 1e-9 * size) & (np.linalg.norm(moved - z, axis=1) <= 0.25 * size)
     return np.where(ok[:, None], moved, z)
+
+
+def finite_numbers(values) -> bool:
+    """Whether every one of ``values`` is a finite real number (an enrichment's fields, read back
+    from a run's record, may be anything)."""
+    try:
+        return bool(np.all(np.isfinite(np.asarray(values, float))))
+    except (TypeError, ValueError):
+        return False

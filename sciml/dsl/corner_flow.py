@@ -43,6 +43,7 @@ import sympy as sp
 
 from sciml.dsl.errors import ProblemError
 from sciml.dsl.symbols import field_name
+from sciml.functions import finite_numbers
 
 __all__ = ["StokesCorner", "incompressible_flow", "stokes_corners"]
 
@@ -124,12 +125,8 @@ class StokesCorner:
 
     def check(self, problem) -> None:
         pairs = (self.velocity, self.coordinates, self.corner, self.direction, self.wall_speeds)
-        try:
-            numbers = np.asarray([*self.corner, *self.direction, *self.wall_speeds, self.angle, self.viscosity,
-                                  self.radius], float)
-            shaped = all(len(pair) == 2 for pair in pairs) and bool(np.all(np.isfinite(numbers)))
-        except (TypeError, ValueError):
-            shaped = False
+        shaped = all(len(pair) == 2 for pair in pairs) and finite_numbers(
+            [*self.corner, *self.direction, *self.wall_speeds, self.angle, self.viscosity, self.radius])
         if not shaped:
             raise ProblemError(f"{self!r}: give two velocity fields, two coordinates, and a corner, a direction "
                                "and wall speeds of two finite numbers each")

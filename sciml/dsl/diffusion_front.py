@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from sciml.dsl.errors import ProblemError
+from sciml.functions import finite_numbers
 
 __all__ = ["DiffusionFront", "diffusion_fronts"]
 
@@ -88,11 +89,8 @@ class DiffusionFront:
 
     def check(self, problem) -> None:
         sizes = {len(self.axes), len(self.ends), len(self.inward), len(self.diffusivities)}
-        try:
-            numbers = np.asarray([self.start, self.jump, *self.ends, *self.inward, *self.diffusivities], float)
-            shaped = len(sizes) == 1 and len(self.axes) > 0 and bool(np.all(np.isfinite(numbers)))
-        except (TypeError, ValueError):
-            shaped = False
+        shaped = len(sizes) == 1 and len(self.axes) > 0 and finite_numbers(
+            [self.start, self.jump, *self.ends, *self.inward, *self.diffusivities])
         if not shaped or self.field not in problem.field_names \
                 or any(c not in problem.coordinate_names for c in self.coordinates):
             raise ProblemError(f"{self!r}: give a field, sides along coordinates of the problem (as many ends, "

@@ -30,6 +30,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from sciml.dsl.errors import ProblemError
+from sciml.functions import finite_numbers
 
 __all__ = ["PointSource", "at_point_sources", "point_sources", "point_terms"]
 
@@ -71,11 +72,8 @@ class PointSource:
 
     def check(self, problem) -> None:
         d = len(self.coordinates)
-        try:
-            numbers = np.asarray([*self.at, self.strength, *self.inverse], float)
-            shaped = d in (2, 3) and len(self.at) == d and len(self.inverse) == d * d and bool(np.all(np.isfinite(numbers)))
-        except (TypeError, ValueError):
-            shaped = False
+        shaped = d in (2, 3) and len(self.at) == d and len(self.inverse) == d * d and finite_numbers(
+            [*self.at, self.strength, *self.inverse])
         if not shaped or self.field not in problem.field_names \
                 or any(c not in problem.coordinate_names for c in self.coordinates):
             raise ProblemError(f"{self!r}: give a field, two or three coordinates of the problem, a point "
