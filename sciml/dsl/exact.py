@@ -171,8 +171,15 @@ class ExactConditions:
             # held at 293 K read 0 K at its corners); there G is the mean of the meeting pieces' data,
             # which agree (data that jump keep their conditions soft).
             lower, upper = problem.space_time.bounds()
-            shift = sp.Float(CORNER_SHIFT * float(np.max(np.asarray(upper, float) - np.asarray(lower, float))))
-            prods = [sp.Mul(*[d + shift for j, d in enumerate(d_exprs) if j != i]) for i in range(len(d_exprs))]
+            extent = float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+            shift = sp.Float(CORNER_SHIFT * extent)
+            # Each piece's distance is first normalised to unit slope across it (in units of the
+            # extent): pieces scaled unlike (a channel's inlet x/4 against a hole's r²/R² - 1, ten
+            # per unit) would move the blend from one piece's data to another's within a layer a
+            # hundredth thin, whose Laplacian (5e3 beside a cylinder in a channel) the network must
+            # then cancel.
+            blended = [d / (extent * _slope_across(problem, piece, d)) for (_, piece), d in zip(pieces, d_exprs)]
+            prods = [sp.Mul(*[d + shift for j, d in enumerate(blended) if j != i]) for i in range(len(blended))]
             G = sum(g * p for g, p in zip(g_exprs, prods)) / sum(prods)
         else:
             G = sp.Integer(0)
@@ -225,3 +232,20 @@ class ExactConditions:
                     f"the hard {what} of {name} and its hard condition {c.describe()} disagree "
                     f"by {gap:.2e} where they meet; make them compatible or use hard=False for one of them"
                 )
+
+
+def _slope_across(problem, piece, distance: sp.Expr) -> float:
+    """The median of ``|∇d|`` at points of ``piece`` (``d`` its distance function), by central
+    differences: a polygon's distance (a sum of reciprocals) has no finite symbolic gradient on
+    its own sides."""
+    coords = problem.coordinates
+    lower, upper = problem.space_time.bounds()
+    h = 1e-6 * float(np.max(np.asarray(upper, float) - np.asarray(lower, float)))
+    z = np.asarray(piece.sample(64, np.random.default_rng(0)), np.float64)
+    d = lambdify(coords, distance, "numpy")
+    with np.errstate(all="ignore"):
+        slopes = np.stack([(np.asarray(d(*(z + h * e).T), float) - np.asarray(d(*(z - h * e).T), float)) / (2 * h)
+                           * np.ones(len(z)) for e in np.eye(len(coords))], axis=1)
+    size = np.linalg.norm(slopes, axis=1)
+    size = size[np.isfinite(size) & (size > 0)]
+    return float(np.median(size)) if len(size) else 1.0
