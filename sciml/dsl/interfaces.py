@@ -50,8 +50,8 @@ from sciml.dsl.errors import ProblemError
 from sciml.dsl.terms import additive_terms
 from sciml.functions import jump_across, jump_surfaces, lambdify, onto_zero_set, same_surface
 
-__all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "joined_derivatives", "material_interfaces", "normal_flux",
-           "surface_sources"]
+__all__ = ["InterfaceTerm", "MaterialInterface", "interface_terms", "joined_derivatives", "material_interfaces",
+           "normal_flux", "space_coordinates", "surface_sources"]
 
 OFFSET = 1e-4
 """How far from the interface, in units of the domain's extent, each side's flux is taken."""
@@ -128,7 +128,7 @@ class MaterialInterface:
 
 def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     """The interfaces of a problem (see the module docstring), each once."""
-    space = _space(problem)
+    space = space_coordinates(problem)
     known = problem.known_values
     lower, upper = problem.space_time.bounds()
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
@@ -161,7 +161,8 @@ def material_interfaces(problem) -> tuple[MaterialInterface, ...]:
     return tuple(found)
 
 
-def _space(problem) -> tuple[sp.Symbol, ...]:
+def space_coordinates(problem) -> tuple[sp.Symbol, ...]:
+    """The problem's coordinates of space, in its order (all but time)."""
     time = problem.space_time.time
     return tuple(c for c in problem.coordinates if time is None or c not in time.coordinates)
 
@@ -176,7 +177,7 @@ def surface_sources(problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
     Raises :class:`ProblemError` for a ``DiracDelta`` the problem cannot hold: of a surface that
     moves (with time or a learned parameter), a derivative of one, one that is not a term of the
     equation, or one in an equation without second derivatives in space."""
-    space = _space(problem)
+    space = space_coordinates(problem)
     known = problem.known_values
     out = []
     for k, equation in enumerate(problem.written_residuals):
@@ -254,7 +255,7 @@ def interface_terms(problem, context, interfaces) -> list[InterfaceTerm]:
     continuous."""
     if not interfaces:
         return []
-    space = _space(problem)
+    space = space_coordinates(problem)
     normals = tuple(Normal(c) for c in problem.coordinates)
     known = problem.known_values
     extent = float(np.max(problem.space_time.bounds()[1] - problem.space_time.bounds()[0]))
@@ -292,7 +293,7 @@ def joined_derivatives(problem) -> list[tuple[sp.Expr, int, sp.Expr]]:
     It is the ``k``th normal derivative, from ``k = m/2`` on times the coefficient of the field's
     highest derivative on an interval: a beam ``(EI w'')'' = q`` keeps its slope ``w'`` and its
     bending moment ``EI w''`` where ``EI`` jumps (a stepped shaft), as the weak form says."""
-    space = _space(problem)
+    space = space_coordinates(problem)
     known = problem.known_values
     highest: dict = {}  # field -> (order, equation)
     for equation in problem.residuals:

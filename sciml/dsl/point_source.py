@@ -30,6 +30,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from sciml.dsl.errors import ProblemError
+from sciml.dsl.interfaces import space_coordinates
 from sciml.functions import finite_numbers
 
 __all__ = ["PointSource", "at_point_sources", "point_sources", "point_terms"]
@@ -86,8 +87,7 @@ def point_terms(problem) -> list[tuple[int, tuple, sp.Expr]]:
     """``(equation, point, s)`` for every term ``s Π δ(c_i (x_i - a_i))`` of an equation with one
     delta along each coordinate of space (``s`` with the ``1/|c_i|`` taken in). Raises
     :class:`ProblemError` for deltas along some of them only (a line source in space)."""
-    time = problem.space_time.time
-    space = [c for c in problem.coordinates if time is None or c not in time.coordinates]
+    space = space_coordinates(problem)
     known = problem.known_values
     out = []
     for k, equation in enumerate(problem.written_residuals):
